@@ -1,0 +1,590 @@
+//! ifconfig: configure network interface parameters, NetBSD's syntax and output.
+
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, Command};
+use pktbox_stack::msg::{iff, AddrReq, IfInfo, IfSetReq, LINK_STATE_UP};
+use pktbox_stack::socket::{Error, Stack};
+use serde_json::json;
+
+use crate::common::{fail, ioctl_fail, open_stack, parse, usage_fail, EXIT_FAILURE};
+
+const PROG: &str = "ifconfig";
+
+pub fn command() -> Command {
+    Command::new(PROG)
+        .about("Configure network interface parameters")
+        .override_usage(
+            "ifconfig [-v] interface [inet] [address[/len]] [parameters]\n       \
+             ifconfig -a [-d] [-u] [-v]\n       ifconfig -l [-d] [-u]\n       \
+             ifconfig -s interface\n       ifconfig -C\n       \
+             ifconfig interface create | destroy",
+        )
+        .after_help(
+            "Parameters: inet, alias, -alias, delete, netmask MASK (0xHEX, dotted quad or /LEN), \
+             broadcast ADDR, mtu N, up, down, arp, -arp, debug, -debug, link0..link2, \
+             -link0..-link2, create, destroy.",
+        )
+        .arg(
+            Arg::new("all")
+                .short('a')
+                .action(ArgAction::SetTrue)
+                .help("Show all interfaces"),
+        )
+        .arg(
+            Arg::new("list")
+                .short('l')
+                .action(ArgAction::SetTrue)
+                .help("List interface names on one line"),
+        )
+        .arg(
+            Arg::new("up")
+                .short('u')
+                .action(ArgAction::SetTrue)
+                .help("With -a or -l: only interfaces that are up"),
+        )
+        .arg(
+            Arg::new("down")
+                .short('d')
+                .action(ArgAction::SetTrue)
+                .help("With -a or -l: only interfaces that are down"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .action(ArgAction::SetTrue)
+                .help("Also show counters and driver details"),
+        )
+        .arg(
+            Arg::new("status")
+                .short('s')
+                .action(ArgAction::SetTrue)
+                .help("Exit 0 if the interface has link, 1 if not; print nothing"),
+        )
+        .arg(
+            Arg::new("cloners")
+                .short('C')
+                .action(ArgAction::SetTrue)
+                .help("List the interface cloners"),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("Print the state as JSON"),
+        )
+        .arg(
+            Arg::new("interface")
+                .value_name("interface")
+                .help("The interface to show or configure"),
+        )
+        .arg(
+            Arg::new("params")
+                .value_name("parameters")
+                .num_args(0..)
+                .trailing_var_arg(true)
+                .allow_hyphen_values(true)
+                .help("Address and parameters"),
+        )
+}
+
+/// What the parameters ask for, applied in a fixed order after parsing.
+#[derive(Default, Debug)]
+struct Plan {
+    create: bool,
+    destroy: bool,
+    addr: Option<(Ipv4Addr, Option<u8>)>,
+    netmask: Option<Ipv4Addr>,
+    broadcast: Option<Ipv4Addr>,
+    alias: bool,
+    delete: bool,
+    mtu: Option<u32>,
+    set: u32,
+    clear: u32,
+}
+
+/// Parses a netmask: `0xffffff00`, `255.255.255.0` or `/24`.
+fn parse_mask(s: &str) -> Option<Ipv4Addr> {
+    if let Some(l) = s.strip_prefix('/') {
+        let l: u8 = l.parse().ok().filter(|l| *l <= 32)?;
+        return Some(pktbox_stack::inet::len_mask(l));
+    }
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return u32::from_str_radix(h, 16).ok().map(Ipv4Addr::from);
+    }
+    s.parse().ok()
+}
+
+/// Parses `A.B.C.D` or `A.B.C.D/LEN`.
+fn parse_addr(s: &str) -> Option<(Ipv4Addr, Option<u8>)> {
+    match s.split_once('/') {
+        Some((a, l)) => Some((
+            a.parse().ok()?,
+            Some(l.parse().ok().filter(|l: &u8| *l <= 32)?),
+        )),
+        None => Some((s.parse().ok()?, None)),
+    }
+}
+
+fn flag_word(w: &str) -> Option<(bool, u32)> {
+    let (neg, name) = match w.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, w),
+    };
+    let f = match name {
+        // `arp` clears NOARP; `-arp` sets it.
+        "arp" => return Some((neg, iff::NOARP)),
+        "debug" => iff::DEBUG,
+        "link0" => iff::LINK0,
+        "link1" => iff::LINK1,
+        "link2" => iff::LINK2,
+        _ => return None,
+    };
+    Some((!neg, f))
+}
+
+fn parse_params(params: &[String]) -> Result<Plan, String> {
+    let mut p = Plan::default();
+    let mut it = params.iter().peekable();
+    let mut first = true;
+    while let Some(w) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{what}: missing argument"))
+        };
+        match w.as_str() {
+            "inet" if first => {}
+            "inet6" => return Err("inet6: address family not supported by this build yet".into()),
+            "alias" => p.alias = true,
+            "-alias" | "delete" => p.delete = true,
+            "create" => p.create = true,
+            "destroy" => p.destroy = true,
+            "up" => p.set |= iff::UP,
+            "down" => p.clear |= iff::UP,
+            "netmask" => {
+                let v = value("netmask")?;
+                p.netmask = Some(parse_mask(&v).ok_or_else(|| format!("{v}: bad value"))?);
+            }
+            "broadcast" => {
+                let v = value("broadcast")?;
+                p.broadcast = Some(v.parse().map_err(|_| format!("{v}: bad value"))?);
+            }
+            "mtu" => {
+                let v = value("mtu")?;
+                p.mtu = Some(v.parse().map_err(|_| format!("{v}: bad value"))?);
+            }
+            other => {
+                if let Some((set, f)) = flag_word(other) {
+                    if set {
+                        p.set |= f;
+                    } else {
+                        p.clear |= f;
+                    }
+                } else if p.addr.is_none() && other.starts_with(|c: char| c.is_ascii_digit()) {
+                    p.addr = Some(parse_addr(other).ok_or_else(|| format!("{other}: bad value"))?);
+                } else if other.contains(':') && !other.starts_with('-') {
+                    return Err("inet6: address family not supported by this build yet".into());
+                } else {
+                    return Err(format!("{other}: unknown parameter"));
+                }
+            }
+        }
+        first = false;
+    }
+    if p.netmask.is_some() && p.addr.as_ref().is_some_and(|(_, l)| l.is_some()) {
+        return Err("netmask given twice (as /len and netmask)".into());
+    }
+    Ok(p)
+}
+
+fn flags_str(f: u32) -> String {
+    let names: Vec<&str> = iff::NAMES
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    format!("flags={f:x}<{}>", names.join(","))
+}
+
+fn mac_str(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn mask_hex(m: &IpAddr) -> String {
+    match m {
+        IpAddr::V4(a) => format!("0x{:08x}", u32::from(*a)),
+        IpAddr::V6(_) => m.to_string(),
+    }
+}
+
+/// One interface, as NetBSD's ifconfig prints it.
+fn print_if(i: &IfInfo, verbose: bool) {
+    println!("{}: {} mtu {}", i.name, flags_str(i.flags), i.mtu);
+    if let Some(m) = &i.lladdr {
+        println!("\taddress: {}", mac_str(m));
+        println!(
+            "\tstatus: {}",
+            if i.data.ifi_link_state == LINK_STATE_UP {
+                "active"
+            } else {
+                "no carrier"
+            }
+        );
+    }
+    if verbose {
+        let d = &i.data;
+        if let Some(drv) = &i.driver {
+            let det: Vec<String> = i.details.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!(
+                "\tdriver: {drv}{}{}",
+                if det.is_empty() { "" } else { " " },
+                det.join(" ")
+            );
+        }
+        let mut input = format!(
+            "\tinput: {} packets, {} bytes",
+            d.ifi_ipackets, d.ifi_ibytes
+        );
+        if d.ifi_imcasts > 0 {
+            input += &format!(", {} multicasts", d.ifi_imcasts);
+        }
+        if d.ifi_ierrors > 0 {
+            input += &format!(", {} errors", d.ifi_ierrors);
+        }
+        if d.ifi_iqdrops > 0 {
+            input += &format!(", {} queue drops", d.ifi_iqdrops);
+        }
+        if d.ifi_noproto > 0 {
+            input += &format!(", {} unknown protocol", d.ifi_noproto);
+        }
+        println!("{input}");
+        let mut output = format!(
+            "\toutput: {} packets, {} bytes",
+            d.ifi_opackets, d.ifi_obytes
+        );
+        if d.ifi_omcasts > 0 {
+            output += &format!(", {} multicasts", d.ifi_omcasts);
+        }
+        if d.ifi_oerrors > 0 {
+            output += &format!(", {} errors", d.ifi_oerrors);
+        }
+        if d.ifi_collisions > 0 {
+            output += &format!(", {} collisions", d.ifi_collisions);
+        }
+        println!("{output}");
+    }
+    for a in &i.addrs {
+        let mut line = format!("\tinet {} netmask {}", a.addr, mask_hex(&a.netmask));
+        if let Some(b) = &a.brd {
+            line += &format!(" broadcast {b}");
+        }
+        println!("{line}");
+    }
+}
+
+fn if_json(i: &IfInfo) -> serde_json::Value {
+    let flags: Vec<&str> = iff::NAMES
+        .iter()
+        .filter(|(b, _)| i.flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    let d = &i.data;
+    json!({
+        "name": i.name,
+        "index": i.index,
+        "flags": i.flags,
+        "flag_names": flags,
+        "mtu": i.mtu,
+        "address": i.lladdr.as_ref().map(mac_str),
+        "link_state": if d.ifi_link_state == LINK_STATE_UP { "up" } else { "down" },
+        "driver": i.driver,
+        "details": i.details.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+        "inet": i.addrs.iter().map(|a| json!({
+            "address": a.addr.to_string(),
+            "netmask": a.netmask.to_string(),
+            "broadcast": a.brd.map(|b| b.to_string()),
+        })).collect::<Vec<_>>(),
+        "counters": {
+            "ipackets": d.ifi_ipackets, "ierrors": d.ifi_ierrors,
+            "opackets": d.ifi_opackets, "oerrors": d.ifi_oerrors,
+            "collisions": d.ifi_collisions, "ibytes": d.ifi_ibytes,
+            "obytes": d.ifi_obytes, "imcasts": d.ifi_imcasts, "omcasts": d.ifi_omcasts,
+            "iqdrops": d.ifi_iqdrops, "noproto": d.ifi_noproto,
+        },
+    })
+}
+
+fn show(list: &[IfInfo], json: bool, verbose: bool) {
+    if json {
+        let v: Vec<serde_json::Value> = list.iter().map(if_json).collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        for i in list {
+            print_if(i, verbose);
+        }
+    }
+}
+
+fn filter_updown(list: Vec<IfInfo>, up: bool, down: bool) -> Vec<IfInfo> {
+    list.into_iter()
+        .filter(|i| (!up || i.flags & iff::UP != 0) && (!down || i.flags & iff::UP == 0))
+        .collect()
+}
+
+/// The interface named, or the NetBSD error for one that does not exist.
+fn lookup(s: &mut Stack, name: &str) -> Result<IfInfo, ExitCode> {
+    match s.if_list(Some(name)) {
+        Ok(mut v) if !v.is_empty() => Ok(v.remove(0)),
+        Ok(_) => Err(fail(
+            PROG,
+            format!("SIOCGIFFLAGS {name}: Device not configured"),
+        )),
+        Err(e) => Err(ioctl_fail(PROG, &format!("SIOCGIFFLAGS {name}"), &e)),
+    }
+}
+
+/// Splits the command line before the interface's parameters, which clap must not read
+/// as options (`-alias`, `-arp`): options and the interface name go to clap, the rest is
+/// parsed by `parse_params`.
+fn split_params(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let pos = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
+        .map(|(i, _)| i);
+    match pos {
+        Some(i) => {
+            let rest = args[i + 1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            (args[..=i].to_vec(), rest)
+        }
+        None => (args, Vec::new()),
+    }
+}
+
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let (args, params) = split_params(args);
+    let m = match parse(command(), args) {
+        Ok(m) => m,
+        Err(c) => return c,
+    };
+    let (all, list, up, down) = (
+        m.get_flag("all"),
+        m.get_flag("list"),
+        m.get_flag("up"),
+        m.get_flag("down"),
+    );
+    let (verbose, json) = (m.get_flag("verbose"), m.get_flag("json"));
+    let iface = m.get_one::<String>("interface").cloned();
+
+    if m.get_flag("cloners") {
+        let mut s = match open_stack(PROG) {
+            Ok(s) => s,
+            Err(c) => return c,
+        };
+        return match s.cloners() {
+            Ok(v) => {
+                println!("{}", v.join(" "));
+                ExitCode::SUCCESS
+            }
+            Err(e) => ioctl_fail(PROG, "SIOCIFGCLONERS", &e),
+        };
+    }
+    if all || list {
+        if let Some(extra) = iface.as_deref().filter(|f| *f != "inet") {
+            return usage_fail(PROG, format!("{extra}: unexpected argument with -a or -l"));
+        }
+        let mut s = match open_stack(PROG) {
+            Ok(s) => s,
+            Err(c) => return c,
+        };
+        let l = match s.if_list(None) {
+            Ok(l) => filter_updown(l, up, down),
+            Err(e) => return ioctl_fail(PROG, "SIOCGIFCONF", &e),
+        };
+        if list && !json {
+            println!(
+                "{}",
+                l.iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        } else {
+            show(&l, json, verbose);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(name) = iface else {
+        let _ = command().print_help();
+        return ExitCode::from(crate::common::EXIT_USAGE);
+    };
+    let plan = match parse_params(&params) {
+        Ok(p) => p,
+        Err(e) => return fail(PROG, e),
+    };
+    let mut s = match open_stack(PROG) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if m.get_flag("status") {
+        return match lookup(&mut s, &name) {
+            Ok(i) if i.data.ifi_link_state == LINK_STATE_UP => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(EXIT_FAILURE),
+            Err(c) => c,
+        };
+    }
+    if let Err(c) = apply(&mut s, &name, &plan) {
+        return c;
+    }
+    if params.is_empty() {
+        return match lookup(&mut s, &name) {
+            Ok(i) => {
+                show(&[i], json, verbose);
+                ExitCode::SUCCESS
+            }
+            Err(c) => c,
+        };
+    }
+    ExitCode::SUCCESS
+}
+
+fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
+    let err = |what: &str, e: Error| ioctl_fail(PROG, what, &e);
+    if p.create {
+        s.if_create(name).map_err(|e| err("SIOCIFCREATE", e))?;
+    }
+    if p.destroy {
+        return s.if_destroy(name).map_err(|e| err("SIOCIFDESTROY", e));
+    }
+    let info = lookup(s, name)?;
+    if p.delete {
+        let req = AddrReq {
+            name: name.into(),
+            addr: p.addr.map(|(a, _)| IpAddr::V4(a)),
+            netmask: None,
+            brd: None,
+        };
+        s.addr_del(req).map_err(|e| err("SIOCDIFADDR", e))?;
+    }
+    if let Some(mtu) = p.mtu {
+        s.if_set(IfSetReq {
+            name: name.into(),
+            set_flags: 0,
+            clear_flags: 0,
+            mtu: Some(mtu),
+        })
+        .map_err(|e| err("SIOCSIFMTU", e))?;
+    }
+    let changes_addr =
+        !p.delete && (p.addr.is_some() || p.netmask.is_some() || p.broadcast.is_some());
+    if changes_addr {
+        let primary = info.addrs.iter().find(|a| a.addr.is_ipv4());
+        // With only netmask or broadcast, they apply to the primary address.
+        let addr = match (p.addr, primary) {
+            (Some((a, _)), _) => a,
+            (None, Some(pa)) => match pa.addr {
+                IpAddr::V4(a) => a,
+                IpAddr::V6(_) => return Err(fail(PROG, "no inet address to change")),
+            },
+            (None, None) => return Err(fail(PROG, "no inet address to change")),
+        };
+        let mask = match (p.addr.and_then(|(_, l)| l), p.netmask) {
+            (Some(l), _) => Some(pktbox_stack::inet::len_mask(l)),
+            (None, Some(m)) => Some(m),
+            (None, None) if p.addr.is_none() || p.alias => primary
+                .filter(|pa| pa.addr == addr)
+                .map(|pa| match pa.netmask {
+                    IpAddr::V4(m) => m,
+                    IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                }),
+            (None, None) => None,
+        };
+        // Without `alias`, a new address replaces the interface's primary one.
+        if !p.alias && p.addr.is_some() {
+            if let Some(pa) = primary.filter(|pa| pa.addr != IpAddr::V4(addr)) {
+                let req = AddrReq {
+                    name: name.into(),
+                    addr: Some(pa.addr),
+                    netmask: None,
+                    brd: None,
+                };
+                s.addr_del(req).map_err(|e| err("SIOCDIFADDR", e))?;
+            }
+        }
+        let req = AddrReq {
+            name: name.into(),
+            addr: Some(IpAddr::V4(addr)),
+            netmask: mask.map(IpAddr::V4),
+            brd: p.broadcast.map(IpAddr::V4),
+        };
+        s.addr_add(req).map_err(|e| err("SIOCAIFADDR", e))?;
+    }
+    if p.set != 0 || p.clear != 0 {
+        s.if_set(IfSetReq {
+            name: name.into(),
+            set_flags: p.set,
+            clear_flags: p.clear,
+            mtu: None,
+        })
+        .map_err(|e| err("SIOCSIFFLAGS", e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Plan, String> {
+        parse_params(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_netbsd_parameters() {
+        let x = p("inet 10.0.0.2 netmask 0xffffff00 up").unwrap();
+        assert_eq!(x.addr, Some(("10.0.0.2".parse().unwrap(), None)));
+        assert_eq!(x.netmask, Some("255.255.255.0".parse().unwrap()));
+        assert_eq!(x.set, iff::UP);
+        let x = p("10.0.0.3/24 alias").unwrap();
+        assert!(x.alias);
+        assert_eq!(x.addr, Some(("10.0.0.3".parse().unwrap(), Some(24))));
+        assert!(p("10.0.0.3 -alias").unwrap().delete);
+        assert_eq!(p("mtu 9000").unwrap().mtu, Some(9000));
+        assert_eq!(p("-arp").unwrap().set, iff::NOARP);
+        assert_eq!(p("arp").unwrap().clear, iff::NOARP);
+        assert_eq!(p("-link0").unwrap().clear, iff::LINK0);
+        assert_eq!(p("10.0.0.300").unwrap_err(), "10.0.0.300: bad value");
+        assert_eq!(p("mtu").unwrap_err(), "mtu: missing argument");
+        assert_eq!(p("bogus").unwrap_err(), "bogus: unknown parameter");
+        assert_eq!(
+            p("netmask 255.0.0.0 netmask").unwrap_err(),
+            "netmask: missing argument"
+        );
+        assert_eq!(parse_mask("/24"), Some("255.255.255.0".parse().unwrap()));
+        assert_eq!(parse_mask("0xff000000"), Some("255.0.0.0".parse().unwrap()));
+        assert!(p("inet6 ::1").is_err());
+    }
+
+    #[test]
+    fn flags_like_netbsd() {
+        let f = iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST;
+        assert_eq!(
+            flags_str(f),
+            "flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>"
+        );
+        assert_eq!(
+            flags_str(iff::UP | iff::LOOPBACK | iff::RUNNING | iff::MULTICAST),
+            "flags=8049<UP,LOOPBACK,RUNNING,MULTICAST>"
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! The applets, one module each: a clap `Command` and `run(args) -> ExitCode`.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+pub mod ifconfig;
+pub mod io_pkt;
+pub mod sysctl;
+
+/// One applet of the multi-call binary.
+pub struct Applet {
+    pub name: &'static str,
+    /// The clap definition (also the source of man pages and completions).
+    pub command: fn() -> clap::Command,
+    pub run: fn(Vec<OsString>) -> ExitCode,
+}
+
+/// Every applet that works, in the order `pktbox --list` prints them.
+pub const APPLETS: &[Applet] = &[
+    Applet {
+        name: "io-pkt",
+        command: io_pkt::command_full,
+        run: io_pkt::run,
+    },
+    Applet {
+        name: "io-pkt-v4",
+        command: io_pkt::command_v4,
+        run: io_pkt::run,
+    },
+    Applet {
+        name: "io-pkt-v4-hc",
+        command: io_pkt::command_v4_hc,
+        run: io_pkt::run,
+    },
+    Applet {
+        name: "io-pkt-v6-hc",
+        command: io_pkt::command_v6_hc,
+        run: io_pkt::run,
+    },
+    Applet {
+        name: "ifconfig",
+        command: ifconfig::command,
+        run: ifconfig::run,
+    },
+    Applet {
+        name: "sysctl",
+        command: sysctl::command,
+        run: sysctl::run,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Applet> {
+    APPLETS.iter().find(|a| a.name == name)
+}

@@ -1,0 +1,194 @@
+//! pktbox drivers: everything that moves Ethernet frames in and out of the process.
+//!
+//! A driver is opened from its io-pkt command-line form (`-d udp local=...,remote=...`) and
+//! gives the stack a pollable file descriptor, non-blocking receive and send of whole
+//! Ethernet frames, and its link state. The stack owns the interface (`ifnet`); the driver
+//! only moves bytes.
+
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+
+pub mod hub;
+pub mod netlink;
+pub mod opts;
+pub mod tap;
+pub mod udp;
+
+pub use opts::{parse_mac, parse_subopts, SubOpt};
+
+/// Largest Ethernet header the stack accepts in front of an MTU-sized payload
+/// (destination, source, one 802.1Q tag, ethertype).
+pub const ETHER_HDR_MAX: usize = 18;
+/// Smallest frame that carries an Ethernet header.
+pub const ETHER_HDR_LEN: usize = 14;
+/// Default MTU of every Ethernet driver.
+pub const ETHERMTU: u32 = 1500;
+/// Largest MTU an Ethernet driver accepts (NetBSD's ETHERMTU_JUMBO).
+pub const ETHERMTU_JUMBO: u32 = 9000;
+/// Receive buffer size that holds any frame a driver can hand us, so an oversized one is
+/// seen whole and counted instead of silently truncated.
+pub const RX_BUF: usize = 65536;
+
+/// What one non-blocking receive produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recv {
+    /// A frame of this many bytes is in the buffer.
+    Frame(usize),
+    /// Nothing is waiting.
+    WouldBlock,
+}
+
+/// A driver's view of one link.
+pub trait Driver: Send + Sync {
+    /// The driver's name as given to `-d`.
+    fn kind(&self) -> &'static str;
+    /// A descriptor that polls readable when frames wait.
+    fn raw_fd(&self) -> RawFd;
+    /// Receives one frame without blocking.
+    fn recv(&self, buf: &mut [u8]) -> io::Result<Recv>;
+    /// Sends one whole frame. A link that cannot take it now drops it (an error is returned
+    /// so the caller counts it).
+    fn send(&self, frame: &[u8]) -> io::Result<()>;
+    /// Whether the link has carrier.
+    fn link_up(&self) -> bool;
+    /// Called when the interface is marked up or down, so the driver can follow
+    /// (a TAP device reflects it on the host side).
+    fn set_up(&self, _up: bool) -> io::Result<()> {
+        Ok(())
+    }
+    /// Driver details for `ifconfig -v`, in nicinfo's spirit: (label, value).
+    fn details(&self) -> Vec<(String, String)>;
+}
+
+/// Options common to every driver, handled by the stack rather than the driver
+/// (QNX: `name=`, `mac=`, `mtu=`, `priority=`, `promiscuous`, `verbose`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Common {
+    pub name: Option<String>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub priority: Option<i32>,
+    pub promiscuous: bool,
+    pub verbose: u32,
+}
+
+/// An opened driver with the common options that came with it.
+pub struct Opened {
+    pub driver: Box<dyn Driver>,
+    pub common: Common,
+}
+
+/// Why a driver could not start; shown as `io-pkt: -d NAME: REASON`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverError {
+    pub driver: String,
+    pub reason: String,
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "-d {}: {}", self.driver, self.reason)
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+/// The drivers this build has, in the order `io-pkt -d` help lists them.
+pub const DRIVERS: &[&str] = &["tap", "udp", "hub"];
+
+/// Link impairments are reserved option names every driver will take; until they are
+/// built they are refused by name rather than ignored.
+const IMPAIRMENTS: &[&str] = &["loss", "dup", "reorder", "delay", "jitter", "rate", "seed"];
+
+/// Opens driver `kind` with its comma-separated option word (may be empty).
+pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
+    let err = |reason: String| DriverError {
+        driver: kind.to_string(),
+        reason,
+    };
+    let parsed = parse_subopts(opts).map_err(err)?;
+    let mut common = Common::default();
+    let mut rest = Vec::new();
+    for o in parsed {
+        match o.key.as_str() {
+            "name" => common.name = Some(o.require_value().map_err(err)?.to_string()),
+            "mac" => common.mac = Some(parse_mac(o.require_value().map_err(err)?).map_err(err)?),
+            "mtu" => {
+                let v = o.require_u64().map_err(err)?;
+                if !(68..=u64::from(ETHERMTU_JUMBO)).contains(&v) {
+                    return Err(err(format!("mtu={v}: out of range 68-{ETHERMTU_JUMBO}")));
+                }
+                common.mtu = Some(v as u32);
+            }
+            "priority" => {
+                let v = o.require_u64().map_err(err)?;
+                if !(1..=255).contains(&v) {
+                    return Err(err(format!("priority={v}: out of range 1-255")));
+                }
+                common.priority = Some(v as i32);
+            }
+            "promiscuous" => common.promiscuous = true,
+            "verbose" => {
+                common.verbose = match o.value {
+                    None => 1,
+                    Some(_) => o.require_u64().map_err(err)? as u32,
+                }
+            }
+            k if IMPAIRMENTS.contains(&k) => {
+                return Err(err(format!(
+                    "{k}=: link impairments are not supported by this build yet"
+                )))
+            }
+            _ => rest.push(o),
+        }
+    }
+    let driver: Box<dyn Driver> = match kind {
+        "tap" => Box::new(tap::Tap::open(&rest, &common).map_err(err)?),
+        "udp" => Box::new(udp::Udp::open(&rest).map_err(err)?),
+        "hub" => Box::new(hub::Hub::open(&rest).map_err(err)?),
+        _ => {
+            return Err(DriverError {
+                driver: kind.to_string(),
+                reason: format!("no such driver (this build has: {})", DRIVERS.join(", ")),
+            })
+        }
+    };
+    Ok(Opened { driver, common })
+}
+
+/// Makes a locally administered unicast MAC address that is unlikely to collide:
+/// the 02 prefix, then bytes from the pid, the time and a per-process counter.
+pub fn random_mac() -> [u8; 6] {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut x = nanos
+        ^ (u64::from(std::process::id()) << 32)
+        ^ u64::from(N.fetch_add(1, Ordering::Relaxed)) << 48;
+    // splitmix64 to spread the bits
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let b = z.to_le_bytes();
+    [0x02, b[0], b[1], b[2], b[3], b[4]]
+}
+
+pub(crate) fn errno_str(e: nix::errno::Errno) -> String {
+    io::Error::from_raw_os_error(e as i32)
+        .to_string()
+        .replace(&format!(" (os error {})", e as i32), "")
+}
+
+pub(crate) fn io_str(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => errno_str(nix::errno::Errno::from_raw(n)),
+        None => e.to_string(),
+    }
+}

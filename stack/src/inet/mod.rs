@@ -1,0 +1,222 @@
+//! IPv4: interface addresses (`in_control`) and the IP parameters the sysctl tree exposes.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::msg::{iff, AddrReq, IfAddr, IfaMsg, Msg};
+use crate::net::arp;
+use crate::net::if_control::{announce_ifinfo, Fail};
+use crate::sys::Ctx;
+
+/// One IPv4 address of an interface (`struct in_ifaddr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InIfaddr {
+    pub ifindex: u16,
+    pub addr: Ipv4Addr,
+    pub mask: Ipv4Addr,
+    /// Broadcast address on broadcast interfaces.
+    pub broadcast: Option<Ipv4Addr>,
+}
+
+/// The IPv4 state of the stack context.
+#[derive(Debug, Clone)]
+pub struct InState {
+    /// Every IPv4 address, in the order they were added (the first of an interface is its
+    /// primary address).
+    pub addrs: Vec<InIfaddr>,
+    /// net.inet.ip.forwarding
+    pub forwarding: bool,
+    /// net.inet.ip.ttl
+    pub ttl: u8,
+}
+
+impl Default for InState {
+    fn default() -> Self {
+        InState {
+            addrs: Vec::new(),
+            forwarding: false,
+            ttl: 64,
+        }
+    }
+}
+
+/// Prefix length of a contiguous netmask, None when it is not contiguous.
+pub fn mask_len(m: Ipv4Addr) -> Option<u8> {
+    let v = u32::from(m);
+    let len = v.leading_ones();
+    (v.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
+}
+
+/// The netmask of a prefix length.
+pub fn len_mask(len: u8) -> Ipv4Addr {
+    Ipv4Addr::from(
+        u32::MAX
+            .checked_shl(32 - u32::from(len.min(32)))
+            .unwrap_or(0),
+    )
+}
+
+fn v4(a: Option<IpAddr>, what: &str) -> Result<Option<Ipv4Addr>, Fail> {
+    match a {
+        None => Ok(None),
+        Some(IpAddr::V4(a)) => Ok(Some(a)),
+        Some(IpAddr::V6(_)) => Err(Fail::with(
+            libc::EAFNOSUPPORT,
+            format!("{what}: not an IPv4 address"),
+        )),
+    }
+}
+
+/// The classful mask NetBSD gives an address added without one.
+fn default_mask(a: Ipv4Addr) -> Ipv4Addr {
+    match a.octets()[0] {
+        0..=127 => len_mask(8),
+        128..=191 => len_mask(16),
+        _ => len_mask(24),
+    }
+}
+
+impl InIfaddr {
+    fn msg(&self, ifname: &str) -> IfaMsg {
+        IfaMsg {
+            ifam_index: self.ifindex,
+            ifam_flags: 0,
+            ifam_metric: 0,
+            ifname: ifname.to_string(),
+            ifa: IpAddr::V4(self.addr),
+            netmask: IpAddr::V4(self.mask),
+            brd: self.broadcast.map(IpAddr::V4),
+        }
+    }
+
+    pub fn to_ifaddr(&self) -> IfAddr {
+        IfAddr {
+            addr: IpAddr::V4(self.addr),
+            netmask: IpAddr::V4(self.mask),
+            brd: self.broadcast.map(IpAddr::V4),
+        }
+    }
+}
+
+/// SIOCAIFADDR: adds an address, or updates the mask and broadcast of one that exists.
+/// Brings the interface up, as NetBSD's `in_ifinit` does, and announces the address.
+pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
+    let ifp = ctx
+        .ifnet_by_name(&req.name)
+        .cloned()
+        .ok_or_else(|| Fail::new(libc::ENXIO))?;
+    let addr = v4(req.addr, "address")?
+        .ok_or_else(|| Fail::with(libc::EINVAL, "no address given".into()))?;
+    let mask = v4(req.netmask, "netmask")?.unwrap_or_else(|| default_mask(addr));
+    if mask_len(mask).is_none() {
+        return Err(Fail::with(
+            libc::EINVAL,
+            format!("netmask {mask} is not contiguous"),
+        ));
+    }
+    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() {
+        return Err(Fail::with(
+            libc::EINVAL,
+            format!("{addr} cannot be an interface address"),
+        ));
+    }
+    let flags = ifp.flags();
+    let broadcast = if flags & iff::BROADCAST != 0 {
+        Some(match v4(req.brd, "broadcast")? {
+            Some(b) => b,
+            None => Ipv4Addr::from(u32::from(addr) | !u32::from(mask)),
+        })
+    } else {
+        None
+    };
+    // The same address on another interface is refused, as NetBSD refuses it.
+    if ctx
+        .inet
+        .addrs
+        .iter()
+        .any(|ia| ia.addr == addr && ia.ifindex != ifp.index)
+    {
+        return Err(Fail::new(libc::EEXIST));
+    }
+    let ia = InIfaddr {
+        ifindex: ifp.index,
+        addr,
+        mask,
+        broadcast,
+    };
+    match ctx
+        .inet
+        .addrs
+        .iter_mut()
+        .find(|x| x.ifindex == ifp.index && x.addr == addr)
+    {
+        Some(x) => {
+            if *x == ia {
+                return Ok(());
+            }
+            let old = *x;
+            *x = ia;
+            ctx.rtsock.broadcast(&Msg::DelAddr(old.msg(&ifp.name)));
+        }
+        None => ctx.inet.addrs.push(ia),
+    }
+    ctx.rtsock.broadcast(&Msg::NewAddr(ia.msg(&ifp.name)));
+    if ifp.set_up(true) {
+        announce_ifinfo(ctx, &ifp);
+    }
+    if flags & iff::NOARP == 0 && ifp.driver.is_some() {
+        arp::arp_announce(ctx, &ifp, addr);
+    }
+    Ok(())
+}
+
+/// SIOCDIFADDR: removes the given address, or the interface's first one.
+pub fn del_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
+    let ifp = ctx
+        .ifnet_by_name(&req.name)
+        .cloned()
+        .ok_or_else(|| Fail::new(libc::ENXIO))?;
+    let want = v4(req.addr, "address")?;
+    let pos = ctx
+        .inet
+        .addrs
+        .iter()
+        .position(|ia| ia.ifindex == ifp.index && want.is_none_or(|w| w == ia.addr))
+        .ok_or_else(|| Fail::new(libc::EADDRNOTAVAIL))?;
+    let ia = ctx.inet.addrs.remove(pos);
+    ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(&ifp.name)));
+    Ok(())
+}
+
+/// Removes every address of an interface that is going away.
+pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
+    let gone: Vec<InIfaddr> = ctx
+        .inet
+        .addrs
+        .iter()
+        .filter(|ia| ia.ifindex == index)
+        .copied()
+        .collect();
+    ctx.inet.addrs.retain(|ia| ia.ifindex != index);
+    for ia in gone {
+        ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(ifname)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_len("255.255.255.0".parse().unwrap()), Some(24));
+        assert_eq!(mask_len("0.0.0.0".parse().unwrap()), Some(0));
+        assert_eq!(mask_len("255.255.255.255".parse().unwrap()), Some(32));
+        assert_eq!(mask_len("255.0.255.0".parse().unwrap()), None);
+        assert_eq!(len_mask(24), "255.255.255.0".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(len_mask(0), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(len_mask(32), Ipv4Addr::BROADCAST);
+        assert_eq!(default_mask("10.1.2.3".parse().unwrap()), len_mask(8));
+        assert_eq!(default_mask("172.16.0.1".parse().unwrap()), len_mask(16));
+        assert_eq!(default_mask("192.168.0.1".parse().unwrap()), len_mask(24));
+    }
+}

@@ -1,0 +1,13 @@
+//! pktbox-stack: a user-space network stack built the way NetBSD's (and QNX's io-pkt) is,
+//! its channel, and the client library the tools use.
+//!
+//! One folder per layer, named as NetBSD names them: `msg` (channel messages), `resmgr`
+//! (the stack's end of the channel), `socket` (the client's end), `net` (interfaces,
+//! Ethernet, ARP), `inet` (IPv4), `sys` (threads, the stack context, sysctl).
+
+pub mod inet;
+pub mod msg;
+pub mod net;
+pub mod resmgr;
+pub mod socket;
+pub mod sys;

@@ -1,0 +1,253 @@
+//! Message bodies. Each carries what its BSD counterpart carries, under the same names.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// NetBSD's interface flags (`<net/if.h>`).
+pub mod iff {
+    pub const UP: u32 = 0x1;
+    pub const BROADCAST: u32 = 0x2;
+    pub const DEBUG: u32 = 0x4;
+    pub const LOOPBACK: u32 = 0x8;
+    pub const POINTOPOINT: u32 = 0x10;
+    pub const NOTRAILERS: u32 = 0x20;
+    pub const RUNNING: u32 = 0x40;
+    pub const NOARP: u32 = 0x80;
+    pub const PROMISC: u32 = 0x100;
+    pub const ALLMULTI: u32 = 0x200;
+    pub const OACTIVE: u32 = 0x400;
+    pub const SIMPLEX: u32 = 0x800;
+    pub const LINK0: u32 = 0x1000;
+    pub const LINK1: u32 = 0x2000;
+    pub const LINK2: u32 = 0x4000;
+    pub const MULTICAST: u32 = 0x8000;
+
+    /// Flag names in bit order, as ifconfig prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (UP, "UP"),
+        (BROADCAST, "BROADCAST"),
+        (DEBUG, "DEBUG"),
+        (LOOPBACK, "LOOPBACK"),
+        (POINTOPOINT, "POINTOPOINT"),
+        (NOTRAILERS, "NOTRAILERS"),
+        (RUNNING, "RUNNING"),
+        (NOARP, "NOARP"),
+        (PROMISC, "PROMISC"),
+        (ALLMULTI, "ALLMULTI"),
+        (OACTIVE, "OACTIVE"),
+        (SIMPLEX, "SIMPLEX"),
+        (LINK0, "LINK0"),
+        (LINK1, "LINK1"),
+        (LINK2, "LINK2"),
+        (MULTICAST, "MULTICAST"),
+    ];
+
+    /// Flags a client may change with SIOCSIFFLAGS; the rest belong to the stack.
+    pub const CANTCHANGE: u32 =
+        BROADCAST | LOOPBACK | POINTOPOINT | RUNNING | OACTIVE | SIMPLEX | MULTICAST;
+}
+
+/// `ifi_link_state` values.
+pub const LINK_STATE_UNKNOWN: i32 = 0;
+pub const LINK_STATE_DOWN: i32 = 1;
+pub const LINK_STATE_UP: i32 = 2;
+
+/// `ifan_what` values.
+pub const IFAN_ARRIVAL: u16 = 0;
+pub const IFAN_DEPARTURE: u16 = 1;
+
+/// `ifi_type` values (IANA ifType).
+pub const IFT_ETHER: u8 = 0x06;
+pub const IFT_LOOP: u8 = 0x18;
+
+/// A body with nothing in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Empty;
+
+/// What a connection is for; its first message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Routing, interface, sysctl, pf and key requests; may subscribe to broadcasts.
+    Control,
+    /// One BSD socket.
+    Socket,
+    /// One packet capture.
+    Bpf,
+    /// An interface whose frames travel over the connection.
+    Tunnel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloReq {
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloReply {
+    /// The stack variant: io-pkt-v4, io-pkt-v4-hc or io-pkt-v6-hc.
+    pub variant: String,
+    /// pktbox version.
+    pub version: String,
+    /// The stack's process id.
+    pub pid: u32,
+}
+
+/// `struct if_data`: an interface's type, link state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IfData {
+    pub ifi_type: u8,
+    pub ifi_addrlen: u8,
+    pub ifi_hdrlen: u8,
+    pub ifi_link_state: i32,
+    pub ifi_mtu: u64,
+    pub ifi_metric: u64,
+    pub ifi_baudrate: u64,
+    pub ifi_ipackets: u64,
+    pub ifi_ierrors: u64,
+    pub ifi_opackets: u64,
+    pub ifi_oerrors: u64,
+    pub ifi_collisions: u64,
+    pub ifi_ibytes: u64,
+    pub ifi_obytes: u64,
+    pub ifi_imcasts: u64,
+    pub ifi_omcasts: u64,
+    pub ifi_iqdrops: u64,
+    pub ifi_noproto: u64,
+    /// Time of the last change of state, seconds since the epoch.
+    pub ifi_lastchange: u64,
+}
+
+/// `if_msghdr` (RTM_IFINFO).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfMsg {
+    pub ifm_index: u16,
+    pub ifm_flags: u32,
+    /// The interface name (a BSD message carries it in an RTA_IFP sockaddr_dl).
+    pub ifname: String,
+    pub ifm_data: IfData,
+}
+
+/// `ifa_msghdr` (RTM_NEWADDR, RTM_DELADDR) with its RTA_IFA, RTA_NETMASK, RTA_BRD.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfaMsg {
+    pub ifam_index: u16,
+    pub ifam_flags: u32,
+    pub ifam_metric: i32,
+    pub ifname: String,
+    pub ifa: IpAddr,
+    pub netmask: IpAddr,
+    pub brd: Option<IpAddr>,
+}
+
+/// `if_announcemsghdr` (RTM_IFANNOUNCE).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfAnnounceMsg {
+    pub ifan_index: u16,
+    pub ifan_name: String,
+    pub ifan_what: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfListReq {
+    /// One interface, or all when None.
+    pub name: Option<String>,
+}
+
+/// One address of an interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfAddr {
+    pub addr: IpAddr,
+    pub netmask: IpAddr,
+    pub brd: Option<IpAddr>,
+}
+
+/// Everything ifconfig shows of one interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfInfo {
+    pub index: u16,
+    pub name: String,
+    pub flags: u32,
+    pub mtu: u32,
+    /// Link-level address (Ethernet interfaces).
+    pub lladdr: Option<[u8; 6]>,
+    pub data: IfData,
+    pub addrs: Vec<IfAddr>,
+    /// The driver behind it (`tap`, `udp`, `hub`), None for loopback.
+    pub driver: Option<String>,
+    /// Driver details for `ifconfig -v`.
+    pub details: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfNameReq {
+    pub name: String,
+}
+
+/// SIOCSIFFLAGS (set, then clear) and SIOCSIFMTU in one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfSetReq {
+    pub name: String,
+    pub set_flags: u32,
+    pub clear_flags: u32,
+    pub mtu: Option<u32>,
+}
+
+/// SIOCAIFADDR / SIOCDIFADDR (`struct in_aliasreq`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrReq {
+    pub name: String,
+    /// For SIOCDIFADDR, None removes the first address of the interface.
+    pub addr: Option<IpAddr>,
+    pub netmask: Option<IpAddr>,
+    pub brd: Option<IpAddr>,
+}
+
+/// A sysctl value, typed as the node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SysctlValue {
+    Int(i64),
+    Str(String),
+}
+
+impl std::fmt::Display for SysctlValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SysctlValue::Int(v) => write!(f, "{v}"),
+            SysctlValue::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlGetReq {
+    /// A full name, a prefix naming a subtree, or "" for everything.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlEntry {
+    pub name: String,
+    pub value: SysctlValue,
+    pub writable: bool,
+    pub desc: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlSetReq {
+    pub name: String,
+    /// The new value as the user wrote it; the stack parses it by the node's type.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlChange {
+    pub name: String,
+    pub old: SysctlValue,
+    pub new: SysctlValue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeReq {
+    pub on: bool,
+}

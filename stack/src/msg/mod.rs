@@ -1,0 +1,230 @@
+//! Every channel message, defined once, with its codec; both ends use this module.
+//!
+//! A message is one SOCK_SEQPACKET datagram: a fixed 20-byte header modelled on NetBSD's
+//! `rt_msghdr` (length, version, type, flags, seq, pid, errno), then a body encoded with
+//! postcard. The header's type says which body follows, so decoding is total: a datagram
+//! that is truncated, oversized, of another version, of an unknown type, or whose body does
+//! not decode to exactly the bytes given is refused with EINVAL.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+mod bodies;
+pub mod errno;
+pub mod wire;
+pub use bodies::*;
+
+/// Version of the channel protocol (the header's `version`).
+pub const MSG_VERSION: u8 = 1;
+/// Size of the fixed header.
+pub const HDR_LEN: usize = 20;
+/// Largest datagram either end sends or accepts.
+pub const MAX_MSG: usize = 256 * 1024;
+
+/// Header flag: this message answers a request (same seq).
+pub const MSGF_REPLY: u16 = 0x1;
+/// Header flag: this message is a routing broadcast, not an answer.
+pub const MSGF_BCAST: u16 = 0x2;
+
+/// The fixed header, as rt_msghdr carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Header {
+    /// Total length of the datagram, header included.
+    pub len: u32,
+    pub version: u8,
+    pub mtype: u8,
+    pub flags: u16,
+    pub seq: u32,
+    pub pid: u32,
+    pub errno: i32,
+}
+
+impl Header {
+    pub fn encode(&self, out: &mut [u8; HDR_LEN]) {
+        out[0..4].copy_from_slice(&self.len.to_le_bytes());
+        out[4] = self.version;
+        out[5] = self.mtype;
+        out[6..8].copy_from_slice(&self.flags.to_le_bytes());
+        out[8..12].copy_from_slice(&self.seq.to_le_bytes());
+        out[12..16].copy_from_slice(&self.pid.to_le_bytes());
+        out[16..20].copy_from_slice(&self.errno.to_le_bytes());
+    }
+
+    /// Reads the header of a datagram of `b.len()` bytes and checks it against that length.
+    pub fn decode(b: &[u8]) -> Result<Header, DecodeError> {
+        if b.len() < HDR_LEN {
+            return Err(DecodeError::Truncated);
+        }
+        if b.len() > MAX_MSG {
+            return Err(DecodeError::Oversized);
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let h = Header {
+            len: u32_at(0),
+            version: b[4],
+            mtype: b[5],
+            flags: u16::from_le_bytes([b[6], b[7]]),
+            seq: u32_at(8),
+            pid: u32_at(12),
+            errno: u32_at(16) as i32,
+        };
+        if h.version != MSG_VERSION {
+            return Err(DecodeError::Version(h.version));
+        }
+        if h.len as usize != b.len() {
+            return Err(DecodeError::Length);
+        }
+        Ok(h)
+    }
+}
+
+/// Why a datagram was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    Truncated,
+    Oversized,
+    Version(u8),
+    Length,
+    UnknownType(u8),
+    Body,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Truncated => write!(f, "truncated message"),
+            DecodeError::Oversized => write!(f, "oversized message"),
+            DecodeError::Version(v) => write!(f, "message version {v} (expected {MSG_VERSION})"),
+            DecodeError::Length => write!(f, "header length does not match the datagram"),
+            DecodeError::UnknownType(t) => write!(f, "unknown message type {t:#x}"),
+            DecodeError::Body => write!(f, "malformed message body"),
+        }
+    }
+}
+
+fn body<T: DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
+    match postcard::take_from_bytes::<T>(b) {
+        Ok((v, rest)) if rest.is_empty() => Ok(v),
+        _ => Err(DecodeError::Body),
+    }
+}
+
+fn put<T: Serialize>(v: &T, out: &mut Vec<u8>) {
+    // Serializing plain data into a growable Vec cannot fail.
+    if let Ok(b) = postcard::to_allocvec(v) {
+        out.extend_from_slice(&b);
+    }
+}
+
+macro_rules! messages {
+    ($( $(#[$doc:meta])* $code:literal => $name:ident ( $ty:ty ) ),* $(,)?) => {
+        /// A decoded message body; the variant fixes the header's type.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum Msg {
+            $( $(#[$doc])* $name($ty), )*
+        }
+
+        impl Msg {
+            /// The header type that carries this body.
+            pub fn mtype(&self) -> u8 {
+                match self { $( Msg::$name(_) => $code, )* }
+            }
+
+            fn put_body(&self, out: &mut Vec<u8>) {
+                match self { $( Msg::$name(v) => put(v, out), )* }
+            }
+
+            fn decode_body(mtype: u8, b: &[u8]) -> Result<Msg, DecodeError> {
+                match mtype {
+                    $( $code => Ok(Msg::$name(body::<$ty>(b)?)), )*
+                    t => Err(DecodeError::UnknownType(t)),
+                }
+            }
+
+            /// The name of a message type, for `route monitor` and errors.
+            pub fn type_name(mtype: u8) -> Option<&'static str> {
+                match mtype { $( $code => Some(stringify!($name)), )* _ => None }
+            }
+        }
+    };
+}
+
+// Codes below 0x40 are NetBSD's RTM_* values; pktbox's own requests start at 0x40.
+// A reply reuses the request's code with MSGF_REPLY set; its body type is the reply type
+// below for that code (see `Reply`).
+messages! {
+    /// RTM_NEWADDR: an address was added (ifa_msghdr).
+    0x0c => NewAddr(IfaMsg),
+    /// RTM_DELADDR: an address was removed (ifa_msghdr).
+    0x0d => DelAddr(IfaMsg),
+    /// RTM_IFANNOUNCE: an interface arrived or departed (if_announcemsghdr).
+    0x10 => IfAnnounce(IfAnnounceMsg),
+    /// RTM_IFINFO: an interface's flags or link state changed (if_msghdr).
+    0x14 => IfInfo(IfMsg),
+    /// First message of a connection: its role.
+    0x40 => Hello(HelloReq),
+    /// Interfaces, all or one (NET_RT_IFLIST).
+    0x41 => IfList(IfListReq),
+    /// SIOCIFCREATE.
+    0x42 => IfCreate(IfNameReq),
+    /// SIOCIFDESTROY.
+    0x43 => IfDestroy(IfNameReq),
+    /// SIOCSIFFLAGS / SIOCSIFMTU.
+    0x44 => IfSet(IfSetReq),
+    /// SIOCAIFADDR.
+    0x45 => AddrAdd(AddrReq),
+    /// SIOCDIFADDR.
+    0x46 => AddrDel(AddrReq),
+    /// sysctl read of a name or subtree.
+    0x47 => SysctlGet(SysctlGetReq),
+    /// sysctl write.
+    0x48 => SysctlSet(SysctlSetReq),
+    /// Start or stop routing broadcasts on this connection.
+    0x49 => Subscribe(SubscribeReq),
+    /// SIOCIFGCLONERS.
+    0x4a => Cloners(Empty),
+    // Replies.
+    0xc0 => HelloOk(HelloReply),
+    0xc1 => IfListOk(Vec<IfInfo>),
+    0xc2 => Done(Empty),
+    0xc7 => SysctlValues(Vec<SysctlEntry>),
+    0xc8 => SysctlChanged(SysctlChange),
+    0xca => ClonerList(Vec<String>),
+    /// An error reply's optional explanation (the header's errno is the error).
+    0xff => ErrorText(String),
+}
+
+/// A whole datagram, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub hdr: Header,
+    pub msg: Msg,
+}
+
+/// Encodes a message with the given seq, pid, flags and errno.
+pub fn encode(msg: &Msg, seq: u32, pid: u32, flags: u16, errno: i32) -> Vec<u8> {
+    let mut out = vec![0u8; HDR_LEN];
+    msg.put_body(&mut out);
+    let hdr = Header {
+        len: out.len() as u32,
+        version: MSG_VERSION,
+        mtype: msg.mtype(),
+        flags,
+        seq,
+        pid,
+        errno,
+    };
+    let mut h = [0u8; HDR_LEN];
+    hdr.encode(&mut h);
+    out[..HDR_LEN].copy_from_slice(&h);
+    out
+}
+
+/// Decodes one datagram: header checks, then the body that its type names.
+pub fn decode(b: &[u8]) -> Result<Frame, DecodeError> {
+    let hdr = Header::decode(b)?;
+    let msg = Msg::decode_body(hdr.mtype, &b[HDR_LEN..])?;
+    Ok(Frame { hdr, msg })
+}
+
+#[cfg(test)]
+mod tests;

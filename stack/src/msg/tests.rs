@@ -1,0 +1,94 @@
+use super::*;
+use proptest::prelude::*;
+
+fn sample() -> Vec<Msg> {
+    vec![
+        Msg::Hello(HelloReq {
+            role: Role::Control,
+        }),
+        Msg::IfList(IfListReq {
+            name: Some("en0".into()),
+        }),
+        Msg::AddrAdd(AddrReq {
+            name: "en0".into(),
+            addr: Some("10.0.0.2".parse().unwrap()),
+            netmask: Some("255.255.255.0".parse().unwrap()),
+            brd: None,
+        }),
+        Msg::SysctlValues(vec![SysctlEntry {
+            name: "net.inet.ip.ttl".into(),
+            value: SysctlValue::Int(64),
+            writable: true,
+            desc: "ttl".into(),
+        }]),
+        Msg::Done(Empty),
+        Msg::ErrorText("x".into()),
+    ]
+}
+
+#[test]
+fn round_trip() {
+    for m in sample() {
+        let b = encode(&m, 7, 42, MSGF_REPLY, 0);
+        let f = decode(&b).unwrap();
+        assert_eq!(f.msg, m);
+        assert_eq!(f.hdr.seq, 7);
+        assert_eq!(f.hdr.pid, 42);
+        assert_eq!(f.hdr.flags, MSGF_REPLY);
+        assert_eq!(f.hdr.len as usize, b.len());
+    }
+}
+
+#[test]
+fn refuses_bad_input() {
+    let b = encode(
+        &Msg::IfList(IfListReq {
+            name: Some("en0".into()),
+        }),
+        1,
+        1,
+        0,
+        0,
+    );
+    assert_eq!(decode(&b[..10]), Err(DecodeError::Truncated));
+    // Cut inside the body, with the header length fixed up to match.
+    let mut cut = b[..b.len() - 1].to_vec();
+    let l = (cut.len() as u32).to_le_bytes();
+    cut[..4].copy_from_slice(&l);
+    assert_eq!(decode(&cut), Err(DecodeError::Body));
+    // Trailing garbage after a complete body.
+    let mut long = b.clone();
+    long.push(0);
+    let l = (long.len() as u32).to_le_bytes();
+    long[..4].copy_from_slice(&l);
+    assert_eq!(decode(&long), Err(DecodeError::Body));
+    // Length field that lies.
+    let mut lie = b.clone();
+    lie[0] = lie[0].wrapping_add(1);
+    assert_eq!(decode(&lie), Err(DecodeError::Length));
+    let mut ver = b.clone();
+    ver[4] = 99;
+    assert_eq!(decode(&ver), Err(DecodeError::Version(99)));
+    let mut ty = b;
+    ty[5] = 0x3f;
+    assert_eq!(decode(&ty), Err(DecodeError::UnknownType(0x3f)));
+    assert_eq!(decode(&vec![0u8; MAX_MSG + 1]), Err(DecodeError::Oversized));
+}
+
+proptest! {
+    #[test]
+    fn decode_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode(&bytes);
+    }
+
+    #[test]
+    fn decode_is_total_with_valid_header(t in any::<u8>(), body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let mut b = vec![0u8; HDR_LEN];
+        b.extend_from_slice(&body);
+        let h = Header { len: b.len() as u32, version: MSG_VERSION, mtype: t, ..Default::default() };
+        let mut hb = [0u8; HDR_LEN];
+        h.encode(&mut hb);
+        b[..HDR_LEN].copy_from_slice(&hb);
+        let _ = decode(&b);
+    }
+}

@@ -1,0 +1,92 @@
+//! Ethernet: `ether_input` (validate, filter, dispatch by type) and `ether_output`.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use pnet_packet::ethernet::{EtherType, EtherTypes, EthernetPacket};
+use pnet_packet::Packet;
+
+use crate::net::arp;
+use crate::net::ifnet::{inc, Ifnet};
+use crate::sys::Stack;
+
+pub const ETHER_ADDR_LEN: usize = 6;
+pub const ETHER_HDR_LEN: usize = 14;
+pub const ETHER_VLAN_ENCAP_LEN: usize = 4;
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// Formats a link-level address as ifconfig prints it.
+pub fn ether_ntoa(a: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        a[0], a[1], a[2], a[3], a[4], a[5]
+    )
+}
+
+/// Input of one frame from a driver, on a receive thread, without the stack context.
+/// Counts it, drops what is malformed or not for us, and carries the rest up.
+pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &[u8]) {
+    ifp.count_in(frame.len());
+    if !ifp.is_up() {
+        inc(&ifp.stats.iqdrops);
+        return;
+    }
+    // A runt, or longer than the MTU allows (with room for one VLAN tag): an input error.
+    let max = ifp.mtu() as usize + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN;
+    if frame.len() < ETHER_HDR_LEN || frame.len() > max {
+        inc(&ifp.stats.ierrors);
+        return;
+    }
+    let Some(eh) = EthernetPacket::new(frame) else {
+        inc(&ifp.stats.ierrors);
+        return;
+    };
+    let dst = eh.get_destination().octets();
+    if dst[0] & 1 != 0 {
+        inc(&ifp.stats.imcasts);
+    } else if dst != ifp.lladdr && ifp.flags() & crate::msg::iff::PROMISC == 0 {
+        // Not addressed to us: a hub repeats everything; keep quiet about it.
+        return;
+    }
+    let src = eh.get_source().octets();
+    if src == ifp.lladdr {
+        // Our own frame came back (a looped segment): drop it, as ether_input does.
+        return;
+    }
+    match eh.get_ethertype() {
+        EtherTypes::Arp => {
+            let mut ctx = stack.ctx();
+            arp::arp_input(&mut ctx, ifp, eh.payload());
+        }
+        _ => inc(&ifp.stats.noproto),
+    }
+}
+
+thread_local! {
+    static OUTBUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(pktbox_drivers::RX_BUF));
+}
+
+/// Builds the Ethernet header in front of `payload` and transmits the frame.
+pub fn ether_output(
+    ifp: &Ifnet,
+    dst: [u8; 6],
+    ethertype: EtherType,
+    payload: &[u8],
+) -> Result<(), i32> {
+    if payload.len() > ifp.mtu() as usize {
+        return Err(libc::EMSGSIZE);
+    }
+    OUTBUF.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        b.extend_from_slice(&dst);
+        b.extend_from_slice(&ifp.lladdr);
+        b.extend_from_slice(&ethertype.0.to_be_bytes());
+        b.extend_from_slice(payload);
+        // Pad to the 60-byte minimum, as an Ethernet controller would.
+        if b.len() < 60 {
+            b.resize(60, 0);
+        }
+        ifp.transmit(&b)
+    })
+}

@@ -1,0 +1,251 @@
+//! `struct ifnet`: one network interface, its flags, MTU, link-level address and counters,
+//! and the driver behind it. Receive threads reach an interface without the stack context,
+//! so its mutable fields are atomics.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pktbox_drivers::Driver;
+
+use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
+
+/// NetBSD's loopback MTU.
+pub const LOMTU: u32 = 33624;
+
+/// The NetBSD counters of one interface (`if_data`), kept as atomics so receive threads
+/// count without locks.
+#[derive(Debug, Default)]
+pub struct IfStats {
+    pub ipackets: AtomicU64,
+    pub ierrors: AtomicU64,
+    pub opackets: AtomicU64,
+    pub oerrors: AtomicU64,
+    pub collisions: AtomicU64,
+    pub ibytes: AtomicU64,
+    pub obytes: AtomicU64,
+    pub imcasts: AtomicU64,
+    pub omcasts: AtomicU64,
+    pub iqdrops: AtomicU64,
+    pub noproto: AtomicU64,
+}
+
+/// Adds one to a counter.
+#[inline]
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+#[inline]
+fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One interface.
+pub struct Ifnet {
+    pub index: u16,
+    pub name: String,
+    pub if_type: u8,
+    /// Link-level address (all zeroes for loopback).
+    pub lladdr: [u8; 6],
+    flags: AtomicU32,
+    mtu: AtomicU32,
+    /// Largest MTU the link accepts.
+    pub max_mtu: u32,
+    pub stats: IfStats,
+    lastchange: AtomicU64,
+    /// The driver moving this interface's frames; None for loopback.
+    pub driver: Option<Box<dyn Driver>>,
+    /// Receive priority asked for with the driver's `priority=`.
+    pub priority: Option<i32>,
+    /// Made with `ifconfig NAME create`, so `destroy` may remove it.
+    pub cloned: bool,
+}
+
+impl Ifnet {
+    /// An Ethernet interface on a driver. It starts down, as NetBSD's do.
+    pub fn ether(
+        index: u16,
+        name: String,
+        lladdr: [u8; 6],
+        mtu: u32,
+        driver: Box<dyn Driver>,
+    ) -> Ifnet {
+        Ifnet {
+            index,
+            name,
+            if_type: IFT_ETHER,
+            lladdr,
+            flags: AtomicU32::new(iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST),
+            mtu: AtomicU32::new(mtu),
+            max_mtu: pktbox_drivers::ETHERMTU_JUMBO,
+            stats: IfStats::default(),
+            lastchange: AtomicU64::new(now_secs()),
+            driver: Some(driver),
+            priority: None,
+            cloned: false,
+        }
+    }
+
+    /// A loopback interface.
+    pub fn loopback(index: u16, name: String, cloned: bool) -> Ifnet {
+        Ifnet {
+            index,
+            name,
+            if_type: IFT_LOOP,
+            lladdr: [0; 6],
+            flags: AtomicU32::new(iff::LOOPBACK | iff::MULTICAST),
+            mtu: AtomicU32::new(LOMTU),
+            max_mtu: 65535,
+            stats: IfStats::default(),
+            lastchange: AtomicU64::new(now_secs()),
+            driver: None,
+            priority: None,
+            cloned,
+        }
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.flags() & iff::UP != 0
+    }
+
+    pub fn mtu(&self) -> u32 {
+        self.mtu.load(Ordering::Acquire)
+    }
+
+    pub fn set_mtu(&self, mtu: u32) {
+        self.mtu.store(mtu, Ordering::Release);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        self.lastchange.store(now_secs(), Ordering::Relaxed);
+    }
+
+    /// Marks the interface up (with RUNNING, as a driver's init does) or down.
+    /// Returns whether anything changed.
+    pub fn set_up(&self, up: bool) -> bool {
+        let old = self.flags();
+        let new = if up {
+            old | iff::UP | iff::RUNNING
+        } else {
+            old & !(iff::UP | iff::RUNNING)
+        };
+        self.set_flags(new)
+    }
+
+    /// Sets the whole flag word. Returns whether it changed.
+    pub fn set_flags(&self, new: u32) -> bool {
+        let old = self.flags.swap(new, Ordering::AcqRel);
+        if old == new {
+            return false;
+        }
+        if (old ^ new) & iff::UP != 0 {
+            if let Some(d) = &self.driver {
+                if let Err(e) = d.set_up(new & iff::UP != 0) {
+                    crate::klog!("{}: {}", self.name, e);
+                }
+            }
+        }
+        self.touch();
+        true
+    }
+
+    /// Whether the link has carrier.
+    pub fn link_up(&self) -> bool {
+        match &self.driver {
+            Some(d) => d.link_up(),
+            None => true,
+        }
+    }
+
+    /// A snapshot of `if_data`.
+    pub fn data(&self) -> IfData {
+        let s = &self.stats;
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        IfData {
+            ifi_type: self.if_type,
+            ifi_addrlen: if self.if_type == IFT_ETHER { 6 } else { 0 },
+            ifi_hdrlen: if self.if_type == IFT_ETHER { 14 } else { 0 },
+            ifi_link_state: if self.link_up() {
+                LINK_STATE_UP
+            } else {
+                LINK_STATE_DOWN
+            },
+            ifi_mtu: u64::from(self.mtu()),
+            ifi_metric: 0,
+            ifi_baudrate: 0,
+            ifi_ipackets: g(&s.ipackets),
+            ifi_ierrors: g(&s.ierrors),
+            ifi_opackets: g(&s.opackets),
+            ifi_oerrors: g(&s.oerrors),
+            ifi_collisions: g(&s.collisions),
+            ifi_ibytes: g(&s.ibytes),
+            ifi_obytes: g(&s.obytes),
+            ifi_imcasts: g(&s.imcasts),
+            ifi_omcasts: g(&s.omcasts),
+            ifi_iqdrops: g(&s.iqdrops),
+            ifi_noproto: g(&s.noproto),
+            ifi_lastchange: self.lastchange.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Everything ifconfig shows, but the addresses (which live in the stack context).
+    pub fn info(&self) -> IfInfo {
+        IfInfo {
+            index: self.index,
+            name: self.name.clone(),
+            flags: self.flags(),
+            mtu: self.mtu(),
+            lladdr: (self.if_type == IFT_ETHER).then_some(self.lladdr),
+            data: self.data(),
+            addrs: Vec::new(),
+            driver: self.driver.as_ref().map(|d| d.kind().to_string()),
+            details: self
+                .driver
+                .as_ref()
+                .map(|d| d.details())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Counts a frame received from the driver.
+    pub fn count_in(&self, len: usize) {
+        inc(&self.stats.ipackets);
+        add(&self.stats.ibytes, len as u64);
+    }
+
+    /// Hands a whole frame to the driver: `if_output`'s last step. Counts it either way.
+    pub fn transmit(&self, frame: &[u8]) -> Result<(), i32> {
+        if !self.is_up() {
+            return Err(libc::ENETDOWN);
+        }
+        let Some(d) = &self.driver else {
+            return Err(libc::ENXIO);
+        };
+        match d.send(frame) {
+            Ok(()) => {
+                inc(&self.stats.opackets);
+                add(&self.stats.obytes, frame.len() as u64);
+                if frame.first().is_some_and(|b| b & 1 != 0) {
+                    inc(&self.stats.omcasts);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                inc(&self.stats.oerrors);
+                Err(e.raw_os_error().unwrap_or(libc::EIO))
+            }
+        }
+    }
+}

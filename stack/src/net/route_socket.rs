@@ -1,0 +1,47 @@
+//! The routing socket's broadcast side: every control connection that subscribed gets each
+//! routing message (RTM_IFINFO, RTM_NEWADDR, ...), as every PF_ROUTE socket does on BSD.
+//! A subscriber that does not read loses messages (counted), it never stalls the stack.
+
+use crate::msg::wire::SeqPacket;
+use crate::msg::{encode, Msg, MSGF_BCAST};
+
+#[derive(Default)]
+pub struct RouteSocket {
+    subs: Vec<(u64, SeqPacket)>,
+    /// Messages lost because a subscriber's buffer was full.
+    pub dropped: u64,
+}
+
+impl RouteSocket {
+    pub fn subscribe(&mut self, id: u64, conn: SeqPacket) {
+        self.unsubscribe(id);
+        self.subs.push((id, conn));
+    }
+
+    pub fn unsubscribe(&mut self, id: u64) {
+        self.subs.retain(|(i, _)| *i != id);
+    }
+
+    pub fn subscribers(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Sends one routing message to every subscriber.
+    pub fn broadcast(&mut self, msg: &Msg) {
+        if self.subs.is_empty() {
+            return;
+        }
+        let b = encode(msg, 0, std::process::id(), MSGF_BCAST, 0);
+        let mut dead = Vec::new();
+        for (id, c) in &self.subs {
+            match c.send_nowait(&b) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.dropped += 1,
+                Err(_) => dead.push(*id),
+            }
+        }
+        for id in dead {
+            self.unsubscribe(id);
+        }
+    }
+}

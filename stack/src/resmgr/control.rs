@@ -1,0 +1,93 @@
+//! Control requests: interfaces, addresses, sysctl, routing-broadcast subscription.
+
+use std::sync::Arc;
+
+use crate::inet;
+use crate::msg::{Empty, Header, Msg};
+use crate::net::if_control::{self, Fail, CLONERS};
+use crate::resmgr::Conn;
+use crate::sys::{sysctl, Stack};
+
+/// Whether a request changes state (and so needs uid 0).
+fn changes_state(msg: &Msg) -> bool {
+    matches!(
+        msg,
+        Msg::IfCreate(_)
+            | Msg::IfDestroy(_)
+            | Msg::IfSet(_)
+            | Msg::AddrAdd(_)
+            | Msg::AddrDel(_)
+            | Msg::SysctlSet(_)
+    )
+}
+
+fn done(r: Result<(), Fail>) -> Result<Msg, Fail> {
+    r.map(|()| Msg::Done(Empty))
+}
+
+fn check_family(stack: &Stack, a: Option<std::net::IpAddr>) -> Result<(), Fail> {
+    if let Some(std::net::IpAddr::V6(_)) = a {
+        if !stack.variant.has_inet6() {
+            return Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")));
+        }
+        return Err(Fail::with(
+            libc::EAFNOSUPPORT,
+            "IPv6 addresses are not in this build yet".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg) {
+    if changes_state(msg) && conn.cred.uid != 0 {
+        conn.reply_err(hdr.seq, libc::EPERM, None);
+        return;
+    }
+    let r: Result<Msg, Fail> = match msg {
+        Msg::IfList(q) => if_control::if_list(&stack.ctx(), q.name.as_deref()).map(Msg::IfListOk),
+        Msg::IfCreate(q) => done(if_control::if_create(&mut stack.ctx(), &q.name)),
+        Msg::IfDestroy(q) => done(if_control::if_destroy(&mut stack.ctx(), &q.name)),
+        Msg::IfSet(q) => done(if_control::if_set(&mut stack.ctx(), q)),
+        Msg::AddrAdd(q) => {
+            check_family(stack, q.addr).and_then(|()| done(inet::add_addr(&mut stack.ctx(), q)))
+        }
+        Msg::AddrDel(q) => {
+            check_family(stack, q.addr).and_then(|()| done(inet::del_addr(&mut stack.ctx(), q)))
+        }
+        Msg::Cloners(_) => Ok(Msg::ClonerList(
+            CLONERS.iter().map(|s| s.to_string()).collect(),
+        )),
+        Msg::SysctlGet(q) => sysctl::get(&stack.ctx(), &q.name)
+            .map(Msg::SysctlValues)
+            .map_err(|e| Fail {
+                errno: e.errno,
+                text: e.text,
+            }),
+        Msg::SysctlSet(q) => sysctl::set(&mut stack.ctx(), &q.name, &q.value)
+            .map(Msg::SysctlChanged)
+            .map_err(|e| Fail {
+                errno: e.errno,
+                text: e.text,
+            }),
+        Msg::Subscribe(q) => {
+            let mut ctx = stack.ctx();
+            if q.on {
+                match conn.sock.try_clone() {
+                    Ok(s) => {
+                        ctx.rtsock.subscribe(conn.id, s);
+                        Ok(Msg::Done(Empty))
+                    }
+                    Err(e) => Err(Fail::new(e.raw_os_error().unwrap_or(libc::ENOBUFS))),
+                }
+            } else {
+                ctx.rtsock.unsubscribe(conn.id);
+                Ok(Msg::Done(Empty))
+            }
+        }
+        _ => Err(Fail::with(libc::EINVAL, "not a control request".into())),
+    };
+    match r {
+        Ok(m) => conn.reply(hdr, &m),
+        Err(f) => conn.reply_err(hdr.seq, f.errno, f.text),
+    }
+}

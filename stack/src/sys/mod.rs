@@ -1,0 +1,148 @@
+//! Threads and the stack context, the sysctl tree, logging.
+//!
+//! `Stack` is shared by every thread. Layer 2 (interface counters, flags, the driver) is
+//! reachable without the stack context; everything from ARP and IP up lives in `Ctx`
+//! behind one lock, which a receive thread takes to carry a packet up, as io-pkt's
+//! receive threads "become the stack thread".
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub mod log;
+pub mod run;
+pub mod rxthread;
+pub mod sysctl;
+
+use crate::inet::InState;
+use crate::net::arp::ArpStats;
+use crate::net::ifnet::Ifnet;
+use crate::net::route_socket::RouteSocket;
+
+/// The stack variants of the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Reduced footprint: IPv4 only; no IPsec, bridging or multilink PPP.
+    V4,
+    /// IPv4 with IPsec.
+    V4Hc,
+    /// Everything, IPv4 as part of v6.
+    V6Hc,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::V4 => "io-pkt-v4",
+            Variant::V4Hc => "io-pkt-v4-hc",
+            Variant::V6Hc => "io-pkt-v6-hc",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Variant> {
+        match s {
+            "io-pkt-v4" => Some(Variant::V4),
+            "io-pkt-v4-hc" => Some(Variant::V4Hc),
+            "io-pkt-v6-hc" | "io-pkt" => Some(Variant::V6Hc),
+            _ => None,
+        }
+    }
+
+    pub fn has_inet6(self) -> bool {
+        self == Variant::V6Hc
+    }
+
+    pub fn has_ipsec(self) -> bool {
+        self != Variant::V4
+    }
+
+    pub fn has_bridge(self) -> bool {
+        self != Variant::V4
+    }
+
+    /// The message for a feature this variant lacks: which variant has it.
+    pub fn lacks(self, feature: &str) -> String {
+        let has = if feature == "IPv6" {
+            "io-pkt-v6-hc"
+        } else {
+            "io-pkt-v4-hc or io-pkt-v6-hc"
+        };
+        format!("{} has no {feature}; use {has}", self.name())
+    }
+}
+
+/// The stack context: layer 3 and up, and the state the control requests change.
+pub struct Ctx {
+    /// Attached interfaces, in index order.
+    pub ifnets: Vec<Arc<Ifnet>>,
+    /// IPv4 addresses and parameters.
+    pub inet: InState,
+    pub arpstat: ArpStats,
+    pub hostname: String,
+    /// Subscribers to routing broadcasts.
+    pub rtsock: RouteSocket,
+}
+
+impl Ctx {
+    pub fn ifnet_by_name(&self, name: &str) -> Option<&Arc<Ifnet>> {
+        self.ifnets.iter().find(|i| i.name == name)
+    }
+
+    pub fn ifnet_by_index(&self, index: u16) -> Option<&Arc<Ifnet>> {
+        self.ifnets.iter().find(|i| i.index == index)
+    }
+}
+
+/// Settings given on the command line (`-p tcpip ...`, `-t`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub variant: Variant,
+    pub prefix: std::path::PathBuf,
+    pub forward: bool,
+    pub rx_threads: usize,
+    pub rx_prio: Option<i32>,
+    pub threads_min: usize,
+    pub threads_max: usize,
+    pub verbose: u32,
+}
+
+/// One running stack, shared by every thread.
+pub struct Stack {
+    pub variant: Variant,
+    pub config: Config,
+    ctx: Mutex<Ctx>,
+    shutdown: AtomicBool,
+}
+
+impl Stack {
+    pub fn new(config: Config) -> Arc<Stack> {
+        let mut inet = InState::default();
+        inet.forwarding = config.forward;
+        let ctx = Ctx {
+            ifnets: Vec::new(),
+            inet,
+            arpstat: ArpStats::default(),
+            hostname: String::new(),
+            rtsock: RouteSocket::default(),
+        };
+        Arc::new(Stack {
+            variant: config.variant,
+            config,
+            ctx: Mutex::new(ctx),
+            shutdown: AtomicBool::new(false),
+        })
+    }
+
+    /// Takes the stack context. A thread that panicked while holding it cannot leave the
+    /// stack unusable: the context is plain data and every change is made whole or not.
+    pub fn ctx(&self) -> MutexGuard<'_, Ctx> {
+        self.ctx.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+    }
+}

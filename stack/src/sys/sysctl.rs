@@ -1,0 +1,265 @@
+//! The sysctl tree. Each node is typed, range-checked, and reads or writes the variable that
+//! the stack itself uses, so a name is only here when it changes real behaviour.
+
+use crate::msg::{SysctlChange, SysctlEntry, SysctlValue};
+use crate::sys::Ctx;
+
+/// A node's type and limits.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Int { min: i64, max: i64 },
+    Str { max: usize },
+}
+
+/// One leaf of the tree.
+pub struct Node {
+    pub name: &'static str,
+    pub desc: &'static str,
+    pub kind: Kind,
+    pub get: fn(&Ctx) -> SysctlValue,
+    pub set: Option<fn(&mut Ctx, &SysctlValue)>,
+}
+
+fn int(v: &SysctlValue) -> i64 {
+    match v {
+        SysctlValue::Int(i) => *i,
+        SysctlValue::Str(_) => 0,
+    }
+}
+
+/// The tree, in the order `sysctl -a` prints it.
+pub static NODES: &[Node] = &[
+    Node {
+        name: "kern.hostname",
+        desc: "System hostname",
+        kind: Kind::Str { max: 255 },
+        get: |c| SysctlValue::Str(c.hostname.clone()),
+        set: Some(|c, v| {
+            if let SysctlValue::Str(s) = v {
+                c.hostname = s.clone();
+            }
+        }),
+    },
+    Node {
+        name: "kern.ostype",
+        desc: "Operating system type",
+        kind: Kind::Str { max: 0 },
+        get: |_| SysctlValue::Str("pktbox".into()),
+        set: None,
+    },
+    Node {
+        name: "kern.osrelease",
+        desc: "Operating system release",
+        kind: Kind::Str { max: 0 },
+        get: |_| SysctlValue::Str(env!("CARGO_PKG_VERSION").into()),
+        set: None,
+    },
+    Node {
+        name: "net.inet.ip.forwarding",
+        desc: "Enable forwarding of INET datagrams",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.forwarding)),
+        set: Some(|c, v| c.inet.forwarding = int(v) != 0),
+    },
+    Node {
+        name: "net.inet.ip.ttl",
+        desc: "Default TTL for an INET datagram",
+        kind: Kind::Int { min: 1, max: 255 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.ttl)),
+        set: Some(|c, v| c.inet.ttl = int(v) as u8),
+    },
+];
+
+/// Why a sysctl request failed: an errno and, for names, NetBSD's explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysctlError {
+    pub errno: i32,
+    pub text: Option<String>,
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        0 => "top".into(),
+        1 => "second".into(),
+        2 => "third".into(),
+        3 => "fourth".into(),
+        4 => "fifth".into(),
+        n => format!("{}th", n + 1),
+    }
+}
+
+/// NetBSD's words for a name that does not exist: which level of it is invalid.
+fn bad_name(name: &str) -> SysctlError {
+    let parts: Vec<&str> = name.split('.').collect();
+    let mut level = 0;
+    for i in 1..=parts.len() {
+        let pfx = parts[..i].join(".");
+        if NODES
+            .iter()
+            .any(|n| n.name == pfx || n.name.starts_with(&format!("{pfx}.")))
+        {
+            level = i;
+        } else {
+            break;
+        }
+    }
+    let level = level.min(parts.len().saturating_sub(1));
+    SysctlError {
+        errno: libc::ENOENT,
+        text: Some(format!(
+            "{} level name '{}' in '{}' is invalid",
+            ordinal(level),
+            parts[level],
+            name
+        )),
+    }
+}
+
+fn matches(node: &str, want: &str) -> bool {
+    want.is_empty()
+        || node == want
+        || (node.starts_with(want) && node.as_bytes().get(want.len()) == Some(&b'.'))
+}
+
+/// Reads a leaf or every leaf of a subtree ("" is the whole tree).
+pub fn get(ctx: &Ctx, name: &str) -> Result<Vec<SysctlEntry>, SysctlError> {
+    let v: Vec<SysctlEntry> = NODES
+        .iter()
+        .filter(|n| matches(n.name, name))
+        .map(|n| SysctlEntry {
+            name: n.name.to_string(),
+            value: (n.get)(ctx),
+            writable: n.set.is_some(),
+            desc: n.desc.to_string(),
+        })
+        .collect();
+    if v.is_empty() {
+        return Err(bad_name(name));
+    }
+    Ok(v)
+}
+
+/// Parses a value for a node, checking its type and range.
+fn parse(node: &Node, value: &str) -> Result<SysctlValue, SysctlError> {
+    let inval = |t: String| SysctlError {
+        errno: libc::EINVAL,
+        text: Some(t),
+    };
+    match node.kind {
+        Kind::Int { min, max } => {
+            let v = if let Some(h) = value.strip_prefix("0x") {
+                i64::from_str_radix(h, 16).ok()
+            } else {
+                value.parse::<i64>().ok()
+            }
+            .ok_or_else(|| inval(format!("'{value}' is not a number")))?;
+            if v < min || v > max {
+                return Err(inval(format!("{v} is out of range {min}-{max}")));
+            }
+            Ok(SysctlValue::Int(v))
+        }
+        Kind::Str { max } => {
+            if value.len() > max {
+                return Err(inval(format!("longer than {max} bytes")));
+            }
+            Ok(SysctlValue::Str(value.to_string()))
+        }
+    }
+}
+
+/// Writes a leaf. Subtrees cannot be written; read-only nodes give EPERM.
+pub fn set(ctx: &mut Ctx, name: &str, value: &str) -> Result<SysctlChange, SysctlError> {
+    let Some(node) = NODES.iter().find(|n| n.name == name) else {
+        if NODES.iter().any(|n| matches(n.name, name)) {
+            return Err(SysctlError {
+                errno: libc::EISDIR,
+                text: Some("a subtree; name a leaf to set".into()),
+            });
+        }
+        return Err(bad_name(name));
+    };
+    let Some(setter) = node.set else {
+        return Err(SysctlError {
+            errno: libc::EPERM,
+            text: None,
+        });
+    };
+    let new = parse(node, value)?;
+    let old = (node.get)(ctx);
+    setter(ctx, &new);
+    Ok(SysctlChange {
+        name: name.to_string(),
+        old,
+        new: (node.get)(ctx),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{Config, Stack, Variant};
+
+    fn stack() -> std::sync::Arc<Stack> {
+        Stack::new(Config {
+            variant: Variant::V4,
+            prefix: "/nonexistent".into(),
+            forward: false,
+            rx_threads: 1,
+            rx_prio: None,
+            threads_min: 1,
+            threads_max: 1,
+            verbose: 0,
+        })
+    }
+
+    #[test]
+    fn reads_and_writes() {
+        let s = stack();
+        let mut c = s.ctx();
+        assert_eq!(
+            get(&c, "net.inet.ip.ttl").unwrap()[0].value,
+            SysctlValue::Int(64)
+        );
+        assert_eq!(get(&c, "net.inet").unwrap().len(), 2);
+        assert_eq!(get(&c, "").unwrap().len(), NODES.len());
+        let ch = set(&mut c, "net.inet.ip.ttl", "30").unwrap();
+        assert_eq!(ch.old, SysctlValue::Int(64));
+        assert_eq!(c.inet.ttl, 30);
+        assert_eq!(
+            set(&mut c, "net.inet.ip.ttl", "256").unwrap_err().errno,
+            libc::EINVAL
+        );
+        assert_eq!(
+            set(&mut c, "net.inet.ip.ttl", "x").unwrap_err().errno,
+            libc::EINVAL
+        );
+        assert_eq!(c.inet.ttl, 30);
+        assert_eq!(
+            set(&mut c, "kern.ostype", "x").unwrap_err().errno,
+            libc::EPERM
+        );
+        assert_eq!(
+            set(&mut c, "net.inet", "1").unwrap_err().errno,
+            libc::EISDIR
+        );
+        set(&mut c, "net.inet.ip.forwarding", "1").unwrap();
+        assert!(c.inet.forwarding);
+    }
+
+    #[test]
+    fn names_the_bad_level() {
+        let s = stack();
+        let c = s.ctx();
+        let e = get(&c, "net.inet.foo").unwrap_err();
+        assert_eq!(
+            e.text.unwrap(),
+            "third level name 'foo' in 'net.inet.foo' is invalid"
+        );
+        let e = get(&c, "bogus").unwrap_err();
+        assert_eq!(
+            e.text.unwrap(),
+            "top level name 'bogus' in 'bogus' is invalid"
+        );
+        assert!(get(&c, "net.in").is_err());
+    }
+}
