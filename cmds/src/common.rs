@@ -42,10 +42,7 @@ pub fn ioctl_fail(prog: &str, what: &str, e: &Error) -> ExitCode {
 
 /// Parses a clap command line, printing clap's message and exiting 2 on a usage error
 /// (0 for --help and --version).
-pub fn parse(
-    cmd: clap::Command,
-    args: Vec<std::ffi::OsString>,
-) -> Result<clap::ArgMatches, ExitCode> {
+pub fn parse(cmd: clap::Command, args: Vec<std::ffi::OsString>) -> Result<clap::ArgMatches, ExitCode> {
     cmd.try_get_matches_from(args).map_err(|e| {
         let code = e.exit_code();
         let _ = e.print();

@@ -102,10 +102,7 @@ fn install(dir: &Path, force: bool) -> ExitCode {
                 && std::fs::read_link(&link)
                     .ok()
                     .and_then(|t| t.file_name().map(|f| f.to_string_lossy().into_owned()))
-                    .is_some_and(|f| {
-                        f == "pktbox"
-                            || Some(f.as_str()) == exe.file_name().and_then(|e| e.to_str())
-                    });
+                    .is_some_and(|f| f == "pktbox" || Some(f.as_str()) == exe.file_name().and_then(|e| e.to_str()));
             if !ours && !force {
                 eprintln!(
                     "pktbox: {}: exists and is not a pktbox symlink (use --force to replace it)",

@@ -56,8 +56,7 @@ impl Hub {
         ));
         // A file of this name can only be left by an earlier process with our pid.
         let _ = fs::remove_file(&me);
-        let sock =
-            UnixDatagram::bind(&me).map_err(|e| format!("{}: {}", me.display(), io_str(&e)))?;
+        let sock = UnixDatagram::bind(&me).map_err(|e| format!("{}: {}", me.display(), io_str(&e)))?;
         sock.set_nonblocking(true).map_err(|e| io_str(&e))?;
         let big: libc::c_int = 4 << 20;
         // SAFETY: setsockopt with a valid fd and a c_int value of the right size.
@@ -142,14 +141,7 @@ impl Driver for Hub {
         for (i, p) in m.list.iter().enumerate() {
             match self.sock.send_to(frame, p) {
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ECONNREFUSED) | Some(libc::ENOENT)
-                    ) =>
-                {
-                    gone.push(i)
-                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED) | Some(libc::ENOENT)) => gone.push(i),
                 // A member that does not keep up loses the frame, as on a real segment.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => last_err = Some(e),

@@ -167,9 +167,7 @@ pub fn random_mac() -> [u8; 6] {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut x = nanos
-        ^ (u64::from(std::process::id()) << 32)
-        ^ u64::from(N.fetch_add(1, Ordering::Relaxed)) << 48;
+    let mut x = nanos ^ (u64::from(std::process::id()) << 32) ^ u64::from(N.fetch_add(1, Ordering::Relaxed)) << 48;
     // splitmix64 to spread the bits
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = x;

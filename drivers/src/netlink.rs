@@ -12,8 +12,8 @@ use std::io;
 use std::net::Ipv4Addr;
 
 use netlink_packet_core::{
-    DecodeError, ErrorBuffer, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+    DecodeError, ErrorBuffer, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLMSG_ERROR, NLM_F_ACK,
+    NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkHeader, LinkMessage};
@@ -31,8 +31,7 @@ pub fn configure_host(ifname: &str, addr: Ipv4Addr, len: u8) -> Result<(), Strin
     link.header.index = found.index;
     link.header.flags = LinkFlags::Up;
     link.header.change_mask = LinkFlags::Up;
-    nl.request(RouteNetlinkMessage::SetLink(link), 0)
-        .map_err(text)?;
+    nl.request(RouteNetlinkMessage::SetLink(link), 0).map_err(text)?;
 
     let mut msg = AddressMessage::default();
     msg.header.family = AddressFamily::Inet;
@@ -96,8 +95,7 @@ impl Rtnl {
             sock.connect(&SocketAddr::new(0, 0))?;
             let mut nl = Rtnl { sock, seq: 0 };
             let mut msg = LinkMessage::default();
-            msg.attributes
-                .push(LinkAttribute::IfName(ifname.to_string()));
+            msg.attributes.push(LinkAttribute::IfName(ifname.to_string()));
             let reply = nl.request(RouteNetlinkMessage::GetLink(msg), 0)?;
             let header = reply.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
             Ok((nl, header))
@@ -139,9 +137,7 @@ impl Rtnl {
                             let code = ErrorBuffer::new_checked(m.payload()).map_err(bad)?.code();
                             return match code {
                                 None => Ok(link),
-                                Some(c) => {
-                                    Err(io::Error::from_raw_os_error(c.get().wrapping_neg()))
-                                }
+                                Some(c) => Err(io::Error::from_raw_os_error(c.get().wrapping_neg())),
                             };
                         }
                         libc::RTM_NEWLINK => link = LinkHeader::parse(m.payload()).ok(),
@@ -200,9 +196,6 @@ mod tests {
             text(io::Error::from_raw_os_error(libc::EPERM)),
             "Operation not permitted"
         );
-        assert_eq!(
-            text(io::Error::from_raw_os_error(libc::ENODEV)),
-            "No such device"
-        );
+        assert_eq!(text(io::Error::from_raw_os_error(libc::ENODEV)), "No such device");
     }
 }

@@ -70,13 +70,10 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     }
     let mut mac = [0u8; 6];
     for (i, m) in mac.iter_mut().enumerate() {
-        *m = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| format!("mac={s}: bad MAC address"))?;
+        *m = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| format!("mac={s}: bad MAC address"))?;
     }
     if mac[0] & 1 != 0 {
-        return Err(format!(
-            "mac={s}: a multicast address cannot be an interface address"
-        ));
+        return Err(format!("mac={s}: a multicast address cannot be an interface address"));
     }
     Ok(mac)
 }

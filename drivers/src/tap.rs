@@ -31,9 +31,7 @@ fn parse_host(v: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
         .split_once('/')
         .ok_or_else(|| format!("host={v}: expected ADDR/LEN"))?;
     let addr = a.parse().map_err(|_| format!("host={v}: bad address"))?;
-    let len: u8 = l
-        .parse()
-        .map_err(|_| format!("host={v}: bad prefix length"))?;
+    let len: u8 = l.parse().map_err(|_| format!("host={v}: bad prefix length"))?;
     if len > 32 {
         return Err(format!("host={v}: bad prefix length"));
     }
@@ -65,11 +63,7 @@ impl Tap {
             flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
             _pad: [0; 22],
         };
-        let pattern = if want.is_empty() {
-            "tap%d"
-        } else {
-            want.as_str()
-        };
+        let pattern = if want.is_empty() { "tap%d" } else { want.as_str() };
         req.name[..pattern.len()].copy_from_slice(pattern.as_bytes());
         // SAFETY: TUNSETIFF reads and writes an ifreq, which IfReqFlags lays out.
         unsafe { tunsetiff(file.as_raw_fd(), &mut req as *mut IfReqFlags as u64) }
@@ -80,8 +74,7 @@ impl Tap {
             netlink::set_mtu(&name, mtu).map_err(|e| format!("mtu={mtu}: {e}"))?;
         }
         if let Some((addr, len)) = host {
-            netlink::configure_host(&name, addr, len)
-                .map_err(|e| format!("host={addr}/{len}: {e}"))?;
+            netlink::configure_host(&name, addr, len).map_err(|e| format!("host={addr}/{len}: {e}"))?;
         }
         Ok(Tap { file, name, host })
     }

@@ -43,11 +43,7 @@ impl Udp {
             .map_err(|e| format!("connect {remote}: {}", io_str(&e)))?;
         sock.set_nonblocking(true).map_err(|e| io_str(&e))?;
         let local = sock.local_addr().map_err(|e| io_str(&e))?;
-        Ok(Udp {
-            sock,
-            local,
-            remote,
-        })
+        Ok(Udp { sock, local, remote })
     }
 }
 

@@ -96,6 +96,8 @@ struct Plan {
     create: bool,
     destroy: bool,
     addr: Option<(Ipv4Addr, Option<u8>)>,
+    /// An IPv6 address: passed to the stack, which says whether its variant has IPv6.
+    addr6: Option<std::net::Ipv6Addr>,
     netmask: Option<Ipv4Addr>,
     broadcast: Option<Ipv4Addr>,
     alias: bool,
@@ -120,10 +122,7 @@ fn parse_mask(s: &str) -> Option<Ipv4Addr> {
 /// Parses `A.B.C.D` or `A.B.C.D/LEN`.
 fn parse_addr(s: &str) -> Option<(Ipv4Addr, Option<u8>)> {
     match s.split_once('/') {
-        Some((a, l)) => Some((
-            a.parse().ok()?,
-            Some(l.parse().ok().filter(|l: &u8| *l <= 32)?),
-        )),
+        Some((a, l)) => Some((a.parse().ok()?, Some(l.parse().ok().filter(|l: &u8| *l <= 32)?))),
         None => Some((s.parse().ok()?, None)),
     }
 }
@@ -150,14 +149,10 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
     let mut it = params.iter().peekable();
     let mut first = true;
     while let Some(w) = it.next() {
-        let mut value = |what: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{what}: missing argument"))
-        };
+        let mut value = |what: &str| it.next().cloned().ok_or_else(|| format!("{what}: missing argument"));
         match w.as_str() {
             "inet" if first => {}
-            "inet6" => return Err("inet6: address family not supported by this build yet".into()),
+            "inet6" if first => {}
             "alias" => p.alias = true,
             "-alias" | "delete" => p.delete = true,
             "create" => p.create = true,
@@ -185,8 +180,9 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
                     }
                 } else if p.addr.is_none() && other.starts_with(|c: char| c.is_ascii_digit()) {
                     p.addr = Some(parse_addr(other).ok_or_else(|| format!("{other}: bad value"))?);
-                } else if other.contains(':') && !other.starts_with('-') {
-                    return Err("inet6: address family not supported by this build yet".into());
+                } else if p.addr6.is_none() && other.contains(':') && !other.starts_with('-') {
+                    let a = other.split('/').next().unwrap_or(other);
+                    p.addr6 = Some(a.parse().map_err(|_| format!("{other}: bad value"))?);
                 } else {
                     return Err(format!("{other}: unknown parameter"));
                 }
@@ -201,19 +197,12 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
 }
 
 fn flags_str(f: u32) -> String {
-    let names: Vec<&str> = iff::NAMES
-        .iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let names: Vec<&str> = iff::NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
     format!("flags={f:x}<{}>", names.join(","))
 }
 
 fn mac_str(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 fn mask_hex(m: &IpAddr) -> String {
@@ -247,10 +236,7 @@ fn print_if(i: &IfInfo, verbose: bool) {
                 det.join(" ")
             );
         }
-        let mut input = format!(
-            "\tinput: {} packets, {} bytes",
-            d.ifi_ipackets, d.ifi_ibytes
-        );
+        let mut input = format!("\tinput: {} packets, {} bytes", d.ifi_ipackets, d.ifi_ibytes);
         if d.ifi_imcasts > 0 {
             input += &format!(", {} multicasts", d.ifi_imcasts);
         }
@@ -264,10 +250,7 @@ fn print_if(i: &IfInfo, verbose: bool) {
             input += &format!(", {} unknown protocol", d.ifi_noproto);
         }
         println!("{input}");
-        let mut output = format!(
-            "\toutput: {} packets, {} bytes",
-            d.ifi_opackets, d.ifi_obytes
-        );
+        let mut output = format!("\toutput: {} packets, {} bytes", d.ifi_opackets, d.ifi_obytes);
         if d.ifi_omcasts > 0 {
             output += &format!(", {} multicasts", d.ifi_omcasts);
         }
@@ -341,10 +324,7 @@ fn filter_updown(list: Vec<IfInfo>, up: bool, down: bool) -> Vec<IfInfo> {
 fn lookup(s: &mut Stack, name: &str) -> Result<IfInfo, ExitCode> {
     match s.if_list(Some(name)) {
         Ok(mut v) if !v.is_empty() => Ok(v.remove(0)),
-        Ok(_) => Err(fail(
-            PROG,
-            format!("SIOCGIFFLAGS {name}: Device not configured"),
-        )),
+        Ok(_) => Err(fail(PROG, format!("SIOCGIFFLAGS {name}: Device not configured"))),
         Err(e) => Err(ioctl_fail(PROG, &format!("SIOCGIFFLAGS {name}"), &e)),
     }
 }
@@ -361,10 +341,7 @@ fn split_params(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
         .map(|(i, _)| i);
     match pos {
         Some(i) => {
-            let rest = args[i + 1..]
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect();
+            let rest = args[i + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
             (args[..=i].to_vec(), rest)
         }
         None => (args, Vec::new()),
@@ -412,13 +389,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             Err(e) => return ioctl_fail(PROG, "SIOCGIFCONF", &e),
         };
         if list && !json {
-            println!(
-                "{}",
-                l.iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+            println!("{}", l.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" "));
         } else {
             show(&l, json, verbose);
         }
@@ -476,6 +447,16 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
         };
         s.addr_del(req).map_err(|e| err("SIOCDIFADDR", e))?;
     }
+    if let Some(a6) = p.addr6 {
+        let req = AddrReq {
+            name: name.into(),
+            addr: Some(IpAddr::V6(a6)),
+            netmask: None,
+            brd: None,
+        };
+        let r = if p.delete { s.addr_del(req) } else { s.addr_add(req) };
+        r.map_err(|e| err(if p.delete { "SIOCDIFADDR_IN6" } else { "SIOCAIFADDR_IN6" }, e))?;
+    }
     if let Some(mtu) = p.mtu {
         s.if_set(IfSetReq {
             name: name.into(),
@@ -485,8 +466,7 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
         })
         .map_err(|e| err("SIOCSIFMTU", e))?;
     }
-    let changes_addr =
-        !p.delete && (p.addr.is_some() || p.netmask.is_some() || p.broadcast.is_some());
+    let changes_addr = !p.delete && (p.addr.is_some() || p.netmask.is_some() || p.broadcast.is_some());
     if changes_addr {
         let primary = info.addrs.iter().find(|a| a.addr.is_ipv4());
         // With only netmask or broadcast, they apply to the primary address.
@@ -501,12 +481,12 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
         let mask = match (p.addr.and_then(|(_, l)| l), p.netmask) {
             (Some(l), _) => Some(pktbox_stack::inet::len_mask(l)),
             (None, Some(m)) => Some(m),
-            (None, None) if p.addr.is_none() || p.alias => primary
-                .filter(|pa| pa.addr == addr)
-                .map(|pa| match pa.netmask {
+            (None, None) if p.addr.is_none() || p.alias => {
+                primary.filter(|pa| pa.addr == addr).map(|pa| match pa.netmask {
                     IpAddr::V4(m) => m,
                     IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-                }),
+                })
+            }
             (None, None) => None,
         };
         // Without `alias`, a new address replaces the interface's primary one.
@@ -566,22 +546,17 @@ mod tests {
         assert_eq!(p("10.0.0.300").unwrap_err(), "10.0.0.300: bad value");
         assert_eq!(p("mtu").unwrap_err(), "mtu: missing argument");
         assert_eq!(p("bogus").unwrap_err(), "bogus: unknown parameter");
-        assert_eq!(
-            p("netmask 255.0.0.0 netmask").unwrap_err(),
-            "netmask: missing argument"
-        );
+        assert_eq!(p("netmask 255.0.0.0 netmask").unwrap_err(), "netmask: missing argument");
         assert_eq!(parse_mask("/24"), Some("255.255.255.0".parse().unwrap()));
         assert_eq!(parse_mask("0xff000000"), Some("255.0.0.0".parse().unwrap()));
-        assert!(p("inet6 ::1").is_err());
+        assert_eq!(p("inet6 fe80::1").unwrap().addr6, Some("fe80::1".parse().unwrap()));
+        assert!(p("inet6 fe80::x").is_err());
     }
 
     #[test]
     fn flags_like_netbsd() {
         let f = iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST;
-        assert_eq!(
-            flags_str(f),
-            "flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>"
-        );
+        assert_eq!(flags_str(f), "flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST>");
         assert_eq!(
             flags_str(iff::UP | iff::LOOPBACK | iff::RUNNING | iff::MULTICAST),
             "flags=8049<UP,LOOPBACK,RUNNING,MULTICAST>"

@@ -135,11 +135,8 @@ fn tcpip(prog: &str, v: Variant, cfg: &mut Config, word: &str) -> Result<(), Str
             "rx_prio" | "rx_pulse_prio" => num(&o, 1, 99).map(|n| cfg.rx_prio = Some(n as i32)),
             "forward6" if !v.has_inet6() => Err(v.lacks("IPv6")),
             "ipsec" if !v.has_ipsec() => Err(v.lacks("IPsec")),
-            "forward6" | "ipsec" | "fastforward" | "somaxconn" | "timer_pulse_prio"
-            | "mclbytes" | "pagesize" | "mbuf_cache" | "pkt_cache" => Err(format!(
-                "option \"{}\" is not supported by this build yet",
-                o.key
-            )),
+            "forward6" | "ipsec" | "fastforward" | "somaxconn" | "timer_pulse_prio" | "mclbytes" | "pagesize"
+            | "mbuf_cache" | "pkt_cache" => Err(format!("option \"{}\" is not supported by this build yet", o.key)),
             other => {
                 // As io-pkt does: report and go on.
                 eprintln!("{prog}: tcpip: unrecognized option: \"{other}\"");
@@ -174,10 +171,7 @@ fn split_attached(args: &[OsString]) -> Vec<OsString> {
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let prog = args
-        .first()
-        .map(|a| basename(a))
-        .unwrap_or_else(|| "io-pkt".into());
+    let prog = args.first().map(|a| basename(a)).unwrap_or_else(|| "io-pkt".into());
     let Some(variant) = Variant::from_name(&prog) else {
         return fail("pktbox", format!("{prog}: not a stack variant"));
     };
@@ -196,11 +190,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         rx_threads: m
             .get_one::<u16>("threads")
             .map(|n| usize::from(*n))
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         rx_prio: None,
         threads_min: 15,
         threads_max: 200,
@@ -209,9 +199,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     for (proto, word) in groups(&m, "protocol") {
         let r = match proto.as_str() {
             "tcpip" => tcpip(&prog, variant, &mut cfg, &word),
-            "pf-v4" | "pf-v6" | "autoip" => {
-                Err(format!("-p {proto}: not supported by this build yet"))
-            }
+            "pf-v4" | "pf-v6" | "autoip" => Err(format!("-p {proto}: not supported by this build yet")),
             _ => Err(format!("-p {proto}: no such protocol module")),
         };
         if let Err(e) = r {
@@ -269,11 +257,7 @@ fn background(prog: &str, args: &[OsString], prefix: &Path) -> ExitCode {
             return fail(prog, format!("{}: {e}", d.display()));
         }
     }
-    let logf = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-    {
+    let logf = match std::fs::OpenOptions::new().create(true).append(true).open(&log) {
         Ok(f) => f,
         Err(e) => return fail(prog, format!("{}: {e}", log.display())),
     };
@@ -323,10 +307,7 @@ fn background(prog: &str, args: &[OsString], prefix: &Path) -> ExitCode {
         Some(e) => fail(prog, e),
         None => fail(
             prog,
-            format!(
-                "the stack exited before it was ready (see {})",
-                log.display()
-            ),
+            format!("the stack exited before it was ready (see {})", log.display()),
         ),
     }
 }

@@ -16,22 +16,55 @@ const PROG: &str = "sysctl";
 pub fn command() -> Command {
     Command::new(PROG)
         .about("Get or set stack state")
-        .override_usage(
-            "sysctl [-enq] [-w] name[=value] ...\n       sysctl [-enq] -a\n       sysctl [-enq] -f file",
+        .override_usage("sysctl [-enq] [-w] name[=value] ...\n       sysctl [-enq] -a\n       sysctl [-enq] -f file")
+        .arg(
+            Arg::new("all")
+                .short('a')
+                .action(ArgAction::SetTrue)
+                .help("List every name and its value"),
         )
-        .arg(Arg::new("all").short('a').action(ArgAction::SetTrue).help("List every name and its value"))
-        .arg(Arg::new("novalue_name").short('n').action(ArgAction::SetTrue).help("Print values only, not names"))
-        .arg(Arg::new("equals").short('e').action(ArgAction::SetTrue).help("Print name=value instead of name = value"))
-        .arg(Arg::new("quiet").short('q').action(ArgAction::SetTrue).help("Print nothing when setting values"))
-        .arg(Arg::new("write").short('w').action(ArgAction::SetTrue).help("Set the values given as name=value"))
+        .arg(
+            Arg::new("novalue_name")
+                .short('n')
+                .action(ArgAction::SetTrue)
+                .help("Print values only, not names"),
+        )
+        .arg(
+            Arg::new("equals")
+                .short('e')
+                .action(ArgAction::SetTrue)
+                .help("Print name=value instead of name = value"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .action(ArgAction::SetTrue)
+                .help("Print nothing when setting values"),
+        )
+        .arg(
+            Arg::new("write")
+                .short('w')
+                .action(ArgAction::SetTrue)
+                .help("Set the values given as name=value"),
+        )
         .arg(
             Arg::new("file")
                 .short('f')
                 .value_name("file")
                 .help("Read names (or name=value lines) from file; - is standard input"),
         )
-        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the values as JSON"))
-        .arg(Arg::new("names").value_name("name[=value]").num_args(0..).help("Names to show or set"))
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("Print the values as JSON"),
+        )
+        .arg(
+            Arg::new("names")
+                .value_name("name[=value]")
+                .num_args(0..)
+                .help("Names to show or set"),
+        )
 }
 
 struct Out {
@@ -79,7 +112,8 @@ fn one(s: &mut Stack, out: &mut Out, item: &str, write_only: bool) -> bool {
         Some((name, value)) => match s.sysctl_set(name, value) {
             Ok(c) => {
                 if out.json {
-                    out.collected.push(json!({ "name": c.name, "old": c.old.to_string(), "new": c.new.to_string() }));
+                    out.collected
+                        .push(json!({ "name": c.name, "old": c.old.to_string(), "new": c.new.to_string() }));
                 } else if !out.quiet {
                     if out.names {
                         println!("{}: {} -> {}", c.name, c.old, c.new);

@@ -1,10 +1,18 @@
-//! IPv4: interface addresses (`in_control`) and the IP parameters the sysctl tree exposes.
+//! IPv4: interface addresses (`in_control`), the IP state of the stack context, and the
+//! protocols: ip (input, output, forwarding), reassembly, icmp, raw sockets.
+
+pub mod cksum;
+pub mod icmp;
+pub mod ip;
+pub mod raw;
+pub mod reass;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::msg::{iff, AddrReq, IfAddr, IfaMsg, Msg};
+use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg};
 use crate::net::arp;
 use crate::net::if_control::{announce_ifinfo, Fail};
+use crate::net::route::control as route_control;
 use crate::sys::Ctx;
 
 /// One IPv4 address of an interface (`struct in_ifaddr`).
@@ -18,7 +26,6 @@ pub struct InIfaddr {
 }
 
 /// The IPv4 state of the stack context.
-#[derive(Debug, Clone)]
 pub struct InState {
     /// Every IPv4 address, in the order they were added (the first of an interface is its
     /// primary address).
@@ -27,6 +34,16 @@ pub struct InState {
     pub forwarding: bool,
     /// net.inet.ip.ttl
     pub ttl: u8,
+    /// net.inet.ip.redirect: send ICMP redirects (off by default here).
+    pub redirect: bool,
+    /// net.inet.ip.maxfragpackets
+    pub maxfragpackets: usize,
+    pub stat: IpStats,
+    pub icmpstat: IcmpStats,
+    pub icmp_limit: icmp::PpsLimit,
+    pub reass: reass::Reass,
+    pub ip_id: ip::IpId,
+    pub raw: Vec<raw::RawPcb>,
 }
 
 impl Default for InState {
@@ -35,6 +52,14 @@ impl Default for InState {
             addrs: Vec::new(),
             forwarding: false,
             ttl: 64,
+            redirect: false,
+            maxfragpackets: reass::MAXFRAGPACKETS,
+            stat: IpStats::default(),
+            icmpstat: IcmpStats::default(),
+            icmp_limit: icmp::PpsLimit::new(icmp::ERRPPSLIMIT),
+            reass: reass::Reass::default(),
+            ip_id: ip::IpId::default(),
+            raw: Vec::new(),
         }
     }
 }
@@ -48,21 +73,14 @@ pub fn mask_len(m: Ipv4Addr) -> Option<u8> {
 
 /// The netmask of a prefix length.
 pub fn len_mask(len: u8) -> Ipv4Addr {
-    Ipv4Addr::from(
-        u32::MAX
-            .checked_shl(32 - u32::from(len.min(32)))
-            .unwrap_or(0),
-    )
+    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0))
 }
 
 fn v4(a: Option<IpAddr>, what: &str) -> Result<Option<Ipv4Addr>, Fail> {
     match a {
         None => Ok(None),
         Some(IpAddr::V4(a)) => Ok(Some(a)),
-        Some(IpAddr::V6(_)) => Err(Fail::with(
-            libc::EAFNOSUPPORT,
-            format!("{what}: not an IPv4 address"),
-        )),
+        Some(IpAddr::V6(_)) => Err(Fail::with(libc::EAFNOSUPPORT, format!("{what}: not an IPv4 address"))),
     }
 }
 
@@ -76,6 +94,16 @@ fn default_mask(a: Ipv4Addr) -> Ipv4Addr {
 }
 
 impl InIfaddr {
+    /// Prefix length of the netmask.
+    pub fn len(&self) -> u8 {
+        mask_len(self.mask).unwrap_or(32)
+    }
+
+    /// The network address.
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & u32::from(self.mask))
+    }
+
     fn msg(&self, ifname: &str) -> IfaMsg {
         IfaMsg {
             ifam_index: self.ifindex,
@@ -104,14 +132,10 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
         .ifnet_by_name(&req.name)
         .cloned()
         .ok_or_else(|| Fail::new(libc::ENXIO))?;
-    let addr = v4(req.addr, "address")?
-        .ok_or_else(|| Fail::with(libc::EINVAL, "no address given".into()))?;
+    let addr = v4(req.addr, "address")?.ok_or_else(|| Fail::with(libc::EINVAL, "no address given".into()))?;
     let mask = v4(req.netmask, "netmask")?.unwrap_or_else(|| default_mask(addr));
     if mask_len(mask).is_none() {
-        return Err(Fail::with(
-            libc::EINVAL,
-            format!("netmask {mask} is not contiguous"),
-        ));
+        return Err(Fail::with(libc::EINVAL, format!("netmask {mask} is not contiguous")));
     }
     if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() {
         return Err(Fail::with(
@@ -146,20 +170,23 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
     match ctx
         .inet
         .addrs
-        .iter_mut()
-        .find(|x| x.ifindex == ifp.index && x.addr == addr)
+        .iter()
+        .position(|x| x.ifindex == ifp.index && x.addr == addr)
     {
-        Some(x) => {
-            if *x == ia {
+        Some(i) => {
+            let old = ctx.inet.addrs[i];
+            if old == ia {
                 return Ok(());
             }
-            let old = *x;
-            *x = ia;
+            ctx.inet.addrs.remove(i);
+            route_control::addr_routes_del(ctx, old.ifindex, old.addr, old.len());
+            ctx.inet.addrs.insert(i, ia);
             ctx.rtsock.broadcast(&Msg::DelAddr(old.msg(&ifp.name)));
         }
         None => ctx.inet.addrs.push(ia),
     }
     ctx.rtsock.broadcast(&Msg::NewAddr(ia.msg(&ifp.name)));
+    route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.len());
     if ifp.set_up(true) {
         announce_ifinfo(ctx, &ifp);
     }
@@ -183,6 +210,7 @@ pub fn del_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
         .position(|ia| ia.ifindex == ifp.index && want.is_none_or(|w| w == ia.addr))
         .ok_or_else(|| Fail::new(libc::EADDRNOTAVAIL))?;
     let ia = ctx.inet.addrs.remove(pos);
+    route_control::addr_routes_del(ctx, ia.ifindex, ia.addr, ia.len());
     ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(&ifp.name)));
     Ok(())
 }
@@ -200,6 +228,8 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
     for ia in gone {
         ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(ifname)));
     }
+    route_control::if_routes_purge(ctx, index);
+    crate::net::arp::arp_purge_if(ctx, index);
 }
 
 #[cfg(test)]

@@ -44,8 +44,7 @@ pub mod iff {
     ];
 
     /// Flags a client may change with SIOCSIFFLAGS; the rest belong to the stack.
-    pub const CANTCHANGE: u32 =
-        BROADCAST | LOOPBACK | POINTOPOINT | RUNNING | OACTIVE | SIMPLEX | MULTICAST;
+    pub const CANTCHANGE: u32 = BROADCAST | LOOPBACK | POINTOPOINT | RUNNING | OACTIVE | SIMPLEX | MULTICAST;
 }
 
 /// `ifi_link_state` values.
@@ -250,4 +249,169 @@ pub struct SysctlChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscribeReq {
     pub on: bool,
+}
+
+/// `rt_msghdr` with its RTA_* addresses: the body of RTM_ADD, RTM_DELETE, RTM_CHANGE,
+/// RTM_GET and RTM_MISS, as requests, answers and broadcasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RtMsg {
+    /// RTF_* flags.
+    pub rtm_flags: u32,
+    /// Interface index of the route (0 when not known or not given).
+    pub rtm_index: u16,
+    /// RTA_DST.
+    pub dst: Option<std::net::Ipv4Addr>,
+    /// RTA_GATEWAY as an address (a gateway route).
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// RTA_NETMASK as a prefix length; None for a host route.
+    pub prefixlen: Option<u8>,
+    /// RTA_IFP: the interface by name (`-ifp`, or `-interface` routes' interface).
+    pub ifp: Option<String>,
+    /// RTA_IFA: the source address the route uses.
+    pub ifa: Option<std::net::Ipv4Addr>,
+    /// rmx_mtu (0 = the interface's).
+    pub mtu: u32,
+    /// rt_use: packets sent along the route.
+    pub use_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FlushReq {
+    /// `route flushall`: also the routes that are not gateway routes.
+    pub all: bool,
+}
+
+/// NetBSD's `ipstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IpStats {
+    pub total: u64,
+    pub badsum: u64,
+    pub tooshort: u64,
+    pub toosmall: u64,
+    pub badhlen: u64,
+    pub badlen: u64,
+    pub fragments: u64,
+    pub fragdropped: u64,
+    pub fragtimeout: u64,
+    pub forward: u64,
+    pub fastforward: u64,
+    pub cantforward: u64,
+    pub redirectsent: u64,
+    pub noproto: u64,
+    pub delivered: u64,
+    pub localout: u64,
+    pub odropped: u64,
+    pub reassembled: u64,
+    pub fragmented: u64,
+    pub ofragments: u64,
+    pub cantfrag: u64,
+    pub badoptions: u64,
+    pub noroute: u64,
+    pub badvers: u64,
+    pub rawout: u64,
+    pub toolong: u64,
+    pub nogif: u64,
+    pub badaddr: u64,
+}
+
+/// NetBSD's `icmpstat`; histograms are indexed by ICMP type (0..=40).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IcmpStats {
+    pub error: u64,
+    pub oldshort: u64,
+    pub oldicmp: u64,
+    pub outhist: Vec<u64>,
+    pub badcode: u64,
+    pub tooshort: u64,
+    pub checksum: u64,
+    pub badlen: u64,
+    pub reflect: u64,
+    pub inhist: Vec<u64>,
+    pub pmtuchg: u64,
+    /// Errors not sent because of the rate limit (icmperrppslim).
+    pub toofreq: u64,
+}
+
+/// NetBSD's `arpstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ArpStats {
+    pub sent_requests: u64,
+    pub sent_replies: u64,
+    pub received: u64,
+    pub rcv_requests: u64,
+    pub rcv_replies: u64,
+    pub rcv_mcast: u64,
+    pub rcv_badproto: u64,
+    pub rcv_badlen: u64,
+    pub rcv_zerotpa: u64,
+    pub rcv_zerospa: u64,
+    pub rcv_localsha: u64,
+    pub rcv_bcastsha: u64,
+    pub dup_ips: u64,
+    pub dfr_total: u64,
+    pub dfr_sent: u64,
+    pub dfr_dropped: u64,
+    pub allocfail: u64,
+}
+
+/// Protocol counters for `netstat -s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Stats {
+    pub ip: IpStats,
+    pub icmp: IcmpStats,
+    pub arp: ArpStats,
+}
+
+/// One ARP cache entry (`arp -a`, `netstat -f arp`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpEntry {
+    pub addr: std::net::Ipv4Addr,
+    /// None while the address is being resolved.
+    pub lladdr: Option<[u8; 6]>,
+    pub ifname: String,
+    /// Seconds until it expires; None for permanent entries.
+    pub expire: Option<u64>,
+    pub permanent: bool,
+}
+
+/// `socket(2)` for a connection of the socket role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketReq {
+    /// AF_INET.
+    pub domain: i32,
+    /// SOCK_RAW (SOCK_DGRAM and SOCK_STREAM come with UDP and TCP).
+    pub stype: i32,
+    /// IPPROTO_*.
+    pub protocol: i32,
+}
+
+/// A socket option (`setsockopt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SockOpt {
+    /// IP_TTL: 1-255.
+    IpTtl(u8),
+    /// IP_TOS.
+    IpTos(u8),
+}
+
+/// `bind(2)` / `connect(2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockAddrReq {
+    pub addr: std::net::SocketAddrV4,
+}
+
+/// `sendto(2)`: the payload (for a raw ICMP socket, the ICMP message; the stack adds the IP
+/// header).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendReq {
+    pub to: Option<std::net::SocketAddrV4>,
+    pub data: Vec<u8>,
+}
+
+/// A datagram for the socket, pushed by the stack (MSGF_DATA): for raw sockets, the whole
+/// IP packet, header included, as BSD raw sockets deliver it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataMsg {
+    pub from: std::net::SocketAddrV4,
+    pub data: Vec<u8>,
 }

@@ -24,6 +24,8 @@ pub const MAX_MSG: usize = 256 * 1024;
 pub const MSGF_REPLY: u16 = 0x1;
 /// Header flag: this message is a routing broadcast, not an answer.
 pub const MSGF_BCAST: u16 = 0x2;
+/// Header flag: data for a socket, pushed by the stack.
+pub const MSGF_DATA: u16 = 0x4;
 
 /// The fixed header, as rt_msghdr carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -152,6 +154,16 @@ macro_rules! messages {
 // A reply reuses the request's code with MSGF_REPLY set; its body type is the reply type
 // below for that code (see `Reply`).
 messages! {
+    /// RTM_ADD.
+    0x01 => RtAdd(RtMsg),
+    /// RTM_DELETE.
+    0x02 => RtDelete(RtMsg),
+    /// RTM_CHANGE.
+    0x03 => RtChange(RtMsg),
+    /// RTM_GET.
+    0x04 => RtGet(RtMsg),
+    /// RTM_MISS: a lookup found no route.
+    0x07 => RtMiss(RtMsg),
     /// RTM_NEWADDR: an address was added (ifa_msghdr).
     0x0c => NewAddr(IfaMsg),
     /// RTM_DELADDR: an address was removed (ifa_msghdr).
@@ -182,6 +194,26 @@ messages! {
     0x49 => Subscribe(SubscribeReq),
     /// SIOCIFGCLONERS.
     0x4a => Cloners(Empty),
+    /// The routing table (NET_RT_DUMP).
+    0x4b => RtDump(Empty),
+    /// `route flush`.
+    0x4c => RtFlush(FlushReq),
+    /// Protocol counters.
+    0x4d => StatsGet(Empty),
+    /// The ARP cache (NET_RT_FLAGS with RTF_LLDATA).
+    0x4e => ArpDump(Empty),
+    /// socket(2): the first request of a socket-role connection.
+    0x50 => Socket(SocketReq),
+    /// bind(2).
+    0x51 => SockBind(SockAddrReq),
+    /// connect(2).
+    0x52 => SockConnect(SockAddrReq),
+    /// setsockopt(2).
+    0x53 => SockSetOpt(SockOpt),
+    /// sendto(2).
+    0x54 => SockSend(SendReq),
+    /// A received datagram (pushed, MSGF_DATA).
+    0x55 => SockData(DataMsg),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -189,6 +221,10 @@ messages! {
     0xc7 => SysctlValues(Vec<SysctlEntry>),
     0xc8 => SysctlChanged(SysctlChange),
     0xca => ClonerList(Vec<String>),
+    0xcb => RtList(Vec<RtMsg>),
+    0xcc => RtFlushed(Vec<RtMsg>),
+    0xcd => StatsOk(Stats),
+    0xce => ArpList(Vec<ArpEntry>),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }

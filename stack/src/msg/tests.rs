@@ -3,9 +3,7 @@ use proptest::prelude::*;
 
 fn sample() -> Vec<Msg> {
     vec![
-        Msg::Hello(HelloReq {
-            role: Role::Control,
-        }),
+        Msg::Hello(HelloReq { role: Role::Control }),
         Msg::IfList(IfListReq {
             name: Some("en0".into()),
         }),

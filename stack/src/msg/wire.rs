@@ -34,8 +34,7 @@ fn sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
 
 fn new_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2); the result is checked before use.
-    let fd =
-        cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) })?;
+    let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: fd is a fresh descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -71,13 +70,7 @@ impl SeqPacket {
         let fd = new_socket()?;
         let (sa, len) = sockaddr(path)?;
         // SAFETY: sa is a valid sockaddr_un of length len.
-        cvt(unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                &sa as *const _ as *const libc::sockaddr,
-                len,
-            )
-        })?;
+        cvt(unsafe { libc::connect(fd.as_raw_fd(), &sa as *const _ as *const libc::sockaddr, len) })?;
         Ok(SeqPacket { fd })
     }
 
@@ -119,14 +112,7 @@ impl SeqPacket {
     fn send_flags(&self, b: &[u8], flags: libc::c_int) -> io::Result<()> {
         loop {
             // SAFETY: b is a valid buffer of b.len() bytes.
-            let r = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    b.as_ptr() as *const libc::c_void,
-                    b.len(),
-                    flags,
-                )
-            };
+            let r = unsafe { libc::send(self.fd.as_raw_fd(), b.as_ptr() as *const libc::c_void, b.len(), flags) };
             if r >= 0 {
                 return Ok(());
             }
@@ -196,10 +182,7 @@ impl SeqPacket {
                 tv_sec: d.as_secs() as libc::time_t,
                 tv_usec: d.subsec_micros() as libc::suseconds_t,
             },
-            None => libc::timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
+            None => libc::timeval { tv_sec: 0, tv_usec: 0 },
         };
         set_opt(self.fd.as_raw_fd(), libc::SO_RCVTIMEO, &tv)
     }
@@ -257,13 +240,7 @@ impl Listener {
         let fd = new_socket()?;
         let (sa, len) = sockaddr(path)?;
         // SAFETY: sa is a valid sockaddr_un of length len.
-        cvt(unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                &sa as *const _ as *const libc::sockaddr,
-                len,
-            )
-        })?;
+        cvt(unsafe { libc::bind(fd.as_raw_fd(), &sa as *const _ as *const libc::sockaddr, len) })?;
         // SAFETY: listen(2) on our bound socket.
         cvt(unsafe { libc::listen(fd.as_raw_fd(), 128) })?;
         Ok(Listener { fd })

@@ -1,8 +1,16 @@
-//! ARP (RFC 826): answering for our addresses, announcing them (gratuitous ARP), and noticing
-//! another host that claims one of them. Counters follow NetBSD's `arpstat`.
+//! ARP (RFC 826): the cache of link-level addresses, resolution with a bounded hold queue
+//! per unresolved address, answering for our addresses, announcing them (gratuitous ARP),
+//! and noticing another host that claims one of them. Timeouts and counters follow NetBSD
+//! (`arpt_keep` 1200 s, `arpt_down` 20 s, `arp_maxtries` 5; `arpstat`).
+//!
+//! The cache is bounded: entries are created only for hosts that talk to us or that we
+//! resolve, and when it is full the stalest entry gives way, so forged senders cannot grow
+//! memory without limit.
 
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pnet_base::MacAddr;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
@@ -16,22 +24,72 @@ use crate::sys::Ctx;
 /// Length of an Ethernet/IPv4 ARP packet.
 pub const ARP_LEN: usize = 28;
 
-/// NetBSD's `arpstat` counters, as `netstat -s -p arp` words them.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ArpStats {
-    pub sent_requests: u64,
-    pub sent_replies: u64,
-    pub received: u64,
-    pub rcv_requests: u64,
-    pub rcv_replies: u64,
-    pub rcv_mcast: u64,
-    pub rcv_badproto: u64,
-    pub rcv_badlen: u64,
-    pub rcv_zerotpa: u64,
-    pub rcv_zerospa: u64,
-    pub rcv_localsha: u64,
-    pub rcv_bcastsha: u64,
-    pub dup_ips: u64,
+pub use crate::msg::ArpStats;
+
+/// How long a resolved entry lives (NetBSD's arpt_keep).
+pub const ARPT_KEEP: Duration = Duration::from_secs(1200);
+/// How long an address that did not answer is left alone (arpt_down).
+pub const ARPT_DOWN: Duration = Duration::from_secs(20);
+/// Requests sent before an address is declared down (arp_maxtries).
+pub const ARP_MAXTRIES: u32 = 5;
+/// Interval between requests for one address.
+const ARP_RETRY: Duration = Duration::from_secs(1);
+/// Packets held per unresolved address.
+pub const ARP_MAXHOLD: usize = 16;
+/// Entries in the cache.
+pub const ARP_MAXENTRIES: usize = 4096;
+
+/// One cache entry (`struct llentry`).
+#[derive(Debug)]
+pub struct LlEntry {
+    pub lladdr: Option<[u8; 6]>,
+    /// When the entry expires (resolved) or when it may be tried again (down).
+    pub expire: Instant,
+    pub asked: u32,
+    pub last_ask: Option<Instant>,
+    /// IP packets waiting for the address (the Ethernet header is added when it comes).
+    pub hold: VecDeque<Vec<u8>>,
+    pub permanent: bool,
+    /// Last time the entry was used or confirmed, for eviction.
+    pub touched: Instant,
+}
+
+/// The cache, keyed by interface index and address.
+#[derive(Debug, Default)]
+pub struct ArpCache {
+    pub entries: HashMap<(u16, Ipv4Addr), LlEntry>,
+}
+
+impl ArpCache {
+    /// Makes room for one entry, evicting the stalest when full. False if nothing can go.
+    fn make_room(&mut self) -> bool {
+        if self.entries.len() < ARP_MAXENTRIES {
+            return true;
+        }
+        let victim = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.permanent)
+            .min_by_key(|(_, e)| e.touched)
+            .map(|(k, _)| *k);
+        match victim {
+            Some(k) => {
+                self.entries.remove(&k);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What `arpresolve` decided for an outgoing packet.
+pub enum Resolved {
+    /// Send now to this address.
+    Now([u8; 6]),
+    /// Held until the address answers (or dropped when the hold queue is full).
+    Held,
+    /// The host did not answer recently: EHOSTDOWN.
+    Down,
 }
 
 fn mac(m: MacAddr) -> [u8; 6] {
@@ -82,12 +140,7 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     if spa.is_unspecified() {
         st.rcv_zerospa += 1;
     }
-    let ours = |a: Ipv4Addr| {
-        ctx.inet
-            .addrs
-            .iter()
-            .any(|ia| ia.ifindex == ifp.index && ia.addr == a)
-    };
+    let ours = |a: Ipv4Addr| ctx.inet.addrs.iter().any(|ia| ia.ifindex == ifp.index && ia.addr == a);
     if ours(spa) {
         ctx.arpstat.dup_ips += 1;
         crate::klog!(
@@ -98,11 +151,208 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
         );
         return;
     }
-    if op == ArpOperations::Request && ours(tpa) {
-        if send(ifp, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
-            ctx.arpstat.sent_replies += 1;
+    let for_us = ours(tpa);
+    // RFC 826's merge: update an entry we have; create one only when the packet is for us.
+    if !spa.is_unspecified() {
+        learn(ctx, ifp, spa, sha, for_us);
+    }
+    if op == ArpOperations::Request && for_us && send(ifp, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
+        ctx.arpstat.sent_replies += 1;
+    }
+}
+
+fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) {
+    let key = (ifp.index, spa);
+    let now = Instant::now();
+    if !ctx.arp.entries.contains_key(&key) {
+        if !create {
+            return;
+        }
+        if !ctx.arp.make_room() {
+            ctx.arpstat.allocfail += 1;
+            return;
+        }
+        ctx.arp.entries.insert(
+            key,
+            LlEntry {
+                lladdr: None,
+                expire: now,
+                asked: 0,
+                last_ask: None,
+                hold: VecDeque::new(),
+                permanent: false,
+                touched: now,
+            },
+        );
+    }
+    let Some(e) = ctx.arp.entries.get_mut(&key) else { return };
+    if e.permanent {
+        return;
+    }
+    if let Some(old) = e.lladdr {
+        if old != sha {
+            crate::klog!(
+                "arp info overwritten for {} by {} on {}",
+                spa,
+                ether_ntoa(&sha),
+                ifp.name
+            );
         }
     }
+    e.lladdr = Some(sha);
+    e.expire = now + ARPT_KEEP;
+    e.asked = 0;
+    e.touched = now;
+    let held: Vec<Vec<u8>> = e.hold.drain(..).collect();
+    for pkt in held {
+        if ether_output(ifp, sha, EtherTypes::Ipv4, &pkt).is_ok() {
+            ctx.arpstat.dfr_sent += 1;
+        }
+    }
+}
+
+/// Finds the link-level address for `dst` on `ifp`, holding `pkt` (an IP packet) and
+/// asking when it is not known.
+pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Resolved {
+    let now = Instant::now();
+    let key = (ifp.index, dst);
+    if let Some(e) = ctx.arp.entries.get_mut(&key) {
+        if let Some(l) = e.lladdr {
+            if e.permanent || e.expire > now {
+                e.touched = now;
+                return Resolved::Now(l);
+            }
+            // Expired: resolve again, keeping nothing of the old address.
+            e.lladdr = None;
+            e.asked = 0;
+        } else if e.asked >= ARP_MAXTRIES && e.expire > now {
+            return Resolved::Down;
+        } else if e.asked >= ARP_MAXTRIES {
+            e.asked = 0;
+        }
+    } else {
+        if !ctx.arp.make_room() {
+            ctx.arpstat.allocfail += 1;
+            return Resolved::Down;
+        }
+        ctx.arp.entries.insert(
+            key,
+            LlEntry {
+                lladdr: None,
+                expire: now,
+                asked: 0,
+                last_ask: None,
+                hold: VecDeque::new(),
+                permanent: false,
+                touched: now,
+            },
+        );
+    }
+    let Some(e) = ctx.arp.entries.get_mut(&key) else {
+        return Resolved::Down;
+    };
+    ctx.arpstat.dfr_total += 1;
+    if e.hold.len() >= ARP_MAXHOLD {
+        e.hold.pop_front();
+        ctx.arpstat.dfr_dropped += 1;
+    }
+    e.hold.push_back(pkt.to_vec());
+    let ask = e.last_ask.is_none_or(|t| now.duration_since(t) >= ARP_RETRY);
+    if ask {
+        e.asked += 1;
+        e.last_ask = Some(now);
+        if e.asked >= ARP_MAXTRIES {
+            e.expire = now + ARPT_DOWN;
+        }
+        let src = ctx
+            .inet
+            .addrs
+            .iter()
+            .find(|ia| ia.ifindex == ifp.index)
+            .map(|ia| ia.addr)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if send(ifp, ArpOperations::Request, src, [0; 6], dst, BROADCAST).is_ok() {
+            ctx.arpstat.sent_requests += 1;
+        }
+    }
+    Resolved::Held
+}
+
+/// The ARP timer: retries unanswered requests, gives up on silent hosts (dropping what
+/// they held), and expires old entries.
+pub fn arp_timer(ctx: &mut Ctx) {
+    let now = Instant::now();
+    let mut retry = Vec::new();
+    let mut dropped = 0;
+    ctx.arp.entries.retain(|(idx, addr), e| {
+        if e.permanent {
+            return true;
+        }
+        match e.lladdr {
+            Some(_) => e.expire > now,
+            None => {
+                if e.asked >= ARP_MAXTRIES {
+                    dropped += e.hold.len() as u64;
+                    e.hold.clear();
+                    // Keep the "down" mark until it runs out.
+                    e.expire > now
+                } else {
+                    if !e.hold.is_empty() && e.last_ask.is_some_and(|t| now.duration_since(t) >= ARP_RETRY) {
+                        retry.push((*idx, *addr));
+                    }
+                    !e.hold.is_empty() || e.last_ask.is_some_and(|t| now.duration_since(t) < ARPT_DOWN)
+                }
+            }
+        }
+    });
+    ctx.arpstat.dfr_dropped += dropped;
+    for (idx, addr) in retry {
+        let Some(ifp) = ctx.ifnet_by_index(idx).cloned() else {
+            continue;
+        };
+        let src = ctx
+            .inet
+            .addrs
+            .iter()
+            .find(|ia| ia.ifindex == idx)
+            .map(|ia| ia.addr)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if let Some(e) = ctx.arp.entries.get_mut(&(idx, addr)) {
+            e.asked += 1;
+            e.last_ask = Some(now);
+            if e.asked >= ARP_MAXTRIES {
+                e.expire = now + ARPT_DOWN;
+            }
+        }
+        if send(&ifp, ArpOperations::Request, src, [0; 6], addr, BROADCAST).is_ok() {
+            ctx.arpstat.sent_requests += 1;
+        }
+    }
+}
+
+/// Forgets every entry of an interface (it went away).
+pub fn arp_purge_if(ctx: &mut Ctx, index: u16) {
+    ctx.arp.entries.retain(|(i, _), _| *i != index);
+}
+
+/// The cache as `arp -a` shows it.
+pub fn arp_dump(ctx: &Ctx) -> Vec<crate::msg::ArpEntry> {
+    let now = Instant::now();
+    let mut v: Vec<crate::msg::ArpEntry> = ctx
+        .arp
+        .entries
+        .iter()
+        .filter(|(_, e)| e.lladdr.is_some() || !e.hold.is_empty())
+        .map(|((idx, addr), e)| crate::msg::ArpEntry {
+            addr: *addr,
+            lladdr: e.lladdr,
+            ifname: ctx.ifnet_by_index(*idx).map(|i| i.name.clone()).unwrap_or_default(),
+            expire: (!e.permanent).then(|| e.expire.saturating_duration_since(now).as_secs()),
+            permanent: e.permanent,
+        })
+        .collect();
+    v.sort_by_key(|e| (u32::from(e.addr), e.ifname.clone()));
+    v
 }
 
 /// Sends one ARP packet from our link-level address.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use pnet_packet::ethernet::{EtherType, EtherTypes, EthernetPacket};
 use pnet_packet::Packet;
 
+use crate::inet::ip::ip_input;
 use crate::net::arp;
 use crate::net::ifnet::{inc, Ifnet};
 use crate::sys::Stack;
@@ -25,7 +26,7 @@ pub fn ether_ntoa(a: &[u8; 6]) -> String {
 
 /// Input of one frame from a driver, on a receive thread, without the stack context.
 /// Counts it, drops what is malformed or not for us, and carries the rest up.
-pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &[u8]) {
+pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
     ifp.count_in(frame.len());
     if !ifp.is_up() {
         inc(&ifp.stats.iqdrops);
@@ -42,7 +43,8 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &[u8]) {
         return;
     };
     let dst = eh.get_destination().octets();
-    if dst[0] & 1 != 0 {
+    let l2bcast = dst[0] & 1 != 0;
+    if l2bcast {
         inc(&ifp.stats.imcasts);
     } else if dst != ifp.lladdr && ifp.flags() & crate::msg::iff::PROMISC == 0 {
         // Not addressed to us: a hub repeats everything; keep quiet about it.
@@ -58,6 +60,10 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &[u8]) {
             let mut ctx = stack.ctx();
             arp::arp_input(&mut ctx, ifp, eh.payload());
         }
+        EtherTypes::Ipv4 => {
+            let mut ctx = stack.ctx();
+            ip_input(&mut ctx, ifp, frame, ETHER_HDR_LEN, l2bcast);
+        }
         _ => inc(&ifp.stats.noproto),
     }
 }
@@ -67,12 +73,7 @@ thread_local! {
 }
 
 /// Builds the Ethernet header in front of `payload` and transmits the frame.
-pub fn ether_output(
-    ifp: &Ifnet,
-    dst: [u8; 6],
-    ethertype: EtherType,
-    payload: &[u8],
-) -> Result<(), i32> {
+pub fn ether_output(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, payload: &[u8]) -> Result<(), i32> {
     if payload.len() > ifp.mtu() as usize {
         return Err(libc::EMSGSIZE);
     }
@@ -89,4 +90,26 @@ pub fn ether_output(
         }
         ifp.transmit(&b)
     })
+}
+
+/// Sends a frame whose first 14 bytes are room for the Ethernet header: fills it in, pads
+/// to the minimum frame size, transmits. Saves a copy on the output and forwarding paths.
+pub fn ether_send(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, frame: &mut Vec<u8>) -> Result<(), i32> {
+    ether_send_slice(ifp, dst, ethertype, frame.as_mut_slice())
+}
+
+/// `ether_send` over a slice (the frame cannot grow, so a short one is padded by copy).
+pub fn ether_send_slice(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, frame: &mut [u8]) -> Result<(), i32> {
+    if frame.len() < ETHER_HDR_LEN {
+        return Err(libc::EINVAL);
+    }
+    frame[0..6].copy_from_slice(&dst);
+    frame[6..12].copy_from_slice(&ifp.lladdr);
+    frame[12..14].copy_from_slice(&ethertype.0.to_be_bytes());
+    if frame.len() < 60 {
+        let mut b = [0u8; 60];
+        b[..frame.len()].copy_from_slice(frame);
+        return ifp.transmit(&b);
+    }
+    ifp.transmit(frame)
 }

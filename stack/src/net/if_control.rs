@@ -78,10 +78,7 @@ pub fn valid_name(name: &str) -> bool {
 /// Attaches an interface (`if_attach`) and announces it.
 pub fn if_attach(ctx: &mut Ctx, ifp: Ifnet) -> Result<Arc<Ifnet>, Fail> {
     if ctx.ifnet_by_name(&ifp.name).is_some() {
-        return Err(Fail::with(
-            libc::EEXIST,
-            format!("{}: interface exists", ifp.name),
-        ));
+        return Err(Fail::with(libc::EEXIST, format!("{}: interface exists", ifp.name)));
     }
     let ifp = Arc::new(ifp);
     let pos = ctx.ifnets.partition_point(|i| i.index < ifp.index);
@@ -133,10 +130,7 @@ pub fn if_list(ctx: &Ctx, name: Option<&str>) -> Result<Vec<IfInfo>, Fail> {
 /// SIOCIFCREATE: makes a cloned interface (`lo1`).
 pub fn if_create(ctx: &mut Ctx, name: &str) -> Result<(), Fail> {
     if !valid_name(name) {
-        return Err(Fail::with(
-            libc::EINVAL,
-            format!("{name}: bad interface name"),
-        ));
+        return Err(Fail::with(libc::EINVAL, format!("{name}: bad interface name")));
     }
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
     if !CLONERS.contains(&base) {
@@ -152,9 +146,7 @@ pub fn if_create(ctx: &mut Ctx, name: &str) -> Result<(), Fail> {
 
 /// SIOCIFDESTROY: removes a cloned interface. Interfaces on drivers are not destroyable.
 pub fn if_destroy(ctx: &mut Ctx, name: &str) -> Result<(), Fail> {
-    let ifp = ctx
-        .ifnet_by_name(name)
-        .ok_or_else(|| Fail::new(libc::ENXIO))?;
+    let ifp = ctx.ifnet_by_name(name).ok_or_else(|| Fail::new(libc::ENXIO))?;
     if !ifp.cloned {
         return Err(Fail::new(libc::EOPNOTSUPP));
     }
@@ -177,10 +169,7 @@ pub fn if_set(ctx: &mut Ctx, req: &IfSetReq) -> Result<(), Fail> {
     }
     let settable = !iff::CANTCHANGE;
     if (req.set_flags | req.clear_flags) & !settable & !iff::UP != 0 {
-        return Err(Fail::with(
-            libc::EINVAL,
-            "flags the stack owns cannot be set".into(),
-        ));
+        return Err(Fail::with(libc::EINVAL, "flags the stack owns cannot be set".into()));
     }
     if let Some(mtu) = req.mtu {
         if mtu != ifp.mtu() {

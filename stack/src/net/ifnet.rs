@@ -70,13 +70,7 @@ pub struct Ifnet {
 
 impl Ifnet {
     /// An Ethernet interface on a driver. It starts down, as NetBSD's do.
-    pub fn ether(
-        index: u16,
-        name: String,
-        lladdr: [u8; 6],
-        mtu: u32,
-        driver: Box<dyn Driver>,
-    ) -> Ifnet {
+    pub fn ether(index: u16, name: String, lladdr: [u8; 6], mtu: u32, driver: Box<dyn Driver>) -> Ifnet {
         Ifnet {
             index,
             name,
@@ -177,11 +171,7 @@ impl Ifnet {
             ifi_type: self.if_type,
             ifi_addrlen: if self.if_type == IFT_ETHER { 6 } else { 0 },
             ifi_hdrlen: if self.if_type == IFT_ETHER { 14 } else { 0 },
-            ifi_link_state: if self.link_up() {
-                LINK_STATE_UP
-            } else {
-                LINK_STATE_DOWN
-            },
+            ifi_link_state: if self.link_up() { LINK_STATE_UP } else { LINK_STATE_DOWN },
             ifi_mtu: u64::from(self.mtu()),
             ifi_metric: 0,
             ifi_baudrate: 0,
@@ -211,11 +201,7 @@ impl Ifnet {
             data: self.data(),
             addrs: Vec::new(),
             driver: self.driver.as_ref().map(|d| d.kind().to_string()),
-            details: self
-                .driver
-                .as_ref()
-                .map(|d| d.details())
-                .unwrap_or_default(),
+            details: self.driver.as_ref().map(|d| d.details()).unwrap_or_default(),
         }
     }
 

@@ -4,4 +4,5 @@ pub mod arp;
 pub mod ether;
 pub mod if_control;
 pub mod ifnet;
+pub mod route;
 pub mod route_socket;

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use crate::inet;
-use crate::msg::{Empty, Header, Msg};
+use crate::msg::{Empty, Header, Msg, Stats};
 use crate::net::if_control::{self, Fail, CLONERS};
+use crate::net::route::control as route;
 use crate::resmgr::Conn;
 use crate::sys::{sysctl, Stack};
 
@@ -18,6 +19,10 @@ fn changes_state(msg: &Msg) -> bool {
             | Msg::AddrAdd(_)
             | Msg::AddrDel(_)
             | Msg::SysctlSet(_)
+            | Msg::RtAdd(_)
+            | Msg::RtDelete(_)
+            | Msg::RtChange(_)
+            | Msg::RtFlush(_)
     )
 }
 
@@ -48,15 +53,9 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::IfCreate(q) => done(if_control::if_create(&mut stack.ctx(), &q.name)),
         Msg::IfDestroy(q) => done(if_control::if_destroy(&mut stack.ctx(), &q.name)),
         Msg::IfSet(q) => done(if_control::if_set(&mut stack.ctx(), q)),
-        Msg::AddrAdd(q) => {
-            check_family(stack, q.addr).and_then(|()| done(inet::add_addr(&mut stack.ctx(), q)))
-        }
-        Msg::AddrDel(q) => {
-            check_family(stack, q.addr).and_then(|()| done(inet::del_addr(&mut stack.ctx(), q)))
-        }
-        Msg::Cloners(_) => Ok(Msg::ClonerList(
-            CLONERS.iter().map(|s| s.to_string()).collect(),
-        )),
+        Msg::AddrAdd(q) => check_family(stack, q.addr).and_then(|()| done(inet::add_addr(&mut stack.ctx(), q))),
+        Msg::AddrDel(q) => check_family(stack, q.addr).and_then(|()| done(inet::del_addr(&mut stack.ctx(), q))),
+        Msg::Cloners(_) => Ok(Msg::ClonerList(CLONERS.iter().map(|s| s.to_string()).collect())),
         Msg::SysctlGet(q) => sysctl::get(&stack.ctx(), &q.name)
             .map(Msg::SysctlValues)
             .map_err(|e| Fail {
@@ -84,6 +83,29 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
                 Ok(Msg::Done(Empty))
             }
         }
+        Msg::RtAdd(q) => route::rt_add(&mut stack.ctx(), q).map(Msg::RtAdd),
+        Msg::RtDelete(q) => route::rt_delete(&mut stack.ctx(), q).map(Msg::RtDelete),
+        Msg::RtChange(q) => route::rt_change(&mut stack.ctx(), q).map(Msg::RtChange),
+        Msg::RtGet(q) => route::rt_get(&stack.ctx(), q).map(Msg::RtGet),
+        Msg::RtFlush(q) => Ok(Msg::RtFlushed(route::rt_flush(&mut stack.ctx(), q.all))),
+        Msg::RtDump(_) => {
+            let ctx = stack.ctx();
+            Ok(Msg::RtList(
+                ctx.rt.dump().iter().map(|r| route::rt_msg(&ctx, r)).collect(),
+            ))
+        }
+        Msg::StatsGet(_) => {
+            let ctx = stack.ctx();
+            let mut icmp = ctx.inet.icmpstat.clone();
+            icmp.inhist.resize(crate::inet::icmp::ICMP_MAXTYPE + 1, 0);
+            icmp.outhist.resize(crate::inet::icmp::ICMP_MAXTYPE + 1, 0);
+            Ok(Msg::StatsOk(Stats {
+                ip: ctx.inet.stat,
+                icmp,
+                arp: ctx.arpstat,
+            }))
+        }
+        Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),
         _ => Err(Fail::with(libc::EINVAL, "not a control request".into())),
     };
     match r {

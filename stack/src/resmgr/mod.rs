@@ -12,12 +12,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::msg::wire::{Cred, Listener, Received, SeqPacket};
-use crate::msg::{
-    decode, encode, DecodeError, Header, HelloReply, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY,
-};
+use crate::msg::{decode, encode, DecodeError, Header, HelloReply, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY};
 use crate::sys::Stack;
 
 mod control;
+mod socket;
 
 /// How long a thread above `threads_min` waits idle before it ends.
 const IDLE: Duration = Duration::from_secs(10);
@@ -102,16 +101,10 @@ fn worker(stack: &Arc<Stack>, pool: &Pool) {
                     break None;
                 }
                 q.idle += 1;
-                let (g, to) = pool
-                    .cv
-                    .wait_timeout(q, IDLE)
-                    .unwrap_or_else(|p| p.into_inner());
+                let (g, to) = pool.cv.wait_timeout(q, IDLE).unwrap_or_else(|p| p.into_inner());
                 q = g;
                 q.idle -= 1;
-                if to.timed_out()
-                    && q.waiting.is_empty()
-                    && q.threads > stack.config.threads_min.max(1)
-                {
+                if to.timed_out() && q.waiting.is_empty() && q.threads > stack.config.threads_min.max(1) {
                     break None;
                 }
             }
@@ -163,6 +156,7 @@ fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
         cred,
         role: None,
     };
+    let mut sock_open = false;
     loop {
         if stack.shutting_down() {
             break;
@@ -191,8 +185,8 @@ fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
         };
         match (conn.role, &frame.msg) {
             (None, Msg::Hello(h)) => match h.role {
-                Role::Control => {
-                    conn.role = Some(Role::Control);
+                Role::Control | Role::Socket => {
+                    conn.role = Some(h.role);
                     let r = HelloReply {
                         variant: stack.variant.name().to_string(),
                         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -212,8 +206,12 @@ fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
                 Some("the first message must say the connection's role".into()),
             ),
             (Some(Role::Control), msg) => control::dispatch(stack, &conn, &frame.hdr, msg),
+            (Some(Role::Socket), msg) => socket::dispatch(stack, &conn, &mut sock_open, &frame.hdr, msg),
             (Some(_), _) => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
         }
     }
     stack.ctx().rtsock.unsubscribe(conn.id);
+    if sock_open {
+        socket::close(stack, conn.id);
+    }
 }

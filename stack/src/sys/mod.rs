@@ -8,14 +8,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub mod callout;
 pub mod log;
 pub mod run;
 pub mod rxthread;
 pub mod sysctl;
 
 use crate::inet::InState;
-use crate::net::arp::ArpStats;
+use crate::net::arp::{ArpCache, ArpStats};
 use crate::net::ifnet::Ifnet;
+use crate::net::route::RouteTable;
 use crate::net::route_socket::RouteSocket;
 
 /// The stack variants of the seed.
@@ -77,6 +79,9 @@ pub struct Ctx {
     /// IPv4 addresses and parameters.
     pub inet: InState,
     pub arpstat: ArpStats,
+    pub arp: ArpCache,
+    /// The IPv4 routing table.
+    pub rt: RouteTable,
     pub hostname: String,
     /// Subscribers to routing broadcasts.
     pub rtsock: RouteSocket,
@@ -115,12 +120,16 @@ pub struct Stack {
 
 impl Stack {
     pub fn new(config: Config) -> Arc<Stack> {
-        let mut inet = InState::default();
-        inet.forwarding = config.forward;
+        let inet = InState {
+            forwarding: config.forward,
+            ..Default::default()
+        };
         let ctx = Ctx {
             ifnets: Vec::new(),
             inet,
             arpstat: ArpStats::default(),
+            arp: ArpCache::default(),
+            rt: RouteTable::default(),
             hostname: String::new(),
             rtsock: RouteSocket::default(),
         };

@@ -16,7 +16,7 @@ use crate::msg::wire::{Listener, SeqPacket};
 use crate::msg::AddrReq;
 use crate::net::if_control::{if_attach, next_index, next_name, valid_name};
 use crate::net::ifnet::Ifnet;
-use crate::sys::{rxthread, Config, Stack};
+use crate::sys::{callout, rxthread, Config, Stack};
 
 /// `<prefix>/dev/socket`: where a stack serves its channel.
 pub fn socket_path(prefix: &Path) -> PathBuf {
@@ -75,11 +75,7 @@ impl Drop for InstanceLock {
 
 /// Runs a stack until SIGTERM (or SIGINT/SIGHUP). `ready` is called once: with Ok when the
 /// channel answers, or with the reason the stack could not start.
-pub fn run(
-    config: Config,
-    drivers: Vec<Opened>,
-    ready: impl FnOnce(Result<(), String>),
-) -> Result<(), String> {
+pub fn run(config: Config, drivers: Vec<Opened>, ready: impl FnOnce(Result<(), String>)) -> Result<(), String> {
     // Every thread inherits this mask; the main thread takes the signals with sigwait.
     let mut sigs = SigSet::empty();
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
@@ -129,12 +125,7 @@ pub fn run(
     Ok(())
 }
 
-type Started = (
-    Arc<Stack>,
-    Listener,
-    Vec<std::thread::JoinHandle<()>>,
-    InstanceLock,
-);
+type Started = (Arc<Stack>, Listener, Vec<std::thread::JoinHandle<()>>, InstanceLock);
 
 fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
     let prefix = config.prefix.clone();
@@ -153,8 +144,8 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
     let mut rx_ifs = Vec::new();
     {
         let mut ctx = stack.ctx();
-        let lo = if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false))
-            .map_err(|f| f.text.unwrap_or_default())?;
+        let lo =
+            if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false)).map_err(|f| f.text.unwrap_or_default())?;
         lo.set_up(true);
         inet::add_addr(
             &mut ctx,
@@ -170,10 +161,7 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
             let name = match &o.common.name {
                 Some(n) => {
                     if !valid_name(n) {
-                        return Err(format!(
-                            "-d {}: name={n}: bad interface name",
-                            o.driver.kind()
-                        ));
+                        return Err(format!("-d {}: name={n}: bad interface name", o.driver.kind()));
                     }
                     n.clone()
                 }
@@ -188,14 +176,13 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
             if o.common.promiscuous {
                 ifp.set_flags(ifp.flags() | crate::msg::iff::PROMISC);
             }
-            let ifp = if_attach(&mut ctx, ifp)
-                .map_err(|f| format!("-d {kind}: {}", f.text.unwrap_or_default()))?;
+            let ifp = if_attach(&mut ctx, ifp).map_err(|f| format!("-d {kind}: {}", f.text.unwrap_or_default()))?;
             rx_ifs.push(ifp);
         }
     }
     let n = stack.config.rx_threads;
-    let rx = rxthread::start(&stack, rx_ifs, n)
-        .map_err(|e| format!("cannot start receive threads: {e}"))?;
+    let mut rx = rxthread::start(&stack, rx_ifs, n).map_err(|e| format!("cannot start receive threads: {e}"))?;
+    rx.push(callout::start(&stack).map_err(|e| format!("cannot start the timer thread: {e}"))?);
     let listener = Listener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
     Ok((stack, listener, rx, lock))
 }

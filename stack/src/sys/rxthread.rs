@@ -21,9 +21,7 @@ static PRIO_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Gives the calling thread a real-time priority, or says once why it could not.
 pub fn set_priority(prio: i32, what: &str) {
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
+    let param = libc::sched_param { sched_priority: prio };
     // SAFETY: pthread_setschedparam on the calling thread with a valid sched_param.
     let r = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_RR, &param) };
     if r != 0 && !PRIO_WARNED.swap(true, Ordering::Relaxed) {
@@ -35,11 +33,7 @@ pub fn set_priority(prio: i32, what: &str) {
 }
 
 /// Starts `n` receive threads over the interfaces that have drivers.
-pub fn start(
-    stack: &Arc<Stack>,
-    ifs: Vec<Arc<Ifnet>>,
-    n: usize,
-) -> std::io::Result<Vec<JoinHandle<()>>> {
+pub fn start(stack: &Arc<Stack>, ifs: Vec<Arc<Ifnet>>, n: usize) -> std::io::Result<Vec<JoinHandle<()>>> {
     let n = n.max(1);
     let with_prio = ifs.iter().filter(|i| i.priority.is_some()).count();
     if with_prio > 0 && n < ifs.len() {
@@ -66,14 +60,12 @@ pub fn start(
         } else {
             stack.config.rx_prio
         };
-        let h = std::thread::Builder::new()
-            .name(format!("rx{t}"))
-            .spawn(move || {
-                if let Some(p) = prio {
-                    set_priority(p, "receive thread");
-                }
-                rx_loop(&stack, &share)
-            })?;
+        let h = std::thread::Builder::new().name(format!("rx{t}")).spawn(move || {
+            if let Some(p) = prio {
+                set_priority(p, "receive thread");
+            }
+            rx_loop(&stack, &share)
+        })?;
         handles.push(h);
     }
     Ok(handles)
@@ -88,10 +80,7 @@ fn rx_loop(stack: &Stack, ifs: &[Arc<Ifnet>]) {
         .map(|d| unsafe { BorrowedFd::borrow_raw(d.raw_fd()) })
         .collect();
     while !stack.shutting_down() {
-        let mut pfds: Vec<PollFd<'_>> = fds
-            .iter()
-            .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
-            .collect();
+        let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN)).collect();
         match poll(&mut pfds, PollTimeout::from(200u16)) {
             Ok(0) => continue,
             Ok(_) => {}
@@ -114,7 +103,7 @@ fn rx_loop(stack: &Stack, ifs: &[Arc<Ifnet>]) {
             };
             for _ in 0..BATCH {
                 match d.recv(&mut buf) {
-                    Ok(Recv::Frame(n)) => ether_input(stack, ifp, &buf[..n]),
+                    Ok(Recv::Frame(n)) => ether_input(stack, ifp, &mut buf[..n]),
                     Ok(Recv::WouldBlock) => break,
                     Err(_) => {
                         inc(&ifp.stats.ierrors);

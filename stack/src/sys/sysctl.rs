@@ -62,11 +62,32 @@ pub static NODES: &[Node] = &[
         set: Some(|c, v| c.inet.forwarding = int(v) != 0),
     },
     Node {
+        name: "net.inet.ip.redirect",
+        desc: "Enable sending of ICMP redirect messages",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.redirect)),
+        set: Some(|c, v| c.inet.redirect = int(v) != 0),
+    },
+    Node {
+        name: "net.inet.ip.maxfragpackets",
+        desc: "Maximum number of fragmented packets in reassembly",
+        kind: Kind::Int { min: 0, max: 100_000 },
+        get: |c| SysctlValue::Int(c.inet.maxfragpackets as i64),
+        set: Some(|c, v| c.inet.maxfragpackets = int(v) as usize),
+    },
+    Node {
         name: "net.inet.ip.ttl",
         desc: "Default TTL for an INET datagram",
         kind: Kind::Int { min: 1, max: 255 },
         get: |c| SysctlValue::Int(i64::from(c.inet.ttl)),
         set: Some(|c, v| c.inet.ttl = int(v) as u8),
+    },
+    Node {
+        name: "net.inet.icmp.errppslimit",
+        desc: "Maximum number of outgoing ICMP error messages per second (0: no limit)",
+        kind: Kind::Int { min: 0, max: 1_000_000 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.icmp_limit.limit)),
+        set: Some(|c, v| c.inet.icmp_limit.limit = int(v) as u32),
     },
 ];
 
@@ -116,9 +137,7 @@ fn bad_name(name: &str) -> SysctlError {
 }
 
 fn matches(node: &str, want: &str) -> bool {
-    want.is_empty()
-        || node == want
-        || (node.starts_with(want) && node.as_bytes().get(want.len()) == Some(&b'.'))
+    want.is_empty() || node == want || (node.starts_with(want) && node.as_bytes().get(want.len()) == Some(&b'.'))
 }
 
 /// Reads a leaf or every leaf of a subtree ("" is the whole tree).
@@ -216,32 +235,17 @@ mod tests {
     fn reads_and_writes() {
         let s = stack();
         let mut c = s.ctx();
-        assert_eq!(
-            get(&c, "net.inet.ip.ttl").unwrap()[0].value,
-            SysctlValue::Int(64)
-        );
-        assert_eq!(get(&c, "net.inet").unwrap().len(), 2);
+        assert_eq!(get(&c, "net.inet.ip.ttl").unwrap()[0].value, SysctlValue::Int(64));
+        assert_eq!(get(&c, "net.inet.ip").unwrap().len(), 4);
         assert_eq!(get(&c, "").unwrap().len(), NODES.len());
         let ch = set(&mut c, "net.inet.ip.ttl", "30").unwrap();
         assert_eq!(ch.old, SysctlValue::Int(64));
         assert_eq!(c.inet.ttl, 30);
-        assert_eq!(
-            set(&mut c, "net.inet.ip.ttl", "256").unwrap_err().errno,
-            libc::EINVAL
-        );
-        assert_eq!(
-            set(&mut c, "net.inet.ip.ttl", "x").unwrap_err().errno,
-            libc::EINVAL
-        );
+        assert_eq!(set(&mut c, "net.inet.ip.ttl", "256").unwrap_err().errno, libc::EINVAL);
+        assert_eq!(set(&mut c, "net.inet.ip.ttl", "x").unwrap_err().errno, libc::EINVAL);
         assert_eq!(c.inet.ttl, 30);
-        assert_eq!(
-            set(&mut c, "kern.ostype", "x").unwrap_err().errno,
-            libc::EPERM
-        );
-        assert_eq!(
-            set(&mut c, "net.inet", "1").unwrap_err().errno,
-            libc::EISDIR
-        );
+        assert_eq!(set(&mut c, "kern.ostype", "x").unwrap_err().errno, libc::EPERM);
+        assert_eq!(set(&mut c, "net.inet", "1").unwrap_err().errno, libc::EISDIR);
         set(&mut c, "net.inet.ip.forwarding", "1").unwrap();
         assert!(c.inet.forwarding);
     }
@@ -251,15 +255,9 @@ mod tests {
         let s = stack();
         let c = s.ctx();
         let e = get(&c, "net.inet.foo").unwrap_err();
-        assert_eq!(
-            e.text.unwrap(),
-            "third level name 'foo' in 'net.inet.foo' is invalid"
-        );
+        assert_eq!(e.text.unwrap(), "third level name 'foo' in 'net.inet.foo' is invalid");
         let e = get(&c, "bogus").unwrap_err();
-        assert_eq!(
-            e.text.unwrap(),
-            "top level name 'bogus' in 'bogus' is invalid"
-        );
+        assert_eq!(e.text.unwrap(), "top level name 'bogus' in 'bogus' is invalid");
         assert!(get(&c, "net.in").is_err());
     }
 }
