@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod applets;
 mod common;
+mod gen;
 mod pktbox;
 
 fn main() -> ExitCode {

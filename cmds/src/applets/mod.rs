@@ -11,6 +11,9 @@ pub mod sysctl;
 pub struct Applet {
     pub name: &'static str,
     /// The clap definition (also the source of man pages and completions).
+    // Only the tests read it (gen.rs renders completions and man pages from it); `run`
+    // builds its own Command, so a non-test build never calls this.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub command: fn() -> clap::Command,
     pub run: fn(Vec<OsString>) -> ExitCode,
 }
