@@ -310,6 +310,13 @@ pub mod control {
         }
     }
 
+    /// The message for a request that succeeded: BSD's routing socket sets RTF_DONE on the
+    /// answer and on the copy every listener gets (`route get` and `route monitor` show it).
+    fn done(mut m: RtMsg) -> RtMsg {
+        m.rtm_flags |= rtf::DONE;
+        m
+    }
+
     fn dst_len(m: &RtMsg) -> Result<(Ipv4Addr, u8), Fail> {
         let dst = m.dst.ok_or_else(|| Fail::with(libc::EINVAL, "no destination".into()))?;
         let len = m.prefixlen.unwrap_or(32);
@@ -383,7 +390,7 @@ pub mod control {
         };
         ctx.rt.add(r.clone()).map_err(Fail::new)?;
         let stored = ctx.rt.get_exact(dst, len).cloned().unwrap_or(r);
-        let msg = rt_msg(ctx, &stored);
+        let msg = done(rt_msg(ctx, &stored));
         ctx.rtsock.broadcast(&Msg::RtAdd(msg.clone()));
         Ok(msg)
     }
@@ -392,7 +399,7 @@ pub mod control {
     pub fn rt_delete(ctx: &mut Ctx, m: &RtMsg) -> Result<RtMsg, Fail> {
         let (dst, len) = dst_len(m)?;
         let r = ctx.rt.delete(dst, len).map_err(Fail::new)?;
-        let msg = rt_msg(ctx, &r);
+        let msg = done(rt_msg(ctx, &r));
         ctx.rtsock.broadcast(&Msg::RtDelete(msg.clone()));
         Ok(msg)
     }
@@ -427,7 +434,7 @@ pub mod control {
             r.mtu = m.mtu;
         }
         let r = r.clone();
-        let msg = rt_msg(ctx, &r);
+        let msg = done(rt_msg(ctx, &r));
         ctx.rtsock.broadcast(&Msg::RtChange(msg.clone()));
         Ok(msg)
     }
@@ -439,19 +446,20 @@ pub mod control {
             Some(len) => ctx.rt.get_exact(dst, len),
             None => ctx.rt.lookup(dst),
         };
-        r.map(|r| rt_msg(ctx, r)).ok_or(Fail::new(libc::ESRCH))
+        r.map(|r| done(rt_msg(ctx, r))).ok_or(Fail::new(libc::ESRCH))
     }
 
-    /// `route flush` (gateway routes) and `route flushall` (all but those addresses own).
+    /// `route flush` (gateway and static routes, as NetBSD's route flushes them) and
+    /// `route flushall` (all but those addresses own).
     pub fn rt_flush(ctx: &mut Ctx, all: bool) -> Vec<RtMsg> {
         let gone = ctx.rt.remove_where(|r| {
             if all {
                 r.flags & (rtf::LOCAL | rtf::CONNECTED) == 0
             } else {
-                r.flags & rtf::GATEWAY != 0
+                r.flags & (rtf::GATEWAY | rtf::STATIC) != 0
             }
         });
-        let msgs: Vec<RtMsg> = gone.iter().map(|r| rt_msg(ctx, r)).collect();
+        let msgs: Vec<RtMsg> = gone.iter().map(|r| done(rt_msg(ctx, r))).collect();
         for m in &msgs {
             ctx.rtsock.broadcast(&Msg::RtDelete(m.clone()));
         }

@@ -10,6 +10,11 @@ pub struct RouteSocket {
     subs: Vec<(u64, SeqPacket)>,
     /// Messages lost because a subscriber's buffer was full.
     pub dropped: u64,
+    /// The pid and seq of the request being served, if a client's request causes the
+    /// messages: BSD's routing socket stamps each message with its originator's rtm_pid and
+    /// rtm_seq (`route monitor` shows them); messages the stack makes by itself carry its own
+    /// pid and seq 0.
+    pub origin: Option<(u32, u32)>,
 }
 
 impl RouteSocket {
@@ -31,7 +36,8 @@ impl RouteSocket {
         if self.subs.is_empty() {
             return;
         }
-        let b = encode(msg, 0, std::process::id(), MSGF_BCAST, 0);
+        let (pid, seq) = self.origin.unwrap_or((std::process::id(), 0));
+        let b = encode(msg, seq, pid, MSGF_BCAST, 0);
         let mut dead = Vec::new();
         for (id, c) in &self.subs {
             match c.send_nowait(&b) {

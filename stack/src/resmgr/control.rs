@@ -43,6 +43,22 @@ fn check_family(stack: &Stack, a: Option<std::net::IpAddr>) -> Result<(), Fail> 
     Ok(())
 }
 
+/// Serves a routing request with the stack context held, stamping the routing messages it
+/// causes with the requester's pid and seq, as a BSD routing socket does.
+fn on_behalf<T>(
+    stack: &Arc<Stack>,
+    conn: &Conn,
+    hdr: &Header,
+    f: impl FnOnce(&mut crate::sys::Ctx) -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    let mut ctx = stack.ctx();
+    let pid = if conn.cred.pid != 0 { conn.cred.pid } else { hdr.pid };
+    ctx.rtsock.origin = Some((pid, hdr.seq));
+    let r = f(&mut ctx);
+    ctx.rtsock.origin = None;
+    r
+}
+
 pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg) {
     if changes_state(msg) && conn.cred.uid != 0 {
         conn.reply_err(hdr.seq, libc::EPERM, None);
@@ -83,11 +99,11 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
                 Ok(Msg::Done(Empty))
             }
         }
-        Msg::RtAdd(q) => route::rt_add(&mut stack.ctx(), q).map(Msg::RtAdd),
-        Msg::RtDelete(q) => route::rt_delete(&mut stack.ctx(), q).map(Msg::RtDelete),
-        Msg::RtChange(q) => route::rt_change(&mut stack.ctx(), q).map(Msg::RtChange),
+        Msg::RtAdd(q) => on_behalf(stack, conn, hdr, |ctx| route::rt_add(ctx, q)).map(Msg::RtAdd),
+        Msg::RtDelete(q) => on_behalf(stack, conn, hdr, |ctx| route::rt_delete(ctx, q)).map(Msg::RtDelete),
+        Msg::RtChange(q) => on_behalf(stack, conn, hdr, |ctx| route::rt_change(ctx, q)).map(Msg::RtChange),
         Msg::RtGet(q) => route::rt_get(&stack.ctx(), q).map(Msg::RtGet),
-        Msg::RtFlush(q) => Ok(Msg::RtFlushed(route::rt_flush(&mut stack.ctx(), q.all))),
+        Msg::RtFlush(q) => on_behalf(stack, conn, hdr, |ctx| Ok(route::rt_flush(ctx, q.all))).map(Msg::RtFlushed),
         Msg::RtDump(_) => {
             let ctx = stack.ctx();
             Ok(Msg::RtList(

@@ -92,7 +92,7 @@ pub struct Stack {
     pid: u32,
     buf: Vec<u8>,
     /// Broadcasts that arrived while waiting for a reply.
-    pending: VecDeque<Msg>,
+    pending: VecDeque<Frame>,
     prefix: PathBuf,
     hello: HelloReply,
 }
@@ -170,7 +170,7 @@ impl Stack {
         loop {
             let f = self.recv_frame()?;
             if f.hdr.flags & MSGF_BCAST != 0 {
-                self.pending.push_back(f.msg);
+                self.pending.push_back(f);
                 continue;
             }
             if f.hdr.seq != seq {
@@ -294,7 +294,8 @@ impl Stack {
         }
     }
 
-    /// `route flush` (gateway routes) or, with `all`, `route flushall`; the routes removed.
+    /// `route flush` (gateway and static routes) or, with `all`, `route flushall`; the routes
+    /// removed.
     pub fn route_flush(&mut self, all: bool) -> Result<Vec<RtMsg>, Error> {
         match self.call(Msg::RtFlush(FlushReq { all }))? {
             Msg::RtFlushed(v) => Ok(v),
@@ -325,13 +326,19 @@ impl Stack {
 
     /// The next routing broadcast; None when `timeout` passes first.
     pub fn next_broadcast(&mut self, timeout: Option<Duration>) -> Result<Option<Msg>, Error> {
-        if let Some(m) = self.pending.pop_front() {
-            return Ok(Some(m));
+        Ok(self.next_broadcast_frame(timeout)?.map(|f| f.msg))
+    }
+
+    /// The next routing broadcast with its header (length, pid and seq of the request that
+    /// caused it, as `route monitor` shows them); None when `timeout` passes first.
+    pub fn next_broadcast_frame(&mut self, timeout: Option<Duration>) -> Result<Option<Frame>, Error> {
+        if let Some(f) = self.pending.pop_front() {
+            return Ok(Some(f));
         }
         self.conn.set_read_timeout(timeout)?;
         let r = loop {
             match self.recv_frame() {
-                Ok(f) if f.hdr.flags & MSGF_BCAST != 0 => break Ok(Some(f.msg)),
+                Ok(f) if f.hdr.flags & MSGF_BCAST != 0 => break Ok(Some(f)),
                 Ok(_) => continue,
                 Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     break Ok(None)
