@@ -8,6 +8,7 @@ pub fn strerror(e: i32) -> String {
         libc::ENOENT => "No such file or directory",
         libc::ESRCH => "No such process",
         libc::ENXIO => "Device not configured",
+        libc::EACCES => "Permission denied",
         libc::EBUSY => "Device busy",
         libc::EEXIST => "File exists",
         libc::ENODEV => "Operation not supported by device",

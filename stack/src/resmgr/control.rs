@@ -61,7 +61,13 @@ fn on_behalf<T>(
 
 pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg) {
     if changes_state(msg) && conn.cred.uid != 0 {
-        conn.reply_err(hdr.seq, libc::EPERM, None);
+        // NetBSD's routing socket refuses with EACCES (route(8): "Permission denied"); the
+        // ioctls and sysctl writes with EPERM.
+        let errno = match msg {
+            Msg::RtAdd(_) | Msg::RtDelete(_) | Msg::RtChange(_) | Msg::RtFlush(_) => libc::EACCES,
+            _ => libc::EPERM,
+        };
+        conn.reply_err(hdr.seq, errno, None);
         return;
     }
     let r: Result<Msg, Fail> = match msg {
