@@ -8,6 +8,7 @@ mod applets;
 mod common;
 mod gen;
 mod pktbox;
+mod rtutil;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();

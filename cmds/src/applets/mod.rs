@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 pub mod ifconfig;
 pub mod io_pkt;
+pub mod netstat;
+pub mod route;
 pub mod sysctl;
 
 /// One applet of the multi-call binary.
@@ -49,6 +51,16 @@ pub const APPLETS: &[Applet] = &[
         name: "sysctl",
         command: sysctl::command,
         run: sysctl::run,
+    },
+    Applet {
+        name: "route",
+        command: route::command,
+        run: route::run,
+    },
+    Applet {
+        name: "netstat",
+        command: netstat::command,
+        run: netstat::run,
     },
 ];
 

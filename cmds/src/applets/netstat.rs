@@ -1,0 +1,891 @@
+//! netstat: show network status, NetBSD's syntax and output: interfaces (-i, -I, -w),
+//! routing tables (-r), protocol statistics (-s, -p) and the ARP cache (-f arp). The socket
+//! tables (-a, and netstat with no option) are not in this build yet, and say so.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, Command};
+use pktbox_stack::msg::{iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtMsg, Stats};
+use pktbox_stack::net::route::rtf;
+use pktbox_stack::socket::Stack;
+use serde_json::json;
+
+use crate::common::{fail, open_stack, parse, usage_fail};
+use crate::rtutil::{self, Names};
+
+const PROG: &str = "netstat";
+
+pub fn command() -> Command {
+    Command::new(PROG)
+        .about("Show network status")
+        .override_usage(
+            "netstat [-an] [-f address_family]\n       \
+             netstat -i [-bn] [-f address_family] [-I interface] [--json]\n       \
+             netstat -w wait [-bn] [-I interface] [-c count]\n       \
+             netstat -r [-n] [-f address_family] [--json]\n       \
+             netstat -s [-s] [-f address_family] [-p protocol] [--json]\n       \
+             netstat -f arp [-n] [--json]",
+        )
+        .after_help(
+            "Protocols for -p: ip, icmp, arp. Address families for -f: inet, arp (the ARP cache), \
+             link (interface lines only). The socket tables (-a, and netstat with no option) are \
+             not in this build yet.",
+        )
+        .arg(
+            Arg::new("all")
+                .short('a')
+                .action(ArgAction::SetTrue)
+                .help("Show the state of all sockets (not in this build yet)"),
+        )
+        .arg(
+            Arg::new("bpf")
+                .short('B')
+                .action(ArgAction::SetTrue)
+                .help("Show the bpf users (not in this build yet)"),
+        )
+        .arg(
+            Arg::new("bytes")
+                .short('b')
+                .action(ArgAction::SetTrue)
+                .help("With -i or -w: bytes in and out instead of packet counts"),
+        )
+        .arg(
+            Arg::new("count")
+                .short('c')
+                .value_name("count")
+                .value_parser(clap::value_parser!(u64).range(1..))
+                .help("With -w: stop after count lines"),
+        )
+        .arg(
+            Arg::new("family")
+                .short('f')
+                .value_name("address_family")
+                .help("Only this address family: inet, arp, link"),
+        )
+        .arg(
+            Arg::new("interface")
+                .short('I')
+                .value_name("interface")
+                .help("Only this interface (implies -i)"),
+        )
+        .arg(
+            Arg::new("interfaces")
+                .short('i')
+                .action(ArgAction::SetTrue)
+                .help("Show the interfaces: addresses and packet counters"),
+        )
+        .arg(
+            Arg::new("numeric")
+                .short('n')
+                .action(ArgAction::SetTrue)
+                .help("Print addresses as numbers, not names"),
+        )
+        .arg(
+            Arg::new("protocol")
+                .short('p')
+                .value_name("protocol")
+                .help("Statistics of one protocol: ip, icmp, arp"),
+        )
+        .arg(
+            Arg::new("routes")
+                .short('r')
+                .action(ArgAction::SetTrue)
+                .help("Show the routing tables"),
+        )
+        .arg(
+            Arg::new("stats")
+                .short('s')
+                .action(ArgAction::Count)
+                .help("Show protocol statistics; twice hides the counters that are zero"),
+        )
+        .arg(
+            Arg::new("wait")
+                .short('w')
+                .value_name("wait")
+                .value_parser(clap::value_parser!(u64).range(1..))
+                .help("Show interface traffic every wait seconds (until interrupted or -c)"),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("With -i, -r, -s or -f arp: print JSON"),
+        )
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Any,
+    Inet,
+    Link,
+    Arp,
+}
+
+const NOT_YET: &str = "socket tables are not in this build yet";
+
+/// The protocols whose statistics this build keeps, in NetBSD's order.
+const PROTOCOLS: &[&str] = &["ip", "icmp", "arp"];
+/// Protocols NetBSD's netstat knows that this build does not have yet.
+const LATER: &[&str] = &[
+    "tcp", "udp", "igmp", "carp", "pfsync", "pim", "ip6", "icmp6", "udp6", "tcp6", "pim6", "rip6", "ipsec", "ipsec6",
+];
+
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let m = match parse(command(), args) {
+        Ok(m) => m,
+        Err(c) => return c,
+    };
+    let numeric = m.get_flag("numeric");
+    let json = m.get_flag("json");
+    let sflag = m.get_count("stats");
+    let iface = m.get_one::<String>("interface").cloned();
+    let wait = m.get_one::<u64>("wait").copied();
+    let count = m.get_one::<u64>("count").copied();
+    let bytes = m.get_flag("bytes");
+    let ifmode = m.get_flag("interfaces") || iface.is_some() || wait.is_some();
+    let rflag = m.get_flag("routes");
+    let proto = m.get_one::<String>("protocol").cloned();
+
+    if m.get_flag("all") {
+        return fail(PROG, NOT_YET);
+    }
+    if m.get_flag("bpf") {
+        return fail(PROG, "bpf tables are not in this build yet");
+    }
+    let family = match m.get_one::<String>("family").map(String::as_str) {
+        None => Family::Any,
+        Some("inet") => Family::Inet,
+        Some("link") => Family::Link,
+        Some("arp") => Family::Arp,
+        Some("unix" | "local") => return fail(PROG, NOT_YET),
+        Some("inet6") => return fail(PROG, "inet6: not in this build yet"),
+        Some(f) => return fail(PROG, format!("{f}: unknown address family")),
+    };
+    if count.is_some() && wait.is_none() {
+        return usage_fail(PROG, "-c goes with -w");
+    }
+    if bytes && !ifmode {
+        return usage_fail(PROG, "-b goes with -i or -w");
+    }
+    if json && wait.is_some() {
+        return usage_fail(PROG, "--json does not go with -w");
+    }
+    if let Some(p) = &proto {
+        if !PROTOCOLS.contains(&p.as_str()) {
+            return if LATER.contains(&p.as_str()) {
+                fail(PROG, format!("{p}: not in this build yet"))
+            } else {
+                fail(PROG, format!("{p}: unknown or uninstrumented protocol"))
+            };
+        }
+    }
+    enum Mode {
+        Sideways(u64),
+        Interfaces,
+        Routes,
+        Stats,
+        Arp,
+    }
+    let mode = if ifmode {
+        if sflag > 0 || proto.is_some() {
+            return fail(PROG, "per-interface statistics are not in this build yet");
+        }
+        if family == Family::Arp {
+            return usage_fail(PROG, "-f arp does not go with -i");
+        }
+        match wait {
+            Some(w) => Mode::Sideways(w),
+            None => Mode::Interfaces,
+        }
+    } else if rflag {
+        if sflag > 0 {
+            return fail(PROG, "routing statistics are not in this build yet");
+        }
+        if family == Family::Link {
+            return usage_fail(PROG, "-f link goes with -i");
+        }
+        if family == Family::Arp {
+            Mode::Arp
+        } else {
+            Mode::Routes
+        }
+    } else if sflag > 0 || proto.is_some() {
+        if family == Family::Link {
+            return usage_fail(PROG, "-f link goes with -i");
+        }
+        Mode::Stats
+    } else if family == Family::Arp {
+        Mode::Arp
+    } else {
+        return fail(PROG, NOT_YET);
+    };
+
+    let mut s = match open_stack(PROG) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let r = match mode {
+        Mode::Sideways(w) => sideways(&mut s, iface.as_deref(), w, count, bytes),
+        Mode::Interfaces => interfaces(&mut s, iface.as_deref(), family, numeric, bytes, json),
+        Mode::Routes => routes(&mut s, numeric, json),
+        Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
+        Mode::Arp => arp(&mut s, numeric, json),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(c) => c,
+    }
+}
+
+fn if_list(s: &mut Stack) -> Result<Vec<IfInfo>, ExitCode> {
+    s.if_list(None).map_err(|e| fail(PROG, format!("interface list: {e}")))
+}
+
+fn mac(m: &[u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// The name column: `*` after an interface that is down.
+fn if_name(i: &IfInfo) -> String {
+    if i.flags & iff::UP == 0 {
+        format!("{}*", i.name)
+    } else {
+        i.name.clone()
+    }
+}
+
+/// `netstat -i`: a `<Link>` line per interface, and one per inet address.
+fn format_interfaces(ifs: &[IfInfo], family: Family, names: &mut Names, bytes: bool) -> String {
+    let mut out = format!(
+        "{:<5.5} {:<5.5} {:<13.13} {:<17.17} ",
+        "Name", "Mtu", "Network", "Address"
+    );
+    if bytes {
+        let _ = writeln!(out, "{:>10.10} {:>10.10}", "Ibytes", "Obytes");
+    } else {
+        let _ = writeln!(
+            out,
+            "{:>8.8} {:>5.5} {:>8.8} {:>5.5} {:>5.5}",
+            "Ipkts", "Ierrs", "Opkts", "Oerrs", "Colls"
+        );
+    }
+    for i in ifs {
+        let d = &i.data;
+        let counters = if bytes {
+            format!("{:>10} {:>10}", d.ifi_ibytes, d.ifi_obytes)
+        } else {
+            format!(
+                "{:>8} {:>5} {:>8} {:>5} {:>5}",
+                d.ifi_ipackets, d.ifi_ierrors, d.ifi_opackets, d.ifi_oerrors, d.ifi_collisions
+            )
+        };
+        let head = format!("{:<5.5} {:<5} ", if_name(i), i.mtu);
+        if family != Family::Inet {
+            let addr = i.lladdr.as_ref().map(mac).unwrap_or_default();
+            let _ = writeln!(out, "{head}{:<13.13} {:<17.17} {counters}", "<Link>", addr);
+        }
+        if family == Family::Link {
+            continue;
+        }
+        for a in &i.addrs {
+            let (IpAddr::V4(addr), IpAddr::V4(mask)) = (a.addr, a.netmask) else {
+                continue;
+            };
+            let len = rtutil::mask_len(u32::from(mask)).unwrap_or(32);
+            let net = rtutil::netname(Ipv4Addr::from(u32::from(addr) & u32::from(mask)), len);
+            let _ = writeln!(out, "{head}{net:<13.13} {:<17.17} {counters}", names.host(addr));
+        }
+    }
+    out
+}
+
+fn interfaces(
+    s: &mut Stack,
+    only: Option<&str>,
+    family: Family,
+    numeric: bool,
+    bytes: bool,
+    json: bool,
+) -> Result<(), ExitCode> {
+    let mut ifs = if_list(s)?;
+    if let Some(name) = only {
+        ifs.retain(|i| i.name == name);
+        if ifs.is_empty() {
+            return Err(fail(PROG, format!("{name}: unknown interface")));
+        }
+    }
+    if json {
+        let v: Vec<serde_json::Value> = ifs.iter().map(if_json).collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        print!("{}", format_interfaces(&ifs, family, &mut Names::new(numeric), bytes));
+    }
+    Ok(())
+}
+
+fn if_json(i: &IfInfo) -> serde_json::Value {
+    let d = &i.data;
+    json!({
+        "name": i.name,
+        "index": i.index,
+        "up": i.flags & iff::UP != 0,
+        "mtu": i.mtu,
+        "address": i.lladdr.as_ref().map(mac),
+        "inet": i.addrs.iter().filter_map(|a| match (a.addr, a.netmask) {
+            (IpAddr::V4(addr), IpAddr::V4(mask)) => {
+                let len = rtutil::mask_len(u32::from(mask)).unwrap_or(32);
+                let net = Ipv4Addr::from(u32::from(addr) & u32::from(mask));
+                Some(json!({ "address": addr.to_string(), "network": net.to_string(), "prefixlen": len }))
+            }
+            _ => None,
+        }).collect::<Vec<_>>(),
+        "ipackets": d.ifi_ipackets, "ierrors": d.ifi_ierrors,
+        "opackets": d.ifi_opackets, "oerrors": d.ifi_oerrors,
+        "collisions": d.ifi_collisions,
+        "ibytes": d.ifi_ibytes, "obytes": d.ifi_obytes,
+        "iqdrops": d.ifi_iqdrops,
+    })
+}
+
+/// Counters of one interface (or the sum of all) for `-w`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tot {
+    ip: u64,
+    ib: u64,
+    ie: u64,
+    op: u64,
+    ob: u64,
+    oe: u64,
+    co: u64,
+}
+
+impl Tot {
+    fn of(i: &IfInfo) -> Tot {
+        let d = &i.data;
+        Tot {
+            ip: d.ifi_ipackets,
+            ib: d.ifi_ibytes,
+            ie: d.ifi_ierrors,
+            op: d.ifi_opackets,
+            ob: d.ifi_obytes,
+            oe: d.ifi_oerrors,
+            co: d.ifi_collisions,
+        }
+    }
+
+    fn add(self, o: Tot) -> Tot {
+        Tot {
+            ip: self.ip + o.ip,
+            ib: self.ib + o.ib,
+            ie: self.ie + o.ie,
+            op: self.op + o.op,
+            ob: self.ob + o.ob,
+            oe: self.oe + o.oe,
+            co: self.co + o.co,
+        }
+    }
+
+    fn since(self, o: Tot) -> Tot {
+        Tot {
+            ip: self.ip.wrapping_sub(o.ip),
+            ib: self.ib.wrapping_sub(o.ib),
+            ie: self.ie.wrapping_sub(o.ie),
+            op: self.op.wrapping_sub(o.op),
+            ob: self.ob.wrapping_sub(o.ob),
+            oe: self.oe.wrapping_sub(o.oe),
+            co: self.co.wrapping_sub(o.co),
+        }
+    }
+
+    fn line(self, bytes: bool) -> String {
+        if bytes {
+            format!("{:>10} {:>8.8} {:>10} {:>5.5}", self.ib, " ", self.ob, " ")
+        } else {
+            format!(
+                "{:>8} {:>5} {:>8} {:>5} {:>5}",
+                self.ip, self.ie, self.op, self.oe, self.co
+            )
+        }
+    }
+}
+
+/// The two header lines of `-w`, NetBSD's iftot_banner.
+fn sideways_banner(name: &str, bytes: bool) -> String {
+    let half = |n: &str| {
+        if bytes {
+            format!("{n:>7.7} in {:>8.8} {n:>6.6} out {:>5.5}", " ", " ")
+        } else {
+            format!("{n:>5.5} in {:>5.5}{n:>5.5} out {:>5.5} {:>5.5}", " ", " ", " ")
+        }
+    };
+    let cols = if bytes {
+        format!("{:>10.10} {:>8.8} {:>10.10} {:>5.5}", "bytes", " ", "bytes", " ")
+    } else {
+        format!(
+            "{:>8.8} {:>5.5} {:>8.8} {:>5.5} {:>5.5}",
+            "packets", "errs", "packets", "errs", "colls"
+        )
+    };
+    format!("{}  {}\n{cols}  {cols}\n", half(name), half("total"))
+}
+
+/// Lines between banners, as NetBSD's netstat redraws them.
+const REDRAW_LINES: u64 = 21;
+
+/// `netstat -w N`: traffic of one interface and of all, every N seconds; the first line is
+/// the totals so far, each later one what changed.
+fn sideways(s: &mut Stack, only: Option<&str>, wait: u64, count: Option<u64>, bytes: bool) -> Result<(), ExitCode> {
+    let ifs = if_list(s)?;
+    // Without -I, the busiest interface, as NetBSD picks it.
+    let name = match only {
+        Some(n) => {
+            if !ifs.iter().any(|i| i.name == n) {
+                return Err(fail(PROG, format!("{n}: unknown interface")));
+            }
+            n.to_string()
+        }
+        None => ifs
+            .iter()
+            .max_by_key(|i| i.data.ifi_ibytes + i.data.ifi_obytes)
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+    };
+    let mut out = std::io::stdout();
+    let (mut old, mut old_sum) = (Tot::default(), Tot::default());
+    let mut ifs = Some(ifs);
+    let (mut n, mut since_banner) = (0u64, REDRAW_LINES);
+    loop {
+        if since_banner == REDRAW_LINES {
+            since_banner = 0;
+            old = Tot::default();
+            old_sum = Tot::default();
+            let _ = out.write_all(sideways_banner(&name, bytes).as_bytes());
+        }
+        let list = match ifs.take() {
+            Some(l) => l,
+            None => if_list(s)?,
+        };
+        let cur = list.iter().find(|i| i.name == name).map(Tot::of).unwrap_or_default();
+        let sum = list.iter().map(Tot::of).fold(Tot::default(), Tot::add);
+        let line = format!("{}  {}\n", cur.since(old).line(bytes), sum.since(old_sum).line(bytes));
+        if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+        (old, old_sum) = (cur, sum);
+        n += 1;
+        since_banner += 1;
+        if count.is_some_and(|c| n >= c) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(wait));
+    }
+}
+
+fn routes(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
+    let mut routes: Vec<RtMsg> = s.route_dump().map_err(|e| fail(PROG, format!("route dump: {e}")))?;
+    rtutil::sort_routes(&mut routes);
+    let ifs = if_list(s)?;
+    if json {
+        let v: Vec<serde_json::Value> = routes.iter().map(|r| rtutil::route_json(r, &ifs)).collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        print!("{}", rtutil::routing_tables(&routes, &ifs, numeric, false));
+    }
+    Ok(())
+}
+
+/// The ARP cache as routing-table lines (the way NetBSD listed RTF_LLINFO routes).
+fn format_arp(list: &[ArpEntry], names: &mut Names) -> String {
+    let mut out = String::from("Routing tables\n");
+    if list.is_empty() {
+        return out;
+    }
+    out += "\nInternet (ARP):\n";
+    let _ = writeln!(
+        out,
+        "{:<18.18} {:<18.18} {:<6.6} {:>6.6} {:>8.8} {:>6.6} Interface",
+        "Destination", "Gateway", "Flags", "Refs", "Use", "Expire"
+    );
+    let mut v: Vec<&ArpEntry> = list.iter().collect();
+    v.sort_by_key(|e| u32::from(e.addr));
+    for e in v {
+        let gw = e.lladdr.as_ref().map(mac).unwrap_or_else(|| "(incomplete)".into());
+        let mut f = rtf::UP | rtf::HOST | rtf::LLDATA;
+        if e.permanent {
+            f |= rtf::STATIC;
+        }
+        let exp = match e.expire {
+            Some(x) if !e.permanent => x.to_string(),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<18} {gw:<18} {:<6.6} {:>6} {:>8} {exp:>6}  {:.16}",
+            names.host(e.addr),
+            rtf::letters(f),
+            "-",
+            "-",
+            e.ifname
+        );
+    }
+    out
+}
+
+fn arp(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
+    let list = s.arp_dump().map_err(|e| fail(PROG, format!("arp table: {e}")))?;
+    if json {
+        let v: Vec<serde_json::Value> = list
+            .iter()
+            .map(|e| {
+                json!({
+                    "address": e.addr.to_string(),
+                    "lladdr": e.lladdr.as_ref().map(mac),
+                    "interface": e.ifname,
+                    "expire": e.expire,
+                    "permanent": e.permanent,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        print!("{}", format_arp(&list, &mut Names::new(numeric)));
+    }
+    Ok(())
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Builds one section of `netstat -s`; counters that are zero are left out with `-ss`.
+struct Section {
+    out: String,
+    hide_zero: bool,
+}
+
+impl Section {
+    fn new(name: &str, sflag: u8) -> Section {
+        Section {
+            out: format!("{name}:\n"),
+            hide_zero: sflag > 1,
+        }
+    }
+
+    /// A line whose noun takes an `s` after any count but one: `\t3 packets ...`.
+    /// `fmt` holds `{}` for the count and `{s}` for the plural ending.
+    fn p(&mut self, n: u64, fmt: &str) {
+        if n != 0 || !self.hide_zero {
+            self.out += &fmt.replacen("{}", &n.to_string(), 1).replace("{s}", plural(n));
+            self.out.push('\n');
+        }
+    }
+}
+
+/// NetBSD's names of ICMP types, for the histograms.
+const ICMP_NAMES: &[&str] = &[
+    "echo reply",
+    "#1",
+    "#2",
+    "destination unreachable",
+    "source quench",
+    "routing redirect",
+    "alternate host address",
+    "#7",
+    "echo",
+    "router advertisement",
+    "router solicitation",
+    "time exceeded",
+    "parameter problem",
+    "time stamp",
+    "time stamp reply",
+    "information request",
+    "information request reply",
+    "address mask request",
+    "address mask reply",
+];
+
+fn icmp_name(t: usize) -> String {
+    ICMP_NAMES
+        .get(t)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| format!("#{t}"))
+}
+
+fn format_ip(st: &IpStats, sflag: u8) -> String {
+    let mut s = Section::new("ip", sflag);
+    s.p(st.total, "\t{} total packet{s} received");
+    s.p(st.badsum, "\t{} bad header checksum{s}");
+    s.p(st.toosmall, "\t{} with size smaller than minimum");
+    s.p(st.tooshort, "\t{} with data size < data length");
+    s.p(st.toolong, "\t{} with length > max ip packet size");
+    s.p(st.badhlen, "\t{} with header length < data size");
+    s.p(st.badlen, "\t{} with data length < header length");
+    s.p(st.badoptions, "\t{} with bad options");
+    s.p(st.badvers, "\t{} with incorrect version number");
+    s.p(st.fragments, "\t{} fragment{s} received");
+    s.p(st.fragdropped, "\t{} fragment{s} dropped (dup or out of space)");
+    s.p(st.fragtimeout, "\t{} fragment{s} dropped after timeout");
+    s.p(st.reassembled, "\t{} packet{s} reassembled ok");
+    s.p(st.delivered, "\t{} packet{s} for this host");
+    s.p(st.noproto, "\t{} packet{s} for unknown/unsupported protocol");
+    if st.forward != 0 || !s.hide_zero {
+        let mut line = format!("\t{} packet{} forwarded", st.forward, plural(st.forward));
+        if st.fastforward != 0 || !s.hide_zero {
+            line += &format!(" ({} packet{} fast forwarded)", st.fastforward, plural(st.fastforward));
+        }
+        s.out += &line;
+        s.out.push('\n');
+    }
+    s.p(st.cantforward, "\t{} packet{s} not forwardable");
+    s.p(st.redirectsent, "\t{} redirect{s} sent");
+    s.p(st.nogif, "\t{} packet{s} no matching gif found");
+    s.p(st.localout, "\t{} packet{s} sent from this host");
+    s.p(st.rawout, "\t{} packet{s} sent with fabricated ip header");
+    s.p(st.odropped, "\t{} output packet{s} dropped due to no bufs, etc.");
+    s.p(st.noroute, "\t{} output packet{s} discarded due to no route");
+    s.p(st.fragmented, "\t{} output datagram{s} fragmented");
+    s.p(st.ofragments, "\t{} fragment{s} created");
+    s.p(st.cantfrag, "\t{} datagram{s} that can't be fragmented");
+    s.p(st.badaddr, "\t{} datagram{s} with bad address in header");
+    s.out
+}
+
+fn histogram(out: &mut String, title: &str, h: &[u64]) {
+    let mut first = true;
+    for (t, n) in h.iter().enumerate().filter(|(_, n)| **n != 0) {
+        if first {
+            let _ = writeln!(out, "\t{title} histogram:");
+            first = false;
+        }
+        let _ = writeln!(out, "\t\t{}: {n}", icmp_name(t));
+    }
+}
+
+fn format_icmp(st: &IcmpStats, sflag: u8) -> String {
+    let mut s = Section::new("icmp", sflag);
+    s.p(st.error, "\t{} call{s} to icmp_error");
+    s.p(st.oldicmp, "\t{} error{s} not generated because old message was icmp");
+    s.p(
+        st.oldshort,
+        "\t{} error{s} not generated because old ip message was too short",
+    );
+    s.p(st.toofreq, "\t{} error{s} not generated because of rate limitation");
+    histogram(&mut s.out, "Output", &st.outhist);
+    s.p(st.badcode, "\t{} message{s} with bad code fields");
+    s.p(st.tooshort, "\t{} message{s} < minimum length");
+    s.p(st.checksum, "\t{} bad checksum{s}");
+    s.p(st.badlen, "\t{} message{s} with bad length");
+    histogram(&mut s.out, "Input", &st.inhist);
+    s.p(st.reflect, "\t{} message response{s} generated");
+    s.p(st.pmtuchg, "\t{} path MTU change{s}");
+    s.out
+}
+
+fn format_arp_stats(st: &ArpStats, sflag: u8) -> String {
+    let mut s = Section::new("arp", sflag);
+    s.p(st.sent_requests + st.sent_replies, "\t{} packet{s} sent");
+    s.p(st.sent_replies, "\t\t{} reply packet{s}");
+    s.p(st.sent_requests, "\t\t{} request packet{s}");
+    s.p(st.received, "\t{} packet{s} received");
+    s.p(st.rcv_replies, "\t\t{} reply packet{s}");
+    s.p(st.rcv_requests, "\t\t{} valid request packet{s}");
+    s.p(st.rcv_mcast, "\t\t{} broadcast/multicast packet{s}");
+    s.p(st.rcv_badproto, "\t\t{} packet{s} with unknown protocol type");
+    s.p(st.rcv_badlen, "\t\t{} packet{s} with bad (short) length");
+    s.p(st.rcv_zerotpa, "\t\t{} packet{s} with null target IP address");
+    s.p(st.rcv_zerospa, "\t\t{} packet{s} with null source IP address");
+    s.p(
+        st.rcv_localsha,
+        "\t\t{} packet{s} sourced from a local hardware address",
+    );
+    s.p(
+        st.rcv_bcastsha,
+        "\t\t{} packet{s} with a broadcast source hardware address",
+    );
+    s.p(st.dup_ips, "\t\t{} duplicate{s} for a local IP address");
+    s.p(st.dfr_total, "\t{} packet{s} deferred pending ARP resolution");
+    s.p(st.dfr_sent, "\t\t{} sent");
+    s.p(st.dfr_dropped, "\t\t{} dropped");
+    s.p(st.allocfail, "\t{} failure{s} to allocate llinfo");
+    s.out
+}
+
+fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bool) -> Result<(), ExitCode> {
+    let st: Stats = s.stats().map_err(|e| fail(PROG, format!("statistics: {e}")))?;
+    let wanted: Vec<&str> = match (proto, family) {
+        (Some(p), _) => vec![p],
+        (None, Family::Arp) => vec!["arp"],
+        _ => PROTOCOLS.to_vec(),
+    };
+    if json {
+        let mut v = serde_json::Map::new();
+        for p in &wanted {
+            let x = match *p {
+                "ip" => serde_json::to_value(st.ip),
+                "icmp" => serde_json::to_value(&st.icmp),
+                _ => serde_json::to_value(st.arp),
+            };
+            v.insert(p.to_string(), x.unwrap_or_default());
+        }
+        println!("{}", serde_json::Value::Object(v));
+        return Ok(());
+    }
+    let mut out = String::new();
+    for p in &wanted {
+        out += &match *p {
+            "ip" => format_ip(&st.ip, sflag),
+            "icmp" => format_icmp(&st.icmp, sflag),
+            _ => format_arp_stats(&st.arp, sflag),
+        };
+    }
+    print!("{out}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktbox_stack::msg::{IfAddr, IfData};
+
+    fn ifinfo(name: &str, index: u16, addrs: &[(&str, &str)], lladdr: Option<[u8; 6]>) -> IfInfo {
+        IfInfo {
+            index,
+            name: name.into(),
+            flags: iff::UP,
+            mtu: 1500,
+            lladdr,
+            data: IfData {
+                ifi_ipackets: 12,
+                ifi_opackets: 7,
+                ifi_ierrors: 1,
+                ..IfData::default()
+            },
+            addrs: addrs
+                .iter()
+                .map(|(a, m)| IfAddr {
+                    addr: a.parse().unwrap(),
+                    netmask: m.parse().unwrap(),
+                    brd: None,
+                })
+                .collect(),
+            driver: None,
+            details: vec![],
+        }
+    }
+
+    #[test]
+    fn interface_table_like_netbsd() {
+        let mut lo = ifinfo("lo0", 1, &[("127.0.0.1", "255.0.0.0")], None);
+        lo.mtu = 33624;
+        let mut en = ifinfo("en0", 2, &[("10.0.2.15", "255.255.255.0")], Some([2, 0, 0, 0, 0, 1]));
+        en.flags = 0;
+        let t = format_interfaces(&[lo, en], Family::Any, &mut Names::new(true), false);
+        assert_eq!(
+            t,
+            "Name  Mtu   Network       Address              Ipkts Ierrs    Opkts Oerrs Colls\n\
+             lo0   33624 <Link>                                12     1        7     0     0\n\
+             lo0   33624 127/8         127.0.0.1               12     1        7     0     0\n\
+             en0*  1500  <Link>        02:00:00:00:00:01       12     1        7     0     0\n\
+             en0*  1500  10.0.2/24     10.0.2.15               12     1        7     0     0\n"
+        );
+        let en = ifinfo("en0", 2, &[("10.0.2.15", "255.255.255.0")], None);
+        let t = format_interfaces(std::slice::from_ref(&en), Family::Inet, &mut Names::new(true), true);
+        assert_eq!(
+            t,
+            "Name  Mtu   Network       Address               Ibytes     Obytes\n\
+             en0   1500  10.0.2/24     10.0.2.15                  0          0\n"
+        );
+        let t = format_interfaces(&[en], Family::Link, &mut Names::new(true), false);
+        assert_eq!(t.lines().count(), 2);
+        assert!(t.contains("<Link>"));
+    }
+
+    #[test]
+    fn sideways_banner_like_netbsd() {
+        assert_eq!(
+            sideways_banner("en0", false),
+            "  en0 in        en0 out              total in      total out            \n \
+             packets  errs  packets  errs colls   packets  errs  packets  errs colls\n"
+        );
+        let t = Tot {
+            ip: 5,
+            ie: 0,
+            op: 3,
+            ..Tot::default()
+        };
+        assert_eq!(t.line(false), "       5     0        3     0     0");
+        assert_eq!(t.since(t), Tot::default());
+    }
+
+    #[test]
+    fn stats_like_netbsd() {
+        let ip = IpStats {
+            total: 1234,
+            delivered: 1,
+            ..IpStats::default()
+        };
+        let t = format_ip(&ip, 1);
+        assert!(
+            t.starts_with("ip:\n\t1234 total packets received\n\t0 bad header checksums\n"),
+            "{t}"
+        );
+        assert!(t.contains("\t1 packet for this host\n"));
+        assert!(t.contains("\t0 packets forwarded (0 packets fast forwarded)\n"));
+        assert!(t.contains("\t0 with size smaller than minimum\n"));
+        assert_eq!(
+            format_ip(&ip, 2),
+            "ip:\n\t1234 total packets received\n\t1 packet for this host\n"
+        );
+        let mut icmp = IcmpStats {
+            reflect: 3,
+            ..IcmpStats::default()
+        };
+        icmp.outhist = vec![0; 41];
+        icmp.inhist = vec![0; 41];
+        icmp.outhist[0] = 3;
+        icmp.inhist[8] = 3;
+        icmp.inhist[40] = 1;
+        let t = format_icmp(&icmp, 2);
+        assert_eq!(
+            t,
+            "icmp:\n\tOutput histogram:\n\t\techo reply: 3\n\tInput histogram:\n\t\techo: 3\n\t\t#40: 1\n\
+             \t3 message responses generated\n"
+        );
+        let t = format_arp_stats(
+            &ArpStats {
+                sent_requests: 2,
+                sent_replies: 1,
+                ..ArpStats::default()
+            },
+            2,
+        );
+        assert_eq!(t, "arp:\n\t3 packets sent\n\t\t1 reply packet\n\t\t2 request packets\n");
+        assert!(format_arp_stats(&ArpStats::default(), 1).contains("\t\t0 dropped\n"));
+    }
+
+    #[test]
+    fn arp_table() {
+        let e = ArpEntry {
+            addr: "10.0.0.1".parse().unwrap(),
+            lladdr: Some([2, 0, 0, 0, 0, 9]),
+            ifname: "en0".into(),
+            expire: Some(1190),
+            permanent: false,
+        };
+        let t = format_arp(&[e], &mut Names::new(true));
+        assert!(
+            t.ends_with("10.0.0.1           02:00:00:00:00:09  UHL         -        -   1190  en0\n"),
+            "{t}"
+        );
+    }
+}

@@ -1,0 +1,1101 @@
+//! route: manually manipulate the routing tables, NetBSD's syntax and output.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, Command};
+use pktbox_stack::msg::{
+    encode, iff, IfInfo, Msg, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN, LINK_STATE_UP,
+};
+use pktbox_stack::net::route::rtf;
+use pktbox_stack::socket::{Error, Stack};
+
+use crate::common::{open_stack, parse, EXIT_FAILURE, EXIT_USAGE};
+use crate::rtutil::{self, Names};
+
+const PROG: &str = "route";
+const USAGE: &str = "usage: route [-fnqSsv] command [[modifiers] args]";
+
+pub fn command() -> Command {
+    Command::new(PROG)
+        .about("Manually manipulate the routing tables")
+        .override_usage(
+            "route [-fnqSsv] command [[modifiers] args]\n       \
+             route [-n] add|change|delete|get [-net|-host] destination [gateway] [netmask]\n       \
+             route [-nS] show [-inet] [--json]\n       \
+             route [-nqv] flush|flushall [-inet]\n       \
+             route [-n] monitor [-c count]",
+        )
+        .after_help(
+            "Commands: add, delete, change, get, show, flush, flushall, monitor.\n\
+             Modifiers: -net, -host, -netmask MASK, -prefixlen N, -interface (or -iface), -ifp IF, \
+             -reject, -noreject, -blackhole, -noblackhole, -static, -nostatic, -proto1, -proto2, \
+             -mtu N, -inet.\n\
+             The destination is `default`, an address, or NET/LEN. As on NetBSD, `128.32` is the host \
+             128.0.0.32, `-net 128.32` the network 128.32.0.0/16 and `-net 10` the network 10/8.",
+        )
+        .arg(
+            Arg::new("flush")
+                .short('f')
+                .action(ArgAction::SetTrue)
+                .help("Remove all gateway and static routes (first, with a command)"),
+        )
+        .arg(
+            Arg::new("numeric")
+                .short('n')
+                .action(ArgAction::SetTrue)
+                .help("Print addresses as numbers, not names"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .action(ArgAction::SetTrue)
+                .help("Print nothing when changing the table"),
+        )
+        .arg(
+            Arg::new("spaced")
+                .short('S')
+                .action(ArgAction::SetTrue)
+                .help("show: print a space for each flag that is not set, so flags line up"),
+        )
+        .arg(
+            Arg::new("short")
+                .short('s')
+                .action(ArgAction::SetTrue)
+                .help("get: print only the gateway that will be used"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .action(ArgAction::SetTrue)
+                .help("Print the routing messages sent and received"),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("show and get: print the routes as JSON"),
+        )
+        .arg(
+            Arg::new("command")
+                .value_name("command")
+                .value_parser(["add", "delete", "change", "get", "show", "flush", "flushall", "monitor"])
+                .help("What to do"),
+        )
+        .arg(
+            Arg::new("args")
+                .value_name("args")
+                .num_args(0..)
+                .trailing_var_arg(true)
+                .allow_hyphen_values(true)
+                .help("Modifiers and arguments of the command"),
+        )
+}
+
+/// Options that come before the command.
+#[derive(Debug, Default, Clone, Copy)]
+struct Opts {
+    flush: bool,
+    numeric: bool,
+    quiet: bool,
+    spaced: bool,
+    short: bool,
+    verbose: bool,
+    json: bool,
+}
+
+/// Why a command line cannot be used: a usage error (exit 2) or a bad value (exit 1, as
+/// NetBSD's `errx`).
+#[derive(Debug, PartialEq, Eq)]
+enum BadArgs {
+    Usage(String),
+    Fail(String),
+}
+
+/// An add, delete, change or get request, parsed.
+#[derive(Debug, PartialEq, Eq)]
+struct RouteArgs {
+    /// The destination as typed, up to a `/` (what NetBSD prints in `add net ...`).
+    dest_text: String,
+    /// The gateway as typed.
+    gateway_text: Option<String>,
+    dst: Ipv4Addr,
+    /// None for a host route.
+    prefixlen: Option<u8>,
+    gateway: Option<Ipv4Addr>,
+    ifp: Option<String>,
+    flags: u32,
+    mtu: u32,
+    /// Warnings NetBSD prints for old-style trailing arguments.
+    warnings: Vec<String>,
+}
+
+impl RouteArgs {
+    fn is_host(&self) -> bool {
+        self.prefixlen.is_none()
+    }
+
+    fn msg(&self) -> RtMsg {
+        RtMsg {
+            rtm_flags: self.flags,
+            rtm_index: 0,
+            dst: Some(self.dst),
+            gateway: self.gateway,
+            prefixlen: self.prefixlen,
+            ifp: self.ifp.clone(),
+            ifa: None,
+            mtu: self.mtu,
+            use_count: 0,
+        }
+    }
+}
+
+/// A netmask: dotted quad (any inet_aton form, so `0xffffff00` too) or `/LEN`.
+fn parse_netmask(s: &str) -> Result<u8, BadArgs> {
+    let m = match s.strip_prefix('/') {
+        Some(l) => return parse_prefixlen(l),
+        None => rtutil::inet_aton(s).ok_or_else(|| BadArgs::Fail(format!("{s}: bad value")))?,
+    };
+    rtutil::mask_len(m).ok_or_else(|| BadArgs::Fail(format!("{s}: non-contiguous netmask not supported")))
+}
+
+fn parse_prefixlen(s: &str) -> Result<u8, BadArgs> {
+    s.parse::<u8>()
+        .ok()
+        .filter(|l| *l <= 32)
+        .ok_or_else(|| BadArgs::Fail(format!("{s}: bad value")))
+}
+
+/// An address argument: numbers in any inet_aton form, else a name from /etc/hosts.
+fn host_addr(s: &str) -> Option<Ipv4Addr> {
+    rtutil::inet_aton(s)
+        .map(Ipv4Addr::from)
+        .or_else(|| rtutil::host_by_name(s))
+}
+
+/// Keywords that NetBSD's route knows but this stack cannot honour: refused, never ignored.
+const UNSUPPORTED: &[&str] = &[
+    "inet6",
+    "link",
+    "atalk",
+    "mpls",
+    "tag",
+    "sa",
+    "xns",
+    "iso",
+    "cloning",
+    "nocloning",
+    "cloned",
+    "nocloned",
+    "xresolve",
+    "llinfo",
+    "proxy",
+    "connected",
+    "noconnected",
+    "lock",
+    "lockrest",
+    "ifa",
+    "genmask",
+];
+/// Metrics other than the MTU, which this stack does not keep.
+const METRICS: &[&str] = &[
+    "hopcount", "expire", "recvpipe", "sendpipe", "ssthresh", "rtt", "rttvar",
+];
+
+/// route(8)'s grammar for add, delete, change and get (NetBSD's `newroute`).
+fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, BadArgs> {
+    let mut r = RouteArgs {
+        dest_text: String::new(),
+        gateway_text: None,
+        dst: Ipv4Addr::UNSPECIFIED,
+        prefixlen: None,
+        gateway: None,
+        ifp: None,
+        flags: rtf::STATIC,
+        mtu: 0,
+        warnings: Vec::new(),
+    };
+    let (mut net, mut host, mut iface) = (false, false, false);
+    let (mut netmask, mut prefixlen): (Option<u8>, Option<u8>) = (None, None);
+    let mut dest: Option<String> = None;
+    let mut gateway: Option<String> = None;
+    let mut rest: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some(kw) = a.strip_prefix('-').filter(|k| !k.is_empty()) else {
+            if dest.is_none() {
+                dest = Some(a.clone());
+            } else if gateway.is_none() {
+                gateway = Some(a.clone());
+            } else {
+                rest.push(a.clone());
+            }
+            continue;
+        };
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| BadArgs::Usage(format!("botched keyword: {kw}")))
+        };
+        match kw {
+            "net" => net = true,
+            "host" => host = true,
+            "netmask" => {
+                netmask = Some(parse_netmask(&value()?)?);
+                net = true;
+            }
+            "prefixlen" => prefixlen = Some(parse_prefixlen(&value()?)?),
+            "interface" | "iface" => iface = true,
+            "ifp" => r.ifp = Some(value()?),
+            "static" => r.flags |= rtf::STATIC,
+            "nostatic" => r.flags &= !rtf::STATIC,
+            "reject" => r.flags |= rtf::REJECT,
+            "noreject" => r.flags &= !rtf::REJECT,
+            "blackhole" => r.flags |= rtf::BLACKHOLE,
+            "noblackhole" => r.flags &= !rtf::BLACKHOLE,
+            "proto1" => r.flags |= rtf::PROTO1,
+            "proto2" => r.flags |= rtf::PROTO2,
+            "inet" => {}
+            "mtu" => {
+                let v = value()?;
+                r.mtu = v.parse().map_err(|_| BadArgs::Fail(format!("{v}: bad value")))?;
+            }
+            "dst" => dest = Some(value()?),
+            "gateway" => gateway = Some(value()?),
+            k if METRICS.contains(&k) => {
+                return Err(BadArgs::Fail(format!(
+                    "-{k}: this stack keeps no such metric (only -mtu)"
+                )))
+            }
+            k if UNSUPPORTED.contains(&k) => return Err(BadArgs::Fail(format!("-{k}: not supported by this stack"))),
+            k => return Err(BadArgs::Usage(format!("botched keyword: {k}"))),
+        }
+    }
+    // Trailing arguments after the gateway: NetBSD's old forms (0: interface route, 1-9: via
+    // a gateway), else a netmask.
+    match rest.as_slice() {
+        [] => {}
+        [x] if x == "0" => {
+            if !quiet {
+                r.warnings.push("old usage of trailing 0, assuming route to if".into());
+            }
+            iface = true;
+        }
+        [x] if x.len() == 1 && x.as_bytes()[0].is_ascii_digit() => {
+            if !quiet {
+                r.warnings
+                    .push("old usage of trailing digit, assuming route via gateway".into());
+            }
+            iface = false;
+        }
+        [x] => netmask = Some(parse_netmask(x)?),
+        [_, x, ..] => return Err(BadArgs::Usage(format!("botched keyword: {x}"))),
+    }
+    let Some(dest) = dest else {
+        return Err(BadArgs::Fail("missing destination specification".into()));
+    };
+    if cmd == "add" && gateway.is_none() {
+        return Err(BadArgs::Fail("missing gateway specification".into()));
+    }
+    if host && net {
+        return Err(BadArgs::Fail("-host and -net conflict".into()));
+    }
+
+    // The destination, as NetBSD's getaddr(RTA_DST) reads it.
+    let bad = || BadArgs::Fail(format!("{dest}: bad value"));
+    let (dst, mut len): (u32, Option<u8>) = if dest == "default" {
+        net = true;
+        r.dest_text = dest.clone();
+        (0, Some(0))
+    } else if let Some((a, l)) = dest.split_once('/') {
+        r.dest_text = a.to_string();
+        let v = if net {
+            rtutil::inet_network(a).map(|n| rtutil::make_net_and_mask(n).0)
+        } else {
+            rtutil::inet_aton(a)
+        };
+        let l = parse_prefixlen(l)?;
+        (v.ok_or_else(bad)?, Some(l))
+    } else {
+        r.dest_text = dest.clone();
+        let class = |(a, m): (u32, u32)| (a, rtutil::mask_len(m));
+        match rtutil::inet_aton(&dest).filter(|_| !net) {
+            Some(v) if rtutil::inet_lnaof(v) != 0 => (v, None),
+            Some(v) => class(rtutil::make_net_and_mask(v)),
+            None => match rtutil::inet_network(&dest) {
+                Some(n) => class(rtutil::make_net_and_mask(n)),
+                None => (u32::from(rtutil::host_by_name(&dest).ok_or_else(bad)?), None),
+            },
+        }
+    };
+    if let Some(m) = netmask {
+        len = Some(m);
+    }
+    if let Some(p) = prefixlen {
+        len = Some(p);
+    }
+    if host {
+        len = None;
+    }
+    // A /32 given as such is a host route, as NetBSD's prefixlen() says; `-net` keeps it a
+    // network (the stack still marks a /32 as a host route).
+    if len == Some(32) && !net {
+        len = None;
+    }
+    r.dst = Ipv4Addr::from(dst);
+    r.prefixlen = len;
+
+    if let Some(g) = &gateway {
+        match host_addr(g) {
+            Some(a) => r.gateway = Some(a),
+            // `-interface en0`: the interface by name (NetBSD wants its address).
+            None if iface && !g.is_empty() && g.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                if r.ifp.is_none() {
+                    r.ifp = Some(g.clone());
+                }
+            }
+            None => return Err(BadArgs::Fail(format!("{g}: bad value"))),
+        }
+    }
+    r.gateway_text = gateway;
+    r.flags |= rtf::UP;
+    if r.is_host() {
+        r.flags |= rtf::HOST;
+    }
+    if !iface {
+        r.flags |= rtf::GATEWAY;
+    }
+    Ok(r)
+}
+
+/// route(8)'s words for the errors of the routing socket.
+fn route_strerror(e: &Error) -> String {
+    match e.errno() {
+        Some(libc::ESRCH) => "not in table".into(),
+        Some(libc::EBUSY) => "entry in use".into(),
+        Some(libc::ENOBUFS) => "routing table overflow".into(),
+        _ => e.strerror(),
+    }
+}
+
+fn socket_fail(e: &Error) {
+    match e {
+        Error::Errno { .. } => eprintln!("{PROG}: writing to routing socket: {}", route_strerror(e)),
+        other => eprintln!("{PROG}: {other}"),
+    }
+}
+
+fn usage(msg: Option<&str>) -> ExitCode {
+    if let Some(m) = msg {
+        eprintln!("{PROG}: {m}");
+    }
+    eprintln!("{USAGE}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn bad_args(b: BadArgs) -> ExitCode {
+    match b {
+        BadArgs::Usage(m) => usage(Some(&m)),
+        BadArgs::Fail(m) => {
+            eprintln!("{PROG}: {m}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Splits the command line before the command's own arguments, which clap must not read as
+/// options (`-net`, `-host`): options and the command go to clap, the rest to route's grammar.
+fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let pos = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
+        .map(|(i, _)| i);
+    match pos {
+        Some(i) => {
+            let rest = args[i + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            (args[..=i].to_vec(), rest)
+        }
+        None => (args, Vec::new()),
+    }
+}
+
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let (args, rest) = split_args(args);
+    // NetBSD names a bad command word the same way as a bad keyword.
+    if let Some(c) = args
+        .get(1..)
+        .and_then(|a| a.iter().find(|a| !a.to_string_lossy().starts_with('-')))
+    {
+        let c = c.to_string_lossy();
+        if !["add", "delete", "change", "get", "show", "flush", "flushall", "monitor"].contains(&c.as_ref()) {
+            return usage(Some(&format!("botched keyword: {c}")));
+        }
+    }
+    let m = match parse(command(), args) {
+        Ok(m) => m,
+        Err(c) => return c,
+    };
+    let o = Opts {
+        flush: m.get_flag("flush"),
+        numeric: m.get_flag("numeric"),
+        quiet: m.get_flag("quiet"),
+        spaced: m.get_flag("spaced"),
+        short: m.get_flag("short"),
+        verbose: m.get_flag("verbose"),
+        json: m.get_flag("json"),
+    };
+    let cmd = match m.get_one::<String>("command") {
+        Some(c) => c.clone(),
+        None if o.flush => "flush".to_string(),
+        None => return usage(None),
+    };
+    if o.json && !matches!(cmd.as_str(), "show" | "get") {
+        return usage(Some("--json goes with show and get"));
+    }
+    // Check the arguments before touching the stack: a bad line changes nothing.
+    let req = match cmd.as_str() {
+        "add" | "delete" | "change" | "get" => match parse_route(&cmd, &rest, o.quiet) {
+            Ok(r) => Some(r),
+            Err(b) => return bad_args(b),
+        },
+        "show" | "flush" | "flushall" => {
+            if let Err(b) = family_args(&rest) {
+                return bad_args(b);
+            }
+            None
+        }
+        _ => None,
+    };
+    let monitor_count = if cmd == "monitor" {
+        match rest.as_slice() {
+            [] => None,
+            [c, n] if c == "-c" => match n.parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return bad_args(BadArgs::Fail(format!("{n}: bad value"))),
+            },
+            [x, ..] => return usage(Some(&format!("botched keyword: {x}"))),
+        }
+    } else {
+        None
+    };
+    let mut s = match open_stack(PROG) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if o.flush && cmd != "flush" && cmd != "flushall" && cmd != "show" && cmd != "monitor" {
+        if let Err(c) = flush(&mut s, &o, false) {
+            return c;
+        }
+    }
+    let r = match (cmd.as_str(), req) {
+        ("show", _) => show(&mut s, &o),
+        ("flush", _) => flush(&mut s, &o, false),
+        ("flushall", _) => flush(&mut s, &o, true),
+        ("monitor", _) => monitor(&mut s, &o, monitor_count),
+        ("get", Some(r)) => get(&mut s, &o, &r),
+        (_, Some(r)) => change_table(&mut s, &o, &cmd, &r),
+        _ => Err(usage(None)),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(c) => c,
+    }
+}
+
+/// The optional address family of show and flush: `-inet` is the only one here.
+fn family_args(rest: &[String]) -> Result<(), BadArgs> {
+    match rest {
+        [] => Ok(()),
+        [f] if f == "-inet" => Ok(()),
+        [f] if f == "-inet6" => Err(BadArgs::Fail("-inet6: not supported by this stack".into())),
+        [f, ..] => Err(BadArgs::Usage(format!(
+            "botched keyword: {}",
+            f.trim_start_matches('-')
+        ))),
+    }
+}
+
+fn rtm_name(cmd: &str) -> (&'static str, fn(RtMsg) -> Msg) {
+    match cmd {
+        "add" => ("RTM_ADD", Msg::RtAdd),
+        "delete" => ("RTM_DELETE", Msg::RtDelete),
+        "change" => ("RTM_CHANGE", Msg::RtChange),
+        _ => ("RTM_GET", Msg::RtGet),
+    }
+}
+
+/// With -v, the message about to be written, as route(8) shows it.
+fn print_request(cmd: &str, m: &RtMsg, names: &mut Names) {
+    let (_, mk) = rtm_name(cmd);
+    let msg = mk(m.clone());
+    let len = encode(&msg, 1, std::process::id(), 0, 0).len();
+    print!("{}", format_msg(len, std::process::id(), 1, 0, &msg, &[], names));
+}
+
+/// add, delete and change: `add net 10.1.0.0: gateway 10.0.0.1`, or the error appended.
+fn change_table(s: &mut Stack, o: &Opts, cmd: &str, r: &RouteArgs) -> Result<(), ExitCode> {
+    for w in &r.warnings {
+        eprintln!("{PROG}: {w}");
+    }
+    let mut names = Names::new(o.numeric);
+    let m = r.msg();
+    if o.verbose {
+        print_request(cmd, &m, &mut names);
+    }
+    let res = match cmd {
+        "add" => s.route_add(m),
+        "delete" => s.route_delete(m),
+        _ => s.route_change(m),
+    };
+    if let Err(e) = &res {
+        socket_fail(e);
+    }
+    if !o.quiet {
+        let mut line = format!("{cmd} {} {}", if r.is_host() { "host" } else { "net" }, r.dest_text);
+        if let Some(g) = &r.gateway_text {
+            line += &format!(": gateway {g}");
+        }
+        if let Err(e) = &res {
+            line += &format!(": {}", route_strerror(e));
+        }
+        println!("{line}");
+    }
+    match res {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ExitCode::from(EXIT_FAILURE)),
+    }
+}
+
+/// The interfaces, for the gateways of local routes; an empty list if the stack will not say.
+fn interfaces(s: &mut Stack) -> Vec<IfInfo> {
+    s.if_list(None).unwrap_or_default()
+}
+
+/// `route get`: the route a destination takes, in NetBSD's block.
+fn get(s: &mut Stack, o: &Opts, r: &RouteArgs) -> Result<(), ExitCode> {
+    let mut names = Names::new(o.numeric);
+    let m = RtMsg { ifp: None, ..r.msg() };
+    if o.verbose {
+        print_request("get", &m, &mut names);
+    }
+    let got = s.route_get(m).map_err(|e| {
+        socket_fail(&e);
+        ExitCode::from(EXIT_FAILURE)
+    })?;
+    let ifs = interfaces(s);
+    if o.json {
+        let mut v = rtutil::route_json(&got, &ifs);
+        v["route_to"] = serde_json::json!(r.dst.to_string());
+        println!("{v}");
+        return Ok(());
+    }
+    if o.short {
+        return match got.gateway.filter(|_| got.rtm_flags & rtf::GATEWAY != 0) {
+            Some(g) => {
+                println!("{}", names.host(g));
+                Ok(())
+            }
+            None => Err(ExitCode::from(EXIT_FAILURE)),
+        };
+    }
+    print!("{}", format_get(r.dst, &got, &mut names));
+    if o.verbose {
+        print!("{}", common_tail(&got, &ifs, &mut names));
+    }
+    Ok(())
+}
+
+/// NetBSD's print_getmsg.
+fn format_get(to: Ipv4Addr, g: &RtMsg, names: &mut Names) -> String {
+    let mut out = format!("   route to: {}\n", names.host(to));
+    let dst = g.dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    out += &format!("destination: {}\n", names.host(dst));
+    if let Some(len) = g.prefixlen {
+        let mask = Ipv4Addr::from(rtutil::len_mask(len));
+        let shown = if len == 0 {
+            "default".to_string()
+        } else {
+            mask.to_string()
+        };
+        out += &format!("       mask: {shown}\n");
+    }
+    if let Some(gw) = g.gateway.filter(|_| g.rtm_flags & rtf::GATEWAY != 0) {
+        out += &format!("    gateway: {}\n", names.host(gw));
+    }
+    if let Some(a) = g.ifa {
+        out += &format!(" local addr: {}\n", names.host(a));
+    }
+    if let Some(i) = &g.ifp {
+        out += &format!("  interface: {i}\n");
+    }
+    out += &format!("      flags: {}\n", rtutil::route_flags(g.rtm_flags));
+    out += " recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire\n";
+    for _ in 0..6 {
+        out += &format!("{:>8}{} ", 0, ' ');
+    }
+    out += &format!("{:>8}{} ", g.mtu, ' ');
+    out += &format!("{:>8}{}\n", 0, ' ');
+    out
+}
+
+/// `route show`: the table, as `netstat -r`.
+fn show(s: &mut Stack, o: &Opts) -> Result<(), ExitCode> {
+    let mut routes = s
+        .route_dump()
+        .map_err(|e| crate::common::fail(PROG, format!("route dump: {e}")))?;
+    rtutil::sort_routes(&mut routes);
+    let ifs = interfaces(s);
+    if o.json {
+        let v: Vec<serde_json::Value> = routes.iter().map(|r| rtutil::route_json(r, &ifs)).collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        print!("{}", rtutil::routing_tables(&routes, &ifs, o.numeric, o.spaced));
+    }
+    Ok(())
+}
+
+/// `route flush` / `flushall`: each route removed, `DEST GATEWAY done`.
+fn flush(s: &mut Stack, o: &Opts, all: bool) -> Result<(), ExitCode> {
+    let ifs = interfaces(s);
+    let mut gone = s.route_flush(all).map_err(|e| {
+        socket_fail(&e);
+        ExitCode::from(EXIT_FAILURE)
+    })?;
+    rtutil::sort_routes(&mut gone);
+    let mut names = Names::new(o.numeric);
+    if o.verbose {
+        println!("Examining routing table from sysctl");
+    }
+    for r in &gone {
+        if o.quiet {
+            continue;
+        }
+        if o.verbose {
+            let msg = Msg::RtDelete(r.clone());
+            let len = encode(&msg, 0, std::process::id(), 0, 0).len();
+            print!("{}", format_msg(len, std::process::id(), 0, 0, &msg, &ifs, &mut names));
+        } else {
+            let dst = rtutil::dest_name(r, &mut names);
+            let gw = rtutil::gateway_name(r, &ifs, &mut names);
+            println!("{dst:<20.20} {gw:<20.20} done");
+        }
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// `route monitor`: every routing message as it comes, until interrupted (or `-c count`).
+fn monitor(s: &mut Stack, o: &Opts, count: Option<u64>) -> Result<(), ExitCode> {
+    s.subscribe()
+        .map_err(|e| crate::common::fail(PROG, format!("subscribe: {e}")))?;
+    let mut names = Names::new(o.numeric);
+    let mut ifs = interfaces(s);
+    let mut seen = 0u64;
+    let mut out = std::io::stdout();
+    while count.is_none_or(|c| seen < c) {
+        let f = match s.next_broadcast_frame(None) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => return Err(crate::common::fail(PROG, format!("read from routing socket: {e}"))),
+        };
+        if matches!(f.msg, Msg::NewAddr(_) | Msg::DelAddr(_) | Msg::IfAnnounce(_)) {
+            ifs = interfaces(s);
+        }
+        let text = format!(
+            "got message of size {} on {}{}",
+            f.hdr.len,
+            ctime_now(),
+            format_msg(
+                f.hdr.len as usize,
+                f.hdr.pid,
+                f.hdr.seq,
+                f.hdr.errno,
+                &f.msg,
+                &ifs,
+                &mut names
+            )
+        );
+        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+            // Standard output went away (a closed pipe): nothing more to say.
+            return Ok(());
+        }
+        seen += 1;
+    }
+    Ok(())
+}
+
+/// ctime(3) of now, with its newline: `Thu Nov 27 22:10:00 2025\n`.
+fn ctime_now() -> String {
+    let mut buf = [0 as libc::c_char; 64];
+    // SAFETY: time(NULL) reads the clock; ctime_r writes at most 26 bytes into a 64-byte
+    // buffer and returns it (or NULL on failure, which is checked).
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        if libc::ctime_r(&t, buf.as_mut_ptr()).is_null() {
+            return "?\n".into();
+        }
+        std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+    }
+}
+
+/// The RTA_* address names, as route(8) prints rtm_addrs.
+const ADDR_NAMES: &[(u32, &str)] = &[
+    (0x1, "DST"),
+    (0x2, "GATEWAY"),
+    (0x4, "NETMASK"),
+    (0x8, "GENMASK"),
+    (0x10, "IFP"),
+    (0x20, "IFA"),
+    (0x40, "AUTHOR"),
+    (0x80, "BRD"),
+];
+
+/// Interface flags as route(8) names them (its ifnetflags).
+fn if_flags(f: u32) -> String {
+    let names: Vec<(u32, &str)> = iff::NAMES
+        .iter()
+        .map(|(b, n)| (*b, if *b == iff::POINTOPOINT { "PTP" } else { *n }))
+        .collect();
+    rtutil::bits(f, &names)
+}
+
+/// `sockaddrs: <DST,GATEWAY>` and the addresses, each after a space (pmsg_addrs).
+fn addrs_block(list: &[(u32, String)]) -> String {
+    if list.is_empty() {
+        return "\n".into();
+    }
+    let bits = list.iter().fold(0, |b, (f, _)| b | f);
+    let mut out = format!("\nsockaddrs: {}\n", rtutil::bits(bits, ADDR_NAMES));
+    for (_, v) in list {
+        out += &format!(" {v}");
+    }
+    out + "\n"
+}
+
+/// The addresses of a route message.
+fn rt_addrs(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> Vec<(u32, String)> {
+    let mut v = Vec::new();
+    if let Some(d) = r.dst {
+        v.push((0x1, names.host(d)));
+    }
+    if r.gateway.is_some() || r.rtm_index != 0 || r.rtm_flags & rtf::LOCAL != 0 {
+        v.push((0x2, rtutil::gateway_name(r, ifs, names)));
+    }
+    if let Some(l) = r.prefixlen {
+        let m = if l == 0 {
+            "default".to_string()
+        } else {
+            Ipv4Addr::from(rtutil::len_mask(l)).to_string()
+        };
+        v.push((0x4, m));
+    }
+    if let Some(i) = &r.ifp {
+        v.push((0x10, i.clone()));
+    }
+    if let Some(a) = r.ifa {
+        v.push((0x20, names.host(a)));
+    }
+    v
+}
+
+/// `locks:  inits: ` and the addresses (pmsg_common).
+fn common_tail(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> String {
+    let inits = if r.mtu != 0 { "<mtu>" } else { "" };
+    format!("\nlocks:  inits: {inits}{}", addrs_block(&rt_addrs(r, ifs, names)))
+}
+
+/// One routing message as `route monitor` prints it (NetBSD's print_rtmsg).
+fn format_msg(len: usize, pid: u32, seq: u32, errno: i32, msg: &Msg, ifs: &[IfInfo], names: &mut Names) -> String {
+    let rt = |what: &str, r: &RtMsg, names: &mut Names| {
+        format!(
+            "{what}: len {len}, pid: {pid}, seq {seq}, errno {errno}, flags:{}{}",
+            rtutil::route_flags(r.rtm_flags),
+            common_tail(r, ifs, names)
+        )
+    };
+    match msg {
+        Msg::RtAdd(r) => rt("RTM_ADD: Add Route", r, names),
+        Msg::RtDelete(r) => rt("RTM_DELETE: Delete Route", r, names),
+        Msg::RtChange(r) => rt("RTM_CHANGE: Change Metrics, Flags or Gateway", r, names),
+        Msg::RtGet(r) => rt("RTM_GET: Report Metrics", r, names),
+        Msg::RtMiss(r) => rt("RTM_MISS: Lookup failed on this address", r, names),
+        Msg::NewAddr(a) | Msg::DelAddr(a) => {
+            let what = if matches!(msg, Msg::NewAddr(_)) {
+                "RTM_NEWADDR: address being added to iface"
+            } else {
+                "RTM_DELADDR: address being removed from iface"
+            };
+            let mut list = vec![
+                (0x4, a.netmask.to_string()),
+                (0x10, a.ifname.clone()),
+                (0x20, a.ifa.to_string()),
+            ];
+            if let Some(b) = a.brd {
+                list.push((0x80, b.to_string()));
+            }
+            format!(
+                "{what}: len {len}, metric {}, flags:{}{}",
+                a.ifam_metric,
+                rtutil::route_flags(a.ifam_flags),
+                addrs_block(&list)
+            )
+        }
+        Msg::IfInfo(i) => {
+            let state = match i.ifm_data.ifi_link_state {
+                LINK_STATE_UP => "carrier: active".to_string(),
+                LINK_STATE_DOWN => "carrier: no carrier".to_string(),
+                0 => "carrier: unknown".to_string(),
+                x => format!("carrier: 0x{x:x}"),
+            };
+            format!(
+                "RTM_IFINFO: iface status change: len {len}, if# {}, {state}, flags:{}{}",
+                i.ifm_index,
+                if_flags(i.ifm_flags),
+                addrs_block(&[(0x10, i.ifname.clone())])
+            )
+        }
+        Msg::IfAnnounce(a) => {
+            let what = match a.ifan_what {
+                IFAN_ARRIVAL => "arrival".to_string(),
+                IFAN_DEPARTURE => "departure".to_string(),
+                x => format!("#{x}"),
+            };
+            format!(
+                "RTM_IFANNOUNCE: iface arrival/departure: len {len}, if# {}, name {}, what: {what}\n",
+                a.ifan_index, a.ifan_name
+            )
+        }
+        other => format!(
+            "#{}: len {len}\n",
+            pktbox_stack::msg::Msg::type_name(other.mtype()).unwrap_or("?")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(cmd: &str, s: &str) -> Result<RouteArgs, BadArgs> {
+        parse_route(cmd, &s.split_whitespace().map(String::from).collect::<Vec<_>>(), false)
+    }
+
+    fn ok(cmd: &str, s: &str) -> (String, Option<u8>, u32) {
+        let r = p(cmd, s).unwrap();
+        (r.dst.to_string(), r.prefixlen, r.flags)
+    }
+
+    const UGS: u32 = rtf::UP | rtf::GATEWAY | rtf::STATIC;
+
+    #[test]
+    fn destinations_as_netbsd_reads_them() {
+        // Short forms: host unless -net.
+        assert_eq!(
+            ok("add", "128.32 10.0.0.1"),
+            ("128.0.0.32".into(), None, UGS | rtf::HOST)
+        );
+        assert_eq!(ok("add", "128.32.130 10.0.0.1").0, "128.32.0.130");
+        assert_eq!(ok("add", "-net 128.32 10.0.0.1"), ("128.32.0.0".into(), Some(16), UGS));
+        assert_eq!(
+            ok("add", "-net 128.32.130 10.0.0.1"),
+            ("128.32.130.0".into(), Some(24), UGS)
+        );
+        assert_eq!(ok("add", "-net 10 10.0.0.1"), ("10.0.0.0".into(), Some(8), UGS));
+        assert_eq!(ok("add", "-net 10.1 10.0.0.1"), ("10.1.0.0".into(), Some(16), UGS));
+        assert_eq!(
+            ok("add", "-net 192.168 10.0.0.1"),
+            ("192.168.0.0".into(), Some(24), UGS)
+        );
+        // A zero host part (by class) makes a network.
+        assert_eq!(ok("add", "10.0.0.0 10.0.0.1"), ("10.0.0.0".into(), Some(8), UGS));
+        assert_eq!(ok("add", "172.16.0.0 10.0.0.1"), ("172.16.0.0".into(), Some(16), UGS));
+        assert_eq!(ok("add", "192.168.1.0 10.0.0.1"), ("192.168.1.0".into(), Some(24), UGS));
+        // ... and a non-zero one a host, even when it looks like a subnet.
+        assert_eq!(
+            ok("add", "10.1.0.0 10.0.0.1"),
+            ("10.1.0.0".into(), None, UGS | rtf::HOST)
+        );
+        assert_eq!(ok("add", "-host 10.0.0.0 10.0.0.1").1, None);
+        // NET/LEN.
+        let r = p("add", "10.1.0.0/16 10.0.0.1").unwrap();
+        assert_eq!(
+            (r.dst.to_string(), r.prefixlen, r.dest_text.as_str()),
+            ("10.1.0.0".into(), Some(16), "10.1.0.0")
+        );
+        assert_eq!(ok("add", "10.9.9.9/32 10.0.0.1").1, None);
+        assert_eq!(ok("add", "-net 10.1/16 10.0.0.1"), ("10.1.0.0".into(), Some(16), UGS));
+        // Without -net, `10.1` is inet_aton's 10.0.0.1 (the stack masks it).
+        assert_eq!(ok("add", "10.1/16 10.0.0.1"), ("10.0.0.1".into(), Some(16), UGS));
+        // default.
+        let r = p("add", "default 10.0.0.1").unwrap();
+        assert_eq!(
+            (r.dst, r.prefixlen, r.dest_text.as_str()),
+            (Ipv4Addr::UNSPECIFIED, Some(0), "default")
+        );
+        assert_eq!(ok("add", "0.0.0.0 10.0.0.1").1, Some(0));
+    }
+
+    #[test]
+    fn netmask_forms() {
+        for m in [
+            "-netmask 255.255.0.0",
+            "-netmask 0xffff0000",
+            "-prefixlen 16",
+            "-netmask /16",
+        ] {
+            assert_eq!(ok("add", &format!("-net 10.1.0.0 10.0.0.1 {m}")).1, Some(16), "{m}");
+            assert_eq!(ok("add", &format!("{m} 10.1.0.0 10.0.0.1")).1, Some(16), "{m}");
+        }
+        // A netmask after the gateway, as the third argument.
+        assert_eq!(ok("add", "10.1.0.0 10.0.0.1 255.255.0.0").1, Some(16));
+        assert_eq!(
+            ok("add", "-net 192.168.1.0 -netmask 255.255.255.240 10.200.0.1").1,
+            Some(28)
+        );
+        assert_eq!(ok("add", "-net 10.1 10.0.0.1 -netmask 255.255.255.0").1, Some(24));
+        assert_eq!(
+            p("add", "-net 10.1 10.0.0.1 -netmask 255.0.255.0"),
+            Err(BadArgs::Fail(
+                "255.0.255.0: non-contiguous netmask not supported".into()
+            ))
+        );
+        assert_eq!(
+            p("add", "10.1.0.0/33 10.0.0.1"),
+            Err(BadArgs::Fail("33: bad value".into()))
+        );
+        assert_eq!(
+            p("add", "-net 10 10.0.0.1 -prefixlen x"),
+            Err(BadArgs::Fail("x: bad value".into()))
+        );
+    }
+
+    #[test]
+    fn modifiers() {
+        let r = p("add", "-net 10.2 -interface 10.0.0.2").unwrap();
+        assert_eq!(r.flags, rtf::UP | rtf::STATIC);
+        assert_eq!(r.gateway, Some("10.0.0.2".parse().unwrap()));
+        let r = p("add", "-net 10.2 -iface en0").unwrap();
+        assert_eq!((r.gateway, r.ifp.as_deref()), (None, Some("en0")));
+        let r = p(
+            "add",
+            "-host 10.9.9.9 10.0.0.1 -reject -proto1 -proto2 -mtu 1400 -ifp en0",
+        )
+        .unwrap();
+        assert_eq!(r.flags, UGS | rtf::HOST | rtf::REJECT | rtf::PROTO1 | rtf::PROTO2);
+        assert_eq!((r.mtu, r.ifp.as_deref()), (1400, Some("en0")));
+        let r = p("add", "10.9.9.9 10.0.0.1 -blackhole -nostatic").unwrap();
+        assert_eq!(r.flags, rtf::UP | rtf::GATEWAY | rtf::HOST | rtf::BLACKHOLE);
+        assert_eq!(
+            p("add", "10.9.9.9 10.0.0.1 -static").unwrap().flags & rtf::STATIC,
+            rtf::STATIC
+        );
+        // Old trailing forms.
+        let r = p("add", "10.9.9.9 10.0.0.2 0").unwrap();
+        assert_eq!(r.flags & rtf::GATEWAY, 0);
+        assert_eq!(r.warnings.len(), 1);
+        assert_eq!(
+            p("add", "10.9.9.9 10.0.0.1 1").unwrap().flags & rtf::GATEWAY,
+            rtf::GATEWAY
+        );
+        // Delete and get need no gateway; add does.
+        assert_eq!(p("delete", "-net 10.1").unwrap().gateway_text, None);
+        assert_eq!(
+            ok("get", "10.1.2.3"),
+            (
+                "10.1.2.3".into(),
+                None,
+                rtf::UP | rtf::GATEWAY | rtf::HOST | rtf::STATIC
+            )
+        );
+        assert_eq!(
+            p("add", "-net 10.1"),
+            Err(BadArgs::Fail("missing gateway specification".into()))
+        );
+        assert_eq!(
+            p("get", ""),
+            Err(BadArgs::Fail("missing destination specification".into()))
+        );
+    }
+
+    #[test]
+    fn bad_lines() {
+        assert_eq!(
+            p("add", "-bogus 10.1 10.0.0.1"),
+            Err(BadArgs::Usage("botched keyword: bogus".into()))
+        );
+        assert_eq!(
+            p("add", "10.1 10.0.0.1 -netmask"),
+            Err(BadArgs::Usage("botched keyword: netmask".into()))
+        );
+        assert_eq!(
+            p("add", "-host -net 10.1 10.0.0.1"),
+            Err(BadArgs::Fail("-host and -net conflict".into()))
+        );
+        assert_eq!(
+            p("add", "10.0.0.300 10.0.0.1"),
+            Err(BadArgs::Fail("10.0.0.300: bad value".into()))
+        );
+        assert_eq!(
+            p("add", "10.1 nohost.invalid"),
+            Err(BadArgs::Fail("nohost.invalid: bad value".into()))
+        );
+        assert_eq!(p("add", "10.1 en0"), Err(BadArgs::Fail("en0: bad value".into())));
+        assert!(matches!(p("add", "10.1 10.0.0.1 -hopcount 3"), Err(BadArgs::Fail(_))));
+        assert!(matches!(p("add", "10.1 10.0.0.1 -ifa 10.0.0.2"), Err(BadArgs::Fail(_))));
+        assert!(matches!(
+            p("add", "10.1 10.0.0.1 255.255.0.0 extra"),
+            Err(BadArgs::Usage(_))
+        ));
+        assert_eq!(family_args(&["-inet".into()]), Ok(()));
+        assert!(matches!(family_args(&["-foo".into()]), Err(BadArgs::Usage(_))));
+    }
+
+    #[test]
+    fn get_block_like_netbsd() {
+        let g = RtMsg {
+            rtm_flags: UGS | rtf::DONE,
+            rtm_index: 2,
+            dst: Some("10.1.0.0".parse().unwrap()),
+            gateway: Some("10.0.0.1".parse().unwrap()),
+            prefixlen: Some(16),
+            ifp: Some("en0".into()),
+            ifa: Some("10.0.0.2".parse().unwrap()),
+            mtu: 1400,
+            use_count: 0,
+        };
+        let mut names = Names::new(true);
+        assert_eq!(
+            format_get("10.1.2.3".parse().unwrap(), &g, &mut names),
+            "   route to: 10.1.2.3\n\
+             destination: 10.1.0.0\n       mask: 255.255.0.0\n    gateway: 10.0.0.1\n \
+             local addr: 10.0.0.2\n  interface: en0\n      flags: <UP,GATEWAY,DONE,STATIC>\n \
+             recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire\n       \
+             0         0         0         0         0         0      1400         0 \n"
+        );
+    }
+
+    #[test]
+    fn monitor_lines_like_netbsd() {
+        let r = RtMsg {
+            rtm_flags: UGS | rtf::DONE,
+            rtm_index: 2,
+            dst: Some("10.1.0.0".parse().unwrap()),
+            gateway: Some("10.0.0.1".parse().unwrap()),
+            prefixlen: Some(16),
+            ifp: Some("en0".into()),
+            ifa: Some("10.0.0.2".parse().unwrap()),
+            mtu: 0,
+            use_count: 0,
+        };
+        let mut names = Names::new(true);
+        assert_eq!(
+            format_msg(120, 42, 7, 0, &Msg::RtAdd(r), &[], &mut names),
+            "RTM_ADD: Add Route: len 120, pid: 42, seq 7, errno 0, flags:<UP,GATEWAY,DONE,STATIC>\n\
+             locks:  inits: \nsockaddrs: <DST,GATEWAY,NETMASK,IFP,IFA>\n 10.1.0.0 10.0.0.1 255.255.0.0 en0 10.0.0.2\n"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+complete -c route -s f -d 'Remove all gateway and static routes (first, with a command)'
+complete -c route -s n -d 'Print addresses as numbers, not names'
+complete -c route -s q -d 'Print nothing when changing the table'
+complete -c route -s S -d 'show: print a space for each flag that is not set, so flags line up'
+complete -c route -s s -d 'get: print only the gateway that will be used'
+complete -c route -s v -d 'Print the routing messages sent and received'
+complete -c route -l json -d 'show and get: print the routes as JSON'
+complete -c route -s h -l help -d 'Print help'
