@@ -117,7 +117,7 @@ impl Default for IpId {
 }
 
 impl IpId {
-    pub fn next(&mut self) -> u16 {
+    pub fn next_id(&mut self) -> u16 {
         self.n = self.n.wrapping_add(1);
         let mut x = self.n.wrapping_mul(self.mul) ^ self.key;
         x = x.rotate_left(7).wrapping_mul(0x9e37 | 1);
@@ -481,7 +481,7 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
     if !ifp.is_up() {
         return Err(libc::ENETDOWN);
     }
-    let id = ctx.inet.ip_id.next();
+    let id = ctx.inet.ip_id.next_id();
     let off = if p.df { IP_DF } else { 0 };
     let mut pkt = vec![0u8; ETHER_HDR_LEN + total];
     write_header(
@@ -521,9 +521,8 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         return fragment_and_send(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..], mtu as usize);
     }
     match ether_dst(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..]) {
-        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).map_err(|e| {
+        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).inspect_err(|_| {
             ctx.inet.stat.odropped += 1;
-            e
         }),
         None => Ok(()),
     }
@@ -546,7 +545,7 @@ fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], 
     while start < data.len() {
         let end = (start + chunk).min(data.len());
         let last = end == data.len();
-        let off = base_off + (start / 8) as u16 | if last { more } else { IP_MF };
+        let off = (base_off + (start / 8) as u16) | if last { more } else { IP_MF };
         let flen = hlen + end - start;
         let mut f = vec![0u8; ETHER_HDR_LEN + flen];
         let h = &mut f[ETHER_HDR_LEN..];

@@ -95,7 +95,7 @@ fn default_mask(a: Ipv4Addr) -> Ipv4Addr {
 
 impl InIfaddr {
     /// Prefix length of the netmask.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         mask_len(self.mask).unwrap_or(32)
     }
 
@@ -179,14 +179,14 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
                 return Ok(());
             }
             ctx.inet.addrs.remove(i);
-            route_control::addr_routes_del(ctx, old.ifindex, old.addr, old.len());
+            route_control::addr_routes_del(ctx, old.ifindex, old.addr, old.prefix_len());
             ctx.inet.addrs.insert(i, ia);
             ctx.rtsock.broadcast(&Msg::DelAddr(old.msg(&ifp.name)));
         }
         None => ctx.inet.addrs.push(ia),
     }
     ctx.rtsock.broadcast(&Msg::NewAddr(ia.msg(&ifp.name)));
-    route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.len());
+    route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.prefix_len());
     if ifp.set_up(true) {
         announce_ifinfo(ctx, &ifp);
     }
@@ -210,7 +210,7 @@ pub fn del_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
         .position(|ia| ia.ifindex == ifp.index && want.is_none_or(|w| w == ia.addr))
         .ok_or_else(|| Fail::new(libc::EADDRNOTAVAIL))?;
     let ia = ctx.inet.addrs.remove(pos);
-    route_control::addr_routes_del(ctx, ia.ifindex, ia.addr, ia.len());
+    route_control::addr_routes_del(ctx, ia.ifindex, ia.addr, ia.prefix_len());
     ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(&ifp.name)));
     Ok(())
 }

@@ -105,7 +105,7 @@ impl std::fmt::Display for DecodeError {
 
 fn body<T: DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
     match postcard::take_from_bytes::<T>(b) {
-        Ok((v, rest)) if rest.is_empty() => Ok(v),
+        Ok((v, [])) => Ok(v),
         _ => Err(DecodeError::Body),
     }
 }
@@ -120,6 +120,7 @@ fn put<T: Serialize>(v: &T, out: &mut Vec<u8>) {
 macro_rules! messages {
     ($( $(#[$doc:meta])* $code:literal => $name:ident ( $ty:ty ) ),* $(,)?) => {
         /// A decoded message body; the variant fixes the header's type.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         pub enum Msg {
             $( $(#[$doc])* $name($ty), )*
