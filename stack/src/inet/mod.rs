@@ -7,6 +7,9 @@ pub mod ip;
 pub mod raw;
 pub mod reass;
 
+#[cfg(test)]
+mod input_tests;
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg};
