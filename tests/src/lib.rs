@@ -71,6 +71,24 @@ pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Every routing broadcast caused by what was done before this call, in order.
+///
+/// The stack sends a change's messages before it answers the request that made it, so once
+/// a command has exited its messages are queued on `sub`. A request on `sub` itself is a
+/// barrier: its answer comes after them, and the client keeps broadcasts that arrive while
+/// it waits for an answer. Reading them back then needs no waiting.
+pub fn broadcasts(sub: &mut Stack) -> Vec<pktbox_stack::msg::Msg> {
+    sub.if_list(Some("lo0")).expect("barrier request");
+    let mut v = Vec::new();
+    while let Some(m) = sub
+        .next_broadcast(Some(Duration::from_millis(1)))
+        .expect("read a broadcast")
+    {
+        v.push(m);
+    }
+    v
+}
+
 /// A fresh directory under the system's temporary directory, removed on drop.
 pub struct TempDir {
     path: PathBuf,

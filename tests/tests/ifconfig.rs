@@ -2,7 +2,6 @@
 //! the routing messages a subscriber sees for each change.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use pktbox_stack::msg::{iff, IfAnnounceMsg, IfMsg, IfaMsg, Msg, IFAN_ARRIVAL, IFAN_DEPARTURE};
 use pktbox_stack::socket::Stack;
@@ -22,18 +21,9 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// Every broadcast now queued on the subscriber. The stack sends a change's messages before
-/// it answers the request, so once ifconfig has exited they are all here; the short wait
-/// only ends the read.
+/// Every routing message caused by the commands run so far.
 fn drain(sub: &mut Stack) -> Vec<Msg> {
-    let mut v = Vec::new();
-    while let Some(m) = sub
-        .next_broadcast(Some(Duration::from_millis(200)))
-        .expect("read a broadcast")
-    {
-        v.push(m);
-    }
-    v
+    pktbox_tests::broadcasts(sub)
 }
 
 fn newaddr(ifname: &str, index: u16, a: &str, mask: &str, brd: Option<&str>) -> IfaMsg {
