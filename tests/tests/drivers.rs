@@ -212,8 +212,7 @@ fn arp_and_errors_over(st: &StackProc, w: &dyn Wire) {
         .find(|l| l.starts_with("\tinput: "))
         .unwrap_or_else(|| panic!("ifconfig -v has no input line: {v}"));
     assert!(
-        input.contains(&format!(" packets, "))
-            && input.contains(&format!(", {} errors", ierrors + 2)),
+        input.contains(" packets, ") && input.contains(&format!(", {} errors", ierrors + 2)),
         "ifconfig -v input line: {input}"
     );
 
