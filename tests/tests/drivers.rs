@@ -247,6 +247,21 @@ fn arp_and_errors_over(st: &StackProc, w: &dyn Wire) {
         "1419 bytes at mtu 1400"
     );
 
+    // With -arp the interface neither answers ARP nor announces addresses (NetBSD's
+    // ether_input drops ARP on an IFF_NOARP interface).
+    st.ok("ifconfig", &["en0", "-arp"]);
+    assert!(
+        st.ok("ifconfig", &["en0"]).starts_with(
+            "en0: flags=88c3<UP,BROADCAST,RUNNING,NOARP,SIMPLEX,MULTICAST> mtu 1400\n"
+        ),
+        "-arp sets NOARP"
+    );
+    w.send(&request(125, STACK_IP));
+    st.ok("ifconfig", &["en0", "10.0.0.12/24", "alias"]);
+    st.ok("ifconfig", &["en0", "arp"]);
+    // The first frame now is the answer to this request: nothing came before it.
+    sync(w, mac, 126);
+
     // A request that arrives while the interface is down is dropped, not answered later.
     st.ok("ifconfig", &["en0", "down"]);
     let iqdrops = st.counter("en0", "iqdrops");
