@@ -337,6 +337,11 @@ impl StackProc {
         self.dir.path()
     }
 
+    /// Where a stack started in the background writes its log.
+    pub fn log_path(&self) -> PathBuf {
+        self.prefix.join("var/log/io-pkt.log")
+    }
+
     pub fn socket_path(&self) -> PathBuf {
         self.prefix.join("dev/socket")
     }

@@ -48,6 +48,18 @@ fn two_stacks_on_a_udp_wire_see_each_other() {
     // An alias on A is announced too.
     a.ok("ifconfig", &["en0", "10.0.0.11/24", "alias"]);
     assert_eq!(b.wait_counter("en0", "ipackets", 2), 2);
+
+    // A claims B's address: B notices the duplicate in A's announcement and logs it.
+    a.ok("ifconfig", &["en0", "10.0.0.2/24", "alias"]);
+    let want = format!(
+        "duplicate IP address 10.0.0.2 sent from link address {}",
+        mac_str(&a.mac("en0"))
+    );
+    wait_for("B to log the duplicate address", || {
+        std::fs::read_to_string(b.log_path())
+            .ok()
+            .filter(|l| l.contains(&want))
+    });
 }
 
 /// One end of a wire, held by the test.
