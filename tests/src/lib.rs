@@ -12,6 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use pktbox_stack;
@@ -21,8 +22,15 @@ use pktbox_stack::socket::Stack;
 /// This bounds a hang; it is not a measure of speed.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// The pktbox binary: `$PKTBOX_BIN`, else `<workspace>/target/debug/pktbox`.
+/// The pktbox binary: `$PKTBOX_BIN`, else `<workspace>/target/debug/pktbox`, which must
+/// exist and be newer than the sources it is built from (`cargo test` does not build
+/// another package's binary, so a stale one would test old code).
 pub fn bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(find_bin).clone()
+}
+
+fn find_bin() -> PathBuf {
     if let Some(b) = std::env::var_os("PKTBOX_BIN").filter(|b| !b.is_empty()) {
         let b = PathBuf::from(b);
         assert!(
@@ -41,12 +49,44 @@ pub fn bin() -> PathBuf {
         .map(|t| if t.is_absolute() { t } else { ws.join(t) })
         .unwrap_or_else(|| ws.join("target"));
     let b = target.join("debug/pktbox");
+    let built = std::fs::metadata(&b)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `cargo build` first (or set PKTBOX_BIN)",
+                b.display()
+            )
+        });
+    let mut newer = Vec::new();
+    for d in ["cmds", "stack", "drivers"] {
+        newest_under(&ws.join(d), built, &mut newer);
+    }
     assert!(
-        b.is_file(),
-        "{} is missing: run `cargo build` first (or set PKTBOX_BIN)",
-        b.display()
+        newer.is_empty(),
+        "{} is older than {}: run `cargo build` first (or set PKTBOX_BIN)",
+        b.display(),
+        newer[0].display()
     );
     b
+}
+
+/// Collects the .rs and Cargo.toml files under `dir` modified after `t`.
+fn newest_under(dir: &Path, t: std::time::SystemTime, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            newest_under(&p, t, out);
+        } else if (p.extension().is_some_and(|x| x == "rs")
+            || p.file_name().is_some_and(|n| n == "Cargo.toml"))
+            && e.metadata().and_then(|m| m.modified()).is_ok_and(|m| m > t)
+        {
+            out.push(p);
+        }
+    }
 }
 
 /// A name no other test (in this process or another) uses: `<prefix><pid>-<n>`.
