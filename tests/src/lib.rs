@@ -4,6 +4,11 @@
 //!
 //! Every resource a test makes is named uniquely (pid plus a counter) and released by a
 //! guard's `Drop`, so tests run in parallel and clean up after a panic too.
+//!
+//! Run them with `cargo build && cargo test`: `cargo test` does not build the pktbox binary
+//! these tests run (set `PKTBOX_BIN` to test another build). They change stack state, which
+//! needs uid 0, so they expect to run as root, as CI does; the TAP tests skip with a notice
+//! when not root.
 
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -671,7 +676,9 @@ pub fn parse_ether(f: &[u8]) -> Result<EtherFrame, String> {
     })
 }
 
-/// Prints why a test is skipped, so a skipped test is visible in the output.
+/// Prints why a test is skipped, so a skipped test is visible in the output: straight to
+/// standard error, which the test harness does not capture (it captures `eprintln!`).
 pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
