@@ -333,8 +333,32 @@ fn address_forms_netbsd_accepts() {
         out.ends_with("\tinet 10.1.0.1 netmask 0xffff0000 broadcast 10.1.255.255\n"),
         "{out}"
     );
-    // A new address without `alias` replaces the primary one.
+    // A new address without `alias` replaces the primary one: the new one is added first,
+    // then the old one goes.
+    let mut sub = st.open();
+    sub.subscribe().unwrap();
     st.ok("ifconfig", &["en0", "inet", "10.2.0.1/8"]);
+    let b = drain(&mut sub);
+    let index = st.if_json("en0")["index"].as_u64().unwrap() as u16;
+    assert_eq!(
+        b,
+        vec![
+            Msg::NewAddr(newaddr(
+                "en0",
+                index,
+                "10.2.0.1",
+                "255.0.0.0",
+                Some("10.255.255.255")
+            )),
+            Msg::DelAddr(newaddr(
+                "en0",
+                index,
+                "10.1.0.1",
+                "255.255.0.0",
+                Some("10.1.255.255")
+            )),
+        ]
+    );
     let j = st.if_json("en0");
     assert_eq!(
         j["inet"],
