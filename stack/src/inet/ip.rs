@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pnet_packet::ethernet::EtherTypes;
 
 use crate::inet::cksum::{cksum, update};
-use crate::inet::{icmp, raw, reass};
+use crate::inet::{icmp, raw, reass, udp};
 use crate::msg::iff;
 use crate::net::arp::{arpresolve, Resolved};
 use crate::net::ether::{ether_send, ether_send_slice, ETHER_HDR_LEN};
@@ -248,12 +248,7 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     let raw_took = raw::rip_input(ctx, pkt);
     match ip.proto() {
         IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
-        IPPROTO_UDP => {
-            // No UDP sockets exist in this build: every port is unreachable.
-            if !bcast && !raw_took {
-                icmp::icmp_error(ctx, Some(ifp), pkt, icmp::ICMP_UNREACH, icmp::UNREACH_PORT, 0, bcast);
-            }
-        }
+        IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast),
         _ if raw_took => {}
         _ => {
             ctx.inet.stat.noproto += 1;
@@ -411,6 +406,21 @@ fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Optio
         Resolved::Now(m) => Some(m),
         Resolved::Held | Resolved::Down => None,
     }
+}
+
+/// The source address for a datagram to `dst`: that of the route's interface.
+pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    if dst.is_broadcast() {
+        return ctx.inet.addrs.iter().find(|ia| ia.broadcast.is_some()).map(|ia| ia.addr);
+    }
+    if let Some(ia) = ctx.inet.addrs.iter().find(|ia| ia.addr == dst) {
+        return Some(ia.addr);
+    }
+    let rt = ctx.rt.lookup(dst)?;
+    if !rt.ifa.is_unspecified() {
+        return Some(rt.ifa);
+    }
+    ctx.inet.addrs.iter().find(|ia| ia.ifindex == rt.ifindex).map(|ia| ia.addr)
 }
 
 /// A locally originated datagram.

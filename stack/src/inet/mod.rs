@@ -6,13 +6,14 @@ pub mod icmp;
 pub mod ip;
 pub mod raw;
 pub mod reass;
+pub mod udp;
 
 #[cfg(test)]
 mod input_tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg};
+use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg, UdpStats};
 use crate::net::arp;
 use crate::net::if_control::{announce_ifinfo, Fail};
 use crate::net::route::control as route_control;
@@ -47,6 +48,11 @@ pub struct InState {
     pub reass: reass::Reass,
     pub ip_id: ip::IpId,
     pub raw: Vec<raw::RawPcb>,
+    pub udp: Vec<udp::UdpPcb>,
+    pub udpstat: UdpStats,
+    /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
+    pub anonportmin: u16,
+    pub anonportmax: u16,
 }
 
 impl Default for InState {
@@ -63,6 +69,10 @@ impl Default for InState {
             reass: reass::Reass::default(),
             ip_id: ip::IpId::default(),
             raw: Vec::new(),
+            udp: Vec::new(),
+            udpstat: UdpStats::default(),
+            anonportmin: 49152,
+            anonportmax: 65535,
         }
     }
 }

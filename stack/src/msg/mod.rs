@@ -215,6 +215,8 @@ messages! {
     0x54 => SockSend(SendReq),
     /// A received datagram (pushed, MSGF_DATA).
     0x55 => SockData(DataMsg),
+    /// getsockname(2) / getpeername(2).
+    0x56 => SockGetName(Empty),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -226,6 +228,7 @@ messages! {
     0xcc => RtFlushed(Vec<RtMsg>),
     0xcd => StatsOk(Stats),
     0xce => ArpList(Vec<ArpEntry>),
+    0xd6 => SockNamesOk(SockNames),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }
