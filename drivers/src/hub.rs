@@ -29,8 +29,14 @@ pub struct Hub {
 struct Members {
     /// Directory mtime (ns) when the list was read.
     stamp: i128,
-    list: Vec<PathBuf>,
+    /// Each other member, with a socket connected to it: a connected datagram socket can
+    /// wait for room in the member's queue (which the kernel keeps short).
+    list: Vec<(PathBuf, UnixDatagram)>,
 }
+
+/// How long a send waits for a member's queue to have room before the frame is dropped
+/// for that member, as a congested segment would.
+const ROOM_WAIT_MS: i32 = 20;
 
 fn mtime_ns(dir: &Path) -> io::Result<i128> {
     let m = fs::metadata(dir)?;
@@ -85,14 +91,30 @@ impl Hub {
         if stamp == m.stamp {
             return Ok(());
         }
-        m.list.clear();
+        let mut old = std::mem::take(&mut m.list);
         for ent in fs::read_dir(&self.dir)? {
             let ent = ent?;
             let p = ent.path();
             let is_member = p.extension().and_then(|e| e.to_str()) == Some(&SUFFIX[1..])
                 && ent.file_type().map(|t| t.is_socket()).unwrap_or(false);
-            if is_member && p != self.me {
-                m.list.push(p);
+            if !is_member || p == self.me {
+                continue;
+            }
+            if let Some(i) = old.iter().position(|(q, _)| *q == p) {
+                m.list.push(old.swap_remove(i));
+                continue;
+            }
+            let Ok(s) = UnixDatagram::unbound() else { continue };
+            match s.connect(&p) {
+                Ok(()) => {
+                    let _ = s.set_nonblocking(true);
+                    m.list.push((p, s));
+                }
+                // Nobody listens there: a member that died without cleaning up.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                    let _ = fs::remove_file(&p);
+                }
+                Err(_) => {}
             }
         }
         m.stamp = stamp;
@@ -104,6 +126,34 @@ impl Hub {
         let mut m = self.members.lock().unwrap_or_else(|p| p.into_inner());
         let _ = self.rescan(&mut m);
         m.list.len()
+    }
+}
+
+/// Sends on a connected member socket, waiting a little for room in its queue.
+fn send_waiting(s: &UnixDatagram, frame: &[u8]) -> io::Result<()> {
+    loop {
+        match s.send(frame) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                let r = unsafe { libc::poll(&mut pfd, 1, ROOM_WAIT_MS) };
+                if r <= 0 {
+                    return Err(e);
+                }
+                // Room now (or an error the next send reports).
+                match s.send(frame) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -138,18 +188,25 @@ impl Driver for Hub {
         self.rescan(&mut m)?;
         let mut gone = Vec::new();
         let mut last_err = None;
-        for (i, p) in m.list.iter().enumerate() {
-            match self.sock.send_to(frame, p) {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED) | Some(libc::ENOENT)) => gone.push(i),
-                // A member that does not keep up loses the frame, as on a real segment.
+        for (i, (_, s)) in m.list.iter().enumerate() {
+            match send_waiting(s, frame) {
+                Ok(()) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTCONN) | Some(libc::EPIPE)
+                    ) =>
+                {
+                    gone.push(i)
+                }
+                // A member that does not keep up loses the frame, as on a congested segment.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => last_err = Some(e),
             }
         }
         if !gone.is_empty() {
             for i in gone.into_iter().rev() {
-                let p = m.list.remove(i);
+                let (p, _) = m.list.remove(i);
                 let _ = fs::remove_file(&p);
             }
             m.stamp = i128::MIN;

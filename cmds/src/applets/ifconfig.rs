@@ -489,7 +489,16 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
             }
             (None, None) => None,
         };
-        // Without `alias`, a new address replaces the interface's primary one.
+        let req = AddrReq {
+            name: name.into(),
+            addr: Some(IpAddr::V4(addr)),
+            netmask: mask.map(IpAddr::V4),
+            brd: p.broadcast.map(IpAddr::V4),
+        };
+        s.addr_add(req).map_err(|e| err("SIOCAIFADDR", e))?;
+        // Without `alias`, a new address replaces the interface's primary one. The old one
+        // goes only once the new one is in, so a refused address leaves the interface as
+        // it was.
         if !p.alias && p.addr.is_some() {
             if let Some(pa) = primary.filter(|pa| pa.addr != IpAddr::V4(addr)) {
                 let req = AddrReq {
@@ -501,13 +510,6 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
                 s.addr_del(req).map_err(|e| err("SIOCDIFADDR", e))?;
             }
         }
-        let req = AddrReq {
-            name: name.into(),
-            addr: Some(IpAddr::V4(addr)),
-            netmask: mask.map(IpAddr::V4),
-            brd: p.broadcast.map(IpAddr::V4),
-        };
-        s.addr_add(req).map_err(|e| err("SIOCAIFADDR", e))?;
     }
     if p.set != 0 || p.clear != 0 {
         s.if_set(IfSetReq {

@@ -92,22 +92,25 @@ impl Out {
     }
 }
 
-fn report(name: &str, e: &Error) {
+/// Prints an error as NetBSD's sysctl does, with `file#line: ` first for a line of `-f`.
+fn report(at: Option<&str>, name: &str, e: &Error) {
+    let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
     match e {
         Error::Errno { errno, text } if *errno == libc::ENOENT => match text {
-            Some(t) => eprintln!("{PROG}: {t}"),
-            None => eprintln!("{PROG}: {name}: {}", strerror(*errno)),
+            Some(t) => eprintln!("{PROG}: {at}{t}"),
+            None => eprintln!("{PROG}: {at}{name}: {}", strerror(*errno)),
         },
         Error::Errno { errno, text } => match text {
-            Some(t) => eprintln!("{PROG}: {name}: {}: {t}", strerror(*errno)),
-            None => eprintln!("{PROG}: {name}: {}", strerror(*errno)),
+            Some(t) => eprintln!("{PROG}: {at}{name}: {}: {t}", strerror(*errno)),
+            None => eprintln!("{PROG}: {at}{name}: {}", strerror(*errno)),
         },
-        other => eprintln!("{PROG}: {name}: {other}"),
+        other => eprintln!("{PROG}: {at}{name}: {other}"),
     }
 }
 
-/// One `name` or `name=value` item. Returns false when it failed.
-fn one(s: &mut Stack, out: &mut Out, item: &str, write_only: bool) -> bool {
+/// One `name` or `name=value` item; `at` says where in a `-f` file it came from.
+/// Returns false when it failed.
+fn one(s: &mut Stack, out: &mut Out, item: &str, at: Option<&str>, write_only: bool) -> bool {
     match item.split_once('=') {
         Some((name, value)) => match s.sysctl_set(name, value) {
             Ok(c) => {
@@ -124,12 +127,13 @@ fn one(s: &mut Stack, out: &mut Out, item: &str, write_only: bool) -> bool {
                 true
             }
             Err(e) => {
-                report(name, &e);
+                report(at, name, &e);
                 false
             }
         },
         None if write_only => {
-            eprintln!("{PROG}: {item}: -w needs name=value");
+            let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
+            eprintln!("{PROG}: {at}{item}: -w needs name=value");
             false
         }
         None => match s.sysctl_get(item) {
@@ -140,7 +144,7 @@ fn one(s: &mut Stack, out: &mut Out, item: &str, write_only: bool) -> bool {
                 true
             }
             Err(e) => {
-                report(item, &e);
+                report(at, item, &e);
                 false
             }
         },
@@ -163,7 +167,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     // Read the file first: a bad file changes nothing.
-    let mut items: Vec<String> = Vec::new();
+    // Each item with where it came from: `file#line` (NetBSD's form) for a line of -f.
+    let mut items: Vec<(String, Option<String>)> = Vec::new();
     if let Some(f) = &file {
         let text = if f == "-" {
             let mut t = String::new();
@@ -184,12 +189,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             }
             let item: String = line.split_whitespace().collect();
             if item.starts_with('=') || item.contains(char::is_whitespace) {
-                return fail(PROG, format!("{f}:{}: bad line: {line}", n + 1));
+                return fail(PROG, format!("{f}#{}: bad line: {line}", n + 1));
             }
-            items.push(item);
+            items.push((item, Some(format!("{f}#{}", n + 1))));
         }
     }
-    items.extend(names);
+    items.extend(names.into_iter().map(|n| (n, None)));
     let mut s = match open_stack(PROG) {
         Ok(s) => s,
         Err(c) => return c,
@@ -206,14 +211,14 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         match s.sysctl_get("") {
             Ok(v) => v.iter().for_each(|e| out.show(e)),
             Err(e) => {
-                report("", &e);
+                report(None, "", &e);
                 ok = false;
             }
         }
     }
     let write_only = m.get_flag("write");
-    for it in &items {
-        ok &= one(&mut s, &mut out, it, write_only);
+    for (it, at) in &items {
+        ok &= one(&mut s, &mut out, it, at.as_deref(), write_only);
     }
     if out.json {
         println!("{}", serde_json::Value::Array(out.collected));

@@ -218,7 +218,7 @@ pub fn icmp_redirect(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Ad
     // Only when the sender is on the link the packet came in on.
     let onlink = ctx.inet.addrs.iter().any(|ia| {
         ia.ifindex == ifp_in.index
-            && crate::net::route::mask(ia.addr, ia.len()) == crate::net::route::mask(ip.src(), ia.len())
+            && crate::net::route::mask(ia.addr, ia.prefix_len()) == crate::net::route::mask(ip.src(), ia.prefix_len())
     });
     if !onlink {
         return;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pnet_packet::ethernet::EtherTypes;
 
 use crate::inet::cksum::{cksum, update};
-use crate::inet::{icmp, raw, reass};
+use crate::inet::{icmp, raw, reass, udp};
 use crate::msg::iff;
 use crate::net::arp::{arpresolve, Resolved};
 use crate::net::ether::{ether_send, ether_send_slice, ETHER_HDR_LEN};
@@ -117,7 +117,7 @@ impl Default for IpId {
 }
 
 impl IpId {
-    pub fn next(&mut self) -> u16 {
+    pub fn next_id(&mut self) -> u16 {
         self.n = self.n.wrapping_add(1);
         let mut x = self.n.wrapping_mul(self.mul) ^ self.key;
         x = x.rotate_left(7).wrapping_mul(0x9e37 | 1);
@@ -248,12 +248,7 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     let raw_took = raw::rip_input(ctx, pkt);
     match ip.proto() {
         IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
-        IPPROTO_UDP => {
-            // No UDP sockets exist in this build: every port is unreachable.
-            if !bcast && !raw_took {
-                icmp::icmp_error(ctx, Some(ifp), pkt, icmp::ICMP_UNREACH, icmp::UNREACH_PORT, 0, bcast);
-            }
-        }
+        IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast),
         _ if raw_took => {}
         _ => {
             ctx.inet.stat.noproto += 1;
@@ -413,6 +408,21 @@ fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Optio
     }
 }
 
+/// The source address for a datagram to `dst`: that of the route's interface.
+pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    if dst.is_broadcast() {
+        return ctx.inet.addrs.iter().find(|ia| ia.broadcast.is_some()).map(|ia| ia.addr);
+    }
+    if let Some(ia) = ctx.inet.addrs.iter().find(|ia| ia.addr == dst) {
+        return Some(ia.addr);
+    }
+    let rt = ctx.rt.lookup(dst)?;
+    if !rt.ifa.is_unspecified() {
+        return Some(rt.ifa);
+    }
+    ctx.inet.addrs.iter().find(|ia| ia.ifindex == rt.ifindex).map(|ia| ia.addr)
+}
+
 /// A locally originated datagram.
 pub struct OutPkt<'a> {
     /// Source address; None picks the route's.
@@ -481,7 +491,7 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
     if !ifp.is_up() {
         return Err(libc::ENETDOWN);
     }
-    let id = ctx.inet.ip_id.next();
+    let id = ctx.inet.ip_id.next_id();
     let off = if p.df { IP_DF } else { 0 };
     let mut pkt = vec![0u8; ETHER_HDR_LEN + total];
     write_header(
@@ -521,9 +531,8 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         return fragment_and_send(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..], mtu as usize);
     }
     match ether_dst(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..]) {
-        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).map_err(|e| {
+        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).inspect_err(|_| {
             ctx.inet.stat.odropped += 1;
-            e
         }),
         None => Ok(()),
     }
@@ -546,7 +555,7 @@ fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], 
     while start < data.len() {
         let end = (start + chunk).min(data.len());
         let last = end == data.len();
-        let off = base_off + (start / 8) as u16 | if last { more } else { IP_MF };
+        let off = (base_off + (start / 8) as u16) | if last { more } else { IP_MF };
         let flen = hlen + end - start;
         let mut f = vec![0u8; ETHER_HDR_LEN + flen];
         let h = &mut f[ETHER_HDR_LEN..];

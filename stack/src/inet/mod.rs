@@ -6,10 +6,14 @@ pub mod icmp;
 pub mod ip;
 pub mod raw;
 pub mod reass;
+pub mod udp;
+
+#[cfg(test)]
+mod input_tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg};
+use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg, UdpStats};
 use crate::net::arp;
 use crate::net::if_control::{announce_ifinfo, Fail};
 use crate::net::route::control as route_control;
@@ -44,6 +48,11 @@ pub struct InState {
     pub reass: reass::Reass,
     pub ip_id: ip::IpId,
     pub raw: Vec<raw::RawPcb>,
+    pub udp: Vec<udp::UdpPcb>,
+    pub udpstat: UdpStats,
+    /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
+    pub anonportmin: u16,
+    pub anonportmax: u16,
 }
 
 impl Default for InState {
@@ -60,6 +69,10 @@ impl Default for InState {
             reass: reass::Reass::default(),
             ip_id: ip::IpId::default(),
             raw: Vec::new(),
+            udp: Vec::new(),
+            udpstat: UdpStats::default(),
+            anonportmin: 49152,
+            anonportmax: 65535,
         }
     }
 }
@@ -95,7 +108,7 @@ fn default_mask(a: Ipv4Addr) -> Ipv4Addr {
 
 impl InIfaddr {
     /// Prefix length of the netmask.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         mask_len(self.mask).unwrap_or(32)
     }
 
@@ -179,14 +192,14 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
                 return Ok(());
             }
             ctx.inet.addrs.remove(i);
-            route_control::addr_routes_del(ctx, old.ifindex, old.addr, old.len());
+            route_control::addr_routes_del(ctx, old.ifindex, old.addr, old.prefix_len());
             ctx.inet.addrs.insert(i, ia);
             ctx.rtsock.broadcast(&Msg::DelAddr(old.msg(&ifp.name)));
         }
         None => ctx.inet.addrs.push(ia),
     }
     ctx.rtsock.broadcast(&Msg::NewAddr(ia.msg(&ifp.name)));
-    route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.len());
+    route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.prefix_len());
     if ifp.set_up(true) {
         announce_ifinfo(ctx, &ifp);
     }
@@ -210,7 +223,7 @@ pub fn del_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
         .position(|ia| ia.ifindex == ifp.index && want.is_none_or(|w| w == ia.addr))
         .ok_or_else(|| Fail::new(libc::EADDRNOTAVAIL))?;
     let ia = ctx.inet.addrs.remove(pos);
-    route_control::addr_routes_del(ctx, ia.ifindex, ia.addr, ia.len());
+    route_control::addr_routes_del(ctx, ia.ifindex, ia.addr, ia.prefix_len());
     ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(&ifp.name)));
     Ok(())
 }

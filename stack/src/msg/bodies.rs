@@ -360,6 +360,7 @@ pub struct Stats {
     pub ip: IpStats,
     pub icmp: IcmpStats,
     pub arp: ArpStats,
+    pub udp: UdpStats,
 }
 
 /// One ARP cache entry (`arp -a`, `netstat -f arp`).
@@ -379,7 +380,7 @@ pub struct ArpEntry {
 pub struct SocketReq {
     /// AF_INET.
     pub domain: i32,
-    /// SOCK_RAW (SOCK_DGRAM and SOCK_STREAM come with UDP and TCP).
+    /// SOCK_RAW or SOCK_DGRAM (SOCK_STREAM comes with TCP).
     pub stype: i32,
     /// IPPROTO_*.
     pub protocol: i32,
@@ -392,6 +393,33 @@ pub enum SockOpt {
     IpTtl(u8),
     /// IP_TOS.
     IpTos(u8),
+    /// SO_REUSEADDR.
+    ReuseAddr(bool),
+    /// SO_REUSEPORT.
+    ReusePort(bool),
+    /// SO_BROADCAST.
+    Broadcast(bool),
+}
+
+/// getsockname(2) and getpeername(2) in one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockNames {
+    pub local: std::net::SocketAddrV4,
+    pub peer: Option<std::net::SocketAddrV4>,
+}
+
+/// NetBSD's `udpstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UdpStats {
+    pub ipackets: u64,
+    pub hdrops: u64,
+    pub badlen: u64,
+    pub badsum: u64,
+    pub noport: u64,
+    pub noportbcast: u64,
+    pub fullsock: u64,
+    pub delivered: u64,
+    pub opackets: u64,
 }
 
 /// `bind(2)` / `connect(2)`.

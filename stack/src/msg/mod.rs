@@ -105,7 +105,7 @@ impl std::fmt::Display for DecodeError {
 
 fn body<T: DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
     match postcard::take_from_bytes::<T>(b) {
-        Ok((v, rest)) if rest.is_empty() => Ok(v),
+        Ok((v, [])) => Ok(v),
         _ => Err(DecodeError::Body),
     }
 }
@@ -120,6 +120,7 @@ fn put<T: Serialize>(v: &T, out: &mut Vec<u8>) {
 macro_rules! messages {
     ($( $(#[$doc:meta])* $code:literal => $name:ident ( $ty:ty ) ),* $(,)?) => {
         /// A decoded message body; the variant fixes the header's type.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         pub enum Msg {
             $( $(#[$doc])* $name($ty), )*
@@ -214,6 +215,8 @@ messages! {
     0x54 => SockSend(SendReq),
     /// A received datagram (pushed, MSGF_DATA).
     0x55 => SockData(DataMsg),
+    /// getsockname(2) / getpeername(2).
+    0x56 => SockGetName(Empty),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -225,6 +228,7 @@ messages! {
     0xcc => RtFlushed(Vec<RtMsg>),
     0xcd => StatsOk(Stats),
     0xce => ArpList(Vec<ArpEntry>),
+    0xd6 => SockNamesOk(SockNames),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }

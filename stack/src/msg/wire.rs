@@ -143,7 +143,7 @@ impl SeqPacket {
                 }
                 return Err(e);
             }
-            if r == 0 && mh.msg_flags & libc::MSG_TRUNC == 0 {
+            if r == 0 && mh.msg_flags & libc::MSG_TRUNC == 0 && self.peer_gone() {
                 return Ok(Received::Closed);
             }
             if mh.msg_flags & libc::MSG_TRUNC != 0 {
@@ -151,6 +151,19 @@ impl SeqPacket {
             }
             return Ok(Received::Msg(r as usize));
         }
+    }
+
+    /// Whether the peer has closed (or shut down) its end. recvmsg returns 0 both at the end
+    /// of the connection and for an empty datagram; only the former sets RDHUP/HUP.
+    fn peer_gone(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout never blocks.
+        let r = unsafe { libc::poll(&mut p, 1, 0) };
+        r != 0 && (r < 0 || p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0)
     }
 
     /// The peer's credentials.
@@ -275,5 +288,22 @@ impl Listener {
     pub fn shutdown(&self) {
         // SAFETY: shutdown(2) on a descriptor we own.
         unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_datagram_is_not_a_close() {
+        let (a, b) = SeqPacket::pair().unwrap();
+        let mut buf = [0u8; 16];
+        a.send(&[]).unwrap();
+        a.send(&[7]).unwrap();
+        assert_eq!(b.recv(&mut buf).unwrap(), Received::Msg(0));
+        assert_eq!(b.recv(&mut buf).unwrap(), Received::Msg(1));
+        drop(a);
+        assert_eq!(b.recv(&mut buf).unwrap(), Received::Closed);
     }
 }

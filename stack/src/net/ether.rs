@@ -57,6 +57,10 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
     }
     match eh.get_ethertype() {
         EtherTypes::Arp => {
+            // ARP is off on this interface (`ifconfig IF -arp`): drop, as BSD's ether_input.
+            if ifp.flags() & crate::msg::iff::NOARP != 0 {
+                return;
+            }
             let mut ctx = stack.ctx();
             arp::arp_input(&mut ctx, ifp, eh.payload());
         }

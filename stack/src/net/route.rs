@@ -524,7 +524,7 @@ pub mod control {
             .inet
             .addrs
             .iter()
-            .any(|ia| ia.ifindex == ifindex && ia.len() == len && super::mask(ia.addr, len) == net);
+            .any(|ia| ia.ifindex == ifindex && ia.prefix_len() == len && super::mask(ia.addr, len) == net);
         if len < 32 && !still {
             del_quiet(ctx, Ipv4Addr::from(net), len, |r| {
                 r.flags & rtf::CONNECTED != 0 && r.ifindex == ifindex

@@ -125,6 +125,7 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
                 ip: ctx.inet.stat,
                 icmp,
                 arp: ctx.arpstat,
+                udp: ctx.inet.udpstat,
             }))
         }
         Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),

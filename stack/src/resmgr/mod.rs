@@ -156,7 +156,7 @@ fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
         cred,
         role: None,
     };
-    let mut sock_open = false;
+    let mut sock_kind: Option<socket::Kind> = None;
     loop {
         if stack.shutting_down() {
             break;
@@ -206,12 +206,12 @@ fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
                 Some("the first message must say the connection's role".into()),
             ),
             (Some(Role::Control), msg) => control::dispatch(stack, &conn, &frame.hdr, msg),
-            (Some(Role::Socket), msg) => socket::dispatch(stack, &conn, &mut sock_open, &frame.hdr, msg),
+            (Some(Role::Socket), msg) => socket::dispatch(stack, &conn, &mut sock_kind, &frame.hdr, msg),
             (Some(_), _) => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
         }
     }
     stack.ctx().rtsock.unsubscribe(conn.id);
-    if sock_open {
-        socket::close(stack, conn.id);
+    if let Some(k) = sock_kind {
+        socket::close(stack, conn.id, k);
     }
 }

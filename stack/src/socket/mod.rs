@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::msg::errno::strerror;
@@ -351,52 +352,40 @@ impl Stack {
     }
 }
 
-/// A raw IPv4 socket on a stack (root only, as on BSD): what ping uses.
-///
-/// ```no_run
-/// use pktbox_stack::socket::RawSocket;
-/// let mut s = RawSocket::open(1)?; // IPPROTO_ICMP
-/// s.send_to(&[8, 0, 0xf7, 0xff, 0, 0, 0, 0], "127.0.0.1".parse().unwrap())?;
-/// if let Some((pkt, from)) = s.recv_from(Some(std::time::Duration::from_secs(1)))? {
-///     println!("{} bytes from {from}", pkt.len());
-/// }
-/// # Ok::<(), pktbox_stack::socket::Error>(())
-/// ```
-pub struct RawSocket {
+/// One socket-role connection: requests and answers, with the datagrams the stack pushes
+/// kept in arrival order. `RawSocket` and `UdpSocket` are built on it.
+struct SockConn {
     conn: SeqPacket,
     seq: u32,
     pid: u32,
     buf: Vec<u8>,
-    /// Datagrams that arrived while waiting for an answer.
     queued: VecDeque<DataMsg>,
+    read_timeout: Option<Duration>,
+    nonblocking: bool,
 }
 
-impl RawSocket {
-    /// Opens a raw socket for `protocol` on the stack named by `SOCK`.
-    pub fn open(protocol: u8) -> Result<RawSocket, Error> {
-        RawSocket::open_at(&prefix_from_env(), protocol)
-    }
-
-    /// Opens a raw socket on the stack at `prefix`.
-    pub fn open_at(prefix: &Path, protocol: u8) -> Result<RawSocket, Error> {
+impl SockConn {
+    fn open(prefix: &Path, stype: i32, protocol: i32) -> Result<SockConn, Error> {
         let path = crate::sys::run::socket_path(prefix);
         let conn = SeqPacket::connect(&path).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ECONNREFUSED) | Some(libc::ENOTDIR) => Error::NoStack(path.clone()),
             _ => Error::Io(e),
         })?;
         let _ = conn.set_buffers(1 << 20);
-        let mut s = RawSocket {
+        let mut s = SockConn {
             conn,
             seq: 0,
             pid: std::process::id(),
             buf: vec![0; MAX_MSG + 1],
             queued: VecDeque::new(),
+            read_timeout: None,
+            nonblocking: false,
         };
         s.call(Msg::Hello(HelloReq { role: Role::Socket }))?;
         s.call(Msg::Socket(SocketReq {
             domain: libc::AF_INET,
-            stype: libc::SOCK_RAW,
-            protocol: i32::from(protocol),
+            stype,
+            protocol,
         }))?;
         Ok(s)
     }
@@ -430,56 +419,38 @@ impl RawSocket {
                     Msg::ErrorText(t) if !t.is_empty() => Some(t),
                     _ => None,
                 };
-                return Err(Error::Errno {
-                    errno: f.hdr.errno,
-                    text,
-                });
+                return Err(Error::Errno { errno: f.hdr.errno, text });
             }
             return Ok(f.msg);
         }
     }
 
-    /// IP_TTL.
-    pub fn set_ttl(&mut self, ttl: u8) -> Result<(), Error> {
-        self.call(Msg::SockSetOpt(SockOpt::IpTtl(ttl))).map(|_| ())
+    fn done(&mut self, msg: Msg) -> Result<(), Error> {
+        self.call(msg).map(|_| ())
     }
 
-    /// IP_TOS.
-    pub fn set_tos(&mut self, tos: u8) -> Result<(), Error> {
-        self.call(Msg::SockSetOpt(SockOpt::IpTos(tos))).map(|_| ())
-    }
-
-    /// bind(2): the source address of what this socket sends.
-    pub fn bind(&mut self, addr: std::net::Ipv4Addr) -> Result<(), Error> {
-        self.call(Msg::SockBind(SockAddrReq {
-            addr: std::net::SocketAddrV4::new(addr, 0),
-        }))
-        .map(|_| ())
-    }
-
-    /// sendto(2): `data` is the protocol's message; the stack adds the IP header.
-    pub fn send_to(&mut self, data: &[u8], to: std::net::Ipv4Addr) -> Result<(), Error> {
-        self.call(Msg::SockSend(SendReq {
-            to: Some(std::net::SocketAddrV4::new(to, 0)),
-            data: data.to_vec(),
-        }))
-        .map(|_| ())
-    }
-
-    /// The next datagram (the whole IP packet) and its source; None after `timeout`.
-    pub fn recv_from(&mut self, timeout: Option<Duration>) -> Result<Option<(Vec<u8>, std::net::Ipv4Addr)>, Error> {
+    /// The next pushed datagram; None after `timeout` (Some(ZERO): do not wait).
+    fn next_data(&mut self, timeout: Option<Duration>) -> Result<Option<DataMsg>, Error> {
         if let Some(d) = self.queued.pop_front() {
-            return Ok(Some((d.data, *d.from.ip())));
+            return Ok(Some(d));
         }
         if timeout == Some(Duration::ZERO) {
-            return Ok(None);
+            let mut pfd = libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&self.conn),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
+                return Ok(None);
+            }
         }
-        self.conn.set_read_timeout(timeout)?;
+        self.conn.set_read_timeout(timeout.filter(|t| !t.is_zero()))?;
         let r = loop {
             match self.recv_frame() {
                 Ok(f) if f.hdr.flags & MSGF_DATA != 0 => {
                     if let Msg::SockData(d) = f.msg {
-                        break Ok(Some((d.data, *d.from.ip())));
+                        break Ok(Some(d));
                     }
                 }
                 Ok(_) => continue,
@@ -493,9 +464,237 @@ impl RawSocket {
         r
     }
 
+    /// Receive as std's sockets do: honouring the read timeout and non-blocking mode.
+    fn recv_std(&mut self) -> io::Result<DataMsg> {
+        let t = if self.nonblocking { Some(Duration::ZERO) } else { self.read_timeout };
+        // Nothing in time is WouldBlock, as std's sockets report a read timeout.
+        self.next_data(t)?.ok_or_else(|| io::ErrorKind::WouldBlock.into())
+    }
+
+    fn names(&mut self) -> Result<SockNames, Error> {
+        match self.call(Msg::SockGetName(Empty))? {
+            Msg::SockNamesOk(n) => Ok(n),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Errno { errno, .. } => io::Error::from_raw_os_error(errno),
+            Error::Io(e) => e,
+            Error::NoStack(p) => io::Error::new(io::ErrorKind::NotFound, Error::NoStack(p).to_string()),
+            Error::Protocol(s) => io::Error::new(io::ErrorKind::InvalidData, s),
+        }
+    }
+}
+
+fn v4(addr: impl std::net::ToSocketAddrs) -> io::Result<SocketAddrV4> {
+    addr.to_socket_addrs()?
+        .find_map(|a| match a {
+            std::net::SocketAddr::V4(a) => Some(a),
+            std::net::SocketAddr::V6(_) => None,
+        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no IPv4 address"))
+}
+
+/// A raw IPv4 socket on a stack (root only, as on BSD): what ping uses.
+///
+/// ```no_run
+/// use pktbox_stack::socket::RawSocket;
+/// let mut s = RawSocket::open(1)?; // IPPROTO_ICMP
+/// s.send_to(&[8, 0, 0xf7, 0xff, 0, 0, 0, 0], "127.0.0.1".parse().unwrap())?;
+/// if let Some((pkt, from)) = s.recv_from(Some(std::time::Duration::from_secs(1)))? {
+///     println!("{} bytes from {from}", pkt.len());
+/// }
+/// # Ok::<(), pktbox_stack::socket::Error>(())
+/// ```
+pub struct RawSocket {
+    c: SockConn,
+}
+
+impl RawSocket {
+    /// Opens a raw socket for `protocol` on the stack named by `SOCK`.
+    pub fn open(protocol: u8) -> Result<RawSocket, Error> {
+        RawSocket::open_at(&prefix_from_env(), protocol)
+    }
+
+    /// Opens a raw socket on the stack at `prefix`.
+    pub fn open_at(prefix: &Path, protocol: u8) -> Result<RawSocket, Error> {
+        Ok(RawSocket {
+            c: SockConn::open(prefix, libc::SOCK_RAW, i32::from(protocol))?,
+        })
+    }
+
+    /// IP_TTL.
+    pub fn set_ttl(&mut self, ttl: u8) -> Result<(), Error> {
+        self.c.done(Msg::SockSetOpt(SockOpt::IpTtl(ttl)))
+    }
+
+    /// IP_TOS.
+    pub fn set_tos(&mut self, tos: u8) -> Result<(), Error> {
+        self.c.done(Msg::SockSetOpt(SockOpt::IpTos(tos)))
+    }
+
+    /// bind(2): the source address of what this socket sends.
+    pub fn bind(&mut self, addr: std::net::Ipv4Addr) -> Result<(), Error> {
+        self.c.done(Msg::SockBind(SockAddrReq {
+            addr: SocketAddrV4::new(addr, 0),
+        }))
+    }
+
+    /// sendto(2): `data` is the protocol's message; the stack adds the IP header.
+    pub fn send_to(&mut self, data: &[u8], to: std::net::Ipv4Addr) -> Result<(), Error> {
+        self.c.done(Msg::SockSend(SendReq {
+            to: Some(SocketAddrV4::new(to, 0)),
+            data: data.to_vec(),
+        }))
+    }
+
+    /// The next datagram (the whole IP packet) and its source; None after `timeout`.
+    pub fn recv_from(&mut self, timeout: Option<Duration>) -> Result<Option<(Vec<u8>, std::net::Ipv4Addr)>, Error> {
+        Ok(self.c.next_data(timeout)?.map(|d| (d.data, *d.from.ip())))
+    }
+
     /// The descriptor that polls readable when a datagram waits (for poll loops).
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.conn.as_raw_fd()
+        std::os::fd::AsRawFd::as_raw_fd(&self.c.conn)
+    }
+}
+
+/// A UDP socket on a stack, shaped like `std::net::UdpSocket`.
+///
+/// ```no_run
+/// use pktbox_stack::socket::UdpSocket;
+/// let mut s = UdpSocket::bind("0.0.0.0:0")?;
+/// s.send_to(b"hello", "10.0.0.1:7")?;
+/// let mut buf = [0u8; 1500];
+/// s.set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
+/// let (n, from) = s.recv_from(&mut buf)?;
+/// println!("{n} bytes from {from}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UdpSocket {
+    c: SockConn,
+}
+
+impl UdpSocket {
+    /// Opens a UDP socket on the stack named by `SOCK` and binds it (port 0: ephemeral).
+    pub fn bind(addr: impl std::net::ToSocketAddrs) -> io::Result<UdpSocket> {
+        UdpSocket::bind_at(&prefix_from_env(), addr)
+    }
+
+    /// As `bind`, on the stack at `prefix`.
+    pub fn bind_at(prefix: &Path, addr: impl std::net::ToSocketAddrs) -> io::Result<UdpSocket> {
+        let a = v4(addr)?;
+        let mut s = UdpSocket::unbound_at(prefix)?;
+        s.c.done(Msg::SockBind(SockAddrReq { addr: a }))?;
+        Ok(s)
+    }
+
+    /// A socket not bound yet, so options (SO_REUSEADDR, SO_REUSEPORT) can come first.
+    pub fn unbound_at(prefix: &Path) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            c: SockConn::open(prefix, libc::SOCK_DGRAM, libc::IPPROTO_UDP)?,
+        })
+    }
+
+    /// bind(2) of a socket made with `unbound_at`.
+    pub fn bind_to(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
+        let a = v4(addr)?;
+        Ok(self.c.done(Msg::SockBind(SockAddrReq { addr: a }))?)
+    }
+
+    /// connect(2): fixes the peer; `send` and `recv` then talk to it only.
+    pub fn connect(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
+        let a = v4(addr)?;
+        Ok(self.c.done(Msg::SockConnect(SockAddrReq { addr: a }))?)
+    }
+
+    /// sendto(2).
+    pub fn send_to(&mut self, buf: &[u8], addr: impl std::net::ToSocketAddrs) -> io::Result<usize> {
+        let a = v4(addr)?;
+        self.c.done(Msg::SockSend(SendReq {
+            to: Some(a),
+            data: buf.to_vec(),
+        }))?;
+        Ok(buf.len())
+    }
+
+    /// send(2) on a connected socket.
+    pub fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.c.done(Msg::SockSend(SendReq {
+            to: None,
+            data: buf.to_vec(),
+        }))?;
+        Ok(buf.len())
+    }
+
+    /// recvfrom(2): a datagram longer than `buf` is cut, as with std's sockets.
+    pub fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, std::net::SocketAddr)> {
+        let d = self.c.recv_std()?;
+        let n = d.data.len().min(buf.len());
+        buf[..n].copy_from_slice(&d.data[..n]);
+        Ok((n, std::net::SocketAddr::V4(d.from)))
+    }
+
+    /// recv(2).
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// SO_RCVTIMEO: None blocks forever; a timeout gives WouldBlock.
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        if t == Some(Duration::ZERO) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "zero timeout"));
+        }
+        self.c.read_timeout = t;
+        Ok(())
+    }
+
+    /// Non-blocking receive (WouldBlock when nothing waits).
+    pub fn set_nonblocking(&mut self, on: bool) -> io::Result<()> {
+        self.c.nonblocking = on;
+        Ok(())
+    }
+
+    /// SO_BROADCAST.
+    pub fn set_broadcast(&mut self, on: bool) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::Broadcast(on)))?)
+    }
+
+    /// SO_REUSEADDR (before bind).
+    pub fn set_reuseaddr(&mut self, on: bool) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::ReuseAddr(on)))?)
+    }
+
+    /// SO_REUSEPORT (before bind).
+    pub fn set_reuseport(&mut self, on: bool) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::ReusePort(on)))?)
+    }
+
+    /// IP_TTL.
+    pub fn set_ttl(&mut self, ttl: u32) -> io::Result<()> {
+        let t = u8::try_from(ttl).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::IpTtl(t)))?)
+    }
+
+    /// getsockname(2).
+    pub fn local_addr(&mut self) -> io::Result<std::net::SocketAddr> {
+        Ok(std::net::SocketAddr::V4(self.c.names()?.local))
+    }
+
+    /// getpeername(2).
+    pub fn peer_addr(&mut self) -> io::Result<std::net::SocketAddr> {
+        match self.c.names()?.peer {
+            Some(p) => Ok(std::net::SocketAddr::V4(p)),
+            None => Err(io::Error::from_raw_os_error(libc::ENOTCONN)),
+        }
+    }
+
+    /// The descriptor that polls readable when a datagram waits.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.c.conn)
     }
 }

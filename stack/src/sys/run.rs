@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -184,5 +185,9 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
     let mut rx = rxthread::start(&stack, rx_ifs, n).map_err(|e| format!("cannot start receive threads: {e}"))?;
     rx.push(callout::start(&stack).map_err(|e| format!("cannot start the timer thread: {e}"))?);
     let listener = Listener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
+    // Anyone may connect: reading is open, and each request that changes state is checked
+    // against the peer's credentials (SO_PEERCRED), as a PF_ROUTE socket is on BSD.
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("{}: {e}", sock.display()))?;
     Ok((stack, listener, rx, lock))
 }

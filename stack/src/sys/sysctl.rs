@@ -55,6 +55,20 @@ pub static NODES: &[Node] = &[
         set: None,
     },
     Node {
+        name: "net.inet.ip.anonportmin",
+        desc: "Lowest ephemeral port number to assign",
+        kind: Kind::Int { min: 1024, max: 65535 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.anonportmin)),
+        set: Some(|c, v| c.inet.anonportmin = int(v) as u16),
+    },
+    Node {
+        name: "net.inet.ip.anonportmax",
+        desc: "Highest ephemeral port number to assign",
+        kind: Kind::Int { min: 1024, max: 65535 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.anonportmax)),
+        set: Some(|c, v| c.inet.anonportmax = int(v) as u16),
+    },
+    Node {
         name: "net.inet.ip.forwarding",
         desc: "Enable forwarding of INET datagrams",
         kind: Kind::Int { min: 0, max: 1 },
@@ -236,7 +250,7 @@ mod tests {
         let s = stack();
         let mut c = s.ctx();
         assert_eq!(get(&c, "net.inet.ip.ttl").unwrap()[0].value, SysctlValue::Int(64));
-        assert_eq!(get(&c, "net.inet.ip").unwrap().len(), 4);
+        assert_eq!(get(&c, "net.inet.ip").unwrap().len(), 6);
         assert_eq!(get(&c, "").unwrap().len(), NODES.len());
         let ch = set(&mut c, "net.inet.ip.ttl", "30").unwrap();
         assert_eq!(ch.old, SysctlValue::Int(64));

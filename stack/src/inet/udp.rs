@@ -1,0 +1,259 @@
+//! UDP (RFC 768): checksums, port unreachable, broadcast, connected and unconnected
+//! sockets, SO_REUSEADDR / SO_REUSEPORT, ephemeral ports from
+//! net.inet.ip.anonportmin-anonportmax. Each socket is one channel connection; datagrams
+//! are pushed to it, and a client that does not read loses them (`fullsock`).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use crate::inet::cksum::{fold, sum};
+use crate::inet::icmp;
+use crate::inet::ip::{ip_output, Ip, OutPkt, IPPROTO_UDP};
+use crate::msg::wire::SeqPacket;
+use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
+use crate::net::ifnet::Ifnet;
+use crate::sys::Ctx;
+
+pub const UDP_HDR_LEN: usize = 8;
+
+/// One UDP socket (`struct inpcb`).
+pub struct UdpPcb {
+    pub id: u64,
+    /// Local address (UNSPECIFIED: any) and port (0: not bound yet).
+    pub laddr: Ipv4Addr,
+    pub lport: u16,
+    pub faddr: Option<SocketAddrV4>,
+    pub reuseaddr: bool,
+    pub reuseport: bool,
+    pub broadcast: bool,
+    pub ttl: Option<u8>,
+    pub tos: u8,
+    pub conn: SeqPacket,
+}
+
+/// The checksum over the pseudo-header and the UDP datagram (RFC 768).
+pub fn udp_cksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> u16 {
+    let mut acc = sum(0, &src.octets());
+    acc = sum(acc, &dst.octets());
+    acc += u32::from(IPPROTO_UDP) + udp.len() as u32;
+    fold(sum(acc, udp))
+}
+
+/// Input of a local UDP datagram (the whole IP packet).
+pub fn udp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
+    let ip = Ip(pkt);
+    let hlen = ip.hlen();
+    let st = &mut ctx.inet.udpstat;
+    st.ipackets += 1;
+    let udp = &pkt[hlen..];
+    if udp.len() < UDP_HDR_LEN {
+        st.hdrops += 1;
+        return;
+    }
+    let ulen = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+    if ulen < UDP_HDR_LEN || ulen > udp.len() {
+        st.badlen += 1;
+        return;
+    }
+    let udp = &udp[..ulen];
+    if udp[6..8] != [0, 0] && udp_cksum(ip.src(), ip.dst(), udp) != 0 {
+        st.badsum += 1;
+        return;
+    }
+    let sport = u16::from_be_bytes([udp[0], udp[1]]);
+    let dport = u16::from_be_bytes([udp[2], udp[3]]);
+    let from = SocketAddrV4::new(ip.src(), sport);
+    let dst = ip.dst();
+    let data = &udp[UDP_HDR_LEN..];
+    let matches = |p: &UdpPcb| {
+        p.lport == dport
+            && (p.laddr.is_unspecified() || p.laddr == dst || bcast)
+            && p.faddr.is_none_or(|f| f == from)
+    };
+    // Broadcast and multicast go to every matching socket; unicast to the most specific.
+    let mut targets: Vec<usize> = Vec::new();
+    if bcast || dst.is_multicast() {
+        targets = ctx.inet.udp.iter().enumerate().filter(|(_, p)| matches(p)).map(|(i, _)| i).collect();
+    } else {
+        let best = ctx
+            .inet
+            .udp
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches(p))
+            .max_by_key(|(_, p)| (p.faddr.is_some() as u8) * 2 + (!p.laddr.is_unspecified()) as u8);
+        if let Some((i, _)) = best {
+            targets.push(i);
+        }
+    }
+    if targets.is_empty() {
+        if bcast || dst.is_multicast() {
+            ctx.inet.udpstat.noportbcast += 1;
+        } else {
+            ctx.inet.udpstat.noport += 1;
+            let pkt = pkt.to_vec();
+            icmp::icmp_error(ctx, Some(ifp), &pkt, icmp::ICMP_UNREACH, icmp::UNREACH_PORT, 0, bcast);
+        }
+        return;
+    }
+    let b = encode(
+        &Msg::SockData(DataMsg {
+            from,
+            data: data.to_vec(),
+        }),
+        0,
+        std::process::id(),
+        MSGF_DATA,
+        0,
+    );
+    for i in targets {
+        if ctx.inet.udp[i].conn.send_nowait(&b).is_ok() {
+            ctx.inet.udpstat.delivered += 1;
+        } else {
+            ctx.inet.udpstat.fullsock += 1;
+        }
+    }
+}
+
+/// Whether `port` on `addr` is taken for a socket with these reuse options.
+fn in_use(ctx: &Ctx, addr: Ipv4Addr, port: u16, reuseaddr: bool, reuseport: bool, except: u64) -> bool {
+    ctx.inet.udp.iter().any(|p| {
+        p.id != except
+            && p.lport == port
+            && (p.laddr.is_unspecified() || addr.is_unspecified() || p.laddr == addr)
+            && !(reuseport && p.reuseport)
+            && !(reuseaddr && p.reuseaddr && (addr.is_multicast() || p.laddr != addr))
+    })
+}
+
+/// Picks an unused ephemeral port (net.inet.ip.anonportmin-anonportmax).
+fn anon_port(ctx: &mut Ctx, addr: Ipv4Addr, except: u64) -> Result<u16, i32> {
+    let (a, b) = (ctx.inet.anonportmin, ctx.inet.anonportmax);
+    let (lo, hi) = (a.min(b), a.max(b));
+    let span = u32::from(hi - lo) + 1;
+    let start = u32::from(ctx.inet.ip_id.next_id()) % span;
+    for i in 0..span {
+        let port = lo + ((start + i) % span) as u16;
+        if !in_use(ctx, addr, port, false, false, except) {
+            return Ok(port);
+        }
+    }
+    Err(libc::EADDRINUSE)
+}
+
+fn pcb(ctx: &Ctx, id: u64) -> Result<&UdpPcb, i32> {
+    ctx.inet.udp.iter().find(|p| p.id == id).ok_or(libc::EBADF)
+}
+
+fn pcb_mut(ctx: &mut Ctx, id: u64) -> Result<&mut UdpPcb, i32> {
+    ctx.inet.udp.iter_mut().find(|p| p.id == id).ok_or(libc::EBADF)
+}
+
+/// bind(2).
+pub fn udp_bind(ctx: &mut Ctx, id: u64, addr: SocketAddrV4, root: bool) -> Result<(), i32> {
+    let p = pcb(ctx, id)?;
+    if p.lport != 0 {
+        return Err(libc::EINVAL);
+    }
+    let ip = *addr.ip();
+    if !ip.is_unspecified() && !ip.is_multicast() && !ip.is_broadcast() && !ctx.inet.addrs.iter().any(|ia| ia.addr == ip) {
+        return Err(libc::EADDRNOTAVAIL);
+    }
+    // Ports below 1024 are for root (IPPORT_RESERVED).
+    if addr.port() != 0 && addr.port() < 1024 && !root {
+        return Err(libc::EACCES);
+    }
+    let port = if addr.port() == 0 {
+        anon_port(ctx, ip, id)?
+    } else {
+        if in_use(ctx, ip, addr.port(), p.reuseaddr, p.reuseport, id) {
+            return Err(libc::EADDRINUSE);
+        }
+        addr.port()
+    };
+    let p = pcb_mut(ctx, id)?;
+    p.laddr = ip;
+    p.lport = port;
+    Ok(())
+}
+
+/// connect(2): fixes the peer; binds an ephemeral port if needed.
+pub fn udp_connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(), i32> {
+    if to.port() == 0 {
+        return Err(libc::EADDRNOTAVAIL);
+    }
+    if pcb(ctx, id)?.lport == 0 {
+        udp_bind(ctx, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), root)?;
+    }
+    let p = pcb_mut(ctx, id)?;
+    if to.ip().is_unspecified() {
+        p.faddr = None;
+    } else {
+        p.faddr = Some(to);
+    }
+    Ok(())
+}
+
+/// sendto(2).
+pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddrV4>, data: &[u8], root: bool) -> Result<(), i32> {
+    let p = pcb(ctx, id)?;
+    let dst = match (to, p.faddr) {
+        (Some(_), Some(_)) => return Err(libc::EISCONN),
+        (Some(t), None) => t,
+        (None, Some(f)) => f,
+        (None, None) => return Err(libc::EDESTADDRREQ),
+    };
+    if dst.port() == 0 {
+        return Err(libc::EADDRNOTAVAIL);
+    }
+    let is_bcast = dst.ip().is_broadcast()
+        || ctx.inet.addrs.iter().any(|ia| ia.broadcast == Some(*dst.ip()));
+    if is_bcast && !p.broadcast {
+        return Err(libc::EACCES);
+    }
+    if UDP_HDR_LEN + data.len() + 20 > 65535 {
+        return Err(libc::EMSGSIZE);
+    }
+    if p.lport == 0 {
+        udp_bind(ctx, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), root)?;
+    }
+    let p = pcb(ctx, id)?;
+    // The source address: the bound one, else the route's.
+    let src = if p.laddr.is_unspecified() || p.laddr.is_multicast() || p.laddr.is_broadcast() {
+        crate::inet::ip::source_for(ctx, *dst.ip()).ok_or(libc::ENETUNREACH)?
+    } else {
+        p.laddr
+    };
+    let p = pcb(ctx, id)?;
+    let (lport, ttl, tos) = (p.lport, p.ttl.unwrap_or(ctx.inet.ttl), p.tos);
+    let mut u = Vec::with_capacity(UDP_HDR_LEN + data.len());
+    u.extend_from_slice(&lport.to_be_bytes());
+    u.extend_from_slice(&dst.port().to_be_bytes());
+    u.extend_from_slice(&((UDP_HDR_LEN + data.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    let mut c = udp_cksum(src, *dst.ip(), &u);
+    if c == 0 {
+        c = 0xffff;
+    }
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ctx.inet.udpstat.opackets += 1;
+    ip_output(
+        ctx,
+        &OutPkt {
+            src: Some(src),
+            dst: *dst.ip(),
+            proto: IPPROTO_UDP,
+            ttl,
+            tos,
+            df: false,
+            payload: &u,
+        },
+    )
+}
+
+/// getsockname / getpeername.
+pub fn udp_names(ctx: &Ctx, id: u64) -> Result<(SocketAddrV4, Option<SocketAddrV4>), i32> {
+    let p = pcb(ctx, id)?;
+    Ok((SocketAddrV4::new(p.laddr, p.lport), p.faddr))
+}
