@@ -1,0 +1,769 @@
+//! route and netstat against a real stack: NetBSD's output, exactly, for adding, getting,
+//! changing, deleting and flushing routes; the routing socket's errors; `route monitor`
+//! seeing a change as it happens; the tables, counters and statistics netstat shows.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use pktbox_stack::socket::RawSocket;
+
+/// The pktbox binary: `$PKTBOX_BIN`, else `<workspace>/target/debug/pktbox` (build it first:
+/// `cargo test` does not build another package's binary).
+fn bin() -> PathBuf {
+    if let Some(b) = std::env::var_os("PKTBOX_BIN").filter(|b| !b.is_empty()) {
+        return PathBuf::from(b);
+    }
+    let b = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/pktbox");
+    assert!(b.is_file(), "{} is missing: run `cargo build` first", b.display());
+    b
+}
+
+/// What a finished command said.
+#[derive(Debug)]
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// A stack of its own in a unique temporary prefix, with en0 on a hub; stopped (SIGTERM to
+/// the pid in its lock file) and removed on drop, whatever the test did.
+struct TestStack {
+    dir: PathBuf,
+    prefix: PathBuf,
+    bin: PathBuf,
+}
+
+impl TestStack {
+    fn start() -> TestStack {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "pktbox-rn-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let prefix = dir.join("p");
+        let st = TestStack {
+            bin: bin(),
+            prefix: prefix.clone(),
+            dir: dir.clone(),
+        };
+        let o = Command::new(&st.bin)
+            .args(["io-pkt-v4", "-ptcpip"])
+            .arg(format!("prefix={}", prefix.display()))
+            .args(["-d", "hub"])
+            .arg(format!("path={}", dir.join("hub").display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("start io-pkt-v4");
+        assert!(o.status.success(), "io-pkt-v4 failed: {o:?}");
+        st.ok("ifconfig", &["en0", "10.0.0.2/24", "up"]);
+        st
+    }
+
+    fn cmd(&self, applet: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg(applet).args(args).env("SOCK", &self.prefix).stdin(Stdio::null());
+        c
+    }
+
+    fn out(c: &mut Command) -> Out {
+        let o = c.output().expect("run pktbox");
+        Out {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    fn run(&self, applet: &str, args: &[&str]) -> Out {
+        Self::out(&mut self.cmd(applet, args))
+    }
+
+    /// Runs an applet that must succeed; its standard output.
+    #[track_caller]
+    fn ok(&self, applet: &str, args: &[&str]) -> String {
+        let o = self.run(applet, args);
+        assert_eq!(o.code, Some(0), "{applet} {args:?}: {o:#?}");
+        o.stdout
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let lock = self.prefix.join("dev/socket.lock");
+        if let Some(pid) = std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .filter(|p| *p > 0)
+        {
+            // SAFETY: kill(2) with a pid read from our own stack's lock file.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let t = Instant::now();
+            // SAFETY: signal 0 only asks whether the process still exists.
+            while unsafe { libc::kill(pid, 0) } == 0 && t.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const HDR: &str = "Destination        Gateway            Flags    Refs      Use    Mtu Interface\n";
+const METRICS: &str = " recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire\n";
+
+/// route get's metrics lines: each value right-aligned in 8, then a lock column.
+fn metrics(mtu: u32) -> String {
+    let v: Vec<String> = [0, 0, 0, 0, 0, 0, mtu, 0].iter().map(|n| format!("{n:>8} ")).collect();
+    format!("{METRICS}{}\n", v.join(" "))
+}
+
+/// The table with only what the stack's own addresses bring.
+fn own_routes() -> String {
+    "10.0.0/24          link#2             UC          -        0      -  en0\n\
+     10.0.0.2           link#2             UHl         -        0      -  lo0\n\
+     127/8              link#1             UC          -        0      -  lo0\n\
+     127.0.0.1          link#1             UHl         -        0      -  lo0\n"
+        .into()
+}
+
+#[test]
+fn add_get_change_delete() {
+    let st = TestStack::start();
+    assert_eq!(
+        st.ok("route", &["add", "-net", "10.1", "10.0.0.1"]),
+        "add net 10.1: gateway 10.0.0.1\n"
+    );
+    assert_eq!(
+        st.ok("route", &["add", "default", "10.0.0.1"]),
+        "add net default: gateway 10.0.0.1\n"
+    );
+    assert_eq!(
+        st.ok("route", &["add", "10.9.9.9", "10.0.0.1", "-mtu", "1400"]),
+        "add host 10.9.9.9: gateway 10.0.0.1\n"
+    );
+    assert_eq!(
+        st.ok("route", &["add", "-net", "10.2.0.0/16", "-interface", "10.0.0.2"]),
+        "add net 10.2.0.0: gateway 10.0.0.2\n"
+    );
+
+    // The same network again, written another way: EEXIST, both lines NetBSD prints.
+    let o = st.run("route", &["add", "10.1.0.0/16", "10.0.0.1"]);
+    assert_eq!(o.code, Some(1), "{o:#?}");
+    assert_eq!(o.stderr, "route: writing to routing socket: File exists\n");
+    assert_eq!(o.stdout, "add net 10.1.0.0: gateway 10.0.0.1: File exists\n");
+    // A gateway on no connected network.
+    let o = st.run("route", &["add", "-net", "10.5", "10.5.0.1"]);
+    assert_eq!(o.code, Some(1), "{o:#?}");
+    assert_eq!(o.stderr, "route: writing to routing socket: Network is unreachable\n");
+    assert_eq!(o.stdout, "add net 10.5: gateway 10.5.0.1: Network is unreachable\n");
+
+    assert_eq!(
+        st.ok("route", &["-n", "get", "10.1.2.3"]),
+        format!(
+            "   route to: 10.1.2.3\ndestination: 10.1.0.0\n       mask: 255.255.0.0\n    gateway: 10.0.0.1\n \
+             local addr: 10.0.0.2\n  interface: en0\n      flags: <UP,GATEWAY,DONE,STATIC>\n{}",
+            metrics(0)
+        )
+    );
+    assert_eq!(
+        st.ok("route", &["-n", "get", "10.9.9.9"]),
+        format!(
+            "   route to: 10.9.9.9\ndestination: 10.9.9.9\n    gateway: 10.0.0.1\n local addr: 10.0.0.2\n  \
+             interface: en0\n      flags: <UP,GATEWAY,HOST,DONE,STATIC>\n{}",
+            metrics(1400)
+        )
+    );
+    assert_eq!(
+        st.ok("route", &["-n", "get", "10.2.3.4"]),
+        format!(
+            "   route to: 10.2.3.4\ndestination: 10.2.0.0\n       mask: 255.255.0.0\n local addr: 10.0.0.2\n  \
+             interface: en0\n      flags: <UP,DONE,STATIC>\n{}",
+            metrics(0)
+        )
+    );
+    assert_eq!(st.ok("route", &["-n", "-s", "get", "192.0.2.1"]), "10.0.0.1\n");
+    let j: serde_json::Value = serde_json::from_str(&st.ok("route", &["--json", "get", "10.9.9.9"])).unwrap();
+    assert_eq!(j["gateway"], "10.0.0.1");
+    assert_eq!(j["mtu"], 1400);
+    assert_eq!(j["interface"], "en0");
+
+    assert_eq!(
+        st.ok("route", &["change", "-net", "10.1", "10.0.0.9", "-reject"]),
+        "change net 10.1: gateway 10.0.0.9\n"
+    );
+    let g = st.ok("route", &["-n", "get", "10.1.2.3"]);
+    assert!(g.contains("    gateway: 10.0.0.9\n"), "{g}");
+    assert!(g.contains("      flags: <UP,GATEWAY,REJECT,DONE,STATIC>\n"), "{g}");
+
+    assert_eq!(
+        st.ok("route", &["-n", "show"]),
+        format!(
+            "Routing tables\n\nInternet:\n{HDR}\
+             default            10.0.0.1           UGS         -        0      -  en0\n\
+             10.0.0/24          link#2             UC          -        0      -  en0\n\
+             10.0.0.2           link#2             UHl         -        0      -  lo0\n\
+             10.1/16            10.0.0.9           UGRS        -        0      -  en0\n\
+             10.2/16            link#2             US          -        0      -  en0\n\
+             10.9.9.9           10.0.0.1           UGHS        -        0   1400  en0\n\
+             127/8              link#1             UC          -        0      -  lo0\n\
+             127.0.0.1          link#1             UHl         -        0      -  lo0\n"
+        )
+    );
+
+    assert_eq!(st.ok("route", &["delete", "-net", "10.1"]), "delete net 10.1\n");
+    let o = st.run("route", &["delete", "-net", "10.1"]);
+    assert_eq!(o.code, Some(1), "{o:#?}");
+    assert_eq!(o.stderr, "route: writing to routing socket: not in table\n");
+    assert_eq!(o.stdout, "delete net 10.1: not in table\n");
+    // Now 10.1.2.3 goes the default way; with -q nothing is said.
+    assert!(st
+        .ok("route", &["-n", "get", "10.1.2.3"])
+        .contains("destination: default\n"));
+    assert_eq!(st.ok("route", &["-q", "delete", "default"]), "");
+    let o = st.run("route", &["get", "192.0.2.1"]);
+    assert_eq!((o.code, o.stdout.as_str()), (Some(1), ""), "{o:#?}");
+    assert_eq!(o.stderr, "route: writing to routing socket: not in table\n");
+}
+
+#[test]
+fn bad_command_lines() {
+    let st = TestStack::start();
+    let before = st.ok("route", &["-n", "show"]);
+    for (args, code, err) in [
+        (
+            &["add", "-bogus", "10.1", "10.0.0.1"][..],
+            2,
+            "route: botched keyword: bogus\n",
+        ),
+        (&["bogus"][..], 2, "route: botched keyword: bogus\n"),
+        (&[][..], 2, ""),
+        (
+            &["add", "10.0.0.300", "10.0.0.1"][..],
+            1,
+            "route: 10.0.0.300: bad value\n",
+        ),
+        (
+            &["add", "-net", "10.1"][..],
+            1,
+            "route: missing gateway specification\n",
+        ),
+        (
+            &["add", "-host", "-net", "10.1", "10.0.0.1"][..],
+            1,
+            "route: -host and -net conflict\n",
+        ),
+        (&["add", "10.1", "10.0.0.1", "-hopcount", "2"][..], 1, ""),
+        (&["monitor", "-x"][..], 2, "route: botched keyword: -x\n"),
+        (&["-x", "show"][..], 2, ""),
+    ] {
+        let o = st.run("route", args);
+        assert_eq!(o.code, Some(code), "route {args:?}: {o:#?}");
+        assert!(o.stderr.starts_with(err), "route {args:?}: {o:#?}");
+        assert!(!o.stderr.is_empty(), "route {args:?} said nothing");
+    }
+    assert_eq!(
+        st.ok("route", &["-n", "show"]),
+        before,
+        "a refused command changed the table"
+    );
+}
+
+#[test]
+fn flush_and_flushall() {
+    let st = TestStack::start();
+    st.ok("route", &["add", "default", "10.0.0.1"]);
+    st.ok("route", &["add", "-net", "10.1", "10.0.0.1"]);
+    st.ok("route", &["add", "-net", "10.3", "-interface", "10.0.0.2"]);
+    // Neither gateway nor static: flush leaves it, flushall does not.
+    st.ok("route", &["add", "-net", "10.4", "-interface", "10.0.0.2", "-nostatic"]);
+    assert_eq!(
+        st.ok("route", &["-n", "flush"]),
+        "default              10.0.0.1             done\n\
+         10.1/16              10.0.0.1             done\n\
+         10.3/16              link#2               done\n"
+    );
+    assert_eq!(
+        st.ok("netstat", &["-rn"]),
+        format!(
+            "Routing tables\n\nInternet:\n{HDR}\
+             10.0.0/24          link#2             UC          -        0      -  en0\n\
+             10.0.0.2           link#2             UHl         -        0      -  lo0\n\
+             10.4/16            link#2             U           -        0      -  en0\n\
+             127/8              link#1             UC          -        0      -  lo0\n\
+             127.0.0.1          link#1             UHl         -        0      -  lo0\n"
+        )
+    );
+    assert_eq!(
+        st.ok("route", &["-n", "flushall"]),
+        "10.4/16              link#2               done\n"
+    );
+    assert_eq!(
+        st.ok("netstat", &["-rn"]),
+        format!("Routing tables\n\nInternet:\n{HDR}{}", own_routes())
+    );
+    assert_eq!(st.ok("route", &["flush"]), "");
+    // -f with a command flushes first.
+    st.ok("route", &["add", "-net", "10.1", "10.0.0.1"]);
+    assert_eq!(
+        st.ok("route", &["-nf", "add", "-net", "10.6", "10.0.0.1"]),
+        "10.1/16              10.0.0.1             done\nadd net 10.6: gateway 10.0.0.1\n"
+    );
+}
+
+/// The binary where uid 65534 can run it, and the stack's socket open to it.
+fn open_to_nobody(st: &TestStack) -> PathBuf {
+    let b = st.dir.join("pktbox");
+    std::fs::copy(&st.bin, &b).unwrap();
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in [st.prefix.clone(), st.prefix.join("dev")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(st.prefix.join("dev/socket"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    b
+}
+
+fn as_nobody(st: &TestStack, b: &Path, args: &[&str]) -> Out {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(b)
+        .args(args)
+        .env("SOCK", &st.prefix)
+        .stdin(Stdio::null());
+    TestStack::out(&mut c)
+}
+
+#[test]
+fn only_root_changes_routes() {
+    // SAFETY: getuid(2) cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: needs root to run as another user");
+        return;
+    }
+    let st = TestStack::start();
+    st.ok("route", &["add", "default", "10.0.0.1"]);
+    let b = open_to_nobody(&st);
+    let table = st.ok("netstat", &["-rn"]);
+    for (args, line) in [
+        (
+            &["route", "add", "-net", "10.1", "10.0.0.1"][..],
+            "add net 10.1: gateway 10.0.0.1: Permission denied\n",
+        ),
+        (
+            &["route", "delete", "default"][..],
+            "delete net default: Permission denied\n",
+        ),
+        (
+            &["route", "change", "default", "10.0.0.9"][..],
+            "change net default: gateway 10.0.0.9: Permission denied\n",
+        ),
+    ] {
+        let o = as_nobody(&st, &b, args);
+        assert_eq!(o.code, Some(1), "{args:?}: {o:#?}");
+        assert_eq!(
+            o.stderr, "route: writing to routing socket: Permission denied\n",
+            "{args:?}"
+        );
+        assert_eq!(o.stdout, line, "{args:?}");
+    }
+    let o = as_nobody(&st, &b, &["route", "flush"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "route: writing to routing socket: Permission denied\n")
+    );
+    // Reading is open to everyone.
+    let o = as_nobody(&st, &b, &["netstat", "-rn"]);
+    assert_eq!((o.code, &o.stdout), (Some(0), &table), "{o:#?}");
+    let o = as_nobody(&st, &b, &["route", "-n", "get", "10.7.7.7"]);
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    assert_eq!(st.ok("netstat", &["-rn"]), table, "nobody changed the table");
+}
+
+/// Lines from a child's standard output, as they come.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Kills a child of this test (by its own pid) and reaps it.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn monitor_sees_a_route_added() {
+    let st = TestStack::start();
+    let mut mon = st.cmd("route", &["-n", "monitor"]);
+    let mut mon = Reap(mon.stdout(Stdio::piped()).spawn().unwrap());
+    let lines = lines_of(&mut mon.0);
+    // The monitor subscribes when it has started: poke the table until it shows it hears.
+    let t = Instant::now();
+    loop {
+        st.ok("route", &["-q", "add", "10.99.99.99", "10.0.0.1"]);
+        st.ok("route", &["-q", "delete", "10.99.99.99"]);
+        if lines.recv_timeout(Duration::from_millis(200)).is_ok() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "route monitor printed nothing");
+    }
+    let add = st
+        .cmd("route", &["add", "-net", "10.7", "10.0.0.1"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = add.id();
+    assert!(Reap(add).0.wait().unwrap().success());
+    // Skip what the pokes printed, up to the header of our message.
+    let want = "RTM_ADD: Add Route: len ";
+    let mut before = String::new();
+    let (size, msg) = loop {
+        let l = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no RTM_ADD for 10.7/16; got:\n{before}"));
+        before += &l;
+        before.push('\n');
+        if let Some(s) = before
+            .lines()
+            .rev()
+            .nth(1)
+            .and_then(|p| p.strip_prefix("got message of size "))
+        {
+            if l.starts_with(want) && l.contains(&format!("pid: {pid},")) {
+                break (s.split(' ').next().unwrap().to_string(), l);
+            }
+        }
+    };
+    assert_eq!(
+        msg,
+        // seq 2: the channel's hello was the first message of the connection.
+        format!("{want}{size}, pid: {pid}, seq 2, errno 0, flags:<UP,GATEWAY,DONE,STATIC>")
+    );
+    let rest: Vec<String> = (0..3)
+        .map(|_| lines.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            "locks:  inits: ",
+            "sockaddrs: <DST,GATEWAY,NETMASK,IFP,IFA>",
+            " 10.7.0.0 10.0.0.1 255.255.0.0 en0 10.0.0.2"
+        ]
+    );
+    // An address added shows as RTM_NEWADDR.
+    st.ok("ifconfig", &["en0", "10.0.0.3/24", "alias"]);
+    let t = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("RTM_NEWADDR: address being added to iface: len ") {
+        let l = lines.recv_timeout(Duration::from_secs(10)).expect("no RTM_NEWADDR");
+        seen += &l;
+        seen.push('\n');
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    // -c: one message, then exit.
+    let mut one = st.cmd("route", &["-n", "monitor", "-c", "1"]);
+    let mut one = Reap(one.stdout(Stdio::piped()).spawn().unwrap());
+    let one_lines = lines_of(&mut one.0);
+    let t = Instant::now();
+    loop {
+        st.ok("route", &["-q", "add", "10.98.98.98", "10.0.0.1"]);
+        st.ok("route", &["-q", "delete", "10.98.98.98"]);
+        if let Some(s) = one.0.try_wait().unwrap() {
+            assert!(s.success());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "route monitor -c 1 did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let printed: Vec<String> = one_lines.iter().collect();
+    assert!(printed[0].starts_with("got message of size "), "{printed:?}");
+    assert!(printed[1].starts_with("RTM_"), "{printed:?}");
+    assert_eq!(
+        printed.iter().filter(|l| l.starts_with("got message")).count(),
+        1,
+        "{printed:?}"
+    );
+}
+
+#[test]
+fn netstat_routes_from_addresses_and_route() {
+    let st = TestStack::start();
+    assert_eq!(
+        st.ok("netstat", &["-rn"]),
+        format!("Routing tables\n\nInternet:\n{HDR}{}", own_routes())
+    );
+    st.ok("ifconfig", &["en0", "10.0.0.3/24", "alias"]);
+    st.ok("ifconfig", &["lo0", "192.168.5.1/28", "alias"]);
+    st.ok("route", &["add", "default", "10.0.0.1"]);
+    st.ok("route", &["add", "-net", "172.16", "10.0.0.1", "-blackhole", "-proto1"]);
+    st.ok("route", &["add", "10.9.9.9", "10.0.0.1", "-reject", "-mtu", "1280"]);
+    assert_eq!(
+        st.ok("netstat", &["-r", "-n"]),
+        format!(
+            "Routing tables\n\nInternet:\n{HDR}\
+             default            10.0.0.1           UGS         -        0      -  en0\n\
+             10.0.0/24          link#2             UC          -        0      -  en0\n\
+             10.0.0.2           link#2             UHl         -        0      -  lo0\n\
+             10.0.0.3           link#2             UHl         -        0      -  lo0\n\
+             10.9.9.9           10.0.0.1           UGHRS       -        0   1280  en0\n\
+             127/8              link#1             UC          -        0      -  lo0\n\
+             127.0.0.1          link#1             UHl         -        0      -  lo0\n\
+             172.16/16          10.0.0.1           UGS1B       -        0      -  en0\n\
+             192.168.5.0/28     link#1             UC          -        0      -  lo0\n\
+             192.168.5.1        link#1             UHl         -        0      -  lo0\n"
+        )
+    );
+    assert_eq!(st.ok("route", &["-n", "show"]), st.ok("netstat", &["-rn"]));
+    let j: serde_json::Value = serde_json::from_str(&st.ok("netstat", &["-rn", "--json"])).unwrap();
+    let routes = j.as_array().unwrap();
+    assert_eq!(routes.len(), 10);
+    let d = routes.iter().find(|r| r["name"] == "default").unwrap();
+    assert_eq!(
+        (d["gateway"].as_str(), d["interface"].as_str()),
+        (Some("10.0.0.1"), Some("en0"))
+    );
+    let c = routes.iter().find(|r| r["name"] == "10.0.0/24").unwrap();
+    assert_eq!(
+        (c["gateway_link"].as_u64(), c["prefixlen"].as_u64()),
+        (Some(2), Some(24))
+    );
+    // An address that goes takes its routes along.
+    st.ok("ifconfig", &["en0", "10.0.0.3", "-alias"]);
+    assert!(!st.ok("netstat", &["-rn"]).contains("10.0.0.3 "));
+}
+
+/// The counters of one line of `netstat -i`: Ipkts Ierrs Opkts Oerrs Colls.
+fn counters(table: &str, name: &str, network: &str) -> [u64; 5] {
+    let l = table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name) && l.contains(network))
+        .unwrap_or_else(|| panic!("no {name} {network} line in:\n{table}"));
+    let v: Vec<u64> = l.split_whitespace().rev().take(5).map(|n| n.parse().unwrap()).collect();
+    [v[4], v[3], v[2], v[1], v[0]]
+}
+
+#[test]
+fn netstat_interfaces_and_counters() {
+    let st = TestStack::start();
+    let mac = st
+        .ok("ifconfig", &["en0"])
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("address: ").map(String::from))
+        .unwrap();
+    let t = st.ok("netstat", &["-in"]);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Name  Mtu   Network       Address              Ipkts Ierrs    Opkts Oerrs Colls"
+    );
+    assert_eq!(lines.len(), 5, "{t}");
+    assert!(
+        lines[1].starts_with("lo0   33624 <Link>                        "),
+        "{t}"
+    );
+    assert!(
+        lines[2].starts_with("lo0   33624 127/8         127.0.0.1         "),
+        "{t}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("en0   1500  <Link>        {mac}  ")),
+        "{t}"
+    );
+    assert!(
+        lines[4].starts_with("en0   1500  10.0.0/24     10.0.0.2          "),
+        "{t}"
+    );
+    assert_eq!(counters(&t, "en0", "<Link>"), counters(&t, "en0", "10.0.0/24"));
+
+    // Traffic moves the counters: echo requests to ourselves over loopback, and one towards
+    // a neighbour that is not there (an ARP request goes out of en0).
+    let before_lo = counters(&t, "lo0", "<Link>");
+    let before_en = counters(&t, "en0", "<Link>");
+    let mut raw = RawSocket::open_at(&st.prefix, 1).unwrap();
+    let echo = [8u8, 0, 0xf7, 0xfe, 0, 1, 0, 0];
+    for _ in 0..3 {
+        raw.send_to(&echo, "127.0.0.1".parse().unwrap()).unwrap();
+    }
+    raw.send_to(&echo, "10.0.0.77".parse().unwrap()).unwrap();
+    let t0 = Instant::now();
+    let (lo, en) = loop {
+        let t = st.ok("netstat", &["-in"]);
+        let (lo, en) = (counters(&t, "lo0", "127/8"), counters(&t, "en0", "<Link>"));
+        if lo[0] >= before_lo[0] + 6 && en[2] > before_en[2] {
+            break (lo, en);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "counters did not move:\n{t}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lo[0], lo[2], "loopback: what goes out comes in");
+    assert_eq!((lo[1], lo[3], en[1], en[3]), (0, 0, 0, 0));
+
+    // The JSON says the same; -I shows one interface; -b bytes.
+    let j: serde_json::Value = serde_json::from_str(&st.ok("netstat", &["-i", "--json"])).unwrap();
+    let en0 = j.as_array().unwrap().iter().find(|i| i["name"] == "en0").unwrap();
+    assert_eq!(en0["opackets"].as_u64(), Some(en[2]));
+    assert_eq!(en0["inet"][0]["address"], "10.0.0.2");
+    let t = st.ok("netstat", &["-n", "-I", "en0"]);
+    assert_eq!(t.lines().count(), 3, "{t}");
+    assert!(t.lines().skip(1).all(|l| l.starts_with("en0 ")), "{t}");
+    assert!(st
+        .ok("netstat", &["-inb"])
+        .starts_with("Name  Mtu   Network       Address               Ibytes     Obytes\n"));
+    let o = st.run("netstat", &["-I", "en9"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "netstat: en9: unknown interface\n")
+    );
+
+    // -w: the banner, the totals so far, then what changed.
+    let w = st.ok("netstat", &["-w", "1", "-c", "2", "-I", "lo0"]);
+    let wl: Vec<&str> = w.lines().collect();
+    assert_eq!(
+        wl[..2],
+        [
+            "  lo0 in        lo0 out              total in      total out            ",
+            " packets  errs  packets  errs colls   packets  errs  packets  errs colls"
+        ]
+    );
+    assert_eq!(wl.len(), 4, "{w}");
+    let first: Vec<u64> = wl[2].split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert!(first[0] >= lo[0] && first[5] >= first[0], "{w}");
+}
+
+#[test]
+fn netstat_statistics() {
+    let st = TestStack::start();
+    // Echo requests to ourselves: the stack answers each.
+    let mut raw = RawSocket::open_at(&st.prefix, 1).unwrap();
+    for _ in 0..2 {
+        raw.send_to(&[8u8, 0, 0xf7, 0xfe, 0, 1, 0, 0], "127.0.0.1".parse().unwrap())
+            .unwrap();
+    }
+    let t0 = Instant::now();
+    let icmp = loop {
+        let t = st.ok("netstat", &["-ss", "-p", "icmp"]);
+        if t.contains("\t\techo: 2\n") && t.matches("\t\techo reply: 2\n").count() == 2 {
+            break t;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no echo counters:\n{t}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        icmp,
+        "icmp:\n\tOutput histogram:\n\t\techo reply: 2\n\tInput histogram:\n\t\techo reply: 2\n\t\techo: 2\n\
+         \t2 message responses generated\n"
+    );
+
+    let all = st.ok("netstat", &["-s"]);
+    let heads: Vec<&str> = all.lines().filter(|l| !l.starts_with('\t')).collect();
+    assert_eq!(heads, ["ip:", "icmp:", "arp:"]);
+    for l in all.lines().filter(|l| l.starts_with('\t')) {
+        let l = l.trim_start_matches('\t');
+        let ok = l.split(' ').next().is_some_and(|n| n.parse::<u64>().is_ok())
+            || l.ends_with("histogram:")
+            || l.rsplit_once(": ").is_some_and(|(_, n)| n.parse::<u64>().is_ok());
+        assert!(ok, "not a counter line: {l:?}");
+    }
+    assert!(all.contains("\t0 bad header checksums\n"), "{all}");
+    let total = |t: &str| -> u64 {
+        t.lines()
+            .find_map(|l| {
+                l.strip_prefix("\t")?
+                    .strip_suffix(" total packets received")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap()
+    };
+    assert!(total(&all) >= 4, "{all}");
+    let j: serde_json::Value = serde_json::from_str(&st.ok("netstat", &["-s", "--json"])).unwrap();
+    assert!(j["ip"]["total"].as_u64().unwrap() >= total(&all));
+    assert_eq!(j["icmp"]["inhist"][8], 2);
+    // -ss leaves out the zeros, -p one protocol.
+    let ss = st.ok("netstat", &["-ss"]);
+    assert!(!ss.lines().any(|l| l.starts_with("\t0 ")), "{ss}");
+    assert!(ss.lines().count() < all.lines().count());
+    assert!(st.ok("netstat", &["-s", "-p", "arp"]).starts_with("arp:\n\t"));
+    assert!(st.ok("netstat", &["-p", "ip"]).starts_with("ip:\n\t"));
+}
+
+#[test]
+fn netstat_refuses_what_it_cannot_do() {
+    let st = TestStack::start();
+    for (args, code, err) in [
+        (&[][..], 1, "netstat: socket tables are not in this build yet\n"),
+        (&["-a"][..], 1, "netstat: socket tables are not in this build yet\n"),
+        (
+            &["-an", "-f", "inet"][..],
+            1,
+            "netstat: socket tables are not in this build yet\n",
+        ),
+        (
+            &["-f", "unix"][..],
+            1,
+            "netstat: socket tables are not in this build yet\n",
+        ),
+        (&["-p", "tcp"][..], 1, "netstat: tcp: not in this build yet\n"),
+        (
+            &["-s", "-p", "bogus"][..],
+            1,
+            "netstat: bogus: unknown or uninstrumented protocol\n",
+        ),
+        (
+            &["-f", "bogus", "-r"][..],
+            1,
+            "netstat: bogus: unknown address family\n",
+        ),
+        (
+            &["-rs"][..],
+            1,
+            "netstat: routing statistics are not in this build yet\n",
+        ),
+        (&["-c", "2", "-i"][..], 2, "netstat: -c goes with -w\n"),
+        (&["-Z"][..], 2, ""),
+    ] {
+        let o = st.run("netstat", args);
+        assert_eq!(o.code, Some(code), "netstat {args:?}: {o:#?}");
+        assert!(
+            o.stderr.starts_with(err) && !o.stderr.is_empty(),
+            "netstat {args:?}: {o:#?}"
+        );
+        assert_eq!(o.stdout, "", "netstat {args:?}");
+    }
+    // The ARP cache: the neighbour that was asked for and never answered is incomplete.
+    let mut raw = RawSocket::open_at(&st.prefix, 1).unwrap();
+    raw.send_to(&[8u8, 0, 0xf7, 0xfe, 0, 1, 0, 0], "10.0.0.77".parse().unwrap())
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let t = st.ok("netstat", &["-n", "-f", "arp"]);
+        if let Some(l) = t.lines().find(|l| l.starts_with("10.0.0.77 ")) {
+            assert!(l.contains("(incomplete)") && l.ends_with("  en0"), "{t}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no ARP entry:\n{t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
