@@ -411,7 +411,12 @@ fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Optio
 /// The source address for a datagram to `dst`: that of the route's interface.
 pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if dst.is_broadcast() {
-        return ctx.inet.addrs.iter().find(|ia| ia.broadcast.is_some()).map(|ia| ia.addr);
+        return ctx
+            .inet
+            .addrs
+            .iter()
+            .find(|ia| ia.broadcast.is_some())
+            .map(|ia| ia.addr);
     }
     if let Some(ia) = ctx.inet.addrs.iter().find(|ia| ia.addr == dst) {
         return Some(ia.addr);
@@ -420,7 +425,11 @@ pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if !rt.ifa.is_unspecified() {
         return Some(rt.ifa);
     }
-    ctx.inet.addrs.iter().find(|ia| ia.ifindex == rt.ifindex).map(|ia| ia.addr)
+    ctx.inet
+        .addrs
+        .iter()
+        .find(|ia| ia.ifindex == rt.ifindex)
+        .map(|ia| ia.addr)
 }
 
 /// A locally originated datagram.
