@@ -245,7 +245,9 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
 fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     ctx.inet.stat.delivered += 1;
     let ip = Ip(pkt);
-    let raw_took = raw::rip_input(ctx, pkt);
+    // ICMP reaches raw sockets from icmp_input, once it has passed the length and checksum
+    // checks, as in NetBSD: a damaged message is dropped, not handed to ping.
+    let raw_took = ip.proto() != IPPROTO_ICMP && raw::rip_input(ctx, pkt);
     match ip.proto() {
         IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
         IPPROTO_UDP => {
