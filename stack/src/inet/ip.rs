@@ -117,6 +117,7 @@ impl Default for IpId {
 }
 
 impl IpId {
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u16 {
         self.n = self.n.wrapping_add(1);
         let mut x = self.n.wrapping_mul(self.mul) ^ self.key;
@@ -534,9 +535,8 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         }
     })?;
     match resolved {
-        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).map_err(|e| {
+        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).inspect_err(|_| {
             ctx.inet.stat.odropped += 1;
-            e
         }),
         None => Ok(()),
     }
@@ -559,7 +559,7 @@ fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], 
     while start < data.len() {
         let end = (start + chunk).min(data.len());
         let last = end == data.len();
-        let off = base_off + (start / 8) as u16 | if last { more } else { IP_MF };
+        let off = (base_off + (start / 8) as u16) | if last { more } else { IP_MF };
         let flen = hlen + end - start;
         let mut f = vec![0u8; ETHER_HDR_LEN + flen];
         let h = &mut f[ETHER_HDR_LEN..];
