@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 pub mod ifconfig;
 pub mod io_pkt;
+pub mod ping;
 pub mod sysctl;
 
 /// One applet of the multi-call binary.
@@ -49,6 +50,11 @@ pub const APPLETS: &[Applet] = &[
         name: "sysctl",
         command: sysctl::command,
         run: sysctl::run,
+    },
+    Applet {
+        name: "ping",
+        command: ping::command,
+        run: ping::run,
     },
 ];
 
