@@ -52,11 +52,7 @@ fn commands() -> Vec<(&'static str, Command)> {
 fn render_all() -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     for (name, cmd) in commands() {
-        assert_eq!(
-            cmd.get_name(),
-            name,
-            "the clap Command for {name} has another name"
-        );
+        assert_eq!(cmd.get_name(), name, "the clap Command for {name} has another name");
         for (path, shell) in [
             (format!("completions/bash/{name}"), Shell::Bash),
             (format!("completions/zsh/_{name}"), Shell::Zsh),
@@ -64,10 +60,7 @@ fn render_all() -> BTreeMap<PathBuf, Vec<u8>> {
         ] {
             files.insert(PathBuf::from(path), completion(shell, cmd.clone(), name));
         }
-        files.insert(
-            PathBuf::from(format!("man/{name}.{MAN_SECTION}")),
-            man_page(cmd),
-        );
+        files.insert(PathBuf::from(format!("man/{name}.{MAN_SECTION}")), man_page(cmd));
     }
     files
 }
@@ -161,11 +154,7 @@ fn regenerate(root: &Path, files: &BTreeMap<PathBuf, Vec<u8>>, stale: &[(PathBuf
             }
         };
         done.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let verb = if *why == Stale::Extra {
-            "removed"
-        } else {
-            "wrote"
-        };
+        let verb = if *why == Stale::Extra { "removed" } else { "wrote" };
         eprintln!("{verb} {}", path.display());
     }
 }
@@ -181,11 +170,7 @@ fn generated_files_are_fresh() {
     let regen = std::env::var_os(REGEN_VAR).is_some_and(|v| !v.is_empty() && v != "0");
     if regen {
         regenerate(root, &files, &stale);
-        assert_eq!(
-            stale_files(root, &files),
-            [],
-            "still stale after regenerating"
-        );
+        assert_eq!(stale_files(root, &files), [], "still stale after regenerating");
         return;
     }
     let list: String = stale

@@ -95,6 +95,7 @@ fn default_mask(a: Ipv4Addr) -> Ipv4Addr {
 
 impl InIfaddr {
     /// Prefix length of the netmask.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u8 {
         mask_len(self.mask).unwrap_or(32)
     }

@@ -63,7 +63,7 @@ pub fn ip_reass(ctx: &mut Ctx, pkt: &[u8]) -> Option<Vec<u8>> {
     let more = ip.off() & IP_MF != 0;
     let st = &mut ctx.inet.stat;
     // Every fragment but the last carries a multiple of 8 bytes; nothing ends past 64 KiB.
-    if (more && data.len() % 8 != 0) || data.is_empty() || off + data.len() + hlen > IP_MAXPACKET {
+    if (more && !data.len().is_multiple_of(8)) || data.is_empty() || off + data.len() + hlen > IP_MAXPACKET {
         st.fragdropped += 1;
         return None;
     }

@@ -105,7 +105,7 @@ impl std::fmt::Display for DecodeError {
 
 fn body<T: DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
     match postcard::take_from_bytes::<T>(b) {
-        Ok((v, rest)) if rest.is_empty() => Ok(v),
+        Ok((v, [])) => Ok(v),
         _ => Err(DecodeError::Body),
     }
 }
@@ -121,6 +121,7 @@ macro_rules! messages {
     ($( $(#[$doc:meta])* $code:literal => $name:ident ( $ty:ty ) ),* $(,)?) => {
         /// A decoded message body; the variant fixes the header's type.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[allow(clippy::large_enum_variant)]
         pub enum Msg {
             $( $(#[$doc])* $name($ty), )*
         }
