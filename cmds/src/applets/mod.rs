@@ -6,6 +6,7 @@ use std::process::ExitCode;
 pub mod ifconfig;
 pub mod io_pkt;
 pub mod nc;
+pub mod ping;
 pub mod sysctl;
 
 /// One applet of the multi-call binary.
@@ -50,6 +51,11 @@ pub const APPLETS: &[Applet] = &[
         name: "sysctl",
         command: sysctl::command,
         run: sysctl::run,
+    },
+    Applet {
+        name: "ping",
+        command: ping::command,
+        run: ping::run,
     },
     Applet {
         name: "nc",
