@@ -135,20 +135,19 @@ fn broadcast_needs_so_broadcast() {
 fn nc_moves_datagrams() {
     let (a, b) = pair();
     let port = "9200";
-    let server = Command::new(bin())
-        .args(["nc", "-u", "-l", "-w", "2", port])
+    let mut server = Command::new(bin())
+        .args(["nc", "-v", "-u", "-l", "-w", "2", port])
         .env("SOCK", b.prefix())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the listener is bound.
-    wait_for("nc listening", || {
-        UdpSocket::bind_at(b.prefix(), format!("0.0.0.0:{port}"))
-            .err()
-            .filter(|e| e.raw_os_error() == Some(libc::EADDRINUSE))
-    });
+    // -v says when the listener is bound.
+    let mut err = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert_eq!(line, format!("Bound on 0.0.0.0 {port}\n"));
     let mut client = Command::new(bin())
         .args(["nc", "-u", "-w", "1", "10.5.0.2", port])
         .env("SOCK", a.prefix())
