@@ -12,15 +12,8 @@ use pktbox_tests::*;
 
 fn one_if_stack() -> StackProc {
     let (l, r) = (free_udp_port(), free_udp_port());
-    let st = StackProc::start(&[
-        "-d",
-        "udp",
-        &format!("local=127.0.0.1:{l},remote=127.0.0.1:{r}"),
-    ]);
-    st.ok(
-        "ifconfig",
-        &["en0", "inet", "10.0.0.2", "netmask", "255.255.255.0"],
-    );
+    let st = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{l},remote=127.0.0.1:{r}")]);
+    st.ok("ifconfig", &["en0", "inet", "10.0.0.2", "netmask", "255.255.255.0"]);
     st
 }
 
@@ -68,12 +61,7 @@ fn bad_arguments_change_nothing() {
         refused(&st, &mut sub, &["en0", "inet", "10.0.0.300", "alias"], 1),
         "ifconfig: 10.0.0.300: bad value\n"
     );
-    refused(
-        &st,
-        &mut sub,
-        &["en0", "10.0.0.5", "netmask", "255.0.255.0"],
-        1,
-    );
+    refused(&st, &mut sub, &["en0", "10.0.0.5", "netmask", "255.0.255.0"], 1);
     refused(&st, &mut sub, &["en0", "10.0.0.5", "netmask", "bogus"], 1);
     refused(&st, &mut sub, &["en0", "10.0.0.5/33"], 1);
     // Unknown interface, for showing and for changing.
@@ -92,10 +80,7 @@ fn bad_arguments_change_nothing() {
     assert!(e.contains("netmask"), "{e}");
     // Values the stack refuses: nothing half-done.
     let e = refused(&st, &mut sub, &["en0", "mtu", "10"], 1);
-    assert!(
-        e.starts_with("ifconfig: SIOCSIFMTU: Invalid argument"),
-        "{e}"
-    );
+    assert!(e.starts_with("ifconfig: SIOCSIFMTU: Invalid argument"), "{e}");
     refused(&st, &mut sub, &["en0", "mtu", "1400x"], 1);
     refused(&st, &mut sub, &["en0", "bogus"], 1);
     refused(&st, &mut sub, &["en0", "10.0.0.3", "-alias"], 1);
@@ -121,8 +106,7 @@ fn binary_for_others(dir: &std::path::Path) -> PathBuf {
 fn as_nobody(st: &StackProc, exe: &std::path::Path, args: &[&str]) -> Output {
     let mut cmd = if is_root() && have("setpriv") {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(exe);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(exe);
         c
     } else if is_root() {
         let mut c = Command::new("runuser");
@@ -167,22 +151,13 @@ fn changes_need_root_reading_does_not() {
 
     let o = as_nobody(&st, &exe, &["ifconfig", "en0", "down"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
-    assert_eq!(
-        o.stderr,
-        "ifconfig: SIOCSIFFLAGS: Operation not permitted\n"
-    );
+    assert_eq!(o.stderr, "ifconfig: SIOCSIFFLAGS: Operation not permitted\n");
     let o = as_nobody(&st, &exe, &["ifconfig", "lo1", "create"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
-    assert_eq!(
-        o.stderr,
-        "ifconfig: SIOCIFCREATE: Operation not permitted\n"
-    );
+    assert_eq!(o.stderr, "ifconfig: SIOCIFCREATE: Operation not permitted\n");
     let o = as_nobody(&st, &exe, &["sysctl", "-w", "net.inet.ip.ttl=5"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
-    assert_eq!(
-        o.stderr,
-        "sysctl: net.inet.ip.ttl: Operation not permitted\n"
-    );
+    assert_eq!(o.stderr, "sysctl: net.inet.ip.ttl: Operation not permitted\n");
 
     assert_eq!(state(&st), before, "an unprivileged user changed the stack");
     assert!(no_broadcasts(&mut sub).is_empty());

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use pktbox_stack::msg::wire::{Received, SeqPacket};
 use pktbox_stack::msg::{
-    decode, encode, Frame, Header, HelloReq, IfListReq, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY,
-    MSG_VERSION,
+    decode, encode, Frame, Header, HelloReq, IfListReq, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY, MSG_VERSION,
 };
 use pktbox_tests::*;
 
@@ -63,16 +62,9 @@ impl Raw {
     fn expect_einval(&mut self, what: &str, b: &[u8], seq: Option<u32>) {
         self.send(b);
         let f = self.reply();
-        assert_eq!(
-            f.hdr.errno,
-            libc::EINVAL,
-            "{what}: expected EINVAL, got {f:?}"
-        );
+        assert_eq!(f.hdr.errno, libc::EINVAL, "{what}: expected EINVAL, got {f:?}");
         assert_ne!(f.hdr.flags & MSGF_REPLY, 0, "{what}: {f:?}");
-        assert!(
-            matches!(f.msg, Msg::ErrorText(_)),
-            "{what}: error reply body: {f:?}"
-        );
+        assert!(matches!(f.msg, Msg::ErrorText(_)), "{what}: error reply body: {f:?}");
         if let Some(s) = seq {
             assert_eq!(f.hdr.seq, s, "{what}: reply seq");
         }
@@ -80,9 +72,7 @@ impl Raw {
 }
 
 fn hello() -> Msg {
-    Msg::Hello(HelloReq {
-        role: Role::Control,
-    })
+    Msg::Hello(HelloReq { role: Role::Control })
 }
 
 fn iflist() -> Msg {
@@ -196,9 +186,7 @@ fn malformed_messages_get_einval_and_harm_nobody() {
     // The same connection can still say hello and be answered.
     let f = c.call(&hello(), 6);
     assert_eq!(f.hdr.errno, 0, "{f:?}");
-    let Msg::HelloOk(h) = f.msg else {
-        panic!("hello: {f:?}")
-    };
+    let Msg::HelloOk(h) = f.msg else { panic!("hello: {f:?}") };
     assert_eq!(h.variant, "io-pkt-v4");
     assert_eq!(h.pid as i32, st.pid());
 
@@ -276,16 +264,8 @@ fn a_subscriber_that_never_reads_does_not_stall_the_stack() {
     for i in 0..3000 {
         s.if_set(pktbox_stack::msg::IfSetReq {
             name: "lo1".into(),
-            set_flags: if i % 2 == 0 {
-                pktbox_stack::msg::iff::UP
-            } else {
-                0
-            },
-            clear_flags: if i % 2 == 0 {
-                0
-            } else {
-                pktbox_stack::msg::iff::UP
-            },
+            set_flags: if i % 2 == 0 { pktbox_stack::msg::iff::UP } else { 0 },
+            clear_flags: if i % 2 == 0 { 0 } else { pktbox_stack::msg::iff::UP },
             mtu: None,
         })
         .unwrap();

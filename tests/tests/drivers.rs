@@ -56,9 +56,7 @@ fn two_stacks_on_a_udp_wire_see_each_other() {
         mac_str(&a.mac("en0"))
     );
     wait_for("B to log the duplicate address", || {
-        std::fs::read_to_string(b.log_path())
-            .ok()
-            .filter(|l| l.contains(&want))
+        std::fs::read_to_string(b.log_path()).ok().filter(|l| l.contains(&want))
     });
 }
 
@@ -92,9 +90,7 @@ struct HubEnd {
 
 impl Wire for HubEnd {
     fn send(&self, frame: &[u8]) {
-        self.sock
-            .send_to(frame, &self.peer)
-            .expect("send on the hub");
+        self.sock.send_to(frame, &self.peer).expect("send on the hub");
     }
 
     fn recv(&self) -> Vec<u8> {
@@ -124,10 +120,7 @@ fn request(seq: u8, target: Ipv4Addr) -> Vec<u8> {
 fn check_reply(f: &[u8], mac: [u8; 6], seq: u8) {
     // 14 + 28 bytes, padded to Ethernet's 60-byte minimum with zeroes.
     assert_eq!(f.len(), 60, "reply {seq}: {f:02x?}");
-    assert!(
-        f[42..].iter().all(|b| *b == 0),
-        "reply {seq} padding: {f:02x?}"
-    );
+    assert!(f[42..].iter().all(|b| *b == 0), "reply {seq} padding: {f:02x?}");
     let e = parse_ether(f).unwrap();
     assert_eq!(e.dst, ME, "reply {seq} goes to the asker");
     assert_eq!(e.src, mac, "reply {seq} comes from the stack's MAC");
@@ -163,10 +156,7 @@ fn frame_of(len: usize, mac: [u8; 6]) -> Vec<u8> {
 /// What every wire must do, with the stack at the far end of `w` on interface en0.
 fn arp_and_errors_over(st: &StackProc, w: &dyn Wire) {
     let mac = st.mac("en0");
-    st.ok(
-        "ifconfig",
-        &["en0", "inet", "10.0.0.2", "netmask", "255.255.255.0"],
-    );
+    st.ok("ifconfig", &["en0", "inet", "10.0.0.2", "netmask", "255.255.255.0"]);
 
     // The address was announced: a gratuitous ARP, a broadcast request for itself.
     let f = w.recv();
@@ -236,16 +226,8 @@ fn arp_and_errors_over(st: &StackProc, w: &dyn Wire) {
         w.send(&frame_of(len, mac));
     }
     sync(w, mac, 120);
-    assert_eq!(
-        st.counter("en0", "ierrors"),
-        ierrors + 2,
-        "13 and 1519 bytes"
-    );
-    assert_eq!(
-        st.counter("en0", "noproto"),
-        noproto + 2,
-        "14 and 1518 bytes"
-    );
+    assert_eq!(st.counter("en0", "ierrors"), ierrors + 2, "13 and 1519 bytes");
+    assert_eq!(st.counter("en0", "noproto"), noproto + 2, "14 and 1518 bytes");
 
     // The limit follows the MTU.
     st.ok("ifconfig", &["en0", "mtu", "1400"]);
@@ -253,19 +235,14 @@ fn arp_and_errors_over(st: &StackProc, w: &dyn Wire) {
     w.send(&frame_of(1418, mac));
     w.send(&frame_of(1419, mac));
     sync(w, mac, 121);
-    assert_eq!(
-        st.counter("en0", "ierrors"),
-        ierrors + 1,
-        "1419 bytes at mtu 1400"
-    );
+    assert_eq!(st.counter("en0", "ierrors"), ierrors + 1, "1419 bytes at mtu 1400");
 
     // With -arp the interface neither answers ARP nor announces addresses (NetBSD's
     // ether_input drops ARP on an IFF_NOARP interface).
     st.ok("ifconfig", &["en0", "-arp"]);
     assert!(
-        st.ok("ifconfig", &["en0"]).starts_with(
-            "en0: flags=88c3<UP,BROADCAST,RUNNING,NOARP,SIMPLEX,MULTICAST> mtu 1400\n"
-        ),
+        st.ok("ifconfig", &["en0"])
+            .starts_with("en0: flags=88c3<UP,BROADCAST,RUNNING,NOARP,SIMPLEX,MULTICAST> mtu 1400\n"),
         "-arp sets NOARP"
     );
     w.send(&request(125, STACK_IP));
@@ -358,9 +335,7 @@ fn three_stacks_on_one_hub() {
     let d = TempDir::new();
     let hub = d.join("hub");
     let opt = format!("path={}", hub.display());
-    let stacks: Vec<StackProc> = (0..3)
-        .map(|_| StackProc::start(&["-d", "hub", &opt]))
-        .collect();
+    let stacks: Vec<StackProc> = (0..3).map(|_| StackProc::start(&["-d", "hub", &opt])).collect();
     assert_eq!(hub_others(&hub, &d.join("none")).len(), 3);
     let rx = |s: &StackProc| s.counter("en0", "ipackets");
     let mut seen = [0u64; 3];
@@ -391,12 +366,10 @@ fn three_stacks_on_one_hub() {
     assert_eq!(stacks[1].wait_counter("en0", "ipackets", 3), 3);
 }
 
-/// Known problem, kept runnable with `cargo test -- --ignored`: a hub member's socket
-/// queues at most net.unix.max_dgram_qlen datagrams (10 by default) whatever its SO_RCVBUF,
-/// and the hub driver sends without waiting, so a burst of more than about ten frames to
-/// one member loses the rest even when the member reads promptly.
+/// A member's socket queues at most net.unix.max_dgram_qlen datagrams (10 by default)
+/// whatever its SO_RCVBUF; the hub driver waits for room, so a burst of 64 frames each way
+/// arrives whole and in order at a member that reads while the burst is sent.
 #[test]
-#[ignore = "hub drops bursts beyond net.unix.max_dgram_qlen (see drivers/src/hub.rs send)"]
 fn a_burst_over_a_hub_is_not_lost() {
     let d = TempDir::new();
     let hub = d.join("hub");
@@ -408,10 +381,15 @@ fn a_burst_over_a_hub_is_not_lost() {
     st.ok("ifconfig", &["en0", "10.0.0.2/24"]);
     let mac = st.mac("en0");
     assert_eq!(w.recv().len(), 60, "the gratuitous ARP");
-    for seq in 0..64 {
-        w.send(&request(seq, STACK_IP));
-    }
+    let sender = w.sock.try_clone().unwrap();
+    let peer = w.peer.clone();
+    let burst = std::thread::spawn(move || {
+        for seq in 0..64 {
+            sender.send_to(&request(seq, STACK_IP), &peer).expect("send on the hub");
+        }
+    });
     for seq in 0..64 {
         check_reply(&w.recv(), mac, seq);
     }
+    burst.join().unwrap();
 }

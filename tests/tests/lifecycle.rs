@@ -10,11 +10,7 @@ fn start_returns_once_the_stack_answers() {
     // Several times: the first request after io-pkt returns must always be served.
     for _ in 0..5 {
         let (l, r) = (free_udp_port(), free_udp_port());
-        let st = StackProc::start(&[
-            "-d",
-            "udp",
-            &format!("local=127.0.0.1:{l},remote=127.0.0.1:{r}"),
-        ]);
+        let st = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{l},remote=127.0.0.1:{r}")]);
         assert_eq!(st.ok("ifconfig", &["-l"]), "lo0 en0\n");
         assert!(st.socket_path().exists());
         // lo0 is up with 127.0.0.1/8 from the start.
@@ -31,10 +27,7 @@ fn a_background_stack_logs_under_its_prefix() {
     let st = StackProc::start(&["-p", "tcpip", "foo"]);
     let log = st.prefix().join("var/log/io-pkt.log");
     let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
-    assert!(
-        text.contains("tcpip: unrecognized option: \"foo\""),
-        "log: {text}"
-    );
+    assert!(text.contains("tcpip: unrecognized option: \"foo\""), "log: {text}");
 }
 
 #[test]
@@ -93,10 +86,7 @@ fn sigterm_removes_the_socket() {
     assert!(sock.exists());
     assert!(st.terminate(), "SIGTERM ends the stack");
     assert!(!sock.exists(), "{} left behind", sock.display());
-    assert!(
-        !st.prefix().join("dev/socket.lock").exists(),
-        "lock file left behind"
-    );
+    assert!(!st.prefix().join("dev/socket.lock").exists(), "lock file left behind");
     let o = st.run("ifconfig", &["-a"]).code(1);
     assert_eq!(
         o.stderr,
@@ -175,10 +165,7 @@ fn a_bad_driver_option_stops_io_pkt() {
         assert!(!st.socket_path().exists(), "{args:?} left a socket");
         assert!(!st.alive());
     }
-    assert!(
-        !d.join("hub").exists(),
-        "the refused hub made its directory"
-    );
+    assert!(!d.join("hub").exists(), "the refused hub made its directory");
     // A driver that fails after others opened: the port the first one bound is released.
     let port = free_udp_port();
     let mut st = StackProc::new_prefix("io-pkt-v4");
@@ -197,10 +184,7 @@ fn a_bad_driver_option_stops_io_pkt() {
     let opt = format!("local=127.0.0.1:{port},remote=127.0.0.1:9");
     let o = st.start_here(&["-d", "udp", &opt, "-d", "udp", &opt]);
     assert_eq!(o.code, Some(1), "{o:#?}");
-    assert!(
-        o.stderr.starts_with("io-pkt-v4: -d udp: bind 127.0.0.1:"),
-        "{o:#?}"
-    );
+    assert!(o.stderr.starts_with("io-pkt-v4: -d udp: bind 127.0.0.1:"), "{o:#?}");
 }
 
 #[test]
@@ -214,12 +198,7 @@ fn unknown_tcpip_options_are_reported_and_skipped() {
     let mut st = StackProc::new_prefix("io-pkt-v4");
     let prefix = st.prefix().display().to_string();
     let o = pktbox(
-        [
-            "io-pkt-v4",
-            "-p",
-            "tcpip",
-            &format!("bar,prefix={prefix},forward"),
-        ],
+        ["io-pkt-v4", "-p", "tcpip", &format!("bar,prefix={prefix},forward")],
         &[],
     );
     assert_eq!(o.code, Some(0), "{o:#?}");

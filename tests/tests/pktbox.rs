@@ -15,23 +15,14 @@ const APPLETS: &[&str] = &[
 ];
 
 fn listed() -> Vec<String> {
-    pktbox(["--list"], &[])
-        .ok()
-        .stdout
-        .lines()
-        .map(String::from)
-        .collect()
+    pktbox(["--list"], &[]).ok().stdout.lines().map(String::from).collect()
 }
 
 #[test]
 fn list_names_every_applet_once() {
     let l = listed();
     for a in APPLETS {
-        assert_eq!(
-            l.iter().filter(|x| x == a).count(),
-            1,
-            "{a} in --list: {l:?}"
-        );
+        assert_eq!(l.iter().filter(|x| x == a).count(), 1, "{a} in --list: {l:?}");
     }
     assert!(l.iter().all(|a| !a.is_empty() && !a.contains(' ')), "{l:?}");
 }
@@ -99,10 +90,7 @@ fn install_leaves_other_files_alone_without_force() {
         o.stderr.contains(&format!("{}: ", mine.display())) && o.stderr.contains("--force"),
         "{o:#?}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&mine).unwrap(),
-        "#!/bin/sh\necho mine\n"
-    );
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "#!/bin/sh\necho mine\n");
     // The other applets were still installed.
     assert!(std::fs::symlink_metadata(dir.join("sysctl"))
         .unwrap()
@@ -122,10 +110,7 @@ fn install_leaves_other_files_alone_without_force() {
     pktbox(["--install", dir.to_str().unwrap(), "--force"], &[]).ok();
     for a in ["ifconfig", "sysctl"] {
         assert!(
-            std::fs::symlink_metadata(dir.join(a))
-                .unwrap()
-                .file_type()
-                .is_symlink(),
+            std::fs::symlink_metadata(dir.join(a)).unwrap().file_type().is_symlink(),
             "{a}"
         );
         assert_eq!(
@@ -152,10 +137,7 @@ fn unknown_applets_exit_2_listing_the_applets() {
     let o = Command::new(&link).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        e.starts_with("pktbox: frobnicate: applet not found\n"),
-        "{e}"
-    );
+    assert!(e.starts_with("pktbox: frobnicate: applet not found\n"), "{e}");
     // Unknown options of pktbox itself are usage errors too.
     pktbox(["--bogus"], &[]).code(2);
     // `pktbox APPLET` runs the applet.

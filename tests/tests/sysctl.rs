@@ -9,19 +9,14 @@ fn ttl(st: &StackProc) -> String {
 #[test]
 fn reads_and_writes_like_netbsd() {
     let st = StackProc::start(&[]);
-    assert_eq!(
-        st.ok("sysctl", &["net.inet.ip.ttl"]),
-        "net.inet.ip.ttl = 64\n"
-    );
+    assert_eq!(st.ok("sysctl", &["net.inet.ip.ttl"]), "net.inet.ip.ttl = 64\n");
     assert_eq!(ttl(&st), "64\n");
-    assert_eq!(
-        st.ok("sysctl", &["-e", "net.inet.ip.ttl"]),
-        "net.inet.ip.ttl=64\n"
-    );
+    assert_eq!(st.ok("sysctl", &["-e", "net.inet.ip.ttl"]), "net.inet.ip.ttl=64\n");
     // A subtree lists its leaves.
     assert_eq!(
         st.ok("sysctl", &["net.inet.ip"]),
-        "net.inet.ip.forwarding = 0\nnet.inet.ip.ttl = 64\n"
+        "net.inet.ip.anonportmax = 65535\nnet.inet.ip.anonportmin = 49152\nnet.inet.ip.forwarding = 0\n\
+         net.inet.ip.maxfragpackets = 200\nnet.inet.ip.redirect = 0\nnet.inet.ip.ttl = 64\n"
     );
 
     // -w name=value, and bare name=value, print old -> new.
@@ -30,17 +25,11 @@ fn reads_and_writes_like_netbsd() {
         "net.inet.ip.ttl: 64 -> 30\n"
     );
     assert_eq!(ttl(&st), "30\n");
-    assert_eq!(
-        st.ok("sysctl", &["net.inet.ip.ttl=31"]),
-        "net.inet.ip.ttl: 30 -> 31\n"
-    );
+    assert_eq!(st.ok("sysctl", &["net.inet.ip.ttl=31"]), "net.inet.ip.ttl: 30 -> 31\n");
     assert_eq!(ttl(&st), "31\n");
     // -q says nothing; -n prints only the new value; hex is accepted.
     assert_eq!(st.ok("sysctl", &["-q", "-w", "net.inet.ip.ttl=32"]), "");
-    assert_eq!(
-        st.ok("sysctl", &["-n", "-w", "net.inet.ip.ttl=0x21"]),
-        "33\n"
-    );
+    assert_eq!(st.ok("sysctl", &["-n", "-w", "net.inet.ip.ttl=0x21"]), "33\n");
     assert_eq!(ttl(&st), "33\n");
     // Several at once, in order.
     assert_eq!(
@@ -73,8 +62,7 @@ fn reads_and_writes_like_netbsd() {
 
     // --json for scripts: typed values.
     let j: serde_json::Value =
-        serde_json::from_str(&st.ok("sysctl", &["--json", "net.inet.ip.ttl", "kern.ostype"]))
-            .unwrap();
+        serde_json::from_str(&st.ok("sysctl", &["--json", "net.inet.ip.ttl", "kern.ostype"])).unwrap();
     assert_eq!(
         j,
         serde_json::json!([
@@ -84,8 +72,7 @@ fn reads_and_writes_like_netbsd() {
     );
     let j: serde_json::Value = serde_json::from_str(&st.ok("sysctl", &["--json", "-a"])).unwrap();
     assert_eq!(j.as_array().unwrap().len(), lines.len());
-    let j: serde_json::Value =
-        serde_json::from_str(&st.ok("sysctl", &["--json", "-w", "net.inet.ip.ttl=64"])).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&st.ok("sysctl", &["--json", "-w", "net.inet.ip.ttl=64"])).unwrap();
     assert_eq!(j[0]["name"], "net.inet.ip.ttl");
     assert_eq!(j[0]["old"], "33");
     assert_eq!(j[0]["new"], "64");
@@ -99,20 +86,13 @@ fn refusals_change_nothing() {
     let refused = |args: &[&str], code: i32| -> String {
         let o = st.run("sysctl", args);
         assert_eq!(o.code, Some(code), "sysctl {args:?}: {o:#?}");
-        assert_eq!(
-            st.ok("sysctl", &["-a"]),
-            before,
-            "sysctl {args:?} changed state"
-        );
+        assert_eq!(st.ok("sysctl", &["-a"]), before, "sysctl {args:?} changed state");
         o.stderr
     };
     // Out of range, both ends; not a number.
     for v in ["0", "256", "-1", "ten", ""] {
         let e = refused(&["-w", &format!("net.inet.ip.ttl={v}")], 1);
-        assert!(
-            e.starts_with("sysctl: net.inet.ip.ttl: Invalid argument"),
-            "{v}: {e}"
-        );
+        assert!(e.starts_with("sysctl: net.inet.ip.ttl: Invalid argument"), "{v}: {e}");
         assert_eq!(e.lines().count(), 1, "{e}");
     }
     assert_eq!(
@@ -200,8 +180,5 @@ fn files_of_settings() {
     // A file that is not there.
     let o = st.run("sysctl", &["-f", "/nonexistent/sysctl.conf"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
-    assert!(
-        o.stderr.starts_with("sysctl: /nonexistent/sysctl.conf: "),
-        "{o:#?}"
-    );
+    assert!(o.stderr.starts_with("sysctl: /nonexistent/sysctl.conf: "), "{o:#?}");
 }

@@ -41,10 +41,7 @@ fn link_flags(ns: &NetNs, dev: &str) -> Option<Vec<String>> {
 /// the ARP request before it is.
 fn provoke_arp(ns: &NetNs, ip: &str) {
     if have("ping") {
-        let _ = run(
-            "ip",
-            ["netns", "exec", &ns.name, "ping", "-c", "1", "-W", "1", ip],
-        );
+        let _ = run("ip", ["netns", "exec", &ns.name, "ping", "-c", "1", "-W", "1", ip]);
     } else {
         let _ = run(
             "ip",
@@ -123,10 +120,7 @@ fn tap_in_a_namespace_with_linux_as_the_peer() {
     // The host side is up with carrier, and has its address.
     let flags = link_flags(&ns, TAP).expect("the TAP's host side");
     for f in ["UP", "LOWER_UP"] {
-        assert!(
-            flags.iter().any(|x| x == f),
-            "{TAP} flags {flags:?} lack {f}"
-        );
+        assert!(flags.iter().any(|x| x == f), "{TAP} flags {flags:?} lack {f}");
     }
     let addr = run("ip", ["-n", &ns.name, "-4", "addr", "show", "dev", TAP]).ok();
     assert!(
@@ -139,10 +133,7 @@ fn tap_in_a_namespace_with_linux_as_the_peer() {
     let want = format!("lladdr {}", mac_str(&mac));
     let entry = wait_for("a neighbour entry for 10.77.0.2 with en0's MAC", || {
         provoke_arp(&ns, "10.77.0.2");
-        let o = run(
-            "ip",
-            ["-n", &ns.name, "neigh", "show", "10.77.0.2", "dev", TAP],
-        );
+        let o = run("ip", ["-n", &ns.name, "neigh", "show", "10.77.0.2", "dev", TAP]);
         let line = o.stdout.lines().next()?.to_string();
         (line.contains(&want)
             && ["REACHABLE", "STALE", "DELAY", "PROBE"]
@@ -176,9 +167,6 @@ fn a_tap_that_cannot_be_made_stops_io_pkt() {
     // An interface name the kernel refuses.
     let o = st.start_here(&["-d", "tap", "tap=bad/name"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
-    assert_eq!(
-        o.stderr,
-        "io-pkt-v4: -d tap: tap=bad/name: bad interface name\n"
-    );
+    assert_eq!(o.stderr, "io-pkt-v4: -d tap: tap=bad/name: bad interface name\n");
     assert!(!st.socket_path().exists());
 }

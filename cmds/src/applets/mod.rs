@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 pub mod ifconfig;
 pub mod io_pkt;
+pub mod nc;
 pub mod netstat;
+pub mod ping;
 pub mod route;
 pub mod sysctl;
 
@@ -61,6 +63,16 @@ pub const APPLETS: &[Applet] = &[
         name: "netstat",
         command: netstat::command,
         run: netstat::run,
+    },
+    Applet {
+        name: "ping",
+        command: ping::command,
+        run: ping::run,
+    },
+    Applet {
+        name: "nc",
+        command: nc::command,
+        run: nc::run,
     },
 ];
 

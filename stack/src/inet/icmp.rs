@@ -105,6 +105,7 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     }
     let (t, code) = (icmp[0], icmp[1]);
     hist(&mut st.inhist, t);
+    crate::inet::raw::rip_input(ctx, pkt);
     match t {
         ICMP_ECHO => {
             // Echo to a broadcast address is not answered (net.inet.icmp.bmcastecho=0).
@@ -261,4 +262,72 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
             payload: &m,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::ip::write_header;
+    use crate::inet::raw::RawPcb;
+    use crate::msg::wire::{Received, SeqPacket};
+    use crate::sys::{Config, Stack, Variant};
+
+    fn stack() -> Arc<Stack> {
+        Stack::new(Config {
+            variant: Variant::V4,
+            prefix: "/nonexistent".into(),
+            forward: false,
+            rx_threads: 1,
+            rx_prio: None,
+            threads_min: 1,
+            threads_max: 1,
+            verbose: 0,
+        })
+    }
+
+    /// An echo reply from 10.0.0.2 to 10.0.0.1, its checksum right or not.
+    fn echo_reply(good: bool) -> Vec<u8> {
+        let mut p = vec![0u8; 20 + 16];
+        let icmp = &mut p[20..];
+        icmp[0] = ICMP_ECHOREPLY;
+        icmp[4..8].copy_from_slice(&[0x12, 0x34, 0, 1]);
+        let c = cksum(icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        if !good {
+            icmp[10] ^= 0xff;
+        }
+        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        write_header(&mut p[..20], 0, 36, 1, 0, 64, IPPROTO_ICMP, src, dst);
+        p
+    }
+
+    #[test]
+    fn raw_sockets_get_only_messages_that_pass_the_checks() {
+        let s = stack();
+        let mut ctx = s.ctx();
+        let (ours, theirs) = SeqPacket::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        ctx.inet.raw.push(RawPcb {
+            id: 1,
+            proto: IPPROTO_ICMP,
+            laddr: None,
+            faddr: None,
+            ttl: None,
+            tos: 0,
+            conn: ours,
+            drops: 0,
+        });
+        let lo = Arc::new(Ifnet::loopback(1, "lo0".into(), false));
+        let mut buf = vec![0u8; 4096];
+        icmp_input(&mut ctx, &lo, &echo_reply(false), false);
+        assert_eq!(ctx.inet.icmpstat.checksum, 1);
+        assert!(
+            theirs.recv(&mut buf).is_err(),
+            "a damaged message reached the raw socket"
+        );
+        icmp_input(&mut ctx, &lo, &echo_reply(true), false);
+        assert!(matches!(theirs.recv(&mut buf), Ok(Received::Msg(_))));
+    }
 }

@@ -206,7 +206,10 @@ fn accounted(s: &IpStats) -> u64 {
         + s.forward
 }
 
-fn run(frames: &[(Gen, Vec<(usize, u8)>, usize)], forward: bool) {
+/// A generated frame, the bytes to flip in it, and how many bytes to cut off its end.
+type Case = (Gen, Vec<(usize, u8)>, usize);
+
+fn run(frames: &[Case], forward: bool) {
     let (stack, ifp, _sink) = setup(forward);
     let mut ip_frames = 0u64;
     for (g, flips, cut) in frames {

@@ -245,7 +245,9 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
 fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     ctx.inet.stat.delivered += 1;
     let ip = Ip(pkt);
-    let raw_took = raw::rip_input(ctx, pkt);
+    // ICMP reaches raw sockets from icmp_input, once it has passed the length and checksum
+    // checks, as in NetBSD: a damaged message is dropped, not handed to ping.
+    let raw_took = ip.proto() != IPPROTO_ICMP && raw::rip_input(ctx, pkt);
     match ip.proto() {
         IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
         IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast),
@@ -370,7 +372,7 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize) {
     if ifp.if_type == crate::msg::IFT_LOOP {
         return;
     }
-    match ether_dst(ctx, &ifp, nexthop, &buf[off..]) {
+    match ether_dst(ctx, &ifp, nexthop, &buf[off..]).ok().flatten() {
         Some(mac) if off >= ETHER_HDR_LEN => {
             let _ = ether_send_slice(&ifp, mac, EtherTypes::Ipv4, &mut buf[off - ETHER_HDR_LEN..]);
         }
@@ -385,7 +387,8 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize) {
 
 /// The Ethernet destination for an IP packet to `nexthop` on `ifp`: broadcast for a
 /// broadcast address, otherwise by ARP (which may hold the packet and answer None).
-fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Option<[u8; 6]> {
+/// EHOSTDOWN when ARP gave up on `nexthop` recently (NetBSD's arpresolve).
+fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Result<Option<[u8; 6]>, i32> {
     let bcast = nexthop.is_broadcast()
         || ctx
             .inet
@@ -393,25 +396,31 @@ fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Optio
             .iter()
             .any(|ia| ia.ifindex == ifp.index && ia.broadcast == Some(nexthop));
     if bcast {
-        return Some(crate::net::ether::BROADCAST);
+        return Ok(Some(crate::net::ether::BROADCAST));
     }
     if nexthop.is_multicast() {
         let o = nexthop.octets();
-        return Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]);
+        return Ok(Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]));
     }
     if ifp.flags() & iff::NOARP != 0 {
-        return None;
+        return Ok(None);
     }
     match arpresolve(ctx, ifp, nexthop, pkt) {
-        Resolved::Now(m) => Some(m),
-        Resolved::Held | Resolved::Down => None,
+        Resolved::Now(m) => Ok(Some(m)),
+        Resolved::Held => Ok(None),
+        Resolved::Down => Err(libc::EHOSTDOWN),
     }
 }
 
 /// The source address for a datagram to `dst`: that of the route's interface.
 pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if dst.is_broadcast() {
-        return ctx.inet.addrs.iter().find(|ia| ia.broadcast.is_some()).map(|ia| ia.addr);
+        return ctx
+            .inet
+            .addrs
+            .iter()
+            .find(|ia| ia.broadcast.is_some())
+            .map(|ia| ia.addr);
     }
     if let Some(ia) = ctx.inet.addrs.iter().find(|ia| ia.addr == dst) {
         return Some(ia.addr);
@@ -420,7 +429,11 @@ pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if !rt.ifa.is_unspecified() {
         return Some(rt.ifa);
     }
-    ctx.inet.addrs.iter().find(|ia| ia.ifindex == rt.ifindex).map(|ia| ia.addr)
+    ctx.inet
+        .addrs
+        .iter()
+        .find(|ia| ia.ifindex == rt.ifindex)
+        .map(|ia| ia.addr)
 }
 
 /// A locally originated datagram.
@@ -530,7 +543,16 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         }
         return fragment_and_send(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..], mtu as usize);
     }
-    match ether_dst(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..]) {
+    // A gateway that does not answer ARP makes its destinations unreachable; a host on the
+    // link that does not answer is down (sendto: Host is down).
+    let resolved = ether_dst(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..]).map_err(|e| {
+        if nexthop != p.dst {
+            libc::EHOSTUNREACH
+        } else {
+            e
+        }
+    })?;
+    match resolved {
         Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).inspect_err(|_| {
             ctx.inet.stat.odropped += 1;
         }),
@@ -567,7 +589,7 @@ fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], 
         h[10..12].copy_from_slice(&c.to_be_bytes());
         h[hlen..].copy_from_slice(&data[start..end]);
         ctx.inet.stat.ofragments += 1;
-        if let Some(mac) = ether_dst(ctx, ifp, nexthop, &f[ETHER_HDR_LEN..]) {
+        if let Some(mac) = ether_dst(ctx, ifp, nexthop, &f[ETHER_HDR_LEN..])? {
             ether_send(ifp, mac, EtherTypes::Ipv4, &mut f)?;
         }
         start = end;

@@ -66,14 +66,19 @@ pub fn udp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     let dst = ip.dst();
     let data = &udp[UDP_HDR_LEN..];
     let matches = |p: &UdpPcb| {
-        p.lport == dport
-            && (p.laddr.is_unspecified() || p.laddr == dst || bcast)
-            && p.faddr.is_none_or(|f| f == from)
+        p.lport == dport && (p.laddr.is_unspecified() || p.laddr == dst || bcast) && p.faddr.is_none_or(|f| f == from)
     };
     // Broadcast and multicast go to every matching socket; unicast to the most specific.
     let mut targets: Vec<usize> = Vec::new();
     if bcast || dst.is_multicast() {
-        targets = ctx.inet.udp.iter().enumerate().filter(|(_, p)| matches(p)).map(|(i, _)| i).collect();
+        targets = ctx
+            .inet
+            .udp
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches(p))
+            .map(|(i, _)| i)
+            .collect();
     } else {
         let best = ctx
             .inet
@@ -156,7 +161,11 @@ pub fn udp_bind(ctx: &mut Ctx, id: u64, addr: SocketAddrV4, root: bool) -> Resul
         return Err(libc::EINVAL);
     }
     let ip = *addr.ip();
-    if !ip.is_unspecified() && !ip.is_multicast() && !ip.is_broadcast() && !ctx.inet.addrs.iter().any(|ia| ia.addr == ip) {
+    if !ip.is_unspecified()
+        && !ip.is_multicast()
+        && !ip.is_broadcast()
+        && !ctx.inet.addrs.iter().any(|ia| ia.addr == ip)
+    {
         return Err(libc::EADDRNOTAVAIL);
     }
     // Ports below 1024 are for root (IPPORT_RESERVED).
@@ -206,8 +215,7 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddrV4>, data: &[u8],
     if dst.port() == 0 {
         return Err(libc::EADDRNOTAVAIL);
     }
-    let is_bcast = dst.ip().is_broadcast()
-        || ctx.inet.addrs.iter().any(|ia| ia.broadcast == Some(*dst.ip()));
+    let is_bcast = dst.ip().is_broadcast() || ctx.inet.addrs.iter().any(|ia| ia.broadcast == Some(*dst.ip()));
     if is_bcast && !p.broadcast {
         return Err(libc::EACCES);
     }

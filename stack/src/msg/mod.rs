@@ -122,6 +122,7 @@ macro_rules! messages {
         /// A decoded message body; the variant fixes the header's type.
         #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[allow(clippy::large_enum_variant)]
         pub enum Msg {
             $( $(#[$doc])* $name($ty), )*
         }

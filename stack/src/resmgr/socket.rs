@@ -24,7 +24,10 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
     if req.domain != libc::AF_INET {
         return Err(Fail::new(libc::EAFNOSUPPORT));
     }
-    let sock = conn.sock.try_clone().map_err(|e| Fail::new(e.raw_os_error().unwrap_or(libc::ENOBUFS)))?;
+    let sock = conn
+        .sock
+        .try_clone()
+        .map_err(|e| Fail::new(e.raw_os_error().unwrap_or(libc::ENOBUFS)))?;
     match req.stype {
         libc::SOCK_RAW => {
             if conn.cred.uid != 0 {
@@ -67,11 +70,19 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
 }
 
 fn raw_pcb(ctx: &mut Ctx, id: u64) -> Result<&mut RawPcb, Fail> {
-    ctx.inet.raw.iter_mut().find(|p| p.id == id).ok_or(Fail::new(libc::EBADF))
+    ctx.inet
+        .raw
+        .iter_mut()
+        .find(|p| p.id == id)
+        .ok_or(Fail::new(libc::EBADF))
 }
 
 fn udp_pcb(ctx: &mut Ctx, id: u64) -> Result<&mut UdpPcb, Fail> {
-    ctx.inet.udp.iter_mut().find(|p| p.id == id).ok_or(Fail::new(libc::EBADF))
+    ctx.inet
+        .udp
+        .iter_mut()
+        .find(|p| p.id == id)
+        .ok_or(Fail::new(libc::EBADF))
 }
 
 fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {

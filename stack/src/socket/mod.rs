@@ -14,8 +14,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
 use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::msg::errno::strerror;
@@ -419,7 +419,10 @@ impl SockConn {
                     Msg::ErrorText(t) if !t.is_empty() => Some(t),
                     _ => None,
                 };
-                return Err(Error::Errno { errno: f.hdr.errno, text });
+                return Err(Error::Errno {
+                    errno: f.hdr.errno,
+                    text,
+                });
             }
             return Ok(f.msg);
         }
@@ -466,7 +469,11 @@ impl SockConn {
 
     /// Receive as std's sockets do: honouring the read timeout and non-blocking mode.
     fn recv_std(&mut self) -> io::Result<DataMsg> {
-        let t = if self.nonblocking { Some(Duration::ZERO) } else { self.read_timeout };
+        let t = if self.nonblocking {
+            Some(Duration::ZERO)
+        } else {
+            self.read_timeout
+        };
         // Nothing in time is WouldBlock, as std's sockets report a read timeout.
         self.next_data(t)?.ok_or_else(|| io::ErrorKind::WouldBlock.into())
     }

@@ -187,7 +187,6 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
     let listener = Listener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
     // Anyone may connect: reading is open, and each request that changes state is checked
     // against the peer's credentials (SO_PEERCRED), as a PF_ROUTE socket is on BSD.
-    fs::set_permissions(&sock, fs::Permissions::from_mode(0o666))
-        .map_err(|e| format!("{}: {e}", sock.display()))?;
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o666)).map_err(|e| format!("{}: {e}", sock.display()))?;
     Ok((stack, listener, rx, lock))
 }

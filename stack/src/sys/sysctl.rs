@@ -27,7 +27,7 @@ fn int(v: &SysctlValue) -> i64 {
     }
 }
 
-/// The tree, in the order `sysctl -a` prints it.
+/// The tree (`sysctl -a` prints it sorted by name).
 pub static NODES: &[Node] = &[
     Node {
         name: "kern.hostname",
@@ -169,6 +169,8 @@ pub fn get(ctx: &Ctx, name: &str) -> Result<Vec<SysctlEntry>, SysctlError> {
     if v.is_empty() {
         return Err(bad_name(name));
     }
+    let mut v = v;
+    v.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(v)
 }
 

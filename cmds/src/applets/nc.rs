@@ -1,0 +1,247 @@
+//! nc: netcat on the stack. `nc -u HOST PORT` and `nc -u -l [-k] PORT` move datagrams
+//! between standard input/output and a UDP socket of the stack named by SOCK. TCP comes
+//! with the stack's TCP.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Arg, ArgAction, Command};
+use pktbox_stack::socket::UdpSocket;
+
+use crate::common::{fail, parse, usage_fail};
+
+const PROG: &str = "nc";
+
+pub fn command() -> Command {
+    Command::new(PROG)
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Move bytes between standard input/output and a socket of the stack")
+        .long_about(
+            "nc (netcat) reads standard input and sends it through a socket of the stack named by \
+             SOCK, and writes what arrives to standard output. With -u it uses UDP: each read of \
+             standard input is one datagram. With -l it listens on PORT; a UDP listener answers \
+             the first sender (or, with -k, each sender in turn).",
+        )
+        .override_usage("nc [-uvz] [-w timeout] [-s sourceaddr] host port\n       nc -l [-ukv] [-s sourceaddr] port")
+        .arg(
+            Arg::new("listen")
+                .short('l')
+                .action(ArgAction::SetTrue)
+                .help("Listen for incoming data"),
+        )
+        .arg(
+            Arg::new("keep")
+                .short('k')
+                .action(ArgAction::SetTrue)
+                .requires("listen")
+                .help("With -l, keep listening after the first peer"),
+        )
+        .arg(Arg::new("udp").short('u').action(ArgAction::SetTrue).help("Use UDP"))
+        .arg(
+            Arg::new("shutdown")
+                .short('N')
+                .action(ArgAction::SetTrue)
+                .help("Shut the connection down at end of input (TCP)"),
+        )
+        .arg(
+            Arg::new("timeout")
+                .short('w')
+                .value_name("timeout")
+                .value_parser(clap::value_parser!(u32).range(1..))
+                .help("Quit after this many seconds without data once input has ended"),
+        )
+        .arg(
+            Arg::new("zero")
+                .short('z')
+                .action(ArgAction::SetTrue)
+                .help("Scan: connect, send nothing"),
+        )
+        .arg(
+            Arg::new("source")
+                .short('s')
+                .value_name("sourceaddr")
+                .help("Send from this local address"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .action(ArgAction::SetTrue)
+                .help("Say what happens on standard error"),
+        )
+        .arg(Arg::new("args").value_name("host port").num_args(1..=2).required(true))
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddrV4, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|_| format!("getaddrinfo for host \"{host}\" port {port}: Name or service not known"))?
+        .find_map(|a| match a {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        })
+        .ok_or_else(|| format!("{host}: no IPv4 address"))
+}
+
+fn port_of(s: &str) -> Result<u16, String> {
+    s.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("port number invalid: {s}"))
+}
+
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let m = match parse(command(), args) {
+        Ok(m) => m,
+        Err(c) => return c,
+    };
+    let words: Vec<String> = m
+        .get_many::<String>("args")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let listen = m.get_flag("listen");
+    let verbose = m.get_flag("verbose");
+    let timeout = m.get_one::<u32>("timeout").map(|s| Duration::from_secs(u64::from(*s)));
+    if !m.get_flag("udp") {
+        return fail(PROG, "TCP is not in this build yet (use -u for UDP)");
+    }
+    if m.get_flag("zero") {
+        return fail(PROG, "-z with -u is not in this build yet");
+    }
+    if m.get_flag("shutdown") {
+        return fail(PROG, "-N applies to TCP, which is not in this build yet");
+    }
+    let source: Ipv4Addr = match m.get_one::<String>("source") {
+        Some(s) => match s.parse() {
+            Ok(a) => a,
+            Err(_) => return fail(PROG, format!("{s}: bad source address")),
+        },
+        None => Ipv4Addr::UNSPECIFIED,
+    };
+    let (peer, local_port) = if listen {
+        if words.len() != 1 {
+            return usage_fail(PROG, "with -l, give only a port");
+        }
+        match port_of(&words[0]) {
+            Ok(p) => (None, p),
+            Err(e) => return fail(PROG, e),
+        }
+    } else {
+        if words.len() != 2 {
+            return usage_fail(PROG, "give a host and a port");
+        }
+        let port = match port_of(&words[1]) {
+            Ok(p) => p,
+            Err(e) => return fail(PROG, e),
+        };
+        match resolve(&words[0], port) {
+            Ok(a) => (Some(a), 0),
+            Err(e) => return fail(PROG, e),
+        }
+    };
+    let prefix = pktbox_stack::socket::prefix_from_env();
+    let mut sock = match UdpSocket::bind_at(&prefix, SocketAddrV4::new(source, local_port)) {
+        Ok(s) => s,
+        Err(e) => return fail(PROG, format!("bind: {}", io_text(&e))),
+    };
+    if let Some(p) = peer {
+        if let Err(e) = sock.connect(p) {
+            return fail(PROG, format!("connect: {}", io_text(&e)));
+        }
+        if verbose {
+            eprintln!("Connection to {} {} port [udp/*] succeeded!", p.ip(), p.port());
+        }
+    } else if verbose {
+        eprintln!("Bound on {source} {local_port}");
+    }
+    match udp_loop(&mut sock, peer.is_some(), m.get_flag("keep"), timeout, verbose) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(PROG, e),
+    }
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => pktbox_stack::msg::errno::strerror(n),
+        None => e.to_string(),
+    }
+}
+
+/// Moves datagrams both ways until input ends and, with -w, the peer falls silent.
+fn udp_loop(
+    sock: &mut UdpSocket,
+    mut connected: bool,
+    keep: bool,
+    timeout: Option<Duration>,
+    verbose: bool,
+) -> Result<(), String> {
+    let stdin = std::io::stdin();
+    let mut stdin_open = true;
+    let mut out = std::io::stdout();
+    let mut buf = vec![0u8; 65536];
+    let mut last_data = Instant::now();
+    sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    loop {
+        // Drain what has arrived.
+        loop {
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    last_data = Instant::now();
+                    if !connected && !keep {
+                        sock.connect(from).map_err(|e| format!("connect: {}", io_text(&e)))?;
+                        connected = true;
+                        if verbose {
+                            eprintln!("Connection received on {} {}", from.ip(), from.port());
+                        }
+                    }
+                    out.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+                    out.flush().map_err(|e| e.to_string())?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(format!("recv: {}", io_text(&e))),
+            }
+        }
+        if !stdin_open {
+            if let Some(t) = timeout {
+                if last_data.elapsed() >= t {
+                    return Ok(());
+                }
+            }
+        }
+        let mut fds = vec![libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if stdin_open && connected {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: fds is a valid array of pollfd.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("poll: {e}"));
+        }
+        if fds.len() > 1 && fds[1].revents != 0 {
+            let n = stdin.lock().read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                stdin_open = false;
+                last_data = Instant::now();
+                if timeout.is_none() && !connected {
+                    return Ok(());
+                }
+                continue;
+            }
+            sock.send(&buf[..n]).map_err(|e| format!("write: {}", io_text(&e)))?;
+        }
+    }
+}
