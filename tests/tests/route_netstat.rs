@@ -220,6 +220,21 @@ fn add_get_change_delete() {
     );
 
     assert_eq!(st.ok("route", &["delete", "-net", "10.1"]), "delete net 10.1\n");
+    // -v: the message written, then the usual line.
+    let v = st.ok("route", &["-nv", "add", "-net", "10.1", "10.0.0.1"]);
+    let v: Vec<&str> = v.lines().collect();
+    assert!(v[0].starts_with("RTM_ADD: Add Route: len "), "{v:?}");
+    assert!(v[0].ends_with(", seq 2, errno 0, flags:<UP,GATEWAY,STATIC>"), "{v:?}");
+    assert_eq!(
+        v[1..],
+        [
+            "locks:  inits: ",
+            "sockaddrs: <DST,GATEWAY,NETMASK>",
+            " 10.1.0.0 10.0.0.1 255.255.0.0",
+            "add net 10.1: gateway 10.0.0.1"
+        ]
+    );
+    assert_eq!(st.ok("route", &["delete", "-net", "10.1"]), "delete net 10.1\n");
     let o = st.run("route", &["delete", "-net", "10.1"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
     assert_eq!(o.stderr, "route: writing to routing socket: not in table\n");

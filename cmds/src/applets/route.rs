@@ -519,21 +519,22 @@ fn family_args(rest: &[String]) -> Result<(), BadArgs> {
     }
 }
 
-fn rtm_name(cmd: &str) -> (&'static str, fn(RtMsg) -> Msg) {
+/// The routing message a command writes.
+fn rtm_of(cmd: &str) -> fn(RtMsg) -> Msg {
     match cmd {
-        "add" => ("RTM_ADD", Msg::RtAdd),
-        "delete" => ("RTM_DELETE", Msg::RtDelete),
-        "change" => ("RTM_CHANGE", Msg::RtChange),
-        _ => ("RTM_GET", Msg::RtGet),
+        "add" => Msg::RtAdd,
+        "delete" => Msg::RtDelete,
+        "change" => Msg::RtChange,
+        _ => Msg::RtGet,
     }
 }
 
 /// With -v, the message about to be written, as route(8) shows it.
-fn print_request(cmd: &str, m: &RtMsg, names: &mut Names) {
-    let (_, mk) = rtm_name(cmd);
-    let msg = mk(m.clone());
-    let len = encode(&msg, 1, std::process::id(), 0, 0).len();
-    print!("{}", format_msg(len, std::process::id(), 1, 0, &msg, &[], names));
+fn print_request(s: &Stack, cmd: &str, m: &RtMsg, names: &mut Names) {
+    let msg = rtm_of(cmd)(m.clone());
+    let seq = s.next_seq();
+    let len = encode(&msg, seq, std::process::id(), 0, 0).len();
+    print!("{}", format_msg(len, std::process::id(), seq, 0, &msg, &[], names));
 }
 
 /// add, delete and change: `add net 10.1.0.0: gateway 10.0.0.1`, or the error appended.
@@ -544,7 +545,7 @@ fn change_table(s: &mut Stack, o: &Opts, cmd: &str, r: &RouteArgs) -> Result<(),
     let mut names = Names::new(o.numeric);
     let m = r.msg();
     if o.verbose {
-        print_request(cmd, &m, &mut names);
+        print_request(s, cmd, &m, &mut names);
     }
     let res = match cmd {
         "add" => s.route_add(m),
@@ -580,7 +581,7 @@ fn get(s: &mut Stack, o: &Opts, r: &RouteArgs) -> Result<(), ExitCode> {
     let mut names = Names::new(o.numeric);
     let m = RtMsg { ifp: None, ..r.msg() };
     if o.verbose {
-        print_request("get", &m, &mut names);
+        print_request(s, "get", &m, &mut names);
     }
     let got = s.route_get(m).map_err(|e| {
         socket_fail(&e);

@@ -141,6 +141,11 @@ impl Stack {
         &self.prefix
     }
 
+    /// The seq the next request on this connection will carry (`route -v` shows it).
+    pub fn next_seq(&self) -> u32 {
+        self.seq.wrapping_add(1)
+    }
+
     /// What the stack said of itself: variant, version, pid.
     pub fn hello(&self) -> &HelloReply {
         &self.hello
