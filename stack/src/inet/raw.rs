@@ -68,6 +68,7 @@ pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<Ipv4Addr>, data: &[u8]) -> 
         df: false,
         payload: data,
     };
-    ctx.inet.stat.rawout += 1;
+    // ips_rawout counts only datagrams whose sender wrote the IP header (IP_HDRINCL), as
+    // NetBSD's rip_output does; here the stack always writes it, so they are ordinary output.
     ip_output(ctx, &out)
 }
