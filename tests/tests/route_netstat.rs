@@ -702,6 +702,9 @@ fn netstat_statistics() {
         assert!(ok, "not a counter line: {l:?}");
     }
     assert!(all.contains("\t0 bad header checksums\n"), "{all}");
+    // The stack wrote the IP headers of what the raw socket sent (no IP_HDRINCL).
+    assert!(all.contains("\t0 packets sent with fabricated ip header\n"), "{all}");
+    assert!(!all.contains("\t0 packets sent from this host\n"), "{all}");
     let total = |t: &str| -> u64 {
         t.lines()
             .find_map(|l| {
