@@ -1,6 +1,6 @@
-//! nc: netcat on the stack. `nc -u HOST PORT` and `nc -u -l [-k] PORT` move datagrams
-//! between standard input/output and a UDP socket of the stack named by SOCK. TCP comes
-//! with the stack's TCP.
+//! nc: netcat on the stack. `nc HOST PORT` and `nc -l [-k] PORT` move bytes between
+//! standard input/output and a TCP connection of the stack named by SOCK; with -u, UDP
+//! datagrams. `-z` scans ports.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction, Command};
-use pktbox_stack::socket::UdpSocket;
+use pktbox_stack::socket::{TcpListener, TcpStream, UdpSocket};
 
 use crate::common::{fail, parse, usage_fail};
 
@@ -104,14 +104,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let listen = m.get_flag("listen");
     let verbose = m.get_flag("verbose");
     let timeout = m.get_one::<u32>("timeout").map(|s| Duration::from_secs(u64::from(*s)));
-    if !m.get_flag("udp") {
-        return fail(PROG, "TCP is not in this build yet (use -u for UDP)");
-    }
-    if m.get_flag("zero") {
+    let udp = m.get_flag("udp");
+    if udp && m.get_flag("zero") {
         return fail(PROG, "-z with -u is not in this build yet");
-    }
-    if m.get_flag("shutdown") {
-        return fail(PROG, "-N applies to TCP, which is not in this build yet");
     }
     let source: Ipv4Addr = match m.get_one::<String>("source") {
         Some(s) => match s.parse() {
@@ -120,6 +115,18 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         },
         None => Ipv4Addr::UNSPECIFIED,
     };
+    if !udp {
+        return tcp_main(
+            &words,
+            listen,
+            m.get_flag("keep"),
+            m.get_flag("zero"),
+            m.get_flag("shutdown"),
+            source,
+            timeout,
+            verbose,
+        );
+    }
     let (peer, local_port) = if listen {
         if words.len() != 1 {
             return usage_fail(PROG, "with -l, give only a port");
@@ -159,6 +166,181 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     match udp_loop(&mut sock, peer.is_some(), m.get_flag("keep"), timeout, verbose) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(PROG, e),
+    }
+}
+
+/// Ports from a `PORT` or `LOW-HIGH` word.
+fn ports_of(s: &str) -> Result<Vec<u16>, String> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (port_of(a)?, port_of(b)?);
+            if a > b {
+                return Err(format!("port range not valid: {s}"));
+            }
+            Ok((a..=b).collect())
+        }
+        None => Ok(vec![port_of(s)?]),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tcp_main(
+    words: &[String],
+    listen: bool,
+    keep: bool,
+    zero: bool,
+    shut: bool,
+    source: Ipv4Addr,
+    timeout: Option<Duration>,
+    verbose: bool,
+) -> ExitCode {
+    let prefix = pktbox_stack::socket::prefix_from_env();
+    if listen {
+        if words.len() != 1 {
+            return usage_fail(PROG, "with -l, give only a port");
+        }
+        let port = match port_of(&words[0]) {
+            Ok(p) => p,
+            Err(e) => return fail(PROG, e),
+        };
+        let l = match TcpListener::bind_at(&prefix, SocketAddrV4::new(source, port), 1) {
+            Ok(l) => l,
+            Err(e) => return fail(PROG, format!("bind: {}", io_text(&e))),
+        };
+        if verbose {
+            eprintln!("Listening on {source} {port}");
+        }
+        loop {
+            let (s, peer) = match l.accept() {
+                Ok(v) => v,
+                Err(e) => return fail(PROG, format!("accept: {}", io_text(&e))),
+            };
+            if verbose {
+                eprintln!("Connection received on {} {}", peer.ip(), peer.port());
+            }
+            if let Err(e) = tcp_session(s, shut, timeout) {
+                return fail(PROG, e);
+            }
+            if !keep {
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+    if words.len() != 2 {
+        return usage_fail(PROG, "give a host and a port");
+    }
+    let ports = match ports_of(&words[1]) {
+        Ok(p) => p,
+        Err(e) => return fail(PROG, e),
+    };
+    let from = (!source.is_unspecified()).then(|| SocketAddrV4::new(source, 0));
+    let mut failed = false;
+    for port in &ports {
+        let to = match resolve(&words[0], *port) {
+            Ok(a) => a,
+            Err(e) => return fail(PROG, e),
+        };
+        match TcpStream::connect_from(&prefix, from, to, timeout) {
+            Ok(s) => {
+                if verbose {
+                    eprintln!("Connection to {} {} port [tcp/*] succeeded!", to.ip(), to.port());
+                }
+                if zero {
+                    drop(s);
+                    continue;
+                }
+                return match tcp_session(s, shut, timeout) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(PROG, e),
+                };
+            }
+            Err(e) => {
+                failed = true;
+                if verbose || !zero {
+                    eprintln!(
+                        "{PROG}: connect to {} port {} (tcp) failed: {}",
+                        to.ip(),
+                        to.port(),
+                        io_text(&e)
+                    );
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(crate::common::EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Moves bytes both ways on a TCP connection: standard input (read by its own thread) to
+/// the connection, the connection to standard output, until the peer closes.
+fn tcp_session(mut s: TcpStream, shut: bool, timeout: Option<Duration>) -> Result<(), String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(4);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(None);
+                    return;
+                }
+                Ok(n) => {
+                    if tx.send(Some(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 65536];
+    let mut stdin_open = true;
+    let mut last = Instant::now();
+    loop {
+        let mut pending = false;
+        while stdin_open {
+            match rx.try_recv() {
+                Ok(Some(d)) => {
+                    s.write_all(&d).map_err(|e| format!("write: {}", io_text(&e)))?;
+                    last = Instant::now();
+                    pending = true;
+                }
+                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    stdin_open = false;
+                    if shut {
+                        s.shutdown(std::net::Shutdown::Write)
+                            .map_err(|e| format!("shutdown: {}", io_text(&e)))?;
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        // While input flows, only look for what has arrived; otherwise wait a little.
+        s.set_read_timeout(Some(Duration::from_millis(if pending { 1 } else { 20 })))
+            .map_err(|e| e.to_string())?;
+        match s.read(&mut buf) {
+            Ok(0) => {
+                out.flush().map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            Ok(n) => {
+                out.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())?;
+                last = Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(format!("read: {}", io_text(&e))),
+        }
+        if !stdin_open {
+            if let Some(t) = timeout {
+                if last.elapsed() >= t {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 

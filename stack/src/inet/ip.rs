@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pnet_packet::ethernet::EtherTypes;
 
 use crate::inet::cksum::{cksum, update};
-use crate::inet::{icmp, raw, reass, udp};
+use crate::inet::{icmp, raw, reass, tcp, udp};
 use crate::msg::iff;
 use crate::net::arp::{arpresolve, Resolved};
 use crate::net::ether::{ether_send, ether_send_slice, ETHER_HDR_LEN};
@@ -251,6 +251,7 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     match ip.proto() {
         IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
         IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast),
+        IPPROTO_TCP => tcp::input::tcp_input(ctx, ifp, pkt, bcast),
         _ if raw_took => {}
         _ => {
             ctx.inet.stat.noproto += 1;

@@ -6,6 +6,7 @@ pub mod icmp;
 pub mod ip;
 pub mod raw;
 pub mod reass;
+pub mod tcp;
 pub mod udp;
 
 #[cfg(test)]
@@ -49,6 +50,7 @@ pub struct InState {
     pub ip_id: ip::IpId,
     pub raw: Vec<raw::RawPcb>,
     pub udp: Vec<udp::UdpPcb>,
+    pub tcp: tcp::TcpState,
     pub udpstat: UdpStats,
     /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
     pub anonportmin: u16,
@@ -70,6 +72,7 @@ impl Default for InState {
             ip_id: ip::IpId::default(),
             raw: Vec::new(),
             udp: Vec::new(),
+            tcp: tcp::TcpState::default(),
             udpstat: UdpStats::default(),
             anonportmin: 49152,
             anonportmax: 65535,

@@ -354,6 +354,60 @@ pub struct ArpStats {
     pub allocfail: u64,
 }
 
+/// NetBSD's `tcpstat` (the counters this stack keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TcpStats {
+    pub connattempt: u64,
+    pub accepts: u64,
+    pub connects: u64,
+    pub drops: u64,
+    pub conndrops: u64,
+    pub closed: u64,
+    pub segstimed: u64,
+    pub rttupdated: u64,
+    pub delack: u64,
+    pub timeoutdrop: u64,
+    pub rexmttimeo: u64,
+    pub persisttimeo: u64,
+    pub keeptimeo: u64,
+    pub keepprobe: u64,
+    pub keepdrops: u64,
+    pub sndtotal: u64,
+    pub sndpack: u64,
+    pub sndbyte: u64,
+    pub sndrexmitpack: u64,
+    pub sndrexmitbyte: u64,
+    pub sndacks: u64,
+    pub sndprobe: u64,
+    pub sndwinup: u64,
+    pub sndctrl: u64,
+    pub sndrst: u64,
+    pub rcvtotal: u64,
+    pub rcvpack: u64,
+    pub rcvbyte: u64,
+    pub rcvbadsum: u64,
+    pub rcvbadoff: u64,
+    pub rcvshort: u64,
+    pub rcvduppack: u64,
+    pub rcvdupbyte: u64,
+    pub rcvpartduppack: u64,
+    pub rcvoopack: u64,
+    pub rcvoobyte: u64,
+    pub rcvpackafterwin: u64,
+    pub rcvwinprobe: u64,
+    pub rcvdupack: u64,
+    pub rcvacktoomuch: u64,
+    pub rcvackpack: u64,
+    pub rcvackbyte: u64,
+    pub rcvwinupd: u64,
+    pub pawsdrop: u64,
+    pub listendrop: u64,
+    pub badsyn: u64,
+    pub rcvrst: u64,
+    pub challengeack: u64,
+    pub fastrexmt: u64,
+}
+
 /// Protocol counters for `netstat -s`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Stats {
@@ -361,6 +415,7 @@ pub struct Stats {
     pub icmp: IcmpStats,
     pub arp: ArpStats,
     pub udp: UdpStats,
+    pub tcp: TcpStats,
 }
 
 /// One ARP cache entry (`arp -a`, `netstat -f arp`).
@@ -399,6 +454,44 @@ pub enum SockOpt {
     ReusePort(bool),
     /// SO_BROADCAST.
     Broadcast(bool),
+    /// TCP_NODELAY.
+    NoDelay(bool),
+    /// SO_KEEPALIVE.
+    KeepAlive(bool),
+    /// SO_LINGER: None off, Some(seconds) on.
+    Linger(Option<u32>),
+    /// SO_SNDBUF.
+    SndBuf(u32),
+    /// SO_RCVBUF.
+    RcvBuf(u32),
+}
+
+/// How a blocking request may wait: not at all, up to a time, or until done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Wait {
+    pub nonblock: bool,
+    /// SO_RCVTIMEO / SO_SNDTIMEO in milliseconds.
+    pub timeout_ms: Option<u32>,
+}
+
+/// listen(2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenReq {
+    pub backlog: i32,
+}
+
+/// recv(2) on a stream socket: up to `max` bytes; an empty answer is end of file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecvReq {
+    pub max: u32,
+    pub peek: bool,
+    pub wait: Wait,
+}
+
+/// shutdown(2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShutdownReq {
+    pub how: i32,
 }
 
 /// getsockname(2) and getpeername(2) in one answer.
@@ -426,6 +519,8 @@ pub struct UdpStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SockAddrReq {
     pub addr: std::net::SocketAddrV4,
+    /// For connect on a stream socket.
+    pub wait: Wait,
 }
 
 /// `sendto(2)`: the payload (for a raw ICMP socket, the ICMP message; the stack adds the IP
@@ -434,6 +529,8 @@ pub struct SockAddrReq {
 pub struct SendReq {
     pub to: Option<std::net::SocketAddrV4>,
     pub data: Vec<u8>,
+    /// For a stream socket: whether to wait for room in the send buffer.
+    pub wait: Wait,
 }
 
 /// A datagram for the socket, pushed by the stack (MSGF_DATA): for raw sockets, the whole

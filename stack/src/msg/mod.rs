@@ -218,6 +218,14 @@ messages! {
     0x55 => SockData(DataMsg),
     /// getsockname(2) / getpeername(2).
     0x56 => SockGetName(Empty),
+    /// listen(2).
+    0x57 => SockListen(ListenReq),
+    /// accept(2): the answer carries the new connection's descriptor (SCM_RIGHTS).
+    0x58 => SockAccept(Wait),
+    /// recv(2) on a stream socket.
+    0x59 => SockRecv(RecvReq),
+    /// shutdown(2).
+    0x5a => SockShutdown(ShutdownReq),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -230,6 +238,10 @@ messages! {
     0xcd => StatsOk(Stats),
     0xce => ArpList(Vec<ArpEntry>),
     0xd6 => SockNamesOk(SockNames),
+    /// How many bytes a send took.
+    0xd4 => SockSent(u64),
+    /// An accepted connection: its addresses (its descriptor rides along).
+    0xd8 => SockAccepted(SockNames),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }

@@ -155,7 +155,7 @@ impl SeqPacket {
 
     /// Whether the peer has closed (or shut down) its end. recvmsg returns 0 both at the end
     /// of the connection and for an empty datagram; only the former sets RDHUP/HUP.
-    fn peer_gone(&self) -> bool {
+    pub fn peer_gone(&self) -> bool {
         let mut p = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLRDHUP,
@@ -164,6 +164,98 @@ impl SeqPacket {
         // SAFETY: one valid pollfd; a zero timeout never blocks.
         let r = unsafe { libc::poll(&mut p, 1, 0) };
         r != 0 && (r < 0 || p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0)
+    }
+
+    /// Sends one datagram with a descriptor attached (SCM_RIGHTS).
+    pub fn send_with_fd(&self, b: &[u8], fd: RawFd) -> io::Result<()> {
+        let mut iov = libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        };
+        // Room for one cmsghdr carrying one int, aligned as CMSG_SPACE wants.
+        let mut cbuf = [0u64; 4];
+        // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        // SAFETY: CMSG_SPACE is a pure computation.
+        mh.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+        // SAFETY: mh.msg_control points at a buffer of at least msg_controllen bytes.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&mh);
+            if c.is_null() {
+                return Err(io::ErrorKind::InvalidInput.into());
+            }
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
+        }
+        loop {
+            // SAFETY: mh describes valid buffers.
+            let r = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &mh, libc::MSG_NOSIGNAL) };
+            if r >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Receives one datagram and the descriptor that came with it, if any.
+    pub fn recv_with_fd(&self, buf: &mut [u8]) -> io::Result<(Received, Option<OwnedFd>)> {
+        loop {
+            let mut iov = libc::iovec {
+                iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+                iov_len: buf.len(),
+            };
+            let mut cbuf = [0u64; 8];
+            // SAFETY: msghdr is plain data; we fill the fields recvmsg reads.
+            let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+            mh.msg_iov = &mut iov;
+            mh.msg_iovlen = 1;
+            mh.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+            mh.msg_controllen = std::mem::size_of_val(&cbuf);
+            // SAFETY: mh points at valid buffers.
+            let r = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut mh, libc::MSG_CMSG_CLOEXEC) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let mut fd = None;
+            // SAFETY: walking the control messages recvmsg filled in.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&mh);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                        let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
+                        if raw >= 0 && fd.is_none() {
+                            fd = Some(OwnedFd::from_raw_fd(raw));
+                        }
+                    }
+                    c = libc::CMSG_NXTHDR(&mh, c);
+                }
+            }
+            let got = if r == 0 && mh.msg_flags & libc::MSG_TRUNC == 0 && self.peer_gone() {
+                Received::Closed
+            } else if mh.msg_flags & libc::MSG_TRUNC != 0 {
+                Received::Truncated(r as usize)
+            } else {
+                Received::Msg(r as usize)
+            };
+            return Ok((got, fd));
+        }
+    }
+
+    /// Wraps a descriptor received from the stack (an accepted connection).
+    pub fn from_fd(fd: OwnedFd) -> SeqPacket {
+        SeqPacket { fd }
     }
 
     /// The peer's credentials.
@@ -218,6 +310,12 @@ impl SeqPacket {
         Ok(SeqPacket {
             fd: self.fd.try_clone()?,
         })
+    }
+}
+
+impl From<SeqPacket> for OwnedFd {
+    fn from(s: SeqPacket) -> OwnedFd {
+        s.fd
     }
 }
 

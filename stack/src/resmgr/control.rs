@@ -126,6 +126,7 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
                 icmp,
                 arp: ctx.arpstat,
                 udp: ctx.inet.udpstat,
+                tcp: ctx.inet.tcp.stat,
             }))
         }
         Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),

@@ -21,13 +21,21 @@ mod socket;
 /// How long a thread above `threads_min` waits idle before it ends.
 const IDLE: Duration = Duration::from_secs(10);
 
-struct Pool {
+pub(crate) struct Pool {
     queue: Mutex<PoolState>,
     cv: Condvar,
 }
 
+/// Work for a pool thread: a connection to serve.
+pub(crate) enum Job {
+    /// A client connected; its first message will say its role.
+    New(SeqPacket),
+    /// A connection the stack made for an accepted TCP connection: already a socket.
+    Accepted { sock: SeqPacket, cred: Cred, id: u64 },
+}
+
 struct PoolState {
-    waiting: VecDeque<SeqPacket>,
+    waiting: VecDeque<Job>,
     threads: usize,
     idle: usize,
 }
@@ -61,13 +69,28 @@ pub fn serve(stack: Arc<Stack>, listener: Arc<Listener>) {
         }
         let grow = {
             let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.waiting.push_back(conn);
+            q.waiting.push_back(Job::New(conn));
             q.idle < q.waiting.len() && q.threads < stack.config.threads_max.max(min)
         };
         if grow {
             spawn_worker(&stack, &pool);
         }
         pool.cv.notify_one();
+    }
+}
+
+impl Pool {
+    /// Queues a job, growing the pool when no thread is free.
+    pub(crate) fn push(self: &Arc<Self>, stack: &Arc<Stack>, job: Job) {
+        let grow = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.waiting.push_back(job);
+            q.idle < q.waiting.len() && q.threads < stack.config.threads_max.max(stack.config.threads_min.max(1))
+        };
+        if grow {
+            spawn_worker(stack, self);
+        }
+        self.cv.notify_one();
     }
 }
 
@@ -88,7 +111,7 @@ fn spawn_worker(stack: &Arc<Stack>, pool: &Arc<Pool>) {
     }
 }
 
-fn worker(stack: &Arc<Stack>, pool: &Pool) {
+fn worker(stack: &Arc<Stack>, pool: &Arc<Pool>) {
     let mut buf = vec![0u8; MAX_MSG + 1];
     loop {
         let conn = {
@@ -114,7 +137,7 @@ fn worker(stack: &Arc<Stack>, pool: &Pool) {
             q.threads -= 1;
             return;
         };
-        serve_conn(stack, conn, &mut buf);
+        serve_conn(stack, pool, conn, &mut buf);
     }
 }
 
@@ -148,15 +171,28 @@ impl Conn {
     }
 }
 
-fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
-    let Ok(cred) = sock.peer_cred() else { return };
-    let mut conn = Conn {
-        id: CONN_ID.fetch_add(1, Ordering::Relaxed),
-        sock,
-        cred,
-        role: None,
+fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
+    let (mut conn, mut sock_kind) = match job {
+        Job::New(sock) => {
+            let Ok(cred) = sock.peer_cred() else { return };
+            let conn = Conn {
+                id: CONN_ID.fetch_add(1, Ordering::Relaxed),
+                sock,
+                cred,
+                role: None,
+            };
+            (conn, None)
+        }
+        Job::Accepted { sock, cred, id } => {
+            let conn = Conn {
+                id,
+                sock,
+                cred,
+                role: Some(Role::Socket),
+            };
+            (conn, Some(socket::Kind::Tcp(crate::inet::tcp::usrreq::Sock::Conn)))
+        }
     };
-    let mut sock_kind: Option<socket::Kind> = None;
     loop {
         if stack.shutting_down() {
             break;
@@ -206,7 +242,7 @@ fn serve_conn(stack: &Arc<Stack>, sock: SeqPacket, buf: &mut [u8]) {
                 Some("the first message must say the connection's role".into()),
             ),
             (Some(Role::Control), msg) => control::dispatch(stack, &conn, &frame.hdr, msg),
-            (Some(Role::Socket), msg) => socket::dispatch(stack, &conn, &mut sock_kind, &frame.hdr, msg),
+            (Some(Role::Socket), msg) => socket::dispatch(stack, pool, &conn, &mut sock_kind, &frame.hdr, msg),
             (Some(_), _) => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
         }
     }

@@ -366,10 +366,35 @@ struct SockConn {
     buf: Vec<u8>,
     queued: VecDeque<DataMsg>,
     read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
     nonblocking: bool,
+    /// A descriptor that came with the last answer (accept).
+    last_fd: Option<std::os::fd::OwnedFd>,
 }
 
 impl SockConn {
+    fn wrap(conn: SeqPacket) -> SockConn {
+        SockConn {
+            conn,
+            seq: 0,
+            pid: std::process::id(),
+            buf: vec![0; MAX_MSG + 1],
+            queued: VecDeque::new(),
+            read_timeout: None,
+            write_timeout: None,
+            nonblocking: false,
+            last_fd: None,
+        }
+    }
+
+    /// How a blocking request may wait, from the socket's settings.
+    fn wait(&self, t: Option<Duration>) -> Wait {
+        Wait {
+            nonblock: self.nonblocking,
+            timeout_ms: t.map(|d| d.as_millis().clamp(1, u128::from(u32::MAX)) as u32),
+        }
+    }
+
     fn open(prefix: &Path, stype: i32, protocol: i32) -> Result<SockConn, Error> {
         let path = crate::sys::run::socket_path(prefix);
         let conn = SeqPacket::connect(&path).map_err(|e| match e.raw_os_error() {
@@ -377,15 +402,7 @@ impl SockConn {
             _ => Error::Io(e),
         })?;
         let _ = conn.set_buffers(1 << 20);
-        let mut s = SockConn {
-            conn,
-            seq: 0,
-            pid: std::process::id(),
-            buf: vec![0; MAX_MSG + 1],
-            queued: VecDeque::new(),
-            read_timeout: None,
-            nonblocking: false,
-        };
+        let mut s = SockConn::wrap(conn);
         s.call(Msg::Hello(HelloReq { role: Role::Socket }))?;
         s.call(Msg::Socket(SocketReq {
             domain: libc::AF_INET,
@@ -396,15 +413,20 @@ impl SockConn {
     }
 
     fn recv_frame(&mut self) -> Result<Frame, Error> {
-        let n = match self.conn.recv(&mut self.buf)? {
+        let (got, fd) = self.conn.recv_with_fd(&mut self.buf)?;
+        let n = match got {
             Received::Msg(n) => n,
             Received::Truncated(_) => return Err(Error::Protocol("oversized message".into())),
             Received::Closed => return Err(Error::Io(io::ErrorKind::ConnectionReset.into())),
         };
+        if fd.is_some() {
+            self.last_fd = fd;
+        }
         decode(&self.buf[..n]).map_err(|e| Error::Protocol(e.to_string()))
     }
 
     fn call(&mut self, msg: Msg) -> Result<Msg, Error> {
+        self.last_fd = None;
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         self.conn.send(&encode(&msg, seq, self.pid, 0, 0))?;
@@ -553,6 +575,7 @@ impl RawSocket {
     pub fn bind(&mut self, addr: std::net::Ipv4Addr) -> Result<(), Error> {
         self.c.done(Msg::SockBind(SockAddrReq {
             addr: SocketAddrV4::new(addr, 0),
+            wait: Wait::default(),
         }))
     }
 
@@ -561,6 +584,7 @@ impl RawSocket {
         self.c.done(Msg::SockSend(SendReq {
             to: Some(SocketAddrV4::new(to, 0)),
             data: data.to_vec(),
+            wait: Wait::default(),
         }))
     }
 
@@ -601,7 +625,10 @@ impl UdpSocket {
     pub fn bind_at(prefix: &Path, addr: impl std::net::ToSocketAddrs) -> io::Result<UdpSocket> {
         let a = v4(addr)?;
         let mut s = UdpSocket::unbound_at(prefix)?;
-        s.c.done(Msg::SockBind(SockAddrReq { addr: a }))?;
+        s.c.done(Msg::SockBind(SockAddrReq {
+            addr: a,
+            wait: Wait::default(),
+        }))?;
         Ok(s)
     }
 
@@ -615,13 +642,19 @@ impl UdpSocket {
     /// bind(2) of a socket made with `unbound_at`.
     pub fn bind_to(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
         let a = v4(addr)?;
-        Ok(self.c.done(Msg::SockBind(SockAddrReq { addr: a }))?)
+        Ok(self.c.done(Msg::SockBind(SockAddrReq {
+            addr: a,
+            wait: Wait::default(),
+        }))?)
     }
 
     /// connect(2): fixes the peer; `send` and `recv` then talk to it only.
     pub fn connect(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
         let a = v4(addr)?;
-        Ok(self.c.done(Msg::SockConnect(SockAddrReq { addr: a }))?)
+        Ok(self.c.done(Msg::SockConnect(SockAddrReq {
+            addr: a,
+            wait: Wait::default(),
+        }))?)
     }
 
     /// sendto(2).
@@ -630,6 +663,7 @@ impl UdpSocket {
         self.c.done(Msg::SockSend(SendReq {
             to: Some(a),
             data: buf.to_vec(),
+            wait: Wait::default(),
         }))?;
         Ok(buf.len())
     }
@@ -639,6 +673,7 @@ impl UdpSocket {
         self.c.done(Msg::SockSend(SendReq {
             to: None,
             data: buf.to_vec(),
+            wait: Wait::default(),
         }))?;
         Ok(buf.len())
     }
@@ -708,5 +743,268 @@ impl UdpSocket {
     /// The descriptor that polls readable when a datagram waits.
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(&self.c.conn)
+    }
+}
+
+/// A TCP connection on a stack, shaped like `std::net::TcpStream` (and implementing
+/// `Read` and `Write`).
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// use pktbox_stack::socket::TcpStream;
+/// let mut s = TcpStream::connect("10.0.0.1:80")?;
+/// s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+/// let mut reply = Vec::new();
+/// s.read_to_end(&mut reply)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpStream {
+    c: SockConn,
+}
+
+/// A listening TCP socket, shaped like `std::net::TcpListener`.
+///
+/// ```no_run
+/// use std::io::Write;
+/// use pktbox_stack::socket::TcpListener;
+/// let l = TcpListener::bind("0.0.0.0:7000")?;
+/// let (mut s, peer) = l.accept()?;
+/// writeln!(s, "hello {peer}")?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    c: std::sync::Mutex<SockConn>,
+}
+
+fn tcp_socket(prefix: &Path) -> io::Result<SockConn> {
+    Ok(SockConn::open(prefix, libc::SOCK_STREAM, libc::IPPROTO_TCP)?)
+}
+
+impl TcpStream {
+    /// Connects through the stack named by `SOCK`.
+    pub fn connect(addr: impl std::net::ToSocketAddrs) -> io::Result<TcpStream> {
+        TcpStream::connect_at(&prefix_from_env(), addr, None)
+    }
+
+    /// Connects through the stack at `prefix`, from `from` when given (address and port),
+    /// waiting at most `timeout` when given.
+    pub fn connect_at(
+        prefix: &Path,
+        addr: impl std::net::ToSocketAddrs,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
+        TcpStream::connect_from(prefix, None, addr, timeout)
+    }
+
+    /// connect(2) after bind(2) to `from`.
+    pub fn connect_from(
+        prefix: &Path,
+        from: Option<SocketAddrV4>,
+        addr: impl std::net::ToSocketAddrs,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
+        let a = v4(addr)?;
+        let mut c = tcp_socket(prefix)?;
+        if let Some(f) = from {
+            c.done(Msg::SockBind(SockAddrReq {
+                addr: f,
+                wait: Wait::default(),
+            }))?;
+        }
+        let wait = c.wait(timeout);
+        c.done(Msg::SockConnect(SockAddrReq { addr: a, wait }))?;
+        Ok(TcpStream { c })
+    }
+
+    /// shutdown(2).
+    pub fn shutdown(&mut self, how: std::net::Shutdown) -> io::Result<()> {
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        Ok(self.c.done(Msg::SockShutdown(ShutdownReq { how }))?)
+    }
+
+    /// TCP_NODELAY.
+    pub fn set_nodelay(&mut self, on: bool) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::NoDelay(on)))?)
+    }
+
+    /// SO_KEEPALIVE.
+    pub fn set_keepalive(&mut self, on: bool) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::KeepAlive(on)))?)
+    }
+
+    /// SO_LINGER.
+    pub fn set_linger(&mut self, l: Option<Duration>) -> io::Result<()> {
+        let v = l.map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32);
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::Linger(v)))?)
+    }
+
+    /// SO_RCVTIMEO.
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        self.c.read_timeout = t;
+        Ok(())
+    }
+
+    /// SO_SNDTIMEO.
+    pub fn set_write_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        self.c.write_timeout = t;
+        Ok(())
+    }
+
+    /// Non-blocking reads and writes (WouldBlock when they cannot go on at once).
+    pub fn set_nonblocking(&mut self, on: bool) -> io::Result<()> {
+        self.c.nonblocking = on;
+        Ok(())
+    }
+
+    /// getsockname(2).
+    pub fn local_addr(&mut self) -> io::Result<std::net::SocketAddr> {
+        Ok(std::net::SocketAddr::V4(self.c.names()?.local))
+    }
+
+    /// getpeername(2).
+    pub fn peer_addr(&mut self) -> io::Result<std::net::SocketAddr> {
+        match self.c.names()?.peer {
+            Some(p) => Ok(std::net::SocketAddr::V4(p)),
+            None => Err(io::Error::from_raw_os_error(libc::ENOTCONN)),
+        }
+    }
+
+    /// Whether a read would not block now (data, end of file or an error waits), waiting
+    /// at most `timeout`.
+    pub fn poll_readable(&mut self, timeout: Duration) -> io::Result<bool> {
+        let wait = Wait {
+            nonblock: timeout.is_zero(),
+            timeout_ms: Some(timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u32),
+        };
+        match self.c.call(Msg::SockRecv(RecvReq {
+            max: 1,
+            peek: true,
+            wait,
+        })) {
+            Ok(_) => Ok(true),
+            Err(Error::Errno {
+                errno: libc::EAGAIN, ..
+            }) => Ok(false),
+            Err(Error::Errno { .. }) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl io::Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let wait = self.c.wait(self.c.read_timeout);
+        let max = buf.len().min(MAX_MSG / 2) as u32;
+        match self.c.call(Msg::SockRecv(RecvReq { max, peek: false, wait }))? {
+            Msg::SockData(d) => {
+                let n = d.data.len().min(buf.len());
+                buf[..n].copy_from_slice(&d.data[..n]);
+                Ok(n)
+            }
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected answer: {other:?}"),
+            )),
+        }
+    }
+}
+
+impl io::Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let wait = self.c.wait(self.c.write_timeout);
+        let n = buf.len().min(MAX_MSG / 2);
+        match self.c.call(Msg::SockSend(SendReq {
+            to: None,
+            data: buf[..n].to_vec(),
+            wait,
+        }))? {
+            Msg::SockSent(k) => Ok(k as usize),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected answer: {other:?}"),
+            )),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TcpListener {
+    /// Binds and listens on the stack named by `SOCK`.
+    pub fn bind(addr: impl std::net::ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::bind_at(&prefix_from_env(), addr, 128)
+    }
+
+    /// Binds and listens on the stack at `prefix` with this backlog.
+    pub fn bind_at(prefix: &Path, addr: impl std::net::ToSocketAddrs, backlog: i32) -> io::Result<TcpListener> {
+        let a = v4(addr)?;
+        let mut c = tcp_socket(prefix)?;
+        c.done(Msg::SockSetOpt(SockOpt::ReuseAddr(true)))?;
+        c.done(Msg::SockBind(SockAddrReq {
+            addr: a,
+            wait: Wait::default(),
+        }))?;
+        c.done(Msg::SockListen(ListenReq { backlog }))?;
+        Ok(TcpListener {
+            c: std::sync::Mutex::new(c),
+        })
+    }
+
+    /// accept(2).
+    pub fn accept(&self) -> io::Result<(TcpStream, std::net::SocketAddr)> {
+        let mut c = self.c.lock().unwrap_or_else(|p| p.into_inner());
+        let wait = c.wait(c.read_timeout);
+        let names = match c.call(Msg::SockAccept(wait))? {
+            Msg::SockAccepted(n) => n,
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unexpected answer: {other:?}"),
+                ))
+            }
+        };
+        let fd = c
+            .last_fd
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accept answered without a descriptor"))?;
+        let peer = names
+            .peer
+            .unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
+        Ok((
+            TcpStream {
+                c: SockConn::wrap(SeqPacket::from_fd(fd)),
+            },
+            std::net::SocketAddr::V4(peer),
+        ))
+    }
+
+    /// getsockname(2).
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        let mut c = self.c.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(std::net::SocketAddr::V4(c.names()?.local))
+    }
+
+    /// Non-blocking accept (WouldBlock when nobody waits).
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        self.c.lock().unwrap_or_else(|p| p.into_inner()).nonblocking = on;
+        Ok(())
+    }
+
+    /// How long accept waits (None: forever).
+    pub fn set_accept_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.c.lock().unwrap_or_else(|p| p.into_inner()).read_timeout = t;
+        Ok(())
     }
 }

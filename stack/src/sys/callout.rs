@@ -1,5 +1,6 @@
-//! Callouts: the protocols' periodic work (ARP expiry and retries, reassembly timeouts)
-//! from one timer thread, in NetBSD's slow-timeout rhythm of twice a second.
+//! Callouts: the protocols' periodic work from one timer thread: TCP's timers every tick
+//! (100 ms, the resolution of delayed ACKs), and ARP expiry and retries and reassembly
+//! timeouts in NetBSD's slow-timeout rhythm of twice a second.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,12 +15,18 @@ pub const SLOWHZ: u32 = 2;
 pub fn start(stack: &Arc<Stack>) -> std::io::Result<JoinHandle<()>> {
     let stack = stack.clone();
     std::thread::Builder::new().name("callout".into()).spawn(move || {
-        let tick = Duration::from_millis(1000 / u64::from(SLOWHZ));
+        let tick = Duration::from_millis(100);
+        let slow_every = 10 / SLOWHZ;
+        let mut n = 0u32;
         while !stack.shutting_down() {
             std::thread::sleep(tick);
             let mut ctx = stack.ctx();
-            crate::net::arp::arp_timer(&mut ctx);
-            crate::inet::reass::reass_timer(&mut ctx);
+            crate::inet::tcp::timer::tcp_timers(&mut ctx);
+            n += 1;
+            if n.is_multiple_of(slow_every) {
+                crate::net::arp::arp_timer(&mut ctx);
+                crate::inet::reass::reass_timer(&mut ctx);
+            }
         }
     })
 }

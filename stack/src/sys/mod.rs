@@ -147,6 +147,20 @@ impl Stack {
         self.ctx.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Waits on `cv` with the stack context released, as a blocking socket call does;
+    /// gives the context back after a notification or `d`.
+    pub fn wait<'a>(
+        &'a self,
+        g: MutexGuard<'a, Ctx>,
+        cv: &std::sync::Condvar,
+        d: std::time::Duration,
+    ) -> MutexGuard<'a, Ctx> {
+        match cv.wait_timeout(g, d) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        }
+    }
+
     pub fn shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }

@@ -1,0 +1,715 @@
+//! `tcp_input`: segment arrival (RFC 9293 3.10.7), with RFC 5961's defences against
+//! blind resets, SYNs and data, RFC 7323's timestamps and PAWS, RFC 6298's RTT
+//! estimation and NewReno's loss recovery (RFC 5681, RFC 6582).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::inet::ip::Ip;
+use crate::inet::tcp::output::{
+    mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output, TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP,
+    TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN, TH_RST, TH_SYN,
+};
+use crate::inet::tcp::seq::{geq, gt, leq, lt};
+use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb, TCPTV_KEEP_IDLE, TCPTV_KEEP_INIT, TCPTV_MSL};
+use crate::net::ifnet::Ifnet;
+use crate::sys::Ctx;
+
+/// The options of a segment that matter here.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Opts {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub ts: Option<(u32, u32)>,
+}
+
+/// Parses TCP options; a malformed list ends the parse (what came before stands).
+pub fn parse_opts(mut o: &[u8]) -> Opts {
+    let mut r = Opts::default();
+    while let Some(&kind) = o.first() {
+        match kind {
+            TCPOPT_EOL => break,
+            TCPOPT_NOP => o = &o[1..],
+            _ => {
+                let Some(&len) = o.get(1) else { break };
+                let len = usize::from(len);
+                if len < 2 || len > o.len() {
+                    break;
+                }
+                let body = &o[2..len];
+                match (kind, body.len()) {
+                    (TCPOPT_MAXSEG, 2) => r.mss = Some(u16::from_be_bytes([body[0], body[1]])),
+                    (TCPOPT_WINDOW, 1) => r.wscale = Some(body[0].min(super::TCP_MAX_WINSHIFT)),
+                    (TCPOPT_TIMESTAMP, 8) => {
+                        r.ts = Some((
+                            u32::from_be_bytes([body[0], body[1], body[2], body[3]]),
+                            u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+                        ))
+                    }
+                    _ => {}
+                }
+                o = &o[len..];
+            }
+        }
+    }
+    r
+}
+
+/// One arriving segment, parsed.
+struct SegIn<'a> {
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    win: u16,
+    opts: Opts,
+    data: &'a [u8],
+}
+
+impl SegIn<'_> {
+    fn len(&self) -> u32 {
+        self.data.len() as u32 + u32::from(self.flags & TH_SYN != 0) + u32::from(self.flags & TH_FIN != 0)
+    }
+}
+
+/// Answers a segment that belongs to no connection with a RST (unless it is one).
+fn reset_unknown(ctx: &mut Ctx, key: Key, s: &SegIn<'_>) {
+    if s.flags & TH_RST != 0 {
+        return;
+    }
+    if s.flags & TH_ACK != 0 {
+        send_rst(ctx, key, s.ack, 0, false);
+    } else {
+        send_rst(ctx, key, 0, s.seq.wrapping_add(s.len()), true);
+    }
+}
+
+/// Input of a local TCP datagram (the whole IP packet).
+pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
+    let ip = Ip(pkt);
+    let hlen = ip.hlen();
+    let tcp = &pkt[hlen..];
+    let st = &mut ctx.inet.tcp.stat;
+    st.rcvtotal += 1;
+    if tcp.len() < 20 {
+        st.rcvshort += 1;
+        return;
+    }
+    let off = usize::from(tcp[12] >> 4) * 4;
+    if off < 20 || off > tcp.len() {
+        st.rcvbadoff += 1;
+        return;
+    }
+    if tcp_cksum(ip.src(), ip.dst(), tcp) != 0 {
+        st.rcvbadsum += 1;
+        return;
+    }
+    // TCP is never for a broadcast or multicast address.
+    if bcast || ip.dst().is_multicast() || ip.src().is_unspecified() {
+        return;
+    }
+    let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
+    let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
+    let s = SegIn {
+        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        ack: u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]),
+        flags: tcp[13] & 0x3f,
+        win: u16::from_be_bytes([tcp[14], tcp[15]]),
+        opts: parse_opts(&tcp[20..off]),
+        data: &tcp[off..],
+    };
+    let key: Key = (ip.dst(), dport, ip.src(), sport);
+    match ctx.inet.tcp.lookup(&key) {
+        Some(id) => segment(ctx, id, &s),
+        None => match ctx.inet.tcp.lookup_listener(ip.dst(), dport) {
+            Some(lid) => listen_input(ctx, lid, key, &s),
+            None => {
+                reset_unknown(ctx, key, &s);
+            }
+        },
+    }
+}
+
+/// A segment for a listening socket: a SYN makes a connection in SYN_RECEIVED.
+fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
+    if s.flags & TH_RST != 0 {
+        return;
+    }
+    if s.flags & TH_ACK != 0 {
+        send_rst(ctx, key, s.ack, 0, false);
+        return;
+    }
+    if s.flags & TH_SYN == 0 {
+        return;
+    }
+    if s.flags & TH_FIN != 0 {
+        ctx.inet.tcp.stat.badsyn += 1;
+        return;
+    }
+    let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
+        return;
+    };
+    // The SYN queue and the accept queue together stay within the backlog.
+    if l.queue.len() + l.incomplete >= l.backlog {
+        ctx.inet.tcp.stat.listendrop += 1;
+        return;
+    }
+    let (nodelay, keepalive) = (l.nodelay, l.keepalive);
+    let our_mss = mss_for(ctx, key.2);
+    let tcp = &mut ctx.inet.tcp;
+    let id = tcp.alloc_id();
+    let iss = tcp.new_isn(&key);
+    let (sendspace, recvspace) = (tcp.sendspace, tcp.recvspace);
+    let peer_mss = u32::from(s.opts.mss.unwrap_or(super::TCP_DEFAULT_MSS as u16));
+    let mut t = Tcb::new(
+        id,
+        key,
+        State::SynReceived,
+        iss,
+        sendspace,
+        recvspace,
+        our_mss.min(peer_mss).max(64),
+    );
+    t.irs = s.seq;
+    t.rcv_nxt = s.seq.wrapping_add(1);
+    t.snd_wnd = u32::from(s.win);
+    t.max_sndwnd = t.snd_wnd;
+    t.snd_wl1 = s.seq;
+    t.snd_wl2 = iss;
+    match s.opts.wscale {
+        Some(w) => {
+            t.snd_wscale = w;
+            t.rcv_wscale = t.wanted_wscale();
+        }
+        None => t.req_wscale = false,
+    }
+    match s.opts.ts {
+        Some((val, _)) => {
+            t.ts_on = true;
+            t.ts_recent = val;
+            t.ts_recent_age = Instant::now();
+        }
+        None => t.req_ts = false,
+    }
+    t.rcv_adv = t.rcv_nxt;
+    t.listener = Some(lid);
+    t.nodelay = nodelay;
+    t.keepalive = keepalive;
+    t.ttl = ctx.inet.ttl;
+    t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
+    let tcp = &mut ctx.inet.tcp;
+    tcp.by_key.insert(key, id);
+    tcp.tcbs.insert(id, t);
+    if let Some(l) = tcp.listeners.get_mut(&lid) {
+        l.incomplete += 1;
+    }
+    let _ = tcp_output(ctx, id);
+}
+
+/// Sends a challenge ACK (RFC 5961 3.2, 4.2, 5.2), within its rate limit.
+fn challenge_ack(ctx: &mut Ctx, id: u64) {
+    if ctx.inet.tcp.challenge.check() {
+        ctx.inet.tcp.stat.challengeack += 1;
+        send_ack(ctx, id, None);
+    }
+}
+
+/// Applies the options of a SYN to a connection we opened.
+fn syn_options(ctx: &Ctx, t: &mut Tcb, o: &Opts) {
+    let our_mss = mss_for(ctx, t.faddr);
+    t.t_maxseg = our_mss
+        .min(u32::from(o.mss.unwrap_or(super::TCP_DEFAULT_MSS as u16)))
+        .max(64);
+    t.cwnd = 10 * t.t_maxseg;
+    match o.wscale {
+        Some(w) if t.req_wscale => t.snd_wscale = w,
+        _ => {
+            t.snd_wscale = 0;
+            t.rcv_wscale = 0;
+        }
+    }
+    match o.ts {
+        Some((val, _)) if t.req_ts => {
+            t.ts_on = true;
+            t.ts_recent = val;
+            t.ts_recent_age = Instant::now();
+        }
+        _ => t.ts_on = false,
+    }
+}
+
+fn enter_time_wait(t: &mut Tcb) {
+    t.state = State::TimeWait;
+    t.t_rexmt = None;
+    t.t_persist = None;
+    t.t_keep = None;
+    t.t_delack = None;
+    t.t_2msl = Some(Instant::now() + 2 * TCPTV_MSL);
+}
+
+/// A segment for an existing connection.
+fn segment(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let Some(state) = ctx.inet.tcp.tcbs.get(&id).map(|t| t.state) else {
+        return;
+    };
+    match state {
+        State::SynSent => syn_sent(ctx, id, s),
+        State::Closed | State::Listen => {}
+        _ => synchronized(ctx, id, s),
+    }
+    if let Some(t) = ctx.inet.tcp.tcbs.get(&id) {
+        wake(&t.cv.clone());
+    }
+}
+
+fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+    let key = t.key();
+    let ack_ok = s.flags & TH_ACK != 0 && gt(s.ack, t.iss) && leq(s.ack, t.snd_max);
+    if s.flags & TH_ACK != 0 && !ack_ok {
+        if s.flags & TH_RST == 0 {
+            send_rst(ctx, key, s.ack, 0, false);
+        }
+        return;
+    }
+    if s.flags & TH_RST != 0 {
+        if ack_ok {
+            ctx.inet.tcp.stat.rcvrst += 1;
+            tcp_drop(ctx, id, libc::ECONNREFUSED, false);
+        }
+        return;
+    }
+    if s.flags & TH_SYN == 0 {
+        return;
+    }
+    let now = Instant::now();
+    let mut t = match ctx.inet.tcp.tcbs.remove(&id) {
+        Some(t) => t,
+        None => return,
+    };
+    syn_options(ctx, &mut t, &s.opts);
+    t.irs = s.seq;
+    t.rcv_nxt = s.seq.wrapping_add(1);
+    t.rcv_adv = t.rcv_nxt;
+    if ack_ok {
+        t.snd_una = s.ack;
+        if lt(t.snd_nxt, t.snd_una) {
+            t.snd_nxt = t.snd_una;
+        }
+        t.state = State::Established;
+        // The window of a SYN is never scaled (RFC 7323 2.2).
+        t.snd_wnd = u32::from(s.win);
+        t.max_sndwnd = t.snd_wnd;
+        t.snd_wl1 = s.seq;
+        t.snd_wl2 = s.ack;
+        t.t_rexmt = None;
+        t.rxtshift = 0;
+        if let Some((tseq, sent)) = t.rtseq.take() {
+            if gt(s.ack, tseq) {
+                t.rtt_update(now.duration_since(sent));
+                ctx.inet.tcp.stat.rttupdated += 1;
+            }
+        }
+        t.t_keep = t.keepalive.then(|| now + TCPTV_KEEP_IDLE);
+        t.ack_now = true;
+        ctx.inet.tcp.stat.connects += 1;
+    } else {
+        // Simultaneous open: answer with SYN,ACK from SYN_RECEIVED.
+        t.state = State::SynReceived;
+        t.snd_nxt = t.iss;
+        t.snd_wnd = u32::from(s.win);
+        t.snd_wl1 = s.seq;
+    }
+    ctx.inet.tcp.tcbs.insert(id, t);
+    let _ = tcp_output(ctx, id);
+}
+
+/// Processing for SYN_RECEIVED and the synchronized states.
+fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let now = Instant::now();
+    let now_ms = tcp_now(ctx);
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    let key = t.key();
+    t.idle_since = now;
+    // PAWS (RFC 7323 5.3): an old timestamp means an old duplicate.
+    if t.ts_on && s.flags & TH_RST == 0 {
+        if let Some((val, _)) = s.opts.ts {
+            let stale = now.duration_since(t.ts_recent_age) > Duration::from_secs(24 * 24 * 3600);
+            if lt(val, t.ts_recent) && !stale {
+                ctx.inet.tcp.stat.pawsdrop += 1;
+                send_ack(ctx, id, None);
+                return;
+            }
+        }
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    // A retransmitted SYN in SYN_RECEIVED: our SYN,ACK was lost; send it again.
+    if t.state == State::SynReceived && s.flags & TH_SYN != 0 && s.seq == t.irs && s.flags & TH_ACK == 0 {
+        t.snd_nxt = t.iss;
+        let _ = tcp_output(ctx, id);
+        return;
+    }
+    // Sequence acceptability (RFC 9293 3.10.7.4).
+    let rcv_wnd = (t.rcv_space() as u32).max(t.rcv_adv.wrapping_sub(t.rcv_nxt));
+    let seg_len = s.len();
+    let in_window = |x: u32| geq(x, t.rcv_nxt) && lt(x, t.rcv_nxt.wrapping_add(rcv_wnd));
+    let acceptable = match (seg_len, rcv_wnd) {
+        (0, 0) => s.seq == t.rcv_nxt,
+        (0, _) => in_window(s.seq),
+        (_, 0) => false,
+        (_, _) => in_window(s.seq) || in_window(s.seq.wrapping_add(seg_len - 1)),
+    };
+    if !acceptable {
+        if s.flags & TH_RST != 0 {
+            return;
+        }
+        let st = &mut ctx.inet.tcp.stat;
+        if lt(s.seq, t.rcv_nxt) {
+            st.rcvduppack += 1;
+            st.rcvdupbyte += u64::from(seg_len);
+        } else {
+            st.rcvpackafterwin += 1;
+        }
+        // TIME_WAIT: a retransmitted FIN restarts the 2MSL wait.
+        if t.state == State::TimeWait && s.flags & TH_FIN != 0 {
+            t.t_2msl = Some(now + 2 * TCPTV_MSL);
+        }
+        send_ack(ctx, id, None);
+        return;
+    }
+    // RST (RFC 5961 3.2): only the exact next sequence number resets; others challenge.
+    if s.flags & TH_RST != 0 {
+        if s.seq != t.rcv_nxt {
+            challenge_ack(ctx, id);
+            return;
+        }
+        ctx.inet.tcp.stat.rcvrst += 1;
+        let state = t.state;
+        match state {
+            State::SynReceived if t.listener.is_some() => tcp_close(ctx, id),
+            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                let err = if state == State::SynReceived {
+                    libc::ECONNREFUSED
+                } else {
+                    libc::ECONNRESET
+                };
+                ctx.inet.tcp.stat.conndrops += 1;
+                tcp_drop(ctx, id, err, false);
+            }
+            _ => tcp_close(ctx, id),
+        }
+        return;
+    }
+    // A SYN on a synchronized connection (RFC 5961 4.2): challenge it.
+    if s.flags & TH_SYN != 0 {
+        if t.state == State::SynReceived && t.listener.is_some() {
+            ctx.inet.tcp.stat.badsyn += 1;
+            return;
+        }
+        challenge_ack(ctx, id);
+        return;
+    }
+    if s.flags & TH_ACK == 0 {
+        return;
+    }
+    // Timestamps: remember the peer's (RFC 7323 4.3), and take an RTT sample from the echo.
+    if let (true, Some((val, ecr))) = (t.ts_on, s.opts.ts) {
+        if leq(s.seq, t.rcv_nxt) && geq(val, t.ts_recent) {
+            t.ts_recent = val;
+            t.ts_recent_age = now;
+        }
+        if ecr != 0 && gt(s.ack, t.snd_una) {
+            let rtt = now_ms.wrapping_sub(ecr);
+            if rtt < 600_000 {
+                t.rtt_update(Duration::from_millis(u64::from(rtt.max(1))));
+                ctx.inet.tcp.stat.rttupdated += 1;
+            }
+        }
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    // ACK (RFC 5961 5.2): too new is answered and dropped; too old is challenged.
+    if gt(s.ack, t.snd_max) {
+        ctx.inet.tcp.stat.rcvacktoomuch += 1;
+        if t.state == State::SynReceived {
+            send_rst(ctx, key, s.ack, 0, false);
+        } else {
+            send_ack(ctx, id, None);
+        }
+        return;
+    }
+    if lt(s.ack, t.snd_una.wrapping_sub(t.max_sndwnd.max(1))) {
+        challenge_ack(ctx, id);
+        return;
+    }
+    if t.state == State::SynReceived {
+        if leq(s.ack, t.snd_una) {
+            send_rst(ctx, key, s.ack, 0, false);
+            return;
+        }
+        t.state = State::Established;
+        t.snd_wnd = u32::from(s.win) << t.snd_wscale;
+        t.max_sndwnd = t.snd_wnd;
+        t.snd_wl1 = s.seq;
+        t.snd_wl2 = s.ack;
+        t.t_keep = t.keepalive.then(|| now + TCPTV_KEEP_IDLE);
+        let lid = t.listener;
+        let st = &mut ctx.inet.tcp;
+        st.stat.accepts += 1;
+        if let Some(l) = lid.and_then(|l| st.listeners.get_mut(&l)) {
+            l.incomplete = l.incomplete.saturating_sub(1);
+            l.queue.push_back(id);
+            wake(&l.cv.clone());
+        }
+    }
+    ack_processing(ctx, id, s, now);
+    if !ctx.inet.tcp.tcbs.contains_key(&id) {
+        return;
+    }
+    data_processing(ctx, id, s, now);
+    let _ = tcp_output(ctx, id);
+}
+
+fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    let mss = t.t_maxseg;
+    let st = &mut ctx.inet.tcp.stat;
+    if gt(s.ack, t.snd_una) {
+        let acked = s.ack.wrapping_sub(t.snd_una);
+        st.rcvackpack += 1;
+        st.rcvackbyte += u64::from(acked);
+        if let Some((tseq, sent)) = t.rtseq {
+            if gt(s.ack, tseq) {
+                t.rtseq = None;
+                if !t.ts_on {
+                    t.rtt_update(now.duration_since(sent));
+                    st.rttupdated += 1;
+                }
+            }
+        }
+        let data_acked = (acked as usize).min(t.snd_buf.len());
+        t.snd_buf.drain(..data_acked);
+        t.snd_una = s.ack;
+        if lt(t.snd_nxt, t.snd_una) {
+            t.snd_nxt = t.snd_una;
+        }
+        // Congestion control: NewReno.
+        match t.recover {
+            Some(rec) if lt(s.ack, rec) => {
+                // Partial ACK (RFC 6582 3.2 step 5): resend the next hole, deflate.
+                t.cwnd = t.cwnd.saturating_sub(acked).saturating_add(mss);
+                let save = t.snd_nxt;
+                t.snd_nxt = t.snd_una;
+                let cw = t.cwnd;
+                t.cwnd = mss;
+                let _ = tcp_output(ctx, id);
+                if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+                    t.cwnd = cw;
+                    if gt(save, t.snd_nxt) {
+                        t.snd_nxt = save;
+                    }
+                }
+            }
+            Some(_) => {
+                // Full ACK: recovery ends.
+                t.cwnd = t.ssthresh.min(t.in_flight().max(mss) + mss);
+                t.recover = None;
+            }
+            None => {
+                if t.cwnd < t.ssthresh {
+                    t.cwnd = t.cwnd.saturating_add(acked.min(mss));
+                } else {
+                    t.cwnd = t.cwnd.saturating_add((mss * mss / t.cwnd.max(1)).max(1));
+                }
+            }
+        }
+        let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+            return;
+        };
+        t.dupacks = 0;
+        t.rxtshift = 0;
+        t.t_rexmt = if t.snd_una == t.snd_max {
+            None
+        } else {
+            Some(now + t.rto())
+        };
+    } else if s.ack == t.snd_una
+        && s.data.is_empty()
+        && s.flags & TH_FIN == 0
+        && t.snd_una != t.snd_max
+        && (u32::from(s.win) << t.snd_wscale) == t.snd_wnd
+    {
+        st.rcvdupack += 1;
+        t.dupacks += 1;
+        if t.dupacks == 3 && t.recover.is_none() {
+            // Fast retransmit (RFC 5681 3.2), then fast recovery.
+            st.fastrexmt += 1;
+            t.ssthresh = (t.in_flight() / 2).max(2 * mss);
+            t.recover = Some(t.snd_max);
+            t.rtseq = None;
+            let save = t.snd_nxt;
+            t.snd_nxt = t.snd_una;
+            t.cwnd = mss;
+            let _ = tcp_output(ctx, id);
+            if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+                t.cwnd = t.ssthresh + 3 * mss;
+                if gt(save, t.snd_nxt) {
+                    t.snd_nxt = save;
+                }
+            }
+        } else if t.dupacks > 3 && t.recover.is_some() {
+            t.cwnd = t.cwnd.saturating_add(mss);
+        }
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    // Window update (RFC 9293 3.10.7.4, fifth check).
+    if lt(t.snd_wl1, s.seq) || (t.snd_wl1 == s.seq && leq(t.snd_wl2, s.ack)) {
+        let w = u32::from(s.win) << t.snd_wscale;
+        if w > t.snd_wnd {
+            ctx.inet.tcp.stat.rcvwinupd += 1;
+        }
+        t.snd_wnd = w;
+        t.max_sndwnd = t.max_sndwnd.max(w);
+        t.snd_wl1 = s.seq;
+        t.snd_wl2 = s.ack;
+        if w > 0 {
+            t.t_persist = None;
+        }
+    }
+    // Our FIN acknowledged?
+    let fin_acked = t.fin_acked();
+    match t.state {
+        State::FinWait1 if fin_acked => {
+            t.state = State::FinWait2;
+            // An orphan waits for the peer's FIN no longer than tcp_maxidle.
+            if t.orphan {
+                t.t_2msl = Some(now + super::TCPTV_KEEPINTVL * super::TCP_KEEPCNT);
+            }
+        }
+        State::Closing if fin_acked => enter_time_wait(t),
+        State::LastAck if fin_acked => tcp_close(ctx, id),
+        _ => {}
+    }
+}
+
+fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    if !matches!(t.state, State::Established | State::FinWait1 | State::FinWait2) {
+        // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT take no more data; TIME_WAIT re-ACKs a FIN.
+        if t.state == State::TimeWait && s.flags & TH_FIN != 0 {
+            t.t_2msl = Some(now + 2 * TCPTV_MSL);
+            t.ack_now = true;
+        }
+        return;
+    }
+    if t.keepalive {
+        t.t_keep = Some(now + TCPTV_KEEP_IDLE);
+    }
+    let st = &mut ctx.inet.tcp.stat;
+    // Trim what we already have from the front, and what exceeds the window from the back.
+    let mut seq = s.seq;
+    let mut data = s.data;
+    let mut fin = s.flags & TH_FIN != 0;
+    if lt(seq, t.rcv_nxt) {
+        let dup = t.rcv_nxt.wrapping_sub(seq) as usize;
+        if dup >= data.len() {
+            if !data.is_empty() {
+                st.rcvduppack += 1;
+                st.rcvdupbyte += data.len() as u64;
+                t.ack_now = true;
+            }
+            data = &[];
+            if fin && dup > s.data.len() {
+                fin = false;
+            }
+        } else {
+            st.rcvpartduppack += 1;
+            data = &data[dup..];
+        }
+        seq = t.rcv_nxt;
+    }
+    // Beyond the window: keep only what fits.
+    let max_len = t.rcv_space().saturating_sub(seq.wrapping_sub(t.rcv_nxt) as usize);
+    if data.len() > max_len {
+        data = &data[..max_len];
+        fin = false;
+    }
+    if t.orphan && !data.is_empty() {
+        // Nobody will read it: RFC 9293 says reset (as BSD does).
+        let key = t.key();
+        let (snd, ack) = (t.snd_nxt, t.rcv_nxt);
+        send_rst(ctx, key, snd, ack, false);
+        tcp_close(ctx, id);
+        return;
+    }
+    if seq == t.rcv_nxt {
+        if !data.is_empty() {
+            st.rcvpack += 1;
+            st.rcvbyte += data.len() as u64;
+            t.rcv_buf.extend(data);
+            t.rcv_nxt = t.rcv_nxt.wrapping_add(data.len() as u32);
+            // Segments that were waiting for this one.
+            while let Some((&oseq, _)) = t.ooo.iter().next() {
+                if gt(oseq, t.rcv_nxt) {
+                    break;
+                }
+                let Some(buf) = t.ooo.remove(&oseq) else { break };
+                t.ooo_bytes -= buf.len();
+                let skip = t.rcv_nxt.wrapping_sub(oseq) as usize;
+                if skip < buf.len() {
+                    t.rcv_buf.extend(&buf[skip..]);
+                    t.rcv_nxt = t.rcv_nxt.wrapping_add((buf.len() - skip) as u32);
+                }
+            }
+            // Delayed ACK: every second full segment at once, others within TCPTV_DELACK.
+            t.unacked_segs += 1;
+            if t.unacked_segs >= 2 || !t.ooo.is_empty() {
+                t.ack_now = true;
+            } else if t.t_delack.is_none() {
+                t.t_delack = Some(now + super::TCPTV_DELACK);
+            }
+        }
+        if fin {
+            t.rcv_nxt = t.rcv_nxt.wrapping_add(1);
+            t.fin_rcvd = true;
+            t.ack_now = true;
+            match t.state {
+                State::Established => t.state = State::CloseWait,
+                State::FinWait1 => {
+                    if t.fin_acked() {
+                        enter_time_wait(t);
+                    } else {
+                        t.state = State::Closing;
+                    }
+                }
+                State::FinWait2 => enter_time_wait(t),
+                _ => {}
+            }
+        }
+    } else if !data.is_empty() {
+        // Out of order: keep it (within the window) and say what we still need.
+        st.rcvoopack += 1;
+        st.rcvoobyte += data.len() as u64;
+        if !t.ooo.contains_key(&seq) && t.rcv_space() >= data.len() {
+            t.ooo_bytes += data.len();
+            t.ooo.insert(seq, data.to_vec());
+        }
+        t.ack_now = true;
+    }
+}
+
+/// Whether an address is one of the stack's (for connect's source check).
+pub fn is_local(ctx: &Ctx, a: Ipv4Addr) -> bool {
+    ctx.inet.addrs.iter().any(|ia| ia.addr == a)
+}

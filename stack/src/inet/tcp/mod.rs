@@ -1,0 +1,518 @@
+//! TCP (RFC 9293): control blocks, the tables that find them, and the user requests
+//! (bind, listen, connect, send, receive, shutdown, close). `input` handles arriving
+//! segments, `output` decides what to send, `timer` runs the retransmit, persist,
+//! keepalive, delayed-ACK and 2MSL timers, `cc` is congestion control.
+//!
+//! What this build has: every state of the state diagram including simultaneous open and
+//! close; RST and SYN handling with RFC 5961's challenge ACKs; MSS, window scaling and
+//! timestamps (RFC 7323); RTO per RFC 6298 with Karn's rule; NewReno (RFC 6582); Nagle
+//! and TCP_NODELAY; delayed ACKs; keepalive; persist and zero-window probes; TIME_WAIT;
+//! RFC 6528 initial sequence numbers; a bounded SYN queue and listen backlog; half-close;
+//! SO_LINGER. Not yet: SACK (RFC 2018/6675), CUBIC, SYN cookies, buffer auto-sizing.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Condvar};
+use std::time::{Duration, Instant};
+
+use crate::sys::Ctx;
+
+pub mod input;
+pub mod output;
+pub mod seq;
+pub mod timer;
+pub mod usrreq;
+
+pub use crate::msg::TcpStats;
+
+/// The connection states (RFC 9293 3.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl State {
+    /// The name netstat prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN_SENT",
+            State::SynReceived => "SYN_RCVD",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN_WAIT_1",
+            State::FinWait2 => "FIN_WAIT_2",
+            State::CloseWait => "CLOSE_WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST_ACK",
+            State::TimeWait => "TIME_WAIT",
+        }
+    }
+
+    /// Whether a SYN has been exchanged both ways.
+    pub fn synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+
+    /// Whether we may still send data.
+    pub fn can_send(self) -> bool {
+        matches!(self, State::Established | State::CloseWait)
+    }
+}
+
+/// NetBSD's timer values.
+pub const TCPTV_MSL: Duration = Duration::from_secs(30);
+pub const TCPTV_MIN: Duration = Duration::from_secs(1);
+pub const TCPTV_REXMTMAX: Duration = Duration::from_secs(64);
+pub const TCPTV_SRTTDFLT: Duration = Duration::from_secs(1);
+pub const TCPTV_PERSMIN: Duration = Duration::from_secs(5);
+pub const TCPTV_PERSMAX: Duration = Duration::from_secs(60);
+pub const TCPTV_KEEP_INIT: Duration = Duration::from_secs(75);
+pub const TCPTV_KEEP_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+pub const TCPTV_KEEPINTVL: Duration = Duration::from_secs(75);
+pub const TCP_KEEPCNT: u32 = 8;
+pub const TCPTV_DELACK: Duration = Duration::from_millis(100);
+pub const TCP_MAXRXTSHIFT: u32 = 12;
+/// Default MSS when the peer sends none (RFC 9293 3.7.1).
+pub const TCP_DEFAULT_MSS: u32 = 536;
+/// Largest window-scale shift (RFC 7323).
+pub const TCP_MAX_WINSHIFT: u8 = 14;
+/// Receive buffers may grow to this with window scaling.
+pub const TCP_RCVBUF_MAX: usize = 4 << 20;
+
+/// The four-tuple that names a connection.
+pub type Key = (Ipv4Addr, u16, Ipv4Addr, u16);
+
+/// A TCP control block.
+pub struct Tcb {
+    pub id: u64,
+    pub state: State,
+    pub laddr: Ipv4Addr,
+    pub lport: u16,
+    pub faddr: Ipv4Addr,
+    pub fport: u16,
+    // Send sequence space.
+    pub iss: u32,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    pub snd_max: u32,
+    pub snd_wnd: u32,
+    pub max_sndwnd: u32,
+    pub snd_wl1: u32,
+    pub snd_wl2: u32,
+    /// Bytes from snd_una on: sent but unacknowledged, then unsent.
+    pub snd_buf: VecDeque<u8>,
+    pub snd_buf_max: usize,
+    /// The user has no more to send: a FIN follows the buffer.
+    pub fin_queued: bool,
+    /// The sequence number our FIN took, once sent.
+    pub fin_seq: Option<u32>,
+    // Receive sequence space.
+    pub irs: u32,
+    pub rcv_nxt: u32,
+    /// Right edge of the window last advertised.
+    pub rcv_adv: u32,
+    pub rcv_buf: VecDeque<u8>,
+    pub rcv_buf_max: usize,
+    /// Segments that arrived ahead of rcv_nxt, by sequence number.
+    pub ooo: BTreeMap<u32, Vec<u8>>,
+    pub ooo_bytes: usize,
+    /// The peer's FIN has been received (in sequence).
+    pub fin_rcvd: bool,
+    // Options.
+    pub t_maxseg: u32,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub ts_on: bool,
+    pub ts_recent: u32,
+    pub ts_recent_age: Instant,
+    /// Options asked for in our SYN.
+    pub req_wscale: bool,
+    pub req_ts: bool,
+    // Timers: deadlines.
+    pub t_rexmt: Option<Instant>,
+    pub t_persist: Option<Instant>,
+    pub t_keep: Option<Instant>,
+    pub t_delack: Option<Instant>,
+    pub t_2msl: Option<Instant>,
+    pub rxtshift: u32,
+    pub t_rxtcur: Duration,
+    /// Smoothed RTT and variance in microseconds; 0 when no sample yet.
+    pub srtt_us: u64,
+    pub rttvar_us: u64,
+    /// Karn: the segment being timed and when it was sent.
+    pub rtseq: Option<(u32, Instant)>,
+    pub idle_since: Instant,
+    // Congestion control (NewReno).
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub dupacks: u32,
+    /// In fast recovery until this is acknowledged (RFC 6582 "recover").
+    pub recover: Option<u32>,
+    // Flags.
+    pub nodelay: bool,
+    pub keepalive: bool,
+    pub linger: Option<Duration>,
+    pub ack_now: bool,
+    /// Segments received since the last ACK (delayed ACK every second segment).
+    pub unacked_segs: u32,
+    /// The socket was closed by its user: nobody reads or writes any more.
+    pub orphan: bool,
+    /// An error for the user (ECONNREFUSED, ECONNRESET, ETIMEDOUT).
+    pub so_error: Option<i32>,
+    /// The listener whose accept queue this connection is for.
+    pub listener: Option<u64>,
+    /// The user side waits on this.
+    pub cv: Arc<Condvar>,
+    pub ttl: u8,
+    pub tos: u8,
+}
+
+/// A listening socket.
+pub struct Listener {
+    pub id: u64,
+    pub laddr: Ipv4Addr,
+    pub lport: u16,
+    pub backlog: usize,
+    /// Established connections waiting for accept(), by TCB id.
+    pub queue: VecDeque<u64>,
+    /// Connections still in SYN_RECEIVED.
+    pub incomplete: usize,
+    pub cv: Arc<Condvar>,
+    /// Settings the accepted connections inherit.
+    pub nodelay: bool,
+    pub keepalive: bool,
+}
+
+/// A socket that is bound (or not) but neither listening nor connected yet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bound {
+    pub laddr: Option<Ipv4Addr>,
+    pub lport: u16,
+    pub reuseaddr: bool,
+    pub nodelay: bool,
+    pub keepalive: bool,
+    pub linger: Option<Duration>,
+    pub sndbuf: Option<usize>,
+    pub rcvbuf: Option<usize>,
+}
+
+/// All of TCP's state in the stack context.
+pub struct TcpState {
+    pub tcbs: HashMap<u64, Tcb>,
+    pub by_key: HashMap<Key, u64>,
+    pub listeners: HashMap<u64, Listener>,
+    /// Sockets before listen/connect, by socket id.
+    pub bound: HashMap<u64, Bound>,
+    pub next_id: u64,
+    pub stat: TcpStats,
+    /// RFC 6528 secret key.
+    pub isn_secret: [u64; 2],
+    pub isn_epoch: Instant,
+    /// net.inet.tcp.sendspace / recvspace.
+    pub sendspace: usize,
+    pub recvspace: usize,
+    /// net.inet.tcp.mssdflt.
+    pub mssdflt: u32,
+    /// net.inet.tcp.somaxconn.
+    pub somaxconn: usize,
+    /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
+    pub challenge: crate::inet::icmp::PpsLimit,
+}
+
+impl Default for TcpState {
+    fn default() -> Self {
+        let a = pktbox_drivers::random_mac();
+        let b = pktbox_drivers::random_mac();
+        TcpState {
+            tcbs: HashMap::new(),
+            by_key: HashMap::new(),
+            listeners: HashMap::new(),
+            bound: HashMap::new(),
+            next_id: 1,
+            stat: TcpStats::default(),
+            isn_secret: [
+                u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], b[0], b[1]]),
+                u64::from_le_bytes([b[2], b[3], b[4], b[5], a[5], a[4], a[3], a[2]]),
+            ],
+            isn_epoch: Instant::now(),
+            sendspace: 65536,
+            recvspace: 65536,
+            mssdflt: TCP_DEFAULT_MSS,
+            somaxconn: 128,
+            challenge: crate::inet::icmp::PpsLimit::new(100),
+        }
+    }
+}
+
+/// SipHash-like keyed mixing for RFC 6528 (F(localip, localport, remoteip, remoteport,
+/// secretkey)); a 64-bit ARX mix keyed with 128 bits of random secret.
+fn isn_hash(secret: &[u64; 2], k: &Key) -> u32 {
+    let mut v0 = secret[0] ^ 0x736f_6d65_7073_6575;
+    let mut v1 = secret[1] ^ 0x646f_7261_6e64_6f6d;
+    let m0 = (u64::from(u32::from(k.0)) << 32) | u64::from(u32::from(k.2));
+    let m1 = (u64::from(k.1) << 16) | u64::from(k.3);
+    for m in [m0, m1, 0xff] {
+        v1 ^= m;
+        for _ in 0..2 {
+            v0 = v0.wrapping_add(v1);
+            v1 = v1.rotate_left(13) ^ v0;
+            v0 = v0.rotate_left(32);
+            v1 = v1.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        v0 ^= m;
+    }
+    (v0 ^ v1 ^ (v0 >> 32)) as u32
+}
+
+impl TcpState {
+    /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock.
+    pub fn new_isn(&self, k: &Key) -> u32 {
+        let m = (self.isn_epoch.elapsed().as_micros() / 4) as u32;
+        m.wrapping_add(isn_hash(&self.isn_secret, k))
+    }
+
+    /// An id for a connection the stack made (an accepted one); bit 62 keeps these apart
+    /// from the ids of channel connections.
+    pub fn alloc_id(&mut self) -> u64 {
+        self.next_id += 1;
+        (1 << 62) | self.next_id
+    }
+
+    /// The connection a segment belongs to.
+    pub fn lookup(&self, k: &Key) -> Option<u64> {
+        self.by_key.get(k).copied()
+    }
+
+    /// The listener for a local address and port (exact address first, then wildcard).
+    pub fn lookup_listener(&self, laddr: Ipv4Addr, lport: u16) -> Option<u64> {
+        let mut wild = None;
+        for l in self.listeners.values() {
+            if l.lport == lport {
+                if l.laddr == laddr {
+                    return Some(l.id);
+                }
+                if l.laddr.is_unspecified() {
+                    wild = Some(l.id);
+                }
+            }
+        }
+        wild
+    }
+
+    /// Whether a local port is in use by anything.
+    pub fn port_in_use(&self, laddr: Ipv4Addr, lport: u16, except: u64, reuse: bool) -> bool {
+        let clash = |a: Ipv4Addr| a.is_unspecified() || laddr.is_unspecified() || a == laddr;
+        self.listeners
+            .values()
+            .any(|l| l.id != except && l.lport == lport && clash(l.laddr))
+            || self
+                .bound
+                .iter()
+                .any(|(id, b)| *id != except && b.lport == lport && clash(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED)))
+            || (!reuse
+                && self
+                    .tcbs
+                    .values()
+                    .any(|t| t.id != except && t.lport == lport && clash(t.laddr)))
+    }
+}
+
+impl Tcb {
+    pub fn key(&self) -> Key {
+        (self.laddr, self.lport, self.faddr, self.fport)
+    }
+
+    /// Bytes sent but not acknowledged.
+    pub fn in_flight(&self) -> u32 {
+        self.snd_nxt.wrapping_sub(self.snd_una)
+    }
+
+    /// Room in the receive buffer, which is the window we can offer.
+    pub fn rcv_space(&self) -> usize {
+        self.rcv_buf_max.saturating_sub(self.rcv_buf.len() + self.ooo_bytes)
+    }
+
+    /// Whether our FIN has been sent and acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| seq::gt(self.snd_una, f))
+    }
+
+    /// Room in the send buffer.
+    pub fn snd_space(&self) -> usize {
+        self.snd_buf_max.saturating_sub(self.snd_buf.len())
+    }
+
+    pub fn peer(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.faddr, self.fport)
+    }
+
+    pub fn local(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.laddr, self.lport)
+    }
+
+    /// The retransmit timeout from the RTT estimates (RFC 6298 2.2-2.3), backed off.
+    pub fn rto(&self) -> Duration {
+        let base = if self.srtt_us == 0 {
+            TCPTV_SRTTDFLT
+        } else {
+            Duration::from_micros(self.srtt_us + (4 * self.rttvar_us).max(10_000))
+        };
+        let backed = base.saturating_mul(1u32 << self.rxtshift.min(TCP_MAXRXTSHIFT));
+        backed.clamp(TCPTV_MIN, TCPTV_REXMTMAX)
+    }
+
+    /// Takes an RTT sample (RFC 6298 2.2-2.3).
+    pub fn rtt_update(&mut self, rtt: Duration) {
+        let r = rtt.as_micros().max(1) as u64;
+        if self.srtt_us == 0 {
+            self.srtt_us = r;
+            self.rttvar_us = r / 2;
+        } else {
+            let delta = self.srtt_us.abs_diff(r);
+            self.rttvar_us = (3 * self.rttvar_us + delta) / 4;
+            self.srtt_us = (7 * self.srtt_us + r) / 8;
+        }
+        self.rxtshift = 0;
+        self.t_rxtcur = self.rto();
+    }
+
+    /// A new control block in `state` for the given four-tuple.
+    pub fn new(id: u64, k: Key, state: State, iss: u32, sendspace: usize, recvspace: usize, mss: u32) -> Tcb {
+        let now = Instant::now();
+        Tcb {
+            id,
+            state,
+            laddr: k.0,
+            lport: k.1,
+            faddr: k.2,
+            fport: k.3,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_sndwnd: 0,
+            snd_wl1: 0,
+            snd_wl2: 0,
+            snd_buf: VecDeque::new(),
+            snd_buf_max: sendspace,
+            fin_queued: false,
+            fin_seq: None,
+            irs: 0,
+            rcv_nxt: 0,
+            rcv_adv: 0,
+            rcv_buf: VecDeque::new(),
+            rcv_buf_max: recvspace,
+            ooo: BTreeMap::new(),
+            ooo_bytes: 0,
+            fin_rcvd: false,
+            t_maxseg: mss,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            ts_on: false,
+            ts_recent: 0,
+            ts_recent_age: now,
+            req_wscale: true,
+            req_ts: true,
+            t_rexmt: None,
+            t_persist: None,
+            t_keep: None,
+            t_delack: None,
+            t_2msl: None,
+            rxtshift: 0,
+            t_rxtcur: TCPTV_SRTTDFLT,
+            srtt_us: 0,
+            rttvar_us: 0,
+            rtseq: None,
+            idle_since: now,
+            cwnd: 10 * mss,
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: None,
+            nodelay: false,
+            keepalive: false,
+            linger: None,
+            ack_now: false,
+            unacked_segs: 0,
+            orphan: false,
+            so_error: None,
+            listener: None,
+            cv: Arc::new(Condvar::new()),
+            ttl: 64,
+            tos: 0,
+        }
+    }
+
+    /// The window shift we ask for, enough for the largest buffer we may grow to.
+    pub fn wanted_wscale(&self) -> u8 {
+        let mut s = 0u8;
+        while s < TCP_MAX_WINSHIFT && (TCP_RCVBUF_MAX >> s) > 65535 {
+            s += 1;
+        }
+        s
+    }
+}
+
+/// Wakes every user waiting on a connection or listener.
+pub fn wake(cv: &Condvar) {
+    cv.notify_all();
+}
+
+/// Removes a control block for good (CLOSED), waking its user.
+pub fn tcp_close(ctx: &mut Ctx, id: u64) {
+    let st = &mut ctx.inet.tcp;
+    if let Some(t) = st.tcbs.remove(&id) {
+        st.by_key.remove(&t.key());
+        st.stat.closed += 1;
+        if let Some(l) = t.listener.and_then(|l| st.listeners.get_mut(&l)) {
+            l.queue.retain(|q| *q != id);
+            if t.state == State::SynReceived {
+                l.incomplete = l.incomplete.saturating_sub(1);
+            }
+        }
+        wake(&t.cv);
+    }
+}
+
+/// Drops a connection with an error for its user (and a RST to the peer when `rst`).
+pub fn tcp_drop(ctx: &mut Ctx, id: u64, err: i32, rst: bool) {
+    if rst {
+        if let Some(t) = ctx.inet.tcp.tcbs.get(&id) {
+            if t.state.synchronized() || t.state == State::SynReceived {
+                let (k, seq, ack) = (t.key(), t.snd_nxt, t.rcv_nxt);
+                output::send_rst(ctx, k, seq, ack, false);
+            }
+        }
+    }
+    ctx.inet.tcp.stat.drops += 1;
+    if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+        t.so_error = Some(err);
+        t.state = State::Closed;
+        wake(&t.cv.clone());
+        if !t.orphan {
+            // Keep the block so the user can read the error; it goes when the socket does.
+            ctx.inet.tcp.by_key.remove(&(t.laddr, t.lport, t.faddr, t.fport));
+            t.t_rexmt = None;
+            t.t_persist = None;
+            t.t_keep = None;
+            t.t_delack = None;
+            t.t_2msl = None;
+            return;
+        }
+    }
+    tcp_close(ctx, id);
+}

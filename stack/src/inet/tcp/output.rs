@@ -1,0 +1,360 @@
+//! `tcp_output`: what to send now (data within the send and congestion windows, Nagle,
+//! FIN, ACKs, window updates, probes), and the segments' headers and options.
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use crate::inet::cksum::{fold, sum};
+use crate::inet::ip::{ip_output, OutPkt, IPPROTO_TCP};
+use crate::inet::tcp::seq::{gt, lt};
+use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
+use crate::sys::Ctx;
+
+pub const TH_FIN: u8 = 0x01;
+pub const TH_SYN: u8 = 0x02;
+pub const TH_RST: u8 = 0x04;
+pub const TH_PUSH: u8 = 0x08;
+pub const TH_ACK: u8 = 0x10;
+pub const TH_URG: u8 = 0x20;
+
+pub const TCPOPT_EOL: u8 = 0;
+pub const TCPOPT_NOP: u8 = 1;
+pub const TCPOPT_MAXSEG: u8 = 2;
+pub const TCPOPT_WINDOW: u8 = 3;
+pub const TCPOPT_SACK_PERMITTED: u8 = 4;
+pub const TCPOPT_TIMESTAMP: u8 = 8;
+
+/// Our timestamp clock: milliseconds since the stack started (RFC 7323 5.4).
+pub fn tcp_now(ctx: &Ctx) -> u32 {
+    ctx.inet.tcp.isn_epoch.elapsed().as_millis() as u32
+}
+
+/// The TCP checksum over the pseudo-header and the segment.
+pub fn tcp_cksum(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> u16 {
+    let mut acc = sum(0, &src.octets());
+    acc = sum(acc, &dst.octets());
+    acc += u32::from(IPPROTO_TCP) + seg.len() as u32;
+    fold(sum(acc, seg))
+}
+
+/// One segment to send.
+pub struct Seg<'a> {
+    pub key: Key,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub win: u16,
+    /// Options, already encoded and padded to a multiple of 4.
+    pub opts: &'a [u8],
+    pub data: &'a [u8],
+    pub ttl: u8,
+    pub tos: u8,
+}
+
+/// Builds and sends one segment.
+pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
+    let (laddr, lport, faddr, fport) = s.key;
+    let hlen = 20 + s.opts.len();
+    let mut b = Vec::with_capacity(hlen + s.data.len());
+    b.extend_from_slice(&lport.to_be_bytes());
+    b.extend_from_slice(&fport.to_be_bytes());
+    b.extend_from_slice(&s.seq.to_be_bytes());
+    b.extend_from_slice(&s.ack.to_be_bytes());
+    b.push(((hlen / 4) as u8) << 4);
+    b.push(s.flags);
+    b.extend_from_slice(&s.win.to_be_bytes());
+    b.extend_from_slice(&[0, 0, 0, 0]);
+    b.extend_from_slice(s.opts);
+    b.extend_from_slice(s.data);
+    let c = tcp_cksum(laddr, faddr, &b);
+    b[16..18].copy_from_slice(&c.to_be_bytes());
+    let st = &mut ctx.inet.tcp.stat;
+    st.sndtotal += 1;
+    if s.flags & TH_RST != 0 {
+        st.sndrst += 1;
+    }
+    ip_output(
+        ctx,
+        &OutPkt {
+            src: Some(laddr),
+            dst: faddr,
+            proto: IPPROTO_TCP,
+            ttl: s.ttl,
+            tos: s.tos,
+            df: false,
+            payload: &b,
+        },
+    )
+}
+
+/// Sends a RST (RFC 9293 3.10.7.1): with ACK when answering a segment without one.
+pub fn send_rst(ctx: &mut Ctx, key: Key, seq: u32, ack: u32, with_ack: bool) {
+    let ttl = ctx.inet.ttl;
+    let _ = send_seg(
+        ctx,
+        &Seg {
+            key,
+            seq,
+            ack: if with_ack { ack } else { 0 },
+            flags: TH_RST | if with_ack { TH_ACK } else { 0 },
+            win: 0,
+            opts: &[],
+            data: &[],
+            ttl,
+            tos: 0,
+        },
+    );
+}
+
+/// The options of a segment: MSS, window scale and timestamps on a SYN; timestamps after.
+fn options(ctx: &Ctx, t: &Tcb, syn: bool, out: &mut Vec<u8>) {
+    if syn {
+        let mss = mss_for(ctx, t.faddr).min(65535) as u16;
+        out.extend_from_slice(&[TCPOPT_MAXSEG, 4]);
+        out.extend_from_slice(&mss.to_be_bytes());
+        if t.req_wscale {
+            out.extend_from_slice(&[TCPOPT_NOP, TCPOPT_WINDOW, 3, t.rcv_wscale]);
+        }
+    }
+    if (syn && t.req_ts) || t.ts_on {
+        out.extend_from_slice(&[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10]);
+        out.extend_from_slice(&tcp_now(ctx).to_be_bytes());
+        let echo = if t.ts_on || t.state != State::SynSent {
+            t.ts_recent
+        } else {
+            0
+        };
+        out.extend_from_slice(&echo.to_be_bytes());
+    }
+}
+
+/// The MSS we offer for a peer: the outgoing interface's MTU less the headers.
+pub fn mss_for(ctx: &Ctx, dst: Ipv4Addr) -> u32 {
+    let mtu = ctx
+        .rt
+        .lookup(dst)
+        .map(|r| {
+            let ifmtu = ctx.ifnet_by_index(r.ifindex).map(|i| i.mtu()).unwrap_or(1500);
+            if r.mtu != 0 {
+                r.mtu.min(ifmtu)
+            } else {
+                ifmtu
+            }
+        })
+        .unwrap_or(1500);
+    mtu.saturating_sub(40).max(64)
+}
+
+/// The window to advertise, scaled, never shrinking the right edge already offered.
+fn window(t: &Tcb) -> (u16, u32) {
+    let mut space = t.rcv_space() as u32;
+    // Receiver silly window avoidance (RFC 9293 3.8.6.2.2).
+    if (space as usize) < t.rcv_buf_max / 4 && space < t.t_maxseg {
+        space = 0;
+    }
+    let adv_room = t.rcv_adv.wrapping_sub(t.rcv_nxt);
+    if lt(t.rcv_nxt.wrapping_add(space), t.rcv_adv) && adv_room <= (65535u32 << t.rcv_wscale) {
+        space = adv_room;
+    }
+    let scaled = (space >> t.rcv_wscale).min(65535);
+    (scaled as u16, scaled << t.rcv_wscale)
+}
+
+/// Sends whatever the connection should send now. Returns the errno of a failed send.
+///
+/// The FIN counts as one sequence number after the buffered data: sent when everything
+/// before it has gone, retransmitted with it.
+pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
+    loop {
+        let Some(t) = ctx.inet.tcp.tcbs.get(&id) else {
+            return Ok(());
+        };
+        if matches!(t.state, State::Closed | State::Listen | State::TimeWait) {
+            return Ok(());
+        }
+        let syn = matches!(t.state, State::SynSent | State::SynReceived) && t.snd_nxt == t.iss;
+        let buffered = t.snd_buf.len();
+        let off = t.snd_nxt.wrapping_sub(t.snd_una) as usize;
+        let data_off = off.min(buffered);
+        // The usable window: the smaller of the peer's and the congestion window.
+        let wnd = t.snd_wnd.min(t.cwnd) as usize;
+        let mut len = (buffered - data_off)
+            .min(wnd.saturating_sub(off))
+            .min(t.t_maxseg as usize);
+        if !t.state.synchronized() {
+            len = 0;
+        }
+        let fin_now = t.fin_queued && t.state.synchronized() && off <= buffered && data_off + len == buffered;
+        // Nagle (RFC 9293 3.7.4): hold a small segment while data is in flight.
+        if len > 0
+            && len < t.t_maxseg as usize
+            && !t.nodelay
+            && t.in_flight() > 0
+            && data_off + len == buffered
+            && !fin_now
+        {
+            len = 0;
+        }
+        let (win, win_bytes) = window(t);
+        let win_update = t.state.synchronized() && {
+            let grown = win_bytes.saturating_sub(t.rcv_adv.wrapping_sub(t.rcv_nxt));
+            grown >= 2 * t.t_maxseg || grown as usize >= t.rcv_buf_max / 2
+        };
+        if !(syn || len > 0 || fin_now || t.ack_now || win_update) {
+            // Unsent data behind a closed window: the persist timer will probe.
+            if buffered > data_off && t.snd_wnd == 0 && t.in_flight() == 0 && t.t_persist.is_none() {
+                let d = t.rto().clamp(TCPTV_PERSMIN, TCPTV_PERSMAX);
+                if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+                    t.t_persist = Some(Instant::now() + d);
+                }
+            }
+            return Ok(());
+        }
+        let mut flags = TH_ACK;
+        if syn {
+            flags = if t.state == State::SynSent {
+                TH_SYN
+            } else {
+                TH_SYN | TH_ACK
+            };
+        }
+        if fin_now {
+            flags |= TH_FIN;
+        }
+        if len > 0 && data_off + len == buffered {
+            flags |= TH_PUSH;
+        }
+        let mut opts = Vec::with_capacity(40);
+        options(ctx, t, syn, &mut opts);
+        let data: Vec<u8> = t.snd_buf.range(data_off..data_off + len).copied().collect();
+        let seq = t.snd_nxt;
+        let seg_ack = if flags & TH_ACK != 0 { t.rcv_nxt } else { 0 };
+        let (key, ttl, tos) = (t.key(), t.ttl, t.tos);
+        let retransmit = lt(seq, t.snd_max);
+        let r = send_seg(
+            ctx,
+            &Seg {
+                key,
+                seq,
+                ack: seg_ack,
+                flags,
+                // A SYN's window is never scaled (RFC 7323 2.2).
+                win: if syn { t.rcv_space().min(65535) as u16 } else { win },
+                opts: &opts,
+                data: &data,
+                ttl,
+                tos,
+            },
+        );
+        let now = Instant::now();
+        let st = &mut ctx.inet.tcp.stat;
+        if len > 0 {
+            if retransmit {
+                st.sndrexmitpack += 1;
+                st.sndrexmitbyte += len as u64;
+            } else {
+                st.sndpack += 1;
+                st.sndbyte += len as u64;
+            }
+        } else if flags & (TH_SYN | TH_FIN) != 0 {
+            st.sndctrl += 1;
+        } else if win_update {
+            st.sndwinup += 1;
+        } else {
+            st.sndacks += 1;
+        }
+        let mut timed = false;
+        let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+            return r;
+        };
+        // Advance snd_nxt over what the segment carried (SYN and FIN count one each).
+        let adv = len as u32 + u32::from(flags & TH_SYN != 0) + u32::from(flags & TH_FIN != 0);
+        if flags & TH_FIN != 0 && t.fin_seq.is_none() {
+            t.fin_seq = Some(seq.wrapping_add(len as u32));
+        }
+        let end = seq.wrapping_add(adv);
+        if gt(end, t.snd_nxt) {
+            t.snd_nxt = end;
+        }
+        if gt(t.snd_nxt, t.snd_max) {
+            t.snd_max = t.snd_nxt;
+            // Time one segment at a time, never a retransmitted one (Karn).
+            if t.rtseq.is_none() && adv > 0 && !t.ts_on {
+                t.rtseq = Some((seq, now));
+                timed = true;
+            }
+        }
+        if adv > 0 && t.t_rexmt.is_none() {
+            t.t_rexmt = Some(now + t.rto());
+            t.t_persist = None;
+        }
+        if gt(t.rcv_nxt.wrapping_add(win_bytes), t.rcv_adv) {
+            t.rcv_adv = t.rcv_nxt.wrapping_add(win_bytes);
+        }
+        t.ack_now = false;
+        t.unacked_segs = 0;
+        t.t_delack = None;
+        t.idle_since = now;
+        if timed {
+            ctx.inet.tcp.stat.segstimed += 1;
+        }
+        r?;
+        // Go on while there is data to send; a bare ACK or a FIN ends the round.
+        if len == 0 || flags & TH_FIN != 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends one byte beyond the window (a zero-window probe), from the persist timer.
+pub fn send_probe(ctx: &mut Ctx, id: u64) {
+    let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+    let off = t.snd_nxt.wrapping_sub(t.snd_una) as usize;
+    let Some(&byte) = t.snd_buf.get(off).or_else(|| t.snd_buf.front()) else {
+        return;
+    };
+    let seq = if off < t.snd_buf.len() { t.snd_nxt } else { t.snd_una };
+    let (win, _) = window(t);
+    let mut opts = Vec::new();
+    options(ctx, t, false, &mut opts);
+    let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
+    ctx.inet.tcp.stat.sndprobe += 1;
+    let _ = send_seg(
+        ctx,
+        &Seg {
+            key,
+            seq,
+            ack,
+            flags: TH_ACK,
+            win,
+            opts: &opts,
+            data: &[byte],
+            ttl,
+            tos,
+        },
+    );
+}
+
+/// Sends a bare ACK now (challenge ACKs, keepalive probes, out-of-window answers).
+pub fn send_ack(ctx: &mut Ctx, id: u64, seq_override: Option<u32>) {
+    let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+    let (win, _) = window(t);
+    let mut opts = Vec::new();
+    options(ctx, t, false, &mut opts);
+    let (key, seq, ack, ttl, tos) = (t.key(), seq_override.unwrap_or(t.snd_nxt), t.rcv_nxt, t.ttl, t.tos);
+    ctx.inet.tcp.stat.sndacks += 1;
+    let _ = send_seg(
+        ctx,
+        &Seg {
+            key,
+            seq,
+            ack,
+            flags: TH_ACK,
+            win,
+            opts: &opts,
+            data: &[],
+            ttl,
+            tos,
+        },
+    );
+}

@@ -1,0 +1,114 @@
+//! TCP's timers, run from the callout thread: retransmit (RFC 6298 5, with exponential
+//! backoff and RFC 5681's loss response), persist (zero-window probes), keepalive and
+//! connection-establishment, delayed ACK, and 2MSL / FIN_WAIT_2.
+
+use std::time::Instant;
+
+use crate::inet::tcp::output::{send_ack, send_probe, tcp_output};
+use crate::inet::tcp::{
+    tcp_close, tcp_drop, State, TCPTV_KEEPINTVL, TCPTV_KEEP_IDLE, TCPTV_PERSMAX, TCPTV_PERSMIN, TCP_KEEPCNT,
+    TCP_MAXRXTSHIFT,
+};
+use crate::sys::Ctx;
+
+/// Runs every timer that is due.
+pub fn tcp_timers(ctx: &mut Ctx) {
+    let now = Instant::now();
+    let due: Vec<u64> = ctx
+        .inet
+        .tcp
+        .tcbs
+        .values()
+        .filter(|t| {
+            [t.t_rexmt, t.t_persist, t.t_keep, t.t_delack, t.t_2msl]
+                .iter()
+                .any(|d| d.is_some_and(|d| d <= now))
+        })
+        .map(|t| t.id)
+        .collect();
+    for id in due {
+        run_one(ctx, id, now);
+    }
+}
+
+fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    if t.t_2msl.is_some_and(|d| d <= now) {
+        // TIME_WAIT is over, or an orphan in FIN_WAIT_2 waited long enough.
+        tcp_close(ctx, id);
+        return;
+    }
+    if t.t_delack.is_some_and(|d| d <= now) {
+        t.t_delack = None;
+        t.ack_now = true;
+        ctx.inet.tcp.stat.delack += 1;
+        let _ = tcp_output(ctx, id);
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    if t.t_rexmt.is_some_and(|d| d <= now) {
+        t.rxtshift += 1;
+        if t.rxtshift > TCP_MAXRXTSHIFT {
+            ctx.inet.tcp.stat.timeoutdrop += 1;
+            tcp_drop(ctx, id, libc::ETIMEDOUT, true);
+            return;
+        }
+        ctx.inet.tcp.stat.rexmttimeo += 1;
+        let mss = t.t_maxseg;
+        if t.rxtshift == 1 && t.state.synchronized() {
+            // RFC 5681 (4): loss by timeout: halve, then start over from one segment.
+            t.ssthresh = (t.in_flight() / 2).max(2 * mss);
+        }
+        if t.state.synchronized() {
+            t.cwnd = mss;
+        }
+        t.recover = None;
+        t.dupacks = 0;
+        t.rtseq = None;
+        t.snd_nxt = t.snd_una;
+        if matches!(t.state, State::SynSent | State::SynReceived) {
+            t.snd_nxt = t.iss;
+        }
+        t.t_rexmt = Some(now + t.rto());
+        let _ = tcp_output(ctx, id);
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    if t.t_persist.is_some_and(|d| d <= now) {
+        ctx.inet.tcp.stat.persisttimeo += 1;
+        t.rxtshift = (t.rxtshift + 1).min(TCP_MAXRXTSHIFT);
+        t.t_persist = Some(now + t.rto().clamp(TCPTV_PERSMIN, TCPTV_PERSMAX));
+        send_probe(ctx, id);
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    if t.t_keep.is_some_and(|d| d <= now) {
+        ctx.inet.tcp.stat.keeptimeo += 1;
+        if !t.state.synchronized() {
+            // The connection was not established in time.
+            ctx.inet.tcp.stat.conndrops += 1;
+            tcp_drop(ctx, id, libc::ETIMEDOUT, false);
+            return;
+        }
+        if t.keepalive && matches!(t.state, State::Established | State::CloseWait) {
+            let idle = now.duration_since(t.idle_since);
+            if idle >= TCPTV_KEEP_IDLE + TCPTV_KEEPINTVL * TCP_KEEPCNT {
+                ctx.inet.tcp.stat.keepdrops += 1;
+                tcp_drop(ctx, id, libc::ETIMEDOUT, true);
+                return;
+            }
+            // A keepalive probe: one below snd_una, so the peer must answer.
+            let seq = t.snd_una.wrapping_sub(1);
+            t.t_keep = Some(now + TCPTV_KEEPINTVL);
+            ctx.inet.tcp.stat.keepprobe += 1;
+            send_ack(ctx, id, Some(seq));
+        } else {
+            t.t_keep = None;
+        }
+    }
+}
