@@ -664,3 +664,39 @@ pub fn skip(test: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
+
+/// A stack in the foreground inside `ns`, on TAP `tap` whose host side gets `host`
+/// (ADDR/LEN); returns once the stack answers. The guard stops the stack; `ns` must
+/// outlive it.
+pub fn start_in_netns(ns: &NetNs, tap: &str, host: &str) -> (StackProc, ChildGuard) {
+    let mut st = StackProc::new_prefix("io-pkt-v4");
+    let log_path = st.dir().join("stack.log");
+    let log = std::fs::File::create(&log_path).expect("stack log");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name])
+        .arg(bin())
+        .args([
+            "io-pkt-v4",
+            "-f",
+            "-ptcpip",
+            &format!("prefix={}", st.prefix().display()),
+            "-d",
+            "tap",
+            &format!("tap={tap},host={host}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("stack log"))
+        .stderr(log);
+    let mut child = ChildGuard::spawn(cmd);
+    wait_for("the stack in the namespace to answer", || {
+        if let Some(c) = child.try_code() {
+            panic!(
+                "the stack exited ({c:?}): {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        Stack::open_at(st.prefix()).ok()
+    });
+    st.adopt();
+    (st, child)
+}

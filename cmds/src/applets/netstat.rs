@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
-use pktbox_stack::msg::{iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtMsg, Stats};
+use pktbox_stack::msg::{
+    iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
+};
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::Stack;
 use serde_json::json;
@@ -127,13 +129,13 @@ enum Family {
     Arp,
 }
 
-const NOT_YET: &str = "socket tables are not in this build yet";
+const NOT_YET: &str = "unix-domain socket tables are not in this build yet";
 
 /// The protocols whose statistics this build keeps, in NetBSD's order.
-const PROTOCOLS: &[&str] = &["ip", "icmp", "arp"];
+const PROTOCOLS: &[&str] = &["ip", "icmp", "tcp", "udp", "arp"];
 /// Protocols NetBSD's netstat knows that this build does not have yet.
 const LATER: &[&str] = &[
-    "tcp", "udp", "igmp", "carp", "pfsync", "pim", "ip6", "icmp6", "udp6", "tcp6", "pim6", "rip6", "ipsec", "ipsec6",
+    "igmp", "carp", "pfsync", "pim", "ip6", "icmp6", "udp6", "tcp6", "pim6", "rip6", "ipsec", "ipsec6",
 ];
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
@@ -152,9 +154,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let rflag = m.get_flag("routes");
     let proto = m.get_one::<String>("protocol").cloned();
 
-    if m.get_flag("all") {
-        return fail(PROG, NOT_YET);
-    }
+    let all = m.get_flag("all");
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
@@ -191,6 +191,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Routes,
         Stats,
         Arp,
+        Sockets,
     }
     let mode = if ifmode {
         if sflag > 0 || proto.is_some() {
@@ -222,8 +223,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Stats
     } else if family == Family::Arp {
         Mode::Arp
+    } else if family == Family::Link {
+        return usage_fail(PROG, "-f link goes with -i");
     } else {
-        return fail(PROG, NOT_YET);
+        Mode::Sockets
     };
 
     let mut s = match open_stack(PROG) {
@@ -236,6 +239,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Routes => routes(&mut s, numeric, json),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
         Mode::Arp => arp(&mut s, numeric, json),
+        Mode::Sockets => sockets(&mut s, all, proto.as_deref(), numeric, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -583,6 +587,20 @@ impl Section {
 
     /// A line whose noun takes an `s` after any count but one: `\t3 packets ...`.
     /// `fmt` holds `{}` for the count and `{s}` for the plural ending.
+    /// A line with two counts; the first `{s}` follows the first count, the second the
+    /// second.
+    fn p2(&mut self, n: u64, m: u64, fmt: &str) {
+        if n != 0 || m != 0 || !self.hide_zero {
+            let line = fmt
+                .replacen("{}", &n.to_string(), 1)
+                .replacen("{s}", plural(n), 1)
+                .replacen("{}", &m.to_string(), 1)
+                .replacen("{s}", plural(m), 1);
+            self.out += &line;
+            self.out.push('\n');
+        }
+    }
+
     fn p(&mut self, n: u64, fmt: &str) {
         if n != 0 || !self.hide_zero {
             self.out += &fmt.replacen("{}", &n.to_string(), 1).replace("{s}", plural(n));
@@ -720,6 +738,171 @@ fn format_arp_stats(st: &ArpStats, sflag: u8) -> String {
     s.out
 }
 
+/// `host.port` as netstat prints an endpoint; `*` for the wildcard address or port.
+fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names) -> String {
+    match a {
+        None => "*.*".into(),
+        Some(a) => {
+            let host = if a.ip().is_unspecified() {
+                "*".to_string()
+            } else {
+                names.host(*a.ip())
+            };
+            let port = if a.port() == 0 {
+                "*".to_string()
+            } else {
+                a.port().to_string()
+            };
+            format!("{host}.{port}")
+        }
+    }
+}
+
+/// The socket tables: `Active Internet connections [(including servers)]`.
+fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names) -> String {
+    let mut out = format!(
+        "Active Internet connections{}\n{:<5} {:>6} {:>6}  {:<22} {:<22} {}\n",
+        if all { " (including servers)" } else { "" },
+        "Proto",
+        "Recv-Q",
+        "Send-Q",
+        "Local Address",
+        "Foreign Address",
+        "State"
+    );
+    for so in list {
+        // Without -a, servers (listeners and unconnected sockets) are left out.
+        if !all && (so.state == "LISTEN" || so.foreign.is_none()) {
+            continue;
+        }
+        let line = format!(
+            "{:<5} {:>6} {:>6}  {:<22} {:<22} {}",
+            so.proto,
+            so.recv_q,
+            so.send_q,
+            endpoint(Some(so.local), names),
+            endpoint(so.foreign, names),
+            so.state
+        );
+        out += line.trim_end();
+        out.push('\n');
+    }
+    out
+}
+
+fn sockets(s: &mut Stack, all: bool, proto: Option<&str>, numeric: bool, json: bool) -> Result<(), ExitCode> {
+    let mut list = s.sock_list().map_err(|e| fail(PROG, format!("socket list: {e}")))?;
+    if let Some(p) = proto {
+        if !matches!(p, "tcp" | "udp") {
+            return Err(fail(PROG, format!("{p}: no socket table for this protocol")));
+        }
+        list.retain(|so| so.proto == p);
+    }
+    if json {
+        let v: Vec<serde_json::Value> = list
+            .iter()
+            .filter(|so| all || (so.state != "LISTEN" && so.foreign.is_some()))
+            .map(|so| {
+                serde_json::json!({
+                    "proto": so.proto, "recv_q": so.recv_q, "send_q": so.send_q,
+                    "local": so.local.to_string(),
+                    "foreign": so.foreign.map(|f| f.to_string()),
+                    "state": so.state,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    let mut names = Names::new(numeric);
+    print!("{}", format_sockets(&list, all, &mut names));
+    Ok(())
+}
+
+fn format_tcp(st: &TcpStats, sflag: u8) -> String {
+    let mut s = Section::new("tcp", sflag);
+    let sent = st.sndtotal;
+    s.p(sent, "\t{} packet{s} sent");
+    s.p2(st.sndpack, st.sndbyte, "\t\t{} data packet{s} ({} byte{s})");
+    s.p2(
+        st.sndrexmitpack,
+        st.sndrexmitbyte,
+        "\t\t{} data packet{s} ({} byte{s}) retransmitted",
+    );
+    s.p2(st.sndacks, st.delack, "\t\t{} ack-only packet{s} ({} delayed)");
+    s.p(st.sndprobe, "\t\t{} window probe packet{s}");
+    s.p(st.sndwinup, "\t\t{} window update packet{s}");
+    s.p(st.sndctrl, "\t\t{} control packet{s}");
+    s.p(st.rcvtotal, "\t{} packet{s} received");
+    s.p2(st.rcvackpack, st.rcvackbyte, "\t\t{} ack{s} (for {} byte{s})");
+    s.p(st.rcvdupack, "\t\t{} duplicate ack{s}");
+    s.p(st.rcvacktoomuch, "\t\t{} ack{s} for unsent data");
+    s.p2(
+        st.rcvpack,
+        st.rcvbyte,
+        "\t\t{} packet{s} ({} byte{s}) received in-sequence",
+    );
+    s.p2(
+        st.rcvduppack,
+        st.rcvdupbyte,
+        "\t\t{} completely duplicate packet{s} ({} byte{s})",
+    );
+    s.p(st.pawsdrop, "\t\t{} old duplicate packet{s}");
+    s.p(st.rcvpartduppack, "\t\t{} packet{s} with some dup. data");
+    s.p2(st.rcvoopack, st.rcvoobyte, "\t\t{} out-of-order packet{s} ({} byte{s})");
+    s.p(st.rcvpackafterwin, "\t\t{} packet{s} of data after window");
+    s.p(st.rcvwinupd, "\t\t{} window update packet{s}");
+    s.p(st.rcvbadsum, "\t\t{} discarded for bad checksum{s}");
+    s.p(st.rcvbadoff, "\t\t{} discarded for bad header offset field{s}");
+    s.p(st.rcvshort, "\t\t{} discarded because packet too short");
+    s.p(st.connattempt, "\t{} connection request{s}");
+    s.p(st.accepts, "\t{} connection accept{s}");
+    s.p(
+        st.connects + st.accepts,
+        "\t{} connection{s} established (including accepts)",
+    );
+    s.p2(st.closed, st.drops, "\t{} connection{s} closed (including {} drop{s})");
+    s.p(st.conndrops, "\t{} embryonic connection{s} dropped");
+    s.p2(
+        st.rttupdated,
+        st.segstimed,
+        "\t{} segment{s} updated rtt (of {} attempt{s})",
+    );
+    s.p(st.rexmttimeo, "\t{} retransmit timeout{s}");
+    s.p(st.timeoutdrop, "\t\t{} connection{s} dropped by rexmit timeout");
+    s.p(st.persisttimeo, "\t{} persist timeout{s}");
+    s.p(st.keeptimeo, "\t{} keepalive timeout{s}");
+    s.p(st.keepprobe, "\t\t{} keepalive probe{s} sent");
+    s.p(st.keepdrops, "\t\t{} connection{s} dropped by keepalive");
+    s.p(st.fastrexmt, "\t{} fast retransmit{s}");
+    s.p(
+        st.listendrop,
+        "\t{} connection{s} dropped because the listen queue was full",
+    );
+    s.p(st.badsyn, "\t{} bad connection attempt{s}");
+    s.p(st.challengeack, "\t{} challenge ACK{s} sent (RFC 5961)");
+    s.p(st.rcvrst, "\t{} reset{s} received");
+    s.p(st.sndrst, "\t{} reset{s} sent");
+    s.out
+}
+
+fn format_udp(st: &UdpStats, sflag: u8) -> String {
+    let mut s = Section::new("udp", sflag);
+    s.p(st.ipackets, "\t{} datagram{s} received");
+    s.p(st.hdrops, "\t{} with incomplete header");
+    s.p(st.badlen, "\t{} with bad data length field");
+    s.p(st.badsum, "\t{} with bad checksum");
+    s.p(st.noport, "\t{} dropped due to no socket");
+    s.p(
+        st.noportbcast,
+        "\t{} broadcast/multicast datagram{s} dropped due to no socket",
+    );
+    s.p(st.fullsock, "\t{} dropped due to full socket buffers");
+    s.p(st.delivered, "\t{} delivered");
+    s.p(st.opackets, "\t{} datagram{s} output");
+    s.out
+}
+
 fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bool) -> Result<(), ExitCode> {
     let st: Stats = s.stats().map_err(|e| fail(PROG, format!("statistics: {e}")))?;
     let wanted: Vec<&str> = match (proto, family) {
@@ -733,6 +916,8 @@ fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bo
             let x = match *p {
                 "ip" => serde_json::to_value(st.ip),
                 "icmp" => serde_json::to_value(&st.icmp),
+                "tcp" => serde_json::to_value(st.tcp),
+                "udp" => serde_json::to_value(st.udp),
                 _ => serde_json::to_value(st.arp),
             };
             v.insert(p.to_string(), x.unwrap_or_default());
@@ -745,6 +930,8 @@ fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bo
         out += &match *p {
             "ip" => format_ip(&st.ip, sflag),
             "icmp" => format_icmp(&st.icmp, sflag),
+            "tcp" => format_tcp(&st.tcp, sflag),
+            "udp" => format_udp(&st.udp, sflag),
             _ => format_arp_stats(&st.arp, sflag),
         };
     }

@@ -266,3 +266,53 @@ mod tests {
         assert_eq!(default_mask("192.168.0.1".parse().unwrap()), len_mask(24));
     }
 }
+
+/// Every socket of the stack, for netstat: TCP connections and listeners, UDP and raw.
+pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
+    use crate::msg::SockInfo;
+    use std::net::SocketAddrV4;
+    let mut v = Vec::new();
+    let tcp = &ctx.inet.tcp;
+    for l in tcp.listeners.values() {
+        v.push(SockInfo {
+            proto: "tcp".into(),
+            recv_q: l.queue.len() as u64,
+            send_q: 0,
+            local: SocketAddrV4::new(l.laddr, l.lport),
+            foreign: None,
+            state: "LISTEN".into(),
+        });
+    }
+    for t in tcp.tcbs.values() {
+        v.push(SockInfo {
+            proto: "tcp".into(),
+            recv_q: t.rcv_buf.len() as u64,
+            send_q: t.snd_buf.len() as u64,
+            local: t.local(),
+            foreign: Some(t.peer()),
+            state: t.state.name().into(),
+        });
+    }
+    for (_, b) in tcp.bound.iter().filter(|(_, b)| b.lport != 0) {
+        v.push(SockInfo {
+            proto: "tcp".into(),
+            recv_q: 0,
+            send_q: 0,
+            local: SocketAddrV4::new(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED), b.lport),
+            foreign: None,
+            state: "CLOSED".into(),
+        });
+    }
+    for p in &ctx.inet.udp {
+        v.push(SockInfo {
+            proto: "udp".into(),
+            recv_q: 0,
+            send_q: 0,
+            local: SocketAddrV4::new(p.laddr, p.lport),
+            foreign: p.faddr,
+            state: String::new(),
+        });
+    }
+    v.sort_by_key(|s| (s.proto.clone(), u32::from(*s.local.ip()), s.local.port()));
+    v
+}

@@ -408,6 +408,19 @@ pub struct TcpStats {
     pub fastrexmt: u64,
 }
 
+/// One socket, as `netstat -a` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockInfo {
+    /// "tcp", "udp" or "raw".
+    pub proto: String,
+    pub recv_q: u64,
+    pub send_q: u64,
+    pub local: std::net::SocketAddrV4,
+    pub foreign: Option<std::net::SocketAddrV4>,
+    /// TCP state name (LISTEN, ESTABLISHED, ...); empty for other protocols.
+    pub state: String,
+}
+
 /// Protocol counters for `netstat -s`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Stats {

@@ -204,6 +204,8 @@ messages! {
     0x4d => StatsGet(Empty),
     /// The ARP cache (NET_RT_FLAGS with RTF_LLDATA).
     0x4e => ArpDump(Empty),
+    /// The sockets (netstat -a): pcblist.
+    0x4f => SockList(Empty),
     /// socket(2): the first request of a socket-role connection.
     0x50 => Socket(SocketReq),
     /// bind(2).
@@ -237,6 +239,7 @@ messages! {
     0xcc => RtFlushed(Vec<RtMsg>),
     0xcd => StatsOk(Stats),
     0xce => ArpList(Vec<ArpEntry>),
+    0xcf => SockListOk(Vec<SockInfo>),
     0xd6 => SockNamesOk(SockNames),
     /// How many bytes a send took.
     0xd4 => SockSent(u64),

@@ -130,6 +130,7 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
             }))
         }
         Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),
+        Msg::SockList(_) => Ok(Msg::SockListOk(crate::inet::pcblist(&stack.ctx()))),
         _ => Err(Fail::with(libc::EINVAL, "not a control request".into())),
     };
     match r {

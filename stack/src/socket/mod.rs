@@ -317,6 +317,14 @@ impl Stack {
         }
     }
 
+    /// The sockets (netstat -a).
+    pub fn sock_list(&mut self) -> Result<Vec<SockInfo>, Error> {
+        match self.call(Msg::SockList(Empty))? {
+            Msg::SockListOk(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// The ARP cache.
     pub fn arp_dump(&mut self) -> Result<Vec<ArpEntry>, Error> {
         match self.call(Msg::ArpDump(Empty))? {

@@ -229,7 +229,7 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         let data: Vec<u8> = t.snd_buf.range(data_off..data_off + len).copied().collect();
         let seq = t.snd_nxt;
         let seg_ack = if flags & TH_ACK != 0 { t.rcv_nxt } else { 0 };
-        let (key, ttl, tos) = (t.key(), t.ttl, t.tos);
+        let (key, ttl, tos, acking) = (t.key(), t.ttl, t.tos, t.ack_now);
         let retransmit = lt(seq, t.snd_max);
         let r = send_seg(
             ctx,
@@ -258,7 +258,7 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
             }
         } else if flags & (TH_SYN | TH_FIN) != 0 {
             st.sndctrl += 1;
-        } else if win_update {
+        } else if win_update && !acking {
             st.sndwinup += 1;
         } else {
             st.sndacks += 1;

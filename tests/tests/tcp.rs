@@ -1,0 +1,283 @@
+//! TCP through real stacks: between two stacks on a `udp` wire, and with Linux's own TCP
+//! as the peer over a TAP in a namespace of the test's own, clean and over a lossy link.
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pktbox_stack::socket::{TcpListener, TcpStream};
+use pktbox_tests::*;
+use sha2::{Digest, Sha256};
+
+fn pair() -> (StackProc, StackProc) {
+    let (pa, pb) = (free_udp_port(), free_udp_port());
+    let a = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}")]);
+    let b = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}")]);
+    a.ok("ifconfig", &["en0", "10.6.0.1/24"]);
+    b.ok("ifconfig", &["en0", "10.6.0.2/24"]);
+    (a, b)
+}
+
+/// A deterministic byte stream (xorshift), so both ends can check what crossed.
+struct Pattern(u64);
+
+impl Pattern {
+    fn fill(&mut self, b: &mut [u8]) {
+        for c in b.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            let v = self.0.to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+}
+
+/// Writes `total` bytes of the pattern, returning their SHA-256.
+fn send_pattern(s: &mut impl Write, total: usize, seed: u64) -> String {
+    let mut p = Pattern(seed);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(buf.len());
+        p.fill(&mut buf[..n]);
+        s.write_all(&buf[..n]).expect("write");
+        h.update(&buf[..n]);
+        left -= n;
+    }
+    hex(&h.finalize())
+}
+
+/// Reads to end of file, returning the byte count and SHA-256.
+fn recv_all(s: &mut impl Read) -> (usize, String) {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            return (total, hex(&h.finalize()));
+        }
+        h.update(&buf[..n]);
+        total += n;
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn a_transfer_between_two_stacks_with_half_close() {
+    let (a, b) = pair();
+    let l = TcpListener::bind_at(b.prefix(), "0.0.0.0:5000", 8).unwrap();
+    assert_eq!(l.local_addr().unwrap().to_string(), "0.0.0.0:5000");
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = l.accept().unwrap();
+        let (n, sum) = recv_all(&mut s);
+        // The client has shut down its side; ours still works (half-close).
+        writeln!(s, "{n} {sum} {peer}").unwrap();
+        drop(s);
+    });
+    let mut c = TcpStream::connect_at(a.prefix(), "10.6.0.2:5000", Some(Duration::from_secs(10))).unwrap();
+    let local = c.local_addr().unwrap();
+    assert_eq!(c.peer_addr().unwrap().to_string(), "10.6.0.2:5000");
+    let sent = send_pattern(&mut c, 3 << 20, 42);
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    server.join().unwrap();
+    assert_eq!(answer, format!("{} {sent} {local}\n", 3 << 20));
+    // Both sides see the connection; the side that closed first waits in TIME_WAIT.
+    drop(c);
+    let port = local.port().to_string();
+    let line = wait_for("TIME_WAIT at the active closer", || {
+        let t = a.ok("netstat", &["-an"]);
+        t.lines()
+            .find(|l| l.contains(&format!(".{port} ")) && l.contains("TIME_WAIT"))
+            .map(String::from)
+    });
+    assert!(line.starts_with("tcp"), "{line}");
+    let st = a.open().stats().unwrap();
+    assert!(st.tcp.connects >= 1 && st.tcp.sndbyte >= 3 << 20, "{:?}", st.tcp);
+}
+
+#[test]
+fn refused_connections_and_option_errors() {
+    let (a, _b) = pair();
+    let e = TcpStream::connect_at(a.prefix(), "10.6.0.2:5999", Some(Duration::from_secs(10)))
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    // A port in use.
+    let _l = TcpListener::bind_at(a.prefix(), "0.0.0.0:5100", 4).unwrap();
+    let e = TcpListener::bind_at(a.prefix(), "10.6.0.1:5100", 4).err().unwrap();
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE));
+    // An address that is not ours.
+    let e = TcpListener::bind_at(a.prefix(), "10.9.9.9:5101", 4).err().unwrap();
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL));
+}
+
+#[test]
+fn a_killed_client_resets_and_leaves_nothing() {
+    let (a, b) = pair();
+    let l = TcpListener::bind_at(b.prefix(), "0.0.0.0:5200", 4).unwrap();
+    // The client is `nc` on stack A, reading what the server sends.
+    let mut nc = Command::new(bin())
+        .args(["nc", "10.6.0.2", "5200"])
+        .env("SOCK", a.prefix())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    let mut out = nc.stdout.take().unwrap();
+    s.write_all(b"first\n").unwrap();
+    let mut got = [0u8; 6];
+    out.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"first\n");
+    // Fill its receive buffer so unread data waits in A's stack, then kill the client.
+    let filler = vec![7u8; 256 * 1024];
+    s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let _ = s.write(&filler);
+    nc.kill().unwrap();
+    let _ = nc.wait();
+    // The peer sees the reset: reads end with ECONNRESET.
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let err = loop {
+        match s.read(&mut [0u8; 1024]) {
+            Ok(0) => break None,
+            Ok(_) => continue,
+            Err(e) => break Some(e),
+        }
+    };
+    assert_eq!(
+        err.as_ref().and_then(|e| e.raw_os_error()),
+        Some(libc::ECONNRESET),
+        "the peer sees the reset: {err:?}"
+    );
+    // A's socket table is clean.
+    wait_for("no connection left on A", || {
+        let t = a.ok("netstat", &["-an"]);
+        (!t.contains("10.6.0.2.5200")).then_some(())
+    });
+}
+
+fn can_run_linux(test: &str) -> bool {
+    if !is_root() || !std::path::Path::new("/dev/net/tun").exists() {
+        skip(test, "needs root and /dev/net/tun");
+        return false;
+    }
+    for p in ["ip", "nc", "sha256sum", "bash"] {
+        if !have(p) {
+            skip(test, &format!("no {p}"));
+            return false;
+        }
+    }
+    true
+}
+
+/// Linux's nc receives from our TcpStream and prints the SHA-256 of what it got.
+fn linux_receives(ns: &NetNs, port: u16, st: &StackProc, total: usize, seed: u64) {
+    let rx = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "bash", "-c"])
+        .arg(format!("nc -l 10.78.0.1 {port} | sha256sum"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut c = wait_for("Linux listening", || {
+        TcpStream::connect_at(st.prefix(), format!("10.78.0.1:{port}"), Some(Duration::from_secs(5))).ok()
+    });
+    let sent = send_pattern(&mut c, total, seed);
+    c.shutdown(Shutdown::Write).unwrap();
+    drop(c);
+    let out = rx.wait_with_output().unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        got.split_whitespace().next(),
+        Some(sent.as_str()),
+        "sha256 at Linux's end"
+    );
+}
+
+/// Linux's nc sends a file it hashed; our TcpListener receives and hashes.
+fn linux_sends(ns: &NetNs, port: u16, st: &StackProc, total: usize) {
+    let l = TcpListener::bind_at(st.prefix(), format!("0.0.0.0:{port}"), 4).unwrap();
+    let dir = TempDir::new();
+    let file = dir.join("data");
+    let sumfile = dir.join("sum");
+    let tx = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "bash", "-c"])
+        .arg(format!(
+            "head -c {total} /dev/urandom | tee >(sha256sum > {}) > {} && nc -N 10.78.0.2 {port} < {}",
+            sumfile.display(),
+            file.display(),
+            file.display()
+        ))
+        .spawn()
+        .unwrap();
+    l.set_accept_timeout(Some(Duration::from_secs(60))).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    let (n, sum) = recv_all(&mut s);
+    // Close our side too, or nc waits for it forever.
+    drop(s);
+    let o = tx.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(n, total);
+    let want = std::fs::read_to_string(&sumfile).unwrap();
+    assert_eq!(want.split_whitespace().next(), Some(sum.as_str()), "sha256 at our end");
+}
+
+fn linux_peer(ns: &NetNs) -> (StackProc, ChildGuard) {
+    let (st, child) = start_in_netns(ns, "tap0", "10.78.0.1/24");
+    st.ok("ifconfig", &["en0", "10.78.0.2/24"]);
+    (st, child)
+}
+
+#[test]
+fn linux_and_the_stack_move_a_gibibyte_each_way() {
+    if !can_run_linux("linux_and_the_stack_move_a_gibibyte_each_way") {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = linux_peer(&ns);
+    linux_receives(&ns, 7001, &st, 1 << 30, 1);
+    linux_sends(&ns, 7002, &st, 1 << 30);
+}
+
+#[test]
+fn nothing_is_lost_over_a_lossy_link() {
+    if !can_run_linux("nothing_is_lost_over_a_lossy_link") {
+        return;
+    }
+    if !have("nft") {
+        skip("nothing_is_lost_over_a_lossy_link", "no nft");
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = linux_peer(&ns);
+    // 2% loss each way, made by the Linux side itself (this kernel has no netem).
+    let dir = TempDir::new();
+    let rules = dir.join("lossy.nft");
+    std::fs::write(
+        &rules,
+        "table inet lossy {\n\
+         \tchain in { type filter hook input priority 0; iifname \"tap0\" numgen random mod 100 < 2 drop; }\n\
+         \tchain out { type filter hook output priority 0; oifname \"tap0\" numgen random mod 100 < 2 drop; }\n\
+         }\n",
+    )
+    .unwrap();
+    run(
+        "ip",
+        ["netns", "exec", &ns.name, "nft", "-f", &rules.display().to_string()],
+    )
+    .ok();
+    linux_receives(&ns, 7101, &st, 16 << 20, 9);
+    linux_sends(&ns, 7102, &st, 16 << 20);
+    let tcp = st.open().stats().unwrap().tcp;
+    assert!(tcp.sndrexmitpack > 0, "a lossy link makes us retransmit: {tcp:?}");
+}
