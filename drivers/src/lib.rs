@@ -10,6 +10,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 pub mod hub;
+pub mod impair;
 pub mod netlink;
 pub mod opts;
 pub mod tap;
@@ -97,11 +98,11 @@ impl std::error::Error for DriverError {}
 /// The drivers this build has, in the order `io-pkt -d` help lists them.
 pub const DRIVERS: &[&str] = &["tap", "udp", "hub"];
 
-/// Link impairments are reserved option names every driver will take; until they are
-/// built they are refused by name rather than ignored.
-const IMPAIRMENTS: &[&str] = &["loss", "dup", "reorder", "delay", "jitter", "rate", "seed"];
-
 /// Opens driver `kind` with its comma-separated option word (may be empty).
+///
+/// Any of the link impairment options (`loss=`, `dup=`, `reorder=`, `delay=`, `jitter=`,
+/// `rate=`, `seed=`) wraps the driver in [`impair::Impair`]; they are checked before the
+/// driver opens, so a bad value leaves nothing behind.
 pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
     let err = |reason: String| DriverError {
         driver: kind.to_string(),
@@ -110,6 +111,7 @@ pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
     let parsed = parse_subopts(opts).map_err(err)?;
     let mut common = Common::default();
     let mut rest = Vec::new();
+    let mut impairments = Vec::new();
     for o in parsed {
         match o.key.as_str() {
             "name" => common.name = Some(o.require_value().map_err(err)?.to_string()),
@@ -135,25 +137,27 @@ pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
                     Some(_) => o.require_u64().map_err(err)? as u32,
                 }
             }
-            k if IMPAIRMENTS.contains(&k) => {
-                return Err(err(format!(
-                    "{k}=: link impairments are not supported by this build yet"
-                )))
-            }
+            k if impair::OPTIONS.contains(&k) => impairments.push(o),
             _ => rest.push(o),
         }
     }
-    let driver: Box<dyn Driver> = match kind {
+    if !DRIVERS.contains(&kind) {
+        return Err(err(format!("no such driver (this build has: {})", DRIVERS.join(", "))));
+    }
+    let impair = if impairments.is_empty() {
+        None
+    } else {
+        Some(impair::Settings::parse(&impairments).map_err(err)?)
+    };
+    let mut driver: Box<dyn Driver> = match kind {
         "tap" => Box::new(tap::Tap::open(&rest, &common).map_err(err)?),
         "udp" => Box::new(udp::Udp::open(&rest).map_err(err)?),
         "hub" => Box::new(hub::Hub::open(&rest).map_err(err)?),
-        _ => {
-            return Err(DriverError {
-                driver: kind.to_string(),
-                reason: format!("no such driver (this build has: {})", DRIVERS.join(", ")),
-            })
-        }
+        _ => unreachable!("DRIVERS lists every driver opened here"),
     };
+    if let Some(settings) = impair {
+        driver = Box::new(impair::Impair::new(driver, settings).map_err(|e| err(io_str(&e)))?);
+    }
     Ok(Opened { driver, common })
 }
 

@@ -38,6 +38,8 @@ fn command(v: Variant) -> Command {
         .after_help(
             "Drivers: tap (tap=NAME,host=ADDR/LEN), udp (local=ADDR:PORT,remote=ADDR:PORT), \
              hub (path=DIR); all take name=IF, mac=HEX12, mtu=N, priority=N, promiscuous.\n\
+             Link impairments, any driver, each direction: loss=PCT, dup=PCT, reorder=PCT, delay=MS, \
+             jitter=MS, rate=MBIT, seed=N (ifconfig -v shows the seed).\n\
              Protocol tcpip: prefix=PATH, forward, threads_min=N, threads_max=N, rx_prio=N.\n\
              Clients find the stack through SOCK=PREFIX (default /run/io-pkt).",
         )
