@@ -516,3 +516,5 @@ pub fn tcp_drop(ctx: &mut Ctx, id: u64, err: i32, rst: bool) {
     }
     tcp_close(ctx, id);
 }
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,338 @@
+//! Property tests of TCP's input path: random segments (often in sequence, often not) and
+//! random user actions against connections in every state. Nothing may panic, and the
+//! buffers stay within their bounds.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+
+use pktbox_drivers::{Driver, Recv as DRecv};
+use proptest::prelude::*;
+
+use crate::inet::ip::{write_header, IPPROTO_TCP};
+use crate::inet::tcp::output::tcp_cksum;
+use crate::inet::tcp::usrreq::{self, Sock};
+use crate::inet::tcp::State;
+use crate::msg::AddrReq;
+use crate::net::ether::ether_input;
+use crate::net::if_control::if_attach;
+use crate::net::ifnet::Ifnet;
+use crate::sys::{Config, Stack, Variant};
+
+struct Sink(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Driver for Sink {
+    fn kind(&self) -> &'static str {
+        "sink"
+    }
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        -1
+    }
+    fn recv(&self, _: &mut [u8]) -> std::io::Result<DRecv> {
+        Ok(DRecv::WouldBlock)
+    }
+    fn send(&self, f: &[u8]) -> std::io::Result<()> {
+        let mut v = self.0.lock().unwrap();
+        if v.len() > 1000 {
+            v.clear();
+        }
+        v.push(f.to_vec());
+        Ok(())
+    }
+    fn link_up(&self) -> bool {
+        true
+    }
+    fn details(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const PEER: [u8; 6] = [2, 0, 0, 0, 0, 2];
+const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const HIM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+fn setup() -> (Arc<Stack>, Arc<Ifnet>) {
+    let stack = Stack::new(Config {
+        variant: Variant::V4,
+        prefix: "/nonexistent".into(),
+        forward: false,
+        rx_threads: 1,
+        rx_prio: None,
+        threads_min: 1,
+        threads_max: 1,
+        verbose: 0,
+    });
+    let ifp = {
+        let mut ctx = stack.ctx();
+        if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false))
+            .unwrap()
+            .set_up(true);
+        let ifp = if_attach(
+            &mut ctx,
+            Ifnet::ether(
+                2,
+                "en0".into(),
+                MAC,
+                1500,
+                Box::new(Sink(Arc::new(Mutex::new(Vec::new())))),
+            ),
+        )
+        .unwrap();
+        crate::inet::add_addr(
+            &mut ctx,
+            &AddrReq {
+                name: "en0".into(),
+                addr: Some(ME.into()),
+                netmask: Some(Ipv4Addr::new(255, 255, 255, 0).into()),
+                brd: None,
+            },
+        )
+        .unwrap();
+        ifp
+    };
+    // Teach ARP the peer, so our answers go out at once.
+    let mut a = vec![0xffu8; 6];
+    a.extend_from_slice(&PEER);
+    a.extend_from_slice(&[8, 6, 0, 1, 8, 0, 6, 4, 0, 1]);
+    a.extend_from_slice(&PEER);
+    a.extend_from_slice(&HIM.octets());
+    a.extend_from_slice(&[0; 6]);
+    a.extend_from_slice(&ME.octets());
+    ether_input(&stack, &ifp, &mut a);
+    (stack, ifp)
+}
+
+/// A segment from the peer to us.
+#[allow(clippy::too_many_arguments)]
+fn segment(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, win: u16, opts: &[u8], data: &[u8]) -> Vec<u8> {
+    let olen = opts.len() & !3;
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.push((((20 + olen) / 4) as u8) << 4);
+    t.push(flags);
+    t.extend_from_slice(&win.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t.extend_from_slice(&opts[..olen]);
+    t.extend_from_slice(data);
+    let c = tcp_cksum(HIM, ME, &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    let mut f = Vec::new();
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&PEER);
+    f.extend_from_slice(&[8, 0]);
+    let mut ip = vec![0u8; 20];
+    write_header(&mut ip, 0, 20 + t.len(), 1, 0, 64, IPPROTO_TCP, HIM, ME);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&t);
+    f
+}
+
+#[derive(Debug, Clone)]
+enum Act {
+    /// A segment: which connection it aims at, how its seq and ack are chosen, flags,
+    /// window, options, payload length.
+    Seg {
+        target: u8,
+        seq_mode: u8,
+        ack_mode: u8,
+        delta: i32,
+        flags: u8,
+        win: u16,
+        opts: Vec<u8>,
+        len: usize,
+    },
+    Send(usize),
+    Recv(usize),
+    Shutdown,
+    Close,
+    Timers,
+}
+
+fn act() -> impl Strategy<Value = Act> {
+    prop_oneof![
+        6 => (any::<u8>(), 0u8..4, 0u8..4, -3000i32..3000, any::<u8>(), any::<u16>(),
+              proptest::collection::vec(any::<u8>(), 0..16), 0usize..1600)
+            .prop_map(|(target, seq_mode, ack_mode, delta, flags, win, opts, len)|
+                Act::Seg { target, seq_mode, ack_mode, delta, flags: typical(flags), win, opts, len }),
+        1 => (0usize..100_000).prop_map(Act::Send),
+        1 => (1usize..100_000).prop_map(Act::Recv),
+        1 => Just(Act::Shutdown),
+        1 => (0u8..4).prop_map(|_| Act::Timers),
+        1 => (0u8..8).prop_filter("close seldom", |x| *x == 0).prop_map(|_| Act::Close),
+    ]
+}
+
+/// Mostly the flag combinations real segments carry, sometimes anything.
+fn typical(r: u8) -> u8 {
+    const COMMON: [u8; 8] = [0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x14, 0x19];
+    if r < 200 {
+        COMMON[usize::from(r) % COMMON.len()]
+    } else {
+        r & 0x3f
+    }
+}
+
+fn run(acts: &[Act]) {
+    let (stack, ifp) = setup();
+    // A listener (socket 1) on port 80 and an active connection (socket 2) to the peer.
+    {
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::listen(&mut ctx, 1, 8, true).unwrap();
+        usrreq::attach(&mut ctx, 2);
+        usrreq::connect(&mut ctx, 2, SocketAddrV4::new(HIM, 9000), true).unwrap();
+    }
+    let mut closed2 = false;
+    for a in acts {
+        match a {
+            Act::Seg {
+                target,
+                seq_mode,
+                ack_mode,
+                delta,
+                flags,
+                win,
+                opts,
+                len,
+            } => {
+                let ctx = stack.ctx();
+                // Aim at connection 2, at an accepted one, or at the listener.
+                let tcbs: Vec<_> = ctx
+                    .inet
+                    .tcp
+                    .tcbs
+                    .values()
+                    .map(|t| (t.fport, t.lport, t.rcv_nxt, t.snd_nxt, t.snd_una, t.irs))
+                    .collect();
+                drop(ctx);
+                let (sport, dport, rcv_nxt, snd_nxt, snd_una) = match tcbs.get(*target as usize % (tcbs.len() + 1)) {
+                    Some(&(fp, lp, rn, sn, su, _)) => (fp, lp, rn, sn, su),
+                    None => (1000 + u16::from(*target % 4), 80, 0, 0, 0),
+                };
+                let seq = match seq_mode {
+                    0 => rcv_nxt,
+                    1 => rcv_nxt.wrapping_add(*delta as u32),
+                    2 => *delta as u32,
+                    _ => rcv_nxt.wrapping_sub(1),
+                };
+                let ack = match ack_mode {
+                    0 => snd_nxt,
+                    1 => snd_una.wrapping_add(*delta as u32),
+                    2 => *delta as u32,
+                    _ => snd_una,
+                };
+                let data = vec![0x5au8; *len];
+                let mut f = segment(sport, dport, seq, ack, *flags, *win, opts, &data);
+                ether_input(&stack, &ifp, &mut f);
+            }
+            Act::Send(n) => {
+                let mut ctx = stack.ctx();
+                let ids: Vec<u64> = ctx.inet.tcp.tcbs.keys().copied().collect();
+                for id in ids {
+                    let _ = usrreq::send(&mut ctx, id, &vec![1u8; *n]);
+                }
+            }
+            Act::Recv(n) => {
+                let mut ctx = stack.ctx();
+                let ids: Vec<u64> = ctx.inet.tcp.tcbs.keys().copied().collect();
+                for id in ids {
+                    let _ = usrreq::recv(&mut ctx, id, *n, false);
+                }
+            }
+            Act::Shutdown => {
+                let _ = usrreq::shutdown(&mut stack.ctx(), 2, libc::SHUT_WR);
+            }
+            Act::Close => {
+                let mut ctx = stack.ctx();
+                if !closed2 {
+                    usrreq::close(&mut ctx, 2, Sock::Conn);
+                    closed2 = true;
+                }
+                if let Ok(Some(id)) = usrreq::accept(&mut ctx, 1) {
+                    usrreq::close(&mut ctx, id, Sock::Conn);
+                }
+            }
+            Act::Timers => crate::inet::tcp::timer::tcp_timers(&mut stack.ctx()),
+        }
+        let ctx = stack.ctx();
+        for t in ctx.inet.tcp.tcbs.values() {
+            assert!(t.snd_buf.len() <= t.snd_buf_max, "send buffer within bounds");
+            assert!(
+                t.rcv_buf.len() + t.ooo_bytes <= t.rcv_buf_max,
+                "receive buffer within bounds"
+            );
+            assert_eq!(t.ooo_bytes, t.ooo.values().map(|v| v.len()).sum::<usize>());
+            assert!(!(t.state == State::Listen), "connections are never LISTEN");
+        }
+        for l in ctx.inet.tcp.listeners.values() {
+            assert!(l.queue.len() + l.incomplete <= l.backlog, "backlog holds");
+        }
+    }
+    if std::env::var_os("TCP_PROPTEST_TRACE").is_some() {
+        let ctx = stack.ctx();
+        let states: Vec<&str> = ctx.inet.tcp.tcbs.values().map(|t| t.state.name()).collect();
+        eprintln!("{} actions; states {states:?}; {:?}", acts.len(), ctx.inet.tcp.stat);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tcp_input_survives_anything(acts in proptest::collection::vec(act(), 1..120)) {
+        run(&acts);
+    }
+}
+
+#[test]
+fn handshake_data_and_close_by_hand() {
+    let (stack, ifp) = setup();
+    {
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::listen(&mut ctx, 1, 8, true).unwrap();
+    }
+    // SYN from the peer.
+    let mut f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4], &[]);
+    ether_input(&stack, &ifp, &mut f);
+    let (id, iss) = {
+        let ctx = stack.ctx();
+        let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
+        assert_eq!(t.state, State::SynReceived);
+        assert_eq!(t.t_maxseg, 1460);
+        (t.id, t.iss)
+    };
+    // The handshake's ACK, then 100 bytes with FIN.
+    let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, &mut f);
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&id].state, State::Established);
+    let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x19, 65535, &[], &[b'x'; 100]);
+    ether_input(&stack, &ifp, &mut f);
+    let mut ctx = stack.ctx();
+    assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::CloseWait);
+    assert_eq!(usrreq::accept(&mut ctx, 1).unwrap(), Some(id));
+    match usrreq::recv(&mut ctx, id, 1000, false).unwrap() {
+        usrreq::Recv::Data(v) => assert_eq!(v.len(), 100),
+        _ => panic!("data"),
+    }
+    assert!(matches!(
+        usrreq::recv(&mut ctx, id, 1000, false).unwrap(),
+        usrreq::Recv::Eof
+    ));
+    // Our close: LAST_ACK, then the peer's ACK of our FIN ends it.
+    usrreq::close(&mut ctx, id, Sock::Conn);
+    assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::LastAck);
+    let fin = ctx.inet.tcp.tcbs[&id].fin_seq.unwrap();
+    drop(ctx);
+    let mut f = segment(4000, 80, 1102, fin.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, &mut f);
+    assert!(stack.ctx().inet.tcp.tcbs.is_empty(), "closed");
+    // A blind RST in the window but not at rcv_nxt is challenged, not obeyed (RFC 5961).
+    let st = stack.ctx().inet.tcp.stat;
+    assert_eq!(st.accepts, 1);
+}
