@@ -248,25 +248,6 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
     crate::net::arp::arp_purge_if(ctx, index);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks() {
-        assert_eq!(mask_len("255.255.255.0".parse().unwrap()), Some(24));
-        assert_eq!(mask_len("0.0.0.0".parse().unwrap()), Some(0));
-        assert_eq!(mask_len("255.255.255.255".parse().unwrap()), Some(32));
-        assert_eq!(mask_len("255.0.255.0".parse().unwrap()), None);
-        assert_eq!(len_mask(24), "255.255.255.0".parse::<Ipv4Addr>().unwrap());
-        assert_eq!(len_mask(0), Ipv4Addr::UNSPECIFIED);
-        assert_eq!(len_mask(32), Ipv4Addr::BROADCAST);
-        assert_eq!(default_mask("10.1.2.3".parse().unwrap()), len_mask(8));
-        assert_eq!(default_mask("172.16.0.1".parse().unwrap()), len_mask(16));
-        assert_eq!(default_mask("192.168.0.1".parse().unwrap()), len_mask(24));
-    }
-}
-
 /// Every socket of the stack, for netstat: TCP connections and listeners, UDP and raw.
 pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     use crate::msg::SockInfo;
@@ -315,4 +296,23 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     }
     v.sort_by_key(|s| (s.proto.clone(), u32::from(*s.local.ip()), s.local.port()));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_len("255.255.255.0".parse().unwrap()), Some(24));
+        assert_eq!(mask_len("0.0.0.0".parse().unwrap()), Some(0));
+        assert_eq!(mask_len("255.255.255.255".parse().unwrap()), Some(32));
+        assert_eq!(mask_len("255.0.255.0".parse().unwrap()), None);
+        assert_eq!(len_mask(24), "255.255.255.0".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(len_mask(0), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(len_mask(32), Ipv4Addr::BROADCAST);
+        assert_eq!(default_mask("10.1.2.3".parse().unwrap()), len_mask(8));
+        assert_eq!(default_mask("172.16.0.1".parse().unwrap()), len_mask(16));
+        assert_eq!(default_mask("192.168.0.1".parse().unwrap()), len_mask(24));
+    }
 }
