@@ -437,6 +437,20 @@ pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         .map(|ia| ia.addr)
 }
 
+/// Datagrams waiting to go around through lo0.
+pub const LOOPQ_MAX: usize = 4096;
+
+/// Delivers what was sent to our own addresses (see `sys::CtxGuard`).
+pub fn loopback_drain(ctx: &mut Ctx) {
+    while let Some(mut pkt) = ctx.inet.loopq.pop_front() {
+        let Some(lo) = ctx.ifnets.iter().find(|i| i.if_type == crate::msg::IFT_LOOP).cloned() else {
+            ctx.inet.loopq.clear();
+            return;
+        };
+        ip_input(ctx, &lo, &mut pkt, ETHER_HDR_LEN, false);
+    }
+}
+
 /// A locally originated datagram.
 pub struct OutPkt<'a> {
     /// Source address; None picks the route's.
@@ -534,7 +548,12 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
             .obytes
             .fetch_add(total as u64, std::sync::atomic::Ordering::Relaxed);
         lo.count_in(total);
-        ip_input(ctx, &lo, &mut pkt, ETHER_HDR_LEN, false);
+        if ctx.inet.loopq.len() >= LOOPQ_MAX {
+            ctx.inet.stat.odropped += 1;
+            inc(&lo.stats.iqdrops);
+            return Err(libc::ENOBUFS);
+        }
+        ctx.inet.loopq.push_back(pkt);
         return Ok(());
     }
     if total > mtu as usize {

@@ -51,6 +51,8 @@ pub struct InState {
     pub raw: Vec<raw::RawPcb>,
     pub udp: Vec<udp::UdpPcb>,
     pub tcp: tcp::TcpState,
+    /// Datagrams to our own addresses, delivered once the sender is done.
+    pub loopq: std::collections::VecDeque<Vec<u8>>,
     pub udpstat: UdpStats,
     /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
     pub anonportmin: u16,
@@ -73,6 +75,7 @@ impl Default for InState {
             raw: Vec::new(),
             udp: Vec::new(),
             tcp: tcp::TcpState::default(),
+            loopq: Default::default(),
             udpstat: UdpStats::default(),
             anonportmin: 49152,
             anonportmax: 65535,

@@ -97,6 +97,42 @@ impl Ctx {
     }
 }
 
+/// The stack context, held. Before it is let go, packets that the work done under it sent
+/// to the stack's own addresses go around through lo0, as a BSD loopback interface's queue
+/// is served after the sender is done: a reply is never processed in the middle of
+/// sending what it answers.
+pub struct CtxGuard<'a> {
+    g: Option<MutexGuard<'a, Ctx>>,
+}
+
+impl CtxGuard<'_> {
+    fn drain(&mut self) {
+        if let Some(g) = self.g.as_mut() {
+            crate::inet::ip::loopback_drain(g);
+        }
+    }
+}
+
+impl std::ops::Deref for CtxGuard<'_> {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        // Only `wait` takes the inner guard out, and it puts one back before returning.
+        self.g.as_ref().expect("the stack context is held")
+    }
+}
+
+impl std::ops::DerefMut for CtxGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Ctx {
+        self.g.as_mut().expect("the stack context is held")
+    }
+}
+
+impl Drop for CtxGuard<'_> {
+    fn drop(&mut self) {
+        self.drain();
+    }
+}
+
 /// Settings given on the command line (`-p tcpip ...`, `-t`).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -143,22 +179,24 @@ impl Stack {
 
     /// Takes the stack context. A thread that panicked while holding it cannot leave the
     /// stack unusable: the context is plain data and every change is made whole or not.
-    pub fn ctx(&self) -> MutexGuard<'_, Ctx> {
-        self.ctx.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn ctx(&self) -> CtxGuard<'_> {
+        CtxGuard {
+            g: Some(self.ctx.lock().unwrap_or_else(|p| p.into_inner())),
+        }
     }
 
     /// Waits on `cv` with the stack context released, as a blocking socket call does;
     /// gives the context back after a notification or `d`.
-    pub fn wait<'a>(
-        &'a self,
-        g: MutexGuard<'a, Ctx>,
-        cv: &std::sync::Condvar,
-        d: std::time::Duration,
-    ) -> MutexGuard<'a, Ctx> {
-        match cv.wait_timeout(g, d) {
+    pub fn wait<'a>(&'a self, mut g: CtxGuard<'a>, cv: &std::sync::Condvar, d: std::time::Duration) -> CtxGuard<'a> {
+        g.drain();
+        let Some(inner) = g.g.take() else {
+            return self.ctx();
+        };
+        let inner = match cv.wait_timeout(inner, d) {
             Ok((g, _)) => g,
             Err(p) => p.into_inner().0,
-        }
+        };
+        CtxGuard { g: Some(inner) }
     }
 
     pub fn shutting_down(&self) -> bool {
