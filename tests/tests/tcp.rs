@@ -281,3 +281,67 @@ fn nothing_is_lost_over_a_lossy_link() {
     let tcp = st.open().stats().unwrap().tcp;
     assert!(tcp.sndrexmitpack > 0, "a lossy link makes us retransmit: {tcp:?}");
 }
+
+#[test]
+fn a_thousand_concurrent_connections() {
+    // Each socket is served by its own channel thread, so the pool may grow past its
+    // default of 200 (io-pkt's threads_max).
+    let (pa, pb) = (free_udp_port(), free_udp_port());
+    let a = StackProc::start(&[
+        "-ptcpip",
+        "threads_max=2500",
+        "-d",
+        "udp",
+        &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}"),
+    ]);
+    let b = StackProc::start(&[
+        "-ptcpip",
+        "threads_max=2500",
+        "-d",
+        "udp",
+        &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}"),
+    ]);
+    a.ok("ifconfig", &["en0", "10.6.0.1/24"]);
+    b.ok("ifconfig", &["en0", "10.6.0.2/24"]);
+    const N: usize = 1000;
+    let l = TcpListener::bind_at(b.prefix(), "0.0.0.0:5400", 128).unwrap();
+    let server = std::thread::spawn(move || {
+        let mut conns = Vec::with_capacity(N);
+        for _ in 0..N {
+            conns.push(l.accept().unwrap().0);
+        }
+        for s in conns.iter_mut() {
+            let mut b = [0u8; 4];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(&b).unwrap();
+        }
+        conns
+    });
+    let mut clients = Vec::with_capacity(N);
+    for _ in 0..N {
+        clients.push(TcpStream::connect_at(a.prefix(), "10.6.0.2:5400", Some(Duration::from_secs(30))).unwrap());
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(&(i as u32).to_be_bytes()).unwrap();
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut b = [0u8; 4];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(u32::from_be_bytes(b), i as u32);
+    }
+    let established = b
+        .ok("netstat", &["-an"])
+        .lines()
+        .filter(|l| l.contains("ESTABLISHED"))
+        .count();
+    assert_eq!(established, N);
+    let conns = server.join().unwrap();
+    drop(clients);
+    drop(conns);
+    wait_for("every connection gone from B", || {
+        let t = b.ok("netstat", &["-an"]);
+        (!t.lines()
+            .any(|l| l.contains("10.6.0.2.5400") && !l.contains("TIME_WAIT")))
+        .then_some(())
+    });
+}
