@@ -143,6 +143,15 @@ fn a_killed_client_resets_and_leaves_nothing() {
     let filler = vec![7u8; 256 * 1024];
     s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     let _ = s.write(&filler);
+    // Nobody reads nc's standard output after the first line, so once that pipe is full
+    // nc stops reading and the data waits unread in A's receive buffer (Recv-Q).
+    wait_for("unread data in A's receive buffer", || {
+        let t = a.ok("netstat", &["-an"]);
+        t.lines()
+            .find(|l| l.contains("10.6.0.2.5200"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .filter(|q| *q > 0)
+    });
     nc.kill().unwrap();
     let _ = nc.wait();
     // The peer sees the reset: reads end with ECONNRESET.

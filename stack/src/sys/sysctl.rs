@@ -7,8 +7,15 @@ use crate::sys::Ctx;
 /// A node's type and limits.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
-    Str { max: usize },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Str {
+        max: usize,
+    },
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
 }
 
 /// One leaf of the tree.
@@ -95,6 +102,60 @@ pub static NODES: &[Node] = &[
         kind: Kind::Int { min: 1, max: 255 },
         get: |c| SysctlValue::Int(i64::from(c.inet.ttl)),
         set: Some(|c, v| c.inet.ttl = int(v) as u8),
+    },
+    Node {
+        name: "net.inet.tcp.sendspace",
+        desc: "Default TCP send buffer size",
+        kind: Kind::Int {
+            min: 4096,
+            max: 4 << 20,
+        },
+        get: |c| SysctlValue::Int(c.inet.tcp.sendspace as i64),
+        set: Some(|c, v| c.inet.tcp.sendspace = int(v) as usize),
+    },
+    Node {
+        name: "net.inet.tcp.recvspace",
+        desc: "Default TCP receive buffer size",
+        kind: Kind::Int {
+            min: 4096,
+            max: 4 << 20,
+        },
+        get: |c| SysctlValue::Int(c.inet.tcp.recvspace as i64),
+        set: Some(|c, v| c.inet.tcp.recvspace = int(v) as usize),
+    },
+    Node {
+        name: "net.inet.tcp.mssdflt",
+        desc: "Default maximum segment size when the peer sends none",
+        kind: Kind::Int { min: 64, max: 65535 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.mssdflt)),
+        set: Some(|c, v| c.inet.tcp.mssdflt = int(v) as u32),
+    },
+    Node {
+        name: "kern.somaxconn",
+        desc: "Maximum listen queue length",
+        kind: Kind::Int { min: 1, max: 65535 },
+        get: |c| SysctlValue::Int(c.inet.tcp.somaxconn as i64),
+        set: Some(|c, v| c.inet.tcp.somaxconn = int(v) as usize),
+    },
+    Node {
+        name: "net.inet.tcp.congctl.available",
+        desc: "Available congestion control algorithms",
+        kind: Kind::Str { max: 0 },
+        get: |_| SysctlValue::Str("newreno cubic".into()),
+        set: None,
+    },
+    Node {
+        name: "net.inet.tcp.congctl.selected",
+        desc: "Congestion control algorithm of new connections",
+        kind: Kind::Choice(&["newreno", "cubic"]),
+        get: |c| SysctlValue::Str(c.inet.tcp.congctl.name().into()),
+        set: Some(|c, v| {
+            if let SysctlValue::Str(s) = v {
+                if let Some(a) = crate::inet::tcp::cc::Algo::from_name(s) {
+                    c.inet.tcp.congctl = a;
+                }
+            }
+        }),
     },
     Node {
         name: "net.inet.icmp.errppslimit",
@@ -192,6 +253,12 @@ fn parse(node: &Node, value: &str) -> Result<SysctlValue, SysctlError> {
                 return Err(inval(format!("{v} is out of range {min}-{max}")));
             }
             Ok(SysctlValue::Int(v))
+        }
+        Kind::Choice(words) => {
+            if !words.contains(&value) {
+                return Err(inval(format!("'{value}' is not one of: {}", words.join(" "))));
+            }
+            Ok(SysctlValue::Str(value.to_string()))
         }
         Kind::Str { max } => {
             if value.len() > max {

@@ -160,7 +160,7 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     let id = tcp.alloc_id();
     let iss = tcp.new_isn(&key);
     let (sendspace, recvspace) = (tcp.sendspace, tcp.recvspace);
-    let peer_mss = u32::from(s.opts.mss.unwrap_or(super::TCP_DEFAULT_MSS as u16));
+    let peer_mss = s.opts.mss.map(u32::from).unwrap_or(tcp.mssdflt);
     let mut t = Tcb::new(
         id,
         key,
@@ -170,6 +170,7 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         recvspace,
         our_mss.min(peer_mss).max(64),
     );
+    t.cc = super::cc::Cc::new(tcp.congctl);
     t.irs = s.seq;
     t.rcv_nxt = s.seq.wrapping_add(1);
     t.snd_wnd = u32::from(s.win);
@@ -218,7 +219,7 @@ fn challenge_ack(ctx: &mut Ctx, id: u64) {
 fn syn_options(ctx: &Ctx, t: &mut Tcb, o: &Opts) {
     let our_mss = mss_for(ctx, t.faddr);
     t.t_maxseg = our_mss
-        .min(u32::from(o.mss.unwrap_or(super::TCP_DEFAULT_MSS as u16)))
+        .min(o.mss.map(u32::from).unwrap_or(ctx.inet.tcp.mssdflt))
         .max(64);
     t.cwnd = 10 * t.t_maxseg;
     match o.wscale {

@@ -5,10 +5,11 @@
 //!
 //! What this build has: every state of the state diagram including simultaneous open and
 //! close; RST and SYN handling with RFC 5961's challenge ACKs; MSS, window scaling and
-//! timestamps (RFC 7323); RTO per RFC 6298 with Karn's rule; NewReno (RFC 6582); Nagle
-//! and TCP_NODELAY; delayed ACKs; keepalive; persist and zero-window probes; TIME_WAIT;
-//! RFC 6528 initial sequence numbers; a bounded SYN queue and listen backlog; half-close;
-//! SO_LINGER. Not yet: SACK (RFC 2018/6675), CUBIC, SYN cookies, buffer auto-sizing.
+//! timestamps (RFC 7323); RTO per RFC 6298 with Karn's rule; NewReno's loss recovery
+//! (RFC 6582) with CUBIC (RFC 9438, the default) or NewReno growth; Nagle and TCP_NODELAY;
+//! delayed ACKs; keepalive; persist and zero-window probes; TIME_WAIT; RFC 6528 initial
+//! sequence numbers; a bounded SYN queue and listen backlog; half-close; SO_LINGER.
+//! Not yet: SACK (RFC 2018/6675), SYN cookies, buffer auto-sizing.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::sys::Ctx;
 
+pub mod cc;
 pub mod input;
 pub mod output;
 pub mod seq;
@@ -156,7 +158,8 @@ pub struct Tcb {
     /// Karn: the segment being timed and when it was sent.
     pub rtseq: Option<(u32, Instant)>,
     pub idle_since: Instant,
-    // Congestion control (NewReno).
+    // Congestion control.
+    pub cc: cc::Cc,
     pub cwnd: u32,
     pub ssthresh: u32,
     pub dupacks: u32,
@@ -229,6 +232,8 @@ pub struct TcpState {
     pub mssdflt: u32,
     /// net.inet.tcp.somaxconn.
     pub somaxconn: usize,
+    /// net.inet.tcp.congctl.selected.
+    pub congctl: cc::Algo,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
     pub challenge: crate::inet::icmp::PpsLimit,
 }
@@ -253,6 +258,7 @@ impl Default for TcpState {
             recvspace: 65536,
             mssdflt: TCP_DEFAULT_MSS,
             somaxconn: 128,
+            congctl: cc::Algo::Cubic,
             challenge: crate::inet::icmp::PpsLimit::new(100),
         }
     }
@@ -439,6 +445,7 @@ impl Tcb {
             rttvar_us: 0,
             rtseq: None,
             idle_since: now,
+            cc: cc::Cc::new(cc::Algo::Cubic),
             cwnd: 10 * mss,
             ssthresh: u32::MAX,
             dupacks: 0,

@@ -60,7 +60,7 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
         let mss = t.t_maxseg;
         if t.rxtshift == 1 && t.state.synchronized() {
             // RFC 5681 (4): loss by timeout: halve, then start over from one segment.
-            t.ssthresh = (t.in_flight() / 2).max(2 * mss);
+            t.ssthresh = t.cc.on_loss(t.cwnd, t.in_flight(), mss);
         }
         if t.state.synchronized() {
             t.cwnd = mss;

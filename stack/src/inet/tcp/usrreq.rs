@@ -122,6 +122,7 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
     let sendspace = b.sndbuf.unwrap_or(tcp.sendspace);
     let recvspace = b.rcvbuf.unwrap_or(tcp.recvspace);
     let mut t = Tcb::new(id, key, State::SynSent, iss, sendspace, recvspace, mss);
+    t.cc = super::cc::Cc::new(tcp.congctl);
     t.rcv_wscale = t.wanted_wscale();
     t.nodelay = b.nodelay;
     t.keepalive = b.keepalive;
