@@ -881,6 +881,9 @@ fn format_tcp(st: &TcpStats, sflag: u8) -> String {
     );
     s.p(st.badsyn, "\t{} bad connection attempt{s}");
     s.p(st.challengeack, "\t{} challenge ACK{s} sent (RFC 5961)");
+    s.p(st.syncookiessent, "\t{} SYN cookie{s} sent");
+    s.p(st.syncookiesrecvd, "\t{} SYN cookie{s} received");
+    s.p(st.syncookiesfailed, "\t{} bad SYN cookie{s}");
     s.p(st.rcvrst, "\t{} reset{s} received");
     s.p(st.sndrst, "\t{} reset{s} sent");
     s.out

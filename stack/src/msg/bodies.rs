@@ -406,6 +406,9 @@ pub struct TcpStats {
     pub rcvrst: u64,
     pub challengeack: u64,
     pub fastrexmt: u64,
+    pub syncookiessent: u64,
+    pub syncookiesrecvd: u64,
+    pub syncookiesfailed: u64,
 }
 
 /// One socket, as `netstat -a` lists it.

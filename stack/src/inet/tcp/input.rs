@@ -136,6 +136,10 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         return;
     }
     if s.flags & TH_ACK != 0 {
+        // The third segment of a handshake answered with a SYN cookie?
+        if s.flags & (TH_SYN | TH_FIN) == 0 && cookie_accept(ctx, lid, key, s) {
+            return;
+        }
         send_rst(ctx, key, s.ack, 0, false);
         return;
     }
@@ -149,9 +153,15 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return;
     };
-    // The SYN queue and the accept queue together stay within the backlog.
+    // The SYN queue and the accept queue together stay within the backlog. When the SYN
+    // queue is what fills it (a SYN flood, say), answer with a SYN cookie and keep no
+    // state; when the accept queue alone is full, there is no room either way.
     if l.queue.len() + l.incomplete >= l.backlog {
-        ctx.inet.tcp.stat.listendrop += 1;
+        if l.queue.len() < l.backlog {
+            send_cookie(ctx, key, s);
+        } else {
+            ctx.inet.tcp.stat.listendrop += 1;
+        }
         return;
     }
     let (nodelay, keepalive) = (l.nodelay, l.keepalive);
@@ -713,4 +723,106 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
 /// Whether an address is one of the stack's (for connect's source check).
 pub fn is_local(ctx: &Ctx, a: Ipv4Addr) -> bool {
     ctx.inet.addrs.iter().any(|ia| ia.addr == a)
+}
+
+/// MSS values a SYN cookie can carry (3 bits).
+const COOKIE_MSS: [u16; 8] = [216, 536, 1024, 1220, 1380, 1440, 1460, 8960];
+
+/// The cookie's time counter: 64-second ticks, 5 bits.
+fn cookie_tick(ctx: &Ctx) -> u32 {
+    ((ctx.inet.tcp.isn_epoch.elapsed().as_secs() / 64) & 31) as u32
+}
+
+/// The 24-bit keyed hash of a cookie.
+fn cookie_hash(ctx: &Ctx, key: &Key, irs: u32, tick: u32) -> u32 {
+    let k = (key.0, key.1 ^ (tick as u16), key.2, key.3);
+    ctx.inet.tcp.new_isn_keyed(&k, irs ^ tick.rotate_left(11)) & 0x00ff_ffff
+}
+
+/// Answers a SYN with a SYN,ACK whose sequence number encodes what we need to accept the
+/// connection later (a SYN cookie, RFC 4987 3.6): time, MSS, and a keyed hash.
+fn send_cookie(ctx: &mut Ctx, key: Key, s: &SegIn<'_>) {
+    let peer_mss = s.opts.mss.unwrap_or(536).min(mss_for(ctx, key.2) as u16);
+    let m = COOKIE_MSS.iter().rposition(|v| *v <= peer_mss).unwrap_or(0) as u32;
+    let tick = cookie_tick(ctx);
+    let cookie = (tick << 27) | (m << 24) | cookie_hash(ctx, &key, s.seq, tick);
+    let mss = COOKIE_MSS[m as usize];
+    let mut opts = vec![TCPOPT_MAXSEG, 4];
+    opts.extend_from_slice(&mss.to_be_bytes());
+    let win = ctx.inet.tcp.recvspace.min(65535) as u16;
+    let ttl = ctx.inet.ttl;
+    ctx.inet.tcp.stat.syncookiessent += 1;
+    let _ = super::output::send_seg(
+        ctx,
+        &super::output::Seg {
+            key,
+            seq: cookie,
+            ack: s.seq.wrapping_add(1),
+            flags: TH_SYN | TH_ACK,
+            win,
+            opts: &opts,
+            data: &[],
+            ttl,
+            tos: 0,
+        },
+    );
+}
+
+/// Checks the ACK of a handshake we answered with a cookie and, when it is good, makes
+/// the connection, ESTABLISHED, on the listener's accept queue. Window scaling and
+/// timestamps are not used on such a connection (the cookie cannot carry them).
+fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
+    let cookie = s.ack.wrapping_sub(1);
+    let irs = s.seq.wrapping_sub(1);
+    let tick = cookie >> 27;
+    let now = cookie_tick(ctx);
+    if tick != now && tick != (now + 31) & 31 {
+        return false;
+    }
+    if cookie & 0x00ff_ffff != cookie_hash(ctx, &key, irs, tick) {
+        ctx.inet.tcp.stat.syncookiesfailed += 1;
+        return false;
+    }
+    let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
+        return false;
+    };
+    if l.queue.len() >= l.backlog {
+        ctx.inet.tcp.stat.listendrop += 1;
+        return true;
+    }
+    let (nodelay, keepalive) = (l.nodelay, l.keepalive);
+    let mss = u32::from(COOKIE_MSS[((cookie >> 24) & 7) as usize]);
+    let tcp = &mut ctx.inet.tcp;
+    let id = tcp.alloc_id();
+    let (sendspace, recvspace) = (tcp.sendspace, tcp.recvspace.min(65535));
+    let mut t = Tcb::new(id, key, State::Established, cookie, sendspace, recvspace, mss);
+    t.cc = super::cc::Cc::new(tcp.congctl);
+    t.snd_una = cookie.wrapping_add(1);
+    t.snd_nxt = t.snd_una;
+    t.snd_max = t.snd_una;
+    t.irs = irs;
+    t.rcv_nxt = s.seq;
+    t.rcv_adv = s.seq.wrapping_add(recvspace as u32);
+    t.snd_wnd = u32::from(s.win);
+    t.max_sndwnd = t.snd_wnd;
+    t.snd_wl1 = s.seq;
+    t.snd_wl2 = s.ack;
+    t.req_wscale = false;
+    t.req_ts = false;
+    t.nodelay = nodelay;
+    t.keepalive = keepalive;
+    t.ttl = ctx.inet.ttl;
+    tcp.stat.syncookiesrecvd += 1;
+    tcp.stat.accepts += 1;
+    tcp.by_key.insert(key, id);
+    tcp.tcbs.insert(id, t);
+    if let Some(l) = tcp.listeners.get_mut(&lid) {
+        l.queue.push_back(id);
+        wake(&l.cv.clone());
+    }
+    // Any data that came with the ACK.
+    if !s.data.is_empty() || s.flags & TH_FIN != 0 {
+        segment(ctx, id, s);
+    }
+    true
 }

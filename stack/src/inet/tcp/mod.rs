@@ -285,6 +285,13 @@ fn isn_hash(secret: &[u64; 2], k: &Key) -> u32 {
 }
 
 impl TcpState {
+    /// The keyed hash of RFC 6528's F with one more word mixed in (SYN cookies).
+    pub fn new_isn_keyed(&self, k: &Key, extra: u32) -> u32 {
+        let mut s = self.isn_secret;
+        s[0] ^= u64::from(extra);
+        isn_hash(&s, k)
+    }
+
     /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock.
     pub fn new_isn(&self, k: &Key) -> u32 {
         let m = (self.isn_epoch.elapsed().as_micros() / 4) as u32;
