@@ -6,6 +6,7 @@ use std::process::ExitCode;
 pub mod ifconfig;
 pub mod io_pkt;
 pub mod sysctl;
+pub mod tcpdump;
 
 /// One applet of the multi-call binary.
 pub struct Applet {
@@ -49,6 +50,11 @@ pub const APPLETS: &[Applet] = &[
         name: "sysctl",
         command: sysctl::command,
         run: sysctl::run,
+    },
+    Applet {
+        name: "tcpdump",
+        command: tcpdump::command,
+        run: tcpdump::run,
     },
 ];
 

@@ -1,0 +1,286 @@
+//! From the graph to instructions: each reachable block becomes the code that computes its
+//! value and one conditional jump; the two returns come last. A load whose value is already
+//! in the accumulator (or index register) on every path into a block is not repeated, and
+//! branches that cannot reach their target in 255 instructions go through a `ja`.
+
+use pktbox_stack::net::bpf::*;
+
+use super::ir::{decide, Graph, Target, Val};
+use super::opt::Optimized;
+use super::Error;
+
+/// Where `t` really leads: past tests that compare two constants (decided in the
+/// optimizer's second pass; they load nothing, so skipping them changes no verdict).
+pub fn resolve(g: &Graph, mut t: Target) -> Target {
+    while let Target::Block(b) = t {
+        let blk = &g.blocks[b];
+        match (&blk.lhs, &blk.rhs) {
+            (Val::Const(a), Val::Const(k)) => t = blk.target(decide(blk.op, *a, *k)),
+            _ if blk.jt == blk.jf => t = blk.jt,
+            _ => break,
+        }
+    }
+    t
+}
+
+/// What the registers are known to hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Regs {
+    a: Option<Val>,
+    x: Option<Val>,
+}
+
+impl Regs {
+    fn meet(&mut self, other: &Regs) {
+        if self.a != other.a {
+            self.a = None;
+        }
+        if self.x != other.x {
+            self.x = None;
+        }
+    }
+}
+
+/// Whether computing `v` into A uses (and so may change) the index register.
+fn uses_x(v: &Val) -> bool {
+    match v {
+        Val::Const(_) | Val::Len => false,
+        Val::Load { index, .. } => index.is_some(),
+        Val::Msh(_) => true,
+        Val::Alu(_, a, b) => !b.is_const() || uses_x(a),
+        Val::Neg(a) => uses_x(a),
+    }
+}
+
+/// Values that go into X with one instruction that leaves A alone.
+fn x_loadable(v: &Val) -> bool {
+    matches!(v, Val::Const(_) | Val::Len | Val::Msh(_))
+}
+
+/// Straight-line code for one block.
+struct Code {
+    insns: Vec<BpfInsn>,
+    regs: Regs,
+    /// Scratch words in use (a stack).
+    depth: u32,
+}
+
+impl Code {
+    fn push(&mut self, code: u16, k: u32) {
+        self.insns.push(BpfInsn::stmt(code, k));
+    }
+
+    fn scratch(&mut self) -> Result<u32, Error> {
+        if self.depth as usize >= BPF_MEMWORDS {
+            return Err(Error::Semantic(
+                "too many registers needed to evaluate expression".into(),
+            ));
+        }
+        self.depth += 1;
+        Ok(self.depth - 1)
+    }
+
+    /// Computes `v` into A.
+    fn a(&mut self, v: &Val) -> Result<(), Error> {
+        if self.regs.a.as_ref() == Some(v) {
+            return Ok(());
+        }
+        match v {
+            Val::Const(c) => self.push(BPF_LD | BPF_IMM, *c),
+            Val::Len => self.push(BPF_LD | BPF_W | BPF_LEN, 0),
+            Val::Load { size, k, index: None } => self.push(BPF_LD | size | BPF_ABS, *k),
+            Val::Load {
+                size,
+                k,
+                index: Some(idx),
+            } => {
+                self.x(idx)?;
+                self.push(BPF_LD | size | BPF_IND, *k);
+            }
+            Val::Msh(_) => {
+                self.x(v)?;
+                self.push(BPF_MISC | BPF_TXA, 0);
+            }
+            Val::Alu(op, l, r) => {
+                if let Val::Const(c) = **r {
+                    self.a(l)?;
+                    self.push(BPF_ALU | op | BPF_K, c);
+                } else {
+                    self.operand_in_x(l, r)?;
+                    self.push(BPF_ALU | op | BPF_X, 0);
+                }
+            }
+            Val::Neg(a) => {
+                self.a(a)?;
+                self.push(BPF_ALU | BPF_NEG, 0);
+            }
+        }
+        self.regs.a = Some(v.clone());
+        Ok(())
+    }
+
+    /// Leaves `l` in A and `r` in X.
+    fn operand_in_x(&mut self, l: &Val, r: &Val) -> Result<(), Error> {
+        if x_loadable(r) || self.regs.x.as_ref() == Some(r) && !uses_x(l) {
+            self.a(l)?;
+            self.x(r)
+        } else if !uses_x(l) {
+            self.a(r)?;
+            self.x(r)?;
+            self.a(l)
+        } else {
+            self.a(r)?;
+            let m = self.scratch()?;
+            self.push(BPF_ST, m);
+            self.a(l)?;
+            self.push(BPF_LDX | BPF_W | BPF_MEM, m);
+            self.regs.x = Some(r.clone());
+            self.depth -= 1;
+            Ok(())
+        }
+    }
+
+    /// Puts `v` in X (A may change, unless `v` is loadable straight into X or in A already).
+    fn x(&mut self, v: &Val) -> Result<(), Error> {
+        if self.regs.x.as_ref() == Some(v) {
+            return Ok(());
+        }
+        match v {
+            Val::Const(c) => self.push(BPF_LDX | BPF_W | BPF_IMM, *c),
+            Val::Len => self.push(BPF_LDX | BPF_W | BPF_LEN, 0),
+            Val::Msh(k) => self.push(BPF_LDX | BPF_B | BPF_MSH, *k),
+            _ => {
+                self.a(v)?;
+                self.push(BPF_MISC | BPF_TAX, 0);
+            }
+        }
+        self.regs.x = Some(v.clone());
+        Ok(())
+    }
+}
+
+/// Lays out the optimized program; `accept` is what a match returns (the snap length). The
+/// caller has ruled out an entry that rejects everything.
+pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error> {
+    // Decided tests drop out.
+    let mut g = g.clone();
+    for b in 0..g.blocks.len() {
+        let (jt, jf) = (resolve(&g, g.blocks[b].jt), resolve(&g, g.blocks[b].jf));
+        g.blocks[b].jt = jt;
+        g.blocks[b].jf = jf;
+    }
+    let g = &g;
+    let entry = resolve(g, o.entry);
+    // The loads of a first test that is gone.
+    let mut head = Code {
+        insns: Vec::new(),
+        regs: Regs::default(),
+        depth: 0,
+    };
+    for v in &o.prefix {
+        head.a(v)?;
+    }
+    let n = g.blocks.len();
+    // Reachable blocks, each after its predecessors.
+    let order: Vec<usize> = match entry {
+        Target::Block(e) => g
+            .topo(e)
+            .ok_or_else(|| Error::Semantic("internal error: loop in the program".into()))?,
+        _ => Vec::new(),
+    };
+    // Code of each block, with what registers hold on the way in.
+    let mut regs_in: Vec<Option<Regs>> = vec![None; n];
+    if let Target::Block(e) = entry {
+        regs_in[e] = Some(head.regs.clone());
+    }
+    let mut code: Vec<Option<Vec<BpfInsn>>> = vec![None; n];
+    for &b in &order {
+        let blk = &g.blocks[b];
+        let mut c = Code {
+            insns: Vec::new(),
+            regs: regs_in[b].clone().unwrap_or_default(),
+            depth: 0,
+        };
+        let jcode = if let Val::Const(k) = blk.rhs {
+            c.a(&blk.lhs)?;
+            BpfInsn::jump(BPF_JMP | blk.op | BPF_K, k, 0, 0)
+        } else {
+            c.operand_in_x(&blk.lhs, &blk.rhs)?;
+            BpfInsn::jump(BPF_JMP | blk.op | BPF_X, 0, 0, 0)
+        };
+        c.insns.push(jcode);
+        for t in [blk.jt, blk.jf] {
+            if let Target::Block(s) = t {
+                match &mut regs_in[s] {
+                    Some(r) => r.meet(&c.regs),
+                    slot @ None => *slot = Some(c.regs.clone()),
+                }
+            }
+        }
+        code[b] = Some(c.insns);
+    }
+    let uses = |t: Target| order.iter().any(|&b| g.blocks[b].jt == t || g.blocks[b].jf == t) || entry == t;
+    let rets: Vec<(Target, u32)> = [(Target::Accept, accept), (Target::Reject, 0)]
+        .into_iter()
+        .filter(|(t, _)| uses(*t))
+        .collect();
+
+    // Branches that need a `ja` because their target is too far: grows until all fit.
+    let mut far: Vec<[bool; 2]> = vec![[false; 2]; n];
+    loop {
+        // Where each block and return starts.
+        let mut start = vec![0usize; n];
+        let mut pos = head.insns.len();
+        for &b in &order {
+            start[b] = pos;
+            pos += code[b].as_ref().map_or(0, Vec::len) + far[b].iter().filter(|f| **f).count();
+        }
+        let ret_at: Vec<(Target, usize)> = rets.iter().enumerate().map(|(i, (t, _))| (*t, pos + i)).collect();
+        let at = |t: Target| match t {
+            Target::Block(s) => start[s],
+            t => ret_at.iter().find(|(r, _)| *r == t).map_or(0, |(_, p)| *p),
+        };
+        let mut grew = false;
+        for &b in &order {
+            let jump_at = start[b] + code[b].as_ref().map_or(1, Vec::len) - 1;
+            for (i, t) in [g.blocks[b].jt, g.blocks[b].jf].into_iter().enumerate() {
+                if !far[b][i] && at(t) - (jump_at + 1) > 255 {
+                    far[b][i] = true;
+                    grew = true;
+                }
+            }
+        }
+        if grew {
+            continue;
+        }
+        let mut out = Vec::with_capacity(pos + rets.len());
+        out.extend(head.insns.iter().copied());
+        for &b in &order {
+            let mut insns = code[b].clone().unwrap_or_default();
+            let Some(mut j) = insns.pop() else { continue };
+            let jump_at = out.len() + insns.len();
+            let mut tramp = Vec::new();
+            for (i, t) in [g.blocks[b].jt, g.blocks[b].jf].into_iter().enumerate() {
+                let off = if far[b][i] {
+                    let ja_at = jump_at + 1 + tramp.len();
+                    tramp.push(BpfInsn::stmt(BPF_JMP | BPF_JA, (at(t) - (ja_at + 1)) as u32));
+                    ja_at - (jump_at + 1)
+                } else {
+                    at(t) - (jump_at + 1)
+                };
+                if i == 0 {
+                    j.jt = off as u8;
+                } else {
+                    j.jf = off as u8;
+                }
+            }
+            out.extend(insns);
+            out.push(j);
+            out.extend(tramp);
+        }
+        for (_, k) in &rets {
+            out.push(BpfInsn::stmt(BPF_RET | BPF_K, *k));
+        }
+        return Ok(out);
+    }
+}

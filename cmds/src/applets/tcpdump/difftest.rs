@@ -1,0 +1,583 @@
+//! The differential test: for several hundred generated filter expressions, the verdict of
+//! the program this compiler makes and of libpcap's (Debian's tcpdump, `-ddd`) agree on
+//! every frame of a corpus of generated Ethernet frames: ARP and RARP, IPv4 and IPv6 with
+//! TCP, UDP, SCTP, ICMP and ICMPv6, fragments (first and later), IPv4 options and broken
+//! header lengths, IPv6 fragment headers, VLAN tags (one and two), 802.3/LLC and SNAP,
+//! broadcast and multicast addresses, odd lengths, and frames cut short (caplen < wirelen).
+//!
+//! Both programs run in pktbox's interpreter (libpcap's is plain classic BPF). tcpdump must
+//! be installed (`scripts/test` installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pktbox_stack::net::bpf::{bpf_filter, bpf_validate, BpfInsn};
+
+use super::compile::{compile, Options};
+use super::print::{dump, parse_ddd};
+
+/// A small deterministic generator (xorshift64*), so that a failure can be reproduced.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn byte(&mut self) -> u8 {
+        self.next() as u8
+    }
+}
+
+const V4: [[u8; 4]; 9] = [
+    [10, 0, 0, 1],
+    [10, 0, 0, 2],
+    [10, 1, 2, 3],
+    [192, 168, 1, 1],
+    [192, 168, 1, 77],
+    [172, 16, 5, 4],
+    [224, 0, 0, 251],
+    [255, 255, 255, 255],
+    [0, 0, 0, 0],
+];
+const V6: [&str; 7] = [
+    "fe80::1",
+    "fe80::2",
+    "2001:db8::1",
+    "2001:db8:1::5",
+    "ff02::1",
+    "::1",
+    "2001:db8:0:0:8000::9",
+];
+const MACS: [[u8; 6]; 6] = [
+    [0x02, 0, 0, 0, 0, 1],
+    [0x02, 0, 0, 0, 0, 2],
+    [0xff; 6],
+    [0x01, 0x00, 0x5e, 0, 0, 0xfb],
+    [0x33, 0x33, 0, 0, 0, 1],
+    [0x00, 0x11, 0x22, 0x33, 0x44, 0x55],
+];
+const PORTS: [u16; 10] = [22, 53, 80, 443, 1024, 8080, 0, 65535, 123, 5000];
+
+fn v6(s: &str) -> [u8; 16] {
+    s.parse::<std::net::Ipv6Addr>().map(|a| a.octets()).unwrap_or_default()
+}
+
+/// One frame: the bytes at hand and its length on the wire.
+struct Frame {
+    bytes: Vec<u8>,
+    wirelen: u32,
+}
+
+fn transport(r: &mut Rng, proto: u8, out: &mut Vec<u8>) {
+    match proto {
+        6 => {
+            out.extend(r.pick(&PORTS).to_be_bytes());
+            out.extend(r.pick(&PORTS).to_be_bytes());
+            out.extend((0..8).map(|_| r.byte()));
+            out.push(0x50);
+            let any = r.byte();
+            out.push(*r.pick(&[0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0xc2, any]));
+            out.extend((0..6).map(|_| r.byte()));
+        }
+        17 | 132 => {
+            out.extend(r.pick(&PORTS).to_be_bytes());
+            out.extend(r.pick(&PORTS).to_be_bytes());
+            out.extend((0..4).map(|_| r.byte()));
+        }
+        1 => {
+            let any = r.byte();
+            out.push(*r.pick(&[0, 3, 8, 11, 13, any]));
+            out.push(*r.pick(&[0, 1, 3]));
+            out.extend((0..6).map(|_| r.byte()));
+        }
+        58 => {
+            out.push(*r.pick(&[128, 129, 135, 136, 1, 143]));
+            out.push(0);
+            out.extend((0..6).map(|_| r.byte()));
+        }
+        _ => out.extend((0..8).map(|_| r.byte())),
+    }
+    // Some payload.
+    let n = r.below(24);
+    out.extend((0..n).map(|_| r.byte()));
+}
+
+fn ipv4(r: &mut Rng) -> Vec<u8> {
+    let proto = *r.pick(&[6, 6, 17, 17, 1, 2, 132, 47, 50]);
+    let ihl: u8 = *r.pick(&[5, 5, 5, 5, 6, 8, 15, 4, 0]);
+    let mut h = vec![0x40 | ihl, r.byte() & 0xfc, 0, 0, r.byte(), r.byte()];
+    let frag: u16 = match r.below(6) {
+        0 => 0x2000,                             // first fragment, more to come
+        1 => 0x2000 | (1 + r.below(100) as u16), // a middle one
+        2 => 1 + r.below(0x1fff) as u16,         // the last one
+        3 => 0x4000,                             // don't fragment
+        _ => 0,
+    };
+    h.extend(frag.to_be_bytes());
+    h.push(64);
+    h.push(proto);
+    h.extend([0, 0]);
+    h.extend(r.pick(&V4));
+    h.extend(r.pick(&V4));
+    // Options up to the header length (when the length is sane).
+    let hlen = usize::from(ihl.max(5)) * 4;
+    while h.len() < hlen {
+        let any = r.byte();
+        h.push(*r.pick(&[1, 0, 7, any]));
+    }
+    transport(r, proto, &mut h);
+    let total = h.len() as u16;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h
+}
+
+fn ipv6(r: &mut Rng) -> Vec<u8> {
+    let upper = *r.pick(&[6, 17, 58, 132, 6, 17, 58]);
+    let first = match r.below(5) {
+        0 => 44, // fragment header
+        1 => 0,  // hop-by-hop options (libpcap does not look past them)
+        _ => upper,
+    };
+    let mut h = vec![0x60, 0, 0, 0, 0, 0, first, 64];
+    h.extend(v6(*r.pick(&V6)));
+    h.extend(v6(*r.pick(&V6)));
+    if first == 44 {
+        let off: u16 = if r.chance(50) {
+            1
+        } else {
+            (1 + r.below(100) as u16) << 3
+        };
+        h.extend([upper, 0]);
+        h.extend(off.to_be_bytes());
+        h.extend([0, 0, 0, 1]);
+    } else if first == 0 {
+        h.extend([upper, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    transport(r, upper, &mut h);
+    let plen = (h.len() - 40) as u16;
+    h[4..6].copy_from_slice(&plen.to_be_bytes());
+    h
+}
+
+fn arp(r: &mut Rng) -> Vec<u8> {
+    let mut a = vec![0, 1, 8, 0, 6, 4, 0, *r.pick(&[1, 2, 3, 4])];
+    a.extend(r.pick(&MACS));
+    a.extend(r.pick(&V4));
+    a.extend(r.pick(&MACS));
+    a.extend(r.pick(&V4));
+    a
+}
+
+fn frame(r: &mut Rng) -> Frame {
+    let mut f = Vec::new();
+    f.extend(r.pick(&MACS));
+    f.extend(r.pick(&MACS));
+    for _ in 0..*r.pick(&[0, 0, 0, 1, 1, 2]) {
+        f.extend(r.pick(&[0x8100u16, 0x8100, 0x88a8, 0x9100]).to_be_bytes());
+        f.extend((*r.pick(&[1u16, 10, 100, 4095, 5]) | (u16::from(r.byte() & 0xe0) << 8)).to_be_bytes());
+    }
+    let (etype, body): (u16, Vec<u8>) = match r.below(16) {
+        0..=4 => (0x0800, ipv4(r)),
+        5..=8 => (0x86dd, ipv6(r)),
+        9 => (0x0806, arp(r)),
+        10 => (0x8035, arp(r)),
+        11 => {
+            // 802.3 with an LLC header: STP, ISO, NetBEUI, IPX, or SNAP (AppleTalk, AARP, IPX).
+            let llc: Vec<u8> = match r.below(6) {
+                0 => vec![0x42, 0x42, 0x03],
+                1 => vec![0xfe, 0xfe, 0x03],
+                2 => vec![0xf0, 0xf0, 0x03],
+                3 => vec![0xe0, 0xe0, 0x03],
+                4 => vec![0xff, 0xff, 0x00],
+                _ => {
+                    let (oui, t): ([u8; 3], u16) =
+                        *r.pick(&[([8, 0, 7], 0x809b), ([0, 0, 0], 0x80f3), ([0, 0, 0], 0x8137)]);
+                    let mut s = vec![0xaa, 0xaa, 0x03];
+                    s.extend(oui);
+                    s.extend(t.to_be_bytes());
+                    s
+                }
+            };
+            let mut b = llc;
+            b.extend((0..r.below(40)).map(|_| r.byte()));
+            (b.len() as u16, b)
+        }
+        12 => (
+            *r.pick(&[0x809b, 0x80f3, 0x8137, 0x6003, 0x88cc, 0x9000]),
+            (0..30).map(|_| r.byte()).collect(),
+        ),
+        13 => (r.next() as u16, (0..r.below(60)).map(|_| r.byte()).collect()),
+        _ => (0x0800, ipv4(r)),
+    };
+    f.extend(etype.to_be_bytes());
+    f.extend(body);
+    // Ethernet pads short frames to 60 bytes.
+    if r.chance(30) && f.len() < 60 {
+        f.resize(60, 0);
+    }
+    let wirelen = f.len() as u32;
+    // Cut short: a snap length, or a broken frame.
+    if r.chance(35) {
+        let n = r.below(f.len() + 1);
+        f.truncate(n);
+    }
+    Frame { bytes: f, wirelen }
+}
+
+/// A random primitive.
+fn primitive(r: &mut Rng) -> String {
+    let a4 = |r: &mut Rng| {
+        let a = r.pick(&V4);
+        format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+    };
+    let a6 = |r: &mut Rng| r.pick(&V6).to_string();
+    let mac = |r: &mut Rng| {
+        let m = r.pick(&MACS);
+        format!("{:x}:{:x}:{:x}:{:x}:{:x}:{:x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    };
+    let port = |r: &mut Rng| r.pick(&PORTS).to_string();
+    let dir = |r: &mut Rng| {
+        r.pick(&["", "", "src ", "dst ", "src or dst ", "src and dst "])
+            .to_string()
+    };
+    let net4 = |r: &mut Rng| {
+        let a = u32::from_be_bytes(*r.pick(&V4));
+        let len = *r.pick(&[0u32, 8, 12, 16, 24, 30, 32]);
+        let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        let n = (a & m).to_be_bytes();
+        format!("{}.{}.{}.{}/{len}", n[0], n[1], n[2], n[3])
+    };
+    let net6 = |r: &mut Rng| {
+        let a = u128::from_be_bytes(v6(*r.pick(&V6)));
+        let len = *r.pick(&[0u32, 10, 16, 32, 48, 64, 65, 128]);
+        let m = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+        format!("{}/{len}", std::net::Ipv6Addr::from(a & m))
+    };
+    match r.below(40) {
+        0 => r
+            .pick(&[
+                "ip", "ip6", "arp", "rarp", "tcp", "udp", "icmp", "icmp6", "sctp", "igmp",
+            ])
+            .to_string(),
+        1 => r
+            .pick(&[
+                "stp", "iso", "ipx", "netbeui", "atalk", "aarp", "decnet", "ah", "esp", "pim", "vrrp",
+            ])
+            .to_string(),
+        2 | 3 => format!("{}host {}", dir(r), a4(r)),
+        4 => format!("{} {}host {}", r.pick(&["ip", "arp", "rarp"]), dir(r), a4(r)),
+        5 => format!("{}host {}", dir(r), a6(r)),
+        6 => format!("{}net {}", dir(r), net4(r)),
+        7 => format!("{}net {}", dir(r), net6(r)),
+        8 => format!(
+            "net {} mask {}",
+            r.pick(&["10.0.0.0", "192.168.0.0", "10.1.0.0"]),
+            r.pick(&["255.0.0.0", "255.255.0.0"])
+        ),
+        9 => format!("net {}", r.pick(&["10", "192.168", "10.1.2", "172.16", "0"])),
+        10..=12 => format!("{}{}port {}", r.pick(&["", "tcp ", "udp ", "sctp "]), dir(r), port(r)),
+        13 => {
+            let (a, b) = (port(r), port(r));
+            format!("{}{}portrange {a}-{b}", r.pick(&["", "tcp ", "udp "]), dir(r))
+        }
+        14 => format!(
+            "{}port {}",
+            r.pick(&["", "tcp ", "udp "]),
+            r.pick(&["http", "domain", "ssh", "ntp"])
+        ),
+        15 => format!(
+            "{} {}",
+            r.pick(&["ip proto", "ip6 proto", "proto"]),
+            r.pick(&["1", "6", "17", "58", "132", "47", "\\tcp"])
+        ),
+        16 => format!(
+            "ether proto {}",
+            r.pick(&["0x800", "0x86dd", "\\arp", "\\ip6", "0x88cc", "66", "254", "224", "0x809b", "100"])
+        ),
+        17 => format!(
+            "ether {}{}",
+            r.pick(&["host ", "src ", "dst ", "src host ", "dst host "]),
+            mac(r)
+        ),
+        18 => r
+            .pick(&[
+                "ether broadcast",
+                "broadcast",
+                "ether multicast",
+                "multicast",
+                "ip multicast",
+                "ip6 multicast",
+                "ip broadcast",
+            ])
+            .to_string(),
+        19 | 20 => {
+            if r.chance(50) {
+                "vlan".to_string()
+            } else {
+                format!("vlan {}", r.pick(&["1", "10", "100", "4095", "5"]))
+            }
+        }
+        21 => format!(
+            "{} {}",
+            r.pick(&["less", "greater"]),
+            r.pick(&["60", "64", "100", "14", "0", "1500"])
+        ),
+        22 => format!(
+            "len {} {}",
+            r.pick(&[">", ">=", "<", "<=", "=", "!="]),
+            r.pick(&["60", "64", "100", "42"])
+        ),
+        23 => r
+            .pick(&[
+                "tcp[13] & 2 != 0",
+                "tcp[tcpflags] & tcp-syn != 0",
+                "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
+                "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0",
+                "tcp[12] >> 4 > 5",
+            ])
+            .to_string(),
+        24 => r
+            .pick(&[
+                "ip[0] & 0xf != 5",
+                "ip[6:2] & 0x1fff = 0",
+                "ip[2:2] > 40",
+                "ip[8] < 64",
+                "ip[9] = 6",
+                "ip[0] = 0x45",
+            ])
+            .to_string(),
+        25 => r
+            .pick(&[
+                "icmp[icmptype] = icmp-echo",
+                "icmp[icmptype] == icmp-echoreply or icmp[icmptype] = icmp-unreach",
+                "icmp[0] != 8 and icmp[0] != 0",
+                "icmp6[icmp6type] = icmp6-echo",
+                "icmp6[0] = icmp6-neighborsolicit",
+            ])
+            .to_string(),
+        26 => r
+            .pick(&[
+                "udp[0:2] = 53",
+                "udp[2:2] = 123",
+                "udp[4:2] > 20",
+                "tcp[0:2] = 80",
+                "tcp[2:2] < 1024",
+                "sctp[0:2] = 80",
+            ])
+            .to_string(),
+        27 => r
+            .pick(&[
+                "ether[0] & 1 = 1",
+                "ether[12:2] = 0x800",
+                "link[0] = 2",
+                "ether[6:4] = 0x02000000",
+                "ether[60] = 0",
+            ])
+            .to_string(),
+        28 => r
+            .pick(&[
+                "ip6[6] = 17",
+                "ip6[6] == 58",
+                "ip6[40] = 128",
+                "arp[7] = 2",
+                "arp[6:2] = 1",
+                "rarp[7] = 3",
+            ])
+            .to_string(),
+        29 => r
+            .pick(&[
+                "ip[0] * 0 = 0",
+                "ip[ip[0] & 0xf] = 0",
+                "tcp[(tcp[12] >> 4) * 4] = 0",
+                "ip[2:2] - (ip[0] & 0xf) * 4 > 20",
+                "ip[1] / 4 = 0",
+                "ip[1] % 7 = 3",
+                "(ip[0] & 0xf0) >> 4 = 4",
+                "ip[8] + ip[9] > 70",
+                "ip[0] ^ 0x45 = 0",
+                "-ip[0] = 0xffffffbb",
+                "len - 14 > 46",
+                "ip[16:4] & 0xff000000 = 0x0a000000",
+                "udp[8:4] = udp[8:4]",
+                "ip[ip[9]] > 10",
+                "tcp[13] & 7 = ip[9] - 4",
+            ])
+            .to_string(),
+        30 => format!("host {} or {}", a4(r), a4(r)),
+        31 => format!("tcp port {} and not {}", port(r), port(r)),
+        32 => format!("port {} or ({} or {})", port(r), port(r), port(r)),
+        33 => format!("{}host {} and not {}", dir(r), a4(r), a6(r)),
+        34 => format!("not host {} and {}", a4(r), a4(r)),
+        35 => format!("ether host {} or {}", mac(r), mac(r)),
+        36 => format!("ip6 net {} or {}", net6(r), net6(r)),
+        37 => format!("{}net {} or {}", dir(r), net4(r), net4(r)),
+        38 => format!("udp portrange {}-{} or {}", port(r), port(r), port(r)),
+        _ => format!(
+            "ip proto {} or {}",
+            r.pick(&["6", "17", "1"]),
+            r.pick(&["6", "17", "1", "132"])
+        ),
+    }
+}
+
+/// A random expression of primitives joined by and/or/not, with parentheses.
+fn expression(r: &mut Rng, depth: usize) -> String {
+    if depth == 0 || r.chance(30) {
+        let p = primitive(r);
+        return if r.chance(15) { format!("not {p}") } else { p };
+    }
+    let a = expression(r, depth - 1);
+    let b = expression(r, depth - 1);
+    let op = *r.pick(&["and", "or", "&&", "||", "and", "or"]);
+    let e = format!("{a} {op} {b}");
+    match r.below(6) {
+        0 => format!("not ({e})"),
+        1 => format!("!({e})"),
+        2 | 3 => format!("({e})"),
+        _ => e,
+    }
+}
+
+fn tcpdump() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join("tcpdump"))
+        .find(|p| p.is_file())
+}
+
+/// libpcap's program for `expr`, or its error message.
+fn libpcap(tcpdump: &Path, expr: &str) -> Result<Vec<BpfInsn>, String> {
+    let out = Command::new(tcpdump)
+        .arg("-ddd")
+        .arg(expr)
+        .output()
+        .map_err(|e| format!("running tcpdump: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let msg = err.lines().find(|l| l.starts_with("tcpdump: ")).unwrap_or(&err).trim();
+        return Err(msg.trim_start_matches("tcpdump: ").to_string());
+    }
+    parse_ddd(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn verdicts_agree_with_libpcap() {
+    let Some(tcpdump) = tcpdump() else {
+        panic!("tcpdump is not installed; the differential test needs it (scripts/test installs it)");
+    };
+    let mut r = Rng(0x5eed_0b5e_55ed_f00d);
+    // The expressions: every kind of primitive alone, then random combinations.
+    let mut exprs: Vec<String> = Vec::new();
+    for _ in 0..300 {
+        exprs.push(primitive(&mut r));
+    }
+    for _ in 0..400 {
+        exprs.push(expression(&mut r, 3));
+    }
+    exprs.sort();
+    exprs.dedup();
+    let frames: Vec<Frame> = (0..3000).map(|_| frame(&mut r)).collect();
+
+    // libpcap's programs, several tcpdumps at a time.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+    let theirs: Vec<Result<Vec<BpfInsn>, String>> = std::thread::scope(|s| {
+        let chunks: Vec<_> = exprs
+            .chunks(exprs.len().div_ceil(threads))
+            .map(|c| s.spawn(|| c.iter().map(|e| libpcap(&tcpdump, e)).collect::<Vec<_>>()))
+            .collect();
+        chunks.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    assert_eq!(theirs.len(), exprs.len());
+
+    let opts = Options::default();
+    let mut compared = 0usize;
+    let mut evaluations = 0usize;
+    let mut both_refuse = 0usize;
+    let mut failures: Vec<String> = Vec::new();
+    for (expr, theirs) in exprs.iter().zip(&theirs) {
+        let ours = compile(expr, &opts);
+        let (theirs, ours) = match (theirs, ours) {
+            (Ok(t), Ok(o)) => (t, o),
+            (Err(t), Err(o)) if t == "expression rejects all packets" || o.to_string() == *t => {
+                both_refuse += 1;
+                continue;
+            }
+            (Err(t), Err(_)) if t.contains("syntax error") => {
+                both_refuse += 1;
+                continue;
+            }
+            (t, o) => {
+                failures.push(format!(
+                    "{expr:?}: libpcap says {t:?}, pktbox says {:?}",
+                    o.map(|p| dump(&p, 1))
+                ));
+                continue;
+            }
+        };
+        if let Err(e) = bpf_validate(theirs) {
+            failures.push(format!("{expr:?}: libpcap's program fails validation: {e}"));
+        }
+        if let Err(e) = bpf_validate(&ours) {
+            failures.push(format!(
+                "{expr:?}: our program fails validation: {e}\n{}",
+                dump(&ours, 1)
+            ));
+            continue;
+        }
+        compared += 1;
+        for f in &frames {
+            evaluations += 1;
+            let a = bpf_filter(theirs, &f.bytes, f.wirelen);
+            let b = bpf_filter(&ours, &f.bytes, f.wirelen);
+            if a != b {
+                failures.push(format!(
+                    "{expr:?}: libpcap {a}, pktbox {b} on frame (wirelen {}) {}\nlibpcap:\n{}pktbox:\n{}",
+                    f.wirelen,
+                    hex(&f.bytes),
+                    dump(theirs, 1),
+                    dump(&ours, 1)
+                ));
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "bpf_diff: {} expressions ({compared} compiled by both, {both_refuse} refused by both) x {} frames: \
+         {evaluations} verdicts compared, {} disagreements",
+        exprs.len(),
+        frames.len(),
+        failures.len()
+    );
+    if !failures.is_empty() {
+        for f in failures.iter().take(
+            std::env::var("BPF_DIFF_SHOW")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(15),
+        ) {
+            eprintln!("---\n{f}");
+        }
+        panic!(
+            "{} of {} expressions disagree with libpcap",
+            failures.len(),
+            exprs.len()
+        );
+    }
+}
