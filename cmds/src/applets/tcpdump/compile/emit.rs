@@ -10,13 +10,13 @@ use super::opt::Optimized;
 use super::Error;
 
 /// Where `t` really leads: past tests that compare two constants (decided in the
-/// optimizer's second pass; they load nothing, so skipping them changes no verdict).
+/// optimizer's second pass; they load nothing, so skipping them changes no verdict). A test
+/// whose branches now agree stays: libpcap keeps it, and its loads, at this stage.
 pub fn resolve(g: &Graph, mut t: Target) -> Target {
     while let Target::Block(b) = t {
         let blk = &g.blocks[b];
         match (&blk.lhs, &blk.rhs) {
             (Val::Const(a), Val::Const(k)) => t = blk.target(decide(blk.op, *a, *k)),
-            _ if blk.jt == blk.jf => t = blk.jt,
             _ => break,
         }
     }
@@ -168,6 +168,17 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
         let (jt, jf) = (resolve(&g, g.blocks[b].jt), resolve(&g, g.blocks[b].jf));
         g.blocks[b].jt = jt;
         g.blocks[b].jf = jf;
+    }
+    // `x & m == 0` is `jset #m` with the branches swapped.
+    for blk in &mut g.blocks {
+        if let (Val::Alu(BPF_AND, v, m), BPF_JEQ, Val::Const(0)) = (&blk.lhs, blk.op, &blk.rhs) {
+            if let Val::Const(m) = **m {
+                blk.lhs = (**v).clone();
+                blk.op = BPF_JSET;
+                blk.rhs = Val::Const(m);
+                std::mem::swap(&mut blk.jt, &mut blk.jf);
+            }
+        }
     }
     let g = &g;
     let entry = resolve(g, o.entry);

@@ -219,12 +219,18 @@ impl Graph {
     }
 
     /// `size` bytes at `k`, masked with `mask`, equal `v`.
-    /// A zero mask leaves nothing to load: libpcap's optimizer knows that from its first
-    /// pass on (unlike arithmetic, which it folds later), and drops the test.
+    /// A masked test for zero is a `jset` with its branches swapped, which libpcap's
+    /// optimizer also makes of it in its first pass (it changes which tests count as the
+    /// same). With a zero mask that is `jset #0`, which never holds, so the optimizer drops
+    /// the test, loads and all, while arithmetic that comes to zero is only folded later.
     pub fn mcmp(&mut self, size: u16, k: u32, mask: u32, v: u32) -> Cond {
         let lhs = match mask {
-            0 => Val::Const(0),
             u32::MAX => Val::load(size, k),
+            // A zero mask gives `jset #0`, which never holds: known from the first pass on.
+            m if v == 0 => {
+                let t = self.test(Val::load(size, k), BPF_JSET, Val::Const(m));
+                return self.not(t);
+            }
             m => Val::alu(BPF_AND, Val::load(size, k), Val::Const(m)),
         };
         self.test(lhs, BPF_JEQ, Val::Const(v))

@@ -29,6 +29,8 @@ pub struct Options {
     pub snaplen: u32,
     /// The network mask `ip broadcast` uses (0 when unknown, as tcpdump -d has it).
     pub netmask: u32,
+    /// Run the optimizer (tcpdump's `-O` turns it off).
+    pub optimize: bool,
 }
 
 impl Default for Options {
@@ -36,6 +38,7 @@ impl Default for Options {
         Options {
             snaplen: DEFAULT_SNAPLEN,
             netmask: 0,
+            optimize: true,
         }
     }
 }
@@ -94,6 +97,13 @@ pub fn compile(expr: &str, opts: &Options) -> Result<Vec<BpfInsn>, Error> {
     };
     let mut g = p.gen.g;
     g.finish(&cond);
+    if !opts.optimize {
+        let o = opt::Optimized {
+            entry: ir::Target::Block(cond.entry),
+            prefix: Vec::new(),
+        };
+        return emit::emit(&g, &o, opts.snaplen);
+    }
     let o = opt::optimize(&mut g, cond.entry);
     if emit::resolve(&g, o.entry) == ir::Target::Reject {
         return Err(Error::Semantic("expression rejects all packets".into()));

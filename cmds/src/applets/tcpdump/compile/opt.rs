@@ -1,213 +1,224 @@
 //! The optimizer. It matters for more than size: a test the optimizer removes does not
 //! load anything, so on a packet too short for that load the program no longer gives up
 //! with 0, and a test it moves up meets a short packet earlier. To give libpcap's verdict
-//! on every packet, short ones included, this optimizer does what libpcap's does, in the
-//! same two passes:
+//! on every packet, short ones included, this optimizer does what libpcap's does (after the
+//! BPF+ design of Begel, McCanne and Graham), in the same two passes:
 //!
-//! 1. Jump threading and branch reordering, with values as written (only a comparison of
-//!    two numbers, or a masked field with a zero mask, counts as known):
-//!    - an edge that leads to a test whose outcome the tests on every path to that edge
-//!      establish (the same test, or an equality with another constant) goes straight to
-//!      that outcome;
-//!    - a test whose two branches lead to the same place is skipped, loads and all;
+//! 1. Rounds of jump threading and branch reordering until nothing changes, with values as
+//!    written (only a comparison of two numbers, or a field under a zero mask, counts as
+//!    known). Each round first works out, for the graph as it stands, which edges every
+//!    path to a block takes (edge dominators), which blocks dominate which, and each
+//!    block's height above the returns; then, from the bottom up:
+//!    - an edge that leads to a test whose outcome is settled by an edge every path to it
+//!      takes (the same test, or an equality with another constant held) goes straight to
+//!      that outcome; so does an edge to a test whose two branches lead to the same place,
+//!      which skips the test, loads and all;
 //!    - in a chain of tests that all branch to the same place when they hold (`or`), a
-//!      test of the value the chain starts with moves up before tests of other values
-//!      (and likewise for chains joined by `and`), so a value is tested while it is at
-//!      hand.
+//!      test of the value the chain starts with moves up before the tests of other values
+//!      (likewise for chains joined by `and`), so a value is tested while it is at hand.
+//!
+//!    Like libpcap, a round uses what it worked out at its start even after it has changed
+//!    the graph; the next round starts afresh.
 //! 2. Constant folding ([`Val::simplify`]): loads whose value cannot matter (`x * 0`) go,
 //!    and a test that becomes a comparison of constants is decided, but nothing is
 //!    threaded any more.
 //!
 //! The first test of the program is special: when both its branches end up at the same
 //! test, libpcap keeps its loads in front of that test, and so does [`Optimized::prefix`].
-//!
-//! The graph stays acyclic, so one pass in topological order sees every predecessor of a
-//! block before the block.
 
-use std::collections::HashMap;
-
-use pktbox_stack::net::bpf::BPF_JEQ;
+use pktbox_stack::net::bpf::{BPF_JEQ, BPF_JSET};
 
 use super::ir::{decide, Graph, Target, Val};
 
-/// A test's identity: value, jump, operand.
-type Key = (Val, u16, Val);
+/// A set of blocks or edges (edge `(b, branch)` is number `2b + branch`).
+#[derive(Debug, Clone, PartialEq)]
+struct Bits(Vec<u64>);
 
-/// What is known on entry to a block: outcomes of tests seen on every path to it.
-#[derive(Debug, Clone, Default)]
-struct Facts(HashMap<Key, bool>);
-
-impl Facts {
-    fn with(&self, k: Key, v: bool) -> Facts {
-        let mut f = self.clone();
-        f.0.insert(k, v);
-        f
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
     }
-
-    fn intersect(&mut self, other: &Facts) {
-        self.0.retain(|k, v| other.0.get(k) == Some(v));
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
     }
-
-    /// The outcome of `lhs op rhs` if these facts settle it.
-    fn settle(&self, lhs: &Val, op: u16, rhs: &Val) -> Option<bool> {
-        if let (Val::Const(a), Val::Const(b)) = (lhs, rhs) {
-            return Some(decide(op, *a, *b));
+    fn has(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    fn and(&mut self, o: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&o.0) {
+            *a &= b;
         }
-        if let Some(v) = self.0.get(&(lhs.clone(), op, rhs.clone())) {
-            return Some(*v);
-        }
-        // lhs == c1 is known; then lhs == c2 is false for any other constant c2.
-        if op == BPF_JEQ && rhs.is_const() {
-            let other = self
-                .0
-                .iter()
-                .any(|((l, o, r), v)| *v && *o == BPF_JEQ && l == lhs && r.is_const() && r != rhs);
-            if other {
-                return Some(false);
-            }
-        }
-        None
+    }
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &w)| (0..64).filter(move |j| w & (1 << j) != 0).map(move |j| i * 64 + j))
     }
 }
 
-/// The result: where the program starts, and what it loads before it starts (the first
-/// test's values, when that test itself is gone).
-#[derive(Debug, Clone)]
-pub struct Optimized {
-    pub entry: Target,
-    pub prefix: Vec<Val>,
+fn edge(b: usize, branch: bool) -> usize {
+    2 * b + usize::from(branch)
 }
 
-fn key(g: &Graph, b: usize) -> Key {
+/// The outcome of block `b`'s test if an edge in `dom` settles it: the same test taken
+/// before, or an equality with one constant after an equality with another held; or a
+/// comparison of two constants.
+fn settle(g: &Graph, b: usize, dom: &Bits) -> Option<bool> {
     let blk = &g.blocks[b];
-    (blk.lhs.clone(), blk.op, blk.rhs.clone())
+    match (&blk.lhs, blk.op, &blk.rhs) {
+        (Val::Const(a), op, Val::Const(k)) => return Some(decide(op, *a, *k)),
+        // `jset #0` never holds, whatever it tests.
+        (_, BPF_JSET, Val::Const(0)) => return Some(false),
+        _ => {}
+    }
+    for e in dom.iter() {
+        let (d, taken) = (e / 2, e % 2 == 1);
+        let seen = &g.blocks[d];
+        if seen.op != blk.op || seen.lhs != blk.lhs {
+            continue;
+        }
+        if seen.rhs == blk.rhs {
+            return Some(taken);
+        }
+        if taken && blk.op == BPF_JEQ && seen.rhs.is_const() && blk.rhs.is_const() {
+            return Some(false);
+        }
+    }
+    None
 }
 
-/// Follows `t` past every block whose outcome `facts` settle, or whose branches agree.
-fn thread(g: &Graph, mut t: Target, mut facts: Facts) -> (Target, Facts) {
+/// Follows `t` past every block whose outcome `dom` settles, or whose branches agree.
+fn thread(g: &Graph, mut t: Target, dom: &Bits) -> Target {
     while let Target::Block(b) = t {
         let blk = &g.blocks[b];
         let outcome = if blk.jt == blk.jf {
             Some(true)
         } else {
-            facts.settle(&blk.lhs, blk.op, &blk.rhs)
+            settle(g, b, dom)
         };
         let Some(o) = outcome else {
             break;
         };
-        if blk.jt != blk.jf {
-            facts = facts.with(key(g, b), o);
-        }
         t = blk.target(o);
     }
-    (t, facts)
+    t
 }
 
-/// One round of jump threading over every edge reachable from `root`; whether it changed
-/// anything.
-fn thread_all(g: &mut Graph, root: usize) -> bool {
-    let n = g.blocks.len();
-    let mut facts: Vec<Option<Facts>> = vec![None; n];
-    facts[root] = Some(Facts::default());
-    let mut changed = false;
-    for b in g.topo(root).unwrap_or_default() {
-        let Some(f) = facts[b].take() else {
-            continue;
-        };
-        for branch in [true, false] {
-            let edge = f.with(key(g, b), branch);
-            let old = g.blocks[b].target(branch);
-            let (new, known) = thread(g, old, edge);
-            if new != old {
-                g.blocks[b].set_target(branch, new);
-                changed = true;
-            }
-            if let Target::Block(s) = new {
-                match &mut facts[s] {
-                    Some(sf) => sf.intersect(&known),
-                    slot @ None => *slot = Some(known),
-                }
-            }
-        }
-    }
-    changed
-}
-
-/// The reachable blocks' predecessors (block, branch) and dominators.
+/// What a round works out before it changes anything.
 struct Shape {
-    order: Vec<usize>,
-    reach: Vec<bool>,
-    preds: Vec<Vec<(usize, bool)>>,
-    /// dom[d] has bit b when every path from the root to d passes through b.
-    dom: Vec<Vec<u64>>,
-    /// Height above the returns (libpcap's "level").
-    level: Vec<usize>,
+    /// Reachable blocks, from the bottom up in libpcap's order (by height, and within a
+    /// height, the last one a depth-first walk finished first).
+    bottom_up: Vec<usize>,
+    /// For each block, the edges every path to it takes.
+    edom: Vec<Bits>,
+    /// For each block, the blocks every path to it passes through (itself included).
+    dom: Vec<Bits>,
+}
+
+fn successors(g: &Graph, b: usize) -> impl Iterator<Item = (usize, bool)> + '_ {
+    [true, false]
+        .into_iter()
+        .filter_map(move |br| match g.blocks[b].target(br) {
+            Target::Block(s) => Some((s, br)),
+            _ => None,
+        })
 }
 
 impl Shape {
     fn of(g: &Graph, root: usize) -> Shape {
         let n = g.blocks.len();
-        let words = n.div_ceil(64);
         let order = g.topo(root).unwrap_or_default();
-        let mut reach = vec![false; n];
-        reach[root] = true;
-        let mut preds = vec![Vec::new(); n];
-        let mut dom: Vec<Vec<u64>> = vec![Vec::new(); n];
+        let mut preds: Vec<Vec<(usize, bool)>> = vec![Vec::new(); n];
         for &b in &order {
-            let mut d = if b == root {
-                vec![0u64; words]
-            } else {
-                let mut it = preds[b].iter().map(|&(p, _): &(usize, bool)| &dom[p]);
-                let first: Vec<u64> = it.next().cloned().unwrap_or_else(|| vec![0; words]);
-                it.fold(first, |acc, o| acc.iter().zip(o).map(|(a, b)| a & b).collect())
-            };
-            d[b / 64] |= 1 << (b % 64);
+            for (s, br) in successors(g, b) {
+                preds[s].push((b, br));
+            }
+        }
+        let mut edom = vec![Bits::new(2 * n); n];
+        let mut dom = vec![Bits::new(n); n];
+        for &b in &order {
+            let mut e: Option<Bits> = None;
+            let mut d: Option<Bits> = None;
+            for &(p, br) in &preds[b] {
+                let mut pe = edom[p].clone();
+                pe.set(edge(p, br));
+                match &mut e {
+                    Some(x) => x.and(&pe),
+                    None => e = Some(pe),
+                }
+                match &mut d {
+                    Some(x) => x.and(&dom[p]),
+                    None => d = Some(dom[p].clone()),
+                }
+            }
+            edom[b] = e.unwrap_or_else(|| Bits::new(2 * n));
+            let mut d = d.unwrap_or_else(|| Bits::new(n));
+            d.set(b);
             dom[b] = d;
-            for branch in [true, false] {
-                if let Target::Block(s) = g.blocks[b].target(branch) {
-                    reach[s] = true;
-                    preds[s].push((b, branch));
+        }
+        // Heights, and the order a depth-first walk (true branch first) finishes blocks in.
+        let mut level = vec![0usize; n];
+        let mut finished = Vec::new();
+        let mut seen = vec![false; n];
+        let mut stack = vec![(root, false)];
+        while let Some((b, done)) = stack.pop() {
+            if done {
+                let l = |t: Target| match t {
+                    Target::Block(s) => level[s],
+                    _ => 0,
+                };
+                level[b] = 1 + l(g.blocks[b].jt).max(l(g.blocks[b].jf));
+                finished.push(b);
+                continue;
+            }
+            if seen[b] {
+                continue;
+            }
+            seen[b] = true;
+            stack.push((b, true));
+            for t in [g.blocks[b].jf, g.blocks[b].jt] {
+                if let Target::Block(s) = t {
+                    if !seen[s] {
+                        stack.push((s, false));
+                    }
                 }
             }
         }
-        let mut level = vec![0; n];
-        for &b in order.iter().rev() {
-            let l = |t: Target| match t {
-                Target::Block(s) => level[s],
-                _ => 0,
-            };
-            level[b] = 1 + l(g.blocks[b].jt).max(l(g.blocks[b].jf));
-        }
-        Shape {
-            order,
-            reach,
-            preds,
-            dom,
-            level,
-        }
-    }
-
-    fn dominates(&self, b: usize, d: usize) -> bool {
-        self.dom[d].get(b / 64).is_some_and(|w| w & (1 << (b % 64)) != 0)
+        let mut bottom_up: Vec<usize> = finished.into_iter().rev().collect();
+        bottom_up.sort_by_key(|&b| level[b]);
+        Shape { bottom_up, edom, dom }
     }
 }
 
-/// Moves a test up a chain, as described in the module documentation: `branch` false for
-/// chains of false branches (`or`), true for chains of true branches (`and`). Whether it
-/// moved anything.
-fn pullup(g: &mut Graph, s: &Shape, b: usize, branch: bool) -> bool {
+/// The predecessors (block, branch) of every block, among `blocks`: as in libpcap, the
+/// blocks reachable when the round started, even those that threading has since cut off.
+fn preds_of(g: &Graph, blocks: &[usize]) -> Vec<Vec<(usize, bool)>> {
+    let mut preds = vec![Vec::new(); g.blocks.len()];
+    for &b in blocks.iter().rev() {
+        for (s, br) in successors(g, b) {
+            preds[s].push((b, br));
+        }
+    }
+    preds
+}
+
+/// Moves a test up a chain, as described in the module documentation: `branch` is the
+/// branch the tests of the chain share the target of (true for `or`, whose chain follows the
+/// false branches; false for `and`). Whether it moved anything.
+fn pullup(g: &mut Graph, root: usize, preds: &[Vec<(usize, bool)>], dom: &[Bits], b: usize, branch: bool) -> bool {
     let along = !branch;
-    let Some(&(p0, _)) = s.preds[b].first() else {
+    let Some(&(p0, _)) = preds[b].first() else {
         return false;
     };
     // Every predecessor leaves the same value in the accumulator.
     let val = g.blocks[p0].lhs.clone();
-    if s.preds[b].iter().any(|&(p, _)| g.blocks[p].lhs != val) {
+    if preds[b].iter().any(|&(p, _)| g.blocks[p].lhs != val) {
         return false;
     }
     let exit = g.blocks[b].target(branch);
     let fits = |g: &Graph, t: Target| match t {
-        Target::Block(d) => g.blocks[d].target(branch) == exit && s.dominates(b, d),
+        Target::Block(d) => g.blocks[d].target(branch) == exit && dom[d].has(b),
         _ => false,
     };
     // Past the tests of that value at the top of the chain.
@@ -241,8 +252,7 @@ fn pullup(g: &mut Graph, s: &Shape, b: usize, branch: bool) -> bool {
         }
         before = c;
     };
-    // Unlink it and put it in front of `diff`, unless that would make a loop (the test
-    // has other predecessors inside the chain).
+    // Unlink it and put it in front of `diff`, unless that would make a loop.
     let saved = g.clone();
     let after = g.blocks[pull].target(along);
     g.blocks[before].set_target(along, after);
@@ -250,42 +260,67 @@ fn pullup(g: &mut Graph, s: &Shape, b: usize, branch: bool) -> bool {
     match above {
         Some(a) => g.blocks[a].set_target(along, Target::Block(pull)),
         None => {
-            for &(p, br) in &s.preds[b] {
-                g.blocks[p].set_target(br, Target::Block(pull));
+            // The predecessors as the round found them; one that threading or an earlier
+            // move has pointed elsewhere since keeps its edge.
+            for &(p, br) in &preds[b] {
+                if g.blocks[p].target(br) == Target::Block(b) {
+                    g.blocks[p].set_target(br, Target::Block(pull));
+                }
             }
         }
     }
-    if g.topo(s.order[0]).is_none() {
+    if g.topo(root).is_none() {
         *g = saved;
         return false;
     }
     true
 }
 
-/// One round of reordering, from the returns up; whether anything moved.
-fn pullups(g: &mut Graph, root: usize) -> bool {
-    let mut moved = false;
-    let mut shape = Shape::of(g, root);
-    let mut order: Vec<usize> = shape.order.iter().copied().filter(|&b| b != root).collect();
-    order.sort_by_key(|&b| shape.level[b]);
-    for b in order {
+/// One round of pass 1; whether it changed anything.
+fn round(g: &mut Graph, root: usize) -> bool {
+    let shape = Shape::of(g, root);
+    let mut changed = false;
+    for &b in &shape.bottom_up {
         for branch in [true, false] {
-            if shape.reach[b] && pullup(g, &shape, b, branch) {
-                moved = true;
-                // The shape is stale after a move.
-                shape = Shape::of(g, root);
+            let mut dom = shape.edom[b].clone();
+            dom.set(edge(b, branch));
+            let old = g.blocks[b].target(branch);
+            let new = thread(g, old, &dom);
+            if new != old {
+                g.blocks[b].set_target(branch, new);
+                changed = true;
             }
         }
     }
-    moved
+    let preds = preds_of(g, &shape.bottom_up);
+    for &b in &shape.bottom_up {
+        // libpcap's or_pullup, then its and_pullup.
+        for branch in [true, false] {
+            if pullup(g, root, &preds, &shape.dom, b, branch) {
+                changed = true;
+            }
+        }
+    }
+    changed
 }
+
+/// The result: where the program starts, and what it loads before it starts (the first
+/// test's values, when that test itself is gone).
+#[derive(Debug, Clone)]
+pub struct Optimized {
+    pub entry: Target,
+    pub prefix: Vec<Val>,
+}
+
+/// More rounds than any expression of sane size needs.
+const MAX_ROUNDS: usize = 1000;
 
 /// Optimizes the program whose first test is block `root`.
 pub fn optimize(g: &mut Graph, root: usize) -> Optimized {
-    // Pass 1.
-    loop {
-        while thread_all(g, root) {}
-        if !pullups(g, root) {
+    // Pass 1, until nothing changes (with a bound, in case moves and threading were ever to
+    // undo each other: the program is right either way).
+    for _ in 0..MAX_ROUNDS {
+        if !round(g, root) {
             break;
         }
     }
