@@ -151,8 +151,8 @@ fn ipv6(r: &mut Rng) -> Vec<u8> {
         _ => upper,
     };
     let mut h = vec![0x60, 0, 0, 0, 0, 0, first, 64];
-    h.extend(v6(r.pick(&V6)));
-    h.extend(v6(r.pick(&V6)));
+    h.extend(v6(r.pick::<&str>(&V6)));
+    h.extend(v6(r.pick::<&str>(&V6)));
     if first == 44 {
         let off: u16 = if r.chance(50) {
             1
@@ -260,7 +260,7 @@ fn primitive(r: &mut Rng) -> String {
         format!("{}.{}.{}.{}/{len}", n[0], n[1], n[2], n[3])
     };
     let net6 = |r: &mut Rng| {
-        let a = u128::from_be_bytes(v6(r.pick(&V6)));
+        let a = u128::from_be_bytes(v6(r.pick::<&str>(&V6)));
         let len = *r.pick(&[0u32, 10, 16, 32, 48, 64, 65, 128]);
         let m = u128::MAX.checked_shl(128 - len).unwrap_or(0);
         format!("{}/{len}", std::net::Ipv6Addr::from(a & m))
@@ -519,8 +519,9 @@ fn padded(f: &Frame) -> Frame {
 
 /// How one expression fared against libpcap.
 enum Outcome {
-    /// Compared on every frame, with this many evaluations.
-    Agree(usize),
+    /// Compared on every frame, with this many evaluations; whether the programs are the same
+    /// instruction for instruction.
+    Agree(usize, bool),
     /// Both refused it (the same way).
     BothRefuse,
     /// libpcap's own optimizer is wrong on a whole frame; nothing to learn here.
@@ -570,7 +571,7 @@ fn compare(
         ));
     }
     let Some(f) = frames.iter().find(|f| run(&theirs, f) != run(&ours, f)) else {
-        return Outcome::Agree(frames.len());
+        return Outcome::Agree(frames.len(), theirs == ours);
     };
     // Before blaming pktbox: libpcap's optimizer has bugs of its own. If its optimized
     // program disagrees with its unoptimized one on a frame long enough for every load (on
@@ -673,11 +674,15 @@ fn verdicts_agree_with_libpcap() {
     assert_eq!(outcomes.len(), exprs.len(), "a comparing thread died");
 
     let (mut compared, mut evaluations, mut refused, mut bugs, mut inherited) = (0, 0, 0, 0, 0);
+    let mut identical = 0;
     let mut failures = Vec::new();
     for (opt, unopt, changed) in &outcomes {
+        if let Outcome::Agree(_, same) = opt {
+            identical += usize::from(*same);
+        }
         for o in [opt, unopt] {
             match o {
-                Outcome::Agree(n) => {
+                Outcome::Agree(n, _) => {
                     compared += 1;
                     evaluations += n;
                 }
@@ -700,7 +705,7 @@ fn verdicts_agree_with_libpcap() {
     }
     eprintln!(
         "bpf_diff: {} expressions x {} frames, each compiled with and without the optimizer: {compared} programs \
-         compared with libpcap's ({evaluations} verdicts), {refused} refused by both, {bugs} skipped for libpcap \
+         compared with libpcap's ({evaluations} verdicts; {identical} optimized programs identical to libpcap's instruction for instruction), {refused} refused by both, {bugs} skipped for libpcap \
          optimizer bugs, {inherited} where both optimizers change the meaning; {} disagreements",
         exprs.len(),
         frames.len(),

@@ -33,7 +33,7 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Dump traffic on an interface of the stack")
         .override_usage(
-            "tcpdump [-DdeklnpqtUvXx] [-c count] [-i interface] [-Q in|out|inout] [-r file]\n               \
+            "tcpdump [-DdelnOpqtUvXx] [-c count] [-i interface] [-Q in|out|inout] [-r file]\n               \
              [-s snaplen] [-w file] [expression]",
         )
         .after_help(
@@ -123,6 +123,7 @@ pub fn command() -> Command {
             'd',
             "Print the compiled filter and exit (-dd: as C, -ddd: as numbers)",
         ))
+        .arg(flag("no_optimize", 'O', "Do not run the filter optimizer"))
         .arg(
             Arg::new("expression")
                 .value_name("expression")
@@ -172,6 +173,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     eprintln!("Warning: assuming Ethernet");
     let opts = compile::Options {
         snaplen: snap,
+        optimize: !m.get_flag("no_optimize"),
         ..Default::default()
     };
     let prog = match compile::compile(&expr, &opts) {

@@ -3,6 +3,8 @@
 //! in the accumulator (or index register) on every path into a block is not repeated, and
 //! branches that cannot reach their target in 255 instructions go through a `ja`.
 
+use std::collections::{HashMap, HashSet};
+
 use pktbox_stack::net::bpf::*;
 
 use super::ir::{decide, Graph, Target, Val};
@@ -180,8 +182,9 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
             }
         }
     }
+    let entry = resolve(&g, o.entry);
+    intern(&mut g, entry);
     let g = &g;
-    let entry = resolve(g, o.entry);
     // The loads of a first test that is gone.
     let mut head = Code {
         insns: Vec::new(),
@@ -192,20 +195,20 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
         head.a(v)?;
     }
     let n = g.blocks.len();
-    // Reachable blocks, each after its predecessors.
-    let order: Vec<usize> = match entry {
+    // Code of each block, with what registers hold on the way in (so every predecessor of a
+    // block is done before it).
+    let topo: Vec<usize> = match entry {
         Target::Block(e) => g
             .topo(e)
             .ok_or_else(|| Error::Semantic("internal error: loop in the program".into()))?,
         _ => Vec::new(),
     };
-    // Code of each block, with what registers hold on the way in.
     let mut regs_in: Vec<Option<Regs>> = vec![None; n];
     if let Target::Block(e) = entry {
         regs_in[e] = Some(head.regs.clone());
     }
-    let mut code: Vec<Option<Vec<BpfInsn>>> = vec![None; n];
-    for &b in &order {
+    let mut code: Vec<Vec<BpfInsn>> = vec![Vec::new(); n];
+    for &b in &topo {
         let blk = &g.blocks[b];
         let mut c = Code {
             insns: Vec::new(),
@@ -228,32 +231,59 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
                 }
             }
         }
-        code[b] = Some(c.insns);
+        code[b] = c.insns;
     }
-    let uses = |t: Target| order.iter().any(|&b| g.blocks[b].jt == t || g.blocks[b].jf == t) || entry == t;
-    let rets: Vec<(Target, u32)> = [(Target::Accept, accept), (Target::Reject, 0)]
-        .into_iter()
-        .filter(|(t, _)| uses(*t))
-        .collect();
+    // Blocks whose code and successors are the same are one block, even when the values in
+    // the registers differ (each path brings its own), as libpcap merges them.
+    let mut merged = g.clone();
+    let mut canon: Vec<usize> = (0..n).collect();
+    let mut seen: HashMap<(Vec<BpfInsn>, Target, Target), usize> = HashMap::new();
+    let fix = |canon: &[usize], t: Target| match t {
+        Target::Block(s) => Target::Block(canon[s]),
+        t => t,
+    };
+    for &b in topo.iter().rev() {
+        let (jt, jf) = (fix(&canon, merged.blocks[b].jt), fix(&canon, merged.blocks[b].jf));
+        merged.blocks[b].jt = jt;
+        merged.blocks[b].jf = jf;
+        canon[b] = *seen.entry((code[b].clone(), jt, jf)).or_insert(b);
+    }
+    let g = &merged;
+    let ret = |t: Target| match t {
+        Target::Accept => accept,
+        _ => 0,
+    };
+    let order = layout(g, entry);
 
     // Branches that need a `ja` because their target is too far: grows until all fit.
     let mut far: Vec<[bool; 2]> = vec![[false; 2]; n];
     loop {
         // Where each block and return starts.
         let mut start = vec![0usize; n];
+        let mut rets: Vec<(Target, usize)> = Vec::new();
         let mut pos = head.insns.len();
-        for &b in &order {
-            start[b] = pos;
-            pos += code[b].as_ref().map_or(0, Vec::len) + far[b].iter().filter(|f| **f).count();
+        for &t in &order {
+            match t {
+                Target::Block(b) => {
+                    start[b] = pos;
+                    pos += code[b].len() + far[b].iter().filter(|f| **f).count();
+                }
+                t => {
+                    rets.push((t, pos));
+                    pos += 1;
+                }
+            }
         }
-        let ret_at: Vec<(Target, usize)> = rets.iter().enumerate().map(|(i, (t, _))| (*t, pos + i)).collect();
         let at = |t: Target| match t {
             Target::Block(s) => start[s],
-            t => ret_at.iter().find(|(r, _)| *r == t).map_or(0, |(_, p)| *p),
+            t => rets.iter().find(|(r, _)| *r == t).map_or(0, |(_, p)| *p),
         };
         let mut grew = false;
-        for &b in &order {
-            let jump_at = start[b] + code[b].as_ref().map_or(1, Vec::len) - 1;
+        for &b in order.iter().filter_map(|t| match t {
+            Target::Block(b) => Some(b),
+            _ => None,
+        }) {
+            let jump_at = start[b] + code[b].len() - 1;
             for (i, t) in [g.blocks[b].jt, g.blocks[b].jf].into_iter().enumerate() {
                 if !far[b][i] && at(t) - (jump_at + 1) > 255 {
                     far[b][i] = true;
@@ -264,10 +294,14 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
         if grew {
             continue;
         }
-        let mut out = Vec::with_capacity(pos + rets.len());
+        let mut out = Vec::with_capacity(pos);
         out.extend(head.insns.iter().copied());
-        for &b in &order {
-            let mut insns = code[b].clone().unwrap_or_default();
+        for &t in &order {
+            let Target::Block(b) = t else {
+                out.push(BpfInsn::stmt(BPF_RET | BPF_K, ret(t)));
+                continue;
+            };
+            let mut insns = code[b].clone();
             let Some(mut j) = insns.pop() else { continue };
             let jump_at = out.len() + insns.len();
             let mut tramp = Vec::new();
@@ -289,9 +323,59 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
             out.push(j);
             out.extend(tramp);
         }
-        for (_, k) in &rets {
-            out.push(BpfInsn::stmt(BPF_RET | BPF_K, *k));
-        }
         return Ok(out);
     }
+}
+
+/// Merges blocks that do the same test and go to the same places, from the returns up, so
+/// that shared tails are laid out once (libpcap's `intern_blocks`).
+fn intern(g: &mut Graph, entry: Target) {
+    let Target::Block(e) = entry else {
+        return;
+    };
+    let Some(topo) = g.topo(e) else {
+        return;
+    };
+    let mut canon: Vec<usize> = (0..g.blocks.len()).collect();
+    let mut seen: HashMap<(Val, u16, Val, Target, Target), usize> = HashMap::new();
+    let fix = |canon: &[usize], t: Target| match t {
+        Target::Block(s) => Target::Block(canon[s]),
+        t => t,
+    };
+    for &b in topo.iter().rev() {
+        let (jt, jf) = (fix(&canon, g.blocks[b].jt), fix(&canon, g.blocks[b].jf));
+        g.blocks[b].jt = jt;
+        g.blocks[b].jf = jf;
+        let blk = &g.blocks[b];
+        let key = (blk.lhs.clone(), blk.op, blk.rhs.clone(), jt, jf);
+        canon[b] = *seen.entry(key).or_insert(b);
+    }
+}
+
+/// The order blocks and returns are laid out in, as libpcap lays them out: each block
+/// before its true branch's code, which comes before its false branch's.
+fn layout(g: &Graph, entry: Target) -> Vec<Target> {
+    let mut post: Vec<Target> = Vec::new();
+    let mut done: HashSet<Target> = HashSet::new();
+    let mut stack = vec![(entry, false)];
+    while let Some((t, children_done)) = stack.pop() {
+        if children_done {
+            post.push(t);
+            continue;
+        }
+        if !done.insert(t) {
+            continue;
+        }
+        stack.push((t, true));
+        if let Target::Block(b) = t {
+            // Visited false branch first, so that it ends up laid out last.
+            for s in [g.blocks[b].jt, g.blocks[b].jf] {
+                if !done.contains(&s) {
+                    stack.push((s, false));
+                }
+            }
+        }
+    }
+    post.reverse();
+    post
 }
