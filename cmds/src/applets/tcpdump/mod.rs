@@ -190,3 +190,59 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(args: &[&str]) -> ExitCode {
+        run(std::iter::once("tcpdump")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect())
+    }
+
+    #[test]
+    fn dump_needs_no_stack() {
+        assert_eq!(code(&["-d", "tcp", "port", "80"]), ExitCode::SUCCESS);
+        assert_eq!(code(&["-ddd", "-O", "-s", "96", "ip"]), ExitCode::SUCCESS);
+        assert_eq!(code(&["-dd", "-nn", "-i", "en0", "vlan"]), ExitCode::SUCCESS);
+        assert_eq!(code(&["-d"]), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn failures_exit_1_and_usage_errors_2() {
+        let fail = ExitCode::from(crate::common::EXIT_FAILURE);
+        // Capturing and reading are not here yet, and say so rather than doing nothing.
+        for args in [
+            &["ip"][..],
+            &["-i", "en0"],
+            &["-D"],
+            &["-d", "-w", "x.pcap", "ip"],
+            &["-d", "-r", "x.pcap"],
+        ] {
+            assert_eq!(code(args), fail, "{args:?}");
+        }
+        assert_eq!(code(&["-d", "tcp", "and"]), fail);
+        assert_eq!(code(&["-d", "-s", "300000", "ip"]), fail);
+        assert_eq!(
+            code(&["-Q", "sideways", "-d", "ip"]),
+            ExitCode::from(crate::common::EXIT_USAGE)
+        );
+    }
+
+    #[test]
+    fn snaplen_as_tcpdump_checks_it() {
+        let s = |v: &str| snaplen(Some(&v.to_string()));
+        assert_eq!(snaplen(None), Ok(262144));
+        assert_eq!(s("0"), Ok(262144));
+        assert_eq!(s("68"), Ok(68));
+        assert_eq!(s("262144"), Ok(262144));
+        assert_eq!(
+            s("262145"),
+            Err("invalid snaplen 262145 (must be >= 0 and <= 262144)".into())
+        );
+        assert_eq!(s("-5"), Err("invalid snaplen -5 (must be >= 0 and <= 262144)".into()));
+        assert!(s("abc").is_err());
+    }
+}

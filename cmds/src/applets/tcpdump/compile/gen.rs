@@ -19,6 +19,8 @@ const IPPROTO_ICMPV6: u32 = 58;
 const IPPROTO_TCP: u32 = 6;
 const IPPROTO_UDP: u32 = 17;
 const IPPROTO_SCTP: u32 = 132;
+/// How deeply arithmetic may nest (the compiler recurses over it).
+pub const MAX_VAL_DEPTH: usize = 200;
 
 /// Which way an address or port is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -601,6 +603,10 @@ impl Gen {
             (BPF_MOD, Val::Const(0)) => return Err(bad("modulus by zero")),
             (BPF_LSH | BPF_RSH, Val::Const(n)) if *n > 31 => return Err(bad("shift by more than 31 bits")),
             _ => {}
+        }
+        // A long chain (`x + 1 + 1 + ...`) nests as deeply as parentheses would.
+        if a.val.depth().max(b.val.depth()) >= MAX_VAL_DEPTH {
+            return Err(bad("expression too complex"));
         }
         let cond = self.and_opt(a.cond, b.cond);
         Ok(Arth {

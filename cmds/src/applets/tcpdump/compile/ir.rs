@@ -96,6 +96,16 @@ impl Val {
         }
     }
 
+    /// How deeply the value's operations nest.
+    pub fn depth(&self) -> usize {
+        match self {
+            Val::Const(_) | Val::Len | Val::Msh(_) => 1,
+            Val::Load { index, .. } => 1 + index.as_ref().map_or(0, |i| i.depth()),
+            Val::Alu(_, a, b) => 1 + a.depth().max(b.depth()),
+            Val::Neg(a) => 1 + a.depth(),
+        }
+    }
+
     pub fn is_const(&self) -> bool {
         matches!(self, Val::Const(_))
     }

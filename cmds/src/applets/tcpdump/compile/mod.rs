@@ -43,6 +43,10 @@ impl Default for Options {
     }
 }
 
+/// More tests than a filter of a few hundred terms makes; the optimizer's work grows with
+/// the square of their number.
+const MAX_BLOCKS: usize = 8192;
+
 /// libpcap's default snap length (MAXIMUM_SNAPLEN).
 pub const DEFAULT_SNAPLEN: u32 = 262144;
 
@@ -96,6 +100,9 @@ pub fn compile(expr: &str, opts: &Options) -> Result<Vec<BpfInsn>, Error> {
         return Ok(vec![BpfInsn::stmt(BPF_RET | BPF_K, opts.snaplen)]);
     };
     let mut g = p.gen.g;
+    if g.blocks.len() > MAX_BLOCKS {
+        return Err(Error::Semantic("expression too complex".into()));
+    }
     g.finish(&cond);
     if !opts.optimize {
         let o = opt::Optimized {

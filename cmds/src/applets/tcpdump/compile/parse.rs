@@ -37,7 +37,16 @@ pub struct Parser<'a> {
     expr: &'a str,
     toks: Vec<Token>,
     i: usize,
+    /// How deeply parentheses, negations and brackets nest here.
+    depth: usize,
     pub gen: Gen,
+}
+
+/// Deeper nesting than any filter needs; it keeps the recursion bounded.
+const MAX_DEPTH: usize = 200;
+
+fn too_complex() -> Error {
+    Error::Semantic("expression too complex".into())
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -155,7 +164,13 @@ fn check_port(p: u32) -> Result<u32, Error> {
 
 impl<'a> Parser<'a> {
     pub fn new(expr: &'a str, toks: Vec<Token>, gen: Gen) -> Self {
-        Parser { expr, toks, i: 0, gen }
+        Parser {
+            expr,
+            toks,
+            i: 0,
+            depth: 0,
+            gen,
+        }
     }
 
     fn peek(&self) -> &Tok {
@@ -219,6 +234,16 @@ impl<'a> Parser<'a> {
     }
 
     fn operand(&mut self, ctx: Inherit) -> Result<(Cond, Inherit), Error> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(too_complex());
+        }
+        let r = self.operand_inner(ctx);
+        self.depth -= 1;
+        r
+    }
+
+    fn operand_inner(&mut self, ctx: Inherit) -> Result<(Cond, Inherit), Error> {
         match self.peek().clone() {
             Tok::Kw(Kw::Not) => {
                 self.next();
@@ -347,6 +372,12 @@ impl<'a> Parser<'a> {
             let Some(p) = proto else {
                 return Err(self.syntax());
             };
+            // A protocol alone ends its term (`ip 10.0.0.1` does not parse).
+            let ends = matches!(self.peek(), Tok::End | Tok::Kw(Kw::And | Kw::Or))
+                || [")", "&&", "||"].iter().any(|o| self.peek().is_op(o));
+            if !ends {
+                return Err(self.syntax());
+            }
             return Ok((self.gen.proto_abbrev(p)?, Inherit::Error));
         }
         let q = Qual { proto, dir, addr };
@@ -657,6 +688,20 @@ impl<'a> Parser<'a> {
     }
 
     fn arith_unary(&mut self) -> Result<Arth, Error> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(too_complex());
+        }
+        let r = self.arith_unary_inner();
+        self.depth -= 1;
+        let a = r?;
+        if a.val.depth() > super::gen::MAX_VAL_DEPTH {
+            return Err(too_complex());
+        }
+        Ok(a)
+    }
+
+    fn arith_unary_inner(&mut self) -> Result<Arth, Error> {
         let t = self.next();
         match t.tok {
             Tok::Num(n) => Ok(Arth {
