@@ -162,14 +162,27 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         .map(|v| v.cloned().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let dump = m.get_count("dump");
-    // What needs packets: a stack's interface or a file.
+    // What needs packets (a stack's interface or a file), or concerns how they are captured
+    // or written: refused rather than ignored, even with -d. Printing options do nothing with
+    // -d, as in tcpdump.
     let given = |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-    let capture = ["list_interfaces", "read", "write"].into_iter().any(given);
+    let capture = [
+        "interface",
+        "list_interfaces",
+        "count",
+        "no_promisc",
+        "direction",
+        "write",
+        "read",
+        "packet_buffered",
+    ]
+    .into_iter()
+    .any(given);
     if dump == 0 || capture {
         return fail(PROG, "capture is not in this build yet");
     }
-    // With -d, tcpdump assumes Ethernet when no interface or file gives the link type; it
-    // says so, and so does this one (every interface of the stack is Ethernet so far).
+    // Without an interface or a file to give the link type, tcpdump -d assumes Ethernet and
+    // says so.
     eprintln!("Warning: assuming Ethernet");
     let opts = compile::Options {
         snaplen: snap,
@@ -206,7 +219,7 @@ mod tests {
     fn dump_needs_no_stack() {
         assert_eq!(code(&["-d", "tcp", "port", "80"]), ExitCode::SUCCESS);
         assert_eq!(code(&["-ddd", "-O", "-s", "96", "ip"]), ExitCode::SUCCESS);
-        assert_eq!(code(&["-dd", "-nn", "-i", "en0", "vlan"]), ExitCode::SUCCESS);
+        assert_eq!(code(&["-dd", "-nn", "-vv", "-e", "vlan"]), ExitCode::SUCCESS);
         assert_eq!(code(&["-d"]), ExitCode::SUCCESS);
     }
 
@@ -218,6 +231,9 @@ mod tests {
             &["ip"][..],
             &["-i", "en0"],
             &["-D"],
+            &["-d", "-i", "en0", "ip"],
+            &["-d", "-c", "5"],
+            &["-d", "-Q", "in"],
             &["-d", "-w", "x.pcap", "ip"],
             &["-d", "-r", "x.pcap"],
         ] {

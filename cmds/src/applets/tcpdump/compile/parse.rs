@@ -459,18 +459,10 @@ impl<'a> Parser<'a> {
                 } else {
                     let (v, len) = atoin(&s)?;
                     match q.addr {
-                        Addr::Port | Addr::Portrange | Addr::Proto | Addr::Protochain => {
-                            let kw = ["port", "portrange", "proto", "protochain"][[
-                                Addr::Port,
-                                Addr::Portrange,
-                                Addr::Proto,
-                                Addr::Protochain,
-                            ]
-                            .iter()
-                            .position(|a| *a == q.addr)
-                            .unwrap_or(0)];
-                            Err(bad(format!("'{kw}' modifier applied to ip host")))
-                        }
+                        Addr::Port => Err(bad("'port' modifier applied to ip host")),
+                        Addr::Portrange => Err(bad("'portrange' modifier applied to ip host")),
+                        Addr::Proto => Err(bad("'proto' modifier applied to ip host")),
+                        Addr::Protochain => Err(bad("'protochain' modifier applied to ip host")),
                         Addr::Gateway => Err(bad("'gateway' requires a name")),
                         _ if q.proto == Some(Kw::Link) => Err(bad("illegal link layer address")),
                         _ => self.gen.host4(shift_up(v, len), mask_of(len), q),
