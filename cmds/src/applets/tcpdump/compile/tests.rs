@@ -328,3 +328,108 @@ fn unoptimized_programs_mean_the_same() {
         }
     }
 }
+
+/// Whatever the words, the compiler answers with a program or an error, never a panic, and
+/// its programs pass validation.
+#[test]
+fn any_input_gets_an_answer() {
+    const WORDS: &[&str] = &[
+        "ip",
+        "ip6",
+        "tcp",
+        "udp",
+        "icmp",
+        "arp",
+        "ether",
+        "vlan",
+        "host",
+        "net",
+        "port",
+        "portrange",
+        "proto",
+        "src",
+        "dst",
+        "and",
+        "or",
+        "not",
+        "!",
+        "&&",
+        "||",
+        "(",
+        ")",
+        "[",
+        "]",
+        ":",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "&",
+        "|",
+        "^",
+        "<<",
+        ">>",
+        "=",
+        "!=",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "len",
+        "less",
+        "greater",
+        "broadcast",
+        "multicast",
+        "mask",
+        "0",
+        "1",
+        "2",
+        "4",
+        "80",
+        "0x800",
+        "65536",
+        "10.0.0.1",
+        "10.1",
+        "fe80::1",
+        "1:2:3:4:5:6",
+        "tcpflags",
+        "tcp-syn",
+        "\\tcp",
+        "http",
+        "10.0.0.0/8",
+        "/",
+        "é",
+        "$",
+        "gateway",
+        "protochain",
+        "mpls",
+        "icmp6",
+        "byte",
+    ];
+    let mut seed: u64 = 0x1234_5678_9abc_def1;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..8_000 {
+        let n = 1 + (next() % 12) as usize;
+        let expr: Vec<&str> = (0..n).map(|_| WORDS[(next() % WORDS.len() as u64) as usize]).collect();
+        let expr = expr.join(if next() % 3 == 0 { "" } else { " " });
+        for optimize in [true, false] {
+            if let Ok(p) = compile(
+                &expr,
+                &Options {
+                    optimize,
+                    ..Default::default()
+                },
+            ) {
+                if let Err(e) = bpf_validate(&p) {
+                    panic!("{expr:?}: invalid program: {e}\n{}", dump(&p, 1));
+                }
+            }
+        }
+    }
+}
