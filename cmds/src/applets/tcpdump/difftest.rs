@@ -413,6 +413,10 @@ fn primitive(r: &mut Rng) -> String {
                 "udp[8:4] = udp[8:4]",
                 "ip[ip[9]] > 10",
                 "tcp[13] & 7 = ip[9] - 4",
+                "ip[0] - tcp[0] = 1",
+                "udp[0:2] + tcp[0:2] > 100",
+                "ip6[6] + icmp[0] = 17",
+                "(ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2) != 0",
             ])
             .to_string(),
         30 => format!("host {} or {}", a4(r), a4(r)),
@@ -489,7 +493,41 @@ fn corpus() -> (Vec<String>, Vec<Frame>) {
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let mut r = Rng(env("BPF_DIFF_SEED").unwrap_or(0x5eed_0b5e_55ed_f00d) | 1);
     let scale = env("BPF_DIFF_SCALE").unwrap_or(1) as usize;
-    let mut exprs: Vec<String> = Vec::new();
+    // Filters people write (several from tcpdump(8)'s examples).
+    let mut exprs: Vec<String> = [
+        "tcp port 22",
+        "not port 22",
+        "host 192.168.1.1 and port 80",
+        "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
+        "tcp and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)",
+        "icmp[icmptype] != icmp-echo and icmp[icmptype] != icmp-echoreply",
+        "ip[6:2] & 0x1fff != 0",
+        "tcp[13] == 18",
+        "ether[0] & 1 = 0 and ip[16] >= 224",
+        "ip broadcast or ip multicast",
+        "udp port 53 or udp port 67 or udp port 68",
+        "ether broadcast or ether multicast",
+        "ip6 and icmp6",
+        "arp or icmp",
+        "ip and not net 10.0.0.0/8",
+        "vlan 100 and host 10.0.0.1",
+        "less 64",
+        "greater 1000 and tcp",
+        "ip6 net 2001:db8::/32 and tcp dst port 443",
+        "dst host 10.0.0.1 and (src net 192.168.0.0/16 or src net 172.16.0.0/12)",
+        "port 80 or port 443 or port 8080",
+        "tcp dst portrange 6000-6010",
+        "not ether host 00:11:22:33:44:55",
+        "ip proto 50 or ip proto 51",
+        "esp or ah",
+        "ip multicast and udp",
+        "icmp6 and ip6[40] == 135",
+        "tcp[tcpflags] == tcp-syn and not src net 10.0.0.0/8",
+        "(tcp[tcpflags] & tcp-rst) != 0 or icmp[icmptype] == icmp-unreach",
+        "vlan and vlan and ip",
+    ]
+    .map(String::from)
+    .to_vec();
     for _ in 0..300 * scale {
         exprs.push(primitive(&mut r));
     }

@@ -126,17 +126,15 @@ impl Code {
         if x_loadable(r) || self.regs.x.as_ref() == Some(r) && !uses_x(l) {
             self.a(l)?;
             self.x(r)
-        } else if !uses_x(l) {
-            self.a(r)?;
-            self.x(r)?;
-            self.a(l)
         } else {
-            self.a(r)?;
+            // libpcap's order: the left operand first, kept in scratch memory while the
+            // right one is computed.
+            self.a(l)?;
             let m = self.scratch()?;
             self.push(BPF_ST, m);
-            self.a(l)?;
-            self.push(BPF_LDX | BPF_W | BPF_MEM, m);
-            self.regs.x = Some(r.clone());
+            self.x(r)?;
+            self.push(BPF_LD | BPF_MEM, m);
+            self.regs.a = Some(l.clone());
             self.depth -= 1;
             Ok(())
         }
@@ -171,8 +169,23 @@ pub fn emit(g: &Graph, o: &Optimized, accept: u32) -> Result<Vec<BpfInsn>, Error
         g.blocks[b].jt = jt;
         g.blocks[b].jf = jf;
     }
-    // `x & m == 0` is `jset #m` with the branches swapped.
+    // libpcap's last touches, which change no verdict: `x - y == 0` is `x == y`, `x - k == c`
+    // is `x == c + k`, and `x & m == 0` is `jset #m` with the branches swapped.
     for blk in &mut g.blocks {
+        if let (Val::Alu(BPF_SUB, l, r), BPF_JEQ, Val::Const(c)) = (&blk.lhs, blk.op, &blk.rhs) {
+            match (&**r, *c) {
+                (Val::Const(k), c) => {
+                    blk.rhs = Val::Const(c.wrapping_add(*k));
+                    blk.lhs = (**l).clone();
+                }
+                (r, 0) => {
+                    let (l, r) = ((**l).clone(), r.clone());
+                    blk.lhs = l;
+                    blk.rhs = r;
+                }
+                _ => {}
+            }
+        }
         if let (Val::Alu(BPF_AND, v, m), BPF_JEQ, Val::Const(0)) = (&blk.lhs, blk.op, &blk.rhs) {
             if let Val::Const(m) = **m {
                 blk.lhs = (**v).clone();

@@ -608,10 +608,12 @@ impl Gen {
         if a.val.depth().max(b.val.depth()) >= MAX_VAL_DEPTH {
             return Err(bad("expression too complex"));
         }
-        let cond = self.and_opt(a.cond, b.cond);
+        // libpcap keeps only the left operand's tests: in `ip[2:2] - tcp[12]`, tcp[12] does
+        // not make the packet TCP (its `gen_arth` returns the left operand with its tests).
+        // Surprising, but a filter must select what tcpdump's selects.
         Ok(Arth {
             val: Val::alu(op, a.val, b.val),
-            cond,
+            cond: a.cond,
         })
     }
 
