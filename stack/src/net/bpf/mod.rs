@@ -11,7 +11,28 @@
 //! - [`bpf_filter`], which runs any program, valid or not, on a packet without reading
 //!   outside it and without panicking: it returns how many bytes of the packet to keep
 //!   (0: drop it);
-//! - [`BpfProgram`], a program that has passed [`bpf_validate`], for a capture to hold.
+//! - [`BpfProgram`], a program that has passed [`bpf_validate`], for a capture to hold. It
+//!   travels on the channel as a `Vec<BpfInsn>` and decodes only if it passes the checks.
+//!
+//! A tap runs the capture's program on each frame and keeps what it returns, no more than
+//! the frame and the capture's snap length:
+//!
+//! ```
+//! use pktbox_stack::net::bpf::{BpfInsn, BpfProgram, BPF_ABS, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET};
+//!
+//! // tcpdump -dd ip
+//! let ip = BpfProgram::new(vec![
+//!     BpfInsn::stmt(BPF_LD | BPF_H | BPF_ABS, 12),
+//!     BpfInsn::jump(BPF_JMP | BPF_JEQ | BPF_K, 0x800, 0, 1),
+//!     BpfInsn::stmt(BPF_RET | BPF_K, 262144),
+//!     BpfInsn::stmt(BPF_RET | BPF_K, 0),
+//! ])
+//! .unwrap();
+//! let mut frame = vec![0u8; 60];
+//! frame[12] = 0x08;
+//! let keep = ip.filter(&frame, frame.len() as u32).min(frame.len() as u32);
+//! assert_eq!(keep, 60);
+//! ```
 
 pub mod insn;
 pub mod interp;
