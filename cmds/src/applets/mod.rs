@@ -10,6 +10,7 @@ pub mod netstat;
 pub mod ping;
 pub mod route;
 pub mod sysctl;
+pub mod tcpdump;
 
 /// One applet of the multi-call binary.
 pub struct Applet {
@@ -73,6 +74,11 @@ pub const APPLETS: &[Applet] = &[
         name: "nc",
         command: nc::command,
         run: nc::run,
+    },
+    Applet {
+        name: "tcpdump",
+        command: tcpdump::command,
+        run: tcpdump::run,
     },
 ];
 

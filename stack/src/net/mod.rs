@@ -1,6 +1,7 @@
-//! Layer 2 and interfaces: ifnet, Ethernet, ARP, the routing socket, interface control.
+//! Layer 2 and interfaces: ifnet, Ethernet, ARP, BPF, the routing socket, interface control.
 
 pub mod arp;
+pub mod bpf;
 pub mod ether;
 pub mod if_control;
 pub mod ifnet;
