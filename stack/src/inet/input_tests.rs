@@ -18,7 +18,7 @@ use crate::net::ifnet::Ifnet;
 use crate::sys::{Config, Stack, Variant};
 
 /// A driver that keeps what the stack sends.
-struct Sink(Mutex<Vec<Vec<u8>>>);
+pub(crate) struct Sink(pub(crate) Mutex<Vec<Vec<u8>>>);
 
 /// The driver half that the interface owns.
 struct SinkDriver(Arc<Sink>);
@@ -35,6 +35,7 @@ impl Driver for SinkDriver {
     }
     fn send(&self, f: &[u8]) -> std::io::Result<()> {
         let mut v = self.0 .0.lock().unwrap();
+        // Keep the first frames (what tests look at); forget the rest.
         if v.len() < 10_000 {
             v.push(f.to_vec());
         }
@@ -48,12 +49,13 @@ impl Driver for SinkDriver {
     }
 }
 
-const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const PEER: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const HIM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub(crate) const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+pub(crate) const PEER: [u8; 6] = [2, 0, 0, 0, 0, 2];
+pub(crate) const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub(crate) const HIM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-fn setup(forward: bool) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+/// A stack with lo0 and en0 (10.0.0.1/24 on a driver that keeps what is sent).
+pub(crate) fn setup(forward: bool) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
     let stack = Stack::new(Config {
         variant: Variant::V4,
         prefix: "/nonexistent".into(),
@@ -90,7 +92,7 @@ fn setup(forward: bool) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
     (stack, ifp, sink)
 }
 
-fn ether(dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ether(dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(14 + payload.len());
     f.extend_from_slice(&dst);
     f.extend_from_slice(&PEER);
@@ -119,7 +121,7 @@ fn echo(seq: u16, len: usize) -> Vec<u8> {
     m
 }
 
-fn arp(op: u16, spa: Ipv4Addr, tpa: Ipv4Addr, sha: [u8; 6]) -> Vec<u8> {
+pub(crate) fn arp(op: u16, spa: Ipv4Addr, tpa: Ipv4Addr, sha: [u8; 6]) -> Vec<u8> {
     let mut a = vec![0, 1, 8, 0, 6, 4];
     a.extend_from_slice(&op.to_be_bytes());
     a.extend_from_slice(&sha);

@@ -10,7 +10,7 @@ pub mod tcp;
 pub mod udp;
 
 #[cfg(test)]
-mod input_tests;
+pub(crate) mod input_tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -86,6 +86,21 @@ impl From<io::Error> for Error {
     }
 }
 
+/// The answer a reply frame carries: its body, or the error its header's errno says.
+fn answer(f: Frame) -> Result<Msg, Error> {
+    if f.hdr.errno == 0 {
+        return Ok(f.msg);
+    }
+    let text = match f.msg {
+        Msg::ErrorText(t) if !t.is_empty() => Some(t),
+        _ => None,
+    };
+    Err(Error::Errno {
+        errno: f.hdr.errno,
+        text,
+    })
+}
+
 /// A control connection to a stack.
 pub struct Stack {
     conn: SeqPacket,
@@ -182,17 +197,7 @@ impl Stack {
             if f.hdr.seq != seq {
                 continue;
             }
-            if f.hdr.errno != 0 {
-                let text = match f.msg {
-                    Msg::ErrorText(t) if !t.is_empty() => Some(t),
-                    _ => None,
-                };
-                return Err(Error::Errno {
-                    errno: f.hdr.errno,
-                    text,
-                });
-            }
-            return Ok(f.msg);
+            return answer(f);
         }
     }
 
@@ -449,17 +454,7 @@ impl SockConn {
             if f.hdr.seq != seq {
                 continue;
             }
-            if f.hdr.errno != 0 {
-                let text = match f.msg {
-                    Msg::ErrorText(t) if !t.is_empty() => Some(t),
-                    _ => None,
-                };
-                return Err(Error::Errno {
-                    errno: f.hdr.errno,
-                    text,
-                });
-            }
-            return Ok(f.msg);
+            return answer(f);
         }
     }
 

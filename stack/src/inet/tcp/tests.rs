@@ -3,101 +3,23 @@
 //! buffers stay within their bounds.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use pktbox_drivers::{Driver, Recv as DRecv};
 use proptest::prelude::*;
 
+use crate::inet::input_tests::{arp, ether, HIM, MAC, ME, PEER};
 use crate::inet::ip::{write_header, IPPROTO_TCP};
 use crate::inet::tcp::output::tcp_cksum;
 use crate::inet::tcp::usrreq::{self, Sock};
 use crate::inet::tcp::State;
-use crate::msg::AddrReq;
 use crate::net::ether::ether_input;
-use crate::net::if_control::if_attach;
 use crate::net::ifnet::Ifnet;
-use crate::sys::{Config, Stack, Variant};
-
-struct Sink(Arc<Mutex<Vec<Vec<u8>>>>);
-
-impl Driver for Sink {
-    fn kind(&self) -> &'static str {
-        "sink"
-    }
-    fn raw_fd(&self) -> std::os::fd::RawFd {
-        -1
-    }
-    fn recv(&self, _: &mut [u8]) -> std::io::Result<DRecv> {
-        Ok(DRecv::WouldBlock)
-    }
-    fn send(&self, f: &[u8]) -> std::io::Result<()> {
-        let mut v = self.0.lock().unwrap();
-        if v.len() > 1000 {
-            v.clear();
-        }
-        v.push(f.to_vec());
-        Ok(())
-    }
-    fn link_up(&self) -> bool {
-        true
-    }
-    fn details(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
-
-const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const PEER: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const HIM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+use crate::sys::Stack;
 
 fn setup() -> (Arc<Stack>, Arc<Ifnet>) {
-    let stack = Stack::new(Config {
-        variant: Variant::V4,
-        prefix: "/nonexistent".into(),
-        forward: false,
-        rx_threads: 1,
-        rx_prio: None,
-        threads_min: 1,
-        threads_max: 1,
-        verbose: 0,
-    });
-    let ifp = {
-        let mut ctx = stack.ctx();
-        if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false))
-            .unwrap()
-            .set_up(true);
-        let ifp = if_attach(
-            &mut ctx,
-            Ifnet::ether(
-                2,
-                "en0".into(),
-                MAC,
-                1500,
-                Box::new(Sink(Arc::new(Mutex::new(Vec::new())))),
-            ),
-        )
-        .unwrap();
-        crate::inet::add_addr(
-            &mut ctx,
-            &AddrReq {
-                name: "en0".into(),
-                addr: Some(ME.into()),
-                netmask: Some(Ipv4Addr::new(255, 255, 255, 0).into()),
-                brd: None,
-            },
-        )
-        .unwrap();
-        ifp
-    };
+    let (stack, ifp, _sink) = crate::inet::input_tests::setup(false);
     // Teach ARP the peer, so our answers go out at once.
-    let mut a = vec![0xffu8; 6];
-    a.extend_from_slice(&PEER);
-    a.extend_from_slice(&[8, 6, 0, 1, 8, 0, 6, 4, 0, 1]);
-    a.extend_from_slice(&PEER);
-    a.extend_from_slice(&HIM.octets());
-    a.extend_from_slice(&[0; 6]);
-    a.extend_from_slice(&ME.octets());
+    let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
     ether_input(&stack, &ifp, &mut a);
     (stack, ifp)
 }
