@@ -396,7 +396,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(name) = iface else {
-        let _ = command().print_help();
+        eprintln!(
+            "usage: {}",
+            command().render_usage().to_string().trim_start_matches("Usage: ")
+        );
         return ExitCode::from(crate::common::EXIT_USAGE);
     };
     let plan = match parse_params(&params) {

@@ -149,6 +149,11 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
             spa,
             ether_ntoa(&sha)
         );
+        // Defend the address, as NetBSD's in_arpinput does: tell the sender (and so its
+        // neighbours' caches, on a hub) whose address it is.
+        if send(ifp, ArpOperations::Reply, spa, sha, spa, sha).is_ok() {
+            ctx.arpstat.sent_replies += 1;
+        }
         return;
     }
     let for_us = ours(tpa);

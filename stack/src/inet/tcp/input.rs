@@ -506,6 +506,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
             }
         }
         let data_acked = (acked as usize).min(t.snd_buf.len());
+        super::autosize_snd(t);
         t.snd_buf.drain(..data_acked);
         t.snd_una = s.ack;
         if lt(t.snd_nxt, t.snd_una) {
@@ -670,6 +671,7 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
             st.rcvbyte += data.len() as u64;
             t.rcv_buf.extend(data);
             t.rcv_nxt = t.rcv_nxt.wrapping_add(data.len() as u32);
+            super::autosize_rcv(t, data.len(), now);
             // Segments that were waiting for this one.
             while let Some((&oseq, _)) = t.ooo.iter().next() {
                 if gt(oseq, t.rcv_nxt) {

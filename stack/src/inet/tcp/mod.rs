@@ -170,6 +170,13 @@ pub struct Tcb {
     pub keepalive: bool,
     pub linger: Option<Duration>,
     pub ack_now: bool,
+    /// Receive auto-sizing: bytes received since `rcv_auto_start`.
+    pub rcv_auto_bytes: usize,
+    pub rcv_auto_start: Instant,
+    /// The buffers may grow (net.inet.tcp.recvbuf_auto / sendbuf_auto, and no SO_RCVBUF
+    /// or SO_SNDBUF set by the user).
+    pub rcv_auto: bool,
+    pub snd_auto: bool,
     /// Segments received since the last ACK (delayed ACK every second segment).
     pub unacked_segs: u32,
     /// The socket was closed by its user: nobody reads or writes any more.
@@ -461,6 +468,10 @@ impl Tcb {
             keepalive: false,
             linger: None,
             ack_now: false,
+            rcv_auto_bytes: 0,
+            rcv_auto_start: now,
+            rcv_auto: true,
+            snd_auto: true,
             unacked_segs: 0,
             orphan: false,
             so_error: None,
@@ -478,6 +489,44 @@ impl Tcb {
             s += 1;
         }
         s
+    }
+}
+
+/// Growth step and ceiling of automatically sized buffers (NetBSD's recvbuf_inc /
+/// recvbuf_max and sendbuf_inc / sendbuf_max, with larger ceilings for fast links).
+pub const TCP_AUTO_INC: usize = 64 << 10;
+pub const TCP_AUTO_MAX: usize = TCP_RCVBUF_MAX;
+
+/// Receive buffer auto-sizing (after NetBSD's tcp_input): when the peer has filled most
+/// of the buffer within one round trip, the window limits the transfer, so grow it.
+pub fn autosize_rcv(t: &mut Tcb, n: usize, now: Instant) {
+    if !t.rcv_auto || t.rcv_wscale == 0 {
+        return;
+    }
+    t.rcv_auto_bytes += n;
+    let rtt = Duration::from_micros(t.srtt_us.max(1000));
+    if now.duration_since(t.rcv_auto_start) < rtt {
+        if t.rcv_auto_bytes * 8 >= t.rcv_buf_max * 7 && t.rcv_buf_max < TCP_AUTO_MAX {
+            t.rcv_buf_max = (t.rcv_buf_max + TCP_AUTO_INC.max(t.rcv_buf_max / 2)).min(TCP_AUTO_MAX);
+            t.rcv_auto_bytes = 0;
+            t.rcv_auto_start = now;
+        }
+    } else {
+        t.rcv_auto_bytes = 0;
+        t.rcv_auto_start = now;
+    }
+}
+
+/// Send buffer auto-sizing: when an ACK comes for a full buffer and the windows would let
+/// more be in flight than the buffer holds, grow it.
+pub fn autosize_snd(t: &mut Tcb) {
+    if !t.snd_auto || t.snd_buf_max >= TCP_AUTO_MAX {
+        return;
+    }
+    let full = t.snd_buf.len() * 8 >= t.snd_buf_max * 7;
+    let room = t.cwnd.min(t.snd_wnd) as usize;
+    if full && room * 8 >= t.snd_buf_max * 7 {
+        t.snd_buf_max = (t.snd_buf_max + TCP_AUTO_INC.max(t.snd_buf_max / 2)).min(TCP_AUTO_MAX);
     }
 }
 

@@ -127,6 +127,8 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
     t.nodelay = b.nodelay;
     t.keepalive = b.keepalive;
     t.linger = b.linger;
+    t.snd_auto = b.sndbuf.is_none();
+    t.rcv_auto = b.rcvbuf.is_none();
     t.ttl = ctx.inet.ttl;
     t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
     tcp.stat.connattempt += 1;
@@ -353,8 +355,14 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
                     t.t_keep = (v && t.state.synchronized()).then(|| Instant::now() + super::TCPTV_KEEP_IDLE);
                 }
                 Opt::Linger(v) => t.linger = v,
-                Opt::SndBuf(n) => t.snd_buf_max = clamp(n),
-                Opt::RcvBuf(n) => t.rcv_buf_max = clamp(n),
+                Opt::SndBuf(n) => {
+                    t.snd_buf_max = clamp(n);
+                    t.snd_auto = false;
+                }
+                Opt::RcvBuf(n) => {
+                    t.rcv_buf_max = clamp(n);
+                    t.rcv_auto = false;
+                }
                 Opt::ReuseAddr(_) => {}
                 Opt::Ttl(v) => t.ttl = v,
                 Opt::Tos(v) => t.tos = v,
