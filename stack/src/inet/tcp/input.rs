@@ -22,6 +22,10 @@ pub struct Opts {
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
     pub ts: Option<(u32, u32)>,
+    pub sack_ok: bool,
+    /// SACK blocks (up to four).
+    pub sacks: [(u32, u32); 4],
+    pub nsacks: usize,
 }
 
 /// Parses TCP options; a malformed list ends the parse (what came before stands).
@@ -41,6 +45,18 @@ pub fn parse_opts(mut o: &[u8]) -> Opts {
                 match (kind, body.len()) {
                     (TCPOPT_MAXSEG, 2) => r.mss = Some(u16::from_be_bytes([body[0], body[1]])),
                     (TCPOPT_WINDOW, 1) => r.wscale = Some(body[0].min(super::TCP_MAX_WINSHIFT)),
+                    (super::output::TCPOPT_SACK_PERMITTED, 0) => r.sack_ok = true,
+                    (super::output::TCPOPT_SACK, n) if n % 8 == 0 => {
+                        for b in body.chunks_exact(8) {
+                            if r.nsacks < 4 {
+                                r.sacks[r.nsacks] = (
+                                    u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                                    u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                                );
+                                r.nsacks += 1;
+                            }
+                        }
+                    }
                     (TCPOPT_TIMESTAMP, 8) => {
                         r.ts = Some((
                             u32::from_be_bytes([body[0], body[1], body[2], body[3]]),
@@ -202,6 +218,8 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         }
         None => t.req_ts = false,
     }
+    t.sack_on = s.opts.sack_ok;
+    t.req_sack = s.opts.sack_ok;
     t.rcv_adv = t.rcv_nxt;
     t.listener = Some(lid);
     t.nodelay = nodelay;
@@ -247,6 +265,7 @@ fn syn_options(ctx: &Ctx, t: &mut Tcb, o: &Opts) {
         }
         _ => t.ts_on = false,
     }
+    t.sack_on = o.sack_ok && t.req_sack;
 }
 
 fn enter_time_wait(t: &mut Tcb) {
@@ -491,6 +510,9 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         return;
     };
     let mss = t.t_maxseg;
+    if t.sack_on && s.opts.nsacks > 0 {
+        t.sack_update(&s.opts.sacks[..s.opts.nsacks]);
+    }
     let st = &mut ctx.inet.tcp.stat;
     if gt(s.ack, t.snd_una) {
         let acked = s.ack.wrapping_sub(t.snd_una);
@@ -512,8 +534,19 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         if lt(t.snd_nxt, t.snd_una) {
             t.snd_nxt = t.snd_una;
         }
+        if t.sack_on {
+            t.sack_trim();
+            if lt(t.rexmit_next, t.snd_una) {
+                t.rexmit_next = t.snd_una;
+            }
+        }
         // Congestion control: NewReno.
         match t.recover {
+            Some(rec) if lt(s.ack, rec) && t.sack_on => {
+                // SACK recovery goes on: the next holes, as the pipe allows.
+                t.sack_trim();
+                super::output::sack_rexmit(ctx, id);
+            }
             Some(rec) if lt(s.ack, rec) => {
                 // Partial ACK (RFC 6582 3.2 step 5): resend the next hole, deflate.
                 t.cwnd = t.cwnd.saturating_sub(acked).saturating_add(mss);
@@ -535,11 +568,8 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
                 t.recover = None;
             }
             None => {
-                if t.cwnd < t.ssthresh {
-                    t.cwnd = t.cwnd.saturating_add(acked.min(mss));
-                } else {
-                    t.cwnd = t.cwnd.saturating_add((mss * mss / t.cwnd.max(1)).max(1));
-                }
+                let srtt = Duration::from_micros(t.srtt_us);
+                t.cwnd = t.cc.on_ack(t.cwnd, t.ssthresh, acked, mss, srtt, now);
             }
         }
         let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
@@ -563,9 +593,16 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         if t.dupacks == 3 && t.recover.is_none() {
             // Fast retransmit (RFC 5681 3.2), then fast recovery.
             st.fastrexmt += 1;
-            t.ssthresh = (t.in_flight() / 2).max(2 * mss);
+            t.ssthresh = t.cc.on_loss(t.cwnd, t.in_flight(), mss);
             t.recover = Some(t.snd_max);
             t.rtseq = None;
+            if t.sack_on {
+                // SACK recovery (RFC 6675): retransmit the holes as the pipe allows.
+                t.cwnd = t.ssthresh;
+                t.rexmit_next = t.snd_una;
+                super::output::sack_rexmit(ctx, id);
+                return finish_ack(ctx, id, s);
+            }
             let save = t.snd_nxt;
             t.snd_nxt = t.snd_una;
             t.cwnd = mss;
@@ -577,9 +614,32 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
                 }
             }
         } else if t.dupacks > 3 && t.recover.is_some() {
-            t.cwnd = t.cwnd.saturating_add(mss);
+            if t.sack_on {
+                super::output::sack_rexmit(ctx, id);
+            } else {
+                t.cwnd = t.cwnd.saturating_add(mss);
+            }
         }
     }
+    // With SACK, enough data SACKed above a hole means loss without waiting for three
+    // duplicate ACKs (RFC 6675 IsLost).
+    if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+        if t.sack_on && t.recover.is_none() && t.sacked_bytes() >= 3 * mss && t.snd_una != t.snd_max {
+            ctx.inet.tcp.stat.fastrexmt += 1;
+            t.ssthresh = t.cc.on_loss(t.cwnd, t.in_flight(), mss);
+            t.cwnd = t.ssthresh;
+            t.recover = Some(t.snd_max);
+            t.rtseq = None;
+            t.rexmit_next = t.snd_una;
+            super::output::sack_rexmit(ctx, id);
+        }
+    }
+    finish_ack(ctx, id, s)
+}
+
+/// The rest of ACK processing: window update and the states our FIN moves us through.
+fn finish_ack(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let now = Instant::now();
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
     };
@@ -714,6 +774,7 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         // Out of order: keep it (within the window) and say what we still need.
         st.rcvoopack += 1;
         st.rcvoobyte += data.len() as u64;
+        t.last_ooo = Some(seq);
         if !t.ooo.contains_key(&seq) && t.rcv_space() >= data.len() {
             t.ooo_bytes += data.len();
             t.ooo.insert(seq, data.to_vec());

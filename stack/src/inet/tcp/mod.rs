@@ -144,6 +144,15 @@ pub struct Tcb {
     /// Options asked for in our SYN.
     pub req_wscale: bool,
     pub req_ts: bool,
+    pub req_sack: bool,
+    /// SACK is in use on this connection (RFC 2018).
+    pub sack_on: bool,
+    /// The sender's scoreboard: ranges above snd_una the peer has SACKed, sorted.
+    pub sacked: Vec<(u32, u32)>,
+    /// In SACK recovery: holes below this have been retransmitted (RFC 6675's HighRxt).
+    pub rexmit_next: u32,
+    /// Where the most recent out-of-order segment started (its block goes first).
+    pub last_ooo: Option<u32>,
     // Timers: deadlines.
     pub t_rexmt: Option<Instant>,
     pub t_persist: Option<Instant>,
@@ -371,6 +380,100 @@ impl Tcb {
         self.fin_seq.is_some_and(|f| seq::gt(self.snd_una, f))
     }
 
+    /// Bytes the peer has SACKed above snd_una.
+    pub fn sacked_bytes(&self) -> u32 {
+        self.sacked.iter().map(|(a, b)| b.wrapping_sub(*a)).sum()
+    }
+
+    /// RFC 6675's pipe: bytes in flight, less those SACKed and those in holes not yet
+    /// retransmitted (taken as lost).
+    pub fn pipe(&self) -> u32 {
+        let flight = self.snd_max.wrapping_sub(self.snd_una);
+        let Some(&(_, high)) = self.sacked.last() else {
+            return flight;
+        };
+        let mut lost = 0u32;
+        let mut at = if seq::gt(self.rexmit_next, self.snd_una) {
+            self.rexmit_next
+        } else {
+            self.snd_una
+        };
+        for &(a, b) in &self.sacked {
+            if seq::gt(a, at) {
+                lost = lost.wrapping_add(a.wrapping_sub(at));
+            }
+            if seq::gt(b, at) {
+                at = b;
+            }
+        }
+        let _ = high;
+        flight.saturating_sub(self.sacked_bytes()).saturating_sub(lost)
+    }
+
+    /// Takes SACK blocks into the scoreboard (only what lies in snd_una..snd_max).
+    pub fn sack_update(&mut self, blocks: &[(u32, u32)]) {
+        for &(l, r) in blocks {
+            if !seq::lt(l, r) || !seq::gt(r, self.snd_una) || seq::gt(r, self.snd_max) {
+                continue;
+            }
+            let l = seq::max(l, self.snd_una);
+            self.sacked.push((l, r));
+        }
+        self.sack_trim();
+    }
+
+    /// Drops what snd_una has passed and merges overlapping ranges.
+    pub fn sack_trim(&mut self) {
+        let una = self.snd_una;
+        let mut v: Vec<(u32, u32)> = self
+            .sacked
+            .iter()
+            .filter(|(_, r)| seq::gt(*r, una))
+            .map(|&(l, r)| (seq::max(l, una), r))
+            .collect();
+        v.sort_by(|a, b| {
+            if seq::lt(a.0, b.0) {
+                std::cmp::Ordering::Less
+            } else if a.0 == b.0 {
+                std::cmp::Ordering::Equal
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        });
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(v.len());
+        for (l, r) in v {
+            match out.last_mut() {
+                Some(last) if seq::leq(l, last.1) => {
+                    if seq::gt(r, last.1) {
+                        last.1 = r;
+                    }
+                }
+                _ => out.push((l, r)),
+            }
+        }
+        // A scoreboard is bounded: the peer cannot make it grow without limit.
+        out.truncate(64);
+        self.sacked = out;
+    }
+
+    /// The next hole to retransmit in SACK recovery: start and length.
+    pub fn next_hole(&self) -> Option<(u32, u32)> {
+        let mut at = if seq::gt(self.rexmit_next, self.snd_una) {
+            self.rexmit_next
+        } else {
+            self.snd_una
+        };
+        for &(a, b) in &self.sacked {
+            if seq::gt(a, at) {
+                return Some((at, a.wrapping_sub(at).min(self.t_maxseg)));
+            }
+            if seq::gt(b, at) {
+                at = b;
+            }
+        }
+        None
+    }
+
     /// Room in the send buffer.
     pub fn snd_space(&self) -> usize {
         self.snd_buf_max.saturating_sub(self.snd_buf.len())
@@ -448,6 +551,11 @@ impl Tcb {
             ts_recent_age: now,
             req_wscale: true,
             req_ts: true,
+            req_sack: true,
+            sack_on: false,
+            sacked: Vec::new(),
+            rexmit_next: iss,
+            last_ooo: None,
             t_rexmt: None,
             t_persist: None,
             t_keep: None,

@@ -22,6 +22,7 @@ pub const TCPOPT_NOP: u8 = 1;
 pub const TCPOPT_MAXSEG: u8 = 2;
 pub const TCPOPT_WINDOW: u8 = 3;
 pub const TCPOPT_SACK_PERMITTED: u8 = 4;
+pub const TCPOPT_SACK: u8 = 5;
 pub const TCPOPT_TIMESTAMP: u8 = 8;
 
 /// Our timestamp clock: milliseconds since the stack started (RFC 7323 5.4).
@@ -115,6 +116,9 @@ fn options(ctx: &Ctx, t: &Tcb, syn: bool, out: &mut Vec<u8>) {
         if t.req_wscale {
             out.extend_from_slice(&[TCPOPT_NOP, TCPOPT_WINDOW, 3, t.rcv_wscale]);
         }
+        if t.req_sack {
+            out.extend_from_slice(&[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK_PERMITTED, 2]);
+        }
     }
     if (syn && t.req_ts) || t.ts_on {
         out.extend_from_slice(&[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10]);
@@ -125,6 +129,79 @@ fn options(ctx: &Ctx, t: &Tcb, syn: bool, out: &mut Vec<u8>) {
             0
         };
         out.extend_from_slice(&echo.to_be_bytes());
+    }
+    // SACK blocks for what we hold out of order (RFC 2018 4): the block of the most
+    // recent segment first, then the others, as many as fit.
+    if t.sack_on && !syn && !t.ooo.is_empty() {
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for (s, d) in &t.ooo {
+            let e = s.wrapping_add(d.len() as u32);
+            match ranges.last_mut() {
+                Some(last) if !lt(last.1, *s) => {
+                    if lt(last.1, e) {
+                        last.1 = e;
+                    }
+                }
+                _ => ranges.push((*s, e)),
+            }
+        }
+        if let Some(recent) = t.last_ooo {
+            if let Some(i) = ranges.iter().position(|(a, b)| !lt(recent, *a) && lt(recent, *b)) {
+                let r = ranges.remove(i);
+                ranges.insert(0, r);
+            }
+        }
+        let room = (40 - out.len()).saturating_sub(4) / 8;
+        let n = ranges.len().min(room).min(4);
+        if n > 0 {
+            out.extend_from_slice(&[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK, (2 + 8 * n) as u8]);
+            for (a, b) in ranges.iter().take(n) {
+                out.extend_from_slice(&a.to_be_bytes());
+                out.extend_from_slice(&b.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// Retransmits holes the peer's SACK blocks show, while RFC 6675's pipe leaves room in
+/// the congestion window.
+pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
+    for _ in 0..64 {
+        let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+        if t.pipe().saturating_add(t.t_maxseg) > t.cwnd {
+            return;
+        }
+        let Some((start, len)) = t.next_hole() else { return };
+        let off = start.wrapping_sub(t.snd_una) as usize;
+        let len = (len as usize).min(t.snd_buf.len().saturating_sub(off));
+        if len == 0 {
+            return;
+        }
+        let data: Vec<u8> = t.snd_buf.range(off..off + len).copied().collect();
+        let mut opts = Vec::with_capacity(40);
+        options(ctx, t, false, &mut opts);
+        let (win, _) = window(t);
+        let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
+        let st = &mut ctx.inet.tcp.stat;
+        st.sndrexmitpack += 1;
+        st.sndrexmitbyte += len as u64;
+        let _ = send_seg(
+            ctx,
+            &Seg {
+                key,
+                seq: start,
+                ack,
+                flags: TH_ACK,
+                win,
+                opts: &opts,
+                data: &data,
+                ttl,
+                tos,
+            },
+        );
+        if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+            t.rexmit_next = start.wrapping_add(len as u32);
+        }
     }
 }
 
@@ -177,9 +254,17 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         let off = t.snd_nxt.wrapping_sub(t.snd_una) as usize;
         let data_off = off.min(buffered);
         // The usable window: the smaller of the peer's and the congestion window.
-        let wnd = t.snd_wnd.min(t.cwnd) as usize;
+        // The peer's window counts from snd_una; the congestion window counts what is in
+        // flight, which in SACK recovery is RFC 6675's pipe.
+        let wnd_room = (t.snd_wnd as usize).saturating_sub(off);
+        let cwnd_room = if t.sack_on && t.recover.is_some() {
+            (t.cwnd as usize).saturating_sub(t.pipe() as usize)
+        } else {
+            (t.cwnd as usize).saturating_sub(off)
+        };
         let mut len = (buffered - data_off)
-            .min(wnd.saturating_sub(off))
+            .min(wnd_room)
+            .min(cwnd_room)
             .min(t.t_maxseg as usize);
         if !t.state.synchronized() {
             len = 0;

@@ -68,6 +68,9 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
         t.recover = None;
         t.dupacks = 0;
         t.rtseq = None;
+        // After a timeout the SACK scoreboard is not trusted (RFC 6675 5.1).
+        t.sacked.clear();
+        t.rexmit_next = t.snd_una;
         t.snd_nxt = t.snd_una;
         if matches!(t.state, State::SynSent | State::SynReceived) {
             t.snd_nxt = t.iss;
