@@ -163,6 +163,12 @@ fn options(ctx: &Ctx, t: &Tcb, syn: bool, out: &mut Vec<u8>) {
     }
 }
 
+/// The options of a non-SYN segment, for tests.
+#[cfg(test)]
+pub fn options_for_test(ctx: &Ctx, t: &Tcb, out: &mut Vec<u8>) {
+    options(ctx, t, false, out);
+}
+
 /// Retransmits holes the peer's SACK blocks show, while RFC 6675's pipe leaves room in
 /// the congestion window.
 pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {

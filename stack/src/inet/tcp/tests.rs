@@ -258,3 +258,62 @@ fn handshake_data_and_close_by_hand() {
     let st = stack.ctx().inet.tcp.stat;
     assert_eq!(st.accepts, 1);
 }
+
+#[test]
+fn sack_scoreboard_holes_and_pipe() {
+    let key = (ME, 1000, HIM, 2000);
+    let mut t = crate::inet::tcp::Tcb::new(9, key, State::Established, 0, 1 << 20, 1 << 20, 1000);
+    t.snd_una = 1000;
+    t.snd_nxt = 11_000;
+    t.snd_max = 11_000;
+    t.sack_on = true;
+    // The peer has 3000..5000 and 7000..9000 (and a block outside the window, ignored).
+    t.sack_update(&[(7000, 9000), (3000, 5000), (20_000, 21_000)]);
+    assert_eq!(t.sacked, vec![(3000, 5000), (7000, 9000)]);
+    assert_eq!(t.sacked_bytes(), 4000);
+    // Holes below the highest SACK are lost: 1000..3000 and 5000..7000.
+    assert_eq!(t.pipe(), 10_000 - 4000 - 4000);
+    assert_eq!(t.next_hole(), Some((1000, 1000)));
+    t.rexmit_next = 3000;
+    assert_eq!(t.next_hole(), Some((5000, 1000)));
+    t.rexmit_next = 7000;
+    assert_eq!(t.next_hole(), None);
+    // A cumulative ACK past a block trims the scoreboard; overlapping blocks merge.
+    t.snd_una = 4000;
+    t.sack_update(&[(4500, 7500)]);
+    assert_eq!(t.sacked, vec![(4000, 9000)]);
+}
+
+#[test]
+fn acks_carry_sack_blocks_for_out_of_order_data() {
+    let (stack, ifp) = setup();
+    {
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::listen(&mut ctx, 1, 8, true).unwrap();
+    }
+    // SYN with SACK-permitted, then the handshake's ACK.
+    let mut f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
+    ether_input(&stack, &ifp, &mut f);
+    let (id, iss) = {
+        let ctx = stack.ctx();
+        let t = ctx.inet.tcp.tcbs.values().next().unwrap();
+        assert!(t.sack_on);
+        (t.id, t.iss)
+    };
+    let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, &mut f);
+    // 100 bytes that leave a hole of 100 in front of them.
+    let mut f = segment(4000, 80, 1101, iss.wrapping_add(1), 0x10, 65535, &[], &[7u8; 100]);
+    ether_input(&stack, &ifp, &mut f);
+    let ctx = stack.ctx();
+    let t = &ctx.inet.tcp.tcbs[&id];
+    assert_eq!(t.rcv_nxt, 1001);
+    assert_eq!(t.ooo_bytes, 100);
+    // The options our ACK carries now include the block 1101..1201.
+    let mut opts = Vec::new();
+    crate::inet::tcp::output::options_for_test(&ctx, t, &mut opts);
+    let at = opts.windows(4).position(|w| w == [1, 1, 5, 10]).expect("a SACK option") + 2;
+    assert_eq!(&opts[at + 2..at + 10], &[0, 0, 0x04, 0x4d, 0, 0, 0x04, 0xb1]);
+}
