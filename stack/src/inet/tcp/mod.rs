@@ -5,11 +5,12 @@
 //!
 //! What this build has: every state of the state diagram including simultaneous open and
 //! close; RST and SYN handling with RFC 5961's challenge ACKs; MSS, window scaling and
-//! timestamps (RFC 7323); RTO per RFC 6298 with Karn's rule; NewReno's loss recovery
-//! (RFC 6582) with CUBIC (RFC 9438, the default) or NewReno growth; Nagle and TCP_NODELAY;
-//! delayed ACKs; keepalive; persist and zero-window probes; TIME_WAIT; RFC 6528 initial
-//! sequence numbers; a bounded SYN queue and listen backlog; half-close; SO_LINGER.
-//! Not yet: SACK (RFC 2018/6675), SYN cookies, buffer auto-sizing.
+//! timestamps (RFC 7323); RTO per RFC 6298 with Karn's rule; SACK (RFC 2018) with
+//! loss recovery after RFC 6675, NewReno's (RFC 6582) when the peer has no SACK; CUBIC
+//! (RFC 9438, the default) or NewReno window growth; Nagle and TCP_NODELAY; delayed ACKs;
+//! keepalive; persist and zero-window probes; TIME_WAIT; RFC 6528 initial sequence
+//! numbers; a bounded SYN queue with SYN cookies beyond it; listen backlog; half-close;
+//! SO_LINGER; buffer auto-sizing.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
