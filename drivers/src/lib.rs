@@ -13,6 +13,7 @@ pub mod hub;
 pub mod impair;
 pub mod netlink;
 pub mod opts;
+pub mod raw;
 pub mod tap;
 pub mod udp;
 
@@ -96,7 +97,7 @@ impl fmt::Display for DriverError {
 impl std::error::Error for DriverError {}
 
 /// The drivers this build has, in the order `io-pkt -d` help lists them.
-pub const DRIVERS: &[&str] = &["tap", "udp", "hub"];
+pub const DRIVERS: &[&str] = &["tap", "udp", "hub", "raw"];
 
 /// Opens driver `kind` with its comma-separated option word (may be empty).
 ///
@@ -153,6 +154,7 @@ pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
         "tap" => Box::new(tap::Tap::open(&rest, &common).map_err(err)?),
         "udp" => Box::new(udp::Udp::open(&rest).map_err(err)?),
         "hub" => Box::new(hub::Hub::open(&rest).map_err(err)?),
+        "raw" => Box::new(raw::Raw::open(&rest).map_err(err)?),
         _ => unreachable!("DRIVERS lists every driver opened here"),
     };
     if let Some(settings) = impair {

@@ -37,7 +37,7 @@ fn command(v: Variant) -> Command {
         .about(about)
         .after_help(
             "Drivers: tap (tap=NAME,host=ADDR/LEN), udp (local=ADDR:PORT,remote=ADDR:PORT), \
-             hub (path=DIR); all take name=IF, mac=HEX12, mtu=N, priority=N, promiscuous.\n\
+             hub (path=DIR), raw (if=HOSTIF); all take name=IF, mac=HEX12, mtu=N, priority=N, promiscuous.\n\
              Link impairments, any driver, each direction: loss=PCT, dup=PCT, reorder=PCT, delay=MS, \
              jitter=MS, rate=MBIT, seed=N (ifconfig -v shows the seed).\n\
              Protocol tcpip: prefix=PATH, forward, threads_min=N, threads_max=N, rx_prio=N.\n\
