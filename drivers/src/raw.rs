@@ -123,7 +123,7 @@ impl Driver for Raw {
             }
             // What the host itself sends on the interface comes back as PACKET_OUTGOING;
             // that includes our own frames, which are not input.
-            if from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+            if from.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             return Ok(Recv::Frame(r as usize));
