@@ -1051,7 +1051,7 @@ mod tests {
         let e = crate::open("nosuch", "loss=200").err().unwrap();
         assert_eq!(
             e.to_string(),
-            "-d nosuch: no such driver (this build has: tap, udp, hub)"
+            "-d nosuch: no such driver (this build has: tap, udp, hub, raw)"
         );
     }
 
