@@ -151,7 +151,7 @@ fn a_bad_driver_option_stops_io_pkt() {
         ),
         (
             vec!["-d", "nosuch"],
-            "io-pkt-v4: -d nosuch: no such driver (this build has: tap, udp, hub)",
+            "io-pkt-v4: -d nosuch: no such driver (this build has: tap, udp, hub, raw)",
         ),
         (
             vec!["-d", "hub", hubopt.as_str()],
