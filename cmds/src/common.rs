@@ -49,3 +49,22 @@ pub fn parse(cmd: clap::Command, args: Vec<std::ffi::OsString>) -> Result<clap::
         ExitCode::from(code as u8)
     })
 }
+
+/// Splits a command line at its first word that is not an option: the options and that
+/// word go to clap, the words after it are the applet's own grammar, which clap must not
+/// read as options (`ifconfig en0 -alias`, `route add -net ...`).
+pub fn split_at_first_word(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec<String>) {
+    let pos = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
+        .map(|(i, _)| i);
+    match pos {
+        Some(i) => {
+            let rest = args[i + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            (args[..=i].to_vec(), rest)
+        }
+        None => (args, Vec::new()),
+    }
+}

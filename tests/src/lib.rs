@@ -665,10 +665,10 @@ pub fn skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
-/// A stack in the foreground inside `ns`, on TAP `tap` whose host side gets `host`
-/// (ADDR/LEN); returns once the stack answers. The guard stops the stack; `ns` must
-/// outlive it.
-pub fn start_in_netns(ns: &NetNs, tap: &str, host: &str) -> (StackProc, ChildGuard) {
+/// An io-pkt-v4 in the foreground inside `ns` on one `driver` with option word `opts`
+/// (`-d tap tap=tap0,host=10.0.0.1/24`); returns once the stack answers. The guard stops
+/// the stack; `ns` must outlive it.
+pub fn start_in_netns(ns: &NetNs, driver: &str, opts: &str) -> (StackProc, ChildGuard) {
     let mut st = StackProc::new_prefix("io-pkt-v4");
     let log_path = st.dir().join("stack.log");
     let log = std::fs::File::create(&log_path).expect("stack log");
@@ -681,8 +681,8 @@ pub fn start_in_netns(ns: &NetNs, tap: &str, host: &str) -> (StackProc, ChildGua
             "-ptcpip",
             &format!("prefix={}", st.prefix().display()),
             "-d",
-            "tap",
-            &format!("tap={tap},host={host}"),
+            driver,
+            opts,
         ])
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("stack log"))

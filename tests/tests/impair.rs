@@ -5,8 +5,6 @@
 //! The pings need root (raw sockets are for uid 0) and the TAP test also needs
 //! /dev/net/tun and ip(8); elsewhere they are skipped with a notice.
 
-use std::process::{Command, Stdio};
-
 use pktbox_tests::*;
 
 const BAD_LINK: &str = "loss=20,dup=10,reorder=10,delay=20,jitter=5,seed=7";
@@ -201,35 +199,7 @@ fn delay_on_a_tap_shows_in_linux_round_trips() {
         return;
     }
     let ns = NetNs::new();
-    let mut st = StackProc::new_prefix("io-pkt-v4");
-    let log_path = st.dir().join("stack.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns.name])
-        .arg(bin())
-        .args([
-            "io-pkt-v4",
-            "-f",
-            "-ptcpip",
-            &format!("prefix={}", st.prefix().display()),
-            "-d",
-            "tap",
-            "tap=tap0,host=10.78.0.1/24,delay=30,seed=3",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut child = ChildGuard::spawn(cmd);
-    wait_for("the stack in the namespace to answer", || {
-        if let Some(c) = child.try_code() {
-            panic!(
-                "the stack exited ({c:?}): {}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            );
-        }
-        pktbox_stack::socket::Stack::open_at(st.prefix()).ok()
-    });
-    st.adopt();
+    let (mut st, mut child) = start_in_netns(&ns, "tap", "tap=tap0,host=10.78.0.1/24,delay=30,seed=3");
     st.ok("ifconfig", &["en0", "10.78.0.2/24", "up"]);
     let v = st.ok("ifconfig", &["-v", "en0"]);
     assert!(

@@ -1,8 +1,6 @@
 //! The `raw` driver: an AF_PACKET socket on a host interface (one end of a veth pair in a
 //! namespace of the test's own), with Linux on the other end as the peer.
 
-use std::process::{Command, Stdio};
-
 use pktbox_tests::*;
 
 #[test]
@@ -22,31 +20,7 @@ fn a_stack_on_a_host_interface_talks_to_linux() {
     ] {
         run("ip", args).ok();
     }
-    let mut st = StackProc::new_prefix("io-pkt-v4");
-    let log = st.dir().join("stack.log");
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns.name])
-        .arg(bin())
-        .args([
-            "io-pkt-v4",
-            "-f",
-            "-ptcpip",
-            &format!("prefix={}", st.prefix().display()),
-        ])
-        .args(["-d", "raw", "if=vr0,seed=5"])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null());
-    let mut child = ChildGuard::spawn(cmd);
-    wait_for("the stack on vr0 to answer", || {
-        assert!(
-            child.try_code().is_none(),
-            "the stack exited: {:?}",
-            std::fs::read_to_string(&log)
-        );
-        pktbox_stack::socket::Stack::open_at(st.prefix()).ok()
-    });
-    st.adopt();
+    let (st, child) = start_in_netns(&ns, "raw", "if=vr0,seed=5");
     st.ok("ifconfig", &["en0", "10.79.0.2/24"]);
     let v = st.ok("ifconfig", &["-v", "en0"]);
     assert!(v.contains("driver: raw interface vr0"), "{v}");

@@ -3,8 +3,6 @@
 //!
 //! Needs root and /dev/net/tun; elsewhere it is skipped with a notice.
 
-use std::process::{Command, Stdio};
-
 use pktbox_tests::*;
 
 const TAP: &str = "tap0";
@@ -64,36 +62,8 @@ fn tap_in_a_namespace_with_linux_as_the_peer() {
     }
     // Dropped last: the namespace goes after the stack has stopped.
     let ns = NetNs::new();
-    let mut st = StackProc::new_prefix("io-pkt-v4");
-    let log_path = st.dir().join("stack.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &ns.name])
-        .arg(bin())
-        .args([
-            "io-pkt-v4",
-            "-f",
-            "-ptcpip",
-            &format!("prefix={}", st.prefix().display()),
-            "-d",
-            "tap",
-            &format!("tap={TAP},host=10.77.0.1/24"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut child = ChildGuard::spawn(cmd);
-    wait_for("the stack in the namespace to answer", || {
-        if let Some(c) = child.try_code() {
-            panic!(
-                "the stack exited ({c:?}): {}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            );
-        }
-        pktbox_stack::socket::Stack::open_at(st.prefix()).ok()
-    });
     // From here the guard stops the stack itself (SIGTERM to its pid) on every path.
-    st.adopt();
+    let (mut st, mut child) = start_in_netns(&ns, "tap", &format!("tap={TAP},host=10.77.0.1/24"));
 
     // The TAP lives in the namespace, not on the host.
     assert!(link_flags(&ns, TAP).is_some(), "{TAP} is in the namespace");

@@ -242,7 +242,7 @@ fn linux_sends(ns: &NetNs, port: u16, st: &StackProc, total: usize) {
 }
 
 fn linux_peer(ns: &NetNs) -> (StackProc, ChildGuard) {
-    let (st, child) = start_in_netns(ns, "tap0", "10.78.0.1/24");
+    let (st, child) = start_in_netns(ns, "tap", "tap=tap0,host=10.78.0.1/24");
     st.ok("ifconfig", &["en0", "10.78.0.2/24"]);
     (st, child)
 }

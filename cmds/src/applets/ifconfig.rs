@@ -329,27 +329,8 @@ fn lookup(s: &mut Stack, name: &str) -> Result<IfInfo, ExitCode> {
     }
 }
 
-/// Splits the command line before the interface's parameters, which clap must not read
-/// as options (`-alias`, `-arp`): options and the interface name go to clap, the rest is
-/// parsed by `parse_params`.
-fn split_params(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
-    let pos = args
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
-        .map(|(i, _)| i);
-    match pos {
-        Some(i) => {
-            let rest = args[i + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
-            (args[..=i].to_vec(), rest)
-        }
-        None => (args, Vec::new()),
-    }
-}
-
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let (args, params) = split_params(args);
+    let (args, params) = crate::common::split_at_first_word(args);
     let m = match parse(command(), args) {
         Ok(m) => m,
         Err(c) => return c,

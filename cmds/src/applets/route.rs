@@ -405,26 +405,8 @@ fn bad_args(b: BadArgs) -> ExitCode {
     }
 }
 
-/// Splits the command line before the command's own arguments, which clap must not read as
-/// options (`-net`, `-host`): options and the command go to clap, the rest to route's grammar.
-fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
-    let pos = args
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
-        .map(|(i, _)| i);
-    match pos {
-        Some(i) => {
-            let rest = args[i + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
-            (args[..=i].to_vec(), rest)
-        }
-        None => (args, Vec::new()),
-    }
-}
-
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let (args, rest) = split_args(args);
+    let (args, rest) = crate::common::split_at_first_word(args);
     // NetBSD names a bad command word the same way as a bad keyword.
     if let Some(c) = args
         .get(1..)
