@@ -101,7 +101,13 @@ fn a_transfer_between_two_stacks_with_half_close() {
     });
     assert!(line.starts_with("tcp"), "{line}");
     let st = a.open().stats().unwrap();
-    assert!(st.tcp.connects >= 1 && st.tcp.sndbyte >= 3 << 20, "{:?}", st.tcp);
+    // As in BSD, a segment that starts below snd_max counts as a retransmission
+    // as a whole, so after a timeout some first-time bytes land in sndrexmitbyte.
+    assert!(
+        st.tcp.connects >= 1 && st.tcp.sndbyte + st.tcp.sndrexmitbyte >= 3 << 20,
+        "{:?}",
+        st.tcp
+    );
 }
 
 #[test]
