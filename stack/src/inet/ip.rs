@@ -451,6 +451,38 @@ pub fn loopback_drain(ctx: &mut Ctx) {
     }
 }
 
+/// Output on loopback (`looutput`): `pkt` is an IPv4 datagram after ETHER_HDR_LEN bytes of
+/// room. Counts it on lo0, shows it to lo0's captures, and queues it for `loopback_drain`.
+pub fn looutput(ctx: &mut Ctx, mut pkt: Vec<u8>) -> Result<(), i32> {
+    let lo = ctx
+        .ifnets
+        .iter()
+        .find(|i| i.if_type == crate::msg::IFT_LOOP && i.is_up())
+        .cloned()
+        .ok_or(libc::ENETUNREACH)?;
+    let total = pkt.len().saturating_sub(ETHER_HDR_LEN);
+    inc(&lo.stats.opackets);
+    lo.stats
+        .obytes
+        .fetch_add(total as u64, std::sync::atomic::Ordering::Relaxed);
+    lo.count_in(total);
+    if ctx.inet.loopq.len() >= LOOPQ_MAX {
+        ctx.inet.stat.odropped += 1;
+        inc(&lo.stats.iqdrops);
+        return Err(libc::ENOBUFS);
+    }
+    // Loopback's link header for a capture (DLT_NULL): the address family, in host order,
+    // in the room the Ethernet header would take.
+    if let Some(af) = pkt.get_mut(ETHER_HDR_LEN - 4..ETHER_HDR_LEN) {
+        af.copy_from_slice(&(libc::AF_INET as u32).to_ne_bytes());
+    }
+    if let Some(framed) = pkt.get(ETHER_HDR_LEN - 4..) {
+        lo.bpf.tap(framed, crate::net::bpf::Dir::Out);
+    }
+    ctx.inet.loopq.push_back(pkt);
+    Ok(())
+}
+
 /// A locally originated datagram.
 pub struct OutPkt<'a> {
     /// Source address; None picks the route's.
@@ -537,24 +569,7 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
     // To one of our own addresses: around through lo0.
     let local = ctx.inet.addrs.iter().any(|ia| ia.addr == p.dst) || p.dst.is_loopback();
     if local || ifp.if_type == crate::msg::IFT_LOOP {
-        let lo = ctx
-            .ifnets
-            .iter()
-            .find(|i| i.if_type == crate::msg::IFT_LOOP && i.is_up())
-            .cloned()
-            .ok_or(libc::ENETUNREACH)?;
-        inc(&lo.stats.opackets);
-        lo.stats
-            .obytes
-            .fetch_add(total as u64, std::sync::atomic::Ordering::Relaxed);
-        lo.count_in(total);
-        if ctx.inet.loopq.len() >= LOOPQ_MAX {
-            ctx.inet.stat.odropped += 1;
-            inc(&lo.stats.iqdrops);
-            return Err(libc::ENOBUFS);
-        }
-        ctx.inet.loopq.push_back(pkt);
-        return Ok(());
+        return looutput(ctx, pkt);
     }
     if total > mtu as usize {
         if p.df {

@@ -44,7 +44,9 @@ pub mod iff {
     ];
 
     /// Flags a client may change with SIOCSIFFLAGS; the rest belong to the stack.
-    pub const CANTCHANGE: u32 = BROADCAST | LOOPBACK | POINTOPOINT | RUNNING | OACTIVE | SIMPLEX | MULTICAST;
+    /// PROMISC among them, as on NetBSD: it follows the captures that asked for it.
+    pub const CANTCHANGE: u32 =
+        BROADCAST | LOOPBACK | POINTOPOINT | RUNNING | OACTIVE | SIMPLEX | MULTICAST | PROMISC | ALLMULTI;
 }
 
 /// `ifi_link_state` values.
@@ -555,4 +557,40 @@ pub struct SendReq {
 pub struct DataMsg {
     pub from: std::net::SocketAddrV4,
     pub data: Vec<u8>,
+}
+
+/// BIOCSETIF (with BIOCSBLEN before it): attach a capture to an interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BpfAttachReq {
+    pub ifname: String,
+    /// The buffer size asked for (BIOCSBLEN); None keeps the default.
+    pub buflen: Option<u32>,
+}
+
+/// What an attached capture got: the link type (BIOCGDLT) and buffer size (BIOCGBLEN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BpfAttached {
+    pub dlt: u32,
+    pub buflen: u32,
+}
+
+/// A capture's settings: BIOCPROMISC, BIOCSDIRECTION, BIOCIMMEDIATE, BIOCSRTIMEOUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BpfConf {
+    /// Put the interface in promiscuous mode while the capture lasts.
+    pub promisc: bool,
+    /// BPF_D_IN, BPF_D_INOUT or BPF_D_OUT.
+    pub direction: u32,
+    /// Hand each packet to a read as soon as it arrives, not when the buffer fills.
+    pub immediate: bool,
+    /// How long a read waits for a full buffer before it returns what there is (0: forever).
+    pub timeout_ms: u32,
+}
+
+/// BIOCGSTATS: packets seen by the capture, dropped for want of buffer space, and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BpfStat {
+    pub recv: u64,
+    pub drop: u64,
+    pub capt: u64,
 }

@@ -228,6 +228,20 @@ messages! {
     0x59 => SockRecv(RecvReq),
     /// shutdown(2).
     0x5a => SockShutdown(ShutdownReq),
+    /// BIOCSBLEN + BIOCSETIF.
+    0x60 => BpfAttach(BpfAttachReq),
+    /// BIOCSETF: the program is checked before it is taken.
+    0x61 => BpfSetFilter(Vec<crate::net::bpf::BpfInsn>),
+    /// BIOCPROMISC, BIOCSDIRECTION, BIOCIMMEDIATE, BIOCSRTIMEOUT.
+    0x62 => BpfConfigure(BpfConf),
+    /// read(2) on the capture: the answer is a buffer of `bpf_hdr` records.
+    0x63 => BpfRead(Empty),
+    /// write(2) on the capture: one whole frame to send on the interface.
+    0x64 => BpfWrite(Vec<u8>),
+    /// BIOCGSTATS.
+    0x65 => BpfStats(Empty),
+    /// BIOCFLUSH.
+    0x66 => BpfFlush(Empty),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -245,6 +259,10 @@ messages! {
     0xd4 => SockSent(u64),
     /// An accepted connection: its addresses (its descriptor rides along).
     0xd8 => SockAccepted(SockNames),
+    0xe0 => BpfAttachedOk(BpfAttached),
+    /// Records read from a capture, each a `bpf_hdr` then the captured bytes.
+    0xe3 => BpfData(Vec<u8>),
+    0xe5 => BpfStatsOk(BpfStat),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }

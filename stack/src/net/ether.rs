@@ -8,6 +8,7 @@ use pnet_packet::Packet;
 
 use crate::inet::ip::ip_input;
 use crate::net::arp;
+use crate::net::bpf::Dir;
 use crate::net::ifnet::{inc, Ifnet};
 use crate::sys::Stack;
 
@@ -27,7 +28,13 @@ pub fn ether_ntoa(a: &[u8; 6]) -> String {
 /// Input of one frame from a driver, on a receive thread, without the stack context.
 /// Counts it, drops what is malformed or not for us, and carries the rest up.
 pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
+    // The address filter a controller applies: a unicast frame for another station is
+    // not received at all unless the interface is promiscuous (a hub repeats everything).
+    if frame.len() >= ETHER_ADDR_LEN && frame[0] & 1 == 0 && frame[..ETHER_ADDR_LEN] != ifp.lladdr && !ifp.promisc() {
+        return;
+    }
     ifp.count_in(frame.len());
+    ifp.bpf.tap(frame, Dir::In);
     if !ifp.is_up() {
         inc(&ifp.stats.iqdrops);
         return;
@@ -46,8 +53,8 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
     let l2bcast = dst[0] & 1 != 0;
     if l2bcast {
         inc(&ifp.stats.imcasts);
-    } else if dst != ifp.lladdr && ifp.flags() & crate::msg::iff::PROMISC == 0 {
-        // Not addressed to us: a hub repeats everything; keep quiet about it.
+    } else if dst != ifp.lladdr {
+        // Received only because the interface is promiscuous: for the captures, not for us.
         return;
     }
     let src = eh.get_source().octets();

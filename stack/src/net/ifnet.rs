@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pktbox_drivers::Driver;
 
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
+use crate::net::bpf::{BpfIf, Dir};
 
 /// NetBSD's loopback MTU.
 pub const LOMTU: u32 = 33624;
@@ -66,6 +67,10 @@ pub struct Ifnet {
     pub priority: Option<i32>,
     /// Made with `ifconfig NAME create`, so `destroy` may remove it.
     pub cloned: bool,
+    /// The captures listening on this interface.
+    pub bpf: BpfIf,
+    /// How many asked for promiscuous mode (`if_pcount`); PROMISC is set while any do.
+    pcount: AtomicU32,
 }
 
 impl Ifnet {
@@ -84,6 +89,8 @@ impl Ifnet {
             driver: Some(driver),
             priority: None,
             cloned: false,
+            bpf: BpfIf::default(),
+            pcount: AtomicU32::new(0),
         }
     }
 
@@ -102,6 +109,8 @@ impl Ifnet {
             driver: None,
             priority: None,
             cloned,
+            bpf: BpfIf::default(),
+            pcount: AtomicU32::new(0),
         }
     }
 
@@ -138,8 +147,15 @@ impl Ifnet {
         self.set_flags(new)
     }
 
-    /// Sets the whole flag word. Returns whether it changed.
+    /// Sets the whole flag word but PROMISC, which follows `ifpromisc`. Returns whether it
+    /// changed.
     pub fn set_flags(&self, new: u32) -> bool {
+        let promisc = if self.pcount.load(Ordering::Acquire) > 0 {
+            iff::PROMISC
+        } else {
+            0
+        };
+        let new = (new & !iff::PROMISC) | promisc;
         let old = self.flags.swap(new, Ordering::AcqRel);
         if old == new {
             return false;
@@ -153,6 +169,38 @@ impl Ifnet {
         }
         self.touch();
         true
+    }
+
+    /// Asks for promiscuous mode or gives the request back (`ifpromisc`): the interface is
+    /// promiscuous while anyone wants it. Returns whether the flags changed.
+    pub fn ifpromisc(&self, on: bool) -> bool {
+        let before = if on {
+            self.pcount.fetch_add(1, Ordering::AcqRel)
+        } else {
+            let r = self
+                .pcount
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+            match r {
+                Ok(n) => n,
+                Err(_) => return false,
+            }
+        };
+        let flip = if on { before == 0 } else { before == 1 };
+        if !flip {
+            return false;
+        }
+        if on {
+            self.flags.fetch_or(iff::PROMISC, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!iff::PROMISC, Ordering::AcqRel);
+        }
+        self.touch();
+        true
+    }
+
+    /// Whether frames for other stations are received.
+    pub fn promisc(&self) -> bool {
+        self.flags() & iff::PROMISC != 0
     }
 
     /// Whether the link has carrier.
@@ -219,6 +267,7 @@ impl Ifnet {
         let Some(d) = &self.driver else {
             return Err(libc::ENXIO);
         };
+        self.bpf.tap(frame, Dir::Out);
         match d.send(frame) {
             Ok(()) => {
                 inc(&self.stats.opackets);

@@ -15,6 +15,7 @@ use crate::msg::wire::{Cred, Listener, Received, SeqPacket};
 use crate::msg::{decode, encode, DecodeError, Header, HelloReply, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY};
 use crate::sys::Stack;
 
+mod bpf;
 mod control;
 mod socket;
 
@@ -193,6 +194,7 @@ fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
             (conn, Some(socket::Kind::Tcp(crate::inet::tcp::usrreq::Sock::Conn)))
         }
     };
+    let mut capture: Option<bpf::Capture> = None;
     loop {
         if stack.shutting_down() {
             break;
@@ -221,8 +223,13 @@ fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
         };
         match (conn.role, &frame.msg) {
             (None, Msg::Hello(h)) => match h.role {
-                Role::Control | Role::Socket => {
+                Role::Control | Role::Socket | Role::Bpf => {
                     conn.role = Some(h.role);
+                    if h.role == Role::Bpf {
+                        // A read answers with a whole buffer in one datagram.
+                        let _ = conn.sock.set_buffers(1 << 20);
+                        capture = Some(bpf::Capture::new());
+                    }
                     let r = HelloReply {
                         variant: stack.variant.name().to_string(),
                         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -243,11 +250,18 @@ fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
             ),
             (Some(Role::Control), msg) => control::dispatch(stack, &conn, &frame.hdr, msg),
             (Some(Role::Socket), msg) => socket::dispatch(stack, pool, &conn, &mut sock_kind, &frame.hdr, msg),
+            (Some(Role::Bpf), msg) => match capture.as_mut() {
+                Some(cap) => bpf::dispatch(stack, &conn, cap, &frame.hdr, msg),
+                None => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
+            },
             (Some(_), _) => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
         }
     }
     stack.ctx().rtsock.unsubscribe(conn.id);
     if let Some(k) = sock_kind {
         socket::close(stack, conn.id, k);
+    }
+    if let Some(cap) = capture {
+        bpf::close(stack, cap);
     }
 }

@@ -22,6 +22,9 @@ use crate::msg::errno::strerror;
 use crate::msg::wire::{Received, SeqPacket};
 use crate::msg::*;
 
+mod bpf;
+pub use bpf::Bpf;
+
 /// The prefix used when `SOCK` is not set.
 pub const DEFAULT_PREFIX: &str = "/run/io-pkt";
 
@@ -408,7 +411,8 @@ impl SockConn {
         }
     }
 
-    fn open(prefix: &Path, stype: i32, protocol: i32) -> Result<SockConn, Error> {
+    /// A connection to the stack at `prefix` in the given role.
+    fn connect(prefix: &Path, role: Role) -> Result<SockConn, Error> {
         let path = crate::sys::run::socket_path(prefix);
         let conn = SeqPacket::connect(&path).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ECONNREFUSED) | Some(libc::ENOTDIR) => Error::NoStack(path.clone()),
@@ -416,7 +420,12 @@ impl SockConn {
         })?;
         let _ = conn.set_buffers(1 << 20);
         let mut s = SockConn::wrap(conn);
-        s.call(Msg::Hello(HelloReq { role: Role::Socket }))?;
+        s.call(Msg::Hello(HelloReq { role }))?;
+        Ok(s)
+    }
+
+    fn open(prefix: &Path, stype: i32, protocol: i32) -> Result<SockConn, Error> {
+        let mut s = SockConn::connect(prefix, Role::Socket)?;
         s.call(Msg::Socket(SocketReq {
             domain: libc::AF_INET,
             stype,

@@ -175,7 +175,7 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
             let mut ifp = Ifnet::ether(idx, name, mac, mtu, o.driver);
             ifp.priority = o.common.priority;
             if o.common.promiscuous {
-                ifp.set_flags(ifp.flags() | crate::msg::iff::PROMISC);
+                ifp.ifpromisc(true);
             }
             let ifp = if_attach(&mut ctx, ifp).map_err(|f| format!("-d {kind}: {}", f.text.unwrap_or_default()))?;
             rx_ifs.push(ifp);

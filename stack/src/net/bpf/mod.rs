@@ -34,10 +34,12 @@
 //! assert_eq!(keep, 60);
 //! ```
 
+pub mod dev;
 pub mod insn;
 pub mod interp;
 pub mod validate;
 
+pub use dev::{records, BpfD, BpfHdr, BpfIf, Dir};
 pub use insn::*;
 pub use interp::bpf_filter;
 pub use validate::bpf_validate;
