@@ -35,6 +35,7 @@
 //! ```
 
 pub mod dev;
+mod fast;
 pub mod insn;
 pub mod interp;
 pub mod validate;
@@ -49,26 +50,29 @@ use serde::{Deserialize, Serialize};
 /// A program that passed [`bpf_validate`]: what a capture keeps as its filter (BIOCSETF).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<BpfInsn>", into = "Vec<BpfInsn>")]
-pub struct BpfProgram(Vec<BpfInsn>);
+pub struct BpfProgram(Vec<BpfInsn>, fast::Decoded);
 
 impl BpfProgram {
     /// Checks `insns` and keeps them, or says why they are refused.
     pub fn new(insns: Vec<BpfInsn>) -> Result<Self, String> {
         bpf_validate(&insns)?;
-        Ok(BpfProgram(insns))
+        let d = fast::Decoded::new(&insns);
+        Ok(BpfProgram(insns, d))
     }
 
     /// The program that accepts every packet whole, as a capture without a filter does:
     /// `ret #-1`.
     pub fn accept_all() -> Self {
-        BpfProgram(vec![BpfInsn::stmt(BPF_RET | BPF_K, u32::MAX)])
+        let insns = vec![BpfInsn::stmt(BPF_RET | BPF_K, u32::MAX)];
+        let d = fast::Decoded::new(&insns);
+        BpfProgram(insns, d)
     }
 
     /// Runs the program: how many bytes of `pkt` to keep (0: the packet is not wanted).
     /// `pkt` is what is at hand (the captured bytes), `wirelen` the length the packet had on
     /// the wire (what `len` compares against).
     pub fn filter(&self, pkt: &[u8], wirelen: u32) -> u32 {
-        bpf_filter(&self.0, pkt, wirelen)
+        self.1.run(pkt, wirelen)
     }
 
     pub fn insns(&self) -> &[BpfInsn] {

@@ -295,6 +295,21 @@ proptest! {
         let _ = bpf_filter(&prog, &pkt, wirelen);
     }
 
+    /// A validated program gives the same answer through `BpfProgram` (decoded once) as
+    /// through the plain interpreter.
+    #[test]
+    fn decoded_programs_agree_with_the_interpreter(
+        prog in any_program(),
+        pkts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 1..8),
+        wirelen in any::<u32>(),
+    ) {
+        if let Ok(p) = BpfProgram::new(prog.clone()) {
+            for pkt in &pkts {
+                prop_assert_eq!(p.filter(pkt, wirelen), bpf_filter(&prog, pkt, wirelen));
+            }
+        }
+    }
+
     /// Programs that pass validation are accepted by `BpfProgram` and survive the channel.
     #[test]
     fn valid_programs_round_trip(prog in any_program()) {
