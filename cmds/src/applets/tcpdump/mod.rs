@@ -1,8 +1,10 @@
 //! tcpdump: dump traffic on an interface of the stack, as tcpdump 4.99 does.
 //!
 //! This build has the filter compiler and `-d`/`-dd`/`-ddd`, which print the program an
-//! expression compiles to and need no stack. Capturing (`-i`, `-r`, `-w`, ...) comes with the
-//! stack's BPF taps; until then those options fail with a clear message instead of being
+//! expression compiles to, and offline mode: `-r FILE` reads a pcap savefile ([`pcap`]),
+//! filters it, and prints its packets ([`show`]) or copies them with `-w`; none of it needs
+//! a stack. Live capture (`-i`, `-D`, `-p`, `-Q`, or a run with neither `-r` nor `-d`) comes
+//! with the stack's BPF taps; until then it fails with a clear message instead of being
 //! ignored.
 
 use std::ffi::OsString;
@@ -362,7 +364,8 @@ mod tests {
     #[test]
     fn failures_exit_1_and_usage_errors_2() {
         let fail = ExitCode::from(crate::common::EXIT_FAILURE);
-        // Capturing and reading are not here yet, and say so rather than doing nothing.
+        // Live capture is not here yet, and says so rather than doing nothing; so do -c, -w
+        // and -U without a file to read.
         for args in [
             &["ip"][..],
             &["-i", "en0"],
@@ -371,16 +374,54 @@ mod tests {
             &["-d", "-c", "5"],
             &["-d", "-Q", "in"],
             &["-d", "-w", "x.pcap", "ip"],
-            &["-d", "-r", "x.pcap"],
+            &["-r", "x.pcap", "-p"],
+            &["-r", "x.pcap", "-i", "en0"],
         ] {
             assert_eq!(code(args), fail, "{args:?}");
         }
+        // Reading a file that is not there fails as tcpdump does.
+        assert_eq!(code(&["-d", "-r", "/nonexistent.pcap"]), fail);
+        assert_eq!(code(&["-r", "/nonexistent.pcap"]), fail);
         assert_eq!(code(&["-d", "tcp", "and"]), fail);
         assert_eq!(code(&["-d", "-s", "300000", "ip"]), fail);
         assert_eq!(
             code(&["-Q", "sideways", "-d", "ip"]),
             ExitCode::from(crate::common::EXIT_USAGE)
         );
+    }
+
+    #[test]
+    fn reads_filters_and_writes_files() {
+        let dir = std::env::temp_dir().join(format!("pktbox-tcpdump-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (inp, out) = (dir.join("in.pcap"), dir.join("out.pcap"));
+        let udp = [
+            &[2u8, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0][..],
+            &[0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2],
+            &[0, 9, 0, 9, 0, 8, 0, 0],
+        ]
+        .concat();
+        let mut w = pcap::Writer::new(std::fs::File::create(&inp).expect("create"), 96, 1).expect("header");
+        for i in 0..3 {
+            w.packet(i, 0, &udp, 42).expect("write");
+        }
+        drop(w);
+        let (i, o) = (inp.to_string_lossy().into_owned(), out.to_string_lossy().into_owned());
+        assert_eq!(code(&["-r", &i, "-w", &o, "-c", "2", "udp"]), ExitCode::SUCCESS);
+        let mut r = pcap::Reader::new(std::fs::File::open(&out).expect("open")).expect("header");
+        assert_eq!((r.header.snaplen, r.header.linktype), (96, 1));
+        let mut n = 0;
+        while let Some(p) = r.next_record().expect("record") {
+            assert_eq!((p.ts_sec, &p.data[..]), (n, &udp[..]));
+            n += 1;
+        }
+        assert_eq!(n, 2, "-c 2");
+        assert_eq!(code(&["-r", &i, "-w", &o, "tcp"]), ExitCode::SUCCESS);
+        let mut r = pcap::Reader::new(std::fs::File::open(&out).expect("open")).expect("header");
+        assert!(r.next_record().expect("ok").is_none(), "the filter keeps no packet");
+        // -d with -r compiles for the file.
+        assert_eq!(code(&["-d", "-r", &i, "udp"]), ExitCode::SUCCESS);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

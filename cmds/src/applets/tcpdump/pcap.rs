@@ -297,6 +297,7 @@ impl<W: Write> Writer<W> {
         self.out.flush()
     }
 
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -4,7 +4,9 @@
 //! packets, ICMPv6 neighbour discovery, VLAN tags, LLC, unknown ethertypes), some with bad
 //! checksums, then the same frames cut short.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+#![allow(clippy::too_many_arguments)]
+
+use std::net::Ipv6Addr;
 
 /// A small deterministic generator (xorshift64*), so that a failure can be reproduced.
 pub struct Rng(pub u64);
@@ -673,9 +675,4 @@ pub fn cut(frames: &[Frame], snaplen: usize) -> Vec<Frame> {
             g
         })
         .collect()
-}
-
-#[allow(dead_code)]
-pub fn addr4(a: [u8; 4]) -> Ipv4Addr {
-    Ipv4Addr::from(a)
 }

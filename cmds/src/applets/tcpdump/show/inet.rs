@@ -578,9 +578,8 @@ fn tcp_options(c: &mut Ctx, o: Cur, mut i: usize, end: usize, ack_base: u32) -> 
             c.p(&format!(" {} ", (l - 2) / 8));
         }
         // tcpdump closes a cut-off option's words with '>'.
-        let body = o.bytes(i + 2, l.saturating_sub(2), "tcp").map_err(|t| {
+        let body = o.bytes(i + 2, l.saturating_sub(2), "tcp").inspect_err(|_| {
             c.p(" [|tcp]>");
-            t
         });
         let body = match body {
             Ok(b) => b,

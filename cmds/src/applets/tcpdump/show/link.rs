@@ -1,7 +1,6 @@
 //! The link layer: Ethernet (`-e` prints its header), 802.1Q tags, ARP, 802.3 frames, and
 //! the loopback and raw-IP link types.
 
-use super::names::mac_string;
 use super::{hexdump, inet, Ctx, Cur, Trunc};
 
 /// tcpdump's names of ethertypes.
@@ -35,7 +34,7 @@ fn ethertype_words(c: &Ctx, t: u16) -> String {
 pub fn ether(c: &mut Ctx, cur: Cur, wirelen: u32) -> Result<(), Trunc> {
     if cur.data.len() < 14 {
         c.net_off = cur.data.len();
-        c.p(&format!("[|ether]"));
+        c.p("[|ether]");
         return Ok(());
     }
     let (dst, src) = (&cur.data[0..6], &cur.data[6..12]);
@@ -214,7 +213,6 @@ pub fn null(c: &mut Ctx, cur: Cur, wirelen: u32, network_order: bool) -> Result<
         2 => inet::ip(c, cur.sub(4), len),
         24 | 28 | 30 => inet::ip6(c, cur.sub(4), len),
         _ => {
-            let _ = mac_string;
             c.p(&format!("AF Unknown ({af}), length {wirelen}"));
             Ok(())
         }
