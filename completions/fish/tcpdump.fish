@@ -19,4 +19,5 @@ complete -c tcpdump -s x -d 'Print each packet in hex (-xx: with its link-level 
 complete -c tcpdump -s X -d 'Print each packet in hex and ASCII (-XX: with its link-level header)'
 complete -c tcpdump -s d -d 'Print the compiled filter and exit (-dd: as C, -ddd: as numbers)'
 complete -c tcpdump -s O -d 'Do not run the filter optimizer'
+complete -c tcpdump -s S -d 'Print absolute, not relative, TCP sequence numbers'
 complete -c tcpdump -s h -l help -d 'Print help'

@@ -1,8 +1,10 @@
 //! tcpdump: dump traffic on an interface of the stack, as tcpdump 4.99 does.
 //!
 //! This build has the filter compiler and `-d`/`-dd`/`-ddd`, which print the program an
-//! expression compiles to and need no stack. Capturing (`-i`, `-r`, `-w`, ...) comes with the
-//! stack's BPF taps; until then those options fail with a clear message instead of being
+//! expression compiles to, and offline mode: `-r FILE` reads a pcap savefile ([`pcap`]),
+//! filters it, and prints its packets ([`show`]) or copies them with `-w`; none of it needs
+//! a stack. Live capture (`-i`, `-D`, `-p`, `-Q`, or a run with neither `-r` nor `-d`) comes
+//! with the stack's BPF taps; until then it fails with a clear message instead of being
 //! ignored.
 
 use std::ffi::OsString;
@@ -11,10 +13,14 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
 
+use pktbox_stack::net::bpf::BpfProgram;
+
 use crate::common::{fail, parse};
 
 pub mod compile;
+pub mod pcap;
 pub mod print;
+pub mod show;
 
 #[cfg(test)]
 mod difftest;
@@ -33,7 +39,7 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Dump traffic on an interface of the stack")
         .override_usage(
-            "tcpdump [-DdelnOpqtUvXx] [-c count] [-i interface] [-Q in|out|inout] [-r file]\n               \
+            "tcpdump [-DdelnOpqStUvXx] [-c count] [-i interface] [-Q in|out|inout] [-r file]\n               \
              [-s snaplen] [-w file] [expression]",
         )
         .after_help(
@@ -124,6 +130,11 @@ pub fn command() -> Command {
             "Print the compiled filter and exit (-dd: as C, -ddd: as numbers)",
         ))
         .arg(flag("no_optimize", 'O', "Do not run the filter optimizer"))
+        .arg(flag(
+            "absolute",
+            'S',
+            "Print absolute, not relative, TCP sequence numbers",
+        ))
         .arg(
             Arg::new("expression")
                 .value_name("expression")
@@ -162,34 +173,39 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         .map(|v| v.cloned().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let dump = m.get_count("dump");
-    // What needs packets (a stack's interface or a file), or concerns how they are captured
-    // or written: refused rather than ignored, even with -d. Printing options do nothing with
-    // -d, as in tcpdump.
+    // What needs a stack's interface: refused rather than ignored, even with -d. Printing
+    // options do nothing with -d, as in tcpdump.
     let given = |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-    let capture = [
-        "interface",
-        "list_interfaces",
-        "count",
-        "no_promisc",
-        "direction",
-        "write",
-        "read",
-        "packet_buffered",
-    ]
-    .into_iter()
-    .any(given);
-    if dump == 0 || capture {
+    let live = ["interface", "list_interfaces", "no_promisc", "direction"]
+        .into_iter()
+        .any(given);
+    let read = m.get_one::<String>("read");
+    if live || (dump == 0 && read.is_none()) {
         return fail(PROG, "capture is not in this build yet");
     }
-    // Without an interface or a file to give the link type, tcpdump -d assumes Ethernet and
-    // says so.
-    eprintln!("Warning: assuming Ethernet");
+    if dump > 0 && read.is_none() {
+        if ["count", "write", "packet_buffered"].into_iter().any(given) {
+            return fail(PROG, "capture is not in this build yet");
+        }
+        // Without an interface or a file to give the link type, tcpdump -d assumes Ethernet
+        // and says so.
+        eprintln!("Warning: assuming Ethernet");
+        return dump_program(&expr, snap, &m, dump);
+    }
+    match offline(&m, read.map(String::as_str).unwrap_or("-"), &expr, dump) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Quiet) => ExitCode::from(crate::common::EXIT_FAILURE),
+        Err(Failure::Say(e)) => fail(PROG, e),
+    }
+}
+
+fn dump_program(expr: &str, snap: u32, m: &clap::ArgMatches, dump: u8) -> ExitCode {
     let opts = compile::Options {
         snaplen: snap,
         optimize: !m.get_flag("no_optimize"),
         ..Default::default()
     };
-    let prog = match compile::compile(&expr, &opts) {
+    let prog = match compile::compile(expr, &opts) {
         Ok(p) => p,
         Err(e) => return fail(PROG, e),
     };
@@ -202,6 +218,128 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return ExitCode::from(crate::common::EXIT_FAILURE);
     }
     ExitCode::SUCCESS
+}
+
+/// Why offline mode stopped.
+enum Failure {
+    /// Say this as `tcpdump: ...` and exit 1.
+    Say(String),
+    /// Exit 1 without a word (standard output went away).
+    Quiet,
+}
+
+/// An I/O error as tcpdump words it: the system's message without Rust's `(os error N)`.
+fn os_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `tcpdump -r FILE`: print (or with `-w`, copy) the packets of a savefile that the filter
+/// accepts, up to `-c` of them.
+fn offline(m: &clap::ArgMatches, path: &str, expr: &str, dump: u8) -> Result<(), Failure> {
+    let input: Box<dyn std::io::Read> = if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| Failure::Say(format!("{path}: {}", os_message(&e))))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let mut reader = pcap::Reader::new(input).map_err(|e| Failure::Say(e.to_string()))?;
+    let h = reader.header;
+    let prog = match (h.linktype, expr.trim().is_empty()) {
+        (_, true) => vec![pktbox_stack::net::bpf::BpfInsn::stmt(
+            pktbox_stack::net::bpf::BPF_RET | pktbox_stack::net::bpf::BPF_K,
+            h.snaplen,
+        )],
+        (pcap::LINKTYPE_ETHERNET, false) => {
+            let opts = compile::Options {
+                snaplen: h.snaplen,
+                optimize: !m.get_flag("no_optimize"),
+                ..Default::default()
+            };
+            compile::compile(expr, &opts).map_err(|e| Failure::Say(e.to_string()))?
+        }
+        (lt, false) => {
+            return Err(Failure::Say(format!(
+                "filters are compiled for Ethernet only; link-type {} is not",
+                pcap::linktype_desc(lt)
+            )))
+        }
+    };
+    if dump > 0 {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(print::dump(&prog, dump).as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|_| Failure::Quiet);
+    }
+    let filter = BpfProgram::new(prog).map_err(Failure::Say)?;
+    if pcap::linktype_name(h.linktype).is_none() {
+        return Err(Failure::Say(format!(
+            "{path}: link-type {} is not supported",
+            h.linktype
+        )));
+    }
+    eprintln!(
+        "reading from file {path}, link-type {}, snapshot length {}",
+        pcap::linktype_desc(h.linktype),
+        h.snaplen
+    );
+    let limit = m.get_one::<u64>("count").copied();
+    let line_buffered = m.get_flag("line_buffered");
+    enum Sink {
+        Print(show::Printer, std::io::BufWriter<std::io::StdoutLock<'static>>),
+        Write(pcap::Writer<Box<dyn std::io::Write>>),
+    }
+    let mut sink = match m.get_one::<String>("write") {
+        Some(w) => {
+            let out: Box<dyn std::io::Write> = if w == "-" {
+                Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+            } else {
+                let f = std::fs::File::create(w).map_err(|e| Failure::Say(format!("{w}: {}", os_message(&e))))?;
+                Box::new(std::io::BufWriter::new(f))
+            };
+            let mut wr = pcap::Writer::new(out, h.snaplen, h.linktype).map_err(|e| Failure::Say(os_message(&e)))?;
+            wr.flush_each = m.get_flag("packet_buffered");
+            Sink::Write(wr)
+        }
+        None => Sink::Print(
+            show::Printer::new(show::Options::from_matches(m), h.linktype),
+            std::io::BufWriter::new(std::io::stdout().lock()),
+        ),
+    };
+    let mut seen = 0u64;
+    let result = loop {
+        if limit.is_some_and(|l| seen >= l) {
+            break Ok(());
+        }
+        let rec = match reader.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(Failure::Say(format!("pcap_loop: {e}"))),
+        };
+        if filter.filter(&rec.data, rec.wirelen) == 0 {
+            continue;
+        }
+        seen += 1;
+        let r = match &mut sink {
+            Sink::Print(p, out) => p
+                .packet(out, rec.ts_sec, rec.ts_usec, &rec.data, rec.wirelen)
+                .and_then(|_| if line_buffered { out.flush() } else { Ok(()) }),
+            Sink::Write(w) => w.packet(rec.ts_sec, rec.ts_usec, &rec.data, rec.wirelen),
+        };
+        if r.is_err() {
+            break Err(Failure::Quiet);
+        }
+    };
+    let flushed = match &mut sink {
+        Sink::Print(_, out) => out.flush(),
+        Sink::Write(w) => w.flush(),
+    };
+    result?;
+    flushed.map_err(|_| Failure::Quiet)
 }
 
 #[cfg(test)]
@@ -226,7 +364,8 @@ mod tests {
     #[test]
     fn failures_exit_1_and_usage_errors_2() {
         let fail = ExitCode::from(crate::common::EXIT_FAILURE);
-        // Capturing and reading are not here yet, and say so rather than doing nothing.
+        // Live capture is not here yet, and says so rather than doing nothing; so do -c, -w
+        // and -U without a file to read.
         for args in [
             &["ip"][..],
             &["-i", "en0"],
@@ -235,16 +374,54 @@ mod tests {
             &["-d", "-c", "5"],
             &["-d", "-Q", "in"],
             &["-d", "-w", "x.pcap", "ip"],
-            &["-d", "-r", "x.pcap"],
+            &["-r", "x.pcap", "-p"],
+            &["-r", "x.pcap", "-i", "en0"],
         ] {
             assert_eq!(code(args), fail, "{args:?}");
         }
+        // Reading a file that is not there fails as tcpdump does.
+        assert_eq!(code(&["-d", "-r", "/nonexistent.pcap"]), fail);
+        assert_eq!(code(&["-r", "/nonexistent.pcap"]), fail);
         assert_eq!(code(&["-d", "tcp", "and"]), fail);
         assert_eq!(code(&["-d", "-s", "300000", "ip"]), fail);
         assert_eq!(
             code(&["-Q", "sideways", "-d", "ip"]),
             ExitCode::from(crate::common::EXIT_USAGE)
         );
+    }
+
+    #[test]
+    fn reads_filters_and_writes_files() {
+        let dir = std::env::temp_dir().join(format!("pktbox-tcpdump-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (inp, out) = (dir.join("in.pcap"), dir.join("out.pcap"));
+        let udp = [
+            &[2u8, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0][..],
+            &[0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2],
+            &[0, 9, 0, 9, 0, 8, 0, 0],
+        ]
+        .concat();
+        let mut w = pcap::Writer::new(std::fs::File::create(&inp).expect("create"), 96, 1).expect("header");
+        for i in 0..3 {
+            w.packet(i, 0, &udp, 42).expect("write");
+        }
+        drop(w);
+        let (i, o) = (inp.to_string_lossy().into_owned(), out.to_string_lossy().into_owned());
+        assert_eq!(code(&["-r", &i, "-w", &o, "-c", "2", "udp"]), ExitCode::SUCCESS);
+        let mut r = pcap::Reader::new(std::fs::File::open(&out).expect("open")).expect("header");
+        assert_eq!((r.header.snaplen, r.header.linktype), (96, 1));
+        let mut n = 0;
+        while let Some(p) = r.next_record().expect("record") {
+            assert_eq!((p.ts_sec, &p.data[..]), (n, &udp[..]));
+            n += 1;
+        }
+        assert_eq!(n, 2, "-c 2");
+        assert_eq!(code(&["-r", &i, "-w", &o, "tcp"]), ExitCode::SUCCESS);
+        let mut r = pcap::Reader::new(std::fs::File::open(&out).expect("open")).expect("header");
+        assert!(r.next_record().expect("ok").is_none(), "the filter keeps no packet");
+        // -d with -r compiles for the file.
+        assert_eq!(code(&["-d", "-r", &i, "udp"]), ExitCode::SUCCESS);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
