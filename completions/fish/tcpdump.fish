@@ -1,3 +1,4 @@
+complete -c tcpdump -s B -d 'The capture buffer size, in KiB (the stack grants up to 255)' -r
 complete -c tcpdump -s i -d 'Listen on this interface of the stack' -r
 complete -c tcpdump -s c -d 'Exit after receiving count packets' -r
 complete -c tcpdump -s s -d 'Capture at most snaplen bytes of each packet (0: 262144, the default)' -r

@@ -210,7 +210,171 @@ fn filter_cost() {
     }
 }
 
+/// A process started in the background and interrupted (SIGINT) at the end.
+struct Bg(std::process::Child);
+
+impl Bg {
+    fn stop(mut self) -> String {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let mut err = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let _ = self.0.wait();
+        err
+    }
+}
+
+fn started(mut cmd: Command) -> Bg {
+    let mut c = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    // Both tcpdumps say "listening on" once their capture is in place.
+    let mut e = std::io::BufReader::new(c.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut e, &mut line).unwrap_or(0) > 0 && !line.contains("listening on") {
+        line.clear();
+    }
+    c.stderr = Some(std::process::ChildStderr::from(std::os::fd::OwnedFd::from(
+        e.into_inner(),
+    )));
+    Bg(c)
+}
+
+fn counts(err: &str) -> (u64, u64) {
+    let n = |what: &str| {
+        err.lines()
+            .find(|l| l.ends_with(what))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (n("packets captured"), n("packets dropped by kernel"))
+}
+
+/// UDP datagrams at `rate` a second for one second, from inside namespace `ns`; returns
+/// how many were sent and the rate reached.
+fn blast(ns: &str, dst: &str, rate: u64) -> (u64, f64) {
+    let ns = ns.to_string();
+    let dst = dst.to_string();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
+        // SAFETY: setns on this thread only, with a namespace descriptor we hold open.
+        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns");
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+        let payload = [0x5au8; 18];
+        let t = Instant::now();
+        let mut sent = 0u64;
+        while t.elapsed() < std::time::Duration::from_secs(1) {
+            let due = (t.elapsed().as_secs_f64() * rate as f64) as u64;
+            while sent < due {
+                if s.send_to(&payload, (dst.as_str(), 9)).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        (sent, sent as f64 / t.elapsed().as_secs_f64())
+    })
+    .join()
+    .expect("sender")
+}
+
+fn sh(args: &[&str]) {
+    let _ = Command::new(args[0]).args(&args[1..]).status();
+}
+
+/// The rate a capture keeps up with: pktbox's tcpdump on the stack's interface against
+/// Linux's tcpdump on the TAP device, both capturing the same UDP flood at once.
+fn capture_rate() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 || !std::path::Path::new("/usr/bin/tcpdump").exists() {
+        println!("(needs root and Linux's tcpdump: skipped)");
+        return;
+    }
+    let ns = format!("pktcap{}", std::process::id());
+    let prefix = std::env::temp_dir().join(format!("pktbox-capbench-{}", std::process::id()));
+    sh(&["ip", "netns", "add", &ns]);
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(bin())
+        .args(["io-pkt-v4", "-ptcpip"])
+        .arg(format!("prefix={}", prefix.display()))
+        .args(["-d", "tap", "tap=tcb0,host=10.84.0.1/24"])
+        .status()
+        .expect("io-pkt");
+    assert!(st.success());
+    let sock = prefix.clone();
+    let pk = |args: &[&str]| {
+        let mut c = Command::new(bin());
+        c.args(args).env("SOCK", &sock);
+        c
+    };
+    let _ = pk(&["ifconfig", "en0", "10.84.0.2/24"]).status();
+    sh(&["ip", "netns", "exec", &ns, "ping", "-c", "2", "-q", "10.84.0.2"]);
+    println!(
+        "{:>10} {:>10} {:>16} {:>16} {:>10}",
+        "asked pps", "sent pps", "pktbox kept", "Linux kept", "stack in"
+    );
+    for rate in [20_000u64, 50_000, 100_000, 200_000, 400_000] {
+        let before: u64 = ipackets(&prefix);
+        let ours = started(pk(&["tcpdump", "-i", "en0", "-p", "-w", "/dev/null", "udp port 9"]));
+        let mut lc = Command::new("ip");
+        lc.args([
+            "netns",
+            "exec",
+            &ns,
+            "tcpdump",
+            "-i",
+            "tcb0",
+            "-p",
+            "-w",
+            "/dev/null",
+            "udp port 9",
+        ]);
+        let theirs = started(lc);
+        let (sent, pps) = blast(&ns, "10.84.0.2", rate);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let (oc, od) = counts(&ours.stop());
+        let (lc, ld) = counts(&theirs.stop());
+        let arrived = ipackets(&prefix).saturating_sub(before);
+        println!(
+            "{rate:>10} {pps:>10.0} {:>9.1}% d{od:<5} {:>9.1}% d{ld:<5} {:>9.1}%",
+            100.0 * oc as f64 / sent as f64,
+            100.0 * lc as f64 / sent as f64,
+            100.0 * arrived.min(sent) as f64 / sent as f64
+        );
+    }
+    if let Ok(pid) = std::fs::read_to_string(prefix.join("dev/socket.lock")) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill(2) on the stack we started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    sh(&["ip", "netns", "del", &ns]);
+}
+
+/// en0's ipackets, from `ifconfig --json`.
+fn ipackets(prefix: &std::path::Path) -> u64 {
+    let o = Command::new(bin())
+        .args(["ifconfig", "--json", "en0"])
+        .env("SOCK", prefix)
+        .output()
+        .expect("ifconfig");
+    let s = String::from_utf8_lossy(&o.stdout);
+    s.split("\"ipackets\":")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).find(|x| !x.is_empty()))
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0)
+}
+
 fn main() {
     println!("== filter evaluation cost per packet ({} frames)", corpus().len());
     filter_cost();
+    println!("== capture of a UDP flood into a stack over TAP: share of the datagrams sent that each capture kept");
+    capture_rate();
 }

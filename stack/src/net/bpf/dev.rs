@@ -294,8 +294,15 @@ impl BpfD {
             if timed_out {
                 return Ok(Vec::new());
             }
+            // Asked without the capture's lock: `stop` may take the stack context, and a
+            // thread holding the context takes this lock to tap a packet it sends.
+            drop(st);
             if let Some(e) = stop() {
                 return Err(e);
+            }
+            st = self.lock();
+            if !st.hold.is_empty() || (st.conf.immediate && !st.store.is_empty()) {
+                continue;
             }
             let slice = deadline
                 .map(|d| d.saturating_duration_since(Instant::now()))

@@ -110,6 +110,14 @@ pub struct Gen {
     pub off_nl: u32,
     /// The network's mask, for `ip broadcast` (0 when unknown, as with tcpdump -d).
     pub netmask: u32,
+    /// BSD loopback framing (DLT_NULL): a 4-byte address family in the capturing host's
+    /// byte order instead of an Ethernet header.
+    pub null: bool,
+}
+
+/// DLT_NULL's address-family word as a big-endian BPF load sees it on this host.
+fn af_word(af: u32) -> u32 {
+    u32::from_be_bytes(af.to_ne_bytes())
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -117,13 +125,28 @@ fn bad(msg: impl Into<String>) -> Error {
 }
 
 impl Gen {
-    pub fn new(netmask: u32) -> Self {
+    pub fn new(netmask: u32, linktype: u32) -> Self {
+        let null = linktype == super::DLT_NULL;
         Gen {
             g: Graph::default(),
-            off_linktype: 12,
-            off_nl: 14,
+            off_linktype: if null { 0 } else { 12 },
+            off_nl: if null { 4 } else { 14 },
             netmask,
+            null,
         }
+    }
+
+    /// A test that never holds (`jset #0`), for protocols a link type cannot carry.
+    fn never(&mut self) -> Cond {
+        self.g.test(Val::Const(0), BPF_JSET, Val::Const(0))
+    }
+
+    /// Refuses what only Ethernet framing has, on BSD loopback framing.
+    fn ether_only(&self, msg: &str) -> Result<(), Error> {
+        if self.null {
+            return Err(bad(msg));
+        }
+        Ok(())
     }
 
     fn and(&mut self, a: Cond, b: Cond) -> Cond {
@@ -180,6 +203,21 @@ impl Gen {
     /// The frame carries link-level protocol `proto` (`ether proto`): an Ethernet type, or
     /// for values up to 1500 an 802.2 service access point.
     pub fn linktype(&mut self, proto: u32) -> Cond {
+        if self.null {
+            // The address family: IPv4, or IPv6 under any of the BSDs' numbers for it.
+            return match proto {
+                ETHERTYPE_IP => self.cmp(BPF_W, 0, af_word(2)),
+                ETHERTYPE_IPV6 => {
+                    let mut c = self.cmp(BPF_W, 0, af_word(24));
+                    for af in [28, 30] {
+                        let t = self.cmp(BPF_W, 0, af_word(af));
+                        c = self.or(c, t);
+                    }
+                    c
+                }
+                _ => self.never(),
+            };
+        }
         match proto {
             0xfe | 0xf0 => self.llc_sap(proto, true),
             0xe0 => {
@@ -373,8 +411,9 @@ impl Gen {
     }
 
     /// `ether host`, `ether src`, `ether dst`.
-    pub fn ether_host(&mut self, mac: &[u8; 6], dir: Dir) -> Cond {
-        match dir {
+    pub fn ether_host(&mut self, mac: &[u8; 6], dir: Dir) -> Result<Cond, Error> {
+        self.ether_only("ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel")?;
+        Ok(match dir {
             Dir::Src => self.mac_at(6, mac),
             Dir::Dst => self.mac_at(0, mac),
             Dir::SrcAndDst => {
@@ -387,7 +426,7 @@ impl Gen {
                 let d = self.mac_at(0, mac);
                 self.or(s, d)
             }
-        }
+        })
     }
 
     /// The IPv4 packet is not a later fragment (its fragment offset is 0).
@@ -486,7 +525,10 @@ impl Gen {
     /// `[ether|ip] broadcast`.
     pub fn broadcast(&mut self, pq: Option<Kw>) -> Result<Cond, Error> {
         match pq {
-            None | Some(Kw::Link) => Ok(self.mac_at(0, &[0xff; 6])),
+            None | Some(Kw::Link) => {
+                self.ether_only("not a broadcast link")?;
+                Ok(self.mac_at(0, &[0xff; 6]))
+            }
             Some(Kw::Ip) => {
                 let hostmask = !self.netmask;
                 let ip = self.linktype(ETHERTYPE_IP);
@@ -502,7 +544,12 @@ impl Gen {
     /// `[ether|ip|ip6] multicast`.
     pub fn multicast(&mut self, pq: Option<Kw>) -> Result<Cond, Error> {
         match pq {
-            None | Some(Kw::Link) => Ok(self.g.test(Val::load(BPF_B, 0), BPF_JSET, Val::Const(1))),
+            None | Some(Kw::Link) => {
+                self.ether_only(
+                    "link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel",
+                )?;
+                Ok(self.g.test(Val::load(BPF_B, 0), BPF_JSET, Val::Const(1)))
+            }
             Some(Kw::Ip) => {
                 let ip = self.linktype(ETHERTYPE_IP);
                 let m = self.g.test(Val::load(BPF_B, self.off_nl + 16), BPF_JGE, Val::Const(224));
@@ -538,6 +585,7 @@ impl Gen {
                 return Err(bad(format!("VLAN tag {id} greater than maximum 4095")));
             }
         }
+        self.ether_only("no VLAN support for data link type NULL")?;
         let mut c = self.cmp(BPF_H, self.off_linktype, 0x8100);
         for tpid in [0x88a8, 0x9100] {
             let t = self.cmp(BPF_H, self.off_linktype, tpid);

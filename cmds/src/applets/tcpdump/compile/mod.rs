@@ -31,7 +31,13 @@ pub struct Options {
     pub netmask: u32,
     /// Run the optimizer (tcpdump's `-O` turns it off).
     pub optimize: bool,
+    /// The link type the program will see: DLT_EN10MB, or DLT_NULL for loopback.
+    pub linktype: u32,
 }
+
+/// Link types the compiler knows (`DLT_*`).
+pub const DLT_NULL: u32 = 0;
+pub const DLT_EN10MB: u32 = 1;
 
 impl Default for Options {
     fn default() -> Self {
@@ -39,6 +45,7 @@ impl Default for Options {
             snaplen: DEFAULT_SNAPLEN,
             netmask: 0,
             optimize: true,
+            linktype: DLT_EN10MB,
         }
     }
 }
@@ -95,7 +102,7 @@ impl std::error::Error for Error {}
 /// expression accepts every packet.
 pub fn compile(expr: &str, opts: &Options) -> Result<Vec<BpfInsn>, Error> {
     let toks = lex::lex(expr)?;
-    let mut p = parse::Parser::new(expr, toks, gen::Gen::new(opts.netmask));
+    let mut p = parse::Parser::new(expr, toks, gen::Gen::new(opts.netmask, opts.linktype));
     let Some(cond) = p.program()? else {
         return Ok(vec![BpfInsn::stmt(BPF_RET | BPF_K, opts.snaplen)]);
     };

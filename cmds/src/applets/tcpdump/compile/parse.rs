@@ -501,7 +501,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Eid(mac) => {
                 if matches!(q.addr, Addr::Default | Addr::Host) && q.proto == Some(Kw::Link) {
-                    Ok(self.gen.ether_host(&mac, q.dir))
+                    self.gen.ether_host(&mac, q.dir)
                 } else {
                     Err(bad("ethernet address used in non-ether expression"))
                 }
@@ -564,7 +564,7 @@ impl<'a> Parser<'a> {
             Addr::Default | Addr::Host => {
                 if q.proto == Some(Kw::Link) {
                     let mac = names::ether_host(name).ok_or_else(|| bad(format!("unknown ether host '{name}'")))?;
-                    return Ok(self.gen.ether_host(&mac, q.dir));
+                    return self.gen.ether_host(&mac, q.dir);
                 }
                 let all = names::host(name);
                 if all.is_empty() {

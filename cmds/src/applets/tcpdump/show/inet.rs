@@ -836,6 +836,9 @@ fn nd_options(c: &mut Ctx, o: &[u8]) -> Result<(), Trunc> {
         if c.vflag() > 1 {
             let d = hexdump(body, false, "\n\t    ");
             c.p(&d);
+        } else if nd_opt_name(t) == "unknown option" {
+            let d = hexdump(body, false, "\n\t  ");
+            c.p(&d);
         }
         i += l * 8;
     }
@@ -1036,6 +1039,57 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
             }
             if v == 0 {
                 c.p(&format!(", length {len}"));
+            }
+        }
+        130..=132 if len == 24 => {
+            // MLDv1 (RFC 2710): query, report, done.
+            let delay = cur.u16(4, "icmp6")?;
+            let g = target(c, 8)?;
+            let what = match t {
+                130 => "multicast listener query",
+                131 => "multicast listener report",
+                _ => "multicast listener done",
+            };
+            c.p(&format!("{what} max resp delay: {delay} addr: {g}"));
+            if v == 0 {
+                c.p(&format!(", length {len}"));
+            }
+        }
+        143 => {
+            // MLDv2 report (RFC 3810): multicast address records.
+            let n = cur.u16(6, "icmp6")?;
+            c.p(&format!("multicast listener report v2, {n} group record(s)"));
+            if v == 0 {
+                c.p(&format!(", length {len}"));
+                return Ok(());
+            }
+            let mut at = 8;
+            for _ in 0..n {
+                let rt = cur.u8(at, "icmp6")?;
+                let aux = usize::from(cur.u8(at + 1, "icmp6")?);
+                let nsrc = usize::from(cur.u16(at + 2, "icmp6")?);
+                let g = target(c, at + 4)?;
+                let kind = match rt {
+                    1 => "is_in".to_string(),
+                    2 => "is_ex".to_string(),
+                    3 => "to_in".to_string(),
+                    4 => "to_ex".to_string(),
+                    5 => "allow".to_string(),
+                    6 => "block".to_string(),
+                    x => format!("invalid ({x})"),
+                };
+                c.p(&format!(" [gaddr {g} {kind}"));
+                if v == 1 {
+                    c.p(&format!(", {nsrc} source(s)]"));
+                } else {
+                    c.p(" {");
+                    for k in 0..nsrc {
+                        let s = target(c, at + 20 + 16 * k)?;
+                        c.p(&format!(" {s}"));
+                    }
+                    c.p(" }]");
+                }
+                at += 20 + 16 * nsrc + 4 * aux;
             }
         }
         200 | 201 => {
