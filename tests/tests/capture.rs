@@ -365,3 +365,55 @@ fn a_checked_in_linux_capture_prints_the_same() {
         assert_eq!(lines(&got.stdout), lines(&want), "tcpdump {args:?}");
     }
 }
+
+#[test]
+fn loopback_captures_are_null_framed_and_filtered_as_libpcap_does() {
+    if !is_root() || !have("tcpdump") {
+        return skip(
+            "loopback_captures_are_null_framed_and_filtered_as_libpcap_does",
+            "needs root and tcpdump",
+        );
+    }
+    let st = StackProc::start(&[]);
+    let dir = TempDir::new();
+    let file = dir.join("lo0.pcap").display().to_string();
+    let dump = Dump::start(&st, &["-i", "lo0", "-U", "-w", &file, "icmp"]);
+    st.ok("ping", &["-c", "2", "-i", "0.2", "127.0.0.1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, err, code) = dump.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("link-type NULL (BSD loopback)"), "{err}");
+    assert_eq!(summary(&err).0, 4, "{err}");
+    // Linux's tcpdump reads the file as pktbox does, and compiles filters for its link type
+    // to the same programs.
+    for opts in [&["-nn"][..], &["-nn", "-e", "-v"], &["-nn", "-x"]] {
+        let mut args = vec!["-r", &file];
+        args.extend_from_slice(opts);
+        let want = run("tcpdump", &args).ok();
+        let mut ours = vec!["tcpdump"];
+        ours.extend_from_slice(&args);
+        let got = pktbox(&ours, &[]).ok();
+        assert_eq!(lines(&got.stdout), lines(&want.stdout), "{args:?}");
+        assert!(lines(&want.stdout).len() >= 4, "{}", want.stdout);
+    }
+    for expr in [
+        "ip",
+        "icmp",
+        "ip6",
+        "host 127.0.0.1 and icmp",
+        "tcp port 80",
+        "arp",
+        "len > 60",
+    ] {
+        let want = run("tcpdump", ["-r", &file, "-d", expr]);
+        let got = pktbox(["tcpdump", "-r", &file, "-d", expr], &[]);
+        assert_eq!((&got.stdout, got.code), (&want.stdout, want.code), "{expr}");
+        assert_eq!(got.stderr, want.stderr, "{expr}");
+    }
+    let o = pktbox(["tcpdump", "-r", &file, "-d", "ether host 1:2:3:4:5:6"], &[]).code(1);
+    assert!(
+        o.stderr.contains("ethernet addresses supported only on"),
+        "{}",
+        o.stderr
+    );
+}

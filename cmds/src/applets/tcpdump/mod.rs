@@ -332,11 +332,6 @@ fn offline(m: &clap::ArgMatches, path: &str, expr: &str, dump: u8) -> Result<(),
             )))
         }
     };
-    let prog = program(m, expr, h.snaplen, linktype, 0)?;
-    if dump > 0 {
-        return print_program(&prog, dump);
-    }
-    let filter = BpfProgram::new(prog).map_err(Failure::Say)?;
     if pcap::linktype_name(h.linktype).is_none() {
         return Err(Failure::Say(format!(
             "{path}: link-type {} is not supported",
@@ -348,6 +343,11 @@ fn offline(m: &clap::ArgMatches, path: &str, expr: &str, dump: u8) -> Result<(),
         pcap::linktype_desc(h.linktype),
         h.snaplen
     );
+    let prog = program(m, expr, h.snaplen, linktype, 0)?;
+    if dump > 0 {
+        return print_program(&prog, dump);
+    }
+    let filter = BpfProgram::new(prog).map_err(Failure::Say)?;
     let limit = m.get_one::<u64>("count").copied();
     let mut out = Output::new(m, h.snaplen, h.linktype)?;
     let mut seen = 0u64;

@@ -208,8 +208,8 @@ impl Gen {
             return match proto {
                 ETHERTYPE_IP => self.cmp(BPF_W, 0, af_word(2)),
                 ETHERTYPE_IPV6 => {
-                    let mut c = self.cmp(BPF_W, 0, af_word(24));
-                    for af in [28, 30] {
+                    let mut c = self.cmp(BPF_W, 0, af_word(30));
+                    for af in [24, 28] {
                         let t = self.cmp(BPF_W, 0, af_word(af));
                         c = self.or(c, t);
                     }
