@@ -313,39 +313,22 @@ fn capture_rate() {
         c
     };
     let _ = pk(&["ifconfig", "en0", "10.84.0.2/24"]).status();
-    sh(&["ip", "netns", "exec", &ns, "ping", "-c", "2", "-q", "10.84.0.2"]);
-    println!(
-        "{:>10} {:>10} {:>16} {:>16} {:>10}",
-        "asked pps", "sent pps", "pktbox kept", "Linux kept", "stack in"
-    );
-    for rate in [20_000u64, 50_000, 100_000, 200_000, 400_000] {
-        let before: u64 = ipackets(&prefix);
-        let ours = started(pk(&["tcpdump", "-i", "en0", "-p", "-w", "/dev/null", "udp port 9"]));
-        let mut lc = Command::new("ip");
-        lc.args([
-            "netns",
-            "exec",
-            &ns,
-            "tcpdump",
-            "-i",
-            "tcb0",
-            "-p",
-            "-w",
-            "/dev/null",
-            "udp port 9",
-        ]);
-        let theirs = started(lc);
-        let (sent, pps) = blast(&ns, "10.84.0.2", rate);
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        let (oc, od) = counts(&ours.stop());
-        let (lc, ld) = counts(&theirs.stop());
-        let arrived = ipackets(&prefix).saturating_sub(before);
+    let _ = Command::new("ip")
+        .args(["netns", "exec", &ns, "ping", "-c", "2", "-q", "10.84.0.2"])
+        .stdout(std::process::Stdio::null())
+        .status();
+    for (mode, args) in [
+        ("written (-w /dev/null)", &["-w", "/dev/null"][..]),
+        ("printed (-nn > /dev/null)", &["-nn"][..]),
+    ] {
+        println!("-- {mode}");
         println!(
-            "{rate:>10} {pps:>10.0} {:>9.1}% d{od:<5} {:>9.1}% d{ld:<5} {:>9.1}%",
-            100.0 * oc as f64 / sent as f64,
-            100.0 * lc as f64 / sent as f64,
-            100.0 * arrived.min(sent) as f64 / sent as f64
+            "{:>10} {:>10} {:>16} {:>16} {:>10}",
+            "asked pps", "sent pps", "pktbox kept", "Linux kept", "stack in"
         );
+        for rate in [20_000u64, 50_000, 100_000, 200_000, 400_000] {
+            rate_step(&ns, &prefix, &pk, args, rate);
+        }
     }
     if let Ok(pid) = std::fs::read_to_string(prefix.join("dev/socket.lock")) {
         if let Ok(pid) = pid.trim().parse::<i32>() {
@@ -355,6 +338,32 @@ fn capture_rate() {
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     sh(&["ip", "netns", "del", &ns]);
+}
+
+/// One rate: both captures started, one second of datagrams, both stopped; one line.
+fn rate_step(ns: &str, prefix: &std::path::Path, pk: &dyn Fn(&[&str]) -> Command, args: &[&str], rate: u64) {
+    let before: u64 = ipackets(prefix);
+    let mut a = vec!["tcpdump", "-i", "en0", "-p"];
+    a.extend_from_slice(args);
+    a.push("udp port 9");
+    let ours = started(pk(&a));
+    let mut lc = Command::new("ip");
+    lc.args(["netns", "exec", ns, "tcpdump", "-i", "tcb0", "-p"])
+        .args(args)
+        .arg("udp port 9");
+    let theirs = started(lc);
+    let (sent, pps) = blast(ns, "10.84.0.2", rate);
+    // Longer than either side's read timeout, so what was captured has been handed over.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (oc, od) = counts(&ours.stop());
+    let (lc, ld) = counts(&theirs.stop());
+    let arrived = ipackets(prefix).saturating_sub(before);
+    println!(
+        "{rate:>10} {pps:>10.0} {:>9.1}% d{od:<5} {:>9.1}% d{ld:<5} {:>9.1}%",
+        100.0 * oc as f64 / sent as f64,
+        100.0 * lc as f64 / sent as f64,
+        100.0 * arrived.min(sent) as f64 / sent as f64
+    );
 }
 
 /// en0's ipackets, from `ifconfig --json`.
