@@ -875,6 +875,7 @@ fn format_tcp(st: &TcpStats, sflag: u8) -> String {
     s.p(st.keepprobe, "\t\t{} keepalive probe{s} sent");
     s.p(st.keepdrops, "\t\t{} connection{s} dropped by keepalive");
     s.p(st.fastrexmt, "\t{} fast retransmit{s}");
+    s.p(st.tlpsent, "\t{} tail loss probe{s} sent");
     s.p(
         st.listendrop,
         "\t{} connection{s} dropped because the listen queue was full",

@@ -408,6 +408,8 @@ pub struct TcpStats {
     pub rcvrst: u64,
     pub challengeack: u64,
     pub fastrexmt: u64,
+    /// Tail loss probes sent (RFC 8985).
+    pub tlpsent: u64,
     pub syncookiessent: u64,
     pub syncookiesrecvd: u64,
     pub syncookiesfailed: u64,

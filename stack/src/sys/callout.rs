@@ -1,6 +1,7 @@
 //! Callouts: the protocols' periodic work from one timer thread: TCP's timers every tick
-//! (100 ms, the resolution of delayed ACKs), and ARP expiry and retries and reassembly
-//! timeouts in NetBSD's slow-timeout rhythm of twice a second.
+//! (10 ms, the resolution of tail loss probes; each timer is a deadline, so a tick only
+//! looks for what is due), and ARP expiry and retries and reassembly timeouts in NetBSD's
+//! slow-timeout rhythm of twice a second.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,8 +16,8 @@ pub const SLOWHZ: u32 = 2;
 pub fn start(stack: &Arc<Stack>) -> std::io::Result<JoinHandle<()>> {
     let stack = stack.clone();
     std::thread::Builder::new().name("callout".into()).spawn(move || {
-        let tick = Duration::from_millis(100);
-        let slow_every = 10 / SLOWHZ;
+        let tick = Duration::from_millis(10);
+        let slow_every = 100 / SLOWHZ;
         let mut n = 0u32;
         while !stack.shutting_down() {
             std::thread::sleep(tick);

@@ -104,6 +104,13 @@ pub static NODES: &[Node] = &[
         set: Some(|c, v| c.inet.ttl = int(v) as u8),
     },
     Node {
+        name: "net.inet.tcp.rexmit_min",
+        desc: "Minimum TCP retransmit timeout, in milliseconds",
+        kind: Kind::Int { min: 10, max: 60_000 },
+        get: |c| SysctlValue::Int(c.inet.tcp.rexmit_min.as_millis() as i64),
+        set: Some(|c, v| c.inet.tcp.rexmit_min = std::time::Duration::from_millis(int(v) as u64)),
+    },
+    Node {
         name: "net.inet.tcp.sendspace",
         desc: "Default TCP send buffer size",
         kind: Kind::Int {

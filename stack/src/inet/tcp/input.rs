@@ -197,6 +197,7 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         our_mss.min(peer_mss).max(64),
     );
     t.cc = super::cc::Cc::new(tcp.congctl);
+    t.rexmit_min = tcp.rexmit_min;
     t.irs = s.seq;
     t.rcv_nxt = s.seq.wrapping_add(1);
     t.snd_wnd = u32::from(s.win);
@@ -545,6 +546,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
             Some(rec) if lt(s.ack, rec) && t.sack_on => {
                 // SACK recovery goes on: the next holes, as the pipe allows.
                 t.sack_trim();
+                t.detect_lost_rexmits();
                 super::output::sack_rexmit(ctx, id);
             }
             Some(rec) if lt(s.ack, rec) => {
@@ -566,6 +568,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
                 // Full ACK: recovery ends.
                 t.cwnd = t.ssthresh.min(t.in_flight().max(mss) + mss);
                 t.recover = None;
+                t.end_recovery_log();
             }
             None => {
                 let srtt = Duration::from_micros(t.srtt_us);
@@ -582,6 +585,10 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         } else {
             Some(now + t.rto())
         };
+        if t.tlp_probe.is_some_and(|(_, b)| leq(b, t.snd_una)) {
+            t.tlp_probe = None;
+        }
+        t.arm_tlp(now);
     } else if s.ack == t.snd_una
         && s.data.is_empty()
         && s.flags & TH_FIN == 0
@@ -615,6 +622,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
             }
         } else if t.dupacks > 3 && t.recover.is_some() {
             if t.sack_on {
+                t.detect_lost_rexmits();
                 super::output::sack_rexmit(ctx, id);
             } else {
                 t.cwnd = t.cwnd.saturating_add(mss);
@@ -624,13 +632,27 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
     // With SACK, enough data SACKed above a hole means loss without waiting for three
     // duplicate ACKs (RFC 6675 IsLost).
     if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
-        if t.sack_on && t.recover.is_none() && t.sacked_bytes() >= 3 * mss && t.snd_una != t.snd_max {
+        // A tail loss probe that arrived while something before it did not is a loss too
+        // (RFC 8985 7.4).
+        let probe_shows_loss = t.tlp_probe.is_some_and(|(a, b)| lt(t.snd_una, a) && t.covered(a, b));
+        if t.sack_on
+            && t.recover.is_none()
+            && (t.sacked_bytes() >= 3 * mss || probe_shows_loss)
+            && t.snd_una != t.snd_max
+        {
             ctx.inet.tcp.stat.fastrexmt += 1;
+            t.t_tlp = None;
+            t.tlp_probe = None;
             t.ssthresh = t.cc.on_loss(t.cwnd, t.in_flight(), mss);
             t.cwnd = t.ssthresh;
             t.recover = Some(t.snd_max);
             t.rtseq = None;
             t.rexmit_next = t.snd_una;
+            super::output::sack_rexmit(ctx, id);
+        } else if t.sack_on && t.recover.is_some() && s.opts.nsacks > 0 {
+            // New SACK information in recovery, whatever the window did: retransmissions
+            // it shows lost, then what the pipe allows.
+            t.detect_lost_rexmits();
             super::output::sack_rexmit(ctx, id);
         }
     }
@@ -860,6 +882,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     let (sendspace, recvspace) = (tcp.sendspace, tcp.recvspace.min(65535));
     let mut t = Tcb::new(id, key, State::Established, cookie, sendspace, recvspace, mss);
     t.cc = super::cc::Cc::new(tcp.congctl);
+    t.rexmit_min = tcp.rexmit_min;
     t.snd_una = cookie.wrapping_add(1);
     t.snd_nxt = t.snd_una;
     t.snd_max = t.snd_una;

@@ -79,6 +79,11 @@ impl State {
 /// NetBSD's timer values.
 pub const TCPTV_MSL: Duration = Duration::from_secs(30);
 pub const TCPTV_MIN: Duration = Duration::from_secs(1);
+/// The RTO's default floor: 200 ms, as Linux has it, rather than RFC 6298's 1 s (a SHOULD
+/// its own text calls conservative): with RTTs of microseconds on a TAP, a floor of a
+/// second makes each timeout cost thousands of RTTs. `sysctl -w net.inet.tcp.rexmit_min=1000`
+/// restores the RFC's value.
+pub const TCPTV_REXMIT_MIN: Duration = Duration::from_millis(200);
 pub const TCPTV_REXMTMAX: Duration = Duration::from_secs(64);
 pub const TCPTV_SRTTDFLT: Duration = Duration::from_secs(1);
 pub const TCPTV_PERSMIN: Duration = Duration::from_secs(5);
@@ -152,6 +157,11 @@ pub struct Tcb {
     pub sacked: Vec<(u32, u32)>,
     /// In SACK recovery: holes below this have been retransmitted (RFC 6675's HighRxt).
     pub rexmit_next: u32,
+    /// This recovery's retransmissions, in the order they were sent, each with snd_max at
+    /// the time (what was sent after it lies above).
+    pub rexmits: std::collections::VecDeque<(u32, u32, u32)>,
+    /// Retransmissions found lost in their turn, to be sent again first.
+    pub relost: std::collections::VecDeque<(u32, u32)>,
     /// Where the most recent out-of-order segment started (its block goes first).
     pub last_ooo: Option<u32>,
     // Timers: deadlines.
@@ -160,6 +170,12 @@ pub struct Tcb {
     pub t_keep: Option<Instant>,
     pub t_delack: Option<Instant>,
     pub t_2msl: Option<Instant>,
+    /// Tail loss probe (RFC 8985 7): when to probe, and the range a probe sent is waiting
+    /// to hear about.
+    pub t_tlp: Option<Instant>,
+    /// The RTO's floor (net.inet.tcp.rexmit_min).
+    pub rexmit_min: Duration,
+    pub tlp_probe: Option<(u32, u32)>,
     pub rxtshift: u32,
     pub t_rxtcur: Duration,
     /// Smoothed RTT and variance in microseconds; 0 when no sample yet.
@@ -247,6 +263,8 @@ pub struct TcpState {
     pub recvspace: usize,
     /// net.inet.tcp.mssdflt.
     pub mssdflt: u32,
+    /// net.inet.tcp.rexmit_min: the RTO's floor.
+    pub rexmit_min: Duration,
     /// net.inet.tcp.somaxconn.
     pub somaxconn: usize,
     /// net.inet.tcp.congctl.selected.
@@ -274,6 +292,7 @@ impl Default for TcpState {
             sendspace: 65536,
             recvspace: 65536,
             mssdflt: TCP_DEFAULT_MSS,
+            rexmit_min: TCPTV_REXMIT_MIN,
             somaxconn: 128,
             congctl: cc::Algo::Cubic,
             challenge: crate::inet::icmp::PpsLimit::new(100),
@@ -408,7 +427,47 @@ impl Tcb {
             }
         }
         let _ = high;
-        flight.saturating_sub(self.sacked_bytes()).saturating_sub(lost)
+        // Retransmissions known lost again are not in the network either.
+        let relost: u32 = self.relost.iter().map(|(a, b)| b.wrapping_sub(*a)).sum();
+        flight
+            .saturating_sub(self.sacked_bytes())
+            .saturating_sub(lost)
+            .saturating_sub(relost)
+    }
+
+    /// Whether the peer has all of `a..b`: cumulatively acknowledged or SACKed.
+    pub fn covered(&self, a: u32, b: u32) -> bool {
+        seq::leq(b, self.snd_una) || self.sacked.iter().any(|&(l, r)| seq::leq(l, a) && seq::leq(b, r))
+    }
+
+    /// Lost retransmissions (the loss RFC 6675 leaves to the retransmit timer): once the
+    /// peer has something sent after a retransmission (a later retransmission, or new data
+    /// sent in recovery) and still lacks the retransmission, it was lost in its turn, as a
+    /// path that does not reorder much delivers in sending order (RACK's rule, RFC 8985,
+    /// by sending order rather than time). Those go to `relost`, to be sent again first.
+    pub fn detect_lost_rexmits(&mut self) {
+        let last = self.rexmits.iter().rposition(|&(a, b, _)| self.covered(a, b));
+        let high = self.sacked.last().map(|&(_, r)| r);
+        let mut keep = std::collections::VecDeque::new();
+        let entries: Vec<(u32, u32, u32)> = self.rexmits.drain(..).collect();
+        for (i, (a, b, hi)) in entries.into_iter().enumerate() {
+            if self.covered(a, b) {
+                continue;
+            }
+            let later_arrived = last.is_some_and(|l| i < l) || high.is_some_and(|h| seq::gt(h, hi));
+            if later_arrived {
+                self.relost.push_back((seq::max(a, self.snd_una), b));
+            } else {
+                keep.push_back((a, b, hi));
+            }
+        }
+        self.rexmits = keep;
+    }
+
+    /// Forgets the retransmission records of a recovery that is over.
+    pub fn end_recovery_log(&mut self) {
+        self.rexmits.clear();
+        self.relost.clear();
     }
 
     /// Takes SACK blocks into the scoreboard (only what lies in snd_una..snd_max).
@@ -496,7 +555,28 @@ impl Tcb {
             Duration::from_micros(self.srtt_us + (4 * self.rttvar_us).max(10_000))
         };
         let backed = base.saturating_mul(1u32 << self.rxtshift.min(TCP_MAXRXTSHIFT));
-        backed.clamp(TCPTV_MIN, TCPTV_REXMTMAX)
+        backed.clamp(self.rexmit_min, TCPTV_REXMTMAX)
+    }
+
+    /// The probe timeout (RFC 8985 7.2): two smoothed RTTs (at least 10 ms), plus a delayed
+    /// ACK's worst case when one segment is in flight, never beyond the RTO.
+    pub fn pto(&self) -> Duration {
+        let mut pto = Duration::from_micros(2 * self.srtt_us).max(Duration::from_millis(10));
+        if self.snd_max.wrapping_sub(self.snd_una) <= self.t_maxseg {
+            pto += Duration::from_millis(200);
+        }
+        pto.min(self.rto())
+    }
+
+    /// Arms the tail loss probe while data is outstanding outside recovery (SACK only: the
+    /// probe's answer is read from the scoreboard).
+    pub fn arm_tlp(&mut self, now: Instant) {
+        self.t_tlp = (self.sack_on
+            && self.recover.is_none()
+            && self.tlp_probe.is_none()
+            && self.srtt_us != 0
+            && self.snd_una != self.snd_max)
+            .then(|| now + self.pto());
     }
 
     /// Takes an RTT sample (RFC 6298 2.2-2.3).
@@ -556,12 +636,17 @@ impl Tcb {
             sack_on: false,
             sacked: Vec::new(),
             rexmit_next: iss,
+            rexmits: std::collections::VecDeque::new(),
+            relost: std::collections::VecDeque::new(),
             last_ooo: None,
             t_rexmt: None,
             t_persist: None,
             t_keep: None,
             t_delack: None,
             t_2msl: None,
+            t_tlp: None,
+            rexmit_min: TCPTV_MIN,
+            tlp_probe: None,
             rxtshift: 0,
             t_rxtcur: TCPTV_SRTTDFLT,
             srtt_us: 0,

@@ -173,11 +173,24 @@ pub fn options_for_test(ctx: &Ctx, t: &Tcb, out: &mut Vec<u8>) {
 /// the congestion window.
 pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
     for _ in 0..64 {
-        let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+        let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+            return;
+        };
         if t.pipe().saturating_add(t.t_maxseg) > t.cwnd {
             return;
         }
-        let Some((start, len)) = t.next_hole() else { return };
+        // Retransmissions lost in their turn go first, then the next hole.
+        let mut again = None;
+        while let Some((a, b)) = t.relost.pop_front() {
+            if !t.covered(a, b) {
+                again = Some((a, b.wrapping_sub(a).min(t.t_maxseg)));
+                break;
+            }
+        }
+        let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+        let Some((start, len)) = again.or_else(|| t.next_hole()) else {
+            return;
+        };
         let off = start.wrapping_sub(t.snd_una) as usize;
         let len = (len as usize).min(t.snd_buf.len().saturating_sub(off));
         if len == 0 {
@@ -206,8 +219,52 @@ pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
             },
         );
         if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
-            t.rexmit_next = start.wrapping_add(len as u32);
+            let end = start.wrapping_add(len as u32);
+            if again.is_none() {
+                t.rexmit_next = end;
+            }
+            let hi = t.snd_max;
+            t.rexmits.push_back((start, end, hi));
         }
+    }
+}
+
+/// A tail loss probe (RFC 8985 7.3): the last segment sent, once more, so that its ACK
+/// shows the peer's scoreboard when too little came after a loss to show it otherwise.
+pub fn tlp_send(ctx: &mut Ctx, id: u64) {
+    let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+    let flight = t.snd_max.wrapping_sub(t.snd_una);
+    let len = flight.min(t.t_maxseg) as usize;
+    let start = t.snd_max.wrapping_sub(len as u32);
+    let off = start.wrapping_sub(t.snd_una) as usize;
+    let len = len.min(t.snd_buf.len().saturating_sub(off));
+    if len == 0 {
+        return;
+    }
+    let data: Vec<u8> = t.snd_buf.range(off..off + len).copied().collect();
+    let mut opts = Vec::with_capacity(40);
+    options(ctx, t, false, &mut opts);
+    let (win, _) = window(t);
+    let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
+    let st = &mut ctx.inet.tcp.stat;
+    st.sndrexmitpack += 1;
+    st.sndrexmitbyte += len as u64;
+    let _ = send_seg(
+        ctx,
+        &Seg {
+            key,
+            seq: start,
+            ack,
+            flags: TH_ACK,
+            win,
+            opts: &opts,
+            data: &data,
+            ttl,
+            tos,
+        },
+    );
+    if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+        t.tlp_probe = Some((start, start.wrapping_add(len as u32)));
     }
 }
 
@@ -378,6 +435,9 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         if adv > 0 && t.t_rexmt.is_none() {
             t.t_rexmt = Some(now + t.rto());
             t.t_persist = None;
+        }
+        if adv > 0 {
+            t.arm_tlp(now);
         }
         if gt(t.rcv_nxt.wrapping_add(win_bytes), t.rcv_adv) {
             t.rcv_adv = t.rcv_nxt.wrapping_add(win_bytes);

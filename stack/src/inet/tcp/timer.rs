@@ -20,7 +20,7 @@ pub fn tcp_timers(ctx: &mut Ctx) {
         .tcbs
         .values()
         .filter(|t| {
-            [t.t_rexmt, t.t_persist, t.t_keep, t.t_delack, t.t_2msl]
+            [t.t_rexmt, t.t_persist, t.t_keep, t.t_delack, t.t_2msl, t.t_tlp]
                 .iter()
                 .any(|d| d.is_some_and(|d| d <= now))
         })
@@ -49,6 +49,17 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
     };
+    if t.t_tlp.is_some_and(|d| d <= now) {
+        t.t_tlp = None;
+        let tail = t.recover.is_none() && t.snd_una != t.snd_max && t.snd_nxt == t.snd_max;
+        if tail && t.state.synchronized() && t.t_rexmt.is_none_or(|d| d > now) {
+            ctx.inet.tcp.stat.tlpsent += 1;
+            super::output::tlp_send(ctx, id);
+        }
+    }
+    let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+        return;
+    };
     if t.t_rexmt.is_some_and(|d| d <= now) {
         t.rxtshift += 1;
         if t.rxtshift > TCP_MAXRXTSHIFT {
@@ -70,6 +81,9 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
         t.rtseq = None;
         // After a timeout the SACK scoreboard is not trusted (RFC 6675 5.1).
         t.sacked.clear();
+        t.end_recovery_log();
+        t.t_tlp = None;
+        t.tlp_probe = None;
         t.rexmit_next = t.snd_una;
         t.snd_nxt = t.snd_una;
         if matches!(t.state, State::SynSent | State::SynReceived) {

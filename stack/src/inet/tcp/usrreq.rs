@@ -123,6 +123,7 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
     let recvspace = b.rcvbuf.unwrap_or(tcp.recvspace);
     let mut t = Tcb::new(id, key, State::SynSent, iss, sendspace, recvspace, mss);
     t.cc = super::cc::Cc::new(tcp.congctl);
+    t.rexmit_min = tcp.rexmit_min;
     t.rcv_wscale = t.wanted_wscale();
     t.nodelay = b.nodelay;
     t.keepalive = b.keepalive;
