@@ -264,18 +264,8 @@ fn linux_and_the_stack_move_a_gibibyte_each_way() {
     linux_sends(&ns, 7002, &st, 1 << 30);
 }
 
-#[test]
-fn nothing_is_lost_over_a_lossy_link() {
-    if !can_run_linux("nothing_is_lost_over_a_lossy_link") {
-        return;
-    }
-    if !have("nft") {
-        skip("nothing_is_lost_over_a_lossy_link", "no nft");
-        return;
-    }
-    let ns = NetNs::new();
-    let (st, _child) = linux_peer(&ns);
-    // 2% loss each way, made by the Linux side itself (this kernel has no netem).
+/// 2% loss each way on tap0, made by the Linux side itself (this kernel has no netem).
+fn lossy_rules(ns: &NetNs) {
     let dir = TempDir::new();
     let rules = dir.join("lossy.nft");
     std::fs::write(
@@ -291,8 +281,22 @@ fn nothing_is_lost_over_a_lossy_link() {
         ["netns", "exec", &ns.name, "nft", "-f", &rules.display().to_string()],
     )
     .ok();
-    linux_receives(&ns, 7101, &st, 16 << 20, 9);
-    linux_sends(&ns, 7102, &st, 16 << 20);
+}
+
+#[test]
+fn nothing_is_lost_over_a_lossy_link() {
+    if !can_run_linux("nothing_is_lost_over_a_lossy_link") {
+        return;
+    }
+    if !have("nft") {
+        skip("nothing_is_lost_over_a_lossy_link", "no nft");
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = linux_peer(&ns);
+    lossy_rules(&ns);
+    linux_receives(&ns, 7101, &st, 1 << 30, 9);
+    linux_sends(&ns, 7102, &st, 1 << 30);
     let tcp = st.open().stats().unwrap().tcp;
     assert!(tcp.sndrexmitpack > 0, "a lossy link makes us retransmit: {tcp:?}");
 }
@@ -428,6 +432,34 @@ fn a_syn_flood_is_survived_with_cookies() {
     let tcp = st.open().stats().unwrap().tcp;
     assert!(tcp.syncookiessent > 0, "{tcp:?}");
     assert!(tcp.syncookiesrecvd >= 1, "{tcp:?}");
+}
+
+#[test]
+fn nothing_is_lost_between_linux_and_the_stack_over_an_impaired_tap() {
+    if !can_run_linux("nothing_is_lost_between_linux_and_the_stack_over_an_impaired_tap") {
+        return;
+    }
+    if !have("nft") {
+        skip(
+            "nothing_is_lost_between_linux_and_the_stack_over_an_impaired_tap",
+            "no nft",
+        );
+        return;
+    }
+    // Every impairment at once: the tap driver duplicates, reorders, delays with jitter
+    // (both directions, seeded), and the Linux side drops 2% each way.
+    let ns = NetNs::new();
+    let (st, _child) = start_in_netns(
+        &ns,
+        "tap",
+        "tap=tap0,host=10.78.0.1/24,dup=1,reorder=10,delay=20,jitter=5,seed=5",
+    );
+    st.ok("ifconfig", &["en0", "10.78.0.2/24"]);
+    lossy_rules(&ns);
+    linux_receives(&ns, 7201, &st, 2 << 20, 4);
+    linux_sends(&ns, 7202, &st, 2 << 20);
+    let tcp = st.open().stats().unwrap().tcp;
+    assert!(tcp.sndrexmitpack > 0, "an impaired link makes us retransmit: {tcp:?}");
 }
 
 #[test]
