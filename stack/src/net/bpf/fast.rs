@@ -33,6 +33,14 @@ enum Op {
     Jgt(u32, u32, u32),
     Jge(u32, u32, u32),
     Jset(u32, u32, u32),
+    // A load from a fixed offset and a test of it, fused: the pair libpcap's code is
+    // mostly made of. A is left as the load left it.
+    LdHJeq(u32, u32, u16, u16),
+    LdBJeq(u32, u32, u16, u16),
+    LdWJeq(u32, u32, u16, u16),
+    LdHJset(u32, u32, u16, u16),
+    LdBJset(u32, u32, u16, u16),
+    LdIndHJeq(u32, u32, u16, u16),
     JeqX(u32, u32),
     JgtX(u32, u32),
     JgeX(u32, u32),
@@ -121,8 +129,8 @@ impl Decoded {
                     _ => Op::RetK(0),
                 }
             })
-            .collect();
-        Decoded(ops)
+            .collect::<Vec<Op>>();
+        Decoded(fuse(ops))
     }
 
     /// Runs the program as [`super::bpf_filter`] would.
@@ -175,6 +183,30 @@ impl Decoded {
                 Op::Jgt(k, t, f) => br!(a > k, t, f),
                 Op::Jge(k, t, f) => br!(a >= k, t, f),
                 Op::Jset(k, t, f) => br!(a & k != 0, t, f),
+                Op::LdHJeq(off, k, t, f) => {
+                    a = u32::from(u16::from_be_bytes(*at!(off, 2)));
+                    br!(a == k, t, f)
+                }
+                Op::LdBJeq(off, k, t, f) => {
+                    a = u32::from(at!(off, 1)[0]);
+                    br!(a == k, t, f)
+                }
+                Op::LdWJeq(off, k, t, f) => {
+                    a = u32::from_be_bytes(*at!(off, 4));
+                    br!(a == k, t, f)
+                }
+                Op::LdHJset(off, k, t, f) => {
+                    a = u32::from(u16::from_be_bytes(*at!(off, 2)));
+                    br!(a & k != 0, t, f)
+                }
+                Op::LdBJset(off, k, t, f) => {
+                    a = u32::from(at!(off, 1)[0]);
+                    br!(a & k != 0, t, f)
+                }
+                Op::LdIndHJeq(off, k, t, f) => {
+                    a = u32::from(u16::from_be_bytes(*at!(u64::from(x) + u64::from(off), 2)));
+                    br!(a == k, t, f)
+                }
                 Op::JeqX(t, f) => br!(a == x, t, f),
                 Op::JgtX(t, f) => br!(a > x, t, f),
                 Op::JgeX(t, f) => br!(a >= x, t, f),
@@ -193,6 +225,28 @@ impl Decoded {
             }
         }
     }
+}
+
+/// Fuses each load from a fixed offset with the test right after it. The test keeps its
+/// own place too, for the jumps that land on it.
+fn fuse(mut ops: Vec<Op>) -> Vec<Op> {
+    for i in 0..ops.len().saturating_sub(1) {
+        let t16 = |t: u32| u16::try_from(t).ok();
+        let f16 = t16;
+        let fused = match (ops[i], ops[i + 1]) {
+            (Op::LdH(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdHJeq(off, k, t, f)),
+            (Op::LdB(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdBJeq(off, k, t, f)),
+            (Op::LdW(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdWJeq(off, k, t, f)),
+            (Op::LdH(off), Op::Jset(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdHJset(off, k, t, f)),
+            (Op::LdB(off), Op::Jset(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdBJset(off, k, t, f)),
+            (Op::LdIndH(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdIndHJeq(off, k, t, f)),
+            _ => None,
+        };
+        if let Some(op) = fused {
+            ops[i] = op;
+        }
+    }
+    ops
 }
 
 #[inline]
