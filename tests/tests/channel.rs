@@ -222,6 +222,50 @@ fn malformed_messages_get_einval_and_harm_nobody() {
 }
 
 #[test]
+fn a_capture_connection_takes_no_harm_from_malformed_requests() {
+    let st = StackProc::start(&[]);
+    let mut c = Raw::connect(&st);
+    let f = c.call(&Msg::Hello(HelloReq { role: Role::Bpf }), 1);
+    assert_eq!(f.hdr.errno, 0, "{f:?}");
+    for (what, b, seq) in bad_datagrams() {
+        c.expect_einval(&format!("{what}, on a capture"), &b, seq);
+    }
+    // Requests of other roles, and replies, are not capture requests.
+    for (i, m) in [iflist(), Msg::Done(pktbox_stack::msg::Empty), hello()]
+        .iter()
+        .enumerate()
+    {
+        let f = c.call(m, 10 + i as u32);
+        assert_eq!(f.hdr.errno, libc::EINVAL, "{f:?}");
+    }
+    // A program that fails the checks is refused with the reason.
+    let bad = Msg::BpfSetFilter(vec![pktbox_stack::net::bpf::BpfInsn::stmt(0x05, 7)]);
+    let f = c.call(&bad, 20);
+    assert_eq!(f.hdr.errno, libc::EINVAL, "{f:?}");
+    assert!(
+        matches!(&f.msg, Msg::ErrorText(t) if t.starts_with("invalid filter program")),
+        "{f:?}"
+    );
+    // Still a working capture afterwards (root may attach; others are told no).
+    let f = c.call(
+        &Msg::BpfAttach(pktbox_stack::msg::BpfAttachReq {
+            ifname: "lo0".into(),
+            buflen: Some(u32::MAX),
+        }),
+        21,
+    );
+    if is_root() {
+        assert!(
+            matches!(f.msg, Msg::BpfAttachedOk(a) if a.buflen == pktbox_stack::net::bpf::dev::BPF_MAXBUFSIZE),
+            "{f:?}"
+        );
+    } else {
+        assert_eq!(f.hdr.errno, libc::EPERM, "{f:?}");
+    }
+    assert!(st.alive());
+}
+
+#[test]
 fn a_client_that_vanishes_mid_stream_harms_nobody() {
     let st = StackProc::start(&[]);
     let mut other = st.open();
