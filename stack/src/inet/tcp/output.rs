@@ -178,14 +178,15 @@ pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
             return;
         }
         let Some((start, len)) = t.next_hole() else { return };
+        let mut opts = Vec::with_capacity(40);
+        options(ctx, t, false, &mut opts);
+        let seg_max = (t.t_maxseg as usize).saturating_sub(opts.len()).max(1);
         let off = start.wrapping_sub(t.snd_una) as usize;
-        let len = (len as usize).min(t.snd_buf.len().saturating_sub(off));
+        let len = (len as usize).min(seg_max).min(t.snd_buf.len().saturating_sub(off));
         if len == 0 {
             return;
         }
         let data: Vec<u8> = t.snd_buf.range(off..off + len).copied().collect();
-        let mut opts = Vec::with_capacity(40);
-        options(ctx, t, false, &mut opts);
         let (win, _) = window(t);
         let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
         let st = &mut ctx.inet.tcp.stat;
@@ -268,22 +269,20 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         } else {
             (t.cwnd as usize).saturating_sub(off)
         };
-        let mut len = (buffered - data_off)
-            .min(wnd_room)
-            .min(cwnd_room)
-            .min(t.t_maxseg as usize);
+        let mut opts = Vec::with_capacity(40);
+        options(ctx, t, syn, &mut opts);
+        // t_maxseg counts data and options together (RFC 6691): a full segment with
+        // timestamps carries 12 bytes less data, so that it still fits the MTU.
+        let seg_max = (t.t_maxseg as usize)
+            .saturating_sub(if syn { 0 } else { opts.len() })
+            .max(1);
+        let mut len = (buffered - data_off).min(wnd_room).min(cwnd_room).min(seg_max);
         if !t.state.synchronized() {
             len = 0;
         }
         let fin_now = t.fin_queued && t.state.synchronized() && off <= buffered && data_off + len == buffered;
         // Nagle (RFC 9293 3.7.4): hold a small segment while data is in flight.
-        if len > 0
-            && len < t.t_maxseg as usize
-            && !t.nodelay
-            && t.in_flight() > 0
-            && data_off + len == buffered
-            && !fin_now
-        {
+        if len > 0 && len < seg_max && !t.nodelay && t.in_flight() > 0 && data_off + len == buffered && !fin_now {
             len = 0;
         }
         let (win, win_bytes) = window(t);
@@ -315,8 +314,6 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         if len > 0 && data_off + len == buffered {
             flags |= TH_PUSH;
         }
-        let mut opts = Vec::with_capacity(40);
-        options(ctx, t, syn, &mut opts);
         let data: Vec<u8> = t.snd_buf.range(data_off..data_off + len).copied().collect();
         let seq = t.snd_nxt;
         let seg_ack = if flags & TH_ACK != 0 { t.rcv_nxt } else { 0 };
