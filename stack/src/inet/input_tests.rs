@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use pktbox_drivers::{Driver, Recv};
+use pktbox_drivers::{Driver, FrameMeta, Recv};
 use proptest::prelude::*;
 
 use crate::inet::cksum::cksum;
@@ -229,7 +229,7 @@ fn run(frames: &[Case], forward: bool) {
         if l2_ok && f[12..14] == [8, 0] {
             ip_frames += 1;
         }
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.total, ip_frames, "every IPv4 frame reached ip_input");
@@ -264,16 +264,16 @@ fn echo_is_answered_and_fragments_reassemble() {
     let (stack, ifp, sink) = setup(false);
     // Teach ARP the peer first, so replies go out at once.
     let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-    ether_input(&stack, &ifp, &mut a);
+    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
     let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 7, 0, 64, &echo(7, 56)));
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     // A 3000-byte echo in three fragments, out of order.
     let whole = echo(9, 3000);
     let parts = [(1480usize, 2960usize), (0, 1480), (2960, whole.len())];
     for (s, e) in parts {
         let off = (s / 8) as u16 | if e < whole.len() { 0x2000 } else { 0 };
         let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 9, off, 64, &whole[s..e]));
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     let sent = sink.0.lock().unwrap();
     // ARP reply, one echo reply, then the big reply in fragments.
@@ -291,7 +291,7 @@ fn overlapping_fragments_drop_the_datagram() {
     for (off8, more) in [(0u16, true), (4, true), (8, false)] {
         let off = off8 | if more { 0x2000 } else { 0 };
         let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 3, off, 64, &data));
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.reassembled, 0);
@@ -308,7 +308,7 @@ fn arp_flood_from_forged_senders_stays_bounded() {
             0x0806,
             &arp(1, Ipv4Addr::from(0x0a00_0000 + i + 10), ME, sha),
         );
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     assert!(stack.ctx().arp.entries.len() <= ARP_MAXENTRIES);
 }

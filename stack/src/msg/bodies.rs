@@ -176,6 +176,12 @@ pub struct IfInfo {
     pub driver: Option<String>,
     /// Driver details for `ifconfig -v`.
     pub details: Vec<(String, String)>,
+    /// Offloads the interface can do and those enabled (`ifcap` bits).
+    pub capabilities: u32,
+    pub capenable: u32,
+    /// TCP super-frames sent for the driver to cut (TSO), and received merged (LRO).
+    pub otso: u64,
+    pub ilro: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +196,9 @@ pub struct IfSetReq {
     pub set_flags: u32,
     pub clear_flags: u32,
     pub mtu: Option<u32>,
+    /// SIOCSIFCAP: offloads to enable, then to disable.
+    pub set_caps: u32,
+    pub clear_caps: u32,
 }
 
 /// SIOCAIFADDR / SIOCDIFADDR (`struct in_aliasreq`).
