@@ -553,6 +553,7 @@ pub struct SockAddrReq {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendReq {
     pub to: Option<std::net::SocketAddrV4>,
+    #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
     /// For a stream socket: whether to wait for room in the send buffer.
     pub wait: Wait,
@@ -563,5 +564,6 @@ pub struct SendReq {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataMsg {
     pub from: std::net::SocketAddrV4,
+    #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
 }

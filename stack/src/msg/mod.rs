@@ -9,6 +9,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod bodies;
+pub mod bytes;
 pub mod errno;
 pub mod wire;
 pub use bodies::*;
