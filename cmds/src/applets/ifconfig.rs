@@ -26,7 +26,9 @@ pub fn command() -> Command {
         .after_help(
             "Parameters: inet, alias, -alias, delete, netmask MASK (0xHEX, dotted quad or /LEN), \
              broadcast ADDR, mtu N, up, down, arp, -arp, debug, -debug, link0..link2, \
-             -link0..-link2, create, destroy.",
+             -link0..-link2, create, destroy.\n\
+             Offloads (SIOCSIFCAP; '-' in front turns one off): tso4, tso6, ip4csum, tcp4csum, \
+             udp4csum (each also -rx and -tx alone, e.g. tcp4csum-tx), tcp6csum, udp6csum, lro.",
         )
         .arg(
             Arg::new("all")
@@ -582,6 +584,19 @@ mod tests {
 
     fn p(s: &str) -> Result<Plan, String> {
         parse_params(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_capability_words() {
+        let x = p("tso4 -tcp4csum-rx udp4csum lro").unwrap();
+        assert_eq!(
+            x.set_caps,
+            ifcap::TSOV4 | ifcap::CSUM_UDPV4_RX | ifcap::CSUM_UDPV4_TX | ifcap::LRO
+        );
+        assert_eq!(x.clear_caps, ifcap::CSUM_TCPV4_RX);
+        assert_eq!(x.set | x.clear, 0);
+        assert_eq!(ifcap::format(ifcap::TSOV4 | ifcap::LRO), "80080<TSO4,LRO>");
+        assert_eq!(ifcap::format(0), "0<>");
     }
 
     #[test]
