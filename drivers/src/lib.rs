@@ -29,8 +29,99 @@ pub const ETHERMTU: u32 = 1500;
 /// Largest MTU an Ethernet driver accepts (NetBSD's ETHERMTU_JUMBO).
 pub const ETHERMTU_JUMBO: u32 = 9000;
 /// Receive buffer size that holds any frame a driver can hand us, so an oversized one is
-/// seen whole and counted instead of silently truncated.
-pub const RX_BUF: usize = 65536;
+/// seen whole and counted instead of silently truncated: with large receive offload, an
+/// IP datagram of 64 KiB behind its Ethernet header (and a little more).
+pub const RX_BUF: usize = 65536 + 256;
+
+/// Interface capabilities, NetBSD's `IFCAP_*` bits (`if_capabilities`, `if_capenable`).
+pub mod ifcap {
+    /// TCP segmentation offload for IPv4: the stack may hand the driver one TCP segment
+    /// of up to 64 KiB with its `gso_size`, and the device cuts it into MTU-sized ones.
+    pub const TSOV4: u32 = 0x0000_0080;
+    pub const CSUM_IPV4_RX: u32 = 0x0000_0100;
+    pub const CSUM_IPV4_TX: u32 = 0x0000_0200;
+    pub const CSUM_TCPV4_RX: u32 = 0x0000_0400;
+    pub const CSUM_TCPV4_TX: u32 = 0x0000_0800;
+    pub const CSUM_UDPV4_RX: u32 = 0x0000_1000;
+    pub const CSUM_UDPV4_TX: u32 = 0x0000_2000;
+    pub const CSUM_TCPV6_RX: u32 = 0x0000_4000;
+    pub const CSUM_TCPV6_TX: u32 = 0x0000_8000;
+    pub const CSUM_UDPV6_RX: u32 = 0x0001_0000;
+    pub const CSUM_UDPV6_TX: u32 = 0x0002_0000;
+    pub const TSOV6: u32 = 0x0004_0000;
+    /// Large receive offload: the driver may hand up TCP segments merged into one of up
+    /// to 64 KiB (a TAP does when the host's kernel sends GSO frames).
+    pub const LRO: u32 = 0x0008_0000;
+
+    /// The names NetBSD's ifconfig prints, in bit order (LRO is FreeBSD's word).
+    pub const NAMES: &[(u32, &str)] = &[
+        (TSOV4, "TSO4"),
+        (CSUM_IPV4_RX, "IP4CSUM_Rx"),
+        (CSUM_IPV4_TX, "IP4CSUM_Tx"),
+        (CSUM_TCPV4_RX, "TCP4CSUM_Rx"),
+        (CSUM_TCPV4_TX, "TCP4CSUM_Tx"),
+        (CSUM_UDPV4_RX, "UDP4CSUM_Rx"),
+        (CSUM_UDPV4_TX, "UDP4CSUM_Tx"),
+        (CSUM_TCPV6_RX, "TCP6CSUM_Rx"),
+        (CSUM_TCPV6_TX, "TCP6CSUM_Tx"),
+        (CSUM_UDPV6_RX, "UDP6CSUM_Rx"),
+        (CSUM_UDPV6_TX, "UDP6CSUM_Tx"),
+        (TSOV6, "TSO6"),
+        (LRO, "LRO"),
+    ];
+
+    /// `enabled=BITS<NAME,...>` as NetBSD's ifconfig prints a capability word.
+    pub fn format(caps: u32) -> String {
+        let names: Vec<&str> = NAMES.iter().filter(|(b, _)| caps & b != 0).map(|(_, n)| *n).collect();
+        format!("{caps:x}<{}>", names.join(","))
+    }
+}
+
+/// Checksum state of one frame (what a virtio-net header's flags say).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Csum {
+    /// Nothing known: the receiver checks, the sender has filled it in.
+    #[default]
+    None,
+    /// The checksum over `frame[start..]` is still to be done and stored at
+    /// `start + offset`; that field holds the pseudo-header sum (VIRTIO_NET_HDR_F_NEEDS_CSUM).
+    /// On receive, the frame came from a host that trusts itself: no need to check.
+    Partial { start: u16, offset: u16 },
+    /// The driver (or the host) has checked it (VIRTIO_NET_HDR_F_DATA_VALID).
+    Valid,
+}
+
+/// Segmentation of one frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Gso {
+    #[default]
+    None,
+    /// A TCP/IPv4 segment larger than the MTU, to be cut (or that was merged) into
+    /// segments of `size` bytes of data each.
+    Tcp4 { size: u16 },
+    /// The same for TCP/IPv6.
+    Tcp6 { size: u16 },
+}
+
+/// Offload metadata that travels with a frame between the stack and a driver that has
+/// offloads: the meaning of a virtio-net header, without its layout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameMeta {
+    pub csum: Csum,
+    pub gso: Gso,
+}
+
+impl FrameMeta {
+    /// A plain frame: complete checksums, at most one MTU.
+    pub const PLAIN: FrameMeta = FrameMeta {
+        csum: Csum::None,
+        gso: Gso::None,
+    };
+
+    pub fn is_plain(&self) -> bool {
+        *self == FrameMeta::PLAIN
+    }
+}
 
 /// What one non-blocking receive produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +152,32 @@ pub trait Driver: Send + Sync {
     }
     /// Driver details for `ifconfig -v`, in nicinfo's spirit: (label, value).
     fn details(&self) -> Vec<(String, String)>;
+    /// The offloads this link can do (`ifcap` bits); none by default.
+    fn capabilities(&self) -> u32 {
+        0
+    }
+    /// Turns on the receive offloads among `enabled` (a subset of `capabilities`) and
+    /// off the others; transmit offloads need nothing from the driver but that it takes
+    /// frames with metadata.
+    fn set_capenable(&self, _enabled: u32) -> io::Result<()> {
+        Ok(())
+    }
+    /// Receives one frame and its offload metadata, which says what is still to be
+    /// done to it (a driver without offloads always gives `FrameMeta::PLAIN`). A frame
+    /// whose metadata makes no sense is an `InvalidData` error, for the caller to count.
+    fn recv_meta(&self, buf: &mut [u8], meta: &mut FrameMeta) -> io::Result<Recv> {
+        *meta = FrameMeta::PLAIN;
+        self.recv(buf)
+    }
+    /// Sends one frame with offload metadata; only the offloads enabled through
+    /// `capabilities` are ever asked for, so a driver without any refuses all but plain.
+    fn send_meta(&self, frame: &[u8], meta: &FrameMeta) -> io::Result<()> {
+        if meta.is_plain() {
+            self.send(frame)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP))
+        }
+    }
 }
 
 /// Options common to every driver, handled by the stack rather than the driver
@@ -161,6 +278,29 @@ pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
         driver = Box::new(impair::Impair::new(driver, settings).map_err(|e| err(io_str(&e)))?);
     }
     Ok(Opened { driver, common })
+}
+
+/// Finishes a checksum left partial (`Csum::Partial`): the ones'-complement sum of
+/// `frame[start..]`, whose checksum field already holds the pseudo-header's sum, stored
+/// complemented at `start + offset` (RFC 1071). False when the offsets lie outside.
+pub fn finish_csum(frame: &mut [u8], start: u16, offset: u16) -> bool {
+    let (s, at) = (usize::from(start), usize::from(start) + usize::from(offset));
+    if at + 2 > frame.len() {
+        return false;
+    }
+    let mut acc: u64 = 0;
+    let mut chunks = frame[s..].chunks_exact(2);
+    for c in &mut chunks {
+        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        acc += u64::from(*last) << 8;
+    }
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    frame[at..at + 2].copy_from_slice(&(!(acc as u16)).to_be_bytes());
+    true
 }
 
 /// Makes a locally administered unicast MAC address that is unlikely to collide:

@@ -311,6 +311,8 @@ fn a_subscriber_that_never_reads_does_not_stall_the_stack() {
             set_flags: if i % 2 == 0 { pktbox_stack::msg::iff::UP } else { 0 },
             clear_flags: if i % 2 == 0 { 0 } else { pktbox_stack::msg::iff::UP },
             mtu: None,
+            set_caps: 0,
+            clear_caps: 0,
         })
         .unwrap();
     }

@@ -493,3 +493,80 @@ fn nothing_is_lost_over_an_impaired_wire() {
     let tcp = a.open().stats().unwrap().tcp;
     assert!(tcp.sndrexmitpack > 0, "the impaired link made A retransmit: {tcp:?}");
 }
+
+/// The offload counts of en0 from `ifconfig --json`: TSO frames out, LRO frames in.
+fn offload_counts(st: &StackProc) -> (u64, u64) {
+    let j = st.if_json("en0");
+    let n = |k: &str| j["offload"][k].as_u64().unwrap_or_else(|| panic!("offload.{k} in {j}"));
+    (n("tso_frames_out"), n("lro_frames_in"))
+}
+
+/// What Linux's ethtool says of a feature of the TAP's host side (None without ethtool).
+fn host_feature(ns: &NetNs, feature: &str) -> Option<String> {
+    if !have("ethtool") {
+        return None;
+    }
+    let o = run("ip", ["netns", "exec", &ns.name, "ethtool", "-k", "tap0"]);
+    o.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{feature}: ")).map(|v| v.to_string()))
+}
+
+#[test]
+fn offloads_engage_and_carry_a_transfer_each_way() {
+    if !can_run_linux("offloads_engage_and_carry_a_transfer_each_way") {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = linux_peer(&ns);
+    let ifc = st.ok("ifconfig", &["en0"]);
+    assert!(ifc.contains("\tenabled=83c80<TSO4,"), "{ifc}");
+    if let Some(v) = host_feature(&ns, "tx-tcp-segmentation") {
+        assert!(v.starts_with("on"), "host side tx-tcp-segmentation: {v}");
+    }
+    linux_receives(&ns, 7201, &st, 64 << 20, 3);
+    linux_sends(&ns, 7202, &st, 64 << 20);
+    let (tso, lro) = offload_counts(&st);
+    assert!(tso > 0, "TSO frames went out");
+    assert!(lro > 0, "LRO frames came in");
+    assert!(st
+        .ok("ifconfig", &["-v", "en0"])
+        .contains(&format!("\toffload: {tso} TSO frames out")));
+}
+
+#[test]
+fn the_path_works_with_offloads_turned_off() {
+    if !can_run_linux("the_path_works_with_offloads_turned_off") {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = linux_peer(&ns);
+    st.ok("ifconfig", &["en0", "-tso4", "-tcp4csum", "-udp4csum", "-lro"]);
+    let ifc = st.ok("ifconfig", &["en0"]);
+    assert!(ifc.contains("\tenabled=0<>\n"), "{ifc}");
+    if let Some(v) = host_feature(&ns, "tx-tcp-segmentation") {
+        assert!(v.starts_with("off"), "host side tx-tcp-segmentation: {v}");
+    }
+    // A capability the interface lacks is refused, as NetBSD's SIOCSIFCAP refuses it.
+    assert_eq!(st.run("ifconfig", &["en0", "tso6"]).code, Some(1));
+    linux_receives(&ns, 7301, &st, 32 << 20, 4);
+    linux_sends(&ns, 7302, &st, 32 << 20);
+    assert_eq!(offload_counts(&st), (0, 0), "nothing offloaded");
+    // Back on, the same connection-less path takes super-frames again.
+    st.ok("ifconfig", &["en0", "tso4", "tcp4csum", "udp4csum", "lro"]);
+    linux_receives(&ns, 7303, &st, 16 << 20, 5);
+    assert!(offload_counts(&st).0 > 0);
+}
+
+#[test]
+fn a_tap_without_virtio_headers_moves_data_too() {
+    if !can_run_linux("a_tap_without_virtio_headers_moves_data_too") {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = start_in_netns(&ns, "tap", "tap=tap0,host=10.78.0.1/24,offload=none");
+    st.ok("ifconfig", &["en0", "10.78.0.2/24"]);
+    assert!(!st.ok("ifconfig", &["en0"]).contains("capabilities="));
+    linux_receives(&ns, 7401, &st, 16 << 20, 6);
+    linux_sends(&ns, 7402, &st, 16 << 20);
+}

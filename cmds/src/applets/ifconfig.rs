@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
+use pktbox_drivers::ifcap;
 use pktbox_stack::msg::{iff, AddrReq, IfInfo, IfSetReq, LINK_STATE_UP};
 use pktbox_stack::socket::{Error, Stack};
 use serde_json::json;
@@ -25,7 +26,9 @@ pub fn command() -> Command {
         .after_help(
             "Parameters: inet, alias, -alias, delete, netmask MASK (0xHEX, dotted quad or /LEN), \
              broadcast ADDR, mtu N, up, down, arp, -arp, debug, -debug, link0..link2, \
-             -link0..-link2, create, destroy.",
+             -link0..-link2, create, destroy.\n\
+             Offloads (SIOCSIFCAP; '-' in front turns one off): tso4, tso6, ip4csum, tcp4csum, \
+             udp4csum (each also -rx and -tx alone, e.g. tcp4csum-tx), tcp6csum, udp6csum, lro.",
         )
         .arg(
             Arg::new("all")
@@ -105,6 +108,8 @@ struct Plan {
     mtu: Option<u32>,
     set: u32,
     clear: u32,
+    set_caps: u32,
+    clear_caps: u32,
 }
 
 /// Parses a netmask: `0xffffff00`, `255.255.255.0` or `/24`.
@@ -144,6 +149,33 @@ fn flag_word(w: &str) -> Option<(bool, u32)> {
     Some((!neg, f))
 }
 
+/// NetBSD's capability words (`tso4`, `tcp4csum-rx`, ...; `-` in front disables), and
+/// FreeBSD's `lro`.
+fn cap_word(w: &str) -> Option<(bool, u32)> {
+    let (neg, name) = match w.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, w),
+    };
+    let c = match name {
+        "ip4csum" => ifcap::CSUM_IPV4_RX | ifcap::CSUM_IPV4_TX,
+        "ip4csum-rx" => ifcap::CSUM_IPV4_RX,
+        "ip4csum-tx" => ifcap::CSUM_IPV4_TX,
+        "tcp4csum" => ifcap::CSUM_TCPV4_RX | ifcap::CSUM_TCPV4_TX,
+        "tcp4csum-rx" => ifcap::CSUM_TCPV4_RX,
+        "tcp4csum-tx" => ifcap::CSUM_TCPV4_TX,
+        "udp4csum" => ifcap::CSUM_UDPV4_RX | ifcap::CSUM_UDPV4_TX,
+        "udp4csum-rx" => ifcap::CSUM_UDPV4_RX,
+        "udp4csum-tx" => ifcap::CSUM_UDPV4_TX,
+        "tcp6csum" => ifcap::CSUM_TCPV6_RX | ifcap::CSUM_TCPV6_TX,
+        "udp6csum" => ifcap::CSUM_UDPV6_RX | ifcap::CSUM_UDPV6_TX,
+        "tso4" => ifcap::TSOV4,
+        "tso6" => ifcap::TSOV6,
+        "lro" => ifcap::LRO,
+        _ => return None,
+    };
+    Some((!neg, c))
+}
+
 fn parse_params(params: &[String]) -> Result<Plan, String> {
     let mut p = Plan::default();
     let mut it = params.iter().peekable();
@@ -178,6 +210,12 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
                     } else {
                         p.clear |= f;
                     }
+                } else if let Some((set, c)) = cap_word(other) {
+                    if set {
+                        p.set_caps |= c;
+                    } else {
+                        p.clear_caps |= c;
+                    }
                 } else if p.addr.is_none() && other.starts_with(|c: char| c.is_ascii_digit()) {
                     p.addr = Some(parse_addr(other).ok_or_else(|| format!("{other}: bad value"))?);
                 } else if p.addr6.is_none() && other.contains(':') && !other.starts_with('-') {
@@ -194,6 +232,14 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
         return Err("netmask given twice (as /len and netmask)".into());
     }
     Ok(p)
+}
+
+fn cap_names(c: u32) -> Vec<&'static str> {
+    ifcap::NAMES
+        .iter()
+        .filter(|(b, _)| c & b != 0)
+        .map(|(_, n)| *n)
+        .collect()
 }
 
 fn flags_str(f: u32) -> String {
@@ -215,6 +261,10 @@ fn mask_hex(m: &IpAddr) -> String {
 /// One interface, as NetBSD's ifconfig prints it.
 fn print_if(i: &IfInfo, verbose: bool) {
     println!("{}: {} mtu {}", i.name, flags_str(i.flags), i.mtu);
+    if i.capabilities != 0 {
+        println!("\tcapabilities={}", ifcap::format(i.capabilities));
+        println!("\tenabled={}", ifcap::format(i.capenable));
+    }
     if let Some(m) = &i.lladdr {
         println!("\taddress: {}", mac_str(m));
         println!(
@@ -235,6 +285,9 @@ fn print_if(i: &IfInfo, verbose: bool) {
                 if det.is_empty() { "" } else { " " },
                 det.join(" ")
             );
+        }
+        if i.capabilities != 0 {
+            println!("\toffload: {} TSO frames out, {} LRO frames in", i.otso, i.ilro);
         }
         let mut input = format!("\tinput: {} packets, {} bytes", d.ifi_ipackets, d.ifi_ibytes);
         if d.ifi_imcasts > 0 {
@@ -288,6 +341,9 @@ fn if_json(i: &IfInfo) -> serde_json::Value {
         "link_state": if d.ifi_link_state == LINK_STATE_UP { "up" } else { "down" },
         "driver": i.driver,
         "details": i.details.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+        "capabilities": cap_names(i.capabilities),
+        "enabled": cap_names(i.capenable),
+        "offload": { "tso_frames_out": i.otso, "lro_frames_in": i.ilro },
         "inet": i.addrs.iter().map(|a| json!({
             "address": a.addr.to_string(),
             "netmask": a.netmask.to_string(),
@@ -447,6 +503,8 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
             set_flags: 0,
             clear_flags: 0,
             mtu: Some(mtu),
+            set_caps: 0,
+            clear_caps: 0,
         })
         .map_err(|e| err("SIOCSIFMTU", e))?;
     }
@@ -495,12 +553,25 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
             }
         }
     }
+    if p.set_caps != 0 || p.clear_caps != 0 {
+        s.if_set(IfSetReq {
+            name: name.into(),
+            set_flags: 0,
+            clear_flags: 0,
+            mtu: None,
+            set_caps: p.set_caps,
+            clear_caps: p.clear_caps,
+        })
+        .map_err(|e| err("SIOCSIFCAP", e))?;
+    }
     if p.set != 0 || p.clear != 0 {
         s.if_set(IfSetReq {
             name: name.into(),
             set_flags: p.set,
             clear_flags: p.clear,
             mtu: None,
+            set_caps: 0,
+            clear_caps: 0,
         })
         .map_err(|e| err("SIOCSIFFLAGS", e))?;
     }
@@ -513,6 +584,19 @@ mod tests {
 
     fn p(s: &str) -> Result<Plan, String> {
         parse_params(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_capability_words() {
+        let x = p("tso4 -tcp4csum-rx udp4csum lro").unwrap();
+        assert_eq!(
+            x.set_caps,
+            ifcap::TSOV4 | ifcap::CSUM_UDPV4_RX | ifcap::CSUM_UDPV4_TX | ifcap::LRO
+        );
+        assert_eq!(x.clear_caps, ifcap::CSUM_TCPV4_RX);
+        assert_eq!(x.set | x.clear, 0);
+        assert_eq!(ifcap::format(ifcap::TSOV4 | ifcap::LRO), "80080<TSO4,LRO>");
+        assert_eq!(ifcap::format(0), "0<>");
     }
 
     #[test]

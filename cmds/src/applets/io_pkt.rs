@@ -36,7 +36,7 @@ fn command(v: Variant) -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .about(about)
         .after_help(
-            "Drivers: tap (tap=NAME,host=ADDR/LEN), udp (local=ADDR:PORT,remote=ADDR:PORT), \
+            "Drivers: tap (tap=NAME,host=ADDR/LEN,offload=all|none), udp (local=ADDR:PORT,remote=ADDR:PORT), \
              hub (path=DIR), raw (if=HOSTIF); all take name=IF, mac=HEX12, mtu=N, priority=N, promiscuous.\n\
              Link impairments, any driver, each direction: loss=PCT, dup=PCT, reorder=PCT, delay=MS, \
              jitter=MS, rate=MBIT, seed=N (ifconfig -v shows the seed).\n\

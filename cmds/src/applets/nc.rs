@@ -14,6 +14,9 @@ use pktbox_stack::socket::{TcpListener, TcpStream, UdpSocket};
 use crate::common::{fail, parse, usage_fail};
 
 const PROG: &str = "nc";
+/// What one read or write of a TCP connection moves: the most one channel message carries,
+/// so that each round trip to the stack moves as much as it can.
+const TCP_CHUNK: usize = pktbox_stack::msg::MAX_MSG / 2;
 
 pub fn command() -> Command {
     Command::new(PROG)
@@ -280,7 +283,7 @@ fn tcp_session(mut s: TcpStream, shut: bool, timeout: Option<Duration>) -> Resul
     let (tx, rx) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(4);
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
-        let mut buf = vec![0u8; 65536];
+        let mut buf = vec![0u8; TCP_CHUNK];
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => {
@@ -296,7 +299,7 @@ fn tcp_session(mut s: TcpStream, shut: bool, timeout: Option<Duration>) -> Resul
         }
     });
     let mut out = std::io::stdout().lock();
-    let mut buf = vec![0u8; 65536];
+    let mut buf = vec![0u8; TCP_CHUNK];
     let mut stdin_open = true;
     let mut last = Instant::now();
     loop {

@@ -971,6 +971,10 @@ mod tests {
                 .collect(),
             driver: None,
             details: vec![],
+            capabilities: 0,
+            capenable: 0,
+            otso: 0,
+            ilro: 0,
         }
     }
 

@@ -130,6 +130,7 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
                     tos: ip.tos(),
                     df: false,
                     payload: &reply,
+                    offload: Default::default(),
                 },
             );
         }
@@ -209,6 +210,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
             tos: 0,
             df: false,
             payload: &m,
+            offload: Default::default(),
         },
     );
 }
@@ -260,6 +262,7 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
             tos: 0,
             df: false,
             payload: &m,
+            offload: Default::default(),
         },
     );
 }

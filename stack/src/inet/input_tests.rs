@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use pktbox_drivers::{Driver, Recv};
+use pktbox_drivers::{Driver, FrameMeta, Recv};
 use proptest::prelude::*;
 
 use crate::inet::cksum::cksum;
@@ -235,7 +235,7 @@ fn run(frames: &[Case], forward: bool) {
         if l2_ok && f[12..14] == [8, 0] {
             ip_frames += 1;
         }
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.total, ip_frames, "every IPv4 frame reached ip_input");
@@ -270,16 +270,16 @@ fn echo_is_answered_and_fragments_reassemble() {
     let (stack, ifp, sink) = setup(false);
     // Teach ARP the peer first, so replies go out at once.
     let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-    ether_input(&stack, &ifp, &mut a);
+    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
     let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 7, 0, 64, &echo(7, 56)));
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     // A 3000-byte echo in three fragments, out of order.
     let whole = echo(9, 3000);
     let parts = [(1480usize, 2960usize), (0, 1480), (2960, whole.len())];
     for (s, e) in parts {
         let off = (s / 8) as u16 | if e < whole.len() { 0x2000 } else { 0 };
         let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 9, off, 64, &whole[s..e]));
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     let sent = sink.0.lock().unwrap();
     // ARP reply, one echo reply, then the big reply in fragments.
@@ -297,7 +297,7 @@ fn overlapping_fragments_drop_the_datagram() {
     for (off8, more) in [(0u16, true), (4, true), (8, false)] {
         let off = off8 | if more { 0x2000 } else { 0 };
         let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 3, off, 64, &data));
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.reassembled, 0);
@@ -314,7 +314,91 @@ fn arp_flood_from_forged_senders_stays_bounded() {
             0x0806,
             &arp(1, Ipv4Addr::from(0x0a00_0000 + i + 10), ME, sha),
         );
-        ether_input(&stack, &ifp, &mut f);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     }
     assert!(stack.ctx().arp.entries.len() <= ARP_MAXENTRIES);
+}
+
+/// A TCP/IPv4 datagram from `src` to `dst` with `n` bytes of data, its checksum left
+/// partial as a host with offloads leaves it (the pseudo-header's sum).
+fn tcp_partial(src: Ipv4Addr, dst: Ipv4Addr, n: usize) -> Vec<u8> {
+    use crate::inet::cksum::{fold, sum};
+    let total = 20 + 20 + n;
+    let mut p = vec![0u8; total];
+    write_header(&mut p[..20], 0, total, 77, 0, 64, 6, src, dst);
+    let t = &mut p[20..];
+    t[0..2].copy_from_slice(&4000u16.to_be_bytes());
+    t[2..4].copy_from_slice(&5000u16.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = 0x18;
+    for (i, b) in t[20..].iter_mut().enumerate() {
+        *b = (i * 7) as u8;
+    }
+    let acc = sum(sum(0, &src.octets()), &dst.octets()) + 6 + (20 + n) as u32;
+    t[16..18].copy_from_slice(&(!fold(acc)).to_be_bytes());
+    p
+}
+
+#[test]
+fn a_merged_segment_forwarded_to_a_link_without_tso_is_cut_in_software() {
+    use pktbox_drivers::{Csum, Gso};
+    let (stack, ifp, sink) = setup(true);
+    let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+    let src = Ipv4Addr::new(10, 0, 0, 9);
+    let mut f = ether(MAC, 0x0800, &tcp_partial(src, HIM, 10_000));
+    let meta = FrameMeta {
+        csum: Csum::Partial { start: 34, offset: 16 },
+        gso: Gso::Tcp4 { size: 1448 },
+    };
+    ether_input(&stack, &ifp, &mut f, meta);
+    let sent = sink.0.lock().unwrap();
+    let segs: Vec<&Vec<u8>> = sent.iter().filter(|f| f[12..14] == [8, 0] && f[14 + 9] == 6).collect();
+    assert_eq!(segs.len(), 7, "10000 bytes in segments of 1448");
+    let mut got = 0;
+    for s in segs {
+        let p = &s[14..];
+        assert!(p.len() <= 1500);
+        assert_eq!(cksum(&p[..20]), 0);
+        assert_eq!(crate::inet::tcp::output::tcp_cksum(src, HIM, &p[20..]), 0);
+        got += p.len() - 40;
+    }
+    assert_eq!(got, 10_000);
+    assert_eq!(ifp.stats.ilro.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever offload metadata a driver claims, with whatever frame: no panic, and
+    /// what does not fit is dropped.
+    #[test]
+    fn offload_metadata_never_panics(
+        frames in proptest::collection::vec(
+            (gen(), 0u8..4, 0u8..4, any::<u16>(), any::<u16>(), any::<u16>(), any::<bool>()),
+            1..100,
+        ),
+        forward in any::<bool>(),
+    ) {
+        use pktbox_drivers::{Csum, Gso};
+        let (stack, ifp, _sink) = setup(forward);
+        for (g, c, k, start, offset, size, big) in &frames {
+            let mut f = build(g);
+            if *big {
+                f.extend(std::iter::repeat_n(0x55, 20_000));
+            }
+            let csum = match c {
+                0 => Csum::None,
+                1 => Csum::Valid,
+                _ => Csum::Partial { start: *start % 80, offset: *offset % 40 },
+            };
+            let gso = match k {
+                0 | 1 => Gso::None,
+                2 => Gso::Tcp4 { size: *size },
+                _ => Gso::Tcp6 { size: *size },
+            };
+            ether_input(&stack, &ifp, &mut f, FrameMeta { csum, gso });
+        }
+    }
 }

@@ -3,9 +3,11 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use pktbox_drivers::{ifcap, Csum, FrameMeta, Gso};
 use pnet_packet::ethernet::EtherTypes;
 
 use crate::inet::cksum::{cksum, update};
+use crate::inet::in_offload::{in_undefer_cksum, tcp4_segment};
 use crate::inet::{icmp, raw, reass, tcp, udp};
 use crate::msg::iff;
 use crate::net::arp::{arpresolve, Resolved};
@@ -173,9 +175,31 @@ fn options_ok(opts: &[u8]) -> bool {
     true
 }
 
+/// Whether the offload metadata of a received datagram at `buf[off..]` with header length
+/// `hlen` fits it: a partial checksum lies inside it, a super-frame is one TCP segment
+/// whose checksum is left partial at the TCP header.
+fn rx_meta_ok(buf: &[u8], off: usize, hlen: usize, meta: &FrameMeta) -> bool {
+    match meta.gso {
+        Gso::None => {}
+        Gso::Tcp4 { size } => {
+            let ip = Ip(&buf[off..]);
+            let at_tcp = matches!(meta.csum, Csum::Partial { start, offset: 16 } if usize::from(start) == off + hlen);
+            if ip.proto() != IPPROTO_TCP || ip.is_fragment() || size == 0 || !at_tcp {
+                return false;
+            }
+        }
+        Gso::Tcp6 { .. } => return false,
+    }
+    match meta.csum {
+        Csum::Partial { start, offset } => usize::from(start) + usize::from(offset) + 2 <= buf.len(),
+        _ => true,
+    }
+}
+
 /// Input of one IPv4 packet at `buf[off..]`, under the stack context. The bytes before
 /// `off` (the Ethernet header, when there is one) may be rewritten to forward in place.
-pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2bcast: bool) {
+/// `meta` comes from the driver (FrameMeta::PLAIN for anything else).
+pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2bcast: bool, meta: FrameMeta) {
     ctx.inet.stat.total += 1;
     let pkt = &buf[off..];
     if pkt.len() < IP_HDR_LEN {
@@ -205,6 +229,17 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
         ctx.inet.stat.tooshort += 1;
         return;
     }
+    if !meta.is_plain() && !rx_meta_ok(&buf[..off + total], off, hlen, &meta) {
+        inc(&ifp.stats.ierrors);
+        return;
+    }
+    // The transport checksum need not be checked when the driver says it is good, or the
+    // host that sent it left it partial (it never crossed a wire).
+    let csum_ok = match meta.csum {
+        Csum::Valid => true,
+        Csum::Partial { start, .. } => usize::from(start) == off + hlen,
+        Csum::None => false,
+    };
     let (src, dst) = (ip.src(), ip.dst());
     // A source that is a broadcast or multicast address is never valid (RFC 1122 3.2.1.3).
     if src.is_broadcast() || src.is_multicast() {
@@ -226,9 +261,9 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
                     return;
                 };
                 ctx.inet.stat.reassembled += 1;
-                deliver(ctx, ifp, &whole, bcast);
+                deliver(ctx, ifp, &whole, bcast, false);
             } else {
-                deliver(ctx, ifp, &buf[off..end], bcast);
+                deliver(ctx, ifp, &buf[off..end], bcast, csum_ok);
             }
         }
         None => {
@@ -236,13 +271,14 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
                 ctx.inet.stat.cantforward += 1;
                 return;
             }
-            ip_forward(ctx, ifp, &mut buf[..end], off);
+            ip_forward(ctx, ifp, &mut buf[..end], off, meta);
         }
     }
 }
 
-/// Hands a whole local datagram to its protocol.
-fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
+/// Hands a whole local datagram to its protocol; `csum_ok` when its transport checksum
+/// needs no check.
+fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
     ctx.inet.stat.delivered += 1;
     let ip = Ip(pkt);
     // ICMP reaches raw sockets from icmp_input, once it has passed the length and checksum
@@ -250,8 +286,8 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     let raw_took = ip.proto() != IPPROTO_ICMP && raw::rip_input(ctx, pkt);
     match ip.proto() {
         IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
-        IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast),
-        IPPROTO_TCP => tcp::input::tcp_input(ctx, ifp, pkt, bcast),
+        IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast, csum_ok),
+        IPPROTO_TCP => tcp::input::tcp_input(ctx, ifp, pkt, bcast, csum_ok),
         _ if raw_took => {}
         _ => {
             ctx.inet.stat.noproto += 1;
@@ -271,8 +307,9 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
 }
 
 /// Forwards the packet at `buf[off..]` (RFC 1812): TTL, route, MTU, then straight out of
-/// the same buffer with a new Ethernet header.
-fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize) {
+/// the same buffer with a new Ethernet header. Offloads left to do (`meta`) go on to an
+/// interface that can do them, or are done here.
+fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mut meta: FrameMeta) {
     let (ttl, dst, src) = {
         let ip = Ip(&buf[off..]);
         (ip.ttl(), ip.dst(), ip.src())
@@ -349,7 +386,34 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize) {
     };
     let mtu = if rtmtu != 0 { rtmtu.min(ifp.mtu()) } else { ifp.mtu() } as usize;
     let len = buf.len() - off;
-    if len > mtu {
+    if !meta.is_plain() {
+        // The offsets in `meta` count from the frame's start, which is ETHER_HDR_LEN
+        // before the IP header here (ether_input) and in what goes out.
+        let out_ok =
+            off == ETHER_HDR_LEN && ifp.if_type != crate::msg::IFT_LOOP && offload_fits(&ifp, &buf[off..], &meta, mtu);
+        if !out_ok {
+            if let Gso::Tcp4 { size } = meta.gso {
+                // Cut here: segments of the same size, or smaller to fit this link.
+                let mss = usize::from(size).min(mtu.saturating_sub(tcp_hdrs(&buf[off..])));
+                ctx.inet.stat.forward += 1;
+                let pkt = buf[off..].to_vec();
+                let mut frames = Vec::new();
+                tcp4_segment(&pkt, mss, |f| frames.push(f));
+                for mut f in frames {
+                    let Ok(Some(mac)) = ether_dst(ctx, &ifp, nexthop, &f[ETHER_HDR_LEN..]) else {
+                        continue;
+                    };
+                    let _ = ether_send(&ifp, mac, EtherTypes::Ipv4, &mut f);
+                }
+                return;
+            }
+            if off >= ETHER_HDR_LEN {
+                in_undefer_cksum(&mut buf[off - ETHER_HDR_LEN..], &meta);
+            }
+            meta = FrameMeta::PLAIN;
+        }
+    }
+    if len > mtu && meta.gso == Gso::None {
         let pkt = buf[off..].to_vec();
         if Ip(&pkt).off() & IP_DF != 0 {
             ctx.inet.stat.cantfrag += 1;
@@ -373,9 +437,32 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize) {
     if ifp.if_type == crate::msg::IFT_LOOP {
         return;
     }
+    if !meta.is_plain() {
+        // A held packet would go out plain: offloads only to a known neighbour.
+        if let Some(mac) = crate::net::arp::arplookup(ctx, &ifp, nexthop) {
+            let _ = ether_send_slice(&ifp, mac, EtherTypes::Ipv4, &mut buf[off - ETHER_HDR_LEN..], &meta);
+            return;
+        }
+        if let Gso::Tcp4 { size } = meta.gso {
+            let pkt = buf[off..].to_vec();
+            tcp4_segment(&pkt, usize::from(size), |mut f| {
+                if let Ok(Some(mac)) = ether_dst(ctx, &ifp, nexthop, &f[ETHER_HDR_LEN..]) {
+                    let _ = ether_send(&ifp, mac, EtherTypes::Ipv4, &mut f);
+                }
+            });
+            return;
+        }
+        in_undefer_cksum(&mut buf[off - ETHER_HDR_LEN..], &meta);
+    }
     match ether_dst(ctx, &ifp, nexthop, &buf[off..]).ok().flatten() {
         Some(mac) if off >= ETHER_HDR_LEN => {
-            let _ = ether_send_slice(&ifp, mac, EtherTypes::Ipv4, &mut buf[off - ETHER_HDR_LEN..]);
+            let _ = ether_send_slice(
+                &ifp,
+                mac,
+                EtherTypes::Ipv4,
+                &mut buf[off - ETHER_HDR_LEN..],
+                &FrameMeta::PLAIN,
+            );
         }
         Some(mac) => {
             let mut v = vec![0u8; ETHER_HDR_LEN];
@@ -384,6 +471,35 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize) {
         }
         None => {}
     }
+}
+
+/// The IP and TCP header lengths of a TCP datagram (0 when it is too short to say).
+fn tcp_hdrs(pkt: &[u8]) -> usize {
+    let hlen = Ip(pkt).hlen();
+    pkt.get(hlen + 12).map(|b| hlen + usize::from(b >> 4) * 4).unwrap_or(0)
+}
+
+/// Whether `ifp` can finish the offloads of datagram `pkt`: the checksum offload for
+/// its protocol, and for a TCP super-segment TSO with segments that fit `mtu`.
+fn offload_fits(ifp: &Ifnet, pkt: &[u8], meta: &FrameMeta, mtu: usize) -> bool {
+    let caps = ifp.capenable();
+    let need = match (meta.gso, Ip(pkt).proto()) {
+        (Gso::Tcp4 { size }, IPPROTO_TCP) => {
+            if tcp_hdrs(pkt) + usize::from(size) > mtu {
+                return false;
+            }
+            ifcap::TSOV4 | ifcap::CSUM_TCPV4_TX
+        }
+        (Gso::None, IPPROTO_TCP) => ifcap::CSUM_TCPV4_TX,
+        (Gso::None, IPPROTO_UDP) => ifcap::CSUM_UDPV4_TX,
+        _ => return false,
+    };
+    let need = if matches!(meta.csum, Csum::Partial { .. }) {
+        need
+    } else {
+        need & ifcap::TSOV4
+    };
+    caps & need == need
 }
 
 /// The Ethernet destination for an IP packet to `nexthop` on `ifp`: broadcast for a
@@ -447,7 +563,7 @@ pub fn loopback_drain(ctx: &mut Ctx) {
             ctx.inet.loopq.clear();
             return;
         };
-        ip_input(ctx, &lo, &mut pkt, ETHER_HDR_LEN, false);
+        ip_input(ctx, &lo, &mut pkt, ETHER_HDR_LEN, false, FrameMeta::PLAIN);
     }
 }
 
@@ -493,6 +609,19 @@ pub struct OutPkt<'a> {
     pub tos: u8,
     pub df: bool,
     pub payload: &'a [u8],
+    /// What the interface may finish (or ip_output does, when it cannot).
+    pub offload: OutOffload,
+}
+
+/// Offloads asked for by the transport layer for one datagram.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutOffload {
+    /// The transport checksum at this offset in the payload holds only the
+    /// pseudo-header's sum; the rest is left to do.
+    pub csum_at: Option<u16>,
+    /// A TCP segment that may be larger than the MTU, to be cut into segments of this
+    /// much data (0: none).
+    pub tso: u16,
 }
 
 /// Sends a datagram: route, source address, loopback for our own addresses, fragmentation
@@ -566,29 +695,83 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         p.dst,
     );
     pkt[ETHER_HDR_LEN + IP_HDR_LEN..].copy_from_slice(p.payload);
+    let mut meta = FrameMeta::PLAIN;
+    if let Some(at) = p.offload.csum_at {
+        let start = (ETHER_HDR_LEN + IP_HDR_LEN) as u16;
+        meta.csum = Csum::Partial { start, offset: at };
+        if p.offload.tso != 0
+            && p.proto == IPPROTO_TCP
+            && total - tcp_hdrs(&pkt[ETHER_HDR_LEN..]) > usize::from(p.offload.tso)
+        {
+            meta.gso = Gso::Tcp4 { size: p.offload.tso };
+        }
+    }
     // To one of our own addresses: around through lo0.
     let local = ctx.inet.addrs.iter().any(|ia| ia.addr == p.dst) || p.dst.is_loopback();
+    if !meta.is_plain() {
+        let fast = !local
+            && ifp.if_type != crate::msg::IFT_LOOP
+            && offload_fits(&ifp, &pkt[ETHER_HDR_LEN..], &meta, mtu as usize);
+        if fast {
+            if let Some(mac) = crate::net::arp::arplookup(ctx, &ifp, nexthop) {
+                return ether_send_slice(&ifp, mac, EtherTypes::Ipv4, &mut pkt, &meta).inspect_err(|_| {
+                    ctx.inet.stat.odropped += 1;
+                });
+            }
+        }
+        // Done here instead: the checksum, then cut into segments sent one by one.
+        in_undefer_cksum(&mut pkt, &meta);
+        if let Gso::Tcp4 { size } = meta.gso {
+            if !local && ifp.if_type != crate::msg::IFT_LOOP {
+                let mut r = Ok(());
+                let mut frames = Vec::new();
+                tcp4_segment(&pkt[ETHER_HDR_LEN..], usize::from(size), |f| frames.push(f));
+                for mut f in frames {
+                    let e = send_resolved(ctx, &ifp, nexthop, p.dst, &mut f, mtu, p.df);
+                    if r.is_ok() {
+                        r = e;
+                    }
+                }
+                return r;
+            }
+        }
+    }
     if local || ifp.if_type == crate::msg::IFT_LOOP {
         return looutput(ctx, pkt);
     }
+    send_resolved(ctx, &ifp, nexthop, p.dst, &mut pkt, mtu, p.df)
+}
+
+/// The end of ip_output for a plain datagram behind ETHER_HDR_LEN bytes of room in `pkt`:
+/// fragments when it is above `mtu`, resolves the next hop, sends.
+fn send_resolved(
+    ctx: &mut Ctx,
+    ifp: &Ifnet,
+    nexthop: Ipv4Addr,
+    dst: Ipv4Addr,
+    pkt: &mut Vec<u8>,
+    mtu: u32,
+    df: bool,
+) -> Result<(), i32> {
+    let total = pkt.len() - ETHER_HDR_LEN;
     if total > mtu as usize {
-        if p.df {
+        if df {
             ctx.inet.stat.cantfrag += 1;
             return Err(libc::EMSGSIZE);
         }
-        return fragment_and_send(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..], mtu as usize);
+        return fragment_and_send(ctx, ifp, nexthop, &pkt[ETHER_HDR_LEN..], mtu as usize);
     }
     // A gateway that does not answer ARP makes its destinations unreachable; a host on the
     // link that does not answer is down (sendto: Host is down).
-    let resolved = ether_dst(ctx, &ifp, nexthop, &pkt[ETHER_HDR_LEN..]).map_err(|e| {
-        if nexthop != p.dst {
+    let resolved = ether_dst(ctx, ifp, nexthop, &pkt[ETHER_HDR_LEN..]).map_err(|e| {
+        if nexthop != dst {
             libc::EHOSTUNREACH
         } else {
             e
         }
     })?;
     match resolved {
-        Some(mac) => ether_send(&ifp, mac, EtherTypes::Ipv4, &mut pkt).inspect_err(|_| {
+        Some(mac) => ether_send(ifp, mac, EtherTypes::Ipv4, pkt).inspect_err(|_| {
             ctx.inet.stat.odropped += 1;
         }),
         None => Ok(()),

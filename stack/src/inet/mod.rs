@@ -3,6 +3,7 @@
 
 pub mod cksum;
 pub mod icmp;
+pub mod in_offload;
 pub mod ip;
 pub mod raw;
 pub mod reass;

@@ -67,6 +67,7 @@ pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<Ipv4Addr>, data: &[u8]) -> 
         tos: pcb.tos,
         df: false,
         payload: data,
+        offload: Default::default(),
     };
     // ips_rawout counts only datagrams whose sender wrote the IP header (IP_HDRINCL), as
     // NetBSD's rip_output does; here the stack always writes it, so they are ordinary output.

@@ -178,6 +178,12 @@ pub struct IfInfo {
     pub driver: Option<String>,
     /// Driver details for `ifconfig -v`.
     pub details: Vec<(String, String)>,
+    /// Offloads the interface can do and those enabled (`ifcap` bits).
+    pub capabilities: u32,
+    pub capenable: u32,
+    /// TCP super-frames sent for the driver to cut (TSO), and received merged (LRO).
+    pub otso: u64,
+    pub ilro: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +198,9 @@ pub struct IfSetReq {
     pub set_flags: u32,
     pub clear_flags: u32,
     pub mtu: Option<u32>,
+    /// SIOCSIFCAP: offloads to enable, then to disable.
+    pub set_caps: u32,
+    pub clear_caps: u32,
 }
 
 /// SIOCAIFADDR / SIOCDIFADDR (`struct in_aliasreq`).
@@ -548,6 +557,7 @@ pub struct SockAddrReq {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendReq {
     pub to: Option<std::net::SocketAddrV4>,
+    #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
     /// For a stream socket: whether to wait for room in the send buffer.
     pub wait: Wait,
@@ -558,6 +568,7 @@ pub struct SendReq {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataMsg {
     pub from: std::net::SocketAddrV4,
+    #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
 }
 

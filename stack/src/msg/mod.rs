@@ -9,6 +9,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod bodies;
+pub mod bytes;
 pub mod errno;
 pub mod wire;
 pub use bodies::*;
@@ -111,10 +112,11 @@ fn body<T: DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
 }
 
 fn put<T: Serialize>(v: &T, out: &mut Vec<u8>) {
-    // Serializing plain data into a growable Vec cannot fail.
-    if let Ok(b) = postcard::to_allocvec(v) {
-        out.extend_from_slice(&b);
-    }
+    // Serializing plain data into a growable Vec cannot fail; the body goes straight
+    // behind what is there.
+    let b = std::mem::take(out);
+    let len = b.len();
+    *out = postcard::to_extend(v, b).unwrap_or_else(|_| vec![0; len]);
 }
 
 macro_rules! messages {
@@ -276,7 +278,14 @@ pub struct Frame {
 
 /// Encodes a message with the given seq, pid, flags and errno.
 pub fn encode(msg: &Msg, seq: u32, pid: u32, flags: u16, errno: i32) -> Vec<u8> {
-    let mut out = vec![0u8; HDR_LEN];
+    // Socket data is most of a data message: room for it at once, not by doubling.
+    let data = match msg {
+        Msg::SockData(d) => d.data.len(),
+        Msg::SockSend(d) => d.data.len(),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(HDR_LEN + data + 64);
+    out.resize(HDR_LEN, 0);
     msg.put_body(&mut out);
     let hdr = Header {
         len: out.len() as u32,

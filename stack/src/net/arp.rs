@@ -216,6 +216,19 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
     }
 }
 
+/// The link-level address of `dst` on `ifp` when the cache holds a live one; never asks
+/// nor holds (for frames that must not wait in the hold queue).
+pub fn arplookup(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr) -> Option<[u8; 6]> {
+    let now = Instant::now();
+    let e = ctx.arp.entries.get_mut(&(ifp.index, dst))?;
+    let l = e.lladdr?;
+    if e.permanent || e.expire > now {
+        e.touched = now;
+        return Some(l);
+    }
+    None
+}
+
 /// Finds the link-level address for `dst` on `ifp`, holding `pkt` (an IP packet) and
 /// asking when it is not known.
 pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Resolved {

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use pktbox_drivers::{FrameMeta, Gso};
 use pnet_packet::ethernet::{EtherType, EtherTypes, EthernetPacket};
 use pnet_packet::Packet;
 
@@ -26,8 +27,10 @@ pub fn ether_ntoa(a: &[u8; 6]) -> String {
 }
 
 /// Input of one frame from a driver, on a receive thread, without the stack context.
-/// Counts it, drops what is malformed or not for us, and carries the rest up.
-pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
+/// Counts it, drops what is malformed or not for us, and carries the rest up. `meta` is
+/// what the driver says is left to do: a checksum left partial, which the host vouches
+/// for, or a TCP super-frame above the MTU (large receive offload).
+pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: FrameMeta) {
     // The address filter a controller applies: a unicast frame for another station is
     // not received at all unless the interface is promiscuous (a hub repeats everything).
     if frame.len() >= ETHER_ADDR_LEN && frame[0] & 1 == 0 && frame[..ETHER_ADDR_LEN] != ifp.lladdr && !ifp.promisc() {
@@ -40,7 +43,15 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
         return;
     }
     // A runt, or longer than the MTU allows (with room for one VLAN tag): an input error.
-    let max = ifp.mtu() as usize + ETHER_HDR_LEN + ETHER_VLAN_ENCAP_LEN;
+    // A super-frame may be as long as one IP datagram can be.
+    let max = match meta.gso {
+        Gso::None => ifp.mtu() as usize,
+        _ => {
+            inc(&ifp.stats.ilro);
+            crate::inet::ip::IP_MAXPACKET
+        }
+    } + ETHER_HDR_LEN
+        + ETHER_VLAN_ENCAP_LEN;
     if frame.len() < ETHER_HDR_LEN || frame.len() > max {
         inc(&ifp.stats.ierrors);
         return;
@@ -73,8 +84,9 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8]) {
         }
         EtherTypes::Ipv4 => {
             let mut ctx = stack.ctx();
-            ip_input(&mut ctx, ifp, frame, ETHER_HDR_LEN, l2bcast);
+            ip_input(&mut ctx, ifp, frame, ETHER_HDR_LEN, l2bcast, meta);
         }
+        _ if meta.gso != Gso::None => inc(&ifp.stats.ierrors),
         _ => inc(&ifp.stats.noproto),
     }
 }
@@ -99,18 +111,25 @@ pub fn ether_output(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, payload: &[
         if b.len() < 60 {
             b.resize(60, 0);
         }
-        ifp.transmit(&b)
+        ifp.transmit(&b, &FrameMeta::PLAIN)
     })
 }
 
 /// Sends a frame whose first 14 bytes are room for the Ethernet header: fills it in, pads
 /// to the minimum frame size, transmits. Saves a copy on the output and forwarding paths.
 pub fn ether_send(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, frame: &mut Vec<u8>) -> Result<(), i32> {
-    ether_send_slice(ifp, dst, ethertype, frame.as_mut_slice())
+    ether_send_slice(ifp, dst, ethertype, frame.as_mut_slice(), &FrameMeta::PLAIN)
 }
 
-/// `ether_send` over a slice (the frame cannot grow, so a short one is padded by copy).
-pub fn ether_send_slice(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, frame: &mut [u8]) -> Result<(), i32> {
+/// `ether_send` over a slice (the frame cannot grow, so a short one is padded by copy),
+/// with the offloads the interface is to finish.
+pub fn ether_send_slice(
+    ifp: &Ifnet,
+    dst: [u8; 6],
+    ethertype: EtherType,
+    frame: &mut [u8],
+    meta: &FrameMeta,
+) -> Result<(), i32> {
     if frame.len() < ETHER_HDR_LEN {
         return Err(libc::EINVAL);
     }
@@ -120,7 +139,7 @@ pub fn ether_send_slice(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, frame: 
     if frame.len() < 60 {
         let mut b = [0u8; 60];
         b[..frame.len()].copy_from_slice(frame);
-        return ifp.transmit(&b);
+        return ifp.transmit(&b, meta);
     }
-    ifp.transmit(frame)
+    ifp.transmit(frame, meta)
 }

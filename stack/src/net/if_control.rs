@@ -171,6 +171,16 @@ pub fn if_set(ctx: &mut Ctx, req: &IfSetReq) -> Result<(), Fail> {
     if (req.set_flags | req.clear_flags) & !settable & !iff::UP != 0 {
         return Err(Fail::with(libc::EINVAL, "flags the stack owns cannot be set".into()));
     }
+    if req.set_caps & !ifp.capabilities != 0 {
+        return Err(Fail::with(libc::EINVAL, "the interface cannot do that offload".into()));
+    }
+    if req.set_caps | req.clear_caps != 0 {
+        let caps = (ifp.capenable() | req.set_caps) & !req.clear_caps;
+        if caps != ifp.capenable() {
+            ifp.set_capenable(caps).map_err(Fail::new)?;
+            announce_ifinfo(ctx, &ifp);
+        }
+    }
     if let Some(mtu) = req.mtu {
         if mtu != ifp.mtu() {
             ifp.set_mtu(mtu);

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pktbox_drivers::Driver;
+use pktbox_drivers::{Driver, FrameMeta, Gso};
 
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
 use crate::net::bpf::{BpfIf, Dir};
@@ -28,6 +28,10 @@ pub struct IfStats {
     pub omcasts: AtomicU64,
     pub iqdrops: AtomicU64,
     pub noproto: AtomicU64,
+    /// Segmentation offload: TCP super-frames handed to the driver to cut, and merged
+    /// ones the driver handed up (large receive offload).
+    pub otso: AtomicU64,
+    pub ilro: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -59,6 +63,10 @@ pub struct Ifnet {
     mtu: AtomicU32,
     /// Largest MTU the link accepts.
     pub max_mtu: u32,
+    /// Offloads the driver can do (`if_capabilities`, `ifcap` bits) and those in use
+    /// (`if_capenable`).
+    pub capabilities: u32,
+    capenable: AtomicU32,
     pub stats: IfStats,
     lastchange: AtomicU64,
     /// The driver moving this interface's frames; None for loopback.
@@ -75,8 +83,19 @@ pub struct Ifnet {
 
 impl Ifnet {
     /// An Ethernet interface on a driver. It starts down, as NetBSD's do.
+    /// Every offload the driver has is enabled from the start.
     pub fn ether(index: u16, name: String, lladdr: [u8; 6], mtu: u32, driver: Box<dyn Driver>) -> Ifnet {
+        let caps = driver.capabilities();
+        let caps = match driver.set_capenable(caps) {
+            Ok(()) => caps,
+            Err(e) => {
+                crate::klog!("{name}: offloads off: {e}");
+                0
+            }
+        };
         Ifnet {
+            capabilities: caps,
+            capenable: AtomicU32::new(caps),
             index,
             name,
             if_type: IFT_ETHER,
@@ -104,6 +123,8 @@ impl Ifnet {
             flags: AtomicU32::new(iff::LOOPBACK | iff::MULTICAST),
             mtu: AtomicU32::new(LOMTU),
             max_mtu: 65535,
+            capabilities: 0,
+            capenable: AtomicU32::new(0),
             stats: IfStats::default(),
             lastchange: AtomicU64::new(now_secs()),
             driver: None,
@@ -129,6 +150,24 @@ impl Ifnet {
     pub fn set_mtu(&self, mtu: u32) {
         self.mtu.store(mtu, Ordering::Release);
         self.touch();
+    }
+
+    /// The offloads in use.
+    pub fn capenable(&self) -> u32 {
+        self.capenable.load(Ordering::Acquire)
+    }
+
+    /// Enables the offloads in `caps` that the driver has, and disables the others
+    /// (SIOCSIFCAP).
+    pub fn set_capenable(&self, caps: u32) -> Result<(), i32> {
+        let caps = caps & self.capabilities;
+        if let Some(d) = &self.driver {
+            d.set_capenable(caps)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        }
+        self.capenable.store(caps, Ordering::Release);
+        self.touch();
+        Ok(())
     }
 
     fn touch(&self) {
@@ -250,6 +289,10 @@ impl Ifnet {
             addrs: Vec::new(),
             driver: self.driver.as_ref().map(|d| d.kind().to_string()),
             details: self.driver.as_ref().map(|d| d.details()).unwrap_or_default(),
+            capabilities: self.capabilities,
+            capenable: self.capenable(),
+            otso: self.stats.otso.load(Ordering::Relaxed),
+            ilro: self.stats.ilro.load(Ordering::Relaxed),
         }
     }
 
@@ -260,7 +303,8 @@ impl Ifnet {
     }
 
     /// Hands a whole frame to the driver: `if_output`'s last step. Counts it either way.
-    pub fn transmit(&self, frame: &[u8]) -> Result<(), i32> {
+    /// `meta` says what offloads the driver is to finish (a TSO frame is above the MTU).
+    pub fn transmit(&self, frame: &[u8], meta: &FrameMeta) -> Result<(), i32> {
         if !self.is_up() {
             return Err(libc::ENETDOWN);
         }
@@ -268,8 +312,11 @@ impl Ifnet {
             return Err(libc::ENXIO);
         };
         self.bpf.tap(frame, Dir::Out);
-        match d.send(frame) {
+        match d.send_meta(frame, meta) {
             Ok(()) => {
+                if meta.gso != Gso::None {
+                    inc(&self.stats.otso);
+                }
                 inc(&self.stats.opackets);
                 add(&self.stats.obytes, frame.len() as u64);
                 if frame.first().is_some_and(|b| b & 1 != 0) {

@@ -182,7 +182,8 @@ fn write(stack: &Stack, conn: &Conn, cap: &Capture, frame: &[u8]) -> Result<Msg,
     if frame.len() > ifp.mtu() as usize + ETHER_HDR_LEN + crate::net::ether::ETHER_VLAN_ENCAP_LEN {
         return Err(Fail::new(libc::EMSGSIZE));
     }
-    ifp.transmit(frame).map_err(Fail::new)?;
+    ifp.transmit(frame, &pktbox_drivers::FrameMeta::PLAIN)
+        .map_err(Fail::new)?;
     Ok(Msg::Done(Empty))
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use pktbox_drivers::{Recv, RX_BUF};
+use pktbox_drivers::{FrameMeta, Recv, RX_BUF};
 
 use crate::net::ether::ether_input;
 use crate::net::ifnet::{inc, Ifnet};
@@ -101,10 +101,13 @@ fn rx_loop(stack: &Stack, ifs: &[Arc<Ifnet>]) {
             let Some(d) = ifp.driver.as_ref() else {
                 continue;
             };
+            let mut meta = FrameMeta::PLAIN;
             for _ in 0..BATCH {
-                match d.recv(&mut buf) {
-                    Ok(Recv::Frame(n)) => ether_input(stack, ifp, &mut buf[..n]),
+                match d.recv_meta(&mut buf, &mut meta) {
+                    Ok(Recv::Frame(n)) => ether_input(stack, ifp, &mut buf[..n], meta),
                     Ok(Recv::WouldBlock) => break,
+                    // A frame whose offload metadata makes no sense: counted, dropped.
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => inc(&ifp.stats.ierrors),
                     Err(_) => {
                         inc(&ifp.stats.ierrors);
                         break;

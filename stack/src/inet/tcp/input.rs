@@ -100,8 +100,10 @@ fn reset_unknown(ctx: &mut Ctx, key: Key, s: &SegIn<'_>) {
     }
 }
 
-/// Input of a local TCP datagram (the whole IP packet).
-pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
+/// Input of a local TCP datagram (the whole IP packet); `csum_ok` when the checksum
+/// needs no check (the driver vouched for it). The segment may be a large one merged by
+/// the driver (large receive offload): it is taken like any other.
+pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
     let ip = Ip(pkt);
     let hlen = ip.hlen();
     let tcp = &pkt[hlen..];
@@ -116,7 +118,7 @@ pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
         st.rcvbadoff += 1;
         return;
     }
-    if tcp_cksum(ip.src(), ip.dst(), tcp) != 0 {
+    if !csum_ok && tcp_cksum(ip.src(), ip.dst(), tcp) != 0 {
         st.rcvbadsum += 1;
         return;
     }
@@ -768,7 +770,8 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
                 }
             }
             // Delayed ACK: every second full segment at once, others within TCPTV_DELACK.
-            t.unacked_segs += 1;
+            // A merged segment counts for the full segments it holds.
+            t.unacked_segs += (data.len() / t.t_maxseg.max(1) as usize).max(1) as u32;
             if t.unacked_segs >= 2 || !t.ooo.is_empty() {
                 t.ack_now = true;
             } else if t.t_delack.is_none() {

@@ -1,11 +1,14 @@
 //! `tcp_output`: what to send now (data within the send and congestion windows, Nagle,
 //! FIN, ACKs, window updates, probes), and the segments' headers and options.
 
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
+use pktbox_drivers::ifcap;
+
 use crate::inet::cksum::{fold, sum};
-use crate::inet::ip::{ip_output, OutPkt, IPPROTO_TCP};
+use crate::inet::ip::{ip_output, OutOffload, OutPkt, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
 use crate::sys::Ctx;
@@ -54,6 +57,43 @@ pub struct Seg<'a> {
 
 /// Builds and sends one segment.
 pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
+    send_seg_offload(ctx, s, None)
+}
+
+/// The offloads the interface towards `dst` has for TCP: checksum, and segmentation.
+/// None for our own addresses (they go around through lo0).
+pub fn tx_offload(ctx: &Ctx, dst: Ipv4Addr) -> (bool, bool) {
+    if ctx.inet.addrs.iter().any(|ia| ia.addr == dst) || dst.is_loopback() {
+        return (false, false);
+    }
+    let Some(caps) = ctx
+        .rt
+        .lookup(dst)
+        .and_then(|r| ctx.ifnet_by_index(r.ifindex))
+        .map(|i| i.capenable())
+    else {
+        return (false, false);
+    };
+    let csum = caps & ifcap::CSUM_TCPV4_TX != 0;
+    (csum, csum && caps & ifcap::TSOV4 != 0)
+}
+
+/// Copies `len` bytes of `buf` from `off` onto the end of `out`.
+pub fn copy_out(buf: &VecDeque<u8>, off: usize, len: usize, out: &mut Vec<u8>) {
+    let (a, b) = buf.as_slices();
+    let end = off + len;
+    if off < a.len() {
+        out.extend_from_slice(&a[off..end.min(a.len())]);
+    }
+    if end > a.len() {
+        out.extend_from_slice(&b[off.saturating_sub(a.len())..end - a.len()]);
+    }
+}
+
+/// Builds and sends one segment. With `tso` (Some(gso_size), or Some(0) for checksum
+/// offload alone), the checksum is left to the interface and the segment may carry more
+/// than one MTU of data, which the interface cuts into segments of gso_size.
+pub fn send_seg_offload(ctx: &mut Ctx, s: &Seg<'_>, tso: Option<u16>) -> Result<(), i32> {
     let (laddr, lport, faddr, fport) = s.key;
     let hlen = 20 + s.opts.len();
     let mut b = Vec::with_capacity(hlen + s.data.len());
@@ -67,7 +107,15 @@ pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
     b.extend_from_slice(&[0, 0, 0, 0]);
     b.extend_from_slice(s.opts);
     b.extend_from_slice(s.data);
-    let c = tcp_cksum(laddr, faddr, &b);
+    let c = match tso {
+        // The pseudo-header's sum, not complemented, for the interface to finish.
+        Some(_) => {
+            let mut acc = sum(0, &laddr.octets());
+            acc = sum(acc, &faddr.octets());
+            !fold(acc + u32::from(IPPROTO_TCP) + b.len() as u32)
+        }
+        None => tcp_cksum(laddr, faddr, &b),
+    };
     b[16..18].copy_from_slice(&c.to_be_bytes());
     let st = &mut ctx.inet.tcp.stat;
     st.sndtotal += 1;
@@ -84,6 +132,10 @@ pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
             tos: s.tos,
             df: false,
             payload: &b,
+            offload: OutOffload {
+                csum_at: tso.map(|_| 16),
+                tso: tso.unwrap_or(0),
+            },
         },
     )
 }
@@ -191,14 +243,16 @@ pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
         let Some((start, len)) = again.or_else(|| t.next_hole()) else {
             return;
         };
+        let mut opts = Vec::with_capacity(40);
+        options(ctx, t, false, &mut opts);
+        let seg_max = (t.t_maxseg as usize).saturating_sub(opts.len()).max(1);
         let off = start.wrapping_sub(t.snd_una) as usize;
-        let len = (len as usize).min(t.snd_buf.len().saturating_sub(off));
+        let len = (len as usize).min(seg_max).min(t.snd_buf.len().saturating_sub(off));
         if len == 0 {
             return;
         }
-        let data: Vec<u8> = t.snd_buf.range(off..off + len).copied().collect();
-        let mut opts = Vec::with_capacity(40);
-        options(ctx, t, false, &mut opts);
+        let mut data = Vec::with_capacity(len);
+        copy_out(&t.snd_buf, off, len, &mut data);
         let (win, _) = window(t);
         let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
         let st = &mut ctx.inet.tcp.stat;
@@ -220,6 +274,12 @@ pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
         );
         if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
             let end = start.wrapping_add(len as u32);
+            // What of a lost-again range did not fit this segment waits for the next.
+            if let Some((a, alen)) = again {
+                if (len as u32) < alen {
+                    t.relost.push_front((end, a.wrapping_add(alen)));
+                }
+            }
             if again.is_none() {
                 t.rexmit_next = end;
             }
@@ -233,17 +293,19 @@ pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
 /// shows the peer's scoreboard when too little came after a loss to show it otherwise.
 pub fn tlp_send(ctx: &mut Ctx, id: u64) {
     let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+    let mut opts = Vec::with_capacity(40);
+    options(ctx, t, false, &mut opts);
+    let seg_max = t.t_maxseg.saturating_sub(opts.len() as u32).max(1);
     let flight = t.snd_max.wrapping_sub(t.snd_una);
-    let len = flight.min(t.t_maxseg) as usize;
+    let len = flight.min(seg_max) as usize;
     let start = t.snd_max.wrapping_sub(len as u32);
     let off = start.wrapping_sub(t.snd_una) as usize;
     let len = len.min(t.snd_buf.len().saturating_sub(off));
     if len == 0 {
         return;
     }
-    let data: Vec<u8> = t.snd_buf.range(off..off + len).copied().collect();
-    let mut opts = Vec::with_capacity(40);
-    options(ctx, t, false, &mut opts);
+    let mut data = Vec::with_capacity(len);
+    copy_out(&t.snd_buf, off, len, &mut data);
     let (win, _) = window(t);
     let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
     let st = &mut ctx.inet.tcp.stat;
@@ -325,22 +387,28 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         } else {
             (t.cwnd as usize).saturating_sub(off)
         };
-        let mut len = (buffered - data_off)
-            .min(wnd_room)
-            .min(cwnd_room)
-            .min(t.t_maxseg as usize);
+        let mut opts = Vec::with_capacity(40);
+        options(ctx, t, syn, &mut opts);
+        // t_maxseg counts data and options together (RFC 6691): a full segment with
+        // timestamps carries 12 bytes less data, so that it still fits the MTU.
+        let seg_max = (t.t_maxseg as usize)
+            .saturating_sub(if syn { 0 } else { opts.len() })
+            .max(1);
+        // With segmentation offload, one segment of up to 64 KiB, whole segments of
+        // seg_max but the last, for the interface to cut.
+        let (csum_off, tso_off) = tx_offload(ctx, t.faddr);
+        let len_max = if tso_off && !syn {
+            ((IP_MAXPACKET - IP_HDR_LEN - 20 - opts.len()) / seg_max * seg_max).max(seg_max)
+        } else {
+            seg_max
+        };
+        let mut len = (buffered - data_off).min(wnd_room).min(cwnd_room).min(len_max);
         if !t.state.synchronized() {
             len = 0;
         }
         let fin_now = t.fin_queued && t.state.synchronized() && off <= buffered && data_off + len == buffered;
         // Nagle (RFC 9293 3.7.4): hold a small segment while data is in flight.
-        if len > 0
-            && len < t.t_maxseg as usize
-            && !t.nodelay
-            && t.in_flight() > 0
-            && data_off + len == buffered
-            && !fin_now
-        {
+        if len > 0 && len < seg_max && !t.nodelay && t.in_flight() > 0 && data_off + len == buffered && !fin_now {
             len = 0;
         }
         let (win, win_bytes) = window(t);
@@ -372,14 +440,14 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         if len > 0 && data_off + len == buffered {
             flags |= TH_PUSH;
         }
-        let mut opts = Vec::with_capacity(40);
-        options(ctx, t, syn, &mut opts);
-        let data: Vec<u8> = t.snd_buf.range(data_off..data_off + len).copied().collect();
+        let mut data = Vec::with_capacity(len);
+        copy_out(&t.snd_buf, data_off, len, &mut data);
         let seq = t.snd_nxt;
         let seg_ack = if flags & TH_ACK != 0 { t.rcv_nxt } else { 0 };
         let (key, ttl, tos, acking) = (t.key(), t.ttl, t.tos, t.ack_now);
         let retransmit = lt(seq, t.snd_max);
-        let r = send_seg(
+        let offload = csum_off.then_some(if len > seg_max { seg_max as u16 } else { 0 });
+        let r = send_seg_offload(
             ctx,
             &Seg {
                 key,
@@ -393,15 +461,18 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
                 ttl,
                 tos,
             },
+            offload,
         );
         let now = Instant::now();
         let st = &mut ctx.inet.tcp.stat;
         if len > 0 {
+            // A segment cut by the interface counts as the segments it becomes.
+            let segs = len.div_ceil(seg_max) as u64;
             if retransmit {
-                st.sndrexmitpack += 1;
+                st.sndrexmitpack += segs;
                 st.sndrexmitbyte += len as u64;
             } else {
-                st.sndpack += 1;
+                st.sndpack += segs;
                 st.sndbyte += len as u64;
             }
         } else if flags & (TH_SYN | TH_FIN) != 0 {

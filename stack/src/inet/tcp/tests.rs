@@ -5,6 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
 use crate::inet::input_tests::{arp, ether, HIM, MAC, ME, PEER};
@@ -20,7 +21,7 @@ fn setup() -> (Arc<Stack>, Arc<Ifnet>) {
     let (stack, ifp, _sink) = crate::inet::input_tests::setup(false);
     // Teach ARP the peer, so our answers go out at once.
     let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-    ether_input(&stack, &ifp, &mut a);
+    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
     (stack, ifp)
 }
 
@@ -149,7 +150,7 @@ fn run(acts: &[Act]) {
                 };
                 let data = vec![0x5au8; *len];
                 let mut f = segment(sport, dport, seq, ack, *flags, *win, opts, &data);
-                ether_input(&stack, &ifp, &mut f);
+                ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
             }
             Act::Send(n) => {
                 let mut ctx = stack.ctx();
@@ -221,7 +222,7 @@ fn handshake_data_and_close_by_hand() {
     }
     // SYN from the peer.
     let mut f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4], &[]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     let (id, iss) = {
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
@@ -231,10 +232,10 @@ fn handshake_data_and_close_by_hand() {
     };
     // The handshake's ACK, then 100 bytes with FIN.
     let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     assert_eq!(stack.ctx().inet.tcp.tcbs[&id].state, State::Established);
     let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x19, 65535, &[], &[b'x'; 100]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     let mut ctx = stack.ctx();
     assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::CloseWait);
     assert_eq!(usrreq::accept(&mut ctx, 1).unwrap(), Some(id));
@@ -252,7 +253,7 @@ fn handshake_data_and_close_by_hand() {
     let fin = ctx.inet.tcp.tcbs[&id].fin_seq.unwrap();
     drop(ctx);
     let mut f = segment(4000, 80, 1102, fin.wrapping_add(1), 0x10, 65535, &[], &[]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     assert!(stack.ctx().inet.tcp.tcbs.is_empty(), "closed");
     // A blind RST in the window but not at rcv_nxt is challenged, not obeyed (RFC 5961).
     let st = stack.ctx().inet.tcp.stat;
@@ -295,7 +296,7 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
     }
     // SYN with SACK-permitted, then the handshake's ACK.
     let mut f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     let (id, iss) = {
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().unwrap();
@@ -303,10 +304,10 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
         (t.id, t.iss)
     };
     let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     // 100 bytes that leave a hole of 100 in front of them.
     let mut f = segment(4000, 80, 1101, iss.wrapping_add(1), 0x10, 65535, &[], &[7u8; 100]);
-    ether_input(&stack, &ifp, &mut f);
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
     let ctx = stack.ctx();
     let t = &ctx.inet.tcp.tcbs[&id];
     assert_eq!(t.rcv_nxt, 1001);

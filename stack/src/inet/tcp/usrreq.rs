@@ -174,11 +174,11 @@ pub fn recv(ctx: &mut Ctx, id: u64, max: usize, peek: bool) -> Result<Recv, i32>
     let t = ctx.inet.tcp.tcbs.get_mut(&id).ok_or(libc::ENOTCONN)?;
     if !t.rcv_buf.is_empty() {
         let n = max.min(t.rcv_buf.len());
-        let v: Vec<u8> = if peek {
-            t.rcv_buf.range(..n).copied().collect()
-        } else {
-            t.rcv_buf.drain(..n).collect()
-        };
+        let mut v = Vec::with_capacity(n);
+        crate::inet::tcp::output::copy_out(&t.rcv_buf, 0, n, &mut v);
+        if !peek {
+            t.rcv_buf.drain(..n);
+        }
         // A window that was (nearly) closed may now be worth announcing.
         if !peek {
             let _ = tcp_output(ctx, id);
