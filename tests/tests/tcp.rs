@@ -146,9 +146,11 @@ fn a_killed_client_resets_and_leaves_nothing() {
     out.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"first\n");
     // Fill its receive buffer so unread data waits in A's stack, then kill the client.
-    let filler = vec![7u8; 256 * 1024];
+    // (More than nc takes in one read, 128 KiB, plus its stdout pipe, 64 KiB; a write
+    // that times out once everything is full is expected.)
+    let filler = vec![7u8; 1 << 20];
     s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
-    let _ = s.write(&filler);
+    let _ = s.write_all(&filler);
     // Nobody reads nc's standard output after the first line, so once that pipe is full
     // nc stops reading and the data waits unread in A's receive buffer (Recv-Q).
     wait_for("unread data in A's receive buffer", || {
