@@ -10,42 +10,12 @@
 //!
 //! Run: `cargo build --release && cargo bench -p pktbox-tests --bench capture`
 
+use pktbox_tests::bench_bin;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use pktbox_stack::net::bpf::{BpfInsn, BpfProgram};
-
-fn bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("PKTBOX_BIN") {
-        return p.into();
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    for p in ["target/release/pktbox", "target/debug/pktbox"] {
-        if root.join(p).exists() {
-            return root.join(p);
-        }
-    }
-    panic!("build pktbox first (cargo build --release)");
-}
-
-/// The program `pktbox tcpdump -ddd` prints for an expression.
-fn prog(expr: &str) -> Vec<BpfInsn> {
-    let o = Command::new(bin())
-        .args(["tcpdump", "-ddd", expr])
-        .output()
-        .expect("pktbox tcpdump -ddd");
-    assert!(o.status.success(), "{expr}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let v: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            BpfInsn::jump(v[0] as u16, v[3], v[1] as u8, v[2] as u8)
-        })
-        .collect()
-}
+use pktbox_stack::net::bpf::BpfProgram;
 
 /// A mix of frames as a busy segment carries them: TCP and UDP over IPv4 (some tagged),
 /// ARP, IPv6.
@@ -154,7 +124,7 @@ fn filter_cost() {
         "net 10.0.0.0/16 and not port 22",
         "ip6 or arp",
     ] {
-        let insns = prog(expr);
+        let insns = pktbox_tests::compiled_filter(&bench_bin(), expr);
         let p = BpfProgram::new(insns.clone()).expect("valid");
         let c: Vec<CInsn> = insns
             .iter()
@@ -299,7 +269,7 @@ fn capture_rate() {
     sh(&["ip", "netns", "add", &ns]);
     let st = Command::new("ip")
         .args(["netns", "exec", &ns])
-        .arg(bin())
+        .arg(bench_bin())
         .args(["io-pkt-v4", "-ptcpip"])
         .arg(format!("prefix={}", prefix.display()))
         .args(["-d", "tap", "tap=tcb0,host=10.84.0.1/24"])
@@ -308,7 +278,7 @@ fn capture_rate() {
     assert!(st.success());
     let sock = prefix.clone();
     let pk = |args: &[&str]| {
-        let mut c = Command::new(bin());
+        let mut c = Command::new(bench_bin());
         c.args(args).env("SOCK", &sock);
         c
     };
@@ -368,7 +338,7 @@ fn rate_step(ns: &str, prefix: &std::path::Path, pk: &dyn Fn(&[&str]) -> Command
 
 /// en0's ipackets, from `ifconfig --json`.
 fn ipackets(prefix: &std::path::Path) -> u64 {
-    let o = Command::new(bin())
+    let o = Command::new(bench_bin())
         .args(["ifconfig", "--json", "en0"])
         .env("SOCK", prefix)
         .output()

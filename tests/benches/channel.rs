@@ -6,25 +6,12 @@
 //!
 //! Run: `cargo build --release && cargo bench -p pktbox-tests --bench channel`
 
-use std::path::PathBuf;
+use pktbox_tests::bench_bin;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pktbox_stack::msg::wire::{Received, SeqPacket};
 use pktbox_stack::socket::Stack;
-
-fn bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("PKTBOX_BIN") {
-        return p.into();
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    for p in ["target/release/pktbox", "target/debug/pktbox"] {
-        if root.join(p).exists() {
-            return root.join(p);
-        }
-    }
-    panic!("build pktbox first (cargo build --release)");
-}
 
 fn stop(prefix: &std::path::Path) {
     if let Ok(pid) = std::fs::read_to_string(prefix.join("dev/socket.lock")) {
@@ -35,7 +22,7 @@ fn stop(prefix: &std::path::Path) {
 }
 
 fn main() {
-    let bin = bin();
+    let bin = bench_bin();
     let base = std::env::temp_dir().join(format!("pktbox-bench-{}", std::process::id()));
     let runs = 20;
 

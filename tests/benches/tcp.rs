@@ -5,25 +5,12 @@
 //!
 //! Run: `cargo build --release && cargo bench -p pktbox-tests --bench tcp`
 
+use pktbox_tests::bench_bin;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pktbox_stack::socket::{TcpListener, TcpStream};
-
-fn bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("PKTBOX_BIN") {
-        return p.into();
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    for p in ["target/release/pktbox", "target/debug/pktbox"] {
-        if root.join(p).exists() {
-            return root.join(p);
-        }
-    }
-    panic!("build pktbox first (cargo build --release)");
-}
 
 fn rss_kb(pid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -59,7 +46,7 @@ fn stream<S: Write + Send + 'static, R: Read>(mut tx: S, mut rx: R) -> f64 {
 }
 
 fn main() {
-    let bin = bin();
+    let bin = bench_bin();
     let prefix = std::env::temp_dir().join(format!("pktbox-tcpbench-{}", std::process::id()));
     let st = Command::new(&bin)
         .args(["io-pkt-v4", "-ptcpip"])

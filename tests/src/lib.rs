@@ -700,3 +700,62 @@ pub fn start_in_netns(ns: &NetNs, driver: &str, opts: &str) -> (StackProc, Child
     st.adopt();
     (st, child)
 }
+
+/// Two stacks wired together by the udp driver: A is 10.N.0.1/24, B is 10.N.0.2/24.
+pub fn udp_pair(net: u8) -> (StackProc, StackProc) {
+    let (pa, pb) = (free_udp_port(), free_udp_port());
+    let a = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}")]);
+    let b = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}")]);
+    a.ok("ifconfig", &["en0", &format!("10.{net}.0.1/24")]);
+    b.ok("ifconfig", &["en0", &format!("10.{net}.0.2/24")]);
+    (a, b)
+}
+
+/// Whether a test that needs a Linux peer over TAP can run: root, /dev/net/tun, and the
+/// host programs named. Says why not (SKIPPED) when it cannot.
+pub fn can_run_linux(test: &str, progs: &[&str]) -> bool {
+    if !is_root() || !Path::new("/dev/net/tun").exists() {
+        skip(test, "needs root and /dev/net/tun");
+        return false;
+    }
+    for p in progs {
+        if !have(p) {
+            skip(test, &format!("no {p}"));
+            return false;
+        }
+    }
+    true
+}
+
+/// The classic BPF program `pktbox tcpdump -ddd EXPR` prints (a count, then `code jt jf k`
+/// lines), as the stack takes it.
+pub fn compiled_filter(pktbox: &Path, expr: &str) -> Vec<pktbox_stack::net::bpf::BpfInsn> {
+    let o = Command::new(pktbox)
+        .args(["tcpdump", "-ddd", expr])
+        .output()
+        .expect("pktbox tcpdump -ddd");
+    assert!(o.status.success(), "{expr}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            assert_eq!(v.len(), 4, "{expr}: {l}");
+            pktbox_stack::net::bpf::BpfInsn::jump(v[0] as u16, v[3], v[1] as u8, v[2] as u8)
+        })
+        .collect()
+}
+
+/// For benchmarks: `$PKTBOX_BIN`, else the release build, else the debug one.
+pub fn bench_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PKTBOX_BIN") {
+        return p.into();
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    for p in ["target/release/pktbox", "target/debug/pktbox"] {
+        if root.join(p).exists() {
+            return root.join(p);
+        }
+    }
+    panic!("build pktbox first (cargo build --release)");
+}

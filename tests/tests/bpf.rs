@@ -9,28 +9,6 @@ use pktbox_stack::net::bpf::{records, BpfInsn};
 use pktbox_stack::socket::{Bpf, Error};
 use pktbox_tests::*;
 
-fn pair() -> (StackProc, StackProc) {
-    let (pa, pb) = (free_udp_port(), free_udp_port());
-    let a = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}")]);
-    let b = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}")]);
-    a.ok("ifconfig", &["en0", "10.7.0.1/24"]);
-    b.ok("ifconfig", &["en0", "10.7.0.2/24"]);
-    (a, b)
-}
-
-/// The program pktbox's tcpdump compiles `expr` to (`-ddd`: a count, then `code jt jf k`).
-fn prog(expr: &str) -> Vec<BpfInsn> {
-    let o = pktbox(["tcpdump", "-ddd", expr], &[]).ok();
-    o.stdout
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let v: Vec<u32> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            BpfInsn::jump(v[0] as u16, v[3], v[1] as u8, v[2] as u8)
-        })
-        .collect()
-}
-
 fn conf(direction: u32) -> BpfConf {
     BpfConf {
         promisc: false,
@@ -64,15 +42,17 @@ fn a_capture_sees_both_directions_through_its_filter() {
     if !is_root() {
         return skip("bpf", "captures need root");
     }
-    let (a, _b) = pair();
+    let (a, _b) = udp_pair(7);
     let mut all = Bpf::open_at(a.prefix()).unwrap();
     let att = all.attach("en0", Some(1 << 16)).unwrap();
     assert_eq!((att.dlt, att.buflen), (DLT_EN10MB, 1 << 16));
-    all.set_filter(&prog("icmp")).unwrap();
+    all.set_filter(&compiled_filter(&bin(), "icmp")).unwrap();
     all.configure(conf(BPF_D_INOUT)).unwrap();
     let mut inbound = Bpf::open_at(a.prefix()).unwrap();
     inbound.attach("en0", None).unwrap();
-    inbound.set_filter(&prog("icmp[icmptype] == icmp-echoreply")).unwrap();
+    inbound
+        .set_filter(&compiled_filter(&bin(), "icmp[icmptype] == icmp-echoreply"))
+        .unwrap();
     inbound.configure(conf(BPF_D_IN)).unwrap();
     a.ok("ping", &["-c", "3", "-i", "0.2", "10.7.0.2"]);
     let got = collect(&mut all, 6, Duration::from_secs(5));
@@ -95,7 +75,7 @@ fn promiscuous_mode_follows_the_captures_and_injection_reaches_the_wire() {
     if !is_root() {
         return skip("bpf", "captures need root");
     }
-    let (a, b) = pair();
+    let (a, b) = udp_pair(7);
     let mac_a = a.mac("en0");
     let other = [0x02, 0, 0, 0, 0x77, 0x77];
     // Stack B writes frames onto the wire: one for A, one for a station that is not there.
@@ -103,7 +83,7 @@ fn promiscuous_mode_follows_the_captures_and_injection_reaches_the_wire() {
     inj.attach("en0", None).unwrap();
     let mut cap = Bpf::open_at(a.prefix()).unwrap();
     cap.attach("en0", None).unwrap();
-    cap.set_filter(&prog("ether proto 0x88b5")).unwrap();
+    cap.set_filter(&compiled_filter(&bin(), "ether proto 0x88b5")).unwrap();
     cap.configure(conf(BPF_D_IN)).unwrap();
     let frame = |dst: [u8; 6], tag: u8| ether_frame(dst, b.mac("en0"), 0x88b5, &[tag; 46]);
     inj.write(&frame(mac_a, 1)).unwrap();
@@ -162,7 +142,7 @@ fn a_slow_reader_loses_packets_and_the_stack_does_not_wait() {
     if !is_root() {
         return skip("bpf", "captures need root");
     }
-    let (a, _b) = pair();
+    let (a, _b) = udp_pair(7);
     let mut cap = Bpf::open_at(a.prefix()).unwrap();
     // Room for a few echo requests only, and nobody reads.
     let att = cap.attach("en0", Some(1024)).unwrap();
@@ -244,7 +224,7 @@ fn hostile_and_random_programs_are_refused_or_run_safely() {
     if !is_root() {
         return skip("bpf", "captures need root");
     }
-    let (a, _b) = pair();
+    let (a, _b) = udp_pair(7);
     let mut cap = Bpf::open_at(a.prefix()).unwrap();
     cap.attach("en0", None).unwrap();
     let ret = |k| BpfInsn::stmt(0x06, k);

@@ -8,20 +8,6 @@ use std::time::Duration;
 
 use pktbox_tests::*;
 
-fn usable(test: &str) -> bool {
-    if !is_root() || !std::path::Path::new("/dev/net/tun").exists() {
-        skip(test, "needs root and /dev/net/tun");
-        return false;
-    }
-    for p in ["ip", "nc", "ping", "tcpdump"] {
-        if !have(p) {
-            skip(test, &format!("no {p}"));
-            return false;
-        }
-    }
-    true
-}
-
 fn linux_peer(ns: &NetNs, net: u8) -> (StackProc, ChildGuard) {
     let (st, child) = start_in_netns(ns, "tap", &format!("tap=tap0,host=10.{net}.0.1/24"));
     st.ok("ifconfig", &["en0", &format!("10.{net}.0.2/24")]);
@@ -128,7 +114,10 @@ fn lines(s: &str) -> Vec<&str> {
 
 #[test]
 fn a_capture_is_read_back_the_same_by_tcpdump_and_tshark() {
-    if !usable("a_capture_is_read_back_the_same_by_tcpdump_and_tshark") {
+    if !can_run_linux(
+        "a_capture_is_read_back_the_same_by_tcpdump_and_tshark",
+        &["ip", "nc", "ping", "tcpdump"],
+    ) {
         return;
     }
     let ns = NetNs::new();
@@ -216,7 +205,10 @@ fn a_capture_is_read_back_the_same_by_tcpdump_and_tshark() {
 
 #[test]
 fn linux_captures_print_the_same_through_pktbox() {
-    if !usable("linux_captures_print_the_same_through_pktbox") {
+    if !can_run_linux(
+        "linux_captures_print_the_same_through_pktbox",
+        &["ip", "nc", "ping", "tcpdump"],
+    ) {
         return;
     }
     let ns = NetNs::new();
@@ -285,7 +277,7 @@ fn linux_captures_print_the_same_through_pktbox() {
 
 #[test]
 fn capture_options_do_what_they_say() {
-    if !usable("capture_options_do_what_they_say") {
+    if !can_run_linux("capture_options_do_what_they_say", &["ip", "nc", "ping", "tcpdump"]) {
         return;
     }
     let ns = NetNs::new();

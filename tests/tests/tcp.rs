@@ -8,16 +8,10 @@ use std::time::Duration;
 
 use pktbox_stack::socket::{TcpListener, TcpStream};
 use pktbox_tests::*;
-use sha2::{Digest, Sha256};
 
-fn pair() -> (StackProc, StackProc) {
-    let (pa, pb) = (free_udp_port(), free_udp_port());
-    let a = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}")]);
-    let b = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}")]);
-    a.ok("ifconfig", &["en0", "10.6.0.1/24"]);
-    b.ok("ifconfig", &["en0", "10.6.0.2/24"]);
-    (a, b)
-}
+/// What the tests with a Linux peer run on the Linux side.
+const LINUX_TOOLS: &[&str] = &["ip", "nc", "sha256sum", "bash"];
+use sha2::{Digest, Sha256};
 
 /// A deterministic byte stream (xorshift), so both ends can check what crossed.
 struct Pattern(u64);
@@ -71,7 +65,7 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn a_transfer_between_two_stacks_with_half_close() {
-    let (a, b) = pair();
+    let (a, b) = udp_pair(6);
     let l = TcpListener::bind_at(b.prefix(), "0.0.0.0:5000", 8).unwrap();
     assert_eq!(l.local_addr().unwrap().to_string(), "0.0.0.0:5000");
     let server = std::thread::spawn(move || {
@@ -112,7 +106,7 @@ fn a_transfer_between_two_stacks_with_half_close() {
 
 #[test]
 fn refused_connections_and_option_errors() {
-    let (a, _b) = pair();
+    let (a, _b) = udp_pair(6);
     let e = TcpStream::connect_at(a.prefix(), "10.6.0.2:5999", Some(Duration::from_secs(10)))
         .err()
         .unwrap();
@@ -128,7 +122,7 @@ fn refused_connections_and_option_errors() {
 
 #[test]
 fn a_killed_client_resets_and_leaves_nothing() {
-    let (a, b) = pair();
+    let (a, b) = udp_pair(6);
     let l = TcpListener::bind_at(b.prefix(), "0.0.0.0:5200", 4).unwrap();
     // The client is `nc` on stack A, reading what the server sends.
     let mut nc = Command::new(bin())
@@ -181,20 +175,6 @@ fn a_killed_client_resets_and_leaves_nothing() {
         let t = a.ok("netstat", &["-an"]);
         (!t.contains("10.6.0.2.5200")).then_some(())
     });
-}
-
-fn can_run_linux(test: &str) -> bool {
-    if !is_root() || !std::path::Path::new("/dev/net/tun").exists() {
-        skip(test, "needs root and /dev/net/tun");
-        return false;
-    }
-    for p in ["ip", "nc", "sha256sum", "bash"] {
-        if !have(p) {
-            skip(test, &format!("no {p}"));
-            return false;
-        }
-    }
-    true
 }
 
 /// Linux's nc receives from our TcpStream and prints the SHA-256 of what it got.
@@ -257,7 +237,7 @@ fn linux_peer(ns: &NetNs) -> (StackProc, ChildGuard) {
 
 #[test]
 fn linux_and_the_stack_move_a_gibibyte_each_way() {
-    if !can_run_linux("linux_and_the_stack_move_a_gibibyte_each_way") {
+    if !can_run_linux("linux_and_the_stack_move_a_gibibyte_each_way", LINUX_TOOLS) {
         return;
     }
     let ns = NetNs::new();
@@ -287,7 +267,7 @@ fn lossy_rules(ns: &NetNs) {
 
 #[test]
 fn nothing_is_lost_over_a_lossy_link() {
-    if !can_run_linux("nothing_is_lost_over_a_lossy_link") {
+    if !can_run_linux("nothing_is_lost_over_a_lossy_link", LINUX_TOOLS) {
         return;
     }
     if !have("nft") {
@@ -369,7 +349,7 @@ fn a_thousand_concurrent_connections() {
 
 #[test]
 fn a_syn_flood_is_survived_with_cookies() {
-    if !can_run_linux("a_syn_flood_is_survived_with_cookies") {
+    if !can_run_linux("a_syn_flood_is_survived_with_cookies", LINUX_TOOLS) {
         return;
     }
     if !have("hping3") {
@@ -438,7 +418,10 @@ fn a_syn_flood_is_survived_with_cookies() {
 
 #[test]
 fn nothing_is_lost_between_linux_and_the_stack_over_an_impaired_tap() {
-    if !can_run_linux("nothing_is_lost_between_linux_and_the_stack_over_an_impaired_tap") {
+    if !can_run_linux(
+        "nothing_is_lost_between_linux_and_the_stack_over_an_impaired_tap",
+        LINUX_TOOLS,
+    ) {
         return;
     }
     if !have("nft") {
@@ -516,7 +499,7 @@ fn host_feature(ns: &NetNs, feature: &str) -> Option<String> {
 
 #[test]
 fn offloads_engage_and_carry_a_transfer_each_way() {
-    if !can_run_linux("offloads_engage_and_carry_a_transfer_each_way") {
+    if !can_run_linux("offloads_engage_and_carry_a_transfer_each_way", LINUX_TOOLS) {
         return;
     }
     let ns = NetNs::new();
@@ -538,7 +521,7 @@ fn offloads_engage_and_carry_a_transfer_each_way() {
 
 #[test]
 fn the_path_works_with_offloads_turned_off() {
-    if !can_run_linux("the_path_works_with_offloads_turned_off") {
+    if !can_run_linux("the_path_works_with_offloads_turned_off", LINUX_TOOLS) {
         return;
     }
     let ns = NetNs::new();
@@ -562,7 +545,7 @@ fn the_path_works_with_offloads_turned_off() {
 
 #[test]
 fn a_tap_without_virtio_headers_moves_data_too() {
-    if !can_run_linux("a_tap_without_virtio_headers_moves_data_too") {
+    if !can_run_linux("a_tap_without_virtio_headers_moves_data_too", LINUX_TOOLS) {
         return;
     }
     let ns = NetNs::new();

@@ -6,23 +6,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pktbox_stack::socket::UdpSocket;
-use pktbox_tests::{bin, free_udp_port, wait_for, StackProc};
-
-/// Two stacks wired together: A is 10.5.0.1, B is 10.5.0.2.
-fn pair() -> (StackProc, StackProc) {
-    let (pa, pb) = (free_udp_port(), free_udp_port());
-    let a = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}")]);
-    let b = StackProc::start(&["-d", "udp", &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}")]);
-    a.ok("ifconfig", &["en0", "10.5.0.1/24"]);
-    b.ok("ifconfig", &["en0", "10.5.0.2/24"]);
-    (a, b)
-}
+use pktbox_tests::{bin, udp_pair, wait_for};
 
 const T: Option<Duration> = Some(Duration::from_secs(5));
 
 #[test]
 fn datagrams_cross_both_ways_with_addresses() {
-    let (a, b) = pair();
+    let (a, b) = udp_pair(5);
     let mut srv = UdpSocket::bind_at(b.prefix(), "0.0.0.0:9000").unwrap();
     srv.set_read_timeout(T).unwrap();
     let mut cli = UdpSocket::bind_at(a.prefix(), "0.0.0.0:0").unwrap();
@@ -61,7 +51,7 @@ fn datagrams_cross_both_ways_with_addresses() {
 
 #[test]
 fn closed_port_is_unreachable_and_counted() {
-    let (a, b) = pair();
+    let (a, b) = udp_pair(5);
     let mut cli = UdpSocket::bind_at(a.prefix(), "0.0.0.0:0").unwrap();
     let before = b.open().stats().unwrap();
     cli.send_to(b"nobody", "10.5.0.2:9999").unwrap();
@@ -83,7 +73,7 @@ fn closed_port_is_unreachable_and_counted() {
 
 #[test]
 fn bind_rules_and_reuse() {
-    let (a, _b) = pair();
+    let (a, _b) = udp_pair(5);
     let _s1 = UdpSocket::bind_at(a.prefix(), "0.0.0.0:7000").unwrap();
     let e = UdpSocket::bind_at(a.prefix(), "0.0.0.0:7000").err().unwrap();
     assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE));
@@ -118,7 +108,7 @@ fn bind_rules_and_reuse() {
 
 #[test]
 fn broadcast_needs_so_broadcast() {
-    let (a, b) = pair();
+    let (a, b) = udp_pair(5);
     let mut srv = UdpSocket::bind_at(b.prefix(), "0.0.0.0:9100").unwrap();
     srv.set_read_timeout(T).unwrap();
     let mut cli = UdpSocket::bind_at(a.prefix(), "0.0.0.0:0").unwrap();
@@ -133,7 +123,7 @@ fn broadcast_needs_so_broadcast() {
 
 #[test]
 fn nc_moves_datagrams() {
-    let (a, b) = pair();
+    let (a, b) = udp_pair(5);
     let port = "9200";
     let mut server = Command::new(bin())
         .args(["nc", "-v", "-u", "-l", "-w", "2", port])

@@ -221,88 +221,25 @@ pub fn options_for_test(ctx: &Ctx, t: &Tcb, out: &mut Vec<u8>) {
     options(ctx, t, false, out);
 }
 
-/// Retransmits holes the peer's SACK blocks show, while RFC 6675's pipe leaves room in
-/// the congestion window.
-pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
-    for _ in 0..64 {
-        let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
-            return;
-        };
-        if t.pipe().saturating_add(t.t_maxseg) > t.cwnd {
-            return;
-        }
-        // Retransmissions lost in their turn go first, then the next hole.
-        let mut again = None;
-        while let Some((a, b)) = t.relost.pop_front() {
-            if !t.covered(a, b) {
-                again = Some((a, b.wrapping_sub(a).min(t.t_maxseg)));
-                break;
-            }
-        }
-        let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
-        let Some((start, len)) = again.or_else(|| t.next_hole()) else {
-            return;
-        };
-        let mut opts = Vec::with_capacity(40);
-        options(ctx, t, false, &mut opts);
-        let seg_max = (t.t_maxseg as usize).saturating_sub(opts.len()).max(1);
-        let off = start.wrapping_sub(t.snd_una) as usize;
-        let len = (len as usize).min(seg_max).min(t.snd_buf.len().saturating_sub(off));
-        if len == 0 {
-            return;
-        }
-        let mut data = Vec::with_capacity(len);
-        copy_out(&t.snd_buf, off, len, &mut data);
-        let (win, _) = window(t);
-        let (key, ack, ttl, tos) = (t.key(), t.rcv_nxt, t.ttl, t.tos);
-        let st = &mut ctx.inet.tcp.stat;
-        st.sndrexmitpack += 1;
-        st.sndrexmitbyte += len as u64;
-        let _ = send_seg(
-            ctx,
-            &Seg {
-                key,
-                seq: start,
-                ack,
-                flags: TH_ACK,
-                win,
-                opts: &opts,
-                data: &data,
-                ttl,
-                tos,
-            },
-        );
-        if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
-            let end = start.wrapping_add(len as u32);
-            // What of a lost-again range did not fit this segment waits for the next.
-            if let Some((a, alen)) = again {
-                if (len as u32) < alen {
-                    t.relost.push_front((end, a.wrapping_add(alen)));
-                }
-            }
-            if again.is_none() {
-                t.rexmit_next = end;
-            }
-            let hi = t.snd_max;
-            t.rexmits.push_back((start, end, hi));
-        }
-    }
-}
-
-/// A tail loss probe (RFC 8985 7.3): the last segment sent, once more, so that its ACK
-/// shows the peer's scoreboard when too little came after a loss to show it otherwise.
-pub fn tlp_send(ctx: &mut Ctx, id: u64) {
-    let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+/// How much data one segment of this connection carries besides its options.
+fn seg_data_max(ctx: &Ctx, t: &Tcb) -> u32 {
     let mut opts = Vec::with_capacity(40);
     options(ctx, t, false, &mut opts);
-    let seg_max = t.t_maxseg.saturating_sub(opts.len() as u32).max(1);
-    let flight = t.snd_max.wrapping_sub(t.snd_una);
-    let len = flight.min(seg_max) as usize;
-    let start = t.snd_max.wrapping_sub(len as u32);
+    t.t_maxseg.saturating_sub(opts.len() as u32).max(1)
+}
+
+/// Sends again up to `len` bytes of what was sent from `start` (data only, with an ACK),
+/// no more than fit one segment with its options; counts it as a retransmission. Returns
+/// how many bytes went, or None when there was nothing to send.
+fn resend(ctx: &mut Ctx, id: u64, start: u32, len: u32) -> Option<u32> {
+    let t = ctx.inet.tcp.tcbs.get(&id)?;
+    let mut opts = Vec::with_capacity(40);
+    options(ctx, t, false, &mut opts);
+    let seg_max = seg_data_max(ctx, t) as usize;
     let off = start.wrapping_sub(t.snd_una) as usize;
-    let len = len.min(t.snd_buf.len().saturating_sub(off));
+    let len = (len as usize).min(seg_max).min(t.snd_buf.len().saturating_sub(off));
     if len == 0 {
-        return;
+        return None;
     }
     let mut data = Vec::with_capacity(len);
     copy_out(&t.snd_buf, off, len, &mut data);
@@ -325,8 +262,60 @@ pub fn tlp_send(ctx: &mut Ctx, id: u64) {
             tos,
         },
     );
-    if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
-        t.tlp_probe = Some((start, start.wrapping_add(len as u32)));
+    Some(len as u32)
+}
+
+/// Retransmits holes the peer's SACK blocks show, while RFC 6675's pipe leaves room in
+/// the congestion window.
+pub fn sack_rexmit(ctx: &mut Ctx, id: u64) {
+    for _ in 0..64 {
+        let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+            return;
+        };
+        if t.pipe().saturating_add(t.t_maxseg) > t.cwnd {
+            return;
+        }
+        // Retransmissions lost in their turn go first, then the next hole.
+        let mut again = None;
+        while let Some((a, b)) = t.relost.pop_front() {
+            if !t.covered(a, b) {
+                again = Some((a, b.wrapping_sub(a).min(t.t_maxseg)));
+                break;
+            }
+        }
+        let Some((start, len)) = again.or_else(|| t.next_hole()) else {
+            return;
+        };
+        let Some(sent) = resend(ctx, id, start, len) else {
+            return;
+        };
+        if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+            let end = start.wrapping_add(sent);
+            // What of a lost-again range did not fit this segment waits for the next.
+            if let Some((a, alen)) = again {
+                if sent < alen {
+                    t.relost.push_front((end, a.wrapping_add(alen)));
+                }
+            }
+            if again.is_none() {
+                t.rexmit_next = end;
+            }
+            let hi = t.snd_max;
+            t.rexmits.push_back((start, end, hi));
+        }
+    }
+}
+
+/// A tail loss probe (RFC 8985 7.3): the last segment sent, once more, so that its ACK
+/// shows the peer's scoreboard when too little came after a loss to show it otherwise.
+pub fn tlp_send(ctx: &mut Ctx, id: u64) {
+    let Some(t) = ctx.inet.tcp.tcbs.get(&id) else { return };
+    let len = t.snd_max.wrapping_sub(t.snd_una).min(seg_data_max(ctx, t));
+    let start = t.snd_max.wrapping_sub(len);
+    if let Some(sent) = resend(ctx, id, start, len) {
+        if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
+            t.tlp_probe = Some((start, start.wrapping_add(sent)));
+        }
     }
 }
 
