@@ -255,6 +255,7 @@ fn linux_captures_print_the_same_through_pktbox() {
         &["-nn", "-x"],
         &["-nn", "-XX", "-t"],
         &["-nn", "-s", "60", "-tttt"],
+        &["-nn", "-A", "-#"],
     ] {
         let mut args = vec!["-r", &file_s];
         args.extend_from_slice(opts);

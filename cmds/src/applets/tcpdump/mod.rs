@@ -45,7 +45,7 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Dump traffic on an interface of the stack")
         .override_usage(
-            "tcpdump [-DdelnOpqStUvXx] [-B buffer_size] [-c count] [-i interface] [-Q in|out|inout]\n               \
+            "tcpdump [-AdDelnOpqStUvXx#] [-B buffer_size] [-c count] [-i interface] [-Q in|out|inout]\n               \
              [-r file] [-s snaplen] [-w file] [expression]",
         )
         .after_help(
@@ -119,6 +119,18 @@ pub fn command() -> Command {
         ))
         .arg(flag("line_buffered", 'l', "Make standard output line buffered"))
         .arg(flag("ether", 'e', "Print the link-level header on each line"))
+        .arg(flag(
+            "ascii",
+            'A',
+            "Print each packet (without its link-level header) in ASCII",
+        ))
+        .arg(
+            Arg::new("number")
+                .short('#')
+                .long("number")
+                .action(ArgAction::SetTrue)
+                .help("Print a packet number at the start of each line"),
+        )
         .arg(count(
             "numeric",
             'n',

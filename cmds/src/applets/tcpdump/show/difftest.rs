@@ -33,6 +33,8 @@ const OPTION_SETS: &[&[&str]] = &[
     &["-XX", "-n", "-e"],
     &["-S", "-n"],
     &["-X", "-v", "-n"],
+    &["-A", "-n"],
+    &["-A", "-#", "-e", "-n"],
 ];
 
 fn write(path: &Path, frames: &[Frame], snaplen: u32) {

@@ -51,6 +51,10 @@ pub struct Options {
     pub hex_ascii: u8,
     /// `-S`: absolute TCP sequence numbers.
     pub absolute: bool,
+    /// `-A`: the packet (without its link header) as ASCII, unless `-x`/`-X` asks for hex.
+    pub ascii: bool,
+    /// `-#`: number the packets.
+    pub number: bool,
 }
 
 impl Options {
@@ -67,8 +71,26 @@ impl Options {
             hex: count("hex"),
             hex_ascii: count("hex_ascii"),
             absolute: flag("absolute"),
+            ascii: flag("ascii"),
+            number: flag("number"),
         }
     }
+}
+
+/// `-A`: printable characters, spaces, tabs and line ends as they are, anything else as a
+/// dot; a carriage return is left out before a line feed, and (as tcpdump 4.99 has it)
+/// when at most one byte follows it.
+fn ascii_dump(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'\r' if b.len() - i <= 2 || b.get(i + 1) == Some(&b'\n') => {}
+            b'\n' | b'\t' | b' ' => s.push(char::from(c)),
+            0x21..=0x7e => s.push(char::from(c)),
+            _ => s.push('.'),
+        }
+    }
+    s
 }
 
 /// The captured data ended inside the named protocol's header.
@@ -115,6 +137,8 @@ pub struct Printer {
     first: Option<(u32, u32)>,
     pub(crate) tcp: TcpSeqs,
     pub(crate) names: names::Names,
+    /// Packets printed so far (`-#`).
+    count: u64,
 }
 
 /// What a dissector needs while printing one packet.
@@ -177,6 +201,7 @@ impl Printer {
             first: None,
             tcp: HashMap::new(),
             names: names::Names::default(),
+            count: 0,
         }
     }
 
@@ -196,7 +221,13 @@ impl Printer {
 
     /// What [`Printer::packet`] writes, as a string (ending in a newline).
     pub fn format(&mut self, ts_sec: u32, ts_usec: u32, data: &[u8], wirelen: u32) -> String {
-        let mut o = self.timestamp(ts_sec, ts_usec);
+        self.count += 1;
+        let mut o = if self.opts.number {
+            format!("{:5}  ", self.count)
+        } else {
+            String::new()
+        };
+        o.push_str(&self.timestamp(ts_sec, ts_usec));
         let mut ctx = Ctx {
             o: String::new(),
             opts: &self.opts,
@@ -226,6 +257,9 @@ impl Printer {
             let from = if hex.max(ascii) > 1 { 0 } else { ctx.net_off };
             let bytes = data.get(from..).unwrap_or(&[]);
             o.push_str(&hexdump(bytes, ascii > 0, "\n\t"));
+        } else if self.opts.ascii {
+            o.push('\n');
+            o.push_str(&ascii_dump(data.get(ctx.net_off..).unwrap_or(&[])));
         }
         o.push('\n');
         o
