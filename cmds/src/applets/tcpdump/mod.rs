@@ -265,7 +265,7 @@ fn os_message(e: &std::io::Error) -> String {
 
 /// Where packets go: printed, or written to a savefile with `-w`.
 enum Sink {
-    Print(show::Printer, std::io::BufWriter<std::io::StdoutLock<'static>>),
+    Print(Box<show::Printer>, std::io::BufWriter<std::io::StdoutLock<'static>>),
     Write(pcap::Writer<Box<dyn std::io::Write>>),
 }
 
@@ -289,7 +289,7 @@ impl Output {
                 Sink::Write(wr)
             }
             None => Sink::Print(
-                show::Printer::new(show::Options::from_matches(m), linktype),
+                Box::new(show::Printer::new(show::Options::from_matches(m), linktype)),
                 std::io::BufWriter::new(std::io::stdout().lock()),
             ),
         };
