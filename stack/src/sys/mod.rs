@@ -152,6 +152,8 @@ pub struct Stack {
     pub config: Config,
     ctx: Mutex<Ctx>,
     shutdown: AtomicBool,
+    /// Wakes the callout thread early.
+    pub callout: Arc<callout::Kick>,
 }
 
 impl Stack {
@@ -169,11 +171,15 @@ impl Stack {
             hostname: String::new(),
             rtsock: RouteSocket::default(),
         };
+        let kick = Arc::new(callout::Kick::default());
+        let mut ctx = ctx;
+        ctx.inet.tcp.callout = kick.clone();
         Arc::new(Stack {
             variant: config.variant,
             config,
             ctx: Mutex::new(ctx),
             shutdown: AtomicBool::new(false),
+            callout: kick,
         })
     }
 
@@ -205,5 +211,6 @@ impl Stack {
 
     pub fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
+        self.callout.kick();
     }
 }

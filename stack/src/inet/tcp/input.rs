@@ -231,7 +231,7 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
     let tcp = &mut ctx.inet.tcp;
     tcp.by_key.insert(key, id);
-    tcp.tcbs.insert(id, t);
+    tcp.insert_tcb(id, t);
     if let Some(l) = tcp.listeners.get_mut(&lid) {
         l.incomplete += 1;
     }
@@ -353,7 +353,7 @@ fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         t.snd_wnd = u32::from(s.win);
         t.snd_wl1 = s.seq;
     }
-    ctx.inet.tcp.tcbs.insert(id, t);
+    ctx.inet.tcp.insert_tcb(id, t);
     let _ = tcp_output(ctx, id);
 }
 
@@ -904,7 +904,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     tcp.stat.syncookiesrecvd += 1;
     tcp.stat.accepts += 1;
     tcp.by_key.insert(key, id);
-    tcp.tcbs.insert(id, t);
+    tcp.insert_tcb(id, t);
     if let Some(l) = tcp.listeners.get_mut(&lid) {
         l.queue.push_back(id);
         wake(&l.cv.clone());

@@ -248,6 +248,8 @@ pub struct Bound {
 
 /// All of TCP's state in the stack context.
 pub struct TcpState {
+    /// Wakes the callout thread when a connection appears (it sleeps longer without any).
+    pub callout: std::sync::Arc<crate::sys::callout::Kick>,
     pub tcbs: HashMap<u64, Tcb>,
     pub by_key: HashMap<Key, u64>,
     pub listeners: HashMap<u64, Listener>,
@@ -278,6 +280,7 @@ impl Default for TcpState {
         let a = pktbox_drivers::random_mac();
         let b = pktbox_drivers::random_mac();
         TcpState {
+            callout: Default::default(),
             tcbs: HashMap::new(),
             by_key: HashMap::new(),
             listeners: HashMap::new(),
@@ -321,6 +324,15 @@ fn isn_hash(secret: &[u64; 2], k: &Key) -> u32 {
 }
 
 impl TcpState {
+    /// Adds a connection, and wakes the callout thread in case it was sleeping for want of
+    /// any.
+    pub fn insert_tcb(&mut self, id: u64, t: Tcb) {
+        let first = self.tcbs.is_empty();
+        self.tcbs.insert(id, t);
+        if first {
+            self.callout.kick();
+        }
+    }
     /// The keyed hash of RFC 6528's F with one more word mixed in (SYN cookies).
     pub fn new_isn_keyed(&self, k: &Key, extra: u32) -> u32 {
         let mut s = self.isn_secret;

@@ -134,7 +134,7 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
     t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
     tcp.stat.connattempt += 1;
     tcp.by_key.insert(key, id);
-    tcp.tcbs.insert(id, t);
+    tcp.insert_tcb(id, t);
     tcp_output(ctx, id)
 }
 
