@@ -1,9 +1,14 @@
 //! Socket-role connections: one BSD socket each, closed when the connection closes, so a
 //! client that exits or is killed leaks nothing: raw IPv4 sockets (ping), UDP and TCP.
 //!
-//! A blocking call (connect, accept, recv, a send that waits for room) waits on the
-//! socket's condition variable with the stack context released, in this connection's own
-//! thread; it ends early when the client goes away or the stack shuts down.
+//! A blocking call (connect, accept, recv, a send that waits for room) that cannot complete
+//! at once is parked ([`Parked`]): the socket is marked `waiting` under the same hold of the
+//! stack context in which the call found nothing to do, so TCP's next change to it queues
+//! its id ([`crate::inet::tcp::wake`]) and the server tries the call again. Its reply then
+//! goes out with the original seq. A timeout (SO_RCVTIMEO / SO_SNDTIMEO) is a deadline
+//! after which the call ends as it did before: EAGAIN, ETIMEDOUT for connect, or the
+//! bytes a send got in. A client that goes away ends the wait (its connection closes);
+//! a stack that shuts down answers EINTR.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
