@@ -44,6 +44,33 @@ const BUDGET: usize = 16;
 /// A parked request is tried again at least this often, whatever its wake-ups say.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// How many times a worker waits for a quiet connection's next request ([`LINGER_MS`]
+/// each) before it gives the connection back to the poller.
+const LINGER_TURNS: usize = 64;
+const LINGER_MS: libc::c_int = 1;
+
+/// What serving a connection's messages came to.
+enum Read {
+    /// None left for now.
+    Drained,
+    /// The budget is spent, a request is parked, or the stack is stopping.
+    More,
+    /// The connection ended.
+    Closed,
+}
+
+/// Whether `fd` has something to read (or hung up) within [`LINGER_MS`].
+fn readable_soon(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, LINGER_MS) };
+    r > 0
+}
+
 /// Epoll keys of the two descriptors that are not connections.
 const KEY_LISTENER: u64 = 0;
 const KEY_EVENT: u64 = u64::MAX;
@@ -115,6 +142,10 @@ pub(crate) struct ConnState {
     capture: Option<bpf::Capture>,
     parked: Option<Parked>,
     closed: bool,
+    /// The events the connection is armed for in the poller (0: none).
+    armed: u32,
+    /// When the poller's pending timer for this connection fires, if one is.
+    timer_at: Option<Instant>,
 }
 
 static CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -322,6 +353,8 @@ impl Server {
                 capture: None,
                 parked: None,
                 closed: false,
+                armed: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
+                timer_at: None,
             }),
         });
         lock(&self.conns).insert(id, slot.clone());
@@ -482,33 +515,56 @@ impl Server {
             // Nobody is left to answer the parked request. The messages sent before the
             // hang-up are still served, as they were sent.
             st.parked = None;
-            self.read_msgs(slot, &mut st, buf, usize::MAX);
+            let _ = self.read_msgs(slot, &mut st, buf, usize::MAX);
             self.close(slot, &mut st);
             return;
         }
+        if ev & (EV_IN | EV_HUP) != 0 {
+            // The one-shot fired: the connection is not armed any more.
+            st.armed = 0;
+        }
+        let mut serve = ev & EV_IN != 0;
         if ev & EV_RETRY != 0 && st.parked.is_some() {
             self.retry(slot, &mut st);
+            // A client that got its answer usually asks again at once.
+            serve = true;
         }
-        if st.parked.is_none() && ev & EV_IN != 0 && !self.read_msgs(slot, &mut st, buf, BUDGET) {
-            self.close(slot, &mut st);
-            return;
+        let mut turns = 0;
+        while serve && st.parked.is_none() {
+            match self.read_msgs(slot, &mut st, buf, BUDGET) {
+                Read::Closed => {
+                    self.close(slot, &mut st);
+                    return;
+                }
+                Read::More => break,
+                Read::Drained => {}
+            }
+            // Nothing more for now. While no other connection waits for a worker, wait a
+            // moment for this client's next request: it usually comes at once (the answer
+            // just went out), and taking it here saves the hand-off through the poller.
+            turns += 1;
+            serve = turns < LINGER_TURNS && lock(&self.pool).queue.is_empty() && readable_soon(slot.fd);
         }
         let mut events = (libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
         if st.parked.is_none() {
             events |= libc::EPOLLIN as u32;
         }
+        if st.armed == events {
+            // Still armed as wanted (a one-shot that fired comes here as EV_IN or EV_HUP).
+            return;
+        }
+        st.armed = events;
         if let Err(e) = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, slot.fd, events, slot.id) {
             crate::klog!("resmgr: cannot watch a connection: {e}");
             self.close(slot, &mut st);
         }
     }
 
-    /// Serves up to `budget` messages, stopping early when one is parked. False when the
-    /// connection ended.
-    fn read_msgs(self: &Arc<Self>, slot: &Arc<Slot>, st: &mut ConnState, buf: &mut [u8], budget: usize) -> bool {
+    /// Serves up to `budget` messages, stopping early when one is parked.
+    fn read_msgs(self: &Arc<Self>, slot: &Arc<Slot>, st: &mut ConnState, buf: &mut [u8], budget: usize) -> Read {
         for _ in 0..budget {
             if self.stack.shutting_down() {
-                return true;
+                return Read::More;
             }
             let n = match st.conn.sock.recv_nowait(buf) {
                 Ok(Received::Msg(n)) => n,
@@ -517,18 +573,28 @@ impl Server {
                         .reply_err(0, libc::EINVAL, Some(DecodeError::Oversized.to_string()));
                     continue;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-                Ok(Received::Closed) | Err(_) => return false,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Read::Drained,
+                Ok(Received::Closed) | Err(_) => return Read::Closed,
             };
             self.message(slot, st, &buf[..n]);
             if st.parked.is_some() {
                 // Its deadline and re-check go to the poller.
-                let d = self.deadline_of(st);
-                self.add_timer(d, slot.id);
-                return true;
+                self.park_timer(slot, st);
+                return Read::More;
             }
         }
-        true
+        Read::More
+    }
+
+    /// Gives the poller the time to look at a parked request again, unless a timer that
+    /// comes no later is pending.
+    fn park_timer(&self, slot: &Slot, st: &mut ConnState) {
+        let d = self.deadline_of(st);
+        if st.timer_at.is_some_and(|t| t > Instant::now() && t <= d) {
+            return;
+        }
+        st.timer_at = Some(d);
+        self.add_timer(d, slot.id);
     }
 
     /// When to look at a parked request again at the latest.
@@ -554,8 +620,7 @@ impl Server {
         };
         st.parked = still;
         if st.parked.is_some() {
-            let d = self.deadline_of(st);
-            self.add_timer(d, slot.id);
+            self.park_timer(slot, st);
         }
     }
 
