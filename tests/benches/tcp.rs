@@ -117,7 +117,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let after = rss_kb(&pid);
     println!(
-        "memory per established connection (both ends in the stack, with their channel threads): {:.1} KiB",
+        "memory per established connection (both ends in the stack): {:.1} KiB",
         (after.saturating_sub(before)) as f64 / 400.0
     );
     drop(keep);

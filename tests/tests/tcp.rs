@@ -285,25 +285,26 @@ fn nothing_is_lost_over_a_lossy_link() {
 
 #[test]
 fn a_thousand_concurrent_connections() {
-    // Each socket is served by its own channel thread, so the pool may grow past its
-    // default of 200 (io-pkt's threads_max).
-    let (pa, pb) = (free_udp_port(), free_udp_port());
-    let a = StackProc::start(&[
-        "-ptcpip",
-        "threads_max=2500",
-        "-d",
-        "udp",
-        &format!("local=127.0.0.1:{pa},remote=127.0.0.1:{pb}"),
-    ]);
-    let b = StackProc::start(&[
-        "-ptcpip",
-        "threads_max=2500",
-        "-d",
-        "udp",
-        &format!("local=127.0.0.1:{pb},remote=127.0.0.1:{pa}"),
-    ]);
-    a.ok("ifconfig", &["en0", "10.6.0.1/24"]);
-    b.ok("ifconfig", &["en0", "10.6.0.2/24"]);
+    // With the default pool (threads_max=200, as io-pkt): the channel server's threads
+    // serve messages, not connections, so neither stack's thread count follows the
+    // number of sockets.
+    let (a, b) = udp_pair(6);
+    let pids = [a.pid(), b.pid()];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut most = [0usize; 2];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (m, pid) in most.iter_mut().zip(pids) {
+                    let n = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+                    *m = (*m).max(n);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            most
+        })
+    };
     const N: usize = 1000;
     let l = TcpListener::bind_at(b.prefix(), "0.0.0.0:5400", 128).unwrap();
     let server = std::thread::spawn(move || {
@@ -311,12 +312,23 @@ fn a_thousand_concurrent_connections() {
         for _ in 0..N {
             conns.push(l.accept().unwrap().0);
         }
-        for s in conns.iter_mut() {
-            let mut b = [0u8; 4];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(&b).unwrap();
-        }
-        conns
+        // Every connection gets a reader of its own, so B holds N blocked receives at once
+        // (parked requests, not threads).
+        let readers: Vec<_> = conns
+            .into_iter()
+            .map(|mut s| {
+                std::thread::Builder::new()
+                    .stack_size(64 << 10)
+                    .spawn(move || {
+                        let mut b = [0u8; 4];
+                        s.read_exact(&mut b).unwrap();
+                        s.write_all(&b).unwrap();
+                        s
+                    })
+                    .unwrap()
+            })
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap()).collect::<Vec<_>>()
     });
     let mut clients = Vec::with_capacity(N);
     for _ in 0..N {
@@ -345,6 +357,12 @@ fn a_thousand_concurrent_connections() {
             .any(|l| l.contains("10.6.0.2.5400") && !l.contains("TIME_WAIT")))
         .then_some(())
     });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    eprintln!("most threads: A {} B {}", most[0], most[1]);
+    for (name, n) in ["A", "B"].iter().zip(most) {
+        assert!(n > 0 && n < 100, "stack {name} had {n} threads");
+    }
 }
 
 #[test]

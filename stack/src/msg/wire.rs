@@ -125,6 +125,15 @@ impl SeqPacket {
 
     /// Receives one datagram into buf.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// Receives one datagram into buf if one is there now (WouldBlock otherwise).
+    pub fn recv_nowait(&self, buf: &mut [u8]) -> io::Result<Received> {
+        self.recv_flags(buf, libc::MSG_DONTWAIT)
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
         loop {
             let mut iov = libc::iovec {
                 iov_base: buf.as_mut_ptr() as *mut libc::c_void,
@@ -135,7 +144,7 @@ impl SeqPacket {
             mh.msg_iov = &mut iov;
             mh.msg_iovlen = 1;
             // SAFETY: mh points at one valid iovec over buf.
-            let r = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut mh, libc::MSG_CMSG_CLOEXEC) };
+            let r = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut mh, libc::MSG_CMSG_CLOEXEC | flags) };
             if r < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -319,6 +328,12 @@ impl From<SeqPacket> for OwnedFd {
     }
 }
 
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 impl AsRawFd for SeqPacket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
@@ -355,6 +370,15 @@ impl Listener {
         // SAFETY: listen(2) on our bound socket.
         cvt(unsafe { libc::listen(fd.as_raw_fd(), 128) })?;
         Ok(Listener { fd })
+    }
+
+    /// Makes `accept` return WouldBlock instead of waiting.
+    pub fn set_nonblocking(&self) -> io::Result<()> {
+        // SAFETY: fcntl on a descriptor we own.
+        let fl = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL) })?;
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) })?;
+        Ok(())
     }
 
     /// Waits for the next connection.

@@ -3,6 +3,7 @@
 //! nothing behind (not even the interface's promiscuous mode).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::msg::{BpfAttachReq, BpfAttached, BpfConf, Empty, Header, Msg, IFT_LOOP};
 use crate::net::bpf::dev::{BpfD, BPF_DFLTBUFSIZE, BPF_D_OUT, DLT_EN10MB, DLT_NULL};
@@ -22,6 +23,11 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
+    /// Sets what to call when a parked read may go on.
+    pub fn set_notify(&self, n: crate::net::bpf::dev::Notify) {
+        self.d.set_notify(Some(n));
+    }
+
     pub fn new() -> Capture {
         Capture {
             d: BpfD::new(BPF_DFLTBUFSIZE),
@@ -62,8 +68,14 @@ fn dlt(ifp: &Ifnet) -> u32 {
     }
 }
 
-/// Serves one request of a capture connection.
-pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, cap: &mut Capture, hdr: &Header, msg: &Msg) {
+/// A read that waits for packets or its timeout.
+pub(crate) struct Parked {
+    pub hdr: Header,
+    pub deadline: Option<Instant>,
+}
+
+/// Serves one request of a capture connection; returns a read that has to wait.
+pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, cap: &mut Capture, hdr: &Header, msg: &Msg) -> Option<Parked> {
     let r = match msg {
         Msg::BpfAttach(req) => attach(stack, conn, cap, req),
         Msg::BpfSetFilter(insns) => match BpfProgram::new(insns.clone()) {
@@ -83,8 +95,11 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, cap: &mut Capture, hdr: 
             if cap.ifp.is_none() {
                 Err(Fail::new(libc::ENXIO))
             } else {
-                read(stack, conn, cap, hdr);
-                return;
+                let p = Parked {
+                    hdr: *hdr,
+                    deadline: cap.d.read_deadline(),
+                };
+                return retry(stack, conn, cap, p);
             }
         }
         Msg::BpfWrite(frame) => write(stack, conn, cap, frame),
@@ -94,6 +109,7 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, cap: &mut Capture, hdr: 
         Ok(m) => conn.reply(hdr, &m),
         Err(f) => conn.reply_err(hdr.seq, f.errno, f.text),
     }
+    None
 }
 
 fn attach(stack: &Stack, conn: &Conn, cap: &mut Capture, req: &BpfAttachReq) -> Result<Msg, Fail> {
@@ -131,26 +147,27 @@ fn configure(stack: &Stack, cap: &mut Capture, c: &BpfConf) -> Result<Msg, Fail>
     Ok(Msg::Done(Empty))
 }
 
-fn read(stack: &Stack, conn: &Conn, cap: &Capture, hdr: &Header) {
+/// Tries a parked read again: None once it was answered.
+pub(crate) fn retry(stack: &Stack, conn: &Conn, cap: &Capture, p: Parked) -> Option<Parked> {
+    // The interface was destroyed under the capture.
     let ifindex = cap.ifp.as_ref().map(|i| i.index);
-    let r = cap.d.read(|| {
-        if stack.shutting_down() || conn.sock.peer_gone() {
-            return Some(libc::EINTR);
-        }
-        // The interface was destroyed under the capture.
-        let gone = ifindex.is_some_and(|i| stack.ctx().ifnet_by_index(i).is_none());
-        gone.then_some(libc::ENXIO)
-    });
-    match r {
-        Ok(buf) => {
-            let m = Msg::BpfData(buf);
-            conn.reply(hdr, &m);
-            if let Msg::BpfData(buf) = m {
-                cap.d.give_back(buf);
-            }
-        }
-        Err(e) => conn.reply_err(hdr.seq, e, None),
+    if ifindex.is_none_or(|i| stack.ctx().ifnet_by_index(i).is_none()) {
+        conn.reply_err(p.hdr.seq, libc::ENXIO, None);
+        return None;
     }
+    if stack.shutting_down() {
+        conn.reply_err(p.hdr.seq, libc::EINTR, None);
+        return None;
+    }
+    let Some(buf) = cap.d.try_read(p.deadline) else {
+        return Some(p);
+    };
+    let m = Msg::BpfData(buf);
+    conn.reply(&p.hdr, &m);
+    if let Msg::BpfData(buf) = m {
+        cap.d.give_back(buf);
+    }
+    None
 }
 
 /// Sends a frame on the interface, as written to the capture: complete with its link
@@ -189,5 +206,6 @@ fn write(stack: &Stack, conn: &Conn, cap: &Capture, frame: &[u8]) -> Result<Msg,
 
 /// The connection ended: the capture goes.
 pub(crate) fn close(stack: &Stack, mut cap: Capture) {
+    cap.d.set_notify(None);
     cap.detach(stack);
 }

@@ -1,15 +1,33 @@
-//! The stack's end of the channel: listen on `<prefix>/dev/socket`, hand each connection to
-//! a pooled thread, check credentials, decode, dispatch, answer.
+//! The stack's end of the channel: listen on `<prefix>/dev/socket`, check credentials,
+//! decode, dispatch, answer.
 //!
-//! A connection's first message gives it a role. A worker thread serves one connection
-//! from start to end, so a blocking request waits in its own thread without holding the
-//! stack context. The pool keeps `threads_min` threads and grows to `threads_max`; beyond
-//! that, new connections wait for a free thread.
+//! The server is event-driven, as io-pkt's resource manager is: the number of threads does
+//! not grow with the number of connections or of blocked requests.
+//!
+//! - One poller thread watches the listening socket and every connection with epoll. Each
+//!   connection is armed one-shot, so that when it has a message, exactly one pool worker
+//!   takes it, serves the messages that are there (a few at a time, so that one busy
+//!   connection cannot starve the others) and arms it again.
+//! - A request that cannot complete yet (accept, connect, recv, a send that waits for room,
+//!   a capture read) is parked with its connection: the header and what the request still
+//!   needs are kept, the worker goes on with other work, and the client stays blocked on
+//!   its reply. When the socket changes (TCP queues the socket's id, see
+//!   [`crate::inet::tcp::wake`]; a capture calls its notifier), the connection is queued
+//!   for a retry; the reply goes out with the original seq when the request completes. A
+//!   parked request with a timeout (SO_RCVTIMEO, SO_SNDTIMEO, the capture's read timeout)
+//!   has a deadline that the poller expires. A connection with a parked request is
+//!   watched only for hang-up, so its replies stay in order.
+//! - A connection's first message gives it a role. When it hangs up, what it stood for goes
+//!   (the socket, the capture, the routing subscription).
+//!
+//! The pool keeps `threads_min` workers and grows to `threads_max` while work waits.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::msg::wire::{Cred, Listener, Received, SeqPacket};
 use crate::msg::{decode, encode, DecodeError, Header, HelloReply, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY};
@@ -21,130 +39,118 @@ mod socket;
 
 /// How long a thread above `threads_min` waits idle before it ends.
 const IDLE: Duration = Duration::from_secs(10);
+/// Messages a worker serves from one connection before it lets the others have a turn.
+const BUDGET: usize = 16;
+/// A parked request is tried again at least this often, whatever its wake-ups say.
+const RECHECK: Duration = Duration::from_secs(1);
 
-pub(crate) struct Pool {
-    queue: Mutex<PoolState>,
-    cv: Condvar,
+/// How many times a worker waits for a quiet connection's next request ([`LINGER_MS`]
+/// each) before it gives the connection back to the poller.
+const LINGER_TURNS: usize = 64;
+const LINGER_MS: libc::c_int = 1;
+
+/// What serving a connection's messages came to.
+enum Read {
+    /// None left for now.
+    Drained,
+    /// The budget is spent, a request is parked, or the stack is stopping.
+    More,
+    /// The connection ended.
+    Closed,
 }
 
-/// Work for a pool thread: a connection to serve.
-pub(crate) enum Job {
-    /// A client connected; its first message will say its role.
-    New(SeqPacket),
-    /// A connection the stack made for an accepted TCP connection: already a socket.
-    Accepted { sock: SeqPacket, cred: Cred, id: u64 },
+/// Whether `fd` has something to read (or hung up) within [`LINGER_MS`].
+fn readable_soon(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, LINGER_MS) };
+    r > 0
+}
+
+/// Epoll keys of the two descriptors that are not connections.
+const KEY_LISTENER: u64 = 0;
+const KEY_EVENT: u64 = u64::MAX;
+
+/// What a connection has for a worker.
+const EV_IN: u8 = 1;
+const EV_HUP: u8 = 2;
+const EV_RETRY: u8 = 4;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The channel server: the poller's descriptors, the connections, the pool.
+pub(crate) struct Server {
+    stack: Arc<Stack>,
+    epoll: OwnedFd,
+    /// An eventfd that wakes the poller (an earlier deadline, shutdown).
+    event: OwnedFd,
+    conns: Mutex<HashMap<u64, Arc<Slot>>>,
+    pool: Mutex<PoolState>,
+    pool_cv: Condvar,
+    /// Deadlines of parked requests, by connection id. Stale entries are harmless: an
+    /// expiry only makes the connection look at its parked request.
+    timers: Mutex<BinaryHeap<Reverse<(Instant, u64)>>>,
 }
 
 struct PoolState {
-    waiting: VecDeque<Job>,
+    queue: VecDeque<Arc<Slot>>,
     threads: usize,
     idle: usize,
 }
 
-/// Serves the channel until the listener is shut down.
-pub fn serve(stack: Arc<Stack>, listener: Arc<Listener>) {
-    let pool = Arc::new(Pool {
-        queue: Mutex::new(PoolState {
-            waiting: VecDeque::new(),
-            threads: 0,
-            idle: 0,
-        }),
-        cv: Condvar::new(),
-    });
-    let min = stack.config.threads_min.max(1);
-    for _ in 0..min {
-        spawn_worker(&stack, &pool);
-    }
-    loop {
-        let conn = match listener.accept() {
-            Ok(c) => c,
-            Err(_) if stack.shutting_down() => return,
-            Err(e) => {
-                crate::klog!("resmgr: accept: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if stack.shutting_down() {
-            return;
+/// One connection as the server keeps it.
+pub(crate) struct Slot {
+    id: u64,
+    fd: RawFd,
+    sched: Mutex<Sched>,
+    st: Mutex<ConnState>,
+}
+
+/// Whether a connection is queued for a worker or being served, and what for.
+#[derive(Default)]
+struct Sched {
+    queued: bool,
+    running: bool,
+    ev: u8,
+}
+
+/// A parked request.
+pub(crate) enum Parked {
+    Sock(socket::Parked),
+    Bpf(bpf::Parked),
+}
+
+impl Parked {
+    fn seq(&self) -> u32 {
+        match self {
+            Parked::Sock(p) => p.hdr.seq,
+            Parked::Bpf(p) => p.hdr.seq,
         }
-        let grow = {
-            let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.waiting.push_back(Job::New(conn));
-            q.idle < q.waiting.len() && q.threads < stack.config.threads_max.max(min)
-        };
-        if grow {
-            spawn_worker(&stack, &pool);
-        }
-        pool.cv.notify_one();
     }
 }
 
-impl Pool {
-    /// Queues a job, growing the pool when no thread is free.
-    pub(crate) fn push(self: &Arc<Self>, stack: &Arc<Stack>, job: Job) {
-        let grow = {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.waiting.push_back(job);
-            q.idle < q.waiting.len() && q.threads < stack.config.threads_max.max(stack.config.threads_min.max(1))
-        };
-        if grow {
-            spawn_worker(stack, self);
-        }
-        self.cv.notify_one();
-    }
-}
-
-fn spawn_worker(stack: &Arc<Stack>, pool: &Arc<Pool>) {
-    {
-        let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.threads += 1;
-    }
-    let stack = stack.clone();
-    let pool2 = pool.clone();
-    let r = std::thread::Builder::new()
-        .name("resmgr".into())
-        .spawn(move || worker(&stack, &pool2));
-    if let Err(e) = r {
-        crate::klog!("resmgr: cannot start a thread: {e}");
-        let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.threads -= 1;
-    }
-}
-
-fn worker(stack: &Arc<Stack>, pool: &Arc<Pool>) {
-    let mut buf = vec![0u8; MAX_MSG + 1];
-    loop {
-        let conn = {
-            let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if let Some(c) = q.waiting.pop_front() {
-                    break Some(c);
-                }
-                if stack.shutting_down() {
-                    break None;
-                }
-                q.idle += 1;
-                let (g, to) = pool.cv.wait_timeout(q, IDLE).unwrap_or_else(|p| p.into_inner());
-                q = g;
-                q.idle -= 1;
-                if to.timed_out() && q.waiting.is_empty() && q.threads > stack.config.threads_min.max(1) {
-                    break None;
-                }
-            }
-        };
-        let Some(conn) = conn else {
-            let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.threads -= 1;
-            return;
-        };
-        serve_conn(stack, pool, conn, &mut buf);
-    }
+/// A connection's state, which one worker at a time holds.
+pub(crate) struct ConnState {
+    pub conn: Conn,
+    kind: Option<socket::Kind>,
+    capture: Option<bpf::Capture>,
+    parked: Option<Parked>,
+    closed: bool,
+    /// The events the connection is armed for in the poller (0: none).
+    armed: u32,
+    /// When the poller's pending timer for this connection fires, if one is.
+    timer_at: Option<Instant>,
 }
 
 static CONN_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One connection's state as the worker sees it.
+/// One connection's identity and transport.
 pub(crate) struct Conn {
     pub id: u64,
     pub sock: SeqPacket,
@@ -172,43 +178,455 @@ impl Conn {
     }
 }
 
-fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
-    let (mut conn, mut sock_kind) = match job {
-        Job::New(sock) => {
-            let Ok(cred) = sock.peer_cred() else { return };
+fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, key: u64) -> std::io::Result<()> {
+    let mut e = libc::epoll_event { events, u64: key };
+    // SAFETY: epoll_ctl with a valid event structure.
+    let r = unsafe { libc::epoll_ctl(ep, op, fd, &mut e) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Serves the channel until the stack shuts down. This thread is the poller.
+pub fn serve(stack: Arc<Stack>, listener: Arc<Listener>) {
+    let srv = match Server::new(stack.clone(), &listener) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::klog!("resmgr: cannot start the poller: {e}");
+            return;
+        }
+    };
+    let weak = Arc::downgrade(&srv);
+    let _ = stack.waker.set(Box::new(move |id| {
+        if let Some(s) = weak.upgrade() {
+            s.kick_id(id, EV_RETRY);
+        }
+    }));
+    let min = stack.config.threads_min.max(1);
+    for _ in 0..min {
+        srv.spawn_worker();
+    }
+    srv.poll(&listener);
+    srv.stop();
+}
+
+impl Server {
+    fn new(stack: Arc<Stack>, listener: &Listener) -> std::io::Result<Arc<Server>> {
+        // SAFETY: plain epoll_create1; the result is checked.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor we own.
+        let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
+        // SAFETY: plain eventfd; the result is checked.
+        let ev = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if ev < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor we own.
+        let event = unsafe { OwnedFd::from_raw_fd(ev) };
+        listener.set_nonblocking()?;
+        epoll_ctl(
+            ep,
+            libc::EPOLL_CTL_ADD,
+            listener.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            KEY_LISTENER,
+        )?;
+        epoll_ctl(ep, libc::EPOLL_CTL_ADD, ev, libc::EPOLLIN as u32, KEY_EVENT)?;
+        Ok(Arc::new(Server {
+            stack,
+            epoll,
+            event,
+            conns: Mutex::new(HashMap::new()),
+            pool: Mutex::new(PoolState {
+                queue: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+            }),
+            pool_cv: Condvar::new(),
+            timers: Mutex::new(BinaryHeap::new()),
+        }))
+    }
+
+    /// The poller: new connections, connections with something to read or hung up,
+    /// deadlines that passed.
+    fn poll(self: &Arc<Self>, listener: &Listener) {
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        while !self.stack.shutting_down() {
+            let timeout = {
+                let t = lock(&self.timers);
+                match t.peek() {
+                    Some(Reverse((d, _))) => {
+                        let ms = d.saturating_duration_since(Instant::now()).as_millis();
+                        // Rounded up, so a deadline is not polled for early again and again.
+                        (ms + 1).min(1000) as libc::c_int
+                    }
+                    None => 1000,
+                }
+            };
+            // SAFETY: events has room for events.len() entries.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as libc::c_int,
+                    timeout,
+                )
+            };
+            if self.stack.shutting_down() {
+                break;
+            }
+            let n = if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    crate::klog!("resmgr: epoll_wait: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                0
+            } else {
+                n as usize
+            };
+            for e in &events[..n] {
+                let (key, bits) = (e.u64, e.events);
+                match key {
+                    KEY_LISTENER => self.accept_all(listener),
+                    KEY_EVENT => {
+                        let mut b = [0u8; 8];
+                        // SAFETY: reading 8 bytes into b from our eventfd.
+                        let _ = unsafe { libc::read(self.event.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
+                    }
+                    id => {
+                        let mut ev = 0;
+                        if bits & libc::EPOLLIN as u32 != 0 {
+                            ev |= EV_IN;
+                        }
+                        if bits & (libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLRDHUP) as u32 != 0 {
+                            ev |= EV_HUP;
+                        }
+                        self.kick_id(id, ev);
+                    }
+                }
+            }
+            self.expire();
+        }
+    }
+
+    /// Takes the connections waiting on the listener.
+    fn accept_all(self: &Arc<Self>, listener: &Listener) {
+        loop {
+            let sock = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) if self.stack.shutting_down() => return,
+                Err(e) => {
+                    crate::klog!("resmgr: accept: {e}");
+                    // Out of descriptors, say: let the others go on, and try again soon.
+                    std::thread::sleep(Duration::from_millis(10));
+                    return;
+                }
+            };
+            let Ok(cred) = sock.peer_cred() else { continue };
             let conn = Conn {
                 id: CONN_ID.fetch_add(1, Ordering::Relaxed),
                 sock,
                 cred,
                 role: None,
             };
-            (conn, None)
+            self.add(conn, None);
         }
-        Job::Accepted { sock, cred, id } => {
-            let conn = Conn {
-                id,
-                sock,
-                cred,
-                role: Some(Role::Socket),
-            };
-            (conn, Some(socket::Kind::Tcp(crate::inet::tcp::usrreq::Sock::Conn)))
+    }
+
+    /// Starts watching a connection.
+    pub(crate) fn add(self: &Arc<Self>, conn: Conn, kind: Option<socket::Kind>) {
+        let (id, fd) = (conn.id, conn.sock.as_raw_fd());
+        let slot = Arc::new(Slot {
+            id,
+            fd,
+            sched: Mutex::new(Sched::default()),
+            st: Mutex::new(ConnState {
+                conn,
+                kind,
+                capture: None,
+                parked: None,
+                closed: false,
+                armed: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
+                timer_at: None,
+            }),
+        });
+        lock(&self.conns).insert(id, slot.clone());
+        let ev = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
+        if let Err(e) = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, ev, id) {
+            crate::klog!("resmgr: cannot watch a connection: {e}");
+            let mut st = lock(&slot.st);
+            self.close(&slot, &mut st);
         }
-    };
-    let mut capture: Option<bpf::Capture> = None;
-    loop {
-        if stack.shutting_down() {
-            break;
-        }
-        let n = match conn.sock.recv(buf) {
-            Ok(Received::Msg(n)) => n,
-            Ok(Received::Truncated(_)) => {
-                conn.reply_err(0, libc::EINVAL, Some(DecodeError::Oversized.to_string()));
-                continue;
+    }
+
+    /// Tells the poller to look at its deadlines again.
+    fn poke(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes to our eventfd.
+        let _ = unsafe { libc::write(self.event.as_raw_fd(), one.as_ptr().cast(), 8) };
+    }
+
+    /// Retries the parked requests whose deadline passed.
+    fn expire(self: &Arc<Self>) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        {
+            let mut t = lock(&self.timers);
+            while let Some(Reverse((d, id))) = t.peek().copied() {
+                if d > now {
+                    break;
+                }
+                t.pop();
+                due.push(id);
             }
-            Ok(Received::Closed) | Err(_) => break,
+        }
+        for id in due {
+            self.kick_id(id, EV_RETRY);
+        }
+    }
+
+    /// Sets a deadline for connection `id`'s parked request.
+    fn add_timer(&self, d: Instant, id: u64) {
+        let earliest = {
+            let mut t = lock(&self.timers);
+            let earlier = t.peek().is_none_or(|Reverse((e, _))| d < *e);
+            t.push(Reverse((d, id)));
+            earlier
         };
-        let b = &buf[..n];
-        let frame = match decode(b) {
+        if earliest {
+            self.poke();
+        }
+    }
+
+    /// Queues work for connection `id`, if it is still there.
+    pub(crate) fn kick_id(self: &Arc<Self>, id: u64, ev: u8) {
+        let slot = lock(&self.conns).get(&id).cloned();
+        if let Some(s) = slot {
+            self.kick(&s, ev);
+        }
+    }
+
+    fn kick(self: &Arc<Self>, slot: &Arc<Slot>, ev: u8) {
+        let queue = {
+            let mut s = lock(&slot.sched);
+            s.ev |= ev;
+            let q = !s.queued && !s.running;
+            if q {
+                s.queued = true;
+            }
+            q
+        };
+        if queue {
+            self.push(slot.clone());
+        }
+    }
+
+    /// Queues a connection for a worker, growing the pool when no worker is free.
+    fn push(self: &Arc<Self>, slot: Arc<Slot>) {
+        let grow = {
+            let mut q = lock(&self.pool);
+            q.queue.push_back(slot);
+            let max = self.stack.config.threads_max.max(self.stack.config.threads_min.max(1));
+            // A worker rarely waits (for the stack context, or a client's full receive
+            // buffer): grow only when none is free.
+            q.idle == 0 && q.threads < max
+        };
+        if grow {
+            self.spawn_worker();
+        }
+        self.pool_cv.notify_one();
+    }
+
+    fn spawn_worker(self: &Arc<Self>) {
+        lock(&self.pool).threads += 1;
+        let srv = self.clone();
+        let r = std::thread::Builder::new()
+            .name("resmgr".into())
+            .spawn(move || srv.worker());
+        if let Err(e) = r {
+            crate::klog!("resmgr: cannot start a thread: {e}");
+            lock(&self.pool).threads -= 1;
+        }
+    }
+
+    fn worker(self: &Arc<Self>) {
+        let mut buf = vec![0u8; MAX_MSG + 1];
+        let min = self.stack.config.threads_min.max(1);
+        loop {
+            let slot = {
+                let mut q = lock(&self.pool);
+                loop {
+                    if self.stack.shutting_down() {
+                        break None;
+                    }
+                    if let Some(s) = q.queue.pop_front() {
+                        break Some(s);
+                    }
+                    q.idle += 1;
+                    let (g, to) = self.pool_cv.wait_timeout(q, IDLE).unwrap_or_else(|p| p.into_inner());
+                    q = g;
+                    q.idle -= 1;
+                    if to.timed_out() && q.queue.is_empty() && q.threads > min {
+                        break None;
+                    }
+                }
+            };
+            let Some(slot) = slot else {
+                lock(&self.pool).threads -= 1;
+                return;
+            };
+            let ev = {
+                let mut s = lock(&slot.sched);
+                s.queued = false;
+                s.running = true;
+                std::mem::take(&mut s.ev)
+            };
+            self.handle(&slot, ev, &mut buf);
+            let again = {
+                let mut s = lock(&slot.sched);
+                s.running = false;
+                let again = s.ev != 0;
+                if again {
+                    s.queued = true;
+                }
+                again
+            };
+            if again {
+                // More came in meanwhile: to the back of the queue, so others get a turn.
+                self.push(slot);
+            }
+        }
+    }
+
+    /// Serves what a connection has: a retry of its parked request, messages, a hang-up.
+    fn handle(self: &Arc<Self>, slot: &Arc<Slot>, ev: u8, buf: &mut [u8]) {
+        let mut st = lock(&slot.st);
+        if st.closed {
+            return;
+        }
+        if ev & EV_HUP != 0 {
+            // Nobody is left to answer the parked request. The messages sent before the
+            // hang-up are still served, as they were sent.
+            st.parked = None;
+            let _ = self.read_msgs(slot, &mut st, buf, usize::MAX);
+            self.close(slot, &mut st);
+            return;
+        }
+        if ev & (EV_IN | EV_HUP) != 0 {
+            // The one-shot fired: the connection is not armed any more.
+            st.armed = 0;
+        }
+        let mut serve = ev & EV_IN != 0;
+        if ev & EV_RETRY != 0 && st.parked.is_some() {
+            self.retry(slot, &mut st);
+            // A client that got its answer usually asks again at once.
+            serve = true;
+        }
+        let mut turns = 0;
+        while serve && st.parked.is_none() {
+            match self.read_msgs(slot, &mut st, buf, BUDGET) {
+                Read::Closed => {
+                    self.close(slot, &mut st);
+                    return;
+                }
+                Read::More => break,
+                Read::Drained => {}
+            }
+            // Nothing more for now. While no other connection waits for a worker, wait a
+            // moment for this client's next request: it usually comes at once (the answer
+            // just went out), and taking it here saves the hand-off through the poller.
+            turns += 1;
+            serve = turns < LINGER_TURNS && lock(&self.pool).queue.is_empty() && readable_soon(slot.fd);
+        }
+        let mut events = (libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
+        if st.parked.is_none() {
+            events |= libc::EPOLLIN as u32;
+        }
+        if st.armed == events {
+            // Still armed as wanted (a one-shot that fired comes here as EV_IN or EV_HUP).
+            return;
+        }
+        st.armed = events;
+        if let Err(e) = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, slot.fd, events, slot.id) {
+            crate::klog!("resmgr: cannot watch a connection: {e}");
+            self.close(slot, &mut st);
+        }
+    }
+
+    /// Serves up to `budget` messages, stopping early when one is parked.
+    fn read_msgs(self: &Arc<Self>, slot: &Arc<Slot>, st: &mut ConnState, buf: &mut [u8], budget: usize) -> Read {
+        for _ in 0..budget {
+            if self.stack.shutting_down() {
+                return Read::More;
+            }
+            let n = match st.conn.sock.recv_nowait(buf) {
+                Ok(Received::Msg(n)) => n,
+                Ok(Received::Truncated(_)) => {
+                    st.conn
+                        .reply_err(0, libc::EINVAL, Some(DecodeError::Oversized.to_string()));
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Read::Drained,
+                Ok(Received::Closed) | Err(_) => return Read::Closed,
+            };
+            self.message(slot, st, &buf[..n]);
+            if st.parked.is_some() {
+                // Its deadline and re-check go to the poller.
+                self.park_timer(slot, st);
+                return Read::More;
+            }
+        }
+        Read::More
+    }
+
+    /// Gives the poller the time to look at a parked request again, unless a timer that
+    /// comes no later is pending.
+    fn park_timer(&self, slot: &Slot, st: &mut ConnState) {
+        let d = self.deadline_of(st);
+        if st.timer_at.is_some_and(|t| t > Instant::now() && t <= d) {
+            return;
+        }
+        st.timer_at = Some(d);
+        self.add_timer(d, slot.id);
+    }
+
+    /// When to look at a parked request again at the latest.
+    fn deadline_of(&self, st: &ConnState) -> Instant {
+        let recheck = Instant::now() + RECHECK;
+        let d = match &st.parked {
+            Some(Parked::Sock(p)) => p.deadline,
+            Some(Parked::Bpf(p)) => p.deadline,
+            None => None,
+        };
+        d.map_or(recheck, |d| d.min(recheck))
+    }
+
+    /// Tries a parked request again; when it completes, its reply goes out.
+    fn retry(self: &Arc<Self>, slot: &Arc<Slot>, st: &mut ConnState) {
+        let Some(p) = st.parked.take() else { return };
+        let still = match p {
+            Parked::Sock(p) => socket::retry(self, &st.conn, p).map(Parked::Sock),
+            Parked::Bpf(p) => match st.capture.as_mut() {
+                Some(cap) => bpf::retry(&self.stack, &st.conn, cap, p).map(Parked::Bpf),
+                None => None,
+            },
+        };
+        st.parked = still;
+        if st.parked.is_some() {
+            self.park_timer(slot, st);
+        }
+    }
+
+    /// Serves one message.
+    fn message(self: &Arc<Self>, slot: &Arc<Slot>, st: &mut ConnState, b: &[u8]) {
+        let mut frame = match decode(b) {
             Ok(f) => f,
             Err(e) => {
                 // Answer with what could be read of the header, if anything.
@@ -217,10 +635,22 @@ fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
                 } else {
                     0
                 };
-                conn.reply_err(seq, libc::EINVAL, Some(e.to_string()));
-                continue;
+                st.conn.reply_err(seq, libc::EINVAL, Some(e.to_string()));
+                return;
             }
         };
+        let stack = &self.stack;
+        let ConnState {
+            conn,
+            kind,
+            capture,
+            parked,
+            ..
+        } = st;
+        if conn.role == Some(Role::Socket) {
+            *parked = socket::dispatch(self, conn, kind, &frame.hdr, &mut frame.msg).map(Parked::Sock);
+            return;
+        }
         match (conn.role, &frame.msg) {
             (None, Msg::Hello(h)) => match h.role {
                 Role::Control | Role::Socket | Role::Bpf => {
@@ -228,7 +658,15 @@ fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
                     if h.role == Role::Bpf {
                         // A read answers with a whole buffer in one datagram.
                         let _ = conn.sock.set_buffers(1 << 20);
-                        capture = Some(bpf::Capture::new());
+                        let cap = bpf::Capture::new();
+                        let weak = Arc::downgrade(self);
+                        let id = slot.id;
+                        cap.set_notify(Box::new(move || {
+                            if let Some(s) = weak.upgrade() {
+                                s.kick_id(id, EV_RETRY);
+                            }
+                        }));
+                        *capture = Some(cap);
                     }
                     let r = HelloReply {
                         variant: stack.variant.name().to_string(),
@@ -248,20 +686,44 @@ fn serve_conn(stack: &Arc<Stack>, pool: &Arc<Pool>, job: Job, buf: &mut [u8]) {
                 libc::EINVAL,
                 Some("the first message must say the connection's role".into()),
             ),
-            (Some(Role::Control), msg) => control::dispatch(stack, &conn, &frame.hdr, msg),
-            (Some(Role::Socket), msg) => socket::dispatch(stack, pool, &conn, &mut sock_kind, &frame.hdr, msg),
+            (Some(Role::Control), msg) => control::dispatch(stack, conn, &frame.hdr, msg),
             (Some(Role::Bpf), msg) => match capture.as_mut() {
-                Some(cap) => bpf::dispatch(stack, &conn, cap, &frame.hdr, msg),
+                Some(cap) => *parked = bpf::dispatch(stack, conn, cap, &frame.hdr, msg).map(Parked::Bpf),
                 None => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
             },
             (Some(_), _) => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
         }
     }
-    stack.ctx().rtsock.unsubscribe(conn.id);
-    if let Some(k) = sock_kind {
-        socket::close(stack, conn.id, k);
+
+    /// The connection ended: what it stood for goes.
+    fn close(&self, slot: &Arc<Slot>, st: &mut ConnState) {
+        if std::mem::replace(&mut st.closed, true) {
+            return;
+        }
+        st.parked = None;
+        let _ = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, slot.fd, 0, 0);
+        lock(&self.conns).remove(&slot.id);
+        self.stack.ctx().rtsock.unsubscribe(st.conn.id);
+        if let Some(k) = st.kind.take() {
+            socket::close(&self.stack, st.conn.id, k);
+        }
+        if let Some(cap) = st.capture.take() {
+            bpf::close(&self.stack, cap);
+        }
     }
-    if let Some(cap) = capture {
-        bpf::close(stack, cap);
+
+    /// The stack is stopping: parked requests end with EINTR, the workers end.
+    fn stop(&self) {
+        let slots: Vec<Arc<Slot>> = lock(&self.conns).values().cloned().collect();
+        for s in slots {
+            // A worker may be in the middle of this connection; it stops on its own.
+            if let Ok(mut st) = s.st.try_lock() {
+                if let Some(p) = st.parked.take() {
+                    st.conn.reply_err(p.seq(), libc::EINTR, None);
+                }
+            }
+        }
+        lock(&self.pool).queue.clear();
+        self.pool_cv.notify_all();
     }
 }

@@ -1,13 +1,18 @@
 //! Socket-role connections: one BSD socket each, closed when the connection closes, so a
 //! client that exits or is killed leaks nothing: raw IPv4 sockets (ping), UDP and TCP.
 //!
-//! A blocking call (connect, accept, recv, a send that waits for room) waits on the
-//! socket's condition variable with the stack context released, in this connection's own
-//! thread; it ends early when the client goes away or the stack shuts down.
+//! A blocking call (connect, accept, recv, a send that waits for room) that cannot complete
+//! at once is parked ([`Parked`]): the socket is marked `waiting` under the same hold of the
+//! stack context in which the call found nothing to do, so TCP's next change to it queues
+//! its id ([`crate::inet::tcp::wake`]) and the server tries the call again. Its reply then
+//! goes out with the original seq. A timeout (SO_RCVTIMEO / SO_SNDTIMEO) is a deadline
+//! after which the call ends as it did before: EAGAIN, ETIMEDOUT for connect, or the
+//! bytes a send got in. A client that goes away ends the wait (its connection closes);
+//! a stack that shuts down answers EINTR.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::inet::raw::{rip_output, RawPcb};
@@ -16,8 +21,7 @@ use crate::inet::udp::{self, UdpPcb};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, Empty, Header, Msg, SockNames, SockOpt, SocketReq, Wait, MSGF_REPLY};
 use crate::net::if_control::Fail;
-use crate::resmgr::Conn;
-use crate::resmgr::{Job, Pool};
+use crate::resmgr::{Conn, Server};
 use crate::sys::{Ctx, Stack};
 
 /// What kind of socket a connection holds.
@@ -131,30 +135,27 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
 }
 
 /// Serves one request of a socket connection; `kind` is None until socket() succeeds.
+/// Returns the request when it has to wait (it is answered later, see `retry`).
 pub(crate) fn dispatch(
-    stack: &Arc<Stack>,
-    pool: &Arc<Pool>,
+    srv: &Arc<Server>,
     conn: &Conn,
     kind: &mut Option<Kind>,
     hdr: &Header,
-    msg: &Msg,
-) {
+    msg: &mut Msg,
+) -> Option<Parked> {
+    let stack = &srv.stack;
     let root = conn.cred.uid == 0;
     let id = conn.id;
     if let Some(Kind::Tcp(s)) = *kind {
         if !matches!(msg, Msg::Socket(_)) {
             let mut s2 = s;
-            let r = tcp_dispatch(stack, pool, conn, &mut s2, msg);
+            let mut parked = None;
+            let r = tcp_dispatch(srv, conn, &mut s2, hdr, msg, &mut parked);
             *kind = Some(Kind::Tcp(s2));
-            match r {
-                Ok((m, None)) => conn.reply(hdr, &m),
-                Ok((m, Some(fd))) => {
-                    let b = encode(&m, hdr.seq, std::process::id(), MSGF_REPLY, 0);
-                    let _ = conn.sock.send_with_fd(&b, fd.as_raw_fd());
-                }
-                Err(f) => conn.reply_err(hdr.seq, f.errno, f.text),
+            if let Some(r) = r {
+                send_reply(conn, hdr, r);
             }
-            return;
+            return parked;
         }
     }
     let r: Result<Msg, Fail> = match (msg, *kind) {
@@ -217,6 +218,7 @@ pub(crate) fn dispatch(
         Ok(m) => conn.reply(hdr, &m),
         Err(f) => conn.reply_err(hdr.seq, f.errno, f.text),
     }
+    None
 }
 
 /// Closes the socket of a connection that went away.
@@ -229,90 +231,155 @@ pub(crate) fn close(stack: &Stack, id: u64, kind: Kind) {
     }
 }
 
-/// Runs `f` under the stack context until it gives a value, waiting on the socket's
-/// condition variable in between, as the caller's `Wait` allows. A client that goes away
-/// or a stack that shuts down ends the wait with EINTR.
-fn block<T>(
-    stack: &Arc<Stack>,
-    conn: &Conn,
+/// A blocking request that could not complete yet, kept with its connection.
+pub(crate) struct Parked {
+    pub hdr: Header,
+    /// When the request gives up (SO_RCVTIMEO / SO_SNDTIMEO).
+    pub deadline: Option<Instant>,
     wait: Wait,
-    cv_of: impl Fn(&Ctx) -> Option<Arc<Condvar>>,
-    mut f: impl FnMut(&mut Ctx) -> Result<Option<T>, i32>,
-) -> Result<T, i32> {
-    let deadline = wait
-        .timeout_ms
-        .map(|ms| Instant::now() + Duration::from_millis(u64::from(ms)));
-    let mut g = stack.ctx();
-    loop {
-        if let Some(v) = f(&mut g)? {
-            return Ok(v);
+    op: Op,
+}
+
+/// What a parked request waits for.
+enum Op {
+    Accept,
+    Recv {
+        max: usize,
+        peek: bool,
+    },
+    /// The data still to go (`data[off..]`).
+    Send {
+        data: Vec<u8>,
+        off: usize,
+    },
+    Connect,
+}
+
+/// How a blocking request completed.
+enum Done {
+    Accepted(u64),
+    Data(Vec<u8>),
+    Sent(usize),
+    Connected,
+}
+
+type Reply = Result<(Msg, Option<std::os::fd::OwnedFd>), Fail>;
+
+/// Sends a TCP request's reply (with a descriptor for accept).
+fn send_reply(conn: &Conn, hdr: &Header, r: Reply) {
+    match r {
+        Ok((m, None)) => conn.reply(hdr, &m),
+        Ok((m, Some(fd))) => {
+            let b = encode(&m, hdr.seq, std::process::id(), MSGF_REPLY, 0);
+            let _ = conn.sock.send_with_fd(&b, fd.as_raw_fd());
         }
-        if wait.nonblock {
-            return Err(libc::EAGAIN);
-        }
-        let slice = match deadline {
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Err(libc::EAGAIN);
-                }
-                (d - now).min(Duration::from_millis(200))
-            }
-            None => Duration::from_millis(200),
-        };
-        if stack.shutting_down() || conn.sock.peer_gone() {
-            return Err(libc::EINTR);
-        }
-        let cv = cv_of(&g).ok_or(libc::EBADF)?;
-        g = stack.wait(g, &cv, slice);
+        Err(f) => conn.reply_err(hdr.seq, f.errno, f.text),
     }
 }
 
-fn tcb_cv(ctx: &Ctx, id: u64) -> Option<Arc<Condvar>> {
-    ctx.inet.tcp.tcbs.get(&id).map(|t| t.cv.clone())
+/// Starts a request that may have to wait: it completes now (and is answered) or is
+/// returned to be parked.
+fn start(srv: &Arc<Server>, conn: &Conn, hdr: &Header, wait: Wait, op: Op) -> Option<Parked> {
+    let p = Parked {
+        hdr: *hdr,
+        deadline: wait
+            .timeout_ms
+            .map(|ms| Instant::now() + Duration::from_millis(u64::from(ms))),
+        wait,
+        op,
+    };
+    retry(srv, conn, p)
 }
 
-/// A TCP socket's requests.
-fn tcp_dispatch(
-    stack: &Arc<Stack>,
-    pool: &Arc<Pool>,
-    conn: &Conn,
-    s: &mut tcp::Sock,
-    msg: &Msg,
-) -> Result<(Msg, Option<std::os::fd::OwnedFd>), Fail> {
-    let root = conn.cred.uid == 0;
+/// Tries a parked request again: None once it completed and was answered.
+pub(crate) fn retry(srv: &Arc<Server>, conn: &Conn, mut p: Parked) -> Option<Parked> {
+    match attempt(srv, conn, &mut p) {
+        Some(r) => {
+            send_reply(conn, &p.hdr, r);
+            None
+        }
+        None => Some(p),
+    }
+}
+
+/// How a request ends with errno `e` (EAGAIN: it would wait and may not).
+fn fail(p: &Parked, e: i32) -> Reply {
+    match p.op {
+        Op::Connect if e == libc::EAGAIN && !p.wait.nonblock => Err(Fail::new(libc::ETIMEDOUT)),
+        Op::Send { off, .. } if e == libc::EAGAIN && off > 0 => Ok((Msg::SockSent(off as u64), None)),
+        _ => Err(Fail::new(e)),
+    }
+}
+
+/// One try at a blocking request: its reply, or None when it has to wait, in which case
+/// the socket is marked so that TCP wakes it (under the same hold of the stack context,
+/// so no change is missed).
+fn attempt(srv: &Arc<Server>, conn: &Conn, p: &mut Parked) -> Option<Reply> {
+    let stack = &srv.stack;
     let id = conn.id;
-    let done = |r: Result<(), i32>| r.map(|()| (Msg::Done(Empty), None)).map_err(Fail::new);
-    match (msg, *s) {
-        (Msg::SockBind(a), tcp::Sock::Fresh) => done(tcp::bind(&mut stack.ctx(), id, a.addr, root)),
-        (Msg::SockListen(l), tcp::Sock::Fresh) => {
-            tcp::listen(&mut stack.ctx(), id, l.backlog, root).map_err(Fail::new)?;
-            *s = tcp::Sock::Listening;
-            Ok((Msg::Done(Empty), None))
+    let mut ctx = stack.ctx();
+    let got: Result<Option<Done>, i32> = match &mut p.op {
+        Op::Accept => tcp::accept(&mut ctx, id).map(|o| o.map(Done::Accepted)),
+        Op::Recv { max, peek } => match tcp::recv(&mut ctx, id, *max, *peek) {
+            Ok(tcp::Recv::Data(v)) => Ok(Some(Done::Data(v))),
+            Ok(tcp::Recv::Eof) => Ok(Some(Done::Data(Vec::new()))),
+            Ok(tcp::Recv::Empty) => Ok(None),
+            Err(e) => Err(e),
+        },
+        Op::Send { data, off } => tcp::send(&mut ctx, id, data.get(*off..).unwrap_or_default()).map(|n| {
+            *off += n;
+            (*off >= data.len()).then_some(Done::Sent(*off))
+        }),
+        Op::Connect => match ctx.inet.tcp.tcbs.get_mut(&id) {
+            None => Err(libc::ECONNREFUSED),
+            Some(t) => match t.so_error.take() {
+                Some(e) => Err(e),
+                None => Ok(t.state.synchronized().then_some(Done::Connected)),
+            },
+        },
+    };
+    match got {
+        Ok(Some(d)) => {
+            drop(ctx);
+            return Some(finish(srv, conn, d));
         }
-        (Msg::SockListen(_), tcp::Sock::Listening) => Ok((Msg::Done(Empty), None)),
-        (Msg::SockConnect(a), tcp::Sock::Fresh) => {
-            tcp::connect(&mut stack.ctx(), id, a.addr, root).map_err(Fail::new)?;
-            *s = tcp::Sock::Conn;
-            if a.wait.nonblock {
-                return Err(Fail::new(libc::EINPROGRESS));
-            }
-            wait_connected(stack, conn, a.wait)
-        }
-        (Msg::SockConnect(a), tcp::Sock::Conn) => wait_connected(stack, conn, a.wait),
-        (Msg::SockAccept(w), tcp::Sock::Listening) => {
-            let cv = |c: &Ctx| c.inet.tcp.listeners.get(&id).map(|l| l.cv.clone());
-            let tid = block(stack, conn, *w, cv, |c| tcp::accept(c, id)).map_err(Fail::new)?;
+        Err(e) => return Some(fail(p, e)),
+        Ok(None) => {}
+    }
+    if p.wait.nonblock || p.deadline.is_some_and(|d| Instant::now() >= d) {
+        return Some(fail(p, libc::EAGAIN));
+    }
+    if stack.shutting_down() {
+        return Some(fail(p, libc::EINTR));
+    }
+    let tcp = &mut ctx.inet.tcp;
+    let marked = match p.op {
+        Op::Accept => tcp.listeners.get_mut(&id).map(|l| l.waiting = true),
+        _ => tcp.tcbs.get_mut(&id).map(|t| t.waiting = true),
+    };
+    if marked.is_none() {
+        return Some(fail(p, libc::EBADF));
+    }
+    None
+}
+
+/// The reply of a blocking request that completed.
+fn finish(srv: &Arc<Server>, conn: &Conn, d: Done) -> Reply {
+    let stack = &srv.stack;
+    let id = conn.id;
+    match d {
+        Done::Accepted(tid) => {
             let (mine, theirs) = SeqPacket::pair().map_err(|e| Fail::new(e.raw_os_error().unwrap_or(libc::EMFILE)))?;
             let names = tcp::names(&stack.ctx(), tid, tcp::Sock::Conn).map_err(Fail::new)?;
             let _ = mine.set_buffers(1 << 20);
-            pool.push(
-                stack,
-                Job::Accepted {
+            srv.add(
+                Conn {
+                    id: tid,
                     sock: mine,
                     cred: conn.cred,
-                    id: tid,
+                    role: Some(crate::msg::Role::Socket),
                 },
+                Some(Kind::Tcp(tcp::Sock::Conn)),
             );
             let fd = std::os::fd::OwnedFd::from(theirs);
             Ok((
@@ -323,83 +390,79 @@ fn tcp_dispatch(
                 Some(fd),
             ))
         }
-        (Msg::SockRecv(r), tcp::Sock::Conn) => {
-            let max = (r.max as usize).clamp(1, crate::msg::MAX_MSG - 1024);
-            let got = block(
-                stack,
-                conn,
-                r.wait,
-                |c| tcb_cv(c, id),
-                |c| match tcp::recv(c, id, max, r.peek)? {
-                    tcp::Recv::Data(v) => Ok(Some(v)),
-                    tcp::Recv::Eof => Ok(Some(Vec::new())),
-                    tcp::Recv::Empty => Ok(None),
-                },
-            )
-            .map_err(Fail::new)?;
+        Done::Data(data) => {
             let peer = tcp::names(&stack.ctx(), id, tcp::Sock::Conn)
                 .ok()
                 .and_then(|n| n.1)
                 .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-            Ok((Msg::SockData(crate::msg::DataMsg { from: peer, data: got }), None))
+            Ok((Msg::SockData(crate::msg::DataMsg { from: peer, data }), None))
         }
-        (Msg::SockSend(d), tcp::Sock::Conn) => {
-            let mut off = 0usize;
-            let r = block(
-                stack,
-                conn,
-                d.wait,
-                |c| tcb_cv(c, id),
-                |c| {
-                    off += tcp::send(c, id, &d.data[off..])?;
-                    Ok((off == d.data.len()).then_some(()))
-                },
-            );
-            match r {
-                Ok(()) => Ok((Msg::SockSent(off as u64), None)),
-                Err(libc::EAGAIN) if off > 0 => Ok((Msg::SockSent(off as u64), None)),
-                Err(e) => Err(Fail::new(e)),
-            }
-        }
-        (Msg::SockShutdown(h), tcp::Sock::Conn) => done(tcp::shutdown(&mut stack.ctx(), id, h.how)),
-        (Msg::SockShutdown(_), _) => Err(Fail::new(libc::ENOTCONN)),
-        (Msg::SockSetOpt(o), st) => {
-            setopt(&mut stack.ctx(), Kind::Tcp(st), id, *o)?;
-            Ok((Msg::Done(Empty), None))
-        }
-        (Msg::SockGetName(_), st) => {
-            let (local, peer) = tcp::names(&stack.ctx(), id, st).map_err(Fail::new)?;
-            Ok((Msg::SockNamesOk(SockNames { local, peer }), None))
-        }
-        (Msg::SockRecv(_) | Msg::SockSend(_), _) => Err(Fail::new(libc::ENOTCONN)),
-        (Msg::SockConnect(_), tcp::Sock::Listening) => Err(Fail::new(libc::EISCONN)),
-        (Msg::SockAccept(_), _) | (Msg::SockListen(_), _) | (Msg::SockBind(_), _) => Err(Fail::new(libc::EINVAL)),
-        _ => Err(Fail::with(libc::EINVAL, "not a socket request".into())),
+        Done::Sent(n) => Ok((Msg::SockSent(n as u64), None)),
+        Done::Connected => Ok((Msg::Done(Empty), None)),
     }
 }
 
-/// Waits until a connection is established (or fails).
-fn wait_connected(stack: &Arc<Stack>, conn: &Conn, w: Wait) -> Result<(Msg, Option<std::os::fd::OwnedFd>), Fail> {
+/// A TCP socket's requests: the reply, or None when the request was started and parked
+/// (see `tcp_dispatch`'s caller) or answered by `start`.
+fn tcp_dispatch(
+    srv: &Arc<Server>,
+    conn: &Conn,
+    s: &mut tcp::Sock,
+    hdr: &Header,
+    msg: &mut Msg,
+    parked: &mut Option<Parked>,
+) -> Option<Reply> {
+    let stack = &srv.stack;
+    let root = conn.cred.uid == 0;
     let id = conn.id;
-    block(
-        stack,
-        conn,
-        w,
-        |c| tcb_cv(c, id),
-        |c| {
-            let t = c.inet.tcp.tcbs.get_mut(&id).ok_or(libc::ECONNREFUSED)?;
-            if let Some(e) = t.so_error.take() {
-                return Err(e);
+    let done = |r: Result<(), i32>| Some(r.map(|()| (Msg::Done(Empty), None)).map_err(Fail::new));
+    let mut park = |w: Wait, op: Op| {
+        *parked = start(srv, conn, hdr, w, op);
+        None
+    };
+    match (msg, *s) {
+        (Msg::SockBind(a), tcp::Sock::Fresh) => done(tcp::bind(&mut stack.ctx(), id, a.addr, root)),
+        (Msg::SockListen(l), tcp::Sock::Fresh) => {
+            if let Err(e) = tcp::listen(&mut stack.ctx(), id, l.backlog, root) {
+                return Some(Err(Fail::new(e)));
             }
-            Ok(t.state.synchronized().then_some(()))
-        },
-    )
-    .map(|()| (Msg::Done(Empty), None))
-    .map_err(|e| {
-        Fail::new(if e == libc::EAGAIN && !w.nonblock {
-            libc::ETIMEDOUT
-        } else {
-            e
-        })
-    })
+            *s = tcp::Sock::Listening;
+            done(Ok(()))
+        }
+        (Msg::SockListen(_), tcp::Sock::Listening) => done(Ok(())),
+        (Msg::SockConnect(a), tcp::Sock::Fresh) => {
+            if let Err(e) = tcp::connect(&mut stack.ctx(), id, a.addr, root) {
+                return Some(Err(Fail::new(e)));
+            }
+            *s = tcp::Sock::Conn;
+            if a.wait.nonblock {
+                return Some(Err(Fail::new(libc::EINPROGRESS)));
+            }
+            park(a.wait, Op::Connect)
+        }
+        (Msg::SockConnect(a), tcp::Sock::Conn) => park(a.wait, Op::Connect),
+        (Msg::SockAccept(w), tcp::Sock::Listening) => park(*w, Op::Accept),
+        (Msg::SockRecv(r), tcp::Sock::Conn) => {
+            let max = (r.max as usize).clamp(1, crate::msg::MAX_MSG - 1024);
+            park(r.wait, Op::Recv { max, peek: r.peek })
+        }
+        (Msg::SockSend(d), tcp::Sock::Conn) => {
+            let data = std::mem::take(&mut d.data);
+            park(d.wait, Op::Send { data, off: 0 })
+        }
+        (Msg::SockShutdown(h), tcp::Sock::Conn) => done(tcp::shutdown(&mut stack.ctx(), id, h.how)),
+        (Msg::SockShutdown(_), _) => Some(Err(Fail::new(libc::ENOTCONN))),
+        (Msg::SockSetOpt(o), st) => {
+            Some(setopt(&mut stack.ctx(), Kind::Tcp(st), id, *o).map(|()| (Msg::Done(Empty), None)))
+        }
+        (Msg::SockGetName(_), st) => Some(
+            tcp::names(&stack.ctx(), id, st)
+                .map(|(local, peer)| (Msg::SockNamesOk(SockNames { local, peer }), None))
+                .map_err(Fail::new),
+        ),
+        (Msg::SockRecv(_) | Msg::SockSend(_), _) => Some(Err(Fail::new(libc::ENOTCONN))),
+        (Msg::SockConnect(_), tcp::Sock::Listening) => Some(Err(Fail::new(libc::EISCONN))),
+        (Msg::SockAccept(_), _) | (Msg::SockListen(_), _) | (Msg::SockBind(_), _) => Some(Err(Fail::new(libc::EINVAL))),
+        _ => Some(Err(Fail::with(libc::EINVAL, "not a socket request".into()))),
+    }
 }

@@ -6,7 +6,7 @@
 //! receive threads "become the stack thread".
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 pub mod callout;
 pub mod log;
@@ -101,22 +101,18 @@ impl Ctx {
 /// to the stack's own addresses go around through lo0, as a BSD loopback interface's queue
 /// is served after the sender is done: a reply is never processed in the middle of
 /// sending what it answers.
+///
+/// Sockets that the work done under it woke (a parked request may go on) are handed to
+/// the channel server once the context is let go.
 pub struct CtxGuard<'a> {
     g: Option<MutexGuard<'a, Ctx>>,
-}
-
-impl CtxGuard<'_> {
-    fn drain(&mut self) {
-        if let Some(g) = self.g.as_mut() {
-            crate::inet::ip::loopback_drain(g);
-        }
-    }
+    stack: &'a Stack,
 }
 
 impl std::ops::Deref for CtxGuard<'_> {
     type Target = Ctx;
     fn deref(&self) -> &Ctx {
-        // Only `wait` takes the inner guard out, and it puts one back before returning.
+        // Only `drop` takes the inner guard out.
         self.g.as_ref().expect("the stack context is held")
     }
 }
@@ -129,9 +125,23 @@ impl std::ops::DerefMut for CtxGuard<'_> {
 
 impl Drop for CtxGuard<'_> {
     fn drop(&mut self) {
-        self.drain();
+        let Some(mut g) = self.g.take() else { return };
+        crate::inet::ip::loopback_drain(&mut g);
+        if g.inet.tcp.woken.is_empty() {
+            return;
+        }
+        let woken = std::mem::take(&mut g.inet.tcp.woken);
+        drop(g);
+        if let Some(w) = self.stack.waker.get() {
+            for id in woken {
+                w(id);
+            }
+        }
     }
 }
+
+/// What the stack calls with the id of a socket whose parked request may go on.
+pub type Waker = Box<dyn Fn(u64) + Send + Sync>;
 
 /// Settings given on the command line (`-p tcpip ...`, `-t`).
 #[derive(Debug, Clone)]
@@ -154,6 +164,8 @@ pub struct Stack {
     shutdown: AtomicBool,
     /// Wakes the callout thread early.
     pub callout: Arc<callout::Kick>,
+    /// Set by the channel server when it starts.
+    pub waker: OnceLock<Waker>,
 }
 
 impl Stack {
@@ -180,6 +192,7 @@ impl Stack {
             ctx: Mutex::new(ctx),
             shutdown: AtomicBool::new(false),
             callout: kick,
+            waker: OnceLock::new(),
         })
     }
 
@@ -188,21 +201,8 @@ impl Stack {
     pub fn ctx(&self) -> CtxGuard<'_> {
         CtxGuard {
             g: Some(self.ctx.lock().unwrap_or_else(|p| p.into_inner())),
+            stack: self,
         }
-    }
-
-    /// Waits on `cv` with the stack context released, as a blocking socket call does;
-    /// gives the context back after a notification or `d`.
-    pub fn wait<'a>(&'a self, mut g: CtxGuard<'a>, cv: &std::sync::Condvar, d: std::time::Duration) -> CtxGuard<'a> {
-        g.drain();
-        let Some(inner) = g.g.take() else {
-            return self.ctx();
-        };
-        let inner = match cv.wait_timeout(inner, d) {
-            Ok((g, _)) => g,
-            Err(p) => p.into_inner().0,
-        };
-        CtxGuard { g: Some(inner) }
     }
 
     pub fn shutting_down(&self) -> bool {

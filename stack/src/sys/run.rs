@@ -99,7 +99,7 @@ pub fn run(config: Config, drivers: Vec<Opened>, ready: impl FnOnce(Result<(), S
         let stack = stack.clone();
         let l = listener.clone();
         std::thread::Builder::new()
-            .name("resmgr-accept".into())
+            .name("resmgr-poll".into())
             .spawn(move || crate::resmgr::serve(stack, l))
             .map_err(|e| format!("cannot start the channel thread: {e}"))?
     };

@@ -290,9 +290,7 @@ fn segment(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         State::Closed | State::Listen => {}
         _ => synchronized(ctx, id, s),
     }
-    if let Some(t) = ctx.inet.tcp.tcbs.get(&id) {
-        wake(&t.cv.clone());
-    }
+    wake(&mut ctx.inet.tcp, id);
 }
 
 fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
@@ -497,7 +495,8 @@ fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         if let Some(l) = lid.and_then(|l| st.listeners.get_mut(&l)) {
             l.incomplete = l.incomplete.saturating_sub(1);
             l.queue.push_back(id);
-            wake(&l.cv.clone());
+            let lid = l.id;
+            wake(st, lid);
         }
     }
     ack_processing(ctx, id, s, now);
@@ -907,7 +906,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     tcp.insert_tcb(id, t);
     if let Some(l) = tcp.listeners.get_mut(&lid) {
         l.queue.push_back(id);
-        wake(&l.cv.clone());
+        wake(tcp, lid);
     }
     // Any data that came with the ACK.
     if !s.data.is_empty() || s.flags & TH_FIN != 0 {

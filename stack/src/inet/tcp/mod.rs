@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
 
 use crate::sys::Ctx;
@@ -211,8 +210,8 @@ pub struct Tcb {
     pub so_error: Option<i32>,
     /// The listener whose accept queue this connection is for.
     pub listener: Option<u64>,
-    /// The user side waits on this.
-    pub cv: Arc<Condvar>,
+    /// A request of the socket's user is parked until this connection changes.
+    pub waiting: bool,
     pub ttl: u8,
     pub tos: u8,
 }
@@ -227,7 +226,8 @@ pub struct Listener {
     pub queue: VecDeque<u64>,
     /// Connections still in SYN_RECEIVED.
     pub incomplete: usize,
-    pub cv: Arc<Condvar>,
+    /// An accept is parked until a connection is queued.
+    pub waiting: bool,
     /// Settings the accepted connections inherit.
     pub nodelay: bool,
     pub keepalive: bool,
@@ -273,6 +273,9 @@ pub struct TcpState {
     pub congctl: cc::Algo,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
     pub challenge: crate::inet::icmp::PpsLimit,
+    /// Sockets whose parked request may go on now; the channel server takes them when
+    /// the stack context is let go.
+    pub woken: Vec<u64>,
 }
 
 impl Default for TcpState {
@@ -299,6 +302,7 @@ impl Default for TcpState {
             somaxconn: 128,
             congctl: cc::Algo::Cubic,
             challenge: crate::inet::icmp::PpsLimit::new(100),
+            woken: Vec::new(),
         }
     }
 }
@@ -682,7 +686,7 @@ impl Tcb {
             orphan: false,
             so_error: None,
             listener: None,
-            cv: Arc::new(Condvar::new()),
+            waiting: false,
             ttl: 64,
             tos: 0,
         }
@@ -736,9 +740,17 @@ pub fn autosize_snd(t: &mut Tcb) {
     }
 }
 
-/// Wakes every user waiting on a connection or listener.
-pub fn wake(cv: &Condvar) {
-    cv.notify_all();
+/// Wakes the user waiting on a connection or listener, if one is: the socket's id is
+/// queued for the channel server, which retries its parked request.
+pub fn wake(tcp: &mut TcpState, id: u64) {
+    let t = tcp.tcbs.get_mut(&id).is_some_and(|t| std::mem::take(&mut t.waiting));
+    let l = tcp
+        .listeners
+        .get_mut(&id)
+        .is_some_and(|l| std::mem::take(&mut l.waiting));
+    if t || l {
+        tcp.woken.push(id);
+    }
 }
 
 /// Removes a control block for good (CLOSED), waking its user.
@@ -753,7 +765,9 @@ pub fn tcp_close(ctx: &mut Ctx, id: u64) {
                 l.incomplete = l.incomplete.saturating_sub(1);
             }
         }
-        wake(&t.cv);
+        if t.waiting {
+            st.woken.push(id);
+        }
     }
 }
 
@@ -771,7 +785,9 @@ pub fn tcp_drop(ctx: &mut Ctx, id: u64, err: i32, rst: bool) {
     if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) {
         t.so_error = Some(err);
         t.state = State::Closed;
-        wake(&t.cv.clone());
+        if std::mem::take(&mut t.waiting) {
+            ctx.inet.tcp.woken.push(id);
+        }
         if !t.orphan {
             // Keep the block so the user can read the error; it goes when the socket does.
             ctx.inet.tcp.by_key.remove(&(t.laddr, t.lport, t.faddr, t.fport));

@@ -3,7 +3,6 @@
 //! functions never wait.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
 
 use crate::inet::ip::source_for;
@@ -87,7 +86,7 @@ pub fn listen(ctx: &mut Ctx, id: u64, backlog: i32, root: bool) -> Result<(), i3
             backlog,
             queue: Default::default(),
             incomplete: 0,
-            cv: Arc::new(Condvar::new()),
+            waiting: false,
             nodelay: b.nodelay,
             keepalive: b.keepalive,
         },

@@ -126,6 +126,8 @@ struct State {
     /// A buffer a read gave back, kept for the next rotation.
     spare: Vec<u8>,
     stat: BpfStat,
+    /// A read is parked until there is something to hand over.
+    waiting: bool,
 }
 
 impl State {
@@ -137,10 +139,14 @@ impl State {
     }
 }
 
+/// What a capture calls when a parked read may go on.
+pub type Notify = Box<dyn Fn() + Send + Sync>;
+
 /// One capture (`struct bpf_d`).
 pub struct BpfD {
     st: Mutex<State>,
     cv: Condvar,
+    notify: Mutex<Option<Notify>>,
 }
 
 impl BpfD {
@@ -159,8 +165,10 @@ impl BpfD {
                 hold: Vec::new(),
                 spare: Vec::new(),
                 stat: BpfStat::default(),
+                waiting: false,
             }),
             cv: Condvar::new(),
+            notify: Mutex::new(None),
         })
     }
 
@@ -268,10 +276,50 @@ impl BpfD {
         .put(store);
         store.extend_from_slice(&pkt[..caplen]);
         st.stat.capt += 1;
+        let parked = wake && std::mem::take(&mut st.waiting);
         drop(st);
         if wake {
             self.cv.notify_all();
         }
+        if parked {
+            if let Some(n) = self.notify.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                n();
+            }
+        }
+    }
+
+    /// Sets what to call when a parked read (see [`BpfD::try_read`]) may go on.
+    pub fn set_notify(&self, n: Option<Notify>) {
+        *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = n;
+    }
+
+    /// The read deadline the capture's settings give a read starting now.
+    pub fn read_deadline(&self) -> Option<Instant> {
+        let ms = self.lock().conf.timeout_ms;
+        (ms > 0).then(|| Instant::now() + Duration::from_millis(u64::from(ms)))
+    }
+
+    /// A read that does not wait: a buffer of records when a read would return now (empty
+    /// when `deadline` passed with nothing captured), or None, after which the notifier
+    /// is called once there is something to hand over.
+    pub fn try_read(&self, deadline: Option<Instant>) -> Option<Vec<u8>> {
+        let mut st = self.lock();
+        if !st.hold.is_empty() {
+            st.waiting = false;
+            return Some(std::mem::take(&mut st.hold));
+        }
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if (st.conf.immediate || timed_out) && !st.store.is_empty() {
+            st.waiting = false;
+            st.rotate();
+            return Some(std::mem::take(&mut st.hold));
+        }
+        if timed_out {
+            st.waiting = false;
+            return Some(Vec::new());
+        }
+        st.waiting = true;
+        None
     }
 
     /// A read: waits as the capture's settings say, then hands over a buffer of records
