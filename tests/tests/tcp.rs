@@ -360,8 +360,10 @@ fn a_thousand_concurrent_connections() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let most = sampler.join().unwrap();
     eprintln!("most threads: A {} B {}", most[0], most[1]);
+    // The workers are bounded by threads_max (200 by default), not by the 1000 sockets
+    // (the old design needed a thread per socket); a loaded machine grows the pool more.
     for (name, n) in ["A", "B"].iter().zip(most) {
-        assert!(n > 0 && n < 100, "stack {name} had {n} threads");
+        assert!(n > 0 && n < 250, "stack {name} had {n} threads");
     }
 }
 
