@@ -14,7 +14,7 @@
 //! of 8 ([`BPF_ALIGNMENT`]). [`records`] walks a buffer of them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::BpfProgram;
@@ -145,7 +145,6 @@ pub type Notify = Box<dyn Fn() + Send + Sync>;
 /// One capture (`struct bpf_d`).
 pub struct BpfD {
     st: Mutex<State>,
-    cv: Condvar,
     notify: Mutex<Option<Notify>>,
 }
 
@@ -167,7 +166,6 @@ impl BpfD {
                 stat: BpfStat::default(),
                 waiting: false,
             }),
-            cv: Condvar::new(),
             notify: Mutex::new(None),
         })
     }
@@ -212,7 +210,6 @@ impl BpfD {
 
     pub fn set_conf(&self, c: BpfConf) {
         self.lock().conf = c;
-        self.cv.notify_all();
     }
 
     pub fn stats(&self) -> BpfStat {
@@ -278,9 +275,6 @@ impl BpfD {
         st.stat.capt += 1;
         let parked = wake && std::mem::take(&mut st.waiting);
         drop(st);
-        if wake {
-            self.cv.notify_all();
-        }
         if parked {
             if let Some(n) = self.notify.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                 n();
@@ -320,44 +314,6 @@ impl BpfD {
         }
         st.waiting = true;
         None
-    }
-
-    /// A read: waits as the capture's settings say, then hands over a buffer of records
-    /// (empty when the timeout passed with nothing captured). `stop` is asked every so often
-    /// whether to give up (the client went away, the stack is stopping); it returns the
-    /// errno to fail with.
-    pub fn read(&self, mut stop: impl FnMut() -> Option<i32>) -> Result<Vec<u8>, i32> {
-        let mut st = self.lock();
-        let deadline =
-            (st.conf.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(u64::from(st.conf.timeout_ms)));
-        loop {
-            if !st.hold.is_empty() {
-                return Ok(std::mem::take(&mut st.hold));
-            }
-            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-            if (st.conf.immediate || timed_out) && !st.store.is_empty() {
-                st.rotate();
-                return Ok(std::mem::take(&mut st.hold));
-            }
-            if timed_out {
-                return Ok(Vec::new());
-            }
-            // Asked without the capture's lock: `stop` may take the stack context, and a
-            // thread holding the context takes this lock to tap a packet it sends.
-            drop(st);
-            if let Some(e) = stop() {
-                return Err(e);
-            }
-            st = self.lock();
-            if !st.hold.is_empty() || (st.conf.immediate && !st.store.is_empty()) {
-                continue;
-            }
-            let slice = deadline
-                .map(|d| d.saturating_duration_since(Instant::now()))
-                .unwrap_or(Duration::MAX)
-                .min(Duration::from_millis(200));
-            st = self.cv.wait_timeout(st, slice).unwrap_or_else(|p| p.into_inner()).0;
-        }
     }
 
     /// Gives a buffer that a read took back, so the next rotation need not allocate.
@@ -426,7 +382,7 @@ mod tests {
     use crate::net::bpf::{BpfInsn, BPF_K, BPF_RET};
 
     fn frames(d: &BpfD) -> Vec<(BpfHdr, Vec<u8>)> {
-        let b = d.read(|| Some(libc::EINTR)).unwrap_or_default();
+        let b = d.try_read(None).unwrap_or_default();
         records(&b).map(|(h, p)| (h, p.to_vec())).collect()
     }
 
