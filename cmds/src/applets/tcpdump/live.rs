@@ -29,15 +29,19 @@ pub fn dlt_name(dlt: u32) -> (&'static str, &'static str) {
     }
 }
 
-/// What `tcpdump -D` prints: one line per interface, numbered, with libpcap's flags.
-pub fn list_interfaces(prefix: &Path) -> Result<String, String> {
+/// The interfaces of the stack at `prefix`.
+pub fn interfaces(prefix: &Path) -> Result<Vec<IfInfo>, String> {
     let mut s = Stack::open_at(prefix).map_err(|e| e.to_string())?;
-    let ifs = s.if_list(None).map_err(|e| e.to_string())?;
+    s.if_list(None).map_err(|e| e.to_string())
+}
+
+/// What `tcpdump -D` prints: one line per interface, numbered, with libpcap's flags.
+pub fn list_interfaces(ifs: &[IfInfo]) -> String {
     let mut out = String::new();
     for (i, ifp) in ifs.iter().enumerate() {
         out += &format!("{}.{} [{}]\n", i + 1, ifp.name, describe(ifp));
     }
-    Ok(out)
+    out
 }
 
 fn describe(ifp: &IfInfo) -> String {
@@ -60,15 +64,12 @@ fn describe(ifp: &IfInfo) -> String {
 
 /// The interface tcpdump listens on without -i: the first one that is up and not a
 /// loopback (`pcap_lookupdev`), else the first one up.
-pub fn default_interface(prefix: &Path) -> Result<String, String> {
-    let mut s = Stack::open_at(prefix).map_err(|e| e.to_string())?;
-    let ifs = s.if_list(None).map_err(|e| e.to_string())?;
+pub fn default_interface(ifs: &[IfInfo]) -> Result<&IfInfo, String> {
     let up = |i: &&IfInfo| i.flags & iff::UP != 0;
     ifs.iter()
         .filter(up)
         .find(|i| i.data.ifi_type != IFT_LOOP)
         .or_else(|| ifs.iter().find(up))
-        .map(|i| i.name.clone())
         .ok_or_else(|| "no suitable device found".to_string())
 }
 

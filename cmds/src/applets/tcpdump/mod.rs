@@ -18,7 +18,7 @@ use clap::{Arg, ArgAction, Command};
 
 use pktbox_stack::msg::IFT_LOOP;
 use pktbox_stack::net::bpf::{records, BpfInsn, BpfProgram, BPF_K, BPF_RET};
-use pktbox_stack::socket::{prefix_from_env, Stack};
+use pktbox_stack::socket::prefix_from_env;
 
 use crate::common::{fail, parse};
 
@@ -203,8 +203,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         .unwrap_or_default();
     let dump = m.get_count("dump");
     let r = if m.get_flag("list_interfaces") {
-        live::list_interfaces(&prefix_from_env())
-            .map(|s| print!("{s}"))
+        live::interfaces(&prefix_from_env())
+            .map(|ifs| print!("{}", live::list_interfaces(&ifs)))
             .map_err(Failure::Say)
     } else if let Some(path) = m.get_one::<String>("read") {
         offline(&m, path, &expr, dump)
@@ -390,20 +390,15 @@ fn offline(m: &clap::ArgMatches, path: &str, expr: &str, dump: u8) -> Result<(),
 /// counts tcpdump prints.
 fn capture(m: &clap::ArgMatches, expr: &str, snap: u32, dump: u8) -> Result<(), Failure> {
     let prefix = prefix_from_env();
-    let ifname = match m.get_one::<String>("interface") {
-        Some(i) => i.clone(),
-        None => live::default_interface(&prefix).map_err(Failure::Say)?,
+    let ifs = live::interfaces(&prefix).map_err(Failure::Say)?;
+    let ifp = match m.get_one::<String>("interface") {
+        Some(name) => ifs
+            .iter()
+            .find(|i| i.name == *name)
+            .ok_or_else(|| Failure::Say(format!("{name}: No such device exists")))?,
+        None => live::default_interface(&ifs).map_err(Failure::Say)?,
     };
-    let mut stack = Stack::open_at(&prefix).map_err(|e| Failure::Say(e.to_string()))?;
-    let ifp = match stack.if_list(Some(&ifname)) {
-        Ok(mut v) if !v.is_empty() => v.remove(0),
-        Ok(_) => return Err(Failure::Say(format!("{ifname}: No such device exists"))),
-        Err(e) if e.errno() == Some(libc::ENXIO) => {
-            return Err(Failure::Say(format!("{ifname}: No such device exists")))
-        }
-        Err(e) => return Err(Failure::Say(e.to_string())),
-    };
-    drop(stack);
+    let ifname = ifp.name.clone();
     let dlt = if ifp.data.ifi_type == IFT_LOOP {
         compile::DLT_NULL
     } else {
