@@ -227,19 +227,23 @@ impl Decoded {
     }
 }
 
+/// Jump targets narrowed to the 16 bits the fused forms keep (a program has at most 4096
+/// instructions).
+fn targets(t: u32, f: u32) -> Option<(u16, u16)> {
+    Some((u16::try_from(t).ok()?, u16::try_from(f).ok()?))
+}
+
 /// Fuses each load from a fixed offset with the test right after it. The test keeps its
 /// own place too, for the jumps that land on it.
 fn fuse(mut ops: Vec<Op>) -> Vec<Op> {
     for i in 0..ops.len().saturating_sub(1) {
-        let t16 = |t: u32| u16::try_from(t).ok();
-        let f16 = t16;
         let fused = match (ops[i], ops[i + 1]) {
-            (Op::LdH(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdHJeq(off, k, t, f)),
-            (Op::LdB(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdBJeq(off, k, t, f)),
-            (Op::LdW(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdWJeq(off, k, t, f)),
-            (Op::LdH(off), Op::Jset(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdHJset(off, k, t, f)),
-            (Op::LdB(off), Op::Jset(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdBJset(off, k, t, f)),
-            (Op::LdIndH(off), Op::Jeq(k, t, f)) => t16(t).zip(f16(f)).map(|(t, f)| Op::LdIndHJeq(off, k, t, f)),
+            (Op::LdH(off), Op::Jeq(k, t, f)) => targets(t, f).map(|(t, f)| Op::LdHJeq(off, k, t, f)),
+            (Op::LdB(off), Op::Jeq(k, t, f)) => targets(t, f).map(|(t, f)| Op::LdBJeq(off, k, t, f)),
+            (Op::LdW(off), Op::Jeq(k, t, f)) => targets(t, f).map(|(t, f)| Op::LdWJeq(off, k, t, f)),
+            (Op::LdH(off), Op::Jset(k, t, f)) => targets(t, f).map(|(t, f)| Op::LdHJset(off, k, t, f)),
+            (Op::LdB(off), Op::Jset(k, t, f)) => targets(t, f).map(|(t, f)| Op::LdBJset(off, k, t, f)),
+            (Op::LdIndH(off), Op::Jeq(k, t, f)) => targets(t, f).map(|(t, f)| Op::LdIndHJeq(off, k, t, f)),
             _ => None,
         };
         if let Some(op) = fused {
