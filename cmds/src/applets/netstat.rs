@@ -855,6 +855,7 @@ fn format_tcp(st: &TcpStats, sflag: u8) -> String {
     s.p(st.rcvbadsum, "\t\t{} discarded for bad checksum{s}");
     s.p(st.rcvbadoff, "\t\t{} discarded for bad header offset field{s}");
     s.p(st.rcvshort, "\t\t{} discarded because packet too short");
+    s.p(st.rcvmemdrop, "\t\t{} discarded due to memory problems");
     s.p(st.connattempt, "\t{} connection request{s}");
     s.p(st.accepts, "\t{} connection accept{s}");
     s.p(

@@ -98,34 +98,8 @@ pub fn write_header(
     h[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
-/// IP ids: a 16-bit counter sent through a keyed permutation, so ids do not repeat within
-/// 65536 datagrams (RFC 6864) and are not predictable from one another.
-#[derive(Debug, Clone)]
-pub struct IpId {
-    n: u16,
-    key: u16,
-    mul: u16,
-}
-
-impl Default for IpId {
-    fn default() -> Self {
-        let seed = pktbox_drivers::random_mac();
-        IpId {
-            n: u16::from_le_bytes([seed[1], seed[2]]),
-            key: u16::from_le_bytes([seed[3], seed[4]]),
-            mul: u16::from_le_bytes([seed[5], seed[1]]) | 1,
-        }
-    }
-}
-
-impl IpId {
-    pub fn next_id(&mut self) -> u16 {
-        self.n = self.n.wrapping_add(1);
-        let mut x = self.n.wrapping_mul(self.mul) ^ self.key;
-        x = x.rotate_left(7).wrapping_mul(0x9e37 | 1);
-        x ^ (x >> 5)
-    }
-}
+/// IP ids: a keyed permutation of a counter (sys/random.rs).
+pub type IpId = crate::sys::random::IdPerm;
 
 /// Whether `dst` is one of ours: an address, a broadcast address of ours, or limited
 /// broadcast (the weak host model, as NetBSD has it). Also says whether it is a broadcast.

@@ -58,6 +58,8 @@ pub struct InState {
     /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
     pub anonportmin: u16,
     pub anonportmax: u16,
+    /// Where the search for a free ephemeral port starts (unpredictable, RFC 6056).
+    pub portrand: crate::sys::random::KeyedStream,
 }
 
 impl Default for InState {
@@ -80,6 +82,7 @@ impl Default for InState {
             udpstat: UdpStats::default(),
             anonportmin: 49152,
             anonportmax: 65535,
+            portrand: Default::default(),
         }
     }
 }

@@ -137,7 +137,7 @@ fn anon_port(ctx: &mut Ctx, addr: Ipv4Addr, except: u64) -> Result<u16, i32> {
     let (a, b) = (ctx.inet.anonportmin, ctx.inet.anonportmax);
     let (lo, hi) = (a.min(b), a.max(b));
     let span = u32::from(hi - lo) + 1;
-    let start = u32::from(ctx.inet.ip_id.next_id()) % span;
+    let start = ctx.inet.portrand.next_u32() % span;
     for i in 0..span {
         let port = lo + ((start + i) % span) as u16;
         if !in_use(ctx, addr, port, false, false, except) {

@@ -403,6 +403,8 @@ pub struct TcpStats {
     pub rcvdupbyte: u64,
     pub rcvpartduppack: u64,
     pub rcvoopack: u64,
+    /// Out-of-order segments not kept: the queue was at its byte or run limit.
+    pub rcvmemdrop: u64,
     pub rcvoobyte: u64,
     pub rcvpackafterwin: u64,
     pub rcvwinprobe: u64,

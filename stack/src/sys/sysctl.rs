@@ -104,6 +104,23 @@ pub static NODES: &[Node] = &[
         set: Some(|c, v| c.inet.ttl = int(v) as u8),
     },
     Node {
+        name: "net.inet.tcp.iss_fixed",
+        desc: "Initial send sequence number of every new connection (testing); -1: RFC 6528",
+        kind: Kind::Int {
+            min: -1,
+            max: u32::MAX as i64,
+        },
+        get: |c| SysctlValue::Int(c.inet.tcp.iss_fixed.map_or(-1, i64::from)),
+        set: Some(|c, v| c.inet.tcp.iss_fixed = u32::try_from(int(v)).ok()),
+    },
+    Node {
+        name: "net.inet.tcp.reass_maxqueuelen",
+        desc: "Runs of out-of-order data a connection may hold",
+        kind: Kind::Int { min: 1, max: 1 << 20 },
+        get: |c| SysctlValue::Int(c.inet.tcp.reass_maxqueuelen as i64),
+        set: Some(|c, v| c.inet.tcp.reass_maxqueuelen = int(v) as usize),
+    },
+    Node {
         name: "net.inet.tcp.rexmit_min",
         desc: "Minimum TCP retransmit timeout, in milliseconds",
         kind: Kind::Int { min: 10, max: 60_000 },

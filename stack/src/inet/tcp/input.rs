@@ -756,17 +756,9 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
             t.rcv_nxt = t.rcv_nxt.wrapping_add(data.len() as u32);
             super::autosize_rcv(t, data.len(), now);
             // Segments that were waiting for this one.
-            while let Some((&oseq, _)) = t.ooo.iter().next() {
-                if gt(oseq, t.rcv_nxt) {
-                    break;
-                }
-                let Some(buf) = t.ooo.remove(&oseq) else { break };
-                t.ooo_bytes -= buf.len();
-                let skip = t.rcv_nxt.wrapping_sub(oseq) as usize;
-                if skip < buf.len() {
-                    t.rcv_buf.extend(&buf[skip..]);
-                    t.rcv_nxt = t.rcv_nxt.wrapping_add((buf.len() - skip) as u32);
-                }
+            while let Some(run) = t.ooo.pull(t.rcv_nxt) {
+                t.rcv_buf.extend(&run);
+                t.rcv_nxt = t.rcv_nxt.wrapping_add(run.len() as u32);
             }
             // Delayed ACK: every second full segment at once, others within TCPTV_DELACK.
             // A merged segment counts for the full segments it holds.
@@ -799,9 +791,11 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         st.rcvoopack += 1;
         st.rcvoobyte += data.len() as u64;
         t.last_ooo = Some(seq);
-        if !t.ooo.contains_key(&seq) && t.rcv_space() >= data.len() {
-            t.ooo_bytes += data.len();
-            t.ooo.insert(seq, data.to_vec());
+        // Bounded by the receive space (which counts what the queue holds) and by runs.
+        let max_runs = ctx.inet.tcp.reass_maxqueuelen;
+        let kept = t.rcv_space() >= data.len() && t.ooo.insert(t.rcv_nxt, seq, data, max_runs).is_ok();
+        if !kept {
+            st.rcvmemdrop += 1;
         }
         t.ack_now = true;
     }
@@ -822,8 +816,7 @@ fn cookie_tick(ctx: &Ctx) -> u32 {
 
 /// The 24-bit keyed hash of a cookie.
 fn cookie_hash(ctx: &Ctx, key: &Key, irs: u32, tick: u32) -> u32 {
-    let k = (key.0, key.1 ^ (tick as u16), key.2, key.3);
-    ctx.inet.tcp.new_isn_keyed(&k, irs ^ tick.rotate_left(11)) & 0x00ff_ffff
+    ctx.inet.tcp.cookie_hash(key, irs, tick) & 0x00ff_ffff
 }
 
 /// Answers a SYN with a SYN,ACK whose sequence number encodes what we need to accept the

@@ -12,15 +12,17 @@
 //! numbers; a bounded SYN queue with SYN cookies beyond it; listen backlog; half-close;
 //! SO_LINGER; buffer auto-sizing.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use crate::sys::random::SipKey;
 use crate::sys::Ctx;
 
 pub mod cc;
 pub mod input;
 pub mod output;
+pub mod segq;
 pub mod seq;
 pub mod timer;
 pub mod usrreq;
@@ -95,6 +97,10 @@ pub const TCPTV_DELACK: Duration = Duration::from_millis(100);
 pub const TCP_MAXRXTSHIFT: u32 = 12;
 /// Default MSS when the peer sends none (RFC 9293 3.7.1).
 pub const TCP_DEFAULT_MSS: u32 = 536;
+/// Runs of out-of-order data a connection may hold (net.inet.tcp.reass_maxqueuelen). Data
+/// that continues a run costs none, so this bounds the holes a peer can open in the
+/// window, and with them the queue's overhead, not how much data waits.
+pub const REASS_MAXQUEUELEN: usize = 1024;
 /// Largest window-scale shift (RFC 7323).
 pub const TCP_MAX_WINSHIFT: u8 = 14;
 /// Receive buffers may grow to this with window scaling.
@@ -134,9 +140,8 @@ pub struct Tcb {
     pub rcv_adv: u32,
     pub rcv_buf: VecDeque<u8>,
     pub rcv_buf_max: usize,
-    /// Segments that arrived ahead of rcv_nxt, by sequence number.
-    pub ooo: BTreeMap<u32, Vec<u8>>,
-    pub ooo_bytes: usize,
+    /// Data that arrived ahead of rcv_nxt.
+    pub ooo: segq::SegQueue,
     /// The peer's FIN has been received (in sequence).
     pub fin_rcvd: bool,
     // Options.
@@ -257,8 +262,13 @@ pub struct TcpState {
     pub bound: HashMap<u64, Bound>,
     pub next_id: u64,
     pub stat: TcpStats,
-    /// RFC 6528 secret key.
-    pub isn_secret: [u64; 2],
+    /// RFC 6528's secret key (F is SipHash-2-4 under it).
+    pub isn_secret: SipKey,
+    /// The SYN-cookie key, apart from the ISN's.
+    pub cookie_secret: SipKey,
+    /// net.inet.tcp.iss_fixed: when set, every new connection's initial send sequence
+    /// number, instead of RFC 6528's (a test knob: ISNs just below 2^32 exercise the wrap).
+    pub iss_fixed: Option<u32>,
     pub isn_epoch: Instant,
     /// net.inet.tcp.sendspace / recvspace.
     pub sendspace: usize,
@@ -269,6 +279,8 @@ pub struct TcpState {
     pub rexmit_min: Duration,
     /// net.inet.tcp.somaxconn.
     pub somaxconn: usize,
+    /// net.inet.tcp.reass_maxqueuelen: runs of out-of-order data one connection may hold.
+    pub reass_maxqueuelen: usize,
     /// net.inet.tcp.congctl.selected.
     pub congctl: cc::Algo,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
@@ -280,8 +292,6 @@ pub struct TcpState {
 
 impl Default for TcpState {
     fn default() -> Self {
-        let a = pktbox_drivers::random_mac();
-        let b = pktbox_drivers::random_mac();
         TcpState {
             callout: Default::default(),
             tcbs: HashMap::new(),
@@ -290,16 +300,16 @@ impl Default for TcpState {
             bound: HashMap::new(),
             next_id: 1,
             stat: TcpStats::default(),
-            isn_secret: [
-                u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], b[0], b[1]]),
-                u64::from_le_bytes([b[2], b[3], b[4], b[5], a[5], a[4], a[3], a[2]]),
-            ],
+            isn_secret: SipKey::new(),
+            cookie_secret: SipKey::new(),
+            iss_fixed: None,
             isn_epoch: Instant::now(),
             sendspace: 65536,
             recvspace: 65536,
             mssdflt: TCP_DEFAULT_MSS,
             rexmit_min: TCPTV_REXMIT_MIN,
             somaxconn: 128,
+            reass_maxqueuelen: REASS_MAXQUEUELEN,
             congctl: cc::Algo::Cubic,
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
@@ -307,24 +317,12 @@ impl Default for TcpState {
     }
 }
 
-/// SipHash-like keyed mixing for RFC 6528 (F(localip, localport, remoteip, remoteport,
-/// secretkey)); a 64-bit ARX mix keyed with 128 bits of random secret.
-fn isn_hash(secret: &[u64; 2], k: &Key) -> u32 {
-    let mut v0 = secret[0] ^ 0x736f_6d65_7073_6575;
-    let mut v1 = secret[1] ^ 0x646f_7261_6e64_6f6d;
-    let m0 = (u64::from(u32::from(k.0)) << 32) | u64::from(u32::from(k.2));
-    let m1 = (u64::from(k.1) << 16) | u64::from(k.3);
-    for m in [m0, m1, 0xff] {
-        v1 ^= m;
-        for _ in 0..2 {
-            v0 = v0.wrapping_add(v1);
-            v1 = v1.rotate_left(13) ^ v0;
-            v0 = v0.rotate_left(32);
-            v1 = v1.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-        v0 ^= m;
-    }
-    (v0 ^ v1 ^ (v0 >> 32)) as u32
+/// The 4-tuple as SipHash input words.
+fn key_words(k: &Key) -> [u64; 2] {
+    [
+        (u64::from(u32::from(k.0)) << 32) | u64::from(u32::from(k.2)),
+        (u64::from(k.1) << 16) | u64::from(k.3),
+    ]
 }
 
 impl TcpState {
@@ -337,17 +335,21 @@ impl TcpState {
             self.callout.kick();
         }
     }
-    /// The keyed hash of RFC 6528's F with one more word mixed in (SYN cookies).
-    pub fn new_isn_keyed(&self, k: &Key, extra: u32) -> u32 {
-        let mut s = self.isn_secret;
-        s[0] ^= u64::from(extra);
-        isn_hash(&s, k)
+    /// The keyed hash of a SYN cookie: the 4-tuple, the peer's ISN and the time counter
+    /// under the cookie key.
+    pub fn cookie_hash(&self, k: &Key, irs: u32, tick: u32) -> u32 {
+        let [a, b] = key_words(k);
+        self.cookie_secret
+            .hash(&[a, b, (u64::from(irs) << 32) | u64::from(tick)]) as u32
     }
 
     /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock.
     pub fn new_isn(&self, k: &Key) -> u32 {
+        if let Some(iss) = self.iss_fixed {
+            return iss;
+        }
         let m = (self.isn_epoch.elapsed().as_micros() / 4) as u32;
-        m.wrapping_add(isn_hash(&self.isn_secret, k))
+        m.wrapping_add(self.isn_secret.hash(&key_words(k)) as u32)
     }
 
     /// An id for a connection the stack made (an accepted one); bit 62 keeps these apart
@@ -408,7 +410,7 @@ impl Tcb {
 
     /// Room in the receive buffer, which is the window we can offer.
     pub fn rcv_space(&self) -> usize {
-        self.rcv_buf_max.saturating_sub(self.rcv_buf.len() + self.ooo_bytes)
+        self.rcv_buf_max.saturating_sub(self.rcv_buf.len() + self.ooo.bytes())
     }
 
     /// Whether our FIN has been sent and acknowledged.
@@ -637,8 +639,7 @@ impl Tcb {
             rcv_adv: 0,
             rcv_buf: VecDeque::new(),
             rcv_buf_max: recvspace,
-            ooo: BTreeMap::new(),
-            ooo_bytes: 0,
+            ooo: Default::default(),
             fin_rcvd: false,
             t_maxseg: mss,
             snd_wscale: 0,

@@ -185,18 +185,7 @@ fn options(ctx: &Ctx, t: &Tcb, syn: bool, out: &mut Vec<u8>) {
     // SACK blocks for what we hold out of order (RFC 2018 4): the block of the most
     // recent segment first, then the others, as many as fit.
     if t.sack_on && !syn && !t.ooo.is_empty() {
-        let mut ranges: Vec<(u32, u32)> = Vec::new();
-        for (s, d) in &t.ooo {
-            let e = s.wrapping_add(d.len() as u32);
-            match ranges.last_mut() {
-                Some(last) if !lt(last.1, *s) => {
-                    if lt(last.1, e) {
-                        last.1 = e;
-                    }
-                }
-                _ => ranges.push((*s, e)),
-            }
-        }
+        let mut ranges = t.ooo.ranges();
         if let Some(recent) = t.last_ooo {
             if let Some(i) = ranges.iter().position(|(a, b)| !lt(recent, *a) && lt(recent, *b)) {
                 let r = ranges.remove(i);

@@ -185,10 +185,10 @@ fn run(acts: &[Act]) {
         for t in ctx.inet.tcp.tcbs.values() {
             assert!(t.snd_buf.len() <= t.snd_buf_max, "send buffer within bounds");
             assert!(
-                t.rcv_buf.len() + t.ooo_bytes <= t.rcv_buf_max,
+                t.rcv_buf.len() + t.ooo.bytes() <= t.rcv_buf_max,
                 "receive buffer within bounds"
             );
-            assert_eq!(t.ooo_bytes, t.ooo.values().map(|v| v.len()).sum::<usize>());
+            assert!(t.ooo.runs() <= ctx.inet.tcp.reass_maxqueuelen);
             assert!(!(t.state == State::Listen), "connections are never LISTEN");
         }
         for l in ctx.inet.tcp.listeners.values() {
@@ -311,10 +311,85 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
     let ctx = stack.ctx();
     let t = &ctx.inet.tcp.tcbs[&id];
     assert_eq!(t.rcv_nxt, 1001);
-    assert_eq!(t.ooo_bytes, 100);
+    assert_eq!(t.ooo.bytes(), 100);
     // The options our ACK carries now include the block 1101..1201.
     let mut opts = Vec::new();
     crate::inet::tcp::output::options_for_test(&ctx, t, &mut opts);
     let at = opts.windows(4).position(|w| w == [1, 1, 5, 10]).expect("a SACK option") + 2;
     assert_eq!(&opts[at + 2..at + 10], &[0, 0, 0x04, 0x4d, 0, 0, 0x04, 0xb1]);
+}
+
+/// A listener on port 80 and a connection from port 4000 whose first sequence number is
+/// `irs` (the SYN's; data starts at irs + 1). Returns the connection's id and our ISS.
+fn accepted_from(stack: &Stack, ifp: &Arc<Ifnet>, irs: u32) -> (u64, u32) {
+    {
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::listen(&mut ctx, 1, 8, true).unwrap();
+    }
+    let mut f = segment(4000, 80, irs, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
+    ether_input(stack, ifp, &mut f, FrameMeta::PLAIN);
+    let (id, iss) = {
+        let ctx = stack.ctx();
+        let t = ctx.inet.tcp.tcbs.values().next().unwrap();
+        (t.id, t.iss)
+    };
+    let mut f = segment(
+        4000,
+        80,
+        irs.wrapping_add(1),
+        iss.wrapping_add(1),
+        0x10,
+        65535,
+        &[],
+        &[],
+    );
+    ether_input(stack, ifp, &mut f, FrameMeta::PLAIN);
+    (id, iss)
+}
+
+#[test]
+fn out_of_order_data_across_the_sequence_wrap_is_delivered_in_order() {
+    let (stack, ifp) = setup();
+    // Data starts 250 bytes below 2^32: segments of 100 from there, sent 2..6 then 0, 1.
+    let irs = u32::MAX - 250;
+    let (id, iss) = accepted_from(&stack, &ifp, irs);
+    let src: Vec<u8> = (0..700u32).map(|i| (i % 253) as u8).collect();
+    let ack = iss.wrapping_add(1);
+    for k in [2usize, 3, 4, 5, 6, 0, 1] {
+        let seq = irs.wrapping_add(1).wrapping_add(100 * k as u32);
+        let mut f = segment(4000, 80, seq, ack, 0x10, 65535, &[], &src[100 * k..100 * k + 100]);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        if k == 6 {
+            // Before the hole fills: one block, 200..700 from the start, across the wrap.
+            let ctx = stack.ctx();
+            let t = &ctx.inet.tcp.tcbs[&id];
+            let start = irs.wrapping_add(201);
+            assert_eq!(t.ooo.ranges(), vec![(start, start.wrapping_add(500))]);
+        }
+    }
+    let ctx = stack.ctx();
+    let t = &ctx.inet.tcp.tcbs[&id];
+    assert_eq!(t.rcv_nxt, irs.wrapping_add(701));
+    assert!(t.ooo.is_empty());
+    assert_eq!(t.rcv_buf.iter().copied().collect::<Vec<u8>>(), src);
+}
+
+#[test]
+fn a_flood_of_tiny_out_of_order_segments_is_bounded_and_counted() {
+    let (stack, ifp) = setup();
+    let irs = 1000;
+    let (id, iss) = accepted_from(&stack, &ifp, irs);
+    stack.ctx().inet.tcp.reass_maxqueuelen = 64;
+    // 1-byte segments, each behind a 1-byte hole: every one would be a run of its own.
+    for i in 0..500u32 {
+        let mut f = segment(4000, 80, irs + 3 + 2 * i, iss.wrapping_add(1), 0x10, 65535, &[], &[1]);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    }
+    let ctx = stack.ctx();
+    let t = &ctx.inet.tcp.tcbs[&id];
+    assert_eq!(t.ooo.runs(), 64);
+    assert_eq!(t.ooo.bytes(), 64);
+    assert_eq!(ctx.inet.tcp.stat.rcvmemdrop, 500 - 64);
 }
