@@ -128,6 +128,7 @@ impl Drop for CtxGuard<'_> {
     fn drop(&mut self) {
         let Some(mut g) = self.g.take() else { return };
         crate::inet::ip::loopback_drain(&mut g);
+        crate::inet::tcp::timer::tcp_sched_touched(&mut g);
         if g.inet.tcp.woken.is_empty() {
             return;
         }

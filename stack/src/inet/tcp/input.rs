@@ -138,7 +138,10 @@ pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum
     };
     let key: Key = (ip.dst(), dport, ip.src(), sport);
     match ctx.inet.tcp.lookup(&key) {
-        Some(id) => segment(ctx, id, &s),
+        Some(id) => {
+            ctx.inet.tcp.touch(id);
+            segment(ctx, id, &s)
+        }
         None => match ctx.inet.tcp.lookup_listener(ip.dst(), dport) {
             Some(lid) => listen_input(ctx, lid, key, &s),
             None => {

@@ -168,7 +168,10 @@ pub struct Tcb {
     pub relost: std::collections::VecDeque<(u32, u32)>,
     /// Where the most recent out-of-order segment started (its block goes first).
     pub last_ooo: Option<u32>,
-    // Timers: deadlines.
+    // Timers: deadlines. Whoever changes one also makes sure the connection is touched
+    // (TcpState::touch) so the callout wheel learns of an earlier deadline.
+    /// The wheel tick the connection is filed for, if it is.
+    pub sched_at: Option<u64>,
     pub t_rexmt: Option<Instant>,
     pub t_persist: Option<Instant>,
     pub t_keep: Option<Instant>,
@@ -253,7 +256,7 @@ pub struct Bound {
 
 /// All of TCP's state in the stack context.
 pub struct TcpState {
-    /// Wakes the callout thread when a connection appears (it sleeps longer without any).
+    /// Wakes the callout thread when a deadline comes before its planned wake-up.
     pub callout: std::sync::Arc<crate::sys::callout::Kick>,
     pub tcbs: HashMap<u64, Tcb>,
     pub by_key: HashMap<Key, u64>,
@@ -288,6 +291,11 @@ pub struct TcpState {
     /// Sockets whose parked request may go on now; the channel server takes them when
     /// the stack context is let go.
     pub woken: Vec<u64>,
+    /// The callout wheel of TCP's timers (10 ms ticks).
+    pub wheel: crate::sys::callout::Wheel,
+    /// Connections whose timers may have changed under the stack context held now; filed
+    /// in the wheel before it is let go.
+    pub touched: Vec<u64>,
 }
 
 impl Default for TcpState {
@@ -313,6 +321,8 @@ impl Default for TcpState {
             congctl: cc::Algo::Cubic,
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
+            wheel: crate::sys::callout::Wheel::new(crate::sys::callout::TICK),
+            touched: Vec::new(),
         }
     }
 }
@@ -326,14 +336,16 @@ fn key_words(k: &Key) -> [u64; 2] {
 }
 
 impl TcpState {
-    /// Adds a connection, and wakes the callout thread in case it was sleeping for want of
-    /// any.
+    /// Adds a connection (and files it in the callout wheel when the context is let go).
     pub fn insert_tcb(&mut self, id: u64, t: Tcb) {
-        let first = self.tcbs.is_empty();
         self.tcbs.insert(id, t);
-        if first {
-            self.callout.kick();
-        }
+        self.touch(id);
+    }
+
+    /// Notes that a connection's timers may have changed: before the stack context is let
+    /// go, it is filed in the callout wheel for its earliest deadline.
+    pub fn touch(&mut self, id: u64) {
+        self.touched.push(id);
     }
     /// The keyed hash of a SYN cookie: the 4-tuple, the peer's ISN and the time counter
     /// under the cookie key.
@@ -656,6 +668,7 @@ impl Tcb {
             rexmits: std::collections::VecDeque::new(),
             relost: std::collections::VecDeque::new(),
             last_ooo: None,
+            sched_at: None,
             t_rexmt: None,
             t_persist: None,
             t_keep: None,

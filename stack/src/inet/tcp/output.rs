@@ -345,6 +345,8 @@ fn window(t: &Tcb) -> (u16, u32) {
 /// The FIN counts as one sequence number after the buffered data: sent when everything
 /// before it has gone, retransmitted with it.
 pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
+    // Sending arms the retransmit, persist and tail-loss-probe timers.
+    ctx.inet.tcp.touch(id);
     loop {
         let Some(t) = ctx.inet.tcp.tcbs.get(&id) else {
             return Ok(());

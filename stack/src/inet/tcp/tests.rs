@@ -189,6 +189,18 @@ fn run(acts: &[Act]) {
                 "receive buffer within bounds"
             );
             assert!(t.ooo.runs() <= ctx.inet.tcp.reass_maxqueuelen);
+            // Every deadline has a wheel entry at or before it.
+            let due = [t.t_rexmt, t.t_persist, t.t_keep, t.t_delack, t.t_2msl, t.t_tlp]
+                .into_iter()
+                .flatten()
+                .min();
+            if let Some(d) = due {
+                let tick = ctx.inet.tcp.wheel.tick_of(d);
+                assert!(
+                    t.sched_at.is_some_and(|s| s <= tick),
+                    "a deadline the wheel does not know of"
+                );
+            }
             assert!(!(t.state == State::Listen), "connections are never LISTEN");
         }
         for l in ctx.inet.tcp.listeners.values() {

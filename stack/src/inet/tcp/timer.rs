@@ -11,23 +11,61 @@ use crate::inet::tcp::{
 };
 use crate::sys::Ctx;
 
-/// Runs every timer that is due.
+/// Runs every timer that is due: the connections whose wheel entry came up.
 pub fn tcp_timers(ctx: &mut Ctx) {
     let now = Instant::now();
-    let due: Vec<u64> = ctx
-        .inet
-        .tcp
-        .tcbs
-        .values()
-        .filter(|t| {
-            [t.t_rexmt, t.t_persist, t.t_keep, t.t_delack, t.t_2msl, t.t_tlp]
-                .iter()
-                .any(|d| d.is_some_and(|d| d <= now))
-        })
-        .map(|t| t.id)
-        .collect();
-    for id in due {
+    tcp_sched_touched(ctx);
+    let due = ctx.inet.tcp.wheel.expire(now);
+    for (id, tick) in due {
+        let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
+            continue;
+        };
+        if t.sched_at != Some(tick) {
+            // A stale entry: the connection was filed again for another tick since.
+            continue;
+        }
+        t.sched_at = None;
         run_one(ctx, id, now);
+        tcp_sched(ctx, id);
+    }
+}
+
+/// The connection's earliest deadline, if it has one.
+fn earliest(t: &super::Tcb) -> Option<Instant> {
+    [t.t_rexmt, t.t_persist, t.t_keep, t.t_delack, t.t_2msl, t.t_tlp]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// Files a connection in the callout wheel for its earliest deadline, unless an entry at
+/// or before it is already there (that one, when it comes up, files the connection again
+/// for what is then due). Wakes the callout thread when the deadline is earlier than its
+/// planned wake-up.
+pub fn tcp_sched(ctx: &mut Ctx, id: u64) {
+    let tcp = &mut ctx.inet.tcp;
+    let Some(t) = tcp.tcbs.get_mut(&id) else {
+        return;
+    };
+    let Some(d) = earliest(t) else {
+        return;
+    };
+    let tick = tcp.wheel.tick_of(d);
+    if t.sched_at.is_some_and(|s| s <= tick) {
+        return;
+    }
+    t.sched_at = Some(tick);
+    tcp.wheel.insert(id, tick);
+    if tick < tcp.wheel.planned {
+        tcp.wheel.planned = tick;
+        tcp.callout.kick();
+    }
+}
+
+/// Files every connection that work under the stack context touched (`TcpState::touch`).
+pub fn tcp_sched_touched(ctx: &mut Ctx) {
+    while let Some(id) = ctx.inet.tcp.touched.pop() {
+        tcp_sched(ctx, id);
     }
 }
 

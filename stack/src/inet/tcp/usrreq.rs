@@ -139,6 +139,7 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
 
 /// send(2): takes what fits in the send buffer; returns how much.
 pub fn send(ctx: &mut Ctx, id: u64, data: &[u8]) -> Result<usize, i32> {
+    ctx.inet.tcp.touch(id);
     let t = ctx.inet.tcp.tcbs.get_mut(&id).ok_or(libc::ENOTCONN)?;
     if let Some(e) = t.so_error {
         return Err(e);
@@ -170,6 +171,7 @@ pub enum Recv {
 
 /// recv(2): up to `max` bytes; opens the window as the buffer drains.
 pub fn recv(ctx: &mut Ctx, id: u64, max: usize, peek: bool) -> Result<Recv, i32> {
+    ctx.inet.tcp.touch(id);
     let t = ctx.inet.tcp.tcbs.get_mut(&id).ok_or(libc::ENOTCONN)?;
     if !t.rcv_buf.is_empty() {
         let n = max.min(t.rcv_buf.len());
@@ -221,6 +223,7 @@ fn usrclosed(ctx: &mut Ctx, id: u64) {
 
 /// shutdown(2): 0 read, 1 write, 2 both.
 pub fn shutdown(ctx: &mut Ctx, id: u64, how: i32) -> Result<(), i32> {
+    ctx.inet.tcp.touch(id);
     let t = ctx.inet.tcp.tcbs.get_mut(&id).ok_or(libc::ENOTCONN)?;
     if how == libc::SHUT_RD || how == libc::SHUT_RDWR {
         t.rcv_buf.clear();
@@ -236,6 +239,7 @@ pub fn shutdown(ctx: &mut Ctx, id: u64, how: i32) -> Result<(), i32> {
 /// connection (as BSD does); otherwise the FIN goes after the data, and the control
 /// block lives on as an orphan until the close completes.
 pub fn close(ctx: &mut Ctx, id: u64, sock: Sock) {
+    ctx.inet.tcp.touch(id);
     match sock {
         Sock::Fresh => {
             ctx.inet.tcp.bound.remove(&id);
@@ -319,6 +323,7 @@ pub enum Opt {
 
 /// setsockopt(2) on a TCP socket in any phase.
 pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
+    ctx.inet.tcp.touch(id);
     let clamp = |n: usize| n.clamp(4096, TCP_RCVBUF_MAX);
     match sock {
         Sock::Fresh => {
