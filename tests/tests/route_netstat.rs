@@ -611,6 +611,9 @@ fn netstat_socket_tables() {
              udp        0      0  10.0.0.2.5301          *.*\n"
         )
     );
+    // Nothing here is longer than its column: -v changes nothing.
+    assert_eq!(st.ok("netstat", &["-anv"]), st.ok("netstat", &["-an"]));
+    assert_eq!(st.ok("netstat", &["-inv"]), st.ok("netstat", &["-in"]));
     // Without -a, servers are left out.
     assert_eq!(
         st.ok("netstat", &["-n"]),
@@ -647,6 +650,11 @@ fn netstat_refuses_what_it_cannot_do() {
             "netstat: routing statistics are not in this build yet\n",
         ),
         (&["-c", "2", "-i"][..], 2, "netstat: -c goes with -w\n"),
+        (
+            &["-rv"][..],
+            2,
+            "netstat: -v goes with -i, -f arp or the socket table\n",
+        ),
         (&["-Z"][..], 2, ""),
     ] {
         let o = st.run("netstat", args);
