@@ -393,11 +393,9 @@ fn ping_as_non_root_is_refused() {
     );
     assert!(r.stdout.is_empty(), "{r:#?}");
     // Root options are refused before anything is sent.
-    if !is_root() {
-        let f = s.run("ping", &["-f", "127.0.0.1"]);
-        assert_eq!(f.code, Some(1), "{f:#?}");
-        assert_eq!(f.stderr, "ping: Must be superuser to use -f\n");
-    }
+    let f = as_nobody(&s, &exe, &["ping", "-f", "127.0.0.1"]);
+    assert_eq!(f.code, Some(1), "{f:#?}");
+    assert_eq!(f.stderr, "ping: Must be superuser to use -f\n");
 }
 
 #[test]
