@@ -9,6 +9,7 @@ mod common;
 mod gen;
 mod pktbox;
 mod rtutil;
+mod table;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();

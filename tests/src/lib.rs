@@ -7,8 +7,9 @@
 //!
 //! Run them with `cargo build && cargo test`: `cargo test` does not build the pktbox binary
 //! these tests run (set `PKTBOX_BIN` to test another build). They change stack state, which
-//! needs uid 0, so they expect to run as root, as CI does; the TAP tests skip with a notice
-//! when not root.
+//! needs uid 0, so they expect to run as root, as CI does. A test whose prerequisite (root,
+//! /dev/net/tun, a host tool) is missing says so with [`skip`]: a visible `SKIPPED` line, or,
+//! when `CI` is set, a failure.
 
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -224,22 +225,73 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut cmd = Command::new(prog);
+    let mut cmd = Command::new(tool(prog).unwrap_or_else(|| prog.into()));
     cmd.args(args);
     output_of(cmd)
 }
 
-/// Whether a program is on PATH.
+/// Where a host program is: the first `prog` on PATH, else in the system directories a
+/// non-root PATH may leave out (tcpdump and ethtool live in /usr/sbin on Debian).
+pub fn tool(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}
+
+/// Whether a host program is installed (see [`tool`]).
 pub fn have(prog: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
-        .unwrap_or(false)
+    tool(prog).is_some()
 }
 
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether this is a CI run: `CI` is set and not empty. There a test whose prerequisite is
+/// missing fails instead of skipping (see [`skip`]).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Says that `test` (or a part of it) cannot run here because of `why`, a missing
+/// prerequisite. In CI ([`in_ci`]) that is a failure: it panics, naming what is missing,
+/// since scripts/test installs everything the tests need. Elsewhere it prints
+/// `SKIPPED test: why` straight to standard error, past the test harness's capture (which
+/// takes `eprintln!`, not writes to the stderr handle), so a skip shows in cargo's output.
+#[track_caller]
+pub fn skip(test: &str, why: &str) {
+    if in_ci() {
+        panic!("{test}: {why}; CI is set, so a missing prerequisite is a failure (scripts/test installs the tools)");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// Whether `test` can go on: true as root, else a [`skip`] saying so.
+#[track_caller]
+pub fn need_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip(test, "needs root");
+    false
+}
+
+/// Whether `test` can go on: true when every host program named is installed, else a
+/// [`skip`] naming the first one missing.
+#[track_caller]
+pub fn need(test: &str, progs: &[&str]) -> bool {
+    match progs.iter().find(|p| !have(p)) {
+        None => true,
+        Some(p) => {
+            skip(test, &format!("no {p} installed"));
+            false
+        }
+    }
 }
 
 /// A UDP port on 127.0.0.1 that was free a moment ago (the kernel picked it for port 0).
@@ -395,6 +447,14 @@ impl StackProc {
     pub fn open(&self) -> Stack {
         Stack::open_at(&self.prefix)
             .unwrap_or_else(|e| panic!("cannot reach the stack at {}: {e}", self.prefix.display()))
+    }
+
+    /// `pktbox APPLET ARGS...` with SOCK set to this stack and no standard input, to spawn
+    /// (a command that runs until stopped, say).
+    pub fn command(&self, applet: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg(applet).args(args).env("SOCK", &self.prefix).stdin(Stdio::null());
+        c
     }
 
     /// Runs `pktbox APPLET ARGS...` with SOCK set to this stack.
@@ -658,13 +718,6 @@ pub fn parse_ether(f: &[u8]) -> Result<EtherFrame, String> {
     })
 }
 
-/// Prints why a test is skipped, so a skipped test is visible in the output: straight to
-/// standard error, which the test harness does not capture (it captures `eprintln!`).
-pub fn skip(test: &str, why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
-
 /// An io-pkt-v4 in the foreground inside `ns` on one `driver` with option word `opts`
 /// (`-d tap tap=tap0,host=10.0.0.1/24`); returns once the stack answers. The guard stops
 /// the stack; `ns` must outlive it.
@@ -712,19 +765,51 @@ pub fn udp_pair(net: u8) -> (StackProc, StackProc) {
 }
 
 /// Whether a test that needs a Linux peer over TAP can run: root, /dev/net/tun, and the
-/// host programs named. Says why not (SKIPPED) when it cannot.
+/// host programs named. Says why not ([`skip`]) when it cannot.
+#[track_caller]
 pub fn can_run_linux(test: &str, progs: &[&str]) -> bool {
-    if !is_root() || !Path::new("/dev/net/tun").exists() {
-        skip(test, "needs root and /dev/net/tun");
+    if !need_root(test) {
         return false;
     }
-    for p in progs {
-        if !have(p) {
-            skip(test, &format!("no {p}"));
-            return false;
-        }
+    if !Path::new("/dev/net/tun").exists() {
+        skip(test, "no /dev/net/tun");
+        return false;
     }
-    true
+    need(test, progs)
+}
+
+/// Whether a test can run a command as an unprivileged user ([`as_nobody`]): always when
+/// not root (the tests are then unprivileged already), else with setpriv(1).
+#[track_caller]
+pub fn can_run_as_nobody(test: &str) -> bool {
+    !is_root() || need(test, &["setpriv"])
+}
+
+/// Opens the stack's prefix to other users: its directories searchable (the socket itself
+/// is open to everyone), and a copy of pktbox in a 0755 directory, since the build tree may
+/// sit under a home directory nobody else can enter. Returns that copy, for [`as_nobody`].
+pub fn open_to_others(st: &StackProc) -> PathBuf {
+    for d in [st.prefix().to_path_buf(), st.prefix().join("dev")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("chmod the prefix");
+    }
+    let exe = st.dir().join("pktbox");
+    std::fs::copy(bin(), &exe).expect("copy pktbox");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod the pktbox copy");
+    exe
+}
+
+/// Runs `EXE ARGS` against the stack as uid/gid 65534 (nobody) through setpriv when root,
+/// or directly when the tests are unprivileged already. See [`can_run_as_nobody`].
+pub fn as_nobody(st: &StackProc, exe: &Path, args: &[&str]) -> Output {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(args).env("SOCK", st.prefix());
+    output_of(cmd)
 }
 
 /// The classic BPF program `pktbox tcpdump -ddd EXPR` prints (a count, then `code jt jf k`

@@ -2,9 +2,6 @@
 //! failure and 2 for a usage error) and changes nothing in the stack.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use pktbox_stack::msg::Msg;
 use pktbox_stack::socket::Stack;
@@ -93,53 +90,13 @@ fn bad_arguments_change_nothing() {
     st.run("ifconfig", &[]).code(2);
 }
 
-/// The pktbox binary where an unprivileged user can run it: a copy in a 0755 directory
-/// (the build tree may sit under a home directory nobody else can enter).
-fn binary_for_others(dir: &std::path::Path) -> PathBuf {
-    let b = dir.join("pktbox");
-    std::fs::copy(bin(), &b).expect("copy pktbox");
-    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
-    b
-}
-
-/// Runs `pktbox ARGS` as an unprivileged user (uid/gid 65534, nobody) against the stack.
-fn as_nobody(st: &StackProc, exe: &std::path::Path, args: &[&str]) -> Output {
-    let mut cmd = if is_root() && have("setpriv") {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(exe);
-        c
-    } else if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "nobody", "--"]).arg(exe);
-        c
-    } else {
-        // Already unprivileged: the stack checks the peer's uid, which is not 0.
-        Command::new(exe)
-    };
-    cmd.args(args).env("SOCK", st.prefix()).stdin(Stdio::null());
-    let o = cmd.output().expect("run pktbox as nobody");
-    Output {
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code(),
-    }
-}
-
 #[test]
 fn changes_need_root_reading_does_not() {
-    if is_root() && !have("setpriv") && !have("runuser") {
-        skip(
-            "changes_need_root_reading_does_not",
-            "neither setpriv nor runuser found",
-        );
+    if !can_run_as_nobody("changes_need_root_reading_does_not") {
         return;
     }
     let st = one_if_stack();
-    // The prefix directories must be reachable; the socket itself is the stack's business.
-    for d in [st.prefix().to_path_buf(), st.prefix().join("dev")] {
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let exe = binary_for_others(st.dir());
+    let exe = open_to_others(&st);
     let mut sub = st.open();
     sub.subscribe().unwrap();
     let before = state(&st);

@@ -39,8 +39,8 @@ fn icmp_type(frame: &[u8]) -> Option<u8> {
 
 #[test]
 fn a_capture_sees_both_directions_through_its_filter() {
-    if !is_root() {
-        return skip("bpf", "captures need root");
+    if !need_root("a_capture_sees_both_directions_through_its_filter") {
+        return;
     }
     let (a, _b) = udp_pair(7);
     let mut all = Bpf::open_at(a.prefix()).unwrap();
@@ -72,8 +72,8 @@ fn a_capture_sees_both_directions_through_its_filter() {
 
 #[test]
 fn promiscuous_mode_follows_the_captures_and_injection_reaches_the_wire() {
-    if !is_root() {
-        return skip("bpf", "captures need root");
+    if !need_root("promiscuous_mode_follows_the_captures_and_injection_reaches_the_wire") {
+        return;
     }
     let (a, b) = udp_pair(7);
     let mac_a = a.mac("en0");
@@ -139,8 +139,8 @@ fn promiscuous_mode_follows_the_captures_and_injection_reaches_the_wire() {
 
 #[test]
 fn a_slow_reader_loses_packets_and_the_stack_does_not_wait() {
-    if !is_root() {
-        return skip("bpf", "captures need root");
+    if !need_root("a_slow_reader_loses_packets_and_the_stack_does_not_wait") {
+        return;
     }
     let (a, _b) = udp_pair(7);
     let mut cap = Bpf::open_at(a.prefix()).unwrap();
@@ -178,8 +178,8 @@ fn a_slow_reader_loses_packets_and_the_stack_does_not_wait() {
 
 #[test]
 fn loopback_captures_carry_the_address_family() {
-    if !is_root() {
-        return skip("bpf", "captures need root");
+    if !need_root("loopback_captures_carry_the_address_family") {
+        return;
     }
     let a = StackProc::start(&[]);
     let mut cap = Bpf::open_at(a.prefix()).unwrap();
@@ -221,8 +221,8 @@ fn cksum(b: &[u8]) -> u16 {
 
 #[test]
 fn hostile_and_random_programs_are_refused_or_run_safely() {
-    if !is_root() {
-        return skip("bpf", "captures need root");
+    if !need_root("hostile_and_random_programs_are_refused_or_run_safely") {
+        return;
     }
     let (a, _b) = udp_pair(7);
     let mut cap = Bpf::open_at(a.prefix()).unwrap();

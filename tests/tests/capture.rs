@@ -200,6 +200,11 @@ fn a_capture_is_read_back_the_same_by_tcpdump_and_tshark() {
             })
             .collect();
         assert_eq!(shown, tshark, "addresses, packet for packet");
+    } else {
+        skip(
+            "a_capture_is_read_back_the_same_by_tcpdump_and_tshark",
+            "no tshark installed: the tshark cross-check",
+        );
     }
 }
 
@@ -335,8 +340,8 @@ fn capture_options_do_what_they_say() {
 fn a_checked_in_linux_capture_prints_the_same() {
     // What Linux sends on a fresh TAP link: IPv6 duplicate address detection (with the
     // nonce option), MLDv2 reports and a router solicitation, captured by Linux's tcpdump.
-    if !have("tcpdump") {
-        return skip("a_checked_in_linux_capture_prints_the_same", "no tcpdump");
+    if !need("a_checked_in_linux_capture_prints_the_same", &["tcpdump"]) {
+        return;
     }
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/linux-tap-ipv6.pcap");
     let file_s = file.display().to_string();
@@ -361,11 +366,9 @@ fn a_checked_in_linux_capture_prints_the_same() {
 
 #[test]
 fn loopback_captures_are_null_framed_and_filtered_as_libpcap_does() {
-    if !is_root() || !have("tcpdump") {
-        return skip(
-            "loopback_captures_are_null_framed_and_filtered_as_libpcap_does",
-            "needs root and tcpdump",
-        );
+    let test = "loopback_captures_are_null_framed_and_filtered_as_libpcap_does";
+    if !need_root(test) || !need(test, &["tcpdump"]) {
+        return;
     }
     let st = StackProc::start(&[]);
     let dir = TempDir::new();

@@ -62,11 +62,7 @@ fn count(entry: &str, what: &str) -> u64 {
 
 #[test]
 fn ping_over_a_bad_udp_link_loses_some_and_the_stacks_carry_on() {
-    if !is_root() {
-        skip(
-            "ping_over_a_bad_udp_link_loses_some_and_the_stacks_carry_on",
-            "needs root (raw sockets are for uid 0)",
-        );
+    if !need_root("ping_over_a_bad_udp_link_loses_some_and_the_stacks_carry_on") {
         return;
     }
     let (a, b) = pair(BAD_LINK);
@@ -190,12 +186,7 @@ fn bad_impairment_values_stop_io_pkt_by_name() {
 #[test]
 fn delay_on_a_tap_shows_in_linux_round_trips() {
     let test = "delay_on_a_tap_shows_in_linux_round_trips";
-    if !is_root() {
-        skip(test, "needs root (TAP devices, network namespaces, raw sockets)");
-        return;
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() || !have("ip") {
-        skip(test, "needs /dev/net/tun and ip(8)");
+    if !can_run_linux(test, &["ip"]) {
         return;
     }
     let ns = NetNs::new();

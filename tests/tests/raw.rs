@@ -5,8 +5,8 @@ use pktbox_tests::*;
 
 #[test]
 fn a_stack_on_a_host_interface_talks_to_linux() {
-    if !is_root() || !have("ip") || !have("ping") {
-        skip("a_stack_on_a_host_interface_talks_to_linux", "needs root, ip and ping");
+    let test = "a_stack_on_a_host_interface_talks_to_linux";
+    if !need_root(test) || !need(test, &["ip", "ping"]) {
         return;
     }
     let ns = NetNs::new();

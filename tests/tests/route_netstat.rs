@@ -3,118 +3,21 @@
 //! seeing a change as it happens; the tables, counters and statistics netstat shows.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pktbox_stack::socket::RawSocket;
+use pktbox_tests::*;
 
-/// The pktbox binary: `$PKTBOX_BIN`, else `<workspace>/target/debug/pktbox` (build it first:
-/// `cargo test` does not build another package's binary).
-fn bin() -> PathBuf {
-    if let Some(b) = std::env::var_os("PKTBOX_BIN").filter(|b| !b.is_empty()) {
-        return PathBuf::from(b);
-    }
-    let b = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/pktbox");
-    assert!(b.is_file(), "{} is missing: run `cargo build` first", b.display());
-    b
-}
-
-/// What a finished command said.
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// A stack of its own in a unique temporary prefix, with en0 on a hub; stopped (SIGTERM to
-/// the pid in its lock file) and removed on drop, whatever the test did.
-struct TestStack {
-    dir: PathBuf,
-    prefix: PathBuf,
-    bin: PathBuf,
-}
-
-impl TestStack {
-    fn start() -> TestStack {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "pktbox-rn-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let prefix = dir.join("p");
-        let st = TestStack {
-            bin: bin(),
-            prefix: prefix.clone(),
-            dir: dir.clone(),
-        };
-        let o = Command::new(&st.bin)
-            .args(["io-pkt-v4", "-ptcpip"])
-            .arg(format!("prefix={}", prefix.display()))
-            .args(["-d", "hub"])
-            .arg(format!("path={}", dir.join("hub").display()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("start io-pkt-v4");
-        assert!(o.status.success(), "io-pkt-v4 failed: {o:?}");
-        st.ok("ifconfig", &["en0", "10.0.0.2/24", "up"]);
-        st
-    }
-
-    fn cmd(&self, applet: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg(applet).args(args).env("SOCK", &self.prefix).stdin(Stdio::null());
-        c
-    }
-
-    fn out(c: &mut Command) -> Out {
-        let o = c.output().expect("run pktbox");
-        Out {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
-    fn run(&self, applet: &str, args: &[&str]) -> Out {
-        Self::out(&mut self.cmd(applet, args))
-    }
-
-    /// Runs an applet that must succeed; its standard output.
-    #[track_caller]
-    fn ok(&self, applet: &str, args: &[&str]) -> String {
-        let o = self.run(applet, args);
-        assert_eq!(o.code, Some(0), "{applet} {args:?}: {o:#?}");
-        o.stdout
-    }
-}
-
-impl Drop for TestStack {
-    fn drop(&mut self) {
-        let lock = self.prefix.join("dev/socket.lock");
-        if let Some(pid) = std::fs::read_to_string(&lock)
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .filter(|p| *p > 0)
-        {
-            // SAFETY: kill(2) with a pid read from our own stack's lock file.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let t = Instant::now();
-            // SAFETY: signal 0 only asks whether the process still exists.
-            while unsafe { libc::kill(pid, 0) } == 0 && t.elapsed() < Duration::from_secs(10) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A stack of its own in a temporary prefix, with en0 (10.0.0.2/24) on a hub of its own.
+fn hub_stack() -> StackProc {
+    let mut st = StackProc::new_prefix("io-pkt-v4");
+    let hub = st.dir().join("hub");
+    let o = st.start_here(&["-d", "hub", &format!("path={}", hub.display())]);
+    assert_eq!(o.code, Some(0), "io-pkt-v4 failed: {o:#?}");
+    st.ok("ifconfig", &["en0", "10.0.0.2/24", "up"]);
+    st
 }
 
 const HDR: &str = "Destination        Gateway            Flags    Refs      Use    Mtu Interface\n";
@@ -137,7 +40,7 @@ fn own_routes() -> String {
 
 #[test]
 fn add_get_change_delete() {
-    let st = TestStack::start();
+    let st = hub_stack();
     assert_eq!(
         st.ok("route", &["add", "-net", "10.1", "10.0.0.1"]),
         "add net 10.1: gateway 10.0.0.1\n"
@@ -251,7 +154,7 @@ fn add_get_change_delete() {
 
 #[test]
 fn bad_command_lines() {
-    let st = TestStack::start();
+    let st = hub_stack();
     let before = st.ok("route", &["-n", "show"]);
     for (args, code, err) in [
         (
@@ -294,7 +197,7 @@ fn bad_command_lines() {
 
 #[test]
 fn flush_and_flushall() {
-    let st = TestStack::start();
+    let st = hub_stack();
     st.ok("route", &["add", "default", "10.0.0.1"]);
     st.ok("route", &["add", "-net", "10.1", "10.0.0.1"]);
     st.ok("route", &["add", "-net", "10.3", "-interface", "10.0.0.2"]);
@@ -334,38 +237,14 @@ fn flush_and_flushall() {
     );
 }
 
-/// The binary where uid 65534 can run it, and the stack's socket open to it.
-fn open_to_nobody(st: &TestStack) -> PathBuf {
-    let b = st.dir.join("pktbox");
-    std::fs::copy(&st.bin, &b).unwrap();
-    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for d in [st.prefix.clone(), st.prefix.join("dev")] {
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::set_permissions(st.prefix.join("dev/socket"), std::fs::Permissions::from_mode(0o777)).unwrap();
-    b
-}
-
-fn as_nobody(st: &TestStack, b: &Path, args: &[&str]) -> Out {
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(b)
-        .args(args)
-        .env("SOCK", &st.prefix)
-        .stdin(Stdio::null());
-    TestStack::out(&mut c)
-}
-
 #[test]
 fn only_root_changes_routes() {
-    // SAFETY: getuid(2) cannot fail.
-    if unsafe { libc::getuid() } != 0 {
-        eprintln!("skipped: needs root to run as another user");
+    if !can_run_as_nobody("only_root_changes_routes") {
         return;
     }
-    let st = TestStack::start();
+    let st = hub_stack();
     st.ok("route", &["add", "default", "10.0.0.1"]);
-    let b = open_to_nobody(&st);
+    let b = open_to_others(&st);
     let table = st.ok("netstat", &["-rn"]);
     for (args, line) in [
         (
@@ -417,22 +296,13 @@ fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Kills a child of this test (by its own pid) and reaps it.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn monitor_sees_a_route_added() {
-    let st = TestStack::start();
-    let mut mon = st.cmd("route", &["-n", "monitor"]);
-    let mut mon = Reap(mon.stdout(Stdio::piped()).spawn().unwrap());
-    let lines = lines_of(&mut mon.0);
+    let st = hub_stack();
+    let mut mon = st.command("route", &["-n", "monitor"]);
+    mon.stdout(Stdio::piped());
+    let mut mon = ChildGuard::spawn(mon);
+    let lines = lines_of(&mut mon.child);
     // The monitor subscribes when it has started: poke the table until it shows it hears.
     let t = Instant::now();
     loop {
@@ -443,13 +313,11 @@ fn monitor_sees_a_route_added() {
         }
         assert!(t.elapsed() < Duration::from_secs(10), "route monitor printed nothing");
     }
-    let add = st
-        .cmd("route", &["add", "-net", "10.7", "10.0.0.1"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = add.id();
-    assert!(Reap(add).0.wait().unwrap().success());
+    let mut add = st.command("route", &["add", "-net", "10.7", "10.0.0.1"]);
+    add.stdout(Stdio::null());
+    let mut add = ChildGuard::spawn(add);
+    let pid = add.child.id();
+    assert!(add.child.wait().unwrap().success());
     // Skip what the pokes printed, up to the header of our message.
     let want = "RTM_ADD: Add Route: len ";
     let mut before = String::new();
@@ -498,14 +366,15 @@ fn monitor_sees_a_route_added() {
     }
 
     // -c: one message, then exit.
-    let mut one = st.cmd("route", &["-n", "monitor", "-c", "1"]);
-    let mut one = Reap(one.stdout(Stdio::piped()).spawn().unwrap());
-    let one_lines = lines_of(&mut one.0);
+    let mut one = st.command("route", &["-n", "monitor", "-c", "1"]);
+    one.stdout(Stdio::piped());
+    let mut one = ChildGuard::spawn(one);
+    let one_lines = lines_of(&mut one.child);
     let t = Instant::now();
     loop {
         st.ok("route", &["-q", "add", "10.98.98.98", "10.0.0.1"]);
         st.ok("route", &["-q", "delete", "10.98.98.98"]);
-        if let Some(s) = one.0.try_wait().unwrap() {
+        if let Some(s) = one.child.try_wait().unwrap() {
             assert!(s.success());
             break;
         }
@@ -524,7 +393,7 @@ fn monitor_sees_a_route_added() {
 
 #[test]
 fn netstat_routes_from_addresses_and_route() {
-    let st = TestStack::start();
+    let st = hub_stack();
     assert_eq!(
         st.ok("netstat", &["-rn"]),
         format!("Routing tables\n\nInternet:\n{HDR}{}", own_routes())
@@ -581,7 +450,7 @@ fn counters(table: &str, name: &str, network: &str) -> [u64; 5] {
 
 #[test]
 fn netstat_interfaces_and_counters() {
-    let st = TestStack::start();
+    let st = hub_stack();
     let mac = st
         .ok("ifconfig", &["en0"])
         .lines()
@@ -616,7 +485,7 @@ fn netstat_interfaces_and_counters() {
     // a neighbour that is not there (an ARP request goes out of en0).
     let before_lo = counters(&t, "lo0", "<Link>");
     let before_en = counters(&t, "en0", "<Link>");
-    let mut raw = RawSocket::open_at(&st.prefix, 1).unwrap();
+    let mut raw = RawSocket::open_at(st.prefix(), 1).unwrap();
     let echo = [8u8, 0, 0xf7, 0xfe, 0, 1, 0, 0];
     for _ in 0..3 {
         raw.send_to(&echo, "127.0.0.1".parse().unwrap()).unwrap();
@@ -669,9 +538,9 @@ fn netstat_interfaces_and_counters() {
 
 #[test]
 fn netstat_statistics() {
-    let st = TestStack::start();
+    let st = hub_stack();
     // Echo requests to ourselves: the stack answers each.
-    let mut raw = RawSocket::open_at(&st.prefix, 1).unwrap();
+    let mut raw = RawSocket::open_at(st.prefix(), 1).unwrap();
     for _ in 0..2 {
         raw.send_to(&[8u8, 0, 0xf7, 0xfe, 0, 1, 0, 0], "127.0.0.1".parse().unwrap())
             .unwrap();
@@ -729,12 +598,12 @@ fn netstat_statistics() {
 
 #[test]
 fn netstat_socket_tables() {
-    let st = TestStack::start();
+    let st = hub_stack();
     let empty = "Active Internet connections (including servers)\n\
                  Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n";
     assert_eq!(st.ok("netstat", &["-an"]), empty);
-    let _l = pktbox_stack::socket::TcpListener::bind_at(&st.prefix, "0.0.0.0:5300", 4).unwrap();
-    let _u = pktbox_stack::socket::UdpSocket::bind_at(&st.prefix, "10.0.0.2:5301").unwrap();
+    let _l = pktbox_stack::socket::TcpListener::bind_at(st.prefix(), "0.0.0.0:5300", 4).unwrap();
+    let _u = pktbox_stack::socket::UdpSocket::bind_at(st.prefix(), "10.0.0.2:5301").unwrap();
     assert_eq!(
         st.ok("netstat", &["-an"]),
         format!(
@@ -742,6 +611,9 @@ fn netstat_socket_tables() {
              udp        0      0  10.0.0.2.5301          *.*\n"
         )
     );
+    // Nothing here is longer than its column: -v changes nothing.
+    assert_eq!(st.ok("netstat", &["-anv"]), st.ok("netstat", &["-an"]));
+    assert_eq!(st.ok("netstat", &["-inv"]), st.ok("netstat", &["-in"]));
     // Without -a, servers are left out.
     assert_eq!(
         st.ok("netstat", &["-n"]),
@@ -754,7 +626,7 @@ fn netstat_socket_tables() {
 
 #[test]
 fn netstat_refuses_what_it_cannot_do() {
-    let st = TestStack::start();
+    let st = hub_stack();
     for (args, code, err) in [
         (
             &["-f", "unix"][..],
@@ -778,6 +650,11 @@ fn netstat_refuses_what_it_cannot_do() {
             "netstat: routing statistics are not in this build yet\n",
         ),
         (&["-c", "2", "-i"][..], 2, "netstat: -c goes with -w\n"),
+        (
+            &["-rv"][..],
+            2,
+            "netstat: -v goes with -i, -f arp or the socket table\n",
+        ),
         (&["-Z"][..], 2, ""),
     ] {
         let o = st.run("netstat", args);
@@ -789,7 +666,7 @@ fn netstat_refuses_what_it_cannot_do() {
         assert_eq!(o.stdout, "", "netstat {args:?}");
     }
     // The ARP cache: the neighbour that was asked for and never answered is incomplete.
-    let mut raw = RawSocket::open_at(&st.prefix, 1).unwrap();
+    let mut raw = RawSocket::open_at(st.prefix(), 1).unwrap();
     raw.send_to(&[8u8, 0, 0xf7, 0xfe, 0, 1, 0, 0], "10.0.0.77".parse().unwrap())
         .unwrap();
     let t0 = Instant::now();

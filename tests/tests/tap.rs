@@ -1,27 +1,11 @@
 //! A stack on a TAP device in a network namespace of the test's own, with Linux as the
 //! peer: the link comes up on both sides and the kernel's ARP request gets our answer.
 //!
-//! Needs root and /dev/net/tun; elsewhere it is skipped with a notice.
+//! Needs root, /dev/net/tun and ip(8); elsewhere it is skipped with a notice (a failure in CI).
 
 use pktbox_tests::*;
 
 const TAP: &str = "tap0";
-
-fn can_run(test: &str) -> bool {
-    if !is_root() {
-        skip(test, "needs root (TAP devices and network namespaces)");
-        return false;
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        skip(test, "no /dev/net/tun");
-        return false;
-    }
-    if !have("ip") {
-        skip(test, "no ip(8) (iproute2)");
-        return false;
-    }
-    true
-}
 
 /// The flags between `<` and `>` of `ip link show`'s first line.
 fn link_flags(ns: &NetNs, dev: &str) -> Option<Vec<String>> {
@@ -57,7 +41,7 @@ fn provoke_arp(ns: &NetNs, ip: &str) {
 
 #[test]
 fn tap_in_a_namespace_with_linux_as_the_peer() {
-    if !can_run("tap_in_a_namespace_with_linux_as_the_peer") {
+    if !can_run_linux("tap_in_a_namespace_with_linux_as_the_peer", &["ip"]) {
         return;
     }
     // Dropped last: the namespace goes after the stack has stopped.
@@ -132,7 +116,7 @@ fn tap_in_a_namespace_with_linux_as_the_peer() {
 
 #[test]
 fn a_tap_that_cannot_be_made_stops_io_pkt() {
-    if !can_run("a_tap_that_cannot_be_made_stops_io_pkt") {
+    if !can_run_linux("a_tap_that_cannot_be_made_stops_io_pkt", &["ip"]) {
         return;
     }
     let mut st = StackProc::new_prefix("io-pkt-v4");

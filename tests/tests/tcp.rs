@@ -531,15 +531,18 @@ fn offload_counts(st: &StackProc) -> (u64, u64) {
     (n("tso_frames_out"), n("lro_frames_in"))
 }
 
-/// What Linux's ethtool says of a feature of the TAP's host side (None without ethtool).
-fn host_feature(ns: &NetNs, feature: &str) -> Option<String> {
-    if !have("ethtool") {
+/// What Linux's ethtool says of a feature of the TAP's host side; None (after a [`skip`]
+/// of that check) without ethtool.
+fn host_feature(test: &str, ns: &NetNs, feature: &str) -> Option<String> {
+    if !need(test, &["ethtool"]) {
         return None;
     }
-    let o = run("ip", ["netns", "exec", &ns.name, "ethtool", "-k", "tap0"]);
-    o.stdout
+    let o = run("ip", ["netns", "exec", &ns.name, "ethtool", "-k", "tap0"]).ok();
+    let v = o
+        .stdout
         .lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{feature}: ")).map(|v| v.to_string()))
+        .find_map(|l| l.trim().strip_prefix(&format!("{feature}: ")).map(|v| v.to_string()));
+    Some(v.unwrap_or_else(|| panic!("ethtool -k tap0 shows no {feature}: {}", o.stdout)))
 }
 
 #[test]
@@ -551,7 +554,11 @@ fn offloads_engage_and_carry_a_transfer_each_way() {
     let (st, _child) = linux_peer(&ns);
     let ifc = st.ok("ifconfig", &["en0"]);
     assert!(ifc.contains("\tenabled=83c80<TSO4,"), "{ifc}");
-    if let Some(v) = host_feature(&ns, "tx-tcp-segmentation") {
+    if let Some(v) = host_feature(
+        "offloads_engage_and_carry_a_transfer_each_way",
+        &ns,
+        "tx-tcp-segmentation",
+    ) {
         assert!(v.starts_with("on"), "host side tx-tcp-segmentation: {v}");
     }
     linux_receives(&ns, 7201, &st, 64 << 20, 3);
@@ -574,7 +581,7 @@ fn the_path_works_with_offloads_turned_off() {
     st.ok("ifconfig", &["en0", "-tso4", "-tcp4csum", "-udp4csum", "-lro"]);
     let ifc = st.ok("ifconfig", &["en0"]);
     assert!(ifc.contains("\tenabled=0<>\n"), "{ifc}");
-    if let Some(v) = host_feature(&ns, "tx-tcp-segmentation") {
+    if let Some(v) = host_feature("the_path_works_with_offloads_turned_off", &ns, "tx-tcp-segmentation") {
         assert!(v.starts_with("off"), "host side tx-tcp-segmentation: {v}");
     }
     // A capability the interface lacks is refused, as NetBSD's SIOCSIFCAP refuses it.

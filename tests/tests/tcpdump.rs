@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use pktbox_tests::{pktbox, TempDir};
+use pktbox_tests::{pktbox, skip, tool, TempDir};
 
 fn ether(dst: [u8; 6], src: [u8; 6], t: u16, body: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
@@ -65,15 +65,7 @@ fn sample() -> Vec<u8> {
     f
 }
 
-fn tool(name: &str) -> Option<&'static str> {
-    ["/usr/bin/", "/usr/sbin/", "/bin/"]
-        .into_iter()
-        .map(|d| format!("{d}{name}"))
-        .find(|p| Path::new(p).is_file())
-        .map(|p| &*Box::leak(p.into_boxed_str()))
-}
-
-fn lines(prog: &str, args: &[&str]) -> Vec<String> {
+fn lines(prog: &Path, args: &[&str]) -> Vec<String> {
     let o = Command::new(prog)
         .args(args)
         .env("TZ", "UTC")
@@ -98,13 +90,13 @@ fn read_prints_like_tcpdump_and_says_what_it_reads() {
     assert!(o
         .stdout
         .contains("IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 0, length 8"));
+    let test = "read_prints_like_tcpdump_and_says_what_it_reads";
     let Some(tcpdump) = tool("tcpdump") else {
-        eprintln!("tcpdump test: skipped the comparison: tcpdump is not installed");
-        return;
+        return skip(test, "no tcpdump installed: the comparison with Linux's tcpdump");
     };
     assert_eq!(
         o.stdout.lines().map(String::from).collect::<Vec<_>>(),
-        lines(tcpdump, &["-nn", "-r", &path])
+        lines(&tcpdump, &["-nn", "-r", &path])
     );
     // A filter and -c.
     let o = pktbox(
@@ -137,22 +129,22 @@ fn written_files_read_back_in_tcpdump_and_tshark() {
     };
     assert_eq!(ours(&all), ours(&inp));
     assert_eq!(ours(&udp).lines().count(), 1);
+    let test = "written_files_read_back_in_tcpdump_and_tshark";
     if let Some(tcpdump) = tool("tcpdump") {
         assert_eq!(
-            lines(tcpdump, &["-nn", "-r", &all]),
-            lines(tcpdump, &["-nn", "-r", &inp])
+            lines(&tcpdump, &["-nn", "-r", &all]),
+            lines(&tcpdump, &["-nn", "-r", &inp])
         );
-        assert_eq!(lines(tcpdump, &["-nn", "-r", &udp]).len(), 1);
+        assert_eq!(lines(&tcpdump, &["-nn", "-r", &udp]).len(), 1);
     } else {
-        eprintln!("tcpdump test: skipped tcpdump: not installed");
+        skip(test, "no tcpdump installed: Linux's tcpdump reading the files back");
     }
     let Some(tshark) = tool("tshark") else {
-        eprintln!("tcpdump test: skipped tshark: not installed");
-        return;
+        return skip(test, "no tshark installed: tshark reading the files back");
     };
     let fields = |p: &str| {
         lines(
-            tshark,
+            &tshark,
             &[
                 "-r",
                 p,

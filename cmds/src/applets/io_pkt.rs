@@ -28,9 +28,9 @@ const READY_FD: &str = "PKTBOX_READY_FD";
 
 fn command(v: Variant) -> Command {
     let about = match v {
-        Variant::V4 => "Start a pktbox stack: IPv4 only, reduced footprint",
-        Variant::V4Hc => "Start a pktbox stack: IPv4 with IPsec",
-        Variant::V6Hc => "Start a pktbox stack: IPv6 and IPv4, everything built in",
+        Variant::V4 => "Start a pktbox stack: IPv4 only, the reduced variant (it will not get IPsec, bridging or IPv6)",
+        Variant::V4Hc => "Start a pktbox stack: IPv4 (IPsec and bridging are to come: not in this build yet)",
+        Variant::V6Hc => "Start a pktbox stack: IPv4 (IPv6, IPsec and bridging are to come: not in this build yet)",
     };
     Command::new(v.name())
         .version(env!("CARGO_PKG_VERSION"))

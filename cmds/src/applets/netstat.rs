@@ -1,6 +1,8 @@
-//! netstat: show network status, NetBSD's syntax and output: interfaces (-i, -I, -w),
-//! routing tables (-r), protocol statistics (-s, -p) and the ARP cache (-f arp). The socket
-//! tables (-a, and netstat with no option) are not in this build yet, and say so.
+//! netstat: show network status, NetBSD's syntax and output: the Internet socket table
+//! (netstat with no option, -a for servers too), interfaces (-i, -I, -w),
+//! routing tables (-r), protocol statistics (-s, -p) and the ARP cache (-f arp). The
+//! unix-domain socket table (-f unix) and the bpf users (-B) are not in this build yet, and
+//! say so. The socket, interface and ARP tables are laid out by [`crate::table`].
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -19,6 +21,7 @@ use serde_json::json;
 
 use crate::common::{fail, open_stack, parse, usage_fail};
 use crate::rtutil::{self, Names};
+use crate::table::{self, Col, Table};
 
 const PROG: &str = "netstat";
 
@@ -26,23 +29,23 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Show network status")
         .override_usage(
-            "netstat [-an] [-f address_family]\n       \
-             netstat -i [-bn] [-f address_family] [-I interface] [--json]\n       \
+            "netstat [-anv] [-f address_family] [--json]\n       \
+             netstat -i [-bnv] [-f address_family] [-I interface] [--json]\n       \
              netstat -w wait [-bn] [-I interface] [-c count]\n       \
              netstat -r [-n] [-f address_family] [--json]\n       \
              netstat -s [-s] [-f address_family] [-p protocol] [--json]\n       \
-             netstat -f arp [-n] [--json]",
+             netstat -f arp [-nv] [--json]",
         )
         .after_help(
-            "Protocols for -p: ip, icmp, arp. Address families for -f: inet, arp (the ARP cache), \
-             link (interface lines only). The socket tables (-a, and netstat with no option) are \
+            "Protocols for -p: ip, icmp, tcp, udp, arp. Address families for -f: inet, arp (the \
+             ARP cache), link (interface lines only). The unix-domain socket table (-f unix) is \
              not in this build yet.",
         )
         .arg(
             Arg::new("all")
                 .short('a')
                 .action(ArgAction::SetTrue)
-                .help("Show the state of all sockets (not in this build yet)"),
+                .help("Show the state of all sockets, servers (listening and unconnected) too"),
         )
         .arg(
             Arg::new("bpf")
@@ -91,7 +94,7 @@ pub fn command() -> Command {
             Arg::new("protocol")
                 .short('p')
                 .value_name("protocol")
-                .help("Statistics of one protocol: ip, icmp, arp"),
+                .help("Statistics of one protocol: ip, icmp, tcp, udp, arp"),
         )
         .arg(
             Arg::new("routes")
@@ -105,6 +108,10 @@ pub fn command() -> Command {
                 .action(ArgAction::Count)
                 .help("Show protocol statistics; twice hides the counters that are zero"),
         )
+        .arg(Arg::new("verbose").short('v').action(ArgAction::SetTrue).help(
+            "With -i, the socket table or -f arp: cut no long name or address to its \
+                     column's width; each column is as wide as its widest entry",
+        ))
         .arg(
             Arg::new("wait")
                 .short('w')
@@ -116,7 +123,7 @@ pub fn command() -> Command {
             Arg::new("json")
                 .long("json")
                 .action(ArgAction::SetTrue)
-                .help("With -i, -r, -s or -f arp: print JSON"),
+                .help("With -i, -r, -s, -f arp or the socket table: print JSON"),
         )
 }
 
@@ -155,6 +162,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let proto = m.get_one::<String>("protocol").cloned();
 
     let all = m.get_flag("all");
+    let wide = m.get_flag("verbose");
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
@@ -229,17 +237,20 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Sockets
     };
 
+    if wide && !matches!(mode, Mode::Interfaces | Mode::Arp | Mode::Sockets) {
+        return usage_fail(PROG, "-v goes with -i, -f arp or the socket table");
+    }
     let mut s = match open_stack(PROG) {
         Ok(s) => s,
         Err(c) => return c,
     };
     let r = match mode {
         Mode::Sideways(w) => sideways(&mut s, iface.as_deref(), w, count, bytes),
-        Mode::Interfaces => interfaces(&mut s, iface.as_deref(), family, numeric, bytes, json),
+        Mode::Interfaces => interfaces(&mut s, iface.as_deref(), family, Names::new(numeric), bytes, wide, json),
         Mode::Routes => routes(&mut s, numeric, json),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
-        Mode::Arp => arp(&mut s, numeric, json),
-        Mode::Sockets => sockets(&mut s, all, proto.as_deref(), numeric, json),
+        Mode::Arp => arp(&mut s, numeric, wide, json),
+        Mode::Sockets => sockets(&mut s, all, proto.as_deref(), numeric, wide, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -264,35 +275,52 @@ fn if_name(i: &IfInfo) -> String {
     }
 }
 
-/// `netstat -i`: a `<Link>` line per interface, and one per inet address.
-fn format_interfaces(ifs: &[IfInfo], family: Family, names: &mut Names, bytes: bool) -> String {
-    let mut out = format!(
-        "{:<5.5} {:<5.5} {:<13.13} {:<17.17} ",
-        "Name", "Mtu", "Network", "Address"
-    );
+/// `netstat -i`: a `<Link>` line per interface, and one per inet address. NetBSD's widths
+/// (if.c): Name 5, Mtu 5, Network 13 and Address 17 (both cut unless `wide`), then the
+/// counters right-aligned in 8, 5, 8, 5, 5 (or the byte counts in 10, 10 with -b).
+fn format_interfaces(ifs: &[IfInfo], family: Family, names: &mut Names, bytes: bool, wide: bool) -> String {
+    let mut cols = vec![
+        Col::left("Name", 5),
+        Col::left("Mtu", 5),
+        Col::left("Network", 13).cut(),
+        Col::left("Address", 17).cut(),
+    ];
     if bytes {
-        let _ = writeln!(out, "{:>10.10} {:>10.10}", "Ibytes", "Obytes");
+        cols.extend([Col::right("Ibytes", 10), Col::right("Obytes", 10)]);
     } else {
-        let _ = writeln!(
-            out,
-            "{:>8.8} {:>5.5} {:>8.8} {:>5.5} {:>5.5}",
-            "Ipkts", "Ierrs", "Opkts", "Oerrs", "Colls"
-        );
+        cols.extend([
+            Col::right("Ipkts", 8),
+            Col::right("Ierrs", 5),
+            Col::right("Opkts", 8),
+            Col::right("Oerrs", 5),
+            Col::right("Colls", 5),
+        ]);
     }
+    let mut t = Table::new(&cols, wide);
     for i in ifs {
         let d = &i.data;
-        let counters = if bytes {
-            format!("{:>10} {:>10}", d.ifi_ibytes, d.ifi_obytes)
+        let counters: Vec<String> = if bytes {
+            vec![d.ifi_ibytes.to_string(), d.ifi_obytes.to_string()]
         } else {
-            format!(
-                "{:>8} {:>5} {:>8} {:>5} {:>5}",
-                d.ifi_ipackets, d.ifi_ierrors, d.ifi_opackets, d.ifi_oerrors, d.ifi_collisions
-            )
+            [
+                d.ifi_ipackets,
+                d.ifi_ierrors,
+                d.ifi_opackets,
+                d.ifi_oerrors,
+                d.ifi_collisions,
+            ]
+            .iter()
+            .map(u64::to_string)
+            .collect()
         };
-        let head = format!("{:<5.5} {:<5} ", if_name(i), i.mtu);
+        let line = |network: String, address: String| {
+            [if_name(i), i.mtu.to_string(), network, address]
+                .into_iter()
+                .chain(counters.iter().cloned())
+                .collect::<Vec<String>>()
+        };
         if family != Family::Inet {
-            let addr = i.lladdr.as_ref().map(mac).unwrap_or_default();
-            let _ = writeln!(out, "{head}{:<13.13} {:<17.17} {counters}", "<Link>", addr);
+            t.row(line("<Link>".into(), i.lladdr.as_ref().map(mac).unwrap_or_default()));
         }
         if family == Family::Link {
             continue;
@@ -303,18 +331,19 @@ fn format_interfaces(ifs: &[IfInfo], family: Family, names: &mut Names, bytes: b
             };
             let len = rtutil::mask_len(u32::from(mask)).unwrap_or(32);
             let net = rtutil::netname(Ipv4Addr::from(u32::from(addr) & u32::from(mask)), len);
-            let _ = writeln!(out, "{head}{net:<13.13} {:<17.17} {counters}", names.host(addr));
+            t.row(line(net, names.host(addr)));
         }
     }
-    out
+    t.render()
 }
 
 fn interfaces(
     s: &mut Stack,
     only: Option<&str>,
     family: Family,
-    numeric: bool,
+    mut names: Names,
     bytes: bool,
+    wide: bool,
     json: bool,
 ) -> Result<(), ExitCode> {
     let mut ifs = if_list(s)?;
@@ -328,7 +357,7 @@ fn interfaces(
         let v: Vec<serde_json::Value> = ifs.iter().map(if_json).collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        print!("{}", format_interfaces(&ifs, family, &mut Names::new(numeric), bytes));
+        print!("{}", format_interfaces(&ifs, family, &mut names, bytes, wide));
     }
     Ok(())
 }
@@ -504,17 +533,26 @@ fn routes(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
     Ok(())
 }
 
-/// The ARP cache as routing-table lines (the way NetBSD listed RTF_LLINFO routes).
-fn format_arp(list: &[ArpEntry], names: &mut Names) -> String {
+/// The ARP cache as routing-table lines (the way NetBSD listed RTF_LLINFO routes), in the
+/// routing table's widths: Destination and Gateway 18, Flags 6, Refs 6, Use 8, Expire 6, two
+/// blanks, the interface (at most IFNAMSIZ, 16).
+fn format_arp(list: &[ArpEntry], names: &mut Names, wide: bool) -> String {
     let mut out = String::from("Routing tables\n");
     if list.is_empty() {
         return out;
     }
     out += "\nInternet (ARP):\n";
-    let _ = writeln!(
-        out,
-        "{:<18.18} {:<18.18} {:<6.6} {:>6.6} {:>8.8} {:>6.6} Interface",
-        "Destination", "Gateway", "Flags", "Refs", "Use", "Expire"
+    let mut t = Table::new(
+        &[
+            Col::left("Destination", 18),
+            Col::left("Gateway", 18),
+            Col::left("Flags", 6).cut(),
+            Col::right("Refs", 6),
+            Col::right("Use", 8),
+            Col::right("Expire", 6).gap(2),
+            Col::left("Interface", 0),
+        ],
+        wide,
     );
     let mut v: Vec<&ArpEntry> = list.iter().collect();
     v.sort_by_key(|e| u32::from(e.addr));
@@ -528,20 +566,20 @@ fn format_arp(list: &[ArpEntry], names: &mut Names) -> String {
             Some(x) if !e.permanent => x.to_string(),
             _ => "-".into(),
         };
-        let _ = writeln!(
-            out,
-            "{:<18} {gw:<18} {:<6.6} {:>6} {:>8} {exp:>6}  {:.16}",
+        t.row([
             names.host(e.addr),
+            gw,
             rtf::letters(f),
-            "-",
-            "-",
-            e.ifname
-        );
+            "-".into(),
+            "-".into(),
+            exp,
+            table::cut(&e.ifname, 16).to_string(),
+        ]);
     }
-    out
+    out + &t.render()
 }
 
-fn arp(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
+fn arp(s: &mut Stack, numeric: bool, wide: bool, json: bool) -> Result<(), ExitCode> {
     let list = s.arp_dump().map_err(|e| fail(PROG, format!("arp table: {e}")))?;
     if json {
         let v: Vec<serde_json::Value> = list
@@ -558,7 +596,7 @@ fn arp(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
             .collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        print!("{}", format_arp(&list, &mut Names::new(numeric)));
+        print!("{}", format_arp(&list, &mut Names::new(numeric), wide));
     }
     Ok(())
 }
@@ -738,8 +776,9 @@ fn format_arp_stats(st: &ArpStats, sflag: u8) -> String {
     s.out
 }
 
-/// `host.port` as netstat prints an endpoint; `*` for the wildcard address or port.
-fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names) -> String {
+/// `host.port` as netstat prints an endpoint; `*` for the wildcard address or port. As
+/// NetBSD's inetprint, the host part is cut to 16 characters unless `wide`.
+fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names, wide: bool) -> String {
     match a {
         None => "*.*".into(),
         Some(a) => {
@@ -748,6 +787,7 @@ fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names) -> String {
             } else {
                 names.host(*a.ip())
             };
+            let host = if wide { &host } else { table::cut(&host, 16) };
             let port = if a.port() == 0 {
                 "*".to_string()
             } else {
@@ -758,39 +798,50 @@ fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names) -> String {
     }
 }
 
-/// The socket tables: `Active Internet connections [(including servers)]`.
-fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names) -> String {
-    let mut out = format!(
-        "Active Internet connections{}\n{:<5} {:>6} {:>6}  {:<22} {:<22} {}\n",
-        if all { " (including servers)" } else { "" },
-        "Proto",
-        "Recv-Q",
-        "Send-Q",
-        "Local Address",
-        "Foreign Address",
-        "State"
+/// The socket table: `Active Internet connections [(including servers)]`, in NetBSD's
+/// widths (inet.c): Proto 5, Recv-Q 6, Send-Q 6, two blanks, the addresses in 22 (cut
+/// unless `wide`), the state.
+fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names, wide: bool) -> String {
+    let mut t = Table::new(
+        &[
+            Col::left("Proto", 5).cut(),
+            Col::right("Recv-Q", 6),
+            Col::right("Send-Q", 6).gap(2),
+            Col::left("Local Address", 22).cut(),
+            Col::left("Foreign Address", 22).cut(),
+            Col::left("State", 0),
+        ],
+        wide,
     );
     for so in list {
         // Without -a, servers (listeners and unconnected sockets) are left out.
         if !all && (so.state == "LISTEN" || so.foreign.is_none()) {
             continue;
         }
-        let line = format!(
-            "{:<5} {:>6} {:>6}  {:<22} {:<22} {}",
-            so.proto,
-            so.recv_q,
-            so.send_q,
-            endpoint(Some(so.local), names),
-            endpoint(so.foreign, names),
-            so.state
-        );
-        out += line.trim_end();
-        out.push('\n');
+        t.row([
+            so.proto.to_string(),
+            so.recv_q.to_string(),
+            so.send_q.to_string(),
+            endpoint(Some(so.local), names, wide),
+            endpoint(so.foreign, names, wide),
+            so.state.to_string(),
+        ]);
     }
-    out
+    format!(
+        "Active Internet connections{}\n{}",
+        if all { " (including servers)" } else { "" },
+        t.render()
+    )
 }
 
-fn sockets(s: &mut Stack, all: bool, proto: Option<&str>, numeric: bool, json: bool) -> Result<(), ExitCode> {
+fn sockets(
+    s: &mut Stack,
+    all: bool,
+    proto: Option<&str>,
+    numeric: bool,
+    wide: bool,
+    json: bool,
+) -> Result<(), ExitCode> {
     let mut list = s.sock_list().map_err(|e| fail(PROG, format!("socket list: {e}")))?;
     if let Some(p) = proto {
         if !matches!(p, "tcp" | "udp") {
@@ -815,7 +866,7 @@ fn sockets(s: &mut Stack, all: bool, proto: Option<&str>, numeric: bool, json: b
         return Ok(());
     }
     let mut names = Names::new(numeric);
-    print!("{}", format_sockets(&list, all, &mut names));
+    print!("{}", format_sockets(&list, all, &mut names, wide));
     Ok(())
 }
 
@@ -985,7 +1036,7 @@ mod tests {
         lo.mtu = 33624;
         let mut en = ifinfo("en0", 2, &[("10.0.2.15", "255.255.255.0")], Some([2, 0, 0, 0, 0, 1]));
         en.flags = 0;
-        let t = format_interfaces(&[lo, en], Family::Any, &mut Names::new(true), false);
+        let t = format_interfaces(&[lo, en], Family::Any, &mut Names::new(true), false, false);
         assert_eq!(
             t,
             "Name  Mtu   Network       Address              Ipkts Ierrs    Opkts Oerrs Colls\n\
@@ -995,15 +1046,89 @@ mod tests {
              en0*  1500  10.0.2/24     10.0.2.15               12     1        7     0     0\n"
         );
         let en = ifinfo("en0", 2, &[("10.0.2.15", "255.255.255.0")], None);
-        let t = format_interfaces(std::slice::from_ref(&en), Family::Inet, &mut Names::new(true), true);
+        let t = format_interfaces(
+            std::slice::from_ref(&en),
+            Family::Inet,
+            &mut Names::new(true),
+            true,
+            false,
+        );
         assert_eq!(
             t,
             "Name  Mtu   Network       Address               Ibytes     Obytes\n\
              en0   1500  10.0.2/24     10.0.2.15                  0          0\n"
         );
-        let t = format_interfaces(&[en], Family::Link, &mut Names::new(true), false);
+        let t = format_interfaces(&[en], Family::Link, &mut Names::new(true), false, false);
         assert_eq!(t.lines().count(), 2);
         assert!(t.contains("<Link>"));
+    }
+
+    #[test]
+    fn long_entries_widen_or_are_cut_as_netbsd_does() {
+        let mut en = ifinfo("en0", 2, &[("192.168.100.150", "255.255.255.252")], None);
+        let mut names = Names::new(true);
+        // NetBSD cuts the network to 13 characters (%-13.13s); -v does not.
+        let narrow = format_interfaces(std::slice::from_ref(&en), Family::Inet, &mut names, false, false);
+        let row = |name: &str, net: &str, w: usize, ipkts: u64, wi: usize| {
+            format!(
+                "{name:<5} 1500  {net:<w$} {:<17} {ipkts:>wi$}     1        7     0     0\n",
+                "192.168.100.150"
+            )
+        };
+        assert!(narrow.ends_with(&row("en0", "192.168.100.1", 13, 12, 8)), "{narrow}");
+        let wide = format_interfaces(std::slice::from_ref(&en), Family::Inet, &mut names, false, true);
+        assert!(wide.ends_with(&row("en0", "192.168.100.148/30", 18, 12, 8)), "{wide}");
+        // A long name and a large counter are never cut: they widen their columns.
+        en.name = "bridge0".into();
+        en.data.ifi_ipackets = 1_234_567_890;
+        let t = format_interfaces(std::slice::from_ref(&en), Family::Inet, &mut names, false, false);
+        let head = format!(
+            "{:<7} {:<5} {:<13} {:<17} {:>10} {:>5} {:>8} {:>5} {:>5}\n",
+            "Name", "Mtu", "Network", "Address", "Ipkts", "Ierrs", "Opkts", "Oerrs", "Colls"
+        );
+        assert_eq!(
+            t,
+            format!(
+                "{head}{:<7} 1500  {:<13} {:<17} {:>10}     1        7     0     0\n",
+                "bridge0", "192.168.100.1", "192.168.100.150", 1_234_567_890
+            )
+        );
+    }
+
+    #[test]
+    fn socket_table_like_netbsd() {
+        let so = |proto: &str, local: &str, foreign: Option<&str>, state: &str| SockInfo {
+            proto: proto.into(),
+            recv_q: 0,
+            send_q: 17,
+            local: local.parse().unwrap(),
+            foreign: foreign.map(|f| f.parse().unwrap()),
+            state: state.into(),
+        };
+        let list = [
+            so("tcp", "0.0.0.0:22", None, "LISTEN"),
+            so("tcp", "10.0.0.2:49152", Some("10.0.0.1:22"), "ESTABLISHED"),
+            so("udp", "10.0.0.2:53", None, ""),
+        ];
+        let mut names = Names::new(true);
+        assert_eq!(
+            format_sockets(&list, true, &mut names, false),
+            "Active Internet connections (including servers)\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
+             tcp        0     17  *.22                   *.*                    LISTEN\n\
+             tcp        0     17  10.0.0.2.49152         10.0.0.1.22            ESTABLISHED\n\
+             udp        0     17  10.0.0.2.53            *.*\n"
+        );
+        assert_eq!(
+            format_sockets(&list, false, &mut names, false),
+            "Active Internet connections\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
+             tcp        0     17  10.0.0.2.49152         10.0.0.1.22            ESTABLISHED\n"
+        );
+        assert_eq!(
+            endpoint(Some("10.0.0.2:1".parse().unwrap()), &mut names, false),
+            "10.0.0.2.1"
+        );
     }
 
     #[test]
@@ -1078,7 +1203,7 @@ mod tests {
             expire: Some(1190),
             permanent: false,
         };
-        let t = format_arp(&[e], &mut Names::new(true));
+        let t = format_arp(&[e], &mut Names::new(true), false);
         assert!(
             t.ends_with("10.0.0.1           02:00:00:00:00:09  UHL         -        -   1190  en0\n"),
             "{t}"

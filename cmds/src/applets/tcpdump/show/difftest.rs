@@ -1,7 +1,8 @@
 //! The differential printing test: the corpus of [`super::corpus`] written to pcap files
 //! (whole, and cut to 64 bytes as `-s 64` would keep it), printed by Debian's tcpdump 4.99
 //! (`tcpdump -r FILE`) and by this printer under many option sets; every line must agree.
-//! TZ=UTC for both. Skips with a message when /usr/bin/tcpdump is absent.
+//! TZ=UTC for both. Without tcpdump it skips with a notice ([`pktbox_tests::skip`]: a failure
+//! when `CI` is set).
 
 use std::path::Path;
 use std::process::Command;
@@ -90,11 +91,10 @@ fn packets(lines: &[String]) -> Vec<String> {
 
 #[test]
 fn printing_agrees_with_tcpdump() {
-    let tcpdump = Path::new("/usr/bin/tcpdump");
-    if !tcpdump.is_file() {
-        eprintln!("print_diff: skipped: /usr/bin/tcpdump is not installed");
-        return;
-    }
+    let Some(tcpdump) = pktbox_tests::tool("tcpdump") else {
+        return pktbox_tests::skip("printing_agrees_with_tcpdump", "no tcpdump installed");
+    };
+    let tcpdump = tcpdump.as_path();
     std::env::set_var("TZ", "UTC");
     let dir = std::env::temp_dir().join(format!("pktbox-print-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
