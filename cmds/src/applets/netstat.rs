@@ -706,6 +706,10 @@ fn format_icmp(st: &IcmpStats, sflag: u8) -> String {
     histogram(&mut s.out, "Input", &st.inhist);
     s.p(st.reflect, "\t{} message response{s} generated");
     s.p(st.pmtuchg, "\t{} path MTU change{s}");
+    s.p(
+        st.pmtuignored,
+        "\t{} path MTU change{s} ignored (no matching socket or implausible MTU)",
+    );
     s.out
 }
 

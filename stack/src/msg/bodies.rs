@@ -339,6 +339,9 @@ pub struct IcmpStats {
     pub reflect: u64,
     pub inhist: Vec<u64>,
     pub pmtuchg: u64,
+    /// "Fragmentation needed" errors ignored: quoting no datagram of a socket of ours
+    /// (RFC 5927), or an MTU below the floor (296, as NetBSD) or above the interface's.
+    pub pmtuignored: u64,
     /// Errors not sent because of the rate limit (icmperrppslim).
     pub toofreq: u64,
 }
