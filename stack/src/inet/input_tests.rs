@@ -475,3 +475,33 @@ fn a_forwarded_fragment_ending_past_64k_is_not_cut_into_the_flag_bits() {
     assert_eq!(ctx.inet.stat.cantforward, 1);
     assert_eq!(ctx.inet.stat.forward, 0);
 }
+
+#[test]
+fn a_flood_of_forged_arps_writes_a_bounded_number_of_log_lines() {
+    let (stack, ifp, _sink) = setup(false);
+    let start = std::time::Instant::now();
+    const N: u32 = 20_000;
+    for i in 0..N {
+        let sha = [2, 1, (i >> 16) as u8, (i >> 8) as u8, i as u8, 7];
+        // Someone claims our address (a duplicate), and someone else keeps changing the
+        // link address of a host we know (arp info overwritten).
+        let mut dup = ether([0xff; 6], 0x0806, &arp(1, ME, Ipv4Addr::new(10, 0, 0, 9), sha));
+        ether_input(&stack, &ifp, &mut dup, FrameMeta::PLAIN);
+        let mut moved = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, sha));
+        ether_input(&stack, &ifp, &mut moved, FrameMeta::PLAIN);
+    }
+    let ctx = stack.ctx();
+    assert_eq!(ctx.arpstat.dup_ips, u64::from(N));
+    // Two places in the code log these: each writes at most one line an interval.
+    let windows = 1 + start.elapsed().as_nanos() / ctx.netlog.interval.as_nanos();
+    let written = ctx.netlog.written_total();
+    assert!(
+        written >= 2 && u128::from(written) <= 2 * windows,
+        "{written} lines in {windows} intervals"
+    );
+    assert_eq!(
+        written + ctx.netlog.suppressed,
+        2 * u64::from(N) - 1,
+        "every line written or counted"
+    );
+}

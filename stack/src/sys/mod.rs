@@ -85,6 +85,8 @@ pub struct Ctx {
     pub hostname: String,
     /// Subscribers to routing broadcasts.
     pub rtsock: RouteSocket,
+    /// The rate limit of log lines that network input causes (`klog_net!`).
+    pub netlog: log::NetLog,
 }
 
 impl Ctx {
@@ -182,6 +184,7 @@ impl Stack {
             rt: RouteTable::default(),
             hostname: String::new(),
             rtsock: RouteSocket::default(),
+            netlog: log::NetLog::default(),
         };
         let kick = Arc::new(callout::Kick::default());
         let mut ctx = ctx;
