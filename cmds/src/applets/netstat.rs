@@ -26,7 +26,7 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Show network status")
         .override_usage(
-            "netstat [-an] [-f address_family]\n       \
+            "netstat [-anx] [-f address_family]\n       \
              netstat -i [-bn] [-f address_family] [-I interface] [--json]\n       \
              netstat -w wait [-bn] [-I interface] [-c count]\n       \
              netstat -r [-n] [-f address_family] [--json]\n       \
@@ -113,6 +113,12 @@ pub fn command() -> Command {
                 .help("Show interface traffic every wait seconds (until interrupted or -c)"),
         )
         .arg(
+            Arg::new("extended")
+                .short('x')
+                .action(ArgAction::SetTrue)
+                .help("With the socket tables: the receive and send buffer sizes too (R-HIWA, S-HIWA)"),
+        )
+        .arg(
             Arg::new("json")
                 .long("json")
                 .action(ArgAction::SetTrue)
@@ -155,6 +161,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let proto = m.get_one::<String>("protocol").cloned();
 
     let all = m.get_flag("all");
+    let extended = m.get_flag("extended");
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
@@ -239,7 +246,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Routes => routes(&mut s, numeric, json),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
         Mode::Arp => arp(&mut s, numeric, json),
-        Mode::Sockets => sockets(&mut s, all, proto.as_deref(), numeric, json),
+        Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), numeric, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -763,9 +770,11 @@ fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names) -> String {
 }
 
 /// The socket tables: `Active Internet connections [(including servers)]`.
-fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names) -> String {
+/// With `extended` (FreeBSD's -x; NetBSD has no column for them), each line ends with
+/// the socket's receive and send buffer sizes, FreeBSD's R-HIWA and S-HIWA.
+fn format_sockets(list: &[SockInfo], all: bool, extended: bool, names: &mut Names) -> String {
     let mut out = format!(
-        "Active Internet connections{}\n{:<5} {:>6} {:>6}  {:<22} {:<22} {}\n",
+        "Active Internet connections{}\n{:<5} {:>6} {:>6}  {:<22} {:<22} {:<11}",
         if all { " (including servers)" } else { "" },
         "Proto",
         "Recv-Q",
@@ -774,13 +783,18 @@ fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names) -> String {
         "Foreign Address",
         "State"
     );
+    if extended {
+        let _ = write!(out, " {:>7} {:>7}", "R-HIWA", "S-HIWA");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
     for so in list {
         // Without -a, servers (listeners and unconnected sockets) are left out.
         if !all && (so.state == "LISTEN" || so.foreign.is_none()) {
             continue;
         }
-        let line = format!(
-            "{:<5} {:>6} {:>6}  {:<22} {:<22} {}",
+        let mut line = format!(
+            "{:<5} {:>6} {:>6}  {:<22} {:<22} {:<11}",
             so.proto,
             so.recv_q,
             so.send_q,
@@ -788,13 +802,23 @@ fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names) -> String {
             endpoint(so.foreign, names),
             so.state
         );
+        if extended {
+            let _ = write!(line, " {:>7} {:>7}", so.rcvbuf, so.sndbuf);
+        }
         out += line.trim_end();
         out.push('\n');
     }
     out
 }
 
-fn sockets(s: &mut Stack, all: bool, proto: Option<&str>, numeric: bool, json: bool) -> Result<(), ExitCode> {
+fn sockets(
+    s: &mut Stack,
+    all: bool,
+    extended: bool,
+    proto: Option<&str>,
+    numeric: bool,
+    json: bool,
+) -> Result<(), ExitCode> {
     let mut list = s.sock_list().map_err(|e| fail(PROG, format!("socket list: {e}")))?;
     if let Some(p) = proto {
         if !matches!(p, "tcp" | "udp") {
@@ -812,6 +836,7 @@ fn sockets(s: &mut Stack, all: bool, proto: Option<&str>, numeric: bool, json: b
                     "local": so.local.to_string(),
                     "foreign": so.foreign.map(|f| f.to_string()),
                     "state": so.state,
+                    "rcvbuf": so.rcvbuf, "sndbuf": so.sndbuf,
                 })
             })
             .collect();
@@ -819,7 +844,7 @@ fn sockets(s: &mut Stack, all: bool, proto: Option<&str>, numeric: bool, json: b
         return Ok(());
     }
     let mut names = Names::new(numeric);
-    print!("{}", format_sockets(&list, all, &mut names));
+    print!("{}", format_sockets(&list, all, extended, &mut names));
     Ok(())
 }
 

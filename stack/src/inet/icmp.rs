@@ -537,6 +537,8 @@ mod tests {
                 broadcast: false,
                 ttl: None,
                 tos: 0,
+                sndbuf: None,
+                rcvbuf: 65536,
                 conn: ours,
             });
             // Connected elsewhere: not ours.
@@ -562,6 +564,7 @@ mod tests {
             faddr: None,
             ttl: None,
             tos: 0,
+            sndbuf: None,
             conn: ours,
             drops: 0,
         });

@@ -438,6 +438,10 @@ pub struct SockInfo {
     pub foreign: Option<std::net::SocketAddrV4>,
     /// TCP state name (LISTEN, ESTABLISHED, ...); empty for other protocols.
     pub state: String,
+    /// The receive and send buffer sizes (SO_RCVBUF, SO_SNDBUF as they stand: BSD's
+    /// sb_hiwat), shown by `netstat -x`.
+    pub rcvbuf: u64,
+    pub sndbuf: u64,
 }
 
 /// Protocol counters for `netstat -s`.
