@@ -1098,6 +1098,33 @@ mod tests {
     }
 
     #[test]
+    fn socket_table_with_and_without_buffer_sizes() {
+        let so = SockInfo {
+            proto: "tcp".into(),
+            recv_q: 0,
+            send_q: 12,
+            local: "10.0.0.1:5000".parse().unwrap(),
+            foreign: Some("10.0.0.2:80".parse().unwrap()),
+            state: "ESTABLISHED".into(),
+            rcvbuf: 65536,
+            sndbuf: 16384,
+        };
+        let mut names = Names::new(true);
+        assert_eq!(
+            format_sockets(std::slice::from_ref(&so), false, false, &mut names),
+            "Active Internet connections\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
+             tcp        0     12  10.0.0.1.5000          10.0.0.2.80            ESTABLISHED\n"
+        );
+        assert_eq!(
+            format_sockets(&[so], true, true, &mut names),
+            "Active Internet connections (including servers)\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State        R-HIWA  S-HIWA\n\
+             tcp        0     12  10.0.0.1.5000          10.0.0.2.80            ESTABLISHED   65536   16384\n"
+        );
+    }
+
+    #[test]
     fn arp_table() {
         let e = ArpEntry {
             addr: "10.0.0.1".parse().unwrap(),
