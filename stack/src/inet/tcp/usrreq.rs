@@ -383,7 +383,14 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
         }
         Sock::Listening => {
             let l = ctx.inet.tcp.listeners.get_mut(&id).ok_or(libc::EINVAL)?;
-            l.opts.set(o);
+            match o {
+                // Others that set it may now bind the listener's port too, as in NetBSD,
+                // where a later bind looks at the bound socket's SO_REUSEPORT.
+                Opt::ReusePort(v) => l.reuseport = v,
+                o => {
+                    l.opts.set(o);
+                }
+            }
         }
         Sock::Conn => {
             let keepidle = ctx.inet.tcp.keepidle;
@@ -566,6 +573,11 @@ mod tests {
         assert_eq!(bind(&mut ctx, 3, any, true), Err(libc::EADDRINUSE));
         setopt(&mut ctx, 3, Sock::Fresh, Opt::ReusePort(true)).unwrap();
         bind(&mut ctx, 3, any, true).unwrap();
+        // A listener that clears it keeps later ones out.
+        setopt(&mut ctx, 1, Sock::Listening, Opt::ReusePort(false)).unwrap();
+        attach(&mut ctx, 4);
+        setopt(&mut ctx, 4, Sock::Fresh, Opt::ReusePort(true)).unwrap();
+        assert_eq!(bind(&mut ctx, 4, any, true), Err(libc::EADDRINUSE));
     }
 
     #[test]
