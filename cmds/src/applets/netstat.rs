@@ -29,7 +29,7 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Show network status")
         .override_usage(
-            "netstat [-anv] [-f address_family] [--json]\n       \
+            "netstat [-anvx] [-f address_family] [--json]\n       \
              netstat -i [-bnv] [-f address_family] [-I interface] [--json]\n       \
              netstat -w wait [-bn] [-I interface] [-c count]\n       \
              netstat -r [-n] [-f address_family] [--json]\n       \
@@ -120,6 +120,12 @@ pub fn command() -> Command {
                 .help("Show interface traffic every wait seconds (until interrupted or -c)"),
         )
         .arg(
+            Arg::new("extended")
+                .short('x')
+                .action(ArgAction::SetTrue)
+                .help("With the socket tables: the receive and send buffer sizes too (R-HIWA, S-HIWA)"),
+        )
+        .arg(
             Arg::new("json")
                 .long("json")
                 .action(ArgAction::SetTrue)
@@ -163,6 +169,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 
     let all = m.get_flag("all");
     let wide = m.get_flag("verbose");
+    let extended = m.get_flag("extended");
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
@@ -250,7 +257,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Routes => routes(&mut s, numeric, json),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
         Mode::Arp => arp(&mut s, numeric, wide, json),
-        Mode::Sockets => sockets(&mut s, all, proto.as_deref(), numeric, wide, json),
+        Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), numeric, wide, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -744,6 +751,10 @@ fn format_icmp(st: &IcmpStats, sflag: u8) -> String {
     histogram(&mut s.out, "Input", &st.inhist);
     s.p(st.reflect, "\t{} message response{s} generated");
     s.p(st.pmtuchg, "\t{} path MTU change{s}");
+    s.p(
+        st.pmtuignored,
+        "\t{} path MTU change{s} ignored (no matching socket or implausible MTU)",
+    );
     s.out
 }
 
@@ -800,32 +811,43 @@ fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names, wide: bool) ->
 
 /// The socket table: `Active Internet connections [(including servers)]`, in NetBSD's
 /// widths (inet.c): Proto 5, Recv-Q 6, Send-Q 6, two blanks, the addresses in 22 (cut
-/// unless `wide`), the state.
-fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names, wide: bool) -> String {
-    let mut t = Table::new(
-        &[
-            Col::left("Proto", 5).cut(),
-            Col::right("Recv-Q", 6),
-            Col::right("Send-Q", 6).gap(2),
-            Col::left("Local Address", 22).cut(),
-            Col::left("Foreign Address", 22).cut(),
-            Col::left("State", 0),
-        ],
-        wide,
-    );
+/// unless `wide`), the state. With `extended` (FreeBSD's -x; NetBSD has no column for
+/// them), each line ends with the socket's receive and send buffer sizes, FreeBSD's
+/// R-HIWA and S-HIWA.
+fn format_sockets(list: &[SockInfo], all: bool, extended: bool, names: &mut Names, wide: bool) -> String {
+    let mut cols = vec![
+        Col::left("Proto", 5).cut(),
+        Col::right("Recv-Q", 6),
+        Col::right("Send-Q", 6).gap(2),
+        Col::left("Local Address", 22).cut(),
+        Col::left("Foreign Address", 22).cut(),
+    ];
+    if extended {
+        cols.push(Col::left("State", 11));
+        cols.push(Col::right("R-HIWA", 7));
+        cols.push(Col::right("S-HIWA", 7));
+    } else {
+        cols.push(Col::left("State", 0));
+    }
+    let mut t = Table::new(&cols, wide);
     for so in list {
         // Without -a, servers (listeners and unconnected sockets) are left out.
         if !all && (so.state == "LISTEN" || so.foreign.is_none()) {
             continue;
         }
-        t.row([
+        let mut row = vec![
             so.proto.to_string(),
             so.recv_q.to_string(),
             so.send_q.to_string(),
             endpoint(Some(so.local), names, wide),
             endpoint(so.foreign, names, wide),
             so.state.to_string(),
-        ]);
+        ];
+        if extended {
+            row.push(so.rcvbuf.to_string());
+            row.push(so.sndbuf.to_string());
+        }
+        t.row(row);
     }
     format!(
         "Active Internet connections{}\n{}",
@@ -837,6 +859,7 @@ fn format_sockets(list: &[SockInfo], all: bool, names: &mut Names, wide: bool) -
 fn sockets(
     s: &mut Stack,
     all: bool,
+    extended: bool,
     proto: Option<&str>,
     numeric: bool,
     wide: bool,
@@ -859,6 +882,7 @@ fn sockets(
                     "local": so.local.to_string(),
                     "foreign": so.foreign.map(|f| f.to_string()),
                     "state": so.state,
+                    "rcvbuf": so.rcvbuf, "sndbuf": so.sndbuf,
                 })
             })
             .collect();
@@ -866,7 +890,7 @@ fn sockets(
         return Ok(());
     }
     let mut names = Names::new(numeric);
-    print!("{}", format_sockets(&list, all, &mut names, wide));
+    print!("{}", format_sockets(&list, all, extended, &mut names, wide));
     Ok(())
 }
 
@@ -1104,6 +1128,8 @@ mod tests {
             local: local.parse().unwrap(),
             foreign: foreign.map(|f| f.parse().unwrap()),
             state: state.into(),
+            rcvbuf: 65536,
+            sndbuf: 65536,
         };
         let list = [
             so("tcp", "0.0.0.0:22", None, "LISTEN"),
@@ -1112,7 +1138,7 @@ mod tests {
         ];
         let mut names = Names::new(true);
         assert_eq!(
-            format_sockets(&list, true, &mut names, false),
+            format_sockets(&list, true, false, &mut names, false),
             "Active Internet connections (including servers)\n\
              Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
              tcp        0     17  *.22                   *.*                    LISTEN\n\
@@ -1120,7 +1146,7 @@ mod tests {
              udp        0     17  10.0.0.2.53            *.*\n"
         );
         assert_eq!(
-            format_sockets(&list, false, &mut names, false),
+            format_sockets(&list, false, false, &mut names, false),
             "Active Internet connections\n\
              Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
              tcp        0     17  10.0.0.2.49152         10.0.0.1.22            ESTABLISHED\n"
@@ -1192,6 +1218,33 @@ mod tests {
         );
         assert_eq!(t, "arp:\n\t3 packets sent\n\t\t1 reply packet\n\t\t2 request packets\n");
         assert!(format_arp_stats(&ArpStats::default(), 1).contains("\t\t0 dropped\n"));
+    }
+
+    #[test]
+    fn socket_table_with_and_without_buffer_sizes() {
+        let so = SockInfo {
+            proto: "tcp".into(),
+            recv_q: 0,
+            send_q: 12,
+            local: "10.0.0.1:5000".parse().unwrap(),
+            foreign: Some("10.0.0.2:80".parse().unwrap()),
+            state: "ESTABLISHED".into(),
+            rcvbuf: 65536,
+            sndbuf: 16384,
+        };
+        let mut names = Names::new(true);
+        assert_eq!(
+            format_sockets(std::slice::from_ref(&so), false, false, &mut names, false),
+            "Active Internet connections\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
+             tcp        0     12  10.0.0.1.5000          10.0.0.2.80            ESTABLISHED\n"
+        );
+        assert_eq!(
+            format_sockets(&[so], true, true, &mut names, false),
+            "Active Internet connections (including servers)\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State        R-HIWA  S-HIWA\n\
+             tcp        0     12  10.0.0.1.5000          10.0.0.2.80            ESTABLISHED   65536   16384\n"
+        );
     }
 
     #[test]

@@ -145,17 +145,101 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
             }
             if t == ICMP_UNREACH && code == UNREACH_NEEDFRAG {
                 let mtu = u16::from_be_bytes([icmp[6], icmp[7]]);
-                let quoted = Ip(&icmp[8..]);
-                if mtu >= 68 {
-                    if let Some(rt) = ctx.rt.get_exact_mut(quoted.dst(), 32) {
-                        rt.mtu = u32::from(mtu);
-                        ctx.inet.icmpstat.pmtuchg += 1;
-                    }
-                }
+                let quoted = icmp[8..].to_vec();
+                mtudisc(ctx, &quoted, mtu);
             }
             let _ = ifp;
         }
         _ => {}
+    }
+}
+
+/// The lowest path MTU taken from a "fragmentation needed" error. RFC 1191 allows 68;
+/// NetBSD's icmp_mtudisc refuses anything below 296 (and above the interface's MTU), so
+/// that a forged error cannot make every datagram to a host go out in 68-byte pieces.
+pub const PMTU_MIN: u32 = 296;
+
+/// RFC 1191 7.1's plateaus, to guess a path MTU from an error that gives none (from a
+/// router older than RFC 1191): the first below the length of the quoted datagram.
+const MTU_PLATEAUS: [u32; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296];
+
+/// Whether the datagram quoted by an ICMP error is one that a socket of ours sent
+/// (RFC 5927 4.1, 5.1): TCP, from a connection with that address and port quadruple
+/// whose quoted sequence number is in flight (snd_una <= seq < snd_max); UDP, from a
+/// socket bound to the quoted source port (and connected to the quoted destination, if
+/// it is connected). Anyone can forge an ICMP error; only an attacker on the path can
+/// see these.
+fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
+    use crate::inet::ip::{IPPROTO_TCP, IPPROTO_UDP};
+    use crate::inet::tcp::seq::{leq, lt};
+    if quoted.len() < 20 || quoted[0] >> 4 != 4 {
+        return false;
+    }
+    let q = Ip(quoted);
+    let qhlen = q.hlen();
+    // The ports (and TCP's sequence number): the first eight bytes after the header.
+    let Some(l4) = quoted.get(qhlen..qhlen + 8) else {
+        return false;
+    };
+    if qhlen < 20 || q.off() & IP_OFFMASK != 0 {
+        return false;
+    }
+    let (src, dst) = (q.src(), q.dst());
+    if !ctx.inet.addrs.iter().any(|ia| ia.addr == src) && !src.is_loopback() {
+        return false;
+    }
+    let sport = u16::from_be_bytes([l4[0], l4[1]]);
+    let dport = u16::from_be_bytes([l4[2], l4[3]]);
+    match q.proto() {
+        IPPROTO_TCP => {
+            let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
+            let tcp = &ctx.inet.tcp;
+            tcp.lookup(&(src, sport, dst, dport))
+                .and_then(|id| tcp.tcbs.get(&id))
+                .is_some_and(|t| leq(t.snd_una, seq) && lt(seq, t.snd_max))
+        }
+        IPPROTO_UDP => ctx.inet.udp.iter().any(|p| {
+            p.lport == sport
+                && (p.laddr.is_unspecified() || p.laddr == src)
+                && p.faddr.is_none_or(|f| *f.ip() == dst && f.port() == dport)
+        }),
+        _ => false,
+    }
+}
+
+/// Path MTU discovery (RFC 1191) on a "fragmentation needed" error quoting `quoted`:
+/// lowers the MTU of the host route to the quoted destination when the error is about a
+/// datagram of ours and the MTU is plausible; otherwise counts it and does nothing.
+fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
+    if !quote_is_ours(ctx, quoted) {
+        ctx.inet.icmpstat.pmtuignored += 1;
+        return;
+    }
+    let q = Ip(quoted);
+    let Some(rt) = ctx.rt.get_exact(q.dst(), 32) else {
+        return;
+    };
+    let (ifindex, cur) = (rt.ifindex, rt.mtu);
+    let Some(ifmtu) = ctx.ifnet_by_index(ifindex).map(|i| i.mtu()) else {
+        return;
+    };
+    let mtu = match u32::from(next_mtu) {
+        0 => {
+            let len = q.total_len() as u32;
+            MTU_PLATEAUS.iter().copied().find(|&p| p < len).unwrap_or(PMTU_MIN)
+        }
+        m => m,
+    };
+    if !(PMTU_MIN..=ifmtu).contains(&mtu) {
+        ctx.inet.icmpstat.pmtuignored += 1;
+        return;
+    }
+    // Only ever lowered here; it grows back when the route is changed or renewed.
+    if cur == 0 || mtu < cur {
+        if let Some(rt) = ctx.rt.get_exact_mut(q.dst(), 32) {
+            rt.mtu = mtu;
+            ctx.inet.icmpstat.pmtuchg += 1;
+        }
     }
 }
 
@@ -304,6 +388,167 @@ mod tests {
         p
     }
 
+    mod pmtu {
+        use super::*;
+        use crate::inet::input_tests::{setup, HIM, ME};
+        use crate::inet::tcp::{State, Tcb};
+        use crate::inet::udp::UdpPcb;
+        use crate::net::route::{rtf, Gateway, Rtentry};
+        use std::net::SocketAddrV4;
+
+        const ISS: u32 = 0xffff_ff00;
+
+        /// A stack with a host route to HIM and a TCP connection ME:4000 -> HIM:80 with
+        /// 1000 bytes in flight (ISS..ISS+1000, across the sequence wrap).
+        fn with_conn() -> (Arc<Stack>, Arc<Ifnet>) {
+            let (stack, ifp, _sink) = setup(false);
+            {
+                let mut ctx = stack.ctx();
+                ctx.rt
+                    .add(Rtentry {
+                        dst: HIM,
+                        len: 32,
+                        gateway: Gateway::Link(ifp.index),
+                        ifindex: ifp.index,
+                        ifa: ME,
+                        flags: rtf::UP | rtf::HOST | rtf::STATIC,
+                        use_count: 0,
+                        mtu: 0,
+                    })
+                    .unwrap();
+                let key = (ME, 4000, HIM, 80);
+                let mut t = Tcb::new(7, key, State::Established, ISS, 65536, 65536, 1460);
+                t.snd_una = ISS;
+                t.snd_nxt = ISS.wrapping_add(1000);
+                t.snd_max = ISS.wrapping_add(1000);
+                ctx.inet.tcp.by_key.insert(key, 7);
+                ctx.inet.tcp.insert_tcb(7, t);
+            }
+            (stack, ifp)
+        }
+
+        /// A "fragmentation needed" error from a router, quoting a datagram ME -> HIM of
+        /// protocol `proto` whose first transport bytes are ports and `seq`.
+        fn needfrag(mtu: u16, proto: u8, sport: u16, dport: u16, seq: u32) -> Vec<u8> {
+            let mut quoted = vec![0u8; 28];
+            write_header(&mut quoted[..20], 0, 1500, 1, 0x4000, 64, proto, ME, HIM);
+            quoted[20..22].copy_from_slice(&sport.to_be_bytes());
+            quoted[22..24].copy_from_slice(&dport.to_be_bytes());
+            quoted[24..28].copy_from_slice(&seq.to_be_bytes());
+            let mut m = vec![ICMP_UNREACH, UNREACH_NEEDFRAG, 0, 0, 0, 0];
+            m.extend_from_slice(&mtu.to_be_bytes());
+            m.extend_from_slice(&quoted);
+            let c = cksum(&m);
+            m[2..4].copy_from_slice(&c.to_be_bytes());
+            let mut p = vec![0u8; 20 + m.len()];
+            let total = p.len();
+            write_header(
+                &mut p[..20],
+                0,
+                total,
+                9,
+                0,
+                60,
+                IPPROTO_ICMP,
+                Ipv4Addr::new(10, 0, 0, 254),
+                ME,
+            );
+            p[20..].copy_from_slice(&m);
+            p
+        }
+
+        fn route_mtu(s: &Stack) -> u32 {
+            s.ctx().rt.get_exact(HIM, 32).unwrap().mtu
+        }
+
+        #[test]
+        fn an_error_about_data_in_flight_lowers_the_route_mtu() {
+            let (s, ifp) = with_conn();
+            icmp_input(
+                &mut s.ctx(),
+                &ifp,
+                &needfrag(1200, 6, 4000, 80, ISS.wrapping_add(500)),
+                false,
+            );
+            assert_eq!(route_mtu(&s), 1200);
+            // Only lowered: a later, larger figure does not raise it.
+            icmp_input(&mut s.ctx(), &ifp, &needfrag(1400, 6, 4000, 80, ISS), false);
+            assert_eq!(route_mtu(&s), 1200);
+            let st = &s.ctx().inet.icmpstat;
+            assert_eq!((st.pmtuchg, st.pmtuignored), (1, 0));
+        }
+
+        #[test]
+        fn forged_errors_change_nothing_and_are_counted() {
+            let (s, ifp) = with_conn();
+            let forged = [
+                // No such connection (another port).
+                needfrag(1200, 6, 4001, 80, ISS),
+                // The connection, but a sequence number not in flight: before snd_una,
+                // at snd_max, far away.
+                needfrag(1200, 6, 4000, 80, ISS.wrapping_sub(1)),
+                needfrag(1200, 6, 4000, 80, ISS.wrapping_add(1000)),
+                needfrag(1200, 6, 4000, 80, 12345),
+                // A UDP datagram from a port nobody has bound.
+                needfrag(1200, 17, 5353, 53, 0),
+                // ICMP: no socket of ours to match.
+                needfrag(1200, 1, 0, 0, 0),
+            ];
+            for f in &forged {
+                icmp_input(&mut s.ctx(), &ifp, f, false);
+            }
+            assert_eq!(route_mtu(&s), 0, "the route keeps the interface's MTU");
+            let st = &s.ctx().inet.icmpstat;
+            assert_eq!((st.pmtuchg, st.pmtuignored), (0, forged.len() as u64));
+        }
+
+        #[test]
+        fn an_mtu_below_the_floor_or_above_the_link_is_ignored() {
+            let (s, ifp) = with_conn();
+            for mtu in [68, PMTU_MIN as u16 - 1, 9000] {
+                icmp_input(&mut s.ctx(), &ifp, &needfrag(mtu, 6, 4000, 80, ISS), false);
+            }
+            assert_eq!(route_mtu(&s), 0);
+            icmp_input(&mut s.ctx(), &ifp, &needfrag(PMTU_MIN as u16, 6, 4000, 80, ISS), false);
+            assert_eq!(route_mtu(&s), PMTU_MIN);
+            let st = &s.ctx().inet.icmpstat;
+            assert_eq!((st.pmtuchg, st.pmtuignored), (1, 3));
+        }
+
+        #[test]
+        fn an_error_without_an_mtu_takes_the_next_plateau_below_the_quoted_length() {
+            let (s, ifp) = with_conn();
+            // The quoted datagram was 1500 bytes long: RFC 1191's next plateau is 1492.
+            icmp_input(&mut s.ctx(), &ifp, &needfrag(0, 6, 4000, 80, ISS), false);
+            assert_eq!(route_mtu(&s), 1492);
+        }
+
+        #[test]
+        fn an_error_about_a_bound_udp_socket_is_taken() {
+            let (s, ifp) = with_conn();
+            let (ours, _theirs) = SeqPacket::pair().unwrap();
+            s.ctx().inet.udp.push(UdpPcb {
+                id: 9,
+                laddr: Ipv4Addr::UNSPECIFIED,
+                lport: 5353,
+                faddr: Some(SocketAddrV4::new(HIM, 53)),
+                reuseaddr: false,
+                reuseport: false,
+                broadcast: false,
+                ttl: None,
+                tos: 0,
+                sndbuf: None,
+                rcvbuf: 65536,
+                conn: ours,
+            });
+            // Connected elsewhere: not ours.
+            icmp_input(&mut s.ctx(), &ifp, &needfrag(1000, 17, 5353, 54, 0), false);
+            assert_eq!(route_mtu(&s), 0);
+            icmp_input(&mut s.ctx(), &ifp, &needfrag(1000, 17, 5353, 53, 0), false);
+            assert_eq!(route_mtu(&s), 1000);
+        }
+    }
+
     #[test]
     fn raw_sockets_get_only_messages_that_pass_the_checks() {
         let s = stack();
@@ -319,6 +564,7 @@ mod tests {
             faddr: None,
             ttl: None,
             tos: 0,
+            sndbuf: None,
             conn: ours,
             drops: 0,
         });

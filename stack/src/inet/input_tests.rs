@@ -402,3 +402,106 @@ proptest! {
         }
     }
 }
+
+/// A stack forwarding to 192.168.5.0/24 through 10.0.0.3 (known to ARP) on a route whose
+/// MTU is 576, so forwarded datagrams above that are cut again.
+fn forward_setup() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+    use crate::net::route::{rtf, Gateway, Rtentry};
+    let (stack, ifp, sink) = setup(true);
+    let gw = Ipv4Addr::new(10, 0, 0, 3);
+    let mut a = ether([0xff; 6], 0x0806, &arp(1, gw, ME, [2, 0, 0, 0, 0, 3]));
+    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+    stack
+        .ctx()
+        .rt
+        .add(Rtentry {
+            dst: Ipv4Addr::new(192, 168, 5, 0),
+            len: 24,
+            gateway: Gateway::Inet(gw),
+            ifindex: ifp.index,
+            ifa: ME,
+            flags: rtf::UP | rtf::GATEWAY | rtf::STATIC,
+            use_count: 0,
+            mtu: 576,
+        })
+        .unwrap();
+    sink.0.lock().unwrap().clear();
+    (stack, ifp, sink)
+}
+
+/// The (offset field, data length) of each IP frame sent to 192.168.5.5.
+fn forwarded(sink: &Sink) -> Vec<(u16, usize)> {
+    sink.0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| f[12..14] == [8, 0] && f[14 + 16..14 + 20] == [192, 168, 5, 5])
+        .map(|f| {
+            let h = &f[14..];
+            let tot = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            (u16::from_be_bytes([h[6], h[7]]), tot - 20)
+        })
+        .collect()
+}
+
+#[test]
+fn a_forwarded_fragment_with_a_high_offset_is_cut_with_offsets_that_fit() {
+    let (stack, ifp, sink) = forward_setup();
+    // Bytes 64000..65200 of a datagram, more to come: a valid fragment near the end.
+    let data = vec![7u8; 1200];
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let mut f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 11, 8000 | 0x2000, 64, &data));
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    // (576 - 20) & !7 = 552 bytes a piece: 552, 552, 96; every piece keeps MF.
+    assert_eq!(
+        forwarded(&sink),
+        vec![(0x2000 | 8000, 552), (0x2000 | 8069, 552), (0x2000 | 8138, 96)]
+    );
+    assert_eq!(stack.ctx().inet.stat.forward, 1);
+}
+
+#[test]
+fn a_forwarded_fragment_ending_past_64k_is_not_cut_into_the_flag_bits() {
+    let (stack, ifp, sink) = forward_setup();
+    // Bytes 64800..66000, the last piece: no datagram can end there. Cut at 552 bytes,
+    // its third piece's offset (8238) would overflow the 13-bit field into MF.
+    let data = vec![7u8; 1200];
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let mut f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 12, 8100, 64, &data));
+    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    assert_eq!(forwarded(&sink), vec![]);
+    let ctx = stack.ctx();
+    assert_eq!(ctx.inet.stat.cantfrag, 1);
+    assert_eq!(ctx.inet.stat.cantforward, 1);
+    assert_eq!(ctx.inet.stat.forward, 0);
+}
+
+#[test]
+fn a_flood_of_forged_arps_writes_a_bounded_number_of_log_lines() {
+    let (stack, ifp, _sink) = setup(false);
+    let start = std::time::Instant::now();
+    const N: u32 = 20_000;
+    for i in 0..N {
+        let sha = [2, 1, (i >> 16) as u8, (i >> 8) as u8, i as u8, 7];
+        // Someone claims our address (a duplicate), and someone else keeps changing the
+        // link address of a host we know (arp info overwritten).
+        let mut dup = ether([0xff; 6], 0x0806, &arp(1, ME, Ipv4Addr::new(10, 0, 0, 9), sha));
+        ether_input(&stack, &ifp, &mut dup, FrameMeta::PLAIN);
+        let mut moved = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, sha));
+        ether_input(&stack, &ifp, &mut moved, FrameMeta::PLAIN);
+    }
+    let ctx = stack.ctx();
+    assert_eq!(ctx.arpstat.dup_ips, u64::from(N));
+    // Two places in the code log these: each writes at most one line an interval.
+    let windows = 1 + start.elapsed().as_nanos() / ctx.netlog.interval.as_nanos();
+    let written = ctx.netlog.written_total();
+    assert!(
+        written >= 2 && u128::from(written) <= 2 * windows,
+        "{written} lines in {windows} intervals"
+    );
+    assert_eq!(
+        written + ctx.netlog.suppressed,
+        2 * u64::from(N) - 1,
+        "every line written or counted"
+    );
+}

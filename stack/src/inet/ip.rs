@@ -403,8 +403,12 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mu
             );
             return;
         }
-        ctx.inet.stat.forward += 1;
-        let _ = fragment_and_send(ctx, &ifp, nexthop, &pkt, mtu);
+        // A fragment that cannot be cut again (see fragment_and_send) is not forwarded.
+        if fragment_and_send(ctx, &ifp, nexthop, &pkt, mtu) == Err(libc::EMSGSIZE) {
+            ctx.inet.stat.cantforward += 1;
+        } else {
+            ctx.inet.stat.forward += 1;
+        }
         return;
     }
     ctx.inet.stat.forward += 1;
@@ -762,14 +766,23 @@ fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], 
         ctx.inet.stat.cantfrag += 1;
         return Err(libc::EMSGSIZE);
     }
-    let base_off = ip.off() & IP_OFFMASK;
+    // Byte offset of this datagram in the original (a forwarded fragment has one). The
+    // pieces' offsets must fit the 13-bit field: a fragment whose data ends past 64 KiB
+    // cannot be cut again without running into the flag bits, and cannot exist whole.
+    let base = usize::from(ip.off() & IP_OFFMASK) * 8;
+    if base + hlen + data.len() > IP_MAXPACKET {
+        ctx.inet.stat.cantfrag += 1;
+        return Err(libc::EMSGSIZE);
+    }
     let more = ip.off() & IP_MF;
     ctx.inet.stat.fragmented += 1;
     let mut start = 0;
     while start < data.len() {
         let end = (start + chunk).min(data.len());
         let last = end == data.len();
-        let off = (base_off + (start / 8) as u16) | if last { more } else { IP_MF };
+        // At most (65535 - 20) / 8 by the check above: never reaches the flags.
+        let off8 = ((base + start) / 8) as u16 & IP_OFFMASK;
+        let off = off8 | if last { more } else { IP_MF };
         let flen = hlen + end - start;
         let mut f = vec![0u8; ETHER_HDR_LEN + flen];
         let h = &mut f[ETHER_HDR_LEN..];

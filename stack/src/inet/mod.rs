@@ -262,6 +262,7 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     let mut v = Vec::new();
     let tcp = &ctx.inet.tcp;
     for l in tcp.listeners.values() {
+        let (snd, rcv) = l.opts.spaces(tcp);
         v.push(SockInfo {
             proto: "tcp".into(),
             recv_q: l.queue.len() as u64,
@@ -269,6 +270,8 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
             local: SocketAddrV4::new(l.laddr, l.lport),
             foreign: None,
             state: "LISTEN".into(),
+            rcvbuf: rcv as u64,
+            sndbuf: snd as u64,
         });
     }
     for t in tcp.tcbs.values() {
@@ -279,9 +282,12 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
             local: t.local(),
             foreign: Some(t.peer()),
             state: t.state.name().into(),
+            rcvbuf: t.rcv_buf_max as u64,
+            sndbuf: t.snd_buf_max as u64,
         });
     }
     for (_, b) in tcp.bound.iter().filter(|(_, b)| b.lport != 0) {
+        let (snd, rcv) = b.opts.spaces(tcp);
         v.push(SockInfo {
             proto: "tcp".into(),
             recv_q: 0,
@@ -289,6 +295,8 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
             local: SocketAddrV4::new(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED), b.lport),
             foreign: None,
             state: "CLOSED".into(),
+            rcvbuf: rcv as u64,
+            sndbuf: snd as u64,
         });
     }
     for p in &ctx.inet.udp {
@@ -299,6 +307,8 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
             local: SocketAddrV4::new(p.laddr, p.lport),
             foreign: p.faddr,
             state: String::new(),
+            rcvbuf: p.rcvbuf as u64,
+            sndbuf: p.sndbuf.unwrap_or(crate::inet::udp::UDP_SNDBUF_DEFAULT) as u64,
         });
     }
     v.sort_by_key(|s| (s.proto.clone(), u32::from(*s.local.ip()), s.local.port()));

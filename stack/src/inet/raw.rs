@@ -18,6 +18,8 @@ pub struct RawPcb {
     pub faddr: Option<Ipv4Addr>,
     pub ttl: Option<u8>,
     pub tos: u8,
+    /// SO_SNDBUF: the largest datagram that may be sent (EMSGSIZE above).
+    pub sndbuf: Option<usize>,
     pub conn: SeqPacket,
     /// Datagrams lost because the client's buffer was full.
     pub drops: u64,
@@ -59,6 +61,9 @@ pub fn rip_input(ctx: &mut Ctx, pkt: &[u8]) -> bool {
 pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<Ipv4Addr>, data: &[u8]) -> Result<(), i32> {
     let pcb = ctx.inet.raw.iter().find(|p| p.id == id).ok_or(libc::EBADF)?;
     let dst = to.or(pcb.faddr).ok_or(libc::EDESTADDRREQ)?;
+    if pcb.sndbuf.is_some_and(|b| data.len() > b) {
+        return Err(libc::EMSGSIZE);
+    }
     let out = OutPkt {
         src: pcb.laddr,
         dst,

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::inet::cksum::cksum;
-use crate::inet::ip::{Ip, IP_MAXPACKET, IP_MF, IP_OFFMASK};
+use crate::inet::ip::{Ip, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK};
 use crate::sys::Ctx;
 
 /// NetBSD's IPFRAGTTL: 60 slow-timeout ticks of half a second.
@@ -87,6 +87,26 @@ pub fn ip_reass(ctx: &mut Ctx, pkt: &[u8]) -> Option<Vec<u8>> {
     }
     let q = r.queues.get_mut(&key)?;
     let end = off + data.len();
+    // The datagram is built with the first fragment's header, which may be longer than
+    // this one's: the bound holds for that header and the furthest end known so far.
+    let hdr_len = if off == 0 {
+        hlen
+    } else {
+        q.hdr.as_ref().map_or(IP_HDR_LEN, |h| h.len())
+    };
+    let far = q
+        .frags
+        .iter()
+        .map(|(o, d)| o + d.len())
+        .chain(q.total)
+        .fold(end, usize::max);
+    if hdr_len + far > IP_MAXPACKET {
+        let n = q.frags.len() as u64 + 1;
+        r.queues.remove(&key);
+        st.fragdropped += n;
+        st.toolong += 1;
+        return None;
+    }
     let overlaps = q.frags.iter().any(|(o, d)| off < o + d.len() && *o < end);
     let past_end = q.total.is_some_and(|t| end > t) || (!more && q.frags.iter().any(|(o, d)| o + d.len() > end));
     let twice_last = !more && q.total.is_some();
@@ -124,7 +144,12 @@ pub fn ip_reass(ctx: &mut Ctx, pkt: &[u8]) -> Option<Vec<u8>> {
     for (_, d) in &q.frags {
         whole.extend_from_slice(d);
     }
-    let len = whole.len() as u16;
+    // Cannot fail after the bound above; checked again rather than truncated.
+    let Ok(len) = u16::try_from(whole.len()) else {
+        st.fragdropped += q.frags.len() as u64;
+        st.toolong += 1;
+        return None;
+    };
     whole[2..4].copy_from_slice(&len.to_be_bytes());
     whole[6..8].copy_from_slice(&0u16.to_be_bytes());
     whole[10..12].copy_from_slice(&[0, 0]);
@@ -145,4 +170,88 @@ pub fn reass_timer(ctx: &mut Ctx) {
         keep
     });
     ctx.inet.stat.fragtimeout += timedout;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::ip::write_header;
+    use crate::sys::{Config, Stack, Variant};
+    use std::sync::Arc;
+
+    fn stack() -> Arc<Stack> {
+        Stack::new(Config {
+            variant: Variant::V4,
+            prefix: "/nonexistent".into(),
+            forward: false,
+            rx_threads: 1,
+            rx_prio: None,
+            threads_min: 1,
+            threads_max: 1,
+            verbose: 0,
+        })
+    }
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+    /// A fragment of datagram 42 with a header of `hlen` bytes (options padded with NOPs),
+    /// `len` bytes of data at byte offset `off`.
+    fn frag(hlen: usize, off: usize, len: usize, more: bool) -> Vec<u8> {
+        let mut p = vec![0x5au8; hlen + len];
+        let o = (off / 8) as u16 | if more { IP_MF } else { 0 };
+        write_header(&mut p[..20], 0, hlen + len, 42, o, 64, 17, SRC, DST);
+        p[0] = 0x40 | (hlen / 4) as u8;
+        p[20..hlen].fill(1);
+        p[10..12].copy_from_slice(&[0, 0]);
+        let c = cksum(&p[..hlen]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p
+    }
+
+    /// 65512 bytes of data: with a 20-byte header the datagram is 65532 bytes, within
+    /// the bound; with the 60-byte header of a first fragment that has options, 65572.
+    const TOTAL: usize = 65512;
+    const CUT: usize = 32768;
+
+    #[test]
+    fn a_datagram_just_under_the_bound_reassembles_whole() {
+        let s = stack();
+        let mut ctx = s.ctx();
+        assert!(ip_reass(&mut ctx, &frag(20, CUT, TOTAL - CUT, false)).is_none());
+        let whole = ip_reass(&mut ctx, &frag(20, 0, CUT, true)).expect("complete");
+        assert_eq!(whole.len(), 20 + TOTAL);
+        assert_eq!(Ip(&whole).total_len(), 20 + TOTAL);
+        assert_eq!(cksum(&whole[..20]), 0);
+    }
+
+    #[test]
+    fn a_long_first_header_that_takes_the_datagram_past_64k_drops_it() {
+        // Either order: the long header first, or the later fragments first.
+        for first_hdr_first in [true, false] {
+            let s = stack();
+            let mut ctx = s.ctx();
+            let head = frag(60, 0, CUT, true);
+            let tail = frag(20, CUT, TOTAL - CUT, false);
+            let order = if first_hdr_first { [head, tail] } else { [tail, head] };
+            for f in &order {
+                assert!(
+                    ip_reass(&mut ctx, f).is_none(),
+                    "nothing may come out, let alone truncated"
+                );
+            }
+            assert_eq!(ctx.inet.stat.toolong, 1);
+            assert_eq!(ctx.inet.stat.fragdropped, 2);
+            assert!(ctx.inet.reass.is_empty(), "the queue is gone");
+        }
+    }
+
+    #[test]
+    fn a_fragment_that_ends_past_64k_is_dropped_alone() {
+        let s = stack();
+        let mut ctx = s.ctx();
+        assert!(ip_reass(&mut ctx, &frag(20, 65528, 16, false)).is_none());
+        assert_eq!(ctx.inet.stat.fragdropped, 1);
+        assert!(ctx.inet.reass.is_empty());
+    }
 }

@@ -28,8 +28,17 @@ pub struct UdpPcb {
     pub broadcast: bool,
     pub ttl: Option<u8>,
     pub tos: u8,
+    /// SO_SNDBUF: the largest datagram that may be sent (EMSGSIZE above), as BSD's
+    /// sosend checks an atomic send against the buffer; None: only UDP's own limit.
+    pub sndbuf: Option<usize>,
+    /// SO_RCVBUF: the room for datagrams not yet read (the stack's side of the client's
+    /// connection has this send buffer; beyond it datagrams are dropped, `fullsock`).
+    pub rcvbuf: usize,
     pub conn: SeqPacket,
 }
+
+/// What netstat shows as the send buffer of a UDP socket without SO_SNDBUF.
+pub const UDP_SNDBUF_DEFAULT: usize = 65535;
 
 /// The checksum over the pseudo-header and the UDP datagram (RFC 768).
 pub fn udp_cksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> u16 {
@@ -220,7 +229,7 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddrV4>, data: &[u8],
     if is_bcast && !p.broadcast {
         return Err(libc::EACCES);
     }
-    if UDP_HDR_LEN + data.len() + 20 > 65535 {
+    if UDP_HDR_LEN + data.len() + 20 > 65535 || p.sndbuf.is_some_and(|b| data.len() > b) {
         return Err(libc::EMSGSIZE);
     }
     if p.lport == 0 {

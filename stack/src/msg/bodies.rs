@@ -339,6 +339,9 @@ pub struct IcmpStats {
     pub reflect: u64,
     pub inhist: Vec<u64>,
     pub pmtuchg: u64,
+    /// "Fragmentation needed" errors ignored: quoting no datagram of a socket of ours
+    /// (RFC 5927), or an MTU below the floor (296, as NetBSD) or above the interface's.
+    pub pmtuignored: u64,
     /// Errors not sent because of the rate limit (icmperrppslim).
     pub toofreq: u64,
 }
@@ -437,6 +440,10 @@ pub struct SockInfo {
     pub foreign: Option<std::net::SocketAddrV4>,
     /// TCP state name (LISTEN, ESTABLISHED, ...); empty for other protocols.
     pub state: String,
+    /// The receive and send buffer sizes (SO_RCVBUF, SO_SNDBUF as they stand: BSD's
+    /// sb_hiwat), shown by `netstat -x`.
+    pub rcvbuf: u64,
+    pub sndbuf: u64,
 }
 
 /// Protocol counters for `netstat -s`.

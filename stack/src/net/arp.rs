@@ -143,7 +143,8 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     let ours = |a: Ipv4Addr| ctx.inet.addrs.iter().any(|ia| ia.ifindex == ifp.index && ia.addr == a);
     if ours(spa) {
         ctx.arpstat.dup_ips += 1;
-        crate::klog!(
+        crate::klog_net!(
+            ctx.netlog,
             "{}: duplicate IP address {} sent from link address {}",
             ifp.name,
             spa,
@@ -196,7 +197,8 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
     }
     if let Some(old) = e.lladdr {
         if old != sha {
-            crate::klog!(
+            crate::klog_net!(
+                ctx.netlog,
                 "arp info overwritten for {} by {} on {}",
                 spa,
                 ether_ntoa(&sha),

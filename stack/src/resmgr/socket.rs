@@ -54,6 +54,7 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 faddr: None,
                 ttl: None,
                 tos: 0,
+                sndbuf: None,
                 conn: sock,
                 drops: 0,
             });
@@ -63,6 +64,7 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
             if req.protocol != 0 && req.protocol != libc::IPPROTO_UDP {
                 return Err(Fail::new(libc::EPROTONOSUPPORT));
             }
+            let rcvbuf = push_room(&sock);
             stack.ctx().inet.udp.push(UdpPcb {
                 id: conn.id,
                 laddr: Ipv4Addr::UNSPECIFIED,
@@ -73,6 +75,8 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 broadcast: false,
                 ttl: None,
                 tos: 0,
+                sndbuf: None,
+                rcvbuf,
                 conn: sock,
             });
             Ok(Kind::Udp)
@@ -105,21 +109,88 @@ fn udp_pcb(ctx: &mut Ctx, id: u64) -> Result<&mut UdpPcb, Fail> {
         .ok_or(Fail::new(libc::EBADF))
 }
 
+/// The room for datagrams that the client of a UDP or raw socket has not read: the send
+/// buffer of the stack's side of its connection, as Linux counts it (it doubles what is
+/// set, for its own overhead, and reports the double).
+fn push_room(s: &SeqPacket) -> usize {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt on a descriptor we own, into a c_int of the length given.
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &mut v as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r == 0 {
+        (v / 2).max(0) as usize
+    } else {
+        0
+    }
+}
+
+/// SO_RCVBUF of a UDP or raw socket: sizes the room for unread datagrams (see
+/// `push_room`); SO_SNDBUFFORCE first, as the stack may be allowed to go past
+/// net.core.wmem_max, else what SO_SNDBUF allows. Returns the size in effect.
+fn set_push_room(s: &SeqPacket, n: u32) -> Result<usize, Fail> {
+    let v = libc::c_int::try_from(n.clamp(SOCKBUF_MIN, SOCKBUF_MAX)).map_err(|_| Fail::new(libc::EINVAL))?;
+    let set = |opt| {
+        // SAFETY: setsockopt on a descriptor we own with a c_int value of the right size.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &v as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    if set(libc::SO_SNDBUFFORCE) != 0 && set(libc::SO_SNDBUF) != 0 {
+        return Err(Fail::new(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOBUFS),
+        ));
+    }
+    Ok(push_room(s))
+}
+
+/// Limits of SO_SNDBUF / SO_RCVBUF on UDP and raw sockets.
+const SOCKBUF_MIN: u32 = 2048;
+const SOCKBUF_MAX: u32 = 4 << 20;
+
+/// setsockopt(2). Every option is either done or refused: TCP's and the socket-level
+/// options that only mean something to a connection (SO_LINGER, SO_KEEPALIVE) are
+/// ENOPROTOOPT on UDP and raw sockets, as are the port-sharing options on raw sockets.
 fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
     match (kind, o) {
         (_, SockOpt::IpTtl(0)) => Err(Fail::new(libc::EINVAL)),
+        (_, SockOpt::SndBuf(0) | SockOpt::RcvBuf(0)) => Err(Fail::new(libc::EINVAL)),
         (Kind::Raw, SockOpt::IpTtl(t)) => raw_pcb(ctx, id).map(|p| p.ttl = Some(t)),
         (Kind::Raw, SockOpt::IpTos(t)) => raw_pcb(ctx, id).map(|p| p.tos = t),
+        (Kind::Raw, SockOpt::SndBuf(n)) => raw_pcb(ctx, id).map(|p| p.sndbuf = Some(n as usize)),
+        (Kind::Raw, SockOpt::RcvBuf(n)) => set_push_room(&raw_pcb(ctx, id)?.conn, n).map(|_| ()),
+        // Raw sockets may always send to a broadcast address (BSD's rip_output).
+        (Kind::Raw, SockOpt::Broadcast(_)) => Ok(()),
         (Kind::Udp, SockOpt::IpTtl(t)) => udp_pcb(ctx, id).map(|p| p.ttl = Some(t)),
         (Kind::Udp, SockOpt::IpTos(t)) => udp_pcb(ctx, id).map(|p| p.tos = t),
         (Kind::Udp, SockOpt::ReuseAddr(b)) => udp_pcb(ctx, id).map(|p| p.reuseaddr = b),
         (Kind::Udp, SockOpt::ReusePort(b)) => udp_pcb(ctx, id).map(|p| p.reuseport = b),
         (Kind::Udp, SockOpt::Broadcast(b)) => udp_pcb(ctx, id).map(|p| p.broadcast = b),
+        (Kind::Udp, SockOpt::SndBuf(n)) => udp_pcb(ctx, id).map(|p| p.sndbuf = Some(n as usize)),
+        (Kind::Udp, SockOpt::RcvBuf(n)) => {
+            let p = udp_pcb(ctx, id)?;
+            p.rcvbuf = set_push_room(&p.conn, n)?;
+            Ok(())
+        }
         (Kind::Tcp(s), o) => {
             let t = match o {
                 SockOpt::IpTtl(v) => tcp::Opt::Ttl(v),
                 SockOpt::IpTos(v) => tcp::Opt::Tos(v),
-                SockOpt::ReuseAddr(v) | SockOpt::ReusePort(v) => tcp::Opt::ReuseAddr(v),
+                SockOpt::ReuseAddr(v) => tcp::Opt::ReuseAddr(v),
+                SockOpt::ReusePort(v) => tcp::Opt::ReusePort(v),
                 SockOpt::NoDelay(v) => tcp::Opt::NoDelay(v),
                 SockOpt::KeepAlive(v) => tcp::Opt::KeepAlive(v),
                 SockOpt::Linger(v) => tcp::Opt::Linger(v.map(|s| Duration::from_secs(u64::from(s)))),
@@ -129,8 +200,8 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
             };
             tcp::setopt(ctx, id, s, t).map_err(Fail::new)
         }
-        // Options of other protocols (and broadcast, which raw sockets may always send).
-        (Kind::Raw | Kind::Udp, _) => Ok(()),
+        (Kind::Raw | Kind::Udp, SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::Linger(_))
+        | (Kind::Raw, SockOpt::ReuseAddr(_) | SockOpt::ReusePort(_)) => Err(Fail::new(libc::ENOPROTOOPT)),
     }
 }
 
@@ -464,5 +535,125 @@ fn tcp_dispatch(
         (Msg::SockConnect(_), tcp::Sock::Listening) => Some(Err(Fail::new(libc::EISCONN))),
         (Msg::SockAccept(_), _) | (Msg::SockListen(_), _) | (Msg::SockBind(_), _) => Some(Err(Fail::new(libc::EINVAL))),
         _ => Some(Err(Fail::with(libc::EINVAL, "not a socket request".into()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::input_tests::{setup, HIM, ME};
+    use crate::inet::ip::{write_header, IPPROTO_UDP};
+
+    /// A UDP socket (id 1) bound to port 5300 on a fresh stack; the client's end too.
+    fn udp_sock(ctx: &mut Ctx) -> SeqPacket {
+        let (ours, theirs) = SeqPacket::pair().unwrap();
+        let rcvbuf = push_room(&ours);
+        ctx.inet.udp.push(UdpPcb {
+            id: 1,
+            laddr: Ipv4Addr::UNSPECIFIED,
+            lport: 5300,
+            faddr: None,
+            reuseaddr: false,
+            reuseport: false,
+            broadcast: false,
+            ttl: None,
+            tos: 0,
+            sndbuf: None,
+            rcvbuf,
+            conn: ours,
+        });
+        theirs
+    }
+
+    /// `n` datagrams of 600 bytes from HIM to port 5300, nobody reading them; how many
+    /// were queued for the socket.
+    fn flood(n: usize, rcvbuf: Option<u32>) -> u64 {
+        let (stack, ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let _client = udp_sock(&mut ctx);
+        if let Some(b) = rcvbuf {
+            setopt(&mut ctx, Kind::Udp, 1, SockOpt::RcvBuf(b)).unwrap();
+        }
+        let mut p = vec![0u8; 20 + 8 + 600];
+        let total = p.len();
+        write_header(&mut p[..20], 0, total, 1, 0, 64, IPPROTO_UDP, HIM, ME);
+        p[20..22].copy_from_slice(&53u16.to_be_bytes());
+        p[22..24].copy_from_slice(&5300u16.to_be_bytes());
+        p[24..26].copy_from_slice(&608u16.to_be_bytes());
+        for _ in 0..n {
+            udp::udp_input(&mut ctx, &ifp, &p, false, true);
+        }
+        assert_eq!(ctx.inet.udpstat.delivered + ctx.inet.udpstat.fullsock, n as u64);
+        ctx.inet.udpstat.delivered
+    }
+
+    #[test]
+    fn so_rcvbuf_bounds_what_a_udp_socket_holds_unread() {
+        assert_eq!(flood(40, None), 40, "the default holds 40 small datagrams");
+        let small = flood(40, Some(4096));
+        assert!(small > 0 && small < 40, "{small} of 40 queued with SO_RCVBUF 4096");
+    }
+
+    #[test]
+    fn so_sndbuf_bounds_the_datagrams_a_udp_socket_sends_and_netstat_shows_both() {
+        let (stack, _ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let _client = udp_sock(&mut ctx);
+        setopt(&mut ctx, Kind::Udp, 1, SockOpt::SndBuf(512)).unwrap();
+        setopt(&mut ctx, Kind::Udp, 1, SockOpt::RcvBuf(8192)).unwrap();
+        let to = Some(SocketAddrV4::new(HIM, 53));
+        assert_eq!(udp::udp_output(&mut ctx, 1, to, &[0; 513], true), Err(libc::EMSGSIZE));
+        // (Held for ARP, but accepted.)
+        assert_eq!(udp::udp_output(&mut ctx, 1, to, &[0; 512], true), Ok(()));
+        let so = crate::inet::pcblist(&ctx)
+            .into_iter()
+            .find(|s| s.proto == "udp")
+            .unwrap();
+        assert_eq!((so.rcvbuf, so.sndbuf), (8192, 512));
+    }
+
+    #[test]
+    fn options_udp_and_raw_sockets_have_no_use_for_are_refused() {
+        let (stack, _ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let _client = udp_sock(&mut ctx);
+        let (ours, _theirs) = SeqPacket::pair().unwrap();
+        ctx.inet.raw.push(RawPcb {
+            id: 2,
+            proto: 1,
+            laddr: None,
+            faddr: None,
+            ttl: None,
+            tos: 0,
+            sndbuf: None,
+            conn: ours,
+            drops: 0,
+        });
+        let refused = [
+            SockOpt::Linger(Some(0)),
+            SockOpt::Linger(None),
+            SockOpt::KeepAlive(true),
+            SockOpt::NoDelay(true),
+        ];
+        for (kind, id) in [(Kind::Udp, 1), (Kind::Raw, 2)] {
+            for o in refused {
+                let e = setopt(&mut ctx, kind, id, o).err().map(|f| f.errno);
+                assert_eq!(e, Some(libc::ENOPROTOOPT), "{kind:?} {o:?}");
+            }
+            let e = setopt(&mut ctx, kind, id, SockOpt::SndBuf(0)).err().map(|f| f.errno);
+            assert_eq!(e, Some(libc::EINVAL));
+        }
+        for o in [SockOpt::ReuseAddr(true), SockOpt::ReusePort(true)] {
+            let e = setopt(&mut ctx, Kind::Raw, 2, o).err().map(|f| f.errno);
+            assert_eq!(e, Some(libc::ENOPROTOOPT), "raw {o:?}");
+        }
+        // What they do use is taken.
+        setopt(&mut ctx, Kind::Raw, 2, SockOpt::SndBuf(100)).unwrap();
+        assert_eq!(
+            crate::inet::raw::rip_output(&mut ctx, 2, Some(HIM), &[0; 101]),
+            Err(libc::EMSGSIZE)
+        );
+        setopt(&mut ctx, Kind::Udp, 1, SockOpt::ReusePort(true)).unwrap();
+        assert!(ctx.inet.udp[0].reuseport);
     }
 }

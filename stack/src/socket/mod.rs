@@ -739,6 +739,11 @@ impl UdpSocket {
         Ok(self.c.done(Msg::SockSetOpt(SockOpt::IpTtl(t)))?)
     }
 
+    /// setsockopt(2) with any option (ENOPROTOOPT for those UDP has no use for).
+    pub fn set_option(&mut self, o: SockOpt) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(o))?)
+    }
+
     /// getsockname(2).
     pub fn local_addr(&mut self) -> io::Result<std::net::SocketAddr> {
         Ok(std::net::SocketAddr::V4(self.c.names()?.local))
@@ -850,8 +855,28 @@ impl TcpStream {
 
     /// SO_LINGER.
     pub fn set_linger(&mut self, l: Option<Duration>) -> io::Result<()> {
-        let v = l.map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32);
-        Ok(self.c.done(Msg::SockSetOpt(SockOpt::Linger(v)))?)
+        Ok(self.c.done(Msg::SockSetOpt(linger(l)))?)
+    }
+
+    /// IP_TTL.
+    pub fn set_ttl(&mut self, ttl: u32) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::IpTtl(ttl_opt(ttl)?)))?)
+    }
+
+    /// SO_SNDBUF: the send buffer's size (it no longer grows by itself).
+    pub fn set_send_buffer_size(&mut self, n: u32) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::SndBuf(n)))?)
+    }
+
+    /// SO_RCVBUF: the receive buffer's size, and so the window (it no longer grows by
+    /// itself).
+    pub fn set_recv_buffer_size(&mut self, n: u32) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(SockOpt::RcvBuf(n)))?)
+    }
+
+    /// setsockopt(2) with any option.
+    pub fn set_option(&mut self, o: SockOpt) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(o))?)
     }
 
     /// SO_RCVTIMEO.
@@ -953,6 +978,119 @@ impl io::Write for TcpStream {
     }
 }
 
+/// SO_LINGER's value from a duration (whole seconds).
+fn linger(l: Option<Duration>) -> SockOpt {
+    SockOpt::Linger(l.map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32))
+}
+
+fn ttl_opt(ttl: u32) -> io::Result<u8> {
+    u8::try_from(ttl).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// A TCP socket before it connects or listens, for the options that must be set first
+/// (as `socket2::Socket` is for std's): what is set here is kept for the connection
+/// (IP_TTL, IP_TOS, the buffer sizes, TCP_NODELAY, SO_KEEPALIVE, SO_LINGER), and a
+/// listener's connections inherit it.
+///
+/// ```no_run
+/// use pktbox_stack::socket::TcpSocket;
+/// let mut s = TcpSocket::new()?;
+/// s.set_ttl(8)?;
+/// s.set_send_buffer_size(16384)?;
+/// let stream = s.connect("10.0.0.1:80", None)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpSocket {
+    c: SockConn,
+}
+
+impl TcpSocket {
+    /// A TCP socket on the stack named by `SOCK`.
+    pub fn new() -> io::Result<TcpSocket> {
+        TcpSocket::new_at(&prefix_from_env())
+    }
+
+    /// A TCP socket on the stack at `prefix`.
+    pub fn new_at(prefix: &Path) -> io::Result<TcpSocket> {
+        Ok(TcpSocket { c: tcp_socket(prefix)? })
+    }
+
+    /// setsockopt(2) with any option.
+    pub fn set_option(&mut self, o: SockOpt) -> io::Result<()> {
+        Ok(self.c.done(Msg::SockSetOpt(o))?)
+    }
+
+    /// SO_REUSEADDR.
+    pub fn set_reuseaddr(&mut self, on: bool) -> io::Result<()> {
+        self.set_option(SockOpt::ReuseAddr(on))
+    }
+
+    /// SO_REUSEPORT: several sockets may bind the same address and port if all set it.
+    pub fn set_reuseport(&mut self, on: bool) -> io::Result<()> {
+        self.set_option(SockOpt::ReusePort(on))
+    }
+
+    /// IP_TTL.
+    pub fn set_ttl(&mut self, ttl: u32) -> io::Result<()> {
+        self.set_option(SockOpt::IpTtl(ttl_opt(ttl)?))
+    }
+
+    /// IP_TOS.
+    pub fn set_tos(&mut self, tos: u8) -> io::Result<()> {
+        self.set_option(SockOpt::IpTos(tos))
+    }
+
+    /// TCP_NODELAY.
+    pub fn set_nodelay(&mut self, on: bool) -> io::Result<()> {
+        self.set_option(SockOpt::NoDelay(on))
+    }
+
+    /// SO_KEEPALIVE.
+    pub fn set_keepalive(&mut self, on: bool) -> io::Result<()> {
+        self.set_option(SockOpt::KeepAlive(on))
+    }
+
+    /// SO_LINGER.
+    pub fn set_linger(&mut self, l: Option<Duration>) -> io::Result<()> {
+        self.set_option(linger(l))
+    }
+
+    /// SO_SNDBUF.
+    pub fn set_send_buffer_size(&mut self, n: u32) -> io::Result<()> {
+        self.set_option(SockOpt::SndBuf(n))
+    }
+
+    /// SO_RCVBUF.
+    pub fn set_recv_buffer_size(&mut self, n: u32) -> io::Result<()> {
+        self.set_option(SockOpt::RcvBuf(n))
+    }
+
+    /// bind(2).
+    pub fn bind(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
+        let a = v4(addr)?;
+        Ok(self.c.done(Msg::SockBind(SockAddrReq {
+            addr: a,
+            wait: Wait::default(),
+        }))?)
+    }
+
+    /// connect(2), waiting at most `timeout` when given.
+    pub fn connect(mut self, addr: impl std::net::ToSocketAddrs, timeout: Option<Duration>) -> io::Result<TcpStream> {
+        let a = v4(addr)?;
+        let wait = self.c.wait(timeout);
+        self.c.done(Msg::SockConnect(SockAddrReq { addr: a, wait }))?;
+        Ok(TcpStream { c: self.c })
+    }
+
+    /// listen(2).
+    pub fn listen(mut self, backlog: i32) -> io::Result<TcpListener> {
+        self.c.done(Msg::SockListen(ListenReq { backlog }))?;
+        Ok(TcpListener {
+            c: std::sync::Mutex::new(self.c),
+        })
+    }
+}
+
 impl TcpListener {
     /// Binds and listens on the stack named by `SOCK`.
     pub fn bind(addr: impl std::net::ToSocketAddrs) -> io::Result<TcpListener> {
@@ -1018,5 +1156,15 @@ impl TcpListener {
     pub fn set_accept_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         self.c.lock().unwrap_or_else(|p| p.into_inner()).read_timeout = t;
         Ok(())
+    }
+
+    /// setsockopt(2) on the listener: the connections it accepts from now on inherit
+    /// the option.
+    pub fn set_option(&self, o: SockOpt) -> io::Result<()> {
+        Ok(self
+            .c
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .done(Msg::SockSetOpt(o))?)
     }
 }

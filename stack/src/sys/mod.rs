@@ -86,6 +86,8 @@ pub struct Ctx {
     pub hostname: String,
     /// Subscribers to routing broadcasts.
     pub rtsock: RouteSocket,
+    /// The rate limit of log lines that network input causes (`klog_net!`).
+    pub netlog: log::NetLog,
 }
 
 impl Ctx {
@@ -184,6 +186,7 @@ impl Stack {
             rt: RouteTable::default(),
             hostname: String::new(),
             rtsock: RouteSocket::default(),
+            netlog: log::NetLog::default(),
         };
         let kick = Arc::new(callout::Kick::default());
         let mut ctx = ctx;

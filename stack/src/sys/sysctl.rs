@@ -155,6 +155,27 @@ pub static NODES: &[Node] = &[
         set: Some(|c, v| c.inet.tcp.mssdflt = int(v) as u32),
     },
     Node {
+        name: "net.inet.tcp.keepidle",
+        desc: "Time before the first keepalive probe, in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.inet.tcp.keepidle.as_secs() as i64),
+        set: Some(|c, v| c.inet.tcp.keepidle = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.tcp.keepintvl",
+        desc: "Time between keepalive probes, in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.inet.tcp.keepintvl.as_secs() as i64),
+        set: Some(|c, v| c.inet.tcp.keepintvl = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.tcp.keepcnt",
+        desc: "Keepalive probes unanswered before the connection is dropped",
+        kind: Kind::Int { min: 1, max: 1000 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.keepcnt)),
+        set: Some(|c, v| c.inet.tcp.keepcnt = int(v) as u32),
+    },
+    Node {
         name: "kern.somaxconn",
         desc: "Maximum listen queue length",
         kind: Kind::Int { min: 1, max: 65535 },

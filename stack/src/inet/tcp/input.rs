@@ -12,7 +12,7 @@ use crate::inet::tcp::output::{
     TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN, TH_RST, TH_SYN,
 };
 use crate::inet::tcp::seq::{geq, gt, leq, lt};
-use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb, TCPTV_KEEP_IDLE, TCPTV_KEEP_INIT, TCPTV_MSL};
+use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb, TCPTV_KEEP_INIT, TCPTV_MSL};
 use crate::net::ifnet::Ifnet;
 use crate::sys::Ctx;
 
@@ -185,12 +185,12 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         }
         return;
     }
-    let (nodelay, keepalive) = (l.nodelay, l.keepalive);
+    let opts = l.opts;
     let our_mss = mss_for(ctx, key.2);
     let tcp = &mut ctx.inet.tcp;
     let id = tcp.alloc_id();
     let iss = tcp.new_isn(&key);
-    let (sendspace, recvspace) = (tcp.sendspace, tcp.recvspace);
+    let (sendspace, recvspace) = opts.spaces(tcp);
     let peer_mss = s.opts.mss.map(u32::from).unwrap_or(tcp.mssdflt);
     let mut t = Tcb::new(
         id,
@@ -228,9 +228,7 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     t.req_sack = s.opts.sack_ok;
     t.rcv_adv = t.rcv_nxt;
     t.listener = Some(lid);
-    t.nodelay = nodelay;
-    t.keepalive = keepalive;
-    t.ttl = ctx.inet.ttl;
+    opts.apply(&mut t, ctx.inet.ttl);
     t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
     let tcp = &mut ctx.inet.tcp;
     tcp.by_key.insert(key, id);
@@ -344,7 +342,7 @@ fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
                 ctx.inet.tcp.stat.rttupdated += 1;
             }
         }
-        t.t_keep = t.keepalive.then(|| now + TCPTV_KEEP_IDLE);
+        t.t_keep = t.keepalive.then(|| now + ctx.inet.tcp.keepidle);
         t.ack_now = true;
         ctx.inet.tcp.stat.connects += 1;
     } else {
@@ -491,7 +489,7 @@ fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         t.max_sndwnd = t.snd_wnd;
         t.snd_wl1 = s.seq;
         t.snd_wl2 = s.ack;
-        t.t_keep = t.keepalive.then(|| now + TCPTV_KEEP_IDLE);
+        t.t_keep = t.keepalive.then(|| now + ctx.inet.tcp.keepidle);
         let lid = t.listener;
         let st = &mut ctx.inet.tcp;
         st.stat.accepts += 1;
@@ -712,7 +710,7 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         return;
     }
     if t.keepalive {
-        t.t_keep = Some(now + TCPTV_KEEP_IDLE);
+        t.t_keep = Some(now + ctx.inet.tcp.keepidle);
     }
     let st = &mut ctx.inet.tcp.stat;
     // Trim what we already have from the front, and what exceeds the window from the back.
@@ -873,11 +871,12 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
         ctx.inet.tcp.stat.listendrop += 1;
         return true;
     }
-    let (nodelay, keepalive) = (l.nodelay, l.keepalive);
+    let opts = l.opts;
     let mss = u32::from(COOKIE_MSS[((cookie >> 24) & 7) as usize]);
     let tcp = &mut ctx.inet.tcp;
     let id = tcp.alloc_id();
-    let (sendspace, recvspace) = (tcp.sendspace, tcp.recvspace.min(65535));
+    let (sendspace, recvspace) = opts.spaces(tcp);
+    let recvspace = recvspace.min(65535);
     let mut t = Tcb::new(id, key, State::Established, cookie, sendspace, recvspace, mss);
     t.cc = super::cc::Cc::new(tcp.congctl);
     t.rexmit_min = tcp.rexmit_min;
@@ -893,9 +892,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     t.snd_wl2 = s.ack;
     t.req_wscale = false;
     t.req_ts = false;
-    t.nodelay = nodelay;
-    t.keepalive = keepalive;
-    t.ttl = ctx.inet.ttl;
+    opts.apply(&mut t, ctx.inet.ttl);
     tcp.stat.syncookiesrecvd += 1;
     tcp.stat.accepts += 1;
     tcp.by_key.insert(key, id);

@@ -236,9 +236,10 @@ pub struct Listener {
     pub incomplete: usize,
     /// An accept is parked until a connection is queued.
     pub waiting: bool,
+    /// SO_REUSEPORT: other sockets that set it too may bind the same address and port.
+    pub reuseport: bool,
     /// Settings the accepted connections inherit.
-    pub nodelay: bool,
-    pub keepalive: bool,
+    pub opts: usrreq::SockOpts,
 }
 
 /// A socket that is bound (or not) but neither listening nor connected yet.
@@ -247,11 +248,9 @@ pub struct Bound {
     pub laddr: Option<Ipv4Addr>,
     pub lport: u16,
     pub reuseaddr: bool,
-    pub nodelay: bool,
-    pub keepalive: bool,
-    pub linger: Option<Duration>,
-    pub sndbuf: Option<usize>,
-    pub rcvbuf: Option<usize>,
+    pub reuseport: bool,
+    /// Settings the connection takes when it is made.
+    pub opts: usrreq::SockOpts,
 }
 
 /// All of TCP's state in the stack context.
@@ -284,6 +283,11 @@ pub struct TcpState {
     pub somaxconn: usize,
     /// net.inet.tcp.reass_maxqueuelen: runs of out-of-order data one connection may hold.
     pub reass_maxqueuelen: usize,
+    /// net.inet.tcp.keepidle, keepintvl, keepcnt: idle time before the first keepalive
+    /// probe, time between probes, probes unanswered before the connection is dropped.
+    pub keepidle: Duration,
+    pub keepintvl: Duration,
+    pub keepcnt: u32,
     /// net.inet.tcp.congctl.selected.
     pub congctl: cc::Algo,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
@@ -318,6 +322,9 @@ impl Default for TcpState {
             rexmit_min: TCPTV_REXMIT_MIN,
             somaxconn: 128,
             reass_maxqueuelen: REASS_MAXQUEUELEN,
+            keepidle: TCPTV_KEEP_IDLE,
+            keepintvl: TCPTV_KEEPINTVL,
+            keepcnt: TCP_KEEPCNT,
             congctl: cc::Algo::Cubic,
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
@@ -393,15 +400,19 @@ impl TcpState {
     }
 
     /// Whether a local port is in use by anything.
-    pub fn port_in_use(&self, laddr: Ipv4Addr, lport: u16, except: u64, reuse: bool) -> bool {
+    /// With `reuseport` (SO_REUSEPORT), a listener or bound socket that set it too is no
+    /// clash, as in NetBSD.
+    pub fn port_in_use(&self, laddr: Ipv4Addr, lport: u16, except: u64, reuse: bool, reuseport: bool) -> bool {
         let clash = |a: Ipv4Addr| a.is_unspecified() || laddr.is_unspecified() || a == laddr;
         self.listeners
             .values()
-            .any(|l| l.id != except && l.lport == lport && clash(l.laddr))
-            || self
-                .bound
-                .iter()
-                .any(|(id, b)| *id != except && b.lport == lport && clash(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED)))
+            .any(|l| l.id != except && l.lport == lport && clash(l.laddr) && !(reuseport && l.reuseport))
+            || self.bound.iter().any(|(id, b)| {
+                *id != except
+                    && b.lport == lport
+                    && clash(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED))
+                    && !(reuseport && b.reuseport)
+            })
             || (!reuse
                 && self
                     .tcbs

@@ -5,10 +5,7 @@
 use std::time::Instant;
 
 use crate::inet::tcp::output::{send_ack, send_probe, tcp_output};
-use crate::inet::tcp::{
-    tcp_close, tcp_drop, State, TCPTV_KEEPINTVL, TCPTV_KEEP_IDLE, TCPTV_PERSMAX, TCPTV_PERSMIN, TCP_KEEPCNT,
-    TCP_MAXRXTSHIFT,
-};
+use crate::inet::tcp::{tcp_close, tcp_drop, State, TCPTV_PERSMAX, TCPTV_PERSMIN, TCP_MAXRXTSHIFT};
 use crate::sys::Ctx;
 
 /// Runs every timer that is due: the connections whose wheel entry came up.
@@ -152,14 +149,15 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
         }
         if t.keepalive && matches!(t.state, State::Established | State::CloseWait) {
             let idle = now.duration_since(t.idle_since);
-            if idle >= TCPTV_KEEP_IDLE + TCPTV_KEEPINTVL * TCP_KEEPCNT {
+            let (keepidle, keepintvl, keepcnt) = (ctx.inet.tcp.keepidle, ctx.inet.tcp.keepintvl, ctx.inet.tcp.keepcnt);
+            if idle >= keepidle + keepintvl * keepcnt {
                 ctx.inet.tcp.stat.keepdrops += 1;
                 tcp_drop(ctx, id, libc::ETIMEDOUT, true);
                 return;
             }
             // A keepalive probe: one below snd_una, so the peer must answer.
             let seq = t.snd_una.wrapping_sub(1);
-            t.t_keep = Some(now + TCPTV_KEEPINTVL);
+            t.t_keep = Some(now + keepintvl);
             ctx.inet.tcp.stat.keepprobe += 1;
             send_ack(ctx, id, Some(seq));
         } else {

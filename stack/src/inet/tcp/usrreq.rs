@@ -7,8 +7,60 @@ use std::time::{Duration, Instant};
 
 use crate::inet::ip::source_for;
 use crate::inet::tcp::output::{mss_for, send_rst, tcp_output};
-use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TCPTV_KEEP_INIT, TCP_RCVBUF_MAX};
+use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCPTV_KEEP_INIT, TCP_RCVBUF_MAX};
 use crate::sys::Ctx;
+
+/// The options a socket keeps before it has a connection: the connection takes them when
+/// it is made (connect), and the connections a listener accepts inherit the listener's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SockOpts {
+    pub nodelay: bool,
+    pub keepalive: bool,
+    pub linger: Option<Duration>,
+    /// SO_SNDBUF / SO_RCVBUF when set (the buffers then no longer grow by themselves).
+    pub sndbuf: Option<usize>,
+    pub rcvbuf: Option<usize>,
+    /// IP_TTL when set (else net.inet.ip.ttl), IP_TOS.
+    pub ttl: Option<u8>,
+    pub tos: u8,
+}
+
+impl SockOpts {
+    /// The send and receive buffer sizes a new connection starts with.
+    pub fn spaces(&self, tcp: &TcpState) -> (usize, usize) {
+        (
+            self.sndbuf.unwrap_or(tcp.sendspace),
+            self.rcvbuf.unwrap_or(tcp.recvspace),
+        )
+    }
+
+    /// Gives a new connection these settings (its buffers are sized by `spaces`).
+    pub fn apply(&self, t: &mut Tcb, default_ttl: u8) {
+        t.nodelay = self.nodelay;
+        t.keepalive = self.keepalive;
+        t.linger = self.linger;
+        t.snd_auto = self.sndbuf.is_none();
+        t.rcv_auto = self.rcvbuf.is_none();
+        t.ttl = self.ttl.unwrap_or(default_ttl);
+        t.tos = self.tos;
+    }
+
+    /// Takes one option; false for those that are not kept here.
+    fn set(&mut self, o: Opt) -> bool {
+        let clamp = |n: usize| n.clamp(4096, TCP_RCVBUF_MAX);
+        match o {
+            Opt::NoDelay(v) => self.nodelay = v,
+            Opt::KeepAlive(v) => self.keepalive = v,
+            Opt::Linger(v) => self.linger = v,
+            Opt::SndBuf(n) => self.sndbuf = Some(clamp(n)),
+            Opt::RcvBuf(n) => self.rcvbuf = Some(clamp(n)),
+            Opt::Ttl(v) => self.ttl = Some(v),
+            Opt::Tos(v) => self.tos = v,
+            Opt::ReuseAddr(_) | Opt::ReusePort(_) => return false,
+        }
+        true
+    }
+}
 
 /// Where a TCP socket is in its life, from the socket's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +85,7 @@ fn anon_port(ctx: &mut Ctx, addr: Ipv4Addr, id: u64) -> Result<u16, i32> {
     let start = ctx.inet.portrand.next_u32() % span;
     for i in 0..span {
         let port = lo + ((start + i) % span) as u16;
-        if !ctx.inet.tcp.port_in_use(addr, port, id, false) {
+        if !ctx.inet.tcp.port_in_use(addr, port, id, false, false) {
             return Ok(port);
         }
     }
@@ -56,7 +108,7 @@ pub fn bind(ctx: &mut Ctx, id: u64, addr: SocketAddrV4, root: bool) -> Result<()
     let port = if addr.port() == 0 {
         anon_port(ctx, ip, id)?
     } else {
-        if ctx.inet.tcp.port_in_use(ip, addr.port(), id, b.reuseaddr) {
+        if ctx.inet.tcp.port_in_use(ip, addr.port(), id, b.reuseaddr, b.reuseport) {
             return Err(libc::EADDRINUSE);
         }
         addr.port()
@@ -87,8 +139,8 @@ pub fn listen(ctx: &mut Ctx, id: u64, backlog: i32, root: bool) -> Result<(), i3
             queue: Default::default(),
             incomplete: 0,
             waiting: false,
-            nodelay: b.nodelay,
-            keepalive: b.keepalive,
+            reuseport: b.reuseport,
+            opts: b.opts,
         },
     );
     Ok(())
@@ -118,18 +170,12 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
     let mss = mss_for(ctx, *to.ip());
     let tcp = &mut ctx.inet.tcp;
     let iss = tcp.new_isn(&key);
-    let sendspace = b.sndbuf.unwrap_or(tcp.sendspace);
-    let recvspace = b.rcvbuf.unwrap_or(tcp.recvspace);
+    let (sendspace, recvspace) = b.opts.spaces(tcp);
     let mut t = Tcb::new(id, key, State::SynSent, iss, sendspace, recvspace, mss);
     t.cc = super::cc::Cc::new(tcp.congctl);
     t.rexmit_min = tcp.rexmit_min;
     t.rcv_wscale = t.wanted_wscale();
-    t.nodelay = b.nodelay;
-    t.keepalive = b.keepalive;
-    t.linger = b.linger;
-    t.snd_auto = b.sndbuf.is_none();
-    t.rcv_auto = b.rcvbuf.is_none();
-    t.ttl = ctx.inet.ttl;
+    b.opts.apply(&mut t, ctx.inet.ttl);
     t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
     tcp.stat.connattempt += 1;
     tcp.by_key.insert(key, id);
@@ -317,11 +363,15 @@ pub enum Opt {
     SndBuf(usize),
     RcvBuf(usize),
     ReuseAddr(bool),
+    ReusePort(bool),
     Ttl(u8),
     Tos(u8),
 }
 
-/// setsockopt(2) on a TCP socket in any phase.
+/// setsockopt(2) on a TCP socket in any phase. Before the connection, options are kept
+/// for it; on a listener, for the connections it accepts; on a connection, they act at
+/// once. SO_REUSEADDR / SO_REUSEPORT matter only to bind(2), as in BSD: kept until then,
+/// and then accepted without effect.
 pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
     ctx.inet.tcp.touch(id);
     let clamp = |n: usize| n.clamp(4096, TCP_RCVBUF_MAX);
@@ -329,24 +379,26 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
         Sock::Fresh => {
             let b = ctx.inet.tcp.bound.get_mut(&id).ok_or(libc::EINVAL)?;
             match o {
-                Opt::NoDelay(v) => b.nodelay = v,
-                Opt::KeepAlive(v) => b.keepalive = v,
-                Opt::Linger(v) => b.linger = v,
-                Opt::SndBuf(n) => b.sndbuf = Some(clamp(n)),
-                Opt::RcvBuf(n) => b.rcvbuf = Some(clamp(n)),
                 Opt::ReuseAddr(v) => b.reuseaddr = v,
-                Opt::Ttl(_) | Opt::Tos(_) => {}
+                Opt::ReusePort(v) => b.reuseport = v,
+                o => {
+                    b.opts.set(o);
+                }
             }
         }
         Sock::Listening => {
             let l = ctx.inet.tcp.listeners.get_mut(&id).ok_or(libc::EINVAL)?;
             match o {
-                Opt::NoDelay(v) => l.nodelay = v,
-                Opt::KeepAlive(v) => l.keepalive = v,
-                _ => {}
+                // Others that set it may now bind the listener's port too, as in NetBSD,
+                // where a later bind looks at the bound socket's SO_REUSEPORT.
+                Opt::ReusePort(v) => l.reuseport = v,
+                o => {
+                    l.opts.set(o);
+                }
             }
         }
         Sock::Conn => {
+            let keepidle = ctx.inet.tcp.keepidle;
             let t = ctx.inet.tcp.tcbs.get_mut(&id).ok_or(libc::EINVAL)?;
             match o {
                 Opt::NoDelay(v) => {
@@ -357,7 +409,7 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
                 }
                 Opt::KeepAlive(v) => {
                     t.keepalive = v;
-                    t.t_keep = (v && t.state.synchronized()).then(|| Instant::now() + super::TCPTV_KEEP_IDLE);
+                    t.t_keep = (v && t.state.synchronized()).then(|| Instant::now() + keepidle);
                 }
                 Opt::Linger(v) => t.linger = v,
                 Opt::SndBuf(n) => {
@@ -368,7 +420,7 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
                     t.rcv_buf_max = clamp(n);
                     t.rcv_auto = false;
                 }
-                Opt::ReuseAddr(_) => {}
+                Opt::ReuseAddr(_) | Opt::ReusePort(_) => {}
                 Opt::Ttl(v) => t.ttl = v,
                 Opt::Tos(v) => t.tos = v,
             }
@@ -394,6 +446,169 @@ pub fn names(ctx: &Ctx, id: u64, sock: Sock) -> Result<(SocketAddrV4, Option<Soc
         Sock::Conn => {
             let t = ctx.inet.tcp.tcbs.get(&id).ok_or(libc::EINVAL)?;
             Ok((t.local(), t.state.synchronized().then(|| t.peer())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::input_tests::{arp, ether, setup, Sink, HIM, MAC, ME, PEER};
+    use crate::inet::ip::{write_header, IPPROTO_TCP};
+    use crate::inet::tcp::output::tcp_cksum;
+    use crate::net::ether::ether_input;
+    use crate::net::ifnet::Ifnet;
+    use crate::sys::Stack;
+    use pktbox_drivers::FrameMeta;
+    use std::sync::Arc;
+
+    fn stack() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+        let (stack, ifp, sink) = setup(false);
+        let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+        ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+        sink.0.lock().unwrap().clear();
+        (stack, ifp, sink)
+    }
+
+    /// A SYN from HIM:4000 to `dport`.
+    fn syn(dport: u16) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(&4000u16.to_be_bytes());
+        t.extend_from_slice(&dport.to_be_bytes());
+        t.extend_from_slice(&1000u32.to_be_bytes());
+        t.extend_from_slice(&0u32.to_be_bytes());
+        t.extend_from_slice(&[0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0, 2, 4, 5, 0xb4]);
+        let c = tcp_cksum(HIM, ME, &t);
+        t[16..18].copy_from_slice(&c.to_be_bytes());
+        let mut ip = vec![0u8; 20];
+        write_header(&mut ip, 0, 20 + t.len(), 1, 0, 64, IPPROTO_TCP, HIM, ME);
+        ip.extend_from_slice(&t);
+        ether(MAC, 0x0800, &ip)
+    }
+
+    /// (TTL, TOS) of each TCP segment sent.
+    fn sent(sink: &Sink) -> Vec<(u8, u8)> {
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|f| f[12..14] == [8, 0] && f[14 + 9] == IPPROTO_TCP)
+            .map(|f| (f[14 + 8], f[14 + 1]))
+            .collect()
+    }
+
+    const ALL: [Opt; 7] = [
+        Opt::Ttl(9),
+        Opt::Tos(0x28),
+        Opt::SndBuf(8192),
+        Opt::RcvBuf(16384),
+        Opt::NoDelay(true),
+        Opt::KeepAlive(true),
+        Opt::Linger(Some(Duration::ZERO)),
+    ];
+
+    fn has_all(t: &Tcb) {
+        assert_eq!((t.ttl, t.tos), (9, 0x28));
+        assert_eq!((t.snd_buf_max, t.rcv_buf_max), (8192, 16384));
+        assert!(!t.snd_auto && !t.rcv_auto, "set sizes do not grow by themselves");
+        assert!(t.nodelay && t.keepalive);
+        assert_eq!(t.linger, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn options_set_before_connect_are_the_connection_s() {
+        let (stack, _ifp, sink) = stack();
+        let mut ctx = stack.ctx();
+        attach(&mut ctx, 1);
+        for o in ALL {
+            setopt(&mut ctx, 1, Sock::Fresh, o).unwrap();
+        }
+        connect(&mut ctx, 1, SocketAddrV4::new(HIM, 80), true).unwrap();
+        has_all(&ctx.inet.tcp.tcbs[&1]);
+        drop(ctx);
+        assert_eq!(sent(&sink), vec![(9, 0x28)], "the SYN carries IP_TTL and IP_TOS");
+    }
+
+    #[test]
+    fn accepted_connections_inherit_the_listener_s_options() {
+        let (stack, ifp, sink) = stack();
+        {
+            let mut ctx = stack.ctx();
+            attach(&mut ctx, 1);
+            // Some before listen(2), the rest on the listening socket.
+            for o in &ALL[..3] {
+                setopt(&mut ctx, 1, Sock::Fresh, *o).unwrap();
+            }
+            bind(&mut ctx, 1, SocketAddrV4::new(ME, 7000), true).unwrap();
+            listen(&mut ctx, 1, 8, true).unwrap();
+            for o in &ALL[3..] {
+                setopt(&mut ctx, 1, Sock::Listening, *o).unwrap();
+            }
+        }
+        ether_input(&stack, &ifp, &mut syn(7000), FrameMeta::PLAIN);
+        let ctx = stack.ctx();
+        let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
+        has_all(t);
+        assert_eq!(sent(&sink), vec![(9, 0x28)], "the SYN,ACK carries IP_TTL and IP_TOS");
+        // netstat shows the listener's sizes, which its connections start with.
+        let l = crate::inet::pcblist(&ctx)
+            .into_iter()
+            .find(|s| s.state == "LISTEN")
+            .unwrap();
+        assert_eq!((l.rcvbuf, l.sndbuf), (16384, 8192));
+    }
+
+    #[test]
+    fn so_reuseport_lets_sockets_that_all_set_it_share_a_port() {
+        let (stack, _ifp, _sink) = stack();
+        let mut ctx = stack.ctx();
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7100);
+        for id in 1..=3 {
+            attach(&mut ctx, id);
+        }
+        for id in 1..=2 {
+            setopt(&mut ctx, id, Sock::Fresh, Opt::ReusePort(true)).unwrap();
+            bind(&mut ctx, id, any, true).unwrap();
+        }
+        listen(&mut ctx, 1, 8, true).unwrap();
+        // One that did not set it cannot join them, nor can one that set SO_REUSEADDR
+        // only (it was SO_REUSEPORT's stand-in).
+        assert_eq!(bind(&mut ctx, 3, any, true), Err(libc::EADDRINUSE));
+        setopt(&mut ctx, 3, Sock::Fresh, Opt::ReuseAddr(true)).unwrap();
+        assert_eq!(bind(&mut ctx, 3, any, true), Err(libc::EADDRINUSE));
+        setopt(&mut ctx, 3, Sock::Fresh, Opt::ReusePort(true)).unwrap();
+        bind(&mut ctx, 3, any, true).unwrap();
+        // A listener that clears it keeps later ones out.
+        setopt(&mut ctx, 1, Sock::Listening, Opt::ReusePort(false)).unwrap();
+        attach(&mut ctx, 4);
+        setopt(&mut ctx, 4, Sock::Fresh, Opt::ReusePort(true)).unwrap();
+        assert_eq!(bind(&mut ctx, 4, any, true), Err(libc::EADDRINUSE));
+    }
+
+    #[test]
+    fn linger_zero_resets_on_close_and_linger_off_does_not() {
+        for (lg, rst) in [(Some(Duration::ZERO), true), (None, false)] {
+            let (stack, _ifp, sink) = stack();
+            let mut ctx = stack.ctx();
+            attach(&mut ctx, 1);
+            setopt(&mut ctx, 1, Sock::Fresh, Opt::Linger(lg)).unwrap();
+            connect(&mut ctx, 1, SocketAddrV4::new(HIM, 80), true).unwrap();
+            // Pretend the handshake completed.
+            let t = ctx.inet.tcp.tcbs.get_mut(&1).unwrap();
+            t.state = State::Established;
+            t.snd_una = t.snd_nxt;
+            sink.0.lock().unwrap().clear();
+            close(&mut ctx, 1, Sock::Conn);
+            let flags: Vec<u8> = sink
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|f| f[12..14] == [8, 0] && f[14 + 9] == IPPROTO_TCP)
+                .map(|f| f[14 + 20 + 13])
+                .collect();
+            assert_eq!(flags.iter().any(|f| f & 0x04 != 0), rst, "{lg:?}: {flags:x?}");
+            assert_eq!(ctx.inet.tcp.tcbs.contains_key(&1), !rst);
         }
     }
 }
