@@ -170,6 +170,9 @@ fn spare_fd() -> Option<OwnedFd> {
     std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
 }
 
+/// Connections the poller takes per wake-up.
+const ACCEPT_BATCH: usize = 64;
+
 /// Epoll keys of the two descriptors that are not connections.
 const KEY_LISTENER: u64 = 0;
 const KEY_EVENT: u64 = u64::MAX;
@@ -473,9 +476,11 @@ impl Server {
         }
     }
 
-    /// Takes the connections waiting on the listener.
+    /// Takes the connections waiting on the listener, a batch at a time (the listener stays
+    /// readable for the rest), so a flood of connects does not keep the poller from the
+    /// connections it has.
     fn accept_all(self: &Arc<Self>, listener: &Listener) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             let sock = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
