@@ -1004,3 +1004,33 @@ impl Server {
         self.pool_cv.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_big_message_leaves_only_the_kept_part_of_a_buffer() {
+        let mut buf = vec![0u8; MAX_MSG + 1];
+        buf.fill(0xa5);
+        // A small message changes nothing.
+        shed(&mut buf, 1000);
+        assert!(buf.iter().all(|&b| b == 0xa5));
+        shed(&mut buf, MAX_MSG + 1);
+        // What is kept is intact; what went back reads as zeroes; the edges, which are
+        // not whole pages of the buffer, are left as they were.
+        assert!(buf[..BUF_KEEP].iter().all(|&b| b == 0xa5));
+        let zeroes = buf[BUF_KEEP..].iter().filter(|&&b| b == 0).count();
+        assert!(zeroes >= MAX_MSG - BUF_KEEP - 2 * 4096, "{zeroes}");
+        assert!(buf[BUF_KEEP..].iter().all(|&b| b == 0 || b == 0xa5));
+        // And it is still a buffer to receive into.
+        buf.fill(1);
+        assert!(buf.iter().all(|&b| b == 1));
+    }
+
+    #[test]
+    fn the_connection_limits_leave_root_room() {
+        let (all, users) = limits::max_conns();
+        assert!(all >= 16 && users < all, "{all} {users}");
+    }
+}
