@@ -232,7 +232,7 @@ impl Raw {
     }
 
     /// A connection that said hello, or the refusal it got.
-    fn try_new(c: SeqPacket, role: Role) -> Result<Raw, Frame> {
+    fn try_new(c: SeqPacket, role: Role) -> Result<Raw, Box<Frame>> {
         c.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut r = Raw {
             c,
@@ -241,7 +241,7 @@ impl Raw {
         };
         let f = r.call(&Msg::Hello(HelloReq { role }));
         if f.hdr.errno != 0 {
-            return Err(f);
+            return Err(Box::new(f));
         }
         assert!(matches!(f.msg, Msg::HelloOk(_)), "{f:?}");
         r.buf = vec![0; MAX_MSG + 1];
