@@ -209,14 +209,32 @@ impl Out {
     }
 
     /// Whether the connection's requests must wait because its replies do (then the flush
-    /// that empties the queue says so).
+    /// that empties the queue says so): its queue is full, or, with nothing queued, its
+    /// socket has no room to speak of (the kernel's own test for writing: at most a quarter
+    /// of the send buffer in use). So a reply is made only when it will most likely go
+    /// straight into the socket, and the queue holds little but the rare large reply.
     pub fn hold(&self) -> bool {
         let mut q = lock(&self.q);
-        let full = q.full(&self.shared);
+        let full = q.full(&self.shared) || (q.msgs.is_empty() && !q.closed && !self.writable());
         if full {
             q.held = true;
+            // Nothing queued to arm it otherwise: the flush on room resumes reading.
+            self.arm(&mut q);
         }
         full
+    }
+
+    /// Whether the socket has room now (a hang-up or error counts as room: reading then
+    /// finds the connection's end).
+    fn writable(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout never blocks.
+        let r = unsafe { libc::poll(&mut p, 1, 0) };
+        r != 0
     }
 
     /// How many messages and bytes wait.
@@ -317,6 +335,30 @@ mod tests {
         assert!(resumed, "the flush that emptied the queue resumes reading");
         assert_eq!(out.queued(), (0, 0));
         assert_eq!(sh.queued.load(Ordering::Relaxed), 0);
+        assert!(!out.hold());
+    }
+
+    #[test]
+    fn a_socket_without_room_holds_reading_with_nothing_queued() {
+        let sh = shared();
+        let (mine, theirs) = SeqPacket::pair().unwrap();
+        let out = Out::new(mine, 3, sh.clone()).unwrap();
+        // Fill the socket to just short of what it takes, without queueing.
+        let mut n = 0;
+        while out.sock().send_nowait(&[0u8; 1000]).is_ok() {
+            n += 1;
+        }
+        assert_eq!(out.queued(), (0, 0));
+        assert!(out.hold(), "no room: the next request must wait");
+        assert_eq!(out_ready(&sh, 0), None);
+        // The client reads; once most of it is taken, the poller hears of room and the
+        // flush (with nothing to send) resumes reading.
+        let mut buf = [0u8; 2000];
+        for _ in 0..n {
+            assert!(matches!(theirs.recv_nowait(&mut buf), Ok(Received::Msg(1000))));
+        }
+        assert_eq!(out_ready(&sh, 1000), Some(3 | KEY_OUT));
+        assert!(out.flush());
         assert!(!out.hold());
     }
 
