@@ -27,11 +27,15 @@ fn stop(prefix: &std::path::Path) {
 fn main() {
     let bin = bench_bin();
     let base = std::env::temp_dir().join(format!("pktbox-bench-{}", std::process::id()));
-    // `cargo bench --bench channel -- abuse` runs the last part only.
-    if !std::env::args().any(|a| a == "abuse") {
+    // `cargo bench --bench channel -- abuse` runs the last part only, `-- transport` the
+    // first.
+    let only = |w: &str| std::env::args().any(|a| a == w);
+    if !only("abuse") {
         transport(&bin, &base);
     }
-    abuse(&bin, &base);
+    if !only("transport") {
+        abuse(&bin, &base);
+    }
     let _ = std::fs::remove_dir_all(&base);
 }
 
