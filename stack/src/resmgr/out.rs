@@ -56,7 +56,18 @@ struct Queue {
     /// Reading stopped because this queue was full; the flush that empties it resumes it.
     held: bool,
     closed: bool,
+    /// Roughly what went into the socket since it was last seen to have room (each
+    /// message counted with [`MSG_OVERHEAD`]); the room is looked at again past
+    /// [`ROOM_CHECK`], not for every request.
+    unverified: usize,
 }
+
+/// What the kernel charges a message beyond its bytes, roughly.
+const MSG_OVERHEAD: usize = 512;
+/// How much may go into a socket before the stack looks again at whether it has room.
+/// The kernel says "room" while at most a quarter of the send buffer is used (the
+/// default buffer is over 200 KiB), so this much more still leaves most of it free.
+const ROOM_CHECK: usize = 16 * 1024;
 
 impl Queue {
     fn full(&self, shared: &Shared) -> bool {
@@ -125,7 +136,10 @@ impl Out {
         }
         if q.msgs.is_empty() {
             match self.send_now(&b, fd.as_ref()) {
-                Ok(()) => return Fate::Sent,
+                Ok(()) => {
+                    q.unverified += b.len() + MSG_OVERHEAD;
+                    return Fate::Sent;
+                }
                 Err(e) if would_block(&e) => {}
                 Err(_) => return Fate::Gone,
             }
@@ -205,17 +219,27 @@ impl Out {
             self.arm(&mut q);
             return false;
         }
+        // What was just sent may have filled it again: look before the next request.
+        q.unverified = ROOM_CHECK;
         std::mem::take(&mut q.held)
     }
 
     /// Whether the connection's requests must wait because its replies do (then the flush
     /// that empties the queue says so): its queue is full, or, with nothing queued, its
     /// socket has no room to speak of (the kernel's own test for writing: at most a quarter
-    /// of the send buffer in use). So a reply is made only when it will most likely go
-    /// straight into the socket, and the queue holds little but the rare large reply.
+    /// of the send buffer in use; looked at once [`ROOM_CHECK`] went in since it was last
+    /// seen to have room). So a reply is made only when it will most likely go straight
+    /// into the socket, and the queue holds little but the rare large reply.
     pub fn hold(&self) -> bool {
         let mut q = lock(&self.q);
-        let full = q.full(&self.shared) || (q.msgs.is_empty() && !q.closed && !self.writable());
+        let mut full = q.full(&self.shared);
+        if !full && q.msgs.is_empty() && !q.closed && q.unverified >= ROOM_CHECK {
+            if self.writable() {
+                q.unverified = 0;
+            } else {
+                full = true;
+            }
+        }
         if full {
             q.held = true;
             // Nothing queued to arm it otherwise: the flush on room resumes reading.
@@ -343,19 +367,29 @@ mod tests {
         let sh = shared();
         let (mine, theirs) = SeqPacket::pair().unwrap();
         let out = Out::new(mine, 3, sh.clone()).unwrap();
-        // Fill the socket to just short of what it takes, without queueing.
-        let mut n = 0;
-        while out.sock().send_nowait(&[0u8; 1000]).is_ok() {
+        // Small replies: the room is not looked at for each.
+        for _ in 0..10 {
+            assert_eq!(out.reply(vec![0u8; 100], None), Fate::Sent);
+            assert!(!out.hold());
+        }
+        // Replies until one has to wait; the client takes one, which lets the flush send
+        // it: nothing is queued, and the socket is still far from having room.
+        let mut n = 10;
+        while out.reply(vec![0u8; 1000], None) == Fate::Sent {
             n += 1;
         }
-        assert_eq!(out.queued(), (0, 0));
+        let mut buf = [0u8; 2000];
+        while out.queued() != (0, 0) {
+            assert!(matches!(theirs.recv_nowait(&mut buf), Ok(Received::Msg(100))));
+            assert!(!out.flush());
+            n -= 1;
+        }
         assert!(out.hold(), "no room: the next request must wait");
         assert_eq!(out_ready(&sh, 0), None);
         // The client reads; once most of it is taken, the poller hears of room and the
         // flush (with nothing to send) resumes reading.
-        let mut buf = [0u8; 2000];
-        for _ in 0..n {
-            assert!(matches!(theirs.recv_nowait(&mut buf), Ok(Received::Msg(1000))));
+        for _ in 0..=n {
+            assert!(matches!(theirs.recv_nowait(&mut buf), Ok(Received::Msg(_))));
         }
         assert_eq!(out_ready(&sh, 1000), Some(3 | KEY_OUT));
         assert!(out.flush());
