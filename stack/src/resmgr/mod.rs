@@ -103,7 +103,7 @@ pub(crate) fn ratelog(args: std::fmt::Arguments<'_>) {
     }
     match LEFT_OUT.swap(0, Ordering::Relaxed) {
         0 => crate::klog!("{args}"),
-        n => crate::klog!("{args} ({n} similar lines left out)"),
+        n => crate::klog!("{args} ({n} more such lines left out)"),
     }
 }
 
@@ -491,6 +491,10 @@ impl Server {
                     ratelog(format_args!("resmgr: accept: {e}; connections refused"));
                     let mut spare = lock(&self.spare);
                     if spare.take().is_none() {
+                        // Not even that (it could not be opened again): the listener
+                        // stays readable, so pause rather than spin.
+                        std::thread::sleep(Duration::from_millis(10));
+                        *spare = spare_fd();
                         return;
                     }
                     drop(listener.accept());
