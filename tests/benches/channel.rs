@@ -2,11 +2,14 @@
 //! first answer, and round trips per second of a no-op request (a sysctl read) from one
 //! client, each with a baseline taken in the same run: spawning the same binary for
 //! `--version` (what any process start costs), and a bare SOCK_SEQPACKET ping-pong between
-//! two threads (what the transport alone costs).
+//! two threads (what the transport alone costs). Then the latency of `ifconfig -a` (the
+//! whole command, p50 and p99) alone and while 300 hostile clients abuse the channel (see
+//! `pktbox_tests::hostile`), in the same run, as a ratio.
 //!
 //! Run: `cargo build --release && cargo bench -p pktbox-tests --bench channel`
 
 use pktbox_tests::bench_bin;
+use pktbox_tests::hostile::{percentile, Hostile};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,12 +27,26 @@ fn stop(prefix: &std::path::Path) {
 fn main() {
     let bin = bench_bin();
     let base = std::env::temp_dir().join(format!("pktbox-bench-{}", std::process::id()));
+    // `cargo bench --bench channel -- abuse` runs the last part only, `-- transport` the
+    // first.
+    let only = |w: &str| std::env::args().any(|a| a == w);
+    if !only("abuse") {
+        transport(&bin, &base);
+    }
+    if !only("transport") {
+        abuse(&bin, &base);
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Start-up and round trips, each against its baseline.
+fn transport(bin: &std::path::Path, base: &std::path::Path) {
     let runs = 20;
 
     // Start-up: io-pkt returns once the channel answers.
     let t = Instant::now();
     for _ in 0..runs {
-        let ok = Command::new(&bin).arg("--version").output().map(|o| o.status.success());
+        let ok = Command::new(bin).arg("--version").output().map(|o| o.status.success());
         assert!(matches!(ok, Ok(true)));
     }
     let spawn = t.elapsed() / runs;
@@ -37,7 +54,7 @@ fn main() {
     for i in 0..runs {
         let prefix = base.join(format!("s{i}"));
         let t = Instant::now();
-        let st = Command::new(&bin)
+        let st = Command::new(bin)
             .args(["io-pkt-v4", "-ptcpip"])
             .arg(format!("prefix={}", prefix.display()))
             .args(["-d", "hub"])
@@ -58,7 +75,7 @@ fn main() {
 
     // Round trips of a sysctl read.
     let prefix = base.join("rtt");
-    let st = Command::new(&bin)
+    let st = Command::new(bin)
         .args(["io-pkt-v4", "-ptcpip"])
         .arg(format!("prefix={}", prefix.display()))
         .status()
@@ -98,5 +115,50 @@ fn main() {
         base_rps,
         rps / base_rps
     );
-    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// ifconfig -a, alone and under abuse.
+fn abuse(bin: &std::path::Path, base: &std::path::Path) {
+    let prefix = base.join("abuse");
+    let st = Command::new(bin)
+        .args(["io-pkt-v4", "-ptcpip"])
+        .arg(format!("prefix={}", prefix.display()))
+        .status()
+        .expect("io-pkt");
+    assert!(st.success());
+    let runs = 300;
+    let ifconfig = |n: usize| -> Vec<Duration> {
+        let mut v: Vec<Duration> = (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                let o = Command::new(bin)
+                    .args(["ifconfig", "-a"])
+                    .env("SOCK", &prefix)
+                    .output()
+                    .expect("ifconfig -a");
+                assert!(o.status.success());
+                t.elapsed()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let alone = ifconfig(runs);
+    let hostile = Hostile::start(&prefix.join("dev/socket"), 300);
+    assert!(hostile.wait_saturated(Duration::from_secs(120)));
+    let abused = ifconfig(runs);
+    drop(hostile.stop());
+    stop(&prefix);
+    let (a50, a99) = (percentile(&alone, 50), percentile(&alone, 99));
+    let (b50, b99) = (percentile(&abused, 50), percentile(&abused, 99));
+    println!(
+        "ifconfig -a alone: p50 {:.2} ms, p99 {:.2} ms; under 300 hostile clients: p50 {:.2} ms, p99 {:.2} ms; ratio p50 {:.2}, p99 {:.2}",
+        ms(a50),
+        ms(a99),
+        ms(b50),
+        ms(b99),
+        ms(b50) / ms(a50),
+        ms(b99) / ms(a99)
+    );
 }

@@ -22,6 +22,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use pktbox_stack;
+
+pub mod hostile;
 use pktbox_stack::socket::Stack;
 
 /// How long a test waits for something that should happen at once before it gives up.

@@ -2,13 +2,22 @@
 //! routing message (RTM_IFINFO, RTM_NEWADDR, ...), as every PF_ROUTE socket does on BSD.
 //! A subscriber that does not read loses messages (counted), it never stalls the stack.
 
-use crate::msg::wire::SeqPacket;
+use std::sync::Arc;
+
 use crate::msg::{encode, Msg, MSGF_BCAST};
+
+/// Where a subscriber's messages go. `offer` never waits: Ok(true) when the message was
+/// taken, Ok(false) when there was no room for it (it is lost for this subscriber), Err
+/// when the subscriber is gone.
+pub trait Sink: Send + Sync {
+    #[allow(clippy::result_unit_err)]
+    fn offer(&self, b: &[u8]) -> Result<bool, ()>;
+}
 
 #[derive(Default)]
 pub struct RouteSocket {
-    subs: Vec<(u64, SeqPacket)>,
-    /// Messages lost because a subscriber's buffer was full.
+    subs: Vec<(u64, Arc<dyn Sink>)>,
+    /// Messages lost because a subscriber had no room for them.
     pub dropped: u64,
     /// The pid and seq of the request being served, if a client's request causes the
     /// messages: BSD's routing socket stamps each message with its originator's rtm_pid and
@@ -18,7 +27,7 @@ pub struct RouteSocket {
 }
 
 impl RouteSocket {
-    pub fn subscribe(&mut self, id: u64, conn: SeqPacket) {
+    pub fn subscribe(&mut self, id: u64, conn: Arc<dyn Sink>) {
         self.unsubscribe(id);
         self.subs.push((id, conn));
     }
@@ -40,10 +49,10 @@ impl RouteSocket {
         let b = encode(msg, seq, pid, MSGF_BCAST, 0);
         let mut dead = Vec::new();
         for (id, c) in &self.subs {
-            match c.send_nowait(&b) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.dropped += 1,
-                Err(_) => dead.push(*id),
+            match c.offer(&b) {
+                Ok(true) => {}
+                Ok(false) => self.dropped += 1,
+                Err(()) => dead.push(*id),
             }
         }
         for id in dead {

@@ -93,13 +93,10 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::Subscribe(q) => {
             let mut ctx = stack.ctx();
             if q.on {
-                match conn.sock.try_clone() {
-                    Ok(s) => {
-                        ctx.rtsock.subscribe(conn.id, s);
-                        Ok(Msg::Done(Empty))
-                    }
-                    Err(e) => Err(Fail::new(e.raw_os_error().unwrap_or(libc::ENOBUFS))),
-                }
+                // Broadcasts go through the connection's reply queue: in order with its
+                // replies, and dropped (counted) when the subscriber lets it fill.
+                ctx.rtsock.subscribe(conn.id, conn.sink());
+                Ok(Msg::Done(Empty))
             } else {
                 ctx.rtsock.unsubscribe(conn.id);
                 Ok(Msg::Done(Empty))

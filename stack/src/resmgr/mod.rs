@@ -18,14 +18,21 @@
 //!   has a deadline that the poller expires. A connection with a parked request is
 //!   watched only for hang-up, so its replies stay in order.
 //! - A connection's first message gives it a role. When it hangs up, what it stood for goes
-//!   (the socket, the capture, the routing subscription).
+//!   (the socket, the capture, the routing subscription). One that says nothing for
+//!   [`limits::HELLO_TIMEOUT`] is closed.
+//! - No worker waits for a client to read: replies go out without waiting or queue with the
+//!   connection, up to a bound past which the connection's requests are not read until its
+//!   client reads its replies (see [`out`]).
+//! - Anyone may connect (the socket is mode 0666, as a routing socket is open to all), so
+//!   the connections a user other than root may hold are capped (see [`limits`]), and every
+//!   request that changes state checks the peer's uid (SO_PEERCRED).
 //!
 //! The pool keeps `threads_min` workers and grows to `threads_max` while work waits.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,7 +42,70 @@ use crate::sys::Stack;
 
 mod bpf;
 mod control;
+mod out;
 mod socket;
+
+use out::{Out, Shared, KEY_OUT};
+
+/// The channel's bounds on what clients can make the stack hold.
+pub mod limits {
+    use std::time::Duration;
+
+    /// Replies one connection may have waiting for its client to read (messages, bytes):
+    /// past either, its requests are not read until the client has read its replies.
+    pub const OUT_MSGS: usize = 32;
+    pub const OUT_BYTES: usize = 64 * 1024;
+    /// All connections' waiting replies together: past this, a connection with any reply
+    /// waiting is not read.
+    pub const OUT_TOTAL: usize = 8 << 20;
+    /// How long a new connection may go without its first message (its role).
+    pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Connections one user other than root may hold at once (sockets are connections).
+    pub const CONNS_PER_UID: usize = 1024;
+    /// Descriptors one connection may cost the stack: its own, the one watched for room
+    /// while replies wait, and a UDP or raw socket's handle on it.
+    pub const FDS_PER_CONN: usize = 3;
+    /// Descriptors kept for everything else (interfaces, the poller, logs).
+    pub const FDS_RESERVED: usize = 64;
+
+    /// How many connections the stack takes in all, from its descriptor limit; users
+    /// other than root get three quarters of them, so root can always connect.
+    pub fn max_conns() -> (usize, usize) {
+        // SAFETY: rlimit is plain data; getrlimit fills it.
+        let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid rlimit to fill.
+        let nofile = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+            rl.rlim_cur.min(1 << 20) as usize
+        } else {
+            1024
+        };
+        let all = (nofile.saturating_sub(FDS_RESERVED) / FDS_PER_CONN).max(16);
+        (all, all * 3 / 4)
+    }
+}
+
+/// Logs at most one line every 10 seconds (with a count of those left out), for what a
+/// client can cause: what it makes the stack log must not grow with what it sends.
+pub(crate) fn ratelog(args: std::fmt::Arguments<'_>) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static LEFT_OUT: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let next = NEXT.load(Ordering::Relaxed);
+    if now < next
+        || NEXT
+            .compare_exchange(next, now + 10, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        LEFT_OUT.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    match LEFT_OUT.swap(0, Ordering::Relaxed) {
+        0 => crate::klog!("{args}"),
+        n => crate::klog!("{args} ({n} more such lines left out)"),
+    }
+}
 
 /// How long a thread above `threads_min` waits idle before it ends.
 const IDLE: Duration = Duration::from_secs(10);
@@ -43,6 +113,11 @@ const IDLE: Duration = Duration::from_secs(10);
 const BUDGET: usize = 16;
 /// A parked request is tried again at least this often, whatever its wake-ups say.
 const RECHECK: Duration = Duration::from_secs(1);
+
+/// A worker's receive buffer keeps this much resident; after a larger message the rest of
+/// its pages go back to the system (a client's oversized datagram must not leave every
+/// worker holding MAX_MSG bytes).
+const BUF_KEEP: usize = 64 * 1024;
 
 /// How many times a worker waits for a quiet connection's next request ([`LINGER_MS`]
 /// each) before it gives the connection back to the poller.
@@ -71,6 +146,33 @@ fn readable_soon(fd: RawFd) -> bool {
     r > 0
 }
 
+/// Gives the pages of a worker's buffer past [`BUF_KEEP`] back to the system after a
+/// message of `used` bytes filled them; they read as zeroes when next touched.
+fn shed(buf: &mut [u8], used: usize) {
+    if used <= BUF_KEEP {
+        return;
+    }
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let base = buf.as_mut_ptr() as usize;
+    let start = (base + BUF_KEEP).next_multiple_of(page);
+    let end = (base + used.min(buf.len())) / page * page;
+    if end > start {
+        // SAFETY: [start, end) is whole pages inside `buf`, which we own mutably; their
+        // contents are not needed (each receive overwrites what it uses), and
+        // MADV_DONTNEED on private anonymous memory makes them read as zeroes.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
+/// A descriptor to give up when the stack has no other (see [`Server::spare`]).
+fn spare_fd() -> Option<OwnedFd> {
+    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
+}
+
+/// Connections the poller takes per wake-up.
+const ACCEPT_BATCH: usize = 64;
+
 /// Epoll keys of the two descriptors that are not connections.
 const KEY_LISTENER: u64 = 0;
 const KEY_EVENT: u64 = u64::MAX;
@@ -79,6 +181,8 @@ const KEY_EVENT: u64 = u64::MAX;
 const EV_IN: u8 = 1;
 const EV_HUP: u8 = 2;
 const EV_RETRY: u8 = 4;
+/// The connection's replies were all taken: its requests may be read again.
+const EV_OUT: u8 = 8;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,15 +191,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The channel server: the poller's descriptors, the connections, the pool.
 pub(crate) struct Server {
     stack: Arc<Stack>,
-    epoll: OwnedFd,
+    /// The poller's epoll descriptor, and what all reply queues share.
+    shared: Arc<Shared>,
     /// An eventfd that wakes the poller (an earlier deadline, shutdown).
     event: OwnedFd,
-    conns: Mutex<HashMap<u64, Arc<Slot>>>,
+    conns: Mutex<Table>,
+    /// Connections in all, and those of users other than root (see [`limits::max_conns`]).
+    max_conns: usize,
+    max_user_conns: usize,
+    /// A descriptor given up to take (and close) a connection when the stack has none
+    /// left, so the listener does not stay readable with nothing the poller can do.
+    spare: Mutex<Option<OwnedFd>>,
+    /// Connections refused for a limit.
+    refused: AtomicUsize,
     pool: Mutex<PoolState>,
     pool_cv: Condvar,
     /// Deadlines of parked requests, by connection id. Stale entries are harmless: an
     /// expiry only makes the connection look at its parked request.
     timers: Mutex<BinaryHeap<Reverse<(Instant, u64)>>>,
+}
+
+/// The connections, and how many each user holds.
+#[derive(Default)]
+struct Table {
+    map: HashMap<u64, Arc<Slot>>,
+    by_uid: HashMap<u32, usize>,
+    /// Connections of users other than root.
+    users: usize,
 }
 
 struct PoolState {
@@ -108,6 +230,9 @@ struct PoolState {
 pub(crate) struct Slot {
     id: u64,
     fd: RawFd,
+    uid: u32,
+    /// The connection's way out, which the poller flushes without the state's lock.
+    out: Arc<Out>,
     sched: Mutex<Sched>,
     st: Mutex<ConnState>,
 }
@@ -146,6 +271,8 @@ pub(crate) struct ConnState {
     armed: u32,
     /// When the poller's pending timer for this connection fires, if one is.
     timer_at: Option<Instant>,
+    /// When the connection came.
+    born: Instant,
 }
 
 static CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -153,16 +280,32 @@ static CONN_ID: AtomicU64 = AtomicU64::new(1);
 /// One connection's identity and transport.
 pub(crate) struct Conn {
     pub id: u64,
-    pub sock: SeqPacket,
+    out: Arc<Out>,
     pub cred: Cred,
     pub role: Option<Role>,
 }
 
 impl Conn {
-    /// Sends a reply to the request with header `req`.
+    /// The connection's socket (non-blocking).
+    pub fn sock(&self) -> &SeqPacket {
+        self.out.sock()
+    }
+
+    /// The connection as a routing-broadcast subscriber.
+    pub fn sink(&self) -> Arc<dyn crate::net::route_socket::Sink> {
+        self.out.clone()
+    }
+
+    /// Sends a reply to the request with header `req` (or queues it; it never waits).
     pub fn reply(&self, req: &Header, msg: &Msg) {
         let b = encode(msg, req.seq, std::process::id(), MSGF_REPLY, 0);
-        let _ = self.sock.send(&b);
+        self.out.reply(b, None);
+    }
+
+    /// Sends a reply that carries a descriptor (SCM_RIGHTS).
+    pub fn reply_fd(&self, req: &Header, msg: &Msg, fd: OwnedFd) {
+        let b = encode(msg, req.seq, std::process::id(), MSGF_REPLY, 0);
+        self.out.reply(b, Some(fd));
     }
 
     /// Sends an error reply, with an explanation when there is one.
@@ -174,7 +317,7 @@ impl Conn {
             MSGF_REPLY,
             errno,
         );
-        let _ = self.sock.send(&b);
+        self.out.reply(b, None);
     }
 }
 
@@ -228,6 +371,7 @@ impl Server {
         }
         // SAFETY: a fresh descriptor we own.
         let event = unsafe { OwnedFd::from_raw_fd(ev) };
+        let (max_conns, max_user_conns) = limits::max_conns();
         listener.set_nonblocking()?;
         epoll_ctl(
             ep,
@@ -239,9 +383,16 @@ impl Server {
         epoll_ctl(ep, libc::EPOLL_CTL_ADD, ev, libc::EPOLLIN as u32, KEY_EVENT)?;
         Ok(Arc::new(Server {
             stack,
-            epoll,
+            shared: Arc::new(Shared {
+                epoll,
+                queued: AtomicUsize::new(0),
+            }),
             event,
-            conns: Mutex::new(HashMap::new()),
+            conns: Mutex::new(Table::default()),
+            max_conns,
+            max_user_conns,
+            spare: Mutex::new(spare_fd()),
+            refused: AtomicUsize::new(0),
             pool: Mutex::new(PoolState {
                 queue: VecDeque::new(),
                 threads: 0,
@@ -271,7 +422,7 @@ impl Server {
             // SAFETY: events has room for events.len() entries.
             let n = unsafe {
                 libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
+                    self.shared.epoll.as_raw_fd(),
                     events.as_mut_ptr(),
                     events.len() as libc::c_int,
                     timeout,
@@ -299,6 +450,16 @@ impl Server {
                         // SAFETY: reading 8 bytes into b from our eventfd.
                         let _ = unsafe { libc::read(self.event.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
                     }
+                    key if key & KEY_OUT != 0 => {
+                        // Room on a connection whose replies wait: they go now, here (the
+                        // sends do not wait), and a connection held for them is read again.
+                        let slot = lock(&self.conns).map.get(&(key & !KEY_OUT)).cloned();
+                        if let Some(s) = slot {
+                            if s.out.flush() {
+                                self.kick(&s, EV_OUT);
+                            }
+                        }
+                    }
                     id => {
                         let mut ev = 0;
                         if bits & libc::EPOLLIN as u32 != 0 {
@@ -315,37 +476,116 @@ impl Server {
         }
     }
 
-    /// Takes the connections waiting on the listener.
+    /// Takes the connections waiting on the listener, a batch at a time (the listener stays
+    /// readable for the rest), so a flood of connects does not keep the poller from the
+    /// connections it has.
     fn accept_all(self: &Arc<Self>, listener: &Listener) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             let sock = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(_) if self.stack.shutting_down() => return,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // Out of descriptors: give up the spare one to take the connection and
+                    // close it, so the listener is not left readable with nothing to do.
+                    ratelog(format_args!("resmgr: accept: {e}; connections refused"));
+                    let mut spare = lock(&self.spare);
+                    if spare.take().is_none() {
+                        // Not even that (it could not be opened again): the listener
+                        // stays readable, so pause rather than spin.
+                        std::thread::sleep(Duration::from_millis(10));
+                        *spare = spare_fd();
+                        return;
+                    }
+                    drop(listener.accept());
+                    *spare = spare_fd();
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 Err(e) => {
-                    crate::klog!("resmgr: accept: {e}");
-                    // Out of descriptors, say: let the others go on, and try again soon.
-                    std::thread::sleep(Duration::from_millis(10));
+                    ratelog(format_args!("resmgr: accept: {e}"));
                     return;
                 }
             };
             let Ok(cred) = sock.peer_cred() else { continue };
-            let conn = Conn {
-                id: CONN_ID.fetch_add(1, Ordering::Relaxed),
-                sock,
-                cred,
-                role: None,
-            };
-            self.add(conn, None);
+            if let Err(errno) = self.room_for(cred.uid) {
+                self.refuse(sock, cred, errno);
+                continue;
+            }
+            match self.conn(CONN_ID.fetch_add(1, Ordering::Relaxed), sock, cred, None) {
+                Ok(conn) => self.add(conn, None),
+                Err(e) => ratelog(format_args!("resmgr: cannot take a connection: {e}")),
+            }
         }
+    }
+
+    /// Whether a user may have one more connection: the errno that says why not.
+    pub(crate) fn room_for(&self, uid: u32) -> Result<(), i32> {
+        let t = lock(&self.conns);
+        if t.map.len() >= self.max_conns {
+            return Err(libc::ENFILE);
+        }
+        if uid != 0 {
+            if t.users >= self.max_user_conns {
+                return Err(libc::ENFILE);
+            }
+            let per_uid = limits::CONNS_PER_UID.min(self.max_user_conns);
+            if t.by_uid.get(&uid).copied().unwrap_or(0) >= per_uid {
+                return Err(libc::EMFILE);
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a connection away: an error answer to its first request if it has sent one
+    /// (or with seq 0), then it is closed.
+    fn refuse(&self, sock: SeqPacket, cred: Cred, errno: i32) {
+        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        ratelog(format_args!(
+            "resmgr: connection of uid {} refused: {} ({n} refused so far)",
+            cred.uid,
+            crate::msg::errno::strerror(errno)
+        ));
+        let mut h = [0u8; HDR_LEN];
+        let seq = match sock.recv_nowait(&mut h) {
+            Ok(Received::Msg(n) | Received::Truncated(n)) if n >= HDR_LEN => {
+                u32::from_le_bytes([h[8], h[9], h[10], h[11]])
+            }
+            _ => 0,
+        };
+        let text = if errno == libc::EMFILE {
+            format!(
+                "uid {} has {} connections to the stack",
+                cred.uid,
+                limits::CONNS_PER_UID
+            )
+        } else {
+            "the stack takes no more connections".to_string()
+        };
+        let b = encode(&Msg::ErrorText(text), seq, std::process::id(), MSGF_REPLY, errno);
+        let _ = sock.send_nowait(&b);
+    }
+
+    /// A connection as the server keeps it (its socket made non-blocking).
+    pub(crate) fn conn(&self, id: u64, sock: SeqPacket, cred: Cred, role: Option<Role>) -> std::io::Result<Conn> {
+        Ok(Conn {
+            id,
+            out: Arc::new(Out::new(sock, id, self.shared.clone())?),
+            cred,
+            role,
+        })
     }
 
     /// Starts watching a connection.
     pub(crate) fn add(self: &Arc<Self>, conn: Conn, kind: Option<socket::Kind>) {
-        let (id, fd) = (conn.id, conn.sock.as_raw_fd());
+        let (id, fd, uid) = (conn.id, conn.sock().as_raw_fd(), conn.cred.uid);
+        let hello_due = conn.role.is_none();
+        let now = Instant::now();
         let slot = Arc::new(Slot {
             id,
             fd,
+            uid,
+            out: conn.out.clone(),
             sched: Mutex::new(Sched::default()),
             st: Mutex::new(ConnState {
                 conn,
@@ -355,11 +595,22 @@ impl Server {
                 closed: false,
                 armed: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
                 timer_at: None,
+                born: now,
             }),
         });
-        lock(&self.conns).insert(id, slot.clone());
+        {
+            let mut t = lock(&self.conns);
+            t.map.insert(id, slot.clone());
+            *t.by_uid.entry(uid).or_default() += 1;
+            if uid != 0 {
+                t.users += 1;
+            }
+        }
+        if hello_due {
+            self.add_timer(now + limits::HELLO_TIMEOUT, id);
+        }
         let ev = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
-        if let Err(e) = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, ev, id) {
+        if let Err(e) = epoll_ctl(self.shared.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, ev, id) {
             crate::klog!("resmgr: cannot watch a connection: {e}");
             let mut st = lock(&slot.st);
             self.close(&slot, &mut st);
@@ -407,7 +658,7 @@ impl Server {
 
     /// Queues work for connection `id`, if it is still there.
     pub(crate) fn kick_id(self: &Arc<Self>, id: u64, ev: u8) {
-        let slot = lock(&self.conns).get(&id).cloned();
+        let slot = lock(&self.conns).map.get(&id).cloned();
         if let Some(s) = slot {
             self.kick(&s, ev);
         }
@@ -523,7 +774,7 @@ impl Server {
             // The one-shot fired: the connection is not armed any more.
             st.armed = 0;
         }
-        let mut serve = ev & EV_IN != 0;
+        let mut serve = ev & (EV_IN | EV_OUT) != 0;
         if ev & EV_RETRY != 0 && st.parked.is_some() {
             self.retry(slot, &mut st);
             // A client that got its answer usually asks again at once.
@@ -545,8 +796,16 @@ impl Server {
             turns += 1;
             serve = turns < LINGER_TURNS && lock(&self.pool).queue.is_empty() && readable_soon(slot.fd);
         }
+        if st.conn.role.is_none() && st.born.elapsed() >= limits::HELLO_TIMEOUT {
+            // Connected and never said what for (or only garbage): it costs a descriptor
+            // and a slot for nothing.
+            self.close(slot, &mut st);
+            return;
+        }
         let mut events = (libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
-        if st.parked.is_none() {
+        // A connection with a parked request, or whose replies wait unread, is not read
+        // (the flush that empties its queue kicks it with EV_OUT).
+        if st.parked.is_none() && !slot.out.hold() {
             events |= libc::EPOLLIN as u32;
         }
         if st.armed == events {
@@ -554,7 +813,13 @@ impl Server {
             return;
         }
         st.armed = events;
-        if let Err(e) = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, slot.fd, events, slot.id) {
+        if let Err(e) = epoll_ctl(
+            self.shared.epoll.as_raw_fd(),
+            libc::EPOLL_CTL_MOD,
+            slot.fd,
+            events,
+            slot.id,
+        ) {
             crate::klog!("resmgr: cannot watch a connection: {e}");
             self.close(slot, &mut st);
         }
@@ -563,12 +828,13 @@ impl Server {
     /// Serves up to `budget` messages, stopping early when one is parked.
     fn read_msgs(self: &Arc<Self>, slot: &Arc<Slot>, st: &mut ConnState, buf: &mut [u8], budget: usize) -> Read {
         for _ in 0..budget {
-            if self.stack.shutting_down() {
+            if self.stack.shutting_down() || slot.out.hold() {
                 return Read::More;
             }
-            let n = match st.conn.sock.recv_nowait(buf) {
+            let n = match st.conn.sock().recv_nowait(buf) {
                 Ok(Received::Msg(n)) => n,
-                Ok(Received::Truncated(_)) => {
+                Ok(Received::Truncated(n)) => {
+                    shed(buf, n);
                     st.conn
                         .reply_err(0, libc::EINVAL, Some(DecodeError::Oversized.to_string()));
                     continue;
@@ -577,6 +843,7 @@ impl Server {
                 Ok(Received::Closed) | Err(_) => return Read::Closed,
             };
             self.message(slot, st, &buf[..n]);
+            shed(buf, n);
             if st.parked.is_some() {
                 // Its deadline and re-check go to the poller.
                 self.park_timer(slot, st);
@@ -657,7 +924,7 @@ impl Server {
                     conn.role = Some(h.role);
                     if h.role == Role::Bpf {
                         // A read answers with a whole buffer in one datagram.
-                        let _ = conn.sock.set_buffers(1 << 20);
+                        let _ = conn.sock().set_buffers(1 << 20);
                         let cap = bpf::Capture::new();
                         let weak = Arc::downgrade(self);
                         let id = slot.id;
@@ -701,8 +968,22 @@ impl Server {
             return;
         }
         st.parked = None;
-        let _ = epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, slot.fd, 0, 0);
-        lock(&self.conns).remove(&slot.id);
+        let _ = epoll_ctl(self.shared.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, slot.fd, 0, 0);
+        slot.out.close();
+        {
+            let mut t = lock(&self.conns);
+            if t.map.remove(&slot.id).is_some() {
+                if let Some(n) = t.by_uid.get_mut(&slot.uid) {
+                    *n -= 1;
+                    if *n == 0 {
+                        t.by_uid.remove(&slot.uid);
+                    }
+                }
+                if slot.uid != 0 {
+                    t.users -= 1;
+                }
+            }
+        }
         self.stack.ctx().rtsock.unsubscribe(st.conn.id);
         if let Some(k) = st.kind.take() {
             socket::close(&self.stack, st.conn.id, k);
@@ -714,7 +995,7 @@ impl Server {
 
     /// The stack is stopping: parked requests end with EINTR, the workers end.
     fn stop(&self) {
-        let slots: Vec<Arc<Slot>> = lock(&self.conns).values().cloned().collect();
+        let slots: Vec<Arc<Slot>> = lock(&self.conns).map.values().cloned().collect();
         for s in slots {
             // A worker may be in the middle of this connection; it stops on its own.
             if let Ok(mut st) = s.st.try_lock() {
@@ -725,5 +1006,35 @@ impl Server {
         }
         lock(&self.pool).queue.clear();
         self.pool_cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_big_message_leaves_only_the_kept_part_of_a_buffer() {
+        let mut buf = vec![0u8; MAX_MSG + 1];
+        buf.fill(0xa5);
+        // A small message changes nothing.
+        shed(&mut buf, 1000);
+        assert!(buf.iter().all(|&b| b == 0xa5));
+        shed(&mut buf, MAX_MSG + 1);
+        // What is kept is intact; what went back reads as zeroes; the edges, which are
+        // not whole pages of the buffer, are left as they were.
+        assert!(buf[..BUF_KEEP].iter().all(|&b| b == 0xa5));
+        let zeroes = buf[BUF_KEEP..].iter().filter(|&&b| b == 0).count();
+        assert!(zeroes >= MAX_MSG - BUF_KEEP - 2 * 4096, "{zeroes}");
+        assert!(buf[BUF_KEEP..].iter().all(|&b| b == 0 || b == 0xa5));
+        // And it is still a buffer to receive into.
+        buf.fill(1);
+        assert!(buf.iter().all(|&b| b == 1));
+    }
+
+    #[test]
+    fn the_connection_limits_leave_root_room() {
+        let (all, users) = limits::max_conns();
+        assert!(all >= 16 && users < all, "{all} {users}");
     }
 }

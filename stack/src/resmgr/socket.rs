@@ -19,7 +19,7 @@ use crate::inet::raw::{rip_output, RawPcb};
 use crate::inet::tcp::usrreq as tcp;
 use crate::inet::udp::{self, UdpPcb};
 use crate::msg::wire::SeqPacket;
-use crate::msg::{encode, Empty, Header, Msg, SockNames, SockOpt, SocketReq, Wait, MSGF_REPLY};
+use crate::msg::{Empty, Header, Msg, SockNames, SockOpt, SocketReq, Wait};
 use crate::net::if_control::Fail;
 use crate::resmgr::{Conn, Server};
 use crate::sys::{Ctx, Stack};
@@ -38,7 +38,7 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
         return Err(Fail::new(libc::EAFNOSUPPORT));
     }
     let sock = conn
-        .sock
+        .sock()
         .try_clone()
         .map_err(|e| Fail::new(e.raw_os_error().unwrap_or(libc::ENOBUFS)))?;
     match req.stype {
@@ -340,10 +340,7 @@ type Reply = Result<(Msg, Option<std::os::fd::OwnedFd>), Fail>;
 fn send_reply(conn: &Conn, hdr: &Header, r: Reply) {
     match r {
         Ok((m, None)) => conn.reply(hdr, &m),
-        Ok((m, Some(fd))) => {
-            let b = encode(&m, hdr.seq, std::process::id(), MSGF_REPLY, 0);
-            let _ = conn.sock.send_with_fd(&b, fd.as_raw_fd());
-        }
+        Ok((m, Some(fd))) => conn.reply_fd(hdr, &m, fd),
         Err(f) => conn.reply_err(hdr.seq, f.errno, f.text),
     }
 }
@@ -390,7 +387,12 @@ fn attempt(srv: &Arc<Server>, conn: &Conn, p: &mut Parked) -> Option<Reply> {
     let id = conn.id;
     let mut ctx = stack.ctx();
     let got: Result<Option<Done>, i32> = match &mut p.op {
-        Op::Accept => tcp::accept(&mut ctx, id).map(|o| o.map(Done::Accepted)),
+        // A connection the user has no room for stays queued, as accept(2) leaves it when
+        // the process is out of descriptors.
+        Op::Accept => match srv.room_for(conn.cred.uid) {
+            Ok(()) => tcp::accept(&mut ctx, id).map(|o| o.map(Done::Accepted)),
+            Err(e) => Err(e),
+        },
         Op::Recv { max, peek } => match tcp::recv(&mut ctx, id, *max, *peek) {
             Ok(tcp::Recv::Data(v)) => Ok(Some(Done::Data(v))),
             Ok(tcp::Recv::Eof) => Ok(Some(Done::Data(Vec::new()))),
@@ -443,15 +445,10 @@ fn finish(srv: &Arc<Server>, conn: &Conn, d: Done) -> Reply {
             let (mine, theirs) = SeqPacket::pair().map_err(|e| Fail::new(e.raw_os_error().unwrap_or(libc::EMFILE)))?;
             let names = tcp::names(&stack.ctx(), tid, tcp::Sock::Conn).map_err(Fail::new)?;
             let _ = mine.set_buffers(1 << 20);
-            srv.add(
-                Conn {
-                    id: tid,
-                    sock: mine,
-                    cred: conn.cred,
-                    role: Some(crate::msg::Role::Socket),
-                },
-                Some(Kind::Tcp(tcp::Sock::Conn)),
-            );
+            let c = srv
+                .conn(tid, mine, conn.cred, Some(crate::msg::Role::Socket))
+                .map_err(|e| Fail::new(e.raw_os_error().unwrap_or(libc::ENOBUFS)))?;
+            srv.add(c, Some(Kind::Tcp(tcp::Sock::Conn)));
             let fd = std::os::fd::OwnedFd::from(theirs);
             Ok((
                 Msg::SockAccepted(SockNames {

@@ -128,7 +128,22 @@ pub fn run(config: Config, drivers: Vec<Opened>, ready: impl FnOnce(Result<(), S
 
 type Started = (Arc<Stack>, Listener, Vec<std::thread::JoinHandle<()>>, InstanceLock);
 
+/// Raises the soft descriptor limit to the hard one, as servers do: every channel
+/// connection costs the stack descriptors, and the channel's connection limits are
+/// worked out from this one (`resmgr::limits::max_conns`).
+fn raise_nofile() {
+    // SAFETY: rlimit is plain data; getrlimit fills it.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid rlimit to fill, then to set.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 && rl.rlim_cur < rl.rlim_max {
+        rl.rlim_cur = rl.rlim_max;
+        // SAFETY: as above; a failure leaves the limit as it was.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) };
+    }
+}
+
 fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
+    raise_nofile();
     let prefix = config.prefix.clone();
     let dev = prefix.join("dev");
     fs::create_dir_all(&dev).map_err(|e| format!("{}: {e}", dev.display()))?;
@@ -186,7 +201,8 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
     rx.push(callout::start(&stack).map_err(|e| format!("cannot start the timer thread: {e}"))?);
     let listener = Listener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
     // Anyone may connect: reading is open, and each request that changes state is checked
-    // against the peer's credentials (SO_PEERCRED), as a PF_ROUTE socket is on BSD.
+    // against the peer's credentials (SO_PEERCRED), as a PF_ROUTE socket is on BSD. What
+    // users other than root can make the stack hold is bounded (resmgr::limits).
     fs::set_permissions(&sock, fs::Permissions::from_mode(0o666)).map_err(|e| format!("{}: {e}", sock.display()))?;
     Ok((stack, listener, rx, lock))
 }
