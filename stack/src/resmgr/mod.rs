@@ -33,8 +33,8 @@ use crate::msg::wire::{Cred, Listener, Received, SeqPacket};
 use crate::msg::{decode, encode, DecodeError, Header, HelloReply, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY};
 use crate::sys::Stack;
 
-mod bpf;
-mod control;
+pub(crate) mod bpf;
+pub(crate) mod control;
 mod socket;
 
 /// How long a thread above `threads_min` waits idle before it ends.
