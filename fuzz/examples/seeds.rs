@@ -8,7 +8,7 @@ use std::path::Path;
 
 use pktbox_fuzz::compile::{compile, Options};
 use pktbox_fuzz::pcap::Writer;
-use pktbox_stack::fuzzing::{arp_frame, ip_frame, tcp_frame, ME, PEER, PEER_MAC, MAC, LISTEN_PORT, PEER_PORT};
+use pktbox_stack::fuzzing::{arp_frame, ip_frame, tcp_frame, LISTEN_PORT, MAC, ME, PEER, PEER_MAC, PEER_PORT};
 use pktbox_stack::msg::*;
 
 fn write(dir: &Path, target: &str, name: &str, b: &[u8]) {
@@ -51,20 +51,56 @@ fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
 
 fn net(dir: &Path) {
     let ts = [1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 1];
-    let mut seeds: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut seeds: Vec<(&str, Vec<u8>)> = Vec::with_capacity(32);
     // Frames as they are (op 0: no fix-ups).
     seeds.push(("arp-request", frame_op(0, &arp_frame(1, PEER, ME, PEER_MAC))));
-    seeds.push(("arp-reply", frame_op(0, &arp_frame(2, Ipv4Addr::new(10, 0, 0, 3), ME, [2, 0, 0, 0, 0, 3]))));
+    seeds.push((
+        "arp-reply",
+        frame_op(0, &arp_frame(2, Ipv4Addr::new(10, 0, 0, 3), ME, [2, 0, 0, 0, 0, 3])),
+    ));
     seeds.push(("arp-dup", frame_op(0, &arp_frame(1, ME, ME, [2, 9, 9, 9, 9, 9]))));
     seeds.push(("echo", frame_op(0, &ip_frame(PEER, ME, 1, 7, 0, &icmp_echo(1, 56)))));
-    seeds.push(("echo-bcast", frame_op(0, &ip_frame(PEER, Ipv4Addr::new(10, 0, 0, 255), 1, 7, 0, &icmp_echo(2, 8)))));
-    seeds.push(("udp-53", frame_op(0, &ip_frame(PEER, ME, 17, 3, 0, &udp(5353, 53, b"query")))));
-    seeds.push(("udp-7", frame_op(0, &ip_frame(PEER, ME, 17, 4, 0, &udp(9, 7, &[1; 100])))));
-    seeds.push(("udp-noport", frame_op(0, &ip_frame(PEER, ME, 17, 5, 0, &udp(9, 9999, &[]))))); 
-    seeds.push(("forward", frame_op(0, &ip_frame(PEER, Ipv4Addr::new(192, 0, 2, 1), 17, 5, 0, &udp(9, 9, &[0; 30])))));
-    seeds.push(("syn-22", frame_op(0, &tcp_frame(PEER, 5000, ME, 22, 77, 0, 0x02, 8192, &[2, 4, 5, 0xb4, 4, 2, 1, 1], &[]))));
-    seeds.push(("syn-closed", frame_op(0, &tcp_frame(PEER, 5000, ME, 23, 77, 0, 0x02, 8192, &[], &[]))));
-    seeds.push(("rst-closed", frame_op(0, &tcp_frame(PEER, 5000, ME, 23, 77, 5, 0x14, 0, &[], &[]))));
+    seeds.push((
+        "echo-bcast",
+        frame_op(
+            0,
+            &ip_frame(PEER, Ipv4Addr::new(10, 0, 0, 255), 1, 7, 0, &icmp_echo(2, 8)),
+        ),
+    ));
+    seeds.push((
+        "udp-53",
+        frame_op(0, &ip_frame(PEER, ME, 17, 3, 0, &udp(5353, 53, b"query"))),
+    ));
+    seeds.push((
+        "udp-7",
+        frame_op(0, &ip_frame(PEER, ME, 17, 4, 0, &udp(9, 7, &[1; 100]))),
+    ));
+    seeds.push((
+        "udp-noport",
+        frame_op(0, &ip_frame(PEER, ME, 17, 5, 0, &udp(9, 9999, &[]))),
+    ));
+    seeds.push((
+        "forward",
+        frame_op(
+            0,
+            &ip_frame(PEER, Ipv4Addr::new(192, 0, 2, 1), 17, 5, 0, &udp(9, 9, &[0; 30])),
+        ),
+    ));
+    seeds.push((
+        "syn-22",
+        frame_op(
+            0,
+            &tcp_frame(PEER, 5000, ME, 22, 77, 0, 0x02, 8192, &[2, 4, 5, 0xb4, 4, 2, 1, 1], &[]),
+        ),
+    ));
+    seeds.push((
+        "syn-closed",
+        frame_op(0, &tcp_frame(PEER, 5000, ME, 23, 77, 0, 0x02, 8192, &[], &[])),
+    ));
+    seeds.push((
+        "rst-closed",
+        frame_op(0, &tcp_frame(PEER, 5000, ME, 23, 77, 5, 0x14, 0, &[], &[])),
+    ));
     // Fragments of an echo request.
     let big = icmp_echo(9, 2000);
     let (a, b) = big.split_at(1480);
@@ -73,7 +109,10 @@ fn net(dir: &Path) {
     seeds.push(("echo-fragments", s));
     // Segments on the established connection (op 0x38: rebase seq/ack, mend both checksums).
     let on_conn = |flags: u8, seq: u32, ack: u32, opts: &[u8], data: &[u8]| {
-        frame_op(0x38, &tcp_frame(PEER, PEER_PORT, ME, LISTEN_PORT, seq, ack, flags, 512, opts, data))
+        frame_op(
+            0x38,
+            &tcp_frame(PEER, PEER_PORT, ME, LISTEN_PORT, seq, ack, flags, 512, opts, data),
+        )
     };
     seeds.push(("conn-data", on_conn(0x18, 0, 0, &ts, b"GET / HTTP/1.0\r\n\r\n")));
     seeds.push(("conn-ooo", {
@@ -94,7 +133,10 @@ fn net(dir: &Path) {
     seeds.push(("conn-oldack", on_conn(0x10, 0x8000_0010, 0x8000_0010, &ts, &[])));
     seeds.push(("conn-zero-window", {
         let mut v = vec![4, 0, 0x10, 0x00];
-        v.extend(frame_op(0x38, &tcp_frame(PEER, PEER_PORT, ME, LISTEN_PORT, 0, 0, 0x10, 0, &[], &[])));
+        v.extend(frame_op(
+            0x38,
+            &tcp_frame(PEER, PEER_PORT, ME, LISTEN_PORT, 0, 0, 0x10, 0, &[], &[]),
+        ));
         v.push(6);
         v.extend([5, 0, 1]);
         v
@@ -114,10 +156,16 @@ fn net(dir: &Path) {
     }
     // The same with forwarding on.
     let mut v = vec![1u8];
-    v.extend(frame_op(0, &ip_frame(PEER, Ipv4Addr::new(192, 0, 2, 1), 17, 5, 0, &udp(9, 9, &[0; 30]))));
+    v.extend(frame_op(
+        0,
+        &ip_frame(PEER, Ipv4Addr::new(192, 0, 2, 1), 17, 5, 0, &udp(9, 9, &[0; 30])),
+    ));
     write(dir, "net", "forward-on", &v);
     let mut v = vec![1u8];
-    v.extend(frame_op(0, &ip_frame(PEER, Ipv4Addr::new(10, 0, 0, 9), 6, 5, 0x4000, &[0; 1400])));
+    v.extend(frame_op(
+        0,
+        &ip_frame(PEER, Ipv4Addr::new(10, 0, 0, 9), 6, 5, 0x4000, &[0; 1400]),
+    ));
     write(dir, "net", "forward-df", &v);
     let _ = MAC;
 }
@@ -131,16 +179,51 @@ fn reass(dir: &Path) {
         v
     };
     let seeds: Vec<(&str, Vec<Vec<u8>>)> = vec![
-        ("in-order", vec![rec(1, 0, 0, 10, 0), rec(1, 0, 10, 10, 0), rec(2, 0, 20, 3, 5)]),
-        ("reversed", vec![rec(0, 1, 20, 3, 0), rec(1, 1, 10, 10, 0), rec(1, 1, 0, 10, 0)]),
-        ("overlap", vec![rec(1, 0, 0, 10, 0), rec(1, 0, 5, 10, 0), rec(0, 0, 15, 2, 0)]),
+        (
+            "in-order",
+            vec![rec(1, 0, 0, 10, 0), rec(1, 0, 10, 10, 0), rec(2, 0, 20, 3, 5)],
+        ),
+        (
+            "reversed",
+            vec![rec(0, 1, 20, 3, 0), rec(1, 1, 10, 10, 0), rec(1, 1, 0, 10, 0)],
+        ),
+        (
+            "overlap",
+            vec![rec(1, 0, 0, 10, 0), rec(1, 0, 5, 10, 0), rec(0, 0, 15, 2, 0)],
+        ),
         ("hole", vec![rec(1, 0, 0, 10, 0), rec(0, 0, 20, 1, 0)]),
         ("twice-last", vec![rec(0, 0, 8, 1, 0), rec(0, 0, 9, 1, 0)]),
         ("options-first", vec![rec(0x31, 2, 0, 20, 0), rec(0, 2, 20, 20, 0)]),
         ("options-later", vec![rec(1, 3, 0, 20, 0), rec(0xf0, 3, 20, 20, 0)]),
         ("near-64k", vec![rec(1, 0, 0, 255, 0), rec(0, 0, 8180, 1, 0)]),
-        ("big", (0..33).map(|i| rec(if i < 32 { 1 } else { 0 }, 1, i * 250, 250, 0)).collect()),
-        ("two-datagrams", vec![rec(1, 0, 0, 4, 0), rec(5, 1, 0, 4, 0), rec(4, 1, 4, 4, 0), rec(0, 0, 4, 4, 0)]),
+        (
+            "big",
+            (0..33)
+                .map(|i| rec(if i < 32 { 1 } else { 0 }, 1, i * 250, 250, 0))
+                .collect(),
+        ),
+        // The largest datagram there is: 65515 bytes after a 20-byte header, in 33 pieces.
+        (
+            "largest",
+            (0..33)
+                .map(|i| {
+                    if i < 32 {
+                        rec(1, 2, i * 255, 255, 0)
+                    } else {
+                        rec(2, 2, 32 * 255, 29, 3)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            "two-datagrams",
+            vec![
+                rec(1, 0, 0, 4, 0),
+                rec(5, 1, 0, 4, 0),
+                rec(4, 1, 4, 4, 0),
+                rec(0, 0, 4, 4, 0),
+            ],
+        ),
     ];
     for (name, recs) in seeds {
         write(dir, "reass", name, &recs.concat());
@@ -151,35 +234,167 @@ fn channel(dir: &Path) {
     use std::net::{IpAddr, SocketAddrV4};
     let msgs: Vec<(&str, Msg)> = vec![
         ("iflist", Msg::IfList(IfListReq { name: None })),
-        ("iflist-en0", Msg::IfList(IfListReq { name: Some("en0".into()) })),
+        (
+            "iflist-en0",
+            Msg::IfList(IfListReq {
+                name: Some("en0".into()),
+            }),
+        ),
         ("ifcreate", Msg::IfCreate(IfNameReq { name: "lo1".into() })),
         ("ifdestroy", Msg::IfDestroy(IfNameReq { name: "lo1".into() })),
-        ("ifset", Msg::IfSet(IfSetReq { name: "en0".into(), set_flags: 1, clear_flags: 0, mtu: Some(9000), set_caps: 0, clear_caps: 0 })),
-        ("addradd", Msg::AddrAdd(AddrReq { name: "en0".into(), addr: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1))), netmask: Some(IpAddr::V4(Ipv4Addr::new(255, 255, 0, 0))), brd: None })),
-        ("addrdel", Msg::AddrDel(AddrReq { name: "en0".into(), addr: None, netmask: None, brd: None })),
-        ("sysctl-get", Msg::SysctlGet(SysctlGetReq { name: "net.inet".into() })),
-        ("sysctl-set", Msg::SysctlSet(SysctlSetReq { name: "net.inet.ip.forwarding".into(), value: "1".into() })),
-        ("sysctl-set-str", Msg::SysctlSet(SysctlSetReq { name: "net.inet.tcp.congctl.selected".into(), value: "reno".into() })),
+        (
+            "ifset",
+            Msg::IfSet(IfSetReq {
+                name: "en0".into(),
+                set_flags: 1,
+                clear_flags: 0,
+                mtu: Some(9000),
+                set_caps: 0,
+                clear_caps: 0,
+            }),
+        ),
+        (
+            "addradd",
+            Msg::AddrAdd(AddrReq {
+                name: "en0".into(),
+                addr: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1))),
+                netmask: Some(IpAddr::V4(Ipv4Addr::new(255, 255, 0, 0))),
+                brd: None,
+            }),
+        ),
+        (
+            "addrdel",
+            Msg::AddrDel(AddrReq {
+                name: "en0".into(),
+                addr: None,
+                netmask: None,
+                brd: None,
+            }),
+        ),
+        (
+            "sysctl-get",
+            Msg::SysctlGet(SysctlGetReq {
+                name: "net.inet".into(),
+            }),
+        ),
+        (
+            "sysctl-set",
+            Msg::SysctlSet(SysctlSetReq {
+                name: "net.inet.ip.forwarding".into(),
+                value: "1".into(),
+            }),
+        ),
+        (
+            "sysctl-set-str",
+            Msg::SysctlSet(SysctlSetReq {
+                name: "net.inet.tcp.congctl.selected".into(),
+                value: "reno".into(),
+            }),
+        ),
         ("cloners", Msg::Cloners(Empty)),
         ("rtdump", Msg::RtDump(Empty)),
         ("rtflush", Msg::RtFlush(FlushReq { all: true })),
         ("stats", Msg::StatsGet(Empty)),
         ("arpdump", Msg::ArpDump(Empty)),
         ("socklist", Msg::SockList(Empty)),
-        ("rtadd", Msg::RtAdd(RtMsg { dst: Some(Ipv4Addr::new(192, 168, 0, 0)), gateway: Some(Ipv4Addr::new(10, 0, 0, 2)), prefixlen: Some(16), ..Default::default() })),
-        ("rtadd-host-ifp", Msg::RtAdd(RtMsg { dst: Some(Ipv4Addr::new(192, 168, 9, 9)), ifp: Some("en0".into()), mtu: 1280, ..Default::default() })),
-        ("rtget", Msg::RtGet(RtMsg { dst: Some(Ipv4Addr::new(10, 0, 0, 2)), ..Default::default() })),
-        ("rtchange", Msg::RtChange(RtMsg { dst: Some(Ipv4Addr::new(10, 0, 0, 0)), prefixlen: Some(24), mtu: 1400, ..Default::default() })),
-        ("rtdelete", Msg::RtDelete(RtMsg { dst: Some(Ipv4Addr::new(10, 0, 0, 0)), prefixlen: Some(24), ..Default::default() })),
+        (
+            "rtadd",
+            Msg::RtAdd(RtMsg {
+                dst: Some(Ipv4Addr::new(192, 168, 0, 0)),
+                gateway: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                prefixlen: Some(16),
+                ..Default::default()
+            }),
+        ),
+        (
+            "rtadd-host-ifp",
+            Msg::RtAdd(RtMsg {
+                dst: Some(Ipv4Addr::new(192, 168, 9, 9)),
+                ifp: Some("en0".into()),
+                mtu: 1280,
+                ..Default::default()
+            }),
+        ),
+        (
+            "rtget",
+            Msg::RtGet(RtMsg {
+                dst: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                ..Default::default()
+            }),
+        ),
+        (
+            "rtchange",
+            Msg::RtChange(RtMsg {
+                dst: Some(Ipv4Addr::new(10, 0, 0, 0)),
+                prefixlen: Some(24),
+                mtu: 1400,
+                ..Default::default()
+            }),
+        ),
+        (
+            "rtdelete",
+            Msg::RtDelete(RtMsg {
+                dst: Some(Ipv4Addr::new(10, 0, 0, 0)),
+                prefixlen: Some(24),
+                ..Default::default()
+            }),
+        ),
         ("hello", Msg::Hello(HelloReq { role: Role::Control })),
-        ("socket", Msg::Socket(SocketReq { domain: 2, stype: 1, protocol: 0 })),
-        ("bind", Msg::SockBind(SockAddrReq { addr: SocketAddrV4::new(ME, 80), wait: Wait::default() })),
+        (
+            "socket",
+            Msg::Socket(SocketReq {
+                domain: 2,
+                stype: 1,
+                protocol: 0,
+            }),
+        ),
+        (
+            "bind",
+            Msg::SockBind(SockAddrReq {
+                addr: SocketAddrV4::new(ME, 80),
+                wait: Wait::default(),
+            }),
+        ),
         ("setopt", Msg::SockSetOpt(SockOpt::Linger(Some(0)))),
-        ("send", Msg::SockSend(SendReq { to: Some(SocketAddrV4::new(PEER, 53)), data: vec![1, 2, 3], wait: Wait { nonblock: true, timeout_ms: Some(10) } })),
-        ("recv", Msg::SockRecv(RecvReq { max: 100, peek: true, wait: Wait::default() })),
-        ("bpf-attach", Msg::BpfAttach(BpfAttachReq { ifname: "en0".into(), buflen: Some(4096) })),
-        ("bpf-setf", Msg::BpfSetFilter(compile("tcp port 80", &Options::default()).unwrap_or_default())),
-        ("bpf-conf", Msg::BpfConfigure(BpfConf { promisc: true, direction: 1, immediate: true, timeout_ms: 100 })),
+        (
+            "send",
+            Msg::SockSend(SendReq {
+                to: Some(SocketAddrV4::new(PEER, 53)),
+                data: vec![1, 2, 3],
+                wait: Wait {
+                    nonblock: true,
+                    timeout_ms: Some(10),
+                },
+            }),
+        ),
+        (
+            "recv",
+            Msg::SockRecv(RecvReq {
+                max: 100,
+                peek: true,
+                wait: Wait::default(),
+            }),
+        ),
+        (
+            "bpf-attach",
+            Msg::BpfAttach(BpfAttachReq {
+                ifname: "en0".into(),
+                buflen: Some(4096),
+            }),
+        ),
+        (
+            "bpf-setf",
+            Msg::BpfSetFilter(compile("tcp port 80", &Options::default()).unwrap_or_default()),
+        ),
+        (
+            "bpf-conf",
+            Msg::BpfConfigure(BpfConf {
+                promisc: true,
+                direction: 1,
+                immediate: true,
+                timeout_ms: 100,
+            }),
+        ),
         ("bpf-write", Msg::BpfWrite(arp_frame(1, ME, PEER, MAC))),
         ("bpf-stats", Msg::BpfStats(Empty)),
         ("error", Msg::ErrorText("no such interface".into())),
@@ -253,7 +468,11 @@ fn bpf(dir: &Path) {
     let mut n = 0;
     for (i, f) in filters().iter().enumerate() {
         for optimize in [true, false] {
-            let opts = Options { optimize, snaplen: 96, ..Options::default() };
+            let opts = Options {
+                optimize,
+                snaplen: 96,
+                ..Options::default()
+            };
             let Ok(prog) = compile(f, &opts) else { continue };
             if prog.len() > 255 {
                 continue;
@@ -271,21 +490,21 @@ fn bpf(dir: &Path) {
     }
     // Scratch memory, the index register, division, and ALU ops the compiler rarely uses.
     let raw: Vec<(u16, u8, u8, u32)> = vec![
-        (0x00, 0, 0, 7),      // ld #7
-        (0x02, 0, 0, 3),      // st M[3]
-        (0x61, 0, 0, 3),      // ldx M[3]
-        (0x3c, 0, 0, 0),      // div x
-        (0x94, 0, 0, 5),      // mod #5
-        (0xa4, 0, 0, 0xff),   // xor #255
-        (0x64, 0, 0, 2),      // lsh #2
-        (0x84, 0, 0, 0),      // neg
-        (0x07, 0, 0, 0),      // tax
-        (0x50, 0, 0, 14),     // ldb [x+14]
-        (0xb1, 0, 0, 14),     // ldxb 4*([14]&0xf)
-        (0x48, 0, 0, 16),     // ldh [x+16]
-        (0x80, 0, 0, 0),      // ld len
-        (0x87, 0, 0, 0),      // txa
-        (0x16, 0, 0, 0),      // ret a
+        (0x00, 0, 0, 7),    // ld #7
+        (0x02, 0, 0, 3),    // st M[3]
+        (0x61, 0, 0, 3),    // ldx M[3]
+        (0x3c, 0, 0, 0),    // div x
+        (0x94, 0, 0, 5),    // mod #5
+        (0xa4, 0, 0, 0xff), // xor #255
+        (0x64, 0, 0, 2),    // lsh #2
+        (0x84, 0, 0, 0),    // neg
+        (0x07, 0, 0, 0),    // tax
+        (0x50, 0, 0, 14),   // ldb [x+14]
+        (0xb1, 0, 0, 14),   // ldxb 4*([14]&0xf)
+        (0x48, 0, 0, 16),   // ldh [x+16]
+        (0x80, 0, 0, 0),    // ld len
+        (0x87, 0, 0, 0),    // txa
+        (0x16, 0, 0, 0),    // ret a
     ];
     let mut v = vec![raw.len() as u8];
     for (c, jt, jf, k) in raw {
@@ -305,15 +524,20 @@ fn pcap(dir: &Path) {
         tcp_frame(PEER, 5000, ME, 80, 1, 0, 0x02, 100, &[2, 4, 5, 0xb4], &[]),
         ip_frame(PEER, ME, 17, 3, 0, &udp(5353, 53, b"query")),
     ];
-    for (name, snap, lt) in [("en10mb", 262144u32, 1u32), ("snap96", 96, 1), ("null", 65535, 0), ("raw", 65535, 101)] {
+    for (name, snap, lt) in [
+        ("en10mb", 262144u32, 1u32),
+        ("snap96", 96, 1),
+        ("null", 65535, 0),
+        ("raw", 65535, 101),
+    ] {
         let mut out = Vec::new();
         let mut w = Writer::new(&mut out, snap, lt).expect("pcap header");
         for (i, f) in frames.iter().enumerate() {
             let cap = &f[..f.len().min(snap as usize)];
-            w.packet(1_700_000_000 + i as u32, i as u32 * 1000, cap, f.len() as u32).expect("record");
+            w.packet(1_700_000_000 + i as u32, i as u32 * 1000, cap, f.len() as u32)
+                .expect("record");
         }
         w.flush().expect("flush");
-        drop(w);
         write(dir, "pcap", name, &out);
     }
     // Big-endian and nanosecond variants of the same file, made by rewriting the header.
@@ -321,7 +545,6 @@ fn pcap(dir: &Path) {
     let mut w = Writer::new(&mut le, 65535, 1).expect("pcap header");
     w.packet(1, 2, &frames[1], frames[1].len() as u32).expect("record");
     w.flush().expect("flush");
-    drop(w);
     let mut ns = le.clone();
     ns[0..4].copy_from_slice(&0xa1b2_3c4du32.to_le_bytes());
     write(dir, "pcap", "nanosecond", &ns);

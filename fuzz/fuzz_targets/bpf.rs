@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let prog = pktbox_fuzz::insns(rest, n);
     let pkt = &rest[(prog.len() * 8).min(rest.len())..];
     if bpf_validate(&prog).is_err() {
-        assert!(BpfProgram::new(prog).is_err(), "a program the validator refuses is refused");
+        assert!(
+            BpfProgram::new(prog).is_err(),
+            "a program the validator refuses is refused"
+        );
         return;
     }
     let p = BpfProgram::new(prog.clone()).expect("a valid program is taken");

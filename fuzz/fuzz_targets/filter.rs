@@ -6,7 +6,9 @@ use pktbox_fuzz::compile::{compile, Options, DLT_EN10MB, DLT_NULL};
 use pktbox_stack::net::bpf::{bpf_filter, bpf_validate};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     // The expression, then (after a NUL) a packet to run the program on.
     let (expr, pkt) = match rest.iter().position(|b| *b == 0) {
         Some(i) => (&rest[..i], &rest[i + 1..]),

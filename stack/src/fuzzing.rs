@@ -152,7 +152,9 @@ impl Net {
                 }
             }
             for (id, addr, port) in [(10, Ipv4Addr::UNSPECIFIED, 53), (11, ME, 7)] {
-                let Ok((ours, theirs)) = SeqPacket::pair() else { continue };
+                let Ok((ours, theirs)) = SeqPacket::pair() else {
+                    continue;
+                };
                 ctx.inet.udp.push(UdpPcb {
                     id,
                     laddr: Ipv4Addr::UNSPECIFIED,
@@ -196,7 +198,18 @@ impl Net {
         let synack = net.sent().into_iter().find_map(|f| parse_synack(&f));
         if let Some(isn) = synack {
             let ts = [1, 1, 8, 10, 0, 0, 0, 2, 0, 0, 0, 1];
-            let mut ack = tcp_frame(PEER, PEER_PORT, ME, LISTEN_PORT, 1001, isn.wrapping_add(1), 0x10, 512, &ts, &[]);
+            let mut ack = tcp_frame(
+                PEER,
+                PEER_PORT,
+                ME,
+                LISTEN_PORT,
+                1001,
+                isn.wrapping_add(1),
+                0x10,
+                512,
+                &ts,
+                &[],
+            );
             net.input(&mut ack);
             let mut ctx = net.stack.ctx();
             if let Some(&lid) = net.listeners.first() {
@@ -405,7 +418,10 @@ impl Net {
         assert!(ctx.inet.reass.len() <= ctx.inet.maxfragpackets);
         assert!(ctx.arp.entries.len() <= crate::net::arp::ARP_MAXENTRIES);
         for t in ctx.inet.tcp.tcbs.values() {
-            assert!(t.snd_buf.len() <= t.snd_buf_max.max(1) + 4 * 65536, "send buffer within bounds");
+            assert!(
+                t.snd_buf.len() <= t.snd_buf_max.max(1) + 4 * 65536,
+                "send buffer within bounds"
+            );
             assert!(t.rcv_buf.len() <= t.rcv_buf_max.max(crate::inet::tcp::TCP_RCVBUF_MAX));
         }
     }
@@ -486,7 +502,16 @@ fn parse_synack(f: &[u8]) -> Option<u32> {
 /// `ip_reass` as ip_input would hand it over. A datagram that comes out must be one that
 /// ip_input can take: a header whose length fields match the bytes, within 64 KiB.
 pub fn reass(data: &[u8]) {
-    let net = Net::new(false);
+    let stack = Stack::new(Config {
+        variant: Variant::V4,
+        prefix: "/nonexistent".into(),
+        forward: false,
+        rx_threads: 1,
+        rx_prio: None,
+        threads_min: 1,
+        threads_max: 1,
+        verbose: 0,
+    });
     let mut b = Bytes(data);
     while !b.is_empty() {
         let flags = b.u8();
@@ -518,7 +543,7 @@ pub fn reass(data: &[u8]) {
         for (i, x) in p[hlen..].iter_mut().enumerate() {
             *x = (i as u8) ^ (off8 as u8);
         }
-        let mut ctx = net.stack.ctx();
+        let mut ctx = stack.ctx();
         if let Some(whole) = crate::inet::reass::ip_reass(&mut ctx, &p) {
             let ip = Ip(&whole);
             assert!(whole.len() <= IP_MAXPACKET, "reassembled {} bytes", whole.len());
@@ -562,7 +587,13 @@ pub fn channel(data: &[u8]) {
         let len = usize::from(b.u16());
         let d = b.take(len).to_vec();
         let Ok(frame) = decode(&d) else { continue };
-        let again = encode(&frame.msg, frame.hdr.seq, frame.hdr.pid, frame.hdr.flags, frame.hdr.errno);
+        let again = encode(
+            &frame.msg,
+            frame.hdr.seq,
+            frame.hdr.pid,
+            frame.hdr.flags,
+            frame.hdr.errno,
+        );
         match decode(&again) {
             Ok(f2) => assert!(f2.hdr == frame.hdr || again.len() != d.len() || f2.msg == frame.msg),
             Err(e) => panic!("a decoded message does not decode after encoding: {e}"),
@@ -582,7 +613,11 @@ pub fn channel(data: &[u8]) {
             m => control::dispatch(&net.stack, &conn, &frame.hdr, m),
         }
         if let Some(before) = before {
-            assert_eq!(before, state_of(&net), "a request from an ordinary user changed the stack");
+            assert_eq!(
+                before,
+                state_of(&net),
+                "a request from an ordinary user changed the stack"
+            );
         }
         while let Ok(Received::Msg(n)) = theirs.recv_nowait(&mut buf) {
             assert!(decode(&buf[..n]).is_ok(), "the stack sent a reply that does not decode");
@@ -599,8 +634,15 @@ fn state_of(net: &Net) -> String {
         .into_iter()
         .map(|i| (i.index, i.name, i.flags, i.mtu, i.lladdr, i.addrs, i.capenable))
         .collect();
-    let rt: Vec<_> = ctx.rt.dump().iter().map(|r| crate::net::route::control::rt_msg(&ctx, r)).collect();
-    let sysctl = crate::sys::sysctl::get(&ctx, "net").map(|v| format!("{v:?}")).unwrap_or_default();
+    let rt: Vec<_> = ctx
+        .rt
+        .dump()
+        .iter()
+        .map(|r| crate::net::route::control::rt_msg(&ctx, r))
+        .collect();
+    let sysctl = crate::sys::sysctl::get(&ctx, "net")
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default();
     format!("{ifs:?}\n{rt:?}\n{sysctl}")
 }
 

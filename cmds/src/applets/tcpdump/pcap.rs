@@ -78,7 +78,10 @@ impl fmt::Display for Error {
             Error::UnknownFormat => f.write_str("unknown file format"),
             Error::Version(a, b) => write!(f, "unsupported pcap savefile version {a}.{b}"),
             Error::CapLen { caplen, max } => {
-                write!(f, "invalid packet capture length {caplen}, bigger than maximum of {max}")
+                write!(
+                    f,
+                    "invalid packet capture length {caplen}, bigger than maximum of {max}"
+                )
             }
         }
     }
