@@ -149,6 +149,56 @@ fn net(dir: &Path) {
         f[14 + 20] = 1; // sport's high byte picks connection 1 (rewritten by the fix-up)
         frame_op(0x38, &f)
     }));
+    // ICMP errors quoting what we sent on the connection (fix-up 0x18 mends the checksums).
+    let quote = {
+        let mut q = vec![0u8; 20];
+        pktbox_stack::inet::ip::write_header(&mut q, 0, 1500, 1, 0x4000, 64, 6, ME, PEER);
+        q.extend_from_slice(&LISTEN_PORT.to_be_bytes());
+        q.extend_from_slice(&PEER_PORT.to_be_bytes());
+        q.extend_from_slice(&[0, 0, 0, 1]);
+        q
+    };
+    for (name, t, code, rest) in [
+        ("icmp-needfrag", 3u8, 4u8, [0u8, 0, 0x04, 0x00]),
+        ("icmp-port-unreach", 3, 3, [0; 4]),
+        ("icmp-timxceed", 11, 0, [0; 4]),
+        ("icmp-paramprob", 12, 0, [20, 0, 0, 0]),
+        ("icmp-redirect", 5, 1, [10, 0, 0, 3]),
+        ("icmp-sourcequench", 4, 0, [0; 4]),
+    ] {
+        let mut m = vec![t, code, 0, 0];
+        m.extend_from_slice(&rest);
+        m.extend_from_slice(&quote);
+        let c = pktbox_stack::inet::cksum::cksum(&m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        seeds.push((name, frame_op(0, &ip_frame(PEER, ME, 1, 11, 0, &m))));
+    }
+    let mut ts = vec![13u8, 0, 0, 0, 0, 1, 0, 1];
+    ts.extend_from_slice(&[0; 12]);
+    let c = pktbox_stack::inet::cksum::cksum(&ts);
+    ts[2..4].copy_from_slice(&c.to_be_bytes());
+    seeds.push(("icmp-tstamp", frame_op(0, &ip_frame(PEER, ME, 1, 12, 0, &ts))));
+    // IP options: record route, timestamp, loose source route (0x10 mends the header).
+    for (name, opts) in [
+        ("ipopt-rr", vec![7u8, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ("ipopt-ts", vec![68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ("ipopt-lsrr", vec![131, 7, 4, 10, 0, 0, 9, 0]),
+        ("ipopt-eol-nop", vec![1, 1, 1, 0]),
+    ] {
+        let mut f = ip_frame(PEER, ME, 1, 13, 0, &icmp_echo(3, 16));
+        let hlen = 20 + opts.len();
+        f[14] = 0x40 | (hlen / 4) as u8;
+        let tail = f.split_off(34);
+        f.extend_from_slice(&opts);
+        f.extend_from_slice(&tail);
+        seeds.push((name, frame_op(0x10, &f)));
+    }
+    seeds.push(("ttl-expired-forward", {
+        let mut f = ip_frame(PEER, Ipv4Addr::new(192, 0, 2, 7), 17, 14, 0, &udp(1, 2, &[0; 8]));
+        f[14 + 8] = 1;
+        frame_op(0x10, &f)
+    }));
+    seeds.push(("timers", vec![6, 6, 6]));
     for (name, body) in seeds {
         let mut v = vec![0u8];
         v.extend(body);
@@ -450,6 +500,12 @@ fn filters() -> Vec<&'static str> {
         "ip[0] & 0xf != 5",
         "udp and ip[8] < 2",
         "gateway 10.0.0.1",
+        "host localhost or dst host multi",
+        "gateway gw",
+        "ether proto \\ip and ip proto \\udp",
+        "udp port domain or tcp port ssh",
+        "ip6 protochain 6",
+        "icmp6 and ip6[40] = 128",
     ]
 }
 

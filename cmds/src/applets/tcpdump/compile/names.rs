@@ -217,7 +217,10 @@ pub fn host(name: &str) -> Vec<IpAddr> {
     match name {
         "localhost" => vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
         "gw" => vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))],
-        "multi" => vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))],
+        "multi" => vec![
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        ],
         _ => Vec::new(),
     }
 }
