@@ -119,6 +119,12 @@ pub fn ip_reass(ctx: &mut Ctx, pkt: &[u8]) -> Option<Vec<u8>> {
     }
     let q = r.queues.remove(&key)?;
     let hdr = q.hdr?;
+    // Each fragment was checked against 64 KiB with its own header; the datagram is built
+    // with the first one's, which may be longer.
+    if hdr.len() + total > IP_MAXPACKET {
+        st.fragdropped += q.frags.len() as u64;
+        return None;
+    }
     let mut whole = Vec::with_capacity(hdr.len() + total);
     whole.extend_from_slice(&hdr);
     for (_, d) in &q.frags {
@@ -145,4 +151,55 @@ pub fn reass_timer(ctx: &mut Ctx) {
         keep
     });
     ctx.inet.stat.fragtimeout += timedout;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::ip::write_header;
+    use crate::sys::{Config, Stack, Variant};
+
+    fn fragment(hlen: usize, off: usize, len: usize, more: bool) -> Vec<u8> {
+        let mut p = vec![0u8; hlen + len];
+        let f = (off / 8) as u16 | if more { IP_MF } else { 0 };
+        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        write_header(&mut p[..20], 0, hlen + len, 7, f, 64, 1, src, dst);
+        p[0] = 0x40 | (hlen / 4) as u8;
+        p[20..hlen].fill(1);
+        p
+    }
+
+    /// Found by the reass fuzz target: a first fragment with options (a 24-byte header)
+    /// and a last one without, each within 64 KiB by its own header, made a datagram of
+    /// 65539 bytes whose length field said 3. It is dropped, and its fragments counted.
+    #[test]
+    fn a_datagram_over_64k_with_the_first_header_is_dropped() {
+        let stack = Stack::new(Config {
+            variant: Variant::V4,
+            prefix: "/nonexistent".into(),
+            forward: false,
+            rx_threads: 1,
+            rx_prio: None,
+            threads_min: 1,
+            threads_max: 1,
+            verbose: 0,
+        });
+        let mut ctx = stack.ctx();
+        let mut out = None;
+        for i in 0..32 {
+            let hlen = if i == 0 { 24 } else { 20 };
+            out = out.or(ip_reass(&mut ctx, &fragment(hlen, i * 2040, 2040, true)));
+        }
+        out = out.or(ip_reass(&mut ctx, &fragment(20, 32 * 2040, 235, false)));
+        assert!(out.is_none(), "a datagram of {} bytes", out.map_or(0, |w| w.len()));
+        assert_eq!(ctx.inet.stat.fragdropped, 33);
+        assert!(ctx.inet.reass.is_empty());
+        // With a 20-byte first header the same pieces make the largest datagram there is.
+        for i in 0..32 {
+            assert!(ip_reass(&mut ctx, &fragment(20, i * 2040, 2040, true)).is_none());
+        }
+        let whole = ip_reass(&mut ctx, &fragment(20, 32 * 2040, 235, false)).expect("whole");
+        assert_eq!(whole.len(), IP_MAXPACKET);
+        assert_eq!(Ip(&whole).total_len(), IP_MAXPACKET);
+    }
 }
