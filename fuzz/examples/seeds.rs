@@ -221,7 +221,8 @@ fn net(dir: &Path) {
 }
 
 fn reass(dir: &Path) {
-    // flags (bit 0 more, 1 odd length, 2 udp, 4/5-7 options), id, offset/8, length/8, extra.
+    // flags (bit 0 more, 1 odd length, 2 udp, 3 train, 4/5-7 options), id, offset/8,
+    // length/8 (or train length), extra.
     let rec = |flags: u8, id: u8, off8: u16, len8: u8, extra: u8| {
         let mut v = vec![flags, id];
         v.extend_from_slice(&off8.to_be_bytes());
@@ -252,6 +253,8 @@ fn reass(dir: &Path) {
                 .map(|i| rec(if i < 32 { 1 } else { 0 }, 1, i * 250, 250, 0))
                 .collect(),
         ),
+        // The same as a train of 32 fragments and the last one.
+        ("largest-train", vec![rec(8, 2, 0, 32, 0), rec(2, 2, 32 * 255, 29, 3)]),
         // The largest datagram there is: 65515 bytes after a 20-byte header, in 33 pieces.
         (
             "largest",
@@ -620,6 +623,36 @@ fn pcap(dir: &Path) {
     write(dir, "pcap", "header-only", &le[..24]);
 }
 
+fn iopkt(dir: &Path) {
+    // Driver selector (0 tap, 1 udp, 2 hub, 3 raw; top bits pick the stack variant), the
+    // -d option word, NUL, the -p tcpip option word.
+    let seeds: [(&str, u8, &str, &str); 12] = [
+        ("tap", 0, "tap=tap0,host=10.0.0.2/24,offload=all,mtu=1500", "forward"),
+        ("tap-mac", 0x40, "name=en0,mac=020000000001,priority=21,promiscuous", "threads_min=2,threads_max=4"),
+        ("udp", 1, "local=127.0.0.1:7000,remote=127.0.0.1:7001,loss=1.5%,delay=10ms,jitter=2", "prefix=/run/a"),
+        ("hub", 2, "path=/tmp/hub,mac=02:00:00:00:00:09,dup=0.5,reorder=3,rate=100,seed=42", "rx_prio=21"),
+        ("raw", 3, "if=eth0,verbose=2", "ipsec"),
+        ("v6", 0x80, "tap=tap1,mtu=9000", "forward6,fastforward"),
+        ("bad-mtu", 0, "mtu=20", ""),
+        ("hex", 1, "mtu=0x5dc,priority=0x10", "threads_max=0x10"),
+        ("empty-item", 2, "a,,b", "threads_min=9,threads_max=3"),
+        ("bad-mac", 0, "mac=01:00:5e:00:00:01", "prefix=relative"),
+        ("unknown", 7, "frobnicate=1", "frobnicate,pkt_cache=2"),
+        ("impair-units", 1, "loss=100%,delay=60000ms,jitter=0MS,rate=1e3", ""),
+    ];
+    for (name, sel, d, p) in seeds {
+        let mut v = vec![sel];
+        v.extend_from_slice(d.as_bytes());
+        v.push(0);
+        v.extend_from_slice(p.as_bytes());
+        write(dir, "iopkt", name, &v);
+    }
+    // A virtio-net header (needs checksum, TSO4 of 1448) and a frame length.
+    let mut v = vec![200u8, 1, 1, 0, 0, 0xa8, 5, 34, 0, 16, 0, 0, 0];
+    v.extend_from_slice(b"name=en1");
+    write(dir, "iopkt", "vnet-tso", &v);
+}
+
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into());
     let dir = Path::new(&dir);
@@ -629,4 +662,5 @@ fn main() {
     filter(dir);
     bpf(dir);
     pcap(dir);
+    iopkt(dir);
 }

@@ -513,48 +513,66 @@ pub fn reass(data: &[u8]) {
         verbose: 0,
     });
     let mut b = Bytes(data);
-    while !b.is_empty() {
+    // Trains make many fragments of few bytes of input: a bound keeps each run short.
+    let mut budget = 4 * crate::inet::reass::MAXFRAGS;
+    while !b.is_empty() && budget > 0 {
         let flags = b.u8();
         let id = u16::from(b.u8() & 3);
         let off8 = b.u16() & 0x1fff;
-        let len8 = usize::from(b.u8());
+        let len8 = b.u8();
         let extra = usize::from(b.u8() & 7);
-        let more = flags & 1 != 0;
-        // Mostly multiples of 8; sometimes not, as a last fragment may be.
-        let len = len8 * 8 + if flags & 2 != 0 { extra } else { 0 };
-        let opts = usize::from(flags >> 5) * 4 + if flags & 0x10 != 0 { 8 } else { 0 };
-        let hlen = (20 + opts).min(60);
-        let total = hlen + len;
-        if total > IP_MAXPACKET {
-            continue;
+        // Bit 3: a train of `len8` full fragments (2040 bytes each, more following) from
+        // `off8` on, so that a datagram of any size is a few bytes of input away.
+        let (count, len8) = if flags & 8 != 0 { (len8, 255) } else { (1, len8) };
+        for i in 0..u16::from(count) {
+            let off8 = off8 + i * 255;
+            if off8 > 0x1fff || budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let more = flags & 1 != 0 || count > 1;
+            // Mostly multiples of 8; sometimes not, as a last fragment may be.
+            let len = usize::from(len8) * 8 + if flags & 2 != 0 { extra } else { 0 };
+            let opts = usize::from(flags >> 5) * 4 + if flags & 0x10 != 0 { 8 } else { 0 };
+            let hlen = (20 + opts).min(60);
+            if hlen + len > IP_MAXPACKET {
+                continue;
+            }
+            let p = fragment(flags, id, off8, more, hlen, len);
+            let mut ctx = stack.ctx();
+            if let Some(whole) = crate::inet::reass::ip_reass(&mut ctx, &p) {
+                let ip = Ip(&whole);
+                assert!(whole.len() <= IP_MAXPACKET, "reassembled {} bytes", whole.len());
+                assert!(ip.hlen() >= 20 && ip.hlen() <= whole.len());
+                assert_eq!(ip.total_len(), whole.len(), "total length field matches the datagram");
+                assert_eq!(cksum(&whole[..ip.hlen()]), 0, "header checksum");
+                assert!(!ip.is_fragment());
+            }
+            assert!(ctx.inet.reass.len() <= ctx.inet.maxfragpackets);
+            assert!(ctx.inet.reass.fragments() <= ctx.inet.maxfragpackets * crate::inet::reass::MAXFRAGS);
         }
-        let mut p = vec![0u8; total];
-        let off = off8 | if more { 0x2000 } else { 0 };
-        let proto = if flags & 4 != 0 { 17 } else { 1 };
-        write_header(&mut p[..20], 0, total, id, off, 64, proto, PEER, ME);
-        p[0] = 0x40 | (hlen / 4) as u8;
-        // No-op options.
-        for o in &mut p[20..hlen] {
-            *o = 1;
-        }
-        p[10..12].copy_from_slice(&[0, 0]);
-        let c = cksum(&p[..hlen]);
-        p[10..12].copy_from_slice(&c.to_be_bytes());
-        for (i, x) in p[hlen..].iter_mut().enumerate() {
-            *x = (i as u8) ^ (off8 as u8);
-        }
-        let mut ctx = stack.ctx();
-        if let Some(whole) = crate::inet::reass::ip_reass(&mut ctx, &p) {
-            let ip = Ip(&whole);
-            assert!(whole.len() <= IP_MAXPACKET, "reassembled {} bytes", whole.len());
-            assert!(ip.hlen() >= 20 && ip.hlen() <= whole.len());
-            assert_eq!(ip.total_len(), whole.len(), "total length field matches the datagram");
-            assert_eq!(cksum(&whole[..ip.hlen()]), 0, "header checksum");
-            assert!(!ip.is_fragment());
-        }
-        assert!(ctx.inet.reass.len() <= ctx.inet.maxfragpackets);
-        assert!(ctx.inet.reass.fragments() <= ctx.inet.maxfragpackets * crate::inet::reass::MAXFRAGS);
     }
+}
+
+/// One fragment from the peer to us: a header of `hlen` bytes (no-op options after the
+/// first 20), `len` bytes of data at `off8` * 8.
+fn fragment(flags: u8, id: u16, off8: u16, more: bool, hlen: usize, len: usize) -> Vec<u8> {
+    let total = hlen + len;
+    let mut p = vec![0u8; total];
+    let off = off8 | if more { 0x2000 } else { 0 };
+    let proto = if flags & 4 != 0 { 17 } else { 1 };
+    write_header(&mut p[..20], 0, total, id, off, 64, proto, PEER, ME);
+    p[0] = 0x40 | (hlen / 4) as u8;
+    for o in &mut p[20..hlen] {
+        *o = 1;
+    }
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = cksum(&p[..hlen]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    for (i, x) in p[hlen..].iter_mut().enumerate() {
+        *x = (i as u8) ^ (off8 as u8);
+    }
+    p
 }
 
 /// Channel messages: the fuzzer's bytes are a credential choice, then datagrams (each a
