@@ -628,9 +628,24 @@ fn iopkt(dir: &Path) {
     // -d option word, NUL, the -p tcpip option word.
     let seeds: [(&str, u8, &str, &str); 12] = [
         ("tap", 0, "tap=tap0,host=10.0.0.2/24,offload=all,mtu=1500", "forward"),
-        ("tap-mac", 0x40, "name=en0,mac=020000000001,priority=21,promiscuous", "threads_min=2,threads_max=4"),
-        ("udp", 1, "local=127.0.0.1:7000,remote=127.0.0.1:7001,loss=1.5%,delay=10ms,jitter=2", "prefix=/run/a"),
-        ("hub", 2, "path=/tmp/hub,mac=02:00:00:00:00:09,dup=0.5,reorder=3,rate=100,seed=42", "rx_prio=21"),
+        (
+            "tap-mac",
+            0x40,
+            "name=en0,mac=020000000001,priority=21,promiscuous",
+            "threads_min=2,threads_max=4",
+        ),
+        (
+            "udp",
+            1,
+            "local=127.0.0.1:7000,remote=127.0.0.1:7001,loss=1.5%,delay=10ms,jitter=2",
+            "prefix=/run/a",
+        ),
+        (
+            "hub",
+            2,
+            "path=/tmp/hub,mac=02:00:00:00:00:09,dup=0.5,reorder=3,rate=100,seed=42",
+            "rx_prio=21",
+        ),
         ("raw", 3, "if=eth0,verbose=2", "ipsec"),
         ("v6", 0x80, "tap=tap1,mtu=9000", "forward6,fastforward"),
         ("bad-mtu", 0, "mtu=20", ""),

@@ -253,6 +253,24 @@ impl Net {
         self.sink.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// What the stack sent is well-formed: an Ethernet header from our address, and an
+    /// IPv4 header whose lengths fit the frame and whose checksum holds.
+    fn check_sent(&self) {
+        for f in self.sink.0.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            assert!(f.len() >= 14 && f[6..12] == MAC, "frame from our address");
+            if f[12..14] != [8, 0] {
+                continue;
+            }
+            let p = &f[14..];
+            assert!(p.len() >= 20 && p[0] >> 4 == 4, "an IPv4 header");
+            let hlen = usize::from(p[0] & 0xf) * 4;
+            let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            assert!(hlen >= 20 && hlen <= total && total <= p.len(), "lengths fit the frame");
+            assert_eq!(cksum(&p[..hlen]), 0, "header checksum of what we sent");
+            assert_eq!(p[6] & 0x80, 0, "the reserved fragment bit is clear");
+        }
+    }
+
     /// Runs the fuzzer's script: frames (with optional fix-ups so that they get past the
     /// checksums and into the connections), user actions on the sockets, timer ticks.
     /// Then checks the invariants.
@@ -317,6 +335,7 @@ impl Net {
                     self.drain();
                 }
             }
+            self.check_sent();
             self.sink_clear();
         }
         self.check();
