@@ -216,12 +216,19 @@ impl std::error::Error for DriverError {}
 /// The drivers this build has, in the order `io-pkt -d` help lists them.
 pub const DRIVERS: &[&str] = &["tap", "udp", "hub", "raw"];
 
-/// Opens driver `kind` with its comma-separated option word (may be empty).
-///
-/// Any of the link impairment options (`loss=`, `dup=`, `reorder=`, `delay=`, `jitter=`,
-/// `rate=`, `seed=`) wraps the driver in [`impair::Impair`]; they are checked before the
-/// driver opens, so a bad value leaves nothing behind.
-pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
+/// A driver's option word, checked: the common options, the impairments, and the options
+/// left for the driver itself.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub common: Common,
+    pub impair: Option<impair::Settings>,
+    pub rest: Vec<SubOpt>,
+}
+
+/// Checks driver `kind`'s comma-separated option word (may be empty) without opening
+/// anything: the common options and the impairments are read here; an error names the
+/// option, as `io-pkt: -d NAME: REASON` shows it.
+pub fn parse_options(kind: &str, opts: &str) -> Result<Parsed, DriverError> {
     let err = |reason: String| DriverError {
         driver: kind.to_string(),
         reason,
@@ -267,6 +274,20 @@ pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
     } else {
         Some(impair::Settings::parse(&impairments).map_err(err)?)
     };
+    Ok(Parsed { common, impair, rest })
+}
+
+/// Opens driver `kind` with its comma-separated option word (may be empty).
+///
+/// Any of the link impairment options (`loss=`, `dup=`, `reorder=`, `delay=`, `jitter=`,
+/// `rate=`, `seed=`) wraps the driver in [`impair::Impair`]; they are checked before the
+/// driver opens, so a bad value leaves nothing behind.
+pub fn open(kind: &str, opts: &str) -> Result<Opened, DriverError> {
+    let err = |reason: String| DriverError {
+        driver: kind.to_string(),
+        reason,
+    };
+    let Parsed { common, impair, rest } = parse_options(kind, opts)?;
     let mut driver: Box<dyn Driver> = match kind {
         "tap" => Box::new(tap::Tap::open(&rest, &common).map_err(err)?),
         "udp" => Box::new(udp::Udp::open(&rest).map_err(err)?),

@@ -5,6 +5,8 @@
 //! (the stack's end of the channel), `socket` (the client's end), `net` (interfaces,
 //! Ethernet, ARP), `inet` (IPv4), `sys` (threads, the stack context, sysctl).
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inet;
 pub mod msg;
 pub mod net;

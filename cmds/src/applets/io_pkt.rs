@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 
 use clap::{Arg, ArgAction, Command};
-use pktbox_drivers::{parse_subopts, SubOpt};
 use pktbox_stack::socket::{Stack, DEFAULT_PREFIX};
 use pktbox_stack::sys::{run::run as run_stack, Config, Variant};
 
@@ -108,54 +107,6 @@ fn groups(m: &clap::ArgMatches, id: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-fn num(o: &SubOpt, lo: u64, hi: u64) -> Result<u64, String> {
-    let v = o.require_u64()?;
-    if v < lo || v > hi {
-        return Err(format!("{}={v}: out of range {lo}-{hi}", o.key));
-    }
-    Ok(v)
-}
-
-/// Applies `-p tcpip` options to the configuration.
-fn tcpip(prog: &str, v: Variant, cfg: &mut Config, word: &str) -> Result<(), String> {
-    for o in parse_subopts(word).map_err(|e| format!("tcpip: {e}"))? {
-        let r: Result<(), String> = match o.key.as_str() {
-            "prefix" => {
-                let p = o.require_value()?;
-                if !p.starts_with('/') {
-                    return Err(format!("tcpip: prefix={p}: must be an absolute path"));
-                }
-                cfg.prefix = PathBuf::from(p);
-                Ok(())
-            }
-            "forward" => {
-                cfg.forward = true;
-                Ok(())
-            }
-            "threads_min" => num(&o, 1, 4096).map(|n| cfg.threads_min = n as usize),
-            "threads_max" => num(&o, 1, 4096).map(|n| cfg.threads_max = n as usize),
-            "rx_prio" | "rx_pulse_prio" => num(&o, 1, 99).map(|n| cfg.rx_prio = Some(n as i32)),
-            "forward6" if !v.has_inet6() => Err(v.lacks("IPv6")),
-            "ipsec" if !v.has_ipsec() => Err(v.lacks("IPsec")),
-            "forward6" | "ipsec" | "fastforward" | "somaxconn" | "timer_pulse_prio" | "mclbytes" | "pagesize"
-            | "mbuf_cache" | "pkt_cache" => Err(format!("option \"{}\" is not supported by this build yet", o.key)),
-            other => {
-                // As io-pkt does: report and go on.
-                eprintln!("{prog}: tcpip: unrecognized option: \"{other}\"");
-                Ok(())
-            }
-        };
-        r.map_err(|e| format!("tcpip: {e}"))?;
-    }
-    if cfg.threads_min > cfg.threads_max {
-        return Err(format!(
-            "tcpip: threads_min={} is above threads_max={}",
-            cfg.threads_min, cfg.threads_max
-        ));
-    }
-    Ok(())
-}
-
 /// `-dtap` and `-ptcpip` become `-d tap` and `-p tcpip`, so the option word that follows is
 /// taken the same way in both spellings.
 fn split_attached(args: &[OsString]) -> Vec<OsString> {
@@ -200,7 +151,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     for (proto, word) in groups(&m, "protocol") {
         let r = match proto.as_str() {
-            "tcpip" => tcpip(&prog, variant, &mut cfg, &word),
+            "tcpip" => cfg.tcpip_options(&word).map(|warnings| {
+                // As io-pkt does: report and go on.
+                for w in warnings {
+                    eprintln!("{prog}: {w}");
+                }
+            }),
             "pf-v4" | "pf-v6" | "autoip" => Err(format!("-p {proto}: not supported by this build yet")),
             _ => Err(format!("-p {proto}: no such protocol module")),
         };

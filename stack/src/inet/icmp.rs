@@ -528,18 +528,9 @@ mod tests {
             let (s, ifp) = with_conn();
             let (ours, _theirs) = SeqPacket::pair().unwrap();
             s.ctx().inet.udp.push(UdpPcb {
-                id: 9,
-                laddr: Ipv4Addr::UNSPECIFIED,
                 lport: 5353,
                 faddr: Some(SocketAddrV4::new(HIM, 53)),
-                reuseaddr: false,
-                reuseport: false,
-                broadcast: false,
-                ttl: None,
-                tos: 0,
-                sndbuf: None,
-                rcvbuf: 65536,
-                conn: ours,
+                ..UdpPcb::new(9, ours, 65536)
             });
             // Connected elsewhere: not ours.
             icmp_input(&mut s.ctx(), &ifp, &needfrag(1000, 17, 5353, 54, 0), false);

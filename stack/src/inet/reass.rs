@@ -254,4 +254,29 @@ mod tests {
         assert_eq!(ctx.inet.stat.fragdropped, 1);
         assert!(ctx.inet.reass.is_empty());
     }
+
+    /// Found by the reass fuzz target: a first fragment with options (a 24-byte header)
+    /// and a last one without, each within 64 KiB by its own header, made a datagram of
+    /// 65539 bytes whose length field said 3. It is dropped, and its fragments counted.
+    #[test]
+    fn a_datagram_over_64k_with_the_first_header_is_dropped() {
+        let s = stack();
+        let mut ctx = s.ctx();
+        let mut out = None;
+        for i in 0..32 {
+            let hlen = if i == 0 { 24 } else { 20 };
+            out = out.or(ip_reass(&mut ctx, &frag(hlen, i * 2040, 2040, true)));
+        }
+        out = out.or(ip_reass(&mut ctx, &frag(20, 32 * 2040, 235, false)));
+        assert!(out.is_none(), "a datagram of {} bytes", out.map_or(0, |w| w.len()));
+        assert_eq!(ctx.inet.stat.fragdropped, 33);
+        assert!(ctx.inet.reass.is_empty());
+        // With a 20-byte first header the same pieces make the largest datagram there is.
+        for i in 0..32 {
+            assert!(ip_reass(&mut ctx, &frag(20, i * 2040, 2040, true)).is_none());
+        }
+        let whole = ip_reass(&mut ctx, &frag(20, 32 * 2040, 235, false)).expect("whole");
+        assert_eq!(whole.len(), IP_MAXPACKET);
+        assert_eq!(Ip(&whole).total_len(), IP_MAXPACKET);
+    }
 }

@@ -37,6 +37,27 @@ pub struct UdpPcb {
     pub conn: SeqPacket,
 }
 
+impl UdpPcb {
+    /// A fresh, unbound socket `id` whose datagrams go to the client over `conn`, with
+    /// `rcvbuf` bytes of room for what it has not read.
+    pub fn new(id: u64, conn: SeqPacket, rcvbuf: usize) -> UdpPcb {
+        UdpPcb {
+            id,
+            laddr: Ipv4Addr::UNSPECIFIED,
+            lport: 0,
+            faddr: None,
+            reuseaddr: false,
+            reuseport: false,
+            broadcast: false,
+            ttl: None,
+            tos: 0,
+            sndbuf: None,
+            rcvbuf,
+            conn,
+        }
+    }
+}
+
 /// What netstat shows as the send buffer of a UDP socket without SO_SNDBUF.
 pub const UDP_SNDBUF_DEFAULT: usize = 65535;
 

@@ -40,8 +40,8 @@ use crate::msg::wire::{Cred, Listener, Received, SeqPacket};
 use crate::msg::{decode, encode, DecodeError, Header, HelloReply, Msg, Role, HDR_LEN, MAX_MSG, MSGF_REPLY};
 use crate::sys::Stack;
 
-mod bpf;
-mod control;
+pub(crate) mod bpf;
+pub(crate) mod control;
 mod out;
 mod socket;
 
@@ -286,6 +286,27 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A connection served by no poller (the fuzz harness calls the handlers with one):
+    /// its replies queue as any connection's do, under a poller of its own.
+    pub(crate) fn detached(id: u64, sock: SeqPacket, cred: Cred) -> std::io::Result<Conn> {
+        // SAFETY: plain epoll_create1; the result is checked.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let shared = Arc::new(Shared {
+            // SAFETY: a fresh descriptor we own.
+            epoll: unsafe { OwnedFd::from_raw_fd(ep) },
+            queued: AtomicUsize::new(0),
+        });
+        Ok(Conn {
+            id,
+            out: Arc::new(Out::new(sock, id, shared)?),
+            cred,
+            role: None,
+        })
+    }
+
     /// The connection's socket (non-blocking).
     pub fn sock(&self) -> &SeqPacket {
         self.out.sock()

@@ -65,20 +65,7 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 return Err(Fail::new(libc::EPROTONOSUPPORT));
             }
             let rcvbuf = push_room(&sock);
-            stack.ctx().inet.udp.push(UdpPcb {
-                id: conn.id,
-                laddr: Ipv4Addr::UNSPECIFIED,
-                lport: 0,
-                faddr: None,
-                reuseaddr: false,
-                reuseport: false,
-                broadcast: false,
-                ttl: None,
-                tos: 0,
-                sndbuf: None,
-                rcvbuf,
-                conn: sock,
-            });
+            stack.ctx().inet.udp.push(UdpPcb::new(conn.id, sock, rcvbuf));
             Ok(Kind::Udp)
         }
         libc::SOCK_STREAM => {
@@ -546,18 +533,8 @@ mod tests {
         let (ours, theirs) = SeqPacket::pair().unwrap();
         let rcvbuf = push_room(&ours);
         ctx.inet.udp.push(UdpPcb {
-            id: 1,
-            laddr: Ipv4Addr::UNSPECIFIED,
             lport: 5300,
-            faddr: None,
-            reuseaddr: false,
-            reuseport: false,
-            broadcast: false,
-            ttl: None,
-            tos: 0,
-            sndbuf: None,
-            rcvbuf,
-            conn: ours,
+            ..UdpPcb::new(1, ours, rcvbuf)
         });
         theirs
     }

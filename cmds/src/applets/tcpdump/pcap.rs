@@ -20,9 +20,11 @@ pub const LINKTYPE_LOOP: u32 = 108;
 const MAGIC_USEC: u32 = 0xa1b2_c3d4;
 const MAGIC_NSEC: u32 = 0xa1b2_3c4d;
 
-/// The largest record a reader accepts when the file's own snap length is smaller (libpcap
-/// allows records up to its maximum snap length whatever the header says).
-const MAX_RECORD: u32 = 262144;
+/// The largest record a reader accepts, whatever the file's header says: libpcap's
+/// MAXIMUM_SNAPLEN, its bound for every link type this build reads. A record up to it is
+/// taken even when the header's snap length is smaller (as libpcap takes it); a larger one
+/// is refused, so a file cannot make the reader allocate more than this for one record.
+pub const MAX_SNAPLEN: u32 = 262144;
 
 /// tcpdump's name and description of a link type, as `reading from file` shows it.
 pub fn linktype_name(lt: u32) -> Option<(&'static str, &'static str)> {
@@ -56,10 +58,10 @@ pub enum Error {
     /// The first four bytes are not a pcap magic number.
     UnknownFormat,
     Version(u16, u16),
-    /// A record longer than the file allows.
+    /// A record longer than any the reader takes ([`MAX_SNAPLEN`]).
     CapLen {
         caplen: u32,
-        snaplen: u32,
+        max: u32,
     },
 }
 
@@ -75,10 +77,10 @@ impl fmt::Display for Error {
             }
             Error::UnknownFormat => f.write_str("unknown file format"),
             Error::Version(a, b) => write!(f, "unsupported pcap savefile version {a}.{b}"),
-            Error::CapLen { caplen, snaplen } => {
+            Error::CapLen { caplen, max } => {
                 write!(
                     f,
-                    "invalid packet capture length {caplen}, bigger than snaplen of {snaplen}"
+                    "invalid packet capture length {caplen}, bigger than maximum of {max}"
                 )
             }
         }
@@ -195,7 +197,11 @@ impl<R: Read> Reader<R> {
         if major != 2 {
             return Err(Error::Version(major, minor));
         }
-        let snaplen = word(&h, 16, be);
+        // A snap length of 0 or above the maximum is taken as the maximum, as libpcap does.
+        let snaplen = match word(&h, 16, be) {
+            0 => MAX_SNAPLEN,
+            n => n.min(MAX_SNAPLEN),
+        };
         // The upper bits of the link-type word carry FCS information; the type is the low 16.
         let linktype = word(&h, 20, be) & 0xffff;
         Ok(Reader {
@@ -226,17 +232,27 @@ impl<R: Read> Reader<R> {
         }
         let s = self.be;
         let (ts_sec, frac, caplen, wirelen) = (word(&h, 0, s), word(&h, 4, s), word(&h, 8, s), word(&h, 12, s));
-        let limit = self.header.snaplen.max(MAX_RECORD);
-        if caplen > limit {
-            return Err(Error::CapLen { caplen, snaplen: limit });
+        if caplen > MAX_SNAPLEN {
+            return Err(Error::CapLen {
+                caplen,
+                max: MAX_SNAPLEN,
+            });
         }
-        let mut data = vec![0u8; caplen as usize];
-        let got = fill(&mut self.input, &mut data)?;
-        if got < data.len() {
+        // The buffer grows with what the file really has, so a short file that promises a
+        // long record costs no more memory than its own length.
+        let mut data = Vec::new();
+        loop {
+            match (&mut self.input).take(u64::from(caplen)).read_to_end(&mut data) {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if data.len() < caplen as usize {
             return Err(Error::Truncated {
                 what: "captured",
-                wanted: data.len(),
-                got,
+                wanted: caplen as usize,
+                got: data.len(),
             });
         }
         let ts_usec = if self.header.nanos { frac / 1000 } else { frac };
@@ -390,7 +406,53 @@ mod tests {
         g[24 + 10] = 0x10;
         assert_eq!(
             msg(&g),
-            "invalid packet capture length 1048582, bigger than snaplen of 262144"
+            "invalid packet capture length 1048582, bigger than maximum of 262144"
+        );
+    }
+
+    /// A header cannot raise the per-record bound: a snap length of 2^32-1 is taken as
+    /// libpcap's maximum, and a record above it is refused before anything is allocated.
+    #[test]
+    fn header_snaplen_does_not_raise_the_record_bound() {
+        let mut f = file(&[(1, 2, b"abcdef", 6)]);
+        f[16..20].copy_from_slice(&u32::MAX.to_ne_bytes());
+        f[24 + 8..24 + 12].copy_from_slice(&0xffff_fff0u32.to_ne_bytes());
+        let mut r = Reader::new(&f[..]).expect("header");
+        assert_eq!(r.header.snaplen, MAX_SNAPLEN);
+        match r.next_record() {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "invalid packet capture length 4294967280, bigger than maximum of 262144"
+            ),
+            Ok(_) => panic!("a 4 GiB record was taken"),
+        }
+        // Snap length 0 means the maximum too.
+        f[16..20].copy_from_slice(&0u32.to_ne_bytes());
+        assert_eq!(Reader::new(&f[..]).expect("header").header.snaplen, MAX_SNAPLEN);
+    }
+
+    /// A record longer than the header's snap length but within the maximum is read, as
+    /// libpcap reads it; one that claims the maximum and stops short is reported truncated.
+    #[test]
+    fn records_up_to_the_maximum_are_read() {
+        let big = vec![7u8; 70_000];
+        let f = file(&[(1, 2, &big, 70_000)]);
+        let mut g = f.clone();
+        g[16..20].copy_from_slice(&96u32.to_ne_bytes());
+        // The writer cut the record at its snap length (65535): make the record whole again.
+        g.truncate(24);
+        for w in [1u32, 2, 70_000, 70_000] {
+            g.extend(w.to_ne_bytes());
+        }
+        g.extend(&big);
+        let mut r = Reader::new(&g[..]).expect("header");
+        assert_eq!(r.next_record().expect("ok").expect("one").data.len(), 70_000);
+        g.truncate(24 + 16 + 10);
+        g[24 + 8..24 + 12].copy_from_slice(&MAX_SNAPLEN.to_ne_bytes());
+        let mut r = Reader::new(&g[..]).expect("header");
+        assert_eq!(
+            r.next_record().expect_err("short").to_string(),
+            "truncated dump file; tried to read 262144 captured bytes, only got 10"
         );
     }
 

@@ -20,7 +20,7 @@ mod parse;
 
 use std::fmt;
 
-use pktbox_stack::net::bpf::{BpfInsn, BPF_K, BPF_RET};
+use pktbox_stack::net::bpf::{BpfInsn, BPF_K, BPF_MAXINSNS, BPF_RET};
 
 /// What a filter is compiled for.
 #[derive(Debug, Clone, Copy)]
@@ -99,8 +99,17 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Compiles `expr` (the words of tcpdump's command line joined by spaces). An empty
-/// expression accepts every packet.
+/// expression accepts every packet. A program longer than a capture takes
+/// ([`BPF_MAXINSNS`]) is refused here, as the validator would refuse it later.
 pub fn compile(expr: &str, opts: &Options) -> Result<Vec<BpfInsn>, Error> {
+    let prog = build(expr, opts)?;
+    if prog.len() > BPF_MAXINSNS {
+        return Err(Error::Semantic("expression too complex".into()));
+    }
+    Ok(prog)
+}
+
+fn build(expr: &str, opts: &Options) -> Result<Vec<BpfInsn>, Error> {
     let toks = lex::lex(expr)?;
     let mut p = parse::Parser::new(expr, toks, gen::Gen::new(opts.netmask, opts.linktype));
     let Some(cond) = p.program()? else {

@@ -218,6 +218,29 @@ fn long_programs_jump_through_ja() {
     assert_ne!(bpf_filter(&p, &f, 60), 0);
 }
 
+/// An expression whose program would be longer than BPF_MAXINSNS is refused by the
+/// compiler (found by the filter fuzz target: an unoptimized chain of `port` tests made
+/// 4300 instructions, which the validator then refused).
+#[test]
+fn programs_longer_than_a_capture_takes_are_refused() {
+    let expr = (0..116).map(|p| format!("port {p}")).collect::<Vec<_>>().join(" or ");
+    let unopt = Options {
+        optimize: false,
+        linktype: DLT_NULL,
+        ..Default::default()
+    };
+    let long = build(&expr, &unopt).expect("it builds");
+    assert!(long.len() > BPF_MAXINSNS, "{} instructions", long.len());
+    match compile(&expr, &unopt) {
+        Ok(p) => panic!("{} instructions", p.len()),
+        Err(e) => assert_eq!(e.to_string(), "expression too complex"),
+    }
+    // Optimized, the same expression fits and is valid.
+    let p = compile(&expr, &Options::default()).expect("optimized");
+    assert!(p.len() <= BPF_MAXINSNS);
+    bpf_validate(&p).expect("valid");
+}
+
 /// libpcap's messages for what does not compile (syntax errors also say where).
 #[test]
 fn errors() {

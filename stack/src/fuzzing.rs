@@ -1,0 +1,712 @@
+//! Entry points for the coverage-guided fuzz targets in `fuzz/` (see the README's "Fuzzing"
+//! section). Each takes the bytes the fuzzer made and drives a real stack context with them,
+//! as a driver or a client would; none is used by the stack itself.
+//!
+//! They are ordinary code (not `cfg(test)`), so they build with the crate and the fuzz
+//! crate can call them without reaching into the stack's internals. Every function checks
+//! the invariants that must hold whatever the input, and panics (a fuzzer crash) when one
+//! does not.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+
+use pktbox_drivers::{Driver, FrameMeta, Recv};
+
+use crate::inet::cksum::cksum;
+use crate::inet::ip::{write_header, Ip, IP_MAXPACKET};
+use crate::inet::tcp::output::tcp_cksum;
+use crate::inet::tcp::usrreq;
+use crate::inet::udp::{udp_cksum, UdpPcb};
+use crate::msg::wire::SeqPacket;
+use crate::msg::AddrReq;
+use crate::net::ether::ether_input;
+use crate::net::if_control::if_attach;
+use crate::net::ifnet::Ifnet;
+use crate::sys::{Config, Stack, Variant};
+
+/// Our interface's MAC and address, and the peer's, on 10.0.0.0/24.
+pub const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+pub const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+pub const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// The port of the listener the harness connects to, and the peer's end of that connection.
+pub const LISTEN_PORT: u16 = 80;
+pub const PEER_PORT: u16 = 40000;
+
+/// Frames the stack sent, kept until the harness looks (bounded).
+#[derive(Default)]
+struct Sink(Mutex<Vec<Vec<u8>>>);
+
+struct SinkDriver(Arc<Sink>);
+
+impl Driver for SinkDriver {
+    fn kind(&self) -> &'static str {
+        "fuzz"
+    }
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        -1
+    }
+    fn recv(&self, _: &mut [u8]) -> std::io::Result<Recv> {
+        Ok(Recv::WouldBlock)
+    }
+    fn send(&self, f: &[u8]) -> std::io::Result<()> {
+        let mut v = self.0 .0.lock().unwrap_or_else(|p| p.into_inner());
+        if v.len() < 64 {
+            v.push(f.to_vec());
+        }
+        Ok(())
+    }
+    fn link_up(&self) -> bool {
+        true
+    }
+    fn details(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Reads the fuzzer's bytes front to back; past the end every read is zero.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Bytes<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    pub fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.u8(), self.u8()])
+    }
+    pub fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    /// Up to `n` bytes.
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        let (a, b) = self.0.split_at(n.min(self.0.len()));
+        self.0 = b;
+        a
+    }
+}
+
+/// A stack with lo0 and en0 (10.0.0.1/24), the peer in the ARP cache, TCP listeners on
+/// ports 80 and 22, one connection accepted on port 80 from the peer, one connection of ours
+/// in SYN_SENT, and UDP sockets on ports 53 and 7.
+pub struct Net {
+    pub stack: Arc<Stack>,
+    pub ifp: Arc<Ifnet>,
+    sink: Arc<Sink>,
+    /// The client ends of the UDP sockets' channels (what the stack pushes datagrams to).
+    udp_peers: Vec<SeqPacket>,
+    /// Our TCP connections (accepted or connecting) and the listeners.
+    pub tcp: Vec<u64>,
+    pub listeners: Vec<u64>,
+}
+
+impl Net {
+    pub fn new(forward: bool) -> Net {
+        let stack = Stack::new(Config {
+            variant: Variant::V4,
+            prefix: "/nonexistent".into(),
+            forward,
+            rx_threads: 1,
+            rx_prio: None,
+            threads_min: 1,
+            threads_max: 1,
+            verbose: 0,
+        });
+        let sink = Arc::new(Sink::default());
+        let mut udp_peers = Vec::new();
+        let (ifp, listeners, connecting) = {
+            let mut ctx = stack.ctx();
+            if let Ok(lo) = if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false)) {
+                lo.set_up(true);
+            }
+            let ifp = if_attach(
+                &mut ctx,
+                Ifnet::ether(2, "en0".into(), MAC, 1500, Box::new(SinkDriver(sink.clone()))),
+            )
+            .expect("en0 attaches to a fresh stack");
+            crate::inet::add_addr(
+                &mut ctx,
+                &AddrReq {
+                    name: "en0".into(),
+                    addr: Some(ME.into()),
+                    netmask: Some(Ipv4Addr::new(255, 255, 255, 0).into()),
+                    brd: None,
+                },
+            )
+            .expect("an address on a fresh interface");
+            let mut listeners = Vec::new();
+            for (id, addr, port) in [(1, ME, LISTEN_PORT), (2, Ipv4Addr::UNSPECIFIED, 22)] {
+                usrreq::attach(&mut ctx, id);
+                let ok = usrreq::bind(&mut ctx, id, SocketAddrV4::new(addr, port), true)
+                    .and_then(|()| usrreq::listen(&mut ctx, id, 8, true));
+                if ok.is_ok() {
+                    listeners.push(id);
+                }
+            }
+            for (id, addr, port) in [(10, Ipv4Addr::UNSPECIFIED, 53), (11, ME, 7)] {
+                let Ok((ours, theirs)) = SeqPacket::pair() else {
+                    continue;
+                };
+                ctx.inet.udp.push(UdpPcb::new(id, ours, 1 << 16));
+                if crate::inet::udp::udp_bind(&mut ctx, id, SocketAddrV4::new(addr, port), true).is_ok() {
+                    udp_peers.push(theirs);
+                }
+            }
+            (ifp, listeners, 3u64)
+        };
+        let mut net = Net {
+            stack,
+            ifp,
+            sink,
+            udp_peers,
+            tcp: Vec::new(),
+            listeners,
+        };
+        // The peer announces itself, so answers go out at once.
+        let mut a = arp_frame(1, PEER, ME, PEER_MAC);
+        net.input(&mut a);
+        // A connection to the listener on port 80: SYN (with every option), SYN-ACK, ACK.
+        let opts = [
+            2, 4, 0x05, 0xb4, // MSS 1460
+            1, 3, 3, 7, // window scale 7
+            4, 2, // SACK permitted
+            8, 10, 0, 0, 0, 1, 0, 0, 0, 0, // timestamps
+            1, 1, // padding
+        ];
+        let mut syn = tcp_frame(PEER, PEER_PORT, ME, LISTEN_PORT, 1000, 0, 0x02, 65535, &opts, &[]);
+        net.sink_clear();
+        net.input(&mut syn);
+        let synack = net.sent().into_iter().find_map(|f| parse_synack(&f));
+        if let Some(isn) = synack {
+            let ts = [1, 1, 8, 10, 0, 0, 0, 2, 0, 0, 0, 1];
+            let mut ack = tcp_frame(
+                PEER,
+                PEER_PORT,
+                ME,
+                LISTEN_PORT,
+                1001,
+                isn.wrapping_add(1),
+                0x10,
+                512,
+                &ts,
+                &[],
+            );
+            net.input(&mut ack);
+            let mut ctx = net.stack.ctx();
+            if let Some(&lid) = net.listeners.first() {
+                if let Ok(Some(id)) = usrreq::accept(&mut ctx, lid) {
+                    net.tcp.push(id);
+                }
+            }
+        }
+        // One of ours, connecting to the peer's port 7000.
+        {
+            let mut ctx = net.stack.ctx();
+            usrreq::attach(&mut ctx, connecting);
+            if usrreq::connect(&mut ctx, connecting, SocketAddrV4::new(PEER, 7000), true).is_ok() {
+                net.tcp.push(connecting);
+            }
+        }
+        net.sink_clear();
+        net
+    }
+
+    /// Hands one frame to the stack as the driver's receive thread does.
+    pub fn input(&mut self, frame: &mut [u8]) {
+        ether_input(&self.stack, &self.ifp, frame, FrameMeta::PLAIN);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        for p in &self.udp_peers {
+            while let Ok(crate::msg::wire::Received::Msg(_) | crate::msg::wire::Received::Truncated(_)) =
+                p.recv_nowait(&mut buf)
+            {}
+        }
+    }
+
+    fn sent(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.sink.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn sink_clear(&self) {
+        self.sink.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// What the stack sent is well-formed: an Ethernet header from our address, and an
+    /// IPv4 header whose lengths fit the frame and whose checksum holds.
+    fn check_sent(&self) {
+        for f in self.sink.0.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            assert!(f.len() >= 14 && f[6..12] == MAC, "frame from our address");
+            if f[12..14] != [8, 0] {
+                continue;
+            }
+            let p = &f[14..];
+            assert!(p.len() >= 20 && p[0] >> 4 == 4, "an IPv4 header");
+            let hlen = usize::from(p[0] & 0xf) * 4;
+            let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            assert!(hlen >= 20 && hlen <= total && total <= p.len(), "lengths fit the frame");
+            assert_eq!(cksum(&p[..hlen]), 0, "header checksum of what we sent");
+            assert_eq!(p[6] & 0x80, 0, "the reserved fragment bit is clear");
+        }
+    }
+
+    /// Runs the fuzzer's script: frames (with optional fix-ups so that they get past the
+    /// checksums and into the connections), user actions on the sockets, timer ticks.
+    /// Then checks the invariants.
+    pub fn run(&mut self, data: &[u8]) {
+        let mut b = Bytes(data);
+        while !b.is_empty() {
+            let op = b.u8();
+            match op & 7 {
+                0..=3 => {
+                    let len = usize::from(b.u16() % 1600);
+                    let body = b.take(len).to_vec();
+                    let mut f = self.fixup(op, body);
+                    self.input(&mut f);
+                }
+                4 => {
+                    let which = usize::from(b.u8());
+                    let n = usize::from(b.u16()) * 4;
+                    if let Some(&id) = self.pick(which) {
+                        let data = vec![0x5a; n];
+                        let _ = usrreq::send(&mut self.stack.ctx(), id, &data);
+                    }
+                }
+                5 => {
+                    let which = usize::from(b.u8());
+                    let act = b.u8();
+                    if let Some(&id) = self.pick(which) {
+                        let mut ctx = self.stack.ctx();
+                        match act % 4 {
+                            0 => {
+                                let _ = usrreq::recv(&mut ctx, id, usize::from(b.u16()), act & 0x10 != 0);
+                            }
+                            1 => {
+                                let _ = usrreq::shutdown(&mut ctx, id, i32::from(act >> 4) % 3);
+                            }
+                            2 => {
+                                usrreq::close(&mut ctx, id, usrreq::Sock::Conn);
+                                drop(ctx);
+                                self.tcp.retain(|t| *t != id);
+                            }
+                            _ => usrreq::abort(&mut ctx, id),
+                        }
+                    }
+                    for &l in &self.listeners.clone() {
+                        if let Ok(Some(id)) = usrreq::accept(&mut self.stack.ctx(), l) {
+                            if self.tcp.len() < 16 {
+                                self.tcp.push(id);
+                            }
+                        }
+                    }
+                }
+                6 => {
+                    let mut ctx = self.stack.ctx();
+                    crate::inet::tcp::timer::tcp_timers(&mut ctx);
+                    crate::net::arp::arp_timer(&mut ctx);
+                    crate::inet::reass::reass_timer(&mut ctx);
+                }
+                _ => {
+                    let port = b.u16();
+                    let n = usize::from(b.u16() % 2000);
+                    let to = SocketAddrV4::new(if op & 0x80 != 0 { PEER } else { ME }, port);
+                    let _ = crate::inet::udp::udp_output(&mut self.stack.ctx(), 10, Some(to), &vec![7; n], true);
+                    self.drain();
+                }
+            }
+            self.check_sent();
+            self.sink_clear();
+        }
+        self.check();
+    }
+
+    fn pick(&self, which: usize) -> Option<&u64> {
+        if self.tcp.is_empty() {
+            None
+        } else {
+            self.tcp.get(which % self.tcp.len())
+        }
+    }
+
+    /// Makes a frame of the fuzzer's bytes. Bit 6 of `op` puts an Ethernet header for us
+    /// from the peer in front (IPv4 unless bit 7 says ARP); bit 5 makes a TCP segment's
+    /// addresses, ports and sequence numbers those of one of our connections (the fuzzer's
+    /// numbers become offsets from rcv_nxt and snd_una); bit 4 mends the IP header's length
+    /// and checksum; bit 3 the TCP, UDP or ICMP checksum.
+    fn fixup(&self, op: u8, body: Vec<u8>) -> Vec<u8> {
+        let mut f = if op & 0x40 != 0 {
+            let mut f = Vec::with_capacity(body.len() + 14);
+            f.extend_from_slice(&MAC);
+            f.extend_from_slice(&PEER_MAC);
+            f.extend_from_slice(if op & 0x80 != 0 { &[8, 6] } else { &[8, 0] });
+            f.extend_from_slice(&body);
+            f
+        } else {
+            body
+        };
+        if f.len() < 14 + 20 || f[12..14] != [8, 0] || f[14] >> 4 != 4 {
+            return f;
+        }
+        let hlen = usize::from(f[14] & 0xf) * 4;
+        if hlen < 20 || f.len() < 14 + hlen {
+            return f;
+        }
+        let proto = f[14 + 9];
+        let frag = u16::from_be_bytes([f[14 + 6], f[14 + 7]]) & 0x3fff != 0;
+        if op & 0x20 != 0 && proto == 6 && f.len() >= 14 + hlen + 20 {
+            let ctx = self.stack.ctx();
+            let which = usize::from(f[14 + hlen]) % self.tcp.len().max(1);
+            if let Some(t) = self.tcp.get(which).and_then(|id| ctx.inet.tcp.tcbs.get(id)) {
+                f[14 + 12..14 + 16].copy_from_slice(&t.faddr.octets());
+                f[14 + 16..14 + 20].copy_from_slice(&t.laddr.octets());
+                let s = 14 + hlen;
+                f[s..s + 2].copy_from_slice(&t.fport.to_be_bytes());
+                f[s + 2..s + 4].copy_from_slice(&t.lport.to_be_bytes());
+                let seq = u32::from_be_bytes([f[s + 4], f[s + 5], f[s + 6], f[s + 7]]);
+                let ack = u32::from_be_bytes([f[s + 8], f[s + 9], f[s + 10], f[s + 11]]);
+                // Small offsets either way: the top bit of each says "below".
+                let rel = |base: u32, x: u32| {
+                    if x & 0x8000_0000 != 0 {
+                        base.wrapping_sub(x & 0xffff)
+                    } else {
+                        base.wrapping_add(x & 0x00ff_ffff)
+                    }
+                };
+                f[s + 4..s + 8].copy_from_slice(&rel(t.rcv_nxt, seq).to_be_bytes());
+                f[s + 8..s + 12].copy_from_slice(&rel(t.snd_una, ack).to_be_bytes());
+            }
+        }
+        let total = f.len() - 14;
+        if op & 0x10 != 0 && total <= IP_MAXPACKET {
+            f[14 + 2..14 + 4].copy_from_slice(&(total as u16).to_be_bytes());
+            f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+            let c = cksum(&f[14..14 + hlen]);
+            f[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        let ip_total = usize::from(u16::from_be_bytes([f[14 + 2], f[14 + 3]]));
+        if op & 0x08 != 0 && !frag && ip_total >= hlen && ip_total <= total {
+            let src = Ipv4Addr::new(f[26], f[27], f[28], f[29]);
+            let dst = Ipv4Addr::new(f[30], f[31], f[32], f[33]);
+            let l4 = &mut f[14 + hlen..14 + ip_total];
+            match proto {
+                6 if l4.len() >= 20 => {
+                    l4[16..18].copy_from_slice(&[0, 0]);
+                    let c = tcp_cksum(src, dst, l4);
+                    l4[16..18].copy_from_slice(&c.to_be_bytes());
+                }
+                17 if l4.len() >= 8 => {
+                    l4[6..8].copy_from_slice(&[0, 0]);
+                    let c = udp_cksum(src, dst, l4);
+                    l4[6..8].copy_from_slice(&c.to_be_bytes());
+                }
+                1 if l4.len() >= 4 => {
+                    l4[2..4].copy_from_slice(&[0, 0]);
+                    let c = cksum(l4);
+                    l4[2..4].copy_from_slice(&c.to_be_bytes());
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// What must hold after any input.
+    pub fn check(&self) {
+        let ctx = self.stack.ctx();
+        assert!(ctx.inet.reass.len() <= ctx.inet.maxfragpackets);
+        assert!(ctx.arp.entries.len() <= crate::net::arp::ARP_MAXENTRIES);
+        for t in ctx.inet.tcp.tcbs.values() {
+            assert!(
+                t.snd_buf.len() <= t.snd_buf_max.max(1) + 4 * 65536,
+                "send buffer within bounds"
+            );
+            assert!(t.rcv_buf.len() <= t.rcv_buf_max.max(crate::inet::tcp::TCP_RCVBUF_MAX));
+        }
+    }
+}
+
+/// An ARP request or reply (`op`) from `spa` (hardware address `sha`) for `tpa`, broadcast.
+pub fn arp_frame(op: u16, spa: Ipv4Addr, tpa: Ipv4Addr, sha: [u8; 6]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(42);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&[8, 6, 0, 1, 8, 0, 6, 4]);
+    f.extend_from_slice(&op.to_be_bytes());
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&spa.octets());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tpa.octets());
+    f
+}
+
+/// A TCP segment in an Ethernet frame from the peer to us, checksums right.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_frame(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    win: u16,
+    opts: &[u8],
+    data: &[u8],
+) -> Vec<u8> {
+    let olen = opts.len() & !3;
+    let mut t = Vec::with_capacity(20 + olen + data.len());
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.push((((20 + olen) / 4) as u8) << 4);
+    t.push(flags);
+    t.extend_from_slice(&win.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t.extend_from_slice(&opts[..olen]);
+    t.extend_from_slice(data);
+    let c = tcp_cksum(src, dst, &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ip_frame(src, dst, 6, 1, 0, &t)
+}
+
+/// An IPv4 packet (20-byte header) in an Ethernet frame from the peer to us.
+pub fn ip_frame(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, id: u16, off: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(34 + payload.len());
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[8, 0]);
+    let mut h = [0u8; 20];
+    write_header(&mut h, 0, 20 + payload.len(), id, off, 64, proto, src, dst);
+    f.extend_from_slice(&h);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The ISN of a SYN-ACK we sent, if `f` is one.
+fn parse_synack(f: &[u8]) -> Option<u32> {
+    if f.len() < 54 || f[12..14] != [8, 0] || f[23] != 6 {
+        return None;
+    }
+    let t = &f[14 + usize::from(f[14] & 0xf) * 4..];
+    if t.len() < 20 || t[13] & 0x12 != 0x12 {
+        return None;
+    }
+    Some(u32::from_be_bytes([t[4], t[5], t[6], t[7]]))
+}
+
+/// IP reassembly: the fuzzer's bytes describe fragments of a few datagrams from the peer
+/// (id, offset, more-fragments, length, header options, protocol); each goes to
+/// `ip_reass` as ip_input would hand it over. A datagram that comes out must be one that
+/// ip_input can take: a header whose length fields match the bytes, within 64 KiB.
+pub fn reass(data: &[u8]) {
+    let stack = Stack::new(Config {
+        variant: Variant::V4,
+        prefix: "/nonexistent".into(),
+        forward: false,
+        rx_threads: 1,
+        rx_prio: None,
+        threads_min: 1,
+        threads_max: 1,
+        verbose: 0,
+    });
+    let mut b = Bytes(data);
+    // Trains make many fragments of few bytes of input: a bound keeps each run short.
+    let mut budget = 4 * crate::inet::reass::MAXFRAGS;
+    while !b.is_empty() && budget > 0 {
+        let flags = b.u8();
+        let id = u16::from(b.u8() & 3);
+        let off8 = b.u16() & 0x1fff;
+        let len8 = b.u8();
+        let extra = usize::from(b.u8() & 7);
+        // Bit 3: a train of `len8` full fragments (2040 bytes each, more following) from
+        // `off8` on, so that a datagram of any size is a few bytes of input away.
+        let (count, len8) = if flags & 8 != 0 { (len8, 255) } else { (1, len8) };
+        for i in 0..u16::from(count) {
+            let off8 = off8 + i * 255;
+            if off8 > 0x1fff || budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let more = flags & 1 != 0 || count > 1;
+            // Mostly multiples of 8; sometimes not, as a last fragment may be.
+            let len = usize::from(len8) * 8 + if flags & 2 != 0 { extra } else { 0 };
+            let opts = usize::from(flags >> 5) * 4 + if flags & 0x10 != 0 { 8 } else { 0 };
+            let hlen = (20 + opts).min(60);
+            if hlen + len > IP_MAXPACKET {
+                continue;
+            }
+            let p = fragment(flags, id, off8, more, hlen, len);
+            let mut ctx = stack.ctx();
+            if let Some(whole) = crate::inet::reass::ip_reass(&mut ctx, &p) {
+                let ip = Ip(&whole);
+                assert!(whole.len() <= IP_MAXPACKET, "reassembled {} bytes", whole.len());
+                assert!(ip.hlen() >= 20 && ip.hlen() <= whole.len());
+                assert_eq!(ip.total_len(), whole.len(), "total length field matches the datagram");
+                assert_eq!(cksum(&whole[..ip.hlen()]), 0, "header checksum");
+                assert!(!ip.is_fragment());
+            }
+            assert!(ctx.inet.reass.len() <= ctx.inet.maxfragpackets);
+            assert!(ctx.inet.reass.fragments() <= ctx.inet.maxfragpackets * crate::inet::reass::MAXFRAGS);
+        }
+    }
+}
+
+/// One fragment from the peer to us: a header of `hlen` bytes (no-op options after the
+/// first 20), `len` bytes of data at `off8` * 8.
+fn fragment(flags: u8, id: u16, off8: u16, more: bool, hlen: usize, len: usize) -> Vec<u8> {
+    let total = hlen + len;
+    let mut p = vec![0u8; total];
+    let off = off8 | if more { 0x2000 } else { 0 };
+    let proto = if flags & 4 != 0 { 17 } else { 1 };
+    write_header(&mut p[..20], 0, total, id, off, 64, proto, PEER, ME);
+    p[0] = 0x40 | (hlen / 4) as u8;
+    for o in &mut p[20..hlen] {
+        *o = 1;
+    }
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = cksum(&p[..hlen]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    for (i, x) in p[hlen..].iter_mut().enumerate() {
+        *x = (i as u8) ^ (off8 as u8);
+    }
+    p
+}
+
+/// Channel messages: the fuzzer's bytes are a credential choice, then datagrams (each a
+/// 16-bit length and the bytes), each decoded as the stack decodes what a client sends.
+/// What decodes must encode back to the same message; control and capture requests then go
+/// to the handlers the stack's workers call, from root or from an ordinary user. A request
+/// from an ordinary user must change nothing.
+pub fn channel(data: &[u8]) {
+    use crate::msg::wire::{Cred, Received};
+    use crate::msg::{decode, encode, Msg};
+    use crate::resmgr::{bpf, control, Conn};
+
+    let mut b = Bytes(data);
+    let root = b.u8() & 1 == 0;
+    let Ok((ours, theirs)) = SeqPacket::pair() else { return };
+    let net = Net::new(false);
+    let cred = Cred {
+        pid: 1,
+        uid: if root { 0 } else { 1000 },
+        gid: 0,
+    };
+    let Ok(conn) = Conn::detached(1 << 40, ours, cred) else {
+        return;
+    };
+    let mut cap = bpf::Capture::new();
+    let mut buf = vec![0u8; crate::msg::MAX_MSG + 1];
+    while !b.is_empty() {
+        let len = usize::from(b.u16());
+        let d = b.take(len).to_vec();
+        let Ok(frame) = decode(&d) else { continue };
+        let again = encode(
+            &frame.msg,
+            frame.hdr.seq,
+            frame.hdr.pid,
+            frame.hdr.flags,
+            frame.hdr.errno,
+        );
+        match decode(&again) {
+            Ok(f2) => assert!(f2.hdr == frame.hdr || again.len() != d.len() || f2.msg == frame.msg),
+            Err(e) => panic!("a decoded message does not decode after encoding: {e}"),
+        }
+        let before = (!root).then(|| state_of(&net));
+        match &frame.msg {
+            Msg::BpfAttach(_)
+            | Msg::BpfSetFilter(_)
+            | Msg::BpfConfigure(_)
+            | Msg::BpfRead(_)
+            | Msg::BpfWrite(_)
+            | Msg::BpfStats(_)
+            | Msg::BpfFlush(_) => {
+                let _ = bpf::dispatch(&net.stack, &conn, &mut cap, &frame.hdr, &frame.msg);
+            }
+            Msg::Subscribe(_) => {}
+            m => control::dispatch(&net.stack, &conn, &frame.hdr, m),
+        }
+        if let Some(before) = before {
+            assert_eq!(
+                before,
+                state_of(&net),
+                "a request from an ordinary user changed the stack"
+            );
+        }
+        while let Ok(Received::Msg(n)) = theirs.recv_nowait(&mut buf) {
+            assert!(decode(&buf[..n]).is_ok(), "the stack sent a reply that does not decode");
+        }
+    }
+    bpf::close(&net.stack, cap);
+}
+
+/// What an ordinary user may not change: interfaces, addresses, routes, sysctl values.
+fn state_of(net: &Net) -> String {
+    let ctx = net.stack.ctx();
+    let ifs: Vec<_> = crate::net::if_control::if_list(&ctx, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| (i.index, i.name, i.flags, i.mtu, i.lladdr, i.addrs, i.capenable))
+        .collect();
+    let rt: Vec<_> = ctx
+        .rt
+        .dump()
+        .iter()
+        .map(|r| crate::net::route::control::rt_msg(&ctx, r))
+        .collect();
+    let sysctl = crate::sys::sysctl::get(&ctx, "net")
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default();
+    format!("{ifs:?}\n{rt:?}\n{sysctl}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::tcp::State;
+
+    /// The harness really has what the targets are meant to reach: an established
+    /// connection and one in SYN_SENT, and a segment the fuzzer writes with offsets lands
+    /// in sequence on the connection.
+    #[test]
+    fn the_net_harness_reaches_connections() {
+        let mut net = Net::new(false);
+        let states: Vec<State> = {
+            let ctx = net.stack.ctx();
+            net.tcp.iter().map(|id| ctx.inet.tcp.tcbs[id].state).collect()
+        };
+        assert_eq!(states, [State::Established, State::SynSent]);
+        let f = tcp_frame(PEER, 1, ME, 1, 0, 0, 0x18, 512, &[], b"hello");
+        let mut script = vec![0x38];
+        script.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        script.extend_from_slice(&f);
+        net.run(&script);
+        let id = net.tcp[0];
+        let got = usrreq::recv(&mut net.stack.ctx(), id, 100, false);
+        match got {
+            Ok(usrreq::Recv::Data(d)) => assert_eq!(d, b"hello"),
+            _ => panic!("the segment did not land on the connection"),
+        }
+    }
+
+    #[test]
+    fn reass_and_channel_take_anything() {
+        reass(&[1, 0, 0, 0, 10, 0, 0, 0, 0, 10, 3, 0]);
+        let m = crate::msg::encode(&crate::msg::Msg::StatsGet(crate::msg::Empty), 1, 1, 0, 0);
+        let mut v = vec![1u8];
+        v.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        v.extend(m);
+        channel(&v);
+        channel(&[0, 0xff, 0xff, 1, 2, 3]);
+    }
+}
