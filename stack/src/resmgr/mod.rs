@@ -85,26 +85,18 @@ pub mod limits {
 }
 
 /// Logs at most one line every 10 seconds (with a count of those left out), for what a
-/// client can cause: what it makes the stack log must not grow with what it sends.
+/// client can cause: what it makes the stack log must not grow with what it sends. The
+/// same ratecheck(9) as the network's log lines (`sys::log`), with one shared place.
 pub(crate) fn ratelog(args: std::fmt::Arguments<'_>) {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static LEFT_OUT: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let next = NEXT.load(Ordering::Relaxed);
-    if now < next
-        || NEXT
-            .compare_exchange(next, now + 10, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        LEFT_OUT.fetch_add(1, Ordering::Relaxed);
+    static LAST: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
+    let mut g = lock(&LAST);
+    if !crate::sys::log::ratecheck(&mut g.0, Duration::from_secs(10)) {
+        g.1 += 1;
         return;
     }
-    match LEFT_OUT.swap(0, Ordering::Relaxed) {
-        0 => crate::klog!("{args}"),
-        n => crate::klog!("{args} ({n} more such lines left out)"),
-    }
+    let left_out = std::mem::take(&mut g.1);
+    drop(g);
+    crate::sys::log::log_net(args, left_out);
 }
 
 /// How long a thread above `threads_min` waits idle before it ends.
