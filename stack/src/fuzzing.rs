@@ -510,16 +510,7 @@ fn parse_synack(f: &[u8]) -> Option<u32> {
 /// `ip_reass` as ip_input would hand it over. A datagram that comes out must be one that
 /// ip_input can take: a header whose length fields match the bytes, within 64 KiB.
 pub fn reass(data: &[u8]) {
-    let stack = Stack::new(Config {
-        variant: Variant::V4,
-        prefix: "/nonexistent".into(),
-        forward: false,
-        rx_threads: 1,
-        rx_prio: None,
-        threads_min: 1,
-        threads_max: 1,
-        verbose: 0,
-    });
+    let stack = Stack::detached();
     let mut b = Bytes(data);
     // Trains make many fragments of few bytes of input: a bound keeps each run short.
     let mut budget = 4 * crate::inet::reass::MAXFRAGS;

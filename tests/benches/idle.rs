@@ -40,15 +40,6 @@ fn run_ns(pid: &str) -> u64 {
         .sum()
 }
 
-fn rss_kb(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// A TCP segment from the peer to the stack, as an Ethernet frame.
 fn segment(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8) -> Vec<u8> {
     let mut t = vec![0u8; 20];
@@ -182,7 +173,7 @@ fn idle_cpu(bin: &Path, conns: usize, window: Duration) -> (f64, u64) {
     std::thread::sleep(window);
     let (b, dt) = (run_ns(&pid), t0.elapsed());
     let cpu = b.saturating_sub(a) as f64 / dt.as_nanos() as f64 * 100.0;
-    let rss = rss_kb(&pid);
+    let rss = pktbox_tests::hostile::vm_rss_kib(pid.parse().unwrap_or(0)).unwrap_or(0);
     eprintln!(
         "  {}: {conns} connections set up in {:.1} s",
         bin.display(),

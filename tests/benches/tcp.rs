@@ -12,15 +12,6 @@ use std::time::{Duration, Instant};
 
 use pktbox_stack::socket::{TcpListener, TcpStream};
 
-fn rss_kb(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
 const TOTAL: usize = 256 << 20;
 
 fn stream<S: Write + Send + 'static, R: Read>(mut tx: S, mut rx: R) -> f64 {
@@ -106,7 +97,7 @@ fn main() {
     // Memory per established connection: the stack's RSS before and after 200 of them
     // (each is two sockets of the stack, client and server, and their two channels).
     std::thread::sleep(Duration::from_millis(500));
-    let before = rss_kb(&pid);
+    let before = pktbox_tests::hostile::vm_rss_kib(pid.parse().unwrap_or(0)).unwrap_or(0);
     let l3 = TcpListener::bind_at(&prefix, "127.0.0.1:9002", 128).expect("listen");
     let mut keep = Vec::new();
     for _ in 0..200 {
@@ -115,7 +106,7 @@ fn main() {
         keep.push((c, s));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let after = rss_kb(&pid);
+    let after = pktbox_tests::hostile::vm_rss_kib(pid.parse().unwrap_or(0)).unwrap_or(0);
     println!(
         "memory per established connection (both ends in the stack): {:.1} KiB",
         (after.saturating_sub(before)) as f64 / 400.0

@@ -357,19 +357,10 @@ mod tests {
     use crate::inet::ip::write_header;
     use crate::inet::raw::RawPcb;
     use crate::msg::wire::{Received, SeqPacket};
-    use crate::sys::{Config, Stack, Variant};
+    use crate::sys::Stack;
 
     fn stack() -> Arc<Stack> {
-        Stack::new(Config {
-            variant: Variant::V4,
-            prefix: "/nonexistent".into(),
-            forward: false,
-            rx_threads: 1,
-            rx_prio: None,
-            threads_min: 1,
-            threads_max: 1,
-            verbose: 0,
-        })
+        Stack::detached()
     }
 
     /// An echo reply from 10.0.0.2 to 10.0.0.1, its checksum right or not.

@@ -176,20 +176,11 @@ pub fn reass_timer(ctx: &mut Ctx) {
 mod tests {
     use super::*;
     use crate::inet::ip::write_header;
-    use crate::sys::{Config, Stack, Variant};
+    use crate::sys::Stack;
     use std::sync::Arc;
 
     fn stack() -> Arc<Stack> {
-        Stack::new(Config {
-            variant: Variant::V4,
-            prefix: "/nonexistent".into(),
-            forward: false,
-            rx_threads: 1,
-            rx_prio: None,
-            threads_min: 1,
-            threads_max: 1,
-            verbose: 0,
-        })
+        Stack::detached()
     }
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

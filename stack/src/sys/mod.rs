@@ -174,6 +174,21 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// A stack with no channel, driver or thread of its own: the context alone, for unit
+    /// tests and the fuzz harness.
+    pub fn detached() -> Arc<Stack> {
+        Stack::new(Config {
+            variant: Variant::V4,
+            prefix: "/nonexistent".into(),
+            forward: false,
+            rx_threads: 1,
+            rx_prio: None,
+            threads_min: 1,
+            threads_max: 1,
+            verbose: 0,
+        })
+    }
+
     pub fn new(config: Config) -> Arc<Stack> {
         let inet = InState {
             forwarding: config.forward,

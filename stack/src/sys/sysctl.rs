@@ -344,19 +344,10 @@ pub fn set(ctx: &mut Ctx, name: &str, value: &str) -> Result<SysctlChange, Sysct
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::{Config, Stack, Variant};
+    use crate::sys::Stack;
 
     fn stack() -> std::sync::Arc<Stack> {
-        Stack::new(Config {
-            variant: Variant::V4,
-            prefix: "/nonexistent".into(),
-            forward: false,
-            rx_threads: 1,
-            rx_prio: None,
-            threads_min: 1,
-            threads_max: 1,
-            verbose: 0,
-        })
+        Stack::detached()
     }
 
     #[test]
