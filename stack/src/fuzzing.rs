@@ -22,7 +22,7 @@ use crate::msg::AddrReq;
 use crate::net::ether::ether_input;
 use crate::net::if_control::if_attach;
 use crate::net::ifnet::Ifnet;
-use crate::sys::{Config, Stack, Variant};
+use crate::sys::Stack;
 
 /// Our interface's MAC and address, and the peer's, on 10.0.0.0/24.
 pub const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -33,15 +33,15 @@ pub const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const LISTEN_PORT: u16 = 80;
 pub const PEER_PORT: u16 = 40000;
 
-/// Frames the stack sent, kept until the harness looks (bounded).
-#[derive(Default)]
-struct Sink(Mutex<Vec<Vec<u8>>>);
+/// A driver that keeps the first frames the stack sends (at most `.1` of them) until they
+/// are looked at: the fuzz harness's en0, and the unit tests'.
+pub(crate) struct Sink(pub(crate) Mutex<Vec<Vec<u8>>>, usize);
 
 struct SinkDriver(Arc<Sink>);
 
 impl Driver for SinkDriver {
     fn kind(&self) -> &'static str {
-        "fuzz"
+        "sink"
     }
     fn raw_fd(&self) -> std::os::fd::RawFd {
         -1
@@ -51,7 +51,7 @@ impl Driver for SinkDriver {
     }
     fn send(&self, f: &[u8]) -> std::io::Result<()> {
         let mut v = self.0 .0.lock().unwrap_or_else(|p| p.into_inner());
-        if v.len() < 64 {
+        if v.len() < self.0 .1 {
             v.push(f.to_vec());
         }
         Ok(())
@@ -62,6 +62,37 @@ impl Driver for SinkDriver {
     fn details(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+}
+
+/// A stack with lo0 up and en0 (10.0.0.1/24 on a [`Sink`] that keeps `keep` frames),
+/// forwarding as asked.
+pub(crate) fn en0_stack(forward: bool, keep: usize) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+    let stack = Stack::detached();
+    let sink = Arc::new(Sink(Mutex::new(Vec::new()), keep));
+    let ifp = {
+        let mut ctx = stack.ctx();
+        ctx.inet.forwarding = forward;
+        if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false))
+            .expect("lo0 attaches to a fresh stack")
+            .set_up(true);
+        let ifp = if_attach(
+            &mut ctx,
+            Ifnet::ether(2, "en0".into(), MAC, 1500, Box::new(SinkDriver(sink.clone()))),
+        )
+        .expect("en0 attaches to a fresh stack");
+        crate::inet::add_addr(
+            &mut ctx,
+            &AddrReq {
+                name: "en0".into(),
+                addr: Some(ME.into()),
+                netmask: Some(Ipv4Addr::new(255, 255, 255, 0).into()),
+                brd: None,
+            },
+        )
+        .expect("an address on a fresh interface");
+        ifp
+    };
+    (stack, ifp, sink)
 }
 
 /// Reads the fuzzer's bytes front to back; past the end every read is zero.
@@ -110,38 +141,10 @@ pub struct Net {
 
 impl Net {
     pub fn new(forward: bool) -> Net {
-        let stack = Stack::new(Config {
-            variant: Variant::V4,
-            prefix: "/nonexistent".into(),
-            forward,
-            rx_threads: 1,
-            rx_prio: None,
-            threads_min: 1,
-            threads_max: 1,
-            verbose: 0,
-        });
-        let sink = Arc::new(Sink::default());
+        let (stack, ifp, sink) = en0_stack(forward, 64);
         let mut udp_peers = Vec::new();
-        let (ifp, listeners, connecting) = {
+        let (listeners, connecting) = {
             let mut ctx = stack.ctx();
-            if let Ok(lo) = if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false)) {
-                lo.set_up(true);
-            }
-            let ifp = if_attach(
-                &mut ctx,
-                Ifnet::ether(2, "en0".into(), MAC, 1500, Box::new(SinkDriver(sink.clone()))),
-            )
-            .expect("en0 attaches to a fresh stack");
-            crate::inet::add_addr(
-                &mut ctx,
-                &AddrReq {
-                    name: "en0".into(),
-                    addr: Some(ME.into()),
-                    netmask: Some(Ipv4Addr::new(255, 255, 255, 0).into()),
-                    brd: None,
-                },
-            )
-            .expect("an address on a fresh interface");
             let mut listeners = Vec::new();
             for (id, addr, port) in [(1, ME, LISTEN_PORT), (2, Ipv4Addr::UNSPECIFIED, 22)] {
                 usrreq::attach(&mut ctx, id);
@@ -160,7 +163,7 @@ impl Net {
                     udp_peers.push(theirs);
                 }
             }
-            (ifp, listeners, 3u64)
+            (listeners, 3u64)
         };
         let mut net = Net {
             stack,

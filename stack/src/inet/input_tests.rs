@@ -3,51 +3,20 @@
 //! and the IP counters account for every packet.
 
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use pktbox_drivers::{Driver, FrameMeta, Recv};
+use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
 use crate::inet::cksum::cksum;
 use crate::inet::ip::write_header;
-use crate::msg::{AddrReq, IpStats};
+use crate::msg::IpStats;
 use crate::net::arp::ARP_MAXENTRIES;
 use crate::net::ether::ether_input;
-use crate::net::if_control::if_attach;
 use crate::net::ifnet::Ifnet;
-use crate::sys::{Config, Stack, Variant};
+use crate::sys::Stack;
 
-/// A driver that keeps what the stack sends.
-pub(crate) struct Sink(pub(crate) Mutex<Vec<Vec<u8>>>);
-
-/// The driver half that the interface owns.
-struct SinkDriver(Arc<Sink>);
-
-impl Driver for SinkDriver {
-    fn kind(&self) -> &'static str {
-        "sink"
-    }
-    fn raw_fd(&self) -> std::os::fd::RawFd {
-        -1
-    }
-    fn recv(&self, _: &mut [u8]) -> std::io::Result<Recv> {
-        Ok(Recv::WouldBlock)
-    }
-    fn send(&self, f: &[u8]) -> std::io::Result<()> {
-        let mut v = self.0 .0.lock().unwrap();
-        // Keep the first frames (what tests look at); forget the rest.
-        if v.len() < 10_000 {
-            v.push(f.to_vec());
-        }
-        Ok(())
-    }
-    fn link_up(&self) -> bool {
-        true
-    }
-    fn details(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
+pub(crate) use crate::fuzzing::Sink;
 
 pub(crate) const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 pub(crate) const PEER: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -56,40 +25,8 @@ pub(crate) const HIM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 /// A stack with lo0 and en0 (10.0.0.1/24 on a driver that keeps what is sent).
 pub(crate) fn setup(forward: bool) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
-    let stack = Stack::new(Config {
-        variant: Variant::V4,
-        prefix: "/nonexistent".into(),
-        forward,
-        rx_threads: 1,
-        rx_prio: None,
-        threads_min: 1,
-        threads_max: 1,
-        verbose: 0,
-    });
-    let sink = Arc::new(Sink(Mutex::new(Vec::new())));
-    let ifp = {
-        let mut ctx = stack.ctx();
-        if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false))
-            .unwrap()
-            .set_up(true);
-        let ifp = if_attach(
-            &mut ctx,
-            Ifnet::ether(2, "en0".into(), MAC, 1500, Box::new(SinkDriver(sink.clone()))),
-        )
-        .unwrap();
-        crate::inet::add_addr(
-            &mut ctx,
-            &AddrReq {
-                name: "en0".into(),
-                addr: Some(ME.into()),
-                netmask: Some(Ipv4Addr::new(255, 255, 255, 0).into()),
-                brd: None,
-            },
-        )
-        .unwrap();
-        ifp
-    };
-    (stack, ifp, sink)
+    // Keep the first frames (what tests look at); forget the rest.
+    crate::fuzzing::en0_stack(forward, 10_000)
 }
 
 pub(crate) fn ether(dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
-use crate::inet::input_tests::{arp, ether, HIM, MAC, ME, PEER};
-use crate::inet::ip::{write_header, IPPROTO_TCP};
-use crate::inet::tcp::output::tcp_cksum;
+use crate::inet::input_tests::{arp, ether, HIM, ME, PEER};
 use crate::inet::tcp::usrreq::{self, Sock};
 use crate::inet::tcp::State;
 use crate::net::ether::ether_input;
@@ -28,29 +26,7 @@ fn setup() -> (Arc<Stack>, Arc<Ifnet>) {
 /// A segment from the peer to us.
 #[allow(clippy::too_many_arguments)]
 fn segment(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, win: u16, opts: &[u8], data: &[u8]) -> Vec<u8> {
-    let olen = opts.len() & !3;
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.push((((20 + olen) / 4) as u8) << 4);
-    t.push(flags);
-    t.extend_from_slice(&win.to_be_bytes());
-    t.extend_from_slice(&[0, 0, 0, 0]);
-    t.extend_from_slice(&opts[..olen]);
-    t.extend_from_slice(data);
-    let c = tcp_cksum(HIM, ME, &t);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    let mut f = Vec::new();
-    f.extend_from_slice(&MAC);
-    f.extend_from_slice(&PEER);
-    f.extend_from_slice(&[8, 0]);
-    let mut ip = vec![0u8; 20];
-    write_header(&mut ip, 0, 20 + t.len(), 1, 0, 64, IPPROTO_TCP, HIM, ME);
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&t);
-    f
+    crate::fuzzing::tcp_frame(HIM, sport, ME, dport, seq, ack, flags, win, opts, data)
 }
 
 #[derive(Debug, Clone)]
