@@ -539,17 +539,7 @@ mod tests {
         theirs
             .set_read_timeout(Some(std::time::Duration::from_millis(50)))
             .unwrap();
-        ctx.inet.raw.push(RawPcb {
-            id: 1,
-            proto: IPPROTO_ICMP,
-            laddr: None,
-            faddr: None,
-            ttl: None,
-            tos: 0,
-            sndbuf: None,
-            conn: ours,
-            drops: 0,
-        });
+        ctx.inet.raw.push(RawPcb::new(1, IPPROTO_ICMP, ours));
         let lo = Arc::new(Ifnet::loopback(1, "lo0".into(), false));
         let mut buf = vec![0u8; 4096];
         icmp_input(&mut ctx, &lo, &echo_reply(false), false);

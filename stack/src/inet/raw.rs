@@ -25,6 +25,24 @@ pub struct RawPcb {
     pub drops: u64,
 }
 
+impl RawPcb {
+    /// A fresh raw socket `id` for protocol `proto`, whose datagrams go to the client over
+    /// `conn`.
+    pub fn new(id: u64, proto: u8, conn: SeqPacket) -> RawPcb {
+        RawPcb {
+            id,
+            proto,
+            laddr: None,
+            faddr: None,
+            ttl: None,
+            tos: 0,
+            sndbuf: None,
+            conn,
+            drops: 0,
+        }
+    }
+}
+
 /// Gives a copy of a local datagram to every raw socket that wants it. Returns whether
 /// any did.
 pub fn rip_input(ctx: &mut Ctx, pkt: &[u8]) -> bool {

@@ -47,17 +47,7 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 return Err(Fail::new(libc::EPERM));
             }
             let proto = u8::try_from(req.protocol).map_err(|_| Fail::new(libc::EPROTONOSUPPORT))?;
-            stack.ctx().inet.raw.push(RawPcb {
-                id: conn.id,
-                proto,
-                laddr: None,
-                faddr: None,
-                ttl: None,
-                tos: 0,
-                sndbuf: None,
-                conn: sock,
-                drops: 0,
-            });
+            stack.ctx().inet.raw.push(RawPcb::new(conn.id, proto, sock));
             Ok(Kind::Raw)
         }
         libc::SOCK_DGRAM => {
@@ -592,17 +582,7 @@ mod tests {
         let mut ctx = stack.ctx();
         let _client = udp_sock(&mut ctx);
         let (ours, _theirs) = SeqPacket::pair().unwrap();
-        ctx.inet.raw.push(RawPcb {
-            id: 2,
-            proto: 1,
-            laddr: None,
-            faddr: None,
-            ttl: None,
-            tos: 0,
-            sndbuf: None,
-            conn: ours,
-            drops: 0,
-        });
+        ctx.inet.raw.push(RawPcb::new(2, 1, ours));
         let refused = [
             SockOpt::Linger(Some(0)),
             SockOpt::Linger(None),
