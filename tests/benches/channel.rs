@@ -16,6 +16,16 @@ use std::time::{Duration, Instant};
 use pktbox_stack::msg::wire::{Received, SeqPacket};
 use pktbox_stack::socket::Stack;
 
+/// Starts a stack with no interface at `prefix`.
+fn start_stack(bin: &std::path::Path, prefix: &std::path::Path) {
+    let st = Command::new(bin)
+        .args(["io-pkt-v4", "-ptcpip"])
+        .arg(format!("prefix={}", prefix.display()))
+        .status()
+        .expect("io-pkt");
+    assert!(st.success());
+}
+
 fn stop(prefix: &std::path::Path) {
     if let Ok(pid) = std::fs::read_to_string(prefix.join("dev/socket.lock")) {
         let _ = Command::new("kill").arg(pid.trim()).status();
@@ -75,12 +85,7 @@ fn transport(bin: &std::path::Path, base: &std::path::Path) {
 
     // Round trips of a sysctl read.
     let prefix = base.join("rtt");
-    let st = Command::new(bin)
-        .args(["io-pkt-v4", "-ptcpip"])
-        .arg(format!("prefix={}", prefix.display()))
-        .status()
-        .expect("io-pkt");
-    assert!(st.success());
+    start_stack(bin, &prefix);
     let mut s = Stack::open_at(&prefix).expect("open");
     let n = 20_000;
     let t = Instant::now();
@@ -120,12 +125,7 @@ fn transport(bin: &std::path::Path, base: &std::path::Path) {
 /// ifconfig -a, alone and under abuse.
 fn abuse(bin: &std::path::Path, base: &std::path::Path) {
     let prefix = base.join("abuse");
-    let st = Command::new(bin)
-        .args(["io-pkt-v4", "-ptcpip"])
-        .arg(format!("prefix={}", prefix.display()))
-        .status()
-        .expect("io-pkt");
-    assert!(st.success());
+    start_stack(bin, &prefix);
     let runs = 300;
     let ifconfig = |n: usize| -> Vec<Duration> {
         let mut v: Vec<Duration> = (0..n)
