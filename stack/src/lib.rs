@@ -8,6 +8,7 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inet;
+pub mod inet6;
 pub mod msg;
 pub mod net;
 pub mod resmgr;

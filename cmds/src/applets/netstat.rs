@@ -1043,6 +1043,8 @@ mod tests {
                     addr: a.parse().unwrap(),
                     netmask: m.parse().unwrap(),
                     brd: None,
+                    flags: 0,
+                    scopeid: 0,
                 })
                 .collect(),
             driver: None,

@@ -144,6 +144,8 @@ impl InIfaddr {
             addr: IpAddr::V4(self.addr),
             netmask: IpAddr::V4(self.mask),
             brd: self.broadcast.map(IpAddr::V4),
+            flags: 0,
+            scopeid: 0,
         }
     }
 }

@@ -161,6 +161,10 @@ pub struct IfAddr {
     pub addr: IpAddr,
     pub netmask: IpAddr,
     pub brd: Option<IpAddr>,
+    /// IPv6 address flags (`IN6_IFF_*`: tentative, duplicated, deprecated, autoconf).
+    pub flags: u32,
+    /// The scope id of a link-local IPv6 address (its interface index), else 0.
+    pub scopeid: u32,
 }
 
 /// Everything ifconfig shows of one interface.

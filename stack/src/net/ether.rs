@@ -86,6 +86,14 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: Fram
             let mut ctx = stack.ctx();
             ip_input(&mut ctx, ifp, frame, ETHER_HDR_LEN, l2bcast, meta);
         }
+        EtherTypes::Ipv6 if meta.gso == Gso::None => {
+            let mut ctx = stack.ctx();
+            if ctx.inet6.enabled {
+                crate::inet6::ip6::ip6_input(&mut ctx, ifp, &frame[ETHER_HDR_LEN..]);
+            } else {
+                inc(&ifp.stats.noproto);
+            }
+        }
         _ if meta.gso != Gso::None => inc(&ifp.stats.ierrors),
         _ => inc(&ifp.stats.noproto),
     }

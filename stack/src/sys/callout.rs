@@ -55,6 +55,11 @@ pub fn start(stack: &Arc<Stack>) -> std::io::Result<JoinHandle<()>> {
                 if Instant::now() >= next_slow {
                     crate::net::arp::arp_timer(&mut ctx);
                     crate::inet::reass::reass_timer(&mut ctx);
+                    if ctx.inet6.enabled {
+                        crate::inet6::nd6::nd6_timer(&mut ctx);
+                        crate::inet6::frag6::frag6_timer(&mut ctx);
+                        crate::inet6::icmp6::pmtu_timer(&mut ctx);
+                    }
                     next_slow += slow;
                 }
                 let w = &mut ctx.inet.tcp.wheel;

@@ -80,6 +80,8 @@ pub struct Ctx {
     pub ifnets: Vec<Arc<Ifnet>>,
     /// IPv4 addresses and parameters.
     pub inet: InState,
+    /// IPv6 addresses, parameters and ND state (enabled in the v6 variant only).
+    pub inet6: crate::inet6::In6State,
     pub arpstat: ArpStats,
     pub arp: ArpCache,
     /// The IPv4 routing table.
@@ -130,7 +132,10 @@ impl std::ops::DerefMut for CtxGuard<'_> {
 impl Drop for CtxGuard<'_> {
     fn drop(&mut self) {
         let Some(mut g) = self.g.take() else { return };
-        crate::inet::ip::loopback_drain(&mut g);
+        while !g.inet.loopq.is_empty() || !g.inet6.loopq.is_empty() {
+            crate::inet::ip::loopback_drain(&mut g);
+            crate::inet6::ip6::loopback_drain6(&mut g);
+        }
         crate::inet::tcp::timer::tcp_sched_touched(&mut g);
         if g.inet.tcp.woken.is_empty() {
             return;
@@ -197,6 +202,10 @@ impl Stack {
         let ctx = Ctx {
             ifnets: Vec::new(),
             inet,
+            inet6: crate::inet6::In6State {
+                enabled: config.variant.has_inet6(),
+                ..Default::default()
+            },
             arpstat: ArpStats::default(),
             arp: ArpCache::default(),
             rt: RouteTable::default(),

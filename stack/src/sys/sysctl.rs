@@ -27,11 +27,21 @@ pub struct Node {
     pub set: Option<fn(&mut Ctx, &SysctlValue)>,
 }
 
-fn int(v: &SysctlValue) -> i64 {
+pub fn int(v: &SysctlValue) -> i64 {
     match v {
         SysctlValue::Int(i) => *i,
         SysctlValue::Str(_) => 0,
     }
+}
+
+/// Every node of this stack: the base tree, and net.inet6 in the v6 variant.
+fn nodes(ctx: &Ctx) -> impl Iterator<Item = &'static Node> {
+    let v6: &'static [Node] = if ctx.inet6.enabled {
+        crate::inet6::SYSCTL_NODES
+    } else {
+        &[]
+    };
+    NODES.iter().chain(v6.iter())
 }
 
 /// The tree (`sysctl -a` prints it sorted by name).
@@ -262,8 +272,7 @@ fn matches(node: &str, want: &str) -> bool {
 
 /// Reads a leaf or every leaf of a subtree ("" is the whole tree).
 pub fn get(ctx: &Ctx, name: &str) -> Result<Vec<SysctlEntry>, SysctlError> {
-    let v: Vec<SysctlEntry> = NODES
-        .iter()
+    let v: Vec<SysctlEntry> = nodes(ctx)
         .filter(|n| matches(n.name, name))
         .map(|n| SysctlEntry {
             name: n.name.to_string(),
@@ -316,8 +325,8 @@ fn parse(node: &Node, value: &str) -> Result<SysctlValue, SysctlError> {
 
 /// Writes a leaf. Subtrees cannot be written; read-only nodes give EPERM.
 pub fn set(ctx: &mut Ctx, name: &str, value: &str) -> Result<SysctlChange, SysctlError> {
-    let Some(node) = NODES.iter().find(|n| n.name == name) else {
-        if NODES.iter().any(|n| matches(n.name, name)) {
+    let Some(node) = nodes(ctx).find(|n| n.name == name) else {
+        if nodes(ctx).any(|n| matches(n.name, name)) {
             return Err(SysctlError {
                 errno: libc::EISDIR,
                 text: Some("a subtree; name a leaf to set".into()),
