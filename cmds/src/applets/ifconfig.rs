@@ -230,8 +230,6 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
                     } else {
                         p.clear_caps |= c;
                     }
-                } else if p.addr.is_none() && other.starts_with(|c: char| c.is_ascii_digit()) {
-                    p.addr = Some(parse_addr(other).ok_or_else(|| format!("{other}: bad value"))?);
                 } else if p.addr6.is_none() && other.contains(':') && !other.starts_with('-') {
                     let (a, len) = match other.split_once('/') {
                         Some((a, l)) => (
@@ -254,6 +252,8 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
                         }
                         p.prefixlen = len;
                     }
+                } else if p.addr.is_none() && other.starts_with(|c: char| c.is_ascii_digit()) {
+                    p.addr = Some(parse_addr(other).ok_or_else(|| format!("{other}: bad value"))?);
                 } else {
                     return Err(format!("{other}: unknown parameter"));
                 }

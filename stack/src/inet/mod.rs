@@ -214,6 +214,7 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
     route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.prefix_len());
     if ifp.set_up(true) {
         announce_ifinfo(ctx, &ifp);
+        crate::inet6::if_up(ctx, &ifp);
     }
     if flags & iff::NOARP == 0 && ifp.driver.is_some() {
         arp::arp_announce(ctx, &ifp, addr);

@@ -173,6 +173,8 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
             },
         )
         .map_err(|f| format!("lo0: {}", f.text.unwrap_or_default()))?;
+        // ::1 and fe80::1 on lo0 (the v6 variant).
+        crate::inet6::if_up(&mut ctx, &lo);
         for o in drivers {
             let name = match &o.common.name {
                 Some(n) => {

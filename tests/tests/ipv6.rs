@@ -1,0 +1,235 @@
+//! IPv6 end to end (the v6 variant), with Linux's kernel as the referee: Linux pings the
+//! stack's link-local (with %scope) and global addresses over a TAP in a namespace of the
+//! test's own (fragments both ways with -s 4000), Linux's neighbor table shows the stack
+//! REACHABLE with its MAC, Linux's radvd gives it a SLAAC address that a zero lifetime
+//! withdraws; two stacks on a hub with one address see it duplicated by DAD; the
+//! IPv4-only variants refuse inet6.
+
+use std::process::Stdio;
+
+use pktbox_tests::*;
+
+/// The inet6 lines of `ifconfig IF`.
+fn inet6_lines(st: &StackProc, ifname: &str) -> Vec<String> {
+    st.ok("ifconfig", &[ifname])
+        .lines()
+        .filter(|l| l.trim_start().starts_with("inet6 "))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// Waits until the address is on the interface and no longer tentative; its line.
+fn wait_usable(st: &StackProc, ifname: &str, addr: &str) -> String {
+    wait_for(&format!("{addr} on {ifname} to pass DAD"), || {
+        inet6_lines(st, ifname).into_iter().find(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.split('%').next() == Some(addr))
+                && !l.contains("tentative")
+        })
+    })
+}
+
+/// The stack's link-local address on `ifname` (from its MAC, as ifconfig shows it).
+fn link_local(st: &StackProc, ifname: &str) -> String {
+    wait_for("a link-local address", || {
+        inet6_lines(st, ifname)
+            .into_iter()
+            .find(|l| l.starts_with("inet6 fe80:"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .map(|a| a.split('%').next().unwrap_or(a).to_string())
+            })
+    })
+}
+
+/// The address with a /32 prefix `hi:lo` (lo 32 bits) and the EUI-64 interface id of
+/// `mac` (RFC 4291 appendix A), as Rust prints it.
+fn eui64_addr(hi: u16, lo: u32, mac: &[u8; 6]) -> String {
+    std::net::Ipv6Addr::new(
+        hi,
+        (lo >> 16) as u16,
+        lo as u16,
+        0,
+        u16::from_be_bytes([mac[0] ^ 2, mac[1]]),
+        u16::from_be_bytes([mac[2], 0xff]),
+        u16::from_be_bytes([0xfe, mac[3]]),
+        u16::from_be_bytes([mac[4], mac[5]]),
+    )
+    .to_string()
+}
+
+#[test]
+fn linux_pings_the_stack_over_v6_and_sees_it_reachable() {
+    if !can_run_linux("linux_pings_the_stack_over_v6_and_sees_it_reachable", &["ip", "ping"]) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.79.0.1/24");
+    let linux = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    linux(&["ip", "-6", "addr", "add", "2001:db8:79::1/64", "dev", "tap0", "nodad"]).ok();
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:79::2", "prefixlen", "64"]);
+    // Right after the add the address is tentative; then DAD passes.
+    let line = wait_usable(&st, "en0", "2001:db8:79::2");
+    assert_eq!(line, "inet6 2001:db8:79::2 prefixlen 64");
+    let ll = link_local(&st, "en0");
+    let mac = st.mac("en0");
+    let want_ll = eui64_addr(0xfe80, 0, &mac);
+    assert_eq!(ll, want_ll, "EUI-64 link-local from {}", mac_str(&mac));
+    let line = wait_usable(&st, "en0", &ll);
+    assert_eq!(line, format!("inet6 {ll}%en0 prefixlen 64 scopeid 0x2"));
+    // lo0 has ::1 and fe80::1%lo0.
+    let lo = inet6_lines(&st, "lo0");
+    assert_eq!(
+        lo,
+        vec!["inet6 ::1 prefixlen 128", "inet6 fe80::1%lo0 prefixlen 64 scopeid 0x1"]
+    );
+
+    let r = linux(&["ping", "-6", "-c", "3", "-i", "0.2", "-W", "5", "2001:db8:79::2"]);
+    assert_eq!(r.code, Some(0), "Linux ping -6 global: {r:#?}");
+    assert!(r.stdout.contains("3 received"), "{r:#?}");
+    let scoped = format!("{ll}%tap0");
+    let r = linux(&["ping", "-6", "-c", "3", "-i", "0.2", "-W", "5", &scoped]);
+    assert_eq!(r.code, Some(0), "Linux ping -6 link-local: {r:#?}");
+    assert!(r.stdout.contains("3 received"), "{r:#?}");
+    // Fragments both ways: Linux's request reassembled here, our reply fragmented.
+    let r = linux(&["ping", "-6", "-c", "1", "-s", "4000", "-W", "5", "2001:db8:79::2"]);
+    assert_eq!(r.code, Some(0), "Linux ping -6 -s 4000: {r:#?}");
+    assert!(r.stdout.contains("4008 bytes from 2001:db8:79::2"), "{r:#?}");
+    let s6 = st.open().stats6().expect("ip6 counters");
+    assert!(s6.ip6.reassembled >= 1 && s6.ip6.fragmented >= 1, "{s6:?}");
+    assert!(s6.icmp6.inhist[128] >= 7, "{s6:?}");
+
+    // Linux's neighbor table: the stack, REACHABLE, with its MAC.
+    let r = linux(&["ip", "-6", "neigh", "show", "dev", "tap0"]);
+    let want = format!("2001:db8:79::2 lladdr {} REACHABLE", mac_str(&mac));
+    assert!(r.stdout.lines().any(|l| l.trim() == want), "wanted {want:?}: {r:#?}");
+    // And ours has Linux (learnt from its NS, confirmed when Linux answered ours or not).
+    let nd = st.open().nd_dump().expect("the neighbor cache");
+    assert!(
+        nd.iter()
+            .any(|e| e.addr.to_string() == "2001:db8:79::1" && e.lladdr.is_some()),
+        "{nd:?}"
+    );
+
+    // Delete: gone from ifconfig, and Linux's ping fails.
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:79::2", "delete"]);
+    assert!(!inet6_lines(&st, "en0").iter().any(|l| l.contains("2001:db8:79::2")));
+    let r = linux(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:79::2"]);
+    assert_ne!(r.code, Some(0), "{r:#?}");
+}
+
+#[test]
+fn slaac_from_linux_radvd_and_a_zero_lifetime_withdraws() {
+    if !can_run_linux(
+        "slaac_from_linux_radvd_and_a_zero_lifetime_withdraws",
+        &["ip", "ping", "radvd"],
+    ) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.80.0.1/24");
+    let linux = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    linux(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]).ok();
+    linux(&["ip", "-6", "addr", "add", "2001:db8:80::1/64", "dev", "tap0", "nodad"]).ok();
+    st.ok("sysctl", &["-w", "net.inet6.ip6.accept_rtadv=1"]);
+    st.ok("ifconfig", &["en0", "up"]);
+    let dir = TempDir::new();
+    let conf = dir.join("radvd.conf");
+    let write_conf = |valid: &str, pref: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "interface tap0 {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n \
+                 prefix 2001:db8:80::/64 {{\n  AdvOnLink on;\n  AdvAutonomous on;\n  \
+                 AdvValidLifetime {valid};\n  AdvPreferredLifetime {pref};\n }};\n}};\n"
+            ),
+        )
+        .expect("radvd.conf");
+    };
+    write_conf("86400", "14400");
+    let pidfile = dir.join("radvd.pid");
+    let radvd = |conf: &std::path::Path| {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name])
+            .arg(tool("radvd").expect("radvd"))
+            .args(["-n", "-m", "stderr", "-C"])
+            .arg(conf)
+            .arg("-p")
+            .arg(&pidfile)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        ChildGuard::spawn(cmd)
+    };
+    let mut rd = radvd(&conf);
+    let mac = st.mac("en0");
+    let addr = eui64_addr(0x2001, 0xdb8_0080, &mac);
+    let line = wait_usable(&st, "en0", &addr);
+    assert_eq!(line, format!("inet6 {addr} prefixlen 64 autoconf"));
+    let r = linux(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "5", &addr]);
+    assert_eq!(r.code, Some(0), "Linux pings the SLAAC address: {r:#?}");
+    // A default router: Linux's link-local, in the neighbor cache as a router.
+    let nd = st.open().nd_dump().expect("the neighbor cache");
+    assert!(
+        nd.iter().any(|e| e.addr.segments()[0] == 0xfe80 && e.is_router),
+        "{nd:?}"
+    );
+    // radvd again, now advertising the prefix with zero lifetimes: the address goes.
+    rd.terminate();
+    write_conf("0", "0");
+    let _rd = radvd(&conf);
+    wait_for("the zero lifetime to withdraw the address", || {
+        (!inet6_lines(&st, "en0").iter().any(|l| l.contains(&addr))).then_some(())
+    });
+}
+
+#[test]
+fn dad_on_a_hub_finds_the_address_duplicated() {
+    let hubs = TempDir::new();
+    let hub = format!("path={}", hubs.join("hub").display());
+    let a = StackProc::start_variant("io-pkt-v6-hc", &["-t", "1", "-d", "hub", &hub]);
+    let b = StackProc::start_variant("io-pkt-v6-hc", &["-t", "1", "-d", "hub", &hub]);
+    a.ok("ifconfig", &["en0", "inet6", "2001:db8:5::1/64"]);
+    wait_usable(&a, "en0", "2001:db8:5::1");
+    b.ok("ifconfig", &["en0", "inet6", "2001:db8:5::1/64"]);
+    let dup = wait_for("B to find 2001:db8:5::1 duplicated", || {
+        inet6_lines(&b, "en0")
+            .into_iter()
+            .find(|l| l.contains("2001:db8:5::1 ") && l.contains("duplicated"))
+    });
+    assert_eq!(dup, "inet6 2001:db8:5::1 prefixlen 64 duplicated");
+    // A keeps it, and its own link-local is unique.
+    assert_eq!(
+        wait_usable(&a, "en0", "2001:db8:5::1"),
+        "inet6 2001:db8:5::1 prefixlen 64"
+    );
+    let s = b.open().stats6().expect("icmp6 counters");
+    assert_eq!(s.icmp6.dad_duplicated, 1, "{s:?}");
+    drop((a, b));
+}
+
+#[test]
+fn the_v4_variants_refuse_inet6() {
+    for v in ["io-pkt-v4", "io-pkt-v4-hc"] {
+        let st = StackProc::start_variant(v, &[]);
+        let r = st.run("ifconfig", &["lo0", "inet6", "2001:db8::1", "prefixlen", "64"]);
+        assert_eq!(r.code, Some(1), "{v}: {r:#?}");
+        assert_eq!(
+            r.stderr, "ifconfig: inet6: address family not supported by this stack\n",
+            "{v}"
+        );
+        assert!(!st.ok("ifconfig", &["lo0"]).contains("inet6"), "{v}");
+        let r = st.run("sysctl", &["net.inet6.ip6.forwarding"]);
+        assert_ne!(r.code, Some(0), "{v}: {r:#?}");
+    }
+}
