@@ -192,6 +192,9 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
             "inet6" if first => p.inet6 = true,
             "prefixlen" => {
                 let v = value("prefixlen")?;
+                if p.prefixlen.is_some() {
+                    return Err("prefixlen given twice (as /len and prefixlen)".into());
+                }
                 p.prefixlen = Some(
                     v.parse()
                         .ok()
