@@ -5,6 +5,7 @@
 //! (the stack's end of the channel), `socket` (the client's end), `net` (interfaces,
 //! Ethernet, ARP), `inet` (IPv4), `sys` (threads, the stack context, sysctl).
 
+pub mod conf;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inet;
