@@ -74,8 +74,9 @@ impl Callouts {
         }
     }
 
-    /// Runs every timer that is due at `now` and returns when the thread must next wake.
-    pub fn run(&mut self, ctx: &mut Ctx, now: Instant) -> Option<Instant> {
+    /// Runs every timer that is due at `now` and returns when the thread must next wake
+    /// (at the latest `IDLE` from now), having told the timers that want to know.
+    pub fn run(&mut self, ctx: &mut Ctx, now: Instant) -> Instant {
         let mut wake: Option<Instant> = None;
         let earliest = |w: &mut Option<Instant>, t: Instant| *w = Some(w.map_or(t, |x| x.min(t)));
         for (t, next) in &mut self.timers {
@@ -95,18 +96,17 @@ impl Callouts {
                 earliest(&mut wake, at);
             }
         }
-        if let Some(w) = wake {
-            for (t, _) in &self.timers {
-                if let Some(f) = t.planned {
-                    f(ctx, w);
-                }
+        let wake = wake.map_or(now + IDLE, |w| w.min(now + IDLE));
+        for (t, _) in &self.timers {
+            if let Some(f) = t.planned {
+                f(ctx, wake);
             }
         }
         wake
     }
 }
 
-/// How long the callout thread sleeps when no timer has work.
+/// The longest the callout thread sleeps.
 const IDLE: Duration = Duration::from_secs(1);
 
 /// Starts the timer thread, which runs the stack's registered timers; it ends when the
@@ -118,8 +118,7 @@ pub fn start(stack: &Arc<Stack>) -> std::io::Result<JoinHandle<()>> {
         while !stack.shutting_down() {
             let wake = {
                 let mut ctx = stack.ctx();
-                let now = Instant::now();
-                callouts.run(&mut ctx, now).unwrap_or(now + IDLE)
+                callouts.run(&mut ctx, Instant::now())
             };
             stack.callout.sleep(wake.saturating_duration_since(Instant::now()));
         }
@@ -307,22 +306,24 @@ mod tests {
         let mut co = Callouts::new(&[&SLOW_T, &FAST_T], t0);
         // Not yet due: only the every-wake-up timer runs; the thread is told to wake at the
         // periodic one's first deadline.
-        assert_eq!(co.run(&mut c, t0), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(co.run(&mut c, t0), t0 + Duration::from_secs(1));
         assert_eq!(
             (SLOW_RUNS.load(Ordering::SeqCst), FAST_RUNS.load(Ordering::SeqCst)),
             (0, 1)
         );
         assert_eq!(
             co.run(&mut c, t0 + Duration::from_millis(1000)),
-            Some(t0 + Duration::from_secs(2))
+            t0 + Duration::from_secs(2)
         );
         assert_eq!(SLOW_RUNS.load(Ordering::SeqCst), 1);
         assert_eq!(c.inet.stat.fragtimeout, 1, "it ran on the stack context");
         // A long stall: one run, then the rhythm starts again from then.
         let late = t0 + Duration::from_secs(10);
-        assert_eq!(co.run(&mut c, late), Some(late + Duration::from_secs(1)));
+        assert_eq!(co.run(&mut c, late), late + Duration::from_secs(1));
         assert_eq!(SLOW_RUNS.load(Ordering::SeqCst), 2);
         assert_eq!(FAST_RUNS.load(Ordering::SeqCst), 3);
+        // With nothing periodic and nothing known, the thread still looks again in a while.
+        assert_eq!(Callouts::new(&[&FAST_T], t0).run(&mut c, t0), t0 + IDLE);
     }
 
     #[test]
@@ -336,7 +337,7 @@ mod tests {
         let mut c = s.ctx();
         let now = Instant::now();
         let mut co = Callouts::new(&s.registry.timers, now);
-        let wake = co.run(&mut c, now).expect("the slow timers are periodic");
+        let wake = co.run(&mut c, now);
         assert!(wake <= now + SLOW);
         assert_eq!(c.inet.tcp.wheel.planned, c.inet.tcp.wheel.tick_of(wake));
     }

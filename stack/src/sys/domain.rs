@@ -34,6 +34,9 @@ pub type Release = fn(&mut Ctx, &mut Vec<u64>);
 /// Adds a protocol's counters to the statistics `netstat -s` reads.
 pub type StatsReader = fn(&Ctx, &mut Stats);
 
+/// Configures lo0 for a domain when the stack starts; the error says why it could not.
+pub type LoopbackAttach = fn(&mut Ctx, &Arc<Ifnet>) -> Result<(), String>;
+
 /// Sets up a domain's or a protocol's state once the stack exists (`dom_init`, `pr_init`).
 pub type Init = fn(&mut Ctx, &Stack);
 
@@ -77,7 +80,7 @@ pub struct Domain {
     pub present: fn(Variant) -> bool,
     pub init: Option<Init>,
     /// Gives lo0 the domain's loopback address (127.0.0.1/8, ::1) when the stack starts.
-    pub loopback: Option<fn(&mut Ctx, &Arc<Ifnet>) -> Result<(), String>>,
+    pub loopback: Option<LoopbackAttach>,
     pub protosw: &'static [Protosw],
 }
 
