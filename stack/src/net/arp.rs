@@ -303,6 +303,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
 /// NetBSD's `arpdomain` (PF_ARP): the ARP timer and counters.
 pub static ARP: Domain = Domain {
     name: "arp",
+    // NetBSD's PF_ARP.
     family: 28,
     present: always,
     init: None,

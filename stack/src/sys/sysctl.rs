@@ -74,8 +74,9 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// A tree of `KERN` and `nodes`. A name registered twice is a build error in the
-    /// protocols' tables; the first registration wins and the second is left out.
+    /// A tree of `KERN` and `nodes`. A name registered twice is a mistake in the
+    /// protocols' tables (the unit tests look for one in every variant); should one slip
+    /// through, the first registration wins and the second is left out.
     pub fn new(nodes: impl IntoIterator<Item = &'static Node>) -> Tree {
         let mut v: Vec<&'static Node> = KERN.iter().chain(nodes).collect();
         v.sort_by(|a, b| a.name.cmp(b.name));

@@ -159,6 +159,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sysctl_choice_is_every_algorithm() {
+        for n in Algo::NAMES {
+            assert_eq!(Algo::from_name(n).map(Algo::name), Some(*n));
+        }
+        for a in [Algo::NewReno, Algo::Cubic] {
+            assert!(Algo::NAMES.contains(&a.name()));
+        }
+    }
+
+    #[test]
     fn cubic_backs_off_less_and_climbs_back() {
         let mss = 1000;
         let mut c = Cc::new(Algo::Cubic);
