@@ -9,9 +9,9 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet6::icmp6;
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{FragRepr, FRAG_HDR_LEN};
 use crate::wire::ipv6::{HEADER_LEN, MIN_MTU};

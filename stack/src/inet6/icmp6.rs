@@ -6,10 +6,10 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet6::ip6::{ip6_output, Out6};
 use crate::inet6::{mld6, nd6};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 use crate::wire::icmpv6::{self as ic, Icmpv6Packet, Icmpv6Repr};
 use crate::wire::ip6ext::NH_ICMPV6;
 use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};

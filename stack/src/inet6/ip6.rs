@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use pnet_packet::ethernet::EtherType;
 
+use crate::conf::Ctx;
 use crate::inet6::{frag6, icmp6, in6f, nd6};
 use crate::msg::IFT_LOOP;
 use crate::net::ether::ether_output;
 use crate::net::ifnet::{inc, Ifnet};
-use crate::sys::Ctx;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
 use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
@@ -150,7 +150,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool) {
                     return;
                 }
                 let data_len = payload.len() - x.offset - ip6ext::FRAG_HDR_LEN;
-                if f.more && (data_len % 8 != 0 || data_len == 0) {
+                if f.more && (!data_len.is_multiple_of(8) || data_len == 0) {
                     ctx.inet6.stat.fragdropped += 1;
                     icmp6::icmp6_error(ctx, ifp, pkt, ic::PARAM_PROB, ic::PARAMPROB_HEADER, 4);
                     return;

@@ -7,11 +7,11 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
+use crate::conf::Ctx;
 use crate::inet6::ip6::{ip6_output, Out6};
 use crate::inet6::nd6::ALL_NODES;
 use crate::msg::IFT_LOOP;
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{NH_ICMPV6, OPT_PADN, OPT_ROUTER_ALERT};
 use crate::wire::ipv6::{addr as a6, Ipv6Repr};

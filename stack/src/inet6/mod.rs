@@ -17,10 +17,13 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conf::Ctx;
 use crate::msg::{AddrReq, Icmp6Stats, IfAddr, IfaMsg, Ip6Stats, Msg};
 use crate::net::if_control::{announce_ifinfo, Fail};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
+use crate::sys::callout::{Timer, SLOW};
+use crate::sys::domain::{Domain, Protosw};
+use crate::sys::Variant;
 use crate::wire::ipv6::addr as a6;
 
 /// Address flags (NetBSD's `IN6_IFF_*`).
@@ -480,6 +483,66 @@ pub fn in6_selectsrc(ctx: &Ctx, dst: &Ipv6Addr, out_if: Option<u16>) -> Option<I
     }
     best.map(|b| b.addr)
 }
+
+/// The inet6 domain: present in io-pkt-v6-hc and io-pkt only. Its timers run ND (NUD,
+/// DAD, router solicitations, lifetimes), reassembly timeouts and path MTU expiry in the
+/// slow-timeout rhythm; its release hook delivers what was sent to our own addresses.
+pub static INET6: Domain = Domain {
+    name: "inet6",
+    family: libc::AF_INET6,
+    present: Variant::has_inet6,
+    init: Some(|c, _| c.inet6.enabled = true),
+    // ::1 and fe80::1 on lo0.
+    loopback: Some(|c, lo| {
+        if_up(c, lo);
+        Ok(())
+    }),
+    protosw: INET6SW,
+};
+
+/// The protocol switch of the inet6 domain (`inet6sw`).
+pub const INET6SW: &[Protosw] = &[
+    Protosw {
+        name: "ip6",
+        timers: &[Timer {
+            name: "frag6",
+            period: Some(SLOW),
+            run: |c| {
+                frag6::frag6_timer(c);
+                None
+            },
+            planned: None,
+        }],
+        sysctl: &[SYSCTL_NODES],
+        release: Some(|c, _| ip6::loopback_drain6(c)),
+        ..Protosw::EMPTY
+    },
+    Protosw {
+        name: "icmp6",
+        protocol: crate::wire::ip6ext::NH_ICMPV6,
+        timers: &[
+            Timer {
+                name: "nd6",
+                period: Some(SLOW),
+                run: |c| {
+                    nd6::nd6_timer(c);
+                    None
+                },
+                planned: None,
+            },
+            Timer {
+                name: "pmtu6",
+                period: Some(SLOW),
+                run: |c| {
+                    icmp6::pmtu_timer(c);
+                    None
+                },
+                planned: None,
+            },
+        ],
+        ..Protosw::EMPTY
+    },
+];
 
 /// The net.inet6 sysctl nodes (present in the v6 variant only).
 pub static SYSCTL_NODES: &[crate::sys::sysctl::Node] = {

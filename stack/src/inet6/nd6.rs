@@ -14,12 +14,12 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet6::ip6::{ip6_output, Out6, ETHERTYPE_IPV6};
 use crate::inet6::{in6f, In6Ifaddr};
 use crate::msg::{NdEntryInfo, IFT_LOOP};
 use crate::net::ether::{ether_ntoa, ether_output};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::NH_ICMPV6;
 use crate::wire::ipv6::{addr as a6, Ipv6Repr, MIN_MTU};

@@ -343,10 +343,8 @@ mod tests {
                 n += 1;
                 if let Ok(Step::Ext(h)) = s {
                     assert!(h.offset + h.data.len() <= b.len());
-                    for o in options(h.data) {
-                        if let Ok(o) = o {
-                            assert!(o.offset < h.data.len());
-                        }
+                    for o in options(h.data).flatten() {
+                        assert!(o.offset < h.data.len());
                     }
                 }
             }
