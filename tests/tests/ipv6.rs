@@ -233,3 +233,116 @@ fn the_v4_variants_refuse_inet6() {
         assert_ne!(r.code, Some(0), "{v}: {r:#?}");
     }
 }
+
+/// A stack forwarding between two Linux namespaces, one TAP in each: ns1 (2001:db8:1::1)
+/// <-> en0 (2001:db8:1::2) | en1 (2001:db8:2::2) <-> ns2 (2001:db8:2::1).
+#[test]
+fn the_stack_forwards_v6_between_two_namespaces() {
+    if !can_run_linux("the_stack_forwards_v6_between_two_namespaces", &["ip", "ping"]) {
+        return;
+    }
+    let (ns1, ns2) = (NetNs::new(), NetNs::new());
+    let mut st = StackProc::new_prefix("io-pkt-v6-hc");
+    let log_path = st.dir().join("stack.log");
+    let log = std::fs::File::create(&log_path).expect("stack log");
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &ns1.name])
+        .arg(bin())
+        .args(["io-pkt-v6-hc", "-f", "-ptcpip"])
+        .arg(format!("prefix={}", st.prefix().display()))
+        .args(["-d", "tap", "tap=tap0", "-d", "tap", "tap=tap1"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("stack log"))
+        .stderr(log);
+    let mut child = ChildGuard::spawn(cmd);
+    wait_for("the stack to answer", || {
+        if let Some(c) = child.try_code() {
+            panic!(
+                "the stack exited ({c:?}): {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        pktbox_stack::socket::Stack::open_at(st.prefix()).ok()
+    });
+    st.adopt();
+    let in_ns = |ns: &NetNs, args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    // The second TAP goes to the other namespace; the stack's descriptor stays good.
+    in_ns(&ns1, &["ip", "link", "set", "tap1", "netns", &ns2.name]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "tap0", "up"]).ok();
+    in_ns(&ns2, &["ip", "link", "set", "tap1", "mtu", "1280", "up"]).ok();
+    in_ns(
+        &ns1,
+        &["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "tap0", "nodad"],
+    )
+    .ok();
+    in_ns(
+        &ns2,
+        &["ip", "-6", "addr", "add", "2001:db8:2::1/64", "dev", "tap1", "nodad"],
+    )
+    .ok();
+    in_ns(&ns1, &["ip", "-6", "route", "add", "default", "via", "2001:db8:1::2"]).ok();
+    in_ns(&ns2, &["ip", "-6", "route", "add", "default", "via", "2001:db8:2::2"]).ok();
+    st.ok("sysctl", &["-w", "net.inet6.ip6.forwarding=1"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:1::2/64"]);
+    st.ok("ifconfig", &["en1", "inet6", "2001:db8:2::2/64"]);
+    st.ok("ifconfig", &["en1", "mtu", "1280"]);
+    wait_usable(&st, "en0", "2001:db8:1::2");
+    wait_usable(&st, "en1", "2001:db8:2::2");
+
+    let r = in_ns(
+        &ns1,
+        &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "5", "2001:db8:2::1"],
+    );
+    assert_eq!(r.code, Some(0), "forwarded: {r:#?}");
+    assert!(r.stdout.contains("ttl=63"), "one hop: {r:#?}");
+    // Hop limit 1 expires at the stack: time exceeded from its address on ns1's side.
+    let r = in_ns(&ns1, &["ping", "-6", "-c", "1", "-t", "1", "-W", "3", "2001:db8:2::1"]);
+    assert!(
+        r.stdout
+            .contains("From 2001:db8:1::2 icmp_seq=1 Time exceeded: Hop limit"),
+        "{r:#?}"
+    );
+    // Too big for en1 (1280) and not to be fragmented by a router: packet too big, which
+    // Linux takes as its path MTU.
+    let r = in_ns(
+        &ns1,
+        &[
+            "ping",
+            "-6",
+            "-c",
+            "1",
+            "-s",
+            "1400",
+            "-M",
+            "do",
+            "-W",
+            "3",
+            "2001:db8:2::1",
+        ],
+    );
+    assert!(r.stdout.contains("Packet too big: mtu=1280"), "{r:#?}");
+    let r = in_ns(&ns1, &["ip", "-6", "route", "get", "2001:db8:2::1"]);
+    assert!(r.stdout.contains("mtu 1280"), "Linux learnt the path MTU: {r:#?}");
+    // Then Linux fragments to 1280, and the fragments are forwarded.
+    let r = in_ns(
+        &ns1,
+        &["ping", "-6", "-c", "1", "-s", "1400", "-W", "5", "2001:db8:2::1"],
+    );
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    // An address nobody has a route to: unreachable, no route.
+    in_ns(
+        &ns1,
+        &["ip", "-6", "route", "add", "2001:db8:99::/64", "via", "2001:db8:1::2"],
+    )
+    .ok();
+    let r = in_ns(&ns1, &["ping", "-6", "-c", "1", "-W", "3", "2001:db8:99::1"]);
+    assert!(r.stdout.contains("Destination unreachable: No route"), "{r:#?}");
+    let s = st.open().stats6().expect("ip6 counters");
+    assert!(s.ip6.forward >= 4 && s.ip6.noroute >= 1 && s.ip6.cantfrag >= 1, "{s:?}");
+    drop(st);
+    child.terminate();
+}
