@@ -678,47 +678,6 @@ fn state_of(net: &Net) -> String {
     format!("{ifs:?}\n{rt:?}\n{sysctl}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inet::tcp::State;
-
-    /// The harness really has what the targets are meant to reach: an established
-    /// connection and one in SYN_SENT, and a segment the fuzzer writes with offsets lands
-    /// in sequence on the connection.
-    #[test]
-    fn the_net_harness_reaches_connections() {
-        let mut net = Net::new(false);
-        let states: Vec<State> = {
-            let ctx = net.stack.ctx();
-            net.tcp.iter().map(|id| ctx.inet.tcp.tcbs[id].state).collect()
-        };
-        assert_eq!(states, [State::Established, State::SynSent]);
-        let f = tcp_frame(PEER, 1, ME, 1, 0, 0, 0x18, 512, &[], b"hello");
-        let mut script = vec![0x38];
-        script.extend_from_slice(&(f.len() as u16).to_be_bytes());
-        script.extend_from_slice(&f);
-        net.run(&script);
-        let id = net.tcp[0];
-        let got = usrreq::recv(&mut net.stack.ctx(), id, 100, false);
-        match got {
-            Ok(usrreq::Recv::Data(d)) => assert_eq!(d, b"hello"),
-            _ => panic!("the segment did not land on the connection"),
-        }
-    }
-
-    #[test]
-    fn reass_and_channel_take_anything() {
-        reass(&[1, 0, 0, 0, 10, 0, 0, 0, 0, 10, 3, 0]);
-        let m = crate::msg::encode(&crate::msg::Msg::StatsGet(crate::msg::Empty), 1, 1, 0, 0);
-        let mut v = vec![1u8];
-        v.extend_from_slice(&(m.len() as u16).to_be_bytes());
-        v.extend(m);
-        channel(&v);
-        channel(&[0, 0xff, 0xff, 1, 2, 3]);
-    }
-}
-
 /// IPv6 input, Neighbor Discovery and reassembly: the fuzzer's bytes are a script of
 /// packets from the link to a v6 stack (en0 with its link-local and 2001:db8::1/64,
 /// accepting router advertisements, with small bounds on the neighbor cache and
@@ -900,5 +859,46 @@ pub fn ip6(data: &[u8]) {
         assert!(s.reass.len() <= s.maxfragpackets);
         assert!(s.reass.mem() <= frag6::REASS_MEM_MAX);
         assert!(s.loopq.is_empty(), "loopback drained when the context is let go");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::tcp::State;
+
+    /// The harness really has what the targets are meant to reach: an established
+    /// connection and one in SYN_SENT, and a segment the fuzzer writes with offsets lands
+    /// in sequence on the connection.
+    #[test]
+    fn the_net_harness_reaches_connections() {
+        let mut net = Net::new(false);
+        let states: Vec<State> = {
+            let ctx = net.stack.ctx();
+            net.tcp.iter().map(|id| ctx.inet.tcp.tcbs[id].state).collect()
+        };
+        assert_eq!(states, [State::Established, State::SynSent]);
+        let f = tcp_frame(PEER, 1, ME, 1, 0, 0, 0x18, 512, &[], b"hello");
+        let mut script = vec![0x38];
+        script.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        script.extend_from_slice(&f);
+        net.run(&script);
+        let id = net.tcp[0];
+        let got = usrreq::recv(&mut net.stack.ctx(), id, 100, false);
+        match got {
+            Ok(usrreq::Recv::Data(d)) => assert_eq!(d, b"hello"),
+            _ => panic!("the segment did not land on the connection"),
+        }
+    }
+
+    #[test]
+    fn reass_and_channel_take_anything() {
+        reass(&[1, 0, 0, 0, 10, 0, 0, 0, 0, 10, 3, 0]);
+        let m = crate::msg::encode(&crate::msg::Msg::StatsGet(crate::msg::Empty), 1, 1, 0, 0);
+        let mut v = vec![1u8];
+        v.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        v.extend(m);
+        channel(&v);
+        channel(&[0, 0xff, 0xff, 1, 2, 3]);
     }
 }

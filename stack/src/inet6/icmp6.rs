@@ -12,7 +12,7 @@ use crate::inet6::{mld6, nd6};
 use crate::net::ifnet::Ifnet;
 use crate::wire::icmpv6::{self as ic, Icmpv6Packet, Icmpv6Repr};
 use crate::wire::ip6ext::NH_ICMPV6;
-use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
+use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
 
 /// Errors sent per second at most (net.inet6.icmp6.errppslimit, NetBSD's default).
 pub const ERRPPSLIMIT: u32 = 100;
@@ -227,5 +227,4 @@ pub fn icmp6_echo(
 pub fn pmtu_timer(ctx: &mut Ctx) {
     let now = Instant::now();
     ctx.inet6.pmtu.retain(|_, v| now.duration_since(v.1) < PMTU_EXPIRE);
-    let _ = a6::scope;
 }
