@@ -19,7 +19,7 @@ pub mod sysctl;
 use crate::inet::InState;
 use crate::net::arp::{ArpCache, ArpStats};
 use crate::net::ifnet::Ifnet;
-use crate::net::route::RouteTable;
+use crate::net::route::Rib;
 use crate::net::route_socket::RouteSocket;
 
 /// The stack variants of the seed.
@@ -82,8 +82,8 @@ pub struct Ctx {
     pub inet: InState,
     pub arpstat: ArpStats,
     pub arp: ArpCache,
-    /// The IPv4 routing table.
-    pub rt: RouteTable,
+    /// The routing tables (`rt.inet`, `rt.inet6`).
+    pub rt: Rib,
     pub hostname: String,
     /// Subscribers to routing broadcasts.
     pub rtsock: RouteSocket,
@@ -199,7 +199,7 @@ impl Stack {
             inet,
             arpstat: ArpStats::default(),
             arp: ArpCache::default(),
-            rt: RouteTable::default(),
+            rt: Rib::default(),
             hostname: String::new(),
             rtsock: RouteSocket::default(),
             netlog: log::NetLog::default(),
