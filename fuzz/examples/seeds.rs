@@ -346,15 +346,15 @@ fn channel(dir: &Path) {
         ),
         ("cloners", Msg::Cloners(Empty)),
         ("rtdump", Msg::RtDump(Empty)),
-        ("rtflush", Msg::RtFlush(FlushReq { all: true })),
+        ("rtflush", Msg::RtFlush(FlushReq { all: true, ..Default::default() })),
         ("stats", Msg::StatsGet(Empty)),
         ("arpdump", Msg::ArpDump(Empty)),
         ("socklist", Msg::SockList(Empty)),
         (
             "rtadd",
             Msg::RtAdd(RtMsg {
-                dst: Some(Ipv4Addr::new(192, 168, 0, 0)),
-                gateway: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                dst: Some(Ipv4Addr::new(192, 168, 0, 0).into()),
+                gateway: Some(Ipv4Addr::new(10, 0, 0, 2).into()),
                 prefixlen: Some(16),
                 ..Default::default()
             }),
@@ -362,7 +362,7 @@ fn channel(dir: &Path) {
         (
             "rtadd-host-ifp",
             Msg::RtAdd(RtMsg {
-                dst: Some(Ipv4Addr::new(192, 168, 9, 9)),
+                dst: Some(Ipv4Addr::new(192, 168, 9, 9).into()),
                 ifp: Some("en0".into()),
                 mtu: 1280,
                 ..Default::default()
@@ -371,14 +371,14 @@ fn channel(dir: &Path) {
         (
             "rtget",
             Msg::RtGet(RtMsg {
-                dst: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                dst: Some(Ipv4Addr::new(10, 0, 0, 2).into()),
                 ..Default::default()
             }),
         ),
         (
             "rtchange",
             Msg::RtChange(RtMsg {
-                dst: Some(Ipv4Addr::new(10, 0, 0, 0)),
+                dst: Some(Ipv4Addr::new(10, 0, 0, 0).into()),
                 prefixlen: Some(24),
                 mtu: 1400,
                 ..Default::default()
@@ -387,7 +387,7 @@ fn channel(dir: &Path) {
         (
             "rtdelete",
             Msg::RtDelete(RtMsg {
-                dst: Some(Ipv4Addr::new(10, 0, 0, 0)),
+                dst: Some(Ipv4Addr::new(10, 0, 0, 0).into()),
                 prefixlen: Some(24),
                 ..Default::default()
             }),
