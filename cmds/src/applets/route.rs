@@ -693,7 +693,7 @@ fn change_table(s: &mut Stack, o: &Opts, cmd: &str, r: &RouteArgs) -> Result<(),
         eprintln!("{PROG}: {w}");
     }
     let mut names = Names::new(o.numeric);
-    let ifs = interfaces(s);
+    let ifs = zones_ifs(s, r);
     let m = r.msg(&ifs).map_err(bad_args)?;
     if o.verbose {
         print_request(s, cmd, &m, &mut names);
@@ -727,10 +727,20 @@ fn interfaces(s: &mut Stack) -> Vec<IfInfo> {
     s.if_list(None).unwrap_or_default()
 }
 
+/// The interfaces when a `%zone` needs naming, else none: asking costs a message, and
+/// route's requests carry the seq NetBSD's would.
+fn zones_ifs(s: &mut Stack, r: &RouteArgs) -> Vec<IfInfo> {
+    if r.dst_zone.is_some() || r.gw_zone.is_some() {
+        interfaces(s)
+    } else {
+        Vec::new()
+    }
+}
+
 /// `route get`: the route a destination takes, in NetBSD's block.
 fn get(s: &mut Stack, o: &Opts, r: &RouteArgs) -> Result<(), ExitCode> {
     let mut names = Names::new(o.numeric);
-    let ifs = interfaces(s);
+    let ifs = zones_ifs(s, r);
     let m = RtMsg {
         ifp: None,
         ..r.msg(&ifs).map_err(bad_args)?
@@ -742,6 +752,7 @@ fn get(s: &mut Stack, o: &Opts, r: &RouteArgs) -> Result<(), ExitCode> {
         socket_fail(&e);
         ExitCode::from(EXIT_FAILURE)
     })?;
+    let ifs = if ifs.is_empty() { interfaces(s) } else { ifs };
     if o.json {
         let mut v = rtutil::route_json(&got, &ifs);
         v["route_to"] = serde_json::json!(r.dst.to_string());
