@@ -240,7 +240,9 @@ pub fn flag_letters(f: u32, spaced: bool) -> String {
 
 /// The interface index that owns an address.
 fn if_of_addr(ifs: &[IfInfo], a: IpAddr) -> Option<u16> {
-    ifs.iter().find(|i| i.addrs.iter().any(|x| x.addr == a)).map(|i| i.index)
+    ifs.iter()
+        .find(|i| i.addrs.iter().any(|x| x.addr == a))
+        .map(|i| i.index)
 }
 
 /// The name of a zone (interface index) for `%zone`: the interface's name, else the number.
@@ -358,7 +360,11 @@ pub fn routing_tables(routes: &[RtMsg], ifs: &[IfInfo], numeric: bool, spaced: b
                 (format!("{dst:<wd$.wd$}"), format!("{gw:<wg$.wg$}"))
             };
             let mtu = if r.mtu == 0 { "-".to_string() } else { r.mtu.to_string() };
-            let lock = if r.rmx_locks & pktbox_stack::msg::rtv::MTU != 0 { 'L' } else { ' ' };
+            let lock = if r.rmx_locks & pktbox_stack::msg::rtv::MTU != 0 {
+                'L'
+            } else {
+                ' '
+            };
             let _ = writeln!(
                 out,
                 "{dst} {gw} {:<6.6} {:>6} {:>8} {:>6}{lock} {:.16}",

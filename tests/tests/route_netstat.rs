@@ -179,8 +179,16 @@ fn bad_command_lines() {
             1,
             "route: -host and -net conflict\n",
         ),
-        (&["add", "10.1", "10.0.0.1", "-hopcount", "x"][..], 1, "route: x: bad value\n"),
-        (&["add", "10.1", "10.0.0.1", "-proxy"][..], 1, "route: -proxy: not supported by this stack\n"),
+        (
+            &["add", "10.1", "10.0.0.1", "-hopcount", "x"][..],
+            1,
+            "route: x: bad value\n",
+        ),
+        (
+            &["add", "10.1", "10.0.0.1", "-proxy"][..],
+            1,
+            "route: -proxy: not supported by this stack\n",
+        ),
         (&["monitor", "-x"][..], 2, "route: botched keyword: -x\n"),
         (&["-x", "show"][..], 2, ""),
     ] {
@@ -692,7 +700,8 @@ fn v6_stack() -> StackProc {
     st
 }
 
-const HDR6: &str = "Destination                        Gateway                        Flags    Refs      Use    Mtu Interface\n";
+const HDR6: &str =
+    "Destination                        Gateway                        Flags    Refs      Use    Mtu Interface\n";
 
 #[test]
 fn inet6_routes_add_get_show_delete_flush() {
@@ -704,11 +713,17 @@ fn inet6_routes_add_get_show_delete_flush() {
     );
     // A gateway inside it is reachable.
     assert_eq!(
-        st.ok("route", &["add", "-inet6", "2001:db8:1::", "-prefixlen", "48", "2001:db8::1"]),
+        st.ok(
+            "route",
+            &["add", "-inet6", "2001:db8:1::", "-prefixlen", "48", "2001:db8::1"]
+        ),
         "add net 2001:db8:1::: gateway 2001:db8::1\n"
     );
     // A gateway reached only through another gateway, or on no network at all: refused.
-    for (dst, gw) in [("2001:db8:2::/48", "2001:db8:1::1"), ("2001:db8:3::/48", "2001:dead::1")] {
+    for (dst, gw) in [
+        ("2001:db8:2::/48", "2001:db8:1::1"),
+        ("2001:db8:3::/48", "2001:dead::1"),
+    ] {
         let o = st.run("route", &["add", "-inet6", dst, gw]);
         assert_eq!(o.code, Some(1), "{o:#?}");
         assert_eq!(o.stderr, "route: writing to routing socket: Network is unreachable\n");
@@ -720,7 +735,10 @@ fn inet6_routes_add_get_show_delete_flush() {
     }
     // A link-local router needs its zone.
     let o = st.run("route", &["add", "-inet6", "2001:db8:4::/48", "fe80::1"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "route: writing to routing socket: Network is unreachable\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "route: writing to routing socket: Network is unreachable\n")
+    );
     let o = st.run("route", &["add", "-inet6", "2001:db8:4::/48", "fe80::1%nosuch0"]);
     assert_eq!((o.code, o.stderr.as_str()), (Some(1), "route: %nosuch0: bad value\n"));
     assert_eq!(
@@ -728,7 +746,10 @@ fn inet6_routes_add_get_show_delete_flush() {
         "add net default: gateway fe80::1%en0\n"
     );
     assert_eq!(
-        st.ok("route", &["add", "-inet6", "2001:db8:5::7", "2001:db8::1", "-mtu", "1400"]),
+        st.ok(
+            "route",
+            &["add", "-inet6", "2001:db8:5::7", "2001:db8::1", "-mtu", "1400"]
+        ),
         "add host 2001:db8:5::7: gateway 2001:db8::1\n"
     );
 
@@ -760,7 +781,10 @@ fn inet6_routes_add_get_show_delete_flush() {
             z(1400)
         )
     );
-    assert_eq!(st.ok("route", &["-n", "-s", "get", "-inet6", "2001:db8:1::1"]), "2001:db8::1\n");
+    assert_eq!(
+        st.ok("route", &["-n", "-s", "get", "-inet6", "2001:db8:1::1"]),
+        "2001:db8::1\n"
+    );
 
     let six = format!(
         "Routing tables\n\nInternet6:\n{HDR6}\
@@ -783,16 +807,28 @@ fn inet6_routes_add_get_show_delete_flush() {
     let routes = j.as_array().unwrap();
     assert_eq!(routes.iter().filter(|r| r["family"] == "inet6").count(), 4);
     assert_eq!(routes.iter().filter(|r| r["family"] == "inet").count(), 4);
-    let d = routes.iter().find(|r| r["family"] == "inet6" && r["name"] == "default").unwrap();
-    assert_eq!((d["gateway"].as_str(), d["gateway_scope"].as_str()), (Some("fe80::1"), Some("en0")));
+    let d = routes
+        .iter()
+        .find(|r| r["family"] == "inet6" && r["name"] == "default")
+        .unwrap();
+    assert_eq!(
+        (d["gateway"].as_str(), d["gateway_scope"].as_str()),
+        (Some("fe80::1"), Some("en0"))
+    );
 
     assert_eq!(
         st.ok("route", &["delete", "-inet6", "2001:db8:1::/48"]),
         "delete net 2001:db8:1::\n"
     );
     let o = st.run("route", &["delete", "-inet6", "2001:db8:1::/48"]);
-    assert_eq!((o.code, o.stdout.as_str()), (Some(1), "delete net 2001:db8:1::: not in table\n"));
-    assert_eq!(st.ok("route", &["delete", "-inet6", "2001:db8:5::7"]), "delete host 2001:db8:5::7\n");
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (Some(1), "delete net 2001:db8:1::: not in table\n")
+    );
+    assert_eq!(
+        st.ok("route", &["delete", "-inet6", "2001:db8:5::7"]),
+        "delete host 2001:db8:5::7\n"
+    );
     // flush -inet6 takes the IPv6 gateway and static routes and leaves IPv4 alone.
     st.ok("route", &["add", "default", "10.0.0.1"]);
     assert_eq!(
@@ -801,7 +837,9 @@ fn inet6_routes_add_get_show_delete_flush() {
          2001:db8::/64        link#2               done\n"
     );
     assert_eq!(st.ok("netstat", &["-rn", "-f", "inet6"]), "Routing tables\n");
-    assert!(st.ok("netstat", &["-rn"]).contains("default            10.0.0.1           UGS"));
+    assert!(st
+        .ok("netstat", &["-rn"])
+        .contains("default            10.0.0.1           UGS"));
 }
 
 #[test]
@@ -833,7 +871,9 @@ fn modifiers_and_their_effect() {
     st.ok("ifconfig", &["en0", "10.0.0.3/24", "alias"]);
     // -ifa picks the source address the route uses; one not ours is refused as NetBSD does.
     st.ok("route", &["add", "-net", "10.7", "10.0.0.1", "-ifa", "10.0.0.3"]);
-    assert!(st.ok("route", &["-n", "get", "10.7.0.1"]).contains(" local addr: 10.0.0.3\n"));
+    assert!(st
+        .ok("route", &["-n", "get", "10.7.0.1"])
+        .contains(" local addr: 10.0.0.3\n"));
     let o = st.run("route", &["add", "-net", "10.8", "10.0.0.1", "-ifa", "10.0.0.99"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
     assert_eq!(o.stderr, "route: writing to routing socket: Network is unreachable\n");
@@ -841,8 +881,23 @@ fn modifiers_and_their_effect() {
     st.ok(
         "route",
         &[
-            "add", "10.9.9.9", "10.0.0.1", "-hopcount", "3", "-lock", "-mtu", "1300", "-rtt", "20000", "-recvpipe",
-            "8192", "-lockrest", "-ssthresh", "9", "-rttvar", "1500",
+            "add",
+            "10.9.9.9",
+            "10.0.0.1",
+            "-hopcount",
+            "3",
+            "-lock",
+            "-mtu",
+            "1300",
+            "-rtt",
+            "20000",
+            "-recvpipe",
+            "8192",
+            "-lockrest",
+            "-ssthresh",
+            "9",
+            "-rttvar",
+            "1500",
         ],
     );
     let g = st.ok("route", &["-n", "get", "10.9.9.9"]);
@@ -863,17 +918,34 @@ fn modifiers_and_their_effect() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    st.ok("route", &["add", "10.9.9.8", "10.0.0.1", "-expire", &(now + 1000).to_string()]);
+    st.ok(
+        "route",
+        &["add", "10.9.9.8", "10.0.0.1", "-expire", &(now + 1000).to_string()],
+    );
     let g = st.ok("route", &["-n", "get", "10.9.9.8"]);
-    let left: i64 = g.lines().last().unwrap().split_whitespace().last().unwrap().parse().unwrap();
+    let left: i64 = g
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((900..=1000).contains(&left), "{g}");
     // change sets only the metrics it names.
     st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-hopcount", "5"]);
     let g = st.ok("route", &["-n", "get", "10.9.9.9"]);
     assert!(g.contains("        5      1300L"), "{g}");
     // Flags: letters in the table and names in route get.
-    st.ok("route", &["add", "-net", "10.20", "10.0.0.1", "-proto1", "-proto2", "-nostatic"]);
-    st.ok("route", &["add", "-net", "10.21", "10.0.0.1", "-cloning", "-llinfo", "-xresolve"]);
+    st.ok(
+        "route",
+        &["add", "-net", "10.20", "10.0.0.1", "-proto1", "-proto2", "-nostatic"],
+    );
+    st.ok(
+        "route",
+        &["add", "-net", "10.21", "10.0.0.1", "-cloning", "-llinfo", "-xresolve"],
+    );
     st.ok("route", &["add", "-net", "10.22", "10.0.0.1", "-blackhole"]);
     let t = st.ok("netstat", &["-rn"]);
     for line in [

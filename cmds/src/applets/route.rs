@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
-    encode, iff, rtv, IfInfo, Msg, RtFamily, RtMetrics, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN, LINK_STATE_UP,
+    encode, iff, rtv, IfInfo, Msg, RtFamily, RtMetrics, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN,
+    LINK_STATE_UP,
 };
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::{Error, Stack};
@@ -223,16 +224,7 @@ fn host_addr(s: &str) -> Option<Ipv4Addr> {
 
 /// Keywords that NetBSD's route knows but this stack cannot honour: refused, never ignored.
 const UNSUPPORTED: &[&str] = &[
-    "atalk",
-    "mpls",
-    "tag",
-    "sa",
-    "xns",
-    "iso",
-    "cloned",
-    "nocloned",
-    "proxy",
-    "genmask",
+    "atalk", "mpls", "tag", "sa", "xns", "iso", "cloned", "nocloned", "proxy", "genmask",
 ];
 
 /// The metric keywords and their RTV_* bits.
@@ -403,12 +395,14 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
     }
 
     if let Some(t) = &ifa_text {
-        r.ifa = Some(if inet6 {
-            addr6(t).map(|(a, _)| IpAddr::V6(a))
-        } else {
-            host_addr(t).map(IpAddr::V4)
-        }
-        .ok_or_else(|| BadArgs::Fail(format!("{t}: bad value")))?);
+        r.ifa = Some(
+            if inet6 {
+                addr6(t).map(|(a, _)| IpAddr::V6(a))
+            } else {
+                host_addr(t).map(IpAddr::V4)
+            }
+            .ok_or_else(|| BadArgs::Fail(format!("{t}: bad value")))?,
+        );
     }
     if let Some(g) = &gateway {
         let as_if = (iface || link) && !g.is_empty() && g.chars().all(|c| c.is_ascii_alphanumeric());
@@ -1188,7 +1182,10 @@ mod tests {
         let r = p("add", "-inet6 2001:db8::5 2001:db8::1").unwrap();
         assert_eq!((r.prefixlen, r.flags & rtf::HOST), (None, rtf::HOST));
         let r = p("add", "-inet6 2001:db8::/64 -interface en0").unwrap();
-        assert_eq!((r.gateway, r.ifp.as_deref(), r.flags & rtf::GATEWAY), (None, Some("en0"), 0));
+        assert_eq!(
+            (r.gateway, r.ifp.as_deref(), r.flags & rtf::GATEWAY),
+            (None, Some("en0"), 0)
+        );
         let r = p("add", "-inet6 2001:db8:: -netmask ffff:ffff:: 2001:db8::1").unwrap();
         assert_eq!(r.prefixlen, Some(32));
         assert_eq!(
@@ -1197,8 +1194,14 @@ mod tests {
         );
         // Without -inet6 an IPv6 address is no address, as on NetBSD.
         assert!(matches!(p("add", "2001:db8::1 10.0.0.1"), Err(BadArgs::Fail(_))));
-        assert_eq!(p("add", "-inet6 10.1 ::1"), Err(BadArgs::Fail("10.1: bad value".into())));
-        assert!(matches!(p("add", "-inet6 2001:db8::/64 fe80::1%"), Err(BadArgs::Fail(_))));
+        assert_eq!(
+            p("add", "-inet6 10.1 ::1"),
+            Err(BadArgs::Fail("10.1: bad value".into()))
+        );
+        assert!(matches!(
+            p("add", "-inet6 2001:db8::/64 fe80::1%"),
+            Err(BadArgs::Fail(_))
+        ));
     }
 
     #[test]
@@ -1227,8 +1230,14 @@ mod tests {
             "10.9.9.9 10.0.0.1 -hopcount 3 -lock -mtu 1300 -rtt 20000 -lockrest -ssthresh 9 -expire 77",
         )
         .unwrap();
-        assert_eq!((r.rmx.hopcount, r.mtu, r.rmx.rtt, r.rmx.ssthresh, r.rmx.expire), (3, 1300, 20000, 9, 77));
-        assert_eq!(r.inits, rtv::HOPCOUNT | rtv::MTU | rtv::RTT | rtv::SSTHRESH | rtv::EXPIRE);
+        assert_eq!(
+            (r.rmx.hopcount, r.mtu, r.rmx.rtt, r.rmx.ssthresh, r.rmx.expire),
+            (3, 1300, 20000, 9, 77)
+        );
+        assert_eq!(
+            r.inits,
+            rtv::HOPCOUNT | rtv::MTU | rtv::RTT | rtv::SSTHRESH | rtv::EXPIRE
+        );
         assert_eq!(r.locks, rtv::MTU | rtv::SSTHRESH | rtv::EXPIRE);
         let r = p(
             "add",
@@ -1238,9 +1247,15 @@ mod tests {
         assert_eq!(r.ifa, Some("10.0.0.9".parse().unwrap()));
         assert_eq!(r.flags, UGS | rtf::CONNECTED | rtf::LLDATA | rtf::XRESOLVE);
         assert_eq!((r.rmx.recvpipe, r.rmx.sendpipe, r.rmx.rttvar), (1, 2, 3));
-        assert_eq!(p("add", "-net 10.2 10.0.0.1 -connected -noconnected").unwrap().flags, UGS);
+        assert_eq!(
+            p("add", "-net 10.2 10.0.0.1 -connected -noconnected").unwrap().flags,
+            UGS
+        );
         let r = p("add", "-net 10.2 -link en0").unwrap();
-        assert_eq!((r.gateway, r.ifp.as_deref(), r.flags & rtf::GATEWAY), (None, Some("en0"), 0));
+        assert_eq!(
+            (r.gateway, r.ifp.as_deref(), r.flags & rtf::GATEWAY),
+            (None, Some("en0"), 0)
+        );
         // Old trailing forms.
         let r = p("add", "10.9.9.9 10.0.0.2 0").unwrap();
         assert_eq!(r.flags & rtf::GATEWAY, 0);
@@ -1293,7 +1308,10 @@ mod tests {
         );
         assert_eq!(p("add", "10.1 en0"), Err(BadArgs::Fail("en0: bad value".into())));
         assert!(matches!(p("add", "10.1 10.0.0.1 -hopcount x"), Err(BadArgs::Fail(_))));
-        assert!(matches!(p("add", "10.1 10.0.0.1 -ifa nohost.invalid"), Err(BadArgs::Fail(_))));
+        assert!(matches!(
+            p("add", "10.1 10.0.0.1 -ifa nohost.invalid"),
+            Err(BadArgs::Fail(_))
+        ));
         assert!(matches!(p("add", "10.1 10.0.0.1 -proxy"), Err(BadArgs::Fail(_))));
         assert!(matches!(
             p("add", "10.1 10.0.0.1 255.255.0.0 extra"),
@@ -1364,7 +1382,10 @@ mod tests {
             ..g.clone()
         };
         let block = format_get("2001:db8::5", &v6, &[], &mut names, 0);
-        assert!(block.contains("destination: 2001:db8::\n       mask: ffff:ffff:ffff:ffff::\n    gateway: fe80::1%7\n"), "{block}");
+        assert!(
+            block.contains("destination: 2001:db8::\n       mask: ffff:ffff:ffff:ffff::\n    gateway: fe80::1%7\n"),
+            "{block}"
+        );
     }
 
     #[test]

@@ -615,7 +615,7 @@ mod tests {
             // Delete half, then look again.
             let mut keep = Vec::new();
             for (k, l) in oracle.drain(..) {
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     assert!(t.delete(Ipv6Addr::from(k), l).is_ok());
                 } else {
                     keep.push((k, l));
@@ -1056,7 +1056,14 @@ pub mod control {
             let net = A::from_key(A::mask_key(A::scoped(addr, zone).key(), len));
             add_quiet(
                 ctx,
-                Rtentry::new(net, len, Gateway::Link(ifindex), ifindex, addr, rtf::UP | rtf::CONNECTED),
+                Rtentry::new(
+                    net,
+                    len,
+                    Gateway::Link(ifindex),
+                    ifindex,
+                    addr,
+                    rtf::UP | rtf::CONNECTED,
+                ),
             );
         }
         add_quiet(

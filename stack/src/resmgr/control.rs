@@ -46,7 +46,9 @@ fn check_family(stack: &Stack, a: Option<std::net::IpAddr>) -> Result<(), Fail> 
 /// A variant without IPv6 refuses IPv6 routes (EAFNOSUPPORT), as a kernel without INET6
 /// refuses an AF_INET6 routing message.
 fn rt_family(stack: &Stack, m: &crate::msg::RtMsg) -> Result<(), Fail> {
-    let v6 = [m.dst, m.gateway, m.ifa].iter().any(|a| matches!(a, Some(std::net::IpAddr::V6(_))));
+    let v6 = [m.dst, m.gateway, m.ifa]
+        .iter()
+        .any(|a| matches!(a, Some(std::net::IpAddr::V6(_))));
     if v6 && !stack.variant.has_inet6() {
         return Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")));
     }
