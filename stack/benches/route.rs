@@ -71,7 +71,7 @@ fn run(n: usize) {
             flags: rtf::UP | rtf::GATEWAY | rtf::STATIC,
             use_count: 0,
             mtu: 0,
-            rmx: Default::default(),
+            rmx: None,
             locks: 0,
         };
         if t.add(e).is_ok() {
@@ -87,7 +87,7 @@ fn run(n: usize) {
         flags: rtf::UP | rtf::GATEWAY,
         use_count: 0,
         mtu: 0,
-        rmx: Default::default(),
+        rmx: None,
         locks: 0,
     });
     assert!(t_default.is_ok());

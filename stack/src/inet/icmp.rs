@@ -406,7 +406,7 @@ mod tests {
                         flags: rtf::UP | rtf::HOST | rtf::STATIC,
                         use_count: 0,
                         mtu: 0,
-                        rmx: Default::default(),
+                        rmx: None,
                         locks: 0,
                     })
                     .unwrap();

@@ -361,7 +361,7 @@ fn forward_setup() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
             flags: rtf::UP | rtf::GATEWAY | rtf::STATIC,
             use_count: 0,
             mtu: 576,
-            rmx: Default::default(),
+            rmx: None,
             locks: 0,
         })
         .unwrap();

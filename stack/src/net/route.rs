@@ -90,8 +90,9 @@ pub struct Rtentry<A = Ipv4Addr> {
     pub use_count: u64,
     /// Path MTU, 0 to use the interface's.
     pub mtu: u32,
-    /// The other metrics (`route -hopcount`, `-rtt`, ...).
-    pub rmx: RtMetrics,
+    /// The other metrics (`route -hopcount`, `-rtt`, ...), None when all are zero: most
+    /// routes have none, and the table stays dense for lookups.
+    pub rmx: Option<Box<RtMetrics>>,
     /// RTV_* bits of the metrics the stack must not change (`-lock`, `-lockrest`).
     pub locks: u32,
 }
@@ -108,9 +109,14 @@ impl<A: RtAddr> Rtentry<A> {
             flags,
             use_count: 0,
             mtu: 0,
-            rmx: RtMetrics::default(),
+            rmx: None,
             locks: 0,
         }
+    }
+
+    /// The metrics other than the MTU (all zero when none were set).
+    pub fn metrics(&self) -> RtMetrics {
+        self.rmx.as_deref().copied().unwrap_or_default()
     }
 
     /// The gateway as a family-generic address (None for a link route).
@@ -325,8 +331,24 @@ impl<A: RtAddr> RouteTable<A> {
     /// [`RouteTable::lookup_scoped`]).
     #[inline]
     pub fn lookup(&self, dst: A) -> Option<&Rtentry<A>> {
-        let (len, k) = self.find(dst.key())?;
-        self.by_len[len].get(&k)
+        // As `find`, but one probe per length: the hit is returned from the probe itself.
+        let d = dst.key();
+        let mut w = usize::from(A::BITS) / 64;
+        loop {
+            let mut bits = self.lens[w];
+            while bits != 0 {
+                let b = 63 - bits.leading_zeros();
+                bits &= !(1u64 << b);
+                let len = w * 64 + b as usize;
+                if let Some(r) = self.by_len[len].get(&A::mask_key(d, len as u8)) {
+                    return Some(r);
+                }
+            }
+            if w == 0 {
+                return None;
+            }
+            w -= 1;
+        }
     }
 
     /// Longest-prefix match, for updating counters.
@@ -408,14 +430,6 @@ impl<A: RtAddr> RouteTable<A> {
         }
         self.count -= gone.len();
         gone
-    }
-
-    /// Bytes the table holds: its maps' buckets (key, route and control byte each) and
-    /// the per-length vector. For the benchmark's memory per route.
-    pub fn heap_bytes(&self) -> usize {
-        let per = std::mem::size_of::<A::Key>() + std::mem::size_of::<Rtentry<A>>() + 1;
-        self.by_len.iter().map(|m| m.capacity() * per).sum::<usize>()
-            + self.by_len.capacity() * std::mem::size_of::<Map<A>>()
     }
 }
 
@@ -632,7 +646,9 @@ mod tests {
 pub mod control {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    use super::{in6_clear_scope, in6_embed_scope, in6_is_scoped, rtf, Gateway, RouteTable, RtAddr, Rtentry};
+    use super::{
+        in6_clear_scope, in6_embed_scope, in6_is_scoped, rtf, Gateway, RouteTable, RtAddr, RtMetrics, Rtentry,
+    };
     use crate::msg::{rtv, Msg, RtFamily, RtMsg, IFT_LOOP};
     use crate::net::if_control::Fail;
     use crate::sys::Ctx;
@@ -731,7 +747,7 @@ pub mod control {
             ifp: ctx.ifnet_by_index(r.ifindex).map(|i| i.name.clone()),
             ifa: r.ifa_ip(),
             mtu: r.mtu,
-            rmx: r.rmx,
+            rmx: r.metrics(),
             rtm_inits: 0,
             rmx_locks: r.locks,
             use_count: r.use_count,
@@ -847,27 +863,29 @@ pub mod control {
         if set(rtv::MTU) || m.mtu != 0 {
             r.mtu = m.mtu;
         }
+        let mut x = r.metrics();
         if set(rtv::HOPCOUNT) {
-            r.rmx.hopcount = m.rmx.hopcount;
+            x.hopcount = m.rmx.hopcount;
         }
         if set(rtv::EXPIRE) {
-            r.rmx.expire = m.rmx.expire;
+            x.expire = m.rmx.expire;
         }
         if set(rtv::RPIPE) {
-            r.rmx.recvpipe = m.rmx.recvpipe;
+            x.recvpipe = m.rmx.recvpipe;
         }
         if set(rtv::SPIPE) {
-            r.rmx.sendpipe = m.rmx.sendpipe;
+            x.sendpipe = m.rmx.sendpipe;
         }
         if set(rtv::SSTHRESH) {
-            r.rmx.ssthresh = m.rmx.ssthresh;
+            x.ssthresh = m.rmx.ssthresh;
         }
         if set(rtv::RTT) {
-            r.rmx.rtt = m.rmx.rtt;
+            x.rtt = m.rmx.rtt;
         }
         if set(rtv::RTTVAR) {
-            r.rmx.rttvar = m.rmx.rttvar;
+            x.rttvar = m.rmx.rttvar;
         }
+        r.rmx = (x != RtMetrics::default()).then(|| Box::new(x));
         if all {
             r.locks = m.rmx_locks;
         } else {
