@@ -653,7 +653,11 @@ fn state_of(net: &Net) -> String {
         .map(|i| (i.index, i.name, i.flags, i.mtu, i.lladdr, i.addrs, i.capenable))
         .collect();
     let rt: Vec<_> = crate::net::route::control::rt_dump(&ctx);
-    let sysctl = crate::sys::sysctl::get(&ctx, "net")
+    let sysctl = net
+        .stack
+        .registry
+        .sysctl
+        .get(&ctx, "net")
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
     format!("{ifs:?}\n{rt:?}\n{sysctl}")

@@ -649,9 +649,9 @@ pub mod control {
     use super::{
         in6_clear_scope, in6_embed_scope, in6_is_scoped, rtf, Gateway, RouteTable, RtAddr, RtMetrics, Rtentry,
     };
+    use crate::conf::Ctx;
     use crate::msg::{rtv, Msg, RtFamily, RtMsg, IFT_LOOP};
     use crate::net::if_control::Fail;
-    use crate::sys::Ctx;
 
     /// Flags a client may set on a route it adds.
     const CLIENT_FLAGS: u32 = rtf::REJECT
