@@ -971,3 +971,36 @@ fn modifiers_and_their_effect() {
     let o = st.run("ping", &["-n", "-c", "1", "10.30.0.1"]);
     assert_ne!(o.code, Some(0), "{o:#?}");
 }
+
+#[test]
+fn monitor_shows_inet6_messages() {
+    let st = v6_stack();
+    let mut mon = st.command("route", &["-n", "monitor"]);
+    mon.stdout(Stdio::piped());
+    let mut mon = ChildGuard::spawn(mon);
+    let lines = lines_of(&mut mon.child);
+    // Add and delete until the monitor, once subscribed, has printed both.
+    let want = [
+        "sockaddrs: <DST,GATEWAY,NETMASK,IFP>",
+        " 2001:db8:7:: fe80::1%en0 ffff:ffff:ffff:: en0",
+    ];
+    let t = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    let (mut add, mut del) = (false, false);
+    while !(add && del) {
+        st.ok("route", &["-q", "add", "-inet6", "2001:db8:7::/48", "fe80::1%en0"]);
+        st.ok("route", &["-q", "delete", "-inet6", "2001:db8:7::/48"]);
+        while let Ok(l) = lines.recv_timeout(Duration::from_millis(200)) {
+            seen.push(l);
+            let n = seen.len();
+            if n >= 4 && seen[n - 2] == want[0] && seen[n - 1] == want[1] {
+                let head = &seen[n - 4];
+                assert_eq!(seen[n - 3], "locks:  inits: ", "{seen:#?}");
+                assert!(head.ends_with("errno 0, flags:<UP,GATEWAY,DONE,STATIC>"), "{seen:#?}");
+                add |= head.starts_with("RTM_ADD: Add Route: len ");
+                del |= head.starts_with("RTM_DELETE: Delete Route: len ");
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no IPv6 route messages:\n{seen:#?}");
+    }
+}
