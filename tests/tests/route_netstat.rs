@@ -937,6 +937,15 @@ fn modifiers_and_their_effect() {
     st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-hopcount", "5"]);
     let g = st.ok("route", &["-n", "get", "10.9.9.9"]);
     assert!(g.contains("        5      1300L"), "{g}");
+    // Setting a metric again takes its lock from the request: the MTU unlocked, then locked.
+    st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-mtu", "1200"]);
+    assert!(st
+        .ok("route", &["-n", "get", "10.9.9.9"])
+        .contains("        5      1200         0 \n"));
+    st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-lock", "-mtu", "1200"]);
+    assert!(st
+        .ok("route", &["-n", "get", "10.9.9.9"])
+        .contains("        5      1200L        0 \n"));
     // Flags: letters in the table and names in route get.
     st.ok(
         "route",
@@ -1001,6 +1010,9 @@ fn monitor_shows_inet6_messages() {
                 del |= head.starts_with("RTM_DELETE: Delete Route: len ");
             }
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no IPv6 route messages:\n{seen:#?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no IPv6 route messages:\n{seen:#?}"
+        );
     }
 }

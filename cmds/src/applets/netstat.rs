@@ -70,7 +70,7 @@ pub fn command() -> Command {
             Arg::new("family")
                 .short('f')
                 .value_name("address_family")
-                .help("Only this address family: inet, arp, link"),
+                .help("Only this address family: inet, inet6 (with -r), arp, link"),
         )
         .arg(
             Arg::new("interface")

@@ -889,7 +889,8 @@ pub mod control {
         if all {
             r.locks = m.rmx_locks;
         } else {
-            r.locks |= m.rmx_locks;
+            // As NetBSD's RTM_CHANGE: the metrics set now take their lock from the request.
+            r.locks = (r.locks & !m.rtm_inits) | (m.rtm_inits & m.rmx_locks);
         }
     }
 
