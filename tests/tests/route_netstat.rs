@@ -874,6 +874,32 @@ fn modifiers_and_their_effect() {
     assert!(st
         .ok("route", &["-n", "get", "10.7.0.1"])
         .contains(" local addr: 10.0.0.3\n"));
+    // ... and packets that take the route leave from it: a router on the hub (10.0.0.1,
+    // owning 10.7.0.1 and 10.6.0.1) sees which source each datagram has.
+    let mut router = StackProc::new_prefix("io-pkt-v4");
+    let hub = st.dir().join("hub");
+    let o = router.start_here(&["-d", "hub", &format!("path={}", hub.display())]);
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    router.ok("ifconfig", &["en0", "10.0.0.1/24", "up"]);
+    router.ok("ifconfig", &["lo0", "10.7.0.1/32", "alias"]);
+    router.ok("ifconfig", &["lo0", "10.6.0.1/32", "alias"]);
+    st.ok("route", &["add", "-net", "10.6", "10.0.0.1"]);
+    let src_to = |dst: &str| {
+        let mut rx = pktbox_stack::socket::UdpSocket::bind_at(router.prefix(), format!("{dst}:9")).unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut tx = pktbox_stack::socket::UdpSocket::bind_at(st.prefix(), "0.0.0.0:0").unwrap();
+        let mut buf = [0u8; 16];
+        let t = Instant::now();
+        loop {
+            tx.send_to(b"which source", format!("{dst}:9")).unwrap();
+            if let Ok((_, from)) = rx.recv_from(&mut buf) {
+                return from.ip().to_string();
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "nothing reached {dst}");
+        }
+    };
+    assert_eq!(src_to("10.7.0.1"), "10.0.0.3");
+    assert_eq!(src_to("10.6.0.1"), "10.0.0.2");
     let o = st.run("route", &["add", "-net", "10.8", "10.0.0.1", "-ifa", "10.0.0.99"]);
     assert_eq!(o.code, Some(1), "{o:#?}");
     assert_eq!(o.stderr, "route: writing to routing socket: Network is unreachable\n");
