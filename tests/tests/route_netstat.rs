@@ -1042,3 +1042,35 @@ fn monitor_shows_inet6_messages() {
         );
     }
 }
+
+#[test]
+fn inet6_link_local_routes_by_zone() {
+    let st = v6_stack();
+    st.ok("ifconfig", &["lo0", "up"]);
+    assert_eq!(
+        st.ok("route", &["add", "-inet6", "fe80::%en0/64", "-interface", "en0"]),
+        "add net fe80::%en0: gateway en0\n"
+    );
+    // The same prefix on another link is another route.
+    assert_eq!(
+        st.ok("route", &["add", "-inet6", "fe80::%lo0/64", "-interface", "lo0"]),
+        "add net fe80::%lo0: gateway lo0\n"
+    );
+    let g = st.ok("route", &["-n", "get", "-inet6", "fe80::5%en0"]);
+    assert!(
+        g.starts_with(
+            "   route to: fe80::5%en0\ndestination: fe80::%en0\n       mask: ffff:ffff:ffff:ffff::\n  \
+             interface: en0\n      flags: 0x841<UP,DONE,STATIC>\n"
+        ),
+        "{g}"
+    );
+    assert!(st.ok("route", &["-n", "get", "-inet6", "fe80::5%lo0"]).contains("  interface: lo0\n"));
+    // Without its zone a link-local destination is on no link.
+    let o = st.run("route", &["-n", "get", "-inet6", "fe80::5"]);
+    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "route: writing to routing socket: not in table\n"));
+    let t = st.ok("netstat", &["-rn", "-f", "inet6"]);
+    assert!(t.contains("\nfe80::%en0/64                      link#2                         US "), "{t}");
+    assert!(t.contains("\nfe80::%lo0/64                      link#1                         US "), "{t}");
+    assert_eq!(st.ok("route", &["delete", "-inet6", "fe80::%lo0/64"]), "delete net fe80::%lo0\n");
+    assert!(st.ok("route", &["-n", "get", "-inet6", "fe80::5%en0"]).contains("  interface: en0\n"));
+}
