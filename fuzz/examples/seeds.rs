@@ -360,6 +360,20 @@ fn channel(dir: &Path) {
             }),
         ),
         (
+            "rtadd6-scoped",
+            Msg::RtAdd(RtMsg {
+                dst: Some("2001:db8::".parse::<std::net::IpAddr>().expect("literal")),
+                gateway: Some("fe80::1".parse::<std::net::IpAddr>().expect("literal")),
+                gateway_scope: 2,
+                prefixlen: Some(64),
+                rtm_flags: 0x2,
+                rtm_inits: 0x3,
+                rmx_locks: 0x1,
+                mtu: 1280,
+                ..Default::default()
+            }),
+        ),
+        (
             "rtadd-host-ifp",
             Msg::RtAdd(RtMsg {
                 dst: Some(Ipv4Addr::new(192, 168, 9, 9).into()),
