@@ -1064,13 +1064,29 @@ fn inet6_link_local_routes_by_zone() {
         ),
         "{g}"
     );
-    assert!(st.ok("route", &["-n", "get", "-inet6", "fe80::5%lo0"]).contains("  interface: lo0\n"));
+    assert!(st
+        .ok("route", &["-n", "get", "-inet6", "fe80::5%lo0"])
+        .contains("  interface: lo0\n"));
     // Without its zone a link-local destination is on no link.
     let o = st.run("route", &["-n", "get", "-inet6", "fe80::5"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "route: writing to routing socket: not in table\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "route: writing to routing socket: not in table\n")
+    );
     let t = st.ok("netstat", &["-rn", "-f", "inet6"]);
-    assert!(t.contains("\nfe80::%en0/64                      link#2                         US "), "{t}");
-    assert!(t.contains("\nfe80::%lo0/64                      link#1                         US "), "{t}");
-    assert_eq!(st.ok("route", &["delete", "-inet6", "fe80::%lo0/64"]), "delete net fe80::%lo0\n");
-    assert!(st.ok("route", &["-n", "get", "-inet6", "fe80::5%en0"]).contains("  interface: en0\n"));
+    assert!(
+        t.contains("\nfe80::%en0/64                      link#2                         US "),
+        "{t}"
+    );
+    assert!(
+        t.contains("\nfe80::%lo0/64                      link#1                         US "),
+        "{t}"
+    );
+    assert_eq!(
+        st.ok("route", &["delete", "-inet6", "fe80::%lo0/64"]),
+        "delete net fe80::%lo0\n"
+    );
+    assert!(st
+        .ok("route", &["-n", "get", "-inet6", "fe80::5%en0"])
+        .contains("  interface: en0\n"));
 }

@@ -641,6 +641,62 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod control_tests {
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use super::control::{rt_add_entry, rt_change_entry, rt_delete_entry, rt_dump, rt_ifa_add, rt_ifa_del};
+    use super::{in6_embed_scope, rtf, Gateway, Rtentry};
+    use crate::sys::Stack;
+
+    /// The IPv6 API the address code uses: connected and local routes of an address, and
+    /// routes added, changed and removed directly, each in the dump.
+    #[test]
+    fn inet6_api() {
+        let stack = Stack::detached();
+        let mut ctx = stack.ctx();
+        let a: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        rt_ifa_add(&mut ctx, 1, IpAddr::V6(a), 64);
+        let ll: Ipv6Addr = "fe80::2".parse().unwrap();
+        rt_ifa_add(&mut ctx, 1, IpAddr::V6(ll), 64);
+        assert_eq!(ctx.rt.inet6.len(), 4);
+        let net = ctx.rt.inet6.lookup("2001:db8::9".parse().unwrap()).unwrap();
+        assert_eq!((net.len, net.flags, net.ifa), (64, rtf::UP | rtf::CONNECTED, a));
+        assert_eq!(ctx.rt.inet6.lookup(a).unwrap().flags, rtf::UP | rtf::HOST | rtf::LOCAL);
+        let peer = ctx.rt.inet6.lookup_scoped("fe80::9".parse().unwrap(), 1).unwrap();
+        assert_eq!(peer.dst, in6_embed_scope("fe80::".parse().unwrap(), 1));
+        assert!(ctx.rt.inet6.lookup_scoped("fe80::9".parse().unwrap(), 2).is_none());
+        let d = rt_dump(&ctx);
+        let ll_net = d.iter().find(|m| m.dst_scope == 1 && m.prefixlen == Some(64)).unwrap();
+        assert_eq!(ll_net.dst, Some("fe80::".parse().unwrap()));
+
+        let gw: Ipv6Addr = "fe80::1".parse().unwrap();
+        let def = Rtentry::new(
+            Ipv6Addr::UNSPECIFIED,
+            0,
+            Gateway::Inet(gw),
+            1,
+            Ipv6Addr::UNSPECIFIED,
+            rtf::UP | rtf::GATEWAY,
+        );
+        rt_add_entry(&mut ctx, def.clone()).unwrap();
+        assert_eq!(rt_add_entry(&mut ctx, def), Err(libc::EEXIST));
+        rt_change_entry(&mut ctx, Ipv6Addr::UNSPECIFIED, 0, |r| r.mtu = 1280).unwrap();
+        assert_eq!(ctx.rt.inet6.lookup("2001:db9::1".parse().unwrap()).unwrap().mtu, 1280);
+        let m = rt_dump(&ctx).into_iter().find(|m| m.prefixlen == Some(0)).unwrap();
+        assert_eq!((m.gateway, m.gateway_scope), (Some(IpAddr::V6(gw)), 1));
+        rt_delete_entry(&mut ctx, Ipv6Addr::UNSPECIFIED, 0).unwrap();
+        assert_eq!(
+            rt_delete_entry(&mut ctx, Ipv6Addr::UNSPECIFIED, 0).err(),
+            Some(libc::ESRCH)
+        );
+
+        rt_ifa_del(&mut ctx, 1, IpAddr::V6(a), 64);
+        rt_ifa_del(&mut ctx, 1, IpAddr::V6(ll), 64);
+        assert!(ctx.rt.inet6.is_empty());
+    }
+}
+
 /// Requests on the tables (the RTM_* messages of the routing socket) for both families, and
 /// the routes that addresses bring with them.
 pub mod control {
@@ -1048,6 +1104,48 @@ pub mod control {
             ..Default::default()
         };
         ctx.rtsock.broadcast(&Msg::RtMiss(m));
+    }
+
+    /// Adds a route the stack itself makes (a router from an advertisement, a redirect):
+    /// `r.dst` in table key form (IPv6 scoped destinations with the zone embedded, see
+    /// [`super::in6_embed_scope`]). EEXIST if the destination and length are taken. The
+    /// new route is broadcast as RTM_ADD.
+    pub fn rt_add_entry<A: Family>(ctx: &mut Ctx, r: Rtentry<A>) -> Result<(), i32> {
+        let (dst, len) = (r.dst, r.len);
+        A::table_mut(ctx).add(r)?;
+        if let Some(stored) = A::table(ctx).get_exact(dst, len).cloned() {
+            let m = rt_msg(ctx, &stored);
+            ctx.rtsock.broadcast(&Msg::RtAdd(m));
+        }
+        Ok(())
+    }
+
+    /// Removes exactly the route `dst/len` (key form), broadcasting RTM_DELETE; ESRCH if
+    /// there is none.
+    pub fn rt_delete_entry<A: Family>(ctx: &mut Ctx, dst: A, len: u8) -> Result<Rtentry<A>, i32> {
+        let r = A::table_mut(ctx).delete(dst, len)?;
+        let m = rt_msg(ctx, &r);
+        ctx.rtsock.broadcast(&Msg::RtDelete(m));
+        Ok(r)
+    }
+
+    /// Changes the route `dst/len` (key form) in place with `f` (its destination and length
+    /// must stay), broadcasting RTM_CHANGE; ESRCH if there is none.
+    pub fn rt_change_entry<A: Family>(
+        ctx: &mut Ctx,
+        dst: A,
+        len: u8,
+        f: impl FnOnce(&mut Rtentry<A>),
+    ) -> Result<(), i32> {
+        let r = A::table_mut(ctx).get_exact_mut(dst, len).ok_or(libc::ESRCH)?;
+        let (d, l) = (r.dst, r.len);
+        f(r);
+        r.dst = d;
+        r.len = l;
+        let r = r.clone();
+        let m = rt_msg(ctx, &r);
+        ctx.rtsock.broadcast(&Msg::RtChange(m));
+        Ok(())
     }
 
     fn add_quiet<A: Family>(ctx: &mut Ctx, r: Rtentry<A>) {
