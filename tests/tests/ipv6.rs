@@ -83,6 +83,13 @@ fn linux_pings_the_stack_over_v6_and_sees_it_reachable() {
     assert_eq!(ll, want_ll, "EUI-64 link-local from {}", mac_str(&mac));
     let line = wait_usable(&st, "en0", &ll);
     assert_eq!(line, format!("inet6 {ll}%en0 prefixlen 64 scopeid 0x2"));
+    // The connected route came with the address.
+    let t = st.ok("netstat", &["-rn", "-f", "inet6"]);
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("2001:db8:79::/64 ") && l.contains(" link#2 ") && l.contains(" UC ")),
+        "{t}"
+    );
     // lo0 has ::1 and fe80::1%lo0.
     let lo = inet6_lines(&st, "lo0");
     assert_eq!(
@@ -178,6 +185,13 @@ fn slaac_from_linux_radvd_and_a_zero_lifetime_withdraws() {
     assert_eq!(line, format!("inet6 {addr} prefixlen 64 autoconf"));
     let r = linux(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "5", &addr]);
     assert_eq!(r.code, Some(0), "Linux pings the SLAAC address: {r:#?}");
+    // A default route through Linux's link-local address.
+    let t = st.ok("netstat", &["-rn", "-f", "inet6"]);
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("default ") && l.contains("fe80::") && l.contains("%en0 ") && l.contains(" UG ")),
+        "{t}"
+    );
     // A default router: Linux's link-local, in the neighbor cache as a router.
     let nd = st.open().nd_dump().expect("the neighbor cache");
     assert!(

@@ -301,9 +301,15 @@ pub fn link_mtu(ctx: &Ctx, ifp: &Ifnet) -> u32 {
     }
 }
 
-/// The path MTU towards `dst` on `ifp` (RFC 8201).
+/// The path MTU towards `dst` on `ifp` (RFC 8201): the link's, a route's `-mtu`, and what
+/// packet too big taught.
 pub fn path_mtu(ctx: &Ctx, ifp: &Ifnet, dst: &Ipv6Addr) -> u32 {
-    let l = link_mtu(ctx, ifp);
+    let mut l = link_mtu(ctx, ifp);
+    if let Some(r) = ctx.rt.inet6.lookup(*dst) {
+        if r.mtu >= MIN_MTU as u32 {
+            l = l.min(r.mtu);
+        }
+    }
     match ctx.inet6.pmtu.get(dst) {
         Some((m, _)) => (*m).min(l),
         None => l,

@@ -10,7 +10,7 @@
 //! targets makes none at all), hold queues, routers, prefixes and redirects.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use crate::inet6::{in6f, In6Ifaddr};
 use crate::msg::{NdEntryInfo, IFT_LOOP};
 use crate::net::ether::{ether_ntoa, ether_output};
 use crate::net::ifnet::Ifnet;
+use crate::net::route::{control as route_control, rtf, Gateway, Rtentry};
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::NH_ICMPV6;
 use crate::wire::ipv6::{addr as a6, Ipv6Repr, MIN_MTU};
@@ -116,8 +117,8 @@ pub struct NdState {
     pub rs: HashMap<u16, (u32, Instant)>,
     pub reachable: Duration,
     pub retrans: Duration,
-    /// The prefixes of our addresses (the connected routes).
-    pub connected: Vec<(u16, Ipv6Addr, u8)>,
+    /// The default route ND put in the table (interface, router), if any.
+    pub installed_default: Option<(u16, Ipv6Addr)>,
     /// Entries most allowed (tests lower it).
     pub max_entries: usize,
 }
@@ -133,7 +134,7 @@ impl Default for NdState {
             rs: HashMap::new(),
             reachable: REACHABLE_TIME,
             retrans: RETRANS_TIMER,
-            connected: Vec::new(),
+            installed_default: None,
             max_entries: ND_MAXENTRIES,
         }
     }
@@ -146,24 +147,49 @@ pub enum Resolved {
     Down,
 }
 
-/// Records the connected route of an address.
+/// Adds the routes of an address (its connected network and the local host route).
 pub fn connected_add(ctx: &mut Ctx, ifindex: u16, addr: Ipv6Addr, len: u8) {
-    let p = a6::mask(&addr, len);
-    if !ctx.inet6.nd.connected.contains(&(ifindex, p, len)) {
-        ctx.inet6.nd.connected.push((ifindex, p, len));
-    }
+    route_control::rt_ifa_add(ctx, ifindex, IpAddr::V6(addr), len);
 }
 
-/// Removes the connected route of an address unless another address still has it.
+/// Removes the routes of an address that is gone from `ctx.inet6.addrs` (the connected
+/// one stays while another address of the interface is on the network).
 pub fn connected_del(ctx: &mut Ctx, ifindex: u16, addr: Ipv6Addr, len: u8) {
-    let p = a6::mask(&addr, len);
-    let still = ctx
-        .inet6
-        .addrs
-        .iter()
-        .any(|x| x.ifindex == ifindex && x.prefixlen == len && a6::mask(&x.addr, len) == p);
-    if !still {
-        ctx.inet6.nd.connected.retain(|c| *c != (ifindex, p, len));
+    route_control::rt_ifa_del(ctx, ifindex, IpAddr::V6(addr), len);
+}
+
+/// Keeps the default route in the table pointing at the first router of the default
+/// router list (RFC 4861 6.3.6), or takes away the one ND put there when the list is empty.
+/// A default route someone else added (`route add -inet6 default ...`) is left alone.
+fn defrouter_select(ctx: &mut Ctx) {
+    let want = ctx.inet6.nd.routers.first().map(|r| (r.ifindex, r.addr));
+    let have = ctx.inet6.nd.installed_default;
+    if want == have {
+        return;
+    }
+    if let Some((i, g)) = have {
+        let ours = ctx
+            .rt
+            .inet6
+            .get_exact(Ipv6Addr::UNSPECIFIED, 0)
+            .is_some_and(|r| r.ifindex == i && r.gateway == Gateway::Inet(g));
+        if ours {
+            let _ = route_control::rt_delete_entry(ctx, Ipv6Addr::UNSPECIFIED, 0);
+        }
+        ctx.inet6.nd.installed_default = None;
+    }
+    if let Some((i, g)) = want {
+        let r = Rtentry::new(
+            Ipv6Addr::UNSPECIFIED,
+            0,
+            Gateway::Inet(g),
+            i,
+            Ipv6Addr::UNSPECIFIED,
+            rtf::UP | rtf::GATEWAY,
+        );
+        if route_control::rt_add_entry(ctx, r).is_ok() {
+            ctx.inet6.nd.installed_default = Some((i, g));
+        }
     }
 }
 
@@ -196,31 +222,29 @@ pub fn nd6_nexthop(ctx: &Ctx, dst: &Ipv6Addr, scope: Option<u16>) -> Option<(Arc
             return Some((ifp, *t));
         }
     }
-    let mut best: Option<(u8, u16)> = None;
-    let pfx = nd
-        .connected
+    // The routing table, and the on-link prefixes of router advertisements (longest
+    // match of the two).
+    let rt = ctx
+        .rt
+        .inet6
+        .lookup(*dst)
+        .filter(|r| r.flags & (rtf::REJECT | rtf::BLACKHOLE) == 0);
+    let onlink = nd
+        .prefixes
         .iter()
-        .copied()
-        .chain(nd.prefixes.iter().map(|p| (p.ifindex, p.prefix, p.len)));
-    for (i, p, l) in pfx {
-        if a6::mask(dst, l) == p && best.is_none_or(|b| l > b.0) && up_if(ctx, i).is_some() {
-            best = Some((l, i));
-        }
-    }
-    if let Some((_, i)) = best {
-        return Some((up_if(ctx, i)?, *dst));
-    }
-    let mut fallback = None;
-    for r in &nd.routers {
-        let Some(ifp) = up_if(ctx, r.ifindex) else { continue };
-        match nd.cache.get(&(r.ifindex, r.addr)) {
-            Some(e) if e.state != Nud::Incomplete => return Some((ifp, r.addr)),
-            _ => {
-                fallback.get_or_insert((ifp, r.addr));
+        .filter(|p| a6::mask(dst, p.len) == p.prefix && up_if(ctx, p.ifindex).is_some())
+        .max_by_key(|p| p.len);
+    match (rt, onlink) {
+        (Some(r), p) if p.is_none_or(|p| p.len <= r.len) => {
+            let ifp = up_if(ctx, r.ifindex)?;
+            match r.gateway {
+                Gateway::Inet(g) => Some((ifp, g)),
+                Gateway::Link(_) => Some((ifp, *dst)),
             }
         }
+        (_, Some(p)) => Some((up_if(ctx, p.ifindex)?, *dst)),
+        _ => None,
     }
-    fallback
 }
 
 /// Makes room for one entry; false if the cache cannot give any.
@@ -598,6 +622,7 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
         }),
         (None, _) => {}
     }
+    defrouter_select(ctx);
     for o in ndisc::options(opts).flatten() {
         match o {
             NdOpt::SourceLla(ll) => cache_lladdr(ctx, ifp, h.src, ll, true),
@@ -876,6 +901,7 @@ pub fn nd6_timer(ctx: &mut Ctx) {
     nd.routers.retain(|r| r.expire > now);
     nd.prefixes.retain(|p| p.expire.is_none_or(|t| t > now));
     nd.redirects.retain(|_, v| now.duration_since(v.2) < REDIRECT_EXPIRE);
+    defrouter_select(ctx);
     // Address lifetimes: deprecated when no longer preferred, gone when no longer valid.
     let mut gone = Vec::new();
     for ia in ctx.inet6.addrs.iter_mut() {
@@ -904,7 +930,10 @@ pub fn purge_if(ctx: &mut Ctx, index: u16) {
     nd.redirects.retain(|_, v| v.0 != index);
     nd.linkmtu.remove(&index);
     nd.rs.remove(&index);
-    nd.connected.retain(|c| c.0 != index);
+    if nd.installed_default.is_some_and(|d| d.0 == index) {
+        nd.installed_default = None;
+    }
+    defrouter_select(ctx);
 }
 
 /// The neighbor cache as `ndp -a` lists it.

@@ -527,9 +527,16 @@ fn slaac_from_a_router_advertisement() {
         assert_eq!(ctx.inet6.nd.routers.len(), 1);
         assert_eq!(ctx.inet6.hlim, 60);
         finish_dad(&mut ctx);
-        // Off-link destinations go to the router.
+        // Off-link destinations go to the router, through the default route ND installed.
         let (_, nh) = nd6::nd6_nexthop(&ctx, &"2001:db8:99::1".parse().unwrap(), None).unwrap();
         assert_eq!(nh, peer());
+        let def = ctx.rt.inet6.get_exact(Ipv6Addr::UNSPECIFIED, 0).unwrap();
+        assert_eq!(
+            (def.gateway, def.ifindex),
+            (crate::net::route::Gateway::Inet(peer()), ifp.index)
+        );
+        // The address's connected and local routes are in the table too.
+        assert_eq!(ctx.rt.inet6.lookup("2001:db8:1::77".parse().unwrap()).unwrap().len, 64);
         assert_eq!(
             in6_selectsrc(&ctx, &"2001:db8:99::1".parse().unwrap(), Some(ifp.index)),
             Some(want)
@@ -538,9 +545,25 @@ fn slaac_from_a_router_advertisement() {
     // A zero-length prefix is a bad option, counted; the address stays.
     input(&stack, &ifp, bcast, &ra("::", 86400, 0));
     assert_eq!(stack.ctx().inet6.icmp6stat.nd_badopt, 1);
-    // A zero valid lifetime withdraws it.
+    // A zero valid lifetime withdraws it, and its routes.
     input(&stack, &ifp, bcast, &ra("2001:db8:1::", 0, 64));
     assert!(in6_ifaddr(&stack.ctx(), &want).is_none());
+    assert!(stack.ctx().rt.inet6.get_exact(want, 128).is_none());
+    // A router lifetime of zero takes the router and its default route away.
+    let mut m = NdRepr::RouterAdvert {
+        hop_limit: 0,
+        flags: 0,
+        router_lifetime: 0,
+        reachable: 0,
+        retrans: 0,
+        opts: &[],
+    }
+    .build(&[], &peer(), &nd6::ALL_NODES);
+    ic::fill_checksum(&mut m, &peer(), &nd6::ALL_NODES);
+    input(&stack, &ifp, bcast, &pkt6(peer(), nd6::ALL_NODES, NH_ICMPV6, 255, &m));
+    let ctx = stack.ctx();
+    assert!(ctx.inet6.nd.routers.is_empty());
+    assert!(ctx.rt.inet6.get_exact(Ipv6Addr::UNSPECIFIED, 0).is_none());
 }
 
 #[test]
