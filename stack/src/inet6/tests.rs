@@ -668,3 +668,28 @@ fn the_fuzz_harness_runs_its_seeds() {
     }
     assert!(n >= 5, "{n} seeds in {}", dir.display());
 }
+
+#[test]
+fn mld_query_is_answered_with_the_joined_groups() {
+    let (stack, ifp, sink) = v6_stack();
+    // A general query from a router: link-local source, hop limit 1, router alert.
+    let mut q = vec![ic::MLD_LISTENER_QUERY, 0, 0, 0, 0x03, 0xe8, 0, 0];
+    q.extend_from_slice(&Ipv6Addr::UNSPECIFIED.octets());
+    q.extend_from_slice(&[0, 0, 0, 0]);
+    ic::fill_checksum(&mut q, &peer(), &nd6::ALL_NODES);
+    let mut hbh = vec![NH_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+    hbh.extend_from_slice(&q);
+    input(
+        &stack,
+        &ifp,
+        a6::multicast_mac(&nd6::ALL_NODES),
+        &pkt6(peer(), nd6::ALL_NODES, 0, 1, &hbh),
+    );
+    let rep = with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT);
+    assert_eq!(rep.len(), 1);
+    let (_, h, m) = &rep[0];
+    assert_eq!((h.dst, h.hop_limit), (crate::wire::mld::ALL_MLDV2_ROUTERS, 1));
+    let groups: Vec<Ipv6Addr> = crate::wire::mld::records(m).map(|r| r.unwrap().group).collect();
+    assert!(groups.contains(&a6::solicited_node(&me())), "{groups:?}");
+    assert!(!groups.contains(&nd6::ALL_NODES), "ff02::1 is never reported");
+}
