@@ -5,8 +5,8 @@
 //! with a virtio-net header (virtio 1.x, section 5.1.6: flags, gso_type, hdr_len,
 //! gso_size, csum_start, csum_offset, num_buffers; 12 bytes, set with TUNSETVNETHDRSZ),
 //! which lets one read or write carry a TCP segment of up to 64 KiB whose checksum is
-//! left to the other side (TUNSETOFFLOAD with TUN_F_CSUM and TUN_F_TSO4 for what the
-//! host may hand us). `offload=none` opens a plain device, one MTU-sized frame per call.
+//! left to the other side (TUNSETOFFLOAD with TUN_F_CSUM, TUN_F_TSO4 and TUN_F_TSO6 for
+//! what the host may hand us), for IPv4 and IPv6 alike. `offload=none` opens a plain device, one MTU-sized frame per call.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
@@ -34,6 +34,7 @@ const IFF_VNET_HDR: libc::c_int = 0x4000;
 /// TUNSETOFFLOAD bits: what the host may hand us.
 const TUN_F_CSUM: u64 = 0x01;
 const TUN_F_TSO4: u64 = 0x02;
+const TUN_F_TSO6: u64 = 0x04;
 
 /// The virtio-net header: its size with num_buffers, its flags and GSO types.
 pub const VNET_HDR_LEN: usize = 12;
@@ -50,6 +51,11 @@ pub const TAP_CAPS: u32 = ifcap::TSOV4
     | ifcap::CSUM_TCPV4_TX
     | ifcap::CSUM_UDPV4_RX
     | ifcap::CSUM_UDPV4_TX
+    | ifcap::TSOV6
+    | ifcap::CSUM_TCPV6_RX
+    | ifcap::CSUM_TCPV6_TX
+    | ifcap::CSUM_UDPV6_RX
+    | ifcap::CSUM_UDPV6_TX
     | ifcap::LRO;
 
 pub struct Tap {
@@ -267,13 +273,22 @@ impl Driver for Tap {
         if !self.vnet {
             return Ok(());
         }
-        let rx_csum = ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX;
+        // TUN_F_CSUM is one switch for both families: the host may leave checksums
+        // partial when either family's receive checksum offload is on (a partial one of
+        // the other family is then finished by the stack in software). Super-frames of a
+        // family come only with that family's TCP receive checksum offload.
+        let rx4 = enabled & (ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX) == ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX;
+        let rx6 = enabled & (ifcap::CSUM_TCPV6_RX | ifcap::CSUM_UDPV6_RX) == ifcap::CSUM_TCPV6_RX | ifcap::CSUM_UDPV6_RX;
+        let lro = enabled & ifcap::LRO != 0;
         let mut f = 0;
-        if enabled & rx_csum == rx_csum {
+        if rx4 || rx6 {
             f |= TUN_F_CSUM;
-            if enabled & ifcap::LRO != 0 {
-                f |= TUN_F_TSO4;
-            }
+        }
+        if lro && rx4 {
+            f |= TUN_F_TSO4;
+        }
+        if lro && rx6 {
+            f |= TUN_F_TSO6;
         }
         // SAFETY: TUNSETOFFLOAD takes its flags as the argument itself.
         unsafe { tunsetoffload(self.file.as_raw_fd(), f) }
@@ -344,6 +359,15 @@ mod tests {
         assert_eq!(parse_vnet_hdr(&h, frame.len()).unwrap(), m);
         assert_eq!(parse_vnet_hdr(&hdr(2, 0, 0, 0, 0), 60).unwrap().csum, Csum::Valid);
         assert!(parse_vnet_hdr(&[0; VNET_HDR_LEN], 60).unwrap().is_plain());
+        // TCP over IPv6: the TCP header after Ethernet and the 40-byte IPv6 header.
+        let m = parse_vnet_hdr(&hdr(1, 4, 1428, 54, 16), 9000).unwrap();
+        assert_eq!(m.gso, Gso::Tcp6 { size: 1428 });
+        frame[34 + 12] = 0;
+        frame[54 + 12] = 5 << 4;
+        let h = vnet_hdr(&frame, &m).unwrap();
+        assert_eq!((h[0], h[1]), (1, 4));
+        assert_eq!(h[2..4], (54u16 + 20).to_ne_bytes());
+        assert_eq!(parse_vnet_hdr(&h, frame.len()).unwrap(), m);
     }
 
     #[test]
