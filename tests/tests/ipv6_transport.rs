@@ -1,0 +1,512 @@
+//! TCP and UDP over IPv6 (the v6 variant), with Linux's kernel as the referee over a TAP in
+//! a namespace of the test's own: 256 MiB each way checked by SHA-256 (Linux's nc -6 and
+//! the stack's nc -6), the same over a lossy, duplicating, reordering link, UDP both ways
+//! with datagrams that fragment, a path MTU lowered by Linux's "packet too big" where Linux
+//! forwards onto a 1280-byte link, IPv4 and IPv6 transfers at once, and a capture of
+//! `ip6 and tcp` read back by Linux's tcpdump.
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pktbox_stack::socket::{TcpListener, TcpStream, UdpSocket};
+use pktbox_tests::*;
+use sha2::{Digest, Sha256};
+
+/// What the Linux side runs.
+const LINUX_TOOLS: &[&str] = &["ip", "nc", "sha256sum", "bash"];
+
+/// A deterministic byte stream (xorshift), so both ends can check what crossed.
+struct Pattern(u64);
+
+impl Pattern {
+    fn fill(&mut self, b: &mut [u8]) {
+        for c in b.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            let v = self.0.to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Writes `total` bytes of the pattern, returning their SHA-256.
+fn send_pattern(s: &mut impl Write, total: usize, seed: u64) -> String {
+    let mut p = Pattern(seed);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(buf.len());
+        p.fill(&mut buf[..n]);
+        s.write_all(&buf[..n]).expect("write");
+        h.update(&buf[..n]);
+        left -= n;
+    }
+    hex(&h.finalize())
+}
+
+/// Reads to end of file, returning the byte count and SHA-256.
+fn recv_all(s: &mut impl Read) -> (usize, String) {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            return (total, hex(&h.finalize()));
+        }
+        h.update(&buf[..n]);
+        total += n;
+    }
+}
+
+/// A shell command run inside namespace `ns`.
+fn in_ns(ns: &str, script: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, "bash", "-c", script]);
+    c
+}
+
+/// Runs a command inside `ns`, which must succeed.
+fn ns_ok(ns: &str, args: &[&str]) -> Output {
+    let mut full = vec!["netns", "exec", ns];
+    full.extend_from_slice(args);
+    run("ip", full).ok()
+}
+
+/// Waits until something in `ns` listens on TCP (or UDP) port `port`.
+fn wait_listening(ns: &str, udp: bool, port: u16) {
+    let flag = if udp { "-Hlun" } else { "-Hltn" };
+    let filter = format!("sport = :{port}");
+    wait_for(&format!("a listener on port {port} in {ns}"), || {
+        let o = run("ip", ["netns", "exec", ns, "ss", flag, &filter]);
+        (o.code == Some(0) && !o.stdout.trim().is_empty()).then_some(())
+    });
+}
+
+/// The inet6 lines of `ifconfig IF`.
+fn inet6_lines(st: &StackProc, ifname: &str) -> Vec<String> {
+    st.ok("ifconfig", &[ifname])
+        .lines()
+        .filter(|l| l.trim_start().starts_with("inet6 "))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// Gives the stack `addr`/64 on en0 and waits until DAD has passed.
+fn add_v6(st: &StackProc, addr: &str) {
+    st.ok("ifconfig", &["en0", "inet6", addr, "prefixlen", "64"]);
+    wait_for(&format!("{addr} on en0 to pass DAD"), || {
+        inet6_lines(st, "en0")
+            .into_iter()
+            .find(|l| l.split_whitespace().nth(1) == Some(addr) && !l.contains("tentative"))
+    });
+}
+
+/// A v6 stack on a TAP in `ns`: Linux's side is `2001:db8:N::1/64` (and `10.N.0.1/24`),
+/// the stack's `2001:db8:N::2/64` (and `10.N.0.2/24`). `extra` adds driver options.
+fn v6_peer(ns: &NetNs, net: u8, extra: &str) -> (StackProc, ChildGuard) {
+    let (st, child) = start_variant_in_netns(
+        ns,
+        "io-pkt-v6-hc",
+        "tap",
+        &format!("tap=tap0,host=10.{net}.0.1/24{extra}"),
+    );
+    ns_ok(
+        &ns.name,
+        &["ip", "-6", "addr", "add", &format!("2001:db8:{net}::1/64"), "dev", "tap0", "nodad"],
+    );
+    st.ok("ifconfig", &["en0", &format!("10.{net}.0.2/24")]);
+    add_v6(&st, &format!("2001:db8:{net}::2"));
+    (st, child)
+}
+
+/// Our TcpStream sends `total` bytes of the pattern to Linux's `nc -l` at `[addr]:port`
+/// inside `ns`, which hashes what it got; both sums must be equal.
+fn stack_sends(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize, seed: u64) {
+    let nc = if addr.contains(':') { "nc -6" } else { "nc -4" };
+    let rx = in_ns(ns, &format!("{nc} -l {addr} {port} | sha256sum"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(ns, false, port);
+    let to = if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    };
+    let mut c = TcpStream::connect_at(st.prefix(), to.as_str(), Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
+    let sent = send_pattern(&mut c, total, seed);
+    c.shutdown(Shutdown::Write).unwrap();
+    drop(c);
+    let out = rx.wait_with_output().unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        got.split_whitespace().next(),
+        Some(sent.as_str()),
+        "sha256 at Linux's end ({to}, {total} bytes)"
+    );
+}
+
+/// Linux's `nc` inside `ns` sends `total` random bytes it hashed to our TcpListener on
+/// `[addr]:port`, which hashes what it got.
+fn linux_sends(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize) {
+    let v6 = addr.contains(':');
+    let bind = if v6 { format!("[::]:{port}") } else { format!("0.0.0.0:{port}") };
+    let l = TcpListener::bind_at(st.prefix(), bind.as_str(), 4).unwrap();
+    let dir = TempDir::new();
+    let (file, sumfile) = (dir.join("data"), dir.join("sum"));
+    let nc = if v6 { "nc -6" } else { "nc -4" };
+    let tx = in_ns(
+        ns,
+        &format!(
+            "head -c {total} /dev/urandom | tee >(sha256sum > {}) > {} && {nc} -N {addr} {port} < {}",
+            sumfile.display(),
+            file.display(),
+            file.display()
+        ),
+    )
+    .spawn()
+    .unwrap();
+    l.set_accept_timeout(Some(Duration::from_secs(60))).unwrap();
+    let (mut s, peer) = l.accept().unwrap();
+    assert_eq!(peer.is_ipv6(), v6, "the peer's family: {peer}");
+    let (n, sum) = recv_all(&mut s);
+    // Close our side too, or nc waits for it forever.
+    drop(s);
+    let o = tx.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(n, total);
+    let want = std::fs::read_to_string(&sumfile).unwrap();
+    assert_eq!(want.split_whitespace().next(), Some(sum.as_str()), "sha256 at our end ({addr})");
+}
+
+/// Linux's nc -6 sends `total` bytes to the stack's own `nc -6 -l`, whose output is hashed.
+fn linux_sends_to_our_nc(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize) {
+    let dir = TempDir::new();
+    let (file, sumfile) = (dir.join("data"), dir.join("sum"));
+    let ours = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{} nc -6 -l {port} | sha256sum", bin().display()))
+        .env("SOCK", st.prefix())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pattern = format!(".{port} ");
+    wait_for("the stack's nc -6 -l listening", || {
+        let t = st.ok("netstat", &["-an", "-f", "inet6"]);
+        t.lines()
+            .any(|l| l.starts_with("tcp6") && l.contains(&pattern) && l.contains("LISTEN"))
+            .then_some(())
+    });
+    ns_ok(
+        ns,
+        &[
+            "bash",
+            "-c",
+            &format!(
+                "head -c {total} /dev/urandom | tee >(sha256sum > {}) > {} && nc -6 -N {addr} {port} < {}",
+                sumfile.display(),
+                file.display(),
+                file.display()
+            ),
+        ],
+    );
+    let out = ours.wait_with_output().unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    let want = std::fs::read_to_string(&sumfile).unwrap();
+    assert_eq!(
+        got.split_whitespace().next(),
+        want.split_whitespace().next(),
+        "sha256 through the stack's nc -6"
+    );
+}
+
+/// 2% loss each way on tap0, made by the Linux side (`numgen random`), for both families.
+fn lossy_rules(ns: &str) {
+    let dir = TempDir::new();
+    let rules = dir.join("lossy.nft");
+    std::fs::write(
+        &rules,
+        "table inet lossy {\n\
+         \tchain in { type filter hook input priority 0; iifname \"tap0\" numgen random mod 100 < 2 drop; }\n\
+         \tchain out { type filter hook output priority 0; oifname \"tap0\" numgen random mod 100 < 2 drop; }\n\
+         }\n",
+    )
+    .unwrap();
+    ns_ok(ns, &["nft", "-f", &rules.display().to_string()]);
+}
+
+#[test]
+fn tcp_over_v6_moves_256_mib_each_way() {
+    if !can_run_linux("tcp_over_v6_moves_256_mib_each_way", LINUX_TOOLS) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 90, "");
+    stack_sends(&ns.name, &st, "2001:db8:90::1", 7601, 256 << 20, 1);
+    linux_sends(&ns.name, &st, "2001:db8:90::2", 7602, 256 << 20);
+    linux_sends_to_our_nc(&ns.name, &st, "2001:db8:90::2", 7603, 16 << 20);
+    // All of it went over IPv6: the v6 counters saw the segments, and TCP/IPv6 took the
+    // interface's offloads (TSO6 out, super-frames in).
+    let s6 = st.open().stats6().unwrap();
+    assert!(s6.ip6.localout > 1000 && s6.ip6.delivered > 10_000, "{:?}", s6.ip6);
+    let j = st.if_json("en0");
+    let tso = j["offload"]["tso_frames_out"].as_u64().unwrap_or(0);
+    assert!(tso > 0, "TSO6 frames went out: {j}");
+}
+
+#[test]
+fn tcp_over_v6_survives_loss_duplicates_and_reordering() {
+    if !can_run_linux("tcp_over_v6_survives_loss_duplicates_and_reordering", LINUX_TOOLS) {
+        return;
+    }
+    if !have("nft") {
+        skip("tcp_over_v6_survives_loss_duplicates_and_reordering", "no nft");
+        return;
+    }
+    // 2% loss each way by Linux's nftables, duplicates and reordering (with delay and
+    // jitter) by the tap driver, seeded. 16 MiB each way: with 20 ms of delay and the
+    // loss, 256 MiB would take minutes.
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 91, ",dup=1,reorder=10,delay=20,jitter=5,seed=7");
+    lossy_rules(&ns.name);
+    stack_sends(&ns.name, &st, "2001:db8:91::1", 7611, 16 << 20, 2);
+    linux_sends(&ns.name, &st, "2001:db8:91::2", 7612, 16 << 20);
+    let tcp = st.open().stats().unwrap().tcp;
+    assert!(tcp.sndrexmitpack > 0, "a lossy link makes us retransmit: {tcp:?}");
+    assert!(tcp.rcvduppack > 0 || tcp.rcvoopack > 0, "duplicates or reordering seen: {tcp:?}");
+}
+
+#[test]
+fn tcp_over_v6_under_loss_alone_moves_256_mib() {
+    if !can_run_linux("tcp_over_v6_under_loss_alone_moves_256_mib", LINUX_TOOLS) {
+        return;
+    }
+    if !have("nft") {
+        skip("tcp_over_v6_under_loss_alone_moves_256_mib", "no nft");
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 92, "");
+    lossy_rules(&ns.name);
+    stack_sends(&ns.name, &st, "2001:db8:92::1", 7621, 256 << 20, 3);
+    linux_sends(&ns.name, &st, "2001:db8:92::2", 7622, 256 << 20);
+    let tcp = st.open().stats().unwrap().tcp;
+    assert!(tcp.sndrexmitpack > 0, "a lossy link makes us retransmit: {tcp:?}");
+}
+
+/// The Linux side of the UDP test: a python3 echo for `n` datagrams on `[addr]:port`.
+const PY_ECHO: &str = "import socket,sys\n\
+s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n\
+s.bind((sys.argv[1],int(sys.argv[2])))\n\
+s.settimeout(30)\n\
+for _ in range(int(sys.argv[3])):\n\
+    d,a=s.recvfrom(65535)\n\
+    s.sendto(d,a)\n";
+
+/// A python3 client: sends datagrams of the sizes given to `[addr]:port`, checks each
+/// echo, prints `ok N`.
+const PY_CLIENT: &str = "import socket,sys\n\
+s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n\
+s.settimeout(10)\n\
+for i,n in enumerate(map(int,sys.argv[3:])):\n\
+    d=bytes((i*7+j)%251 for j in range(n))\n\
+    s.sendto(d,(sys.argv[1],int(sys.argv[2])))\n\
+    e,a=s.recvfrom(65535)\n\
+    assert e==d,(n,len(e))\n\
+    assert a[0]==sys.argv[1],a\n\
+print('ok',len(sys.argv)-3)\n";
+
+#[test]
+fn udp_over_v6_both_ways_with_fragments() {
+    if !can_run_linux("udp_over_v6_both_ways_with_fragments", &["ip", "python3", "ss"]) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 93, "");
+    let sizes = [1usize, 1452, 1453, 4000, 9000];
+    // The stack sends to Linux's echo: 1452 bytes fill a 1500-byte packet, 1453 and more
+    // go out in fragments, and come back in Linux's.
+    let mut echo = Command::new("ip");
+    echo.args(["netns", "exec", &ns.name, "python3", "-c", PY_ECHO, "2001:db8:93::1", "7701"])
+        .arg(sizes.len().to_string());
+    let echo = ChildGuard::spawn(echo);
+    wait_listening(&ns.name, true, 7701);
+    let mut u = UdpSocket::bind_at(st.prefix(), "[::]:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 65536];
+    for (i, &n) in sizes.iter().enumerate() {
+        let d: Vec<u8> = (0..n).map(|j| ((i * 13 + j) % 253) as u8).collect();
+        assert_eq!(u.send_to(&d, "[2001:db8:93::1]:7701").unwrap(), n);
+        let (got, from) = u.recv_from(&mut buf).unwrap_or_else(|e| panic!("echo of {n} bytes: {e}"));
+        assert_eq!(from.to_string(), "[2001:db8:93::1]:7701");
+        assert!(buf[..got] == d[..], "echo of {n} bytes: {got} bytes, not the same");
+    }
+    drop(echo);
+    // Linux sends to the stack's echo.
+    let mut srv = UdpSocket::bind_at(st.prefix(), "[::]:7702").unwrap();
+    srv.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let n = sizes.len();
+    let server = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        let mut peers = Vec::new();
+        for _ in 0..n {
+            let (got, from) = srv.recv_from(&mut buf).expect("a datagram from Linux");
+            srv.send_to(&buf[..got], from).expect("echo");
+            peers.push((got, from));
+        }
+        peers
+    });
+    let args: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
+    let mut cmd = vec!["python3", "-c", PY_CLIENT, "2001:db8:93::2", "7702"];
+    cmd.extend(args.iter().map(|s| s.as_str()));
+    let o = ns_ok(&ns.name, &cmd);
+    assert_eq!(o.stdout.trim(), format!("ok {n}"), "{o:#?}");
+    let peers = server.join().unwrap();
+    assert_eq!(peers.iter().map(|p| p.0).collect::<Vec<_>>(), sizes);
+    assert!(peers.iter().all(|p| p.1.ip().to_string() == "2001:db8:93::1"), "{peers:?}");
+    // Fragments both ways: ours reassembled here, and sent in pieces.
+    let s6 = st.open().stats6().unwrap();
+    assert!(s6.ip6.reassembled >= 4 && s6.ip6.fragmented >= 4, "{:?}", s6.ip6);
+}
+
+#[test]
+fn a_packet_too_big_from_a_linux_router_lowers_the_path_mtu() {
+    if !can_run_linux(
+        "a_packet_too_big_from_a_linux_router_lowers_the_path_mtu",
+        LINUX_TOOLS,
+    ) {
+        return;
+    }
+    // The stack's namespace (R) is a Linux router between the TAP and a 1280-byte veth
+    // link to a second namespace (H). H advertises an MSS of 1440 (advmss), so the stack
+    // sends full 1500-byte packets until R's packet too big says 1280.
+    let r = NetNs::new();
+    let h = NetNs::new();
+    let (st, _child) = v6_peer(&r, 94, "");
+    ns_ok(
+        &r.name,
+        &["ip", "link", "add", "v6r", "mtu", "1280", "type", "veth", "peer", "name", "v6h", "netns", &h.name],
+    );
+    ns_ok(&r.name, &["ip", "-6", "addr", "add", "2001:db8:95::1/64", "dev", "v6r", "nodad"]);
+    ns_ok(&r.name, &["ip", "link", "set", "v6r", "up"]);
+    ns_ok(&r.name, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    ns_ok(&h.name, &["ip", "link", "set", "v6h", "mtu", "1280", "up"]);
+    ns_ok(&h.name, &["ip", "-6", "addr", "add", "2001:db8:95::2/64", "dev", "v6h", "nodad"]);
+    ns_ok(
+        &h.name,
+        &["ip", "-6", "route", "add", "default", "via", "2001:db8:95::1", "advmss", "1440"],
+    );
+    st.ok("route", &["add", "-inet6", "2001:db8:95::", "-prefixlen", "64", "2001:db8:94::1"]);
+    let before = st.ok("route", &["-n", "get", "-inet6", "2001:db8:95::2"]);
+    assert!(!before.contains(" 1280 "), "{before}");
+    stack_sends(&h.name, &st, "2001:db8:95::2", 7801, 8 << 20, 5);
+    let s6 = st.open().stats6().unwrap();
+    assert!(s6.icmp6.inhist[2] >= 1, "a packet too big came in: {:?}", s6.icmp6);
+    assert!(s6.icmp6.pmtuchg >= 1, "{:?}", s6.icmp6);
+    // route get shows the learnt MTU in its metrics line.
+    let after = st.ok("route", &["-n", "get", "-inet6", "2001:db8:95::2"]);
+    let metrics = after
+        .lines()
+        .skip_while(|l| !l.contains("recvpipe"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no metrics line: {after}"));
+    let cols: Vec<&str> = metrics.split_whitespace().collect();
+    assert_eq!(cols.get(6), Some(&"1280"), "route get's mtu column: {after}");
+    // And the path keeps working in the other direction too, now within 1280.
+    linux_sends(&h.name, &st, "2001:db8:94::2", 7802, 4 << 20);
+}
+
+#[test]
+fn v4_and_v6_transfers_at_once() {
+    if !can_run_linux("v4_and_v6_transfers_at_once", LINUX_TOOLS) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 96, "");
+    let st = std::sync::Arc::new(st);
+    let name = ns.name.clone();
+    std::thread::scope(|s| {
+        let (a, b) = (st.clone(), st.clone());
+        let (n1, n2) = (name.clone(), name.clone());
+        let t4 = s.spawn(move || stack_sends(&n1, &a, "10.96.0.1", 7901, 64 << 20, 6));
+        let t6 = s.spawn(move || stack_sends(&n2, &b, "2001:db8:96::1", 7902, 64 << 20, 7));
+        t4.join().unwrap();
+        t6.join().unwrap();
+        let (a, b) = (st.clone(), st.clone());
+        let (n1, n2) = (name.clone(), name.clone());
+        let t4 = s.spawn(move || linux_sends(&n1, &a, "10.96.0.2", 7903, 64 << 20));
+        let t6 = s.spawn(move || linux_sends(&n2, &b, "2001:db8:96::2", 7904, 64 << 20));
+        t4.join().unwrap();
+        t6.join().unwrap();
+    });
+    let s = st.open().stats().unwrap();
+    let s6 = st.open().stats6().unwrap();
+    assert!(s.ip.delivered > 10_000 && s6.ip6.delivered > 10_000, "{:?} {:?}", s.ip, s6.ip6);
+}
+
+#[test]
+fn a_capture_of_ip6_and_tcp_is_read_back_by_linux_tcpdump() {
+    if !can_run_linux("a_capture_of_ip6_and_tcp_is_read_back_by_linux_tcpdump", &["ip", "nc", "tcpdump", "bash", "sha256sum"]) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 97, "");
+    let dir = TempDir::new();
+    let file = dir.join("v6.pcap");
+    let file_s = file.display().to_string();
+    let mut cmd = Command::new(bin());
+    cmd.args(["tcpdump", "-i", "en0", "-U", "-w", &file_s, "ip6 and tcp"])
+        .env("SOCK", st.prefix())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut dump = ChildGuard::spawn(cmd);
+    let mut err = std::io::BufReader::new(dump.child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("listening on en0"), "{line}");
+    // IPv4 traffic at the same time must not be in the capture.
+    let v4 = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "ping", "-c", "3", "-i", "0.2", "10.97.0.2"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(v4.success());
+    stack_sends(&ns.name, &st, "2001:db8:97::1", 7951, 1 << 20, 8);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(dump.child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    let _ = err.read_to_string(&mut rest);
+    assert_eq!(dump.terminate(), Some(0), "{rest}");
+    let linux = run("tcpdump", ["-r", &file_s, "-nn"]).ok();
+    let lines: Vec<&str> = linux.stdout.lines().collect();
+    assert!(lines.len() >= 7, "{}", linux.stdout);
+    let out = "2001:db8:97::2.";
+    let back = "2001:db8:97::1.7951 > 2001:db8:97::2.";
+    for l in &lines {
+        let ok = l.contains(" IP6 ")
+            && ((l.contains(&format!(" IP6 {out}")) && l.contains(" > 2001:db8:97::1.7951: "))
+                || l.contains(&format!(" IP6 {back}")));
+        assert!(ok, "not our v6 connection: {l}\n{}", linux.stdout);
+    }
+    assert!(lines[0].contains("Flags [S]"), "{}", lines[0]);
+    assert!(lines[1].contains("Flags [S.]"), "{}", lines[1]);
+    assert!(lines.iter().any(|l| l.contains("Flags [F")), "{}", linux.stdout);
+    // The data went one way: our last data segment ends at relative sequence 2^20 + 1,
+    // and Linux acknowledged all of it.
+    let last = format!(":{}, ack 1", (1 << 20) + 1);
+    let acked = format!("ack {}", (1 << 20) + 1);
+    assert!(lines.iter().any(|l| l.contains(&last)), "{}", linux.stdout);
+    assert!(lines.iter().any(|l| l.contains(&acked)), "{}", linux.stdout);
+}
