@@ -1043,6 +1043,7 @@ mod tests {
                     addr: a.parse().unwrap(),
                     netmask: m.parse().unwrap(),
                     brd: None,
+                    tentative: false,
                 })
                 .collect(),
             driver: None,

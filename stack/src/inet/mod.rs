@@ -144,6 +144,8 @@ impl InIfaddr {
             addr: IpAddr::V4(self.addr),
             netmask: IpAddr::V4(self.mask),
             brd: self.broadcast.map(IpAddr::V4),
+            // IPv4 addresses are usable at once: this stack does no IPv4 DAD.
+            tentative: false,
         }
     }
 }

@@ -161,6 +161,9 @@ pub struct IfAddr {
     pub addr: IpAddr,
     pub netmask: IpAddr,
     pub brd: Option<IpAddr>,
+    /// Still doing duplicate address detection (IN6_IFF_TENTATIVE): not usable yet.
+    /// `ifconfig -w` waits for it to clear.
+    pub tentative: bool,
 }
 
 /// Everything ifconfig shows of one interface.

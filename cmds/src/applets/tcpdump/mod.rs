@@ -518,7 +518,7 @@ mod tests {
         assert_eq!(code(&["-d", "-s", "300000", "ip"]), fail);
         assert_eq!(
             code(&["-Q", "sideways", "-d", "ip"]),
-            ExitCode::from(crate::common::EXIT_USAGE)
+            ExitCode::from(crate::common::usage_code(PROG))
         );
     }
 
