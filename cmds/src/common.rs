@@ -50,11 +50,13 @@ pub fn usage_fail(prog: &str, msg: impl std::fmt::Display) -> ExitCode {
 pub fn usage_text(cmd: &clap::Command) -> String {
     let u = cmd.clone().render_usage().to_string();
     let u = u.trim_start_matches("Usage: ").trim_end();
-    // NetBSD's ping puts its synopsis on the line after `usage: `.
-    if cmd.get_name() == "ping" {
-        return format!("usage: \n{u}");
+    match cmd.get_name() {
+        // NetBSD's ping puts its synopsis on the line after `usage: `.
+        "ping" => format!("usage: \n{u}"),
+        // NetBSD's arp writes `Usage:`.
+        "arp" => format!("Usage: {u}"),
+        _ => format!("usage: {u}"),
     }
-    format!("usage: {u}")
 }
 
 /// Prints the usage text of `cmd` and returns its usage exit code.

@@ -1256,6 +1256,8 @@ mod tests {
             ifname: "en0".into(),
             expire: Some(1190),
             permanent: false,
+            published: false,
+            proxy_only: false,
         };
         let t = format_arp(&[e], &mut Names::new(true), false);
         assert!(
