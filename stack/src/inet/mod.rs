@@ -47,6 +47,9 @@ pub struct InState {
     pub stat: IpStats,
     pub icmpstat: IcmpStats,
     pub icmp_limit: icmp::PpsLimit,
+    /// net.inet.icmp.returndatabytes: bytes of the offending datagram's payload an ICMP
+    /// error quotes after its IP header.
+    pub icmp_returndatabytes: usize,
     pub reass: reass::Reass,
     pub ip_id: ip::IpId,
     pub raw: Vec<raw::RawPcb>,
@@ -73,6 +76,7 @@ impl Default for InState {
             stat: IpStats::default(),
             icmpstat: IcmpStats::default(),
             icmp_limit: icmp::PpsLimit::new(icmp::ERRPPSLIMIT),
+            icmp_returndatabytes: icmp::RETURNDATABYTES,
             reass: reass::Reass::default(),
             ip_id: ip::IpId::default(),
             raw: Vec::new(),

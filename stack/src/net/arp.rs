@@ -55,12 +55,30 @@ pub struct LlEntry {
 }
 
 /// The cache, keyed by interface index and address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ArpCache {
     pub entries: HashMap<(u16, Ipv4Addr), LlEntry>,
+    /// net.inet.arp.keep: how long a resolved entry lives (arpt_keep).
+    pub keep: Duration,
+    /// net.inet.arp.down: how long an address that did not answer is left alone (arpt_down).
+    pub down: Duration,
+    /// net.inet.arp.log_movements: log a known host's link address changing.
+    pub log_movements: bool,
     /// Published entries (`arp -s HOST ETHER pub [proxy]`): requests for HOST on the
     /// interface are answered with ETHER, as NetBSD's LLE_PUB entries are.
     pub published: HashMap<(u16, Ipv4Addr), Published>,
+}
+
+impl Default for ArpCache {
+    fn default() -> Self {
+        ArpCache {
+            entries: HashMap::new(),
+            keep: ARPT_KEEP,
+            down: ARPT_DOWN,
+            log_movements: true,
+            published: HashMap::new(),
+        }
+    }
 }
 
 /// One published (proxy ARP) entry.
@@ -188,6 +206,7 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
 }
 
 fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) {
+    let (keep, log_movements) = (ctx.arp.keep, ctx.arp.log_movements);
     let key = (ifp.index, spa);
     let now = Instant::now();
     if !ctx.arp.entries.contains_key(&key) {
@@ -216,7 +235,7 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
         return;
     }
     if let Some(old) = e.lladdr {
-        if old != sha {
+        if old != sha && log_movements {
             crate::klog_net!(
                 ctx.netlog,
                 "arp info overwritten for {} by {} on {}",
@@ -227,7 +246,7 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
         }
     }
     e.lladdr = Some(sha);
-    e.expire = now + ARPT_KEEP;
+    e.expire = now + keep;
     e.asked = 0;
     e.touched = now;
     let held: Vec<Vec<u8>> = e.hold.drain(..).collect();
@@ -254,6 +273,7 @@ pub fn arplookup(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr) -> Option<[u8; 6]> {
 /// Finds the link-level address for `dst` on `ifp`, holding `pkt` (an IP packet) and
 /// asking when it is not known.
 pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Resolved {
+    let down = ctx.arp.down;
     let now = Instant::now();
     let key = (ifp.index, dst);
     if let Some(e) = ctx.arp.entries.get_mut(&key) {
@@ -302,7 +322,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
         e.asked += 1;
         e.last_ask = Some(now);
         if e.asked >= ARP_MAXTRIES {
-            e.expire = now + ARPT_DOWN;
+            e.expire = now + down;
         }
         let src = ctx
             .inet
@@ -321,6 +341,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
 /// The ARP timer: retries unanswered requests, gives up on silent hosts (dropping what
 /// they held), and expires old entries.
 pub fn arp_timer(ctx: &mut Ctx) {
+    let down = ctx.arp.down;
     let now = Instant::now();
     let mut retry = Vec::new();
     let mut dropped = 0;
@@ -340,7 +361,7 @@ pub fn arp_timer(ctx: &mut Ctx) {
                     if !e.hold.is_empty() && e.last_ask.is_some_and(|t| now.duration_since(t) >= ARP_RETRY) {
                         retry.push((*idx, *addr));
                     }
-                    !e.hold.is_empty() || e.last_ask.is_some_and(|t| now.duration_since(t) < ARPT_DOWN)
+                    !e.hold.is_empty() || e.last_ask.is_some_and(|t| now.duration_since(t) < down)
                 }
             }
         }
@@ -361,7 +382,7 @@ pub fn arp_timer(ctx: &mut Ctx) {
             e.asked += 1;
             e.last_ask = Some(now);
             if e.asked >= ARP_MAXTRIES {
-                e.expire = now + ARPT_DOWN;
+                e.expire = now + down;
             }
         }
         if send(&ifp, ArpOperations::Request, src, [0; 6], addr, BROADCAST).is_ok() {
@@ -421,7 +442,7 @@ pub fn arp_set(ctx: &mut Ctx, req: &crate::msg::ArpSetReq) -> Result<(), i32> {
         key,
         LlEntry {
             lladdr: Some(lladdr),
-            expire: now + ARPT_KEEP,
+            expire: now + ctx.arp.keep,
             asked: 0,
             last_ask: None,
             hold: VecDeque::new(),

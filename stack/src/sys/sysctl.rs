@@ -203,6 +203,76 @@ pub static NODES: &[Node] = &[
         }),
     },
     Node {
+        name: "net.inet.tcp.keepinit",
+        desc: "Connection establishment timeout, in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.inet.tcp.keepinit.as_secs() as i64),
+        set: Some(|c, v| c.inet.tcp.keepinit = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.tcp.msl",
+        desc: "Maximum Segment Life, in seconds (TIME_WAIT lasts twice this)",
+        kind: Kind::Int { min: 0, max: 3600 },
+        get: |c| SysctlValue::Int(c.inet.tcp.msl.as_secs() as i64),
+        set: Some(|c, v| c.inet.tcp.msl = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.tcp.rfc1323",
+        desc: "Enable RFC1323 (RFC 7323) timestamps and window scaling",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.rfc1323)),
+        set: Some(|c, v| c.inet.tcp.rfc1323 = int(v) != 0),
+    },
+    Node {
+        name: "net.inet.tcp.win_scale",
+        desc: "Use RFC1323 window scale options",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.win_scale)),
+        set: Some(|c, v| c.inet.tcp.win_scale = int(v) != 0),
+    },
+    Node {
+        name: "net.inet.tcp.timestamps",
+        desc: "Use RFC1323 time stamp options",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.timestamps)),
+        set: Some(|c, v| c.inet.tcp.timestamps = int(v) != 0),
+    },
+    Node {
+        name: "net.inet.tcp.sack.enable",
+        desc: "Enable RFC2018 Selective ACKnowledgement",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.sack)),
+        set: Some(|c, v| c.inet.tcp.sack = int(v) != 0),
+    },
+    Node {
+        name: "net.inet.icmp.returndatabytes",
+        desc: "Number of bytes to return in an ICMP error message",
+        kind: Kind::Int { min: 8, max: 512 },
+        get: |c| SysctlValue::Int(c.inet.icmp_returndatabytes as i64),
+        set: Some(|c, v| c.inet.icmp_returndatabytes = int(v) as usize),
+    },
+    Node {
+        name: "net.inet.arp.keep",
+        desc: "Valid ARP entry lifetime in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.arp.keep.as_secs() as i64),
+        set: Some(|c, v| c.arp.keep = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.arp.down",
+        desc: "Failed ARP entry lifetime in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.arp.down.as_secs() as i64),
+        set: Some(|c, v| c.arp.down = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.arp.log_movements",
+        desc: "log ARP replies from MACs different than the one in the cache",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.arp.log_movements)),
+        set: Some(|c, v| c.arp.log_movements = int(v) != 0),
+    },
+    Node {
         name: "net.inet.icmp.errppslimit",
         desc: "Maximum number of outgoing ICMP error messages per second (0: no limit)",
         kind: Kind::Int { min: 0, max: 1_000_000 },
@@ -367,6 +437,37 @@ mod tests {
         assert_eq!(set(&mut c, "net.inet", "1").unwrap_err().errno, libc::EISDIR);
         set(&mut c, "net.inet.ip.forwarding", "1").unwrap();
         assert!(c.inet.forwarding);
+    }
+
+    #[test]
+    fn netbsd_nodes_drive_the_stack() {
+        let s = stack();
+        let mut c = s.ctx();
+        set(&mut c, "net.inet.tcp.keepinit", "30").unwrap();
+        assert_eq!(c.inet.tcp.keepinit, std::time::Duration::from_secs(30));
+        set(&mut c, "net.inet.tcp.msl", "5").unwrap();
+        assert_eq!(c.inet.tcp.msl, std::time::Duration::from_secs(5));
+        set(&mut c, "net.inet.tcp.rfc1323", "0").unwrap();
+        assert!(!c.inet.tcp.do_win_scale() && !c.inet.tcp.do_timestamps());
+        set(&mut c, "net.inet.tcp.rfc1323", "1").unwrap();
+        set(&mut c, "net.inet.tcp.timestamps", "0").unwrap();
+        assert!(c.inet.tcp.do_win_scale() && !c.inet.tcp.do_timestamps());
+        set(&mut c, "net.inet.tcp.sack.enable", "0").unwrap();
+        assert!(!c.inet.tcp.sack);
+        assert_eq!(set(&mut c, "net.inet.icmp.returndatabytes", "7").unwrap_err().errno, libc::EINVAL);
+        set(&mut c, "net.inet.icmp.returndatabytes", "64").unwrap();
+        assert_eq!(c.inet.icmp_returndatabytes, 64);
+        set(&mut c, "net.inet.arp.keep", "60").unwrap();
+        assert_eq!(c.arp.keep, std::time::Duration::from_secs(60));
+        set(&mut c, "net.inet.arp.down", "3").unwrap();
+        assert_eq!(c.arp.down, std::time::Duration::from_secs(3));
+        set(&mut c, "net.inet.arp.log_movements", "0").unwrap();
+        assert!(!c.arp.log_movements);
+        assert_eq!(get(&c, "net.inet.arp").unwrap().len(), 3);
+        let e = get(&c, "net.inet.udp.checksum").unwrap_err();
+        assert_eq!(e.text.unwrap(), "third level name 'udp' in 'net.inet.udp.checksum' is invalid");
+        let e = get(&c, "net.inet.tcp.bogus").unwrap_err();
+        assert_eq!(e.text.unwrap(), "fourth level name 'bogus' in 'net.inet.tcp.bogus' is invalid");
     }
 
     #[test]

@@ -290,6 +290,17 @@ pub struct TcpState {
     pub keepcnt: u32,
     /// net.inet.tcp.congctl.selected.
     pub congctl: cc::Algo,
+    /// net.inet.tcp.keepinit: how long a connection may take to be established.
+    pub keepinit: Duration,
+    /// net.inet.tcp.msl: the maximum segment lifetime (TIME_WAIT lasts twice this).
+    pub msl: Duration,
+    /// net.inet.tcp.rfc1323, win_scale, timestamps: RFC 7323's options on new connections
+    /// (win_scale and timestamps each need rfc1323 too, as in NetBSD).
+    pub rfc1323: bool,
+    pub win_scale: bool,
+    pub timestamps: bool,
+    /// net.inet.tcp.sack.enable: RFC 2018's SACK on new connections.
+    pub sack: bool,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
     pub challenge: crate::inet::icmp::PpsLimit,
     /// Sockets whose parked request may go on now; the channel server takes them when
@@ -326,6 +337,12 @@ impl Default for TcpState {
             keepintvl: TCPTV_KEEPINTVL,
             keepcnt: TCP_KEEPCNT,
             congctl: cc::Algo::Cubic,
+            keepinit: TCPTV_KEEP_INIT,
+            msl: TCPTV_MSL,
+            rfc1323: true,
+            win_scale: true,
+            timestamps: true,
+            sack: true,
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
             wheel: crate::sys::callout::Wheel::new(crate::sys::callout::TICK),
@@ -343,6 +360,14 @@ fn key_words(k: &Key) -> [u64; 2] {
 }
 
 impl TcpState {
+    /// Whether new connections offer (or accept) window scaling, timestamps and SACK.
+    pub fn do_win_scale(&self) -> bool {
+        self.rfc1323 && self.win_scale
+    }
+    pub fn do_timestamps(&self) -> bool {
+        self.rfc1323 && self.timestamps
+    }
+
     /// Adds a connection (and files it in the callout wheel when the context is let go).
     pub fn insert_tcb(&mut self, id: u64, t: Tcb) {
         self.tcbs.insert(id, t);
