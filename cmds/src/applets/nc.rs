@@ -213,8 +213,29 @@ fn tcp_main(
         if verbose {
             eprintln!("Listening on {source} {port}");
         }
+        // With -k, a thread keeps accepting while a connection is served, so the clients
+        // that come meanwhile are taken off the listen queue (and see their connection
+        // established) instead of finding it full; they are served in the order they came.
+        let (queued, mut single) = if keep {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || loop {
+                let r = l.accept();
+                let stop = r.is_err();
+                if tx.send(r).is_err() || stop {
+                    return;
+                }
+            });
+            (Some(rx), None)
+        } else {
+            (None, Some(l))
+        };
         loop {
-            let (s, peer) = match l.accept() {
+            let next = match (&queued, &mut single) {
+                (Some(rx), _) => rx.recv().unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))),
+                (None, Some(l)) => l.accept(),
+                (None, None) => return ExitCode::SUCCESS,
+            };
+            let (s, peer) = match next {
                 Ok(v) => v,
                 Err(e) => return fail(PROG, format!("accept: {}", io_text(&e))),
             };

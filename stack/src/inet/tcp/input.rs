@@ -174,11 +174,12 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return;
     };
-    // The SYN queue and the accept queue together stay within the backlog. When the SYN
-    // queue is what fills it (a SYN flood, say), answer with a SYN cookie and keep no
-    // state; when the accept queue alone is full, there is no room either way.
-    if l.queue.len() + l.incomplete >= l.backlog {
-        if l.queue.len() < l.backlog {
+    // The SYN queue and the accept queue together stay within NetBSD's limit (see
+    // Listener::has_room). When the SYN queue is what fills it (a SYN flood, say), answer
+    // with a SYN cookie and keep no state; when the accept queue alone is full, there is
+    // no room either way.
+    if !l.has_room() {
+        if l.queue.len() < l.qlimit() {
             send_cookie(ctx, key, s);
         } else {
             ctx.inet.tcp.stat.listendrop += 1;
@@ -870,7 +871,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return false;
     };
-    if l.queue.len() >= l.backlog {
+    if !l.has_room() {
         ctx.inet.tcp.stat.listendrop += 1;
         return true;
     }

@@ -242,6 +242,20 @@ pub struct Listener {
     pub opts: usrreq::SockOpts,
 }
 
+impl Listener {
+    /// Whether a new connection may join the queues: NetBSD's sonewconn() refuses one when
+    /// `so_qlen + so_q0len > 3 * so_qlimit / 2`, so a listener with backlog N holds up to
+    /// 3N/2 + 1 connections across its SYN and accept queues (N = 1: 2; N = 5: 8).
+    pub fn has_room(&self) -> bool {
+        self.queue.len() + self.incomplete <= 3 * self.backlog / 2
+    }
+
+    /// The most connections the two queues hold together.
+    pub fn qlimit(&self) -> usize {
+        3 * self.backlog / 2 + 1
+    }
+}
+
 /// A socket that is bound (or not) but neither listening nor connected yet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bound {

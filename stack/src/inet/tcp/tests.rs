@@ -180,7 +180,7 @@ fn run(acts: &[Act]) {
             assert!(!(t.state == State::Listen), "connections are never LISTEN");
         }
         for l in ctx.inet.tcp.listeners.values() {
-            assert!(l.queue.len() + l.incomplete <= l.backlog, "backlog holds");
+            assert!(l.queue.len() + l.incomplete <= l.qlimit(), "backlog holds");
         }
     }
     if std::env::var_os("TCP_PROPTEST_TRACE").is_some() {
