@@ -130,7 +130,10 @@ fn getopt_message(e: &clap::Error) -> Option<String> {
         ErrorKind::ArgumentConflict => {
             let a = opt?;
             let b = ctx(ContextKind::PriorArg)?;
-            let (a, b) = (a.split_whitespace().next()?.to_string(), b.split_whitespace().next()?.to_string());
+            let (a, b) = (
+                a.split_whitespace().next()?.to_string(),
+                b.split_whitespace().next()?.to_string(),
+            );
             Some(format!("{a} and {b} may not be used together"))
         }
         _ => None,
@@ -141,12 +144,28 @@ fn getopt_message(e: &clap::Error) -> Option<String> {
 /// word go to clap, the words after it are the applet's own grammar, which clap must not
 /// read as options (`ifconfig en0 -alias`, `route add -net ...`).
 pub fn split_at_first_word(args: Vec<std::ffi::OsString>) -> (Vec<std::ffi::OsString>, Vec<String>) {
-    let pos = args
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
-        .map(|(i, _)| i);
+    split_at_first_operand(args, &[])
+}
+
+/// [`split_at_first_word`] for a command whose options in `valued` (`-w`) take the next
+/// word as their value: that word is not the first operand.
+pub fn split_at_first_operand(
+    args: Vec<std::ffi::OsString>,
+    valued: &[&str],
+) -> (Vec<std::ffi::OsString>, Vec<String>) {
+    let mut pos = None;
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        if !a.starts_with('-') {
+            pos = Some(i);
+            break;
+        }
+        if valued.contains(&a.as_ref()) {
+            i += 1;
+        }
+        i += 1;
+    }
     match pos {
         Some(i) => {
             let rest = args[i + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();

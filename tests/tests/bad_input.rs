@@ -1,5 +1,5 @@
 //! Bad input to the tools: each fails the BSD way (one line on standard error, exit 1 for a
-//! failure and 2 for a usage error) and changes nothing in the stack.
+//! failure and for a usage error, as NetBSD's tools) and changes nothing in the stack.
 
 use std::ffi::OsStr;
 

@@ -77,7 +77,12 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("With -a or a hostname, print the entries as JSON"),
         )
-        .arg(Arg::new("args").value_name("hostname").num_args(0..).help("Operands of the operation"))
+        .arg(
+            Arg::new("args")
+                .value_name("hostname")
+                .num_args(0..)
+                .help("Operands of the operation"),
+        )
 }
 
 /// The operation, as NetBSD's getopt loop picks it: -d, -s and -f exclude each other.
@@ -95,7 +100,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Ok(m) => m,
         Err(c) => return c,
     };
-    let words: Vec<String> = m.get_many::<String>("args").map(|v| v.cloned().collect()).unwrap_or_default();
+    let words: Vec<String> = m
+        .get_many::<String>("args")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
     let all = m.get_flag("all");
     let ops: Vec<Op> = [("delete", Op::Delete), ("set", Op::Set), ("file", Op::File)]
         .into_iter()
@@ -397,7 +405,10 @@ fn file(s: &mut Stack, name: &str, verbose: bool) -> ExitCode {
         match std::fs::File::open(name) {
             Ok(f) => Box::new(std::io::BufReader::new(f)),
             Err(e) => {
-                eprintln!("{PROG}: Cannot open {name}: {}", strerror(e.raw_os_error().unwrap_or(libc::EIO)));
+                eprintln!(
+                    "{PROG}: Cannot open {name}: {}",
+                    strerror(e.raw_os_error().unwrap_or(libc::EIO))
+                );
                 return ExitCode::from(EXIT_FAILURE);
             }
         }
@@ -443,7 +454,13 @@ mod tests {
         assert_eq!(parse_ether("02:00:00:00:00:0a"), Some(Some([2, 0, 0, 0, 0, 10])));
         assert_eq!(parse_ether("2:0:0:0:0:a"), Some(Some([2, 0, 0, 0, 0, 10])));
         assert_eq!(parse_ether("auto"), Some(None));
-        for bad in ["", "1:2:3", "01:02:03:04:05:06:07", "zz:00:00:00:00:00", "100:0:0:0:0:0"] {
+        for bad in [
+            "",
+            "1:2:3",
+            "01:02:03:04:05:06:07",
+            "zz:00:00:00:00:00",
+            "100:0:0:0:0:0",
+        ] {
             assert_eq!(parse_ether(bad), None, "{bad}");
         }
     }

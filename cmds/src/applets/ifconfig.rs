@@ -417,7 +417,7 @@ fn lookup(s: &mut Stack, name: &str) -> Result<IfInfo, ExitCode> {
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let (args, params) = crate::common::split_at_first_word(args);
+    let (args, params) = crate::common::split_at_first_operand(args, &["-w"]);
     let m = match parse(command(), args) {
         Ok(m) => m,
         Err(c) => return c,

@@ -66,9 +66,12 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         // NetBSD's routing socket refuses with EACCES (route(8): "Permission denied"); the
         // ioctls and sysctl writes with EPERM.
         let errno = match msg {
-            Msg::RtAdd(_) | Msg::RtDelete(_) | Msg::RtChange(_) | Msg::RtFlush(_) | Msg::ArpSet(_) | Msg::ArpDelete(_) => {
-                libc::EACCES
-            }
+            Msg::RtAdd(_)
+            | Msg::RtDelete(_)
+            | Msg::RtChange(_)
+            | Msg::RtFlush(_)
+            | Msg::ArpSet(_)
+            | Msg::ArpDelete(_) => libc::EACCES,
             _ => libc::EPERM,
         };
         conn.reply_err(hdr.seq, errno, None);

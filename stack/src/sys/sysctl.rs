@@ -454,7 +454,10 @@ mod tests {
         assert!(c.inet.tcp.do_win_scale() && !c.inet.tcp.do_timestamps());
         set(&mut c, "net.inet.tcp.sack.enable", "0").unwrap();
         assert!(!c.inet.tcp.sack);
-        assert_eq!(set(&mut c, "net.inet.icmp.returndatabytes", "7").unwrap_err().errno, libc::EINVAL);
+        assert_eq!(
+            set(&mut c, "net.inet.icmp.returndatabytes", "7").unwrap_err().errno,
+            libc::EINVAL
+        );
         set(&mut c, "net.inet.icmp.returndatabytes", "64").unwrap();
         assert_eq!(c.inet.icmp_returndatabytes, 64);
         set(&mut c, "net.inet.arp.keep", "60").unwrap();
@@ -465,9 +468,15 @@ mod tests {
         assert!(!c.arp.log_movements);
         assert_eq!(get(&c, "net.inet.arp").unwrap().len(), 3);
         let e = get(&c, "net.inet.udp.checksum").unwrap_err();
-        assert_eq!(e.text.unwrap(), "third level name 'udp' in 'net.inet.udp.checksum' is invalid");
+        assert_eq!(
+            e.text.unwrap(),
+            "third level name 'udp' in 'net.inet.udp.checksum' is invalid"
+        );
         let e = get(&c, "net.inet.tcp.bogus").unwrap_err();
-        assert_eq!(e.text.unwrap(), "fourth level name 'bogus' in 'net.inet.tcp.bogus' is invalid");
+        assert_eq!(
+            e.text.unwrap(),
+            "fourth level name 'bogus' in 'net.inet.tcp.bogus' is invalid"
+        );
     }
 
     #[test]

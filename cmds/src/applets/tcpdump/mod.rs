@@ -169,7 +169,6 @@ pub fn command() -> Command {
                 .value_name("expression")
                 .num_args(0..)
                 .trailing_var_arg(true)
-                .allow_hyphen_values(true)
                 .help("Which packets to dump (pcap-filter(7)); all when absent"),
         )
 }

@@ -161,6 +161,9 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         if s.flags & (TH_SYN | TH_FIN) == 0 && cookie_accept(ctx, lid, key, s) {
             return;
         }
+        if ctx.inet.tcp.cookie_is_deferred(&key) {
+            return;
+        }
         send_rst(ctx, key, s.ack, 0, false);
         return;
     }
@@ -871,8 +874,13 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return false;
     };
-    if !l.has_room() {
+    // A cookie was sent because the queues were full with the accept queue below the
+    // limit; the connection it makes goes straight to the accept queue, so that is what
+    // must have room now. (Refused, the peer's later segments no longer match the cookie
+    // and are reset: a refusal here loses the connection.)
+    if l.queue.len() >= l.qlimit() {
         ctx.inet.tcp.stat.listendrop += 1;
+        ctx.inet.tcp.defer_cookie(key);
         return true;
     }
     let opts = l.opts;
@@ -899,6 +907,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     opts.apply(&mut t, ctx.inet.ttl);
     tcp.stat.syncookiesrecvd += 1;
     tcp.stat.accepts += 1;
+    tcp.cookie_deferred.remove(&key);
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
     if let Some(l) = tcp.listeners.get_mut(&lid) {

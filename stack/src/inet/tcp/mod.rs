@@ -315,6 +315,11 @@ pub struct TcpState {
     pub timestamps: bool,
     /// net.inet.tcp.sack.enable: RFC 2018's SACK on new connections.
     pub sack: bool,
+    /// Handshakes answered with a SYN cookie whose good ACK found the accept queue full,
+    /// and when: the peer's later segments cannot be checked against the cookie (it covers
+    /// only the first), so they are dropped, not reset, until its first segment comes
+    /// again and finds room (as Linux keeps such a request instead of resetting it).
+    pub cookie_deferred: HashMap<Key, Instant>,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
     pub challenge: crate::inet::icmp::PpsLimit,
     /// Sockets whose parked request may go on now; the channel server takes them when
@@ -357,6 +362,7 @@ impl Default for TcpState {
             win_scale: true,
             timestamps: true,
             sack: true,
+            cookie_deferred: HashMap::new(),
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
             wheel: crate::sys::callout::Wheel::new(crate::sys::callout::TICK),
@@ -373,7 +379,30 @@ fn key_words(k: &Key) -> [u64; 2] {
     ]
 }
 
+/// Handshakes remembered in `cookie_deferred` at most, and for how long.
+const COOKIE_DEFERRED_MAX: usize = 1024;
+const COOKIE_DEFERRED_FOR: Duration = Duration::from_secs(60);
+
 impl TcpState {
+    /// Remembers a handshake whose good cookie ACK found no room (see `cookie_deferred`).
+    pub fn defer_cookie(&mut self, key: Key) {
+        let now = Instant::now();
+        if self.cookie_deferred.len() >= COOKIE_DEFERRED_MAX {
+            self.cookie_deferred
+                .retain(|_, t| now.duration_since(*t) < COOKIE_DEFERRED_FOR);
+        }
+        if self.cookie_deferred.len() < COOKIE_DEFERRED_MAX {
+            self.cookie_deferred.insert(key, now);
+        }
+    }
+
+    /// Whether a segment of this flow belongs to a deferred cookie handshake.
+    pub fn cookie_is_deferred(&self, key: &Key) -> bool {
+        self.cookie_deferred
+            .get(key)
+            .is_some_and(|t| t.elapsed() < COOKIE_DEFERRED_FOR)
+    }
+
     /// Whether new connections offer (or accept) window scaling, timestamps and SACK.
     pub fn do_win_scale(&self) -> bool {
         self.rfc1323 && self.win_scale
