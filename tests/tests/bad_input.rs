@@ -34,7 +34,11 @@ fn refused(st: &StackProc, sub: &mut Stack, args: &[&str], code: i32) -> String 
     assert_eq!(o.stdout, "", "ifconfig {args:?}: {o:#?}");
     if code == 1 {
         // One line; a usage error adds the usage after it, as NetBSD's ifconfig.
-        let usage = o.stderr.lines().nth(1).is_some_and(|l| l.starts_with("usage: ifconfig "));
+        let usage = o
+            .stderr
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("usage: ifconfig "));
         assert!(
             o.stderr.starts_with("ifconfig: ") && (o.stderr.lines().count() == 1 || usage),
             "ifconfig {args:?} should print one line: {o:#?}"
