@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
+use crate::inet::inpcb::Af;
 use crate::inet::input_tests::{arp, ether, HIM, ME, PEER};
 use crate::inet::tcp::usrreq::{self, Sock};
 use crate::inet::tcp::State;
@@ -79,11 +80,11 @@ fn run(acts: &[Act]) {
     // A listener (socket 1) on port 80 and an active connection (socket 2) to the peer.
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
-        usrreq::attach(&mut ctx, 2);
-        usrreq::connect(&mut ctx, 2, SocketAddrV4::new(HIM, 9000), true).unwrap();
+        usrreq::attach(&mut ctx, 2, Af::INET);
+        usrreq::connect(&mut ctx, 2, SocketAddrV4::new(HIM, 9000).into(), true).unwrap();
     }
     let mut closed2 = false;
     for a in acts {
@@ -204,8 +205,8 @@ fn handshake_data_and_close_by_hand() {
     let (stack, ifp) = setup();
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     // SYN from the peer.
@@ -250,7 +251,7 @@ fn handshake_data_and_close_by_hand() {
 
 #[test]
 fn sack_scoreboard_holes_and_pipe() {
-    let key = (ME, 1000, HIM, 2000);
+    let key = (ME.into(), 1000, HIM.into(), 2000);
     let mut t = crate::inet::tcp::Tcb::new(9, key, State::Established, 0, 1 << 20, 1 << 20, 1000);
     t.snd_una = 1000;
     t.snd_nxt = 11_000;
@@ -278,8 +279,8 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
     let (stack, ifp) = setup();
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     // SYN with SACK-permitted, then the handshake's ACK.
@@ -312,8 +313,8 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
 fn accepted_from(stack: &Stack, ifp: &Arc<Ifnet>, irs: u32) -> (u64, u32) {
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     let mut f = segment(4000, 80, irs, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
