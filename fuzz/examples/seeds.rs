@@ -404,7 +404,7 @@ fn channel(dir: &Path) {
         (
             "bind",
             Msg::SockBind(SockAddrReq {
-                addr: SocketAddrV4::new(ME, 80),
+                addr: SocketAddrV4::new(ME, 80).into(),
                 wait: Wait::default(),
             }),
         ),
@@ -412,7 +412,7 @@ fn channel(dir: &Path) {
         (
             "send",
             Msg::SockSend(SendReq {
-                to: Some(SocketAddrV4::new(PEER, 53)),
+                to: Some(SocketAddrV4::new(PEER, 53).into()),
                 data: vec![1, 2, 3],
                 wait: Wait {
                     nonblock: true,

@@ -655,4 +655,74 @@ mod tests {
         setopt(&mut ctx, Kind::Udp, 1, SockOpt::ReusePort(true)).unwrap();
         assert!(ctx.inet.udp[0].reuseport);
     }
+
+    /// A dual (V6ONLY cleared) or V6ONLY AF_INET6 UDP socket `id` bound to `[::]:5300`.
+    fn udp6_sock(ctx: &mut Ctx, id: u64, v6only: bool) -> SeqPacket {
+        let (ours, theirs) = SeqPacket::pair().unwrap();
+        let rcvbuf = push_room(&ours);
+        ctx.inet.udp.push(UdpPcb {
+            af: Af { v6: true, v6only },
+            ..UdpPcb::new(id, ours, rcvbuf)
+        });
+        udp::udp_bind(ctx, id, "[::]:5300".parse().unwrap(), true).unwrap();
+        theirs
+    }
+
+    /// A datagram from HIM:53 to ME:5300.
+    fn datagram(data: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 20 + 8];
+        p.extend_from_slice(data);
+        let total = p.len();
+        write_header(&mut p[..20], 0, total, 1, 0, 64, IPPROTO_UDP, HIM, ME);
+        p[20..22].copy_from_slice(&53u16.to_be_bytes());
+        p[22..24].copy_from_slice(&5300u16.to_be_bytes());
+        p[24..26].copy_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn a_dual_udp_socket_gets_ipv4_datagrams_from_a_v4_mapped_sender_and_answers_over_ipv4() {
+        let (stack, ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let client = udp6_sock(&mut ctx, 1, false);
+        udp::udp_input(&mut ctx, &ifp, &datagram(b"hi"), false, true);
+        assert_eq!(ctx.inet.udpstat.delivered, 1);
+        let mut buf = vec![0u8; 2048];
+        let n = match client.recv_nowait(&mut buf).unwrap() {
+            crate::msg::wire::Received::Msg(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let mapped: SocketAddr = format!("[::ffff:{HIM}]:53").parse().unwrap();
+        match crate::msg::decode(&buf[..n]).unwrap().msg {
+            Msg::SockData(d) => assert_eq!((d.from, d.data.as_slice()), (mapped, &b"hi"[..])),
+            other => panic!("{other:?}"),
+        }
+        // The answer to the v4-mapped address is an IPv4 datagram (held for ARP here).
+        let before = ctx.inet.stat.localout;
+        udp::udp_output(&mut ctx, 1, Some(mapped), b"ho", true).unwrap();
+        assert_eq!(ctx.inet.stat.localout, before + 1);
+        // A real IPv6 peer needs IPv6 output, which this stack does not have yet.
+        let v6: SocketAddr = "[2001:db8::2]:53".parse().unwrap();
+        assert_eq!(udp::udp_output(&mut ctx, 1, Some(v6), b"ho", true), Err(libc::ENETUNREACH));
+        let (local, _) = udp::udp_names(&ctx, 1).unwrap();
+        assert_eq!(local, "[::]:5300".parse().unwrap());
+    }
+
+    #[test]
+    fn a_v6only_udp_socket_gets_no_ipv4_datagrams_and_cannot_change_its_mind_once_bound() {
+        let (stack, ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let _client = udp6_sock(&mut ctx, 1, true);
+        udp::udp_input(&mut ctx, &ifp, &datagram(b"hi"), false, true);
+        assert_eq!((ctx.inet.udpstat.delivered, ctx.inet.udpstat.noport), (0, 1));
+        let e = setopt(&mut ctx, Kind::Udp, 1, SockOpt::V6Only(false)).err().map(|f| f.errno);
+        assert_eq!(e, Some(libc::EINVAL));
+        let mapped: SocketAddr = format!("[::ffff:{HIM}]:53").parse().unwrap();
+        assert_eq!(udp::udp_output(&mut ctx, 1, Some(mapped), b"ho", true), Err(libc::EINVAL));
+        // An AF_INET socket has no IPV6_V6ONLY.
+        let (ours, _theirs) = SeqPacket::pair().unwrap();
+        ctx.inet.udp.push(UdpPcb::new(2, ours, 65536));
+        let e = setopt(&mut ctx, Kind::Udp, 2, SockOpt::V6Only(true)).err().map(|f| f.errno);
+        assert_eq!(e, Some(libc::ENOPROTOOPT));
+    }
 }

@@ -632,17 +632,27 @@ impl RawSocket {
     }
 
     /// bind(2): the source address of what this socket sends.
-    pub fn bind(&mut self, addr: impl Into<IpAddr>) -> Result<(), Error> {
+    pub fn bind(&mut self, addr: std::net::Ipv4Addr) -> Result<(), Error> {
+        self.bind_addr(IpAddr::V4(addr))
+    }
+
+    /// bind(2) with an address of either family (the socket's).
+    pub fn bind_addr(&mut self, addr: IpAddr) -> Result<(), Error> {
         self.c.done(Msg::SockBind(SockAddrReq {
-            addr: SocketAddr::new(addr.into(), 0),
+            addr: SocketAddr::new(addr, 0),
             wait: Wait::default(),
         }))
     }
 
     /// sendto(2): `data` is the protocol's message; the stack adds the IP header.
-    pub fn send_to(&mut self, data: &[u8], to: impl Into<IpAddr>) -> Result<(), Error> {
+    pub fn send_to(&mut self, data: &[u8], to: std::net::Ipv4Addr) -> Result<(), Error> {
+        self.send_to_addr(data, IpAddr::V4(to))
+    }
+
+    /// sendto(2) with an address of either family (the socket's).
+    pub fn send_to_addr(&mut self, data: &[u8], to: IpAddr) -> Result<(), Error> {
         self.c.done(Msg::SockSend(SendReq {
-            to: Some(SocketAddr::new(to.into(), 0)),
+            to: Some(SocketAddr::new(to, 0)),
             data: data.to_vec(),
             wait: Wait::default(),
         }))
