@@ -896,7 +896,8 @@ impl TcpStream {
     }
 
     /// connect(2) after bind(2) to `from`. The socket is AF_INET6 when the peer or `from`
-    /// is an IPv6 address (an IPv4 one then goes v4-mapped, with IPV6_V6ONLY cleared);
+    /// is an IPv6 address (an IPv4 or v4-mapped one then goes v4-mapped, with IPV6_V6ONLY
+    /// cleared);
     /// each address the peer resolves to is tried in turn, as std::net does.
     pub fn connect_from(
         prefix: &Path,
@@ -907,7 +908,11 @@ impl TcpStream {
         each(addr, |a| {
             let v6 = a.is_ipv6() || from.is_some_and(|f| f.is_ipv6());
             let mut c = SockConn::open_af(prefix, v6, libc::SOCK_STREAM, libc::IPPROTO_TCP)?;
-            if v6 && (a.is_ipv4() || from.is_some_and(|f| f.is_ipv4())) {
+            let v4peer = |x: SocketAddr| match x {
+                SocketAddr::V4(_) => true,
+                SocketAddr::V6(s) => s.ip().to_ipv4_mapped().is_some(),
+            };
+            if v6 && (v4peer(a) || from.is_some_and(v4peer)) {
                 c.done(Msg::SockSetOpt(SockOpt::V6Only(false)))?;
             }
             if let Some(f) = from {
