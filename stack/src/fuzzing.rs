@@ -664,6 +664,14 @@ fn state_of(net: &Net) -> String {
     format!("{ifs:?}\n{rt:?}\n{sysctl}")
 }
 
+/// An IPv4 endpoint's four octets (the harness's connections are all IPv4).
+fn octets4(a: std::net::IpAddr) -> [u8; 4] {
+    match a {
+        std::net::IpAddr::V4(a) => a.octets(),
+        std::net::IpAddr::V6(a) => a.to_ipv4_mapped().map(|a| a.octets()).unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,13 +710,5 @@ mod tests {
         v.extend(m);
         channel(&v);
         channel(&[0, 0xff, 0xff, 1, 2, 3]);
-    }
-}
-
-/// An IPv4 endpoint's four octets (the harness's connections are all IPv4).
-fn octets4(a: std::net::IpAddr) -> [u8; 4] {
-    match a {
-        std::net::IpAddr::V4(a) => a.octets(),
-        std::net::IpAddr::V6(a) => a.to_ipv4_mapped().map(|a| a.octets()).unwrap_or_default(),
     }
 }

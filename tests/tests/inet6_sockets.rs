@@ -60,7 +60,13 @@ fn a_dual_inet6_socket_on_the_unspecified_address_serves_ipv4_peers_v4_mapped() 
     cli.shutdown(std::net::Shutdown::Write).unwrap();
     let (mut srv, got) = reader.join().unwrap();
     let got = got.unwrap();
-    assert!(got == data, "{} of {} bytes, equal: {}", got.len(), data.len(), got == data);
+    assert!(
+        got == data,
+        "{} of {} bytes, equal: {}",
+        got.len(),
+        data.len(),
+        got == data
+    );
     srv.write_all(b"bye").unwrap();
     drop(srv);
     let mut back = Vec::new();
@@ -69,7 +75,10 @@ fn a_dual_inet6_socket_on_the_unspecified_address_serves_ipv4_peers_v4_mapped() 
     assert_eq!(back, b"bye");
     // netstat shows the AF_INET6 sockets in their own table, the peer v4-mapped.
     let out = b.ok("netstat", &["-an"]);
-    assert!(out.contains("Active Internet6 connections (including servers)"), "{out}");
+    assert!(
+        out.contains("Active Internet6 connections (including servers)"),
+        "{out}"
+    );
     assert!(
         out.lines()
             .any(|l| l.starts_with("tcp6") && l.contains("*.7000") && l.contains("LISTEN")),
@@ -102,7 +111,9 @@ fn a_dual_inet6_socket_on_the_unspecified_address_serves_ipv4_peers_v4_mapped() 
 fn inet6_sockets_are_v6only_by_default_as_on_netbsd() {
     let (a, b) = v4_and_v6_stacks(42);
     let l = TcpListener::bind_at(b.prefix(), "[::]:7001", 8).unwrap();
-    let e = TcpStream::connect_at(a.prefix(), "10.42.0.2:7001", T).err().expect("refused");
+    let e = TcpStream::connect_at(a.prefix(), "10.42.0.2:7001", T)
+        .err()
+        .expect("refused");
     assert_eq!(errno(&e), Some(libc::ECONNREFUSED), "{e}");
     drop(l);
     // So is an unconnected UDP socket: an IPv4 datagram finds no port.
@@ -114,7 +125,9 @@ fn inet6_sockets_are_v6only_by_default_as_on_netbsd() {
         (b.open().stats().unwrap().udp.noport > before).then_some(())
     });
     // Nothing reaches a real IPv6 peer yet: this stack has no IPv6 output.
-    let e = TcpStream::connect_at(b.prefix(), "[2001:db8::9]:80", T).err().expect("no route");
+    let e = TcpStream::connect_at(b.prefix(), "[2001:db8::9]:80", T)
+        .err()
+        .expect("no route");
     assert_eq!(errno(&e), Some(libc::ENETUNREACH), "{e}");
 }
 
@@ -129,7 +142,7 @@ fn io_pkt_v4_refuses_inet6_sockets() {
     assert_eq!(e.errno(), Some(libc::EAFNOSUPPORT), "{e}");
     // An AF_INET socket is not given an IPv6 address either.
     let mut s = TcpSocket::new_at(st.prefix()).unwrap();
-    let e = s.bind("[::]:81").err().expect("refused");
+    let e = s.bind("[::]:81").expect_err("refused");
     assert_eq!(errno(&e), Some(libc::EAFNOSUPPORT), "{e}");
     // nc says so the BSD way.
     let o = st.run("nc", &["-6", "-l", "7002"]);
@@ -175,7 +188,11 @@ fn nc_4_and_6_pick_the_family_and_take_ipv6_literals() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    nc.stdin.take().unwrap().write_all(b"hello over a mapped address\n").unwrap();
+    nc.stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello over a mapped address\n")
+        .unwrap();
     let (mut s, peer) = l.accept().unwrap();
     assert_eq!(peer.ip().to_string(), "10.43.0.2");
     s.set_read_timeout(T).unwrap();

@@ -115,10 +115,7 @@ impl Family {
 fn resolve(host: &str, port: u16, family: Option<Family>) -> Result<SocketAddr, String> {
     let gai = |what: &str| format!("getaddrinfo for host \"{host}\" port {port}: {what}");
     // An IPv6 literal may come in brackets, as in URLs.
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let all: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|_| gai("Name or service not known"))?
@@ -329,7 +326,13 @@ fn tcp_main(
             Err(e) => return fail(PROG, e),
         };
         if from.is_some_and(|f| f.is_ipv6() != to.is_ipv6()) {
-            return fail(PROG, format!("{}: source address of the wrong address family", source.unwrap_or(to.ip())));
+            return fail(
+                PROG,
+                format!(
+                    "{}: source address of the wrong address family",
+                    source.unwrap_or(to.ip())
+                ),
+            );
         }
         match TcpStream::connect_from(&prefix, from, to, timeout) {
             Ok(s) => {

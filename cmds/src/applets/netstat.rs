@@ -1159,7 +1159,13 @@ mod tests {
             sndbuf: 65536,
         };
         let list = [
-            so(libc::AF_INET, "tcp", "10.0.0.2:22", Some("10.0.0.1:5000"), "ESTABLISHED"),
+            so(
+                libc::AF_INET,
+                "tcp",
+                "10.0.0.2:22",
+                Some("10.0.0.1:5000"),
+                "ESTABLISHED",
+            ),
             so(libc::AF_INET6, "tcp", "[::]:80", None, "LISTEN"),
             so(
                 libc::AF_INET6,
@@ -1168,7 +1174,13 @@ mod tests {
                 Some("[2001:db8::2]:49152"),
                 "ESTABLISHED",
             ),
-            so(libc::AF_INET6, "tcp", "[::ffff:10.0.0.2]:80", Some("[::ffff:10.0.0.1]:5001"), "ESTABLISHED"),
+            so(
+                libc::AF_INET6,
+                "tcp",
+                "[::ffff:10.0.0.2]:80",
+                Some("[::ffff:10.0.0.1]:5001"),
+                "ESTABLISHED",
+            ),
             so(libc::AF_INET6, "udp", "[::]:53", None, ""),
         ];
         let mut names = Names::new(true);

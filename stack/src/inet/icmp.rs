@@ -201,7 +201,8 @@ fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
         IPPROTO_UDP => ctx.inet.udp.iter().any(|p| {
             p.lport == sport
                 && p.af.laddr_match(p.laddr, src.into())
-                && p.faddr.is_none_or(|f| f.ip() == std::net::IpAddr::V4(dst) && f.port() == dport)
+                && p.faddr
+                    .is_none_or(|f| f.ip() == std::net::IpAddr::V4(dst) && f.port() == dport)
         }),
         _ => false,
     }

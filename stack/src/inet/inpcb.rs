@@ -20,7 +20,10 @@ pub struct Af {
 }
 
 impl Af {
-    pub const INET: Af = Af { v6: false, v6only: false };
+    pub const INET: Af = Af {
+        v6: false,
+        v6only: false,
+    };
 
     /// AF_INET or AF_INET6, as `SockInfo` carries it.
     pub fn domain(self) -> i32 {
@@ -146,7 +149,10 @@ impl<'a> TransIn<'a> {
 mod tests {
     use super::*;
 
-    const V6: Af = Af { v6: true, v6only: false };
+    const V6: Af = Af {
+        v6: true,
+        v6only: false,
+    };
     const V6ONLY: Af = Af { v6: true, v6only: true };
 
     fn sa(s: &str) -> SocketAddr {

@@ -216,7 +216,11 @@ pub fn udp_bind(ctx: &mut Ctx, id: u64, addr: SocketAddr, root: bool) -> Result<
     }
     let addr = af.sock_in(addr)?;
     let ip = addr.ip();
-    if !ip.is_unspecified() && !ip.is_multicast() && !crate::inet::out::is_broadcast(ctx, ip) && !crate::inet::out::is_local(ctx, ip) {
+    if !ip.is_unspecified()
+        && !ip.is_multicast()
+        && !crate::inet::out::is_broadcast(ctx, ip)
+        && !crate::inet::out::is_local(ctx, ip)
+    {
         return Err(libc::EADDRNOTAVAIL);
     }
     // Ports below 1024 are for root (IPPORT_RESERVED).
@@ -331,5 +335,8 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddr>, data: &[u8], r
 /// getsockname / getpeername, as the client sees them (v4-mapped on AF_INET6 sockets).
 pub fn udp_names(ctx: &Ctx, id: u64) -> Result<(SocketAddr, Option<SocketAddr>), i32> {
     let p = pcb(ctx, id)?;
-    Ok((p.af.view(SocketAddr::new(p.laddr, p.lport)), p.faddr.map(|f| p.af.view(f))))
+    Ok((
+        p.af.view(SocketAddr::new(p.laddr, p.lport)),
+        p.faddr.map(|f| p.af.view(f)),
+    ))
 }

@@ -47,7 +47,10 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
         libc::AF_INET6 => {
             return Err(Fail::with(
                 libc::EAFNOSUPPORT,
-                format!("inet6: address family not supported by this stack ({})", stack.variant.name()),
+                format!(
+                    "inet6: address family not supported by this stack ({})",
+                    stack.variant.name()
+                ),
             ))
         }
         _ => return Err(Fail::new(libc::EAFNOSUPPORT)),
@@ -703,7 +706,10 @@ mod tests {
         assert_eq!(ctx.inet.stat.localout, before + 1);
         // A real IPv6 peer needs IPv6 output, which this stack does not have yet.
         let v6: SocketAddr = "[2001:db8::2]:53".parse().unwrap();
-        assert_eq!(udp::udp_output(&mut ctx, 1, Some(v6), b"ho", true), Err(libc::ENETUNREACH));
+        assert_eq!(
+            udp::udp_output(&mut ctx, 1, Some(v6), b"ho", true),
+            Err(libc::ENETUNREACH)
+        );
         let (local, _) = udp::udp_names(&ctx, 1).unwrap();
         assert_eq!(local, "[::]:5300".parse().unwrap());
     }
@@ -715,14 +721,21 @@ mod tests {
         let _client = udp6_sock(&mut ctx, 1, true);
         udp::udp_input(&mut ctx, &ifp, &datagram(b"hi"), false, true);
         assert_eq!((ctx.inet.udpstat.delivered, ctx.inet.udpstat.noport), (0, 1));
-        let e = setopt(&mut ctx, Kind::Udp, 1, SockOpt::V6Only(false)).err().map(|f| f.errno);
+        let e = setopt(&mut ctx, Kind::Udp, 1, SockOpt::V6Only(false))
+            .err()
+            .map(|f| f.errno);
         assert_eq!(e, Some(libc::EINVAL));
         let mapped: SocketAddr = format!("[::ffff:{HIM}]:53").parse().unwrap();
-        assert_eq!(udp::udp_output(&mut ctx, 1, Some(mapped), b"ho", true), Err(libc::EINVAL));
+        assert_eq!(
+            udp::udp_output(&mut ctx, 1, Some(mapped), b"ho", true),
+            Err(libc::EINVAL)
+        );
         // An AF_INET socket has no IPV6_V6ONLY.
         let (ours, _theirs) = SeqPacket::pair().unwrap();
         ctx.inet.udp.push(UdpPcb::new(2, ours, 65536));
-        let e = setopt(&mut ctx, Kind::Udp, 2, SockOpt::V6Only(true)).err().map(|f| f.errno);
+        let e = setopt(&mut ctx, Kind::Udp, 2, SockOpt::V6Only(true))
+            .err()
+            .map(|f| f.errno);
         assert_eq!(e, Some(libc::ENOPROTOOPT));
     }
 }

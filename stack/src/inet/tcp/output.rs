@@ -112,9 +112,7 @@ pub fn send_seg_offload(ctx: &mut Ctx, s: &Seg<'_>, tso: Option<u16>) -> Result<
     b.extend_from_slice(s.data);
     let c = match tso {
         // The pseudo-header's sum, not complemented, for the interface to finish.
-        Some(_) => {
-            !fold(pseudo_sum(laddr, faddr, IPPROTO_TCP, b.len()))
-        }
+        Some(_) => !fold(pseudo_sum(laddr, faddr, IPPROTO_TCP, b.len())),
         None => tcp_cksum(laddr, faddr, &b),
     };
     b[16..18].copy_from_slice(&c.to_be_bytes());

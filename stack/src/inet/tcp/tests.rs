@@ -387,7 +387,10 @@ mod inet6_sockets {
     use super::*;
     use std::net::SocketAddr;
 
-    const DUAL: Af = Af { v6: true, v6only: false };
+    const DUAL: Af = Af {
+        v6: true,
+        v6only: false,
+    };
     const V6ONLY: Af = Af { v6: true, v6only: true };
     const SYN: u8 = 0x02;
     const ACK: u8 = 0x10;
@@ -448,7 +451,10 @@ mod inet6_sockets {
         // An IPv4 SYN for port 80 goes to the AF_INET listener.
         let ctx = stack.ctx();
         assert_eq!(ctx.inet.tcp.lookup_listener(ME.into(), 80), Some(1));
-        assert_eq!(ctx.inet.tcp.lookup_listener("2001:db8::1".parse().unwrap(), 80), Some(2));
+        assert_eq!(
+            ctx.inet.tcp.lookup_listener("2001:db8::1".parse().unwrap(), 80),
+            Some(2)
+        );
         assert_eq!(ctx.inet.tcp.lookup_listener(ME.into(), 81), Some(4));
     }
 
@@ -466,12 +472,21 @@ mod inet6_sockets {
         let mapped = sa(&format!("[::ffff:{HIM}]:80"));
         assert_eq!(usrreq::connect(&mut ctx, 2, mapped, true), Err(libc::EINVAL));
         // No IPv6 output in this stack yet: no route to a real IPv6 peer.
-        assert_eq!(usrreq::connect(&mut ctx, 2, sa("[2001:db8::2]:80"), true), Err(libc::ENETUNREACH));
+        assert_eq!(
+            usrreq::connect(&mut ctx, 2, sa("[2001:db8::2]:80"), true),
+            Err(libc::ENETUNREACH)
+        );
         // Families are not mixed: an AF_INET socket takes no IPv6 address, nor an
         // AF_INET6 socket a sockaddr_in.
         usrreq::attach(&mut ctx, 3, Af::INET);
-        assert_eq!(usrreq::connect(&mut ctx, 3, sa("[2001:db8::2]:80"), true), Err(libc::EAFNOSUPPORT));
-        assert_eq!(usrreq::bind(&mut ctx, 2, sa("10.0.0.1:80"), true), Err(libc::EAFNOSUPPORT));
+        assert_eq!(
+            usrreq::connect(&mut ctx, 3, sa("[2001:db8::2]:80"), true),
+            Err(libc::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            usrreq::bind(&mut ctx, 2, sa("10.0.0.1:80"), true),
+            Err(libc::EAFNOSUPPORT)
+        );
     }
 
     #[test]

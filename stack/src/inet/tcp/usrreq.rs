@@ -117,7 +117,11 @@ pub fn bind(ctx: &mut Ctx, id: u64, addr: SocketAddr, root: bool) -> Result<(), 
     let port = if addr.port() == 0 {
         anon_port(ctx, ip, af, id)?
     } else {
-        if ctx.inet.tcp.port_in_use(ip, af, addr.port(), id, b.reuseaddr, b.reuseport) {
+        if ctx
+            .inet
+            .tcp
+            .port_in_use(ip, af, addr.port(), id, b.reuseaddr, b.reuseport)
+        {
             return Err(libc::EADDRINUSE);
         }
         addr.port()
@@ -477,7 +481,6 @@ pub fn names(ctx: &Ctx, id: u64, sock: Sock) -> Result<(SocketAddr, Option<Socke
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, SocketAddrV4};
     use crate::inet::input_tests::{arp, ether, setup, Sink, HIM, MAC, ME, PEER};
     use crate::inet::ip::{write_header, IPPROTO_TCP};
     use crate::inet::tcp::output::tcp_cksum;
@@ -485,6 +488,7 @@ mod tests {
     use crate::net::ifnet::Ifnet;
     use crate::sys::Stack;
     use pktbox_drivers::FrameMeta;
+    use std::net::{Ipv4Addr, SocketAddrV4};
     use std::sync::Arc;
 
     fn stack() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
