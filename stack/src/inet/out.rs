@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use crate::inet::ip::{ip_output, OutOffload, OutPkt};
-use crate::sys::Ctx;
+use crate::conf::Ctx;
 
 /// A locally originated transport datagram, for either family.
 pub struct TransOut<'a> {

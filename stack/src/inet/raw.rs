@@ -4,12 +4,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::conf::Ctx;
 use crate::inet::inpcb::{Af, TransIn};
 use crate::inet::ip::Ip;
 use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
-use crate::sys::Ctx;
 
 /// One raw socket (`struct inpcb` of a raw socket).
 pub struct RawPcb {

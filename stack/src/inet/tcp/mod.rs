@@ -18,14 +18,15 @@ use std::net::{IpAddr, SocketAddr};
 use crate::inet::inpcb::{laddr_overlap, Af};
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::sys::random::SipKey;
-use crate::sys::Ctx;
 
 pub mod cc;
 pub mod input;
 pub mod output;
 pub mod segq;
 pub mod seq;
+pub mod sysctl;
 pub mod timer;
 pub mod usrreq;
 

@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use pktbox_drivers::ifcap;
 
+use crate::conf::Ctx;
 use crate::inet::cksum::{fold, pseudo_sum, transport_cksum};
 use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
-use crate::sys::Ctx;
 
 pub const TH_FIN: u8 = 0x01;
 pub const TH_SYN: u8 = 0x02;

@@ -5,11 +5,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet::inpcb::Af;
 use crate::inet::out::{is_local, source_for};
 use crate::inet::tcp::output::{mss_for, send_rst, tcp_output};
 use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCPTV_KEEP_INIT, TCP_RCVBUF_MAX};
-use crate::sys::Ctx;
 
 /// The options a socket keeps before it has a connection: the connection takes them when
 /// it is made (connect), and the connections a listener accepts inherit the listener's.
