@@ -6,8 +6,8 @@
 
 use std::net::IpAddr;
 
-use crate::inet::ip::{ip_output, OutOffload, OutPkt};
 use crate::conf::Ctx;
+use crate::inet::ip::{ip_output, OutOffload, OutPkt};
 
 /// A locally originated transport datagram, for either family.
 pub struct TransOut<'a> {
