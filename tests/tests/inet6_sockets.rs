@@ -217,6 +217,15 @@ fn nc_4_and_6_pick_the_family_and_take_ipv6_literals() {
             .map(str::to_string)
     });
     assert!(line.starts_with("tcp6 ") && line.contains("LISTEN"), "{line}");
+    // -f picks the family's table.
+    let six = b.ok("netstat", &["-an", "-f", "inet6"]);
+    assert!(
+        six.starts_with("Active Internet6 connections (including servers)\n"),
+        "{six}"
+    );
+    assert!(six.contains("*.7200"), "{six}");
+    let four = b.ok("netstat", &["-an", "-f", "inet"]);
+    assert!(!four.contains("Internet6") && !four.contains("*.7200"), "{four}");
     let _ = l6.kill();
     let _ = l6.wait();
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
-    iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
+    iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtFamily, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
 };
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::Stack;
@@ -70,7 +70,7 @@ pub fn command() -> Command {
             Arg::new("family")
                 .short('f')
                 .value_name("address_family")
-                .help("Only this address family: inet, arp, link"),
+                .help("Only this address family: inet, inet6 (with -r), arp, link"),
         )
         .arg(
             Arg::new("interface")
@@ -173,9 +173,19 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
+    // The routing table and the socket table show either family; the others IPv4 only
+    // so far.
+    let rt_family = match m.get_one::<String>("family").map(String::as_str) {
+        Some("inet") => RtFamily::Inet,
+        Some("inet6") => RtFamily::Inet6,
+        _ => RtFamily::Any,
+    };
     let family = match m.get_one::<String>("family").map(String::as_str) {
         None => Family::Any,
         Some("inet") => Family::Inet,
+        Some("inet6") if rflag && sflag == 0 && !ifmode => Family::Any,
+        // The socket table: its AF_INET6 part (`rt_family` says which).
+        Some("inet6") if !rflag && sflag == 0 && !ifmode && proto.is_none() => Family::Any,
         Some("link") => Family::Link,
         Some("arp") => Family::Arp,
         Some("unix" | "local") => return fail(PROG, NOT_YET),
@@ -254,10 +264,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let r = match mode {
         Mode::Sideways(w) => sideways(&mut s, iface.as_deref(), w, count, bytes),
         Mode::Interfaces => interfaces(&mut s, iface.as_deref(), family, Names::new(numeric), bytes, wide, json),
-        Mode::Routes => routes(&mut s, numeric, json),
+        Mode::Routes => routes(&mut s, numeric, json, rt_family),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
         Mode::Arp => arp(&mut s, numeric, wide, json),
-        Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), family, numeric, wide, json),
+        Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), rt_family, numeric, wide, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -527,15 +537,20 @@ fn sideways(s: &mut Stack, only: Option<&str>, wait: u64, count: Option<u64>, by
     }
 }
 
-fn routes(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
+fn routes(s: &mut Stack, numeric: bool, json: bool, family: RtFamily) -> Result<(), ExitCode> {
     let mut routes: Vec<RtMsg> = s.route_dump().map_err(|e| fail(PROG, format!("route dump: {e}")))?;
+    routes.retain(|r| match family {
+        RtFamily::Any => true,
+        RtFamily::Inet => !r.is_inet6(),
+        RtFamily::Inet6 => r.is_inet6(),
+    });
     rtutil::sort_routes(&mut routes);
     let ifs = if_list(s)?;
     if json {
         let v: Vec<serde_json::Value> = routes.iter().map(|r| rtutil::route_json(r, &ifs)).collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        print!("{}", rtutil::routing_tables(&routes, &ifs, numeric, false));
+        print!("{}", rtutil::routing_tables(&routes, &ifs, numeric, false, family));
     }
     Ok(())
 }
@@ -882,7 +897,7 @@ fn sockets(
     all: bool,
     extended: bool,
     proto: Option<&str>,
-    family: Family,
+    family: RtFamily,
     numeric: bool,
     wide: bool,
     json: bool,
@@ -894,8 +909,10 @@ fn sockets(
         }
         list.retain(|so| so.proto == p);
     }
-    if family == Family::Inet {
-        list.retain(|so| so.family == libc::AF_INET);
+    match family {
+        RtFamily::Inet => list.retain(|so| so.family == libc::AF_INET),
+        RtFamily::Inet6 => list.retain(|so| so.family == libc::AF_INET6),
+        RtFamily::Any => {}
     }
     if json {
         let v: Vec<serde_json::Value> = list
@@ -916,7 +933,12 @@ fn sockets(
         return Ok(());
     }
     let mut names = Names::new(numeric);
-    print!("{}", format_sockets(&list, all, extended, &mut names, wide));
+    if matches!(family, RtFamily::Inet6) {
+        let v6: Vec<&SockInfo> = list.iter().collect();
+        print!("{}", format_socket_table(&v6, "6", all, extended, &mut names, wide));
+    } else {
+        print!("{}", format_sockets(&list, all, extended, &mut names, wide));
+    }
     Ok(())
 }
 

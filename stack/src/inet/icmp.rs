@@ -217,7 +217,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
         return;
     }
     let q = Ip(quoted);
-    let Some(rt) = ctx.rt.get_exact(q.dst(), 32) else {
+    let Some(rt) = ctx.rt.inet.get_exact(q.dst(), 32) else {
         return;
     };
     let (ifindex, cur) = (rt.ifindex, rt.mtu);
@@ -237,7 +237,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
     }
     // Only ever lowered here; it grows back when the route is changed or renewed.
     if cur == 0 || mtu < cur {
-        if let Some(rt) = ctx.rt.get_exact_mut(q.dst(), 32) {
+        if let Some(rt) = ctx.rt.inet.get_exact_mut(q.dst(), 32) {
             rt.mtu = mtu;
             ctx.inet.icmpstat.pmtuchg += 1;
         }
@@ -397,6 +397,7 @@ mod tests {
             {
                 let mut ctx = stack.ctx();
                 ctx.rt
+                    .inet
                     .add(Rtentry {
                         dst: HIM,
                         len: 32,
@@ -406,6 +407,8 @@ mod tests {
                         flags: rtf::UP | rtf::HOST | rtf::STATIC,
                         use_count: 0,
                         mtu: 0,
+                        rmx: None,
+                        locks: 0,
                     })
                     .unwrap();
                 let key = (ME.into(), 4000, HIM.into(), 80);
@@ -450,7 +453,7 @@ mod tests {
         }
 
         fn route_mtu(s: &Stack) -> u32 {
-            s.ctx().rt.get_exact(HIM, 32).unwrap().mtu
+            s.ctx().rt.inet.get_exact(HIM, 32).unwrap().mtu
         }
 
         #[test]

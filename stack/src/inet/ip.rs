@@ -308,7 +308,7 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mu
         );
         return;
     }
-    let Some(rt) = ctx.rt.lookup_mut(dst) else {
+    let Some(rt) = ctx.rt.inet.lookup_mut(dst) else {
         ctx.inet.stat.noroute += 1;
         ctx.inet.stat.cantforward += 1;
         let pkt = buf[off..].to_vec();
@@ -522,7 +522,7 @@ pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if let Some(ia) = ctx.inet.addrs.iter().find(|ia| ia.addr == dst) {
         return Some(ia.addr);
     }
-    let rt = ctx.rt.lookup(dst)?;
+    let rt = ctx.rt.inet.lookup(dst)?;
     if !rt.ifa.is_unspecified() {
         return Some(rt.ifa);
     }
@@ -631,10 +631,10 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         let mtu = ifp.mtu();
         (ifp, p.dst, src, mtu)
     } else {
-        let Some(rt) = ctx.rt.lookup_mut(p.dst) else {
+        let Some(rt) = ctx.rt.inet.lookup_mut(p.dst) else {
             ctx.inet.stat.noroute += 1;
             let miss = crate::msg::RtMsg {
-                dst: Some(p.dst),
+                dst: Some(p.dst.into()),
                 ..Default::default()
             };
             ctx.rtsock.broadcast(&crate::msg::Msg::RtMiss(miss));

@@ -89,19 +89,16 @@ pub fn is_broadcast(ctx: &Ctx, a: IpAddr) -> bool {
     }
 }
 
-/// The MTU towards `dst` (the route's, else its interface's), if there is a route.
+/// The MTU towards `dst` (the route's, else its interface's), if there is a route, in
+/// dst's family's table.
 pub fn path_mtu(ctx: &Ctx, dst: IpAddr) -> Option<u32> {
-    match dst {
-        IpAddr::V4(d) => ctx.rt.lookup(d).map(|r| {
-            let ifmtu = ctx.ifnet_by_index(r.ifindex).map(|i| i.mtu()).unwrap_or(1500);
-            if r.mtu != 0 {
-                r.mtu.min(ifmtu)
-            } else {
-                ifmtu
-            }
-        }),
-        IpAddr::V6(_) => None,
-    }
+    let (ifindex, rtmtu) = match dst {
+        IpAddr::V4(d) => ctx.rt.inet.lookup(d).map(|r| (r.ifindex, r.mtu))?,
+        IpAddr::V6(d) => ctx.rt.inet6.lookup(d).map(|r| (r.ifindex, r.mtu))?,
+    };
+    let dflt = if dst.is_ipv4() { 1500 } else { IPV6_MMTU };
+    let ifmtu = ctx.ifnet_by_index(ifindex).map(|i| i.mtu()).unwrap_or(dflt);
+    Some(if rtmtu != 0 { rtmtu.min(ifmtu) } else { ifmtu })
 }
 
 /// The network header's size for `dst`'s family (without options or extension headers).

@@ -71,6 +71,7 @@ pub fn tx_offload(ctx: &Ctx, dst: IpAddr) -> (bool, bool) {
     }
     let Some(caps) = ctx
         .rt
+        .inet
         .lookup(dst)
         .and_then(|r| ctx.ifnet_by_index(r.ifindex))
         .map(|i| i.capenable())
