@@ -306,26 +306,30 @@ fn tcp_over_v6_under_loss_alone_moves_256_mib() {
 }
 
 /// The Linux side of the UDP test: a python3 echo for `n` datagrams on `[addr]:port`.
-const PY_ECHO: &str = "import socket,sys\n\
-s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n\
-s.bind((sys.argv[1],int(sys.argv[2])))\n\
-s.settimeout(30)\n\
-for _ in range(int(sys.argv[3])):\n\
-    d,a=s.recvfrom(65535)\n\
-    s.sendto(d,a)\n";
+const PY_ECHO: &str = r"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(30)
+for _ in range(int(sys.argv[3])):
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)
+";
 
 /// A python3 client: sends datagrams of the sizes given to `[addr]:port`, checks each
 /// echo, prints `ok N`.
-const PY_CLIENT: &str = "import socket,sys\n\
-s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n\
-s.settimeout(10)\n\
-for i,n in enumerate(map(int,sys.argv[3:])):\n\
-    d=bytes((i*7+j)%251 for j in range(n))\n\
-    s.sendto(d,(sys.argv[1],int(sys.argv[2])))\n\
-    e,a=s.recvfrom(65535)\n\
-    assert e==d,(n,len(e))\n\
-    assert a[0]==sys.argv[1],a\n\
-print('ok',len(sys.argv)-3)\n";
+const PY_CLIENT: &str = r"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(10)
+for i, n in enumerate(map(int, sys.argv[3:])):
+    d = bytes((i * 7 + j) % 251 for j in range(n))
+    s.sendto(d, (sys.argv[1], int(sys.argv[2])))
+    e, a = s.recvfrom(65535)
+    assert e == d, (n, len(e))
+    assert a[0] == sys.argv[1], a
+print('ok', len(sys.argv) - 3)
+";
 
 #[test]
 fn udp_over_v6_both_ways_with_fragments() {
