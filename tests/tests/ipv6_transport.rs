@@ -259,7 +259,7 @@ fn tcp_over_v6_moves_256_mib_each_way() {
     // All of it went over IPv6: the v6 counters saw the segments, and TCP/IPv6 took the
     // interface's offloads (TSO6 out, super-frames in).
     let s6 = st.open().stats6().unwrap();
-    assert!(s6.ip6.localout > 1000 && s6.ip6.delivered > 10_000, "{:?}", s6.ip6);
+    assert!(s6.ip6.localout > 1000 && s6.ip6.delivered > 1000, "{:?}", s6.ip6);
     let j = st.if_json("en0");
     let tso = j["offload"]["tso_frames_out"].as_u64().unwrap_or(0);
     assert!(tso > 0, "TSO6 frames went out: {j}");
@@ -456,7 +456,9 @@ fn v4_and_v6_transfers_at_once() {
     });
     let s = st.open().stats().unwrap();
     let s6 = st.open().stats6().unwrap();
-    assert!(s.ip.delivered > 10_000 && s6.ip6.delivered > 10_000, "{:?} {:?}", s.ip, s6.ip6);
+    // Both families carried their share (in super-frames both ways, so counts are low).
+    let (n4, n6) = (s.ip.delivered + s.ip.localout, s6.ip6.delivered + s6.ip6.localout);
+    assert!(n4 > 1000 && n6 > 1000, "{:?} {:?}", s.ip, s6.ip6);
 }
 
 #[test]

@@ -58,10 +58,10 @@ pub fn transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
 }
 
 /// IPv6 output of a transport datagram: `inet6::ip6::ip6_output` (absent from the v4
-/// variants: EAFNOSUPPORT). No interface offloads IPv6 yet, so a checksum the transport
-/// left partial is finished here; a TCP super-segment is refused (TCP asks for none
-/// towards a v6 peer). A TTL equal to the IPv4 default means none was asked for: the IPv6
-/// default hop limit (net.inet6.ip6.hlim, or a router's) applies.
+/// variants: EAFNOSUPPORT), through `ip6_output_offload` when the transport left its
+/// checksum (and perhaps a TSO6 cut) to the interface: the interface finishes them when it
+/// can, the software otherwise. A TTL equal to the IPv4 default means none was asked for:
+/// the IPv6 default hop limit (net.inet6.ip6.hlim, or a router's) applies.
 fn ip6_transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
     let IpAddr::V6(dst) = p.dst else {
         return Err(libc::EAFNOSUPPORT);
@@ -69,35 +69,17 @@ fn ip6_transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
     if !ctx.inet6.enabled {
         return Err(libc::EAFNOSUPPORT);
     }
-    if p.offload.tso != 0 {
-        return Err(libc::EOPNOTSUPP);
+    if let Some(at) = p.offload.csum_at {
+        if usize::from(at) + 2 > p.payload.len() {
+            return Err(libc::EINVAL);
+        }
     }
-    let mut src = match p.src {
+    let src = match p.src {
         Some(IpAddr::V6(s)) => Some(s),
         _ => None,
     };
-    let mut owned;
-    let payload = match p.offload.csum_at {
-        Some(at) => {
-            let at = usize::from(at);
-            if at + 2 > p.payload.len() {
-                return Err(libc::EINVAL);
-            }
-            let s = match src {
-                Some(s) => s,
-                None => crate::inet6::in6_selectsrc(ctx, &dst, None).ok_or(libc::EADDRNOTAVAIL)?,
-            };
-            src = Some(s);
-            owned = p.payload.to_vec();
-            owned[at..at + 2].copy_from_slice(&[0, 0]);
-            let c = crate::wire::checksum::cksum6(&s, &dst, p.proto, &owned);
-            owned[at..at + 2].copy_from_slice(&c.to_be_bytes());
-            &owned[..]
-        }
-        None => p.payload,
-    };
     let hlim = (p.ttl != ctx.inet.ttl && p.ttl != 0).then_some(p.ttl);
-    crate::inet6::ip6::ip6_output(
+    crate::inet6::ip6::ip6_output_offload(
         ctx,
         &crate::inet6::ip6::Out6 {
             src,
@@ -106,9 +88,10 @@ fn ip6_transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
             nh: p.proto,
             hlim,
             hbh: None,
-            payload,
+            payload: p.payload,
             min_mtu: false,
         },
+        &p.offload,
     )
 }
 

@@ -8,14 +8,18 @@ use std::sync::Arc;
 
 use pnet_packet::ethernet::EtherType;
 
+use pktbox_drivers::{Csum, FrameMeta, Gso};
+
 use crate::conf::Ctx;
+use crate::inet::in_offload::{in_undefer_cksum, offload_fits, out_meta, rx_meta_ok6, tcp6_segment, tcp_hdrs};
 use crate::inet::inpcb::TransIn;
+use crate::inet::ip::OutOffload;
 use crate::inet::raw::rip6_input;
 use crate::inet::tcp::input::tcp_input_af;
 use crate::inet::udp::udp_input_af;
 use crate::inet6::{frag6, icmp6, in6f, nd6};
 use crate::msg::IFT_LOOP;
-use crate::net::ether::ether_output;
+use crate::net::ether::{ether_output, ether_send_slice, ETHER_HDR_LEN};
 use crate::net::ifnet::{inc, Ifnet};
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
@@ -529,5 +533,134 @@ pub fn loopback_drain6(ctx: &mut Ctx) {
         };
         ctx.inet6.stat.total += 1;
         ip6_input1(ctx, &lo, &pkt, false, false);
+    }
+}
+
+/// Output of a locally made transport packet whose checksum the transport left partial
+/// at `off.csum_at` (and that may be a TCP super-segment of `off.tso`-byte segments): when
+/// the route's interface can finish that (TCP6CSUM_Tx/UDP6CSUM_Tx, TSO6 with segments
+/// that fit the path MTU) and the neighbor is known, the packet goes to the driver whole
+/// with its offload metadata; otherwise the work is done here, in software, as NetBSD's
+/// `ip6_output` does without `M_CSUM_TSOv6` (`tcp6_segment`, `in6_undefer_cksum`), and
+/// each packet then takes the ordinary way through `ip6_output`.
+pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Result<(), i32> {
+    if off.csum_at.is_none() {
+        return ip6_output(ctx, o);
+    }
+    if !ctx.inet6.enabled {
+        return Err(libc::EAFNOSUPPORT);
+    }
+    let local = !o.dst.is_multicast() && super::in6_ifaddr(ctx, &o.dst).is_some_and(|ia| ia.usable());
+    let route = if local || o.dst.is_multicast() || o.hbh.is_some() {
+        None
+    } else {
+        nd6::nd6_nexthop(ctx, &o.dst, o.ifindex).filter(|(i, _)| i.if_type != IFT_LOOP && i.is_up())
+    };
+    let src = match o.src {
+        Some(s) => s,
+        None => super::in6_selectsrc(ctx, &o.dst, route.as_ref().map(|(i, _)| i.index)).ok_or(libc::EADDRNOTAVAIL)?,
+    };
+    if o.payload.len() > IPV6_MAXPACKET {
+        return Err(libc::EMSGSIZE);
+    }
+    let mut frame = vec![0u8; ETHER_HDR_LEN + HEADER_LEN + o.payload.len()];
+    Ipv6Repr {
+        traffic_class: 0,
+        flow_label: 0,
+        payload_len: o.payload.len() as u16,
+        next_header: o.nh,
+        hop_limit: o.hlim.unwrap_or(ctx.inet6.hlim),
+        src,
+        dst: o.dst,
+    }
+    .emit(&mut frame[ETHER_HDR_LEN..]);
+    frame[ETHER_HDR_LEN + HEADER_LEN..].copy_from_slice(o.payload);
+    let meta = out_meta(&frame[ETHER_HDR_LEN..], o.nh, off);
+    let mtu = route.as_ref().map_or(MIN_MTU, |(ifp, _)| path_mtu(ctx, ifp, &o.dst) as usize);
+    if let Some((ifp, nexthop)) = &route {
+        if offload_fits(ifp, &frame[ETHER_HDR_LEN..], &meta, mtu) {
+            if let Some(mac) = nd6::nd6_known(ctx, ifp.index, nexthop) {
+                ctx.inet6.stat.localout += 1;
+                let mut m = meta;
+                if let Csum::Partial { start, offset } = meta.csum {
+                    m.csum = Csum::Partial {
+                        start: start + ETHER_HDR_LEN as u16,
+                        offset,
+                    };
+                }
+                return ether_send_slice(ifp, mac, ETHERTYPE_IPV6, &mut frame, &m).inspect_err(|_| {
+                    ctx.inet6.stat.odropped += 1;
+                });
+            }
+        }
+    }
+    // In software: each segment (checksums done) or the packet, through ip6_output.
+    let pkt = &mut frame[ETHER_HDR_LEN..];
+    let plain = |payload| Out6 {
+        src: Some(src),
+        payload,
+        ..*o
+    };
+    if let Gso::Tcp6 { size } = meta.gso {
+        let mss = usize::from(size).min(mtu.saturating_sub(tcp_hdrs(pkt))).max(1);
+        let mut segs = Vec::new();
+        if !tcp6_segment(pkt, mss, |s| segs.push(s)) {
+            return Err(libc::EINVAL);
+        }
+        let mut r = Ok(());
+        for s in &segs {
+            let e = ip6_output(ctx, &plain(&s[HEADER_LEN..]));
+            if r.is_ok() {
+                r = e;
+            }
+        }
+        return r;
+    }
+    if !in_undefer_cksum(pkt, &meta) {
+        return Err(libc::EINVAL);
+    }
+    ip6_output(ctx, &plain(&pkt[HEADER_LEN..]))
+}
+
+/// Input of a TCP/IPv6 super-frame the driver merged (large receive offload; `frame`
+/// still has its Ethernet header, which `meta`'s offsets count from). For one of our
+/// addresses it goes up whole, its checksum vouched for by the host, as TCP takes any
+/// segment; anything else (to be forwarded) is first cut back into segments of the size
+/// it was merged from, checksums done. Metadata that makes no sense is an input error.
+pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, frame: &[u8], meta: &FrameMeta) {
+    let Some(pkt) = frame.get(ETHER_HDR_LEN..) else {
+        inc(&ifp.stats.ierrors);
+        return;
+    };
+    let mut m = *meta;
+    if let Csum::Partial { start, offset } = meta.csum {
+        let Some(start) = start.checked_sub(ETHER_HDR_LEN as u16) else {
+            inc(&ifp.stats.ierrors);
+            return;
+        };
+        m.csum = Csum::Partial { start, offset };
+    }
+    let Gso::Tcp6 { size } = m.gso else {
+        inc(&ifp.stats.ierrors);
+        return;
+    };
+    if !rx_meta_ok6(pkt, &m) {
+        inc(&ifp.stats.ierrors);
+        return;
+    }
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&pkt[24..40]);
+    let dst = Ipv6Addr::from(d);
+    if super::in6_ifaddr(ctx, &dst).is_some() {
+        ip6_input(ctx, ifp, pkt, true);
+        return;
+    }
+    let mut segs = Vec::new();
+    if !tcp6_segment(pkt, usize::from(size), |s| segs.push(s)) {
+        inc(&ifp.stats.ierrors);
+        return;
+    }
+    for s in &segs {
+        ip6_input(ctx, ifp, s, true);
     }
 }

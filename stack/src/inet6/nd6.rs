@@ -323,6 +323,17 @@ pub fn nd6_resolve(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, pkt: Vec
     Resolved::Held
 }
 
+/// The link-level address of `nexthop` on interface `ifindex` when it is known and needs
+/// no state change to use (REACHABLE, DELAY, PROBE or static): the offload fast path's
+/// lookup, which leaves everything else to `nd6_resolve`.
+pub fn nd6_known(ctx: &Ctx, ifindex: u16, nexthop: &Ipv6Addr) -> Option<[u8; 6]> {
+    let e = ctx.inet6.nd.cache.get(&(ifindex, *nexthop))?;
+    match e.state {
+        Nud::Incomplete | Nud::Stale => None,
+        _ => e.lladdr,
+    }
+}
+
 /// A usable link-local address of an interface.
 fn linklocal(ctx: &Ctx, ifindex: u16) -> Option<Ipv6Addr> {
     ctx.inet6

@@ -101,6 +101,15 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: Fram
                 inc(&ifp.stats.noproto);
             }
         }
+        // A TCP/IPv6 super-frame (large receive offload, TSO6 on the host's side).
+        EtherTypes::Ipv6 => {
+            let mut ctx = stack.ctx();
+            if ctx.inet6.enabled {
+                crate::inet6::ip6::ip6_input_lro(&mut ctx, ifp, frame, &meta);
+            } else {
+                inc(&ifp.stats.noproto);
+            }
+        }
         _ if meta.gso != Gso::None => inc(&ifp.stats.ierrors),
         _ => inc(&ifp.stats.noproto),
     }

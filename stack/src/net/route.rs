@@ -1052,7 +1052,19 @@ pub mod control {
     pub fn rt_get(ctx: &Ctx, m: &RtMsg) -> Result<RtMsg, Fail> {
         match m.dst.ok_or_else(no_dst)? {
             IpAddr::V4(_) => get_fam::<Ipv4Addr>(ctx, m),
-            IpAddr::V6(_) => get_fam::<Ipv6Addr>(ctx, m),
+            IpAddr::V6(d) => {
+                let mut r = get_fam::<Ipv6Addr>(ctx, m)?;
+                // What a packet too big taught for this destination (RFC 8201), which
+                // NetBSD shows on the host route it clones for it.
+                if m.prefixlen.is_none() {
+                    if let Some((mtu, _)) = ctx.inet6.pmtu.get(&d) {
+                        if r.mtu == 0 || *mtu < r.mtu {
+                            r.mtu = *mtu;
+                        }
+                    }
+                }
+                Ok(r)
+            }
         }
     }
 

@@ -62,24 +62,28 @@ pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
 /// The offloads the interface towards `dst` has for TCP: checksum, and segmentation.
 /// None for our own addresses (they go around through lo0).
 pub fn tx_offload(ctx: &Ctx, dst: IpAddr) -> (bool, bool) {
-    // The interfaces offload IPv4 only (CSUM_TCPV4_TX, TSOV4) so far.
-    let IpAddr::V4(dst) = dst else {
-        return (false, false);
-    };
-    if ctx.inet.addrs.iter().any(|ia| ia.addr == dst) || dst.is_loopback() {
+    if crate::inet::out::is_local(ctx, dst) || dst.is_loopback() {
         return (false, false);
     }
-    let Some(caps) = ctx
-        .rt
-        .inet
-        .lookup(dst)
-        .and_then(|r| ctx.ifnet_by_index(r.ifindex))
-        .map(|i| i.capenable())
-    else {
+    let (caps, csum_bit, tso_bit) = match dst {
+        IpAddr::V4(d) => (
+            ctx.rt.inet.lookup(d).and_then(|r| ctx.ifnet_by_index(r.ifindex)).map(|i| i.capenable()),
+            ifcap::CSUM_TCPV4_TX,
+            ifcap::TSOV4,
+        ),
+        // The interface IPv6 output takes (a link-local peer without its zone has none).
+        IpAddr::V6(d) if ctx.inet6.enabled && !d.is_multicast() => (
+            crate::inet6::nd6::nd6_nexthop(ctx, &d, None).map(|(i, _)| i.capenable()),
+            ifcap::CSUM_TCPV6_TX,
+            ifcap::TSOV6,
+        ),
+        IpAddr::V6(_) => return (false, false),
+    };
+    let Some(caps) = caps else {
         return (false, false);
     };
-    let csum = caps & ifcap::CSUM_TCPV4_TX != 0;
-    (csum, csum && caps & ifcap::TSOV4 != 0)
+    let csum = caps & csum_bit != 0;
+    (csum, csum && caps & tso_bit != 0)
 }
 
 /// Copies `len` bytes of `buf` from `off` onto the end of `out`.
