@@ -516,3 +516,64 @@ fn a_capture_of_ip6_and_tcp_is_read_back_by_linux_tcpdump() {
     assert!(lines.iter().any(|l| l.contains(&last)), "{}", linux.stdout);
     assert!(lines.iter().any(|l| l.contains(&acked)), "{}", linux.stdout);
 }
+
+/// The offload counts of en0 from `ifconfig --json`: TSO frames out, LRO frames in.
+fn offload_counts(st: &StackProc) -> (u64, u64) {
+    let j = st.if_json("en0");
+    let n = |k: &str| j["offload"][k].as_u64().unwrap_or_else(|| panic!("offload.{k} in {j}"));
+    (n("tso_frames_out"), n("lro_frames_in"))
+}
+
+/// What Linux's ethtool says of a feature of the TAP's host side (None without ethtool).
+fn host_feature(ns: &NetNs, feature: &str) -> Option<String> {
+    if !have("ethtool") {
+        return None;
+    }
+    let o = run("ip", ["netns", "exec", &ns.name, "ethtool", "-k", "tap0"]).ok();
+    o.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{feature}: ")).map(|v| v.to_string()))
+}
+
+#[test]
+fn tso6_and_v6_checksum_offload_engage_and_turn_off() {
+    if !can_run_linux("tso6_and_v6_checksum_offload_engage_and_turn_off", LINUX_TOOLS) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = v6_peer(&ns, 99, "");
+    let ifc = st.ok("ifconfig", &["en0"]);
+    assert!(
+        ifc.contains("TCP6CSUM_Rx,TCP6CSUM_Tx,UDP6CSUM_Rx,UDP6CSUM_Tx,TSO6,LRO>"),
+        "{ifc}"
+    );
+    if let Some(v) = host_feature(&ns, "tx-tcp6-segmentation") {
+        assert!(v.starts_with("on"), "host side tx-tcp6-segmentation: {v}");
+    }
+    // On: super-frames both ways over IPv6 alone (no IPv4 traffic here).
+    stack_sends(&ns.name, &st, "2001:db8:99::1", 7971, 32 << 20, 9);
+    linux_sends(&ns.name, &st, "2001:db8:99::2", 7972, 32 << 20);
+    let (tso, lro) = offload_counts(&st);
+    assert!(tso > 0 && lro > 0, "TSO6 frames out {tso}, LRO frames in {lro}");
+    // Off: everything in software, and the host stops sending super-frames.
+    st.ok("ifconfig", &["en0", "-tso6", "-tcp6csum", "-udp6csum"]);
+    let ifc = st.ok("ifconfig", &["en0"]);
+    assert!(
+        ifc.contains("\tenabled=83c80<TSO4,TCP4CSUM_Rx,TCP4CSUM_Tx,UDP4CSUM_Rx,UDP4CSUM_Tx,LRO>"),
+        "{ifc}"
+    );
+    if let Some(v) = host_feature(&ns, "tx-tcp6-segmentation") {
+        assert!(v.starts_with("off"), "host side tx-tcp6-segmentation: {v}");
+    }
+    stack_sends(&ns.name, &st, "2001:db8:99::1", 7973, 32 << 20, 10);
+    linux_sends(&ns.name, &st, "2001:db8:99::2", 7974, 32 << 20);
+    assert_eq!(offload_counts(&st), (tso, lro), "nothing offloaded over IPv6");
+    // Checksum offload alone (no TSO6): segments of one MTU, their checksums left to the
+    // interface; the data still arrives whole.
+    st.ok("ifconfig", &["en0", "tcp6csum", "udp6csum"]);
+    stack_sends(&ns.name, &st, "2001:db8:99::1", 7975, 8 << 20, 11);
+    assert_eq!(offload_counts(&st).0, tso, "no TSO6 frames without tso6");
+    st.ok("ifconfig", &["en0", "tso6"]);
+    stack_sends(&ns.name, &st, "2001:db8:99::1", 7976, 8 << 20, 12);
+    assert!(offload_counts(&st).0 > tso, "TSO6 again");
+}

@@ -59,8 +59,8 @@ fn tap_in_a_namespace_with_linux_as_the_peer() {
         st.ok("ifconfig", &["en0"]),
         format!(
             "en0: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> mtu 1500\n\
-             \tcapabilities=83c80<TSO4,TCP4CSUM_Rx,TCP4CSUM_Tx,UDP4CSUM_Rx,UDP4CSUM_Tx,LRO>\n\
-             \tenabled=83c80<TSO4,TCP4CSUM_Rx,TCP4CSUM_Tx,UDP4CSUM_Rx,UDP4CSUM_Tx,LRO>\n\
+             \tcapabilities=ffc80<TSO4,TCP4CSUM_Rx,TCP4CSUM_Tx,UDP4CSUM_Rx,UDP4CSUM_Tx,TCP6CSUM_Rx,TCP6CSUM_Tx,UDP6CSUM_Rx,UDP6CSUM_Tx,TSO6,LRO>\n\
+             \tenabled=ffc80<TSO4,TCP4CSUM_Rx,TCP4CSUM_Tx,UDP4CSUM_Rx,UDP4CSUM_Tx,TCP6CSUM_Rx,TCP6CSUM_Tx,UDP6CSUM_Rx,UDP6CSUM_Tx,TSO6,LRO>\n\
              \taddress: {}\n\tstatus: active\n\
              \tinet 10.77.0.2 netmask 0xffffff00 broadcast 10.77.0.255\n",
             mac_str(&mac)
