@@ -17,6 +17,7 @@ use pktbox_stack::fuzzing::{arp_frame, ip_frame, tcp_frame, MAC, PEER, PEER_MAC}
 use pktbox_stack::msg::AddrReq;
 use pktbox_stack::net::if_control::if_attach;
 use pktbox_stack::net::ifnet::Ifnet;
+use pktbox_stack::sys::mbuf::Mbuf;
 use pktbox_stack::sys::Stack;
 
 struct Counting;
@@ -115,20 +116,22 @@ fn router(mtu1: u32) -> (Arc<Stack>, Arc<Ifnet>, Arc<AtomicU64>) {
     (stack, en0, sent)
 }
 
-thread_local! {
-    static RX: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; pktbox_drivers::RX_BUF]);
-}
-
-/// Hands `frame` to the interface as its receive thread would, from the thread's buffer.
+/// Hands `frame` to the interface as its receive thread would: read into an mbuf from
+/// the thread's free list (the copy stands for the driver's read).
 fn input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &[u8], meta: FrameMeta) {
-    RX.with(|b| {
-        let mut b = b.borrow_mut();
-        b[..frame.len()].copy_from_slice(frame);
-        pktbox_stack::net::ether::ether_input(stack, ifp, &mut b[..frame.len()], meta);
-    });
+    let mut m = Mbuf::for_rx();
+    m.rx_space()[..frame.len()].copy_from_slice(frame);
+    m.set_len(frame.len());
+    m.set_meta(meta);
+    pktbox_stack::net::ether::ether_input(stack, ifp, m);
 }
 
 fn case(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64) {
+    // `cargo bench ... -- WORD` runs only the cases whose name has WORD.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if !filter.is_empty() && !filter.iter().any(|f| what.contains(f.as_str())) {
+        return;
+    }
     let (stack, en0, sent) = router(mtu1);
     // Warm up: caches, pools, the route's first use.
     for _ in 0..1000 {

@@ -49,15 +49,16 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool 
         let chunk = &data[(i * mss).min(data.len())..((i + 1) * mss).min(data.len())];
         let len = hlen + doff + chunk.len();
         let mut f = Mbuf::with_capacity(len);
-        let p = f.extend(len);
-        p[..hlen].copy_from_slice(&pkt[..hlen]);
+        f.append(&pkt[..hlen]);
+        f.append(&th[..doff]);
+        f.append(chunk);
+        let p = f.as_mut_slice();
         p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         p[4..6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
         p[10..12].copy_from_slice(&[0, 0]);
         let c = cksum(&p[..hlen]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
         let t = &mut p[hlen..];
-        t[..doff].copy_from_slice(&th[..doff]);
         t[4..8].copy_from_slice(&seq0.wrapping_add((i * mss) as u32).to_be_bytes());
         let mut fl = flags;
         if i + 1 < n {
@@ -67,7 +68,6 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool 
             fl &= !TH_CWR;
         }
         t[13] = fl;
-        t[doff..].copy_from_slice(chunk);
         t[16..18].copy_from_slice(&[0, 0]);
         let c = tcp_cksum(src, dst, t);
         t[16..18].copy_from_slice(&c.to_be_bytes());

@@ -630,9 +630,8 @@ pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Resu
         if offload_fits(ifp, m.as_slice(), &meta, nh.mtu) {
             return if_output_v4(ctx, ifp, m, nh.nexthop, dst);
         }
-        // Done here instead: the checksum, then a super-frame cut into segments of its
-        // size, or smaller to fit this link.
-        in_undefer_cksum(m.as_mut_slice(), &meta);
+        // Done here instead: a super-frame cut into segments of its size, or smaller to
+        // fit this link (each with its checksums done), or the checksum alone.
         m.set_meta(FrameMeta::PLAIN);
         if let Gso::Tcp4 { size } = meta.gso {
             let mss = usize::from(size).min(nh.mtu.saturating_sub(tcp_hdrs(m.as_slice())));
@@ -645,6 +644,7 @@ pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Resu
             });
             return r;
         }
+        in_undefer_cksum(m.as_mut_slice(), &meta);
     }
     if m.len() > nh.mtu {
         if Ip(m.as_slice()).off() & IP_DF != 0 {
@@ -699,14 +699,14 @@ fn ip_fragment(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, dst: Ipv4Addr, pkt
         let off = off8 | if last { more } else { IP_MF };
         let flen = hlen + end - start;
         let mut f = Mbuf::with_capacity(flen);
-        let h = f.extend(hlen);
-        h.copy_from_slice(&pkt[..hlen]);
+        f.append(&pkt[..hlen]);
+        f.append(&data[start..end]);
+        let h = &mut f.as_mut_slice()[..hlen];
         h[2..4].copy_from_slice(&(flen as u16).to_be_bytes());
         h[6..8].copy_from_slice(&off.to_be_bytes());
         h[10..12].copy_from_slice(&[0, 0]);
         let c = cksum(h);
         h[10..12].copy_from_slice(&c.to_be_bytes());
-        f.append(&data[start..end]);
         f.set_network_header();
         ctx.inet.stat.ofragments += 1;
         if_output_v4(ctx, ifp, f, nexthop, dst)?;
