@@ -442,3 +442,111 @@ fn a_flood_of_forged_arps_writes_a_bounded_number_of_log_lines() {
         "every line written or counted"
     );
 }
+
+/// The frames sent back to the peer that are ICMP errors: (type, code, the 16 bits after
+/// the checksum's word, the quoted destination).
+fn icmp_errors(sink: &Sink) -> Vec<(u8, u8, u16, Ipv4Addr)> {
+    sink.0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| f[..6] == PEER && f[12..14] == [8, 0] && f[14 + 9] == 1)
+        .map(|f| {
+            let icmp = &f[14 + 20..];
+            let q = &icmp[8..];
+            (
+                icmp[0],
+                icmp[1],
+                u16::from_be_bytes([icmp[6], icmp[7]]),
+                Ipv4Addr::new(q[16], q[17], q[18], q[19]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_forwarded_datagram_with_df_above_the_mtu_gets_needfrag_with_the_mtu() {
+    let (stack, ifp, sink) = forward_setup();
+    // The sender is known, so the error goes out at once.
+    let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 13, 0x4000, 64, &[1u8; 1000]));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    assert_eq!(forwarded(&sink), vec![]);
+    assert_eq!(icmp_errors(&sink), vec![(3, 4, 576, dst)]);
+    let ctx = stack.ctx();
+    assert_eq!(ctx.inet.stat.cantfrag, 1);
+    assert_eq!(ctx.inet.stat.cantforward, 1);
+    assert_eq!(ctx.inet.stat.forward, 0);
+}
+
+#[test]
+fn a_forwarded_datagram_above_the_mtu_is_fragmented_on_the_way() {
+    let (stack, ifp, sink) = forward_setup();
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 14, 0, 64, &[1u8; 1200]));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    assert_eq!(forwarded(&sink), vec![(0x2000, 552), (0x2000 | 69, 552), (138, 96)]);
+    let ctx = stack.ctx();
+    assert_eq!((ctx.inet.stat.forward, ctx.inet.stat.fragmented, ctx.inet.stat.ofragments), (1, 1, 3));
+}
+
+#[test]
+fn a_local_datagram_takes_the_same_path_as_a_forwarded_one() {
+    // Sent from here to the same place: cut at the same points by the same routine.
+    let (stack, _ifp, sink) = forward_setup();
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let r = crate::inet::ip::ip_output(
+        &mut stack.ctx(),
+        &crate::inet::ip::OutPkt {
+            src: None,
+            dst,
+            proto: 17,
+            ttl: 64,
+            tos: 0,
+            df: false,
+            payload: &[1u8; 1200],
+            offload: Default::default(),
+        },
+    );
+    assert_eq!(r, Ok(()));
+    assert_eq!(forwarded(&sink), vec![(0x2000, 552), (0x2000 | 69, 552), (138, 96)]);
+    // With DF, the sender hears EMSGSIZE instead of an ICMP error.
+    let r = crate::inet::ip::ip_output(
+        &mut stack.ctx(),
+        &crate::inet::ip::OutPkt {
+            src: None,
+            dst,
+            proto: 17,
+            ttl: 64,
+            tos: 0,
+            df: true,
+            payload: &[1u8; 1200],
+            offload: Default::default(),
+        },
+    );
+    assert_eq!(r, Err(libc::EMSGSIZE));
+}
+
+#[test]
+fn a_merged_segment_forwarded_onto_a_smaller_mtu_is_cut_to_fit_it() {
+    use pktbox_drivers::{Csum, Gso};
+    let (stack, ifp, sink) = forward_setup();
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let f = ether(MAC, 0x0800, &tcp_partial(HIM, dst, 5000));
+    let meta = FrameMeta {
+        csum: Csum::Partial { start: 34, offset: 16 },
+        gso: Gso::Tcp4 { size: 1448 },
+    };
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, meta));
+    let segs = forwarded(&sink);
+    // 576 - 40 bytes of headers: 536 bytes a segment, never fragments.
+    assert_eq!(segs.len(), 10);
+    assert!(segs.iter().all(|&(off, len)| off == 0 && len <= 556));
+    assert_eq!(segs.iter().map(|&(_, l)| l - 20).sum::<usize>(), 5000);
+    for f in sink.0.lock().unwrap().iter().filter(|f| f[14 + 16..14 + 20] == [192, 168, 5, 5]) {
+        assert_eq!(crate::inet::tcp::output::tcp_cksum(HIM, dst, &f[34..]), 0);
+    }
+    assert_eq!(stack.ctx().inet.stat.forward, 1);
+}
