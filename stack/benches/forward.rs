@@ -69,7 +69,7 @@ impl Driver for Count {
 const FAR: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 2);
 const FAR_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
 
-fn addr(ctx: &mut pktbox_stack::sys::Ctx, name: &str, a: Ipv4Addr) {
+fn addr(ctx: &mut pktbox_stack::conf::Ctx, name: &str, a: Ipv4Addr) {
     pktbox_stack::inet::add_addr(
         ctx,
         &AddrReq {

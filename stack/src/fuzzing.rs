@@ -658,7 +658,11 @@ fn state_of(net: &Net) -> String {
         .iter()
         .map(|r| crate::net::route::control::rt_msg(&ctx, r))
         .collect();
-    let sysctl = crate::sys::sysctl::get(&ctx, "net")
+    let sysctl = net
+        .stack
+        .registry
+        .sysctl
+        .get(&ctx, "net")
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
     format!("{ifs:?}\n{rt:?}\n{sysctl}")

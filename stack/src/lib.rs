@@ -3,8 +3,11 @@
 //!
 //! One folder per layer, named as NetBSD names them: `msg` (channel messages), `resmgr`
 //! (the stack's end of the channel), `socket` (the client's end), `net` (interfaces,
-//! Ethernet, ARP), `inet` (IPv4), `sys` (threads, the stack context, sysctl).
+//! Ethernet, ARP), `inet` (IPv4), `sys` (the mechanisms: threads, the stack context's
+//! lock, domain registration, callouts, the sysctl tree), and `conf` (the kernel
+//! configuration: the domains compiled in and the stack context holding their state).
 
+pub mod conf;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inet;

@@ -4,10 +4,10 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conf::Ctx;
 use crate::inet::cksum::cksum;
 use crate::inet::ip::{ip_output, Ip, OutPkt, IPPROTO_ICMP, IP_OFFMASK};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 
 pub const ICMP_ECHOREPLY: u8 = 0;
 pub const ICMP_UNREACH: u8 = 3;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use pktbox_drivers::{ifcap, Csum, FrameMeta, Gso};
 
+use crate::conf::Ctx;
 use crate::inet::cksum::{cksum, update};
 use crate::inet::in_offload::{in_undefer_cksum, tcp4_segment};
-use crate::inet::{icmp, raw, reass, tcp, udp};
+use crate::inet::{icmp, raw, reass};
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::net::route::{rtf, Gateway};
+use crate::sys::domain::{protox, PrInput};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
-use crate::sys::Ctx;
 
 pub use crate::net::if_loop::{loopback_drain, looutput, LOOPQ_MAX};
 
@@ -253,6 +254,9 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
     }
 }
 
+/// The input routine of each protocol number, from the inet domain's protocol switch.
+pub static IP_PROTOX: [Option<PrInput>; 256] = protox(super::INETSW);
+
 /// Hands a whole local datagram to its protocol; `csum_ok` when its transport checksum
 /// needs no check.
 fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
@@ -261,12 +265,10 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bo
     // ICMP reaches raw sockets from icmp_input, once it has passed the length and checksum
     // checks, as in NetBSD: a damaged message is dropped, not handed to ping.
     let raw_took = ip.proto() != IPPROTO_ICMP && raw::rip_input(ctx, pkt);
-    match ip.proto() {
-        IPPROTO_ICMP => icmp::icmp_input(ctx, ifp, pkt, bcast),
-        IPPROTO_UDP => udp::udp_input(ctx, ifp, pkt, bcast, csum_ok),
-        IPPROTO_TCP => tcp::input::tcp_input(ctx, ifp, pkt, bcast, csum_ok),
-        _ if raw_took => {}
-        _ => {
+    match IP_PROTOX[usize::from(ip.proto())] {
+        Some(pr_input) => pr_input(ctx, ifp, pkt, bcast, csum_ok),
+        None if raw_took => {}
+        None => {
             ctx.inet.stat.noproto += 1;
             if !bcast {
                 icmp::icmp_error(

@@ -7,6 +7,7 @@ pub mod in_offload;
 pub mod ip;
 pub mod raw;
 pub mod reass;
+pub mod sysctl;
 pub mod tcp;
 pub mod udp;
 
@@ -15,11 +16,102 @@ pub(crate) mod input_tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::conf::Ctx;
 use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg, UdpStats};
 use crate::net::arp;
 use crate::net::if_control::{announce_ifinfo, Fail};
 use crate::net::route::control as route_control;
-use crate::sys::Ctx;
+use crate::sys::callout::{Timer, SLOW};
+use crate::sys::domain::{always, Domain, Protosw};
+
+/// The inet domain (`inetdomain`, NetBSD's in_proto.c): IP and the protocols above it.
+/// Their input routines, by protocol number, make `ip::IP_PROTOX`.
+pub static INET: Domain = Domain {
+    name: "inet",
+    family: libc::AF_INET,
+    present: always,
+    init: Some(|c, stack| {
+        c.inet.forwarding = stack.config.forward;
+        c.inet.tcp.callout = stack.callout.clone();
+    }),
+    loopback: Some(|c, lo| {
+        let req = AddrReq {
+            name: lo.name.clone(),
+            addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            netmask: Some(IpAddr::V4(Ipv4Addr::new(255, 0, 0, 0))),
+            brd: None,
+        };
+        add_addr(c, &req).map_err(|f| f.text.unwrap_or_else(|| crate::msg::errno::strerror(f.errno)))
+    }),
+    protosw: INETSW,
+};
+
+/// The protocol switch of the inet domain (`inetsw`).
+pub const INETSW: &[Protosw] = &[
+    Protosw {
+        name: "ip",
+        timers: &[Timer {
+            name: "ip_reass",
+            period: Some(SLOW),
+            run: |c| {
+                reass::reass_timer(c);
+                None
+            },
+            planned: None,
+        }],
+        sysctl: &[sysctl::IP],
+        stats: Some(|c, s| s.ip = c.inet.stat),
+        // Datagrams the work just done sent to our own addresses go round through lo0.
+        release: Some(|c, _| ip::loopback_drain(c)),
+        ..Protosw::EMPTY
+    },
+    Protosw {
+        name: "icmp",
+        protocol: ip::IPPROTO_ICMP,
+        input: Some(|c, ifp, pkt, bcast, _| icmp::icmp_input(c, ifp, pkt, bcast)),
+        sysctl: &[sysctl::ICMP],
+        stats: Some(|c, s| {
+            s.icmp = c.inet.icmpstat.clone();
+            s.icmp.inhist.resize(icmp::ICMP_MAXTYPE + 1, 0);
+            s.icmp.outhist.resize(icmp::ICMP_MAXTYPE + 1, 0);
+        }),
+        ..Protosw::EMPTY
+    },
+    Protosw {
+        name: "udp",
+        protocol: ip::IPPROTO_UDP,
+        input: Some(udp::udp_input),
+        stats: Some(|c, s| s.udp = c.inet.udpstat),
+        ..Protosw::EMPTY
+    },
+    Protosw {
+        name: "tcp",
+        protocol: ip::IPPROTO_TCP,
+        input: Some(tcp::input::tcp_input),
+        timers: &[Timer {
+            name: "tcp",
+            period: None,
+            run: |c| {
+                tcp::timer::tcp_timers(c);
+                let w = &c.inet.tcp.wheel;
+                w.next_work().map(|n| w.instant_of(n))
+            },
+            planned: Some(|c, wake| {
+                let w = &mut c.inet.tcp.wheel;
+                w.planned = w.tick_of(wake);
+            }),
+        }],
+        sysctl: &[tcp::sysctl::NODES, tcp::cc::SYSCTL],
+        stats: Some(|c, s| s.tcp = c.inet.tcp.stat),
+        // Connections the work touched are filed in the timer wheel, and the sockets it
+        // woke are handed on.
+        release: Some(|c, woken| {
+            tcp::timer::tcp_sched_touched(c);
+            woken.append(&mut c.inet.tcp.woken);
+        }),
+        ..Protosw::EMPTY
+    },
+];
 
 /// One IPv4 address of an interface (`struct in_ifaddr`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

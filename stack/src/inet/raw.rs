@@ -4,10 +4,10 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use crate::conf::Ctx;
 use crate::inet::ip::{ip_output, Ip, OutPkt};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
-use crate::sys::Ctx;
 
 /// One raw socket (`struct inpcb` of a raw socket).
 pub struct RawPcb {

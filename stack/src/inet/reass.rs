@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet::cksum::cksum;
 use crate::inet::ip::{Ip, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK};
-use crate::sys::Ctx;
 
 /// NetBSD's IPFRAGTTL: 60 slow-timeout ticks of half a second.
 pub const IPFRAGTTL: Duration = Duration::from_secs(30);

@@ -6,13 +6,13 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use crate::conf::Ctx;
 use crate::inet::cksum::{fold, sum};
 use crate::inet::icmp;
 use crate::inet::ip::{ip_output, Ip, OutPkt, IPPROTO_UDP};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 
 pub const UDP_HDR_LEN: usize = 8;
 

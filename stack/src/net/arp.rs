@@ -17,10 +17,12 @@ use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPac
 use pnet_packet::ethernet::EtherTypes;
 use pnet_packet::MutablePacket;
 
+use crate::conf::Ctx;
 use crate::net::ether::{ether_ntoa, ether_output, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
 use crate::net::ifnet::{Dst, Ifnet};
+use crate::sys::callout::{Timer, SLOW};
+use crate::sys::domain::{always, Domain, Protosw};
 use crate::sys::mbuf::Mbuf;
-use crate::sys::Ctx;
 
 /// Length of an Ethernet/IPv4 ARP packet.
 pub const ARP_LEN: usize = 28;
@@ -302,6 +304,30 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, mut m: Mbuf) -> Res
     }
     Resolved::Held
 }
+
+/// NetBSD's `arpdomain` (PF_ARP): the ARP timer and counters.
+pub static ARP: Domain = Domain {
+    name: "arp",
+    // NetBSD's PF_ARP.
+    family: 28,
+    present: always,
+    init: None,
+    loopback: None,
+    protosw: &[Protosw {
+        name: "arp",
+        timers: &[Timer {
+            name: "arp",
+            period: Some(SLOW),
+            run: |c| {
+                arp_timer(c);
+                None
+            },
+            planned: None,
+        }],
+        stats: Some(|c, s| s.arp = c.arpstat),
+        ..Protosw::EMPTY
+    }],
+};
 
 /// The ARP timer: retries unanswered requests, gives up on silent hosts (dropping what
 /// they held), and expires old entries.

@@ -13,7 +13,8 @@ use crate::net::arp::{self, arpresolve, Resolved};
 use crate::net::bpf::Dir;
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
-use crate::sys::{Ctx, Stack};
+use crate::conf::Ctx;
+use crate::sys::Stack;
 
 pub const ETHER_ADDR_LEN: usize = 6;
 pub const ETHER_HDR_LEN: usize = 14;

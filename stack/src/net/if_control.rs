@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::conf::Ctx;
 use crate::inet;
 use crate::msg::{iff, IfAnnounceMsg, IfInfo, IfMsg, IfSetReq, Msg, IFAN_ARRIVAL, IFAN_DEPARTURE};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 
 /// A failed request: an errno and, where it helps, what exactly was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use crate::inet::ip::ip_input;
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_LOOP};
-use crate::sys::Ctx;
+use crate::conf::Ctx;
 
 /// Packets waiting to go around through lo0.
 pub const LOOPQ_MAX: usize = 4096;

@@ -12,7 +12,8 @@ use pktbox_drivers::{Driver, FrameMeta, Gso};
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
 use crate::net::bpf::{BpfIf, Dir};
 use crate::sys::mbuf::Mbuf;
-use crate::sys::{Ctx, Stack};
+use crate::conf::Ctx;
+use crate::sys::Stack;
 
 /// Where `if_output` is to send a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -285,9 +285,9 @@ pub mod control {
     use std::net::Ipv4Addr;
 
     use super::{rtf, Gateway, Rtentry};
+    use crate::conf::Ctx;
     use crate::msg::{Msg, RtMsg, IFT_LOOP};
     use crate::net::if_control::Fail;
-    use crate::sys::Ctx;
 
     /// Flags a client may set on a route it adds.
     const CLIENT_FLAGS: u32 = rtf::REJECT | rtf::BLACKHOLE | rtf::STATIC | rtf::PROTO1 | rtf::PROTO2;

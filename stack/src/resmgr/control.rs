@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use crate::inet;
-use crate::msg::{Empty, Header, Msg, Stats};
+use crate::msg::{Empty, Header, Msg};
 use crate::net::if_control::{self, Fail, CLONERS};
 use crate::net::route::control as route;
 use crate::resmgr::Conn;
-use crate::sys::{sysctl, Stack};
+use crate::sys::Stack;
 
 /// Whether a request changes state (and so needs uid 0).
 fn changes_state(msg: &Msg) -> bool {
@@ -49,7 +49,7 @@ fn on_behalf<T>(
     stack: &Arc<Stack>,
     conn: &Conn,
     hdr: &Header,
-    f: impl FnOnce(&mut crate::sys::Ctx) -> Result<T, Fail>,
+    f: impl FnOnce(&mut crate::conf::Ctx) -> Result<T, Fail>,
 ) -> Result<T, Fail> {
     let mut ctx = stack.ctx();
     let pid = if conn.cred.pid != 0 { conn.cred.pid } else { hdr.pid };
@@ -78,13 +78,19 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::AddrAdd(q) => check_family(stack, q.addr).and_then(|()| done(inet::add_addr(&mut stack.ctx(), q))),
         Msg::AddrDel(q) => check_family(stack, q.addr).and_then(|()| done(inet::del_addr(&mut stack.ctx(), q))),
         Msg::Cloners(_) => Ok(Msg::ClonerList(CLONERS.iter().map(|s| s.to_string()).collect())),
-        Msg::SysctlGet(q) => sysctl::get(&stack.ctx(), &q.name)
+        Msg::SysctlGet(q) => stack
+            .registry
+            .sysctl
+            .get(&stack.ctx(), &q.name)
             .map(Msg::SysctlValues)
             .map_err(|e| Fail {
                 errno: e.errno,
                 text: e.text,
             }),
-        Msg::SysctlSet(q) => sysctl::set(&mut stack.ctx(), &q.name, &q.value)
+        Msg::SysctlSet(q) => stack
+            .registry
+            .sysctl
+            .set(&mut stack.ctx(), &q.name, &q.value)
             .map(Msg::SysctlChanged)
             .map_err(|e| Fail {
                 errno: e.errno,
@@ -113,19 +119,7 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
                 ctx.rt.dump().iter().map(|r| route::rt_msg(&ctx, r)).collect(),
             ))
         }
-        Msg::StatsGet(_) => {
-            let ctx = stack.ctx();
-            let mut icmp = ctx.inet.icmpstat.clone();
-            icmp.inhist.resize(crate::inet::icmp::ICMP_MAXTYPE + 1, 0);
-            icmp.outhist.resize(crate::inet::icmp::ICMP_MAXTYPE + 1, 0);
-            Ok(Msg::StatsOk(Stats {
-                ip: ctx.inet.stat,
-                icmp,
-                arp: ctx.arpstat,
-                udp: ctx.inet.udpstat,
-                tcp: ctx.inet.tcp.stat,
-            }))
-        }
+        Msg::StatsGet(_) => Ok(Msg::StatsOk(stack.registry.stats(&stack.ctx()))),
         Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),
         Msg::SockList(_) => Ok(Msg::SockListOk(crate::inet::pcblist(&stack.ctx()))),
         _ => Err(Fail::with(libc::EINVAL, "not a control request".into())),

@@ -15,6 +15,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet::raw::{rip_output, RawPcb};
 use crate::inet::tcp::usrreq as tcp;
 use crate::inet::udp::{self, UdpPcb};
@@ -22,7 +23,7 @@ use crate::msg::wire::SeqPacket;
 use crate::msg::{Empty, Header, Msg, SockNames, SockOpt, SocketReq, Wait};
 use crate::net::if_control::Fail;
 use crate::resmgr::{Conn, Server};
-use crate::sys::{Ctx, Stack};
+use crate::sys::Stack;
 
 /// What kind of socket a connection holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Callouts: the protocols' timed work from one timer thread. TCP's timers live in a
+//! Callouts: the protocols' timed work from one timer thread, which runs the timers the
+//! stack's domains registered (`Timer`, in each `Protosw`). TCP's timers live in a
 //! hierarchical timing wheel of 10 ms ticks (the resolution of tail loss probes; `Wheel`
 //! below): arming one is O(1), and the thread sleeps until the wheel's next entry, so an
 //! idle connection costs nothing per tick however many there are. ARP expiry and
@@ -10,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::sys::Stack;
 
 /// How the callout thread is woken before its sleep is over.
@@ -42,25 +44,81 @@ pub const SLOWHZ: u32 = 2;
 /// The callout wheel's tick.
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// Starts the timer thread; it ends when the stack shuts down.
+/// A protocol's timed work, registered in its `Protosw` (NetBSD's `pr_slowtimo` and
+/// `pr_fasttimo`, and callouts a protocol keeps in a wheel of its own).
+pub struct Timer {
+    pub name: &'static str,
+    /// How often `run` is due; `None`: every time the callout thread wakes, for a timer
+    /// that says itself (by what `run` returns) when it next has work.
+    pub period: Option<Duration>,
+    /// Does the work due now. Returns when the timer next has work before its period is
+    /// over, if it knows.
+    pub run: fn(&mut Ctx) -> Option<Instant>,
+    /// Told when the thread plans to wake next, so that work armed for earlier can kick it.
+    pub planned: Option<fn(&mut Ctx, Instant)>,
+}
+
+/// The slow timeout: what `Timer::period` says for NetBSD's `pr_slowtimo`.
+pub const SLOW: Duration = Duration::from_millis(1000 / SLOWHZ as u64);
+
+/// The callout thread's schedule of registered timers: when each periodic one is next due.
+pub struct Callouts {
+    timers: Vec<(&'static Timer, Option<Instant>)>,
+}
+
+impl Callouts {
+    /// Periodic timers are first due one period after `now`.
+    pub fn new(timers: &[&'static Timer], now: Instant) -> Callouts {
+        Callouts {
+            timers: timers.iter().map(|t| (*t, t.period.map(|p| now + p))).collect(),
+        }
+    }
+
+    /// Runs every timer that is due at `now` and returns when the thread must next wake
+    /// (at the latest `IDLE` from now), having told the timers that want to know.
+    pub fn run(&mut self, ctx: &mut Ctx, now: Instant) -> Instant {
+        let mut wake: Option<Instant> = None;
+        let earliest = |w: &mut Option<Instant>, t: Instant| *w = Some(w.map_or(t, |x| x.min(t)));
+        for (t, next) in &mut self.timers {
+            if next.is_none_or(|at| now >= at) {
+                if let Some(at) = (t.run)(ctx) {
+                    earliest(&mut wake, at);
+                }
+                if let (Some(at), Some(p)) = (next.as_mut(), t.period) {
+                    // Keep the rhythm; after a long stall, start again from now.
+                    *at += p;
+                    if *at <= now {
+                        *at = now + p;
+                    }
+                }
+            }
+            if let Some(at) = *next {
+                earliest(&mut wake, at);
+            }
+        }
+        let wake = wake.map_or(now + IDLE, |w| w.min(now + IDLE));
+        for (t, _) in &self.timers {
+            if let Some(f) = t.planned {
+                f(ctx, wake);
+            }
+        }
+        wake
+    }
+}
+
+/// The longest the callout thread sleeps.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Starts the timer thread, which runs the stack's registered timers; it ends when the
+/// stack shuts down.
 pub fn start(stack: &Arc<Stack>) -> std::io::Result<JoinHandle<()>> {
     let stack = stack.clone();
     std::thread::Builder::new().name("callout".into()).spawn(move || {
-        let slow = Duration::from_millis(1000 / u64::from(SLOWHZ));
-        let mut next_slow = Instant::now() + slow;
+        let mut callouts = Callouts::new(&stack.registry.timers, Instant::now());
         while !stack.shutting_down() {
             let wake = {
                 let mut ctx = stack.ctx();
-                crate::inet::tcp::timer::tcp_timers(&mut ctx);
-                if Instant::now() >= next_slow {
-                    crate::net::arp::arp_timer(&mut ctx);
-                    crate::inet::reass::reass_timer(&mut ctx);
-                    next_slow += slow;
-                }
-                let w = &mut ctx.inet.tcp.wheel;
-                let wake = w.next_work().map_or(next_slow, |n| w.instant_of(n).min(next_slow));
-                w.planned = w.tick_of(wake);
-                wake
+                callouts.run(&mut ctx, Instant::now())
             };
             stack.callout.sleep(wake.saturating_duration_since(Instant::now()));
         }
@@ -215,6 +273,74 @@ impl Wheel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static SLOW_RUNS: AtomicUsize = AtomicUsize::new(0);
+    static FAST_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    static SLOW_T: Timer = Timer {
+        name: "test-slow",
+        period: Some(Duration::from_secs(1)),
+        run: |c| {
+            SLOW_RUNS.fetch_add(1, Ordering::SeqCst);
+            c.inet.stat.fragtimeout += 1;
+            None
+        },
+        planned: None,
+    };
+    static FAST_T: Timer = Timer {
+        name: "test-fast",
+        period: None,
+        run: |_| {
+            FAST_RUNS.fetch_add(1, Ordering::SeqCst);
+            None
+        },
+        planned: None,
+    };
+
+    #[test]
+    fn registered_timers_run_when_due() {
+        let s = Stack::detached();
+        let mut c = s.ctx();
+        let t0 = Instant::now();
+        let mut co = Callouts::new(&[&SLOW_T, &FAST_T], t0);
+        // Not yet due: only the every-wake-up timer runs; the thread is told to wake at the
+        // periodic one's first deadline.
+        assert_eq!(co.run(&mut c, t0), t0 + Duration::from_secs(1));
+        assert_eq!(
+            (SLOW_RUNS.load(Ordering::SeqCst), FAST_RUNS.load(Ordering::SeqCst)),
+            (0, 1)
+        );
+        assert_eq!(
+            co.run(&mut c, t0 + Duration::from_millis(1000)),
+            t0 + Duration::from_secs(2)
+        );
+        assert_eq!(SLOW_RUNS.load(Ordering::SeqCst), 1);
+        assert_eq!(c.inet.stat.fragtimeout, 1, "it ran on the stack context");
+        // A long stall: one run, then the rhythm starts again from then.
+        let late = t0 + Duration::from_secs(10);
+        assert_eq!(co.run(&mut c, late), late + Duration::from_secs(1));
+        assert_eq!(SLOW_RUNS.load(Ordering::SeqCst), 2);
+        assert_eq!(FAST_RUNS.load(Ordering::SeqCst), 3);
+        // With nothing periodic and nothing known, the thread still looks again in a while.
+        assert_eq!(Callouts::new(&[&FAST_T], t0).run(&mut c, t0), t0 + IDLE);
+    }
+
+    #[test]
+    fn the_stack_registers_tcp_arp_and_reassembly_timers() {
+        let s = Stack::detached();
+        let names: Vec<&str> = s.registry.timers.iter().map(|t| t.name).collect();
+        for want in ["tcp", "arp", "ip_reass"] {
+            assert!(names.contains(&want), "{want} in {names:?}");
+        }
+        // The TCP wheel learns when the thread wakes, so an earlier deadline kicks it.
+        let mut c = s.ctx();
+        let now = Instant::now();
+        let mut co = Callouts::new(&s.registry.timers, now);
+        let wake = co.run(&mut c, now);
+        assert!(wake <= now + SLOW);
+        assert_eq!(c.inet.tcp.wheel.planned, c.inet.tcp.wheel.tick_of(wake));
+    }
 
     /// A wheel whose clock the test drives, in ticks.
     fn run_to(w: &mut Wheel, tick: u64) -> Vec<(u64, u64)> {

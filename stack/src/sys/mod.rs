@@ -1,14 +1,16 @@
-//! Threads and the stack context, the sysctl tree, logging.
+//! The mechanisms of the stack, which name no protocol: threads, the stack context's lock,
+//! domain registration (`domain`), the callout thread, the sysctl tree, logging.
 //!
 //! `Stack` is shared by every thread. Layer 2 (interface counters, flags, the driver) is
 //! reachable without the stack context; everything from ARP and IP up lives in `Ctx`
-//! behind one lock, which a receive thread takes to carry a packet up, as io-pkt's
+//! (`conf.rs`, with the list of domains) behind one lock, which a receive thread takes to carry a packet up, as io-pkt's
 //! receive threads "become the stack thread".
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 pub mod callout;
+pub mod domain;
 pub mod log;
 pub mod mbuf;
 mod opts;
@@ -17,11 +19,7 @@ pub mod run;
 pub mod rxthread;
 pub mod sysctl;
 
-use crate::inet::InState;
-use crate::net::arp::{ArpCache, ArpStats};
-use crate::net::ifnet::Ifnet;
-use crate::net::route::RouteTable;
-use crate::net::route_socket::RouteSocket;
+use crate::conf::Ctx;
 
 /// The stack variants of the seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,40 +73,14 @@ impl Variant {
     }
 }
 
-/// The stack context: layer 3 and up, and the state the control requests change.
-pub struct Ctx {
-    /// Attached interfaces, in index order.
-    pub ifnets: Vec<Arc<Ifnet>>,
-    /// IPv4 addresses and parameters.
-    pub inet: InState,
-    pub arpstat: ArpStats,
-    pub arp: ArpCache,
-    /// The IPv4 routing table.
-    pub rt: RouteTable,
-    pub hostname: String,
-    /// Subscribers to routing broadcasts.
-    pub rtsock: RouteSocket,
-    /// The rate limit of log lines that network input causes (`klog_net!`).
-    pub netlog: log::NetLog,
-}
-
-impl Ctx {
-    pub fn ifnet_by_name(&self, name: &str) -> Option<&Arc<Ifnet>> {
-        self.ifnets.iter().find(|i| i.name == name)
-    }
-
-    pub fn ifnet_by_index(&self, index: u16) -> Option<&Arc<Ifnet>> {
-        self.ifnets.iter().find(|i| i.index == index)
-    }
-}
-
 /// The stack context, held. Before it is let go, packets that the work done under it sent
 /// to the stack's own addresses go around through lo0, as a BSD loopback interface's queue
 /// is served after the sender is done: a reply is never processed in the middle of
 /// sending what it answers.
 ///
 /// Sockets that the work done under it woke (a parked request may go on) are handed to
-/// the channel server once the context is let go.
+/// the channel server once the context is let go. Both are the protocols' registered
+/// release hooks (`Protosw::release`), run in registration order.
 pub struct CtxGuard<'a> {
     g: Option<MutexGuard<'a, Ctx>>,
     stack: &'a Stack,
@@ -131,12 +103,13 @@ impl std::ops::DerefMut for CtxGuard<'_> {
 impl Drop for CtxGuard<'_> {
     fn drop(&mut self) {
         let Some(mut g) = self.g.take() else { return };
-        crate::inet::ip::loopback_drain(&mut g);
-        crate::inet::tcp::timer::tcp_sched_touched(&mut g);
-        if g.inet.tcp.woken.is_empty() {
+        let mut woken = Vec::new();
+        for f in &self.stack.registry.release {
+            f(&mut g, &mut woken);
+        }
+        if woken.is_empty() {
             return;
         }
-        let woken = std::mem::take(&mut g.inet.tcp.woken);
         drop(g);
         if let Some(w) = self.stack.waker.get() {
             for id in woken {
@@ -166,6 +139,8 @@ pub struct Config {
 pub struct Stack {
     pub variant: Variant,
     pub config: Config,
+    /// The domains of this variant and what they registered.
+    pub registry: domain::Registry,
     ctx: Mutex<Ctx>,
     shutdown: AtomicBool,
     /// Wakes the callout thread early.
@@ -190,32 +165,20 @@ impl Stack {
         })
     }
 
+    /// A stack of the domains `conf::DOMAINS` has for its variant, set up by their
+    /// `init`.
     pub fn new(config: Config) -> Arc<Stack> {
-        let inet = InState {
-            forwarding: config.forward,
-            ..Default::default()
-        };
-        let ctx = Ctx {
-            ifnets: Vec::new(),
-            inet,
-            arpstat: ArpStats::default(),
-            arp: ArpCache::default(),
-            rt: RouteTable::default(),
-            hostname: String::new(),
-            rtsock: RouteSocket::default(),
-            netlog: log::NetLog::default(),
-        };
-        let kick = Arc::new(callout::Kick::default());
-        let mut ctx = ctx;
-        ctx.inet.tcp.callout = kick.clone();
-        Arc::new(Stack {
+        let stack = Arc::new(Stack {
             variant: config.variant,
+            registry: domain::Registry::new(crate::conf::DOMAINS, config.variant),
             config,
-            ctx: Mutex::new(ctx),
+            ctx: Mutex::new(Ctx::new()),
             shutdown: AtomicBool::new(false),
-            callout: kick,
+            callout: Arc::new(callout::Kick::default()),
             waker: OnceLock::new(),
-        })
+        });
+        stack.registry.init(&mut stack.ctx(), &stack);
+        stack
     }
 
     /// Takes the stack context. A thread that panicked while holding it cannot leave the

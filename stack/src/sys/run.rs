@@ -3,7 +3,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,9 +11,7 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, Signal};
 use pktbox_drivers::Opened;
 
-use crate::inet;
 use crate::msg::wire::{Listener, SeqPacket};
-use crate::msg::AddrReq;
 use crate::net::if_control::{if_attach, next_index, next_name, valid_name};
 use crate::net::ifnet::Ifnet;
 use crate::sys::{callout, rxthread, Config, Stack};
@@ -163,16 +160,10 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
         let lo =
             if_attach(&mut ctx, Ifnet::loopback(1, "lo0".into(), false)).map_err(|f| f.text.unwrap_or_default())?;
         lo.set_up(true);
-        inet::add_addr(
-            &mut ctx,
-            &AddrReq {
-                name: "lo0".into(),
-                addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-                netmask: Some(IpAddr::V4(Ipv4Addr::new(255, 0, 0, 0))),
-                brd: None,
-            },
-        )
-        .map_err(|f| format!("lo0: {}", f.text.unwrap_or_default()))?;
+        stack
+            .registry
+            .loopback(&mut ctx, &lo)
+            .map_err(|e| format!("lo0: {e}"))?;
         for o in drivers {
             let name = match &o.common.name {
                 Some(n) => {

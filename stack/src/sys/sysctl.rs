@@ -1,8 +1,10 @@
 //! The sysctl tree. Each node is typed, range-checked, and reads or writes the variable that
-//! the stack itself uses, so a name is only here when it changes real behaviour.
+//! the stack itself uses, so a name is only there when it changes real behaviour. The
+//! nodes live next to what they control, registered by their protocols
+//! (`Protosw::sysctl`, see `sys::domain`); this module holds the mechanism and `kern.*`.
 
+use crate::conf::Ctx;
 use crate::msg::{SysctlChange, SysctlEntry, SysctlValue};
-use crate::sys::Ctx;
 
 /// A node's type and limits.
 #[derive(Debug, Clone, Copy)]
@@ -27,15 +29,17 @@ pub struct Node {
     pub set: Option<fn(&mut Ctx, &SysctlValue)>,
 }
 
-fn int(v: &SysctlValue) -> i64 {
+/// An integer value (a node's setter gets a value `parse` checked against its kind).
+pub fn int(v: &SysctlValue) -> i64 {
     match v {
         SysctlValue::Int(i) => *i,
         SysctlValue::Str(_) => 0,
     }
 }
 
-/// The tree (`sysctl -a` prints it sorted by name).
-pub static NODES: &[Node] = &[
+/// The kernel's own leaves, present in every stack; the protocols' come from their
+/// registrations (`Protosw::sysctl`).
+pub static KERN: &[Node] = &[
     Node {
         name: "kern.hostname",
         desc: "System hostname",
@@ -61,155 +65,100 @@ pub static NODES: &[Node] = &[
         get: |_| SysctlValue::Str(env!("CARGO_PKG_VERSION").into()),
         set: None,
     },
-    Node {
-        name: "net.inet.ip.anonportmin",
-        desc: "Lowest ephemeral port number to assign",
-        kind: Kind::Int { min: 1024, max: 65535 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.anonportmin)),
-        set: Some(|c, v| c.inet.anonportmin = int(v) as u16),
-    },
-    Node {
-        name: "net.inet.ip.anonportmax",
-        desc: "Highest ephemeral port number to assign",
-        kind: Kind::Int { min: 1024, max: 65535 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.anonportmax)),
-        set: Some(|c, v| c.inet.anonportmax = int(v) as u16),
-    },
-    Node {
-        name: "net.inet.ip.forwarding",
-        desc: "Enable forwarding of INET datagrams",
-        kind: Kind::Int { min: 0, max: 1 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.forwarding)),
-        set: Some(|c, v| c.inet.forwarding = int(v) != 0),
-    },
-    Node {
-        name: "net.inet.ip.redirect",
-        desc: "Enable sending of ICMP redirect messages",
-        kind: Kind::Int { min: 0, max: 1 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.redirect)),
-        set: Some(|c, v| c.inet.redirect = int(v) != 0),
-    },
-    Node {
-        name: "net.inet.ip.maxfragpackets",
-        desc: "Maximum number of fragmented packets in reassembly",
-        kind: Kind::Int { min: 0, max: 100_000 },
-        get: |c| SysctlValue::Int(c.inet.maxfragpackets as i64),
-        set: Some(|c, v| c.inet.maxfragpackets = int(v) as usize),
-    },
-    Node {
-        name: "net.inet.ip.ttl",
-        desc: "Default TTL for an INET datagram",
-        kind: Kind::Int { min: 1, max: 255 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.ttl)),
-        set: Some(|c, v| c.inet.ttl = int(v) as u8),
-    },
-    Node {
-        name: "net.inet.tcp.iss_fixed",
-        desc: "Initial send sequence number of every new connection (testing); -1: RFC 6528",
-        kind: Kind::Int {
-            min: -1,
-            max: u32::MAX as i64,
-        },
-        get: |c| SysctlValue::Int(c.inet.tcp.iss_fixed.map_or(-1, i64::from)),
-        set: Some(|c, v| c.inet.tcp.iss_fixed = u32::try_from(int(v)).ok()),
-    },
-    Node {
-        name: "net.inet.tcp.reass_maxqueuelen",
-        desc: "Runs of out-of-order data a connection may hold",
-        kind: Kind::Int { min: 1, max: 1 << 20 },
-        get: |c| SysctlValue::Int(c.inet.tcp.reass_maxqueuelen as i64),
-        set: Some(|c, v| c.inet.tcp.reass_maxqueuelen = int(v) as usize),
-    },
-    Node {
-        name: "net.inet.tcp.rexmit_min",
-        desc: "Minimum TCP retransmit timeout, in milliseconds",
-        kind: Kind::Int { min: 10, max: 60_000 },
-        get: |c| SysctlValue::Int(c.inet.tcp.rexmit_min.as_millis() as i64),
-        set: Some(|c, v| c.inet.tcp.rexmit_min = std::time::Duration::from_millis(int(v) as u64)),
-    },
-    Node {
-        name: "net.inet.tcp.sendspace",
-        desc: "Default TCP send buffer size",
-        kind: Kind::Int {
-            min: 4096,
-            max: 4 << 20,
-        },
-        get: |c| SysctlValue::Int(c.inet.tcp.sendspace as i64),
-        set: Some(|c, v| c.inet.tcp.sendspace = int(v) as usize),
-    },
-    Node {
-        name: "net.inet.tcp.recvspace",
-        desc: "Default TCP receive buffer size",
-        kind: Kind::Int {
-            min: 4096,
-            max: 4 << 20,
-        },
-        get: |c| SysctlValue::Int(c.inet.tcp.recvspace as i64),
-        set: Some(|c, v| c.inet.tcp.recvspace = int(v) as usize),
-    },
-    Node {
-        name: "net.inet.tcp.mssdflt",
-        desc: "Default maximum segment size when the peer sends none",
-        kind: Kind::Int { min: 64, max: 65535 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.mssdflt)),
-        set: Some(|c, v| c.inet.tcp.mssdflt = int(v) as u32),
-    },
-    Node {
-        name: "net.inet.tcp.keepidle",
-        desc: "Time before the first keepalive probe, in seconds",
-        kind: Kind::Int { min: 1, max: 24 * 3600 },
-        get: |c| SysctlValue::Int(c.inet.tcp.keepidle.as_secs() as i64),
-        set: Some(|c, v| c.inet.tcp.keepidle = std::time::Duration::from_secs(int(v) as u64)),
-    },
-    Node {
-        name: "net.inet.tcp.keepintvl",
-        desc: "Time between keepalive probes, in seconds",
-        kind: Kind::Int { min: 1, max: 24 * 3600 },
-        get: |c| SysctlValue::Int(c.inet.tcp.keepintvl.as_secs() as i64),
-        set: Some(|c, v| c.inet.tcp.keepintvl = std::time::Duration::from_secs(int(v) as u64)),
-    },
-    Node {
-        name: "net.inet.tcp.keepcnt",
-        desc: "Keepalive probes unanswered before the connection is dropped",
-        kind: Kind::Int { min: 1, max: 1000 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.tcp.keepcnt)),
-        set: Some(|c, v| c.inet.tcp.keepcnt = int(v) as u32),
-    },
-    Node {
-        name: "kern.somaxconn",
-        desc: "Maximum listen queue length",
-        kind: Kind::Int { min: 1, max: 65535 },
-        get: |c| SysctlValue::Int(c.inet.tcp.somaxconn as i64),
-        set: Some(|c, v| c.inet.tcp.somaxconn = int(v) as usize),
-    },
-    Node {
-        name: "net.inet.tcp.congctl.available",
-        desc: "Available congestion control algorithms",
-        kind: Kind::Str { max: 0 },
-        get: |_| SysctlValue::Str("newreno cubic".into()),
-        set: None,
-    },
-    Node {
-        name: "net.inet.tcp.congctl.selected",
-        desc: "Congestion control algorithm of new connections",
-        kind: Kind::Choice(&["newreno", "cubic"]),
-        get: |c| SysctlValue::Str(c.inet.tcp.congctl.name().into()),
-        set: Some(|c, v| {
-            if let SysctlValue::Str(s) = v {
-                if let Some(a) = crate::inet::tcp::cc::Algo::from_name(s) {
-                    c.inet.tcp.congctl = a;
-                }
-            }
-        }),
-    },
-    Node {
-        name: "net.inet.icmp.errppslimit",
-        desc: "Maximum number of outgoing ICMP error messages per second (0: no limit)",
-        kind: Kind::Int { min: 0, max: 1_000_000 },
-        get: |c| SysctlValue::Int(i64::from(c.inet.icmp_limit.limit)),
-        set: Some(|c, v| c.inet.icmp_limit.limit = int(v) as u32),
-    },
 ];
+
+/// The tree of one stack: `KERN` and its domains' leaves, sorted by name (`sysctl -a`
+/// prints it in this order).
+pub struct Tree {
+    nodes: Vec<&'static Node>,
+}
+
+impl Tree {
+    /// A tree of `KERN` and `nodes`. A name registered twice is a mistake in the
+    /// protocols' tables (the unit tests look for one in every variant); should one slip
+    /// through, the first registration wins and the second is left out.
+    pub fn new(nodes: impl IntoIterator<Item = &'static Node>) -> Tree {
+        let mut v: Vec<&'static Node> = KERN.iter().chain(nodes).collect();
+        v.sort_by(|a, b| a.name.cmp(b.name));
+        v.dedup_by(|b, a| a.name == b.name);
+        Tree { nodes: v }
+    }
+
+    /// Every leaf, sorted by name.
+    pub fn nodes(&self) -> &[&'static Node] {
+        &self.nodes
+    }
+
+    /// Reads a leaf or every leaf of a subtree ("" is the whole tree).
+    pub fn get(&self, ctx: &Ctx, name: &str) -> Result<Vec<SysctlEntry>, SysctlError> {
+        let v: Vec<SysctlEntry> = self
+            .nodes
+            .iter()
+            .filter(|n| matches(n.name, name))
+            .map(|n| SysctlEntry {
+                name: n.name.to_string(),
+                value: (n.get)(ctx),
+                writable: n.set.is_some(),
+                desc: n.desc.to_string(),
+            })
+            .collect();
+        if v.is_empty() {
+            return Err(self.bad_name(name));
+        }
+        Ok(v)
+    }
+
+    /// Writes a leaf. Subtrees cannot be written; read-only nodes give EPERM.
+    pub fn set(&self, ctx: &mut Ctx, name: &str, value: &str) -> Result<SysctlChange, SysctlError> {
+        let Some(node) = self.nodes.iter().find(|n| n.name == name) else {
+            if self.nodes.iter().any(|n| matches(n.name, name)) {
+                return Err(SysctlError {
+                    errno: libc::EISDIR,
+                    text: Some("a subtree; name a leaf to set".into()),
+                });
+            }
+            return Err(self.bad_name(name));
+        };
+        let Some(setter) = node.set else {
+            return Err(SysctlError {
+                errno: libc::EPERM,
+                text: None,
+            });
+        };
+        let new = parse(node, value)?;
+        let old = (node.get)(ctx);
+        setter(ctx, &new);
+        Ok(SysctlChange {
+            name: name.to_string(),
+            old,
+            new: (node.get)(ctx),
+        })
+    }
+
+    /// NetBSD's words for a name that does not exist: which level of it is invalid.
+    fn bad_name(&self, name: &str) -> SysctlError {
+        let parts: Vec<&str> = name.split('.').collect();
+        let mut level = 0;
+        for i in 1..=parts.len() {
+            let pfx = parts[..i].join(".");
+            if self.nodes.iter().any(|n| matches(n.name, &pfx)) {
+                level = i;
+            } else {
+                break;
+            }
+        }
+        let level = level.min(parts.len().saturating_sub(1));
+        SysctlError {
+            errno: libc::ENOENT,
+            text: Some(format!(
+                "{} level name '{}' in '{}' is invalid",
+                ordinal(level),
+                parts[level],
+                name
+            )),
+        }
+    }
+}
 
 /// Why a sysctl request failed: an errno and, for names, NetBSD's explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,55 +178,8 @@ fn ordinal(n: usize) -> String {
     }
 }
 
-/// NetBSD's words for a name that does not exist: which level of it is invalid.
-fn bad_name(name: &str) -> SysctlError {
-    let parts: Vec<&str> = name.split('.').collect();
-    let mut level = 0;
-    for i in 1..=parts.len() {
-        let pfx = parts[..i].join(".");
-        if NODES
-            .iter()
-            .any(|n| n.name == pfx || n.name.starts_with(&format!("{pfx}.")))
-        {
-            level = i;
-        } else {
-            break;
-        }
-    }
-    let level = level.min(parts.len().saturating_sub(1));
-    SysctlError {
-        errno: libc::ENOENT,
-        text: Some(format!(
-            "{} level name '{}' in '{}' is invalid",
-            ordinal(level),
-            parts[level],
-            name
-        )),
-    }
-}
-
 fn matches(node: &str, want: &str) -> bool {
     want.is_empty() || node == want || (node.starts_with(want) && node.as_bytes().get(want.len()) == Some(&b'.'))
-}
-
-/// Reads a leaf or every leaf of a subtree ("" is the whole tree).
-pub fn get(ctx: &Ctx, name: &str) -> Result<Vec<SysctlEntry>, SysctlError> {
-    let v: Vec<SysctlEntry> = NODES
-        .iter()
-        .filter(|n| matches(n.name, name))
-        .map(|n| SysctlEntry {
-            name: n.name.to_string(),
-            value: (n.get)(ctx),
-            writable: n.set.is_some(),
-            desc: n.desc.to_string(),
-        })
-        .collect();
-    if v.is_empty() {
-        return Err(bad_name(name));
-    }
-    let mut v = v;
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(v)
 }
 
 /// Parses a value for a node, checking its type and range.
@@ -314,37 +216,10 @@ fn parse(node: &Node, value: &str) -> Result<SysctlValue, SysctlError> {
     }
 }
 
-/// Writes a leaf. Subtrees cannot be written; read-only nodes give EPERM.
-pub fn set(ctx: &mut Ctx, name: &str, value: &str) -> Result<SysctlChange, SysctlError> {
-    let Some(node) = NODES.iter().find(|n| n.name == name) else {
-        if NODES.iter().any(|n| matches(n.name, name)) {
-            return Err(SysctlError {
-                errno: libc::EISDIR,
-                text: Some("a subtree; name a leaf to set".into()),
-            });
-        }
-        return Err(bad_name(name));
-    };
-    let Some(setter) = node.set else {
-        return Err(SysctlError {
-            errno: libc::EPERM,
-            text: None,
-        });
-    };
-    let new = parse(node, value)?;
-    let old = (node.get)(ctx);
-    setter(ctx, &new);
-    Ok(SysctlChange {
-        name: name.to_string(),
-        old,
-        new: (node.get)(ctx),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::Stack;
+    use crate::sys::{Config, Stack, Variant};
 
     fn stack() -> std::sync::Arc<Stack> {
         Stack::detached()
@@ -353,30 +228,82 @@ mod tests {
     #[test]
     fn reads_and_writes() {
         let s = stack();
+        let t = &s.registry.sysctl;
         let mut c = s.ctx();
-        assert_eq!(get(&c, "net.inet.ip.ttl").unwrap()[0].value, SysctlValue::Int(64));
-        assert_eq!(get(&c, "net.inet.ip").unwrap().len(), 6);
-        assert_eq!(get(&c, "").unwrap().len(), NODES.len());
-        let ch = set(&mut c, "net.inet.ip.ttl", "30").unwrap();
+        assert_eq!(t.get(&c, "net.inet.ip.ttl").unwrap()[0].value, SysctlValue::Int(64));
+        assert_eq!(t.get(&c, "net.inet.ip").unwrap().len(), 6);
+        assert_eq!(t.get(&c, "").unwrap().len(), t.nodes().len());
+        let ch = t.set(&mut c, "net.inet.ip.ttl", "30").unwrap();
         assert_eq!(ch.old, SysctlValue::Int(64));
         assert_eq!(c.inet.ttl, 30);
-        assert_eq!(set(&mut c, "net.inet.ip.ttl", "256").unwrap_err().errno, libc::EINVAL);
-        assert_eq!(set(&mut c, "net.inet.ip.ttl", "x").unwrap_err().errno, libc::EINVAL);
+        assert_eq!(t.set(&mut c, "net.inet.ip.ttl", "256").unwrap_err().errno, libc::EINVAL);
+        assert_eq!(t.set(&mut c, "net.inet.ip.ttl", "x").unwrap_err().errno, libc::EINVAL);
         assert_eq!(c.inet.ttl, 30);
-        assert_eq!(set(&mut c, "kern.ostype", "x").unwrap_err().errno, libc::EPERM);
-        assert_eq!(set(&mut c, "net.inet", "1").unwrap_err().errno, libc::EISDIR);
-        set(&mut c, "net.inet.ip.forwarding", "1").unwrap();
+        assert_eq!(t.set(&mut c, "kern.ostype", "x").unwrap_err().errno, libc::EPERM);
+        assert_eq!(t.set(&mut c, "net.inet", "1").unwrap_err().errno, libc::EISDIR);
+        t.set(&mut c, "net.inet.ip.forwarding", "1").unwrap();
         assert!(c.inet.forwarding);
+        t.set(&mut c, "net.inet.tcp.congctl.selected", "newreno").unwrap();
+        assert_eq!(c.inet.tcp.congctl, crate::inet::tcp::cc::Algo::NewReno);
+        assert_eq!(
+            t.set(&mut c, "net.inet.tcp.congctl.selected", "vegas")
+                .unwrap_err()
+                .errno,
+            libc::EINVAL
+        );
     }
 
     #[test]
     fn names_the_bad_level() {
         let s = stack();
+        let t = &s.registry.sysctl;
         let c = s.ctx();
-        let e = get(&c, "net.inet.foo").unwrap_err();
+        let e = t.get(&c, "net.inet.foo").unwrap_err();
         assert_eq!(e.text.unwrap(), "third level name 'foo' in 'net.inet.foo' is invalid");
-        let e = get(&c, "bogus").unwrap_err();
+        let e = t.get(&c, "bogus").unwrap_err();
         assert_eq!(e.text.unwrap(), "top level name 'bogus' in 'bogus' is invalid");
-        assert!(get(&c, "net.in").is_err());
+        assert!(t.get(&c, "net.in").is_err());
+    }
+
+    /// Every variant's tree: each registered name once, and `sysctl -a` sorted.
+    #[test]
+    fn registered_names_are_unique_and_listed_sorted() {
+        for v in [Variant::V4, Variant::V4Hc, Variant::V6Hc] {
+            let s = Stack::new(Config {
+                variant: v,
+                ..Stack::detached().config.clone()
+            });
+            let all: Vec<&Node> = s
+                .registry
+                .domains
+                .iter()
+                .flat_map(|d| d.protosw.iter())
+                .flat_map(|p| p.sysctl.iter().flat_map(|t| t.iter()))
+                .chain(KERN.iter())
+                .collect();
+            let mut names: Vec<&str> = all.iter().map(|n| n.name).collect();
+            names.sort_unstable();
+            let n = names.len();
+            names.dedup();
+            assert_eq!(names.len(), n, "{v:?}: a name registered twice");
+            let c = s.ctx();
+            let got: Vec<String> = s
+                .registry
+                .sysctl
+                .get(&c, "")
+                .unwrap()
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            assert_eq!(got, names, "{v:?}: every node, sorted");
+            for want in [
+                "kern.hostname",
+                "kern.somaxconn",
+                "net.inet.tcp.congctl.selected",
+                "net.inet.icmp.errppslimit",
+            ] {
+                assert!(got.iter().any(|g| g == want), "{v:?}: {want}");
+            }
+        }
     }
 }

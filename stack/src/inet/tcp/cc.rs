@@ -5,6 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::msg::SysctlValue;
+use crate::sys::sysctl::{Kind, Node};
+
 /// The algorithms this build has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algo {
@@ -13,6 +16,9 @@ pub enum Algo {
 }
 
 impl Algo {
+    /// The names of every algorithm this build has, as sysctl shows and takes them.
+    pub const NAMES: &'static [&'static str] = &["newreno", "cubic"];
+
     pub fn name(self) -> &'static str {
         match self {
             Algo::NewReno => "newreno",
@@ -28,6 +34,30 @@ impl Algo {
         }
     }
 }
+
+/// The choice of algorithm, registered with the tcp protocol.
+pub static SYSCTL: &[Node] = &[
+    Node {
+        name: "net.inet.tcp.congctl.available",
+        desc: "Available congestion control algorithms",
+        kind: Kind::Str { max: 0 },
+        get: |_| SysctlValue::Str(Algo::NAMES.join(" ")),
+        set: None,
+    },
+    Node {
+        name: "net.inet.tcp.congctl.selected",
+        desc: "Congestion control algorithm of new connections",
+        kind: Kind::Choice(Algo::NAMES),
+        get: |c| SysctlValue::Str(c.inet.tcp.congctl.name().into()),
+        set: Some(|c, v| {
+            if let SysctlValue::Str(s) = v {
+                if let Some(a) = Algo::from_name(s) {
+                    c.inet.tcp.congctl = a;
+                }
+            }
+        }),
+    },
+];
 
 /// CUBIC's constants (RFC 9438 4.1, 4.6).
 const C: f64 = 0.4;
@@ -127,6 +157,16 @@ impl Cc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sysctl_choice_is_every_algorithm() {
+        for n in Algo::NAMES {
+            assert_eq!(Algo::from_name(n).map(Algo::name), Some(*n));
+        }
+        for a in [Algo::NewReno, Algo::Cubic] {
+            assert!(Algo::NAMES.contains(&a.name()));
+        }
+    }
 
     #[test]
     fn cubic_backs_off_less_and_climbs_back() {

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet::ip::Ip;
 use crate::inet::tcp::output::{
     mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output, TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP,
@@ -14,7 +15,6 @@ use crate::inet::tcp::output::{
 use crate::inet::tcp::seq::{geq, gt, leq, lt};
 use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb, TCPTV_KEEP_INIT, TCPTV_MSL};
 use crate::net::ifnet::Ifnet;
-use crate::sys::Ctx;
 
 /// The options of a segment that matter here.
 #[derive(Debug, Default, Clone, Copy)]

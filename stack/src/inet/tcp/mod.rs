@@ -16,14 +16,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::sys::random::SipKey;
-use crate::sys::Ctx;
 
 pub mod cc;
 pub mod input;
 pub mod output;
 pub mod segq;
 pub mod seq;
+pub mod sysctl;
 pub mod timer;
 pub mod usrreq;
 

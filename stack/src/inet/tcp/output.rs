@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use pktbox_drivers::ifcap;
 
+use crate::conf::Ctx;
 use crate::inet::cksum::{fold, sum};
 use crate::inet::ip::{ip_output, OutOffload, OutPkt, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
-use crate::sys::Ctx;
 
 pub const TH_FIN: u8 = 0x01;
 pub const TH_SYN: u8 = 0x02;

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
+use crate::conf::Ctx;
 use crate::inet::tcp::output::{send_ack, send_probe, tcp_output};
 use crate::inet::tcp::{tcp_close, tcp_drop, State, TCPTV_PERSMAX, TCPTV_PERSMIN, TCP_MAXRXTSHIFT};
-use crate::sys::Ctx;
 
 /// Runs every timer that is due: the connections whose wheel entry came up.
 pub fn tcp_timers(ctx: &mut Ctx) {

@@ -5,10 +5,10 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use crate::conf::Ctx;
 use crate::inet::ip::source_for;
 use crate::inet::tcp::output::{mss_for, send_rst, tcp_output};
 use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCPTV_KEEP_INIT, TCP_RCVBUF_MAX};
-use crate::sys::Ctx;
 
 /// The options a socket keeps before it has a connection: the connection takes them when
 /// it is made (connect), and the connections a listener accepts inherit the listener's.
