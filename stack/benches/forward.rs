@@ -169,7 +169,13 @@ fn main() {
     let full = ip_frame(PEER, FAR, 17, 1, 0, &udp);
     case("64-byte UDP", 1500, &small, FrameMeta::PLAIN, 1_000_000);
     case("1500-byte UDP", 1500, &full, FrameMeta::PLAIN, 500_000);
-    case("1500-byte UDP to a 576-byte MTU (3 fragments)", 576, &full, FrameMeta::PLAIN, 200_000);
+    case(
+        "1500-byte UDP to a 576-byte MTU (3 fragments)",
+        576,
+        &full,
+        FrameMeta::PLAIN,
+        200_000,
+    );
     // A 32 KiB TCP super-frame (as a TAP's LRO hands it up) to an interface without TSO.
     let data = vec![0x5au8; 32768];
     let mut sf = tcp_frame(PEER, 40000, FAR, 80, 1, 1, 0x10, 512, &[], &data);
@@ -193,5 +199,11 @@ fn main() {
         gso: Gso::Tcp4 { size: 1448 },
     };
     let _ = PEER_MAC;
-    case("32 KiB TCP super-frame cut for an interface without TSO", 1500, &sf, meta, 20_000);
+    case(
+        "32 KiB TCP super-frame cut for an interface without TSO",
+        1500,
+        &sf,
+        meta,
+        20_000,
+    );
 }

@@ -224,7 +224,11 @@ impl Net {
 
     /// Hands one frame to the stack as the driver's receive thread does.
     pub fn input(&mut self, frame: &mut [u8]) {
-        ether_input(&self.stack, &self.ifp, crate::sys::mbuf::Mbuf::from_frame(frame, FrameMeta::PLAIN));
+        ether_input(
+            &self.stack,
+            &self.ifp,
+            crate::sys::mbuf::Mbuf::from_frame(frame, FrameMeta::PLAIN),
+        );
         self.drain();
     }
 

@@ -425,7 +425,11 @@ fn a_flood_of_forged_arps_writes_a_bounded_number_of_log_lines() {
         let dup = ether([0xff; 6], 0x0806, &arp(1, ME, Ipv4Addr::new(10, 0, 0, 9), sha));
         ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&dup, FrameMeta::PLAIN));
         let moved = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, sha));
-        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&moved, FrameMeta::PLAIN));
+        ether_input(
+            &stack,
+            &ifp,
+            crate::sys::mbuf::Mbuf::from_frame(&moved, FrameMeta::PLAIN),
+        );
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.arpstat.dup_ips, u64::from(N));
@@ -489,7 +493,14 @@ fn a_forwarded_datagram_above_the_mtu_is_fragmented_on_the_way() {
     ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     assert_eq!(forwarded(&sink), vec![(0x2000, 552), (0x2000 | 69, 552), (138, 96)]);
     let ctx = stack.ctx();
-    assert_eq!((ctx.inet.stat.forward, ctx.inet.stat.fragmented, ctx.inet.stat.ofragments), (1, 1, 3));
+    assert_eq!(
+        (
+            ctx.inet.stat.forward,
+            ctx.inet.stat.fragmented,
+            ctx.inet.stat.ofragments
+        ),
+        (1, 1, 3)
+    );
 }
 
 #[test]
@@ -545,7 +556,13 @@ fn a_merged_segment_forwarded_onto_a_smaller_mtu_is_cut_to_fit_it() {
     assert_eq!(segs.len(), 10);
     assert!(segs.iter().all(|&(off, len)| off == 0 && len <= 556));
     assert_eq!(segs.iter().map(|&(_, l)| l - 20).sum::<usize>(), 5000);
-    for f in sink.0.lock().unwrap().iter().filter(|f| f[14 + 16..14 + 20] == [192, 168, 5, 5]) {
+    for f in sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| f[14 + 16..14 + 20] == [192, 168, 5, 5])
+    {
         assert_eq!(crate::inet::tcp::output::tcp_cksum(HIM, dst, &f[34..]), 0);
     }
     assert_eq!(stack.ctx().inet.stat.forward, 1);

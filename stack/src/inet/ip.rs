@@ -354,7 +354,15 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     let Some(rt) = in_rtlookup(ctx, dst) else {
         ctx.inet.stat.noroute += 1;
         ctx.inet.stat.cantforward += 1;
-        icmp::icmp_error(ctx, Some(ifp_in), m.as_slice(), icmp::ICMP_UNREACH, icmp::UNREACH_NET, 0, false);
+        icmp::icmp_error(
+            ctx,
+            Some(ifp_in),
+            m.as_slice(),
+            icmp::ICMP_UNREACH,
+            icmp::UNREACH_NET,
+            0,
+            false,
+        );
         return;
     };
     if rt.flags & rtf::BLACKHOLE != 0 {
@@ -588,8 +596,7 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
             start: IP_HDR_LEN as u16,
             offset: at,
         };
-        if p.offload.tso != 0 && p.proto == IPPROTO_TCP && total - tcp_hdrs(m.as_slice()) > usize::from(p.offload.tso)
-        {
+        if p.offload.tso != 0 && p.proto == IPPROTO_TCP && total - tcp_hdrs(m.as_slice()) > usize::from(p.offload.tso) {
             meta.gso = Gso::Tcp4 { size: p.offload.tso };
         }
         m.set_meta(meta);
@@ -617,10 +624,13 @@ pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Resu
     // at the packet's final shape. (None exists yet.) ----
 
     // To one of our own addresses: around through lo0, whole (no MTU on the way).
-    let local = flags & IP_FORWARDING == 0
-        && (dst.is_loopback() || ctx.inet.addrs.iter().any(|ia| ia.addr == dst));
+    let local = flags & IP_FORWARDING == 0 && (dst.is_loopback() || ctx.inet.addrs.iter().any(|ia| ia.addr == dst));
     if local || nh.ifp.if_type == crate::msg::IFT_LOOP {
-        let lo = if local { lo_ifp(ctx).ok_or(libc::ENETUNREACH)? } else { nh.ifp.clone() };
+        let lo = if local {
+            lo_ifp(ctx).ok_or(libc::ENETUNREACH)?
+        } else {
+            nh.ifp.clone()
+        };
         let meta = m.meta();
         in_undefer_cksum(m.as_mut_slice(), &meta);
         m.set_meta(FrameMeta::PLAIN);
@@ -673,7 +683,14 @@ fn if_output_v4(ctx: &mut Ctx, ifp: &Ifnet, m: Mbuf, nexthop: Ipv4Addr, dst: Ipv
 }
 
 /// Splits a datagram into fragments that fit `mtu` and sends each (RFC 791 3.2).
-fn ip_fragment(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, dst: Ipv4Addr, pkt: &[u8], mtu: usize) -> Result<(), i32> {
+fn ip_fragment(
+    ctx: &mut Ctx,
+    ifp: &Ifnet,
+    nexthop: Ipv4Addr,
+    dst: Ipv4Addr,
+    pkt: &[u8],
+    mtu: usize,
+) -> Result<(), i32> {
     let ip = Ip(pkt);
     let hlen = ip.hlen();
     let data = &pkt[hlen..ip.total_len().min(pkt.len())];

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use pktbox_drivers::{Csum, Gso};
 
+use crate::conf::Ctx;
 use crate::inet::ip::ip_input;
 use crate::msg::iff;
 use crate::net::arp::{self, arpresolve, Resolved};
 use crate::net::bpf::Dir;
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
-use crate::conf::Ctx;
 use crate::sys::Stack;
 
 pub const ETHER_ADDR_LEN: usize = 6;

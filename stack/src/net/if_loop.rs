@@ -6,10 +6,10 @@
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
+use crate::conf::Ctx;
 use crate::inet::ip::ip_input;
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_LOOP};
-use crate::conf::Ctx;
 
 /// Packets waiting to go around through lo0.
 pub const LOOPQ_MAX: usize = 4096;

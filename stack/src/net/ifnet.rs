@@ -9,10 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pktbox_drivers::{Driver, FrameMeta, Gso};
 
+use crate::conf::Ctx;
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
 use crate::net::bpf::{BpfIf, Dir};
 use crate::sys::mbuf::Mbuf;
-use crate::conf::Ctx;
 use crate::sys::Stack;
 
 /// Where `if_output` is to send a packet.

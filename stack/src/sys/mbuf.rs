@@ -236,7 +236,9 @@ impl Mbuf {
     /// Offset of the network header from the first byte of the packet, when it is marked
     /// and still inside the packet.
     pub fn network_header(&self) -> Option<usize> {
-        self.nh.filter(|&nh| nh >= self.head && nh <= self.tail).map(|nh| nh - self.head)
+        self.nh
+            .filter(|&nh| nh >= self.head && nh <= self.tail)
+            .map(|nh| nh - self.head)
     }
 
     /// Moves the checksum offsets when the packet's start moves by `delta` bytes.
@@ -325,9 +327,8 @@ impl Mbuf {
     /// Moves the packet into a buffer of its own size when it sits in a much larger one
     /// (a received frame in a jumbo buffer), before it is kept waiting.
     pub fn compact(&mut self) {
-        if MHEADROOM + self.len() <= MCLBYTES && self.buf.len() > MCLBYTES {
-            self.regrow(0, 0);
-        } else if self.buf.len() > MJUMBYTES {
+        let small_in_big = MHEADROOM + self.len() <= MCLBYTES && self.buf.len() > MCLBYTES;
+        if small_in_big || self.buf.len() > MJUMBYTES {
             self.regrow(0, 0);
         }
     }

@@ -545,7 +545,11 @@ mod tests {
                 setopt(&mut ctx, 1, Sock::Listening, *o).unwrap();
             }
         }
-        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&syn(7000), FrameMeta::PLAIN));
+        ether_input(
+            &stack,
+            &ifp,
+            crate::sys::mbuf::Mbuf::from_frame(&syn(7000), FrameMeta::PLAIN),
+        );
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
         has_all(t);
