@@ -47,7 +47,6 @@ pub const M_MCAST: u32 = 0x2;
 /// The packet went around through a loopback interface.
 pub const M_LOOP: u32 = 0x4;
 
-#[derive(Default)]
 struct Pool {
     clusters: Vec<Box<[u8]>>,
     jumbos: Vec<Box<[u8]>>,
@@ -57,12 +56,20 @@ struct Pool {
 }
 
 thread_local! {
-    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            clusters: Vec::new(),
+            jumbos: Vec::new(),
+            reused: 0,
+            allocated: 0,
+        })
+    };
 }
 
 /// A buffer of at least `size` bytes: a pooled cluster or jumbo buffer when one fits, a
 /// new one otherwise (zeroed: a buffer never shows what an earlier packet left in it,
 /// since only `[head, tail)` is ever readable, but fresh memory costs nothing more).
+#[inline]
 fn get_buf(size: usize) -> Box<[u8]> {
     let class = if size <= MCLBYTES {
         MCLBYTES
@@ -91,6 +98,7 @@ fn get_buf(size: usize) -> Box<[u8]> {
     reused.unwrap_or_else(|| vec![0u8; class].into_boxed_slice())
 }
 
+#[inline]
 fn put_buf(b: Box<[u8]>) {
     let _ = POOL.try_with(|p| {
         let Ok(mut p) = p.try_borrow_mut() else { return };
@@ -184,57 +192,69 @@ impl Mbuf {
 
     /// All the room behind `head`, for a driver's receive; then `set_len` says how much
     /// of it the frame took. What is there before is unspecified.
+    #[inline]
     pub fn rx_space(&mut self) -> &mut [u8] {
         &mut self.buf[self.head..]
     }
 
     /// Sets the length after a receive into `rx_space` (at most the room there is).
+    #[inline]
     pub fn set_len(&mut self, n: usize) {
         self.tail = (self.head + n).min(self.buf.len());
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.tail - self.head
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.tail == self.head
     }
 
     /// Room in front of the packet.
+    #[inline]
     pub fn headroom(&self) -> usize {
         self.head
     }
 
     /// Room behind the packet.
+    #[inline]
     pub fn tailroom(&self) -> usize {
         self.buf.len() - self.tail
     }
 
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         &self.buf[self.head..self.tail]
     }
 
+    #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.buf[self.head..self.tail]
     }
 
     /// The offloads still to be done, offsets from the first byte of the packet.
+    #[inline]
     pub fn meta(&self) -> FrameMeta {
         self.meta
     }
 
+    #[inline]
     pub fn set_meta(&mut self, meta: FrameMeta) {
         self.meta = meta;
     }
 
     /// Marks the current first byte as the start of the network header.
+    #[inline]
     pub fn set_network_header(&mut self) {
         self.nh = Some(self.head);
     }
 
     /// Offset of the network header from the first byte of the packet, when it is marked
     /// and still inside the packet.
+    #[inline]
     pub fn network_header(&self) -> Option<usize> {
         self.nh
             .filter(|&nh| nh >= self.head && nh <= self.tail)
@@ -242,6 +262,7 @@ impl Mbuf {
     }
 
     /// Moves the checksum offsets when the packet's start moves by `delta` bytes.
+    #[inline]
     fn shift_meta(&mut self, delta: isize) {
         if let Csum::Partial { start, offset } = self.meta.csum {
             let s = start as isize + delta;
@@ -270,6 +291,7 @@ impl Mbuf {
     /// Makes `n` bytes of room at the front of the packet and returns them, zeroed, for a
     /// header. Moves `head` back when there is headroom; copies the packet into a new
     /// buffer otherwise.
+    #[inline]
     pub fn prepend(&mut self, n: usize) -> &mut [u8] {
         if self.head < n {
             self.regrow(n, 0);
@@ -283,6 +305,7 @@ impl Mbuf {
 
     /// Appends `n` zeroed bytes at the end and returns them (a new buffer when there is
     /// no room behind).
+    #[inline]
     pub fn extend(&mut self, n: usize) -> &mut [u8] {
         if self.tailroom() < n {
             self.regrow(0, n);
@@ -295,6 +318,7 @@ impl Mbuf {
     }
 
     /// Appends a copy of `data`.
+    #[inline]
     pub fn append(&mut self, data: &[u8]) {
         if self.tailroom() < data.len() {
             self.regrow(0, data.len());
@@ -306,6 +330,7 @@ impl Mbuf {
     /// Drops `n` bytes from the front (NetBSD's `m_adj(m, n)`); all of them when it is
     /// shorter. A partial checksum's start moves along (it must lie behind what is cut,
     /// which the layer that cuts a header checks first).
+    #[inline]
     pub fn adj(&mut self, n: usize) {
         let n = n.min(self.len());
         self.head += n;
@@ -313,11 +338,13 @@ impl Mbuf {
     }
 
     /// Drops `n` bytes from the end (`m_adj(m, -n)`); all of them when it is shorter.
+    #[inline]
     pub fn trim(&mut self, n: usize) {
         self.tail -= n.min(self.len());
     }
 
     /// Cuts the packet to `len` bytes when it is longer (link-level padding).
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
             self.tail = self.head + len;
