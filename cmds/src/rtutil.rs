@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pktbox_stack::msg::{IfInfo, RtMsg};
+use pktbox_stack::msg::{IfInfo, RtFamily, RtMsg};
 use pktbox_stack::net::route::rtf;
 use serde_json::json;
 
@@ -195,7 +195,7 @@ const ROUTE_FLAG_NAMES: &[(u32, &str)] = &[
     (rtf::DONE, "DONE"),
     (0x80, "MASK_PRESENT"),
     (rtf::CONNECTED, "CONNECTED"),
-    (0x200, "XRESOLVE"),
+    (rtf::XRESOLVE, "XRESOLVE"),
     (rtf::LLDATA, "LLINFO"),
     (rtf::STATIC, "STATIC"),
     (rtf::BLACKHOLE, "BLACKHOLE"),
@@ -209,6 +209,11 @@ const ROUTE_FLAG_NAMES: &[(u32, &str)] = &[
 /// BSD's bprintf of route flags: `<UP,GATEWAY,DONE,STATIC>`, nothing for none.
 pub fn route_flags(f: u32) -> String {
     bits(f, ROUTE_FLAG_NAMES)
+}
+
+/// NetBSD's snprintb of route flags, as `route get` prints them: `0x843<UP,GATEWAY,DONE,STATIC>`.
+pub fn route_flags_hex(f: u32) -> String {
+    format!("{f:#x}{}", route_flags(f))
 }
 
 /// bprintf over any table of names.
@@ -234,10 +239,29 @@ pub fn flag_letters(f: u32, spaced: bool) -> String {
 }
 
 /// The interface index that owns an address.
-fn if_of_addr(ifs: &[IfInfo], a: Ipv4Addr) -> Option<u16> {
+fn if_of_addr(ifs: &[IfInfo], a: IpAddr) -> Option<u16> {
     ifs.iter()
-        .find(|i| i.addrs.iter().any(|x| x.addr == std::net::IpAddr::V4(a)))
+        .find(|i| i.addrs.iter().any(|x| x.addr == a))
         .map(|i| i.index)
+}
+
+/// The name of a zone (interface index) for `%zone`: the interface's name, else the number.
+pub fn zone_name(ifs: &[IfInfo], zone: u32) -> String {
+    ifs.iter()
+        .find(|i| u32::from(i.index) == zone)
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| zone.to_string())
+}
+
+/// An address of either family as the tables print it: IPv4 through [`Names::host`], IPv6
+/// as text with `%zone` when it has one, `default` for the unspecified address.
+pub fn ip_name(a: IpAddr, zone: u32, ifs: &[IfInfo], names: &mut Names) -> String {
+    match a {
+        IpAddr::V4(a) => names.host(a),
+        IpAddr::V6(a) if a.is_unspecified() => "default".into(),
+        IpAddr::V6(a) if zone != 0 => format!("{a}%{}", zone_name(ifs, zone)),
+        IpAddr::V6(a) => a.to_string(),
+    }
 }
 
 /// The gateway of a route as the tables show it: an address, or `link#N` for a route straight
@@ -245,7 +269,7 @@ fn if_of_addr(ifs: &[IfInfo], a: Ipv4Addr) -> Option<u16> {
 /// of the interface that owns the address (as on NetBSD).
 pub fn gateway_name(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> String {
     match r.gateway {
-        Some(g) => names.host(g),
+        Some(g) => ip_name(g, r.gateway_scope, ifs, names),
         None => format!("link#{}", link_index(r, ifs)),
     }
 }
@@ -261,51 +285,96 @@ pub fn link_index(r: &RtMsg, ifs: &[IfInfo]) -> u16 {
 }
 
 /// The destination of a route as the tables show it: a host's name or address, a network
-/// as netname does.
-pub fn dest_name(r: &RtMsg, names: &mut Names) -> String {
-    let dst = r.dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    match r.prefixlen {
-        Some(len) if len < 32 || r.rtm_flags & rtf::HOST == 0 => netname(dst, len),
-        _ => names.host(dst),
+/// as netname does (NetBSD's netname6 for IPv6: `2001:db8::/64`, `fe80::%en0/64`).
+pub fn dest_name(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> String {
+    match r.dst.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) {
+        IpAddr::V4(dst) => match r.prefixlen {
+            Some(len) if len < 32 || r.rtm_flags & rtf::HOST == 0 => netname(dst, len),
+            _ => names.host(dst),
+        },
+        IpAddr::V6(dst) => match r.prefixlen {
+            Some(0) if dst.is_unspecified() => "default".into(),
+            Some(len) if len < 128 || r.rtm_flags & rtf::HOST == 0 => {
+                format!("{}/{len}", ip_name(IpAddr::V6(dst), r.dst_scope, ifs, names))
+            }
+            _ => ip_name(IpAddr::V6(dst), r.dst_scope, ifs, names),
+        },
     }
 }
 
-/// The table's order: by destination, then prefix length.
-pub fn sort_routes(v: &mut [RtMsg]) {
-    v.sort_by_key(|r| (r.dst.map(u32::from).unwrap_or(0), r.prefixlen.unwrap_or(32)));
+/// The sort key of an address: IPv4 before IPv6, then by value.
+fn addr_key(a: Option<IpAddr>) -> (bool, u128) {
+    match a {
+        Some(IpAddr::V6(a)) => (true, u128::from(a)),
+        Some(IpAddr::V4(a)) => (false, u128::from(u32::from(a))),
+        None => (false, 0),
+    }
 }
 
-/// `netstat -r` / `route show`: "Routing tables", then the Internet section.
-pub fn routing_tables(routes: &[RtMsg], ifs: &[IfInfo], numeric: bool, spaced: bool) -> String {
+/// The table's order: IPv4 first, by destination, then prefix length.
+pub fn sort_routes(v: &mut [RtMsg]) {
+    v.sort_by_key(|r| (addr_key(r.dst), r.dst_scope, r.prefixlen.unwrap_or(128)));
+}
+
+/// A prefix length as an IPv6 mask (`ffff:ffff:ffff:ffff::`).
+pub fn len_mask6(len: u8) -> Ipv6Addr {
+    Ipv6Addr::from(u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0))
+}
+
+/// The prefix length of a contiguous IPv6 mask.
+pub fn mask_len6(m: Ipv6Addr) -> Option<u8> {
+    let m = u128::from(m);
+    let len = m.leading_ones();
+    (m.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
+}
+
+/// `netstat -r` / `route show`: "Routing tables", then the `Internet:` section and the
+/// `Internet6:` section (each only when it has routes, and only the family asked for), in
+/// NetBSD 8's columns: Refs and Use are `-` (NetBSD no longer reports them), the Mtu is `-`
+/// when the interface's, followed by `L` when locked.
+pub fn routing_tables(routes: &[RtMsg], ifs: &[IfInfo], numeric: bool, spaced: bool, family: RtFamily) -> String {
     let mut names = Names::new(numeric);
     let mut out = String::from("Routing tables\n");
-    if routes.is_empty() {
-        return out;
-    }
-    out += "\nInternet:\n";
-    let _ = writeln!(
-        out,
-        "{:<18.18} {:<18.18} {:<6.6} {:>6.6} {:>8.8} {:>6.6} Interface",
-        "Destination", "Gateway", "Flags", "Refs", "Use", "Mtu"
-    );
-    for r in routes {
-        let dst = dest_name(r, &mut names);
-        let gw = gateway_name(r, ifs, &mut names);
-        let (dst, gw) = if numeric {
-            (format!("{dst:<18}"), format!("{gw:<18}"))
-        } else {
-            (format!("{dst:<18.18}"), format!("{gw:<18.18}"))
-        };
-        let mtu = if r.mtu == 0 { "-".to_string() } else { r.mtu.to_string() };
+    for (v6, title) in [(false, "Internet"), (true, "Internet6")] {
+        if family == if v6 { RtFamily::Inet } else { RtFamily::Inet6 } {
+            continue;
+        }
+        let rows: Vec<&RtMsg> = routes.iter().filter(|r| r.is_inet6() == v6).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        // NetBSD's WID_DST and WID_GW: wider for IPv6 addresses with -n.
+        let (wd, wg) = if v6 && numeric { (34, 30) } else { (18, 18) };
+        let _ = write!(out, "\n{title}:\n");
         let _ = writeln!(
             out,
-            "{dst} {gw} {:<6.6} {:>6} {:>8} {:>6}  {:.16}",
-            flag_letters(r.rtm_flags, spaced),
-            "-",
-            r.use_count,
-            mtu,
-            r.ifp.as_deref().unwrap_or("")
+            "{:<wd$.wd$} {:<wg$.wg$} {:<6.6} {:>6.6} {:>8.8} {:>6.6} Interface",
+            "Destination", "Gateway", "Flags", "Refs", "Use", "Mtu"
         );
+        for r in rows {
+            let dst = dest_name(r, ifs, &mut names);
+            let gw = gateway_name(r, ifs, &mut names);
+            let (dst, gw) = if numeric {
+                (format!("{dst:<wd$}"), format!("{gw:<wg$}"))
+            } else {
+                (format!("{dst:<wd$.wd$}"), format!("{gw:<wg$.wg$}"))
+            };
+            let mtu = if r.mtu == 0 { "-".to_string() } else { r.mtu.to_string() };
+            let lock = if r.rmx_locks & pktbox_stack::msg::rtv::MTU != 0 {
+                'L'
+            } else {
+                ' '
+            };
+            let _ = writeln!(
+                out,
+                "{dst} {gw} {:<6.6} {:>6} {:>8} {:>6}{lock} {:.16}",
+                flag_letters(r.rtm_flags, spaced),
+                "-",
+                "-",
+                mtu,
+                r.ifp.as_deref().unwrap_or("")
+            );
+        }
     }
     out
 }
@@ -314,16 +383,29 @@ pub fn routing_tables(routes: &[RtMsg], ifs: &[IfInfo], numeric: bool, spaced: b
 pub fn route_json(r: &RtMsg, ifs: &[IfInfo]) -> serde_json::Value {
     let mut names = Names::new(true);
     json!({
+        "family": if r.is_inet6() { "inet6" } else { "inet" },
         "destination": r.dst.map(|d| d.to_string()),
-        "prefixlen": r.prefixlen.unwrap_or(32),
-        "name": dest_name(r, &mut names),
+        "destination_scope": (r.dst_scope != 0).then(|| zone_name(ifs, r.dst_scope)),
+        "prefixlen": r.prefixlen.unwrap_or(if r.is_inet6() { 128 } else { 32 }),
+        "name": dest_name(r, ifs, &mut names),
         "gateway": r.gateway.map(|g| g.to_string()),
+        "gateway_scope": (r.gateway_scope != 0).then(|| zone_name(ifs, r.gateway_scope)),
         "gateway_link": r.gateway.is_none().then(|| link_index(r, ifs)),
         "flags": r.rtm_flags,
         "flag_letters": rtf::letters(r.rtm_flags),
         "flag_names": ROUTE_FLAG_NAMES.iter().filter(|(b, _)| r.rtm_flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
         "use": r.use_count,
         "mtu": r.mtu,
+        "metrics": {
+            "hopcount": r.rmx.hopcount,
+            "expire": r.rmx.expire,
+            "recvpipe": r.rmx.recvpipe,
+            "sendpipe": r.rmx.sendpipe,
+            "ssthresh": r.rmx.ssthresh,
+            "rtt": r.rmx.rtt,
+            "rttvar": r.rmx.rttvar,
+        },
+        "locks": r.rmx_locks,
         "interface": r.ifp,
         "local_addr": r.ifa.map(|a| a.to_string()),
     })
@@ -431,9 +513,8 @@ mod tests {
             gateway: Some("10.0.0.1".parse().unwrap()),
             prefixlen: Some(0),
             ifp: Some("en0".into()),
-            ifa: None,
-            mtu: 0,
             use_count: 3,
+            ..Default::default()
         };
         let c = RtMsg {
             rtm_flags: rtf::UP | rtf::CONNECTED,
@@ -444,13 +525,63 @@ mod tests {
             use_count: 0,
             ..r.clone()
         };
-        let t = routing_tables(&[r, c], &[], true, false);
+        let d6 = RtMsg {
+            rtm_flags: rtf::UP | rtf::GATEWAY | rtf::STATIC,
+            dst: Some("::".parse().unwrap()),
+            gateway: Some("fe80::1".parse().unwrap()),
+            gateway_scope: 2,
+            prefixlen: Some(0),
+            ..r.clone()
+        };
+        let n6 = RtMsg {
+            rtm_flags: rtf::UP | rtf::STATIC,
+            dst: Some("2001:db8::".parse().unwrap()),
+            gateway: None,
+            prefixlen: Some(64),
+            mtu: 1280,
+            rmx_locks: pktbox_stack::msg::rtv::MTU,
+            ..r.clone()
+        };
+        let ll = RtMsg {
+            rtm_flags: rtf::UP | rtf::CONNECTED,
+            dst: Some("fe80::".parse().unwrap()),
+            dst_scope: 2,
+            gateway: None,
+            prefixlen: Some(64),
+            ..r.clone()
+        };
+        let en0 = IfInfo {
+            index: 2,
+            name: "en0".into(),
+            flags: 0,
+            mtu: 1500,
+            lladdr: None,
+            data: Default::default(),
+            addrs: vec![],
+            driver: None,
+            details: vec![],
+            capabilities: 0,
+            capenable: 0,
+            otso: 0,
+            ilro: 0,
+        };
+        let mut all = vec![n6, d6, ll, c, r];
+        sort_routes(&mut all);
+        let t = routing_tables(&all, std::slice::from_ref(&en0), true, false, RtFamily::Any);
         assert_eq!(
             t,
             "Routing tables\n\nInternet:\n\
              Destination        Gateway            Flags    Refs      Use    Mtu Interface\n\
-             default            10.0.0.1           UGS         -        3      -  en0\n\
-             10.0.0/24          link#2             UC          -        0   1400  en0\n"
+             default            10.0.0.1           UGS         -        -      -  en0\n\
+             10.0.0/24          link#2             UC          -        -   1400  en0\n\
+             \nInternet6:\n\
+             Destination                        Gateway                        Flags    Refs      Use    Mtu Interface\n\
+             default                            fe80::1%en0                    UGS         -        -      -  en0\n\
+             2001:db8::/64                      link#2                         US          -        -   1280L en0\n\
+             fe80::%en0/64                      link#2                         UC          -        -      -  en0\n"
         );
+        let only6 = routing_tables(&all, &[en0], true, false, RtFamily::Inet6);
+        assert!(only6.starts_with("Routing tables\n\nInternet6:\n"));
+        assert!(!routing_tables(&all, &[], true, false, RtFamily::Inet).contains("Internet6"));
     }
 }

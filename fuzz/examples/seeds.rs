@@ -346,23 +346,37 @@ fn channel(dir: &Path) {
         ),
         ("cloners", Msg::Cloners(Empty)),
         ("rtdump", Msg::RtDump(Empty)),
-        ("rtflush", Msg::RtFlush(FlushReq { all: true })),
+        ("rtflush", Msg::RtFlush(FlushReq { all: true, ..Default::default() })),
         ("stats", Msg::StatsGet(Empty)),
         ("arpdump", Msg::ArpDump(Empty)),
         ("socklist", Msg::SockList(Empty)),
         (
             "rtadd",
             Msg::RtAdd(RtMsg {
-                dst: Some(Ipv4Addr::new(192, 168, 0, 0)),
-                gateway: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                dst: Some(Ipv4Addr::new(192, 168, 0, 0).into()),
+                gateway: Some(Ipv4Addr::new(10, 0, 0, 2).into()),
                 prefixlen: Some(16),
+                ..Default::default()
+            }),
+        ),
+        (
+            "rtadd6-scoped",
+            Msg::RtAdd(RtMsg {
+                dst: Some("2001:db8::".parse::<std::net::IpAddr>().expect("literal")),
+                gateway: Some("fe80::1".parse::<std::net::IpAddr>().expect("literal")),
+                gateway_scope: 2,
+                prefixlen: Some(64),
+                rtm_flags: 0x2,
+                rtm_inits: 0x3,
+                rmx_locks: 0x1,
+                mtu: 1280,
                 ..Default::default()
             }),
         ),
         (
             "rtadd-host-ifp",
             Msg::RtAdd(RtMsg {
-                dst: Some(Ipv4Addr::new(192, 168, 9, 9)),
+                dst: Some(Ipv4Addr::new(192, 168, 9, 9).into()),
                 ifp: Some("en0".into()),
                 mtu: 1280,
                 ..Default::default()
@@ -371,14 +385,14 @@ fn channel(dir: &Path) {
         (
             "rtget",
             Msg::RtGet(RtMsg {
-                dst: Some(Ipv4Addr::new(10, 0, 0, 2)),
+                dst: Some(Ipv4Addr::new(10, 0, 0, 2).into()),
                 ..Default::default()
             }),
         ),
         (
             "rtchange",
             Msg::RtChange(RtMsg {
-                dst: Some(Ipv4Addr::new(10, 0, 0, 0)),
+                dst: Some(Ipv4Addr::new(10, 0, 0, 0).into()),
                 prefixlen: Some(24),
                 mtu: 1400,
                 ..Default::default()
@@ -387,7 +401,7 @@ fn channel(dir: &Path) {
         (
             "rtdelete",
             Msg::RtDelete(RtMsg {
-                dst: Some(Ipv4Addr::new(10, 0, 0, 0)),
+                dst: Some(Ipv4Addr::new(10, 0, 0, 0).into()),
                 prefixlen: Some(24),
                 ..Default::default()
             }),

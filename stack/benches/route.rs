@@ -71,6 +71,8 @@ fn run(n: usize) {
             flags: rtf::UP | rtf::GATEWAY | rtf::STATIC,
             use_count: 0,
             mtu: 0,
+            rmx: None,
+            locks: 0,
         };
         if t.add(e).is_ok() {
             keys.push(dst);
@@ -85,6 +87,8 @@ fn run(n: usize) {
         flags: rtf::UP | rtf::GATEWAY,
         use_count: 0,
         mtu: 0,
+        rmx: None,
+        locks: 0,
     });
     assert!(t_default.is_ok());
     let bytes = LIVE.load(Ordering::Relaxed) - before - keys.capacity() * 4;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::inet::InState;
 use crate::net::arp::{ArpCache, ArpStats};
 use crate::net::ifnet::Ifnet;
-use crate::net::route::RouteTable;
+use crate::net::route::Rib;
 use crate::net::route_socket::RouteSocket;
 use crate::sys::domain::Domain;
 use crate::sys::log;
@@ -29,8 +29,8 @@ pub struct Ctx {
     pub inet: InState,
     pub arpstat: ArpStats,
     pub arp: ArpCache,
-    /// The IPv4 routing table.
-    pub rt: RouteTable,
+    /// The routing tables (`rt.inet`, `rt.inet6`).
+    pub rt: Rib,
     pub hostname: String,
     /// Subscribers to routing broadcasts.
     pub rtsock: RouteSocket,
@@ -47,7 +47,7 @@ impl Ctx {
             inet: InState::default(),
             arpstat: ArpStats::default(),
             arp: ArpCache::default(),
-            rt: RouteTable::default(),
+            rt: Rib::default(),
             hostname: String::new(),
             rtsock: RouteSocket::default(),
             netlog: log::NetLog::default(),

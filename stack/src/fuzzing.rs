@@ -656,12 +656,7 @@ fn state_of(net: &Net) -> String {
         .into_iter()
         .map(|i| (i.index, i.name, i.flags, i.mtu, i.lladdr, i.addrs, i.capenable))
         .collect();
-    let rt: Vec<_> = ctx
-        .rt
-        .dump()
-        .iter()
-        .map(|r| crate::net::route::control::rt_msg(&ctx, r))
-        .collect();
+    let rt: Vec<_> = crate::net::route::control::rt_dump(&ctx);
     let sysctl = net
         .stack
         .registry

@@ -375,7 +375,13 @@ fn a_user_other_than_root_reads_all_and_changes_nothing() {
     c.refused(Msg::RtAdd(route()), libc::EACCES);
     c.refused(Msg::RtChange(route()), libc::EACCES);
     c.refused(Msg::RtDelete(route()), libc::EACCES);
-    c.refused(Msg::RtFlush(FlushReq { all: true }), libc::EACCES);
+    c.refused(
+        Msg::RtFlush(FlushReq {
+            all: true,
+            ..Default::default()
+        }),
+        libc::EACCES,
+    );
     // Reading is open, as a routing socket is to everyone.
     assert!(matches!(c.allowed(Msg::IfList(IfListReq { name: None })), Msg::IfListOk(v) if v.len() == 2));
     c.allowed(Msg::SysctlGet(SysctlGetReq {

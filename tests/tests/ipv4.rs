@@ -33,9 +33,9 @@ fn hub_stack(hubs: &[&Path], forward: bool) -> StackProc {
 fn route_add(st: &StackProc, dst: Ipv4Addr, len: u8, gw: Ipv4Addr) {
     st.open()
         .route_add(RtMsg {
-            dst: Some(dst),
+            dst: Some(dst.into()),
             prefixlen: Some(len),
-            gateway: Some(gw),
+            gateway: Some(gw.into()),
             rtm_flags: rtf::GATEWAY | rtf::STATIC,
             ..Default::default()
         })

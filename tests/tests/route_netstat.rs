@@ -31,10 +31,10 @@ fn metrics(mtu: u32) -> String {
 
 /// The table with only what the stack's own addresses bring.
 fn own_routes() -> String {
-    "10.0.0/24          link#2             UC          -        0      -  en0\n\
-     10.0.0.2           link#2             UHl         -        0      -  lo0\n\
-     127/8              link#1             UC          -        0      -  lo0\n\
-     127.0.0.1          link#1             UHl         -        0      -  lo0\n"
+    "10.0.0/24          link#2             UC          -        -      -  en0\n\
+     10.0.0.2           link#2             UHl         -        -      -  lo0\n\
+     127/8              link#1             UC          -        -      -  lo0\n\
+     127.0.0.1          link#1             UHl         -        -      -  lo0\n"
         .into()
 }
 
@@ -73,7 +73,7 @@ fn add_get_change_delete() {
         st.ok("route", &["-n", "get", "10.1.2.3"]),
         format!(
             "   route to: 10.1.2.3\ndestination: 10.1.0.0\n       mask: 255.255.0.0\n    gateway: 10.0.0.1\n \
-             local addr: 10.0.0.2\n  interface: en0\n      flags: <UP,GATEWAY,DONE,STATIC>\n{}",
+             local addr: 10.0.0.2\n  interface: en0\n      flags: 0x843<UP,GATEWAY,DONE,STATIC>\n{}",
             metrics(0)
         )
     );
@@ -81,7 +81,7 @@ fn add_get_change_delete() {
         st.ok("route", &["-n", "get", "10.9.9.9"]),
         format!(
             "   route to: 10.9.9.9\ndestination: 10.9.9.9\n    gateway: 10.0.0.1\n local addr: 10.0.0.2\n  \
-             interface: en0\n      flags: <UP,GATEWAY,HOST,DONE,STATIC>\n{}",
+             interface: en0\n      flags: 0x847<UP,GATEWAY,HOST,DONE,STATIC>\n{}",
             metrics(1400)
         )
     );
@@ -89,7 +89,7 @@ fn add_get_change_delete() {
         st.ok("route", &["-n", "get", "10.2.3.4"]),
         format!(
             "   route to: 10.2.3.4\ndestination: 10.2.0.0\n       mask: 255.255.0.0\n local addr: 10.0.0.2\n  \
-             interface: en0\n      flags: <UP,DONE,STATIC>\n{}",
+             interface: en0\n      flags: 0x841<UP,DONE,STATIC>\n{}",
             metrics(0)
         )
     );
@@ -105,20 +105,20 @@ fn add_get_change_delete() {
     );
     let g = st.ok("route", &["-n", "get", "10.1.2.3"]);
     assert!(g.contains("    gateway: 10.0.0.9\n"), "{g}");
-    assert!(g.contains("      flags: <UP,GATEWAY,REJECT,DONE,STATIC>\n"), "{g}");
+    assert!(g.contains("      flags: 0x84b<UP,GATEWAY,REJECT,DONE,STATIC>\n"), "{g}");
 
     assert_eq!(
         st.ok("route", &["-n", "show"]),
         format!(
             "Routing tables\n\nInternet:\n{HDR}\
-             default            10.0.0.1           UGS         -        0      -  en0\n\
-             10.0.0/24          link#2             UC          -        0      -  en0\n\
-             10.0.0.2           link#2             UHl         -        0      -  lo0\n\
-             10.1/16            10.0.0.9           UGRS        -        0      -  en0\n\
-             10.2/16            link#2             US          -        0      -  en0\n\
-             10.9.9.9           10.0.0.1           UGHS        -        0   1400  en0\n\
-             127/8              link#1             UC          -        0      -  lo0\n\
-             127.0.0.1          link#1             UHl         -        0      -  lo0\n"
+             default            10.0.0.1           UGS         -        -      -  en0\n\
+             10.0.0/24          link#2             UC          -        -      -  en0\n\
+             10.0.0.2           link#2             UHl         -        -      -  lo0\n\
+             10.1/16            10.0.0.9           UGRS        -        -      -  en0\n\
+             10.2/16            link#2             US          -        -      -  en0\n\
+             10.9.9.9           10.0.0.1           UGHS        -        -   1400  en0\n\
+             127/8              link#1             UC          -        -      -  lo0\n\
+             127.0.0.1          link#1             UHl         -        -      -  lo0\n"
         )
     );
 
@@ -179,7 +179,16 @@ fn bad_command_lines() {
             1,
             "route: -host and -net conflict\n",
         ),
-        (&["add", "10.1", "10.0.0.1", "-hopcount", "2"][..], 1, ""),
+        (
+            &["add", "10.1", "10.0.0.1", "-hopcount", "x"][..],
+            1,
+            "route: x: bad value\n",
+        ),
+        (
+            &["add", "10.1", "10.0.0.1", "-proxy"][..],
+            1,
+            "route: -proxy: not supported by this stack\n",
+        ),
         (&["monitor", "-x"][..], 2, "route: botched keyword: -x\n"),
         (&["-x", "show"][..], 2, ""),
     ] {
@@ -213,11 +222,11 @@ fn flush_and_flushall() {
         st.ok("netstat", &["-rn"]),
         format!(
             "Routing tables\n\nInternet:\n{HDR}\
-             10.0.0/24          link#2             UC          -        0      -  en0\n\
-             10.0.0.2           link#2             UHl         -        0      -  lo0\n\
-             10.4/16            link#2             U           -        0      -  en0\n\
-             127/8              link#1             UC          -        0      -  lo0\n\
-             127.0.0.1          link#1             UHl         -        0      -  lo0\n"
+             10.0.0/24          link#2             UC          -        -      -  en0\n\
+             10.0.0.2           link#2             UHl         -        -      -  lo0\n\
+             10.4/16            link#2             U           -        -      -  en0\n\
+             127/8              link#1             UC          -        -      -  lo0\n\
+             127.0.0.1          link#1             UHl         -        -      -  lo0\n"
         )
     );
     assert_eq!(
@@ -407,16 +416,16 @@ fn netstat_routes_from_addresses_and_route() {
         st.ok("netstat", &["-r", "-n"]),
         format!(
             "Routing tables\n\nInternet:\n{HDR}\
-             default            10.0.0.1           UGS         -        0      -  en0\n\
-             10.0.0/24          link#2             UC          -        0      -  en0\n\
-             10.0.0.2           link#2             UHl         -        0      -  lo0\n\
-             10.0.0.3           link#2             UHl         -        0      -  lo0\n\
-             10.9.9.9           10.0.0.1           UGHRS       -        0   1280  en0\n\
-             127/8              link#1             UC          -        0      -  lo0\n\
-             127.0.0.1          link#1             UHl         -        0      -  lo0\n\
-             172.16/16          10.0.0.1           UGS1B       -        0      -  en0\n\
-             192.168.5.0/28     link#1             UC          -        0      -  lo0\n\
-             192.168.5.1        link#1             UHl         -        0      -  lo0\n"
+             default            10.0.0.1           UGS         -        -      -  en0\n\
+             10.0.0/24          link#2             UC          -        -      -  en0\n\
+             10.0.0.2           link#2             UHl         -        -      -  lo0\n\
+             10.0.0.3           link#2             UHl         -        -      -  lo0\n\
+             10.9.9.9           10.0.0.1           UGHRS       -        -   1280  en0\n\
+             127/8              link#1             UC          -        -      -  lo0\n\
+             127.0.0.1          link#1             UHl         -        -      -  lo0\n\
+             172.16/16          10.0.0.1           UGS1B       -        -      -  en0\n\
+             192.168.5.0/28     link#1             UC          -        -      -  lo0\n\
+             192.168.5.1        link#1             UHl         -        -      -  lo0\n"
         )
     );
     assert_eq!(st.ok("route", &["-n", "show"]), st.ok("netstat", &["-rn"]));
@@ -679,4 +688,405 @@ fn netstat_refuses_what_it_cannot_do() {
         assert!(t0.elapsed() < Duration::from_secs(10), "no ARP entry:\n{t}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// An io-pkt-v6-hc stack (both families) with en0 (10.0.0.2/24) on a hub of its own.
+fn v6_stack() -> StackProc {
+    let mut st = StackProc::new_prefix("io-pkt-v6-hc");
+    let hub = st.dir().join("hub");
+    let o = st.start_here(&["-d", "hub", &format!("path={}", hub.display())]);
+    assert_eq!(o.code, Some(0), "io-pkt-v6-hc failed: {o:#?}");
+    st.ok("ifconfig", &["en0", "10.0.0.2/24", "up"]);
+    st
+}
+
+const HDR6: &str =
+    "Destination                        Gateway                        Flags    Refs      Use    Mtu Interface\n";
+
+#[test]
+fn inet6_routes_add_get_show_delete_flush() {
+    let st = v6_stack();
+    // An on-link prefix through the interface: the gateway is the interface, as NetBSD says.
+    assert_eq!(
+        st.ok("route", &["add", "-inet6", "2001:db8::/64", "-interface", "en0"]),
+        "add net 2001:db8::: gateway en0\n"
+    );
+    // A gateway inside it is reachable.
+    assert_eq!(
+        st.ok(
+            "route",
+            &["add", "-inet6", "2001:db8:1::", "-prefixlen", "48", "2001:db8::1"]
+        ),
+        "add net 2001:db8:1::: gateway 2001:db8::1\n"
+    );
+    // A gateway reached only through another gateway, or on no network at all: refused.
+    for (dst, gw) in [
+        ("2001:db8:2::/48", "2001:db8:1::1"),
+        ("2001:db8:3::/48", "2001:dead::1"),
+    ] {
+        let o = st.run("route", &["add", "-inet6", dst, gw]);
+        assert_eq!(o.code, Some(1), "{o:#?}");
+        assert_eq!(o.stderr, "route: writing to routing socket: Network is unreachable\n");
+        let shown = dst.split('/').next().unwrap();
+        assert_eq!(
+            o.stdout,
+            format!("add net {shown}: gateway {gw}: Network is unreachable\n")
+        );
+    }
+    // A link-local router needs its zone.
+    let o = st.run("route", &["add", "-inet6", "2001:db8:4::/48", "fe80::1"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "route: writing to routing socket: Network is unreachable\n")
+    );
+    let o = st.run("route", &["add", "-inet6", "2001:db8:4::/48", "fe80::1%nosuch0"]);
+    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "route: %nosuch0: bad value\n"));
+    assert_eq!(
+        st.ok("route", &["add", "-inet6", "default", "fe80::1%en0"]),
+        "add net default: gateway fe80::1%en0\n"
+    );
+    assert_eq!(
+        st.ok(
+            "route",
+            &["add", "-inet6", "2001:db8:5::7", "2001:db8::1", "-mtu", "1400"]
+        ),
+        "add host 2001:db8:5::7: gateway 2001:db8::1\n"
+    );
+
+    let z = |mtu: u32| {
+        let v: Vec<String> = [0, 0, 0, 0, 0, 0, mtu, 0].iter().map(|n| format!("{n:>8} ")).collect();
+        format!("{METRICS}{}\n", v.join(" "))
+    };
+    assert_eq!(
+        st.ok("route", &["-n", "get", "-inet6", "2001:db8:1::5"]),
+        format!(
+            "   route to: 2001:db8:1::5\ndestination: 2001:db8:1::\n       mask: ffff:ffff:ffff::\n    \
+             gateway: 2001:db8::1\n  interface: en0\n      flags: 0x843<UP,GATEWAY,DONE,STATIC>\n{}",
+            z(0)
+        )
+    );
+    assert_eq!(
+        st.ok("route", &["-n", "get", "-inet6", "2001:db9::1"]),
+        format!(
+            "   route to: 2001:db9::1\ndestination: default\n       mask: default\n    \
+             gateway: fe80::1%en0\n  interface: en0\n      flags: 0x843<UP,GATEWAY,DONE,STATIC>\n{}",
+            z(0)
+        )
+    );
+    assert_eq!(
+        st.ok("route", &["-n", "get", "-inet6", "2001:db8:5::7"]),
+        format!(
+            "   route to: 2001:db8:5::7\ndestination: 2001:db8:5::7\n    \
+             gateway: 2001:db8::1\n  interface: en0\n      flags: 0x847<UP,GATEWAY,HOST,DONE,STATIC>\n{}",
+            z(1400)
+        )
+    );
+    assert_eq!(
+        st.ok("route", &["-n", "-s", "get", "-inet6", "2001:db8:1::1"]),
+        "2001:db8::1\n"
+    );
+
+    let six = format!(
+        "Routing tables\n\nInternet6:\n{HDR6}\
+         default                            fe80::1%en0                    UGS         -        -      -  en0\n\
+         2001:db8::/64                      link#2                         US          -        -      -  en0\n\
+         2001:db8:1::/48                    2001:db8::1                    UGS         -        -      -  en0\n\
+         2001:db8:5::7                      2001:db8::1                    UGHS        -        -   1400  en0\n"
+    );
+    assert_eq!(st.ok("route", &["-n", "show", "-inet6"]), six);
+    assert_eq!(st.ok("netstat", &["-rn", "-f", "inet6"]), six);
+    let four = st.ok("netstat", &["-rn", "-f", "inet"]);
+    assert_eq!(four, format!("Routing tables\n\nInternet:\n{HDR}{}", own_routes()));
+    // Both: Internet first, then Internet6, as NetBSD.
+    assert_eq!(
+        st.ok("netstat", &["-rn"]),
+        format!("{four}{}", six.strip_prefix("Routing tables\n").unwrap())
+    );
+    assert_eq!(st.ok("route", &["-n", "show"]), st.ok("netstat", &["-rn"]));
+    let j: serde_json::Value = serde_json::from_str(&st.ok("netstat", &["-rn", "--json"])).unwrap();
+    let routes = j.as_array().unwrap();
+    assert_eq!(routes.iter().filter(|r| r["family"] == "inet6").count(), 4);
+    assert_eq!(routes.iter().filter(|r| r["family"] == "inet").count(), 4);
+    let d = routes
+        .iter()
+        .find(|r| r["family"] == "inet6" && r["name"] == "default")
+        .unwrap();
+    assert_eq!(
+        (d["gateway"].as_str(), d["gateway_scope"].as_str()),
+        (Some("fe80::1"), Some("en0"))
+    );
+
+    assert_eq!(
+        st.ok("route", &["delete", "-inet6", "2001:db8:1::/48"]),
+        "delete net 2001:db8:1::\n"
+    );
+    let o = st.run("route", &["delete", "-inet6", "2001:db8:1::/48"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (Some(1), "delete net 2001:db8:1::: not in table\n")
+    );
+    assert_eq!(
+        st.ok("route", &["delete", "-inet6", "2001:db8:5::7"]),
+        "delete host 2001:db8:5::7\n"
+    );
+    // flush -inet6 takes the IPv6 gateway and static routes and leaves IPv4 alone.
+    st.ok("route", &["add", "default", "10.0.0.1"]);
+    assert_eq!(
+        st.ok("route", &["-n", "flush", "-inet6"]),
+        "default              fe80::1%en0          done\n\
+         2001:db8::/64        link#2               done\n"
+    );
+    assert_eq!(st.ok("netstat", &["-rn", "-f", "inet6"]), "Routing tables\n");
+    assert!(st
+        .ok("netstat", &["-rn"])
+        .contains("default            10.0.0.1           UGS"));
+}
+
+#[test]
+fn v4_variants_refuse_inet6_routes() {
+    let st = hub_stack();
+    let before = st.ok("netstat", &["-rn"]);
+    let err = "route: writing to routing socket: Address family not supported by protocol family\n";
+    let o = st.run("route", &["add", "-inet6", "2001:db8::/64", "-interface", "en0"]);
+    assert_eq!((o.code, o.stderr.as_str()), (Some(1), err), "{o:#?}");
+    assert_eq!(
+        o.stdout,
+        "add net 2001:db8::: gateway en0: Address family not supported by protocol family\n"
+    );
+    for args in [
+        &["get", "-inet6", "2001:db8::1"][..],
+        &["delete", "-inet6", "2001:db8::/64"][..],
+        &["flush", "-inet6"][..],
+    ] {
+        let o = st.run("route", args);
+        assert_eq!((o.code, o.stderr.as_str()), (Some(1), err), "route {args:?}: {o:#?}");
+    }
+    assert_eq!(st.ok("netstat", &["-rn"]), before);
+    assert_eq!(st.ok("netstat", &["-rn", "-f", "inet6"]), "Routing tables\n");
+}
+
+#[test]
+fn modifiers_and_their_effect() {
+    let st = hub_stack();
+    st.ok("ifconfig", &["en0", "10.0.0.3/24", "alias"]);
+    // -ifa picks the source address the route uses; one not ours is refused as NetBSD does.
+    st.ok("route", &["add", "-net", "10.7", "10.0.0.1", "-ifa", "10.0.0.3"]);
+    assert!(st
+        .ok("route", &["-n", "get", "10.7.0.1"])
+        .contains(" local addr: 10.0.0.3\n"));
+    // ... and packets that take the route leave from it: a router on the hub (10.0.0.1,
+    // owning 10.7.0.1 and 10.6.0.1) sees which source each datagram has.
+    let mut router = StackProc::new_prefix("io-pkt-v4");
+    let hub = st.dir().join("hub");
+    let o = router.start_here(&["-d", "hub", &format!("path={}", hub.display())]);
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    router.ok("ifconfig", &["en0", "10.0.0.1/24", "up"]);
+    router.ok("ifconfig", &["lo0", "10.7.0.1/32", "alias"]);
+    router.ok("ifconfig", &["lo0", "10.6.0.1/32", "alias"]);
+    st.ok("route", &["add", "-net", "10.6", "10.0.0.1"]);
+    let src_to = |dst: &str| {
+        let mut rx = pktbox_stack::socket::UdpSocket::bind_at(router.prefix(), format!("{dst}:9")).unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut tx = pktbox_stack::socket::UdpSocket::bind_at(st.prefix(), "0.0.0.0:0").unwrap();
+        let mut buf = [0u8; 16];
+        let t = Instant::now();
+        loop {
+            tx.send_to(b"which source", format!("{dst}:9")).unwrap();
+            if let Ok((_, from)) = rx.recv_from(&mut buf) {
+                return from.ip().to_string();
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "nothing reached {dst}");
+        }
+    };
+    assert_eq!(src_to("10.7.0.1"), "10.0.0.3");
+    assert_eq!(src_to("10.6.0.1"), "10.0.0.2");
+    let o = st.run("route", &["add", "-net", "10.8", "10.0.0.1", "-ifa", "10.0.0.99"]);
+    assert_eq!(o.code, Some(1), "{o:#?}");
+    assert_eq!(o.stderr, "route: writing to routing socket: Network is unreachable\n");
+    // Metrics are kept and shown; -lock locks the next one, -lockrest every later one.
+    st.ok(
+        "route",
+        &[
+            "add",
+            "10.9.9.9",
+            "10.0.0.1",
+            "-hopcount",
+            "3",
+            "-lock",
+            "-mtu",
+            "1300",
+            "-rtt",
+            "20000",
+            "-recvpipe",
+            "8192",
+            "-lockrest",
+            "-ssthresh",
+            "9",
+            "-rttvar",
+            "1500",
+        ],
+    );
+    let g = st.ok("route", &["-n", "get", "10.9.9.9"]);
+    assert!(
+        g.ends_with(&format!(
+            "{METRICS}    8192         0         9L       20         2L        3      1300L        0 \n"
+        )),
+        "{g}"
+    );
+    // The locked MTU is marked in the table too.
+    let t = st.ok("netstat", &["-rn"]);
+    assert!(
+        t.contains("10.9.9.9           10.0.0.1           UGHS        -        -   1300L en0\n"),
+        "{t}"
+    );
+    // -expire is an absolute time; route get shows what is left.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    st.ok(
+        "route",
+        &["add", "10.9.9.8", "10.0.0.1", "-expire", &(now + 1000).to_string()],
+    );
+    let g = st.ok("route", &["-n", "get", "10.9.9.8"]);
+    let left: i64 = g
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((900..=1000).contains(&left), "{g}");
+    // change sets only the metrics it names.
+    st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-hopcount", "5"]);
+    let g = st.ok("route", &["-n", "get", "10.9.9.9"]);
+    assert!(g.contains("        5      1300L"), "{g}");
+    // Setting a metric again takes its lock from the request: the MTU unlocked, then locked.
+    st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-mtu", "1200"]);
+    assert!(st
+        .ok("route", &["-n", "get", "10.9.9.9"])
+        .contains("        5      1200         0 \n"));
+    st.ok("route", &["change", "10.9.9.9", "10.0.0.1", "-lock", "-mtu", "1200"]);
+    assert!(st
+        .ok("route", &["-n", "get", "10.9.9.9"])
+        .contains("        5      1200L        0 \n"));
+    // Flags: letters in the table and names in route get.
+    st.ok(
+        "route",
+        &["add", "-net", "10.20", "10.0.0.1", "-proto1", "-proto2", "-nostatic"],
+    );
+    st.ok(
+        "route",
+        &["add", "-net", "10.21", "10.0.0.1", "-cloning", "-llinfo", "-xresolve"],
+    );
+    st.ok("route", &["add", "-net", "10.22", "10.0.0.1", "-blackhole"]);
+    let t = st.ok("netstat", &["-rn"]);
+    for line in [
+        "10.20/16           10.0.0.1           UG12        -        -      -  en0\n",
+        "10.21/16           10.0.0.1           UGCXLS      -        -      -  en0\n",
+        "10.22/16           10.0.0.1           UGSB        -        -      -  en0\n",
+    ] {
+        assert!(t.contains(line), "{line} not in\n{t}");
+    }
+    assert!(st
+        .ok("route", &["-n", "get", "10.21.0.1"])
+        .contains("      flags: 0xf43<UP,GATEWAY,DONE,CONNECTED,XRESOLVE,LLINFO,STATIC>\n"));
+    // -link IF: an interface route, the gateway printed as the interface.
+    assert_eq!(
+        st.ok("route", &["add", "-net", "10.23", "-link", "en0"]),
+        "add net 10.23: gateway en0\n"
+    );
+    assert!(st
+        .ok("route", &["-n", "get", "10.23.0.1"])
+        .contains("  interface: en0\n      flags: 0x841<UP,DONE,STATIC>\n"));
+    // -reject and -blackhole work in the output path: a reject route answers EHOSTUNREACH.
+    st.ok("route", &["add", "10.30.0.1", "10.0.0.1", "-reject"]);
+    let o = st.run("ping", &["-n", "-c", "1", "10.30.0.1"]);
+    assert_ne!(o.code, Some(0), "{o:#?}");
+}
+
+#[test]
+fn monitor_shows_inet6_messages() {
+    let st = v6_stack();
+    let mut mon = st.command("route", &["-n", "monitor"]);
+    mon.stdout(Stdio::piped());
+    let mut mon = ChildGuard::spawn(mon);
+    let lines = lines_of(&mut mon.child);
+    // Add and delete until the monitor, once subscribed, has printed both.
+    let want = [
+        "sockaddrs: <DST,GATEWAY,NETMASK,IFP>",
+        " 2001:db8:7:: fe80::1%en0 ffff:ffff:ffff:: en0",
+    ];
+    let t = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    let (mut add, mut del) = (false, false);
+    while !(add && del) {
+        st.ok("route", &["-q", "add", "-inet6", "2001:db8:7::/48", "fe80::1%en0"]);
+        st.ok("route", &["-q", "delete", "-inet6", "2001:db8:7::/48"]);
+        while let Ok(l) = lines.recv_timeout(Duration::from_millis(200)) {
+            seen.push(l);
+            let n = seen.len();
+            if n >= 4 && seen[n - 2] == want[0] && seen[n - 1] == want[1] {
+                let head = &seen[n - 4];
+                assert_eq!(seen[n - 3], "locks:  inits: ", "{seen:#?}");
+                assert!(head.ends_with("errno 0, flags:<UP,GATEWAY,DONE,STATIC>"), "{seen:#?}");
+                add |= head.starts_with("RTM_ADD: Add Route: len ");
+                del |= head.starts_with("RTM_DELETE: Delete Route: len ");
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no IPv6 route messages:\n{seen:#?}"
+        );
+    }
+}
+
+#[test]
+fn inet6_link_local_routes_by_zone() {
+    let st = v6_stack();
+    st.ok("ifconfig", &["lo0", "up"]);
+    assert_eq!(
+        st.ok("route", &["add", "-inet6", "fe80::%en0/64", "-interface", "en0"]),
+        "add net fe80::%en0: gateway en0\n"
+    );
+    // The same prefix on another link is another route.
+    assert_eq!(
+        st.ok("route", &["add", "-inet6", "fe80::%lo0/64", "-interface", "lo0"]),
+        "add net fe80::%lo0: gateway lo0\n"
+    );
+    let g = st.ok("route", &["-n", "get", "-inet6", "fe80::5%en0"]);
+    assert!(
+        g.starts_with(
+            "   route to: fe80::5%en0\ndestination: fe80::%en0\n       mask: ffff:ffff:ffff:ffff::\n  \
+             interface: en0\n      flags: 0x841<UP,DONE,STATIC>\n"
+        ),
+        "{g}"
+    );
+    assert!(st
+        .ok("route", &["-n", "get", "-inet6", "fe80::5%lo0"])
+        .contains("  interface: lo0\n"));
+    // Without its zone a link-local destination is on no link.
+    let o = st.run("route", &["-n", "get", "-inet6", "fe80::5"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "route: writing to routing socket: not in table\n")
+    );
+    let t = st.ok("netstat", &["-rn", "-f", "inet6"]);
+    assert!(
+        t.contains("\nfe80::%en0/64                      link#2                         US "),
+        "{t}"
+    );
+    assert!(
+        t.contains("\nfe80::%lo0/64                      link#1                         US "),
+        "{t}"
+    );
+    assert_eq!(
+        st.ok("route", &["delete", "-inet6", "fe80::%lo0/64"]),
+        "delete net fe80::%lo0\n"
+    );
+    assert!(st
+        .ok("route", &["-n", "get", "-inet6", "fe80::5%en0"])
+        .contains("  interface: en0\n"));
 }

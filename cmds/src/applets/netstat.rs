@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
-    iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
+    iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtFamily, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
 };
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::Stack;
@@ -70,7 +70,7 @@ pub fn command() -> Command {
             Arg::new("family")
                 .short('f')
                 .value_name("address_family")
-                .help("Only this address family: inet, arp, link"),
+                .help("Only this address family: inet, inet6 (with -r), arp, link"),
         )
         .arg(
             Arg::new("interface")
@@ -173,9 +173,16 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
+    // The routing table shows either family; the other tables IPv4 only so far.
+    let rt_family = match m.get_one::<String>("family").map(String::as_str) {
+        Some("inet") => RtFamily::Inet,
+        Some("inet6") => RtFamily::Inet6,
+        _ => RtFamily::Any,
+    };
     let family = match m.get_one::<String>("family").map(String::as_str) {
         None => Family::Any,
         Some("inet") => Family::Inet,
+        Some("inet6") if rflag && sflag == 0 && !ifmode => Family::Any,
         Some("link") => Family::Link,
         Some("arp") => Family::Arp,
         Some("unix" | "local") => return fail(PROG, NOT_YET),
@@ -254,7 +261,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let r = match mode {
         Mode::Sideways(w) => sideways(&mut s, iface.as_deref(), w, count, bytes),
         Mode::Interfaces => interfaces(&mut s, iface.as_deref(), family, Names::new(numeric), bytes, wide, json),
-        Mode::Routes => routes(&mut s, numeric, json),
+        Mode::Routes => routes(&mut s, numeric, json, rt_family),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
         Mode::Arp => arp(&mut s, numeric, wide, json),
         Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), numeric, wide, json),
@@ -527,15 +534,20 @@ fn sideways(s: &mut Stack, only: Option<&str>, wait: u64, count: Option<u64>, by
     }
 }
 
-fn routes(s: &mut Stack, numeric: bool, json: bool) -> Result<(), ExitCode> {
+fn routes(s: &mut Stack, numeric: bool, json: bool, family: RtFamily) -> Result<(), ExitCode> {
     let mut routes: Vec<RtMsg> = s.route_dump().map_err(|e| fail(PROG, format!("route dump: {e}")))?;
+    routes.retain(|r| match family {
+        RtFamily::Any => true,
+        RtFamily::Inet => !r.is_inet6(),
+        RtFamily::Inet6 => r.is_inet6(),
+    });
     rtutil::sort_routes(&mut routes);
     let ifs = if_list(s)?;
     if json {
         let v: Vec<serde_json::Value> = routes.iter().map(|r| rtutil::route_json(r, &ifs)).collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        print!("{}", rtutil::routing_tables(&routes, &ifs, numeric, false));
+        print!("{}", rtutil::routing_tables(&routes, &ifs, numeric, false, family));
     }
     Ok(())
 }

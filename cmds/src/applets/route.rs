@@ -2,12 +2,13 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
-    encode, iff, IfInfo, Msg, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN, LINK_STATE_UP,
+    encode, iff, rtv, IfInfo, Msg, RtFamily, RtMetrics, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN,
+    LINK_STATE_UP,
 };
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::{Error, Stack};
@@ -24,15 +25,17 @@ pub fn command() -> Command {
         .override_usage(
             "route [-fnqSsv] command [[modifiers] args]\n       \
              route [-n] add|change|delete|get [-net|-host] destination [gateway] [netmask]\n       \
-             route [-nS] show [-inet] [--json]\n       \
-             route [-nqv] flush|flushall [-inet]\n       \
+             route [-nS] show [-inet|-inet6] [--json]\n       \
+             route [-nqv] flush|flushall [-inet|-inet6]\n       \
              route [-n] monitor [-c count]",
         )
         .after_help(
             "Commands: add, delete, change, get, show, flush, flushall, monitor.\n\
-             Modifiers: -net, -host, -netmask MASK, -prefixlen N, -interface (or -iface), -ifp IF, \
-             -reject, -noreject, -blackhole, -noblackhole, -static, -nostatic, -proto1, -proto2, \
-             -mtu N, -inet.\n\
+             Modifiers: -inet, -inet6, -net, -host, -netmask MASK, -prefixlen N, -interface (or \
+             -iface), -link, -ifp IF, -ifa ADDR, -cloning, -connected, -llinfo, -xresolve, -reject, \
+             -noreject, -blackhole, -noblackhole, -static, -nostatic, -proto1, -proto2, -mtu N, \
+             -hopcount N, -expire N, -recvpipe N, -sendpipe N, -ssthresh N, -rtt N, -rttvar N, \
+             -lock (the next metric), -lockrest (every later metric).\n\
              The destination is `default`, an address, or NET/LEN. As on NetBSD, `128.32` is the host \
              128.0.0.32, `-net 128.32` the network 128.32.0.0/16 and `-net 10` the network 10/8.",
         )
@@ -121,13 +124,25 @@ struct RouteArgs {
     dest_text: String,
     /// The gateway as typed.
     gateway_text: Option<String>,
-    dst: Ipv4Addr,
+    /// `-inet6`: an IPv6 route.
+    inet6: bool,
+    dst: IpAddr,
+    /// The `%zone` of a scoped IPv6 destination, as typed.
+    dst_zone: Option<String>,
     /// None for a host route.
     prefixlen: Option<u8>,
-    gateway: Option<Ipv4Addr>,
+    gateway: Option<IpAddr>,
+    /// The `%zone` of a scoped IPv6 gateway (`fe80::1%en0`).
+    gw_zone: Option<String>,
     ifp: Option<String>,
+    /// `-ifa`: the source address.
+    ifa: Option<IpAddr>,
     flags: u32,
     mtu: u32,
+    rmx: RtMetrics,
+    /// RTV_* bits of the metrics given, and of those locked.
+    inits: u32,
+    locks: u32,
     /// Warnings NetBSD prints for old-style trailing arguments.
     warnings: Vec<String>,
 }
@@ -137,18 +152,44 @@ impl RouteArgs {
         self.prefixlen.is_none()
     }
 
-    fn msg(&self) -> RtMsg {
-        RtMsg {
+    /// The routing message, with `%zone` names made interface indexes.
+    fn msg(&self, ifs: &[IfInfo]) -> Result<RtMsg, BadArgs> {
+        Ok(RtMsg {
             rtm_flags: self.flags,
-            rtm_index: 0,
             dst: Some(self.dst),
+            dst_scope: zone(&self.dst_zone, ifs)?,
             gateway: self.gateway,
+            gateway_scope: zone(&self.gw_zone, ifs)?,
             prefixlen: self.prefixlen,
             ifp: self.ifp.clone(),
-            ifa: None,
+            ifa: self.ifa,
             mtu: self.mtu,
-            use_count: 0,
-        }
+            rmx: self.rmx,
+            rtm_inits: self.inits,
+            rmx_locks: self.locks,
+            ..Default::default()
+        })
+    }
+}
+
+/// A `%zone`: an interface name or index (getaddrinfo's scope id).
+fn zone(z: &Option<String>, ifs: &[IfInfo]) -> Result<u32, BadArgs> {
+    let Some(z) = z else { return Ok(0) };
+    if let Some(i) = ifs.iter().find(|i| i.name == *z) {
+        return Ok(u32::from(i.index));
+    }
+    z.parse::<u32>()
+        .ok()
+        .filter(|n| *n != 0)
+        .ok_or_else(|| BadArgs::Fail(format!("%{z}: bad value")))
+}
+
+/// An IPv6 address argument, with its `%zone` split off.
+fn addr6(s: &str) -> Option<(Ipv6Addr, Option<String>)> {
+    match s.split_once('%') {
+        Some((a, z)) if !z.is_empty() => Some((a.parse().ok()?, Some(z.to_string()))),
+        Some(_) => None,
+        None => Some((s.parse().ok()?, None)),
     }
 }
 
@@ -162,9 +203,15 @@ fn parse_netmask(s: &str) -> Result<u8, BadArgs> {
 }
 
 fn parse_prefixlen(s: &str) -> Result<u8, BadArgs> {
+    parse_prefixlen_af(s, false)
+}
+
+/// A prefix length: 0-32, or 0-128 for IPv6.
+fn parse_prefixlen_af(s: &str, inet6: bool) -> Result<u8, BadArgs> {
+    let max = if inet6 { 128 } else { 32 };
     s.parse::<u8>()
         .ok()
-        .filter(|l| *l <= 32)
+        .filter(|l| *l <= max)
         .ok_or_else(|| BadArgs::Fail(format!("{s}: bad value")))
 }
 
@@ -177,31 +224,19 @@ fn host_addr(s: &str) -> Option<Ipv4Addr> {
 
 /// Keywords that NetBSD's route knows but this stack cannot honour: refused, never ignored.
 const UNSUPPORTED: &[&str] = &[
-    "inet6",
-    "link",
-    "atalk",
-    "mpls",
-    "tag",
-    "sa",
-    "xns",
-    "iso",
-    "cloning",
-    "nocloning",
-    "cloned",
-    "nocloned",
-    "xresolve",
-    "llinfo",
-    "proxy",
-    "connected",
-    "noconnected",
-    "lock",
-    "lockrest",
-    "ifa",
-    "genmask",
+    "atalk", "mpls", "tag", "sa", "xns", "iso", "cloned", "nocloned", "proxy", "genmask",
 ];
-/// Metrics other than the MTU, which this stack does not keep.
-const METRICS: &[&str] = &[
-    "hopcount", "expire", "recvpipe", "sendpipe", "ssthresh", "rtt", "rttvar",
+
+/// The metric keywords and their RTV_* bits.
+const METRICS: &[(&str, u32)] = &[
+    ("mtu", rtv::MTU),
+    ("hopcount", rtv::HOPCOUNT),
+    ("expire", rtv::EXPIRE),
+    ("recvpipe", rtv::RPIPE),
+    ("sendpipe", rtv::SPIPE),
+    ("ssthresh", rtv::SSTHRESH),
+    ("rtt", rtv::RTT),
+    ("rttvar", rtv::RTTVAR),
 ];
 
 /// route(8)'s grammar for add, delete, change and get (NetBSD's `newroute`).
@@ -209,16 +244,25 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
     let mut r = RouteArgs {
         dest_text: String::new(),
         gateway_text: None,
-        dst: Ipv4Addr::UNSPECIFIED,
+        inet6: false,
+        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dst_zone: None,
         prefixlen: None,
         gateway: None,
+        gw_zone: None,
         ifp: None,
+        ifa: None,
         flags: rtf::STATIC,
         mtu: 0,
+        rmx: RtMetrics::default(),
+        inits: 0,
+        locks: 0,
         warnings: Vec::new(),
     };
-    let (mut net, mut host, mut iface) = (false, false, false);
-    let (mut netmask, mut prefixlen): (Option<u8>, Option<u8>) = (None, None);
+    let (mut net, mut host, mut iface, mut link) = (false, false, false, false);
+    let (mut netmask, mut prefixlen): (Option<String>, Option<String>) = (None, None);
+    let (mut locking, mut lockrest) = (false, false);
+    let mut ifa_text: Option<String> = None;
     let mut dest: Option<String> = None;
     let mut gateway: Option<String> = None;
     let mut rest: Vec<String> = Vec::new();
@@ -240,15 +284,19 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
                 .ok_or_else(|| BadArgs::Usage(format!("botched keyword: {kw}")))
         };
         match kw {
+            "inet" => r.inet6 = false,
+            "inet6" => r.inet6 = true,
+            "link" => link = true,
             "net" => net = true,
             "host" => host = true,
             "netmask" => {
-                netmask = Some(parse_netmask(&value()?)?);
+                netmask = Some(value()?);
                 net = true;
             }
-            "prefixlen" => prefixlen = Some(parse_prefixlen(&value()?)?),
+            "prefixlen" => prefixlen = Some(value()?),
             "interface" | "iface" => iface = true,
             "ifp" => r.ifp = Some(value()?),
+            "ifa" => ifa_text = Some(value()?),
             "static" => r.flags |= rtf::STATIC,
             "nostatic" => r.flags &= !rtf::STATIC,
             "reject" => r.flags |= rtf::REJECT,
@@ -257,17 +305,37 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
             "noblackhole" => r.flags &= !rtf::BLACKHOLE,
             "proto1" => r.flags |= rtf::PROTO1,
             "proto2" => r.flags |= rtf::PROTO2,
-            "inet" => {}
-            "mtu" => {
-                let v = value()?;
-                r.mtu = v.parse().map_err(|_| BadArgs::Fail(format!("{v}: bad value")))?;
-            }
+            "cloning" | "connected" => r.flags |= rtf::CONNECTED,
+            "nocloning" | "noconnected" => r.flags &= !rtf::CONNECTED,
+            "llinfo" => r.flags |= rtf::LLDATA,
+            "xresolve" => r.flags |= rtf::XRESOLVE,
+            "lock" => locking = true,
+            "lockrest" => lockrest = true,
             "dst" => dest = Some(value()?),
             "gateway" => gateway = Some(value()?),
-            k if METRICS.contains(&k) => {
-                return Err(BadArgs::Fail(format!(
-                    "-{k}: this stack keeps no such metric (only -mtu)"
-                )))
+            k if METRICS.iter().any(|(n, _)| *n == k) => {
+                let bit = METRICS.iter().find(|(n, _)| *n == k).map_or(0, |(_, b)| *b);
+                let v = value()?;
+                let bad = || BadArgs::Fail(format!("{v}: bad value"));
+                if bit == rtv::EXPIRE {
+                    r.rmx.expire = v.parse().map_err(|_| bad())?;
+                } else {
+                    let n: u32 = v.parse().map_err(|_| bad())?;
+                    match bit {
+                        rtv::MTU => r.mtu = n,
+                        rtv::HOPCOUNT => r.rmx.hopcount = n,
+                        rtv::RPIPE => r.rmx.recvpipe = n,
+                        rtv::SPIPE => r.rmx.sendpipe = n,
+                        rtv::SSTHRESH => r.rmx.ssthresh = n,
+                        rtv::RTT => r.rmx.rtt = n,
+                        _ => r.rmx.rttvar = n,
+                    }
+                }
+                r.inits |= bit;
+                if locking || lockrest {
+                    r.locks |= bit;
+                }
+                locking = false;
             }
             k if UNSUPPORTED.contains(&k) => return Err(BadArgs::Fail(format!("-{k}: not supported by this stack"))),
             k => return Err(BadArgs::Usage(format!("botched keyword: {k}"))),
@@ -290,7 +358,10 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
             }
             iface = false;
         }
-        [x] => netmask = Some(parse_netmask(x)?),
+        [x] => {
+            netmask = Some(x.clone());
+            net = true;
+        }
         [_, x, ..] => return Err(BadArgs::Usage(format!("botched keyword: {x}"))),
     }
     let Some(dest) = dest else {
@@ -302,12 +373,86 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
     if host && net {
         return Err(BadArgs::Fail("-host and -net conflict".into()));
     }
+    let inet6 = r.inet6;
+    let netmask = match netmask {
+        Some(m) if inet6 => Some(match m.strip_prefix('/') {
+            Some(l) => parse_prefixlen_af(l, true)?,
+            None => m
+                .parse::<Ipv6Addr>()
+                .ok()
+                .and_then(rtutil::mask_len6)
+                .ok_or_else(|| BadArgs::Fail(format!("{m}: bad value")))?,
+        }),
+        Some(m) => Some(parse_netmask(&m)?),
+        None => None,
+    };
+    let prefixlen = prefixlen.map(|p| parse_prefixlen_af(&p, inet6)).transpose()?;
 
-    // The destination, as NetBSD's getaddr(RTA_DST) reads it.
+    if inet6 {
+        parse_dest6(&mut r, &dest, net || prefixlen.is_some(), host, netmask.or(prefixlen))?;
+    } else {
+        parse_dest4(&mut r, &dest, net, host, netmask, prefixlen)?;
+    }
+
+    if let Some(t) = &ifa_text {
+        r.ifa = Some(
+            if inet6 {
+                addr6(t).map(|(a, _)| IpAddr::V6(a))
+            } else {
+                host_addr(t).map(IpAddr::V4)
+            }
+            .ok_or_else(|| BadArgs::Fail(format!("{t}: bad value")))?,
+        );
+    }
+    if let Some(g) = &gateway {
+        let as_if = (iface || link) && !g.is_empty() && g.chars().all(|c| c.is_ascii_alphanumeric());
+        let parsed = if link {
+            None
+        } else if inet6 {
+            addr6(g).map(|(a, z)| {
+                r.gw_zone = z;
+                IpAddr::V6(a)
+            })
+        } else {
+            host_addr(g).map(IpAddr::V4)
+        };
+        match parsed {
+            Some(a) => r.gateway = Some(a),
+            // `-interface en0` / `-link en0`: the interface by name (NetBSD wants its address
+            // or a link-level address).
+            None if as_if => {
+                if r.ifp.is_none() {
+                    r.ifp = Some(g.clone());
+                }
+                iface = true;
+            }
+            None => return Err(BadArgs::Fail(format!("{g}: bad value"))),
+        }
+    }
+    r.gateway_text = gateway;
+    r.flags |= rtf::UP;
+    if r.is_host() {
+        r.flags |= rtf::HOST;
+    }
+    if !iface {
+        r.flags |= rtf::GATEWAY;
+    }
+    Ok(r)
+}
+
+/// An IPv4 destination, as NetBSD's getaddr(RTA_DST) reads it.
+fn parse_dest4(
+    r: &mut RouteArgs,
+    dest: &str,
+    mut net: bool,
+    host: bool,
+    netmask: Option<u8>,
+    prefixlen: Option<u8>,
+) -> Result<(), BadArgs> {
     let bad = || BadArgs::Fail(format!("{dest}: bad value"));
     let (dst, mut len): (u32, Option<u8>) = if dest == "default" {
         net = true;
-        r.dest_text = dest.clone();
+        r.dest_text = dest.to_string();
         (0, Some(0))
     } else if let Some((a, l)) = dest.split_once('/') {
         r.dest_text = a.to_string();
@@ -319,14 +464,14 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
         let l = parse_prefixlen(l)?;
         (v.ok_or_else(bad)?, Some(l))
     } else {
-        r.dest_text = dest.clone();
+        r.dest_text = dest.to_string();
         let class = |(a, m): (u32, u32)| (a, rtutil::mask_len(m));
-        match rtutil::inet_aton(&dest).filter(|_| !net) {
+        match rtutil::inet_aton(dest).filter(|_| !net) {
             Some(v) if rtutil::inet_lnaof(v) != 0 => (v, None),
             Some(v) => class(rtutil::make_net_and_mask(v)),
-            None => match rtutil::inet_network(&dest) {
+            None => match rtutil::inet_network(dest) {
                 Some(n) => class(rtutil::make_net_and_mask(n)),
-                None => (u32::from(rtutil::host_by_name(&dest).ok_or_else(bad)?), None),
+                None => (u32::from(rtutil::host_by_name(dest).ok_or_else(bad)?), None),
             },
         }
     };
@@ -344,30 +489,43 @@ fn parse_route(cmd: &str, args: &[String], quiet: bool) -> Result<RouteArgs, Bad
     if len == Some(32) && !net {
         len = None;
     }
-    r.dst = Ipv4Addr::from(dst);
+    r.dst = IpAddr::V4(Ipv4Addr::from(dst));
     r.prefixlen = len;
+    Ok(())
+}
 
-    if let Some(g) = &gateway {
-        match host_addr(g) {
-            Some(a) => r.gateway = Some(a),
-            // `-interface en0`: the interface by name (NetBSD wants its address).
-            None if iface && !g.is_empty() && g.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                if r.ifp.is_none() {
-                    r.ifp = Some(g.clone());
-                }
-            }
-            None => return Err(BadArgs::Fail(format!("{g}: bad value"))),
-        }
+/// An IPv6 destination: `default`, `ADDR[%zone]`, `ADDR/LEN`, with `-prefixlen` or an IPv6
+/// `-netmask`; without a length a host route (/128).
+fn parse_dest6(r: &mut RouteArgs, dest: &str, net: bool, host: bool, len: Option<u8>) -> Result<(), BadArgs> {
+    let bad = || BadArgs::Fail(format!("{dest}: bad value"));
+    r.dest_text = dest.split('/').next().unwrap_or(dest).to_string();
+    let (a, mut l) = if dest == "default" {
+        (Ipv6Addr::UNSPECIFIED, Some(0))
+    } else if let Some((a, l)) = dest.split_once('/') {
+        let (a, z) = addr6(a).ok_or_else(bad)?;
+        r.dst_zone = z;
+        (a, Some(parse_prefixlen_af(l, true)?))
+    } else {
+        let (a, z) = addr6(dest).ok_or_else(bad)?;
+        r.dst_zone = z;
+        (a, None)
+    };
+    if let Some(n) = len {
+        l = Some(n);
     }
-    r.gateway_text = gateway;
-    r.flags |= rtf::UP;
-    if r.is_host() {
-        r.flags |= rtf::HOST;
+    if host && len.is_none() {
+        l = None;
     }
-    if !iface {
-        r.flags |= rtf::GATEWAY;
+    if l.is_none() && net {
+        return Err(BadArgs::Fail(format!("{dest}: -net needs -prefixlen or a length")));
     }
-    Ok(r)
+    if l == Some(128) && !net {
+        l = None;
+    }
+    let v = u128::from(a) & u128::MAX.checked_shl(128 - u32::from(l.unwrap_or(128))).unwrap_or(0);
+    r.dst = IpAddr::V6(Ipv6Addr::from(v));
+    r.prefixlen = l;
+    Ok(())
 }
 
 /// route(8)'s words for the errors of the routing socket.
@@ -376,6 +534,8 @@ fn route_strerror(e: &Error) -> String {
         Some(libc::ESRCH) => "not in table".into(),
         Some(libc::EBUSY) => "entry in use".into(),
         Some(libc::ENOBUFS) => "routing table overflow".into(),
+        // NetBSD's strerror wording (Linux's ends "by protocol").
+        Some(libc::EAFNOSUPPORT) => "Address family not supported by protocol family".into(),
         _ => e.strerror(),
     }
 }
@@ -439,14 +599,16 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return usage(Some("--json goes with show and get"));
     }
     // Check the arguments before touching the stack: a bad line changes nothing.
+    let mut family = RtFamily::Any;
     let req = match cmd.as_str() {
         "add" | "delete" | "change" | "get" => match parse_route(&cmd, &rest, o.quiet) {
             Ok(r) => Some(r),
             Err(b) => return bad_args(b),
         },
         "show" | "flush" | "flushall" => {
-            if let Err(b) = family_args(&rest) {
-                return bad_args(b);
+            match family_args(&rest) {
+                Ok(f) => family = f,
+                Err(b) => return bad_args(b),
             }
             None
         }
@@ -469,14 +631,14 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Err(c) => return c,
     };
     if o.flush && cmd != "flush" && cmd != "flushall" && cmd != "show" && cmd != "monitor" {
-        if let Err(c) = flush(&mut s, &o, false) {
+        if let Err(c) = flush(&mut s, &o, false, RtFamily::Any) {
             return c;
         }
     }
     let r = match (cmd.as_str(), req) {
-        ("show", _) => show(&mut s, &o),
-        ("flush", _) => flush(&mut s, &o, false),
-        ("flushall", _) => flush(&mut s, &o, true),
+        ("show", _) => show(&mut s, &o, family),
+        ("flush", _) => flush(&mut s, &o, false, family),
+        ("flushall", _) => flush(&mut s, &o, true, family),
         ("monitor", _) => monitor(&mut s, &o, monitor_count),
         ("get", Some(r)) => get(&mut s, &o, &r),
         (_, Some(r)) => change_table(&mut s, &o, &cmd, &r),
@@ -488,12 +650,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// The optional address family of show and flush: `-inet` is the only one here.
-fn family_args(rest: &[String]) -> Result<(), BadArgs> {
+/// The optional address family of show and flush: `-inet` or `-inet6`.
+fn family_args(rest: &[String]) -> Result<RtFamily, BadArgs> {
     match rest {
-        [] => Ok(()),
-        [f] if f == "-inet" => Ok(()),
-        [f] if f == "-inet6" => Err(BadArgs::Fail("-inet6: not supported by this stack".into())),
+        [] => Ok(RtFamily::Any),
+        [f] if f == "-inet" => Ok(RtFamily::Inet),
+        [f] if f == "-inet6" => Ok(RtFamily::Inet6),
         [f, ..] => Err(BadArgs::Usage(format!(
             "botched keyword: {}",
             f.trim_start_matches('-')
@@ -525,7 +687,8 @@ fn change_table(s: &mut Stack, o: &Opts, cmd: &str, r: &RouteArgs) -> Result<(),
         eprintln!("{PROG}: {w}");
     }
     let mut names = Names::new(o.numeric);
-    let m = r.msg();
+    let ifs = zones_ifs(s, r);
+    let m = r.msg(&ifs).map_err(bad_args)?;
     if o.verbose {
         print_request(s, cmd, &m, &mut names);
     }
@@ -558,18 +721,32 @@ fn interfaces(s: &mut Stack) -> Vec<IfInfo> {
     s.if_list(None).unwrap_or_default()
 }
 
+/// The interfaces when a `%zone` needs naming, else none: asking costs a message, and
+/// route's requests carry the seq NetBSD's would.
+fn zones_ifs(s: &mut Stack, r: &RouteArgs) -> Vec<IfInfo> {
+    if r.dst_zone.is_some() || r.gw_zone.is_some() {
+        interfaces(s)
+    } else {
+        Vec::new()
+    }
+}
+
 /// `route get`: the route a destination takes, in NetBSD's block.
 fn get(s: &mut Stack, o: &Opts, r: &RouteArgs) -> Result<(), ExitCode> {
     let mut names = Names::new(o.numeric);
-    let m = RtMsg { ifp: None, ..r.msg() };
+    let ifs = zones_ifs(s, r);
+    let m = RtMsg {
+        ifp: None,
+        ..r.msg(&ifs).map_err(bad_args)?
+    };
     if o.verbose {
         print_request(s, "get", &m, &mut names);
     }
-    let got = s.route_get(m).map_err(|e| {
+    let got = s.route_get(m.clone()).map_err(|e| {
         socket_fail(&e);
         ExitCode::from(EXIT_FAILURE)
     })?;
-    let ifs = interfaces(s);
+    let ifs = if ifs.is_empty() { interfaces(s) } else { ifs };
     if o.json {
         let mut v = rtutil::route_json(&got, &ifs);
         v["route_to"] = serde_json::json!(r.dst.to_string());
@@ -579,72 +756,103 @@ fn get(s: &mut Stack, o: &Opts, r: &RouteArgs) -> Result<(), ExitCode> {
     if o.short {
         return match got.gateway.filter(|_| got.rtm_flags & rtf::GATEWAY != 0) {
             Some(g) => {
-                println!("{}", names.host(g));
+                println!("{}", rtutil::ip_name(g, got.gateway_scope, &ifs, &mut names));
                 Ok(())
             }
             None => Err(ExitCode::from(EXIT_FAILURE)),
         };
     }
-    print!("{}", format_get(r.dst, &got, &mut names));
+    let to = rtutil::ip_name(r.dst, m.dst_scope, &ifs, &mut names);
+    print!("{}", format_get(&to, &got, &ifs, &mut names, unix_now()));
     if o.verbose {
         print!("{}", common_tail(&got, &ifs, &mut names));
     }
     Ok(())
 }
 
-/// NetBSD's print_getmsg.
-fn format_get(to: Ipv4Addr, g: &RtMsg, names: &mut Names) -> String {
-    let mut out = format!("   route to: {}\n", names.host(to));
-    let dst = g.dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    out += &format!("destination: {}\n", names.host(dst));
+/// Seconds since the epoch, for the expire column.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A route's mask as `route get` prints it: `default` for a zero-length one, else the mask
+/// address.
+fn mask_text(r: &RtMsg, len: u8) -> String {
+    if len == 0 {
+        "default".to_string()
+    } else if r.is_inet6() {
+        rtutil::len_mask6(len).to_string()
+    } else {
+        Ipv4Addr::from(rtutil::len_mask(len)).to_string()
+    }
+}
+
+/// NetBSD's print_getmsg: the route, `flags: 0x%x<NAMES>`, and the metrics with `L` after
+/// each locked one (rtt and rttvar in milliseconds, expire as seconds from now).
+fn format_get(to: &str, g: &RtMsg, ifs: &[IfInfo], names: &mut Names, now: i64) -> String {
+    let mut out = format!("   route to: {to}\n");
+    let dst = g.dst.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    out += &format!("destination: {}\n", rtutil::ip_name(dst, g.dst_scope, ifs, names));
     if let Some(len) = g.prefixlen {
-        let mask = Ipv4Addr::from(rtutil::len_mask(len));
-        let shown = if len == 0 {
-            "default".to_string()
-        } else {
-            mask.to_string()
-        };
-        out += &format!("       mask: {shown}\n");
+        out += &format!("       mask: {}\n", mask_text(g, len));
     }
     if let Some(gw) = g.gateway.filter(|_| g.rtm_flags & rtf::GATEWAY != 0) {
-        out += &format!("    gateway: {}\n", names.host(gw));
+        out += &format!("    gateway: {}\n", rtutil::ip_name(gw, g.gateway_scope, ifs, names));
     }
     if let Some(a) = g.ifa {
-        out += &format!(" local addr: {}\n", names.host(a));
+        out += &format!(" local addr: {}\n", rtutil::ip_name(a, 0, ifs, names));
     }
     if let Some(i) = &g.ifp {
         out += &format!("  interface: {i}\n");
     }
-    out += &format!("      flags: {}\n", rtutil::route_flags(g.rtm_flags));
+    out += &format!("      flags: {}\n", rtutil::route_flags_hex(g.rtm_flags));
     out += " recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire\n";
-    for _ in 0..6 {
-        out += &format!("{:>8}{} ", 0, ' ');
-    }
-    out += &format!("{:>8}{} ", g.mtu, ' ');
-    out += &format!("{:>8}{}\n", 0, ' ');
+    let lock = |bit: u32| if g.rmx_locks & bit != 0 { 'L' } else { ' ' };
+    let msec = |us: u32| (i64::from(us) + 500) / 1000;
+    let expire = if g.rmx.expire != 0 { g.rmx.expire - now } else { 0 };
+    let cols: [(i64, u32); 8] = [
+        (i64::from(g.rmx.recvpipe), rtv::RPIPE),
+        (i64::from(g.rmx.sendpipe), rtv::SPIPE),
+        (i64::from(g.rmx.ssthresh), rtv::SSTHRESH),
+        (msec(g.rmx.rtt), rtv::RTT),
+        (msec(g.rmx.rttvar), rtv::RTTVAR),
+        (i64::from(g.rmx.hopcount), rtv::HOPCOUNT),
+        (i64::from(g.mtu), rtv::MTU),
+        (expire, rtv::EXPIRE),
+    ];
+    let cells: Vec<String> = cols.iter().map(|(v, b)| format!("{v:>8}{}", lock(*b))).collect();
+    out += &cells.join(" ");
+    out += "\n";
     out
 }
 
 /// `route show`: the table, as `netstat -r`.
-fn show(s: &mut Stack, o: &Opts) -> Result<(), ExitCode> {
+fn show(s: &mut Stack, o: &Opts, family: RtFamily) -> Result<(), ExitCode> {
     let mut routes = s
         .route_dump()
         .map_err(|e| crate::common::fail(PROG, format!("route dump: {e}")))?;
+    routes.retain(|r| match family {
+        RtFamily::Any => true,
+        RtFamily::Inet => !r.is_inet6(),
+        RtFamily::Inet6 => r.is_inet6(),
+    });
     rtutil::sort_routes(&mut routes);
     let ifs = interfaces(s);
     if o.json {
         let v: Vec<serde_json::Value> = routes.iter().map(|r| rtutil::route_json(r, &ifs)).collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        print!("{}", rtutil::routing_tables(&routes, &ifs, o.numeric, o.spaced));
+        print!("{}", rtutil::routing_tables(&routes, &ifs, o.numeric, o.spaced, family));
     }
     Ok(())
 }
 
 /// `route flush` / `flushall`: each route removed, `DEST GATEWAY done`.
-fn flush(s: &mut Stack, o: &Opts, all: bool) -> Result<(), ExitCode> {
+fn flush(s: &mut Stack, o: &Opts, all: bool, family: RtFamily) -> Result<(), ExitCode> {
     let ifs = interfaces(s);
-    let mut gone = s.route_flush(all).map_err(|e| {
+    let mut gone = s.route_flush(all, family).map_err(|e| {
         socket_fail(&e);
         ExitCode::from(EXIT_FAILURE)
     })?;
@@ -662,7 +870,7 @@ fn flush(s: &mut Stack, o: &Opts, all: bool) -> Result<(), ExitCode> {
             let len = encode(&msg, 0, std::process::id(), 0, 0).len();
             print!("{}", format_msg(len, std::process::id(), 0, 0, &msg, &ifs, &mut names));
         } else {
-            let dst = rtutil::dest_name(r, &mut names);
+            let dst = rtutil::dest_name(r, &ifs, &mut names);
             let gw = rtutil::gateway_name(r, &ifs, &mut names);
             println!("{dst:<20.20} {gw:<20.20} done");
         }
@@ -763,32 +971,35 @@ fn addrs_block(list: &[(u32, String)]) -> String {
 fn rt_addrs(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> Vec<(u32, String)> {
     let mut v = Vec::new();
     if let Some(d) = r.dst {
-        v.push((0x1, names.host(d)));
+        v.push((0x1, rtutil::ip_name(d, r.dst_scope, ifs, names)));
     }
     if r.gateway.is_some() || r.rtm_index != 0 || r.rtm_flags & rtf::LOCAL != 0 {
         v.push((0x2, rtutil::gateway_name(r, ifs, names)));
     }
     if let Some(l) = r.prefixlen {
-        let m = if l == 0 {
-            "default".to_string()
-        } else {
-            Ipv4Addr::from(rtutil::len_mask(l)).to_string()
-        };
-        v.push((0x4, m));
+        v.push((0x4, mask_text(r, l)));
     }
     if let Some(i) = &r.ifp {
         v.push((0x10, i.clone()));
     }
     if let Some(a) = r.ifa {
-        v.push((0x20, names.host(a)));
+        v.push((0x20, rtutil::ip_name(a, 0, ifs, names)));
     }
     v
 }
 
 /// `locks:  inits: ` and the addresses (pmsg_common).
 fn common_tail(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> String {
-    let inits = if r.mtu != 0 { "<mtu>" } else { "" };
-    format!("\nlocks:  inits: {inits}{}", addrs_block(&rt_addrs(r, ifs, names)))
+    let mut inits = r.rtm_inits;
+    if r.mtu != 0 {
+        inits |= rtv::MTU;
+    }
+    format!(
+        "\nlocks: {} inits: {}{}",
+        rtutil::bits(r.rmx_locks, rtv::NAMES),
+        rtutil::bits(inits, rtv::NAMES),
+        addrs_block(&rt_addrs(r, ifs, names))
+    )
 }
 
 /// One routing message as `route monitor` prints it (NetBSD's print_rtmsg).
@@ -917,7 +1128,7 @@ mod tests {
         let r = p("add", "default 10.0.0.1").unwrap();
         assert_eq!(
             (r.dst, r.prefixlen, r.dest_text.as_str()),
-            (Ipv4Addr::UNSPECIFIED, Some(0), "default")
+            (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Some(0), "default")
         );
         assert_eq!(ok("add", "0.0.0.0 10.0.0.1").1, Some(0));
     }
@@ -957,6 +1168,43 @@ mod tests {
     }
 
     #[test]
+    fn inet6_destinations() {
+        let r = p("add", "-inet6 2001:db8::/64 fe80::1%en0").unwrap();
+        assert_eq!(r.dst, "2001:db8::".parse::<IpAddr>().unwrap());
+        assert_eq!((r.prefixlen, r.dest_text.as_str()), (Some(64), "2001:db8::"));
+        assert_eq!(r.gateway, Some("fe80::1".parse().unwrap()));
+        assert_eq!(r.gw_zone.as_deref(), Some("en0"));
+        assert_eq!(r.flags, UGS);
+        let r = p("add", "-inet6 2001:db8:1:2:: -prefixlen 48 2001:db8::1").unwrap();
+        assert_eq!((r.dst.to_string(), r.prefixlen), ("2001:db8:1::".into(), Some(48)));
+        let r = p("add", "-inet6 default fe80::1%2").unwrap();
+        assert_eq!((r.dst.to_string(), r.prefixlen), ("::".into(), Some(0)));
+        let r = p("add", "-inet6 2001:db8::5 2001:db8::1").unwrap();
+        assert_eq!((r.prefixlen, r.flags & rtf::HOST), (None, rtf::HOST));
+        let r = p("add", "-inet6 2001:db8::/64 -interface en0").unwrap();
+        assert_eq!(
+            (r.gateway, r.ifp.as_deref(), r.flags & rtf::GATEWAY),
+            (None, Some("en0"), 0)
+        );
+        let r = p("add", "-inet6 2001:db8:: -netmask ffff:ffff:: 2001:db8::1").unwrap();
+        assert_eq!(r.prefixlen, Some(32));
+        assert_eq!(
+            p("add", "-inet6 2001:db8::/129 2001:db8::1"),
+            Err(BadArgs::Fail("129: bad value".into()))
+        );
+        // Without -inet6 an IPv6 address is no address, as on NetBSD.
+        assert!(matches!(p("add", "2001:db8::1 10.0.0.1"), Err(BadArgs::Fail(_))));
+        assert_eq!(
+            p("add", "-inet6 10.1 ::1"),
+            Err(BadArgs::Fail("10.1: bad value".into()))
+        );
+        assert!(matches!(
+            p("add", "-inet6 2001:db8::/64 fe80::1%"),
+            Err(BadArgs::Fail(_))
+        ));
+    }
+
+    #[test]
     fn modifiers() {
         let r = p("add", "-net 10.2 -interface 10.0.0.2").unwrap();
         assert_eq!(r.flags, rtf::UP | rtf::STATIC);
@@ -975,6 +1223,38 @@ mod tests {
         assert_eq!(
             p("add", "10.9.9.9 10.0.0.1 -static").unwrap().flags & rtf::STATIC,
             rtf::STATIC
+        );
+        // Metrics and locks: -lock locks the next metric only, -lockrest every later one.
+        let r = p(
+            "add",
+            "10.9.9.9 10.0.0.1 -hopcount 3 -lock -mtu 1300 -rtt 20000 -lockrest -ssthresh 9 -expire 77",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.rmx.hopcount, r.mtu, r.rmx.rtt, r.rmx.ssthresh, r.rmx.expire),
+            (3, 1300, 20000, 9, 77)
+        );
+        assert_eq!(
+            r.inits,
+            rtv::HOPCOUNT | rtv::MTU | rtv::RTT | rtv::SSTHRESH | rtv::EXPIRE
+        );
+        assert_eq!(r.locks, rtv::MTU | rtv::SSTHRESH | rtv::EXPIRE);
+        let r = p(
+            "add",
+            "-net 10.2 10.0.0.1 -ifa 10.0.0.9 -cloning -llinfo -xresolve -recvpipe 1 -sendpipe 2 -rttvar 3",
+        )
+        .unwrap();
+        assert_eq!(r.ifa, Some("10.0.0.9".parse().unwrap()));
+        assert_eq!(r.flags, UGS | rtf::CONNECTED | rtf::LLDATA | rtf::XRESOLVE);
+        assert_eq!((r.rmx.recvpipe, r.rmx.sendpipe, r.rmx.rttvar), (1, 2, 3));
+        assert_eq!(
+            p("add", "-net 10.2 10.0.0.1 -connected -noconnected").unwrap().flags,
+            UGS
+        );
+        let r = p("add", "-net 10.2 -link en0").unwrap();
+        assert_eq!(
+            (r.gateway, r.ifp.as_deref(), r.flags & rtf::GATEWAY),
+            (None, Some("en0"), 0)
         );
         // Old trailing forms.
         let r = p("add", "10.9.9.9 10.0.0.2 0").unwrap();
@@ -1027,13 +1307,19 @@ mod tests {
             Err(BadArgs::Fail("nohost.invalid: bad value".into()))
         );
         assert_eq!(p("add", "10.1 en0"), Err(BadArgs::Fail("en0: bad value".into())));
-        assert!(matches!(p("add", "10.1 10.0.0.1 -hopcount 3"), Err(BadArgs::Fail(_))));
-        assert!(matches!(p("add", "10.1 10.0.0.1 -ifa 10.0.0.2"), Err(BadArgs::Fail(_))));
+        assert!(matches!(p("add", "10.1 10.0.0.1 -hopcount x"), Err(BadArgs::Fail(_))));
+        assert!(matches!(
+            p("add", "10.1 10.0.0.1 -ifa nohost.invalid"),
+            Err(BadArgs::Fail(_))
+        ));
+        assert!(matches!(p("add", "10.1 10.0.0.1 -proxy"), Err(BadArgs::Fail(_))));
         assert!(matches!(
             p("add", "10.1 10.0.0.1 255.255.0.0 extra"),
             Err(BadArgs::Usage(_))
         ));
-        assert_eq!(family_args(&["-inet".into()]), Ok(()));
+        assert_eq!(family_args(&["-inet".into()]), Ok(RtFamily::Inet));
+        assert_eq!(family_args(&["-inet6".into()]), Ok(RtFamily::Inet6));
+        assert_eq!(family_args(&[]), Ok(RtFamily::Any));
         assert!(matches!(family_args(&["-foo".into()]), Err(BadArgs::Usage(_))));
     }
 
@@ -1048,16 +1334,57 @@ mod tests {
             ifp: Some("en0".into()),
             ifa: Some("10.0.0.2".parse().unwrap()),
             mtu: 1400,
-            use_count: 0,
+            ..Default::default()
         };
         let mut names = Names::new(true);
         assert_eq!(
-            format_get("10.1.2.3".parse().unwrap(), &g, &mut names),
+            format_get("10.1.2.3", &g, &[], &mut names, 1000),
             "   route to: 10.1.2.3\n\
              destination: 10.1.0.0\n       mask: 255.255.0.0\n    gateway: 10.0.0.1\n \
-             local addr: 10.0.0.2\n  interface: en0\n      flags: <UP,GATEWAY,DONE,STATIC>\n \
+             local addr: 10.0.0.2\n  interface: en0\n      flags: 0x843<UP,GATEWAY,DONE,STATIC>\n \
              recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire\n       \
              0         0         0         0         0         0      1400         0 \n"
+        );
+        // The default route, metrics with locks, an expiry 60 s ahead, rtt in ms.
+        let d = RtMsg {
+            dst: Some("0.0.0.0".parse().unwrap()),
+            prefixlen: Some(0),
+            ifa: None,
+            mtu: 1280,
+            rmx: RtMetrics {
+                hopcount: 3,
+                expire: 1060,
+                recvpipe: 8192,
+                sendpipe: 4096,
+                ssthresh: 1000,
+                rtt: 25_400,
+                rttvar: 1_000,
+            },
+            rmx_locks: rtv::MTU | rtv::HOPCOUNT,
+            ..g.clone()
+        };
+        assert_eq!(
+            format_get("default", &d, &[], &mut names, 1000),
+            "   route to: default\n\
+             destination: default\n       mask: default\n    gateway: 10.0.0.1\n  \
+             interface: en0\n      flags: 0x843<UP,GATEWAY,DONE,STATIC>\n \
+             recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire\n    \
+             8192      4096      1000        25         1         3L     1280L       60 \n"
+        );
+        // IPv6: the mask as an address, a link-local gateway with its zone.
+        let v6 = RtMsg {
+            dst: Some("2001:db8::".parse().unwrap()),
+            prefixlen: Some(64),
+            gateway: Some("fe80::1".parse().unwrap()),
+            gateway_scope: 7,
+            ifa: None,
+            mtu: 0,
+            ..g.clone()
+        };
+        let block = format_get("2001:db8::5", &v6, &[], &mut names, 0);
+        assert!(
+            block.contains("destination: 2001:db8::\n       mask: ffff:ffff:ffff:ffff::\n    gateway: fe80::1%7\n"),
+            "{block}"
         );
     }
 
@@ -1071,8 +1398,7 @@ mod tests {
             prefixlen: Some(16),
             ifp: Some("en0".into()),
             ifa: Some("10.0.0.2".parse().unwrap()),
-            mtu: 0,
-            use_count: 0,
+            ..Default::default()
         };
         let mut names = Names::new(true);
         assert_eq!(

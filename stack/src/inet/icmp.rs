@@ -216,7 +216,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
         return;
     }
     let q = Ip(quoted);
-    let Some(rt) = ctx.rt.get_exact(q.dst(), 32) else {
+    let Some(rt) = ctx.rt.inet.get_exact(q.dst(), 32) else {
         return;
     };
     let (ifindex, cur) = (rt.ifindex, rt.mtu);
@@ -236,7 +236,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
     }
     // Only ever lowered here; it grows back when the route is changed or renewed.
     if cur == 0 || mtu < cur {
-        if let Some(rt) = ctx.rt.get_exact_mut(q.dst(), 32) {
+        if let Some(rt) = ctx.rt.inet.get_exact_mut(q.dst(), 32) {
             rt.mtu = mtu;
             ctx.inet.icmpstat.pmtuchg += 1;
         }
@@ -396,6 +396,7 @@ mod tests {
             {
                 let mut ctx = stack.ctx();
                 ctx.rt
+                    .inet
                     .add(Rtentry {
                         dst: HIM,
                         len: 32,
@@ -405,6 +406,8 @@ mod tests {
                         flags: rtf::UP | rtf::HOST | rtf::STATIC,
                         use_count: 0,
                         mtu: 0,
+                        rmx: None,
+                        locks: 0,
                     })
                     .unwrap();
                 let key = (ME, 4000, HIM, 80);
@@ -449,7 +452,7 @@ mod tests {
         }
 
         fn route_mtu(s: &Stack) -> u32 {
-            s.ctx().rt.get_exact(HIM, 32).unwrap().mtu
+            s.ctx().rt.inet.get_exact(HIM, 32).unwrap().mtu
         }
 
         #[test]

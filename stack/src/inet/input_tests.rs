@@ -351,6 +351,7 @@ fn forward_setup() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
     stack
         .ctx()
         .rt
+        .inet
         .add(Rtentry {
             dst: Ipv4Addr::new(192, 168, 5, 0),
             len: 24,
@@ -360,6 +361,8 @@ fn forward_setup() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
             flags: rtf::UP | rtf::GATEWAY | rtf::STATIC,
             use_count: 0,
             mtu: 576,
+            rmx: None,
+            locks: 0,
         })
         .unwrap();
     sink.0.lock().unwrap().clear();

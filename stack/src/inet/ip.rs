@@ -300,7 +300,7 @@ pub struct InRoute {
 }
 
 pub fn in_rtlookup(ctx: &mut Ctx, dst: Ipv4Addr) -> Option<InRoute> {
-    let rt = ctx.rt.lookup_mut(dst)?;
+    let rt = ctx.rt.inet.lookup_mut(dst)?;
     rt.use_count += 1;
     let nexthop = match rt.gateway {
         Gateway::Inet(g) => g,
@@ -480,7 +480,7 @@ pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if let Some(ia) = ctx.inet.addrs.iter().find(|ia| ia.addr == dst) {
         return Some(ia.addr);
     }
-    let rt = ctx.rt.lookup(dst)?;
+    let rt = ctx.rt.inet.lookup(dst)?;
     if !rt.ifa.is_unspecified() {
         return Some(rt.ifa);
     }
@@ -557,7 +557,7 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         let Some(rt) = in_rtlookup(ctx, p.dst) else {
             ctx.inet.stat.noroute += 1;
             let miss = crate::msg::RtMsg {
-                dst: Some(p.dst),
+                dst: Some(p.dst.into()),
                 ..Default::default()
             };
             ctx.rtsock.broadcast(&crate::msg::Msg::RtMiss(miss));

@@ -263,7 +263,8 @@ pub struct SubscribeReq {
 }
 
 /// `rt_msghdr` with its RTA_* addresses: the body of RTM_ADD, RTM_DELETE, RTM_CHANGE,
-/// RTM_GET and RTM_MISS, as requests, answers and broadcasts.
+/// RTM_GET and RTM_MISS, as requests, answers and broadcasts, for either family. The family
+/// of a message is its destination's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RtMsg {
     /// RTF_* flags.
@@ -271,25 +272,93 @@ pub struct RtMsg {
     /// Interface index of the route (0 when not known or not given).
     pub rtm_index: u16,
     /// RTA_DST.
-    pub dst: Option<std::net::Ipv4Addr>,
+    pub dst: Option<IpAddr>,
+    /// The destination's sin6_scope_id (the interface index of a link-local destination).
+    pub dst_scope: u32,
     /// RTA_GATEWAY as an address (a gateway route).
-    pub gateway: Option<std::net::Ipv4Addr>,
+    pub gateway: Option<IpAddr>,
+    /// The gateway's sin6_scope_id (`fe80::1%en0`).
+    pub gateway_scope: u32,
     /// RTA_NETMASK as a prefix length; None for a host route.
     pub prefixlen: Option<u8>,
     /// RTA_IFP: the interface by name (`-ifp`, or `-interface` routes' interface).
     pub ifp: Option<String>,
     /// RTA_IFA: the source address the route uses.
-    pub ifa: Option<std::net::Ipv4Addr>,
+    pub ifa: Option<IpAddr>,
     /// rmx_mtu (0 = the interface's).
     pub mtu: u32,
+    /// The other rt_metrics.
+    pub rmx: RtMetrics,
+    /// rtm_inits: the RTV_* metrics this message sets.
+    pub rtm_inits: u32,
+    /// rmx_locks: the RTV_* metrics the stack must leave alone.
+    pub rmx_locks: u32,
     /// rt_use: packets sent along the route.
     pub use_count: u64,
+}
+
+impl RtMsg {
+    /// True for an IPv6 route message.
+    pub fn is_inet6(&self) -> bool {
+        matches!(self.dst, Some(IpAddr::V6(_)))
+    }
+}
+
+/// The RTV_* bits of rtm_inits and rmx_locks (`<net/route.h>`).
+pub mod rtv {
+    pub const MTU: u32 = 0x1;
+    pub const HOPCOUNT: u32 = 0x2;
+    pub const EXPIRE: u32 = 0x4;
+    pub const RPIPE: u32 = 0x8;
+    pub const SPIPE: u32 = 0x10;
+    pub const SSTHRESH: u32 = 0x20;
+    pub const RTT: u32 = 0x40;
+    pub const RTTVAR: u32 = 0x80;
+
+    /// The names route(8) prints for `inits:` and `locks:`.
+    pub const NAMES: &[(u32, &str)] = &[
+        (MTU, "mtu"),
+        (HOPCOUNT, "hopcount"),
+        (EXPIRE, "expire"),
+        (RPIPE, "recvpipe"),
+        (SPIPE, "sendpipe"),
+        (SSTHRESH, "ssthresh"),
+        (RTT, "rtt"),
+        (RTTVAR, "rttvar"),
+    ];
+}
+
+/// `struct rt_metrics` apart from the MTU: what a route keeps for the transport protocols
+/// and shows in `route get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RtMetrics {
+    pub hopcount: u32,
+    /// Absolute expiry time in seconds of the stack's uptime clock (0: none).
+    pub expire: i64,
+    pub recvpipe: u32,
+    pub sendpipe: u32,
+    pub ssthresh: u32,
+    /// Round-trip time and its variance, in microseconds (RTM_RTTUNIT).
+    pub rtt: u32,
+    pub rttvar: u32,
+}
+
+/// Which table a flush empties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RtFamily {
+    /// Both.
+    #[default]
+    Any,
+    Inet,
+    Inet6,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FlushReq {
     /// `route flushall`: also the routes that are not gateway routes.
     pub all: bool,
+    /// `route flush -inet` / `-inet6`.
+    pub family: RtFamily,
 }
 
 /// NetBSD's `ipstat`.

@@ -43,6 +43,18 @@ fn check_family(stack: &Stack, a: Option<std::net::IpAddr>) -> Result<(), Fail> 
     Ok(())
 }
 
+/// A variant without IPv6 refuses IPv6 routes (EAFNOSUPPORT), as a kernel without INET6
+/// refuses an AF_INET6 routing message.
+fn rt_family(stack: &Stack, m: &crate::msg::RtMsg) -> Result<(), Fail> {
+    let v6 = [m.dst, m.gateway, m.ifa]
+        .iter()
+        .any(|a| matches!(a, Some(std::net::IpAddr::V6(_))));
+    if v6 && !stack.variant.has_inet6() {
+        return Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")));
+    }
+    Ok(())
+}
+
 /// Serves a routing request with the stack context held, stamping the routing messages it
 /// causes with the requester's pid and seq, as a BSD routing socket does.
 fn on_behalf<T>(
@@ -108,17 +120,26 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
                 Ok(Msg::Done(Empty))
             }
         }
-        Msg::RtAdd(q) => on_behalf(stack, conn, hdr, |ctx| route::rt_add(ctx, q)).map(Msg::RtAdd),
-        Msg::RtDelete(q) => on_behalf(stack, conn, hdr, |ctx| route::rt_delete(ctx, q)).map(Msg::RtDelete),
-        Msg::RtChange(q) => on_behalf(stack, conn, hdr, |ctx| route::rt_change(ctx, q)).map(Msg::RtChange),
-        Msg::RtGet(q) => route::rt_get(&stack.ctx(), q).map(Msg::RtGet),
-        Msg::RtFlush(q) => on_behalf(stack, conn, hdr, |ctx| Ok(route::rt_flush(ctx, q.all))).map(Msg::RtFlushed),
-        Msg::RtDump(_) => {
-            let ctx = stack.ctx();
-            Ok(Msg::RtList(
-                ctx.rt.dump().iter().map(|r| route::rt_msg(&ctx, r)).collect(),
-            ))
+        Msg::RtAdd(q) => rt_family(stack, q)
+            .and_then(|()| on_behalf(stack, conn, hdr, |ctx| route::rt_add(ctx, q)))
+            .map(Msg::RtAdd),
+        Msg::RtDelete(q) => rt_family(stack, q)
+            .and_then(|()| on_behalf(stack, conn, hdr, |ctx| route::rt_delete(ctx, q)))
+            .map(Msg::RtDelete),
+        Msg::RtChange(q) => rt_family(stack, q)
+            .and_then(|()| on_behalf(stack, conn, hdr, |ctx| route::rt_change(ctx, q)))
+            .map(Msg::RtChange),
+        Msg::RtGet(q) => rt_family(stack, q)
+            .and_then(|()| route::rt_get(&stack.ctx(), q))
+            .map(Msg::RtGet),
+        Msg::RtFlush(q) => {
+            if q.family == crate::msg::RtFamily::Inet6 && !stack.variant.has_inet6() {
+                Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")))
+            } else {
+                on_behalf(stack, conn, hdr, |ctx| Ok(route::rt_flush(ctx, q.all, q.family))).map(Msg::RtFlushed)
+            }
         }
+        Msg::RtDump(_) => Ok(Msg::RtList(route::rt_dump(&stack.ctx()))),
         Msg::StatsGet(_) => Ok(Msg::StatsOk(stack.registry.stats(&stack.ctx()))),
         Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),
         Msg::SockList(_) => Ok(Msg::SockListOk(crate::inet::pcblist(&stack.ctx()))),

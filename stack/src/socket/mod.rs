@@ -308,10 +308,10 @@ impl Stack {
         }
     }
 
-    /// `route flush` (gateway and static routes) or, with `all`, `route flushall`; the routes
-    /// removed.
-    pub fn route_flush(&mut self, all: bool) -> Result<Vec<RtMsg>, Error> {
-        match self.call(Msg::RtFlush(FlushReq { all }))? {
+    /// `route flush` (gateway and static routes) or, with `all`, `route flushall`, of one
+    /// family or both; the routes removed.
+    pub fn route_flush(&mut self, all: bool, family: RtFamily) -> Result<Vec<RtMsg>, Error> {
+        match self.call(Msg::RtFlush(FlushReq { all, family }))? {
             Msg::RtFlushed(v) => Ok(v),
             other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
         }

@@ -68,6 +68,7 @@ pub fn tx_offload(ctx: &Ctx, dst: Ipv4Addr) -> (bool, bool) {
     }
     let Some(caps) = ctx
         .rt
+        .inet
         .lookup(dst)
         .and_then(|r| ctx.ifnet_by_index(r.ifindex))
         .map(|i| i.capenable())
@@ -312,6 +313,7 @@ pub fn tlp_send(ctx: &mut Ctx, id: u64) {
 pub fn mss_for(ctx: &Ctx, dst: Ipv4Addr) -> u32 {
     let mtu = ctx
         .rt
+        .inet
         .lookup(dst)
         .map(|r| {
             let ifmtu = ctx.ifnet_by_index(r.ifindex).map(|i| i.mtu()).unwrap_or(1500);
