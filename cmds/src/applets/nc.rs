@@ -17,6 +17,8 @@ const PROG: &str = "nc";
 /// What one read or write of a TCP connection moves: the most one channel message carries,
 /// so that each round trip to the stack moves as much as it can.
 const TCP_CHUNK: usize = pktbox_stack::msg::MAX_MSG / 2;
+/// The listen backlog of `nc -l -k` (the stack caps it at kern.somaxconn).
+const KEEP_BACKLOG: i32 = 128;
 
 pub fn command() -> Command {
     Command::new(PROG)
@@ -206,15 +208,42 @@ fn tcp_main(
             Ok(p) => p,
             Err(e) => return fail(PROG, e),
         };
-        let l = match TcpListener::bind_at(&prefix, SocketAddrV4::new(source, port), 1) {
+        // One waiting connection, as OpenBSD's netcat listens; with -k, where a thread
+        // takes connections off the queue as they come, room for a burst of them (each
+        // waits in its own socket buffer until it is served).
+        let backlog = if keep { KEEP_BACKLOG } else { 1 };
+        let l = match TcpListener::bind_at(&prefix, SocketAddrV4::new(source, port), backlog) {
             Ok(l) => l,
             Err(e) => return fail(PROG, format!("bind: {}", io_text(&e))),
         };
         if verbose {
             eprintln!("Listening on {source} {port}");
         }
+        // With -k, a thread keeps accepting while a connection is served, so the clients
+        // that come meanwhile are taken off the listen queue (and see their connection
+        // established) instead of finding it full; they are served in the order they came.
+        let (queued, mut single) = if keep {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || loop {
+                let r = l.accept();
+                let stop = r.is_err();
+                if tx.send(r).is_err() || stop {
+                    return;
+                }
+            });
+            (Some(rx), None)
+        } else {
+            (None, Some(l))
+        };
         loop {
-            let (s, peer) = match l.accept() {
+            let next = match (&queued, &mut single) {
+                (Some(rx), _) => rx
+                    .recv()
+                    .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))),
+                (None, Some(l)) => l.accept(),
+                (None, None) => return ExitCode::SUCCESS,
+            };
+            let (s, peer) = match next {
                 Ok(v) => v,
                 Err(e) => return fail(PROG, format!("accept: {}", io_text(&e))),
             };

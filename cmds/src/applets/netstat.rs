@@ -1055,6 +1055,7 @@ mod tests {
                     addr: a.parse().unwrap(),
                     netmask: m.parse().unwrap(),
                     brd: None,
+                    tentative: false,
                 })
                 .collect(),
             driver: None,
@@ -1267,6 +1268,8 @@ mod tests {
             ifname: "en0".into(),
             expire: Some(1190),
             permanent: false,
+            published: false,
+            proxy_only: false,
         };
         let t = format_arp(&[e], &mut Names::new(true), false);
         assert!(

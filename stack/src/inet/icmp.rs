@@ -265,7 +265,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
         ctx.inet.icmpstat.toofreq += 1;
         return;
     }
-    let quote = (hlen + RETURNDATABYTES).min(orig.len());
+    let quote = (hlen + ctx.inet.icmp_returndatabytes).min(orig.len());
     let mut m = vec![0u8; 8 + quote];
     m[0] = t;
     m[1] = code;
@@ -319,7 +319,7 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
         ctx.inet.icmpstat.toofreq += 1;
         return;
     }
-    let quote = (ip.hlen() + RETURNDATABYTES).min(orig.len());
+    let quote = (ip.hlen() + ctx.inet.icmp_returndatabytes).min(orig.len());
     let mut m = vec![0u8; 8 + quote];
     m[0] = ICMP_REDIRECT;
     m[1] = REDIRECT_HOST;

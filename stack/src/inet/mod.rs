@@ -59,7 +59,7 @@ pub const INETSW: &[Protosw] = &[
             },
             planned: None,
         }],
-        sysctl: &[sysctl::IP],
+        sysctl: &[sysctl::IP, sysctl::ARP],
         stats: Some(|c, s| s.ip = c.inet.stat),
         // Datagrams the work just done sent to our own addresses go round through lo0.
         release: Some(|c, _| ip::loopback_drain(c)),
@@ -139,6 +139,9 @@ pub struct InState {
     pub stat: IpStats,
     pub icmpstat: IcmpStats,
     pub icmp_limit: icmp::PpsLimit,
+    /// net.inet.icmp.returndatabytes: bytes of the offending datagram's payload an ICMP
+    /// error quotes after its IP header.
+    pub icmp_returndatabytes: usize,
     pub reass: reass::Reass,
     pub ip_id: ip::IpId,
     pub raw: Vec<raw::RawPcb>,
@@ -165,6 +168,7 @@ impl Default for InState {
             stat: IpStats::default(),
             icmpstat: IcmpStats::default(),
             icmp_limit: icmp::PpsLimit::new(icmp::ERRPPSLIMIT),
+            icmp_returndatabytes: icmp::RETURNDATABYTES,
             reass: reass::Reass::default(),
             ip_id: ip::IpId::default(),
             raw: Vec::new(),
@@ -236,6 +240,8 @@ impl InIfaddr {
             addr: IpAddr::V4(self.addr),
             netmask: IpAddr::V4(self.mask),
             brd: self.broadcast.map(IpAddr::V4),
+            // IPv4 addresses are usable at once: this stack does no IPv4 DAD.
+            tentative: false,
         }
     }
 }

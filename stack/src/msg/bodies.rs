@@ -161,6 +161,9 @@ pub struct IfAddr {
     pub addr: IpAddr,
     pub netmask: IpAddr,
     pub brd: Option<IpAddr>,
+    /// Still doing duplicate address detection (IN6_IFF_TENTATIVE): not usable yet.
+    /// `ifconfig -w` waits for it to clear.
+    pub tentative: bool,
 }
 
 /// Everything ifconfig shows of one interface.
@@ -535,6 +538,32 @@ pub struct ArpEntry {
     /// Seconds until it expires; None for permanent entries.
     pub expire: Option<u64>,
     pub permanent: bool,
+    /// Answered for by this stack (`arp -s ... pub`).
+    pub published: bool,
+    /// Only answered for, not in the cache (`arp -s ... pub proxy`).
+    pub proxy_only: bool,
+}
+
+/// `arp -s`: a static ARP entry (NetBSD writes it as RTM_ADD with RTF_LLDATA).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpSetReq {
+    pub addr: std::net::Ipv4Addr,
+    /// None: the interface's own address (`auto`).
+    pub lladdr: Option<[u8; 6]>,
+    /// `temp`: expires like a learned entry instead of being permanent.
+    pub temp: bool,
+    /// `pub`: answer requests for the address.
+    pub publish: bool,
+    /// `pub proxy`: answer for it only, keep no cache entry.
+    pub proxy_only: bool,
+}
+
+/// `arp -d`: removes an entry (RTM_DELETE of an RTF_LLDATA route).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpDelReq {
+    pub addr: std::net::Ipv4Addr,
+    /// `proxy`: only the published (proxy) entry.
+    pub proxy_only: bool,
 }
 
 /// `socket(2)` for a connection of the socket role.

@@ -230,6 +230,10 @@ messages! {
     0x59 => SockRecv(RecvReq),
     /// shutdown(2).
     0x5a => SockShutdown(ShutdownReq),
+    /// `arp -s` (RTM_ADD with RTF_LLDATA).
+    0x70 => ArpSet(ArpSetReq),
+    /// `arp -d` (RTM_DELETE with RTF_LLDATA).
+    0x71 => ArpDelete(ArpDelReq),
     /// BIOCSBLEN + BIOCSETIF.
     0x60 => BpfAttach(BpfAttachReq),
     /// BIOCSETF: the program is checked before it is taken.

@@ -333,6 +333,16 @@ impl Stack {
         }
     }
 
+    /// `arp -s`.
+    pub fn arp_set(&mut self, req: crate::msg::ArpSetReq) -> Result<(), Error> {
+        self.call(Msg::ArpSet(req)).map(|_| ())
+    }
+
+    /// `arp -d`.
+    pub fn arp_delete(&mut self, req: crate::msg::ArpDelReq) -> Result<(), Error> {
+        self.call(Msg::ArpDelete(req)).map(|_| ())
+    }
+
     /// The ARP cache.
     pub fn arp_dump(&mut self) -> Result<Vec<ArpEntry>, Error> {
         match self.call(Msg::ArpDump(Empty))? {

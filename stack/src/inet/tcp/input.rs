@@ -13,7 +13,7 @@ use crate::inet::tcp::output::{
     TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN, TH_RST, TH_SYN,
 };
 use crate::inet::tcp::seq::{geq, gt, leq, lt};
-use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb, TCPTV_KEEP_INIT, TCPTV_MSL};
+use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb};
 use crate::net::ifnet::Ifnet;
 
 /// The options of a segment that matter here.
@@ -161,6 +161,9 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         if s.flags & (TH_SYN | TH_FIN) == 0 && cookie_accept(ctx, lid, key, s) {
             return;
         }
+        if ctx.inet.tcp.cookie_is_deferred(&key) {
+            return;
+        }
         send_rst(ctx, key, s.ack, 0, false);
         return;
     }
@@ -174,11 +177,12 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return;
     };
-    // The SYN queue and the accept queue together stay within the backlog. When the SYN
-    // queue is what fills it (a SYN flood, say), answer with a SYN cookie and keep no
-    // state; when the accept queue alone is full, there is no room either way.
-    if l.queue.len() + l.incomplete >= l.backlog {
-        if l.queue.len() < l.backlog {
+    // The SYN queue and the accept queue together stay within NetBSD's limit (see
+    // Listener::has_room). When the SYN queue is what fills it (a SYN flood, say), answer
+    // with a SYN cookie and keep no state; when the accept queue alone is full, there is
+    // no room either way.
+    if !l.has_room() {
+        if l.queue.len() < l.qlimit() {
             send_cookie(ctx, key, s);
         } else {
             ctx.inet.tcp.stat.listendrop += 1;
@@ -209,14 +213,14 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     t.max_sndwnd = t.snd_wnd;
     t.snd_wl1 = s.seq;
     t.snd_wl2 = iss;
-    match s.opts.wscale {
+    match s.opts.wscale.filter(|_| tcp.do_win_scale()) {
         Some(w) => {
             t.snd_wscale = w;
             t.rcv_wscale = t.wanted_wscale();
         }
         None => t.req_wscale = false,
     }
-    match s.opts.ts {
+    match s.opts.ts.filter(|_| tcp.do_timestamps()) {
         Some((val, _)) => {
             t.ts_on = true;
             t.ts_recent = val;
@@ -224,12 +228,12 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         }
         None => t.req_ts = false,
     }
-    t.sack_on = s.opts.sack_ok;
-    t.req_sack = s.opts.sack_ok;
+    t.sack_on = s.opts.sack_ok && tcp.sack;
+    t.req_sack = t.sack_on;
     t.rcv_adv = t.rcv_nxt;
     t.listener = Some(lid);
     opts.apply(&mut t, ctx.inet.ttl);
-    t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
+    t.t_keep = Some(Instant::now() + ctx.inet.tcp.keepinit);
     let tcp = &mut ctx.inet.tcp;
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
@@ -272,13 +276,13 @@ fn syn_options(ctx: &Ctx, t: &mut Tcb, o: &Opts) {
     t.sack_on = o.sack_ok && t.req_sack;
 }
 
-fn enter_time_wait(t: &mut Tcb) {
+fn enter_time_wait(t: &mut Tcb, msl: Duration) {
     t.state = State::TimeWait;
     t.t_rexmt = None;
     t.t_persist = None;
     t.t_keep = None;
     t.t_delack = None;
-    t.t_2msl = Some(Instant::now() + 2 * TCPTV_MSL);
+    t.t_2msl = Some(Instant::now() + 2 * msl);
 }
 
 /// A segment for an existing connection.
@@ -358,6 +362,7 @@ fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
 
 /// Processing for SYN_RECEIVED and the synchronized states.
 fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let msl = ctx.inet.tcp.msl;
     let now = Instant::now();
     let now_ms = tcp_now(ctx);
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
@@ -408,7 +413,7 @@ fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         }
         // TIME_WAIT: a retransmitted FIN restarts the 2MSL wait.
         if t.state == State::TimeWait && s.flags & TH_FIN != 0 {
-            t.t_2msl = Some(now + 2 * TCPTV_MSL);
+            t.t_2msl = Some(now + 2 * msl);
         }
         send_ack(ctx, id, None);
         return;
@@ -663,6 +668,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
 
 /// The rest of ACK processing: window update and the states our FIN moves us through.
 fn finish_ack(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let msl = ctx.inet.tcp.msl;
     let now = Instant::now();
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
@@ -691,20 +697,21 @@ fn finish_ack(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
                 t.t_2msl = Some(now + super::TCPTV_KEEPINTVL * super::TCP_KEEPCNT);
             }
         }
-        State::Closing if fin_acked => enter_time_wait(t),
+        State::Closing if fin_acked => enter_time_wait(t, msl),
         State::LastAck if fin_acked => tcp_close(ctx, id),
         _ => {}
     }
 }
 
 fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
+    let msl = ctx.inet.tcp.msl;
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
     };
     if !matches!(t.state, State::Established | State::FinWait1 | State::FinWait2) {
         // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT take no more data; TIME_WAIT re-ACKs a FIN.
         if t.state == State::TimeWait && s.flags & TH_FIN != 0 {
-            t.t_2msl = Some(now + 2 * TCPTV_MSL);
+            t.t_2msl = Some(now + 2 * msl);
             t.ack_now = true;
         }
         return;
@@ -778,12 +785,12 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
                 State::Established => t.state = State::CloseWait,
                 State::FinWait1 => {
                     if t.fin_acked() {
-                        enter_time_wait(t);
+                        enter_time_wait(t, msl);
                     } else {
                         t.state = State::Closing;
                     }
                 }
-                State::FinWait2 => enter_time_wait(t),
+                State::FinWait2 => enter_time_wait(t, msl),
                 _ => {}
             }
         }
@@ -867,8 +874,13 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return false;
     };
-    if l.queue.len() >= l.backlog {
+    // A cookie was sent because the queues were full with the accept queue below the
+    // limit; the connection it makes goes straight to the accept queue, so that is what
+    // must have room now. (Refused, the peer's later segments no longer match the cookie
+    // and are reset: a refusal here loses the connection.)
+    if l.queue.len() >= l.qlimit() {
         ctx.inet.tcp.stat.listendrop += 1;
+        ctx.inet.tcp.defer_cookie(key);
         return true;
     }
     let opts = l.opts;
@@ -895,6 +907,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     opts.apply(&mut t, ctx.inet.ttl);
     tcp.stat.syncookiesrecvd += 1;
     tcp.stat.accepts += 1;
+    tcp.cookie_deferred.remove(&key);
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
     if let Some(l) = tcp.listeners.get_mut(&lid) {

@@ -243,6 +243,20 @@ pub struct Listener {
     pub opts: usrreq::SockOpts,
 }
 
+impl Listener {
+    /// Whether a new connection may join the queues: NetBSD's sonewconn() refuses one when
+    /// `so_qlen + so_q0len > 3 * so_qlimit / 2`, so a listener with backlog N holds up to
+    /// 3N/2 + 1 connections across its SYN and accept queues (N = 1: 2; N = 5: 8).
+    pub fn has_room(&self) -> bool {
+        self.queue.len() + self.incomplete <= 3 * self.backlog / 2
+    }
+
+    /// The most connections the two queues hold together.
+    pub fn qlimit(&self) -> usize {
+        3 * self.backlog / 2 + 1
+    }
+}
+
 /// A socket that is bound (or not) but neither listening nor connected yet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bound {
@@ -291,6 +305,22 @@ pub struct TcpState {
     pub keepcnt: u32,
     /// net.inet.tcp.congctl.selected.
     pub congctl: cc::Algo,
+    /// net.inet.tcp.keepinit: how long a connection may take to be established.
+    pub keepinit: Duration,
+    /// net.inet.tcp.msl: the maximum segment lifetime (TIME_WAIT lasts twice this).
+    pub msl: Duration,
+    /// net.inet.tcp.rfc1323, win_scale, timestamps: RFC 7323's options on new connections
+    /// (win_scale and timestamps each need rfc1323 too, as in NetBSD).
+    pub rfc1323: bool,
+    pub win_scale: bool,
+    pub timestamps: bool,
+    /// net.inet.tcp.sack.enable: RFC 2018's SACK on new connections.
+    pub sack: bool,
+    /// Handshakes answered with a SYN cookie whose good ACK found the accept queue full,
+    /// and when: the peer's later segments cannot be checked against the cookie (it covers
+    /// only the first), so they are dropped, not reset, until its first segment comes
+    /// again and finds room (as Linux keeps such a request instead of resetting it).
+    pub cookie_deferred: HashMap<Key, Instant>,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
     pub challenge: crate::inet::icmp::PpsLimit,
     /// Sockets whose parked request may go on now; the channel server takes them when
@@ -327,6 +357,13 @@ impl Default for TcpState {
             keepintvl: TCPTV_KEEPINTVL,
             keepcnt: TCP_KEEPCNT,
             congctl: cc::Algo::Cubic,
+            keepinit: TCPTV_KEEP_INIT,
+            msl: TCPTV_MSL,
+            rfc1323: true,
+            win_scale: true,
+            timestamps: true,
+            sack: true,
+            cookie_deferred: HashMap::new(),
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
             wheel: crate::sys::callout::Wheel::new(crate::sys::callout::TICK),
@@ -343,7 +380,38 @@ fn key_words(k: &Key) -> [u64; 2] {
     ]
 }
 
+/// Handshakes remembered in `cookie_deferred` at most, and for how long.
+const COOKIE_DEFERRED_MAX: usize = 1024;
+const COOKIE_DEFERRED_FOR: Duration = Duration::from_secs(60);
+
 impl TcpState {
+    /// Remembers a handshake whose good cookie ACK found no room (see `cookie_deferred`).
+    pub fn defer_cookie(&mut self, key: Key) {
+        let now = Instant::now();
+        if self.cookie_deferred.len() >= COOKIE_DEFERRED_MAX {
+            self.cookie_deferred
+                .retain(|_, t| now.duration_since(*t) < COOKIE_DEFERRED_FOR);
+        }
+        if self.cookie_deferred.len() < COOKIE_DEFERRED_MAX {
+            self.cookie_deferred.insert(key, now);
+        }
+    }
+
+    /// Whether a segment of this flow belongs to a deferred cookie handshake.
+    pub fn cookie_is_deferred(&self, key: &Key) -> bool {
+        self.cookie_deferred
+            .get(key)
+            .is_some_and(|t| t.elapsed() < COOKIE_DEFERRED_FOR)
+    }
+
+    /// Whether new connections offer (or accept) window scaling, timestamps and SACK.
+    pub fn do_win_scale(&self) -> bool {
+        self.rfc1323 && self.win_scale
+    }
+    pub fn do_timestamps(&self) -> bool {
+        self.rfc1323 && self.timestamps
+    }
+
     /// Adds a connection (and files it in the callout wheel when the context is let go).
     pub fn insert_tcb(&mut self, id: u64, t: Tcb) {
         self.tcbs.insert(id, t);

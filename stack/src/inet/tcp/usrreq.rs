@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::conf::Ctx;
 use crate::inet::ip::source_for;
 use crate::inet::tcp::output::{mss_for, send_rst, tcp_output};
-use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCPTV_KEEP_INIT, TCP_RCVBUF_MAX};
+use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCP_RCVBUF_MAX};
 
 /// The options a socket keeps before it has a connection: the connection takes them when
 /// it is made (connect), and the connections a listener accepts inherit the listener's.
@@ -174,9 +174,13 @@ pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(
     let mut t = Tcb::new(id, key, State::SynSent, iss, sendspace, recvspace, mss);
     t.cc = super::cc::Cc::new(tcp.congctl);
     t.rexmit_min = tcp.rexmit_min;
-    t.rcv_wscale = t.wanted_wscale();
+    t.req_wscale = tcp.do_win_scale();
+    t.req_ts = tcp.do_timestamps();
+    t.req_sack = tcp.sack;
+    t.rcv_wscale = if t.req_wscale { t.wanted_wscale() } else { 0 };
+    let keepinit = tcp.keepinit;
     b.opts.apply(&mut t, ctx.inet.ttl);
-    t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
+    t.t_keep = Some(Instant::now() + keepinit);
     tcp.stat.connattempt += 1;
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
