@@ -147,8 +147,8 @@ impl Net {
             let mut ctx = stack.ctx();
             let mut listeners = Vec::new();
             for (id, addr, port) in [(1, ME, LISTEN_PORT), (2, Ipv4Addr::UNSPECIFIED, 22)] {
-                usrreq::attach(&mut ctx, id);
-                let ok = usrreq::bind(&mut ctx, id, SocketAddrV4::new(addr, port), true)
+                usrreq::attach(&mut ctx, id, crate::inet::inpcb::Af::INET);
+                let ok = usrreq::bind(&mut ctx, id, SocketAddrV4::new(addr, port).into(), true)
                     .and_then(|()| usrreq::listen(&mut ctx, id, 8, true));
                 if ok.is_ok() {
                     listeners.push(id);
@@ -159,7 +159,7 @@ impl Net {
                     continue;
                 };
                 ctx.inet.udp.push(UdpPcb::new(id, ours, 1 << 16));
-                if crate::inet::udp::udp_bind(&mut ctx, id, SocketAddrV4::new(addr, port), true).is_ok() {
+                if crate::inet::udp::udp_bind(&mut ctx, id, SocketAddrV4::new(addr, port).into(), true).is_ok() {
                     udp_peers.push(theirs);
                 }
             }
@@ -213,8 +213,8 @@ impl Net {
         // One of ours, connecting to the peer's port 7000.
         {
             let mut ctx = net.stack.ctx();
-            usrreq::attach(&mut ctx, connecting);
-            if usrreq::connect(&mut ctx, connecting, SocketAddrV4::new(PEER, 7000), true).is_ok() {
+            usrreq::attach(&mut ctx, connecting, crate::inet::inpcb::Af::INET);
+            if usrreq::connect(&mut ctx, connecting, SocketAddrV4::new(PEER, 7000).into(), true).is_ok() {
                 net.tcp.push(connecting);
             }
         }
@@ -327,7 +327,7 @@ impl Net {
                     let port = b.u16();
                     let n = usize::from(b.u16() % 2000);
                     let to = SocketAddrV4::new(if op & 0x80 != 0 { PEER } else { ME }, port);
-                    let _ = crate::inet::udp::udp_output(&mut self.stack.ctx(), 10, Some(to), &vec![7; n], true);
+                    let _ = crate::inet::udp::udp_output(&mut self.stack.ctx(), 10, Some(to.into()), &vec![7; n], true);
                     self.drain();
                 }
             }
@@ -374,8 +374,8 @@ impl Net {
             let ctx = self.stack.ctx();
             let which = usize::from(f[14 + hlen]) % self.tcp.len().max(1);
             if let Some(t) = self.tcp.get(which).and_then(|id| ctx.inet.tcp.tcbs.get(id)) {
-                f[14 + 12..14 + 16].copy_from_slice(&t.faddr.octets());
-                f[14 + 16..14 + 20].copy_from_slice(&t.laddr.octets());
+                f[14 + 12..14 + 16].copy_from_slice(&octets4(t.faddr));
+                f[14 + 16..14 + 20].copy_from_slice(&octets4(t.laddr));
                 let s = 14 + hlen;
                 f[s..s + 2].copy_from_slice(&t.fport.to_be_bytes());
                 f[s + 2..s + 4].copy_from_slice(&t.lport.to_be_bytes());
@@ -408,12 +408,12 @@ impl Net {
             match proto {
                 6 if l4.len() >= 20 => {
                     l4[16..18].copy_from_slice(&[0, 0]);
-                    let c = tcp_cksum(src, dst, l4);
+                    let c = tcp_cksum(src.into(), dst.into(), l4);
                     l4[16..18].copy_from_slice(&c.to_be_bytes());
                 }
                 17 if l4.len() >= 8 => {
                     l4[6..8].copy_from_slice(&[0, 0]);
-                    let c = udp_cksum(src, dst, l4);
+                    let c = udp_cksum(src.into(), dst.into(), l4);
                     l4[6..8].copy_from_slice(&c.to_be_bytes());
                 }
                 1 if l4.len() >= 4 => {
@@ -482,7 +482,7 @@ pub fn tcp_frame(
     t.extend_from_slice(&[0, 0, 0, 0]);
     t.extend_from_slice(&opts[..olen]);
     t.extend_from_slice(data);
-    let c = tcp_cksum(src, dst, &t);
+    let c = tcp_cksum(src.into(), dst.into(), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     ip_frame(src, dst, 6, 1, 0, &t)
 }
@@ -665,6 +665,14 @@ fn state_of(net: &Net) -> String {
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
     format!("{ifs:?}\n{rt:?}\n{sysctl}")
+}
+
+/// An IPv4 endpoint's four octets (the harness's connections are all IPv4).
+fn octets4(a: std::net::IpAddr) -> [u8; 4] {
+    match a {
+        std::net::IpAddr::V4(a) => a.octets(),
+        std::net::IpAddr::V6(a) => a.to_ipv4_mapped().map(|a| a.octets()).unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 mod bodies;
 pub mod bytes;
 pub mod errno;
+pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
 

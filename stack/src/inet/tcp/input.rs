@@ -2,12 +2,12 @@
 //! blind resets, SYNs and data, RFC 7323's timestamps and PAWS, RFC 6298's RTT
 //! estimation and NewReno's loss recovery (RFC 5681, RFC 6582).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
-use crate::inet::ip::Ip;
+use crate::inet::inpcb::TransIn;
 use crate::inet::tcp::output::{
     mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output, TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP,
     TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN, TH_RST, TH_SYN,
@@ -100,13 +100,17 @@ fn reset_unknown(ctx: &mut Ctx, key: Key, s: &SegIn<'_>) {
     }
 }
 
-/// Input of a local TCP datagram (the whole IP packet); `csum_ok` when the checksum
-/// needs no check (the driver vouched for it). The segment may be a large one merged by
-/// the driver (large receive offload): it is taken like any other.
-pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
-    let ip = Ip(pkt);
-    let hlen = ip.hlen();
-    let tcp = &pkt[hlen..];
+/// Input of a local TCP datagram in an IPv4 packet (the whole packet); `csum_ok` when the
+/// checksum needs no check (the driver vouched for it). The segment may be a large one
+/// merged by the driver (large receive offload): it is taken like any other.
+pub fn tcp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
+    tcp_input_af(ctx, ifp, &TransIn::v4(pkt), bcast, csum_ok)
+}
+
+/// Input of a local TCP segment of either family (ip_input and ip6_input call this).
+pub fn tcp_input_af(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: bool, csum_ok: bool) {
+    let (src, dst) = (tin.src, tin.dst);
+    let tcp = tin.payload();
     let st = &mut ctx.inet.tcp.stat;
     st.rcvtotal += 1;
     if tcp.len() < 20 {
@@ -118,12 +122,14 @@ pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum
         st.rcvbadoff += 1;
         return;
     }
-    if !csum_ok && tcp_cksum(ip.src(), ip.dst(), tcp) != 0 {
+    if !csum_ok && tcp_cksum(src, dst, tcp) != 0 {
         st.rcvbadsum += 1;
         return;
     }
-    // TCP is never for a broadcast or multicast address.
-    if bcast || ip.dst().is_multicast() || ip.src().is_unspecified() {
+    // TCP is never for a broadcast or multicast address, nor from an unspecified one or a
+    // v4-mapped one (RFC 4291 2.5.5.2: those never appear on the wire).
+    let mapped = matches!(src, IpAddr::V6(a) if a.to_ipv4_mapped().is_some());
+    if bcast || dst.is_multicast() || src.is_unspecified() || src.is_multicast() || mapped {
         return;
     }
     let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
@@ -136,13 +142,13 @@ pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum
         opts: parse_opts(&tcp[20..off]),
         data: &tcp[off..],
     };
-    let key: Key = (ip.dst(), dport, ip.src(), sport);
+    let key: Key = (dst, dport, src, sport);
     match ctx.inet.tcp.lookup(&key) {
         Some(id) => {
             ctx.inet.tcp.touch(id);
             segment(ctx, id, &s)
         }
-        None => match ctx.inet.tcp.lookup_listener(ip.dst(), dport) {
+        None => match ctx.inet.tcp.lookup_listener(dst, dport) {
             Some(lid) => listen_input(ctx, lid, key, &s),
             None => {
                 reset_unknown(ctx, key, &s);
@@ -807,11 +813,6 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         }
         t.ack_now = true;
     }
-}
-
-/// Whether an address is one of the stack's (for connect's source check).
-pub fn is_local(ctx: &Ctx, a: Ipv4Addr) -> bool {
-    ctx.inet.addrs.iter().any(|ia| ia.addr == a)
 }
 
 /// MSS values a SYN cookie can carry (3 bits).
