@@ -566,7 +566,7 @@ fn a_merged_segment_forwarded_onto_a_smaller_mtu_is_cut_to_fit_it() {
         .iter()
         .filter(|f| f[14 + 16..14 + 20] == [192, 168, 5, 5])
     {
-        assert_eq!(crate::inet::tcp::output::tcp_cksum(HIM, dst, &f[34..]), 0);
+        assert_eq!(crate::inet::tcp::output::tcp_cksum(HIM.into(), dst.into(), &f[34..]), 0);
     }
     assert_eq!(stack.ctx().inet.stat.forward, 1);
 }

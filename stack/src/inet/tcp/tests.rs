@@ -412,11 +412,11 @@ mod inet6_sockets {
     fn a_dual_listener_on_the_unspecified_address_takes_ipv4_peers_v4_mapped() {
         let (stack, ifp) = setup();
         listen(&stack, 1, DUAL, "[::]:80").unwrap();
-        let mut f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         let iss = stack.ctx().inet.tcp.tcbs.values().next().map(|t| t.iss).unwrap();
-        let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), ACK, 65535, &[], &[]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, 1001, iss.wrapping_add(1), ACK, 65535, &[], &[]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         let id = usrreq::accept(&mut stack.ctx(), 1).unwrap().expect("accepted");
         let ctx = stack.ctx();
         // Inside, the connection is plain IPv4; its client sees v4-mapped addresses.
@@ -433,8 +433,8 @@ mod inet6_sockets {
     fn a_v6only_listener_leaves_ipv4_peers_alone() {
         let (stack, ifp) = setup();
         listen(&stack, 1, V6ONLY, "[::]:80").unwrap();
-        let mut f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         let ctx = stack.ctx();
         assert!(ctx.inet.tcp.tcbs.is_empty());
         assert_eq!(ctx.inet.tcp.listeners[&1].incomplete, 0);
