@@ -11,8 +11,8 @@ use pktbox_drivers::{finish_csum, ifcap, Csum, FrameMeta, Gso};
 use crate::inet::cksum::cksum;
 use crate::inet::ip::{Ip, OutOffload, IPPROTO_TCP, IPPROTO_UDP, IP_HDR_LEN};
 use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
-use crate::net::ether::ETHER_HDR_LEN;
 use crate::net::ifnet::Ifnet;
+use crate::sys::mbuf::Mbuf;
 
 /// The fixed IPv6 header's length.
 const IP6_HDR_LEN: usize = 40;
@@ -20,8 +20,8 @@ const IP6_HDR_LEN: usize = 40;
 /// TCP's CWR flag: only on the first segment of a cut one.
 const TH_CWR: u8 = 0x80;
 
-/// Finishes the checksum `meta` left partial in `frame` (which starts with its Ethernet
-/// header). False when the offsets do not fit the frame.
+/// Finishes the checksum `meta` left partial in `frame` (the packet its offsets count
+/// from). False when the offsets do not fit the frame.
 pub fn in_undefer_cksum(frame: &mut [u8], meta: &FrameMeta) -> bool {
     match meta.csum {
         Csum::Partial { start, offset } => finish_csum(frame, start, offset),
@@ -30,10 +30,10 @@ pub fn in_undefer_cksum(frame: &mut [u8], meta: &FrameMeta) -> bool {
 }
 
 /// Cuts the TCP/IPv4 datagram `pkt` into segments of at most `mss` bytes of data, each a
-/// whole datagram with complete checksums behind `ETHER_HDR_LEN` bytes of room, and hands
-/// each to `emit` in order. IP ids count up from the datagram's. Nothing is emitted, and
+/// whole datagram with complete checksums in an mbuf of its own (from the free list), and
+/// hands each to `emit` in order. IP ids count up from the datagram's. Nothing is emitted, and
 /// the answer is false, when the datagram is not a well-formed TCP one.
-pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bool {
+pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool {
     if pkt.len() < IP_HDR_LEN || mss == 0 {
         return false;
     }
@@ -56,16 +56,17 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
     for i in 0..n {
         let chunk = &data[(i * mss).min(data.len())..((i + 1) * mss).min(data.len())];
         let len = hlen + doff + chunk.len();
-        let mut f = vec![0u8; ETHER_HDR_LEN + len];
-        let p = &mut f[ETHER_HDR_LEN..];
-        p[..hlen].copy_from_slice(&pkt[..hlen]);
+        let mut f = Mbuf::with_capacity(len);
+        f.append(&pkt[..hlen]);
+        f.append(&th[..doff]);
+        f.append(chunk);
+        let p = f.as_mut_slice();
         p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         p[4..6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
         p[10..12].copy_from_slice(&[0, 0]);
         let c = cksum(&p[..hlen]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
         let t = &mut p[hlen..];
-        t[..doff].copy_from_slice(&th[..doff]);
         t[4..8].copy_from_slice(&seq0.wrapping_add((i * mss) as u32).to_be_bytes());
         let mut fl = flags;
         if i + 1 < n {
@@ -75,10 +76,10 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
             fl &= !TH_CWR;
         }
         t[13] = fl;
-        t[doff..].copy_from_slice(chunk);
         t[16..18].copy_from_slice(&[0, 0]);
         let c = tcp_cksum(src.into(), dst.into(), t);
         t[16..18].copy_from_slice(&c.to_be_bytes());
+        f.set_network_header();
         emit(f);
     }
     true
@@ -166,10 +167,10 @@ pub fn out_meta(pkt: &[u8], proto: u8, off: &OutOffload) -> FrameMeta {
 }
 
 /// Cuts the TCP/IPv6 packet `pkt` (TCP right behind the fixed header) into segments of at
-/// most `mss` bytes of data, each a whole packet with its checksum,
+/// most `mss` bytes of data, each a whole packet with its checksum in an mbuf of its own,
 /// handed to `emit` in order (NetBSD's `tcp6_segment`). Nothing is emitted, and the answer
 /// is false, when the packet is not a well-formed TCP/IPv6 one.
-pub fn tcp6_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bool {
+pub fn tcp6_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool {
     if pkt.len() < IP6_HDR_LEN + 20 || mss == 0 || pkt[0] >> 4 != 6 || pkt[6] != IPPROTO_TCP {
         return false;
     }
@@ -195,11 +196,11 @@ pub fn tcp6_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
     for i in 0..n {
         let chunk = &data[(i * mss).min(data.len())..((i + 1) * mss).min(data.len())];
         let len = IP6_HDR_LEN + doff + chunk.len();
-        let mut f = Vec::with_capacity(len);
-        f.extend_from_slice(&pkt[..IP6_HDR_LEN]);
-        f.extend_from_slice(&th[..doff]);
-        f.extend_from_slice(chunk);
-        let p = &mut f[..];
+        let mut f = Mbuf::with_capacity(len);
+        f.append(&pkt[..IP6_HDR_LEN]);
+        f.append(&th[..doff]);
+        f.append(chunk);
+        let p = f.as_mut_slice();
         p[4..6].copy_from_slice(&((len - IP6_HDR_LEN) as u16).to_be_bytes());
         let t = &mut p[IP6_HDR_LEN..];
         t[4..8].copy_from_slice(&seq0.wrapping_add((i * mss) as u32).to_be_bytes());
@@ -214,6 +215,7 @@ pub fn tcp6_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
         t[16..18].copy_from_slice(&[0, 0]);
         let c = tcp_cksum(src.into(), dst.into(), t);
         t[16..18].copy_from_slice(&c.to_be_bytes());
+        f.set_network_header();
         emit(f);
     }
     true
@@ -271,7 +273,7 @@ mod tests {
         let mut seq = 7u32;
         let mut data = Vec::new();
         for (i, f) in segs.iter().enumerate() {
-            let p = &f[ETHER_HDR_LEN..];
+            let p = f.as_slice();
             assert_eq!(cksum(&p[..IP_HDR_LEN]), 0);
             let ip = Ip(p);
             assert_eq!(ip.total_len(), p.len());
@@ -326,7 +328,7 @@ mod tests {
         let mut seq = u32::MAX;
         let mut data = Vec::new();
         for (i, f) in segs.iter().enumerate() {
-            let q = &f[..];
+            let q = f.as_slice();
             assert_eq!(q[..4], p[..4]);
             assert_eq!(q[6..40], p[6..40]);
             assert_eq!(usize::from(u16::from_be_bytes([q[4], q[5]])), q.len() - IP6_HDR_LEN);

@@ -6,9 +6,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use pnet_packet::ethernet::EtherType;
-
-use pktbox_drivers::{Csum, FrameMeta, Gso};
+use pktbox_drivers::Gso;
 
 use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, out_meta, rx_meta_ok6, tcp6_segment, tcp_hdrs};
@@ -19,13 +17,12 @@ use crate::inet::tcp::input::tcp_input_af;
 use crate::inet::udp::udp_input_af;
 use crate::inet6::{frag6, icmp6, in6f, nd6};
 use crate::msg::IFT_LOOP;
-use crate::net::ether::{ether_output, ether_send_slice, ETHER_HDR_LEN};
-use crate::net::ifnet::{inc, Ifnet};
+use crate::net::ifnet::{inc, Dst, Ifnet};
+use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
 use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
 
-pub const ETHERTYPE_IPV6: EtherType = EtherType(0x86dd);
 /// Packets waiting on lo0 at most.
 const LOOPQ_MAX: usize = 256;
 /// Largest IPv6 packet without a jumbo payload option.
@@ -482,23 +479,21 @@ pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
     Ok(())
 }
 
-/// The link step: lo0 queues the packet for input; a multicast goes to its mapped
-/// Ethernet address; a unicast waits for neighbor resolution.
+/// The link step: lo0 queues the packet for input; other interfaces take it through
+/// their `if_output` (Ethernet's maps a multicast destination to its group address and
+/// resolves a unicast next hop by neighbor discovery).
 pub fn ip6_send(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, pkt: Vec<u8>) -> Result<(), i32> {
     if ifp.if_type == IFT_LOOP {
         return looutput6(ctx, ifp, pkt);
     }
+    let mut nh = *nexthop;
     if let Ok(p) = Ipv6Packet::new_checked(&pkt[..]) {
-        let d = p.dst();
-        if d.is_multicast() {
-            return ether_output(ifp, a6::multicast_mac(&d), ETHERTYPE_IPV6, &pkt);
+        if p.dst().is_multicast() {
+            nh = p.dst();
         }
     }
-    match nd6::nd6_resolve(ctx, ifp, nexthop, pkt) {
-        nd6::Resolved::Now(mac, pkt) => ether_output(ifp, mac, ETHERTYPE_IPV6, &pkt),
-        nd6::Resolved::Held => Ok(()),
-        nd6::Resolved::Down => Err(libc::EHOSTDOWN),
-    }
+    let m = Mbuf::from_slice(&pkt);
+    (ifp.if_output)(ctx, ifp, m, Dst::Ip(IpAddr::V6(nh)))
 }
 
 /// Output on loopback: counts on lo0, shows it to lo0's captures (DLT_NULL, AF_INET6 as
@@ -563,7 +558,7 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
     if o.payload.len() > IPV6_MAXPACKET {
         return Err(libc::EMSGSIZE);
     }
-    let mut frame = vec![0u8; ETHER_HDR_LEN + HEADER_LEN + o.payload.len()];
+    let mut m = Mbuf::with_capacity(HEADER_LEN + o.payload.len());
     Ipv6Repr {
         traffic_class: 0,
         flow_label: 0,
@@ -573,29 +568,26 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
         src,
         dst: o.dst,
     }
-    .emit(&mut frame[ETHER_HDR_LEN..]);
-    frame[ETHER_HDR_LEN + HEADER_LEN..].copy_from_slice(o.payload);
-    let meta = out_meta(&frame[ETHER_HDR_LEN..], o.nh, off);
+    .emit(m.extend(HEADER_LEN));
+    m.append(o.payload);
+    m.set_network_header();
+    let meta = out_meta(m.as_slice(), o.nh, off);
     let mtu = route.as_ref().map_or(MIN_MTU, |(ifp, _)| path_mtu(ctx, ifp, &o.dst) as usize);
     if let Some((ifp, nexthop)) = &route {
-        if offload_fits(ifp, &frame[ETHER_HDR_LEN..], &meta, mtu) {
-            if let Some(mac) = nd6::nd6_known(ctx, ifp.index, nexthop) {
-                ctx.inet6.stat.localout += 1;
-                let mut m = meta;
-                if let Csum::Partial { start, offset } = meta.csum {
-                    m.csum = Csum::Partial {
-                        start: start + ETHER_HDR_LEN as u16,
-                        offset,
-                    };
-                }
-                return ether_send_slice(ifp, mac, ETHERTYPE_IPV6, &mut frame, &m).inspect_err(|_| {
+        if offload_fits(ifp, m.as_slice(), &meta, mtu) {
+            // The interface's if_output resolves the neighbor (holding the packet, with
+            // its metadata, while it asks) and hands it to the driver.
+            ctx.inet6.stat.localout += 1;
+            m.set_meta(meta);
+            return (ifp.if_output)(ctx, ifp, m, Dst::Ip(IpAddr::V6(*nexthop))).inspect_err(|e| {
+                if *e != libc::EHOSTDOWN {
                     ctx.inet6.stat.odropped += 1;
-                });
-            }
+                }
+            });
         }
     }
     // In software: each segment (checksums done) or the packet, through ip6_output.
-    let pkt = &mut frame[ETHER_HDR_LEN..];
+    let pkt = m.as_mut_slice();
     let plain = |payload| Out6 {
         src: Some(src),
         payload,
@@ -609,7 +601,7 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
         }
         let mut r = Ok(());
         for s in &segs {
-            let e = ip6_output(ctx, &plain(&s[HEADER_LEN..]));
+            let e = ip6_output(ctx, &plain(&s.as_slice()[HEADER_LEN..]));
             if r.is_ok() {
                 r = e;
             }
@@ -622,29 +614,18 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
     ip6_output(ctx, &plain(&pkt[HEADER_LEN..]))
 }
 
-/// Input of a TCP/IPv6 super-frame the driver merged (large receive offload; `frame`
-/// still has its Ethernet header, which `meta`'s offsets count from). For one of our
+/// Input of a TCP/IPv6 super-frame the driver merged (large receive offload; the mbuf
+/// holds the IPv6 packet, its metadata's offsets count from there). For one of our
 /// addresses it goes up whole, its checksum vouched for by the host, as TCP takes any
 /// segment; anything else (to be forwarded) is first cut back into segments of the size
 /// it was merged from, checksums done. Metadata that makes no sense is an input error.
-pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, frame: &[u8], meta: &FrameMeta) {
-    let Some(pkt) = frame.get(ETHER_HDR_LEN..) else {
+pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, m: &Mbuf) {
+    let (pkt, meta) = (m.as_slice(), m.meta());
+    let Gso::Tcp6 { size } = meta.gso else {
         inc(&ifp.stats.ierrors);
         return;
     };
-    let mut m = *meta;
-    if let Csum::Partial { start, offset } = meta.csum {
-        let Some(start) = start.checked_sub(ETHER_HDR_LEN as u16) else {
-            inc(&ifp.stats.ierrors);
-            return;
-        };
-        m.csum = Csum::Partial { start, offset };
-    }
-    let Gso::Tcp6 { size } = m.gso else {
-        inc(&ifp.stats.ierrors);
-        return;
-    };
-    if !rx_meta_ok6(pkt, &m) {
+    if !rx_meta_ok6(pkt, &meta) {
         inc(&ifp.stats.ierrors);
         return;
     }
@@ -661,6 +642,6 @@ pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, frame: &[u8], meta: &Frame
         return;
     }
     for s in &segs {
-        ip6_input(ctx, ifp, s, true);
+        ip6_input(ctx, ifp, s.as_slice(), true);
     }
 }
