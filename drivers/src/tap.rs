@@ -277,8 +277,10 @@ impl Driver for Tap {
         // partial when either family's receive checksum offload is on (a partial one of
         // the other family is then finished by the stack in software). Super-frames of a
         // family come only with that family's TCP receive checksum offload.
-        let rx4 = enabled & (ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX) == ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX;
-        let rx6 = enabled & (ifcap::CSUM_TCPV6_RX | ifcap::CSUM_UDPV6_RX) == ifcap::CSUM_TCPV6_RX | ifcap::CSUM_UDPV6_RX;
+        let rx4 =
+            enabled & (ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX) == ifcap::CSUM_TCPV4_RX | ifcap::CSUM_UDPV4_RX;
+        let rx6 =
+            enabled & (ifcap::CSUM_TCPV6_RX | ifcap::CSUM_UDPV6_RX) == ifcap::CSUM_TCPV6_RX | ifcap::CSUM_UDPV6_RX;
         let lro = enabled & ifcap::LRO != 0;
         let mut f = 0;
         if rx4 || rx6 {

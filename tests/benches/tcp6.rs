@@ -52,7 +52,11 @@ fn stack_to_linux(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize)
 /// stream.
 fn linux_to_stack(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize) -> f64 {
     let v6 = addr.contains(':');
-    let bind = if v6 { format!("[::]:{port}") } else { format!("0.0.0.0:{port}") };
+    let bind = if v6 {
+        format!("[::]:{port}")
+    } else {
+        format!("0.0.0.0:{port}")
+    };
     let l = TcpListener::bind_at(st.prefix(), bind.as_str(), 4).expect("listen");
     let fam = if v6 { "-6" } else { "-4" };
     let t = Instant::now();
@@ -96,7 +100,17 @@ fn main() {
     run(
         "ip",
         [
-            "netns", "exec", &ns.name, "ip", "-6", "addr", "add", "2001:db8:98::1/64", "dev", "tap0", "nodad",
+            "netns",
+            "exec",
+            &ns.name,
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:98::1/64",
+            "dev",
+            "tap0",
+            "nodad",
         ],
     )
     .ok();
@@ -108,7 +122,14 @@ fn main() {
             .any(|l| l.contains("inet6 2001:db8:98::2 ") && !l.contains("tentative"))
             .then_some(())
     });
-    println!("capabilities: {}", st.ok("ifconfig", &["en0"]).lines().find(|l| l.contains("enabled=")).unwrap_or("").trim());
+    println!(
+        "capabilities: {}",
+        st.ok("ifconfig", &["en0"])
+            .lines()
+            .find(|l| l.contains("enabled="))
+            .unwrap_or("")
+            .trim()
+    );
     let mut port = 9100;
     let mut next = || {
         port += 1;

@@ -121,7 +121,16 @@ fn v6_peer(ns: &NetNs, net: u8, extra: &str) -> (StackProc, ChildGuard) {
     );
     ns_ok(
         &ns.name,
-        &["ip", "-6", "addr", "add", &format!("2001:db8:{net}::1/64"), "dev", "tap0", "nodad"],
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("2001:db8:{net}::1/64"),
+            "dev",
+            "tap0",
+            "nodad",
+        ],
     );
     st.ok("ifconfig", &["en0", &format!("10.{net}.0.2/24")]);
     add_v6(&st, &format!("2001:db8:{net}::2"));
@@ -161,7 +170,11 @@ fn stack_sends(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize, se
 /// `[addr]:port`, which hashes what it got.
 fn linux_sends(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize) {
     let v6 = addr.contains(':');
-    let bind = if v6 { format!("[::]:{port}") } else { format!("0.0.0.0:{port}") };
+    let bind = if v6 {
+        format!("[::]:{port}")
+    } else {
+        format!("0.0.0.0:{port}")
+    };
     let l = TcpListener::bind_at(st.prefix(), bind.as_str(), 4).unwrap();
     let dir = TempDir::new();
     let (file, sumfile) = (dir.join("data"), dir.join("sum"));
@@ -187,7 +200,11 @@ fn linux_sends(ns: &str, st: &StackProc, addr: &str, port: u16, total: usize) {
     assert!(o.status.success());
     assert_eq!(n, total);
     let want = std::fs::read_to_string(&sumfile).unwrap();
-    assert_eq!(want.split_whitespace().next(), Some(sum.as_str()), "sha256 at our end ({addr})");
+    assert_eq!(
+        want.split_whitespace().next(),
+        Some(sum.as_str()),
+        "sha256 at our end ({addr})"
+    );
 }
 
 /// Linux's nc -6 sends `total` bytes to the stack's own `nc -6 -l`, whose output is hashed.
@@ -284,7 +301,10 @@ fn tcp_over_v6_survives_loss_duplicates_and_reordering() {
     linux_sends(&ns.name, &st, "2001:db8:91::2", 7612, 16 << 20);
     let tcp = st.open().stats().unwrap().tcp;
     assert!(tcp.sndrexmitpack > 0, "a lossy link makes us retransmit: {tcp:?}");
-    assert!(tcp.rcvduppack > 0 || tcp.rcvoopack > 0, "duplicates or reordering seen: {tcp:?}");
+    assert!(
+        tcp.rcvduppack > 0 || tcp.rcvoopack > 0,
+        "duplicates or reordering seen: {tcp:?}"
+    );
 }
 
 #[test]
@@ -342,8 +362,17 @@ fn udp_over_v6_both_ways_with_fragments() {
     // The stack sends to Linux's echo: 1452 bytes fill a 1500-byte packet, 1453 and more
     // go out in fragments, and come back in Linux's.
     let mut echo = Command::new("ip");
-    echo.args(["netns", "exec", &ns.name, "python3", "-c", PY_ECHO, "2001:db8:93::1", "7701"])
-        .arg(sizes.len().to_string());
+    echo.args([
+        "netns",
+        "exec",
+        &ns.name,
+        "python3",
+        "-c",
+        PY_ECHO,
+        "2001:db8:93::1",
+        "7701",
+    ])
+    .arg(sizes.len().to_string());
     let echo = ChildGuard::spawn(echo);
     wait_listening(&ns.name, true, 7701);
     let mut u = UdpSocket::bind_at(st.prefix(), "[::]:0").unwrap();
@@ -352,7 +381,9 @@ fn udp_over_v6_both_ways_with_fragments() {
     for (i, &n) in sizes.iter().enumerate() {
         let d: Vec<u8> = (0..n).map(|j| ((i * 13 + j) % 253) as u8).collect();
         assert_eq!(u.send_to(&d, "[2001:db8:93::1]:7701").unwrap(), n);
-        let (got, from) = u.recv_from(&mut buf).unwrap_or_else(|e| panic!("echo of {n} bytes: {e}"));
+        let (got, from) = u
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("echo of {n} bytes: {e}"));
         assert_eq!(from.to_string(), "[2001:db8:93::1]:7701");
         assert!(buf[..got] == d[..], "echo of {n} bytes: {got} bytes, not the same");
     }
@@ -378,7 +409,10 @@ fn udp_over_v6_both_ways_with_fragments() {
     assert_eq!(o.stdout.trim(), format!("ok {n}"), "{o:#?}");
     let peers = server.join().unwrap();
     assert_eq!(peers.iter().map(|p| p.0).collect::<Vec<_>>(), sizes);
-    assert!(peers.iter().all(|p| p.1.ip().to_string() == "2001:db8:93::1"), "{peers:?}");
+    assert!(
+        peers.iter().all(|p| p.1.ip().to_string() == "2001:db8:93::1"),
+        "{peers:?}"
+    );
     // Fragments both ways: ours reassembled here, and sent in pieces.
     let s6 = st.open().stats6().unwrap();
     assert!(s6.ip6.reassembled >= 4 && s6.ip6.fragmented >= 4, "{:?}", s6.ip6);
@@ -386,10 +420,7 @@ fn udp_over_v6_both_ways_with_fragments() {
 
 #[test]
 fn a_packet_too_big_from_a_linux_router_lowers_the_path_mtu() {
-    if !can_run_linux(
-        "a_packet_too_big_from_a_linux_router_lowers_the_path_mtu",
-        LINUX_TOOLS,
-    ) {
+    if !can_run_linux("a_packet_too_big_from_a_linux_router_lowers_the_path_mtu", LINUX_TOOLS) {
         return;
     }
     // The stack's namespace (R) is a Linux router between the TAP and a 1280-byte veth
@@ -400,18 +431,39 @@ fn a_packet_too_big_from_a_linux_router_lowers_the_path_mtu() {
     let (st, _child) = v6_peer(&r, 94, "");
     ns_ok(
         &r.name,
-        &["ip", "link", "add", "v6r", "mtu", "1280", "type", "veth", "peer", "name", "v6h", "netns", &h.name],
+        &[
+            "ip", "link", "add", "v6r", "mtu", "1280", "type", "veth", "peer", "name", "v6h", "netns", &h.name,
+        ],
     );
-    ns_ok(&r.name, &["ip", "-6", "addr", "add", "2001:db8:95::1/64", "dev", "v6r", "nodad"]);
+    ns_ok(
+        &r.name,
+        &["ip", "-6", "addr", "add", "2001:db8:95::1/64", "dev", "v6r", "nodad"],
+    );
     ns_ok(&r.name, &["ip", "link", "set", "v6r", "up"]);
     ns_ok(&r.name, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
     ns_ok(&h.name, &["ip", "link", "set", "v6h", "mtu", "1280", "up"]);
-    ns_ok(&h.name, &["ip", "-6", "addr", "add", "2001:db8:95::2/64", "dev", "v6h", "nodad"]);
     ns_ok(
         &h.name,
-        &["ip", "-6", "route", "add", "default", "via", "2001:db8:95::1", "advmss", "1440"],
+        &["ip", "-6", "addr", "add", "2001:db8:95::2/64", "dev", "v6h", "nodad"],
     );
-    st.ok("route", &["add", "-inet6", "2001:db8:95::", "-prefixlen", "64", "2001:db8:94::1"]);
+    ns_ok(
+        &h.name,
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            "2001:db8:95::1",
+            "advmss",
+            "1440",
+        ],
+    );
+    st.ok(
+        "route",
+        &["add", "-inet6", "2001:db8:95::", "-prefixlen", "64", "2001:db8:94::1"],
+    );
     let before = st.ok("route", &["-n", "get", "-inet6", "2001:db8:95::2"]);
     assert!(!before.contains(" 1280 "), "{before}");
     stack_sends(&h.name, &st, "2001:db8:95::2", 7801, 8 << 20, 5);
@@ -463,7 +515,10 @@ fn v4_and_v6_transfers_at_once() {
 
 #[test]
 fn a_capture_of_ip6_and_tcp_is_read_back_by_linux_tcpdump() {
-    if !can_run_linux("a_capture_of_ip6_and_tcp_is_read_back_by_linux_tcpdump", &["ip", "nc", "tcpdump", "bash", "sha256sum"]) {
+    if !can_run_linux(
+        "a_capture_of_ip6_and_tcp_is_read_back_by_linux_tcpdump",
+        &["ip", "nc", "tcpdump", "bash", "sha256sum"],
+    ) {
         return;
     }
     let ns = NetNs::new();

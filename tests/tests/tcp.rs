@@ -580,7 +580,16 @@ fn the_path_works_with_offloads_turned_off() {
     let (st, _child) = linux_peer(&ns);
     st.ok(
         "ifconfig",
-        &["en0", "-tso4", "-tcp4csum", "-udp4csum", "-tso6", "-tcp6csum", "-udp6csum", "-lro"],
+        &[
+            "en0",
+            "-tso4",
+            "-tcp4csum",
+            "-udp4csum",
+            "-tso6",
+            "-tcp6csum",
+            "-udp6csum",
+            "-lro",
+        ],
     );
     let ifc = st.ok("ifconfig", &["en0"]);
     assert!(ifc.contains("\tenabled=0<>\n"), "{ifc}");

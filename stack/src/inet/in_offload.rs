@@ -324,7 +324,10 @@ mod tests {
         let mut segs = Vec::new();
         assert!(tcp6_segment(&p, 1428, |f| segs.push(f)));
         assert_eq!(segs.len(), 3);
-        let (src, dst) = ("2001:db8::1".parse::<Ipv6Addr>().unwrap(), "2001:db8::2".parse::<Ipv6Addr>().unwrap());
+        let (src, dst) = (
+            "2001:db8::1".parse::<Ipv6Addr>().unwrap(),
+            "2001:db8::2".parse::<Ipv6Addr>().unwrap(),
+        );
         let mut seq = u32::MAX;
         let mut data = Vec::new();
         for (i, f) in segs.iter().enumerate() {
@@ -370,7 +373,10 @@ mod tests {
         };
         assert!(!rx_meta_ok6(&p, &bad));
         let bad = FrameMeta {
-            csum: Csum::Partial { start: 4100, offset: 16 },
+            csum: Csum::Partial {
+                start: 4100,
+                offset: 16,
+            },
             gso: Gso::None,
         };
         assert!(!rx_meta_ok6(&p, &bad));

@@ -572,7 +572,9 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
     m.append(o.payload);
     m.set_network_header();
     let meta = out_meta(m.as_slice(), o.nh, off);
-    let mtu = route.as_ref().map_or(MIN_MTU, |(ifp, _)| path_mtu(ctx, ifp, &o.dst) as usize);
+    let mtu = route
+        .as_ref()
+        .map_or(MIN_MTU, |(ifp, _)| path_mtu(ctx, ifp, &o.dst) as usize);
     if let Some((ifp, nexthop)) = &route {
         if offload_fits(ifp, m.as_slice(), &meta, mtu) {
             // The interface's if_output resolves the neighbor (holding the packet, with

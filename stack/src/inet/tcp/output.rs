@@ -67,7 +67,11 @@ pub fn tx_offload(ctx: &Ctx, dst: IpAddr) -> (bool, bool) {
     }
     let (caps, csum_bit, tso_bit) = match dst {
         IpAddr::V4(d) => (
-            ctx.rt.inet.lookup(d).and_then(|r| ctx.ifnet_by_index(r.ifindex)).map(|i| i.capenable()),
+            ctx.rt
+                .inet
+                .lookup(d)
+                .and_then(|r| ctx.ifnet_by_index(r.ifindex))
+                .map(|i| i.capenable()),
             ifcap::CSUM_TCPV4_TX,
             ifcap::TSOV4,
         ),
