@@ -106,8 +106,8 @@ pub fn tcp_hdrs(pkt: &[u8]) -> usize {
 }
 
 /// Whether `ifp` can finish the offloads of packet `pkt` (IPv4 or IPv6): the checksum
-/// offload for its family and protocol, and for a TCP super-segment TSO4 or TSO6 with
-/// segments that fit `mtu`.
+/// offload for its family and protocol on a packet that fits `mtu`, and for a TCP
+/// super-segment TSO4 or TSO6 with segments that fit `mtu`.
 pub fn offload_fits(ifp: &Ifnet, pkt: &[u8], meta: &FrameMeta, mtu: usize) -> bool {
     let caps = ifp.capenable();
     let Some((proto, _)) = transport_at(pkt) else {
@@ -132,6 +132,9 @@ pub fn offload_fits(ifp: &Ifnet, pkt: &[u8], meta: &FrameMeta, mtu: usize) -> bo
             }
             tso | tcp
         }
+        // A packet above the MTU is to be fragmented (or, for IPv6, cut by TCP's
+        // software path): not the interface's to finish whole.
+        (Gso::None, _) if pkt.len() > mtu => return false,
         (Gso::None, IPPROTO_TCP) => tcp,
         (Gso::None, IPPROTO_UDP) => udp,
         _ => return false,
@@ -156,7 +159,7 @@ pub fn out_meta(pkt: &[u8], proto: u8, off: &OutOffload) -> FrameMeta {
         start: hlen as u16,
         offset: at,
     };
-    if off.tso != 0 && proto == IPPROTO_TCP && pkt.len() - tcp_hdrs(pkt) > usize::from(off.tso) {
+    if off.tso != 0 && proto == IPPROTO_TCP && pkt.len().saturating_sub(tcp_hdrs(pkt)) > usize::from(off.tso) {
         meta.gso = if pkt[0] >> 4 == 6 {
             Gso::Tcp6 { size: off.tso }
         } else {

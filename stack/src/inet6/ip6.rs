@@ -11,7 +11,7 @@ use pktbox_drivers::Gso;
 use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, out_meta, rx_meta_ok6, tcp6_segment, tcp_hdrs};
 use crate::inet::inpcb::TransIn;
-use crate::inet::ip::OutOffload;
+use crate::inet::ip::{OutOffload, IPPROTO_TCP};
 use crate::inet::raw::rip6_input;
 use crate::inet::tcp::input::tcp_input_af;
 use crate::inet::udp::udp_input_af;
@@ -595,8 +595,15 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
         payload,
         ..*o
     };
-    if let Gso::Tcp6 { size } = meta.gso {
-        let mss = usize::from(size).min(mtu.saturating_sub(tcp_hdrs(pkt))).max(1);
+    // A TCP segment above the path MTU (one a packet too big has shrunk the path under)
+    // is cut like a super-frame rather than fragmented.
+    let cut = match meta.gso {
+        Gso::Tcp6 { size } => Some(usize::from(size)),
+        _ if o.nh == IPPROTO_TCP && pkt.len() > mtu => Some(usize::MAX),
+        _ => None,
+    };
+    if let Some(size) = cut {
+        let mss = size.min(mtu.saturating_sub(tcp_hdrs(pkt))).max(1);
         let mut segs = Vec::new();
         if !tcp6_segment(pkt, mss, |s| segs.push(s)) {
             return Err(libc::EINVAL);
