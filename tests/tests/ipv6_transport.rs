@@ -632,3 +632,61 @@ fn tso6_and_v6_checksum_offload_engage_and_turn_off() {
     stack_sends(&ns.name, &st, "2001:db8:99::1", 7976, 8 << 20, 12);
     assert!(offload_counts(&st).0 > tso, "TSO6 again");
 }
+
+#[test]
+fn linux_forwarding_in_software_takes_our_tso6_checksums() {
+    if !can_run_linux(
+        "linux_forwarding_in_software_takes_our_tso6_checksums",
+        &["ip", "nc", "sha256sum", "bash", "ethtool"],
+    ) {
+        return;
+    }
+    // Linux forwards what the stack sends (TSO6 super-frames whose checksum holds only
+    // the pseudo-header's sum) onto a veth with checksum offload off, so Linux itself cuts
+    // them and finishes every checksum from ours, and the host behind (H) checks each
+    // one: a wrong pseudo-header sum would never get through.
+    let r = NetNs::new();
+    let h = NetNs::new();
+    let (st, _child) = v6_peer(&r, 89, "");
+    ns_ok(
+        &r.name,
+        &[
+            "ip", "link", "add", "v6r", "type", "veth", "peer", "name", "v6h", "netns", &h.name,
+        ],
+    );
+    ns_ok(
+        &r.name,
+        &["ip", "-6", "addr", "add", "2001:db8:88::1/64", "dev", "v6r", "nodad"],
+    );
+    ns_ok(&r.name, &["ip", "link", "set", "v6r", "up"]);
+    ns_ok(&r.name, &["ethtool", "-K", "v6r", "tx", "off"]);
+    ns_ok(&r.name, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    ns_ok(&h.name, &["ip", "link", "set", "v6h", "up"]);
+    ns_ok(
+        &h.name,
+        &["ip", "-6", "addr", "add", "2001:db8:88::2/64", "dev", "v6h", "nodad"],
+    );
+    ns_ok(
+        &h.name,
+        &["ip", "-6", "route", "add", "default", "via", "2001:db8:88::1"],
+    );
+    st.ok(
+        "route",
+        &["add", "-inet6", "2001:db8:88::", "-prefixlen", "64", "2001:db8:89::1"],
+    );
+    let (tso0, _) = offload_counts(&st);
+    stack_sends(&h.name, &st, "2001:db8:88::2", 7991, 32 << 20, 13);
+    assert!(offload_counts(&st).0 > tso0, "TSO6 frames went out");
+    // And back: H's segments, merged by Linux into super-frames for the TAP.
+    linux_sends(&h.name, &st, "2001:db8:89::2", 7992, 32 << 20);
+    let o = run("ip", ["netns", "exec", &h.name, "nstat", "-az", "TcpInCsumErrors"]);
+    if o.code == Some(0) {
+        let bad = o
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("TcpInCsumErrors"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("0");
+        assert_eq!(bad, "0", "checksum errors at H: {}", o.stdout);
+    }
+}

@@ -355,6 +355,30 @@ mod tests {
     }
 
     #[test]
+    fn a_v6_checksum_left_partial_is_finished_right() {
+        // What TCP leaves for the interface (the pseudo-header's sum), finished as a
+        // device would from out_meta's offsets, is the checksum tcp_cksum computes.
+        let mut p = packet6(1000, 0x18);
+        let (src, dst) = (
+            "2001:db8::1".parse::<Ipv6Addr>().unwrap(),
+            "2001:db8::2".parse::<Ipv6Addr>().unwrap(),
+        );
+        let len = p.len() - IP6_HDR_LEN;
+        let ps = !crate::inet::cksum::fold(crate::inet::cksum::pseudo_sum(src.into(), dst.into(), IPPROTO_TCP, len));
+        p[IP6_HDR_LEN + 16..IP6_HDR_LEN + 18].copy_from_slice(&ps.to_be_bytes());
+        let meta = out_meta(
+            &p,
+            IPPROTO_TCP,
+            &OutOffload {
+                csum_at: Some(16),
+                tso: 0,
+            },
+        );
+        assert!(in_undefer_cksum(&mut p, &meta));
+        assert_eq!(tcp_cksum(src.into(), dst.into(), &p[IP6_HDR_LEN..]), 0);
+    }
+
+    #[test]
     fn out_meta_and_rx_checks_for_v6() {
         let p = packet6(4000, 0x10);
         let off = OutOffload {
