@@ -16,3 +16,4 @@ pub mod net;
 pub mod resmgr;
 pub mod socket;
 pub mod sys;
+pub mod wire;
