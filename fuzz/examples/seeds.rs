@@ -32,7 +32,7 @@ fn icmp_echo(seq: u16, n: usize) -> Vec<u8> {
     for (i, b) in m[8..].iter_mut().enumerate() {
         *b = i as u8;
     }
-    let c = pktbox_stack::inet::cksum::cksum(&m);
+    let c = pktbox_stack::wire::checksum::cksum(&m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
 }
@@ -169,13 +169,13 @@ fn net(dir: &Path) {
         let mut m = vec![t, code, 0, 0];
         m.extend_from_slice(&rest);
         m.extend_from_slice(&quote);
-        let c = pktbox_stack::inet::cksum::cksum(&m);
+        let c = pktbox_stack::wire::checksum::cksum(&m);
         m[2..4].copy_from_slice(&c.to_be_bytes());
         seeds.push((name, frame_op(0, &ip_frame(PEER, ME, 1, 11, 0, &m))));
     }
     let mut ts = vec![13u8, 0, 0, 0, 0, 1, 0, 1];
     ts.extend_from_slice(&[0; 12]);
-    let c = pktbox_stack::inet::cksum::cksum(&ts);
+    let c = pktbox_stack::wire::checksum::cksum(&ts);
     ts[2..4].copy_from_slice(&c.to_be_bytes());
     seeds.push(("icmp-tstamp", frame_op(0, &ip_frame(PEER, ME, 1, 12, 0, &ts))));
     // IP options: record route, timestamp, loose source route (0x10 mends the header).

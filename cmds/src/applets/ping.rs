@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
-use pktbox_stack::inet::cksum::cksum;
+use pktbox_stack::wire::checksum::cksum;
 use pktbox_stack::inet::icmp::{
     ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH, ICMP_TIMXCEED,
     ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH,

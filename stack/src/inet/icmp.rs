@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::cksum;
-use crate::inet::ip::{ip_output, Ip, OutPkt, IPPROTO_ICMP, IP_OFFMASK};
+use crate::wire::checksum::cksum;
+use crate::inet::ip::{ip_output, OutPkt};
+use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 use crate::net::ifnet::Ifnet;
 
 pub const ICMP_ECHOREPLY: u8 = 0;
@@ -91,7 +92,7 @@ fn is_error(t: u8) -> bool {
 
 /// Input of a local ICMP datagram (whole, header included).
 pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let hlen = ip.hlen();
     let icmp = &pkt[hlen..];
     let st = &mut ctx.inet.icmpstat;
@@ -170,12 +171,12 @@ const MTU_PLATEAUS: [u32; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 10
 /// it is connected). Anyone can forge an ICMP error; only an attacker on the path can
 /// see these.
 fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
-    use crate::inet::ip::{IPPROTO_TCP, IPPROTO_UDP};
+    use crate::wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP};
     use crate::inet::tcp::seq::{leq, lt};
     if quoted.len() < 20 || quoted[0] >> 4 != 4 {
         return false;
     }
-    let q = Ip(quoted);
+    let q = Ipv4Packet::new_unchecked(quoted);
     let qhlen = q.hlen();
     // The ports (and TCP's sequence number): the first eight bytes after the header.
     let Some(l4) = quoted.get(qhlen..qhlen + 8) else {
@@ -216,7 +217,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
         ctx.inet.icmpstat.pmtuignored += 1;
         return;
     }
-    let q = Ip(quoted);
+    let q = Ipv4Packet::new_unchecked(quoted);
     let Some(rt) = ctx.rt.inet.get_exact(q.dst(), 32) else {
         return;
     };
@@ -249,7 +250,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
 /// host; at most `errppslimit` a second.
 pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8, code: u8, mtu: u16, bcast: bool) {
     ctx.inet.icmpstat.error += 1;
-    let ip = Ip(orig);
+    let ip = Ipv4Packet::new_unchecked(orig);
     let hlen = ip.hlen();
     if ip.off() & IP_OFFMASK != 0 || bcast || ip.dst().is_multicast() || ip.dst().is_broadcast() {
         return;
@@ -302,7 +303,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
 
 /// Sends a host redirect to the sender of `orig` naming `gw` (net.inet.ip.redirect=1).
 pub fn icmp_redirect(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) {
-    let ip = Ip(orig);
+    let ip = Ipv4Packet::new_unchecked(orig);
     // Only when the sender is on the link the packet came in on.
     let onlink = ctx.inet.addrs.iter().any(|ia| {
         ia.ifindex == ifp_in.index
@@ -315,7 +316,7 @@ pub fn icmp_redirect(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Ad
 }
 
 fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) {
-    let ip = Ip(orig);
+    let ip = Ipv4Packet::new_unchecked(orig);
     if !ctx.inet.icmp_limit.check() {
         ctx.inet.icmpstat.toofreq += 1;
         return;
@@ -355,7 +356,7 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inet::ip::write_header;
+    use crate::wire::ipv4::write_header;
     use crate::inet::raw::RawPcb;
     use crate::msg::wire::{Received, SeqPacket};
     use crate::sys::Stack;

@@ -4,8 +4,8 @@
 
 use pktbox_drivers::{finish_csum, Csum, FrameMeta};
 
-use crate::inet::cksum::cksum;
-use crate::inet::ip::{Ip, IP_HDR_LEN};
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN};
 use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
 use crate::sys::mbuf::Mbuf;
 
@@ -29,7 +29,7 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool 
     if pkt.len() < IP_HDR_LEN || mss == 0 {
         return false;
     }
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let hlen = ip.hlen();
     let total = ip.total_len().min(pkt.len());
     if hlen < IP_HDR_LEN || total < hlen + 20 {
@@ -80,7 +80,7 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inet::ip::{write_header, IPPROTO_TCP};
+    use crate::wire::ipv4::{write_header, IPPROTO_TCP};
     use std::net::Ipv4Addr;
 
     fn datagram(data_len: usize, flags: u8) -> Vec<u8> {
@@ -111,7 +111,7 @@ mod tests {
         for (i, f) in segs.iter().enumerate() {
             let p = f.as_slice();
             assert_eq!(cksum(&p[..IP_HDR_LEN]), 0);
-            let ip = Ip(p);
+            let ip = Ipv4Packet::new_unchecked(p);
             assert_eq!(ip.total_len(), p.len());
             assert_eq!(ip.id(), 100 + i as u16);
             let t = &p[IP_HDR_LEN..];

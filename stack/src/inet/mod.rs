@@ -1,7 +1,6 @@
 //! IPv4: interface addresses (`in_control`), the IP state of the stack context, and the
 //! protocols: ip (input, output, forwarding), reassembly, icmp, raw sockets.
 
-pub mod cksum;
 pub mod icmp;
 pub mod in_offload;
 pub mod inpcb;

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::conf::Ctx;
 use crate::inet::inpcb::{Af, TransIn};
-use crate::inet::ip::Ip;
+use crate::wire::ipv4::Ipv4Packet;
 use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
@@ -55,7 +55,7 @@ pub fn rip_input(ctx: &mut Ctx, pkt: &[u8]) -> bool {
     if ctx.inet.raw.is_empty() {
         return false;
     }
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let tin = TransIn {
         src: IpAddr::V4(ip.src()),
         dst: IpAddr::V4(ip.dst()),

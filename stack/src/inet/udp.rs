@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::transport_cksum;
+use crate::wire::checksum::transport_cksum;
 use crate::inet::icmp;
 use crate::inet::inpcb::{laddr_overlap, Af, TransIn};
 use crate::inet::ip::IPPROTO_UDP;

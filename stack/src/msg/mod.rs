@@ -238,7 +238,7 @@ messages! {
     /// BIOCSBLEN + BIOCSETIF.
     0x60 => BpfAttach(BpfAttachReq),
     /// BIOCSETF: the program is checked before it is taken.
-    0x61 => BpfSetFilter(Vec<crate::net::bpf::BpfInsn>),
+    0x61 => BpfSetFilter(Vec<crate::wire::bpf::BpfInsn>),
     /// BIOCPROMISC, BIOCSDIRECTION, BIOCIMMEDIATE, BIOCSRTIMEOUT.
     0x62 => BpfConfigure(BpfConf),
     /// read(2) on the capture: the answer is a buffer of `bpf_hdr` records.

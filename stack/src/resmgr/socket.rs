@@ -565,7 +565,7 @@ fn tcp_dispatch(
 mod tests {
     use super::*;
     use crate::inet::input_tests::{setup, HIM, ME};
-    use crate::inet::ip::{write_header, IPPROTO_UDP};
+    use crate::wire::ipv4::{write_header, IPPROTO_UDP};
 
     /// A UDP socket (id 1) bound to port 5300 on a fresh stack; the client's end too.
     fn udp_sock(ctx: &mut Ctx) -> SeqPacket {

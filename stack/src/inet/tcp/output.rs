@@ -8,7 +8,7 @@ use std::time::Instant;
 use pktbox_drivers::ifcap;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::{fold, pseudo_sum, transport_cksum};
+use crate::wire::checksum::{fold, pseudo_sum, transport_cksum};
 use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
