@@ -10,27 +10,12 @@ use crate::inet::ip::{ip_output, OutPkt};
 use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 use crate::net::ifnet::Ifnet;
 
-pub const ICMP_ECHOREPLY: u8 = 0;
-pub const ICMP_UNREACH: u8 = 3;
-pub const ICMP_SOURCEQUENCH: u8 = 4;
-pub const ICMP_REDIRECT: u8 = 5;
-pub const ICMP_ECHO: u8 = 8;
-pub const ICMP_TIMXCEED: u8 = 11;
-pub const ICMP_PARAMPROB: u8 = 12;
-pub const ICMP_TSTAMP: u8 = 13;
-pub const ICMP_TSTAMPREPLY: u8 = 14;
-pub const ICMP_MASKREQ: u8 = 17;
-pub const ICMP_MAXTYPE: usize = 40;
-
-pub const UNREACH_NET: u8 = 0;
-pub const UNREACH_HOST: u8 = 1;
-pub const UNREACH_PROTOCOL: u8 = 2;
-pub const UNREACH_PORT: u8 = 3;
-pub const UNREACH_NEEDFRAG: u8 = 4;
-pub const UNREACH_SRCFAIL: u8 = 5;
-pub const TIMXCEED_INTRANS: u8 = 0;
-pub const TIMXCEED_REASS: u8 = 1;
-pub const REDIRECT_HOST: u8 = 1;
+pub use crate::wire::icmp::{
+    ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH,
+    ICMP_TIMXCEED, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH, REDIRECT_HOST, TIMXCEED_INTRANS, TIMXCEED_REASS,
+    UNREACH_HOST, UNREACH_NEEDFRAG, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL, UNREACH_SRCFAIL,
+};
+use crate::wire::icmp::{is_error, IcmpPacket, IcmpRepr, ICMP_MINERRLEN, UNREACH_MAXCODE};
 
 /// Bytes of the offending datagram after its header that an error quotes
 /// (net.inet.icmp.returndatabytes).
@@ -82,14 +67,6 @@ fn hist(v: &mut Vec<u64>, t: u8) {
     }
 }
 
-/// Whether a type is an error (so no error is sent about it).
-fn is_error(t: u8) -> bool {
-    matches!(
-        t,
-        ICMP_UNREACH | ICMP_SOURCEQUENCH | ICMP_REDIRECT | ICMP_TIMXCEED | ICMP_PARAMPROB
-    )
-}
-
 /// Input of a local ICMP datagram (whole, header included).
 pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
     let ip = Ipv4Packet::new_unchecked(pkt);
@@ -114,10 +91,9 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
                 return;
             }
             let mut reply = icmp.to_vec();
-            reply[0] = ICMP_ECHOREPLY;
-            reply[2..4].copy_from_slice(&[0, 0]);
-            let c = cksum(&reply);
-            reply[2..4].copy_from_slice(&c.to_be_bytes());
+            let mut r = IcmpPacket::new_unchecked(&mut reply[..]);
+            r.set_msg_type(ICMP_ECHOREPLY);
+            r.fill_checksum();
             ctx.inet.icmpstat.reflect += 1;
             hist(&mut ctx.inet.icmpstat.outhist, ICMP_ECHOREPLY);
             let ttl = ctx.inet.ttl;
@@ -137,15 +113,15 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
         }
         ICMP_UNREACH | ICMP_TIMXCEED | ICMP_PARAMPROB | ICMP_SOURCEQUENCH | ICMP_REDIRECT => {
             // Errors must quote at least the offending header.
-            if icmp.len() < 8 + 20 {
+            if icmp.len() < ICMP_MINERRLEN {
                 ctx.inet.icmpstat.badlen += 1;
                 return;
             }
-            if t == ICMP_UNREACH && code > 15 {
+            if t == ICMP_UNREACH && code > UNREACH_MAXCODE {
                 ctx.inet.icmpstat.badcode += 1;
             }
             if t == ICMP_UNREACH && code == UNREACH_NEEDFRAG {
-                let mtu = u16::from_be_bytes([icmp[6], icmp[7]]);
+                let mtu = IcmpPacket::new_unchecked(icmp).next_mtu();
                 let quoted = icmp[8..].to_vec();
                 mtudisc(ctx, &quoted, mtu);
             }
@@ -268,15 +244,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
         return;
     }
     let quote = (hlen + ctx.inet.icmp_returndatabytes).min(orig.len());
-    let mut m = vec![0u8; 8 + quote];
-    m[0] = t;
-    m[1] = code;
-    if t == ICMP_UNREACH && code == UNREACH_NEEDFRAG {
-        m[6..8].copy_from_slice(&mtu.to_be_bytes());
-    }
-    m[8..].copy_from_slice(&orig[..quote]);
-    let c = cksum(&m);
-    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let m = IcmpRepr::error(t, code, mtu, &orig[..quote]).to_vec();
     // From the address the datagram was sent to when it is ours, else from the interface
     // it came in on.
     let from = if ctx.inet.addrs.iter().any(|ia| ia.addr == ip.dst()) {
@@ -322,13 +290,13 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
         return;
     }
     let quote = (ip.hlen() + ctx.inet.icmp_returndatabytes).min(orig.len());
-    let mut m = vec![0u8; 8 + quote];
-    m[0] = ICMP_REDIRECT;
-    m[1] = REDIRECT_HOST;
-    m[4..8].copy_from_slice(&gw.octets());
-    m[8..].copy_from_slice(&orig[..quote]);
-    let c = cksum(&m);
-    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let m = IcmpRepr {
+        msg_type: ICMP_REDIRECT,
+        code: REDIRECT_HOST,
+        rest: gw.octets(),
+        data: &orig[..quote],
+    }
+    .to_vec();
     ctx.inet.stat.redirectsent += 1;
     hist(&mut ctx.inet.icmpstat.outhist, ICMP_REDIRECT);
     let from = ctx

@@ -156,11 +156,11 @@ mod tests {
 
     #[test]
     fn known_checksum_and_zero() {
-        // 10.0.0.1:1 -> 10.0.0.2:2, no data. Pseudo 0x0a00+0x0001+0x0a00+0x0002+17+8,
-        // header 1+2+8: 0x1426 -> !0x1426.
+        // 10.0.0.1:1 -> 10.0.0.2:2, no data. Pseudo 0x0a00+0x0001+0x0a00+0x0002+17+8 = 0x141c,
+        // header 1+2+8: 0x141c + 0xb = 0x1427 -> !0x1427.
         let mut b = [0u8; 8];
         UdpRepr { src_port: 1, dst_port: 2 }.emit(&mut b, &[], a("10.0.0.1"), a("10.0.0.2")).unwrap();
-        assert_eq!(u16::from_be_bytes([b[6], b[7]]), !0x1426u16);
+        assert_eq!(u16::from_be_bytes([b[6], b[7]]), !0x1427u16);
         // No checksum: fine over IPv4, refused over IPv6.
         b[6..8].copy_from_slice(&[0, 0]);
         let p = UdpPacket::new_checked(&b[..]).unwrap();
