@@ -123,7 +123,7 @@ struct Plan {
 fn parse_mask(s: &str) -> Option<Ipv4Addr> {
     if let Some(l) = s.strip_prefix('/') {
         let l: u8 = l.parse().ok().filter(|l| *l <= 32)?;
-        return Some(pktbox_stack::inet::len_mask(l));
+        return Some(pktbox_stack::wire::ipv4::len_mask(l));
     }
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         return u32::from_str_radix(h, 16).ok().map(Ipv4Addr::from);
@@ -557,7 +557,7 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
             (None, None) => return Err(fail(PROG, "no inet address to change")),
         };
         let mask = match (p.addr.and_then(|(_, l)| l), p.netmask) {
-            (Some(l), _) => Some(pktbox_stack::inet::len_mask(l)),
+            (Some(l), _) => Some(pktbox_stack::wire::ipv4::len_mask(l)),
             (None, Some(m)) => Some(m),
             (None, None) if p.addr.is_none() || p.alias => {
                 primary.filter(|pa| pa.addr == addr).map(|pa| match pa.netmask {

@@ -15,7 +15,7 @@ use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
     iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtFamily, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
 };
-use pktbox_stack::net::route::rtf;
+use pktbox_stack::wire::route::rtf;
 use pktbox_stack::socket::Stack;
 use serde_json::json;
 

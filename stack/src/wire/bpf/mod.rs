@@ -43,7 +43,7 @@ pub mod insn;
 pub mod interp;
 pub mod validate;
 
-pub use hdr::{records, BpfHdr};
+pub use hdr::*;
 pub use insn::*;
 pub use interp::bpf_filter;
 pub use validate::bpf_validate;
