@@ -86,7 +86,11 @@ fn applets_import_only_wire_msg_and_socket() {
             }
         }
     }
-    assert!(bad.is_empty(), "applets reach into the stack's inside:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "applets reach into the stack's inside:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn net(dir: &Path) {
     // ICMP errors quoting what we sent on the connection (fix-up 0x18 mends the checksums).
     let quote = {
         let mut q = vec![0u8; 20];
-        pktbox_stack::inet::ip::write_header(&mut q, 0, 1500, 1, 0x4000, 64, 6, ME, PEER);
+        pktbox_stack::wire::ipv4::write_header(&mut q, 0, 1500, 1, 0x4000, 64, 6, ME, PEER);
         q.extend_from_slice(&LISTEN_PORT.to_be_bytes());
         q.extend_from_slice(&PEER_PORT.to_be_bytes());
         q.extend_from_slice(&[0, 0, 0, 1]);

@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex};
 
 use pktbox_drivers::{Driver, FrameMeta, Recv};
 
-use crate::wire::checksum::cksum;
-use crate::wire::ipv4::{write_header, Ipv4Packet, IP_MAXPACKET};
 use crate::inet::tcp::output::tcp_cksum;
 use crate::inet::tcp::usrreq;
 use crate::inet::udp::{udp_cksum, UdpPcb};
@@ -23,6 +21,8 @@ use crate::net::ether::ether_input;
 use crate::net::if_control::if_attach;
 use crate::net::ifnet::Ifnet;
 use crate::sys::Stack;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{write_header, Ipv4Packet, IP_MAXPACKET};
 
 /// Our interface's MAC and address, and the peer's, on 10.0.0.0/24.
 pub const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];

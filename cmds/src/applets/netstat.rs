@@ -15,8 +15,8 @@ use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
     iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtFamily, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
 };
-use pktbox_stack::wire::route::rtf;
 use pktbox_stack::socket::Stack;
+use pktbox_stack::wire::route::rtf;
 use serde_json::json;
 
 use crate::common::{fail, open_stack, parse, usage_fail};

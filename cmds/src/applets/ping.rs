@@ -22,13 +22,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
+use pktbox_stack::socket::{Error, RawSocket};
 use pktbox_stack::wire::checksum::cksum;
 use pktbox_stack::wire::icmp::{
     ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH, ICMP_TIMXCEED,
     ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH,
 };
 use pktbox_stack::wire::ipv4::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IP_HDR_LEN, IP_MAXPACKET};
-use pktbox_stack::socket::{Error, RawSocket};
 
 use crate::common::EXIT_FAILURE;
 

@@ -10,8 +10,8 @@ use pktbox_stack::msg::{
     encode, iff, rtv, IfInfo, Msg, RtFamily, RtMetrics, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN,
     LINK_STATE_UP,
 };
-use pktbox_stack::wire::route::{rta, rtf};
 use pktbox_stack::socket::{Error, Stack};
+use pktbox_stack::wire::route::{rta, rtf};
 
 use crate::common::{open_stack, parse, EXIT_FAILURE};
 use crate::rtutil::{self, Names};
@@ -932,7 +932,6 @@ fn ctime_now() -> String {
         std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
     }
 }
-
 
 /// Interface flags as route(8) names them (its ifnetflags).
 fn if_flags(f: u32) -> String {

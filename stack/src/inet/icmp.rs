@@ -5,17 +5,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conf::Ctx;
-use crate::wire::checksum::cksum;
 use crate::inet::ip::{ip_output, OutPkt};
-use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 use crate::net::ifnet::Ifnet;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 
+use crate::wire::icmp::{is_error, IcmpPacket, IcmpRepr, ICMP_MINERRLEN, UNREACH_MAXCODE};
 pub use crate::wire::icmp::{
     ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH,
     ICMP_TIMXCEED, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH, REDIRECT_HOST, TIMXCEED_INTRANS, TIMXCEED_REASS,
     UNREACH_HOST, UNREACH_NEEDFRAG, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL, UNREACH_SRCFAIL,
 };
-use crate::wire::icmp::{is_error, IcmpPacket, IcmpRepr, ICMP_MINERRLEN, UNREACH_MAXCODE};
 
 /// Bytes of the offending datagram after its header that an error quotes
 /// (net.inet.icmp.returndatabytes).
@@ -147,8 +147,8 @@ const MTU_PLATEAUS: [u32; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 10
 /// it is connected). Anyone can forge an ICMP error; only an attacker on the path can
 /// see these.
 fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
-    use crate::wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP};
     use crate::inet::tcp::seq::{leq, lt};
+    use crate::wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP};
     if quoted.len() < 20 || quoted[0] >> 4 != 4 {
         return false;
     }
@@ -324,10 +324,10 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::ipv4::write_header;
     use crate::inet::raw::RawPcb;
     use crate::msg::wire::{Received, SeqPacket};
     use crate::sys::Stack;
+    use crate::wire::ipv4::write_header;
 
     fn stack() -> Arc<Stack> {
         Stack::detached()

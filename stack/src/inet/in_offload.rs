@@ -4,10 +4,10 @@
 
 use pktbox_drivers::{finish_csum, Csum, FrameMeta};
 
-use crate::wire::checksum::cksum;
-use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN};
 use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
 use crate::sys::mbuf::Mbuf;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN};
 
 /// TCP's CWR flag: only on the first segment of a cut one.
 const TH_CWR: u8 = 0x80;

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
-use crate::wire::checksum::cksum;
-use crate::wire::ipv4::write_header;
 use crate::msg::IpStats;
 use crate::net::arp::ARP_MAXENTRIES;
 use crate::net::ether::ether_input;
 use crate::net::ifnet::Ifnet;
 use crate::sys::Stack;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::write_header;
 
 pub(crate) use crate::fuzzing::Sink;
 

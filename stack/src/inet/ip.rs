@@ -6,22 +6,22 @@ use std::sync::Arc;
 use pktbox_drivers::{ifcap, Csum, FrameMeta, Gso};
 
 use crate::conf::Ctx;
-use crate::wire::checksum::{cksum, update};
 use crate::inet::in_offload::{in_undefer_cksum, tcp4_segment};
 use crate::inet::{icmp, raw, reass};
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::net::route::{rtf, Gateway};
 use crate::sys::domain::{protox, PrInput};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
+use crate::wire::checksum::{cksum, update};
 
 pub use crate::net::if_loop::{loopback_drain, looutput, LOOPQ_MAX};
 
 // The header's constants and protocol numbers live in `wire::ipv4`; re-exported here for
 // the layers that name them through `inet::ip`.
+use crate::wire::ipv4::{Ipv4Options, Ipv4Packet, Ipv4Repr, IPOPT_LSRR, IPOPT_SSRR};
 pub use crate::wire::ipv4::{
     IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPVERSION, IP_DF, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK,
 };
-use crate::wire::ipv4::{Ipv4Options, Ipv4Packet, Ipv4Repr, IPOPT_LSRR, IPOPT_SSRR};
 
 /// IP ids: a keyed permutation of a counter (sys/random.rs).
 pub type IpId = crate::sys::random::IdPerm;

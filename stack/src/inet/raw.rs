@@ -6,10 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::conf::Ctx;
 use crate::inet::inpcb::{Af, TransIn};
-use crate::wire::ipv4::Ipv4Packet;
 use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
+use crate::wire::ipv4::Ipv4Packet;
 
 /// One raw socket (`struct inpcb` of a raw socket).
 pub struct RawPcb {

@@ -175,8 +175,8 @@ pub fn reass_timer(ctx: &mut Ctx) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::ipv4::write_header;
     use crate::sys::Stack;
+    use crate::wire::ipv4::write_header;
     use std::sync::Arc;
 
     fn stack() -> Arc<Stack> {

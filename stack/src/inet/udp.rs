@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::conf::Ctx;
-use crate::wire::checksum::transport_cksum;
 use crate::inet::icmp;
 use crate::inet::inpcb::{laddr_overlap, Af, TransIn};
 use crate::inet::ip::IPPROTO_UDP;
@@ -15,6 +14,7 @@ use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
 use crate::net::ifnet::Ifnet;
+use crate::wire::checksum::transport_cksum;
 
 pub use crate::wire::udp::UDP_HDR_LEN;
 use crate::wire::udp::{UdpPacket, UdpRepr};

@@ -23,7 +23,6 @@ use crate::wire::arp::{ArpRepr, ARPOP_REPLY, ARPOP_REQUEST};
 use crate::wire::ethernet::{ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
 use crate::wire::Error as WireError;
 
-
 pub use crate::msg::ArpStats;
 
 /// How long a resolved entry lives (NetBSD's arpt_keep).
@@ -553,7 +552,9 @@ fn send_as(
     dst: [u8; 6],
 ) -> Result<(), i32> {
     let mut buf = [0u8; ARP_LEN];
-    ArpRepr { op, sha, spa, tha, tpa }.emit(&mut buf).map_err(|_| libc::EINVAL)?;
+    ArpRepr { op, sha, spa, tha, tpa }
+        .emit(&mut buf)
+        .map_err(|_| libc::EINVAL)?;
     ether_output(ctx, ifp, Mbuf::from_slice(&buf), Dst::Link(dst, ETHERTYPE_ARP))
 }
 

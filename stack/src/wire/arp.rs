@@ -4,8 +4,8 @@
 
 use std::net::Ipv4Addr;
 
-pub use pnet_packet::arp::{ArpPacket, MutableArpPacket};
 use pnet_packet::arp::{ArpHardwareType, ArpHardwareTypes, ArpOperation};
+pub use pnet_packet::arp::{ArpPacket, MutableArpPacket};
 use pnet_packet::ethernet::EtherTypes;
 
 use super::ethernet::MacAddr;

@@ -237,11 +237,17 @@ mod tests {
         assert_eq!(u16::from_be_bytes([v[2], v[3]]), !0xdefbu16);
         let p = IcmpPacket::new_checked(&v[..]).unwrap();
         assert!(p.verify_checksum());
-        assert_eq!((p.msg_type(), p.ident(), p.seq(), p.data()), (ICMP_ECHO, 0x1234, 1, &b"abcd"[..]));
+        assert_eq!(
+            (p.msg_type(), p.ident(), p.seq(), p.data()),
+            (ICMP_ECHO, 0x1234, 1, &b"abcd"[..])
+        );
         assert_eq!(IcmpRepr::parse(&p), Ok(r));
         let mut bad = v.clone();
         bad[9] ^= 1;
-        assert_eq!(IcmpRepr::parse(&IcmpPacket::new_unchecked(&bad[..])), Err(Error::Malformed));
+        assert_eq!(
+            IcmpRepr::parse(&IcmpPacket::new_unchecked(&bad[..])),
+            Err(Error::Malformed)
+        );
         assert_eq!(r.emit(&mut [0u8; 11]), Err(Error::Truncated));
     }
 
@@ -255,7 +261,10 @@ mod tests {
         assert_eq!(IcmpRepr::parse(&p), Ok(r));
         // An error quoting less than an IP header is refused.
         let short = IcmpRepr::error(ICMP_TIMXCEED, TIMXCEED_INTRANS, 0, &quote[..19]).to_vec();
-        assert_eq!(IcmpRepr::parse(&IcmpPacket::new_unchecked(&short[..])), Err(Error::Truncated));
+        assert_eq!(
+            IcmpRepr::parse(&IcmpPacket::new_unchecked(&short[..])),
+            Err(Error::Truncated)
+        );
         assert!(is_error(ICMP_REDIRECT) && !is_error(ICMP_ECHO));
     }
 

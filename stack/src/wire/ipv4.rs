@@ -337,7 +337,9 @@ impl Ipv4Repr {
         if total > IP_MAXPACKET {
             return Err(Error::Malformed);
         }
-        write_header(buf, self.tos, total, self.id, self.off, self.ttl, self.proto, self.src, self.dst);
+        write_header(
+            buf, self.tos, total, self.id, self.off, self.ttl, self.proto, self.src, self.dst,
+        );
         Ok(())
     }
 }
@@ -361,9 +363,15 @@ mod tests {
     fn reads_a_known_header_and_its_checksum() {
         let p = packet();
         let v = Ipv4Packet::new_checked(&p[..]).unwrap();
-        assert_eq!((v.hlen(), v.total_len(), v.id(), v.ttl(), v.proto()), (20, 84, 0x1234, 64, 1));
+        assert_eq!(
+            (v.hlen(), v.total_len(), v.id(), v.ttl(), v.proto()),
+            (20, 84, 0x1234, 64, 1)
+        );
         assert!(v.dont_frag() && !v.more_frags() && !v.is_fragment());
-        assert_eq!((v.src(), v.dst()), (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(
+            (v.src(), v.dst()),
+            (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2))
+        );
         assert!(v.verify_checksum());
         assert_eq!(v.payload().len(), 64);
         let mut q = p.clone();
@@ -392,9 +400,21 @@ mod tests {
         let v = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert_eq!(Ipv4Repr::parse(&v), Ok(r));
         assert_eq!(v.frag_offset(), 24);
-        assert_eq!(Ipv4Repr::parse(&Ipv4Packet::new_unchecked(&packet()[..])).unwrap().payload_len, 64);
+        assert_eq!(
+            Ipv4Repr::parse(&Ipv4Packet::new_unchecked(&packet()[..]))
+                .unwrap()
+                .payload_len,
+            64
+        );
         assert_eq!(r.emit(&mut [0u8; 19]), Err(Error::Truncated));
-        assert_eq!(Ipv4Repr { payload_len: 65516, ..r }.emit(&mut b), Err(Error::Malformed));
+        assert_eq!(
+            Ipv4Repr {
+                payload_len: 65516,
+                ..r
+            }
+            .emit(&mut b),
+            Err(Error::Malformed)
+        );
     }
 
     #[test]
@@ -426,14 +446,28 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Ok(Ipv4Option { kind: IPOPT_NOP, data: &[] }),
-                Ok(Ipv4Option { kind: IPOPT_RA, data: &[0, 0] }),
-                Ok(Ipv4Option { kind: IPOPT_RR, data: &[4, 0, 0, 0, 0] }),
+                Ok(Ipv4Option {
+                    kind: IPOPT_NOP,
+                    data: &[]
+                }),
+                Ok(Ipv4Option {
+                    kind: IPOPT_RA,
+                    data: &[0, 0]
+                }),
+                Ok(Ipv4Option {
+                    kind: IPOPT_RR,
+                    data: &[4, 0, 0, 0, 0]
+                }),
             ]
         );
         assert!(got[1].as_ref().unwrap().copied());
         // A length below two or past the end: one error, then the walk ends.
-        for bad in [&[IPOPT_LSRR][..], &[IPOPT_LSRR, 1], &[IPOPT_LSRR, 9, 0, 0], &[IPOPT_NOP, 7, 0]] {
+        for bad in [
+            &[IPOPT_LSRR][..],
+            &[IPOPT_LSRR, 1],
+            &[IPOPT_LSRR, 9, 0, 0],
+            &[IPOPT_NOP, 7, 0],
+        ] {
             let got: Vec<_> = Ipv4Options::new(bad).collect();
             assert_eq!(got.last(), Some(&Err(Error::Malformed)), "{bad:?}");
             assert_eq!(got.iter().filter(|r| r.is_err()).count(), 1);

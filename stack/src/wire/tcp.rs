@@ -403,7 +403,10 @@ mod tests {
         // Five SACK blocks do not fit with the rest: refused, not truncated silently.
         let mut big = syn();
         big.opts.nsacks = 4;
-        assert_eq!(big.emit(&mut Vec::new(), &[], a("::1"), a("::1")), Err(Error::Malformed));
+        assert_eq!(
+            big.emit(&mut Vec::new(), &[], a("::1"), a("::1")),
+            Err(Error::Malformed)
+        );
     }
 
     #[test]
@@ -428,8 +431,34 @@ mod tests {
     #[test]
     fn options_iterator() {
         let o = [
-            TCPOPT_MAXSEG, 4, 5, 0xb4, TCPOPT_NOP, TCPOPT_WINDOW, 3, 14, TCPOPT_SACK_PERMITTED, 2, 99, 3, 7,
-            TCPOPT_MAXSEG, 3, 1, TCPOPT_SACK, 10, 0, 0, 0, 1, 0, 0, 0, 2, TCPOPT_EOL, TCPOPT_MAXSEG,
+            TCPOPT_MAXSEG,
+            4,
+            5,
+            0xb4,
+            TCPOPT_NOP,
+            TCPOPT_WINDOW,
+            3,
+            14,
+            TCPOPT_SACK_PERMITTED,
+            2,
+            99,
+            3,
+            7,
+            TCPOPT_MAXSEG,
+            3,
+            1,
+            TCPOPT_SACK,
+            10,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            2,
+            TCPOPT_EOL,
+            TCPOPT_MAXSEG,
         ];
         let got: Vec<_> = TcpOptions::new(&o).collect();
         assert_eq!(
@@ -439,12 +468,18 @@ mod tests {
                 Ok(TcpOption::WindowScale(14)),
                 Ok(TcpOption::SackPermitted),
                 Ok(TcpOption::Other { kind: 99, data: &[7] }),
-                Ok(TcpOption::Other { kind: TCPOPT_MAXSEG, data: &[1] }),
+                Ok(TcpOption::Other {
+                    kind: TCPOPT_MAXSEG,
+                    data: &[1]
+                }),
                 Ok(TcpOption::Sack(&[0, 0, 0, 1, 0, 0, 0, 2])),
             ]
         );
         let p = TcpOpts::parse(&o);
-        assert_eq!((p.mss, p.wscale, p.sack_ok, p.nsacks, p.sacks[0]), (Some(1460), Some(14), true, 1, (1, 2)));
+        assert_eq!(
+            (p.mss, p.wscale, p.sack_ok, p.nsacks, p.sacks[0]),
+            (Some(1460), Some(14), true, 1, (1, 2))
+        );
         // A malformed option ends the walk; what came before stands.
         let bad = [TCPOPT_WINDOW, 3, 2, TCPOPT_TIMESTAMP, 1, 0, 0];
         assert_eq!(TcpOptions::new(&bad).last(), Some(Err(Error::Malformed)));

@@ -159,7 +159,12 @@ mod tests {
         // 10.0.0.1:1 -> 10.0.0.2:2, no data. Pseudo 0x0a00+0x0001+0x0a00+0x0002+17+8 = 0x141c,
         // header 1+2+8: 0x141c + 0xb = 0x1427 -> !0x1427.
         let mut b = [0u8; 8];
-        UdpRepr { src_port: 1, dst_port: 2 }.emit(&mut b, &[], a("10.0.0.1"), a("10.0.0.2")).unwrap();
+        UdpRepr {
+            src_port: 1,
+            dst_port: 2,
+        }
+        .emit(&mut b, &[], a("10.0.0.1"), a("10.0.0.2"))
+        .unwrap();
         assert_eq!(u16::from_be_bytes([b[6], b[7]]), !0x1427u16);
         // No checksum: fine over IPv4, refused over IPv6.
         b[6..8].copy_from_slice(&[0, 0]);
@@ -171,7 +176,12 @@ mod tests {
     #[test]
     fn every_truncation_is_an_error() {
         let mut b = vec![0u8; 12];
-        UdpRepr { src_port: 9, dst_port: 9 }.emit(&mut b, &[1, 2, 3, 4], a("::1"), a("::1")).unwrap();
+        UdpRepr {
+            src_port: 9,
+            dst_port: 9,
+        }
+        .emit(&mut b, &[1, 2, 3, 4], a("::1"), a("::1"))
+        .unwrap();
         for n in 0..b.len() {
             assert_eq!(UdpPacket::new_checked(&b[..n]).err(), Some(Error::Truncated), "{n}");
         }
@@ -180,6 +190,13 @@ mod tests {
         // An unchecked view of a lying length stays inside the buffer.
         b[4..6].copy_from_slice(&900u16.to_be_bytes());
         assert_eq!(UdpPacket::new_unchecked(&b[..]).payload().len(), 4);
-        assert_eq!(UdpRepr { src_port: 1, dst_port: 1 }.emit(&mut [0u8; 9], &[0; 2], a("::1"), a("::1")), Err(Error::Truncated));
+        assert_eq!(
+            UdpRepr {
+                src_port: 1,
+                dst_port: 1
+            }
+            .emit(&mut [0u8; 9], &[0; 2], a("::1"), a("::1")),
+            Err(Error::Truncated)
+        );
     }
 }

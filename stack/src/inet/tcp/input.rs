@@ -11,9 +11,9 @@ use crate::inet::inpcb::TransIn;
 use crate::inet::tcp::output::{mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output};
 use crate::inet::tcp::seq::{geq, gt, leq, lt};
 use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb};
+use crate::net::ifnet::Ifnet;
 use crate::wire::tcp::{TcpPacket, TCPOPT_MAXSEG, TCP_HDR_LEN, TH_ACK, TH_FIN, TH_RST, TH_SYN};
 use crate::wire::{self};
-use crate::net::ifnet::Ifnet;
 
 /// The options of a segment that matter here.
 pub use crate::wire::tcp::TcpOpts as Opts;

@@ -8,11 +8,11 @@ use std::time::Instant;
 use pktbox_drivers::ifcap;
 
 use crate::conf::Ctx;
-use crate::wire::checksum::{fold, pseudo_sum, transport_cksum};
 use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
+use crate::wire::checksum::{fold, pseudo_sum, transport_cksum};
 
 pub use crate::wire::tcp::{
     TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK,

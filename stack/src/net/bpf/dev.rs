@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::msg::{BpfConf, BpfStat};
 pub use crate::wire::bpf::hdr::*;
 use crate::wire::bpf::BpfProgram;
-use crate::msg::{BpfConf, BpfStat};
 
 /// A capture's buffer size unless BIOCSBLEN says otherwise (NetBSD's `bpf_bufsize`).
 pub const BPF_DFLTBUFSIZE: u32 = 32 * 1024;

@@ -85,7 +85,6 @@ pub fn records(buf: &[u8]) -> impl Iterator<Item = (BpfHdr, &[u8])> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,8 +99,20 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_stop_at_a_short_one() {
-        let a = BpfHdr { tv_sec: 1, tv_usec: 2, caplen: 3, datalen: 60, hdrlen: SIZEOF_BPF_HDR as u16 };
-        let b = BpfHdr { tv_sec: -1, tv_usec: 999_999, caplen: 0, datalen: 0, hdrlen: 32 };
+        let a = BpfHdr {
+            tv_sec: 1,
+            tv_usec: 2,
+            caplen: 3,
+            datalen: 60,
+            hdrlen: SIZEOF_BPF_HDR as u16,
+        };
+        let b = BpfHdr {
+            tv_sec: -1,
+            tv_usec: 999_999,
+            caplen: 0,
+            datalen: 0,
+            hdrlen: 32,
+        };
         let mut buf = Vec::new();
         record(&a, &[1, 2, 3], &mut buf);
         record(&b, &[], &mut buf);
