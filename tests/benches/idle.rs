@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pktbox_stack::inet::ip::{write_header, IPPROTO_TCP};
+use pktbox_stack::wire::ipv4::{write_header, IPPROTO_TCP};
 use pktbox_stack::inet::tcp::output::tcp_cksum;
 use pktbox_stack::socket::{Stack, TcpListener};
 use pktbox_tests::{arp_frame, bench_bin, ether_frame, parse_ether, Arp};
