@@ -68,3 +68,58 @@ pub(crate) fn addr6(b: &[u8], at: usize) -> std::net::Ipv6Addr {
     o.copy_from_slice(&b[at..at + 16]);
     std::net::Ipv6Addr::from(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use std::net::IpAddr;
+
+    use super::*;
+
+    /// Reads everything a view offers; for views that passed `new_checked` nothing may
+    /// panic, whatever the bytes.
+    fn read_all(b: &[u8]) -> u64 {
+        let mut n = 0u64;
+        let (s4, d4): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        if let Ok(p) = ipv4::Ipv4Packet::new_checked(b) {
+            n += p.payload().len() as u64 + u64::from(p.verify_checksum());
+            n += ipv4::Ipv4Options::new(p.options()).count() as u64;
+            n += u64::from(ipv4::Ipv4Repr::parse(&p).is_ok());
+        }
+        if let Ok(p) = tcp::TcpPacket::new_checked(b) {
+            n += p.payload().len() as u64 + p.options_iter().count() as u64;
+            n += u64::from(tcp::TcpRepr::parse(&p, s4, d4).is_ok());
+        }
+        if let Ok(p) = udp::UdpPacket::new_checked(b) {
+            n += p.payload().len() as u64 + u64::from(udp::UdpRepr::parse(&p, s4, d4).is_ok());
+        }
+        if let Ok(p) = icmp::IcmpPacket::new_checked(b) {
+            n += p.data().len() as u64 + u64::from(icmp::IcmpRepr::parse(&p).is_ok());
+        }
+        n += u64::from(arp::ArpRepr::parse(b).is_ok()) + u64::from(ethernet::EthernetRepr::parse(b).is_ok());
+        n += tcp::TcpOpts::parse(b).nsacks as u64;
+        n += bpf::records(b).count() as u64;
+        n
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_without_panicking(b in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let _ = read_all(&b);
+        }
+
+        #[test]
+        fn plausible_headers_parse_without_panicking(
+            ihl in 0u8..16, doff in 0u8..16, len in 0u16..200, rest in proptest::collection::vec(any::<u8>(), 0..120),
+        ) {
+            // IPv4 and TCP headers whose length fields are near the buffer's size.
+            let mut b = vec![0x40 | ihl, 0, (len >> 8) as u8, len as u8];
+            b.extend_from_slice(&rest);
+            let _ = read_all(&b);
+            if b.len() > 12 {
+                b[12] = doff << 4;
+            }
+            let _ = read_all(&b);
+        }
+    }
+}
