@@ -692,4 +692,62 @@ fn main() {
     bpf(dir);
     pcap(dir);
     iopkt(dir);
+    ip6(dir);
+}
+
+/// Scripts for the ip6 target: each record is op, selector, a 16-bit word, then the op's
+/// own bytes (see `pktbox_stack::fuzzing::ip6`).
+fn ip6(dir: &Path) {
+    // op 0x81: an ICMPv6 of type given next, hop limit 255; selector 0x00: from the peer's
+    // link-local to ours.
+    let echo = |sel: u8, n: u8| {
+        let mut v = vec![0x81, sel, 0, 0, 128, 0, 0, 0, 1, n];
+        v.extend(std::iter::repeat_n(0x61, usize::from(n)));
+        v
+    };
+    // op 0xa0: an ND message (type 133 + next byte % 5) with a target (word % 4: ours,
+    // the global, the peer's, the source) and options.
+    let nd = |sel: u8, word: u16, t: u8, fixed: [u8; 4], opts: &[u8]| {
+        let mut v = vec![0xa0, sel];
+        v.extend_from_slice(&word.to_be_bytes());
+        v.push(t);
+        v.extend_from_slice(&fixed);
+        v.push(opts.len() as u8);
+        v.extend_from_slice(opts);
+        v
+    };
+    let slla = [1u8, 1, 2, 0, 0, 0, 0, 2];
+    let mut prefix = vec![3u8, 4, 64, 0xc0, 0, 1, 0x51, 0x80, 0, 0, 0x38, 0x40, 0, 0, 0, 0];
+    prefix.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    // op 0x8b/0x83: a fragment (more / last) of datagram id, at offset/8, of len/8 * 8.
+    let frag = |op: u8, id: u8, off8: u16, len8: u8| {
+        let mut v = vec![op | 0x20, 8, 0, 0, id];
+        v.extend_from_slice(&off8.to_be_bytes());
+        v.push(len8);
+        v
+    };
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("echo-link-local", [echo(0, 8), echo(8, 16)].concat()),
+        (
+            "ns-na",
+            [
+                nd(0x18, 0, 2, [0; 4], &slla),
+                nd(0x10, 2, 3, [0x60, 0, 0, 0], &[2, 1, 2, 0, 0, 0, 0, 2]),
+                vec![4, 0, 0, 0],
+            ]
+            .concat(),
+        ),
+        (
+            "ra-prefix",
+            nd(0x10, 0, 1, [64, 0, 7, 8], &[slla.to_vec(), vec![5, 1, 0, 0, 0, 0, 5, 0xdc], prefix].concat()),
+        ),
+        (
+            "fragments",
+            [frag(0x8b, 1, 0, 10), frag(0x8b, 1, 10, 10), frag(0x83, 1, 20, 2), vec![4, 0, 0, 0]].concat(),
+        ),
+        ("big-echo-out", vec![6, 0, 0x10, 0x00]),
+    ];
+    for (name, v) in seeds {
+        write(dir, "ip6", name, &v);
+    }
 }

@@ -18,7 +18,11 @@ use crate::sys::log;
 
 /// Every domain compiled in, in the order they are set up, their timers run and their
 /// release hooks are called.
-pub static DOMAINS: &[&Domain] = &[&crate::net::arp::ARP, &crate::inet::INET];
+///
+/// inet6 comes before inet so that its release hook (delivery of what was sent to our own
+/// IPv6 addresses through lo0) runs before TCP's, which files the connections that work
+/// touched in its timer wheel and hands on the sockets it woke.
+pub static DOMAINS: &[&Domain] = &[&crate::net::arp::ARP, &crate::inet6::INET6, &crate::inet::INET];
 
 /// The stack context: layer 3 and up, and the state the control requests change. Each
 /// protocol's state is a plain field, reached directly on the packet path.
@@ -27,6 +31,8 @@ pub struct Ctx {
     pub ifnets: Vec<Arc<Ifnet>>,
     /// IPv4 addresses and parameters.
     pub inet: InState,
+    /// IPv6 addresses, parameters and ND state (enabled in the v6 variant only).
+    pub inet6: crate::inet6::In6State,
     pub arpstat: ArpStats,
     pub arp: ArpCache,
     /// The routing tables (`rt.inet`, `rt.inet6`).
@@ -45,6 +51,7 @@ impl Ctx {
         Ctx {
             ifnets: Vec::new(),
             inet: InState::default(),
+            inet6: crate::inet6::In6State::default(),
             arpstat: ArpStats::default(),
             arp: ArpCache::default(),
             rt: Rib::default(),

@@ -67,7 +67,17 @@ impl Driver for SinkDriver {
 /// A stack with lo0 up and en0 (10.0.0.1/24 on a [`Sink`] that keeps `keep` frames),
 /// forwarding as asked.
 pub(crate) fn en0_stack(forward: bool, keep: usize) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
-    let stack = Stack::detached();
+    en0_stack_of(crate::sys::Variant::V4, forward, keep)
+}
+
+/// `en0_stack` of another variant: io-pkt-v6-hc brings the inet6 domain (lo0's ::1 is
+/// added by the caller, which starts it as run.rs does: `inet6::if_up`).
+pub(crate) fn en0_stack_of(
+    variant: crate::sys::Variant,
+    forward: bool,
+    keep: usize,
+) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+    let stack = Stack::detached_variant(variant);
     let sink = Arc::new(Sink(Mutex::new(Vec::new()), keep));
     let ifp = {
         let mut ctx = stack.ctx();
@@ -665,6 +675,194 @@ fn state_of(net: &Net) -> String {
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
     format!("{ifs:?}\n{rt:?}\n{sysctl}")
+}
+
+/// IPv6 input, Neighbor Discovery and reassembly: the fuzzer's bytes are a script of
+/// packets from the link to a v6 stack (en0 with its link-local and 2001:db8::1/64,
+/// accepting router advertisements, with small bounds on the neighbor cache and
+/// reassembly so that they are reached): raw payloads under any next header, ICMPv6 and ND
+/// messages with fuzzer-made options (checksums fixed up, so they get past the checksum),
+/// fragments of a few datagrams, timer runs with every deadline passed, forwarding on and
+/// off, and local output of echo requests of any size. After every step the bounds must
+/// hold: neighbor cache, hold queues, routers, prefixes, addresses, reassembly queues and
+/// memory.
+pub fn ip6(data: &[u8]) {
+    use crate::inet6::{frag6, icmp6, nd6};
+    use crate::wire::icmpv6::fill_checksum;
+    use crate::wire::ipv6::{addr as a6, Ipv6Repr};
+    use std::net::Ipv6Addr;
+
+    let (stack, ifp, sink) = en0_stack_of(crate::sys::Variant::V6Hc, false, 64);
+    let me_ll = a6::with_iid(&Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), &a6::eui64(&MAC));
+    let peer_ll = a6::with_iid(&Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), &a6::eui64(&PEER_MAC));
+    let global = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet6.accept_rtadv = true;
+        ctx.inet6.nd.max_entries = 32;
+        ctx.inet6.maxfragpackets = 8;
+        ctx.inet6.icmp_limit.limit = 0;
+        if let Some(lo) = ctx.ifnet_by_name("lo0").cloned() {
+            crate::inet6::if_up(&mut ctx, &lo);
+        }
+        crate::inet6::if_up(&mut ctx, &ifp);
+        let req = AddrReq {
+            name: "en0".into(),
+            addr: Some(global.into()),
+            netmask: None,
+            brd: None,
+        };
+        crate::inet6::add_addr(&mut ctx, &req).expect("an inet6 address on a fresh interface");
+        for _ in 0..3 {
+            for ia in ctx.inet6.addrs.iter_mut() {
+                ia.dad_next = ia.dad_next.map(|_| std::time::Instant::now());
+            }
+            nd6::dad_timer(&mut ctx);
+        }
+    }
+    let pkt6 = |src: Ipv6Addr, dst: Ipv6Addr, nh: u8, hlim: u8, payload: &[u8]| {
+        let mut f = Vec::with_capacity(14 + 40 + payload.len());
+        f.extend_from_slice(&a6::multicast_mac(&dst));
+        if !dst.is_multicast() {
+            f[..6].copy_from_slice(&MAC);
+        }
+        f.extend_from_slice(&PEER_MAC);
+        f.extend_from_slice(&[0x86, 0xdd]);
+        let mut h = [0u8; 40];
+        Ipv6Repr {
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len: payload.len().min(65535) as u16,
+            next_header: nh,
+            hop_limit: hlim,
+            src,
+            dst,
+        }
+        .emit(&mut h);
+        f.extend_from_slice(&h);
+        f.extend_from_slice(payload);
+        f
+    };
+    let mut b = Bytes(data);
+    let mut budget = 256;
+    while !b.is_empty() && budget > 0 {
+        budget -= 1;
+        let op = b.u8();
+        let sel = b.u8();
+        let r = b.u16();
+        let src = [
+            peer_ll,
+            Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, r),
+            Ipv6Addr::UNSPECIFIED,
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+            Ipv6Addr::LOCALHOST,
+        ][usize::from(sel % 6)];
+        let dst = [
+            me_ll,
+            global,
+            nd6::ALL_NODES,
+            a6::solicited_node(&me_ll),
+            Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, r),
+            nd6::ALL_ROUTERS,
+        ][usize::from(sel / 8 % 6)];
+        let hlim = if op & 0x80 != 0 { 255 } else { b.u8() };
+        let frame = match op & 7 {
+            // Any next header, any payload.
+            0 => {
+                let nh = b.u8();
+                let n = usize::from(b.u8()) * 2;
+                pkt6(src, dst, nh, hlim, b.take(n))
+            }
+            // ICMPv6 (ND, MLD, echo, errors) with a correct checksum; bit 6: options
+            // follow a well-formed ND fixed part with a target of ours or the peer's.
+            1 | 2 => {
+                let t = if op & 1 == 0 { 133 + b.u8() % 5 } else { b.u8() };
+                let code = if op & 0x40 != 0 { b.u8() } else { 0 };
+                let mut m = vec![t, code, 0, 0];
+                m.extend_from_slice(b.take(4));
+                m.resize(8, 0);
+                if op & 0x20 != 0 {
+                    let target = [me_ll, global, peer_ll, src][usize::from(r % 4)];
+                    m.extend_from_slice(&target.octets());
+                    if t == 137 {
+                        m.extend_from_slice(&dst.octets());
+                    }
+                }
+                let n = usize::from(b.u8());
+                m.extend_from_slice(b.take(n));
+                fill_checksum(&mut m, &src, &dst);
+                pkt6(src, dst, 58, hlim, &m)
+            }
+            // A fragment of one of four datagrams.
+            3 => {
+                let id = u32::from(b.u8() & 3);
+                let off8 = b.u16() & 0x1fff;
+                let more = op & 8 != 0;
+                let len = usize::from(b.u8()) * 8 + if op & 0x10 != 0 { usize::from(r & 7) } else { 0 };
+                let mut p = vec![if op & 0x20 != 0 { 58 } else { 59 }, 0];
+                p.extend_from_slice(&((off8 << 3) | u16::from(more)).to_be_bytes());
+                p.extend_from_slice(&id.to_be_bytes());
+                p.extend((0..len).map(|i| i as u8 ^ off8 as u8));
+                pkt6(src, dst, 44, hlim, &p)
+            }
+            // Every deadline passes.
+            4 => {
+                let mut ctx = stack.ctx();
+                frag6::age_all(&mut ctx);
+                frag6::frag6_timer(&mut ctx);
+                let past = std::time::Instant::now();
+                for e in ctx.inet6.nd.cache.values_mut() {
+                    e.next = e.next.map(|_| past);
+                }
+                nd6::nd6_timer(&mut ctx);
+                icmp6::pmtu_timer(&mut ctx);
+                Vec::new()
+            }
+            5 => {
+                stack.ctx().inet6.forwarding = op & 8 != 0;
+                Vec::new()
+            }
+            // Local output of an echo request, fragmented above the path MTU.
+            6 => {
+                let n = usize::from(r % 5000);
+                let _ = icmp6::icmp6_echo(&mut stack.ctx(), dst, Some(ifp.index), 1, 1, &vec![0x5a; n]);
+                Vec::new()
+            }
+            // Raw bytes after the Ethernet header.
+            _ => {
+                let n = usize::from(b.u8()) * 2;
+                let mut f = MAC.to_vec();
+                f.extend_from_slice(&PEER_MAC);
+                f.extend_from_slice(&[0x86, 0xdd]);
+                f.extend_from_slice(b.take(n));
+                f
+            }
+        };
+        if !frame.is_empty() {
+            ether_input(
+                &stack,
+                &ifp,
+                crate::sys::mbuf::Mbuf::from_frame(&frame, FrameMeta::PLAIN),
+            );
+        }
+        sink.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let ctx = stack.ctx();
+        let s = &ctx.inet6;
+        assert!(
+            s.nd.cache.len() <= s.nd.max_entries,
+            "neighbor cache {}",
+            s.nd.cache.len()
+        );
+        assert!(s.nd.cache.values().all(|e| e.hold.len() <= nd6::ND_MAXHOLD));
+        assert!(s.nd.routers.len() <= nd6::MAX_DEFROUTERS);
+        assert!(s.nd.prefixes.len() <= nd6::MAX_PREFIXES);
+        assert!(s.nd.redirects.len() <= nd6::MAX_REDIRECTS);
+        assert!(s.addrs.len() <= 4 + nd6::MAX_PREFIXES, "{} addresses", s.addrs.len());
+        assert!(s.reass.len() <= s.maxfragpackets);
+        assert!(s.reass.mem() <= frag6::REASS_MEM_MAX);
+        assert!(s.loopq.is_empty(), "loopback drained when the context is let go");
+    }
 }
 
 /// An IPv4 endpoint's four octets (the harness's connections are all IPv4).

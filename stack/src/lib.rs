@@ -11,6 +11,7 @@ pub mod conf;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inet;
+pub mod inet6;
 pub mod msg;
 pub mod net;
 pub mod resmgr;

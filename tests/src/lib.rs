@@ -724,14 +724,19 @@ pub fn parse_ether(f: &[u8]) -> Result<EtherFrame, String> {
 /// (`-d tap tap=tap0,host=10.0.0.1/24`); returns once the stack answers. The guard stops
 /// the stack; `ns` must outlive it.
 pub fn start_in_netns(ns: &NetNs, driver: &str, opts: &str) -> (StackProc, ChildGuard) {
-    let mut st = StackProc::new_prefix("io-pkt-v4");
+    start_variant_in_netns(ns, "io-pkt-v4", driver, opts)
+}
+
+/// [`start_in_netns`] with another stack variant (`io-pkt-v6-hc`).
+pub fn start_variant_in_netns(ns: &NetNs, variant: &str, driver: &str, opts: &str) -> (StackProc, ChildGuard) {
+    let mut st = StackProc::new_prefix(variant);
     let log_path = st.dir().join("stack.log");
     let log = std::fs::File::create(&log_path).expect("stack log");
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &ns.name])
         .arg(bin())
         .args([
-            "io-pkt-v4",
+            variant,
             "-f",
             "-ptcpip",
             &format!("prefix={}", st.prefix().display()),

@@ -124,7 +124,7 @@ fn inet6_sockets_are_v6only_by_default_as_on_netbsd() {
     wait_for("udp noport on B", || {
         (b.open().stats().unwrap().udp.noport > before).then_some(())
     });
-    // Nothing reaches a real IPv6 peer yet: this stack has no IPv6 output.
+    // No route to this IPv6 peer.
     let e = TcpStream::connect_at(b.prefix(), "[2001:db8::9]:80", T)
         .err()
         .expect("no route");
@@ -167,8 +167,8 @@ fn nc_4_and_6_pick_the_family_and_take_ipv6_literals() {
     let o = b.run("nc", &["-6", "-s", "10.43.0.2", "-z", "::1", "80"]);
     assert_eq!(o.code, Some(1), "{o:?}");
     assert!(o.stderr.contains("source address of the wrong address family"), "{o:?}");
-    // An IPv6 literal (bracketed too) goes out through an AF_INET6 socket: no IPv6
-    // output in this stack yet, so no route.
+    // An IPv6 literal (bracketed too) goes out through an AF_INET6 socket: there is no
+    // route to it.
     for host in ["2001:db8::9", "[2001:db8::9]"] {
         let o = b.run("nc", &[host, "80"]);
         assert_eq!(o.code, Some(1), "{o:?}");

@@ -698,6 +698,18 @@ fn v6_stack() -> StackProc {
     let o = st.start_here(&["-d", "hub", &format!("path={}", hub.display())]);
     assert_eq!(o.code, Some(0), "io-pkt-v6-hc failed: {o:#?}");
     st.ok("ifconfig", &["en0", "10.0.0.2/24", "up"]);
+    // The stack's own IPv6 addresses (lo0's ::1 and fe80::1, en0's link-local) go, with
+    // their routes, so that the IPv6 table holds only what these tests put there.
+    let mut ifname = String::new();
+    for l in st.ok("ifconfig", &["-a"]).lines() {
+        if !l.starts_with('\t') {
+            ifname = l.split(':').next().unwrap_or_default().to_string();
+        } else if let Some(rest) = l.trim().strip_prefix("inet6 ") {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            let addr = addr.split('%').next().unwrap_or_default();
+            st.ok("ifconfig", &[&ifname, "inet6", addr, "delete"]);
+        }
+    }
     st
 }
 

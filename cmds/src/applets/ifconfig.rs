@@ -106,8 +106,13 @@ struct Plan {
     create: bool,
     destroy: bool,
     addr: Option<(Ipv4Addr, Option<u8>)>,
-    /// An IPv6 address: passed to the stack, which says whether its variant has IPv6.
+    /// An IPv6 address (`ADDR`, `ADDR%IF`, `ADDR/LEN`): passed to the stack, which says
+    /// whether its variant has IPv6.
     addr6: Option<std::net::Ipv6Addr>,
+    /// `prefixlen N` or the `/LEN` of an IPv6 address.
+    prefixlen: Option<u8>,
+    /// `inet6` came first: the address words are IPv6.
+    inet6: bool,
     netmask: Option<Ipv4Addr>,
     broadcast: Option<Ipv4Addr>,
     alias: bool,
@@ -191,7 +196,19 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
         let mut value = |what: &str| it.next().cloned().ok_or_else(|| format!("{what}: missing argument"));
         match w.as_str() {
             "inet" if first => {}
-            "inet6" if first => {}
+            "inet6" if first => p.inet6 = true,
+            "prefixlen" => {
+                let v = value("prefixlen")?;
+                if p.prefixlen.is_some() {
+                    return Err("prefixlen given twice (as /len and prefixlen)".into());
+                }
+                p.prefixlen = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|l: &u8| *l <= 128)
+                        .ok_or_else(|| format!("{v}: bad value"))?,
+                );
+            }
             "alias" => p.alias = true,
             "-alias" | "delete" => p.delete = true,
             "create" => p.create = true,
@@ -223,17 +240,39 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
                     } else {
                         p.clear_caps |= c;
                     }
+                } else if p.addr6.is_none() && other.contains(':') && !other.starts_with('-') {
+                    let (a, len) = match other.split_once('/') {
+                        Some((a, l)) => (
+                            a,
+                            Some(
+                                l.parse()
+                                    .ok()
+                                    .filter(|l: &u8| *l <= 128)
+                                    .ok_or_else(|| format!("{other}: bad value"))?,
+                            ),
+                        ),
+                        None => (other, None),
+                    };
+                    // fe80::1%en0: the scope names the interface being configured anyway.
+                    let a = a.split('%').next().unwrap_or(a);
+                    p.addr6 = Some(a.parse().map_err(|_| format!("{other}: bad value"))?);
+                    if len.is_some() {
+                        if p.prefixlen.is_some() {
+                            return Err("prefixlen given twice (as /len and prefixlen)".into());
+                        }
+                        p.prefixlen = len;
+                    }
                 } else if p.addr.is_none() && other.starts_with(|c: char| c.is_ascii_digit()) {
                     p.addr = Some(parse_addr(other).ok_or_else(|| format!("{other}: bad value"))?);
-                } else if p.addr6.is_none() && other.contains(':') && !other.starts_with('-') {
-                    let a = other.split('/').next().unwrap_or(other);
-                    p.addr6 = Some(a.parse().map_err(|_| format!("{other}: bad value"))?);
                 } else {
                     return Err(format!("{other}: unknown parameter"));
                 }
             }
         }
         first = false;
+    }
+    if p.prefixlen.is_some() && p.addr6.is_none() {
+        return Err("prefixlen: an inet6 parameter without an inet6 address".into());
     }
     if p.netmask.is_some() && p.addr.as_ref().is_some_and(|(_, l)| l.is_some()) {
         return Err("netmask given twice (as /len and netmask)".into());
@@ -322,7 +361,7 @@ fn print_if(i: &IfInfo, verbose: bool) {
         }
         println!("{output}");
     }
-    for a in &i.addrs {
+    for a in i.addrs.iter().filter(|a| a.addr.is_ipv4()) {
         let mut line = format!("\tinet {} netmask {}", a.addr, mask_hex(&a.netmask));
         if let Some(b) = &a.brd {
             line += &format!(" broadcast {b}");
@@ -332,6 +371,36 @@ fn print_if(i: &IfInfo, verbose: bool) {
         }
         println!("{line}");
     }
+    for a in i.addrs.iter().filter(|a| a.addr.is_ipv6()) {
+        println!("{}", inet6_line(&i.name, a));
+    }
+}
+
+/// Prefix length of an IPv6 netmask.
+fn prefixlen(m: &IpAddr) -> u32 {
+    match m {
+        IpAddr::V6(m) => u128::from(*m).leading_ones(),
+        IpAddr::V4(m) => u32::from(*m).leading_ones(),
+    }
+}
+
+/// The inet6 line of one address, as NetBSD's af_inet6.c prints it:
+/// `inet6 fe80::1%en0 prefixlen 64 tentative scopeid 0x2`.
+fn inet6_line(ifname: &str, a: &pktbox_stack::msg::IfAddr) -> String {
+    let mut line = format!("\tinet6 {}", a.addr);
+    if a.scopeid != 0 {
+        line += &format!("%{ifname}");
+    }
+    line += &format!(" prefixlen {}", prefixlen(&a.netmask));
+    for (bit, name) in pktbox_stack::msg::in6f::NAMES {
+        if a.flags & bit != 0 {
+            line += &format!(" {name}");
+        }
+    }
+    if a.scopeid != 0 {
+        line += &format!(" scopeid 0x{:x}", a.scopeid);
+    }
+    line
 }
 
 fn if_json(i: &IfInfo) -> serde_json::Value {
@@ -354,7 +423,14 @@ fn if_json(i: &IfInfo) -> serde_json::Value {
         "capabilities": cap_names(i.capabilities),
         "enabled": cap_names(i.capenable),
         "offload": { "tso_frames_out": i.otso, "lro_frames_in": i.ilro },
-        "inet": i.addrs.iter().map(|a| json!({
+        "inet6": i.addrs.iter().filter(|a| a.addr.is_ipv6()).map(|a| json!({
+            "address": a.addr.to_string(),
+            "prefixlen": prefixlen(&a.netmask),
+            "flags": pktbox_stack::msg::in6f::NAMES.iter().filter(|(b, _)| a.flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
+            "scopeid": a.scopeid,
+            "tentative": a.tentative,
+        })).collect::<Vec<_>>(),
+        "inet": i.addrs.iter().filter(|a| a.addr.is_ipv4()).map(|a| json!({
             "address": a.addr.to_string(),
             "netmask": a.netmask.to_string(),
             "broadcast": a.brd.map(|b| b.to_string()),
@@ -514,7 +590,7 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
         return s.if_destroy(name).map_err(|e| err("SIOCIFDESTROY", e));
     }
     let info = lookup(s, name)?;
-    if p.delete {
+    if p.delete && p.addr6.is_none() {
         let req = AddrReq {
             name: name.into(),
             addr: p.addr.map(|(a, _)| IpAddr::V4(a)),
@@ -524,14 +600,25 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
         s.addr_del(req).map_err(|e| err("SIOCDIFADDR", e))?;
     }
     if let Some(a6) = p.addr6 {
+        let mask = p.prefixlen.map(|l| {
+            IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::MAX.checked_shl(128 - u32::from(l)).unwrap_or(0),
+            ))
+        });
         let req = AddrReq {
             name: name.into(),
             addr: Some(IpAddr::V6(a6)),
-            netmask: None,
+            netmask: if p.delete { None } else { mask },
             brd: None,
         };
         let r = if p.delete { s.addr_del(req) } else { s.addr_add(req) };
-        r.map_err(|e| err(if p.delete { "SIOCDIFADDR_IN6" } else { "SIOCAIFADDR_IN6" }, e))?;
+        r.map_err(|e| {
+            if e.errno() == Some(libc::EAFNOSUPPORT) {
+                fail(PROG, "inet6: address family not supported by this stack")
+            } else {
+                err(if p.delete { "SIOCDIFADDR_IN6" } else { "SIOCAIFADDR_IN6" }, e)
+            }
+        })?;
     }
     if let Some(mtu) = p.mtu {
         s.if_set(IfSetReq {
@@ -623,6 +710,28 @@ mod tests {
     }
 
     #[test]
+    fn inet6_lines_like_netbsd() {
+        let a = |addr: &str, len: u8, flags: u32, scopeid: u32| pktbox_stack::msg::IfAddr {
+            addr: addr.parse().unwrap(),
+            netmask: IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX << (128 - len))),
+            brd: None,
+            tentative: flags & pktbox_stack::msg::in6f::TENTATIVE != 0,
+            flags,
+            scopeid,
+        };
+        use pktbox_stack::msg::in6f;
+        assert_eq!(
+            inet6_line("en0", &a("fe80::1", 64, 0, 2)),
+            "\tinet6 fe80::1%en0 prefixlen 64 scopeid 0x2"
+        );
+        assert_eq!(
+            inet6_line("en0", &a("2001:db8::2", 64, in6f::TENTATIVE | in6f::AUTOCONF, 0)),
+            "\tinet6 2001:db8::2 prefixlen 64 tentative autoconf"
+        );
+        assert_eq!(inet6_line("lo0", &a("::1", 128, 0, 0)), "\tinet6 ::1 prefixlen 128");
+    }
+
+    #[test]
     fn parses_capability_words() {
         let x = p("tso4 -tcp4csum-rx udp4csum lro").unwrap();
         assert_eq!(
@@ -657,6 +766,18 @@ mod tests {
         assert_eq!(parse_mask("0xff000000"), Some("255.0.0.0".parse().unwrap()));
         assert_eq!(p("inet6 fe80::1").unwrap().addr6, Some("fe80::1".parse().unwrap()));
         assert!(p("inet6 fe80::x").is_err());
+        let x = p("inet6 2001:db8::2 prefixlen 64 alias").unwrap();
+        assert_eq!(
+            (x.addr6, x.prefixlen, x.alias),
+            (Some("2001:db8::2".parse().unwrap()), Some(64), true)
+        );
+        let x = p("inet6 2001:db8::2/48").unwrap();
+        assert_eq!(x.prefixlen, Some(48));
+        let x = p("inet6 fe80::1%en0 -alias").unwrap();
+        assert_eq!((x.addr6, x.delete), (Some("fe80::1".parse().unwrap()), true));
+        assert!(p("inet6 2001:db8::2/64 prefixlen 64").is_err());
+        assert!(p("inet6 2001:db8::2/129").is_err());
+        assert!(p("prefixlen 64").is_err());
     }
 
     #[test]

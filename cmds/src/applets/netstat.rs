@@ -1092,6 +1092,8 @@ mod tests {
                     netmask: m.parse().unwrap(),
                     brd: None,
                     tentative: false,
+                    flags: 0,
+                    scopeid: 0,
                 })
                 .collect(),
             driver: None,

@@ -244,6 +244,8 @@ impl InIfaddr {
             brd: self.broadcast.map(IpAddr::V4),
             // IPv4 addresses are usable at once: this stack does no IPv4 DAD.
             tentative: false,
+            flags: 0,
+            scopeid: 0,
         }
     }
 }
@@ -312,6 +314,7 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
     route_control::addr_routes_add(ctx, ia.ifindex, ia.addr, ia.prefix_len());
     if ifp.set_up(true) {
         announce_ifinfo(ctx, &ifp);
+        crate::inet6::if_up(ctx, &ifp);
     }
     if flags & iff::NOARP == 0 && ifp.driver.is_some() {
         arp::arp_announce(ctx, &ifp, addr);

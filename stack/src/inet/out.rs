@@ -57,19 +57,72 @@ pub fn transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
     }
 }
 
-/// IPv6 output of a transport datagram: the IPv6 layer's entry point. This stack has no
-/// IPv6 output path yet, so there is no route to any IPv6 destination (ENETUNREACH, as a
-/// BSD stack without a v6 route answers).
-fn ip6_transport_output(_ctx: &mut Ctx, _p: &TransOut<'_>) -> Result<(), i32> {
-    Err(libc::ENETUNREACH)
+/// IPv6 output of a transport datagram: `inet6::ip6::ip6_output` (absent from the v4
+/// variants: EAFNOSUPPORT). No interface offloads IPv6 yet, so a checksum the transport
+/// left partial is finished here; a TCP super-segment is refused (TCP asks for none
+/// towards a v6 peer). A TTL equal to the IPv4 default means none was asked for: the IPv6
+/// default hop limit (net.inet6.ip6.hlim, or a router's) applies.
+fn ip6_transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
+    let IpAddr::V6(dst) = p.dst else {
+        return Err(libc::EAFNOSUPPORT);
+    };
+    if !ctx.inet6.enabled {
+        return Err(libc::EAFNOSUPPORT);
+    }
+    if p.offload.tso != 0 {
+        return Err(libc::EOPNOTSUPP);
+    }
+    let mut src = match p.src {
+        Some(IpAddr::V6(s)) => Some(s),
+        _ => None,
+    };
+    let mut owned;
+    let payload = match p.offload.csum_at {
+        Some(at) => {
+            let at = usize::from(at);
+            if at + 2 > p.payload.len() {
+                return Err(libc::EINVAL);
+            }
+            let s = match src {
+                Some(s) => s,
+                None => crate::inet6::in6_selectsrc(ctx, &dst, None).ok_or(libc::EADDRNOTAVAIL)?,
+            };
+            src = Some(s);
+            owned = p.payload.to_vec();
+            owned[at..at + 2].copy_from_slice(&[0, 0]);
+            let c = crate::wire::checksum::cksum6(&s, &dst, p.proto, &owned);
+            owned[at..at + 2].copy_from_slice(&c.to_be_bytes());
+            &owned[..]
+        }
+        None => p.payload,
+    };
+    let hlim = (p.ttl != ctx.inet.ttl && p.ttl != 0).then_some(p.ttl);
+    crate::inet6::ip6::ip6_output(
+        ctx,
+        &crate::inet6::ip6::Out6 {
+            src,
+            dst,
+            ifindex: None,
+            nh: p.proto,
+            hlim,
+            hbh: None,
+            payload,
+            min_mtu: false,
+        },
+    )
 }
 
 /// The source address for a datagram to `dst`, in dst's family.
 pub fn source_for(ctx: &Ctx, dst: IpAddr) -> Option<IpAddr> {
     match dst {
         IpAddr::V4(d) => crate::inet::ip::source_for(ctx, d).map(IpAddr::V4),
-        // No IPv6 addresses yet: no source for a v6 destination.
-        IpAddr::V6(_) => None,
+        // Our own address is its own source; otherwise there must be a route (no route:
+        // no source, and connect says ENETUNREACH as it does for IPv4).
+        IpAddr::V6(d) if is_local(ctx, dst) => Some(IpAddr::V6(d)),
+        IpAddr::V6(d) => {
+            let out_if = crate::inet6::nd6::nd6_nexthop(ctx, &d, None)?.0.index;
+            crate::inet6::in6_selectsrc(ctx, &d, Some(out_if)).map(IpAddr::V6)
+        }
     }
 }
 
@@ -77,7 +130,7 @@ pub fn source_for(ctx: &Ctx, dst: IpAddr) -> Option<IpAddr> {
 pub fn is_local(ctx: &Ctx, a: IpAddr) -> bool {
     match a {
         IpAddr::V4(a) => ctx.inet.addrs.iter().any(|ia| ia.addr == a),
-        IpAddr::V6(_) => false,
+        IpAddr::V6(a) => crate::inet6::in6_ifaddr(ctx, &a).is_some_and(|ia| ia.usable()),
     }
 }
 
@@ -92,6 +145,18 @@ pub fn is_broadcast(ctx: &Ctx, a: IpAddr) -> bool {
 /// The MTU towards `dst` (the route's, else its interface's), if there is a route, in
 /// dst's family's table.
 pub fn path_mtu(ctx: &Ctx, dst: IpAddr) -> Option<u32> {
+    if let IpAddr::V6(d) = dst {
+        // The IPv6 layer's answer: link, route and what packet too big taught (RFC 8201).
+        if is_local(ctx, dst) {
+            return ctx
+                .ifnets
+                .iter()
+                .find(|i| i.if_type == crate::msg::IFT_LOOP)
+                .map(|i| i.mtu());
+        }
+        let (ifp, _) = crate::inet6::nd6::nd6_nexthop(ctx, &d, None)?;
+        return Some(crate::inet6::ip6::path_mtu(ctx, &ifp, &d));
+    }
     let (ifindex, rtmtu) = match dst {
         IpAddr::V4(d) => ctx.rt.inet.lookup(d).map(|r| (r.ifindex, r.mtu))?,
         IpAddr::V6(d) => ctx.rt.inet6.lookup(d).map(|r| (r.ifindex, r.mtu))?,

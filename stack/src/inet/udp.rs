@@ -142,9 +142,12 @@ pub fn udp_input_af(ctx: &mut Ctx, ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: b
             ctx.inet.udpstat.noportbcast += 1;
         } else {
             ctx.inet.udpstat.noport += 1;
-            // Port unreachable: ICMP for IPv4; ICMPv6's comes with the IPv6 layer.
-            if !v6 {
-                let pkt = tin.pkt.to_vec();
+            // Port unreachable: ICMP for IPv4, ICMPv6 for IPv6.
+            let pkt = tin.pkt.to_vec();
+            if v6 {
+                use crate::wire::icmpv6 as ic;
+                crate::inet6::icmp6::icmp6_error(ctx, ifp, &pkt, ic::DST_UNREACH, ic::UNREACH_NOPORT, 0);
+            } else {
                 icmp::icmp_error(ctx, Some(ifp), &pkt, icmp::ICMP_UNREACH, icmp::UNREACH_PORT, 0, bcast);
             }
         }

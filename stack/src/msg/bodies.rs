@@ -164,6 +164,10 @@ pub struct IfAddr {
     /// Still doing duplicate address detection (IN6_IFF_TENTATIVE): not usable yet.
     /// `ifconfig -w` waits for it to clear.
     pub tentative: bool,
+    /// IPv6 address flags (`IN6_IFF_*`: tentative, duplicated, deprecated, autoconf).
+    pub flags: u32,
+    /// The scope id of a link-local IPv6 address (its interface index), else 0.
+    pub scopeid: u32,
 }
 
 /// Everything ifconfig shows of one interface.

@@ -9,11 +9,13 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod bodies;
+mod bodies6;
 pub mod bytes;
 pub mod errno;
 pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
+pub use bodies6::*;
 
 /// Version of the channel protocol (the header's `version`).
 pub const MSG_VERSION: u8 = 1;
@@ -209,6 +211,10 @@ messages! {
     0x4e => ArpDump(Empty),
     /// The sockets (netstat -a): pcblist.
     0x4f => SockList(Empty),
+    /// IPv6 protocol counters (ip6stat, icmp6stat).
+    0x6e => Stats6Get(Empty),
+    /// The neighbor cache (`ndp -a`).
+    0x6f => NdDump(Empty),
     /// socket(2): the first request of a socket-role connection.
     0x50 => Socket(SocketReq),
     /// bind(2).
@@ -261,6 +267,8 @@ messages! {
     0xcd => StatsOk(Stats),
     0xce => ArpList(Vec<ArpEntry>),
     0xcf => SockListOk(Vec<SockInfo>),
+    0xee => Stats6Ok(Stats6),
+    0xef => NdList(Vec<NdEntryInfo>),
     0xd6 => SockNamesOk(SockNames),
     /// How many bytes a send took.
     0xd4 => SockSent(u64),

@@ -90,9 +90,23 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
             let mut ctx = stack.ctx();
             ip_input(&mut ctx, ifp, m);
         }
-        // IPv6 (RFC 2464): `ip6_input` is called from this arm once inet6 exists; until
-        // then the type is counted as unknown, as any other.
-        ETHERTYPE_IPV6 if meta.gso == Gso::None => inc(&ifp.stats.noproto),
+        ETHERTYPE_IPV6 if meta.gso == Gso::None => {
+            // A checksum the host left partial is finished here, so that what is
+            // forwarded or reassembled carries a whole one; the host vouches for it (and
+            // for one it says it checked), as ip_input takes it for IPv4.
+            let meta = m.meta();
+            if !crate::inet::in_offload::in_undefer_cksum(m.as_mut_slice(), &meta) {
+                inc(&ifp.stats.ierrors);
+                return;
+            }
+            let csum_ok = meta.csum != Csum::None;
+            let mut ctx = stack.ctx();
+            if ctx.inet6.enabled {
+                crate::inet6::ip6::ip6_input(&mut ctx, ifp, m.as_slice(), csum_ok);
+            } else {
+                inc(&ifp.stats.noproto);
+            }
+        }
         _ if meta.gso != Gso::None => inc(&ifp.stats.ierrors),
         _ => inc(&ifp.stats.noproto),
     }
@@ -148,11 +162,18 @@ fn ether_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, m: Mbuf) -> Resu
     }
 }
 
-/// The link-level address for an IPv6 packet to `nexthop` on `ifp`: neighbor discovery
-/// (RFC 4861 7.2) is to answer here, holding the packet while it asks, as `arpresolve`
-/// does for IPv4. Until inet6 provides it, IPv6 cannot be sent.
-fn nd6_resolve(_ctx: &mut Ctx, _ifp: &Ifnet, _nexthop: Ipv6Addr, _m: Mbuf) -> Result<Option<([u8; 6], Mbuf)>, i32> {
-    Err(libc::EAFNOSUPPORT)
+/// The link-level address for an IPv6 packet to `nexthop` on `ifp`: the mapped group
+/// address for a multicast one (RFC 2464 7), otherwise neighbor discovery (RFC 4861 7.2),
+/// which may hold the packet while it asks, as `arpresolve` does for IPv4.
+fn nd6_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv6Addr, m: Mbuf) -> Result<Option<([u8; 6], Mbuf)>, i32> {
+    if nexthop.is_multicast() {
+        return Ok(Some((crate::wire::ipv6::addr::multicast_mac(&nexthop), m)));
+    }
+    match crate::inet6::nd6::nd6_resolve(ctx, ifp, &nexthop, m) {
+        crate::inet6::nd6::Resolved::Now(mac, m) => Ok(Some((mac, m))),
+        crate::inet6::nd6::Resolved::Held => Ok(None),
+        crate::inet6::nd6::Resolved::Down => Err(libc::EHOSTDOWN),
+    }
 }
 
 /// Puts the Ethernet header to `dst` (from our address, of `ethertype`) in front of the

@@ -99,6 +99,7 @@ pub fn if_detach(ctx: &mut Ctx, name: &str) -> Result<Arc<Ifnet>, Fail> {
         announce_ifinfo(ctx, &ifp);
     }
     inet::purge_if(ctx, ifp.index, &ifp.name);
+    crate::inet6::purge_if(ctx, ifp.index, &ifp.name);
     ctx.ifnets.remove(pos);
     announce(ctx, &ifp, IFAN_DEPARTURE);
     Ok(ifp)
@@ -119,6 +120,7 @@ pub fn if_list(ctx: &Ctx, name: Option<&str>) -> Result<Vec<IfInfo>, Fail> {
             .filter(|ia| ia.ifindex == ifp.index)
             .map(|ia| ia.to_ifaddr())
             .collect();
+        info.addrs.extend(crate::inet6::if_addrs(ctx, ifp.index));
         out.push(info);
     }
     if out.is_empty() && name.is_some() {
@@ -194,8 +196,12 @@ pub fn if_set(ctx: &mut Ctx, req: &IfSetReq) -> Result<(), Fail> {
     } else {
         new &= !iff::RUNNING;
     }
+    let was_up = ifp.is_up();
     if ifp.set_flags(new) {
         announce_ifinfo(ctx, &ifp);
+    }
+    if !was_up && ifp.is_up() {
+        crate::inet6::if_up(ctx, &ifp);
     }
     Ok(())
 }

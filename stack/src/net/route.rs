@@ -720,11 +720,13 @@ pub mod control {
         fn table_mut(ctx: &mut Ctx) -> &mut RouteTable<Self> {
             &mut ctx.rt.inet6
         }
-        /// The stack's IPv6 addresses. The IPv6 address list joins here when it exists;
-        /// until then the stack has none, and routes name their interface (`-ifp`,
-        /// `-interface IF`, a gateway `fe80::1%IF`) or a gateway on such a route.
-        fn local_addrs(_ctx: &Ctx) -> Vec<(u16, Self, u8)> {
-            Vec::new()
+        /// The stack's IPv6 addresses (`ctx.inet6.addrs`; none in the v4 variants).
+        fn local_addrs(ctx: &Ctx) -> Vec<(u16, Self, u8)> {
+            ctx.inet6
+                .addrs
+                .iter()
+                .map(|ia| (ia.ifindex, ia.addr, ia.prefixlen))
+                .collect()
         }
         fn scoped(a: Self, zone: u32) -> Self {
             in6_embed_scope(a, u16::try_from(zone).unwrap_or(0))

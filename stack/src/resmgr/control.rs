@@ -37,10 +37,6 @@ fn check_family(stack: &Stack, a: Option<std::net::IpAddr>) -> Result<(), Fail> 
         if !stack.variant.has_inet6() {
             return Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")));
         }
-        return Err(Fail::with(
-            libc::EAFNOSUPPORT,
-            "IPv6 addresses are not in this build yet".into(),
-        ));
     }
     Ok(())
 }
@@ -94,8 +90,28 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::IfCreate(q) => done(if_control::if_create(&mut stack.ctx(), &q.name)),
         Msg::IfDestroy(q) => done(if_control::if_destroy(&mut stack.ctx(), &q.name)),
         Msg::IfSet(q) => done(if_control::if_set(&mut stack.ctx(), q)),
-        Msg::AddrAdd(q) => check_family(stack, q.addr).and_then(|()| done(inet::add_addr(&mut stack.ctx(), q))),
-        Msg::AddrDel(q) => check_family(stack, q.addr).and_then(|()| done(inet::del_addr(&mut stack.ctx(), q))),
+        Msg::AddrAdd(q) => check_family(stack, q.addr).and_then(|()| match q.addr {
+            Some(std::net::IpAddr::V6(_)) => done(crate::inet6::add_addr(&mut stack.ctx(), q)),
+            _ => done(inet::add_addr(&mut stack.ctx(), q)),
+        }),
+        Msg::AddrDel(q) => check_family(stack, q.addr).and_then(|()| match q.addr {
+            Some(std::net::IpAddr::V6(_)) => done(crate::inet6::del_addr(&mut stack.ctx(), q)),
+            _ => done(inet::del_addr(&mut stack.ctx(), q)),
+        }),
+        Msg::Stats6Get(_) if !stack.variant.has_inet6() => {
+            Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")))
+        }
+        Msg::Stats6Get(_) => {
+            let ctx = stack.ctx();
+            Ok(Msg::Stats6Ok(crate::msg::Stats6 {
+                ip6: ctx.inet6.stat,
+                icmp6: ctx.inet6.icmp6stat.clone(),
+            }))
+        }
+        Msg::NdDump(_) if !stack.variant.has_inet6() => {
+            Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")))
+        }
+        Msg::NdDump(_) => Ok(Msg::NdList(crate::inet6::nd6::nd6_dump(&stack.ctx()))),
         Msg::Cloners(_) => Ok(Msg::ClonerList(CLONERS.iter().map(|s| s.to_string()).collect())),
         Msg::SysctlGet(q) => stack
             .registry

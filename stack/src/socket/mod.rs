@@ -325,6 +325,22 @@ impl Stack {
         }
     }
 
+    /// The IPv6 counters (ip6stat, icmp6stat); EAFNOSUPPORT from a stack without IPv6.
+    pub fn stats6(&mut self) -> Result<crate::msg::Stats6, Error> {
+        match self.call(Msg::Stats6Get(Empty))? {
+            Msg::Stats6Ok(s) => Ok(s),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The neighbor cache (`ndp -a`); EAFNOSUPPORT from a stack without IPv6.
+    pub fn nd_dump(&mut self) -> Result<Vec<crate::msg::NdEntryInfo>, Error> {
+        match self.call(Msg::NdDump(Empty))? {
+            Msg::NdList(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// The sockets (netstat -a).
     pub fn sock_list(&mut self) -> Result<Vec<SockInfo>, Error> {
         match self.call(Msg::SockList(Empty))? {

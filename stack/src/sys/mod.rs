@@ -153,8 +153,13 @@ impl Stack {
     /// A stack with no channel, driver or thread of its own: the context alone, for unit
     /// tests and the fuzz harness.
     pub fn detached() -> Arc<Stack> {
+        Stack::detached_variant(Variant::V4)
+    }
+
+    /// `detached`, of another variant (io-pkt-v6-hc: with the inet6 domain).
+    pub fn detached_variant(variant: Variant) -> Arc<Stack> {
         Stack::new(Config {
-            variant: Variant::V4,
+            variant,
             prefix: "/nonexistent".into(),
             forward: false,
             rx_threads: 1,
