@@ -8,6 +8,7 @@ pub mod icmp6;
 pub mod ip6;
 pub mod mld6;
 pub mod nd6;
+pub mod ndctl;
 
 #[cfg(test)]
 mod tests;

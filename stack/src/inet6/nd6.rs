@@ -92,6 +92,8 @@ pub struct DefRouter {
     pub ifindex: u16,
     pub addr: Ipv6Addr,
     pub expire: Instant,
+    /// The flags byte of its last advertisement (M, O, preference; `ndp -r`).
+    pub raflags: u8,
 }
 
 /// An on-link prefix learnt from an RA.
@@ -101,6 +103,12 @@ pub struct NdPrefix {
     pub prefix: Ipv6Addr,
     pub len: u8,
     pub expire: Option<Instant>,
+    /// What the last advertisement of it said (`ndp -p`): the A flag, the valid and
+    /// preferred lifetimes in seconds (0xffffffff: infinity), and which router sent it.
+    pub autonomous: bool,
+    pub vltime: u32,
+    pub pltime: u32,
+    pub advrtr: Ipv6Addr,
 }
 
 /// The ND state of the stack.
@@ -580,6 +588,7 @@ fn until(now: Instant, secs: u32) -> Option<Instant> {
 fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
     let NdRepr::RouterAdvert {
         hop_limit,
+        flags,
         router_lifetime,
         reachable,
         retrans,
@@ -613,12 +622,16 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
         (Some(i), 0) => {
             routers.remove(i);
         }
-        (Some(i), l) => routers[i].expire = now + Duration::from_secs(u64::from(l)),
+        (Some(i), l) => {
+            routers[i].expire = now + Duration::from_secs(u64::from(l));
+            routers[i].raflags = flags;
+        }
         (None, 0) => {}
         (None, l) if routers.len() < MAX_DEFROUTERS => routers.push(DefRouter {
             ifindex: ifp.index,
             addr: h.src,
             expire: now + Duration::from_secs(u64::from(l)),
+            raflags: flags,
         }),
         (None, _) => {}
     }
@@ -633,7 +646,7 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
                     ctx.inet6.icmp6stat.nd_badopt += 1;
                 }
             }
-            NdOpt::Prefix(pi) => prefix_input(ctx, ifp, &pi, now),
+            NdOpt::Prefix(pi) => prefix_input(ctx, ifp, &pi, h.src, now),
             _ => {}
         }
     }
@@ -642,7 +655,7 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
 }
 
 /// A prefix information option (RFC 4861 6.3.4, RFC 4862 5.5.3).
-fn prefix_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pi: &PrefixInfo, now: Instant) {
+fn prefix_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pi: &PrefixInfo, from: Ipv6Addr, now: Instant) {
     if pi.prefix_len == 0 || a6::is_link_local(&pi.prefix) || pi.prefix.is_multicast() || pi.preferred > pi.valid {
         ctx.inet6.icmp6stat.nd_badopt += 1;
         return;
@@ -657,13 +670,21 @@ fn prefix_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pi: &PrefixInfo, now: Instant) 
             (Some(i), 0) => {
                 pl.remove(i);
             }
-            (Some(i), v) => pl[i].expire = until(now, v),
+            (Some(i), v) => {
+                let p = &mut pl[i];
+                p.expire = until(now, v);
+                (p.autonomous, p.vltime, p.pltime, p.advrtr) = (pi.autonomous, v, pi.preferred, from);
+            }
             (None, 0) => {}
             (None, v) if pl.len() < MAX_PREFIXES => pl.push(NdPrefix {
                 ifindex: ifp.index,
                 prefix,
                 len: pi.prefix_len,
                 expire: until(now, v),
+                autonomous: pi.autonomous,
+                vltime: v,
+                pltime: pi.preferred,
+                advrtr: from,
             }),
             (None, _) => {}
         }
@@ -950,7 +971,13 @@ pub fn nd6_dump(ctx: &Ctx) -> Vec<NdEntryInfo> {
             lladdr: e.lladdr,
             state: e.state.name().into(),
             is_router: e.is_router,
-            expire: e.next.map(|t| t.saturating_duration_since(now).as_secs()),
+            // A stale entry has no timer running; what ends it is the collection of
+            // entries nobody used for STALE_GC.
+            expire: match (e.state, e.next) {
+                (Nud::Stale, None) => Some(STALE_GC.saturating_sub(now.saturating_duration_since(e.touched)).as_secs()),
+                (_, n) => n.map(|t| t.saturating_duration_since(now).as_secs()),
+            },
+            asked: if matches!(e.state, Nud::Incomplete | Nud::Probe) { e.asked } else { 0 },
         })
         .collect();
     v.sort_by(|a, b| (a.addr, &a.ifname).cmp(&(b.addr, &b.ifname)));

@@ -21,6 +21,53 @@ fn sample() -> Vec<Msg> {
         }]),
         Msg::Done(Empty),
         Msg::ErrorText("x".into()),
+        // ndp's requests and answers.
+        Msg::NdDelete(NdDelReq {
+            addr: "fe80::1".parse().unwrap(),
+            ifname: Some("en0".into()),
+        }),
+        Msg::NdPrefixes(Empty),
+        Msg::NdRouters(Empty),
+        Msg::NdIfInfoGet(IfNameReq { name: "en0".into() }),
+        Msg::NdList(vec![NdEntryInfo {
+            addr: "fe80::1".parse().unwrap(),
+            ifname: "en0".into(),
+            lladdr: Some([2, 0, 0, 0, 0, 1]),
+            state: "REACHABLE".into(),
+            is_router: true,
+            expire: Some(29),
+            asked: 0,
+        }]),
+        Msg::NdPrefixList(vec![NdPrefixInfo {
+            prefix: "2001:db8::".parse().unwrap(),
+            len: 64,
+            ifname: "en0".into(),
+            onlink: true,
+            autonomous: true,
+            vltime: Some(86400),
+            pltime: None,
+            expire: Some(86399),
+            advrtrs: vec![("fe80::1".parse().unwrap(), "reachable".into())],
+        }]),
+        Msg::NdRouterList(vec![NdRouterInfo {
+            addr: "fe80::1".parse().unwrap(),
+            ifname: "en0".into(),
+            managed: false,
+            other: true,
+            pref: 3,
+            expire: Some(1799),
+        }]),
+        Msg::NdIfInfoOk(NdIfInfo {
+            linkmtu: 1500,
+            maxmtu: 1500,
+            curhlim: 64,
+            basereachable_ms: 30000,
+            reachable_s: 30,
+            retrans_ms: 1000,
+            nud: true,
+            accept_rtadv: false,
+            auto_linklocal: true,
+        }),
     ]
 }
 

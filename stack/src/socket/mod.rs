@@ -341,6 +341,38 @@ impl Stack {
         }
     }
 
+    /// `ndp -d`: deletes a neighbor cache entry (ESRCH: none).
+    pub fn nd_delete(&mut self, req: crate::msg::NdDelReq) -> Result<(), Error> {
+        match self.call(Msg::NdDelete(req))? {
+            Msg::Done(_) => Ok(()),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The prefix list (`ndp -p`).
+    pub fn nd_prefixes(&mut self) -> Result<Vec<crate::msg::NdPrefixInfo>, Error> {
+        match self.call(Msg::NdPrefixes(Empty))? {
+            Msg::NdPrefixList(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The default router list (`ndp -r`).
+    pub fn nd_routers(&mut self) -> Result<Vec<crate::msg::NdRouterInfo>, Error> {
+        match self.call(Msg::NdRouters(Empty))? {
+            Msg::NdRouterList(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The ND parameters of an interface (`ndp -i`); ENXIO for an unknown one.
+    pub fn nd_ifinfo(&mut self, ifname: &str) -> Result<crate::msg::NdIfInfo, Error> {
+        match self.call(Msg::NdIfInfoGet(IfNameReq { name: ifname.to_string() }))? {
+            Msg::NdIfInfoOk(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// The sockets (netstat -a).
     pub fn sock_list(&mut self) -> Result<Vec<SockInfo>, Error> {
         match self.call(Msg::SockList(Empty))? {

@@ -1,0 +1,114 @@
+//! What `ndp` asks of Neighbor Discovery over the control channel: deleting neighbor
+//! cache entries, the prefix and default router lists, and an interface's ND parameters
+//! (NetBSD's SIOCGNBRINFO_IN6 / SIOCGPRLST_IN6 / SIOCGDRLST_IN6 / SIOCGIFINFO_IN6).
+
+use std::time::Instant;
+
+use crate::conf::Ctx;
+use crate::inet6::nd6::Nud;
+use crate::msg::{NdDelReq, NdIfInfo, NdPrefixInfo, NdRouterInfo};
+use crate::net::if_control::Fail;
+
+/// `ndp -d`: removes the neighbor cache entry of `req.addr` (on `req.ifname` when given;
+/// a link-local address without one must be unambiguous). Packets waiting for its
+/// resolution go with it. ESRCH when there is no such entry, ENXIO for an unknown
+/// interface.
+pub fn nd6_delete(ctx: &mut Ctx, req: &NdDelReq) -> Result<(), Fail> {
+    let index = match &req.ifname {
+        Some(n) => Some(ctx.ifnet_by_name(n).map(|i| i.index).ok_or_else(|| Fail::new(libc::ENXIO))?),
+        None => None,
+    };
+    let keys: Vec<(u16, std::net::Ipv6Addr)> = ctx
+        .inet6
+        .nd
+        .cache
+        .keys()
+        .filter(|(i, a)| *a == req.addr && index.is_none_or(|x| x == *i))
+        .copied()
+        .collect();
+    match keys.as_slice() {
+        [] => Err(Fail::new(libc::ESRCH)),
+        [k] => {
+            ctx.inet6.nd.cache.remove(k);
+            Ok(())
+        }
+        _ => Err(Fail::with(
+            libc::EINVAL,
+            format!("{} is a neighbor on more than one interface: give its scope", req.addr),
+        )),
+    }
+}
+
+/// The state of a router's neighbor cache entry, as `ndp -p` names it.
+fn rtr_state(ctx: &Ctx, ifindex: u16, a: &std::net::Ipv6Addr) -> String {
+    match ctx.inet6.nd.cache.get(&(ifindex, *a)).map(|e| e.state) {
+        None => "no neighbor state".into(),
+        Some(Nud::Incomplete) => "incomplete".into(),
+        Some(Nud::Reachable) => "reachable".into(),
+        Some(Nud::Stale) => "stale".into(),
+        Some(Nud::Delay) => "delay".into(),
+        Some(Nud::Probe) => "probe".into(),
+    }
+}
+
+fn ifname(ctx: &Ctx, index: u16) -> String {
+    ctx.ifnet_by_index(index).map(|i| i.name.clone()).unwrap_or_default()
+}
+
+/// The prefix list.
+pub fn nd6_prefixes(ctx: &Ctx) -> Vec<NdPrefixInfo> {
+    let now = Instant::now();
+    let life = |v: u32| (v != u32::MAX).then_some(v);
+    ctx.inet6
+        .nd
+        .prefixes
+        .iter()
+        .map(|p| NdPrefixInfo {
+            prefix: p.prefix,
+            len: p.len,
+            ifname: ifname(ctx, p.ifindex),
+            onlink: true,
+            autonomous: p.autonomous,
+            vltime: life(p.vltime),
+            pltime: life(p.pltime),
+            expire: p.expire.map(|t| t.saturating_duration_since(now).as_secs()),
+            advrtrs: vec![(p.advrtr, rtr_state(ctx, p.ifindex, &p.advrtr))],
+        })
+        .collect()
+}
+
+/// The default router list.
+pub fn nd6_routers(ctx: &Ctx) -> Vec<NdRouterInfo> {
+    let now = Instant::now();
+    ctx.inet6
+        .nd
+        .routers
+        .iter()
+        .map(|r| NdRouterInfo {
+            addr: r.addr,
+            ifname: ifname(ctx, r.ifindex),
+            managed: r.raflags & 0x80 != 0,
+            other: r.raflags & 0x40 != 0,
+            pref: (r.raflags >> 3) & 3,
+            expire: Some(r.expire.saturating_duration_since(now).as_secs()),
+        })
+        .collect()
+}
+
+/// `ndp -i IF`: ENXIO for an unknown interface.
+pub fn nd6_ifinfo(ctx: &Ctx, name: &str) -> Result<NdIfInfo, Fail> {
+    let ifp = ctx.ifnet_by_name(name).ok_or_else(|| Fail::new(libc::ENXIO))?;
+    let nd = &ctx.inet6.nd;
+    Ok(NdIfInfo {
+        linkmtu: nd.linkmtu.get(&ifp.index).copied().unwrap_or(0),
+        maxmtu: ifp.mtu(),
+        curhlim: ctx.inet6.hlim,
+        basereachable_ms: nd.reachable.as_millis().min(u128::from(u32::MAX)) as u32,
+        // Entries stay reachable for the base time itself (no random factor here).
+        reachable_s: nd.reachable.as_secs().min(u64::from(u32::MAX)) as u32,
+        retrans_ms: nd.retrans.as_millis().min(u128::from(u32::MAX)) as u32,
+        nud: true,
+        accept_rtadv: ctx.inet6.accept_rtadv,
+        auto_linklocal: true,
+    })
+}
