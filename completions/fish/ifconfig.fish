@@ -1,3 +1,4 @@
+complete -c ifconfig -s w -d 'Wait up to N seconds for tentative addresses to finish duplicate address detection' -r
 complete -c ifconfig -s a -d 'Show all interfaces'
 complete -c ifconfig -s l -d 'List interface names on one line'
 complete -c ifconfig -s u -d 'With -a or -l: only interfaces that are up'

@@ -1,5 +1,7 @@
 complete -c nc -s w -d 'Quit after this many seconds without data once input has ended' -r
 complete -c nc -s s -d 'Send from this local address' -r
+complete -c nc -s 4 -d 'Use IPv4 addresses only'
+complete -c nc -s 6 -d 'Use IPv6 addresses only'
 complete -c nc -s l -d 'Listen for incoming data'
 complete -c nc -s k -d 'With -l, keep listening after the first peer'
 complete -c nc -s u -d 'Use UDP'

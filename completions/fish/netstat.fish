@@ -1,5 +1,5 @@
 complete -c netstat -s c -d 'With -w: stop after count lines' -r
-complete -c netstat -s f -d 'Only this address family: inet, arp, link' -r
+complete -c netstat -s f -d 'Only this address family: inet, inet6 (with -r), arp, link' -r
 complete -c netstat -s I -d 'Only this interface (implies -i)' -r
 complete -c netstat -s p -d 'Statistics of one protocol: ip, icmp, tcp, udp, arp' -r
 complete -c netstat -s w -d 'Show interface traffic every wait seconds (until interrupted or -c)' -r

@@ -44,7 +44,7 @@ fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
     u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
     u.extend_from_slice(&[0, 0]);
     u.extend_from_slice(data);
-    let c = pktbox_stack::inet::udp::udp_cksum(PEER, ME, &u);
+    let c = pktbox_stack::inet::udp::udp_cksum(PEER.into(), ME.into(), &u);
     u[6..8].copy_from_slice(&c.to_be_bytes());
     u
 }
@@ -418,7 +418,7 @@ fn channel(dir: &Path) {
         (
             "bind",
             Msg::SockBind(SockAddrReq {
-                addr: SocketAddrV4::new(ME, 80),
+                addr: SocketAddrV4::new(ME, 80).into(),
                 wait: Wait::default(),
             }),
         ),
@@ -426,7 +426,7 @@ fn channel(dir: &Path) {
         (
             "send",
             Msg::SockSend(SendReq {
-                to: Some(SocketAddrV4::new(PEER, 53)),
+                to: Some(SocketAddrV4::new(PEER, 53).into()),
                 data: vec![1, 2, 3],
                 wait: Wait {
                     nonblock: true,

@@ -157,8 +157,8 @@ impl Net {
             let mut ctx = stack.ctx();
             let mut listeners = Vec::new();
             for (id, addr, port) in [(1, ME, LISTEN_PORT), (2, Ipv4Addr::UNSPECIFIED, 22)] {
-                usrreq::attach(&mut ctx, id);
-                let ok = usrreq::bind(&mut ctx, id, SocketAddrV4::new(addr, port), true)
+                usrreq::attach(&mut ctx, id, crate::inet::inpcb::Af::INET);
+                let ok = usrreq::bind(&mut ctx, id, SocketAddrV4::new(addr, port).into(), true)
                     .and_then(|()| usrreq::listen(&mut ctx, id, 8, true));
                 if ok.is_ok() {
                     listeners.push(id);
@@ -169,7 +169,7 @@ impl Net {
                     continue;
                 };
                 ctx.inet.udp.push(UdpPcb::new(id, ours, 1 << 16));
-                if crate::inet::udp::udp_bind(&mut ctx, id, SocketAddrV4::new(addr, port), true).is_ok() {
+                if crate::inet::udp::udp_bind(&mut ctx, id, SocketAddrV4::new(addr, port).into(), true).is_ok() {
                     udp_peers.push(theirs);
                 }
             }
@@ -223,8 +223,8 @@ impl Net {
         // One of ours, connecting to the peer's port 7000.
         {
             let mut ctx = net.stack.ctx();
-            usrreq::attach(&mut ctx, connecting);
-            if usrreq::connect(&mut ctx, connecting, SocketAddrV4::new(PEER, 7000), true).is_ok() {
+            usrreq::attach(&mut ctx, connecting, crate::inet::inpcb::Af::INET);
+            if usrreq::connect(&mut ctx, connecting, SocketAddrV4::new(PEER, 7000).into(), true).is_ok() {
                 net.tcp.push(connecting);
             }
         }
@@ -333,7 +333,7 @@ impl Net {
                     let port = b.u16();
                     let n = usize::from(b.u16() % 2000);
                     let to = SocketAddrV4::new(if op & 0x80 != 0 { PEER } else { ME }, port);
-                    let _ = crate::inet::udp::udp_output(&mut self.stack.ctx(), 10, Some(to), &vec![7; n], true);
+                    let _ = crate::inet::udp::udp_output(&mut self.stack.ctx(), 10, Some(to.into()), &vec![7; n], true);
                     self.drain();
                 }
             }
@@ -380,8 +380,8 @@ impl Net {
             let ctx = self.stack.ctx();
             let which = usize::from(f[14 + hlen]) % self.tcp.len().max(1);
             if let Some(t) = self.tcp.get(which).and_then(|id| ctx.inet.tcp.tcbs.get(id)) {
-                f[14 + 12..14 + 16].copy_from_slice(&t.faddr.octets());
-                f[14 + 16..14 + 20].copy_from_slice(&t.laddr.octets());
+                f[14 + 12..14 + 16].copy_from_slice(&octets4(t.faddr));
+                f[14 + 16..14 + 20].copy_from_slice(&octets4(t.laddr));
                 let s = 14 + hlen;
                 f[s..s + 2].copy_from_slice(&t.fport.to_be_bytes());
                 f[s + 2..s + 4].copy_from_slice(&t.lport.to_be_bytes());
@@ -414,12 +414,12 @@ impl Net {
             match proto {
                 6 if l4.len() >= 20 => {
                     l4[16..18].copy_from_slice(&[0, 0]);
-                    let c = tcp_cksum(src, dst, l4);
+                    let c = tcp_cksum(src.into(), dst.into(), l4);
                     l4[16..18].copy_from_slice(&c.to_be_bytes());
                 }
                 17 if l4.len() >= 8 => {
                     l4[6..8].copy_from_slice(&[0, 0]);
-                    let c = udp_cksum(src, dst, l4);
+                    let c = udp_cksum(src.into(), dst.into(), l4);
                     l4[6..8].copy_from_slice(&c.to_be_bytes());
                 }
                 1 if l4.len() >= 4 => {
@@ -488,7 +488,7 @@ pub fn tcp_frame(
     t.extend_from_slice(&[0, 0, 0, 0]);
     t.extend_from_slice(&opts[..olen]);
     t.extend_from_slice(data);
-    let c = tcp_cksum(src, dst, &t);
+    let c = tcp_cksum(src.into(), dst.into(), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     ip_frame(src, dst, 6, 1, 0, &t)
 }
@@ -854,6 +854,14 @@ pub fn ip6(data: &[u8]) {
         assert!(s.reass.len() <= s.maxfragpackets);
         assert!(s.reass.mem() <= frag6::REASS_MEM_MAX);
         assert!(s.loopq.is_empty(), "loopback drained when the context is let go");
+    }
+}
+
+/// An IPv4 endpoint's four octets (the harness's connections are all IPv4).
+fn octets4(a: std::net::IpAddr) -> [u8; 4] {
+    match a {
+        std::net::IpAddr::V4(a) => a.octets(),
+        std::net::IpAddr::V6(a) => a.to_ipv4_mapped().map(|a| a.octets()).unwrap_or_default(),
     }
 }
 

@@ -50,7 +50,7 @@ fn segment(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8) -> Vec<u8> {
     t[12] = 5 << 4;
     t[13] = flags;
     t[14..16].copy_from_slice(&65535u16.to_be_bytes());
-    let c = tcp_cksum(PEER_IP, STACK_IP, &t);
+    let c = tcp_cksum(PEER_IP.into(), STACK_IP.into(), &t);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     let mut ip = vec![0u8; 20];
     write_header(&mut ip, 0, 40, 1, 0, 64, IPPROTO_TCP, PEER_IP, STACK_IP);

@@ -197,7 +197,8 @@ fn ifconfig_configures_and_reports_like_netbsd() {
     assert_eq!(
         j["inet"],
         serde_json::json!([{
-            "address": "10.0.0.2", "netmask": "255.255.255.0", "broadcast": "10.0.0.255"
+            "address": "10.0.0.2", "netmask": "255.255.255.0", "broadcast": "10.0.0.255",
+            "tentative": false
         }])
     );
     for c in ["ipackets", "ierrors", "opackets", "oerrors", "ibytes", "obytes"] {
@@ -333,7 +334,8 @@ fn address_forms_netbsd_accepts() {
     assert_eq!(
         j["inet"],
         serde_json::json!([{
-            "address": "10.2.0.1", "netmask": "255.0.0.0", "broadcast": "10.255.255.255"
+            "address": "10.2.0.1", "netmask": "255.0.0.0", "broadcast": "10.255.255.255",
+            "tentative": false
         }])
     );
     // Without a mask, the classful one (class C here).

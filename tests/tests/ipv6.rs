@@ -360,3 +360,186 @@ fn the_stack_forwards_v6_between_two_namespaces() {
     drop(st);
     child.terminate();
 }
+
+/// Hashes what it writes: 64 KiB blocks of a byte pattern.
+fn send_hashed(s: &mut impl std::io::Write, total: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let buf: Vec<u8> = (0..65536u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(buf.len());
+        s.write_all(&buf[..n]).expect("write");
+        h.update(&buf[..n]);
+        left -= n;
+    }
+    h.finalize().iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Reads to the end: byte count and SHA-256.
+fn recv_hashed(s: &mut impl std::io::Read) -> (usize, String) {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            return (total, h.finalize().iter().map(|x| format!("{x:02x}")).collect());
+        }
+        h.update(&buf[..n]);
+        total += n;
+    }
+}
+
+/// TCP and UDP over IPv6 with Linux's nc -6 at the other end, both directions.
+#[test]
+fn tcp_and_udp_over_v6_with_linux() {
+    use pktbox_stack::socket::{TcpListener, TcpStream, UdpSocket};
+    use std::time::Duration;
+    if !can_run_linux("tcp_and_udp_over_v6_with_linux", &["ip", "nc", "bash", "sha256sum"]) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.82.0.1/24");
+    run(
+        "ip",
+        [
+            "netns",
+            "exec",
+            &ns.name,
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:82::1/64",
+            "dev",
+            "tap0",
+            "nodad",
+        ],
+    )
+    .ok();
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:82::2/64"]);
+    wait_usable(&st, "en0", "2001:db8:82::2");
+    let total = 8 << 20;
+
+    // The stack sends, Linux receives and hashes.
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &ns.name,
+        "bash",
+        "-c",
+        "timeout 60 nc -6 -l 2001:db8:82::1 5300 | sha256sum",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped());
+    let mut rx = ChildGuard::spawn(cmd);
+    let mut rx_out = rx.child.stdout.take().expect("nc's output");
+    let mut c = wait_for("Linux listening on v6", || {
+        TcpStream::connect_at(st.prefix(), "[2001:db8:82::1]:5300", Some(Duration::from_secs(5))).ok()
+    });
+    assert_eq!(c.local_addr().unwrap().ip().to_string(), "2001:db8:82::2");
+    let sent = send_hashed(&mut c, total);
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    drop(c);
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut rx_out, &mut got).unwrap();
+    rx.terminate();
+    assert_eq!(
+        got.split_whitespace().next(),
+        Some(sent.as_str()),
+        "sha256 at Linux's end"
+    );
+
+    // Linux sends, the stack receives.
+    let l = TcpListener::bind_at(st.prefix(), "[::]:5301", 4).unwrap();
+    let dir = TempDir::new();
+    let (file, sumfile) = (dir.join("data"), dir.join("sum"));
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name, "bash", "-c"]).arg(format!(
+        "head -c {total} /dev/urandom | tee >(sha256sum > {s}) > {f} && timeout 60 nc -6 -N 2001:db8:82::2 5301 < {f}",
+        s = sumfile.display(),
+        f = file.display()
+    ));
+    let mut tx = ChildGuard::spawn(cmd);
+    l.set_accept_timeout(Some(Duration::from_secs(60))).unwrap();
+    let (mut s, peer) = l.accept().unwrap();
+    assert_eq!(peer.ip().to_string(), "2001:db8:82::1");
+    let (n, sum) = recv_hashed(&mut s);
+    drop(s);
+    assert_eq!(tx.child.wait().ok().and_then(|s| s.code()), Some(0));
+    assert_eq!(n, total);
+    let want = std::fs::read_to_string(&sumfile).unwrap();
+    assert_eq!(want.split_whitespace().next(), Some(sum.as_str()), "sha256 at our end");
+
+    // UDP: a datagram each way.
+    let mut u = UdpSocket::bind_at(st.prefix(), "[::]:5302").unwrap();
+    let r = run(
+        "ip",
+        [
+            "netns",
+            "exec",
+            &ns.name,
+            "bash",
+            "-c",
+            "echo hello6 | nc -6 -u -w 1 2001:db8:82::2 5302",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    let mut buf = [0u8; 64];
+    u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let (n, from) = u.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello6\n");
+    assert_eq!(from.ip().to_string(), "2001:db8:82::1");
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &ns.name,
+        "timeout",
+        "5",
+        "nc",
+        "-6",
+        "-u",
+        "-l",
+        "2001:db8:82::1",
+        "5303",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped());
+    let mut lst = ChildGuard::spawn(cmd);
+    let mut lst_out = lst.child.stdout.take().expect("nc's output");
+    wait_for("Linux's UDP listener", || {
+        let r = run("ip", ["netns", "exec", &ns.name, "ss", "-uln"]);
+        r.stdout.contains(":5303").then_some(())
+    });
+    u.send_to(b"back6\n", "[2001:db8:82::1]:5303").unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut lst_out, &mut got).unwrap();
+    lst.terminate();
+    assert!(got.starts_with("back6"), "{got:?}");
+}
+
+/// TCP over ::1: both ends in one stack, through lo0.
+#[test]
+fn tcp_over_v6_loopback() {
+    use pktbox_stack::socket::{TcpListener, TcpStream};
+    use std::time::Duration;
+    let st = StackProc::start_variant("io-pkt-v6-hc", &["-t", "1"]);
+    let l = TcpListener::bind_at(st.prefix(), "[::1]:7600", 4).unwrap();
+    let prefix = st.prefix().to_path_buf();
+    let sender = std::thread::spawn(move || {
+        let mut c = TcpStream::connect_at(&prefix, "[::1]:7600", Some(Duration::from_secs(5))).unwrap();
+        let sum = send_hashed(&mut c, 4 << 20);
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        sum
+    });
+    l.set_accept_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (mut s, peer) = l.accept().unwrap();
+    assert!(peer.ip().is_loopback(), "{peer}");
+    let (n, got) = recv_hashed(&mut s);
+    let sent = sender.join().unwrap();
+    assert_eq!((n, got), (4 << 20, sent));
+}

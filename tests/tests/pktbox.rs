@@ -141,7 +141,7 @@ fn unknown_applets_exit_2_listing_the_applets() {
     // Unknown options of pktbox itself are usage errors too.
     pktbox(["--bogus"], &[]).code(2);
     // `pktbox APPLET` runs the applet.
-    let o = pktbox(["sysctl"], &[]).code(2);
+    let o = pktbox(["sysctl"], &[]).code(1);
     assert!(o.stderr.starts_with("usage: sysctl"), "{o:#?}");
     let o = pktbox(["--version"], &[]).ok();
     assert!(o.stdout.starts_with("pktbox "), "{o:#?}");

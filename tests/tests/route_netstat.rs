@@ -159,11 +159,12 @@ fn bad_command_lines() {
     for (args, code, err) in [
         (
             &["add", "-bogus", "10.1", "10.0.0.1"][..],
-            2,
+            1,
             "route: botched keyword: bogus\n",
         ),
-        (&["bogus"][..], 2, "route: botched keyword: bogus\n"),
-        (&[][..], 2, ""),
+        // Usage errors exit 1, as route.c's usage() does.
+        (&["bogus"][..], 1, "route: botched keyword: bogus\n"),
+        (&[][..], 1, ""),
         (
             &["add", "10.0.0.300", "10.0.0.1"][..],
             1,
@@ -189,8 +190,8 @@ fn bad_command_lines() {
             1,
             "route: -proxy: not supported by this stack\n",
         ),
-        (&["monitor", "-x"][..], 2, "route: botched keyword: -x\n"),
-        (&["-x", "show"][..], 2, ""),
+        (&["monitor", "-x"][..], 1, "route: botched keyword: -x\n"),
+        (&["-x", "show"][..], 1, "route: unknown option -- x\nusage: route "),
     ] {
         let o = st.run("route", args);
         assert_eq!(o.code, Some(code), "route {args:?}: {o:#?}");
@@ -658,13 +659,13 @@ fn netstat_refuses_what_it_cannot_do() {
             1,
             "netstat: routing statistics are not in this build yet\n",
         ),
-        (&["-c", "2", "-i"][..], 2, "netstat: -c goes with -w\n"),
+        (&["-c", "2", "-i"][..], 1, "netstat: -c goes with -w\n"),
         (
             &["-rv"][..],
-            2,
+            1,
             "netstat: -v goes with -i, -f arp or the socket table\n",
         ),
-        (&["-Z"][..], 2, ""),
+        (&["-Z"][..], 1, "netstat: unknown option -- Z\nusage: netstat "),
     ] {
         let o = st.run("netstat", args);
         assert_eq!(o.code, Some(code), "netstat {args:?}: {o:#?}");

@@ -124,10 +124,10 @@ fn refusals_change_nothing() {
     );
     // -w without a value.
     refused(&["-w", "net.inet.ip.ttl"], 1);
-    // Usage errors.
-    refused(&[], 2);
-    refused(&["--bogus"], 2);
-    refused(&["-Z", "net.inet.ip.ttl"], 2);
+    // Usage errors: the usage, exit 1 as NetBSD's sysctl.
+    refused(&[], 1);
+    refused(&["--bogus"], 1);
+    refused(&["-Z", "net.inet.ip.ttl"], 1);
     // One bad item among good ones: the good ones still happen, exit 1.
     let o = st.run("sysctl", &["net.inet.ip.ttl=40", "net.inet.foo=1"]);
     assert_eq!(o.code, Some(1), "{o:#?}");

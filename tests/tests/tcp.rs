@@ -427,10 +427,10 @@ fn a_syn_flood_is_survived_with_cookies() {
     let _ = flood.wait_with_output();
     let _ = newc.wait_with_output();
     let _ = feeder.wait_with_output();
-    // Memory stayed bounded: no more half-open connections than the backlog.
+    // Memory stayed bounded: no more half-open connections than the queues hold (3N/2 + 1).
     let t = st.ok("netstat", &["-an"]);
     let half = t.lines().filter(|l| l.contains("SYN_RCVD")).count();
-    assert!(half <= 8, "{half} half-open connections:\n{t}");
+    assert!(half <= 13, "{half} half-open connections:\n{t}");
     let tcp = st.open().stats().unwrap().tcp;
     assert!(tcp.syncookiessent > 0, "{tcp:?}");
     assert!(tcp.syncookiesrecvd >= 1, "{tcp:?}");

@@ -20,7 +20,7 @@ pub fn command() -> Command {
         .override_usage(
             "ifconfig [-v] interface [inet] [address[/len]] [parameters]\n       \
              ifconfig -a [-d] [-u] [-v]\n       ifconfig -l [-d] [-u]\n       \
-             ifconfig -s interface\n       ifconfig -C\n       \
+             ifconfig -s interface\n       ifconfig -C\n       ifconfig -w N\n       \
              ifconfig interface create | destroy",
         )
         .after_help(
@@ -71,6 +71,13 @@ pub fn command() -> Command {
                 .short('C')
                 .action(ArgAction::SetTrue)
                 .help("List the interface cloners"),
+        )
+        .arg(
+            Arg::new("wait")
+                .short('w')
+                .value_name("N")
+                .value_parser(clap::value_parser!(u32))
+                .help("Wait up to N seconds for tentative addresses to finish duplicate address detection"),
         )
         .arg(
             Arg::new("json")
@@ -359,6 +366,9 @@ fn print_if(i: &IfInfo, verbose: bool) {
         if let Some(b) = &a.brd {
             line += &format!(" broadcast {b}");
         }
+        if a.tentative {
+            line += " tentative";
+        }
         println!("{line}");
     }
     for a in i.addrs.iter().filter(|a| a.addr.is_ipv6()) {
@@ -423,6 +433,7 @@ fn if_json(i: &IfInfo) -> serde_json::Value {
             "address": a.addr.to_string(),
             "netmask": a.netmask.to_string(),
             "broadcast": a.brd.map(|b| b.to_string()),
+            "tentative": a.tentative,
         })).collect::<Vec<_>>(),
         "counters": {
             "ipackets": d.ifi_ipackets, "ierrors": d.ifi_ierrors,
@@ -445,6 +456,26 @@ fn show(list: &[IfInfo], json: bool, verbose: bool) {
     }
 }
 
+/// `-w N`: polls until no address of any interface is tentative, for at most `secs`
+/// seconds, as NetBSD's wait_dad_exec does. Returns at once when none is. Addresses still
+/// tentative at the deadline are not an error (NetBSD goes on, too).
+fn wait_dad(secs: u32) -> Result<(), ExitCode> {
+    let mut s = open_stack(PROG)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(u64::from(secs));
+    loop {
+        let l = s.if_list(None).map_err(|e| ioctl_fail(PROG, "SIOCGIFCONF", &e))?;
+        if !l.iter().any(|i| i.addrs.iter().any(|a| a.tentative)) {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return Ok(());
+        }
+        // NetBSD polls every 100 ms.
+        std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(100)));
+    }
+}
+
 fn filter_updown(list: Vec<IfInfo>, up: bool, down: bool) -> Vec<IfInfo> {
     list.into_iter()
         .filter(|i| (!up || i.flags & iff::UP != 0) && (!down || i.flags & iff::UP == 0))
@@ -461,7 +492,7 @@ fn lookup(s: &mut Stack, name: &str) -> Result<IfInfo, ExitCode> {
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let (args, params) = crate::common::split_at_first_word(args);
+    let (args, params) = crate::common::split_at_first_operand(args, &["-w"]);
     let m = match parse(command(), args) {
         Ok(m) => m,
         Err(c) => return c,
@@ -475,6 +506,15 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let (verbose, json) = (m.get_flag("verbose"), m.get_flag("json"));
     let iface = m.get_one::<String>("interface").cloned();
 
+    if let Some(&secs) = m.get_one::<u32>("wait") {
+        // NetBSD's `ifconfig -w N` alone only waits; with an interface it waits first.
+        if let Err(c) = wait_dad(secs) {
+            return c;
+        }
+        if !all && !list && iface.is_none() && !m.get_flag("cloners") {
+            return ExitCode::SUCCESS;
+        }
+    }
     if m.get_flag("cloners") {
         let mut s = match open_stack(PROG) {
             Ok(s) => s,
@@ -508,11 +548,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(name) = iface else {
-        eprintln!(
-            "usage: {}",
-            command().render_usage().to_string().trim_start_matches("Usage: ")
-        );
-        return ExitCode::from(crate::common::EXIT_USAGE);
+        return crate::common::usage(&command());
     };
     let plan = match parse_params(&params) {
         Ok(p) => p,

@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+pub mod arp;
 pub mod ifconfig;
 pub mod io_pkt;
 pub mod nc;
@@ -59,6 +60,11 @@ pub const APPLETS: &[Applet] = &[
         name: "route",
         command: route::command,
         run: route::run,
+    },
+    Applet {
+        name: "arp",
+        command: arp::command,
+        run: arp::run,
     },
     Applet {
         name: "netstat",

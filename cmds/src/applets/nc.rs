@@ -1,10 +1,11 @@
 //! nc: netcat on the stack. `nc HOST PORT` and `nc -l [-k] PORT` move bytes between
 //! standard input/output and a TCP connection of the stack named by SOCK; with -u, UDP
-//! datagrams. `-z` scans ports.
+//! datagrams. `-z` scans ports. `-4` / `-6` keep to one address family (the last given
+//! wins, as in OpenBSD's nc); hosts may be IPv6 literals.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,8 @@ const PROG: &str = "nc";
 /// What one read or write of a TCP connection moves: the most one channel message carries,
 /// so that each round trip to the stack moves as much as it can.
 const TCP_CHUNK: usize = pktbox_stack::msg::MAX_MSG / 2;
+/// The listen backlog of `nc -l -k` (the stack caps it at kern.somaxconn).
+const KEEP_BACKLOG: i32 = 128;
 
 pub fn command() -> Command {
     Command::new(PROG)
@@ -28,7 +31,23 @@ pub fn command() -> Command {
              standard input is one datagram. With -l it listens on PORT; a UDP listener answers \
              the first sender (or, with -k, each sender in turn).",
         )
-        .override_usage("nc [-uvz] [-w timeout] [-s sourceaddr] host port\n       nc -l [-ukv] [-s sourceaddr] port")
+        .override_usage(
+            "nc [-46uvz] [-w timeout] [-s sourceaddr] host port\n       nc -l [-46ukv] [-s sourceaddr] port",
+        )
+        .arg(
+            Arg::new("inet4")
+                .short('4')
+                .action(ArgAction::SetTrue)
+                .overrides_with("inet6")
+                .help("Use IPv4 addresses only"),
+        )
+        .arg(
+            Arg::new("inet6")
+                .short('6')
+                .action(ArgAction::SetTrue)
+                .overrides_with("inet4")
+                .help("Use IPv6 addresses only"),
+        )
         .arg(
             Arg::new("listen")
                 .short('l')
@@ -77,15 +96,61 @@ pub fn command() -> Command {
         .arg(Arg::new("args").value_name("host port").num_args(1..=2).required(true))
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddrV4, String> {
-    (host, port)
+/// The address family -4 or -6 asked for (None: either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Inet,
+    Inet6,
+}
+
+impl Family {
+    fn admits(f: Option<Family>, a: IpAddr) -> bool {
+        match f {
+            None => true,
+            Some(Family::Inet) => a.is_ipv4(),
+            Some(Family::Inet6) => a.is_ipv6(),
+        }
+    }
+}
+
+/// The first address of `host` in the family asked for (getaddrinfo with ai_family).
+fn resolve(host: &str, port: u16, family: Option<Family>) -> Result<SocketAddr, String> {
+    let gai = |what: &str| format!("getaddrinfo for host \"{host}\" port {port}: {what}");
+    // An IPv6 literal may come in brackets, as in URLs.
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let all: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|_| format!("getaddrinfo for host \"{host}\" port {port}: Name or service not known"))?
-        .find_map(|a| match a {
-            SocketAddr::V4(a) => Some(a),
-            SocketAddr::V6(_) => None,
+        .map_err(|_| gai("Name or service not known"))?
+        .collect();
+    all.iter()
+        .copied()
+        .find(|a| Family::admits(family, a.ip()))
+        .ok_or_else(|| {
+            if host.parse::<IpAddr>().is_ok() {
+                gai("Address family for hostname not supported")
+            } else {
+                gai("No address associated with hostname")
+            }
         })
-        .ok_or_else(|| format!("{host}: no IPv4 address"))
+}
+
+/// The -s address, checked against -4 / -6.
+fn source_of(s: Option<&String>, family: Option<Family>) -> Result<Option<IpAddr>, String> {
+    let Some(s) = s else { return Ok(None) };
+    let a: IpAddr = s.parse().map_err(|_| format!("{s}: bad source address"))?;
+    if !Family::admits(family, a) {
+        return Err(format!("{s}: source address of the wrong address family"));
+    }
+    Ok(Some(a))
+}
+
+/// The unspecified address of a family (IPv4's when none was asked for, as nc listens).
+fn any_of(v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
 }
 
 fn port_of(s: &str) -> Result<u16, String> {
@@ -111,12 +176,16 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if udp && m.get_flag("zero") {
         return fail(PROG, "-z with -u is not in this build yet");
     }
-    let source: Ipv4Addr = match m.get_one::<String>("source") {
-        Some(s) => match s.parse() {
-            Ok(a) => a,
-            Err(_) => return fail(PROG, format!("{s}: bad source address")),
-        },
-        None => Ipv4Addr::UNSPECIFIED,
+    let family = if m.get_flag("inet6") {
+        Some(Family::Inet6)
+    } else if m.get_flag("inet4") {
+        Some(Family::Inet)
+    } else {
+        None
+    };
+    let source = match source_of(m.get_one::<String>("source"), family) {
+        Ok(s) => s,
+        Err(e) => return fail(PROG, e),
     };
     if !udp {
         return tcp_main(
@@ -126,6 +195,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             m.get_flag("zero"),
             m.get_flag("shutdown"),
             source,
+            family,
             timeout,
             verbose,
         );
@@ -146,13 +216,25 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             Ok(p) => p,
             Err(e) => return fail(PROG, e),
         };
-        match resolve(&words[0], port) {
+        match resolve(&words[0], port, family) {
             Ok(a) => (Some(a), 0),
             Err(e) => return fail(PROG, e),
         }
     };
+    // The socket's family: the source's, else the peer's, else -6's.
+    let v6 = match (source, peer) {
+        (Some(s), _) => s.is_ipv6(),
+        (None, Some(p)) => p.is_ipv6(),
+        (None, None) => family == Some(Family::Inet6),
+    };
+    if let (Some(s), Some(p)) = (source, peer) {
+        if s.is_ipv6() != p.is_ipv6() {
+            return fail(PROG, format!("{s}: source address of the wrong address family"));
+        }
+    }
+    let source = source.unwrap_or(any_of(v6));
     let prefix = pktbox_stack::socket::prefix_from_env();
-    let mut sock = match UdpSocket::bind_at(&prefix, SocketAddrV4::new(source, local_port)) {
+    let mut sock = match UdpSocket::bind_at(&prefix, SocketAddr::new(source, local_port)) {
         Ok(s) => s,
         Err(e) => return fail(PROG, format!("bind: {}", io_text(&e))),
     };
@@ -193,7 +275,8 @@ fn tcp_main(
     keep: bool,
     zero: bool,
     shut: bool,
-    source: Ipv4Addr,
+    source: Option<IpAddr>,
+    family: Option<Family>,
     timeout: Option<Duration>,
     verbose: bool,
 ) -> ExitCode {
@@ -206,15 +289,43 @@ fn tcp_main(
             Ok(p) => p,
             Err(e) => return fail(PROG, e),
         };
-        let l = match TcpListener::bind_at(&prefix, SocketAddrV4::new(source, port), 1) {
+        // One waiting connection, as OpenBSD's netcat listens; with -k, where a thread
+        // takes connections off the queue as they come, room for a burst of them (each
+        // waits in its own socket buffer until it is served).
+        let backlog = if keep { KEEP_BACKLOG } else { 1 };
+        let source = source.unwrap_or(any_of(family == Some(Family::Inet6)));
+        let l = match TcpListener::bind_at(&prefix, SocketAddr::new(source, port), backlog) {
             Ok(l) => l,
             Err(e) => return fail(PROG, format!("bind: {}", io_text(&e))),
         };
         if verbose {
             eprintln!("Listening on {source} {port}");
         }
+        // With -k, a thread keeps accepting while a connection is served, so the clients
+        // that come meanwhile are taken off the listen queue (and see their connection
+        // established) instead of finding it full; they are served in the order they came.
+        let (queued, mut single) = if keep {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || loop {
+                let r = l.accept();
+                let stop = r.is_err();
+                if tx.send(r).is_err() || stop {
+                    return;
+                }
+            });
+            (Some(rx), None)
+        } else {
+            (None, Some(l))
+        };
         loop {
-            let (s, peer) = match l.accept() {
+            let next = match (&queued, &mut single) {
+                (Some(rx), _) => rx
+                    .recv()
+                    .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))),
+                (None, Some(l)) => l.accept(),
+                (None, None) => return ExitCode::SUCCESS,
+            };
+            let (s, peer) = match next {
                 Ok(v) => v,
                 Err(e) => return fail(PROG, format!("accept: {}", io_text(&e))),
             };
@@ -236,13 +347,22 @@ fn tcp_main(
         Ok(p) => p,
         Err(e) => return fail(PROG, e),
     };
-    let from = (!source.is_unspecified()).then(|| SocketAddrV4::new(source, 0));
+    let from = source.map(|s| SocketAddr::new(s, 0));
     let mut failed = false;
     for port in &ports {
-        let to = match resolve(&words[0], *port) {
+        let to = match resolve(&words[0], *port, family) {
             Ok(a) => a,
             Err(e) => return fail(PROG, e),
         };
+        if from.is_some_and(|f| f.is_ipv6() != to.is_ipv6()) {
+            return fail(
+                PROG,
+                format!(
+                    "{}: source address of the wrong address family",
+                    source.unwrap_or(to.ip())
+                ),
+            );
+        }
         match TcpStream::connect_from(&prefix, from, to, timeout) {
             Ok(s) => {
                 if verbose {

@@ -173,7 +173,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if m.get_flag("bpf") {
         return fail(PROG, "bpf tables are not in this build yet");
     }
-    // The routing table shows either family; the other tables IPv4 only so far.
+    // The routing table and the socket table show either family; the others IPv4 only
+    // so far.
     let rt_family = match m.get_one::<String>("family").map(String::as_str) {
         Some("inet") => RtFamily::Inet,
         Some("inet6") => RtFamily::Inet6,
@@ -183,6 +184,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         None => Family::Any,
         Some("inet") => Family::Inet,
         Some("inet6") if rflag && sflag == 0 && !ifmode => Family::Any,
+        // The socket table: its AF_INET6 part (`rt_family` says which).
+        Some("inet6") if !rflag && sflag == 0 && !ifmode && proto.is_none() => Family::Any,
         Some("link") => Family::Link,
         Some("arp") => Family::Arp,
         Some("unix" | "local") => return fail(PROG, NOT_YET),
@@ -264,7 +267,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Routes => routes(&mut s, numeric, json, rt_family),
         Mode::Stats => stats(&mut s, proto.as_deref(), family, sflag, json),
         Mode::Arp => arp(&mut s, numeric, wide, json),
-        Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), numeric, wide, json),
+        Mode::Sockets => sockets(&mut s, all, extended, proto.as_deref(), rt_family, numeric, wide, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -800,15 +803,16 @@ fn format_arp_stats(st: &ArpStats, sflag: u8) -> String {
 }
 
 /// `host.port` as netstat prints an endpoint; `*` for the wildcard address or port. As
-/// NetBSD's inetprint, the host part is cut to 16 characters unless `wide`.
-fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names, wide: bool) -> String {
+/// NetBSD's inetprint and inet6print, the host part is cut to 16 characters unless
+/// `wide`; IPv6 addresses print numerically (`2001:db8::1.80`, `::ffff:10.0.0.1.80`).
+fn endpoint(a: Option<std::net::SocketAddr>, names: &mut Names, wide: bool) -> String {
     match a {
         None => "*.*".into(),
         Some(a) => {
-            let host = if a.ip().is_unspecified() {
-                "*".to_string()
-            } else {
-                names.host(*a.ip())
+            let host = match a.ip() {
+                ip if ip.is_unspecified() => "*".to_string(),
+                std::net::IpAddr::V4(ip) => names.host(ip),
+                std::net::IpAddr::V6(ip) => ip.to_string(),
             };
             let host = if wide { &host } else { table::cut(&host, 16) };
             let port = if a.port() == 0 {
@@ -825,8 +829,27 @@ fn endpoint(a: Option<std::net::SocketAddrV4>, names: &mut Names, wide: bool) ->
 /// widths (inet.c): Proto 5, Recv-Q 6, Send-Q 6, two blanks, the addresses in 22 (cut
 /// unless `wide`), the state. With `extended` (FreeBSD's -x; NetBSD has no column for
 /// them), each line ends with the socket's receive and send buffer sizes, FreeBSD's
-/// R-HIWA and S-HIWA.
+/// R-HIWA and S-HIWA. AF_INET6 sockets follow in their own table, `Active Internet6
+/// connections`, as `tcp6` and `udp6` (NetBSD's ip6protopr), when there are any.
 fn format_sockets(list: &[SockInfo], all: bool, extended: bool, names: &mut Names, wide: bool) -> String {
+    let (v4, v6): (Vec<&SockInfo>, Vec<&SockInfo>) = list.iter().partition(|so| so.family != libc::AF_INET6);
+    let mut out = format_socket_table(&v4, "", all, extended, names, wide);
+    let shown = |so: &&&SockInfo| all || (so.state != "LISTEN" && so.foreign.is_some());
+    if v6.iter().any(|so| shown(&so)) {
+        out.push_str(&format_socket_table(&v6, "6", all, extended, names, wide));
+    }
+    out
+}
+
+/// One family's table (`six` is "6" for AF_INET6's, "" for AF_INET's).
+fn format_socket_table(
+    list: &[&SockInfo],
+    six: &str,
+    all: bool,
+    extended: bool,
+    names: &mut Names,
+    wide: bool,
+) -> String {
     let mut cols = vec![
         Col::left("Proto", 5).cut(),
         Col::right("Recv-Q", 6),
@@ -848,7 +871,7 @@ fn format_sockets(list: &[SockInfo], all: bool, extended: bool, names: &mut Name
             continue;
         }
         let mut row = vec![
-            so.proto.to_string(),
+            format!("{}{six}", so.proto),
             so.recv_q.to_string(),
             so.send_q.to_string(),
             endpoint(Some(so.local), names, wide),
@@ -862,17 +885,19 @@ fn format_sockets(list: &[SockInfo], all: bool, extended: bool, names: &mut Name
         t.row(row);
     }
     format!(
-        "Active Internet connections{}\n{}",
+        "Active Internet{six} connections{}\n{}",
         if all { " (including servers)" } else { "" },
         t.render()
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn sockets(
     s: &mut Stack,
     all: bool,
     extended: bool,
     proto: Option<&str>,
+    family: RtFamily,
     numeric: bool,
     wide: bool,
     json: bool,
@@ -884,13 +909,19 @@ fn sockets(
         }
         list.retain(|so| so.proto == p);
     }
+    match family {
+        RtFamily::Inet => list.retain(|so| so.family == libc::AF_INET),
+        RtFamily::Inet6 => list.retain(|so| so.family == libc::AF_INET6),
+        RtFamily::Any => {}
+    }
     if json {
         let v: Vec<serde_json::Value> = list
             .iter()
             .filter(|so| all || (so.state != "LISTEN" && so.foreign.is_some()))
             .map(|so| {
+                let six = if so.family == libc::AF_INET6 { "6" } else { "" };
                 serde_json::json!({
-                    "proto": so.proto, "recv_q": so.recv_q, "send_q": so.send_q,
+                    "proto": format!("{}{six}", so.proto), "recv_q": so.recv_q, "send_q": so.send_q,
                     "local": so.local.to_string(),
                     "foreign": so.foreign.map(|f| f.to_string()),
                     "state": so.state,
@@ -902,7 +933,12 @@ fn sockets(
         return Ok(());
     }
     let mut names = Names::new(numeric);
-    print!("{}", format_sockets(&list, all, extended, &mut names, wide));
+    if matches!(family, RtFamily::Inet6) {
+        let v6: Vec<&SockInfo> = list.iter().collect();
+        print!("{}", format_socket_table(&v6, "6", all, extended, &mut names, wide));
+    } else {
+        print!("{}", format_sockets(&list, all, extended, &mut names, wide));
+    }
     Ok(())
 }
 
@@ -1055,6 +1091,7 @@ mod tests {
                     addr: a.parse().unwrap(),
                     netmask: m.parse().unwrap(),
                     brd: None,
+                    tentative: false,
                     flags: 0,
                     scopeid: 0,
                 })
@@ -1134,9 +1171,70 @@ mod tests {
     }
 
     #[test]
+    fn inet6_sockets_get_their_own_table_as_tcp6_and_udp6() {
+        let so = |family: i32, proto: &str, local: &str, foreign: Option<&str>, state: &str| SockInfo {
+            proto: proto.into(),
+            family,
+            recv_q: 0,
+            send_q: 0,
+            local: local.parse().unwrap(),
+            foreign: foreign.map(|f| f.parse().unwrap()),
+            state: state.into(),
+            rcvbuf: 65536,
+            sndbuf: 65536,
+        };
+        let list = [
+            so(
+                libc::AF_INET,
+                "tcp",
+                "10.0.0.2:22",
+                Some("10.0.0.1:5000"),
+                "ESTABLISHED",
+            ),
+            so(libc::AF_INET6, "tcp", "[::]:80", None, "LISTEN"),
+            so(
+                libc::AF_INET6,
+                "tcp",
+                "[2001:db8::1]:80",
+                Some("[2001:db8::2]:49152"),
+                "ESTABLISHED",
+            ),
+            so(
+                libc::AF_INET6,
+                "tcp",
+                "[::ffff:10.0.0.2]:80",
+                Some("[::ffff:10.0.0.1]:5001"),
+                "ESTABLISHED",
+            ),
+            so(libc::AF_INET6, "udp", "[::]:53", None, ""),
+        ];
+        let mut names = Names::new(true);
+        assert_eq!(
+            format_sockets(&list, true, false, &mut names, false),
+            "Active Internet connections (including servers)\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
+             tcp        0      0  10.0.0.2.22            10.0.0.1.5000          ESTABLISHED\n\
+             Active Internet6 connections (including servers)\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n\
+             tcp6       0      0  *.80                   *.*                    LISTEN\n\
+             tcp6       0      0  2001:db8::1.80         2001:db8::2.49152      ESTABLISHED\n\
+             tcp6       0      0  ::ffff:10.0.0.2.80     ::ffff:10.0.0.1.5001   ESTABLISHED\n\
+             udp6       0      0  *.53                   *.*\n"
+        );
+        // Without -a, a family whose sockets are all servers shows no table.
+        let servers = [so(libc::AF_INET6, "tcp", "[::]:80", None, "LISTEN")];
+        assert_eq!(
+            format_sockets(&servers, false, false, &mut names, false),
+            "Active Internet connections\n\
+             Proto Recv-Q Send-Q  Local Address          Foreign Address        State\n"
+        );
+    }
+
+    #[test]
     fn socket_table_like_netbsd() {
         let so = |proto: &str, local: &str, foreign: Option<&str>, state: &str| SockInfo {
             proto: proto.into(),
+            family: libc::AF_INET,
             recv_q: 0,
             send_q: 17,
             local: local.parse().unwrap(),
@@ -1238,6 +1336,7 @@ mod tests {
     fn socket_table_with_and_without_buffer_sizes() {
         let so = SockInfo {
             proto: "tcp".into(),
+            family: libc::AF_INET,
             recv_q: 0,
             send_q: 12,
             local: "10.0.0.1:5000".parse().unwrap(),
@@ -1269,6 +1368,8 @@ mod tests {
             ifname: "en0".into(),
             expire: Some(1190),
             permanent: false,
+            published: false,
+            proxy_only: false,
         };
         let t = format_arp(&[e], &mut Names::new(true), false);
         assert!(

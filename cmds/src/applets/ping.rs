@@ -1078,15 +1078,9 @@ fn install_signals() {
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let m = match command().try_get_matches_from(args) {
+    let m = match crate::common::parse(command(), args) {
         Ok(m) => m,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => ExitCode::from(EXIT_FAILURE),
-            };
-        }
+        Err(c) => return c,
     };
     let o = match parse_opts(&m) {
         Ok(o) => o,

@@ -13,7 +13,7 @@ use pktbox_stack::msg::{
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::{Error, Stack};
 
-use crate::common::{open_stack, parse, EXIT_FAILURE, EXIT_USAGE};
+use crate::common::{open_stack, parse, EXIT_FAILURE};
 use crate::rtutil::{self, Names};
 
 const PROG: &str = "route";
@@ -552,7 +552,7 @@ fn usage(msg: Option<&str>) -> ExitCode {
         eprintln!("{PROG}: {m}");
     }
     eprintln!("{USAGE}");
-    ExitCode::from(EXIT_USAGE)
+    ExitCode::from(crate::common::usage_code(PROG))
 }
 
 fn bad_args(b: BadArgs) -> ExitCode {

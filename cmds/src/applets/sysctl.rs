@@ -9,7 +9,7 @@ use pktbox_stack::msg::SysctlEntry;
 use pktbox_stack::socket::{Error, Stack};
 use serde_json::json;
 
-use crate::common::{fail, open_stack, parse, EXIT_FAILURE, EXIT_USAGE};
+use crate::common::{fail, open_stack, parse, EXIT_FAILURE};
 
 const PROG: &str = "sysctl";
 
@@ -163,8 +163,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let file = m.get_one::<String>("file").cloned();
     let all = m.get_flag("all");
     if !all && names.is_empty() && file.is_none() {
-        eprintln!("usage: sysctl [-enq] [-w] name[=value] ...\n       sysctl [-enq] -a\n       sysctl [-enq] -f file");
-        return ExitCode::from(EXIT_USAGE);
+        return crate::common::usage(&command());
     }
     // Read the file first: a bad file changes nothing.
     // Each item with where it came from: `file#line` (NetBSD's form) for a line of -f.

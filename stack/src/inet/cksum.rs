@@ -31,6 +31,32 @@ pub fn update(ck: u16, old: u16, new: u16) -> u16 {
     fold(acc)
 }
 
+/// The running sum of a transport checksum's pseudo-header, unfolded: for IPv4 (RFC 793,
+/// RFC 768) source, destination, protocol and length; for IPv6 (RFC 8200 8.1) source,
+/// destination, the 32-bit upper-layer length and the next header. Both addresses are of
+/// one family (an IPv4 peer of an AF_INET6 socket travels as IPv4).
+pub fn pseudo_sum(src: std::net::IpAddr, dst: std::net::IpAddr, proto: u8, len: usize) -> u32 {
+    use std::net::IpAddr;
+    let acc = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => sum(sum(0, &s.octets()), &d.octets()),
+        (s, d) => {
+            let o = |a: IpAddr| match a {
+                IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+                IpAddr::V6(a) => a.octets(),
+            };
+            sum(sum(0, &o(s)), &o(d))
+        }
+    };
+    let len = len as u32;
+    acc + (len >> 16) + (len & 0xffff) + u32::from(proto)
+}
+
+/// The transport checksum of `seg` (its checksum field included) under the pseudo-header:
+/// 0 when a received segment is intact.
+pub fn transport_cksum(src: std::net::IpAddr, dst: std::net::IpAddr, proto: u8, seg: &[u8]) -> u16 {
+    fold(sum(pseudo_sum(src, dst, proto, seg.len()), seg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +82,26 @@ mod tests {
         let c2 = update(c, old, new);
         h[10..12].copy_from_slice(&c2.to_be_bytes());
         assert_eq!(cksum(&h), 0);
+    }
+
+    #[test]
+    fn ipv6_pseudo_header_as_rfc_8200_lays_it_out() {
+        use std::net::IpAddr;
+        let src: IpAddr = "2001:db8::1".parse().unwrap();
+        let dst: IpAddr = "2001:db8::2".parse().unwrap();
+        // A UDP header of 8 bytes from port 1 to port 2, its checksum field zero.
+        let udp = [0, 1, 0, 2, 0, 8, 0, 0];
+        // The pseudo-header written out whole: addresses, 32-bit length, 3 zeros, 17.
+        let mut whole = Vec::new();
+        whole.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        whole.extend_from_slice(&"2001:db8::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        whole.extend_from_slice(&8u32.to_be_bytes());
+        whole.extend_from_slice(&[0, 0, 0, 17]);
+        whole.extend_from_slice(&udp);
+        assert_eq!(transport_cksum(src, dst, 17, &udp), cksum(&whole));
+        // And the IPv4 one: addresses, zero, protocol, 16-bit length.
+        let (s4, d4): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let whole4 = [10, 0, 0, 1, 10, 0, 0, 2, 0, 17, 0, 8, 0, 1, 0, 2, 0, 8, 0, 0];
+        assert_eq!(transport_cksum(s4, d4, 17, &udp), cksum(&whole4));
     }
 }

@@ -194,14 +194,15 @@ fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
         IPPROTO_TCP => {
             let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
             let tcp = &ctx.inet.tcp;
-            tcp.lookup(&(src, sport, dst, dport))
+            tcp.lookup(&(src.into(), sport, dst.into(), dport))
                 .and_then(|id| tcp.tcbs.get(&id))
                 .is_some_and(|t| leq(t.snd_una, seq) && lt(seq, t.snd_max))
         }
         IPPROTO_UDP => ctx.inet.udp.iter().any(|p| {
             p.lport == sport
-                && (p.laddr.is_unspecified() || p.laddr == src)
-                && p.faddr.is_none_or(|f| *f.ip() == dst && f.port() == dport)
+                && p.af.laddr_match(p.laddr, src.into())
+                && p.faddr
+                    .is_none_or(|f| f.ip() == std::net::IpAddr::V4(dst) && f.port() == dport)
         }),
         _ => false,
     }
@@ -265,7 +266,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
         ctx.inet.icmpstat.toofreq += 1;
         return;
     }
-    let quote = (hlen + RETURNDATABYTES).min(orig.len());
+    let quote = (hlen + ctx.inet.icmp_returndatabytes).min(orig.len());
     let mut m = vec![0u8; 8 + quote];
     m[0] = t;
     m[1] = code;
@@ -319,7 +320,7 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
         ctx.inet.icmpstat.toofreq += 1;
         return;
     }
-    let quote = (ip.hlen() + RETURNDATABYTES).min(orig.len());
+    let quote = (ip.hlen() + ctx.inet.icmp_returndatabytes).min(orig.len());
     let mut m = vec![0u8; 8 + quote];
     m[0] = ICMP_REDIRECT;
     m[1] = REDIRECT_HOST;
@@ -410,7 +411,7 @@ mod tests {
                         locks: 0,
                     })
                     .unwrap();
-                let key = (ME, 4000, HIM, 80);
+                let key = (ME.into(), 4000, HIM.into(), 80);
                 let mut t = Tcb::new(7, key, State::Established, ISS, 65536, 65536, 1460);
                 t.snd_una = ISS;
                 t.snd_nxt = ISS.wrapping_add(1000);
@@ -523,7 +524,7 @@ mod tests {
             let (ours, _theirs) = SeqPacket::pair().unwrap();
             s.ctx().inet.udp.push(UdpPcb {
                 lport: 5353,
-                faddr: Some(SocketAddrV4::new(HIM, 53)),
+                faddr: Some(SocketAddrV4::new(HIM, 53).into()),
                 ..UdpPcb::new(9, ours, 65536)
             });
             // Connected elsewhere: not ours.

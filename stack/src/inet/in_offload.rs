@@ -69,7 +69,7 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
         t[13] = fl;
         t[doff..].copy_from_slice(chunk);
         t[16..18].copy_from_slice(&[0, 0]);
-        let c = tcp_cksum(src, dst, t);
+        let c = tcp_cksum(src.into(), dst.into(), t);
         t[16..18].copy_from_slice(&c.to_be_bytes());
         emit(f);
     }
@@ -114,7 +114,7 @@ mod tests {
             assert_eq!(ip.total_len(), p.len());
             assert_eq!(ip.id(), 100 + i as u16);
             let t = &p[IP_HDR_LEN..];
-            assert_eq!(tcp_cksum(ip.src(), ip.dst(), t), 0);
+            assert_eq!(tcp_cksum(ip.src().into(), ip.dst().into(), t), 0);
             assert_eq!(u32::from_be_bytes([t[4], t[5], t[6], t[7]]), seq);
             let last = i == 2;
             assert_eq!(t[13] & (TH_PUSH | TH_FIN) != 0, last);

@@ -298,7 +298,7 @@ fn a_merged_segment_forwarded_to_a_link_without_tso_is_cut_in_software() {
         let p = &s[14..];
         assert!(p.len() <= 1500);
         assert_eq!(cksum(&p[..20]), 0);
-        assert_eq!(crate::inet::tcp::output::tcp_cksum(src, HIM, &p[20..]), 0);
+        assert_eq!(crate::inet::tcp::output::tcp_cksum(src.into(), HIM.into(), &p[20..]), 0);
         got += p.len() - 40;
     }
     assert_eq!(got, 10_000);

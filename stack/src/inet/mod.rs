@@ -4,7 +4,9 @@
 pub mod cksum;
 pub mod icmp;
 pub mod in_offload;
+pub mod inpcb;
 pub mod ip;
+pub mod out;
 pub mod raw;
 pub mod reass;
 pub mod sysctl;
@@ -59,7 +61,7 @@ pub const INETSW: &[Protosw] = &[
             },
             planned: None,
         }],
-        sysctl: &[sysctl::IP],
+        sysctl: &[sysctl::IP, sysctl::ARP],
         stats: Some(|c, s| s.ip = c.inet.stat),
         // Datagrams the work just done sent to our own addresses go round through lo0.
         release: Some(|c, _| ip::loopback_drain(c)),
@@ -139,6 +141,9 @@ pub struct InState {
     pub stat: IpStats,
     pub icmpstat: IcmpStats,
     pub icmp_limit: icmp::PpsLimit,
+    /// net.inet.icmp.returndatabytes: bytes of the offending datagram's payload an ICMP
+    /// error quotes after its IP header.
+    pub icmp_returndatabytes: usize,
     pub reass: reass::Reass,
     pub ip_id: ip::IpId,
     pub raw: Vec<raw::RawPcb>,
@@ -150,6 +155,9 @@ pub struct InState {
     /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
     pub anonportmin: u16,
     pub anonportmax: u16,
+    /// net.inet6.ip6.v6only: IPV6_V6ONLY's value on a new AF_INET6 socket (1 by default,
+    /// as on NetBSD).
+    pub v6only: bool,
     /// Where the search for a free ephemeral port starts (unpredictable, RFC 6056).
     pub portrand: crate::sys::random::KeyedStream,
 }
@@ -165,6 +173,7 @@ impl Default for InState {
             stat: IpStats::default(),
             icmpstat: IcmpStats::default(),
             icmp_limit: icmp::PpsLimit::new(icmp::ERRPPSLIMIT),
+            icmp_returndatabytes: icmp::RETURNDATABYTES,
             reass: reass::Reass::default(),
             ip_id: ip::IpId::default(),
             raw: Vec::new(),
@@ -174,6 +183,7 @@ impl Default for InState {
             udpstat: UdpStats::default(),
             anonportmin: 49152,
             anonportmax: 65535,
+            v6only: true,
             portrand: Default::default(),
         }
     }
@@ -236,6 +246,8 @@ impl InIfaddr {
             addr: IpAddr::V4(self.addr),
             netmask: IpAddr::V4(self.mask),
             brd: self.broadcast.map(IpAddr::V4),
+            // IPv4 addresses are usable at once: this stack does no IPv4 DAD.
+            tentative: false,
             flags: 0,
             scopeid: 0,
         }
@@ -351,18 +363,20 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
 }
 
 /// Every socket of the stack, for netstat: TCP connections and listeners, UDP and raw.
+/// Addresses are as each socket's client sees them (v4-mapped on AF_INET6 sockets).
 pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     use crate::msg::SockInfo;
-    use std::net::SocketAddrV4;
+    use std::net::SocketAddr;
     let mut v = Vec::new();
     let tcp = &ctx.inet.tcp;
     for l in tcp.listeners.values() {
         let (snd, rcv) = l.opts.spaces(tcp);
         v.push(SockInfo {
             proto: "tcp".into(),
+            family: l.opts.af.domain(),
             recv_q: l.queue.len() as u64,
             send_q: 0,
-            local: SocketAddrV4::new(l.laddr, l.lport),
+            local: l.opts.af.view(SocketAddr::new(l.laddr, l.lport)),
             foreign: None,
             state: "LISTEN".into(),
             rcvbuf: rcv as u64,
@@ -372,6 +386,7 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     for t in tcp.tcbs.values() {
         v.push(SockInfo {
             proto: "tcp".into(),
+            family: t.af.domain(),
             recv_q: t.rcv_buf.len() as u64,
             send_q: t.snd_buf.len() as u64,
             local: t.local(),
@@ -383,11 +398,13 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     }
     for (_, b) in tcp.bound.iter().filter(|(_, b)| b.lport != 0) {
         let (snd, rcv) = b.opts.spaces(tcp);
+        let af = b.opts.af;
         v.push(SockInfo {
             proto: "tcp".into(),
+            family: af.domain(),
             recv_q: 0,
             send_q: 0,
-            local: SocketAddrV4::new(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED), b.lport),
+            local: af.view(SocketAddr::new(b.laddr.unwrap_or(af.any()), b.lport)),
             foreign: None,
             state: "CLOSED".into(),
             rcvbuf: rcv as u64,
@@ -397,16 +414,17 @@ pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
     for p in &ctx.inet.udp {
         v.push(SockInfo {
             proto: "udp".into(),
+            family: p.af.domain(),
             recv_q: 0,
             send_q: 0,
-            local: SocketAddrV4::new(p.laddr, p.lport),
-            foreign: p.faddr,
+            local: p.af.view(SocketAddr::new(p.laddr, p.lport)),
+            foreign: p.faddr.map(|f| p.af.view(f)),
             state: String::new(),
             rcvbuf: p.rcvbuf as u64,
             sndbuf: p.sndbuf.unwrap_or(crate::inet::udp::UDP_SNDBUF_DEFAULT) as u64,
         });
     }
-    v.sort_by_key(|s| (s.proto.clone(), u32::from(*s.local.ip()), s.local.port()));
+    v.sort_by_key(|s| (s.proto.clone(), s.family, s.local.ip(), s.local.port()));
     v
 }
 

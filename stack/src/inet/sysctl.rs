@@ -49,10 +49,86 @@ pub static IP: &[Node] = &[
     },
 ];
 
-pub static ICMP: &[Node] = &[Node {
-    name: "net.inet.icmp.errppslimit",
-    desc: "Maximum number of outgoing ICMP error messages per second (0: no limit)",
-    kind: Kind::Int { min: 0, max: 1_000_000 },
-    get: |c| SysctlValue::Int(i64::from(c.inet.icmp_limit.limit)),
-    set: Some(|c, v| c.inet.icmp_limit.limit = int(v) as u32),
-}];
+pub static ICMP: &[Node] = &[
+    Node {
+        name: "net.inet.icmp.errppslimit",
+        desc: "Maximum number of outgoing ICMP error messages per second (0: no limit)",
+        kind: Kind::Int { min: 0, max: 1_000_000 },
+        get: |c| SysctlValue::Int(i64::from(c.inet.icmp_limit.limit)),
+        set: Some(|c, v| c.inet.icmp_limit.limit = int(v) as u32),
+    },
+    Node {
+        name: "net.inet.icmp.returndatabytes",
+        desc: "Number of bytes to return in an ICMP error message",
+        kind: Kind::Int { min: 8, max: 512 },
+        get: |c| SysctlValue::Int(c.inet.icmp_returndatabytes as i64),
+        set: Some(|c, v| c.inet.icmp_returndatabytes = int(v) as usize),
+    },
+];
+
+/// ARP's leaves (`net.inet.arp.*`), which NetBSD's inet domain registers too.
+pub static ARP: &[Node] = &[
+    Node {
+        name: "net.inet.arp.keep",
+        desc: "Valid ARP entry lifetime in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.arp.keep.as_secs() as i64),
+        set: Some(|c, v| c.arp.keep = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.arp.down",
+        desc: "Failed ARP entry lifetime in seconds",
+        kind: Kind::Int { min: 1, max: 24 * 3600 },
+        get: |c| SysctlValue::Int(c.arp.down.as_secs() as i64),
+        set: Some(|c, v| c.arp.down = std::time::Duration::from_secs(int(v) as u64)),
+    },
+    Node {
+        name: "net.inet.arp.log_movements",
+        desc: "log ARP replies from MACs different than the one in the cache",
+        kind: Kind::Int { min: 0, max: 1 },
+        get: |c| SysctlValue::Int(i64::from(c.arp.log_movements)),
+        set: Some(|c, v| c.arp.log_movements = int(v) != 0),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use crate::sys::Stack;
+
+    /// The NetBSD nodes of issue 15 write the variables the stack uses.
+    #[test]
+    fn netbsd_nodes_drive_the_stack() {
+        let s = Stack::detached();
+        let t = &s.registry.sysctl;
+        let mut c = s.ctx();
+        t.set(&mut c, "net.inet.tcp.keepinit", "30").unwrap();
+        assert_eq!(c.inet.tcp.keepinit, std::time::Duration::from_secs(30));
+        t.set(&mut c, "net.inet.tcp.msl", "5").unwrap();
+        assert_eq!(c.inet.tcp.msl, std::time::Duration::from_secs(5));
+        t.set(&mut c, "net.inet.tcp.rfc1323", "0").unwrap();
+        assert!(!c.inet.tcp.do_win_scale() && !c.inet.tcp.do_timestamps());
+        t.set(&mut c, "net.inet.tcp.rfc1323", "1").unwrap();
+        t.set(&mut c, "net.inet.tcp.timestamps", "0").unwrap();
+        assert!(c.inet.tcp.do_win_scale() && !c.inet.tcp.do_timestamps());
+        t.set(&mut c, "net.inet.tcp.sack.enable", "0").unwrap();
+        assert!(!c.inet.tcp.sack);
+        assert_eq!(
+            t.set(&mut c, "net.inet.icmp.returndatabytes", "7").unwrap_err().errno,
+            libc::EINVAL
+        );
+        t.set(&mut c, "net.inet.icmp.returndatabytes", "64").unwrap();
+        assert_eq!(c.inet.icmp_returndatabytes, 64);
+        t.set(&mut c, "net.inet.arp.keep", "60").unwrap();
+        assert_eq!(c.arp.keep, std::time::Duration::from_secs(60));
+        t.set(&mut c, "net.inet.arp.down", "3").unwrap();
+        assert_eq!(c.arp.down, std::time::Duration::from_secs(3));
+        t.set(&mut c, "net.inet.arp.log_movements", "0").unwrap();
+        assert!(!c.arp.log_movements);
+        assert_eq!(t.get(&c, "net.inet.arp").unwrap().len(), 3);
+        let e = t.get(&c, "net.inet.tcp.bogus").unwrap_err();
+        assert_eq!(
+            e.text.unwrap(),
+            "fourth level name 'bogus' in 'net.inet.tcp.bogus' is invalid"
+        );
+    }
+}

@@ -24,6 +24,7 @@ pub const PMTU_MAX: usize = 4096;
 /// Input of one ICMPv6 message at `off` in `pkt`.
 pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, off: usize) {
     let m = &pkt[off..];
+    ctx.inet6.icmp6_ok = false;
     let st = &mut ctx.inet6.icmp6stat;
     let Ok(p) = Icmpv6Packet::new_checked(m) else {
         st.tooshort += 1;
@@ -33,6 +34,8 @@ pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, of
         st.checksum += 1;
         return;
     }
+    ctx.inet6.icmp6_ok = true;
+    let st = &mut ctx.inet6.icmp6stat;
     let t = p.msg_type();
     if let Some(c) = st.inhist.get_mut(usize::from(t)) {
         *c += 1;

@@ -3,12 +3,16 @@
 //! fragmentation to the path MTU), and the link step (`ip6_send`: loopback, multicast
 //! mapping, neighbor resolution).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use pnet_packet::ethernet::EtherType;
 
 use crate::conf::Ctx;
+use crate::inet::inpcb::TransIn;
+use crate::inet::raw::rip6_input;
+use crate::inet::tcp::input::tcp_input_af;
+use crate::inet::udp::udp_input_af;
 use crate::inet6::{frag6, icmp6, in6f, nd6};
 use crate::msg::IFT_LOOP;
 use crate::net::ether::ether_output;
@@ -23,17 +27,18 @@ const LOOPQ_MAX: usize = 256;
 /// Largest IPv6 packet without a jumbo payload option.
 pub const IPV6_MAXPACKET: usize = 65535;
 
-/// Input of one IPv6 packet (the Ethernet payload), under the stack context.
-pub fn ip6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8]) {
+/// Input of one IPv6 packet (the Ethernet payload), under the stack context. `csum_ok`
+/// when the interface vouches for the transport checksum.
+pub fn ip6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], csum_ok: bool) {
     ctx.inet6.stat.total += 1;
     if !ctx.inet6.enabled {
         inc(&ifp.stats.noproto);
         return;
     }
-    ip6_input1(ctx, ifp, pkt, false);
+    ip6_input1(ctx, ifp, pkt, false, csum_ok);
 }
 
-fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool) {
+fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool, csum_ok: bool) {
     let st = &mut ctx.inet6.stat;
     let p = match Ipv6Packet::new_checked(pkt) {
         Ok(p) => p,
@@ -169,7 +174,8 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool) {
                 }
                 if let Some(whole) = frag6::frag6_input(ctx, ifp, pkt, nh_field, HEADER_LEN + x.offset, &f) {
                     ctx.inet6.stat.reassembled += 1;
-                    ip6_input1(ctx, ifp, &whole, true);
+                    // The pieces were vouched for one by one, not the whole.
+                    ip6_input1(ctx, ifp, &whole, true, false);
                 }
                 return;
             }
@@ -177,7 +183,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool) {
                 if !ours {
                     break;
                 }
-                ip6_deliver(ctx, ifp, pkt, &h, nh, HEADER_LEN + offset, nh_field);
+                ip6_deliver(ctx, ifp, pkt, &h, nh, HEADER_LEN + offset, nh_field, csum_ok);
                 return;
             }
         }
@@ -233,19 +239,47 @@ fn options_ok(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], dst: &Ipv6Addr, at: u
 
 /// Hands a packet for us to its upper layer: `off` is where that layer's header starts,
 /// `nh_field` where the field naming it is (for a parameter problem).
-fn ip6_deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, nh: u8, off: usize, nh_field: usize) {
+#[allow(clippy::too_many_arguments)]
+fn ip6_deliver(
+    ctx: &mut Ctx,
+    ifp: &Arc<Ifnet>,
+    pkt: &[u8],
+    h: &Ipv6Repr,
+    nh: u8,
+    off: usize,
+    nh_field: usize,
+    csum_ok: bool,
+) {
+    let tin = TransIn {
+        src: IpAddr::V6(h.src),
+        dst: IpAddr::V6(h.dst),
+        pkt,
+        off,
+    };
+    let mcast = h.dst.is_multicast();
     match nh {
         ip6ext::NH_ICMPV6 => {
             ctx.inet6.stat.delivered += 1;
             icmp6::icmp6_input(ctx, ifp, pkt, h, off);
+            // Raw ICMPv6 sockets (ping6) get every message that verified.
+            if ctx.inet6.icmp6_ok {
+                rip6_input(ctx, nh, &tin);
+            }
         }
         ip6ext::NH_NONE => ctx.inet6.stat.delivered += 1,
-        ip6ext::NH_UDP if !h.dst.is_multicast() => {
-            // No UDP socket takes IPv6 yet: what a host without a listener answers.
+        ip6ext::NH_UDP => {
             ctx.inet6.stat.delivered += 1;
-            icmp6::icmp6_error(ctx, ifp, pkt, ic::DST_UNREACH, ic::UNREACH_NOPORT, 0);
+            udp_input_af(ctx, ifp, &tin, mcast, csum_ok);
+        }
+        ip6ext::NH_TCP if !mcast => {
+            ctx.inet6.stat.delivered += 1;
+            tcp_input_af(ctx, ifp, &tin, false, csum_ok);
         }
         _ => {
+            if rip6_input(ctx, nh, &tin) {
+                ctx.inet6.stat.delivered += 1;
+                return;
+            }
             ctx.inet6.stat.noproto += 1;
             icmp6::icmp6_error(ctx, ifp, pkt, ic::PARAM_PROB, ic::PARAMPROB_NEXTHEADER, nh_field as u32);
         }
@@ -494,6 +528,6 @@ pub fn loopback_drain6(ctx: &mut Ctx) {
             return;
         };
         ctx.inet6.stat.total += 1;
-        ip6_input1(ctx, &lo, &pkt, false);
+        ip6_input1(ctx, &lo, &pkt, false, false);
     }
 }

@@ -94,6 +94,7 @@ impl In6Ifaddr {
             addr: IpAddr::V6(self.addr),
             netmask: IpAddr::V6(self.netmask()),
             brd: None,
+            tentative: self.flags & in6f::TENTATIVE != 0,
             flags: self.flags,
             scopeid: if a6::is_link_local(&self.addr) {
                 u32::from(self.ifindex)
@@ -134,6 +135,9 @@ pub struct In6State {
     pub loopq: VecDeque<Vec<u8>>,
     /// Fragment identifications.
     pub frag_id: u32,
+    /// Whether the ICMPv6 message just taken had a good checksum and length (for the raw
+    /// sockets that get a copy after it).
+    pub icmp6_ok: bool,
 }
 
 impl Default for In6State {
@@ -160,6 +164,7 @@ impl Default for In6State {
             groups: Vec::new(),
             loopq: VecDeque::new(),
             frag_id: crate::sys::random::os_u64() as u32,
+            icmp6_ok: false,
         }
     }
 }

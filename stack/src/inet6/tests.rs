@@ -693,3 +693,66 @@ fn mld_query_is_answered_with_the_joined_groups() {
     assert!(groups.contains(&a6::solicited_node(&me())), "{groups:?}");
     assert!(!groups.contains(&nd6::ALL_NODES), "ff02::1 is never reported");
 }
+
+#[test]
+fn tcp_syn_leaves_over_v6() {
+    use crate::inet::inpcb::Af;
+    use crate::inet::tcp::usrreq;
+    let (stack, ifp, sink) = v6_stack();
+    reachable_peer(&stack, &ifp);
+    let g: Ipv6Addr = "2001:db8::2".parse().unwrap();
+    let far: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet6.dad_count = 0;
+        let req = AddrReq {
+            name: "en0".into(),
+            addr: Some(g.into()),
+            netmask: None,
+            brd: None,
+        };
+        add_addr(&mut ctx, &req).unwrap();
+        let mut e = nd6_entry();
+        e.lladdr = Some(PEER_MAC);
+        ctx.inet6.nd.cache.insert((ifp.index, far), e);
+        usrreq::attach(&mut ctx, 77, Af { v6: true, v6only: true });
+        let r = usrreq::connect(&mut ctx, 77, std::net::SocketAddr::new(far.into(), 80), true);
+        assert_eq!(r, Ok(()));
+    }
+    let sent = take(&sink);
+    let syn: Vec<_> = sent
+        .iter()
+        .filter(|f| f.len() > 54 && f[12..14] == [0x86, 0xdd] && f[20] == 6)
+        .collect();
+    assert_eq!(syn.len(), 1, "{} frames, ip6 {:?}", sent.len(), stack.ctx().inet6.stat);
+    let p = Ipv6Packet::new_checked(&syn[0][14..]).unwrap();
+    assert_eq!((p.src(), p.dst()), (g, far));
+    assert_eq!(
+        crate::wire::checksum::cksum6(&g, &far, 6, p.payload()),
+        0,
+        "TCP checksum"
+    );
+    // The SYN-ACK comes back: the connection is established.
+    let t = p.payload();
+    let seq = u32::from_be_bytes([t[4], t[5], t[6], t[7]]);
+    let mut sa = vec![0u8; 20];
+    sa[0..2].copy_from_slice(&80u16.to_be_bytes());
+    sa[2..4].copy_from_slice(&t[0..2]);
+    sa[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    sa[8..12].copy_from_slice(&seq.wrapping_add(1).to_be_bytes());
+    sa[12] = 5 << 4;
+    sa[13] = 0x12;
+    sa[14..16].copy_from_slice(&8192u16.to_be_bytes());
+    let c = crate::wire::checksum::cksum6(&far, &g, 6, &sa);
+    sa[16..18].copy_from_slice(&c.to_be_bytes());
+    input(&stack, &ifp, MAC, &pkt6(far, g, 6, 64, &sa));
+    let ctx = stack.ctx();
+    let st = ctx.inet.tcp.tcbs.get(&77).map(|t| t.state);
+    assert_eq!(
+        st,
+        Some(crate::inet::tcp::State::Established),
+        "{:?} {:?}",
+        ctx.inet6.stat,
+        ctx.inet.tcp.stat
+    );
+}

@@ -161,6 +161,9 @@ pub struct IfAddr {
     pub addr: IpAddr,
     pub netmask: IpAddr,
     pub brd: Option<IpAddr>,
+    /// Still doing duplicate address detection (IN6_IFF_TENTATIVE): not usable yet.
+    /// `ifconfig -w` waits for it to clear.
+    pub tentative: bool,
     /// IPv6 address flags (`IN6_IFF_*`: tentative, duplicated, deprecated, autoconf).
     pub flags: u32,
     /// The scope id of a link-local IPv6 address (its interface index), else 0.
@@ -505,12 +508,17 @@ pub struct TcpStats {
 /// One socket, as `netstat -a` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SockInfo {
-    /// "tcp", "udp" or "raw".
+    /// "tcp", "udp" or "raw" (the same for AF_INET6 sockets: see `family`).
     pub proto: String,
+    /// AF_INET or AF_INET6: the socket's domain (netstat's `tcp` / `tcp6`).
+    pub family: i32,
     pub recv_q: u64,
     pub send_q: u64,
-    pub local: std::net::SocketAddrV4,
-    pub foreign: Option<std::net::SocketAddrV4>,
+    /// A v4-mapped address (`::ffff:a.b.c.d`) belongs to an AF_INET6 socket; see `family`.
+    #[serde(with = "crate::msg::sockaddr")]
+    pub local: std::net::SocketAddr,
+    #[serde(with = "crate::msg::sockaddr::opt")]
+    pub foreign: Option<std::net::SocketAddr>,
     /// TCP state name (LISTEN, ESTABLISHED, ...); empty for other protocols.
     pub state: String,
     /// The receive and send buffer sizes (SO_RCVBUF, SO_SNDBUF as they stand: BSD's
@@ -539,12 +547,38 @@ pub struct ArpEntry {
     /// Seconds until it expires; None for permanent entries.
     pub expire: Option<u64>,
     pub permanent: bool,
+    /// Answered for by this stack (`arp -s ... pub`).
+    pub published: bool,
+    /// Only answered for, not in the cache (`arp -s ... pub proxy`).
+    pub proxy_only: bool,
+}
+
+/// `arp -s`: a static ARP entry (NetBSD writes it as RTM_ADD with RTF_LLDATA).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpSetReq {
+    pub addr: std::net::Ipv4Addr,
+    /// None: the interface's own address (`auto`).
+    pub lladdr: Option<[u8; 6]>,
+    /// `temp`: expires like a learned entry instead of being permanent.
+    pub temp: bool,
+    /// `pub`: answer requests for the address.
+    pub publish: bool,
+    /// `pub proxy`: answer for it only, keep no cache entry.
+    pub proxy_only: bool,
+}
+
+/// `arp -d`: removes an entry (RTM_DELETE of an RTF_LLDATA route).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpDelReq {
+    pub addr: std::net::Ipv4Addr,
+    /// `proxy`: only the published (proxy) entry.
+    pub proxy_only: bool,
 }
 
 /// `socket(2)` for a connection of the socket role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketReq {
-    /// AF_INET.
+    /// AF_INET or AF_INET6.
     pub domain: i32,
     /// SOCK_RAW or SOCK_DGRAM (SOCK_STREAM comes with TCP).
     pub stype: i32,
@@ -575,6 +609,9 @@ pub enum SockOpt {
     SndBuf(u32),
     /// SO_RCVBUF.
     RcvBuf(u32),
+    /// IPV6_V6ONLY (AF_INET6 sockets, before bind): refuse IPv4 peers, which a v6 socket
+    /// otherwise sees as v4-mapped addresses (`::ffff:a.b.c.d`).
+    V6Only(bool),
 }
 
 /// How a blocking request may wait: not at all, up to a time, or until done.
@@ -608,8 +645,10 @@ pub struct ShutdownReq {
 /// getsockname(2) and getpeername(2) in one answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SockNames {
-    pub local: std::net::SocketAddrV4,
-    pub peer: Option<std::net::SocketAddrV4>,
+    #[serde(with = "crate::msg::sockaddr")]
+    pub local: std::net::SocketAddr,
+    #[serde(with = "crate::msg::sockaddr::opt")]
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// NetBSD's `udpstat`.
@@ -629,7 +668,8 @@ pub struct UdpStats {
 /// `bind(2)` / `connect(2)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SockAddrReq {
-    pub addr: std::net::SocketAddrV4,
+    #[serde(with = "crate::msg::sockaddr")]
+    pub addr: std::net::SocketAddr,
     /// For connect on a stream socket.
     pub wait: Wait,
 }
@@ -638,7 +678,8 @@ pub struct SockAddrReq {
 /// header).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendReq {
-    pub to: Option<std::net::SocketAddrV4>,
+    #[serde(with = "crate::msg::sockaddr::opt")]
+    pub to: Option<std::net::SocketAddr>,
     #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
     /// For a stream socket: whether to wait for room in the send buffer.
@@ -649,7 +690,8 @@ pub struct SendReq {
 /// IP packet, header included, as BSD raw sockets deliver it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataMsg {
-    pub from: std::net::SocketAddrV4,
+    #[serde(with = "crate::msg::sockaddr")]
+    pub from: std::net::SocketAddr,
     #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
 }

@@ -12,6 +12,7 @@ mod bodies;
 mod bodies6;
 pub mod bytes;
 pub mod errno;
+pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
 pub use bodies6::*;
@@ -244,6 +245,10 @@ messages! {
     0x59 => SockRecv(RecvReq),
     /// shutdown(2).
     0x5a => SockShutdown(ShutdownReq),
+    /// `arp -s` (RTM_ADD with RTF_LLDATA).
+    0x70 => ArpSet(ArpSetReq),
+    /// `arp -d` (RTM_DELETE with RTF_LLDATA).
+    0x71 => ArpDelete(ArpDelReq),
     /// BIOCSBLEN + BIOCSETIF.
     0x60 => BpfAttach(BpfAttachReq),
     /// BIOCSETF: the program is checked before it is taken.

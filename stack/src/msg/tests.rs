@@ -68,7 +68,61 @@ fn sample() -> Vec<Msg> {
             accept_rtadv: false,
             auto_linklocal: true,
         }),
+        Msg::Socket(SocketReq {
+            domain: libc::AF_INET6,
+            stype: libc::SOCK_DGRAM,
+            protocol: 0,
+        }),
+        Msg::SockSetOpt(SockOpt::V6Only(false)),
+        Msg::SockBind(SockAddrReq {
+            addr: "[::]:80".parse().unwrap(),
+            wait: Wait::default(),
+        }),
+        Msg::SockConnect(SockAddrReq {
+            addr: "10.0.0.1:80".parse().unwrap(),
+            wait: Wait::default(),
+        }),
+        Msg::SockSend(SendReq {
+            // A link-local peer keeps its scope (and flow label) across the channel.
+            to: Some(std::net::SocketAddr::V6(std::net::SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                53,
+                0x12345,
+                3,
+            ))),
+            data: vec![1, 2, 3],
+            wait: Wait::default(),
+        }),
+        Msg::SockData(DataMsg {
+            from: "[::ffff:10.0.0.2]:53".parse().unwrap(),
+            data: vec![9; 40],
+        }),
+        Msg::SockNamesOk(SockNames {
+            local: "[2001:db8::1]:80".parse().unwrap(),
+            peer: Some("[2001:db8::2]:49152".parse().unwrap()),
+        }),
+        Msg::SockNamesOk(SockNames {
+            local: "0.0.0.0:0".parse().unwrap(),
+            peer: None,
+        }),
     ]
+}
+
+#[test]
+fn ipv6_socket_addresses_keep_their_scope_id() {
+    let to = std::net::SocketAddrV6::new("fe80::1".parse().unwrap(), 53, 0, 7);
+    let m = Msg::SockSend(SendReq {
+        to: Some(to.into()),
+        data: vec![],
+        wait: Wait::default(),
+    });
+    match decode(&encode(&m, 1, 1, 0, 0)).unwrap().msg {
+        Msg::SockSend(SendReq {
+            to: Some(std::net::SocketAddr::V6(a)),
+            ..
+        }) => assert_eq!(a.scope_id(), 7),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

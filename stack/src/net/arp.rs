@@ -57,9 +57,38 @@ pub struct LlEntry {
 }
 
 /// The cache, keyed by interface index and address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ArpCache {
     pub entries: HashMap<(u16, Ipv4Addr), LlEntry>,
+    /// net.inet.arp.keep: how long a resolved entry lives (arpt_keep).
+    pub keep: Duration,
+    /// net.inet.arp.down: how long an address that did not answer is left alone (arpt_down).
+    pub down: Duration,
+    /// net.inet.arp.log_movements: log a known host's link address changing.
+    pub log_movements: bool,
+    /// Published entries (`arp -s HOST ETHER pub [proxy]`): requests for HOST on the
+    /// interface are answered with ETHER, as NetBSD's LLE_PUB entries are.
+    pub published: HashMap<(u16, Ipv4Addr), Published>,
+}
+
+impl Default for ArpCache {
+    fn default() -> Self {
+        ArpCache {
+            entries: HashMap::new(),
+            keep: ARPT_KEEP,
+            down: ARPT_DOWN,
+            log_movements: true,
+            published: HashMap::new(),
+        }
+    }
+}
+
+/// One published (proxy ARP) entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub lladdr: [u8; 6],
+    /// `proxy`: only answered for, not used to send to the host (NetBSD's SIN_PROXY).
+    pub proxy_only: bool,
 }
 
 impl ArpCache {
@@ -167,9 +196,19 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     if op == ArpOperations::Request && for_us && send(ifp, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
         ctx.arpstat.sent_replies += 1;
     }
+    // Proxy ARP: a request for a published address is answered with its published link
+    // address (the frame itself still leaves from the interface's own address).
+    if op == ArpOperations::Request && !for_us {
+        if let Some(p) = ctx.arp.published.get(&(ifp.index, tpa)).copied() {
+            if send_as(ifp, p.lladdr, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
+                ctx.arpstat.sent_replies += 1;
+            }
+        }
+    }
 }
 
 fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) {
+    let (keep, log_movements) = (ctx.arp.keep, ctx.arp.log_movements);
     let key = (ifp.index, spa);
     let now = Instant::now();
     if !ctx.arp.entries.contains_key(&key) {
@@ -198,7 +237,7 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
         return;
     }
     if let Some(old) = e.lladdr {
-        if old != sha {
+        if old != sha && log_movements {
             crate::klog_net!(
                 ctx.netlog,
                 "arp info overwritten for {} by {} on {}",
@@ -209,7 +248,7 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
         }
     }
     e.lladdr = Some(sha);
-    e.expire = now + ARPT_KEEP;
+    e.expire = now + keep;
     e.asked = 0;
     e.touched = now;
     let held: Vec<Vec<u8>> = e.hold.drain(..).collect();
@@ -236,6 +275,7 @@ pub fn arplookup(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr) -> Option<[u8; 6]> {
 /// Finds the link-level address for `dst` on `ifp`, holding `pkt` (an IP packet) and
 /// asking when it is not known.
 pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Resolved {
+    let down = ctx.arp.down;
     let now = Instant::now();
     let key = (ifp.index, dst);
     if let Some(e) = ctx.arp.entries.get_mut(&key) {
@@ -284,7 +324,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
         e.asked += 1;
         e.last_ask = Some(now);
         if e.asked >= ARP_MAXTRIES {
-            e.expire = now + ARPT_DOWN;
+            e.expire = now + down;
         }
         let src = ctx
             .inet
@@ -327,6 +367,7 @@ pub static ARP: Domain = Domain {
 /// The ARP timer: retries unanswered requests, gives up on silent hosts (dropping what
 /// they held), and expires old entries.
 pub fn arp_timer(ctx: &mut Ctx) {
+    let down = ctx.arp.down;
     let now = Instant::now();
     let mut retry = Vec::new();
     let mut dropped = 0;
@@ -346,7 +387,7 @@ pub fn arp_timer(ctx: &mut Ctx) {
                     if !e.hold.is_empty() && e.last_ask.is_some_and(|t| now.duration_since(t) >= ARP_RETRY) {
                         retry.push((*idx, *addr));
                     }
-                    !e.hold.is_empty() || e.last_ask.is_some_and(|t| now.duration_since(t) < ARPT_DOWN)
+                    !e.hold.is_empty() || e.last_ask.is_some_and(|t| now.duration_since(t) < down)
                 }
             }
         }
@@ -367,7 +408,7 @@ pub fn arp_timer(ctx: &mut Ctx) {
             e.asked += 1;
             e.last_ask = Some(now);
             if e.asked >= ARP_MAXTRIES {
-                e.expire = now + ARPT_DOWN;
+                e.expire = now + down;
             }
         }
         if send(&ifp, ArpOperations::Request, src, [0; 6], addr, BROADCAST).is_ok() {
@@ -379,6 +420,82 @@ pub fn arp_timer(ctx: &mut Ctx) {
 /// Forgets every entry of an interface (it went away).
 pub fn arp_purge_if(ctx: &mut Ctx, index: u16) {
     ctx.arp.entries.retain(|(i, _), _| *i != index);
+    ctx.arp.published.retain(|(i, _), _| *i != index);
+}
+
+/// The interface on which `addr` is a neighbour: the one with an IPv4 subnet holding it
+/// (NetBSD's arp finds it with RTM_GET, and refuses an address reached through a gateway).
+fn neighbour_if(ctx: &Ctx, addr: Ipv4Addr) -> Option<u16> {
+    ctx.inet
+        .addrs
+        .iter()
+        .find(|ia| u32::from(ia.addr) & u32::from(ia.mask) == u32::from(addr) & u32::from(ia.mask))
+        .map(|ia| ia.ifindex)
+}
+
+/// `arp -s` (RTM_ADD of an RTF_LLDATA route): a static entry, permanent unless `temp`
+/// (then it lives arpt_keep, 20 minutes); with `publish`, also answered for; with
+/// `proxy_only`, only answered for. A new entry replaces what the cache had.
+pub fn arp_set(ctx: &mut Ctx, req: &crate::msg::ArpSetReq) -> Result<(), i32> {
+    let idx = neighbour_if(ctx, req.addr).ok_or(libc::ENETUNREACH)?;
+    let ifp = ctx.ifnet_by_index(idx).cloned().ok_or(libc::ENXIO)?;
+    let lladdr = req.lladdr.unwrap_or(ifp.lladdr);
+    if lladdr[0] & 1 != 0 && !req.publish {
+        return Err(libc::EINVAL);
+    }
+    let key = (idx, req.addr);
+    if req.publish {
+        ctx.arp.published.insert(
+            key,
+            Published {
+                lladdr,
+                proxy_only: req.proxy_only,
+            },
+        );
+        if req.proxy_only {
+            return Ok(());
+        }
+    } else {
+        ctx.arp.published.remove(&key);
+    }
+    let now = Instant::now();
+    let held = ctx.arp.entries.remove(&key).map(|e| e.hold).unwrap_or_default();
+    if !ctx.arp.make_room() {
+        ctx.arpstat.allocfail += 1;
+        return Err(libc::ENOBUFS);
+    }
+    ctx.arp.entries.insert(
+        key,
+        LlEntry {
+            lladdr: Some(lladdr),
+            expire: now + ctx.arp.keep,
+            asked: 0,
+            last_ask: None,
+            hold: VecDeque::new(),
+            permanent: !req.temp,
+            touched: now,
+        },
+    );
+    for pkt in held {
+        if ether_output(&ifp, lladdr, EtherTypes::Ipv4, &pkt).is_ok() {
+            ctx.arpstat.dfr_sent += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `arp -d` (RTM_DELETE): removes the cache entry and any published entry of `addr`,
+/// or with `proxy_only` only a published entry. ESRCH when there is none.
+pub fn arp_delete(ctx: &mut Ctx, addr: Ipv4Addr, proxy_only: bool) -> Result<(), i32> {
+    let before = ctx.arp.entries.len() + ctx.arp.published.len();
+    if !proxy_only {
+        ctx.arp.entries.retain(|(_, a), _| *a != addr);
+    }
+    ctx.arp.published.retain(|(_, a), _| *a != addr);
+    if ctx.arp.entries.len() + ctx.arp.published.len() == before {
+        return Err(libc::ESRCH);
+    }
+    Ok(())
 }
 
 /// The cache as `arp -a` shows it.
@@ -395,8 +512,26 @@ pub fn arp_dump(ctx: &Ctx) -> Vec<crate::msg::ArpEntry> {
             ifname: ctx.ifnet_by_index(*idx).map(|i| i.name.clone()).unwrap_or_default(),
             expire: (!e.permanent).then(|| e.expire.saturating_duration_since(now).as_secs()),
             permanent: e.permanent,
+            published: ctx.arp.published.contains_key(&(*idx, *addr)),
+            proxy_only: false,
         })
         .collect();
+    // Proxy-only entries are not in the cache: they show as NetBSD shows them.
+    v.extend(
+        ctx.arp
+            .published
+            .iter()
+            .filter(|(_, p)| p.proxy_only)
+            .map(|((idx, addr), p)| crate::msg::ArpEntry {
+                addr: *addr,
+                lladdr: Some(p.lladdr),
+                ifname: ctx.ifnet_by_index(*idx).map(|i| i.name.clone()).unwrap_or_default(),
+                expire: None,
+                permanent: true,
+                published: true,
+                proxy_only: true,
+            }),
+    );
     v.sort_by_key(|e| (u32::from(e.addr), e.ifname.clone()));
     v
 }
@@ -404,6 +539,20 @@ pub fn arp_dump(ctx: &Ctx) -> Vec<crate::msg::ArpEntry> {
 /// Sends one ARP packet from our link-level address.
 fn send(
     ifp: &Ifnet,
+    op: pnet_packet::arp::ArpOperation,
+    spa: Ipv4Addr,
+    tha: [u8; 6],
+    tpa: Ipv4Addr,
+    dst: [u8; 6],
+) -> Result<(), i32> {
+    send_as(ifp, ifp.lladdr, op, spa, tha, tpa, dst)
+}
+
+/// Sends one ARP packet naming `sha` as the sender's link-level address (a published
+/// entry's address, for proxy ARP).
+fn send_as(
+    ifp: &Ifnet,
+    sha: [u8; 6],
     op: pnet_packet::arp::ArpOperation,
     spa: Ipv4Addr,
     tha: [u8; 6],
@@ -419,7 +568,7 @@ fn send(
     p.set_hw_addr_len(6);
     p.set_proto_addr_len(4);
     p.set_operation(op);
-    let l = ifp.lladdr;
+    let l = sha;
     p.set_sender_hw_addr(MacAddr::new(l[0], l[1], l[2], l[3], l[4], l[5]));
     p.set_sender_proto_addr(spa);
     p.set_target_hw_addr(MacAddr::new(tha[0], tha[1], tha[2], tha[3], tha[4], tha[5]));

@@ -23,6 +23,8 @@ fn changes_state(msg: &Msg) -> bool {
             | Msg::RtDelete(_)
             | Msg::RtChange(_)
             | Msg::RtFlush(_)
+            | Msg::ArpSet(_)
+            | Msg::ArpDelete(_)
     )
 }
 
@@ -72,7 +74,12 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         // NetBSD's routing socket refuses with EACCES (route(8): "Permission denied"); the
         // ioctls and sysctl writes with EPERM.
         let errno = match msg {
-            Msg::RtAdd(_) | Msg::RtDelete(_) | Msg::RtChange(_) | Msg::RtFlush(_) => libc::EACCES,
+            Msg::RtAdd(_)
+            | Msg::RtDelete(_)
+            | Msg::RtChange(_)
+            | Msg::RtFlush(_)
+            | Msg::ArpSet(_)
+            | Msg::ArpDelete(_) => libc::EACCES,
             _ => libc::EPERM,
         };
         conn.reply_err(hdr.seq, errno, None);
@@ -167,6 +174,12 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::RtDump(_) => Ok(Msg::RtList(route::rt_dump(&stack.ctx()))),
         Msg::StatsGet(_) => Ok(Msg::StatsOk(stack.registry.stats(&stack.ctx()))),
         Msg::ArpDump(_) => Ok(Msg::ArpList(crate::net::arp::arp_dump(&stack.ctx()))),
+        Msg::ArpSet(q) => crate::net::arp::arp_set(&mut stack.ctx(), q)
+            .map(|()| Msg::Done(Empty))
+            .map_err(Fail::new),
+        Msg::ArpDelete(q) => crate::net::arp::arp_delete(&mut stack.ctx(), q.addr, q.proxy_only)
+            .map(|()| Msg::Done(Empty))
+            .map_err(Fail::new),
         Msg::SockList(_) => Ok(Msg::SockListOk(crate::inet::pcblist(&stack.ctx()))),
         _ => Err(Fail::with(libc::EINVAL, "not a control request".into())),
     };

@@ -1,5 +1,8 @@
 //! Socket-role connections: one BSD socket each, closed when the connection closes, so a
-//! client that exits or is killed leaks nothing: raw IPv4 sockets (ping), UDP and TCP.
+//! client that exits or is killed leaks nothing: raw IPv4 sockets (ping), UDP and TCP,
+//! of domain AF_INET or (on the variants with IPv6) AF_INET6. An AF_INET6 socket starts
+//! with IPV6_V6ONLY set, as NetBSD's net.inet6.ip6.v6only defaults to 1; cleared (before
+//! bind), its `::` takes IPv4 peers too, seen as v4-mapped addresses (`inet::inpcb`).
 //!
 //! A blocking call (connect, accept, recv, a send that waits for room) that cannot complete
 //! at once is parked ([`Parked`]): the socket is marked `waiting` under the same hold of the
@@ -10,13 +13,14 @@
 //! bytes a send got in. A client that goes away ends the wait (its connection closes);
 //! a stack that shuts down answers EINTR.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
-use crate::inet::raw::{rip_output, RawPcb};
+use crate::inet::inpcb::Af;
+use crate::inet::raw::{raw_addr, rip_output, RawPcb};
 use crate::inet::tcp::usrreq as tcp;
 use crate::inet::udp::{self, UdpPcb};
 use crate::msg::wire::SeqPacket;
@@ -35,9 +39,23 @@ pub(crate) enum Kind {
 
 /// Creates the socket a connection stands for.
 fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail> {
-    if req.domain != libc::AF_INET {
-        return Err(Fail::new(libc::EAFNOSUPPORT));
-    }
+    let af = match req.domain {
+        libc::AF_INET => Af::INET,
+        libc::AF_INET6 if stack.variant.has_inet6() => Af {
+            v6: true,
+            v6only: stack.ctx().inet.v6only,
+        },
+        libc::AF_INET6 => {
+            return Err(Fail::with(
+                libc::EAFNOSUPPORT,
+                format!(
+                    "inet6: address family not supported by this stack ({})",
+                    stack.variant.name()
+                ),
+            ))
+        }
+        _ => return Err(Fail::new(libc::EAFNOSUPPORT)),
+    };
     let sock = conn
         .sock()
         .try_clone()
@@ -48,7 +66,10 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 return Err(Fail::new(libc::EPERM));
             }
             let proto = u8::try_from(req.protocol).map_err(|_| Fail::new(libc::EPROTONOSUPPORT))?;
-            stack.ctx().inet.raw.push(RawPcb::new(conn.id, proto, sock));
+            stack.ctx().inet.raw.push(RawPcb {
+                af,
+                ..RawPcb::new(conn.id, proto, sock)
+            });
             Ok(Kind::Raw)
         }
         libc::SOCK_DGRAM => {
@@ -56,7 +77,10 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 return Err(Fail::new(libc::EPROTONOSUPPORT));
             }
             let rcvbuf = push_room(&sock);
-            stack.ctx().inet.udp.push(UdpPcb::new(conn.id, sock, rcvbuf));
+            stack.ctx().inet.udp.push(UdpPcb {
+                af,
+                ..UdpPcb::new(conn.id, sock, rcvbuf)
+            });
             Ok(Kind::Udp)
         }
         libc::SOCK_STREAM => {
@@ -64,7 +88,7 @@ fn create(stack: &Arc<Stack>, conn: &Conn, req: &SocketReq) -> Result<Kind, Fail
                 return Err(Fail::new(libc::EPROTONOSUPPORT));
             }
             drop(sock);
-            tcp::attach(&mut stack.ctx(), conn.id);
+            tcp::attach(&mut stack.ctx(), conn.id, af);
             Ok(Kind::Tcp(tcp::Sock::Fresh))
         }
         _ => Err(Fail::new(libc::EPROTOTYPE)),
@@ -163,6 +187,14 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
             p.rcvbuf = set_push_room(&p.conn, n)?;
             Ok(())
         }
+        (Kind::Udp, SockOpt::V6Only(v)) => {
+            let p = udp_pcb(ctx, id)?;
+            set_v6only(&mut p.af, p.lport != 0, v)
+        }
+        (Kind::Raw, SockOpt::V6Only(v)) => {
+            let p = raw_pcb(ctx, id)?;
+            set_v6only(&mut p.af, p.laddr.is_some(), v)
+        }
         (Kind::Tcp(s), o) => {
             let t = match o {
                 SockOpt::IpTtl(v) => tcp::Opt::Ttl(v),
@@ -174,6 +206,7 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
                 SockOpt::Linger(v) => tcp::Opt::Linger(v.map(|s| Duration::from_secs(u64::from(s)))),
                 SockOpt::SndBuf(n) => tcp::Opt::SndBuf(n as usize),
                 SockOpt::RcvBuf(n) => tcp::Opt::RcvBuf(n as usize),
+                SockOpt::V6Only(v) => tcp::Opt::V6Only(v),
                 SockOpt::Broadcast(_) => return Err(Fail::new(libc::ENOPROTOOPT)),
             };
             tcp::setopt(ctx, id, s, t).map_err(Fail::new)
@@ -181,6 +214,19 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
         (Kind::Raw | Kind::Udp, SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::Linger(_))
         | (Kind::Raw, SockOpt::ReuseAddr(_) | SockOpt::ReusePort(_)) => Err(Fail::new(libc::ENOPROTOOPT)),
     }
+}
+
+/// IPV6_V6ONLY on a UDP or raw socket: AF_INET6 only (ENOPROTOOPT on AF_INET), and only
+/// before bind (EINVAL), as NetBSD's ip6_ctloutput.
+fn set_v6only(af: &mut Af, bound: bool, v: bool) -> Result<(), Fail> {
+    if !af.v6 {
+        return Err(Fail::new(libc::ENOPROTOOPT));
+    }
+    if bound {
+        return Err(Fail::new(libc::EINVAL));
+    }
+    af.v6only = v;
+    Ok(())
 }
 
 /// Serves one request of a socket connection; `kind` is None until socket() succeeds.
@@ -216,35 +262,37 @@ pub(crate) fn dispatch(
         (_, None) => Err(Fail::with(libc::EINVAL, "socket() must come first".into())),
         (Msg::SockBind(a), Some(Kind::Raw)) => {
             let mut ctx = stack.ctx();
-            let ip = *a.addr.ip();
-            if !ip.is_unspecified() && !ctx.inet.addrs.iter().any(|ia| ia.addr == ip) {
-                Err(Fail::new(libc::EADDRNOTAVAIL))
-            } else {
-                raw_pcb(&mut ctx, id).map(|p| {
+            raw_pcb(&mut ctx, id)
+                .and_then(|p| raw_addr(p.af, a.addr).map_err(Fail::new))
+                .and_then(|ip| {
+                    if !ip.is_unspecified() && !crate::inet::out::is_local(&ctx, ip) {
+                        return Err(Fail::new(libc::EADDRNOTAVAIL));
+                    }
+                    let p = raw_pcb(&mut ctx, id)?;
                     p.laddr = Some(ip).filter(|a| !a.is_unspecified());
-                    Msg::Done(Empty)
+                    Ok(Msg::Done(Empty))
                 })
-            }
         }
         (Msg::SockBind(a), Some(Kind::Udp)) => udp::udp_bind(&mut stack.ctx(), id, a.addr, root)
             .map(|()| Msg::Done(Empty))
             .map_err(Fail::new),
-        (Msg::SockConnect(a), Some(Kind::Raw)) => {
-            let ip = *a.addr.ip();
-            raw_pcb(&mut stack.ctx(), id).map(|p| {
-                p.faddr = Some(ip).filter(|a| !a.is_unspecified());
-                Msg::Done(Empty)
-            })
-        }
+        (Msg::SockConnect(a), Some(Kind::Raw)) => raw_pcb(&mut stack.ctx(), id).and_then(|p| {
+            let ip = raw_addr(p.af, a.addr).map_err(Fail::new)?;
+            p.faddr = Some(ip).filter(|a| !a.is_unspecified());
+            Ok(Msg::Done(Empty))
+        }),
         (Msg::SockConnect(a), Some(Kind::Udp)) => udp::udp_connect(&mut stack.ctx(), id, a.addr, root)
             .map(|()| Msg::Done(Empty))
             .map_err(Fail::new),
         (Msg::SockSetOpt(o), Some(k)) => setopt(&mut stack.ctx(), k, id, *o).map(|()| Msg::Done(Empty)),
         (Msg::SockSend(s), Some(Kind::Raw)) => {
-            let to: Option<Ipv4Addr> = s.to.map(|a| *a.ip());
-            rip_output(&mut stack.ctx(), id, to, &s.data)
-                .map(|()| Msg::Done(Empty))
-                .map_err(Fail::new)
+            let mut ctx = stack.ctx();
+            raw_pcb(&mut ctx, id).map(|p| p.af).and_then(|af| {
+                let to = s.to.map(|a| raw_addr(af, a)).transpose().map_err(Fail::new)?;
+                rip_output(&mut ctx, id, to, &s.data)
+                    .map(|()| Msg::Done(Empty))
+                    .map_err(Fail::new)
+            })
         }
         (Msg::SockSend(s), Some(Kind::Udp)) => udp::udp_output(&mut stack.ctx(), id, s.to, &s.data, root)
             .map(|()| Msg::Done(Empty))
@@ -256,8 +304,8 @@ pub(crate) fn dispatch(
             let mut ctx = stack.ctx();
             raw_pcb(&mut ctx, id).map(|p| {
                 Msg::SockNamesOk(SockNames {
-                    local: SocketAddrV4::new(p.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED), 0),
-                    peer: p.faddr.map(|f| SocketAddrV4::new(f, 0)),
+                    local: SocketAddr::new(p.laddr.unwrap_or(p.af.any()), 0),
+                    peer: p.faddr.map(|f| SocketAddr::new(f, 0)),
                 })
             })
         }
@@ -440,7 +488,7 @@ fn finish(srv: &Arc<Server>, conn: &Conn, d: Done) -> Reply {
             let peer = tcp::names(&stack.ctx(), id, tcp::Sock::Conn)
                 .ok()
                 .and_then(|n| n.1)
-                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                .unwrap_or(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0));
             Ok((Msg::SockData(crate::msg::DataMsg { from: peer, data }), None))
         }
         Done::Sent(n) => Ok((Msg::SockSent(n as u64), None)),
@@ -566,7 +614,7 @@ mod tests {
         let _client = udp_sock(&mut ctx);
         setopt(&mut ctx, Kind::Udp, 1, SockOpt::SndBuf(512)).unwrap();
         setopt(&mut ctx, Kind::Udp, 1, SockOpt::RcvBuf(8192)).unwrap();
-        let to = Some(SocketAddrV4::new(HIM, 53));
+        let to = Some(SocketAddr::new(HIM.into(), 53));
         assert_eq!(udp::udp_output(&mut ctx, 1, to, &[0; 513], true), Err(libc::EMSGSIZE));
         // (Held for ARP, but accepted.)
         assert_eq!(udp::udp_output(&mut ctx, 1, to, &[0; 512], true), Ok(()));
@@ -605,10 +653,90 @@ mod tests {
         // What they do use is taken.
         setopt(&mut ctx, Kind::Raw, 2, SockOpt::SndBuf(100)).unwrap();
         assert_eq!(
-            crate::inet::raw::rip_output(&mut ctx, 2, Some(HIM), &[0; 101]),
+            crate::inet::raw::rip_output(&mut ctx, 2, Some(HIM.into()), &[0; 101]),
             Err(libc::EMSGSIZE)
         );
         setopt(&mut ctx, Kind::Udp, 1, SockOpt::ReusePort(true)).unwrap();
         assert!(ctx.inet.udp[0].reuseport);
+    }
+
+    /// A dual (V6ONLY cleared) or V6ONLY AF_INET6 UDP socket `id` bound to `[::]:5300`.
+    fn udp6_sock(ctx: &mut Ctx, id: u64, v6only: bool) -> SeqPacket {
+        let (ours, theirs) = SeqPacket::pair().unwrap();
+        let rcvbuf = push_room(&ours);
+        ctx.inet.udp.push(UdpPcb {
+            af: Af { v6: true, v6only },
+            ..UdpPcb::new(id, ours, rcvbuf)
+        });
+        udp::udp_bind(ctx, id, "[::]:5300".parse().unwrap(), true).unwrap();
+        theirs
+    }
+
+    /// A datagram from HIM:53 to ME:5300.
+    fn datagram(data: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 20 + 8];
+        p.extend_from_slice(data);
+        let total = p.len();
+        write_header(&mut p[..20], 0, total, 1, 0, 64, IPPROTO_UDP, HIM, ME);
+        p[20..22].copy_from_slice(&53u16.to_be_bytes());
+        p[22..24].copy_from_slice(&5300u16.to_be_bytes());
+        p[24..26].copy_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn a_dual_udp_socket_gets_ipv4_datagrams_from_a_v4_mapped_sender_and_answers_over_ipv4() {
+        let (stack, ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let client = udp6_sock(&mut ctx, 1, false);
+        udp::udp_input(&mut ctx, &ifp, &datagram(b"hi"), false, true);
+        assert_eq!(ctx.inet.udpstat.delivered, 1);
+        let mut buf = vec![0u8; 2048];
+        let n = match client.recv_nowait(&mut buf).unwrap() {
+            crate::msg::wire::Received::Msg(n) => n,
+            other => panic!("{other:?}"),
+        };
+        let mapped: SocketAddr = format!("[::ffff:{HIM}]:53").parse().unwrap();
+        match crate::msg::decode(&buf[..n]).unwrap().msg {
+            Msg::SockData(d) => assert_eq!((d.from, d.data.as_slice()), (mapped, &b"hi"[..])),
+            other => panic!("{other:?}"),
+        }
+        // The answer to the v4-mapped address is an IPv4 datagram (held for ARP here).
+        let before = ctx.inet.stat.localout;
+        udp::udp_output(&mut ctx, 1, Some(mapped), b"ho", true).unwrap();
+        assert_eq!(ctx.inet.stat.localout, before + 1);
+        // A real IPv6 peer needs IPv6 output, which this stack does not have yet.
+        let v6: SocketAddr = "[2001:db8::2]:53".parse().unwrap();
+        assert_eq!(
+            udp::udp_output(&mut ctx, 1, Some(v6), b"ho", true),
+            Err(libc::ENETUNREACH)
+        );
+        let (local, _) = udp::udp_names(&ctx, 1).unwrap();
+        assert_eq!(local, "[::]:5300".parse().unwrap());
+    }
+
+    #[test]
+    fn a_v6only_udp_socket_gets_no_ipv4_datagrams_and_cannot_change_its_mind_once_bound() {
+        let (stack, ifp, _sink) = setup(false);
+        let mut ctx = stack.ctx();
+        let _client = udp6_sock(&mut ctx, 1, true);
+        udp::udp_input(&mut ctx, &ifp, &datagram(b"hi"), false, true);
+        assert_eq!((ctx.inet.udpstat.delivered, ctx.inet.udpstat.noport), (0, 1));
+        let e = setopt(&mut ctx, Kind::Udp, 1, SockOpt::V6Only(false))
+            .err()
+            .map(|f| f.errno);
+        assert_eq!(e, Some(libc::EINVAL));
+        let mapped: SocketAddr = format!("[::ffff:{HIM}]:53").parse().unwrap();
+        assert_eq!(
+            udp::udp_output(&mut ctx, 1, Some(mapped), b"ho", true),
+            Err(libc::EINVAL)
+        );
+        // An AF_INET socket has no IPV6_V6ONLY.
+        let (ours, _theirs) = SeqPacket::pair().unwrap();
+        ctx.inet.udp.push(UdpPcb::new(2, ours, 65536));
+        let e = setopt(&mut ctx, Kind::Udp, 2, SockOpt::V6Only(true))
+            .err()
+            .map(|f| f.errno);
+        assert_eq!(e, Some(libc::ENOPROTOOPT));
     }
 }

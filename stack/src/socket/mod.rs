@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -381,6 +381,16 @@ impl Stack {
         }
     }
 
+    /// `arp -s`.
+    pub fn arp_set(&mut self, req: crate::msg::ArpSetReq) -> Result<(), Error> {
+        self.call(Msg::ArpSet(req)).map(|_| ())
+    }
+
+    /// `arp -d`.
+    pub fn arp_delete(&mut self, req: crate::msg::ArpDelReq) -> Result<(), Error> {
+        self.call(Msg::ArpDelete(req)).map(|_| ())
+    }
+
     /// The ARP cache.
     pub fn arp_dump(&mut self) -> Result<Vec<ArpEntry>, Error> {
         match self.call(Msg::ArpDump(Empty))? {
@@ -434,6 +444,8 @@ struct SockConn {
     nonblocking: bool,
     /// A descriptor that came with the last answer (accept).
     last_fd: Option<std::os::fd::OwnedFd>,
+    /// AF_INET6 (else AF_INET): IPv4 addresses given to such a socket go as v4-mapped.
+    v6: bool,
 }
 
 impl SockConn {
@@ -448,6 +460,16 @@ impl SockConn {
             write_timeout: None,
             nonblocking: false,
             last_fd: None,
+            v6: false,
+        }
+    }
+
+    /// An address from the caller in the socket's family: an IPv4 one for an AF_INET6
+    /// socket becomes v4-mapped (as Linux's AF_INET6 sockets take a `sockaddr_in`).
+    fn fit(&self, a: SocketAddr) -> SocketAddr {
+        match a {
+            SocketAddr::V4(s) if self.v6 => SocketAddr::new(IpAddr::V6(s.ip().to_ipv6_mapped()), s.port()),
+            _ => a,
         }
     }
 
@@ -473,12 +495,18 @@ impl SockConn {
     }
 
     fn open(prefix: &Path, stype: i32, protocol: i32) -> Result<SockConn, Error> {
+        SockConn::open_af(prefix, false, stype, protocol)
+    }
+
+    /// A socket of domain AF_INET6 when `v6`, else AF_INET.
+    fn open_af(prefix: &Path, v6: bool, stype: i32, protocol: i32) -> Result<SockConn, Error> {
         let mut s = SockConn::connect(prefix, Role::Socket)?;
         s.call(Msg::Socket(SocketReq {
-            domain: libc::AF_INET,
+            domain: if v6 { libc::AF_INET6 } else { libc::AF_INET },
             stype,
             protocol,
         }))?;
+        s.v6 = v6;
         Ok(s)
     }
 
@@ -584,16 +612,38 @@ impl From<Error> for io::Error {
     }
 }
 
-fn v4(addr: impl std::net::ToSocketAddrs) -> io::Result<SocketAddrV4> {
-    addr.to_socket_addrs()?
-        .find_map(|a| match a {
-            std::net::SocketAddr::V4(a) => Some(a),
-            std::net::SocketAddr::V6(_) => None,
-        })
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no IPv4 address"))
+/// The addresses `addr` stands for, of either family, as std::net resolves them.
+fn addrs(addr: impl std::net::ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let v: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if v.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        ));
+    }
+    Ok(v)
 }
 
-/// A raw IPv4 socket on a stack (root only, as on BSD): what ping uses.
+/// The first address `addr` stands for.
+fn first(addr: impl std::net::ToSocketAddrs) -> io::Result<SocketAddr> {
+    Ok(addrs(addr)?[0])
+}
+
+/// Tries `f` on each address in turn, as std::net does: the first success, else the
+/// last error.
+fn each<T>(addr: impl std::net::ToSocketAddrs, mut f: impl FnMut(SocketAddr) -> io::Result<T>) -> io::Result<T> {
+    let mut last = None;
+    for a in addrs(addr)? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+}
+
+/// A raw IP socket on a stack (root only, as on BSD): what ping uses. AF_INET sockets
+/// receive whole IPv4 datagrams; AF_INET6 ones (`open6_at`) the IPv6 payload alone.
 ///
 /// ```no_run
 /// use pktbox_stack::socket::RawSocket;
@@ -621,6 +671,14 @@ impl RawSocket {
         })
     }
 
+    /// Opens an AF_INET6 raw socket (for IPv6's `protocol`, 58 for ICMPv6) on the stack
+    /// at `prefix`; EAFNOSUPPORT from a stack without IPv6.
+    pub fn open6_at(prefix: &Path, protocol: u8) -> Result<RawSocket, Error> {
+        Ok(RawSocket {
+            c: SockConn::open_af(prefix, true, libc::SOCK_RAW, i32::from(protocol))?,
+        })
+    }
+
     /// IP_TTL.
     pub fn set_ttl(&mut self, ttl: u8) -> Result<(), Error> {
         self.c.done(Msg::SockSetOpt(SockOpt::IpTtl(ttl)))
@@ -633,24 +691,46 @@ impl RawSocket {
 
     /// bind(2): the source address of what this socket sends.
     pub fn bind(&mut self, addr: std::net::Ipv4Addr) -> Result<(), Error> {
+        self.bind_addr(IpAddr::V4(addr))
+    }
+
+    /// bind(2) with an address of either family (the socket's).
+    pub fn bind_addr(&mut self, addr: IpAddr) -> Result<(), Error> {
         self.c.done(Msg::SockBind(SockAddrReq {
-            addr: SocketAddrV4::new(addr, 0),
+            addr: SocketAddr::new(addr, 0),
             wait: Wait::default(),
         }))
     }
 
     /// sendto(2): `data` is the protocol's message; the stack adds the IP header.
     pub fn send_to(&mut self, data: &[u8], to: std::net::Ipv4Addr) -> Result<(), Error> {
+        self.send_to_addr(data, IpAddr::V4(to))
+    }
+
+    /// sendto(2) with an address of either family (the socket's).
+    pub fn send_to_addr(&mut self, data: &[u8], to: IpAddr) -> Result<(), Error> {
         self.c.done(Msg::SockSend(SendReq {
-            to: Some(SocketAddrV4::new(to, 0)),
+            to: Some(SocketAddr::new(to, 0)),
             data: data.to_vec(),
             wait: Wait::default(),
         }))
     }
 
-    /// The next datagram (the whole IP packet) and its source; None after `timeout`.
+    /// The next datagram (the whole IP packet) and its IPv4 source; None after
+    /// `timeout`. For an AF_INET socket (see `recv_from_addr` for both families).
     pub fn recv_from(&mut self, timeout: Option<Duration>) -> Result<Option<(Vec<u8>, std::net::Ipv4Addr)>, Error> {
-        Ok(self.c.next_data(timeout)?.map(|d| (d.data, *d.from.ip())))
+        Ok(self.recv_from_addr(timeout)?.map(|(d, from)| {
+            let v4 = match from {
+                IpAddr::V4(a) => a,
+                IpAddr::V6(a) => a.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            };
+            (d, v4)
+        }))
+    }
+
+    /// The next datagram and its source address, of either family.
+    pub fn recv_from_addr(&mut self, timeout: Option<Duration>) -> Result<Option<(Vec<u8>, IpAddr)>, Error> {
+        Ok(self.c.next_data(timeout)?.map(|d| (d.data, d.from.ip())))
     }
 
     /// The descriptor that polls readable when a datagram waits (for poll loops).
@@ -677,31 +757,36 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Opens a UDP socket on the stack named by `SOCK` and binds it (port 0: ephemeral).
+    /// The address's family makes the socket AF_INET or AF_INET6, as with std::net.
     pub fn bind(addr: impl std::net::ToSocketAddrs) -> io::Result<UdpSocket> {
         UdpSocket::bind_at(&prefix_from_env(), addr)
     }
 
     /// As `bind`, on the stack at `prefix`.
     pub fn bind_at(prefix: &Path, addr: impl std::net::ToSocketAddrs) -> io::Result<UdpSocket> {
-        let a = v4(addr)?;
-        let mut s = UdpSocket::unbound_at(prefix)?;
-        s.c.done(Msg::SockBind(SockAddrReq {
-            addr: a,
-            wait: Wait::default(),
-        }))?;
-        Ok(s)
+        each(addr, |a| {
+            let mut s = UdpSocket::unbound_af_at(prefix, a.is_ipv6())?;
+            s.bind_to(a)?;
+            Ok(s)
+        })
     }
 
-    /// A socket not bound yet, so options (SO_REUSEADDR, SO_REUSEPORT) can come first.
+    /// An AF_INET socket not bound yet, so options (SO_REUSEADDR, SO_REUSEPORT) can come
+    /// first.
     pub fn unbound_at(prefix: &Path) -> io::Result<UdpSocket> {
+        UdpSocket::unbound_af_at(prefix, false)
+    }
+
+    /// As `unbound_at`, AF_INET6 when `v6` (then IPV6_V6ONLY may be set before bind).
+    pub fn unbound_af_at(prefix: &Path, v6: bool) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            c: SockConn::open(prefix, libc::SOCK_DGRAM, libc::IPPROTO_UDP)?,
+            c: SockConn::open_af(prefix, v6, libc::SOCK_DGRAM, libc::IPPROTO_UDP)?,
         })
     }
 
     /// bind(2) of a socket made with `unbound_at`.
     pub fn bind_to(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
-        let a = v4(addr)?;
+        let a = self.c.fit(first(addr)?);
         Ok(self.c.done(Msg::SockBind(SockAddrReq {
             addr: a,
             wait: Wait::default(),
@@ -710,16 +795,23 @@ impl UdpSocket {
 
     /// connect(2): fixes the peer; `send` and `recv` then talk to it only.
     pub fn connect(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
-        let a = v4(addr)?;
-        Ok(self.c.done(Msg::SockConnect(SockAddrReq {
-            addr: a,
-            wait: Wait::default(),
-        }))?)
+        each(addr, |a| {
+            let a = self.c.fit(a);
+            Ok(self.c.done(Msg::SockConnect(SockAddrReq {
+                addr: a,
+                wait: Wait::default(),
+            }))?)
+        })
+    }
+
+    /// IPV6_V6ONLY (an AF_INET6 socket, before bind).
+    pub fn set_only_v6(&mut self, on: bool) -> io::Result<()> {
+        self.set_option(SockOpt::V6Only(on))
     }
 
     /// sendto(2).
     pub fn send_to(&mut self, buf: &[u8], addr: impl std::net::ToSocketAddrs) -> io::Result<usize> {
-        let a = v4(addr)?;
+        let a = self.c.fit(first(addr)?);
         self.c.done(Msg::SockSend(SendReq {
             to: Some(a),
             data: buf.to_vec(),
@@ -743,7 +835,7 @@ impl UdpSocket {
         let d = self.c.recv_std()?;
         let n = d.data.len().min(buf.len());
         buf[..n].copy_from_slice(&d.data[..n]);
-        Ok((n, std::net::SocketAddr::V4(d.from)))
+        Ok((n, d.from))
     }
 
     /// recv(2).
@@ -794,13 +886,13 @@ impl UdpSocket {
 
     /// getsockname(2).
     pub fn local_addr(&mut self) -> io::Result<std::net::SocketAddr> {
-        Ok(std::net::SocketAddr::V4(self.c.names()?.local))
+        Ok(self.c.names()?.local)
     }
 
     /// getpeername(2).
     pub fn peer_addr(&mut self) -> io::Result<std::net::SocketAddr> {
         match self.c.names()?.peer {
-            Some(p) => Ok(std::net::SocketAddr::V4(p)),
+            Some(p) => Ok(p),
             None => Err(io::Error::from_raw_os_error(libc::ENOTCONN)),
         }
     }
@@ -861,24 +953,38 @@ impl TcpStream {
         TcpStream::connect_from(prefix, None, addr, timeout)
     }
 
-    /// connect(2) after bind(2) to `from`.
+    /// connect(2) after bind(2) to `from`. The socket is AF_INET6 when the peer or `from`
+    /// is an IPv6 address (an IPv4 or v4-mapped one then goes v4-mapped, with IPV6_V6ONLY
+    /// cleared);
+    /// each address the peer resolves to is tried in turn, as std::net does.
     pub fn connect_from(
         prefix: &Path,
-        from: Option<SocketAddrV4>,
+        from: Option<SocketAddr>,
         addr: impl std::net::ToSocketAddrs,
         timeout: Option<Duration>,
     ) -> io::Result<TcpStream> {
-        let a = v4(addr)?;
-        let mut c = tcp_socket(prefix)?;
-        if let Some(f) = from {
-            c.done(Msg::SockBind(SockAddrReq {
-                addr: f,
-                wait: Wait::default(),
-            }))?;
-        }
-        let wait = c.wait(timeout);
-        c.done(Msg::SockConnect(SockAddrReq { addr: a, wait }))?;
-        Ok(TcpStream { c })
+        each(addr, |a| {
+            let v6 = a.is_ipv6() || from.is_some_and(|f| f.is_ipv6());
+            let mut c = SockConn::open_af(prefix, v6, libc::SOCK_STREAM, libc::IPPROTO_TCP)?;
+            let v4peer = |x: SocketAddr| match x {
+                SocketAddr::V4(_) => true,
+                SocketAddr::V6(s) => s.ip().to_ipv4_mapped().is_some(),
+            };
+            if v6 && (v4peer(a) || from.is_some_and(v4peer)) {
+                c.done(Msg::SockSetOpt(SockOpt::V6Only(false)))?;
+            }
+            if let Some(f) = from {
+                let f = c.fit(f);
+                c.done(Msg::SockBind(SockAddrReq {
+                    addr: f,
+                    wait: Wait::default(),
+                }))?;
+            }
+            let wait = c.wait(timeout);
+            let a = c.fit(a);
+            c.done(Msg::SockConnect(SockAddrReq { addr: a, wait }))?;
+            Ok(TcpStream { c })
+        })
     }
 
     /// shutdown(2).
@@ -947,13 +1053,13 @@ impl TcpStream {
 
     /// getsockname(2).
     pub fn local_addr(&mut self) -> io::Result<std::net::SocketAddr> {
-        Ok(std::net::SocketAddr::V4(self.c.names()?.local))
+        Ok(self.c.names()?.local)
     }
 
     /// getpeername(2).
     pub fn peer_addr(&mut self) -> io::Result<std::net::SocketAddr> {
         match self.c.names()?.peer {
-            Some(p) => Ok(std::net::SocketAddr::V4(p)),
+            Some(p) => Ok(p),
             None => Err(io::Error::from_raw_os_error(libc::ENOTCONN)),
         }
     }
@@ -1063,6 +1169,19 @@ impl TcpSocket {
         Ok(TcpSocket { c: tcp_socket(prefix)? })
     }
 
+    /// An AF_INET6 TCP socket on the stack at `prefix` (IPV6_V6ONLY set, as NetBSD's
+    /// default; clear it with `set_only_v6(false)` before bind to take IPv4 peers too).
+    pub fn new_v6_at(prefix: &Path) -> io::Result<TcpSocket> {
+        Ok(TcpSocket {
+            c: SockConn::open_af(prefix, true, libc::SOCK_STREAM, libc::IPPROTO_TCP)?,
+        })
+    }
+
+    /// IPV6_V6ONLY (an AF_INET6 socket, before bind).
+    pub fn set_only_v6(&mut self, on: bool) -> io::Result<()> {
+        self.set_option(SockOpt::V6Only(on))
+    }
+
     /// setsockopt(2) with any option.
     pub fn set_option(&mut self, o: SockOpt) -> io::Result<()> {
         Ok(self.c.done(Msg::SockSetOpt(o))?)
@@ -1115,7 +1234,7 @@ impl TcpSocket {
 
     /// bind(2).
     pub fn bind(&mut self, addr: impl std::net::ToSocketAddrs) -> io::Result<()> {
-        let a = v4(addr)?;
+        let a = self.c.fit(first(addr)?);
         Ok(self.c.done(Msg::SockBind(SockAddrReq {
             addr: a,
             wait: Wait::default(),
@@ -1124,7 +1243,7 @@ impl TcpSocket {
 
     /// connect(2), waiting at most `timeout` when given.
     pub fn connect(mut self, addr: impl std::net::ToSocketAddrs, timeout: Option<Duration>) -> io::Result<TcpStream> {
-        let a = v4(addr)?;
+        let a = self.c.fit(first(addr)?);
         let wait = self.c.wait(timeout);
         self.c.done(Msg::SockConnect(SockAddrReq { addr: a, wait }))?;
         Ok(TcpStream { c: self.c })
@@ -1145,18 +1264,21 @@ impl TcpListener {
         TcpListener::bind_at(&prefix_from_env(), addr, 128)
     }
 
-    /// Binds and listens on the stack at `prefix` with this backlog.
+    /// Binds and listens on the stack at `prefix` with this backlog. An IPv6 address
+    /// makes an AF_INET6 socket, with NetBSD's IPV6_V6ONLY default (set): use
+    /// `TcpSocket::new_v6_at` and `set_only_v6(false)` for one that takes IPv4 peers too.
     pub fn bind_at(prefix: &Path, addr: impl std::net::ToSocketAddrs, backlog: i32) -> io::Result<TcpListener> {
-        let a = v4(addr)?;
-        let mut c = tcp_socket(prefix)?;
-        c.done(Msg::SockSetOpt(SockOpt::ReuseAddr(true)))?;
-        c.done(Msg::SockBind(SockAddrReq {
-            addr: a,
-            wait: Wait::default(),
-        }))?;
-        c.done(Msg::SockListen(ListenReq { backlog }))?;
-        Ok(TcpListener {
-            c: std::sync::Mutex::new(c),
+        each(addr, |a| {
+            let mut c = SockConn::open_af(prefix, a.is_ipv6(), libc::SOCK_STREAM, libc::IPPROTO_TCP)?;
+            c.done(Msg::SockSetOpt(SockOpt::ReuseAddr(true)))?;
+            c.done(Msg::SockBind(SockAddrReq {
+                addr: a,
+                wait: Wait::default(),
+            }))?;
+            c.done(Msg::SockListen(ListenReq { backlog }))?;
+            Ok(TcpListener {
+                c: std::sync::Mutex::new(c),
+            })
         })
     }
 
@@ -1177,21 +1299,19 @@ impl TcpListener {
             .last_fd
             .take()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accept answered without a descriptor"))?;
+        let v6 = c.v6;
         let peer = names
             .peer
-            .unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
-        Ok((
-            TcpStream {
-                c: SockConn::wrap(SeqPacket::from_fd(fd)),
-            },
-            std::net::SocketAddr::V4(peer),
-        ))
+            .unwrap_or(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0));
+        let mut conn = SockConn::wrap(SeqPacket::from_fd(fd));
+        conn.v6 = v6;
+        Ok((TcpStream { c: conn }, peer))
     }
 
     /// getsockname(2).
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         let mut c = self.c.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(std::net::SocketAddr::V4(c.names()?.local))
+        Ok(c.names()?.local)
     }
 
     /// Non-blocking accept (WouldBlock when nobody waits).

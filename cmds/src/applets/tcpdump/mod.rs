@@ -169,7 +169,6 @@ pub fn command() -> Command {
                 .value_name("expression")
                 .num_args(0..)
                 .trailing_var_arg(true)
-                .allow_hyphen_values(true)
                 .help("Which packets to dump (pcap-filter(7)); all when absent"),
         )
 }
@@ -518,7 +517,7 @@ mod tests {
         assert_eq!(code(&["-d", "-s", "300000", "ip"]), fail);
         assert_eq!(
             code(&["-Q", "sideways", "-d", "ip"]),
-            ExitCode::from(crate::common::EXIT_USAGE)
+            ExitCode::from(crate::common::usage_code(PROG))
         );
     }
 

@@ -2,18 +2,18 @@
 //! blind resets, SYNs and data, RFC 7323's timestamps and PAWS, RFC 6298's RTT
 //! estimation and NewReno's loss recovery (RFC 5681, RFC 6582).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
-use crate::inet::ip::Ip;
+use crate::inet::inpcb::TransIn;
 use crate::inet::tcp::output::{
     mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output, TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP,
     TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN, TH_RST, TH_SYN,
 };
 use crate::inet::tcp::seq::{geq, gt, leq, lt};
-use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb, TCPTV_KEEP_INIT, TCPTV_MSL};
+use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb};
 use crate::net::ifnet::Ifnet;
 
 /// The options of a segment that matter here.
@@ -100,13 +100,17 @@ fn reset_unknown(ctx: &mut Ctx, key: Key, s: &SegIn<'_>) {
     }
 }
 
-/// Input of a local TCP datagram (the whole IP packet); `csum_ok` when the checksum
-/// needs no check (the driver vouched for it). The segment may be a large one merged by
-/// the driver (large receive offload): it is taken like any other.
-pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
-    let ip = Ip(pkt);
-    let hlen = ip.hlen();
-    let tcp = &pkt[hlen..];
+/// Input of a local TCP datagram in an IPv4 packet (the whole packet); `csum_ok` when the
+/// checksum needs no check (the driver vouched for it). The segment may be a large one
+/// merged by the driver (large receive offload): it is taken like any other.
+pub fn tcp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
+    tcp_input_af(ctx, ifp, &TransIn::v4(pkt), bcast, csum_ok)
+}
+
+/// Input of a local TCP segment of either family (ip_input and ip6_input call this).
+pub fn tcp_input_af(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: bool, csum_ok: bool) {
+    let (src, dst) = (tin.src, tin.dst);
+    let tcp = tin.payload();
     let st = &mut ctx.inet.tcp.stat;
     st.rcvtotal += 1;
     if tcp.len() < 20 {
@@ -118,12 +122,14 @@ pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum
         st.rcvbadoff += 1;
         return;
     }
-    if !csum_ok && tcp_cksum(ip.src(), ip.dst(), tcp) != 0 {
+    if !csum_ok && tcp_cksum(src, dst, tcp) != 0 {
         st.rcvbadsum += 1;
         return;
     }
-    // TCP is never for a broadcast or multicast address.
-    if bcast || ip.dst().is_multicast() || ip.src().is_unspecified() {
+    // TCP is never for a broadcast or multicast address, nor from an unspecified one or a
+    // v4-mapped one (RFC 4291 2.5.5.2: those never appear on the wire).
+    let mapped = matches!(src, IpAddr::V6(a) if a.to_ipv4_mapped().is_some());
+    if bcast || dst.is_multicast() || src.is_unspecified() || src.is_multicast() || mapped {
         return;
     }
     let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
@@ -136,13 +142,13 @@ pub fn tcp_input(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum
         opts: parse_opts(&tcp[20..off]),
         data: &tcp[off..],
     };
-    let key: Key = (ip.dst(), dport, ip.src(), sport);
+    let key: Key = (dst, dport, src, sport);
     match ctx.inet.tcp.lookup(&key) {
         Some(id) => {
             ctx.inet.tcp.touch(id);
             segment(ctx, id, &s)
         }
-        None => match ctx.inet.tcp.lookup_listener(ip.dst(), dport) {
+        None => match ctx.inet.tcp.lookup_listener(dst, dport) {
             Some(lid) => listen_input(ctx, lid, key, &s),
             None => {
                 reset_unknown(ctx, key, &s);
@@ -161,6 +167,9 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         if s.flags & (TH_SYN | TH_FIN) == 0 && cookie_accept(ctx, lid, key, s) {
             return;
         }
+        if ctx.inet.tcp.cookie_is_deferred(&key) {
+            return;
+        }
         send_rst(ctx, key, s.ack, 0, false);
         return;
     }
@@ -174,11 +183,12 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return;
     };
-    // The SYN queue and the accept queue together stay within the backlog. When the SYN
-    // queue is what fills it (a SYN flood, say), answer with a SYN cookie and keep no
-    // state; when the accept queue alone is full, there is no room either way.
-    if l.queue.len() + l.incomplete >= l.backlog {
-        if l.queue.len() < l.backlog {
+    // The SYN queue and the accept queue together stay within NetBSD's limit (see
+    // Listener::has_room). When the SYN queue is what fills it (a SYN flood, say), answer
+    // with a SYN cookie and keep no state; when the accept queue alone is full, there is
+    // no room either way.
+    if !l.has_room() {
+        if l.queue.len() < l.qlimit() {
             send_cookie(ctx, key, s);
         } else {
             ctx.inet.tcp.stat.listendrop += 1;
@@ -209,14 +219,14 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
     t.max_sndwnd = t.snd_wnd;
     t.snd_wl1 = s.seq;
     t.snd_wl2 = iss;
-    match s.opts.wscale {
+    match s.opts.wscale.filter(|_| tcp.do_win_scale()) {
         Some(w) => {
             t.snd_wscale = w;
             t.rcv_wscale = t.wanted_wscale();
         }
         None => t.req_wscale = false,
     }
-    match s.opts.ts {
+    match s.opts.ts.filter(|_| tcp.do_timestamps()) {
         Some((val, _)) => {
             t.ts_on = true;
             t.ts_recent = val;
@@ -224,12 +234,12 @@ fn listen_input(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) {
         }
         None => t.req_ts = false,
     }
-    t.sack_on = s.opts.sack_ok;
-    t.req_sack = s.opts.sack_ok;
+    t.sack_on = s.opts.sack_ok && tcp.sack;
+    t.req_sack = t.sack_on;
     t.rcv_adv = t.rcv_nxt;
     t.listener = Some(lid);
     opts.apply(&mut t, ctx.inet.ttl);
-    t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
+    t.t_keep = Some(Instant::now() + ctx.inet.tcp.keepinit);
     let tcp = &mut ctx.inet.tcp;
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
@@ -272,13 +282,13 @@ fn syn_options(ctx: &Ctx, t: &mut Tcb, o: &Opts) {
     t.sack_on = o.sack_ok && t.req_sack;
 }
 
-fn enter_time_wait(t: &mut Tcb) {
+fn enter_time_wait(t: &mut Tcb, msl: Duration) {
     t.state = State::TimeWait;
     t.t_rexmt = None;
     t.t_persist = None;
     t.t_keep = None;
     t.t_delack = None;
-    t.t_2msl = Some(Instant::now() + 2 * TCPTV_MSL);
+    t.t_2msl = Some(Instant::now() + 2 * msl);
 }
 
 /// A segment for an existing connection.
@@ -358,6 +368,7 @@ fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
 
 /// Processing for SYN_RECEIVED and the synchronized states.
 fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let msl = ctx.inet.tcp.msl;
     let now = Instant::now();
     let now_ms = tcp_now(ctx);
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
@@ -408,7 +419,7 @@ fn synchronized(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         }
         // TIME_WAIT: a retransmitted FIN restarts the 2MSL wait.
         if t.state == State::TimeWait && s.flags & TH_FIN != 0 {
-            t.t_2msl = Some(now + 2 * TCPTV_MSL);
+            t.t_2msl = Some(now + 2 * msl);
         }
         send_ack(ctx, id, None);
         return;
@@ -663,6 +674,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
 
 /// The rest of ACK processing: window update and the states our FIN moves us through.
 fn finish_ack(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
+    let msl = ctx.inet.tcp.msl;
     let now = Instant::now();
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
@@ -691,20 +703,21 @@ fn finish_ack(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
                 t.t_2msl = Some(now + super::TCPTV_KEEPINTVL * super::TCP_KEEPCNT);
             }
         }
-        State::Closing if fin_acked => enter_time_wait(t),
+        State::Closing if fin_acked => enter_time_wait(t, msl),
         State::LastAck if fin_acked => tcp_close(ctx, id),
         _ => {}
     }
 }
 
 fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
+    let msl = ctx.inet.tcp.msl;
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
     };
     if !matches!(t.state, State::Established | State::FinWait1 | State::FinWait2) {
         // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT take no more data; TIME_WAIT re-ACKs a FIN.
         if t.state == State::TimeWait && s.flags & TH_FIN != 0 {
-            t.t_2msl = Some(now + 2 * TCPTV_MSL);
+            t.t_2msl = Some(now + 2 * msl);
             t.ack_now = true;
         }
         return;
@@ -778,12 +791,12 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
                 State::Established => t.state = State::CloseWait,
                 State::FinWait1 => {
                     if t.fin_acked() {
-                        enter_time_wait(t);
+                        enter_time_wait(t, msl);
                     } else {
                         t.state = State::Closing;
                     }
                 }
-                State::FinWait2 => enter_time_wait(t),
+                State::FinWait2 => enter_time_wait(t, msl),
                 _ => {}
             }
         }
@@ -800,11 +813,6 @@ fn data_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         }
         t.ack_now = true;
     }
-}
-
-/// Whether an address is one of the stack's (for connect's source check).
-pub fn is_local(ctx: &Ctx, a: Ipv4Addr) -> bool {
-    ctx.inet.addrs.iter().any(|ia| ia.addr == a)
 }
 
 /// MSS values a SYN cookie can carry (3 bits).
@@ -867,8 +875,13 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     let Some(l) = ctx.inet.tcp.listeners.get(&lid) else {
         return false;
     };
-    if l.queue.len() >= l.backlog {
+    // A cookie was sent because the queues were full with the accept queue below the
+    // limit; the connection it makes goes straight to the accept queue, so that is what
+    // must have room now. (Refused, the peer's later segments no longer match the cookie
+    // and are reset: a refusal here loses the connection.)
+    if l.queue.len() >= l.qlimit() {
         ctx.inet.tcp.stat.listendrop += 1;
+        ctx.inet.tcp.defer_cookie(key);
         return true;
     }
     let opts = l.opts;
@@ -895,6 +908,7 @@ fn cookie_accept(ctx: &mut Ctx, lid: u64, key: Key, s: &SegIn<'_>) -> bool {
     opts.apply(&mut t, ctx.inet.ttl);
     tcp.stat.syncookiesrecvd += 1;
     tcp.stat.accepts += 1;
+    tcp.cookie_deferred.remove(&key);
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
     if let Some(l) = tcp.listeners.get_mut(&lid) {

@@ -13,7 +13,9 @@
 //! SO_LINGER; buffer auto-sizing.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::inet::inpcb::{laddr_overlap, Af};
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
@@ -107,16 +109,19 @@ pub const TCP_MAX_WINSHIFT: u8 = 14;
 /// Receive buffers may grow to this with window scaling.
 pub const TCP_RCVBUF_MAX: usize = 4 << 20;
 
-/// The four-tuple that names a connection.
-pub type Key = (Ipv4Addr, u16, Ipv4Addr, u16);
+/// The four-tuple that names a connection: local address and port, foreign address and
+/// port, both addresses of one family (an IPv4 peer of an AF_INET6 socket is IPv4 here).
+pub type Key = (IpAddr, u16, IpAddr, u16);
 
 /// A TCP control block.
 pub struct Tcb {
     pub id: u64,
     pub state: State,
-    pub laddr: Ipv4Addr,
+    /// The socket's domain: AF_INET6 sockets see IPv4 endpoints v4-mapped.
+    pub af: Af,
+    pub laddr: IpAddr,
     pub lport: u16,
-    pub faddr: Ipv4Addr,
+    pub faddr: IpAddr,
     pub fport: u16,
     // Send sequence space.
     pub iss: u32,
@@ -228,7 +233,8 @@ pub struct Tcb {
 /// A listening socket.
 pub struct Listener {
     pub id: u64,
-    pub laddr: Ipv4Addr,
+    /// The local address (`opts.af` says the family and V6ONLY).
+    pub laddr: IpAddr,
     pub lport: u16,
     pub backlog: usize,
     /// Established connections waiting for accept(), by TCB id.
@@ -243,10 +249,24 @@ pub struct Listener {
     pub opts: usrreq::SockOpts,
 }
 
+impl Listener {
+    /// Whether a new connection may join the queues: NetBSD's sonewconn() refuses one when
+    /// `so_qlen + so_q0len > 3 * so_qlimit / 2`, so a listener with backlog N holds up to
+    /// 3N/2 + 1 connections across its SYN and accept queues (N = 1: 2; N = 5: 8).
+    pub fn has_room(&self) -> bool {
+        self.queue.len() + self.incomplete <= 3 * self.backlog / 2
+    }
+
+    /// The most connections the two queues hold together.
+    pub fn qlimit(&self) -> usize {
+        3 * self.backlog / 2 + 1
+    }
+}
+
 /// A socket that is bound (or not) but neither listening nor connected yet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bound {
-    pub laddr: Option<Ipv4Addr>,
+    pub laddr: Option<IpAddr>,
     pub lport: u16,
     pub reuseaddr: bool,
     pub reuseport: bool,
@@ -291,6 +311,22 @@ pub struct TcpState {
     pub keepcnt: u32,
     /// net.inet.tcp.congctl.selected.
     pub congctl: cc::Algo,
+    /// net.inet.tcp.keepinit: how long a connection may take to be established.
+    pub keepinit: Duration,
+    /// net.inet.tcp.msl: the maximum segment lifetime (TIME_WAIT lasts twice this).
+    pub msl: Duration,
+    /// net.inet.tcp.rfc1323, win_scale, timestamps: RFC 7323's options on new connections
+    /// (win_scale and timestamps each need rfc1323 too, as in NetBSD).
+    pub rfc1323: bool,
+    pub win_scale: bool,
+    pub timestamps: bool,
+    /// net.inet.tcp.sack.enable: RFC 2018's SACK on new connections.
+    pub sack: bool,
+    /// Handshakes answered with a SYN cookie whose good ACK found the accept queue full,
+    /// and when: the peer's later segments cannot be checked against the cookie (it covers
+    /// only the first), so they are dropped, not reset, until its first segment comes
+    /// again and finds room (as Linux keeps such a request instead of resetting it).
+    pub cookie_deferred: HashMap<Key, Instant>,
     /// Challenge ACKs sent in the current second (RFC 5961 rate limit).
     pub challenge: crate::inet::icmp::PpsLimit,
     /// Sockets whose parked request may go on now; the channel server takes them when
@@ -327,6 +363,13 @@ impl Default for TcpState {
             keepintvl: TCPTV_KEEPINTVL,
             keepcnt: TCP_KEEPCNT,
             congctl: cc::Algo::Cubic,
+            keepinit: TCPTV_KEEP_INIT,
+            msl: TCPTV_MSL,
+            rfc1323: true,
+            win_scale: true,
+            timestamps: true,
+            sack: true,
+            cookie_deferred: HashMap::new(),
             challenge: crate::inet::icmp::PpsLimit::new(100),
             woken: Vec::new(),
             wheel: crate::sys::callout::Wheel::new(crate::sys::callout::TICK),
@@ -335,15 +378,54 @@ impl Default for TcpState {
     }
 }
 
-/// The 4-tuple as SipHash input words.
-fn key_words(k: &Key) -> [u64; 2] {
+/// The 4-tuple as SipHash input words (IPv4 addresses as their v4-mapped form).
+fn key_words(k: &Key) -> [u64; 5] {
+    let bits = |a: IpAddr| match a {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let (l, f) = (bits(k.0), bits(k.2));
     [
-        (u64::from(u32::from(k.0)) << 32) | u64::from(u32::from(k.2)),
+        (l >> 64) as u64,
+        l as u64,
+        (f >> 64) as u64,
+        f as u64,
         (u64::from(k.1) << 16) | u64::from(k.3),
     ]
 }
 
+/// Handshakes remembered in `cookie_deferred` at most, and for how long.
+const COOKIE_DEFERRED_MAX: usize = 1024;
+const COOKIE_DEFERRED_FOR: Duration = Duration::from_secs(60);
+
 impl TcpState {
+    /// Remembers a handshake whose good cookie ACK found no room (see `cookie_deferred`).
+    pub fn defer_cookie(&mut self, key: Key) {
+        let now = Instant::now();
+        if self.cookie_deferred.len() >= COOKIE_DEFERRED_MAX {
+            self.cookie_deferred
+                .retain(|_, t| now.duration_since(*t) < COOKIE_DEFERRED_FOR);
+        }
+        if self.cookie_deferred.len() < COOKIE_DEFERRED_MAX {
+            self.cookie_deferred.insert(key, now);
+        }
+    }
+
+    /// Whether a segment of this flow belongs to a deferred cookie handshake.
+    pub fn cookie_is_deferred(&self, key: &Key) -> bool {
+        self.cookie_deferred
+            .get(key)
+            .is_some_and(|t| t.elapsed() < COOKIE_DEFERRED_FOR)
+    }
+
+    /// Whether new connections offer (or accept) window scaling, timestamps and SACK.
+    pub fn do_win_scale(&self) -> bool {
+        self.rfc1323 && self.win_scale
+    }
+    pub fn do_timestamps(&self) -> bool {
+        self.rfc1323 && self.timestamps
+    }
+
     /// Adds a connection (and files it in the callout wheel when the context is let go).
     pub fn insert_tcb(&mut self, id: u64, t: Tcb) {
         self.tcbs.insert(id, t);
@@ -358,9 +440,9 @@ impl TcpState {
     /// The keyed hash of a SYN cookie: the 4-tuple, the peer's ISN and the time counter
     /// under the cookie key.
     pub fn cookie_hash(&self, k: &Key, irs: u32, tick: u32) -> u32 {
-        let [a, b] = key_words(k);
+        let [a, b, c, d, e] = key_words(k);
         self.cookie_secret
-            .hash(&[a, b, (u64::from(irs) << 32) | u64::from(tick)]) as u32
+            .hash(&[a, b, c, d, e, (u64::from(irs) << 32) | u64::from(tick)]) as u32
     }
 
     /// RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock.
@@ -384,41 +466,44 @@ impl TcpState {
         self.by_key.get(k).copied()
     }
 
-    /// The listener for a local address and port (exact address first, then wildcard).
-    pub fn lookup_listener(&self, laddr: Ipv4Addr, lport: u16) -> Option<u64> {
-        let mut wild = None;
+    /// The listener for a local address and port: the exact address first, then the
+    /// wildcard of the address's family, then a dual AF_INET6 socket's `::` for IPv4.
+    pub fn lookup_listener(&self, laddr: IpAddr, lport: u16) -> Option<u64> {
+        let mut best: Option<(u8, u64)> = None;
         for l in self.listeners.values() {
-            if l.lport == lport {
-                if l.laddr == laddr {
+            if l.lport == lport && l.opts.af.laddr_match(l.laddr, laddr) {
+                let rank = l.opts.af.specificity(l.laddr, laddr);
+                if rank == 2 {
                     return Some(l.id);
                 }
-                if l.laddr.is_unspecified() {
-                    wild = Some(l.id);
+                if best.is_none_or(|(r, _)| rank > r) {
+                    best = Some((rank, l.id));
                 }
             }
         }
-        wild
+        best.map(|(_, id)| id)
     }
 
     /// Whether a local port is in use by anything.
     /// With `reuseport` (SO_REUSEPORT), a listener or bound socket that set it too is no
     /// clash, as in NetBSD.
-    pub fn port_in_use(&self, laddr: Ipv4Addr, lport: u16, except: u64, reuse: bool, reuseport: bool) -> bool {
-        let clash = |a: Ipv4Addr| a.is_unspecified() || laddr.is_unspecified() || a == laddr;
+    /// `laddr` of a socket of family `af` (its unspecified address: the wildcard).
+    pub fn port_in_use(&self, laddr: IpAddr, af: Af, lport: u16, except: u64, reuse: bool, reuseport: bool) -> bool {
+        let clash = |a: IpAddr, a_af: Af| laddr_overlap(a, a_af, laddr, af);
         self.listeners
             .values()
-            .any(|l| l.id != except && l.lport == lport && clash(l.laddr) && !(reuseport && l.reuseport))
+            .any(|l| l.id != except && l.lport == lport && clash(l.laddr, l.opts.af) && !(reuseport && l.reuseport))
             || self.bound.iter().any(|(id, b)| {
                 *id != except
                     && b.lport == lport
-                    && clash(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED))
+                    && clash(b.laddr.unwrap_or(b.opts.af.any()), b.opts.af)
                     && !(reuseport && b.reuseport)
             })
             || (!reuse
                 && self
                     .tcbs
                     .values()
-                    .any(|t| t.id != except && t.lport == lport && clash(t.laddr)))
+                    .any(|t| t.id != except && t.lport == lport && clash(t.laddr, t.af)))
     }
 }
 
@@ -581,12 +666,14 @@ impl Tcb {
         self.snd_buf_max.saturating_sub(self.snd_buf.len())
     }
 
-    pub fn peer(&self) -> SocketAddrV4 {
-        SocketAddrV4::new(self.faddr, self.fport)
+    /// The peer as the socket's client sees it (v4-mapped on an AF_INET6 socket).
+    pub fn peer(&self) -> SocketAddr {
+        self.af.view(SocketAddr::new(self.faddr, self.fport))
     }
 
-    pub fn local(&self) -> SocketAddrV4 {
-        SocketAddrV4::new(self.laddr, self.lport)
+    /// The local address as the socket's client sees it.
+    pub fn local(&self) -> SocketAddr {
+        self.af.view(SocketAddr::new(self.laddr, self.lport))
     }
 
     /// The retransmit timeout from the RTT estimates (RFC 6298 2.2-2.3), backed off.
@@ -642,6 +729,7 @@ impl Tcb {
         Tcb {
             id,
             state,
+            af: Af::INET,
             laddr: k.0,
             lport: k.1,
             faddr: k.2,

@@ -2,14 +2,15 @@
 //! FIN, ACKs, window updates, probes), and the segments' headers and options.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use pktbox_drivers::ifcap;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::{fold, sum};
-use crate::inet::ip::{ip_output, OutOffload, OutPkt, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
+use crate::inet::cksum::{fold, pseudo_sum, transport_cksum};
+use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
+use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
 
@@ -33,12 +34,10 @@ pub fn tcp_now(ctx: &Ctx) -> u32 {
     ctx.inet.tcp.isn_epoch.elapsed().as_millis() as u32
 }
 
-/// The TCP checksum over the pseudo-header and the segment.
-pub fn tcp_cksum(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> u16 {
-    let mut acc = sum(0, &src.octets());
-    acc = sum(acc, &dst.octets());
-    acc += u32::from(IPPROTO_TCP) + seg.len() as u32;
-    fold(sum(acc, seg))
+/// The TCP checksum over the pseudo-header (IPv4's, or IPv6's of RFC 8200 8.1) and the
+/// segment.
+pub fn tcp_cksum(src: IpAddr, dst: IpAddr, seg: &[u8]) -> u16 {
+    transport_cksum(src, dst, IPPROTO_TCP, seg)
 }
 
 /// One segment to send.
@@ -62,7 +61,11 @@ pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
 
 /// The offloads the interface towards `dst` has for TCP: checksum, and segmentation.
 /// None for our own addresses (they go around through lo0).
-pub fn tx_offload(ctx: &Ctx, dst: Ipv4Addr) -> (bool, bool) {
+pub fn tx_offload(ctx: &Ctx, dst: IpAddr) -> (bool, bool) {
+    // The interfaces offload IPv4 only (CSUM_TCPV4_TX, TSOV4) so far.
+    let IpAddr::V4(dst) = dst else {
+        return (false, false);
+    };
     if ctx.inet.addrs.iter().any(|ia| ia.addr == dst) || dst.is_loopback() {
         return (false, false);
     }
@@ -110,11 +113,7 @@ pub fn send_seg_offload(ctx: &mut Ctx, s: &Seg<'_>, tso: Option<u16>) -> Result<
     b.extend_from_slice(s.data);
     let c = match tso {
         // The pseudo-header's sum, not complemented, for the interface to finish.
-        Some(_) => {
-            let mut acc = sum(0, &laddr.octets());
-            acc = sum(acc, &faddr.octets());
-            !fold(acc + u32::from(IPPROTO_TCP) + b.len() as u32)
-        }
+        Some(_) => !fold(pseudo_sum(laddr, faddr, IPPROTO_TCP, b.len())),
         None => tcp_cksum(laddr, faddr, &b),
     };
     b[16..18].copy_from_slice(&c.to_be_bytes());
@@ -123,9 +122,9 @@ pub fn send_seg_offload(ctx: &mut Ctx, s: &Seg<'_>, tso: Option<u16>) -> Result<
     if s.flags & TH_RST != 0 {
         st.sndrst += 1;
     }
-    ip_output(
+    transport_output(
         ctx,
-        &OutPkt {
+        &TransOut {
             src: Some(laddr),
             dst: faddr,
             proto: IPPROTO_TCP,
@@ -309,22 +308,12 @@ pub fn tlp_send(ctx: &mut Ctx, id: u64) {
     }
 }
 
-/// The MSS we offer for a peer: the outgoing interface's MTU less the headers.
-pub fn mss_for(ctx: &Ctx, dst: Ipv4Addr) -> u32 {
-    let mtu = ctx
-        .rt
-        .inet
-        .lookup(dst)
-        .map(|r| {
-            let ifmtu = ctx.ifnet_by_index(r.ifindex).map(|i| i.mtu()).unwrap_or(1500);
-            if r.mtu != 0 {
-                r.mtu.min(ifmtu)
-            } else {
-                ifmtu
-            }
-        })
-        .unwrap_or(1500);
-    mtu.saturating_sub(40).max(64)
+/// The MSS we offer for a peer: the outgoing interface's MTU less the network and TCP
+/// headers (IPv6's minimum MTU when there is no route towards a v6 peer).
+pub fn mss_for(ctx: &Ctx, dst: IpAddr) -> u32 {
+    let dflt = if dst.is_ipv4() { 1500 } else { IPV6_MMTU };
+    let mtu = path_mtu(ctx, dst).unwrap_or(dflt);
+    mtu.saturating_sub(net_hdr_len(dst) + 20).max(64)
 }
 
 /// The window to advertise, scaled, never shrinking the right edge already offered.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
+use crate::inet::inpcb::Af;
 use crate::inet::input_tests::{arp, ether, HIM, ME, PEER};
 use crate::inet::tcp::usrreq::{self, Sock};
 use crate::inet::tcp::State;
@@ -79,11 +80,11 @@ fn run(acts: &[Act]) {
     // A listener (socket 1) on port 80 and an active connection (socket 2) to the peer.
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
-        usrreq::attach(&mut ctx, 2);
-        usrreq::connect(&mut ctx, 2, SocketAddrV4::new(HIM, 9000), true).unwrap();
+        usrreq::attach(&mut ctx, 2, Af::INET);
+        usrreq::connect(&mut ctx, 2, SocketAddrV4::new(HIM, 9000).into(), true).unwrap();
     }
     let mut closed2 = false;
     for a in acts {
@@ -180,7 +181,9 @@ fn run(acts: &[Act]) {
             assert!(!(t.state == State::Listen), "connections are never LISTEN");
         }
         for l in ctx.inet.tcp.listeners.values() {
-            assert!(l.queue.len() + l.incomplete <= l.backlog, "backlog holds");
+            // Handshakes in progress may complete into a full queue: bounded by twice the limit.
+            assert!(l.queue.len() <= l.qlimit(), "accept queue holds");
+            assert!(l.queue.len() + l.incomplete <= 2 * l.qlimit(), "backlog holds");
         }
     }
     if std::env::var_os("TCP_PROPTEST_TRACE").is_some() {
@@ -204,8 +207,8 @@ fn handshake_data_and_close_by_hand() {
     let (stack, ifp) = setup();
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     // SYN from the peer.
@@ -250,7 +253,7 @@ fn handshake_data_and_close_by_hand() {
 
 #[test]
 fn sack_scoreboard_holes_and_pipe() {
-    let key = (ME, 1000, HIM, 2000);
+    let key = (ME.into(), 1000, HIM.into(), 2000);
     let mut t = crate::inet::tcp::Tcb::new(9, key, State::Established, 0, 1 << 20, 1 << 20, 1000);
     t.snd_una = 1000;
     t.snd_nxt = 11_000;
@@ -278,8 +281,8 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
     let (stack, ifp) = setup();
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     // SYN with SACK-permitted, then the handshake's ACK.
@@ -312,8 +315,8 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
 fn accepted_from(stack: &Stack, ifp: &Arc<Ifnet>, irs: u32) -> (u64, u32) {
     {
         let mut ctx = stack.ctx();
-        usrreq::attach(&mut ctx, 1);
-        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), true).unwrap();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     let mut f = segment(4000, 80, irs, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
@@ -380,4 +383,130 @@ fn a_flood_of_tiny_out_of_order_segments_is_bounded_and_counted() {
     assert_eq!(t.ooo.runs(), 64);
     assert_eq!(t.ooo.bytes(), 64);
     assert_eq!(ctx.inet.tcp.stat.rcvmemdrop, 500 - 64);
+}
+
+mod inet6_sockets {
+    use super::*;
+    use std::net::SocketAddr;
+
+    const DUAL: Af = Af {
+        v6: true,
+        v6only: false,
+    };
+    const V6ONLY: Af = Af { v6: true, v6only: true };
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn listen(stack: &Stack, id: u64, af: Af, at: &str) -> Result<(), i32> {
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, id, af);
+        usrreq::bind(&mut ctx, id, sa(at), true)?;
+        usrreq::listen(&mut ctx, id, 8, true)
+    }
+
+    #[test]
+    fn a_dual_listener_on_the_unspecified_address_takes_ipv4_peers_v4_mapped() {
+        let (stack, ifp) = setup();
+        listen(&stack, 1, DUAL, "[::]:80").unwrap();
+        let mut f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let iss = stack.ctx().inet.tcp.tcbs.values().next().map(|t| t.iss).unwrap();
+        let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), ACK, 65535, &[], &[]);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let id = usrreq::accept(&mut stack.ctx(), 1).unwrap().expect("accepted");
+        let ctx = stack.ctx();
+        // Inside, the connection is plain IPv4; its client sees v4-mapped addresses.
+        let t = &ctx.inet.tcp.tcbs[&id];
+        assert_eq!((t.laddr, t.faddr), (ME.into(), HIM.into()));
+        let (local, peer) = usrreq::names(&ctx, id, Sock::Conn).unwrap();
+        assert_eq!(local, sa(&format!("[::ffff:{ME}]:80")));
+        assert_eq!(peer, Some(sa(&format!("[::ffff:{HIM}]:4000"))));
+        let so = crate::inet::pcblist(&ctx);
+        assert!(so.iter().all(|s| s.family == libc::AF_INET6), "{so:?}");
+    }
+
+    #[test]
+    fn a_v6only_listener_leaves_ipv4_peers_alone() {
+        let (stack, ifp) = setup();
+        listen(&stack, 1, V6ONLY, "[::]:80").unwrap();
+        let mut f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
+        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let ctx = stack.ctx();
+        assert!(ctx.inet.tcp.tcbs.is_empty());
+        assert_eq!(ctx.inet.tcp.listeners[&1].incomplete, 0);
+        assert_eq!(ctx.inet.tcp.stat.sndrst, 1, "the SYN was answered with a RST");
+    }
+
+    #[test]
+    fn port_clashes_between_the_families_follow_v6only() {
+        let (stack, _ifp) = setup();
+        // 0.0.0.0 and a V6ONLY `::` share a port; a dual `::` clashes with both.
+        listen(&stack, 1, Af::INET, "0.0.0.0:80").unwrap();
+        listen(&stack, 2, V6ONLY, "[::]:80").unwrap();
+        assert_eq!(listen(&stack, 3, DUAL, "[::]:80"), Err(libc::EADDRINUSE));
+        listen(&stack, 4, DUAL, "[::]:81").unwrap();
+        assert_eq!(listen(&stack, 5, Af::INET, "0.0.0.0:81"), Err(libc::EADDRINUSE));
+        // An IPv4 SYN for port 80 goes to the AF_INET listener.
+        let ctx = stack.ctx();
+        assert_eq!(ctx.inet.tcp.lookup_listener(ME.into(), 80), Some(1));
+        assert_eq!(
+            ctx.inet.tcp.lookup_listener("2001:db8::1".parse().unwrap(), 80),
+            Some(2)
+        );
+        assert_eq!(ctx.inet.tcp.lookup_listener(ME.into(), 81), Some(4));
+    }
+
+    #[test]
+    fn connect_to_a_v4_mapped_address_runs_over_ipv4_and_v6only_refuses_it() {
+        let (stack, _ifp) = setup();
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1, DUAL);
+        usrreq::connect(&mut ctx, 1, sa(&format!("[::ffff:{HIM}]:80")), true).unwrap();
+        let t = &ctx.inet.tcp.tcbs[&1];
+        assert_eq!((t.laddr, t.faddr), (ME.into(), HIM.into()));
+        assert_eq!(t.peer(), sa(&format!("[::ffff:{HIM}]:80")));
+        assert_eq!(ctx.inet.tcp.stat.sndtotal, 1, "the SYN went out over IPv4");
+        usrreq::attach(&mut ctx, 2, V6ONLY);
+        let mapped = sa(&format!("[::ffff:{HIM}]:80"));
+        assert_eq!(usrreq::connect(&mut ctx, 2, mapped, true), Err(libc::EINVAL));
+        // No IPv6 output in this stack yet: no route to a real IPv6 peer.
+        assert_eq!(
+            usrreq::connect(&mut ctx, 2, sa("[2001:db8::2]:80"), true),
+            Err(libc::ENETUNREACH)
+        );
+        // Families are not mixed: an AF_INET socket takes no IPv6 address, nor an
+        // AF_INET6 socket a sockaddr_in.
+        usrreq::attach(&mut ctx, 3, Af::INET);
+        assert_eq!(
+            usrreq::connect(&mut ctx, 3, sa("[2001:db8::2]:80"), true),
+            Err(libc::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            usrreq::bind(&mut ctx, 2, sa("10.0.0.1:80"), true),
+            Err(libc::EAFNOSUPPORT)
+        );
+    }
+
+    #[test]
+    fn v6only_is_for_inet6_sockets_before_bind() {
+        let (stack, _ifp) = setup();
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        assert_eq!(
+            usrreq::setopt(&mut ctx, 1, Sock::Fresh, usrreq::Opt::V6Only(true)),
+            Err(libc::ENOPROTOOPT)
+        );
+        usrreq::attach(&mut ctx, 2, V6ONLY);
+        usrreq::setopt(&mut ctx, 2, Sock::Fresh, usrreq::Opt::V6Only(false)).unwrap();
+        usrreq::bind(&mut ctx, 2, sa("[::]:90"), true).unwrap();
+        assert_eq!(
+            usrreq::setopt(&mut ctx, 2, Sock::Fresh, usrreq::Opt::V6Only(true)),
+            Err(libc::EINVAL)
+        );
+        assert!(!ctx.inet.tcp.bound[&2].opts.af.v6only);
+    }
 }

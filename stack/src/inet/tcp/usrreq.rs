@@ -2,13 +2,14 @@
 //! the caller's business (resmgr waits on the connection's condition variable); these
 //! functions never wait.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
-use crate::inet::ip::source_for;
+use crate::inet::inpcb::Af;
+use crate::inet::out::{is_local, source_for};
 use crate::inet::tcp::output::{mss_for, send_rst, tcp_output};
-use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCPTV_KEEP_INIT, TCP_RCVBUF_MAX};
+use crate::inet::tcp::{tcp_close, Bound, Listener, State, Tcb, TcpState, TCP_RCVBUF_MAX};
 
 /// The options a socket keeps before it has a connection: the connection takes them when
 /// it is made (connect), and the connections a listener accepts inherit the listener's.
@@ -23,6 +24,8 @@ pub struct SockOpts {
     /// IP_TTL when set (else net.inet.ip.ttl), IP_TOS.
     pub ttl: Option<u8>,
     pub tos: u8,
+    /// The socket's domain and IPV6_V6ONLY (fixed at socket(2) and bind(2)).
+    pub af: Af,
 }
 
 impl SockOpts {
@@ -43,6 +46,7 @@ impl SockOpts {
         t.rcv_auto = self.rcvbuf.is_none();
         t.ttl = self.ttl.unwrap_or(default_ttl);
         t.tos = self.tos;
+        t.af = self.af;
     }
 
     /// Takes one option; false for those that are not kept here.
@@ -56,7 +60,7 @@ impl SockOpts {
             Opt::RcvBuf(n) => self.rcvbuf = Some(clamp(n)),
             Opt::Ttl(v) => self.ttl = Some(v),
             Opt::Tos(v) => self.tos = v,
-            Opt::ReuseAddr(_) | Opt::ReusePort(_) => return false,
+            Opt::ReuseAddr(_) | Opt::ReusePort(_) | Opt::V6Only(_) => return false,
         }
         true
     }
@@ -73,42 +77,51 @@ pub enum Sock {
     Conn,
 }
 
-/// socket(2).
-pub fn attach(ctx: &mut Ctx, id: u64) {
-    ctx.inet.tcp.bound.insert(id, Bound::default());
+/// socket(2), of domain `af` (with IPV6_V6ONLY's default for AF_INET6).
+pub fn attach(ctx: &mut Ctx, id: u64, af: Af) {
+    let mut b = Bound::default();
+    b.opts.af = af;
+    ctx.inet.tcp.bound.insert(id, b);
 }
 
-fn anon_port(ctx: &mut Ctx, addr: Ipv4Addr, id: u64) -> Result<u16, i32> {
+fn anon_port(ctx: &mut Ctx, addr: IpAddr, af: Af, id: u64) -> Result<u16, i32> {
     let (a, b) = (ctx.inet.anonportmin, ctx.inet.anonportmax);
     let (lo, hi) = (a.min(b), a.max(b));
     let span = u32::from(hi - lo) + 1;
     let start = ctx.inet.portrand.next_u32() % span;
     for i in 0..span {
         let port = lo + ((start + i) % span) as u16;
-        if !ctx.inet.tcp.port_in_use(addr, port, id, false, false) {
+        if !ctx.inet.tcp.port_in_use(addr, af, port, id, false, false) {
             return Ok(port);
         }
     }
     Err(libc::EADDRINUSE)
 }
 
-/// bind(2).
-pub fn bind(ctx: &mut Ctx, id: u64, addr: SocketAddrV4, root: bool) -> Result<(), i32> {
+/// bind(2). `addr` is as the client gave it (v4-mapped for an IPv4 address of an
+/// AF_INET6 socket).
+pub fn bind(ctx: &mut Ctx, id: u64, addr: SocketAddr, root: bool) -> Result<(), i32> {
     let b = *ctx.inet.tcp.bound.get(&id).ok_or(libc::EINVAL)?;
     if b.lport != 0 {
         return Err(libc::EINVAL);
     }
-    let ip = *addr.ip();
-    if !ip.is_unspecified() && !ctx.inet.addrs.iter().any(|ia| ia.addr == ip) {
+    let af = b.opts.af;
+    let addr = af.sock_in(addr)?;
+    let ip = addr.ip();
+    if !ip.is_unspecified() && !is_local(ctx, ip) {
         return Err(libc::EADDRNOTAVAIL);
     }
     if addr.port() != 0 && addr.port() < 1024 && !root {
         return Err(libc::EACCES);
     }
     let port = if addr.port() == 0 {
-        anon_port(ctx, ip, id)?
+        anon_port(ctx, ip, af, id)?
     } else {
-        if ctx.inet.tcp.port_in_use(ip, addr.port(), id, b.reuseaddr, b.reuseport) {
+        if ctx
+            .inet
+            .tcp
+            .port_in_use(ip, af, addr.port(), id, b.reuseaddr, b.reuseport)
+        {
             return Err(libc::EADDRINUSE);
         }
         addr.port()
@@ -124,7 +137,7 @@ pub fn bind(ctx: &mut Ctx, id: u64, addr: SocketAddrV4, root: bool) -> Result<()
 pub fn listen(ctx: &mut Ctx, id: u64, backlog: i32, root: bool) -> Result<(), i32> {
     let b = *ctx.inet.tcp.bound.get(&id).ok_or(libc::EINVAL)?;
     if b.lport == 0 {
-        bind(ctx, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), root)?;
+        bind(ctx, id, SocketAddr::new(b.opts.af.any(), 0), root)?;
     }
     let b = ctx.inet.tcp.bound.remove(&id).ok_or(libc::EINVAL)?;
     let max = ctx.inet.tcp.somaxconn;
@@ -133,7 +146,7 @@ pub fn listen(ctx: &mut Ctx, id: u64, backlog: i32, root: bool) -> Result<(), i3
         id,
         Listener {
             id,
-            laddr: b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            laddr: b.laddr.unwrap_or(b.opts.af.any()),
             lport: b.lport,
             backlog,
             queue: Default::default(),
@@ -147,36 +160,47 @@ pub fn listen(ctx: &mut Ctx, id: u64, backlog: i32, root: bool) -> Result<(), i3
 }
 
 /// connect(2): sends the SYN; the caller waits for ESTABLISHED or an error.
-pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddrV4, root: bool) -> Result<(), i32> {
-    if to.port() == 0 || to.ip().is_unspecified() || to.ip().is_broadcast() || to.ip().is_multicast() {
+/// `to` is as the client gave it: an AF_INET6 socket reaches an IPv4 peer by its
+/// v4-mapped address, and the connection then runs over IPv4.
+pub fn connect(ctx: &mut Ctx, id: u64, to: SocketAddr, root: bool) -> Result<(), i32> {
+    let b = *ctx.inet.tcp.bound.get(&id).ok_or(libc::EISCONN)?;
+    let af = b.opts.af;
+    let to = af.sock_in(to)?;
+    let broadcast = matches!(to.ip(), IpAddr::V4(a) if a.is_broadcast());
+    if to.port() == 0 || to.ip().is_unspecified() || broadcast || to.ip().is_multicast() {
         return Err(libc::EADDRNOTAVAIL);
     }
-    let b = *ctx.inet.tcp.bound.get(&id).ok_or(libc::EISCONN)?;
     let laddr = match b.laddr {
+        // A socket bound to an address of one family has no peers of the other.
+        Some(a) if a.is_ipv4() != to.is_ipv4() => return Err(libc::EINVAL),
         Some(a) => a,
-        None => source_for(ctx, *to.ip()).ok_or(libc::ENETUNREACH)?,
+        None => source_for(ctx, to.ip()).ok_or(libc::ENETUNREACH)?,
     };
     let lport = if b.lport == 0 {
-        anon_port(ctx, laddr, id)?
+        anon_port(ctx, laddr, af, id)?
     } else {
         b.lport
     };
-    let key = (laddr, lport, *to.ip(), to.port());
+    let key = (laddr, lport, to.ip(), to.port());
     if ctx.inet.tcp.by_key.contains_key(&key) {
         return Err(libc::EADDRINUSE);
     }
     let _ = root;
     ctx.inet.tcp.bound.remove(&id);
-    let mss = mss_for(ctx, *to.ip());
+    let mss = mss_for(ctx, to.ip());
     let tcp = &mut ctx.inet.tcp;
     let iss = tcp.new_isn(&key);
     let (sendspace, recvspace) = b.opts.spaces(tcp);
     let mut t = Tcb::new(id, key, State::SynSent, iss, sendspace, recvspace, mss);
     t.cc = super::cc::Cc::new(tcp.congctl);
     t.rexmit_min = tcp.rexmit_min;
-    t.rcv_wscale = t.wanted_wscale();
+    t.req_wscale = tcp.do_win_scale();
+    t.req_ts = tcp.do_timestamps();
+    t.req_sack = tcp.sack;
+    t.rcv_wscale = if t.req_wscale { t.wanted_wscale() } else { 0 };
+    let keepinit = tcp.keepinit;
     b.opts.apply(&mut t, ctx.inet.ttl);
-    t.t_keep = Some(Instant::now() + TCPTV_KEEP_INIT);
+    t.t_keep = Some(Instant::now() + keepinit);
     tcp.stat.connattempt += 1;
     tcp.by_key.insert(key, id);
     tcp.insert_tcb(id, t);
@@ -366,6 +390,9 @@ pub enum Opt {
     ReusePort(bool),
     Ttl(u8),
     Tos(u8),
+    /// IPV6_V6ONLY: only on an AF_INET6 socket that is not bound yet (EINVAL after, as
+    /// NetBSD's in6_pcb answers; ENOPROTOOPT on AF_INET).
+    V6Only(bool),
 }
 
 /// setsockopt(2) on a TCP socket in any phase. Before the connection, options are kept
@@ -381,6 +408,9 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
             match o {
                 Opt::ReuseAddr(v) => b.reuseaddr = v,
                 Opt::ReusePort(v) => b.reuseport = v,
+                Opt::V6Only(_) if !b.opts.af.v6 => return Err(libc::ENOPROTOOPT),
+                Opt::V6Only(_) if b.lport != 0 => return Err(libc::EINVAL),
+                Opt::V6Only(v) => b.opts.af.v6only = v,
                 o => {
                     b.opts.set(o);
                 }
@@ -392,6 +422,8 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
                 // Others that set it may now bind the listener's port too, as in NetBSD,
                 // where a later bind looks at the bound socket's SO_REUSEPORT.
                 Opt::ReusePort(v) => l.reuseport = v,
+                Opt::V6Only(_) if !l.opts.af.v6 => return Err(libc::ENOPROTOOPT),
+                Opt::V6Only(_) => return Err(libc::EINVAL),
                 o => {
                     l.opts.set(o);
                 }
@@ -421,6 +453,8 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
                     t.rcv_auto = false;
                 }
                 Opt::ReuseAddr(_) | Opt::ReusePort(_) => {}
+                Opt::V6Only(_) if !t.af.v6 => return Err(libc::ENOPROTOOPT),
+                Opt::V6Only(_) => return Err(libc::EINVAL),
                 Opt::Ttl(v) => t.ttl = v,
                 Opt::Tos(v) => t.tos = v,
             }
@@ -429,19 +463,17 @@ pub fn setopt(ctx: &mut Ctx, id: u64, sock: Sock, o: Opt) -> Result<(), i32> {
     Ok(())
 }
 
-/// Local and peer addresses.
-pub fn names(ctx: &Ctx, id: u64, sock: Sock) -> Result<(SocketAddrV4, Option<SocketAddrV4>), i32> {
+/// Local and peer addresses, as the client sees them (v4-mapped on AF_INET6 sockets).
+pub fn names(ctx: &Ctx, id: u64, sock: Sock) -> Result<(SocketAddr, Option<SocketAddr>), i32> {
     match sock {
         Sock::Fresh => {
             let b = ctx.inet.tcp.bound.get(&id).ok_or(libc::EINVAL)?;
-            Ok((
-                SocketAddrV4::new(b.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED), b.lport),
-                None,
-            ))
+            let af = b.opts.af;
+            Ok((af.view(SocketAddr::new(b.laddr.unwrap_or(af.any()), b.lport)), None))
         }
         Sock::Listening => {
             let l = ctx.inet.tcp.listeners.get(&id).ok_or(libc::EINVAL)?;
-            Ok((SocketAddrV4::new(l.laddr, l.lport), None))
+            Ok((l.opts.af.view(SocketAddr::new(l.laddr, l.lport)), None))
         }
         Sock::Conn => {
             let t = ctx.inet.tcp.tcbs.get(&id).ok_or(libc::EINVAL)?;
@@ -460,6 +492,7 @@ mod tests {
     use crate::net::ifnet::Ifnet;
     use crate::sys::Stack;
     use pktbox_drivers::FrameMeta;
+    use std::net::{Ipv4Addr, SocketAddrV4};
     use std::sync::Arc;
 
     fn stack() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
@@ -478,7 +511,7 @@ mod tests {
         t.extend_from_slice(&1000u32.to_be_bytes());
         t.extend_from_slice(&0u32.to_be_bytes());
         t.extend_from_slice(&[0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0, 2, 4, 5, 0xb4]);
-        let c = tcp_cksum(HIM, ME, &t);
+        let c = tcp_cksum(HIM.into(), ME.into(), &t);
         t[16..18].copy_from_slice(&c.to_be_bytes());
         let mut ip = vec![0u8; 20];
         write_header(&mut ip, 0, 20 + t.len(), 1, 0, 64, IPPROTO_TCP, HIM, ME);
@@ -519,11 +552,11 @@ mod tests {
     fn options_set_before_connect_are_the_connection_s() {
         let (stack, _ifp, sink) = stack();
         let mut ctx = stack.ctx();
-        attach(&mut ctx, 1);
+        attach(&mut ctx, 1, Af::INET);
         for o in ALL {
             setopt(&mut ctx, 1, Sock::Fresh, o).unwrap();
         }
-        connect(&mut ctx, 1, SocketAddrV4::new(HIM, 80), true).unwrap();
+        connect(&mut ctx, 1, SocketAddrV4::new(HIM, 80).into(), true).unwrap();
         has_all(&ctx.inet.tcp.tcbs[&1]);
         drop(ctx);
         assert_eq!(sent(&sink), vec![(9, 0x28)], "the SYN carries IP_TTL and IP_TOS");
@@ -534,12 +567,12 @@ mod tests {
         let (stack, ifp, sink) = stack();
         {
             let mut ctx = stack.ctx();
-            attach(&mut ctx, 1);
+            attach(&mut ctx, 1, Af::INET);
             // Some before listen(2), the rest on the listening socket.
             for o in &ALL[..3] {
                 setopt(&mut ctx, 1, Sock::Fresh, *o).unwrap();
             }
-            bind(&mut ctx, 1, SocketAddrV4::new(ME, 7000), true).unwrap();
+            bind(&mut ctx, 1, SocketAddrV4::new(ME, 7000).into(), true).unwrap();
             listen(&mut ctx, 1, 8, true).unwrap();
             for o in &ALL[3..] {
                 setopt(&mut ctx, 1, Sock::Listening, *o).unwrap();
@@ -562,9 +595,9 @@ mod tests {
     fn so_reuseport_lets_sockets_that_all_set_it_share_a_port() {
         let (stack, _ifp, _sink) = stack();
         let mut ctx = stack.ctx();
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7100);
+        let any: SocketAddr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7100).into();
         for id in 1..=3 {
-            attach(&mut ctx, id);
+            attach(&mut ctx, id, Af::INET);
         }
         for id in 1..=2 {
             setopt(&mut ctx, id, Sock::Fresh, Opt::ReusePort(true)).unwrap();
@@ -580,7 +613,7 @@ mod tests {
         bind(&mut ctx, 3, any, true).unwrap();
         // A listener that clears it keeps later ones out.
         setopt(&mut ctx, 1, Sock::Listening, Opt::ReusePort(false)).unwrap();
-        attach(&mut ctx, 4);
+        attach(&mut ctx, 4, Af::INET);
         setopt(&mut ctx, 4, Sock::Fresh, Opt::ReusePort(true)).unwrap();
         assert_eq!(bind(&mut ctx, 4, any, true), Err(libc::EADDRINUSE));
     }
@@ -590,9 +623,9 @@ mod tests {
         for (lg, rst) in [(Some(Duration::ZERO), true), (None, false)] {
             let (stack, _ifp, sink) = stack();
             let mut ctx = stack.ctx();
-            attach(&mut ctx, 1);
+            attach(&mut ctx, 1, Af::INET);
             setopt(&mut ctx, 1, Sock::Fresh, Opt::Linger(lg)).unwrap();
-            connect(&mut ctx, 1, SocketAddrV4::new(HIM, 80), true).unwrap();
+            connect(&mut ctx, 1, SocketAddrV4::new(HIM, 80).into(), true).unwrap();
             // Pretend the handshake completed.
             let t = ctx.inet.tcp.tcbs.get_mut(&1).unwrap();
             t.state = State::Established;

@@ -1,0 +1,8 @@
+complete -c arp -s a -d 'Show (or with -d, delete) every entry'
+complete -c arp -s n -d 'Show addresses, not host names'
+complete -c arp -s d -d 'Delete the entry of hostname (with -a, every entry)'
+complete -c arp -s s -d 'Add an entry: hostname ether_addr [temp] [pub [proxy]]'
+complete -c arp -s f -d 'Add the entries of a file, one -s line each (\'-\': standard input)'
+complete -c arp -s v -d 'Say what was added or deleted'
+complete -c arp -l json -d 'With -a or a hostname, print the entries as JSON'
+complete -c arp -s h -l help -d 'Print help (see more with \'--help\')'
