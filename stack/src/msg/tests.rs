@@ -96,6 +96,12 @@ fn sample() -> Vec<Msg> {
         Msg::SockData(DataMsg {
             from: "[::ffff:10.0.0.2]:53".parse().unwrap(),
             data: vec![9; 40],
+            hlim: None,
+        }),
+        Msg::SockData(DataMsg {
+            from: std::net::SocketAddr::V6(std::net::SocketAddrV6::new("fe80::1".parse().unwrap(), 0, 0, 2)),
+            data: vec![129, 0, 0, 0],
+            hlim: Some(64),
         }),
         Msg::SockNamesOk(SockNames {
             local: "[2001:db8::1]:80".parse().unwrap(),
