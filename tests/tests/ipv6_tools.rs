@@ -445,8 +445,22 @@ fn ping6_on_loopback_and_its_errors() {
     assert_eq!(r.code, Some(1), "{r:#?}");
     assert!(r.stderr.starts_with("ping6: unknown option -- Z\nusage: ping6 "), "{r:#?}");
 
+    // sysctl -a lists the inet6 tree (and a v4 stack has none).
+    let all = st.ok("sysctl", &["-a"]);
+    for n in ["net.inet6.ip6.forwarding = 0", "net.inet6.ip6.hlim = 64", "net.inet6.icmp6.errppslimit = 100"] {
+        assert!(all.lines().any(|l| l == n), "{n} in {all}");
+    }
+    let s = st.ok("netstat", &["-s", "-f", "inet6"]);
+    assert!(s.starts_with("ip6:\n") && s.contains("\nicmp6:\n") && !s.contains("\ntcp:\n"), "{s}");
+
     // A stack without IPv6.
     let v4 = StackProc::start_variant("io-pkt-v4-hc", &[]);
+    assert!(!v4.ok("sysctl", &["-a"]).contains("net.inet6."));
+    let r = v4.run("netstat", &["-s", "-p", "icmp6"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "netstat: icmp6: address family not supported by this stack\n")
+    );
     let r = v4.run("ping6", &["-c", "1", "::1"]);
     assert_eq!(r.code, Some(1), "{r:#?}");
     assert!(r.stderr.starts_with("ping6: "), "{r:#?}");
