@@ -234,7 +234,11 @@ impl Net {
 
     /// Hands one frame to the stack as the driver's receive thread does.
     pub fn input(&mut self, frame: &mut [u8]) {
-        ether_input(&self.stack, &self.ifp, frame, FrameMeta::PLAIN);
+        ether_input(
+            &self.stack,
+            &self.ifp,
+            crate::sys::mbuf::Mbuf::from_frame(frame, FrameMeta::PLAIN),
+        );
         self.drain();
     }
 
@@ -763,7 +767,7 @@ pub fn ip6(data: &[u8]) {
             nd6::ALL_ROUTERS,
         ][usize::from(sel / 8 % 6)];
         let hlim = if op & 0x80 != 0 { 255 } else { b.u8() };
-        let mut frame = match op & 7 {
+        let frame = match op & 7 {
             // Any next header, any payload.
             0 => {
                 let nh = b.u8();
@@ -836,7 +840,11 @@ pub fn ip6(data: &[u8]) {
             }
         };
         if !frame.is_empty() {
-            ether_input(&stack, &ifp, &mut frame, FrameMeta::PLAIN);
+            ether_input(
+                &stack,
+                &ifp,
+                crate::sys::mbuf::Mbuf::from_frame(&frame, FrameMeta::PLAIN),
+            );
         }
         sink.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let ctx = stack.ctx();

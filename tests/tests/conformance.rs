@@ -332,7 +332,12 @@ fn listen_queues_hold_3n_over_2_plus_1_as_netbsd() {
         let from = SocketAddrV4::new("10.66.0.2".parse().unwrap(), 40000 + i);
         // Past the limit the listener answers with SYN cookies, so every connect completes
         // on B's side; A keeps only what its queues hold.
-        if let Ok(c) = TcpStream::connect_from(b.prefix(), Some(from), "10.66.0.1:7100", Some(Duration::from_secs(5))) {
+        if let Ok(c) = TcpStream::connect_from(
+            b.prefix(),
+            Some(from.into()),
+            "10.66.0.1:7100",
+            Some(Duration::from_secs(5)),
+        ) {
             conns.push(c);
         }
     }

@@ -214,7 +214,10 @@ fn dad_on_a_hub_finds_the_address_duplicated() {
     let a = StackProc::start_variant("io-pkt-v6-hc", &["-t", "1", "-d", "hub", &hub]);
     let b = StackProc::start_variant("io-pkt-v6-hc", &["-t", "1", "-d", "hub", &hub]);
     a.ok("ifconfig", &["en0", "inet6", "2001:db8:5::1/64"]);
-    wait_usable(&a, "en0", "2001:db8:5::1");
+    // ifconfig -w waits for DAD (the tentative flag) to finish.
+    let o = a.ok("ifconfig", &["-w", "20", "en0"]);
+    assert!(o.contains("\tinet6 2001:db8:5::1 prefixlen 64\n"), "{o}");
+    assert!(!o.contains("tentative"), "{o}");
     b.ok("ifconfig", &["en0", "inet6", "2001:db8:5::1/64"]);
     let dup = wait_for("B to find 2001:db8:5::1 duplicated", || {
         inet6_lines(&b, "en0")

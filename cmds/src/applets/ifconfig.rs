@@ -428,6 +428,7 @@ fn if_json(i: &IfInfo) -> serde_json::Value {
             "prefixlen": prefixlen(&a.netmask),
             "flags": pktbox_stack::inet6::in6f::NAMES.iter().filter(|(b, _)| a.flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
             "scopeid": a.scopeid,
+            "tentative": a.tentative,
         })).collect::<Vec<_>>(),
         "inet": i.addrs.iter().filter(|a| a.addr.is_ipv4()).map(|a| json!({
             "address": a.addr.to_string(),
@@ -714,6 +715,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             netmask: IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX << (128 - len))),
             brd: None,
+            tentative: flags & pktbox_stack::inet6::in6f::TENTATIVE != 0,
             flags,
             scopeid,
         };

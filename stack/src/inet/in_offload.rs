@@ -7,13 +7,13 @@ use pktbox_drivers::{finish_csum, Csum, FrameMeta};
 use crate::inet::cksum::cksum;
 use crate::inet::ip::{Ip, IP_HDR_LEN};
 use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
-use crate::net::ether::ETHER_HDR_LEN;
+use crate::sys::mbuf::Mbuf;
 
 /// TCP's CWR flag: only on the first segment of a cut one.
 const TH_CWR: u8 = 0x80;
 
-/// Finishes the checksum `meta` left partial in `frame` (which starts with its Ethernet
-/// header). False when the offsets do not fit the frame.
+/// Finishes the checksum `meta` left partial in `frame` (the packet its offsets count
+/// from). False when the offsets do not fit the frame.
 pub fn in_undefer_cksum(frame: &mut [u8], meta: &FrameMeta) -> bool {
     match meta.csum {
         Csum::Partial { start, offset } => finish_csum(frame, start, offset),
@@ -22,10 +22,10 @@ pub fn in_undefer_cksum(frame: &mut [u8], meta: &FrameMeta) -> bool {
 }
 
 /// Cuts the TCP/IPv4 datagram `pkt` into segments of at most `mss` bytes of data, each a
-/// whole datagram with complete checksums behind `ETHER_HDR_LEN` bytes of room, and hands
-/// each to `emit` in order. IP ids count up from the datagram's. Nothing is emitted, and
+/// whole datagram with complete checksums in an mbuf of its own (from the free list), and
+/// hands each to `emit` in order. IP ids count up from the datagram's. Nothing is emitted, and
 /// the answer is false, when the datagram is not a well-formed TCP one.
-pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bool {
+pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool {
     if pkt.len() < IP_HDR_LEN || mss == 0 {
         return false;
     }
@@ -48,16 +48,17 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
     for i in 0..n {
         let chunk = &data[(i * mss).min(data.len())..((i + 1) * mss).min(data.len())];
         let len = hlen + doff + chunk.len();
-        let mut f = vec![0u8; ETHER_HDR_LEN + len];
-        let p = &mut f[ETHER_HDR_LEN..];
-        p[..hlen].copy_from_slice(&pkt[..hlen]);
+        let mut f = Mbuf::with_capacity(len);
+        f.append(&pkt[..hlen]);
+        f.append(&th[..doff]);
+        f.append(chunk);
+        let p = f.as_mut_slice();
         p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         p[4..6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
         p[10..12].copy_from_slice(&[0, 0]);
         let c = cksum(&p[..hlen]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
         let t = &mut p[hlen..];
-        t[..doff].copy_from_slice(&th[..doff]);
         t[4..8].copy_from_slice(&seq0.wrapping_add((i * mss) as u32).to_be_bytes());
         let mut fl = flags;
         if i + 1 < n {
@@ -67,10 +68,10 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Vec<u8>)) -> bo
             fl &= !TH_CWR;
         }
         t[13] = fl;
-        t[doff..].copy_from_slice(chunk);
         t[16..18].copy_from_slice(&[0, 0]);
         let c = tcp_cksum(src.into(), dst.into(), t);
         t[16..18].copy_from_slice(&c.to_be_bytes());
+        f.set_network_header();
         emit(f);
     }
     true
@@ -108,7 +109,7 @@ mod tests {
         let mut seq = 7u32;
         let mut data = Vec::new();
         for (i, f) in segs.iter().enumerate() {
-            let p = &f[ETHER_HDR_LEN..];
+            let p = f.as_slice();
             assert_eq!(cksum(&p[..IP_HDR_LEN]), 0);
             let ip = Ip(p);
             assert_eq!(ip.total_len(), p.len());

@@ -172,7 +172,7 @@ fn run(frames: &[Case], forward: bool) {
         if l2_ok && f[12..14] == [8, 0] {
             ip_frames += 1;
         }
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.total, ip_frames, "every IPv4 frame reached ip_input");
@@ -206,17 +206,17 @@ proptest! {
 fn echo_is_answered_and_fragments_reassemble() {
     let (stack, ifp, sink) = setup(false);
     // Teach ARP the peer first, so replies go out at once.
-    let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
-    let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 7, 0, 64, &echo(7, 56)));
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
+    let f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 7, 0, 64, &echo(7, 56)));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     // A 3000-byte echo in three fragments, out of order.
     let whole = echo(9, 3000);
     let parts = [(1480usize, 2960usize), (0, 1480), (2960, whole.len())];
     for (s, e) in parts {
         let off = (s / 8) as u16 | if e < whole.len() { 0x2000 } else { 0 };
-        let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 9, off, 64, &whole[s..e]));
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 9, off, 64, &whole[s..e]));
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     }
     let sent = sink.0.lock().unwrap();
     // ARP reply, one echo reply, then the big reply in fragments.
@@ -233,8 +233,8 @@ fn overlapping_fragments_drop_the_datagram() {
     let data = vec![1u8; 64];
     for (off8, more) in [(0u16, true), (4, true), (8, false)] {
         let off = off8 | if more { 0x2000 } else { 0 };
-        let mut f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 3, off, 64, &data));
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = ether(MAC, 0x0800, &ip(HIM, ME, 1, 3, off, 64, &data));
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.reassembled, 0);
@@ -246,12 +246,12 @@ fn arp_flood_from_forged_senders_stays_bounded() {
     let (stack, ifp, _sink) = setup(false);
     for i in 0..(ARP_MAXENTRIES as u32 + 500) {
         let sha = [2, 1, (i >> 16) as u8, (i >> 8) as u8, i as u8, 7];
-        let mut f = ether(
+        let f = ether(
             [0xff; 6],
             0x0806,
             &arp(1, Ipv4Addr::from(0x0a00_0000 + i + 10), ME, sha),
         );
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     }
     assert!(stack.ctx().arp.entries.len() <= ARP_MAXENTRIES);
 }
@@ -281,15 +281,15 @@ fn tcp_partial(src: Ipv4Addr, dst: Ipv4Addr, n: usize) -> Vec<u8> {
 fn a_merged_segment_forwarded_to_a_link_without_tso_is_cut_in_software() {
     use pktbox_drivers::{Csum, Gso};
     let (stack, ifp, sink) = setup(true);
-    let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+    let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
     let src = Ipv4Addr::new(10, 0, 0, 9);
-    let mut f = ether(MAC, 0x0800, &tcp_partial(src, HIM, 10_000));
+    let f = ether(MAC, 0x0800, &tcp_partial(src, HIM, 10_000));
     let meta = FrameMeta {
         csum: Csum::Partial { start: 34, offset: 16 },
         gso: Gso::Tcp4 { size: 1448 },
     };
-    ether_input(&stack, &ifp, &mut f, meta);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, meta));
     let sent = sink.0.lock().unwrap();
     let segs: Vec<&Vec<u8>> = sent.iter().filter(|f| f[12..14] == [8, 0] && f[14 + 9] == 6).collect();
     assert_eq!(segs.len(), 7, "10000 bytes in segments of 1448");
@@ -335,7 +335,7 @@ proptest! {
                 2 => Gso::Tcp4 { size: *size },
                 _ => Gso::Tcp6 { size: *size },
             };
-            ether_input(&stack, &ifp, &mut f, FrameMeta { csum, gso });
+            ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta { csum, gso }));
         }
     }
 }
@@ -346,8 +346,8 @@ fn forward_setup() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
     use crate::net::route::{rtf, Gateway, Rtentry};
     let (stack, ifp, sink) = setup(true);
     let gw = Ipv4Addr::new(10, 0, 0, 3);
-    let mut a = ether([0xff; 6], 0x0806, &arp(1, gw, ME, [2, 0, 0, 0, 0, 3]));
-    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+    let a = ether([0xff; 6], 0x0806, &arp(1, gw, ME, [2, 0, 0, 0, 0, 3]));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
     stack
         .ctx()
         .rt
@@ -390,8 +390,8 @@ fn a_forwarded_fragment_with_a_high_offset_is_cut_with_offsets_that_fit() {
     // Bytes 64000..65200 of a datagram, more to come: a valid fragment near the end.
     let data = vec![7u8; 1200];
     let dst = Ipv4Addr::new(192, 168, 5, 5);
-    let mut f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 11, 8000 | 0x2000, 64, &data));
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 11, 8000 | 0x2000, 64, &data));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     // (576 - 20) & !7 = 552 bytes a piece: 552, 552, 96; every piece keeps MF.
     assert_eq!(
         forwarded(&sink),
@@ -407,8 +407,8 @@ fn a_forwarded_fragment_ending_past_64k_is_not_cut_into_the_flag_bits() {
     // its third piece's offset (8238) would overflow the 13-bit field into MF.
     let data = vec![7u8; 1200];
     let dst = Ipv4Addr::new(192, 168, 5, 5);
-    let mut f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 12, 8100, 64, &data));
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 12, 8100, 64, &data));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     assert_eq!(forwarded(&sink), vec![]);
     let ctx = stack.ctx();
     assert_eq!(ctx.inet.stat.cantfrag, 1);
@@ -425,10 +425,14 @@ fn a_flood_of_forged_arps_writes_a_bounded_number_of_log_lines() {
         let sha = [2, 1, (i >> 16) as u8, (i >> 8) as u8, i as u8, 7];
         // Someone claims our address (a duplicate), and someone else keeps changing the
         // link address of a host we know (arp info overwritten).
-        let mut dup = ether([0xff; 6], 0x0806, &arp(1, ME, Ipv4Addr::new(10, 0, 0, 9), sha));
-        ether_input(&stack, &ifp, &mut dup, FrameMeta::PLAIN);
-        let mut moved = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, sha));
-        ether_input(&stack, &ifp, &mut moved, FrameMeta::PLAIN);
+        let dup = ether([0xff; 6], 0x0806, &arp(1, ME, Ipv4Addr::new(10, 0, 0, 9), sha));
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&dup, FrameMeta::PLAIN));
+        let moved = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, sha));
+        ether_input(
+            &stack,
+            &ifp,
+            crate::sys::mbuf::Mbuf::from_frame(&moved, FrameMeta::PLAIN),
+        );
     }
     let ctx = stack.ctx();
     assert_eq!(ctx.arpstat.dup_ips, u64::from(N));
@@ -444,4 +448,125 @@ fn a_flood_of_forged_arps_writes_a_bounded_number_of_log_lines() {
         2 * u64::from(N) - 1,
         "every line written or counted"
     );
+}
+
+/// The frames sent back to the peer that are ICMP errors: (type, code, the 16 bits after
+/// the checksum's word, the quoted destination).
+fn icmp_errors(sink: &Sink) -> Vec<(u8, u8, u16, Ipv4Addr)> {
+    sink.0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| f[..6] == PEER && f[12..14] == [8, 0] && f[14 + 9] == 1)
+        .map(|f| {
+            let icmp = &f[14 + 20..];
+            let q = &icmp[8..];
+            (
+                icmp[0],
+                icmp[1],
+                u16::from_be_bytes([icmp[6], icmp[7]]),
+                Ipv4Addr::new(q[16], q[17], q[18], q[19]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_forwarded_datagram_with_df_above_the_mtu_gets_needfrag_with_the_mtu() {
+    let (stack, ifp, sink) = forward_setup();
+    // The sender is known, so the error goes out at once.
+    let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 13, 0x4000, 64, &[1u8; 1000]));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    assert_eq!(forwarded(&sink), vec![]);
+    assert_eq!(icmp_errors(&sink), vec![(3, 4, 576, dst)]);
+    let ctx = stack.ctx();
+    assert_eq!(ctx.inet.stat.cantfrag, 1);
+    assert_eq!(ctx.inet.stat.cantforward, 1);
+    assert_eq!(ctx.inet.stat.forward, 0);
+}
+
+#[test]
+fn a_forwarded_datagram_above_the_mtu_is_fragmented_on_the_way() {
+    let (stack, ifp, sink) = forward_setup();
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let f = ether(MAC, 0x0800, &ip(HIM, dst, 17, 14, 0, 64, &[1u8; 1200]));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    assert_eq!(forwarded(&sink), vec![(0x2000, 552), (0x2000 | 69, 552), (138, 96)]);
+    let ctx = stack.ctx();
+    assert_eq!(
+        (
+            ctx.inet.stat.forward,
+            ctx.inet.stat.fragmented,
+            ctx.inet.stat.ofragments
+        ),
+        (1, 1, 3)
+    );
+}
+
+#[test]
+fn a_local_datagram_takes_the_same_path_as_a_forwarded_one() {
+    // Sent from here to the same place: cut at the same points by the same routine.
+    let (stack, _ifp, sink) = forward_setup();
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let r = crate::inet::ip::ip_output(
+        &mut stack.ctx(),
+        &crate::inet::ip::OutPkt {
+            src: None,
+            dst,
+            proto: 17,
+            ttl: 64,
+            tos: 0,
+            df: false,
+            payload: &[1u8; 1200],
+            offload: Default::default(),
+        },
+    );
+    assert_eq!(r, Ok(()));
+    assert_eq!(forwarded(&sink), vec![(0x2000, 552), (0x2000 | 69, 552), (138, 96)]);
+    // With DF, the sender hears EMSGSIZE instead of an ICMP error.
+    let r = crate::inet::ip::ip_output(
+        &mut stack.ctx(),
+        &crate::inet::ip::OutPkt {
+            src: None,
+            dst,
+            proto: 17,
+            ttl: 64,
+            tos: 0,
+            df: true,
+            payload: &[1u8; 1200],
+            offload: Default::default(),
+        },
+    );
+    assert_eq!(r, Err(libc::EMSGSIZE));
+}
+
+#[test]
+fn a_merged_segment_forwarded_onto_a_smaller_mtu_is_cut_to_fit_it() {
+    use pktbox_drivers::{Csum, Gso};
+    let (stack, ifp, sink) = forward_setup();
+    let dst = Ipv4Addr::new(192, 168, 5, 5);
+    let f = ether(MAC, 0x0800, &tcp_partial(HIM, dst, 5000));
+    let meta = FrameMeta {
+        csum: Csum::Partial { start: 34, offset: 16 },
+        gso: Gso::Tcp4 { size: 1448 },
+    };
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, meta));
+    let segs = forwarded(&sink);
+    // 576 - 40 bytes of headers: 536 bytes a segment, never fragments.
+    assert_eq!(segs.len(), 10);
+    assert!(segs.iter().all(|&(off, len)| off == 0 && len <= 556));
+    assert_eq!(segs.iter().map(|&(_, l)| l - 20).sum::<usize>(), 5000);
+    for f in sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| f[14 + 16..14 + 20] == [192, 168, 5, 5])
+    {
+        assert_eq!(crate::inet::tcp::output::tcp_cksum(HIM.into(), dst.into(), &f[34..]), 0);
+    }
+    assert_eq!(stack.ctx().inet.stat.forward, 1);
 }

@@ -4,18 +4,17 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use pktbox_drivers::{ifcap, Csum, FrameMeta, Gso};
-use pnet_packet::ethernet::EtherTypes;
 
 use crate::conf::Ctx;
 use crate::inet::cksum::{cksum, update};
 use crate::inet::in_offload::{in_undefer_cksum, tcp4_segment};
 use crate::inet::{icmp, raw, reass};
-use crate::msg::iff;
-use crate::net::arp::{arpresolve, Resolved};
-use crate::net::ether::{ether_send, ether_send_slice, ETHER_HDR_LEN};
-use crate::net::ifnet::{inc, Ifnet};
+use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::net::route::{rtf, Gateway};
 use crate::sys::domain::{protox, PrInput};
+use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
+
+pub use crate::net::if_loop::{loopback_drain, looutput, LOOPQ_MAX};
 
 pub const IPVERSION: u8 = 4;
 pub const IP_HDR_LEN: usize = 20;
@@ -150,15 +149,15 @@ fn options_ok(opts: &[u8]) -> bool {
     true
 }
 
-/// Whether the offload metadata of a received datagram at `buf[off..]` with header length
-/// `hlen` fits it: a partial checksum lies inside it, a super-frame is one TCP segment
-/// whose checksum is left partial at the TCP header.
-fn rx_meta_ok(buf: &[u8], off: usize, hlen: usize, meta: &FrameMeta) -> bool {
+/// Whether the offload metadata of a received datagram `pkt` with header length `hlen`
+/// fits it (offsets from the IP header): a partial checksum lies inside it, a super-frame
+/// is one TCP segment whose checksum is left partial at the TCP header.
+fn rx_meta_ok(pkt: &[u8], hlen: usize, meta: &FrameMeta) -> bool {
     match meta.gso {
         Gso::None => {}
         Gso::Tcp4 { size } => {
-            let ip = Ip(&buf[off..]);
-            let at_tcp = matches!(meta.csum, Csum::Partial { start, offset: 16 } if usize::from(start) == off + hlen);
+            let ip = Ip(pkt);
+            let at_tcp = matches!(meta.csum, Csum::Partial { start, offset: 16 } if usize::from(start) == hlen);
             if ip.proto() != IPPROTO_TCP || ip.is_fragment() || size == 0 || !at_tcp {
                 return false;
             }
@@ -166,17 +165,18 @@ fn rx_meta_ok(buf: &[u8], off: usize, hlen: usize, meta: &FrameMeta) -> bool {
         Gso::Tcp6 { .. } => return false,
     }
     match meta.csum {
-        Csum::Partial { start, offset } => usize::from(start) + usize::from(offset) + 2 <= buf.len(),
+        Csum::Partial { start, offset } => usize::from(start) + usize::from(offset) + 2 <= pkt.len(),
         _ => true,
     }
 }
 
-/// Input of one IPv4 packet at `buf[off..]`, under the stack context. The bytes before
-/// `off` (the Ethernet header, when there is one) may be rewritten to forward in place.
-/// `meta` comes from the driver (FrameMeta::PLAIN for anything else).
-pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2bcast: bool, meta: FrameMeta) {
+/// Input of one IPv4 packet (the mbuf starts at its header), under the stack context.
+/// The room in front of it (where the link header was) lets it be forwarded in place.
+/// The mbuf's metadata comes from the driver (plain for anything else).
+pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
     ctx.inet.stat.total += 1;
-    let pkt = &buf[off..];
+    let meta = m.meta();
+    let pkt = m.as_slice();
     if pkt.len() < IP_HDR_LEN {
         ctx.inet.stat.toosmall += 1;
         return;
@@ -204,7 +204,7 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
         ctx.inet.stat.tooshort += 1;
         return;
     }
-    if !meta.is_plain() && !rx_meta_ok(&buf[..off + total], off, hlen, &meta) {
+    if !meta.is_plain() && !rx_meta_ok(&pkt[..total], hlen, &meta) {
         inc(&ifp.stats.ierrors);
         return;
     }
@@ -212,7 +212,7 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
     // host that sent it left it partial (it never crossed a wire).
     let csum_ok = match meta.csum {
         Csum::Valid => true,
-        Csum::Partial { start, .. } => usize::from(start) == off + hlen,
+        Csum::Partial { start, .. } => usize::from(start) == hlen,
         Csum::None => false,
     };
     let (src, dst) = (ip.src(), ip.dst());
@@ -226,19 +226,22 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
         return;
     }
     // Drop link-level padding.
-    let end = off + total;
+    m.truncate(total);
+    let l2bcast = m.flags & (M_BCAST | M_MCAST) != 0;
+    let pkt = m.as_slice();
+    let ip = Ip(pkt);
     match in_local(ctx, dst, ifp.index) {
         Some(bcast) => {
             let bcast = bcast || l2bcast;
             if ip.is_fragment() {
                 ctx.inet.stat.fragments += 1;
-                let Some(whole) = reass::ip_reass(ctx, &buf[off..end]) else {
+                let Some(whole) = reass::ip_reass(ctx, pkt) else {
                     return;
                 };
                 ctx.inet.stat.reassembled += 1;
                 deliver(ctx, ifp, &whole, bcast, false);
             } else {
-                deliver(ctx, ifp, &buf[off..end], bcast, csum_ok);
+                deliver(ctx, ifp, pkt, bcast, csum_ok);
             }
         }
         None => {
@@ -246,7 +249,7 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, buf: &mut [u8], off: usize, l2b
                 ctx.inet.stat.cantforward += 1;
                 return;
             }
-            ip_forward(ctx, ifp, &mut buf[..end], off, meta);
+            ip_forward(ctx, ifp, m);
         }
     }
 }
@@ -282,12 +285,53 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bo
     }
 }
 
-/// Forwards the packet at `buf[off..]` (RFC 1812): TTL, route, MTU, then straight out of
-/// the same buffer with a new Ethernet header. Offloads left to do (`meta`) go on to an
-/// interface that can do them, or are done here.
-fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mut meta: FrameMeta) {
+/// What the routing table says about a destination, for output and forwarding: the one
+/// place IPv4 looks routes up (counting the use).
+#[derive(Debug, Clone, Copy)]
+pub struct InRoute {
+    pub flags: u32,
+    /// The gateway, or the destination itself on a link route.
+    pub nexthop: Ipv4Addr,
+    pub ifindex: u16,
+    /// The route's source address (unspecified: the interface's).
+    pub ifa: Ipv4Addr,
+    /// Path MTU, 0 for the interface's.
+    pub mtu: u32,
+}
+
+pub fn in_rtlookup(ctx: &mut Ctx, dst: Ipv4Addr) -> Option<InRoute> {
+    let rt = ctx.rt.inet.lookup_mut(dst)?;
+    rt.use_count += 1;
+    let nexthop = match rt.gateway {
+        Gateway::Inet(g) => g,
+        Gateway::Link(_) => dst,
+    };
+    Some(InRoute {
+        flags: rt.flags,
+        nexthop,
+        ifindex: rt.ifindex,
+        ifa: rt.ifa,
+        mtu: rt.mtu,
+    })
+}
+
+/// The interface a datagram leaves by, its next hop, and the MTU on the way.
+pub struct NextHop {
+    pub ifp: Arc<Ifnet>,
+    pub nexthop: Ipv4Addr,
+    pub mtu: usize,
+}
+
+/// The MTU of a route out of `ifp` (its own, or lower when the route has one).
+fn path_mtu(ifp: &Ifnet, rtmtu: u32) -> usize {
+    (if rtmtu != 0 { rtmtu.min(ifp.mtu()) } else { ifp.mtu() }) as usize
+}
+
+/// Forwards the datagram in `m` (RFC 1812): checks, TTL, route, redirect, then out
+/// through `ip_output` as any other datagram (IP_FORWARDING: the header is kept).
+fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     let (ttl, dst, src) = {
-        let ip = Ip(&buf[off..]);
+        let ip = Ip(m.as_slice());
         (ip.ttl(), ip.dst(), ip.src())
     };
     if src.is_unspecified() || dst.is_unspecified() || src.is_loopback() || dst.is_loopback() {
@@ -296,11 +340,10 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mu
     }
     if ttl <= 1 {
         ctx.inet.stat.cantforward += 1;
-        let pkt = buf[off..].to_vec();
         icmp::icmp_error(
             ctx,
             Some(ifp_in),
-            &pkt,
+            m.as_slice(),
             icmp::ICMP_TIMXCEED,
             icmp::TIMXCEED_INTRANS,
             0,
@@ -308,25 +351,29 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mu
         );
         return;
     }
-    let Some(rt) = ctx.rt.inet.lookup_mut(dst) else {
+    let Some(rt) = in_rtlookup(ctx, dst) else {
         ctx.inet.stat.noroute += 1;
         ctx.inet.stat.cantforward += 1;
-        let pkt = buf[off..].to_vec();
-        icmp::icmp_error(ctx, Some(ifp_in), &pkt, icmp::ICMP_UNREACH, icmp::UNREACH_NET, 0, false);
-        return;
-    };
-    rt.use_count += 1;
-    let (flags, gw, ifindex, rtmtu) = (rt.flags, rt.gateway, rt.ifindex, rt.mtu);
-    if flags & rtf::BLACKHOLE != 0 {
-        return;
-    }
-    if flags & rtf::REJECT != 0 {
-        ctx.inet.stat.cantforward += 1;
-        let pkt = buf[off..].to_vec();
         icmp::icmp_error(
             ctx,
             Some(ifp_in),
-            &pkt,
+            m.as_slice(),
+            icmp::ICMP_UNREACH,
+            icmp::UNREACH_NET,
+            0,
+            false,
+        );
+        return;
+    };
+    if rt.flags & rtf::BLACKHOLE != 0 {
+        return;
+    }
+    if rt.flags & rtf::REJECT != 0 {
+        ctx.inet.stat.cantforward += 1;
+        icmp::icmp_error(
+            ctx,
+            Some(ifp_in),
+            m.as_slice(),
             icmp::ICMP_UNREACH,
             icmp::UNREACH_HOST,
             0,
@@ -334,13 +381,13 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mu
         );
         return;
     }
-    let Some(ifp) = ctx.ifnet_by_index(ifindex).cloned() else {
+    let Some(ifp) = ctx.ifnet_by_index(rt.ifindex).cloned() else {
         ctx.inet.stat.cantforward += 1;
         return;
     };
     // TTL down by one, checksum patched (RFC 1624).
     {
-        let h = &mut buf[off..];
+        let h = m.as_mut_slice();
         let old = u16::from_be_bytes([h[8], h[9]]);
         h[8] -= 1;
         let new = u16::from_be_bytes([h[8], h[9]]);
@@ -349,107 +396,45 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, buf: &mut [u8], off: usize, mu
     }
     if ifp.index == ifp_in.index && ctx.inet.redirect {
         // A better first hop is on the sender's own link: tell it (RFC 792 redirect).
-        let pkt = buf[off..].to_vec();
-        let gw_addr = match gw {
-            Gateway::Inet(g) => g,
-            Gateway::Link(_) => dst,
-        };
-        icmp::icmp_redirect(ctx, ifp_in, &pkt, gw_addr);
+        icmp::icmp_redirect(ctx, ifp_in, m.as_slice(), rt.nexthop);
     }
-    let nexthop = match gw {
-        Gateway::Inet(g) => g,
-        Gateway::Link(_) => dst,
-    };
-    let mtu = if rtmtu != 0 { rtmtu.min(ifp.mtu()) } else { ifp.mtu() } as usize;
-    let len = buf.len() - off;
-    if !meta.is_plain() {
-        // The offsets in `meta` count from the frame's start, which is ETHER_HDR_LEN
-        // before the IP header here (ether_input) and in what goes out.
-        let out_ok =
-            off == ETHER_HDR_LEN && ifp.if_type != crate::msg::IFT_LOOP && offload_fits(&ifp, &buf[off..], &meta, mtu);
-        if !out_ok {
-            if let Gso::Tcp4 { size } = meta.gso {
-                // Cut here: segments of the same size, or smaller to fit this link.
-                let mss = usize::from(size).min(mtu.saturating_sub(tcp_hdrs(&buf[off..])));
-                ctx.inet.stat.forward += 1;
-                let pkt = buf[off..].to_vec();
-                let mut frames = Vec::new();
-                tcp4_segment(&pkt, mss, |f| frames.push(f));
-                for mut f in frames {
-                    let Ok(Some(mac)) = ether_dst(ctx, &ifp, nexthop, &f[ETHER_HDR_LEN..]) else {
-                        continue;
-                    };
-                    let _ = ether_send(&ifp, mac, EtherTypes::Ipv4, &mut f);
-                }
-                return;
-            }
-            if off >= ETHER_HDR_LEN {
-                in_undefer_cksum(&mut buf[off - ETHER_HDR_LEN..], &meta);
-            }
-            meta = FrameMeta::PLAIN;
-        }
-    }
-    if len > mtu && meta.gso == Gso::None {
-        let pkt = buf[off..].to_vec();
-        if Ip(&pkt).off() & IP_DF != 0 {
-            ctx.inet.stat.cantfrag += 1;
-            ctx.inet.stat.cantforward += 1;
-            icmp::icmp_error(
-                ctx,
-                Some(ifp_in),
-                &pkt,
-                icmp::ICMP_UNREACH,
-                icmp::UNREACH_NEEDFRAG,
-                mtu as u16,
-                false,
-            );
-            return;
-        }
-        // A fragment that cannot be cut again (see fragment_and_send) is not forwarded.
-        if fragment_and_send(ctx, &ifp, nexthop, &pkt, mtu) == Err(libc::EMSGSIZE) {
-            ctx.inet.stat.cantforward += 1;
-        } else {
-            ctx.inet.stat.forward += 1;
-        }
-        return;
-    }
-    ctx.inet.stat.forward += 1;
     if ifp.if_type == crate::msg::IFT_LOOP {
+        // A route to a loopback interface that is not for us: it ends here.
+        ctx.inet.stat.forward += 1;
         return;
     }
-    if !meta.is_plain() {
-        // A held packet would go out plain: offloads only to a known neighbour.
-        if let Some(mac) = crate::net::arp::arplookup(ctx, &ifp, nexthop) {
-            let _ = ether_send_slice(&ifp, mac, EtherTypes::Ipv4, &mut buf[off - ETHER_HDR_LEN..], &meta);
-            return;
+    let mtu = path_mtu(&ifp, rt.mtu);
+    // What an ICMP error about the datagram would quote (the header and 8 bytes), kept
+    // in case it cannot go on for its size (NetBSD's `mcopy`, on the stack here).
+    let mut quote = [0u8; 60 + icmp::RETURNDATABYTES];
+    let qlen = if m.len() > mtu {
+        let n = (Ip(m.as_slice()).hlen() + icmp::RETURNDATABYTES).min(m.len());
+        quote[..n].copy_from_slice(&m.as_slice()[..n]);
+        n
+    } else {
+        0
+    };
+    let nh = NextHop {
+        ifp,
+        nexthop: rt.nexthop,
+        mtu,
+    };
+    match ip_output_m(ctx, m, &nh, IP_FORWARDING) {
+        Ok(()) => ctx.inet.stat.forward += 1,
+        Err(e) => {
+            ctx.inet.stat.cantforward += 1;
+            if e == libc::EMSGSIZE && qlen > 0 && Ip(&quote[..qlen]).off() & IP_DF != 0 {
+                icmp::icmp_error(
+                    ctx,
+                    Some(ifp_in),
+                    &quote[..qlen],
+                    icmp::ICMP_UNREACH,
+                    icmp::UNREACH_NEEDFRAG,
+                    mtu as u16,
+                    false,
+                );
+            }
         }
-        if let Gso::Tcp4 { size } = meta.gso {
-            let pkt = buf[off..].to_vec();
-            tcp4_segment(&pkt, usize::from(size), |mut f| {
-                if let Ok(Some(mac)) = ether_dst(ctx, &ifp, nexthop, &f[ETHER_HDR_LEN..]) {
-                    let _ = ether_send(&ifp, mac, EtherTypes::Ipv4, &mut f);
-                }
-            });
-            return;
-        }
-        in_undefer_cksum(&mut buf[off - ETHER_HDR_LEN..], &meta);
-    }
-    match ether_dst(ctx, &ifp, nexthop, &buf[off..]).ok().flatten() {
-        Some(mac) if off >= ETHER_HDR_LEN => {
-            let _ = ether_send_slice(
-                &ifp,
-                mac,
-                EtherTypes::Ipv4,
-                &mut buf[off - ETHER_HDR_LEN..],
-                &FrameMeta::PLAIN,
-            );
-        }
-        Some(mac) => {
-            let mut v = vec![0u8; ETHER_HDR_LEN];
-            v.extend_from_slice(&buf[off..]);
-            let _ = ether_send(&ifp, mac, EtherTypes::Ipv4, &mut v);
-        }
-        None => {}
     }
 }
 
@@ -482,33 +467,6 @@ fn offload_fits(ifp: &Ifnet, pkt: &[u8], meta: &FrameMeta, mtu: usize) -> bool {
     caps & need == need
 }
 
-/// The Ethernet destination for an IP packet to `nexthop` on `ifp`: broadcast for a
-/// broadcast address, otherwise by ARP (which may hold the packet and answer None).
-/// EHOSTDOWN when ARP gave up on `nexthop` recently (NetBSD's arpresolve).
-fn ether_dst(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8]) -> Result<Option<[u8; 6]>, i32> {
-    let bcast = nexthop.is_broadcast()
-        || ctx
-            .inet
-            .addrs
-            .iter()
-            .any(|ia| ia.ifindex == ifp.index && ia.broadcast == Some(nexthop));
-    if bcast {
-        return Ok(Some(crate::net::ether::BROADCAST));
-    }
-    if nexthop.is_multicast() {
-        let o = nexthop.octets();
-        return Ok(Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]));
-    }
-    if ifp.flags() & iff::NOARP != 0 {
-        return Ok(None);
-    }
-    match arpresolve(ctx, ifp, nexthop, pkt) {
-        Resolved::Now(m) => Ok(Some(m)),
-        Resolved::Held => Ok(None),
-        Resolved::Down => Err(libc::EHOSTDOWN),
-    }
-}
-
 /// The source address for a datagram to `dst`: that of the route's interface.
 pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     if dst.is_broadcast() {
@@ -531,52 +489,6 @@ pub fn source_for(ctx: &Ctx, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         .iter()
         .find(|ia| ia.ifindex == rt.ifindex)
         .map(|ia| ia.addr)
-}
-
-/// Datagrams waiting to go around through lo0.
-pub const LOOPQ_MAX: usize = 4096;
-
-/// Delivers what was sent to our own addresses (see `sys::CtxGuard`).
-pub fn loopback_drain(ctx: &mut Ctx) {
-    while let Some(mut pkt) = ctx.inet.loopq.pop_front() {
-        let Some(lo) = ctx.ifnets.iter().find(|i| i.if_type == crate::msg::IFT_LOOP).cloned() else {
-            ctx.inet.loopq.clear();
-            return;
-        };
-        ip_input(ctx, &lo, &mut pkt, ETHER_HDR_LEN, false, FrameMeta::PLAIN);
-    }
-}
-
-/// Output on loopback (`looutput`): `pkt` is an IPv4 datagram after ETHER_HDR_LEN bytes of
-/// room. Counts it on lo0, shows it to lo0's captures, and queues it for `loopback_drain`.
-pub fn looutput(ctx: &mut Ctx, mut pkt: Vec<u8>) -> Result<(), i32> {
-    let lo = ctx
-        .ifnets
-        .iter()
-        .find(|i| i.if_type == crate::msg::IFT_LOOP && i.is_up())
-        .cloned()
-        .ok_or(libc::ENETUNREACH)?;
-    let total = pkt.len().saturating_sub(ETHER_HDR_LEN);
-    inc(&lo.stats.opackets);
-    lo.stats
-        .obytes
-        .fetch_add(total as u64, std::sync::atomic::Ordering::Relaxed);
-    lo.count_in(total);
-    if ctx.inet.loopq.len() >= LOOPQ_MAX {
-        ctx.inet.stat.odropped += 1;
-        inc(&lo.stats.iqdrops);
-        return Err(libc::ENOBUFS);
-    }
-    // Loopback's link header for a capture (DLT_NULL): the address family, in host order,
-    // in the room the Ethernet header would take.
-    if let Some(af) = pkt.get_mut(ETHER_HDR_LEN - 4..ETHER_HDR_LEN) {
-        af.copy_from_slice(&(libc::AF_INET as u32).to_ne_bytes());
-    }
-    if let Some(framed) = pkt.get(ETHER_HDR_LEN - 4..) {
-        lo.bpf.tap(framed, crate::net::bpf::Dir::Out);
-    }
-    ctx.inet.loopq.push_back(pkt);
-    Ok(())
 }
 
 /// A locally originated datagram.
@@ -604,8 +516,12 @@ pub struct OutOffload {
     pub tso: u16,
 }
 
-/// Sends a datagram: route, source address, loopback for our own addresses, fragmentation
-/// by the path MTU, ARP. Returns an errno on failure.
+/// ip_output's flags.
+/// A forwarded datagram: its header is kept as it came (but the TTL), it is never for us.
+pub const IP_FORWARDING: u32 = 0x1;
+
+/// Sends a locally made datagram: route, source address, header, then `ip_output_m`.
+/// Returns an errno on failure.
 pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
     ctx.inet.stat.localout += 1;
     let total = IP_HDR_LEN + p.payload.len();
@@ -614,7 +530,7 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
         return Err(libc::EMSGSIZE);
     }
     // Where it goes: the interface and next hop.
-    let (ifp, nexthop, src_default, mtu) = if p.dst.is_broadcast() {
+    let (nh, src_default) = if p.dst.is_broadcast() {
         let ifp = p
             .src
             .and_then(|s| ctx.inet.addrs.iter().find(|ia| ia.addr == s))
@@ -628,10 +544,17 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
             .iter()
             .find(|ia| ia.ifindex == ifp.index)
             .map(|ia| ia.addr);
-        let mtu = ifp.mtu();
-        (ifp, p.dst, src, mtu)
+        let mtu = ifp.mtu() as usize;
+        (
+            NextHop {
+                ifp,
+                nexthop: p.dst,
+                mtu,
+            },
+            src,
+        )
     } else {
-        let Some(rt) = ctx.rt.inet.lookup_mut(p.dst) else {
+        let Some(rt) = in_rtlookup(ctx, p.dst) else {
             ctx.inet.stat.noroute += 1;
             let miss = crate::msg::RtMsg {
                 dst: Some(p.dst.into()),
@@ -640,126 +563,134 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
             ctx.rtsock.broadcast(&crate::msg::Msg::RtMiss(miss));
             return Err(libc::ENETUNREACH);
         };
-        rt.use_count += 1;
         if rt.flags & rtf::BLACKHOLE != 0 {
             return Ok(());
         }
         if rt.flags & rtf::REJECT != 0 {
             return Err(libc::EHOSTUNREACH);
         }
-        let nexthop = match rt.gateway {
-            Gateway::Inet(g) => g,
-            Gateway::Link(_) => p.dst,
-        };
-        let (ifindex, ifa, rtmtu) = (rt.ifindex, rt.ifa, rt.mtu);
-        let ifp = ctx.ifnet_by_index(ifindex).cloned().ok_or(libc::ENETUNREACH)?;
-        let mtu = if rtmtu != 0 { rtmtu.min(ifp.mtu()) } else { ifp.mtu() };
-        (ifp, nexthop, Some(ifa).filter(|a| !a.is_unspecified()), mtu)
+        let ifp = ctx.ifnet_by_index(rt.ifindex).cloned().ok_or(libc::ENETUNREACH)?;
+        let mtu = path_mtu(&ifp, rt.mtu);
+        (
+            NextHop {
+                ifp,
+                nexthop: rt.nexthop,
+                mtu,
+            },
+            Some(rt.ifa).filter(|a| !a.is_unspecified()),
+        )
     };
     let src = p.src.or(src_default).unwrap_or(Ipv4Addr::UNSPECIFIED);
-    if !ifp.is_up() {
+    if !nh.ifp.is_up() {
         return Err(libc::ENETDOWN);
     }
     let id = ctx.inet.ip_id.next_id();
     let off = if p.df { IP_DF } else { 0 };
-    let mut pkt = vec![0u8; ETHER_HDR_LEN + total];
-    write_header(
-        &mut pkt[ETHER_HDR_LEN..ETHER_HDR_LEN + IP_HDR_LEN],
-        p.tos,
-        total,
-        id,
-        off,
-        p.ttl,
-        p.proto,
-        src,
-        p.dst,
-    );
-    pkt[ETHER_HDR_LEN + IP_HDR_LEN..].copy_from_slice(p.payload);
-    let mut meta = FrameMeta::PLAIN;
+    let mut m = Mbuf::with_capacity(total);
+    write_header(m.extend(IP_HDR_LEN), p.tos, total, id, off, p.ttl, p.proto, src, p.dst);
+    m.append(p.payload);
+    m.set_network_header();
     if let Some(at) = p.offload.csum_at {
-        let start = (ETHER_HDR_LEN + IP_HDR_LEN) as u16;
-        meta.csum = Csum::Partial { start, offset: at };
-        if p.offload.tso != 0
-            && p.proto == IPPROTO_TCP
-            && total - tcp_hdrs(&pkt[ETHER_HDR_LEN..]) > usize::from(p.offload.tso)
-        {
+        let mut meta = FrameMeta::PLAIN;
+        meta.csum = Csum::Partial {
+            start: IP_HDR_LEN as u16,
+            offset: at,
+        };
+        if p.offload.tso != 0 && p.proto == IPPROTO_TCP && total - tcp_hdrs(m.as_slice()) > usize::from(p.offload.tso) {
             meta.gso = Gso::Tcp4 { size: p.offload.tso };
         }
+        m.set_meta(meta);
     }
-    // To one of our own addresses: around through lo0.
-    let local = ctx.inet.addrs.iter().any(|ia| ia.addr == p.dst) || p.dst.is_loopback();
-    if !meta.is_plain() {
-        let fast = !local
-            && ifp.if_type != crate::msg::IFT_LOOP
-            && offload_fits(&ifp, &pkt[ETHER_HDR_LEN..], &meta, mtu as usize);
-        if fast {
-            if let Some(mac) = crate::net::arp::arplookup(ctx, &ifp, nexthop) {
-                return ether_send_slice(&ifp, mac, EtherTypes::Ipv4, &mut pkt, &meta).inspect_err(|_| {
-                    ctx.inet.stat.odropped += 1;
-                });
-            }
-        }
-        // Done here instead: the checksum, then cut into segments sent one by one.
-        in_undefer_cksum(&mut pkt, &meta);
-        if let Gso::Tcp4 { size } = meta.gso {
-            if !local && ifp.if_type != crate::msg::IFT_LOOP {
-                let mut r = Ok(());
-                let mut frames = Vec::new();
-                tcp4_segment(&pkt[ETHER_HDR_LEN..], usize::from(size), |f| frames.push(f));
-                for mut f in frames {
-                    let e = send_resolved(ctx, &ifp, nexthop, p.dst, &mut f, mtu, p.df);
-                    if r.is_ok() {
-                        r = e;
-                    }
-                }
-                return r;
-            }
-        }
-    }
-    if local || ifp.if_type == crate::msg::IFT_LOOP {
-        return looutput(ctx, pkt);
-    }
-    send_resolved(ctx, &ifp, nexthop, p.dst, &mut pkt, mtu, p.df)
+    ip_output_m(ctx, m, &nh, 0)
 }
 
-/// The end of ip_output for a plain datagram behind ETHER_HDR_LEN bytes of room in `pkt`:
-/// fragments when it is above `mtu`, resolves the next hop, sends.
-fn send_resolved(
+/// The loopback interface local traffic goes around through.
+fn lo_ifp(ctx: &Ctx) -> Option<Arc<Ifnet>> {
+    ctx.ifnets
+        .iter()
+        .find(|i| i.if_type == crate::msg::IFT_LOOP && i.is_up())
+        .cloned()
+}
+
+/// IPv4 output, the one path of every datagram that leaves: made here (`ip_output`) or
+/// forwarded (`ip_forward`, with IP_FORWARDING). In order: the packet filter and IPsec
+/// (their call point is marked below), our own addresses around through lo0, the
+/// offloads the interface can finish or the software does instead (checksum, TSO cut),
+/// fragmentation to the MTU, and the interface's `if_output` to the next hop.
+pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Result<(), i32> {
+    let dst = Ip(m.as_slice()).dst();
+    // ---- Call point for `pfil_run_hooks(PFIL_OUT)` and IPsec's output policy: both come
+    // here, for locally made and forwarded datagrams alike, before anything below looks
+    // at the packet's final shape. (None exists yet.) ----
+
+    // To one of our own addresses: around through lo0, whole (no MTU on the way).
+    let local = flags & IP_FORWARDING == 0 && (dst.is_loopback() || ctx.inet.addrs.iter().any(|ia| ia.addr == dst));
+    if local || nh.ifp.if_type == crate::msg::IFT_LOOP {
+        let lo = if local {
+            lo_ifp(ctx).ok_or(libc::ENETUNREACH)?
+        } else {
+            nh.ifp.clone()
+        };
+        let meta = m.meta();
+        in_undefer_cksum(m.as_mut_slice(), &meta);
+        m.set_meta(FrameMeta::PLAIN);
+        return (lo.if_output)(ctx, &lo, m, Dst::Ip(dst.into()));
+    }
+    let ifp = &nh.ifp;
+    let meta = m.meta();
+    if !meta.is_plain() {
+        if offload_fits(ifp, m.as_slice(), &meta, nh.mtu) {
+            return if_output_v4(ctx, ifp, m, nh.nexthop, dst);
+        }
+        // Done here instead: a super-frame cut into segments of its size, or smaller to
+        // fit this link (each with its checksums done), or the checksum alone.
+        m.set_meta(FrameMeta::PLAIN);
+        if let Gso::Tcp4 { size } = meta.gso {
+            let mss = usize::from(size).min(nh.mtu.saturating_sub(tcp_hdrs(m.as_slice())));
+            let mut r = Ok(());
+            tcp4_segment(m.as_slice(), mss, |seg| {
+                let e = if_output_v4(ctx, ifp, seg, nh.nexthop, dst);
+                if r.is_ok() {
+                    r = e;
+                }
+            });
+            return r;
+        }
+        in_undefer_cksum(m.as_mut_slice(), &meta);
+    }
+    if m.len() > nh.mtu {
+        if Ip(m.as_slice()).off() & IP_DF != 0 {
+            ctx.inet.stat.cantfrag += 1;
+            return Err(libc::EMSGSIZE);
+        }
+        return ip_fragment(ctx, ifp, nh.nexthop, dst, m.as_slice(), nh.mtu);
+    }
+    if_output_v4(ctx, ifp, m, nh.nexthop, dst)
+}
+
+/// The interface's `if_output` to an IPv4 next hop; when ARP gave up on a gateway, its
+/// destinations are unreachable (a host on the link that does not answer is down).
+fn if_output_v4(ctx: &mut Ctx, ifp: &Ifnet, m: Mbuf, nexthop: Ipv4Addr, dst: Ipv4Addr) -> Result<(), i32> {
+    (ifp.if_output)(ctx, ifp, m, Dst::Ip(nexthop.into())).map_err(|e| match e {
+        libc::EHOSTDOWN if nexthop != dst => libc::EHOSTUNREACH,
+        libc::EHOSTDOWN => e,
+        // The driver would not take it.
+        _ => {
+            ctx.inet.stat.odropped += 1;
+            e
+        }
+    })
+}
+
+/// Splits a datagram into fragments that fit `mtu` and sends each (RFC 791 3.2).
+fn ip_fragment(
     ctx: &mut Ctx,
     ifp: &Ifnet,
     nexthop: Ipv4Addr,
     dst: Ipv4Addr,
-    pkt: &mut Vec<u8>,
-    mtu: u32,
-    df: bool,
+    pkt: &[u8],
+    mtu: usize,
 ) -> Result<(), i32> {
-    let total = pkt.len() - ETHER_HDR_LEN;
-    if total > mtu as usize {
-        if df {
-            ctx.inet.stat.cantfrag += 1;
-            return Err(libc::EMSGSIZE);
-        }
-        return fragment_and_send(ctx, ifp, nexthop, &pkt[ETHER_HDR_LEN..], mtu as usize);
-    }
-    // A gateway that does not answer ARP makes its destinations unreachable; a host on the
-    // link that does not answer is down (sendto: Host is down).
-    let resolved = ether_dst(ctx, ifp, nexthop, &pkt[ETHER_HDR_LEN..]).map_err(|e| {
-        if nexthop != dst {
-            libc::EHOSTUNREACH
-        } else {
-            e
-        }
-    })?;
-    match resolved {
-        Some(mac) => ether_send(ifp, mac, EtherTypes::Ipv4, pkt).inspect_err(|_| {
-            ctx.inet.stat.odropped += 1;
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Splits a datagram into fragments that fit `mtu` and sends each (RFC 791 3.2).
-fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], mtu: usize) -> Result<(), i32> {
     let ip = Ip(pkt);
     let hlen = ip.hlen();
     let data = &pkt[hlen..ip.total_len().min(pkt.len())];
@@ -786,19 +717,18 @@ fn fragment_and_send(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, pkt: &[u8], 
         let off8 = ((base + start) / 8) as u16 & IP_OFFMASK;
         let off = off8 | if last { more } else { IP_MF };
         let flen = hlen + end - start;
-        let mut f = vec![0u8; ETHER_HDR_LEN + flen];
-        let h = &mut f[ETHER_HDR_LEN..];
-        h[..hlen].copy_from_slice(&pkt[..hlen]);
+        let mut f = Mbuf::with_capacity(flen);
+        f.append(&pkt[..hlen]);
+        f.append(&data[start..end]);
+        let h = &mut f.as_mut_slice()[..hlen];
         h[2..4].copy_from_slice(&(flen as u16).to_be_bytes());
         h[6..8].copy_from_slice(&off.to_be_bytes());
         h[10..12].copy_from_slice(&[0, 0]);
-        let c = cksum(&h[..hlen]);
+        let c = cksum(h);
         h[10..12].copy_from_slice(&c.to_be_bytes());
-        h[hlen..].copy_from_slice(&data[start..end]);
+        f.set_network_header();
         ctx.inet.stat.ofragments += 1;
-        if let Some(mac) = ether_dst(ctx, ifp, nexthop, &f[ETHER_HDR_LEN..])? {
-            ether_send(ifp, mac, EtherTypes::Ipv4, &mut f)?;
-        }
+        if_output_v4(ctx, ifp, f, nexthop, dst)?;
         start = end;
     }
     Ok(())

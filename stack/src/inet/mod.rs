@@ -150,7 +150,7 @@ pub struct InState {
     pub udp: Vec<udp::UdpPcb>,
     pub tcp: tcp::TcpState,
     /// Datagrams to our own addresses, delivered once the sender is done.
-    pub loopq: std::collections::VecDeque<Vec<u8>>,
+    pub loopq: std::collections::VecDeque<crate::sys::mbuf::Mbuf>,
     pub udpstat: UdpStats,
     /// net.inet.ip.anonportmin / anonportmax: the ephemeral port range.
     pub anonportmin: u16,

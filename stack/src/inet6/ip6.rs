@@ -6,8 +6,6 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use pnet_packet::ethernet::EtherType;
-
 use crate::conf::Ctx;
 use crate::inet::inpcb::TransIn;
 use crate::inet::raw::rip6_input;
@@ -15,13 +13,12 @@ use crate::inet::tcp::input::tcp_input_af;
 use crate::inet::udp::udp_input_af;
 use crate::inet6::{frag6, icmp6, in6f, nd6};
 use crate::msg::IFT_LOOP;
-use crate::net::ether::ether_output;
-use crate::net::ifnet::{inc, Ifnet};
+use crate::net::ifnet::{inc, Dst, Ifnet};
+use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
 use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
 
-pub const ETHERTYPE_IPV6: EtherType = EtherType(0x86dd);
 /// Packets waiting on lo0 at most.
 const LOOPQ_MAX: usize = 256;
 /// Largest IPv6 packet without a jumbo payload option.
@@ -478,23 +475,21 @@ pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
     Ok(())
 }
 
-/// The link step: lo0 queues the packet for input; a multicast goes to its mapped
-/// Ethernet address; a unicast waits for neighbor resolution.
+/// The link step: lo0 queues the packet for input; other interfaces take it through
+/// their `if_output` (Ethernet's maps a multicast destination to its group address and
+/// resolves a unicast next hop by neighbor discovery).
 pub fn ip6_send(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, pkt: Vec<u8>) -> Result<(), i32> {
     if ifp.if_type == IFT_LOOP {
         return looutput6(ctx, ifp, pkt);
     }
+    let mut nh = *nexthop;
     if let Ok(p) = Ipv6Packet::new_checked(&pkt[..]) {
-        let d = p.dst();
-        if d.is_multicast() {
-            return ether_output(ifp, a6::multicast_mac(&d), ETHERTYPE_IPV6, &pkt);
+        if p.dst().is_multicast() {
+            nh = p.dst();
         }
     }
-    match nd6::nd6_resolve(ctx, ifp, nexthop, pkt) {
-        nd6::Resolved::Now(mac, pkt) => ether_output(ifp, mac, ETHERTYPE_IPV6, &pkt),
-        nd6::Resolved::Held => Ok(()),
-        nd6::Resolved::Down => Err(libc::EHOSTDOWN),
-    }
+    let m = Mbuf::from_slice(&pkt);
+    (ifp.if_output)(ctx, ifp, m, Dst::Ip(IpAddr::V6(nh)))
 }
 
 /// Output on loopback: counts on lo0, shows it to lo0's captures (DLT_NULL, AF_INET6 as

@@ -15,12 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
-use crate::inet6::ip6::{ip6_output, Out6, ETHERTYPE_IPV6};
+use crate::inet6::ip6::{ip6_output, Out6};
 use crate::inet6::{in6f, In6Ifaddr};
 use crate::msg::{NdEntryInfo, IFT_LOOP};
-use crate::net::ether::{ether_ntoa, ether_output};
+use crate::net::ether::{ether_frame_out, ether_ntoa, ETHERTYPE_IPV6};
 use crate::net::ifnet::Ifnet;
 use crate::net::route::{control as route_control, rtf, Gateway, Rtentry};
+use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::NH_ICMPV6;
 use crate::wire::ipv6::{addr as a6, Ipv6Repr, MIN_MTU};
@@ -82,7 +83,7 @@ pub struct NdEntry {
     /// When the state's timer runs out.
     pub next: Option<Instant>,
     /// Packets waiting for resolution (whole IPv6 packets).
-    pub hold: VecDeque<Vec<u8>>,
+    pub hold: VecDeque<Mbuf>,
     pub touched: Instant,
 }
 
@@ -150,7 +151,7 @@ impl Default for NdState {
 
 /// What `nd6_resolve` decided.
 pub enum Resolved {
-    Now([u8; 6], Vec<u8>),
+    Now([u8; 6], Mbuf),
     Held,
     Down,
 }
@@ -293,7 +294,7 @@ fn new_entry(state: Nud, lladdr: Option<[u8; 6]>) -> NdEntry {
 
 /// Finds the link-level address of `nexthop` on `ifp`, holding `pkt` and soliciting it
 /// when unknown (RFC 4861 7.2.2, 7.3.3).
-pub fn nd6_resolve(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, pkt: Vec<u8>) -> Resolved {
+pub fn nd6_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: &Ipv6Addr, pkt: Mbuf) -> Resolved {
     let key = (ifp.index, *nexthop);
     let now = Instant::now();
     if let Some(e) = ctx.inet6.nd.cache.get_mut(&key) {
@@ -322,12 +323,14 @@ pub fn nd6_resolve(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, pkt: Vec
     e.asked = 1;
     e.next = Some(now + ctx.inet6.nd.retrans);
     // The source of the solicitation: the held packet's, when it is ours (7.2.2).
-    let src = crate::wire::ipv6::Ipv6Packet::new_checked(&pkt[..])
+    let src = crate::wire::ipv6::Ipv6Packet::new_checked(pkt.as_slice())
         .ok()
         .map(|p| p.src());
     e.hold.push_back(pkt);
     ctx.inet6.nd.cache.insert(key, e);
-    ns_send(ctx, ifp, nexthop, None, src);
+    if let Some(ifp) = ctx.ifnet_by_index(ifp.index).cloned() {
+        ns_send(ctx, &ifp, nexthop, None, src);
+    }
     Resolved::Held
 }
 
@@ -463,9 +466,9 @@ fn cache_lladdr(ctx: &mut Ctx, ifp: &Arc<Ifnet>, addr: Ipv6Addr, ll: [u8; 6], ro
         e.next = None;
         e.asked = 0;
     }
-    let held: Vec<Vec<u8>> = e.hold.drain(..).collect();
-    for p in held {
-        let _ = ether_output(ifp, ll, ETHERTYPE_IPV6, &p);
+    let held: Vec<Mbuf> = e.hold.drain(..).collect();
+    for m in held {
+        let _ = ether_frame_out(ifp, m, ll, ETHERTYPE_IPV6);
     }
 }
 
@@ -546,9 +549,9 @@ fn na_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>, flags
         e.next = solicited.then(|| now + reachable);
         e.asked = 0;
         e.is_router = router;
-        let held: Vec<Vec<u8>> = e.hold.drain(..).collect();
-        for p in held {
-            let _ = ether_output(ifp, ll, ETHERTYPE_IPV6, &p);
+        let held: Vec<Mbuf> = e.hold.drain(..).collect();
+        for m in held {
+            let _ = ether_frame_out(ifp, m, ll, ETHERTYPE_IPV6);
         }
     } else {
         let differs = tlla.is_some_and(|t| Some(t) != e.lladdr);
@@ -912,10 +915,10 @@ pub fn nd6_timer(ctx: &mut Ctx) {
             ns_send(ctx, &ifp, &a, uni.then_some(a), None);
         }
     }
-    for (i, p) in unreach {
+    for (i, m) in unreach {
         ctx.inet6.icmp6stat.nd_holddropped += 1;
         if let Some(ifp) = ctx.ifnet_by_index(i).cloned() {
-            crate::inet6::icmp6::icmp6_error(ctx, &ifp, &p, ic::DST_UNREACH, ic::UNREACH_ADDR, 0);
+            crate::inet6::icmp6::icmp6_error(ctx, &ifp, m.as_slice(), ic::DST_UNREACH, ic::UNREACH_ADDR, 0);
         }
     }
     let nd = &mut ctx.inet6.nd;

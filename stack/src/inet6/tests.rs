@@ -84,8 +84,8 @@ fn frame(dst_mac: [u8; 6], ip: &[u8]) -> Vec<u8> {
 }
 
 fn input(stack: &Stack, ifp: &Arc<Ifnet>, dst_mac: [u8; 6], ip: &[u8]) {
-    let mut f = frame(dst_mac, ip);
-    ether_input(stack, ifp, &mut f, FrameMeta::PLAIN);
+    let f = frame(dst_mac, ip);
+    ether_input(stack, ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
 }
 
 fn echo(src: Ipv6Addr, dst: Ipv6Addr, seq: u16, data: &[u8]) -> Vec<u8> {

@@ -18,10 +18,11 @@ use pnet_packet::ethernet::EtherTypes;
 use pnet_packet::MutablePacket;
 
 use crate::conf::Ctx;
-use crate::net::ether::{ether_ntoa, ether_output, BROADCAST};
-use crate::net::ifnet::Ifnet;
+use crate::net::ether::{ether_ntoa, ether_output, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
+use crate::net::ifnet::{Dst, Ifnet};
 use crate::sys::callout::{Timer, SLOW};
 use crate::sys::domain::{always, Domain, Protosw};
+use crate::sys::mbuf::Mbuf;
 
 /// Length of an Ethernet/IPv4 ARP packet.
 pub const ARP_LEN: usize = 28;
@@ -49,8 +50,9 @@ pub struct LlEntry {
     pub expire: Instant,
     pub asked: u32,
     pub last_ask: Option<Instant>,
-    /// IP packets waiting for the address (the Ethernet header is added when it comes).
-    pub hold: VecDeque<Vec<u8>>,
+    /// IP packets waiting for the address (the Ethernet header is added when it comes),
+    /// with the offloads they carry.
+    pub hold: VecDeque<Mbuf>,
     pub permanent: bool,
     /// Last time the entry was used or confirmed, for eviction.
     pub touched: Instant,
@@ -115,8 +117,8 @@ impl ArpCache {
 
 /// What `arpresolve` decided for an outgoing packet.
 pub enum Resolved {
-    /// Send now to this address.
-    Now([u8; 6]),
+    /// Send the packet now to this address.
+    Now([u8; 6], Mbuf),
     /// Held until the address answers (or dropped when the hold queue is full).
     Held,
     /// The host did not answer recently: EHOSTDOWN.
@@ -183,7 +185,7 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
         );
         // Defend the address, as NetBSD's in_arpinput does: tell the sender (and so its
         // neighbours' caches, on a hub) whose address it is.
-        if send(ifp, ArpOperations::Reply, spa, sha, spa, sha).is_ok() {
+        if send(ctx, ifp, ArpOperations::Reply, spa, sha, spa, sha).is_ok() {
             ctx.arpstat.sent_replies += 1;
         }
         return;
@@ -193,14 +195,14 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     if !spa.is_unspecified() {
         learn(ctx, ifp, spa, sha, for_us);
     }
-    if op == ArpOperations::Request && for_us && send(ifp, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
+    if op == ArpOperations::Request && for_us && send(ctx, ifp, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
         ctx.arpstat.sent_replies += 1;
     }
     // Proxy ARP: a request for a published address is answered with its published link
     // address (the frame itself still leaves from the interface's own address).
     if op == ArpOperations::Request && !for_us {
         if let Some(p) = ctx.arp.published.get(&(ifp.index, tpa)).copied() {
-            if send_as(ifp, p.lladdr, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
+            if send_as(ctx, ifp, p.lladdr, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
                 ctx.arpstat.sent_replies += 1;
             }
         }
@@ -251,9 +253,9 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
     e.expire = now + keep;
     e.asked = 0;
     e.touched = now;
-    let held: Vec<Vec<u8>> = e.hold.drain(..).collect();
-    for pkt in held {
-        if ether_output(ifp, sha, EtherTypes::Ipv4, &pkt).is_ok() {
+    let held = std::mem::take(&mut e.hold);
+    for m in held {
+        if ether_output(ctx, ifp, m, Dst::Link(sha, ETHERTYPE_IP)).is_ok() {
             ctx.arpstat.dfr_sent += 1;
         }
     }
@@ -272,9 +274,9 @@ pub fn arplookup(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr) -> Option<[u8; 6]> {
     None
 }
 
-/// Finds the link-level address for `dst` on `ifp`, holding `pkt` (an IP packet) and
+/// Finds the link-level address for `dst` on `ifp`, holding `m` (an IP packet) and
 /// asking when it is not known.
-pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Resolved {
+pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, mut m: Mbuf) -> Resolved {
     let down = ctx.arp.down;
     let now = Instant::now();
     let key = (ifp.index, dst);
@@ -282,7 +284,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
         if let Some(l) = e.lladdr {
             if e.permanent || e.expire > now {
                 e.touched = now;
-                return Resolved::Now(l);
+                return Resolved::Now(l, m);
             }
             // Expired: resolve again, keeping nothing of the old address.
             e.lladdr = None;
@@ -318,7 +320,10 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
         e.hold.pop_front();
         ctx.arpstat.dfr_dropped += 1;
     }
-    e.hold.push_back(pkt.to_vec());
+    // A received frame sits in a buffer as large as the largest frame: it waits in one
+    // its own size.
+    m.compact();
+    e.hold.push_back(m);
     let ask = e.last_ask.is_none_or(|t| now.duration_since(t) >= ARP_RETRY);
     if ask {
         e.asked += 1;
@@ -333,7 +338,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, pkt: &[u8]) -> Reso
             .find(|ia| ia.ifindex == ifp.index)
             .map(|ia| ia.addr)
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        if send(ifp, ArpOperations::Request, src, [0; 6], dst, BROADCAST).is_ok() {
+        if send(ctx, ifp, ArpOperations::Request, src, [0; 6], dst, BROADCAST).is_ok() {
             ctx.arpstat.sent_requests += 1;
         }
     }
@@ -411,7 +416,7 @@ pub fn arp_timer(ctx: &mut Ctx) {
                 e.expire = now + down;
             }
         }
-        if send(&ifp, ArpOperations::Request, src, [0; 6], addr, BROADCAST).is_ok() {
+        if send(ctx, &ifp, ArpOperations::Request, src, [0; 6], addr, BROADCAST).is_ok() {
             ctx.arpstat.sent_requests += 1;
         }
     }
@@ -476,8 +481,8 @@ pub fn arp_set(ctx: &mut Ctx, req: &crate::msg::ArpSetReq) -> Result<(), i32> {
             touched: now,
         },
     );
-    for pkt in held {
-        if ether_output(&ifp, lladdr, EtherTypes::Ipv4, &pkt).is_ok() {
+    for m in held {
+        if ether_output(ctx, &ifp, m, Dst::Link(lladdr, ETHERTYPE_IP)).is_ok() {
             ctx.arpstat.dfr_sent += 1;
         }
     }
@@ -538,6 +543,7 @@ pub fn arp_dump(ctx: &Ctx) -> Vec<crate::msg::ArpEntry> {
 
 /// Sends one ARP packet from our link-level address.
 fn send(
+    ctx: &mut Ctx,
     ifp: &Ifnet,
     op: pnet_packet::arp::ArpOperation,
     spa: Ipv4Addr,
@@ -545,12 +551,14 @@ fn send(
     tpa: Ipv4Addr,
     dst: [u8; 6],
 ) -> Result<(), i32> {
-    send_as(ifp, ifp.lladdr, op, spa, tha, tpa, dst)
+    send_as(ctx, ifp, ifp.lladdr, op, spa, tha, tpa, dst)
 }
 
 /// Sends one ARP packet naming `sha` as the sender's link-level address (a published
 /// entry's address, for proxy ARP).
+#[allow(clippy::too_many_arguments)]
 fn send_as(
+    ctx: &mut Ctx,
     ifp: &Ifnet,
     sha: [u8; 6],
     op: pnet_packet::arp::ArpOperation,
@@ -574,13 +582,13 @@ fn send_as(
     p.set_target_hw_addr(MacAddr::new(tha[0], tha[1], tha[2], tha[3], tha[4], tha[5]));
     p.set_target_proto_addr(tpa);
     let _ = p.packet_mut();
-    ether_output(ifp, dst, EtherTypes::Arp, &buf)
+    ether_output(ctx, ifp, Mbuf::from_slice(&buf), Dst::Link(dst, ETHERTYPE_ARP))
 }
 
 /// Announces an address just configured on an interface (gratuitous ARP: a request for
 /// our own address), as `arp_ifinit` does.
 pub fn arp_announce(ctx: &mut Ctx, ifp: &Ifnet, addr: Ipv4Addr) {
-    if send(ifp, ArpOperations::Request, addr, [0; 6], addr, BROADCAST).is_ok() {
+    if send(ctx, ifp, ArpOperations::Request, addr, [0; 6], addr, BROADCAST).is_ok() {
         ctx.arpstat.sent_requests += 1;
     }
 }

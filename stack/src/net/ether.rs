@@ -1,22 +1,31 @@
-//! Ethernet: `ether_input` (validate, filter, dispatch by type) and `ether_output`.
+//! Ethernet: an Ethernet interface's `if_input` (`ether_input`: validate, filter,
+//! dispatch by type) and `if_output` (`ether_output`: resolve the next hop, add the
+//! header, send).
 
-use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use pktbox_drivers::{FrameMeta, Gso};
-use pnet_packet::ethernet::{EtherType, EtherTypes, EthernetPacket};
-use pnet_packet::Packet;
+use pktbox_drivers::{Csum, Gso};
 
+use crate::conf::Ctx;
 use crate::inet::ip::ip_input;
-use crate::net::arp;
+use crate::msg::iff;
+use crate::net::arp::{self, arpresolve, Resolved};
 use crate::net::bpf::Dir;
-use crate::net::ifnet::{inc, Ifnet};
+use crate::net::ifnet::{inc, Dst, Ifnet};
+use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
 use crate::sys::Stack;
 
 pub const ETHER_ADDR_LEN: usize = 6;
 pub const ETHER_HDR_LEN: usize = 14;
 pub const ETHER_VLAN_ENCAP_LEN: usize = 4;
 pub const BROADCAST: [u8; 6] = [0xff; 6];
+/// Smallest frame on the wire (without the FCS): shorter ones are padded.
+pub const ETHER_MIN_LEN: usize = 60;
+
+pub const ETHERTYPE_IP: u16 = 0x0800;
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 /// Formats a link-level address as ifconfig prints it.
 pub fn ether_ntoa(a: &[u8; 6]) -> String {
@@ -26,11 +35,13 @@ pub fn ether_ntoa(a: &[u8; 6]) -> String {
     )
 }
 
-/// Input of one frame from a driver, on a receive thread, without the stack context.
-/// Counts it, drops what is malformed or not for us, and carries the rest up. `meta` is
-/// what the driver says is left to do: a checksum left partial, which the host vouches
-/// for, or a TCP super-frame above the MTU (large receive offload).
-pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: FrameMeta) {
+/// Ethernet's `if_input`: one frame from the driver, on a receive thread, without the
+/// stack context. Counts it, drops what is malformed or not for us, strips the header and
+/// carries the rest up by type. The mbuf's metadata is what the driver says is left to
+/// do: a checksum left partial, which the host vouches for, or a TCP super-frame above
+/// the MTU (large receive offload).
+pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
+    let frame = m.as_slice();
     // The address filter a controller applies: a unicast frame for another station is
     // not received at all unless the interface is promiscuous (a hub repeats everything).
     if frame.len() >= ETHER_ADDR_LEN && frame[0] & 1 == 0 && frame[..ETHER_ADDR_LEN] != ifp.lladdr && !ifp.promisc() {
@@ -42,6 +53,7 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: Fram
         inc(&ifp.stats.iqdrops);
         return;
     }
+    let meta = m.meta();
     // A runt, or longer than the MTU allows (with room for one VLAN tag): an input error.
     // A super-frame may be as long as one IP datagram can be.
     let max = match meta.gso {
@@ -56,47 +68,55 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: Fram
         inc(&ifp.stats.ierrors);
         return;
     }
-    let Some(eh) = EthernetPacket::new(frame) else {
+    // A checksum left partial must start past the header this layer takes off.
+    if matches!(meta.csum, Csum::Partial { start, .. } if usize::from(start) < ETHER_HDR_LEN) {
         inc(&ifp.stats.ierrors);
         return;
-    };
-    let dst = eh.get_destination().octets();
-    let l2bcast = dst[0] & 1 != 0;
-    if l2bcast {
+    }
+    let dst: [u8; 6] = [frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]];
+    let from_us = frame[6..12] == ifp.lladdr;
+    let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+    if dst[0] & 1 != 0 {
         inc(&ifp.stats.imcasts);
+        m.flags |= if dst == BROADCAST { M_BCAST } else { M_MCAST };
     } else if dst != ifp.lladdr {
         // Received only because the interface is promiscuous: for the captures, not for us.
         return;
     }
-    let src = eh.get_source().octets();
-    if src == ifp.lladdr {
+    if from_us {
         // Our own frame came back (a looped segment): drop it, as ether_input does.
         return;
     }
-    match eh.get_ethertype() {
-        EtherTypes::Arp => {
+    m.rcvif = ifp.index;
+    m.adj(ETHER_HDR_LEN);
+    m.set_network_header();
+    // The protocols over Ethernet, by type.
+    match ethertype {
+        ETHERTYPE_ARP => {
             // ARP is off on this interface (`ifconfig IF -arp`): drop, as BSD's ether_input.
-            if ifp.flags() & crate::msg::iff::NOARP != 0 {
+            if ifp.flags() & iff::NOARP != 0 {
                 return;
             }
             let mut ctx = stack.ctx();
-            arp::arp_input(&mut ctx, ifp, eh.payload());
+            arp::arp_input(&mut ctx, ifp, m.as_slice());
         }
-        EtherTypes::Ipv4 => {
+        ETHERTYPE_IP => {
             let mut ctx = stack.ctx();
-            ip_input(&mut ctx, ifp, frame, ETHER_HDR_LEN, l2bcast, meta);
+            ip_input(&mut ctx, ifp, m);
         }
-        EtherTypes::Ipv6 if meta.gso == Gso::None => {
-            // A checksum the host left partial is finished here; the host vouches for it
-            // (and for one it says it checked), as ip_input takes it for IPv4.
-            if !crate::inet::in_offload::in_undefer_cksum(frame, &meta) {
+        ETHERTYPE_IPV6 if meta.gso == Gso::None => {
+            // A checksum the host left partial is finished here, so that what is
+            // forwarded or reassembled carries a whole one; the host vouches for it (and
+            // for one it says it checked), as ip_input takes it for IPv4.
+            let meta = m.meta();
+            if !crate::inet::in_offload::in_undefer_cksum(m.as_mut_slice(), &meta) {
                 inc(&ifp.stats.ierrors);
                 return;
             }
-            let csum_ok = meta.csum != pktbox_drivers::Csum::None;
+            let csum_ok = meta.csum != Csum::None;
             let mut ctx = stack.ctx();
             if ctx.inet6.enabled {
-                crate::inet6::ip6::ip6_input(&mut ctx, ifp, &frame[ETHER_HDR_LEN..], csum_ok);
+                crate::inet6::ip6::ip6_input(&mut ctx, ifp, m.as_slice(), csum_ok);
             } else {
                 inc(&ifp.stats.noproto);
             }
@@ -106,55 +126,80 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &mut [u8], meta: Fram
     }
 }
 
-thread_local! {
-    static OUTBUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(pktbox_drivers::RX_BUF));
+/// Ethernet's `if_output`: resolves the next hop to a link-level address (ARP for IPv4,
+/// which may hold the packet until the answer comes; neighbor discovery for IPv6), puts
+/// the Ethernet header into the packet's headroom, pads it to the minimum frame size, and
+/// hands it to the driver with the offloads it carries. EHOSTDOWN when ARP gave up on the
+/// next hop recently (NetBSD's arpresolve); the packet is gone either way.
+pub fn ether_output(ctx: &mut Ctx, ifp: &Ifnet, m: Mbuf, dst: Dst) -> Result<(), i32> {
+    if !ifp.is_up() {
+        return Err(libc::ENETDOWN);
+    }
+    let (mac, ethertype, m) = match dst {
+        Dst::Link(mac, t) => (mac, t, m),
+        Dst::Ip(IpAddr::V4(nh)) => match ether_resolve(ctx, ifp, nh, m)? {
+            Some((mac, m)) => (mac, ETHERTYPE_IP, m),
+            None => return Ok(()),
+        },
+        Dst::Ip(IpAddr::V6(nh)) => match nd6_resolve(ctx, ifp, nh, m)? {
+            Some((mac, m)) => (mac, ETHERTYPE_IPV6, m),
+            None => return Ok(()),
+        },
+    };
+    ether_frame_out(ifp, m, mac, ethertype)
 }
 
-/// Builds the Ethernet header in front of `payload` and transmits the frame.
-pub fn ether_output(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, payload: &[u8]) -> Result<(), i32> {
-    if payload.len() > ifp.mtu() as usize {
-        return Err(libc::EMSGSIZE);
+/// The link-level address for an IPv4 packet to `nexthop` on `ifp`: broadcast for a
+/// broadcast address, the mapped group address for a multicast one, otherwise by ARP,
+/// which may keep the packet (None: held, or dropped on an IFF_NOARP interface).
+fn ether_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, m: Mbuf) -> Result<Option<([u8; 6], Mbuf)>, i32> {
+    let bcast = nexthop.is_broadcast()
+        || ctx
+            .inet
+            .addrs
+            .iter()
+            .any(|ia| ia.ifindex == ifp.index && ia.broadcast == Some(nexthop));
+    if bcast {
+        return Ok(Some((BROADCAST, m)));
     }
-    OUTBUF.with(|b| {
-        let mut b = b.borrow_mut();
-        b.clear();
-        b.extend_from_slice(&dst);
-        b.extend_from_slice(&ifp.lladdr);
-        b.extend_from_slice(&ethertype.0.to_be_bytes());
-        b.extend_from_slice(payload);
-        // Pad to the 60-byte minimum, as an Ethernet controller would.
-        if b.len() < 60 {
-            b.resize(60, 0);
-        }
-        ifp.transmit(&b, &FrameMeta::PLAIN)
-    })
+    if nexthop.is_multicast() {
+        let o = nexthop.octets();
+        return Ok(Some(([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]], m)));
+    }
+    if ifp.flags() & iff::NOARP != 0 {
+        return Ok(None);
+    }
+    match arpresolve(ctx, ifp, nexthop, m) {
+        Resolved::Now(mac, m) => Ok(Some((mac, m))),
+        Resolved::Held => Ok(None),
+        Resolved::Down => Err(libc::EHOSTDOWN),
+    }
 }
 
-/// Sends a frame whose first 14 bytes are room for the Ethernet header: fills it in, pads
-/// to the minimum frame size, transmits. Saves a copy on the output and forwarding paths.
-pub fn ether_send(ifp: &Ifnet, dst: [u8; 6], ethertype: EtherType, frame: &mut Vec<u8>) -> Result<(), i32> {
-    ether_send_slice(ifp, dst, ethertype, frame.as_mut_slice(), &FrameMeta::PLAIN)
+/// The link-level address for an IPv6 packet to `nexthop` on `ifp`: the mapped group
+/// address for a multicast one (RFC 2464 7), otherwise neighbor discovery (RFC 4861 7.2),
+/// which may hold the packet while it asks, as `arpresolve` does for IPv4.
+fn nd6_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv6Addr, m: Mbuf) -> Result<Option<([u8; 6], Mbuf)>, i32> {
+    if nexthop.is_multicast() {
+        return Ok(Some((crate::wire::ipv6::addr::multicast_mac(&nexthop), m)));
+    }
+    match crate::inet6::nd6::nd6_resolve(ctx, ifp, &nexthop, m) {
+        crate::inet6::nd6::Resolved::Now(mac, m) => Ok(Some((mac, m))),
+        crate::inet6::nd6::Resolved::Held => Ok(None),
+        crate::inet6::nd6::Resolved::Down => Err(libc::EHOSTDOWN),
+    }
 }
 
-/// `ether_send` over a slice (the frame cannot grow, so a short one is padded by copy),
-/// with the offloads the interface is to finish.
-pub fn ether_send_slice(
-    ifp: &Ifnet,
-    dst: [u8; 6],
-    ethertype: EtherType,
-    frame: &mut [u8],
-    meta: &FrameMeta,
-) -> Result<(), i32> {
-    if frame.len() < ETHER_HDR_LEN {
-        return Err(libc::EINVAL);
+/// Puts the Ethernet header to `dst` (from our address, of `ethertype`) in front of the
+/// packet, pads it to the minimum frame, and transmits it.
+pub fn ether_frame_out(ifp: &Ifnet, mut m: Mbuf, dst: [u8; 6], ethertype: u16) -> Result<(), i32> {
+    let h = m.prepend(ETHER_HDR_LEN);
+    h[0..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&ifp.lladdr);
+    h[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    // Pad to the 60-byte minimum, as an Ethernet controller would.
+    if m.len() < ETHER_MIN_LEN {
+        m.extend(ETHER_MIN_LEN - m.len());
     }
-    frame[0..6].copy_from_slice(&dst);
-    frame[6..12].copy_from_slice(&ifp.lladdr);
-    frame[12..14].copy_from_slice(&ethertype.0.to_be_bytes());
-    if frame.len() < 60 {
-        let mut b = [0u8; 60];
-        b[..frame.len()].copy_from_slice(frame);
-        return ifp.transmit(&b, meta);
-    }
-    ifp.transmit(frame, meta)
+    ifp.transmit(m.as_slice(), &m.meta())
 }

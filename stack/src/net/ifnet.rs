@@ -2,13 +2,37 @@
 //! and the driver behind it. Receive threads reach an interface without the stack context,
 //! so its mutable fields are atomics.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pktbox_drivers::{Driver, FrameMeta, Gso};
 
+use crate::conf::Ctx;
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
 use crate::net::bpf::{BpfIf, Dir};
+use crate::sys::mbuf::Mbuf;
+use crate::sys::Stack;
+
+/// Where `if_output` is to send a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dst {
+    /// A network-layer next hop: the interface's link layer resolves it (ARP for IPv4,
+    /// neighbor discovery for IPv6) and the family gives the link-level type.
+    Ip(IpAddr),
+    /// A link-level destination and type, resolved already (ARP's own packets).
+    Link([u8; 6], u16),
+}
+
+/// An interface type's output routine (NetBSD's `ifp->if_output`): takes a network-layer
+/// packet (no link header) for `Dst`, adds what the link needs, and sends it or queues
+/// it. Under the stack context.
+pub type IfOutput = fn(&mut Ctx, &Ifnet, Mbuf, Dst) -> Result<(), i32>;
+
+/// An interface type's input routine (`ifp->if_input`): a whole frame from the driver,
+/// on a receive thread without the stack context (it takes it for the layers above).
+pub type IfInput = fn(&Stack, &Arc<Ifnet>, Mbuf);
 
 /// NetBSD's loopback MTU.
 pub const LOMTU: u32 = 33624;
@@ -79,6 +103,11 @@ pub struct Ifnet {
     pub bpf: BpfIf,
     /// How many asked for promiscuous mode (`if_pcount`); PROMISC is set while any do.
     pcount: AtomicU32,
+    /// The link type's output routine, chosen at attach: `ether_output`, `looutput`.
+    pub if_output: IfOutput,
+    /// The link type's input routine for frames from a driver: `ether_input`; None for
+    /// loopback, whose output hands packets to the protocols' queue directly.
+    pub if_input: Option<IfInput>,
 }
 
 impl Ifnet {
@@ -110,6 +139,8 @@ impl Ifnet {
             cloned: false,
             bpf: BpfIf::default(),
             pcount: AtomicU32::new(0),
+            if_output: crate::net::ether::ether_output,
+            if_input: Some(crate::net::ether::ether_input),
         }
     }
 
@@ -132,6 +163,8 @@ impl Ifnet {
             cloned,
             bpf: BpfIf::default(),
             pcount: AtomicU32::new(0),
+            if_output: crate::inet::ip::looutput,
+            if_input: None,
         }
     }
 

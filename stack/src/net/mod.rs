@@ -4,6 +4,7 @@ pub mod arp;
 pub mod bpf;
 pub mod ether;
 pub mod if_control;
+pub mod if_loop;
 pub mod ifnet;
 pub mod route;
 pub mod route_socket;

@@ -188,9 +188,9 @@ fn write(stack: &Stack, conn: &Conn, cap: &Capture, frame: &[u8]) -> Result<Msg,
         if dgram.len() > ifp.mtu() as usize {
             return Err(Fail::new(libc::EMSGSIZE));
         }
-        let mut pkt = vec![0u8; ETHER_HDR_LEN + dgram.len()];
-        pkt[ETHER_HDR_LEN..].copy_from_slice(dgram);
-        crate::inet::ip::looutput(&mut stack.ctx(), pkt).map_err(Fail::new)?;
+        let dst = std::net::Ipv4Addr::UNSPECIFIED.into();
+        let m = crate::sys::mbuf::Mbuf::from_slice(dgram);
+        (ifp.if_output)(&mut stack.ctx(), ifp, m, crate::net::ifnet::Dst::Ip(dst)).map_err(Fail::new)?;
         return Ok(Msg::Done(Empty));
     }
     if frame.len() < ETHER_HDR_LEN {

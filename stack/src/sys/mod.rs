@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 pub mod callout;
 pub mod domain;
 pub mod log;
+pub mod mbuf;
 mod opts;
 pub mod random;
 pub mod run;

@@ -1,6 +1,8 @@
 //! Receive threads: each serves a share of the interfaces, reads their frames in batches and
-//! carries each one up through `ether_input`, taking the stack context only for the layers
-//! above Ethernet.
+//! carries each one up through the interface's `if_input` (`ether_input`), taking the stack
+//! context only for the layers above the link. Each frame is read straight into an mbuf
+//! from the thread's free list (behind its headroom), so it goes up, and on when it is
+//! forwarded, without being copied.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +10,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use pktbox_drivers::{FrameMeta, Recv, RX_BUF};
+use pktbox_drivers::{FrameMeta, Recv};
 
-use crate::net::ether::ether_input;
 use crate::net::ifnet::{inc, Ifnet};
+use crate::sys::mbuf::Mbuf;
 use crate::sys::Stack;
 
 /// Frames read from one interface before the thread looks at its others.
@@ -72,7 +74,6 @@ pub fn start(stack: &Arc<Stack>, ifs: Vec<Arc<Ifnet>>, n: usize) -> std::io::Res
 }
 
 fn rx_loop(stack: &Stack, ifs: &[Arc<Ifnet>]) {
-    let mut buf = vec![0u8; RX_BUF];
     let fds: Vec<BorrowedFd<'_>> = ifs
         .iter()
         .filter_map(|i| i.driver.as_ref())
@@ -98,13 +99,19 @@ fn rx_loop(stack: &Stack, ifs: &[Arc<Ifnet>]) {
             if !ready {
                 continue;
             }
-            let Some(d) = ifp.driver.as_ref() else {
+            let (Some(d), Some(input)) = (ifp.driver.as_ref(), ifp.if_input) else {
                 continue;
             };
             let mut meta = FrameMeta::PLAIN;
             for _ in 0..BATCH {
-                match d.recv_meta(&mut buf, &mut meta) {
-                    Ok(Recv::Frame(n)) => ether_input(stack, ifp, &mut buf[..n], meta),
+                let mut m = Mbuf::for_rx();
+                match d.recv_meta(m.rx_space(), &mut meta) {
+                    Ok(Recv::Frame(n)) => {
+                        m.set_len(n);
+                        m.set_meta(meta);
+                        m.rcvif = ifp.index;
+                        input(stack, ifp, m);
+                    }
                     Ok(Recv::WouldBlock) => break,
                     // A frame whose offload metadata makes no sense: counted, dropped.
                     Err(e) if e.kind() == std::io::ErrorKind::InvalidData => inc(&ifp.stats.ierrors),

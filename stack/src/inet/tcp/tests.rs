@@ -19,8 +19,8 @@ use crate::sys::Stack;
 fn setup() -> (Arc<Stack>, Arc<Ifnet>) {
     let (stack, ifp, _sink) = crate::inet::input_tests::setup(false);
     // Teach ARP the peer, so our answers go out at once.
-    let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-    ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+    let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
     (stack, ifp)
 }
 
@@ -126,8 +126,8 @@ fn run(acts: &[Act]) {
                     _ => snd_una,
                 };
                 let data = vec![0x5au8; *len];
-                let mut f = segment(sport, dport, seq, ack, *flags, *win, opts, &data);
-                ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+                let f = segment(sport, dport, seq, ack, *flags, *win, opts, &data);
+                ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
             }
             Act::Send(n) => {
                 let mut ctx = stack.ctx();
@@ -212,8 +212,8 @@ fn handshake_data_and_close_by_hand() {
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     // SYN from the peer.
-    let mut f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4], &[]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     let (id, iss) = {
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
@@ -222,11 +222,11 @@ fn handshake_data_and_close_by_hand() {
         (t.id, t.iss)
     };
     // The handshake's ACK, then 100 bytes with FIN.
-    let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     assert_eq!(stack.ctx().inet.tcp.tcbs[&id].state, State::Established);
-    let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x19, 65535, &[], &[b'x'; 100]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x19, 65535, &[], &[b'x'; 100]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     let mut ctx = stack.ctx();
     assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::CloseWait);
     assert_eq!(usrreq::accept(&mut ctx, 1).unwrap(), Some(id));
@@ -243,8 +243,8 @@ fn handshake_data_and_close_by_hand() {
     assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::LastAck);
     let fin = ctx.inet.tcp.tcbs[&id].fin_seq.unwrap();
     drop(ctx);
-    let mut f = segment(4000, 80, 1102, fin.wrapping_add(1), 0x10, 65535, &[], &[]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1102, fin.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     assert!(stack.ctx().inet.tcp.tcbs.is_empty(), "closed");
     // A blind RST in the window but not at rcv_nxt is challenged, not obeyed (RFC 5961).
     let st = stack.ctx().inet.tcp.stat;
@@ -286,19 +286,19 @@ fn acks_carry_sack_blocks_for_out_of_order_data() {
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
     // SYN with SACK-permitted, then the handshake's ACK.
-    let mut f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     let (id, iss) = {
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().unwrap();
         assert!(t.sack_on);
         (t.id, t.iss)
     };
-    let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     // 100 bytes that leave a hole of 100 in front of them.
-    let mut f = segment(4000, 80, 1101, iss.wrapping_add(1), 0x10, 65535, &[], &[7u8; 100]);
-    ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, 1101, iss.wrapping_add(1), 0x10, 65535, &[], &[7u8; 100]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     let ctx = stack.ctx();
     let t = &ctx.inet.tcp.tcbs[&id];
     assert_eq!(t.rcv_nxt, 1001);
@@ -319,14 +319,14 @@ fn accepted_from(stack: &Stack, ifp: &Arc<Ifnet>, irs: u32) -> (u64, u32) {
         usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
         usrreq::listen(&mut ctx, 1, 8, true).unwrap();
     }
-    let mut f = segment(4000, 80, irs, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
-    ether_input(stack, ifp, &mut f, FrameMeta::PLAIN);
+    let f = segment(4000, 80, irs, 0, 0x02, 65535, &[2, 4, 5, 0xb4, 1, 1, 4, 2], &[]);
+    ether_input(stack, ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     let (id, iss) = {
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().unwrap();
         (t.id, t.iss)
     };
-    let mut f = segment(
+    let f = segment(
         4000,
         80,
         irs.wrapping_add(1),
@@ -336,7 +336,7 @@ fn accepted_from(stack: &Stack, ifp: &Arc<Ifnet>, irs: u32) -> (u64, u32) {
         &[],
         &[],
     );
-    ether_input(stack, ifp, &mut f, FrameMeta::PLAIN);
+    ether_input(stack, ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     (id, iss)
 }
 
@@ -350,8 +350,8 @@ fn out_of_order_data_across_the_sequence_wrap_is_delivered_in_order() {
     let ack = iss.wrapping_add(1);
     for k in [2usize, 3, 4, 5, 6, 0, 1] {
         let seq = irs.wrapping_add(1).wrapping_add(100 * k as u32);
-        let mut f = segment(4000, 80, seq, ack, 0x10, 65535, &[], &src[100 * k..100 * k + 100]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, seq, ack, 0x10, 65535, &[], &src[100 * k..100 * k + 100]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         if k == 6 {
             // Before the hole fills: one block, 200..700 from the start, across the wrap.
             let ctx = stack.ctx();
@@ -375,8 +375,8 @@ fn a_flood_of_tiny_out_of_order_segments_is_bounded_and_counted() {
     stack.ctx().inet.tcp.reass_maxqueuelen = 64;
     // 1-byte segments, each behind a 1-byte hole: every one would be a run of its own.
     for i in 0..500u32 {
-        let mut f = segment(4000, 80, irs + 3 + 2 * i, iss.wrapping_add(1), 0x10, 65535, &[], &[1]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, irs + 3 + 2 * i, iss.wrapping_add(1), 0x10, 65535, &[], &[1]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
     }
     let ctx = stack.ctx();
     let t = &ctx.inet.tcp.tcbs[&id];
@@ -412,11 +412,11 @@ mod inet6_sockets {
     fn a_dual_listener_on_the_unspecified_address_takes_ipv4_peers_v4_mapped() {
         let (stack, ifp) = setup();
         listen(&stack, 1, DUAL, "[::]:80").unwrap();
-        let mut f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         let iss = stack.ctx().inet.tcp.tcbs.values().next().map(|t| t.iss).unwrap();
-        let mut f = segment(4000, 80, 1001, iss.wrapping_add(1), ACK, 65535, &[], &[]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, 1001, iss.wrapping_add(1), ACK, 65535, &[], &[]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         let id = usrreq::accept(&mut stack.ctx(), 1).unwrap().expect("accepted");
         let ctx = stack.ctx();
         // Inside, the connection is plain IPv4; its client sees v4-mapped addresses.
@@ -433,8 +433,8 @@ mod inet6_sockets {
     fn a_v6only_listener_leaves_ipv4_peers_alone() {
         let (stack, ifp) = setup();
         listen(&stack, 1, V6ONLY, "[::]:80").unwrap();
-        let mut f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
-        ether_input(&stack, &ifp, &mut f, FrameMeta::PLAIN);
+        let f = segment(4000, 80, 1000, 0, SYN, 65535, &[], &[]);
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
         let ctx = stack.ctx();
         assert!(ctx.inet.tcp.tcbs.is_empty());
         assert_eq!(ctx.inet.tcp.listeners[&1].incomplete, 0);

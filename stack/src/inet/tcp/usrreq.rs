@@ -497,8 +497,8 @@ mod tests {
 
     fn stack() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
         let (stack, ifp, sink) = setup(false);
-        let mut a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
-        ether_input(&stack, &ifp, &mut a, FrameMeta::PLAIN);
+        let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
         sink.0.lock().unwrap().clear();
         (stack, ifp, sink)
     }
@@ -578,7 +578,11 @@ mod tests {
                 setopt(&mut ctx, 1, Sock::Listening, *o).unwrap();
             }
         }
-        ether_input(&stack, &ifp, &mut syn(7000), FrameMeta::PLAIN);
+        ether_input(
+            &stack,
+            &ifp,
+            crate::sys::mbuf::Mbuf::from_frame(&syn(7000), FrameMeta::PLAIN),
+        );
         let ctx = stack.ctx();
         let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
         has_all(t);
