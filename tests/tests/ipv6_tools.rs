@@ -36,14 +36,21 @@ fn link_local(st: &StackProc, ifname: &str) -> String {
         inet6_lines(st, ifname)
             .into_iter()
             .find(|l| l.starts_with("inet6 fe80:") && !l.contains("tentative"))
-            .and_then(|l| l.split_whitespace().nth(1).map(|a| a.split('%').next().unwrap_or(a).to_string()))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .map(|a| a.split('%').next().unwrap_or(a).to_string())
+            })
     })
 }
 
 /// How many echo requests a ping6 run says it sent.
 fn transmitted(out: &str) -> u64 {
     out.lines()
-        .find_map(|l| l.strip_suffix(" packet loss").and(l.split(" packets transmitted").next()))
+        .find_map(|l| {
+            l.strip_suffix(" packet loss")
+                .and(l.split(" packets transmitted").next())
+        })
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no statistics in {out}"))
 }
@@ -116,7 +123,12 @@ struct Lab {
 impl Lab {
     fn new(net: u16) -> Lab {
         let ns = NetNs::new();
-        let (st, stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", &format!("tap=tap0,host=10.{}.0.1/24", net % 200));
+        let (st, stack) = start_variant_in_netns(
+            &ns,
+            "io-pkt-v6-hc",
+            "tap",
+            &format!("tap=tap0,host=10.{}.0.1/24", net % 200),
+        );
         let lab = Lab {
             ns,
             st,
@@ -174,7 +186,11 @@ fn ping6_reaches_linux_link_local_global_and_with_fragments() {
     let r = st.run("ping6", &["-c", "3", "-i", "0.2", &dst]);
     assert_eq!(r.code, Some(0), "{r:#?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines[0], format!("PING6(56=40+8+8 bytes) {my_ll}%en0 --> {dst}"), "{r:#?}");
+    assert_eq!(
+        lines[0],
+        format!("PING6(56=40+8+8 bytes) {my_ll}%en0 --> {dst}"),
+        "{r:#?}"
+    );
     for (i, l) in lines[1..4].iter().enumerate() {
         let head = format!("16 bytes from {dst}, icmp_seq={i} hlim=64 time=");
         assert!(l.starts_with(&head) && l.ends_with(" ms"), "{l:?} vs {head:?}");
@@ -188,16 +204,24 @@ fn ping6_reaches_linux_link_local_global_and_with_fragments() {
     // The scope from -I instead.
     let r = st.run("ping6", &["-c", "2", "-i", "0.2", "-I", "en0", &lab.linux_ll]);
     assert_eq!(r.code, Some(0), "{r:#?}");
-    assert!(r.stdout.contains(&format!("16 bytes from {dst}, icmp_seq=1 hlim=64")), "{r:#?}");
+    assert!(
+        r.stdout.contains(&format!("16 bytes from {dst}, icmp_seq=1 hlim=64")),
+        "{r:#?}"
+    );
     sent += transmitted(&r.stdout);
 
     // A global address; -q prints only the start and the statistics.
     let g = lab.linux_global();
     let r = st.run("ping6", &["-q", "-c", "2", "-i", "0.2", &g]);
     assert_eq!(r.code, Some(0), "{r:#?}");
-    assert_eq!(r.stdout.lines().next(), Some(format!("PING6(56=40+8+8 bytes) 2001:db8:91::2 --> {g}").as_str()));
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some(format!("PING6(56=40+8+8 bytes) 2001:db8:91::2 --> {g}").as_str())
+    );
     assert!(!r.stdout.contains("bytes from"), "{r:#?}");
-    assert!(r.stdout.contains("2 packets transmitted, 2 packets received, 0.0% packet loss"));
+    assert!(r
+        .stdout
+        .contains("2 packets transmitted, 2 packets received, 0.0% packet loss"));
     sent += transmitted(&r.stdout);
 
     // 4000 bytes of data: fragmented on the way out, Linux's reply reassembled here.
@@ -205,7 +229,11 @@ fn ping6_reaches_linux_link_local_global_and_with_fragments() {
     let r = st.run("ping6", &["-c", "1", "-s", "4000", &g]);
     assert_eq!(r.code, Some(0), "{r:#?}");
     assert!(r.stdout.starts_with("PING6(4048=40+8+4000 bytes) "), "{r:#?}");
-    assert!(r.stdout.contains(&format!("4008 bytes from {g}, icmp_seq=0 hlim=64 time=")), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains(&format!("4008 bytes from {g}, icmp_seq=0 hlim=64 time=")),
+        "{r:#?}"
+    );
     let after = st.open().stats6().expect("ip6 counters");
     assert!(after.ip6.fragmented > before.ip6.fragmented, "{after:?}");
     assert!(after.ip6.reassembled > before.ip6.reassembled, "{after:?}");
@@ -227,8 +255,14 @@ fn ping6_reaches_linux_link_local_global_and_with_fragments() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let printed = dump.stop();
     let lines: Vec<&str> = printed.lines().collect();
-    assert!(lines.iter().all(|l| l.contains(" IP6 ") && l.contains(": ICMP6, ")), "{printed}");
-    for (what, from, to) in [("echo request", "2001:db8:91::2", g.as_str()), ("echo reply", g.as_str(), "2001:db8:91::2")] {
+    assert!(
+        lines.iter().all(|l| l.contains(" IP6 ") && l.contains(": ICMP6, ")),
+        "{printed}"
+    );
+    for (what, from, to) in [
+        ("echo request", "2001:db8:91::2", g.as_str()),
+        ("echo reply", g.as_str(), "2001:db8:91::2"),
+    ] {
         let n = lines
             .iter()
             .filter(|l| l.contains(&format!(" IP6 {from} > {to}: ICMP6, {what}, id ")) && l.ends_with(", length 16"))
@@ -250,13 +284,20 @@ fn ping6_reaches_linux_link_local_global_and_with_fragments() {
     // Nobody there: no reply, exit 2 and 100% loss.
     let r = st.run("ping6", &["-c", "1", "-X", "3", "2001:db8:91::77"]);
     assert_eq!(r.code, Some(2), "{r:#?}");
-    assert!(r.stdout.contains("1 packets transmitted, 0 packets received, 100.0% packet loss"), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains("1 packets transmitted, 0 packets received, 100.0% packet loss"),
+        "{r:#?}"
+    );
     // No route: the stack says so before anything is sent.
     let r = st.run("ping6", &["-c", "1", "2001:db8:99::1"]);
     assert_eq!(r.code, Some(1), "{r:#?}");
     assert!(r.stderr.starts_with("ping6: UDP connect: "), "{r:#?}");
     let r = st.run("ping6", &["-c", "1", "fe80::1%en9"]);
-    assert_eq!((r.code, r.stderr.as_str()), (Some(1), "ping6: en9: invalid interface name\n"));
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ping6: en9: invalid interface name\n")
+    );
 }
 
 #[test]
@@ -287,7 +328,10 @@ fn ndp_shows_deletes_and_clears_linux_as_a_neighbor() {
     }
     let j: serde_json::Value = serde_json::from_str(&st.ok("ndp", &["-an", "--json"])).expect("json");
     assert!(
-        j.as_array().expect("a list").iter().any(|e| e["neighbor"] == g.as_str() && e["lladdr"] == lab.linux_mac.as_str()),
+        j.as_array()
+            .expect("a list")
+            .iter()
+            .any(|e| e["neighbor"] == g.as_str() && e["lladdr"] == lab.linux_mac.as_str()),
         "{j}"
     );
     // One entry by name.
@@ -296,16 +340,23 @@ fn ndp_shows_deletes_and_clears_linux_as_a_neighbor() {
 
     // Delete, then it is gone.
     let r = st.run("ndp", &["-d", &g]);
-    assert_eq!((r.code, r.stdout.as_str()), (Some(0), format!("{g} ({g}) deleted\n").as_str()));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), format!("{g} ({g}) deleted\n").as_str())
+    );
     let r = st.run("ndp", &["-d", &g]);
-    assert_eq!((r.code, r.stdout.as_str()), (Some(1), format!("{g} ({g}) -- no entry\n").as_str()));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(1), format!("{g} ({g}) -- no entry\n").as_str())
+    );
     let r = st.run("ndp", &["-n", &g]);
     assert_eq!(r.code, Some(1), "{r:#?}");
     // -c deletes the rest (the link-local one at least).
     let r = st.run("ndp", &["-c"]);
     assert_eq!(r.code, Some(0), "{r:#?}");
     assert!(
-        r.stdout.contains(&format!("{}%en0 ({}) deleted\n", lab.linux_ll, lab.linux_ll)),
+        r.stdout
+            .contains(&format!("{}%en0 ({}) deleted\n", lab.linux_ll, lab.linux_ll)),
         "{r:#?}"
     );
     // ND parameters of the interface.
@@ -319,7 +370,10 @@ fn ndp_shows_deletes_and_clears_linux_as_a_neighbor() {
     assert_eq!((r.code, r.stderr.as_str()), (Some(1), "ndp: en9: no such interface\n"));
     let r = st.run("ndp", &["-s", &g, "02:00:00:00:00:01"]);
     assert_eq!(r.code, Some(1), "{r:#?}");
-    assert_eq!(r.stderr, "ndp: -s: static neighbor entries are not supported by this stack\n");
+    assert_eq!(
+        r.stderr,
+        "ndp: -s: static neighbor entries are not supported by this stack\n"
+    );
     let r = st.run("ndp", &["-a", "-d", &g]);
     assert_eq!(r.code, Some(1), "{r:#?}");
     assert!(r.stderr.starts_with("usage: ndp "), "{r:#?}");
@@ -402,13 +456,24 @@ fn three_stacks_route_v6_and_ping6_reports_hop_limit_expiry() {
 
     let r = a.run("ping6", &["-c", "2", "-i", "0.2", "-X", "10", "2001:db8:b::3"]);
     assert_eq!(r.code, Some(0), "{r:#?}");
-    assert!(r.stdout.contains("16 bytes from 2001:db8:b::3, icmp_seq=0 hlim=63 time="), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains("16 bytes from 2001:db8:b::3, icmp_seq=0 hlim=63 time="),
+        "{r:#?}"
+    );
     // Hop limit 1: B answers time exceeded, which ping6 shows with -v (KAME's filter
     // passes errors to it only then).
     let r = a.run("ping6", &["-v", "-c", "1", "-h", "1", "-X", "3", "2001:db8:b::3"]);
     assert_eq!(r.code, Some(2), "{r:#?}");
-    assert!(r.stdout.contains("bytes from 2001:db8:a::2: Time to live exceeded\n"), "{r:#?}");
-    assert!(r.stdout.contains("\n2001:db8:a::1->2001:db8:b::3\nICMP6: type = 128, code = 0"), "{r:#?}");
+    assert!(
+        r.stdout.contains("bytes from 2001:db8:a::2: Time to live exceeded\n"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stdout
+            .contains("\n2001:db8:a::1->2001:db8:b::3\nICMP6: type = 128, code = 0"),
+        "{r:#?}"
+    );
     let r = a.run("ping6", &["-c", "1", "-h", "1", "-X", "3", "2001:db8:b::3"]);
     assert_eq!(r.code, Some(2), "{r:#?}");
     assert!(!r.stdout.contains("exceeded"), "{r:#?}");
@@ -421,19 +486,27 @@ fn ping6_on_loopback_and_its_errors() {
     let st = StackProc::start_variant("io-pkt-v6-hc", &[]);
     let r = st.run("ping6", &["-c", "2", "-i", "0.2", "::1"]);
     assert_eq!(r.code, Some(0), "{r:#?}");
-    assert!(r.stdout.starts_with("PING6(56=40+8+8 bytes) ::1 --> ::1\n16 bytes from ::1, icmp_seq=0 hlim=64 time="));
+    assert!(r
+        .stdout
+        .starts_with("PING6(56=40+8+8 bytes) ::1 --> ::1\n16 bytes from ::1, icmp_seq=0 hlim=64 time="));
     let r = st.run("ping", &["-c", "1", "::1"]);
     assert_eq!(r.code, Some(0), "{r:#?}");
     assert!(r.stdout.contains("--- ::1 ping6 statistics ---"), "{r:#?}");
     for (args, msg) in [
         (&["-c", "x", "::1"][..], "ping6: illegal number of packets -- x\n"),
         (&["-h", "300", "::1"][..], "ping6: illegal hoplimit 300\n"),
-        (&["-s", "70000", "::1"][..], "ping6: datalen value too large, maximum is 65487\n"),
+        (
+            &["-s", "70000", "::1"][..],
+            "ping6: datalen value too large, maximum is 65487\n",
+        ),
         (
             &["-w", "::1"][..],
             "ping6: -w: ICMPv6 Node Information queries are not supported (for a time limit use -X deadline)\n",
         ),
-        (&["nosuch.invalid"][..], "ping6: nosuch.invalid: hostname nor servname provided, or not known\n"),
+        (
+            &["nosuch.invalid"][..],
+            "ping6: nosuch.invalid: hostname nor servname provided, or not known\n",
+        ),
     ] {
         let r = st.run("ping6", args);
         assert_eq!((r.code, r.stderr.as_str()), (Some(1), msg), "{args:?}");
@@ -443,15 +516,25 @@ fn ping6_on_loopback_and_its_errors() {
     assert!(r.stderr.starts_with("usage: ping6 "), "{r:#?}");
     let r = st.run("ping6", &["-Z", "::1"]);
     assert_eq!(r.code, Some(1), "{r:#?}");
-    assert!(r.stderr.starts_with("ping6: unknown option -- Z\nusage: ping6 "), "{r:#?}");
+    assert!(
+        r.stderr.starts_with("ping6: unknown option -- Z\nusage: ping6 "),
+        "{r:#?}"
+    );
 
     // sysctl -a lists the inet6 tree (and a v4 stack has none).
     let all = st.ok("sysctl", &["-a"]);
-    for n in ["net.inet6.ip6.forwarding = 0", "net.inet6.ip6.hlim = 64", "net.inet6.icmp6.errppslimit = 100"] {
+    for n in [
+        "net.inet6.ip6.forwarding = 0",
+        "net.inet6.ip6.hlim = 64",
+        "net.inet6.icmp6.errppslimit = 100",
+    ] {
         assert!(all.lines().any(|l| l == n), "{n} in {all}");
     }
     let s = st.ok("netstat", &["-s", "-f", "inet6"]);
-    assert!(s.starts_with("ip6:\n") && s.contains("\nicmp6:\n") && !s.contains("\ntcp:\n"), "{s}");
+    assert!(
+        s.starts_with("ip6:\n") && s.contains("\nicmp6:\n") && !s.contains("\ntcp:\n"),
+        "{s}"
+    );
 
     // A stack without IPv6.
     let v4 = StackProc::start_variant("io-pkt-v4-hc", &[]);

@@ -65,7 +65,11 @@ pub fn command() -> Command {
         .arg(flag("clear", 'c', "Delete every neighbor cache entry"))
         .arg(flag("delete", 'd', "Delete the entry of hostname"))
         .arg(flag("ifinfo", 'i', "Show the ND parameters of an interface"))
-        .arg(flag("numeric", 'n', "Show addresses, not host names (always the case here)"))
+        .arg(flag(
+            "numeric",
+            'n',
+            "Show addresses, not host names (always the case here)",
+        ))
         .arg(flag("prefixes", 'p', "Show the prefix list"))
         .arg(flag("routers", 'r', "Show the default router list"))
         .arg(flag("set", 's', "Not supported: static entries"))
@@ -203,7 +207,10 @@ fn parse_host(s: &mut Stack, host: &str) -> Result<(Ipv6Addr, Option<String>), E
         if let Some(i) = ifs.iter().find(|i| i.name == *sc || i.index.to_string() == *sc) {
             return Ok((addr, Some(i.name.clone())));
         }
-        return Err(fail(PROG, format!("{host}: hostname nor servname provided, or not known")));
+        return Err(fail(
+            PROG,
+            format!("{host}: hostname nor servname provided, or not known"),
+        ));
     }
     Ok((addr, scope))
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
-    iff, ArpEntry, ArpStats, Icmp6Stats, IcmpStats, IfInfo, Ip6Stats, IpStats, RtFamily, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
+    iff, ArpEntry, ArpStats, Icmp6Stats, IcmpStats, IfInfo, Ip6Stats, IpStats, RtFamily, RtMsg, SockInfo, Stats,
+    TcpStats, UdpStats,
 };
 use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::Stack;
@@ -1116,7 +1117,10 @@ fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
 fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     let mut s = Section::new("icmp6", sflag);
     s.p(st.error, "\t{} call{s} to icmp6_error");
-    s.p(st.canterror, "\t{} error{s} not generated because old message was icmp6 or so");
+    s.p(
+        st.canterror,
+        "\t{} error{s} not generated because old message was icmp6 or so",
+    );
     s.p(st.toofreq, "\t{} error{s} not generated because of rate limitation");
     histogram6(&mut s.out, "Output", &st.outhist);
     s.p(st.badcode, "\t{} message{s} with bad code fields");
@@ -1135,7 +1139,10 @@ fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     s.p(st.pmtuchg, "\t{} path MTU change{s}");
     s.p(st.nd_evicted, "\t{} neighbor cache eviction{s} to make room");
     s.p(st.dad_duplicated, "\t{} duplicate address detection failure{s}");
-    s.p(st.nd_holddropped, "\t{} packet{s} dropped waiting for address resolution");
+    s.p(
+        st.nd_holddropped,
+        "\t{} packet{s} dropped waiting for address resolution",
+    );
     s.out
 }
 
@@ -1148,12 +1155,14 @@ fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bo
         }
         (Some(p), _) => vec![p],
         (None, Family::Arp) => vec!["arp"],
-        (None, Family::Inet6) if !have6 => {
-            return Err(fail(PROG, "inet6: address family not supported by this stack"))
-        }
+        (None, Family::Inet6) if !have6 => return Err(fail(PROG, "inet6: address family not supported by this stack")),
         (None, Family::Inet6) => PROTOCOLS6.to_vec(),
         (None, Family::Inet) => PROTOCOLS.iter().copied().filter(|p| !PROTOCOLS6.contains(p)).collect(),
-        _ => PROTOCOLS.iter().copied().filter(|p| have6 || !PROTOCOLS6.contains(p)).collect(),
+        _ => PROTOCOLS
+            .iter()
+            .copied()
+            .filter(|p| have6 || !PROTOCOLS6.contains(p))
+            .collect(),
     };
     if json {
         let mut v = serde_json::Map::new();

@@ -46,14 +46,23 @@ const REFUSED: &[(&str, &str)] = &[
     ("bufsiz", "-b: the socket buffer size is fixed by the stack"),
     ("debug", "-d: SO_DEBUG is not supported"),
     ("gateway", "-g: routing headers (type 0) are not supported (RFC 5095)"),
-    ("hostname", "-H: reverse name lookups are not done (addresses are always numeric)"),
+    (
+        "hostname",
+        "-H: reverse name lookups are not done (addresses are always numeric)",
+    ),
     ("nofrag", "-m: IPV6_USE_MIN_MTU is not supported on raw sockets"),
     ("nodeaddr", "-N: ICMPv6 Node Information queries are not supported"),
     ("policy", "-P: IPsec policies are not supported"),
     ("supported", "-t: ICMPv6 Node Information queries are not supported"),
-    ("who", "-w: ICMPv6 Node Information queries are not supported (for a time limit use -X deadline)"),
+    (
+        "who",
+        "-w: ICMPv6 Node Information queries are not supported (for a time limit use -X deadline)",
+    ),
     ("whoold", "-W: ICMPv6 Node Information queries are not supported"),
-    ("maxwait", "-x: a per-packet reply timeout is not supported (use -X deadline)"),
+    (
+        "maxwait",
+        "-x: a per-packet reply timeout is not supported (use -X deadline)",
+    ),
 ];
 
 pub fn command() -> Command {
@@ -79,7 +88,12 @@ pub fn command() -> Command {
         )
         .disable_help_flag(true)
         .arg(Arg::new("help").long("help").action(ArgAction::Help).help("Print help"))
-        .arg(val("count", 'c', "count", "Stop after sending (and receiving) count packets"))
+        .arg(val(
+            "count",
+            'c',
+            "count",
+            "Stop after sending (and receiving) count packets",
+        ))
         .arg(flag("flood", 'f', "Flood ping (superuser only)"))
         .arg(val("hoplimit", 'h', "hoplimit", "Hop limit of the packets sent"))
         .arg(val(
@@ -88,15 +102,34 @@ pub fn command() -> Command {
             "interface",
             "Send on this interface (the scope of a link-local destination)",
         ))
-        .arg(val("wait", 'i', "wait", "Wait this many seconds between packets (default 1)"))
-        .arg(val("preload", 'l', "preload", "Send preload packets as fast as possible first"))
+        .arg(val(
+            "wait",
+            'i',
+            "wait",
+            "Wait this many seconds between packets (default 1)",
+        ))
+        .arg(val(
+            "preload",
+            'l',
+            "preload",
+            "Send preload packets as fast as possible first",
+        ))
         .arg(flag("numeric", 'n', "Numeric output only (always the case here)"))
         .arg(flag("once", 'o', "Exit successfully after the first reply"))
-        .arg(val("pattern", 'p', "pattern", "Fill the data with up to 16 bytes given in hex"))
+        .arg(val(
+            "pattern",
+            'p',
+            "pattern",
+            "Fill the data with up to 16 bytes given in hex",
+        ))
         .arg(flag("quiet", 'q', "Print only the summary lines at start and end"))
         .arg(val("sourceaddr", 'S', "sourceaddr", "Send from this address"))
         .arg(val("size", 's', "packetsize", "Data bytes in each packet (default 8)"))
-        .arg(flag("verbose", 'v', "List every ICMPv6 message received, not only echo replies"))
+        .arg(flag(
+            "verbose",
+            'v',
+            "List every ICMPv6 message received, not only echo replies",
+        ))
         .arg(val(
             "deadline",
             'X',
@@ -104,7 +137,12 @@ pub fn command() -> Command {
             "Stop after deadline seconds, whatever has been sent or received",
         ))
         // Refused (see REFUSED).
-        .arg(val("addrtype", 'a', "addrtype", "Not supported: Node Information queries"))
+        .arg(val(
+            "addrtype",
+            'a',
+            "addrtype",
+            "Not supported: Node Information queries",
+        ))
         .arg(val("bufsiz", 'b', "bufsiz", "Not supported"))
         .arg(flag("debug", 'd', "Not supported"))
         .arg(val("gateway", 'g', "gateway", "Not supported: routing headers"))
@@ -254,10 +292,13 @@ fn resolve(host: &str, ifs: &[(u16, String)], ifname: Option<&str>) -> Result<So
             Ok(a) => (a, None),
             Err(_) => {
                 let unknown = || format!("{host}: hostname nor servname provided, or not known");
-                let found = (host, 0).to_socket_addrs().map_err(|_| unknown())?.find_map(|a| match a {
-                    SocketAddr::V6(a) => Some(*a.ip()),
-                    SocketAddr::V4(_) => None,
-                });
+                let found = (host, 0)
+                    .to_socket_addrs()
+                    .map_err(|_| unknown())?
+                    .find_map(|a| match a {
+                        SocketAddr::V6(a) => Some(*a.ip()),
+                        SocketAddr::V4(_) => None,
+                    });
                 (found.ok_or_else(unknown)?, None)
             }
         },
@@ -547,8 +588,12 @@ mod tests {
             opts(&["-s", "65488", "h"]).unwrap_err(),
             "datalen value too large, maximum is 65487"
         );
-        assert!(opts(&["-w", "h"]).unwrap_err().starts_with("-w: ICMPv6 Node Information"));
-        assert!(opts(&["-g", "fe80::1", "h"]).unwrap_err().starts_with("-g: routing headers"));
+        assert!(opts(&["-w", "h"])
+            .unwrap_err()
+            .starts_with("-w: ICMPv6 Node Information"));
+        assert!(opts(&["-g", "fe80::1", "h"])
+            .unwrap_err()
+            .starts_with("-g: routing headers"));
         assert!(opts(&["hop", "h"]).unwrap_err().starts_with("intermediate hops"));
         assert_eq!(opts(&[]).unwrap_err(), "");
         let o = opts(&["-c", "3", "-h", "1", "-s", "4000", "-I", "en0", "-X", "2", "fe80::1"]).unwrap();
@@ -568,7 +613,10 @@ mod tests {
         assert_eq!(resolve("fe80::1", &ifs, Some("en0")).unwrap().scope_id(), 2);
         assert_eq!(resolve("fe80::1%2", &ifs, None).unwrap().scope_id(), 2);
         assert_eq!(resolve("2001:db8::1", &ifs, None).unwrap().scope_id(), 0);
-        assert_eq!(resolve("fe80::1%en9", &ifs, None).unwrap_err(), "en9: invalid interface name");
+        assert_eq!(
+            resolve("fe80::1%en9", &ifs, None).unwrap_err(),
+            "en9: invalid interface name"
+        );
         assert!(resolve("fe80::1%en0", &ifs, Some("lo0")).is_err());
         assert_eq!(pr_addr(&"fe80::1".parse().unwrap(), 2, &ifs), "fe80::1%en0");
         assert_eq!(pr_addr(&"2001:db8::1".parse().unwrap(), 2, &ifs), "2001:db8::1");
@@ -592,6 +640,9 @@ mod tests {
         let mut big = vec![ic::PACKET_TOO_BIG, 0, 0, 0, 0, 0, 5, 0];
         big.extend_from_slice(&ip6);
         assert!(pr_icmph6(&big).starts_with("Packet too big mtu = 1280\n"));
-        assert_eq!(pr_icmph6(&[ic::ND_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0]), "Neighbor Solicitation");
+        assert_eq!(
+            pr_icmph6(&[ic::ND_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0]),
+            "Neighbor Solicitation"
+        );
     }
 }

@@ -85,7 +85,10 @@ fn raw_deliver(ctx: &mut Ctx, proto: u8, tin: &TransIn<'_>, ifindex: u16) -> boo
         IpAddr::V6(s) => {
             let scoped = crate::wire::ipv6::addr::is_link_local(&s) || s.is_multicast();
             let scope = if scoped { u32::from(ifindex) } else { 0 };
-            (SocketAddr::V6(SocketAddrV6::new(s, 0, 0, scope)), tin.pkt.get(7).copied())
+            (
+                SocketAddr::V6(SocketAddrV6::new(s, 0, 0, scope)),
+                tin.pkt.get(7).copied(),
+            )
         }
         IpAddr::V4(_) => (SocketAddr::new(src, 0), None),
     };

@@ -977,10 +977,18 @@ pub fn nd6_dump(ctx: &Ctx) -> Vec<NdEntryInfo> {
             // A stale entry has no timer running; what ends it is the collection of
             // entries nobody used for STALE_GC.
             expire: match (e.state, e.next) {
-                (Nud::Stale, None) => Some(STALE_GC.saturating_sub(now.saturating_duration_since(e.touched)).as_secs()),
+                (Nud::Stale, None) => Some(
+                    STALE_GC
+                        .saturating_sub(now.saturating_duration_since(e.touched))
+                        .as_secs(),
+                ),
                 (_, n) => n.map(|t| t.saturating_duration_since(now).as_secs()),
             },
-            asked: if matches!(e.state, Nud::Incomplete | Nud::Probe) { e.asked } else { 0 },
+            asked: if matches!(e.state, Nud::Incomplete | Nud::Probe) {
+                e.asked
+            } else {
+                0
+            },
         })
         .collect();
     v.sort_by(|a, b| (a.addr, &a.ifname).cmp(&(b.addr, &b.ifname)));

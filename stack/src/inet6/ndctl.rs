@@ -15,7 +15,11 @@ use crate::net::if_control::Fail;
 /// interface.
 pub fn nd6_delete(ctx: &mut Ctx, req: &NdDelReq) -> Result<(), Fail> {
     let index = match &req.ifname {
-        Some(n) => Some(ctx.ifnet_by_name(n).map(|i| i.index).ok_or_else(|| Fail::new(libc::ENXIO))?),
+        Some(n) => Some(
+            ctx.ifnet_by_name(n)
+                .map(|i| i.index)
+                .ok_or_else(|| Fail::new(libc::ENXIO))?,
+        ),
         None => None,
     };
     let keys: Vec<(u16, std::net::Ipv6Addr)> = ctx

@@ -290,25 +290,26 @@ pub(crate) fn dispatch(
             .map_err(Fail::new),
         (Msg::SockConnect(a), Some(Kind::Raw)) => {
             let mut ctx = stack.ctx();
-            raw_pcb(&mut ctx, id).and_then(|p| {
-                let ip = raw_addr(p.af, a.addr).map_err(Fail::new)?;
-                p.faddr = Some(ip).filter(|a| !a.is_unspecified());
-                Ok((p.laddr, p.faddr))
-            })
-            .and_then(|(laddr, faddr)| {
-                // An AF_INET6 socket's connect fixes its source as rip6_connect does (what
-                // ping6 asks getsockname for), on the interface the scope names.
-                if let (None, Some(IpAddr::V6(d))) = (laddr, faddr) {
-                    let scope = match a.addr {
-                        SocketAddr::V6(s) => u16::try_from(s.scope_id()).map_err(|_| Fail::new(libc::ENXIO))?,
-                        SocketAddr::V4(_) => 0,
-                    };
-                    let src = crate::inet::raw::rip6_selectsrc(&mut ctx, &d, (scope != 0).then_some(scope))
-                        .map_err(Fail::new)?;
-                    raw_pcb(&mut ctx, id)?.laddr = Some(IpAddr::V6(src));
-                }
-                Ok(Msg::Done(Empty))
-            })
+            raw_pcb(&mut ctx, id)
+                .and_then(|p| {
+                    let ip = raw_addr(p.af, a.addr).map_err(Fail::new)?;
+                    p.faddr = Some(ip).filter(|a| !a.is_unspecified());
+                    Ok((p.laddr, p.faddr))
+                })
+                .and_then(|(laddr, faddr)| {
+                    // An AF_INET6 socket's connect fixes its source as rip6_connect does (what
+                    // ping6 asks getsockname for), on the interface the scope names.
+                    if let (None, Some(IpAddr::V6(d))) = (laddr, faddr) {
+                        let scope = match a.addr {
+                            SocketAddr::V6(s) => u16::try_from(s.scope_id()).map_err(|_| Fail::new(libc::ENXIO))?,
+                            SocketAddr::V4(_) => 0,
+                        };
+                        let src = crate::inet::raw::rip6_selectsrc(&mut ctx, &d, (scope != 0).then_some(scope))
+                            .map_err(Fail::new)?;
+                        raw_pcb(&mut ctx, id)?.laddr = Some(IpAddr::V6(src));
+                    }
+                    Ok(Msg::Done(Empty))
+                })
         }
         (Msg::SockConnect(a), Some(Kind::Udp)) => udp::udp_connect(&mut stack.ctx(), id, a.addr, root)
             .map(|()| Msg::Done(Empty))
@@ -522,7 +523,14 @@ fn finish(srv: &Arc<Server>, conn: &Conn, d: Done) -> Reply {
                 .ok()
                 .and_then(|n| n.1)
                 .unwrap_or(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0));
-            Ok((Msg::SockData(crate::msg::DataMsg { from: peer, data, hlim: None }), None))
+            Ok((
+                Msg::SockData(crate::msg::DataMsg {
+                    from: peer,
+                    data,
+                    hlim: None,
+                }),
+                None,
+            ))
         }
         Done::Sent(n) => Ok((Msg::SockSent(n as u64), None)),
         Done::Connected => Ok((Msg::Done(Empty), None)),

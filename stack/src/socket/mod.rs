@@ -367,7 +367,9 @@ impl Stack {
 
     /// The ND parameters of an interface (`ndp -i`); ENXIO for an unknown one.
     pub fn nd_ifinfo(&mut self, ifname: &str) -> Result<crate::msg::NdIfInfo, Error> {
-        match self.call(Msg::NdIfInfoGet(IfNameReq { name: ifname.to_string() }))? {
+        match self.call(Msg::NdIfInfoGet(IfNameReq {
+            name: ifname.to_string(),
+        }))? {
             Msg::NdIfInfoOk(v) => Ok(v),
             other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
         }
