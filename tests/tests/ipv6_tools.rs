@@ -368,12 +368,40 @@ fn ndp_shows_deletes_and_clears_linux_as_a_neighbor() {
     // Errors.
     let r = st.run("ndp", &["-i", "en9"]);
     assert_eq!((r.code, r.stderr.as_str()), (Some(1), "ndp: en9: no such interface\n"));
-    let r = st.run("ndp", &["-s", &g, "02:00:00:00:00:01"]);
-    assert_eq!(r.code, Some(1), "{r:#?}");
+    // A static entry: permanent, REACHABLE, what Linux says does not change it.
+    st.ok("ndp", &["-s", "2001:db8:92::9", "02:00:00:00:00:09"]);
+    let row = st.ok("ndp", &["-n", "2001:db8:92::9"]);
+    let f: Vec<&str> = row.lines().nth(1).unwrap_or_default().split_whitespace().collect();
     assert_eq!(
-        r.stderr,
-        "ndp: -s: static neighbor entries are not supported by this stack\n"
+        f,
+        ["2001:db8:92::9", "02:00:00:00:00:09", "en0", "permanent", "R"],
+        "{row}"
     );
+    st.ok("ndp", &["-s", &g, "02:00:00:00:00:01", "temp"]);
+    let row = st.ok("ndp", &["-n", &g]);
+    assert!(
+        row.contains(" 02:00:00:00:00:01 ") && !row.contains("permanent"),
+        "{row}"
+    );
+    let r = st.run("ndp", &["-s", "2001:db8:99::9", "02:00:00:00:00:09"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ndp: set: 2001:db8:99::9: not on a connected link\n")
+    );
+    let r = st.run("ndp", &["-s", &g, "02:00:00:00:00:01", "proxy"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            Some(1),
+            "ndp: proxy: proxy neighbor advertisements are not supported by this stack\n"
+        )
+    );
+    let r = st.run("ndp", &["-s", &g, "zz"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ndp: zz: invalid link-layer address\n")
+    );
+    st.ok("ndp", &["-d", "2001:db8:92::9"]);
     let r = st.run("ndp", &["-a", "-d", &g]);
     assert_eq!(r.code, Some(1), "{r:#?}");
     assert!(r.stderr.starts_with("usage: ndp "), "{r:#?}");

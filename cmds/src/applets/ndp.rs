@@ -1,18 +1,18 @@
 //! ndp: show and change the IPv6 neighbor cache and the ND lists, NetBSD's ndp(8):
-//! `ndp hostname`, `-a`, `-c`, `-d hostname`, `-i interface`, `-p` (prefix list), `-r`
-//! (default router list), `-n`, with NetBSD's columns, messages and exit codes.
+//! `ndp hostname`, `-a`, `-c`, `-d hostname`, `-s hostname ether_addr [temp]`, `-i
+//! interface`, `-p` (prefix list), `-r` (default router list), `-n`, with NetBSD's
+//! columns, messages and exit codes.
 //!
 //! Addresses are always printed numerically (no names are looked up, so `-n` is
-//! accepted and always in effect). `-s` (static entries), `-f`, `-A`, `-t`, `-H`, `-P`,
-//! `-R`, `-I` and changing an interface's ND flags are refused with a message: this
-//! stack's neighbor cache holds only what Neighbor Discovery learns.
+//! accepted and always in effect). Proxy entries, `-f`, `-A`, `-t`, `-H`, `-P`, `-R`,
+//! `-I` and changing an interface's ND flags are refused with a message.
 
 use std::ffi::OsString;
 use std::net::Ipv6Addr;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
-use pktbox_stack::msg::{NdDelReq, NdEntryInfo, NdIfInfo, NdPrefixInfo, NdRouterInfo};
+use pktbox_stack::msg::{NdDelReq, NdEntryInfo, NdIfInfo, NdPrefixInfo, NdRouterInfo, NdSetReq};
 use pktbox_stack::socket::{Error, Stack};
 use serde_json::json;
 
@@ -28,8 +28,10 @@ const W_IF: usize = 6;
 
 /// Options NetBSD's ndp has that this stack cannot honour, with why.
 const REFUSED: &[(&str, &str)] = &[
-    ("set", "-s: static neighbor entries are not supported by this stack"),
-    ("file", "-f: static neighbor entries are not supported by this stack"),
+    (
+        "file",
+        "-f: reading entries from a file is not supported (use -s for each)",
+    ),
     ("repeat", "-A: repeated listing is not supported (run ndp -a again)"),
     ("timestamp", "-t: timestamps are not supported"),
     ("harmonize", "-H: harmonizing the kernel routing table is not supported"),
@@ -51,15 +53,15 @@ pub fn command() -> Command {
         )
         .override_usage(
             "ndp [-n] hostname\n       ndp [-n] -a | -c\n       ndp [-n] -d hostname\n       \
-             ndp -i interface\n       ndp -p\n       ndp -r",
+             ndp -s hostname ether_addr [temp]\n       ndp -i interface\n       ndp -p\n       ndp -r",
         )
         .after_help(
             "-a lists `Neighbor Linklayer-Address Netif Expire S Fl`: the state letters are \
              N (nostate), I (incomplete), R (reachable), S (stale), D (delay), P (probe); the \
              flag R marks a router. Expire is the time the entry keeps its state \
              (`23h59m58s`), `permanent` or `expired`. A link-local address carries its scope \
-             (`fe80::1%en0`). -s, -f, -A, -t, -H, -P, -R and -I are refused: this stack's \
-             neighbor cache holds only what Neighbor Discovery learns.",
+             (`fe80::1%en0`). -s adds a static entry (`permanent`), or with temp an ordinary \
+             one that ages; proxy entries, -f, -A, -t, -H, -P, -R and -I are refused.",
         )
         .arg(flag("all", 'a', "Show every neighbor cache entry"))
         .arg(flag("clear", 'c', "Delete every neighbor cache entry"))
@@ -72,8 +74,12 @@ pub fn command() -> Command {
         ))
         .arg(flag("prefixes", 'p', "Show the prefix list"))
         .arg(flag("routers", 'r', "Show the default router list"))
-        .arg(flag("set", 's', "Not supported: static entries"))
-        .arg(flag("file", 'f', "Not supported: static entries from a file"))
+        .arg(flag(
+            "set",
+            's',
+            "Add an entry: hostname ether_addr [temp] (static unless temp; proxy is refused)",
+        ))
+        .arg(flag("file", 'f', "Not supported: entries from a file"))
         .arg(flag("repeat", 'A', "Not supported"))
         .arg(flag("timestamp", 't', "Not supported"))
         .arg(flag("harmonize", 'H', "Not supported"))
@@ -100,6 +106,7 @@ enum Op {
     All,
     Clear,
     Delete,
+    Set,
     IfInfo,
     Prefixes,
     Routers,
@@ -123,6 +130,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         ("all", Op::All),
         ("clear", Op::Clear),
         ("delete", Op::Delete),
+        ("set", Op::Set),
         ("ifinfo", Op::IfInfo),
         ("prefixes", Op::Prefixes),
         ("routers", Op::Routers),
@@ -139,6 +147,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Op::All | Op::Clear | Op::Prefixes | Op::Routers => words.is_empty(),
         Op::Get | Op::Delete => words.len() == 1,
         Op::IfInfo => !words.is_empty(),
+        Op::Set => (2..=4).contains(&words.len()),
     };
     if !ok {
         return usage(&command());
@@ -156,6 +165,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Op::Get => get(&mut s, &words[0], json),
         Op::Clear => clear(&mut s),
         Op::Delete => delete(&mut s, &words[0]),
+        Op::Set => set(&mut s, &words),
         Op::IfInfo => {
             if words.len() > 1 {
                 return fail(PROG, "setting ND flags is not supported by this stack");
@@ -261,6 +271,58 @@ fn delete(s: &mut Stack, host: &str) -> Result<ExitCode, Error> {
         Err(e) if e.errno() == Some(libc::ESRCH) => {
             println!("{host} ({addr}) -- no entry");
             Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An Ethernet address: six 1- or 2-digit hex bytes separated by colons.
+fn parse_ether(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut m = [0u8; 6];
+    for (b, p) in m.iter_mut().zip(parts) {
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(m)
+}
+
+/// `ndp -s hostname ether_addr [temp] [proxy]`: nothing printed on success.
+fn set(s: &mut Stack, words: &[String]) -> Result<ExitCode, Error> {
+    let (addr, ifname) = match parse_host(s, &words[0]) {
+        Ok(v) => v,
+        Err(c) => return Ok(c),
+    };
+    let Some(lladdr) = parse_ether(&words[1]) else {
+        return Ok(fail(PROG, format!("{}: invalid link-layer address", words[1])));
+    };
+    let mut temp = false;
+    for w in &words[2..] {
+        match w.as_str() {
+            "temp" => temp = true,
+            "proxy" => {
+                return Ok(fail(
+                    PROG,
+                    "proxy: proxy neighbor advertisements are not supported by this stack",
+                ))
+            }
+            _ => return Ok(usage(&command())),
+        }
+    }
+    match s.nd_set(NdSetReq {
+        addr,
+        ifname,
+        lladdr,
+        temp,
+    }) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.errno() == Some(libc::EHOSTUNREACH) => {
+            Ok(fail(PROG, format!("set: {}: not on a connected link", words[0])))
         }
         Err(e) => Err(e),
     }
@@ -577,5 +639,8 @@ mod tests {
         assert_eq!(sec2str(5), "5s");
         assert_eq!(expire_str(None), "permanent");
         assert_eq!(expire_str(Some(0)), "expired");
+        assert_eq!(parse_ether("2:0:0:0:ab:1"), Some([2, 0, 0, 0, 0xab, 1]));
+        assert_eq!(parse_ether("02:00:00:00:00"), None);
+        assert_eq!(parse_ether("02:00:00:00:00:100"), None);
     }
 }

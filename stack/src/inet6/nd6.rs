@@ -85,6 +85,9 @@ pub struct NdEntry {
     /// Packets waiting for resolution (whole IPv6 packets).
     pub hold: VecDeque<Mbuf>,
     pub touched: Instant,
+    /// A static entry (`ndp -s`): REACHABLE with no timer, never evicted, and what
+    /// neighbors say does not change it.
+    pub permanent: bool,
 }
 
 /// A default router (RFC 4861 6.3.4).
@@ -265,6 +268,7 @@ fn make_room(ctx: &mut Ctx) -> bool {
     let victim = nd
         .cache
         .iter()
+        .filter(|(_, e)| !e.permanent)
         .min_by_key(|(_, e)| (e.state == Nud::Reachable, e.touched))
         .map(|(k, _)| *k);
     match victim {
@@ -289,6 +293,7 @@ fn new_entry(state: Nud, lladdr: Option<[u8; 6]>) -> NdEntry {
         next: None,
         hold: VecDeque::new(),
         touched: now,
+        permanent: false,
     }
 }
 
@@ -458,6 +463,9 @@ fn cache_lladdr(ctx: &mut Ctx, ifp: &Arc<Ifnet>, addr: Ipv6Addr, ll: [u8; 6], ro
     let Some(e) = ctx.inet6.nd.cache.get_mut(&key) else {
         return;
     };
+    if e.permanent {
+        return;
+    }
     e.is_router |= router;
     e.touched = Instant::now();
     if e.lladdr != Some(ll) || e.state == Nud::Incomplete {
@@ -541,6 +549,9 @@ fn na_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>, flags
     let Some(e) = ctx.inet6.nd.cache.get_mut(&(ifp.index, target)) else {
         return;
     };
+    if e.permanent {
+        return;
+    }
     let was_router = e.is_router;
     if e.state == Nud::Incomplete {
         let Some(ll) = tlla else { return };

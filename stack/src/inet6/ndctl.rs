@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use crate::conf::Ctx;
-use crate::inet6::nd6::Nud;
-use crate::msg::{NdDelReq, NdIfInfo, NdPrefixInfo, NdRouterInfo};
+use crate::inet6::nd6::{NdEntry, Nud};
+use crate::msg::{NdDelReq, NdIfInfo, NdPrefixInfo, NdRouterInfo, NdSetReq};
 use crate::net::if_control::Fail;
 
 /// `ndp -d`: removes the neighbor cache entry of `req.addr` (on `req.ifname` when given;
@@ -41,6 +41,73 @@ pub fn nd6_delete(ctx: &mut Ctx, req: &NdDelReq) -> Result<(), Fail> {
             format!("{} is a neighbor on more than one interface: give its scope", req.addr),
         )),
     }
+}
+
+/// `ndp -s ADDR LLADDR [temp]`: a static entry (or with `temp` an ordinary STALE one,
+/// which ND confirms and ages as any other) for a neighbor on a connected link.
+pub fn nd6_set(ctx: &mut Ctx, req: &NdSetReq) -> Result<(), Fail> {
+    let scope = match &req.ifname {
+        Some(n) => Some(
+            ctx.ifnet_by_name(n)
+                .map(|i| i.index)
+                .ok_or_else(|| Fail::new(libc::ENXIO))?,
+        ),
+        None => None,
+    };
+    let a = req.addr;
+    if a.is_multicast() || a.is_unspecified() || a.is_loopback() || crate::inet6::in6_ifaddr(ctx, &a).is_some() {
+        return Err(Fail::with(libc::EINVAL, format!("{a} cannot be a neighbor")));
+    }
+    let on_link = crate::inet6::nd6::nd6_nexthop(ctx, &a, scope)
+        .filter(|(i, nh)| *nh == a && i.if_type != crate::msg::IFT_LOOP)
+        .map(|(i, _)| i);
+    let Some(ifp) = on_link else {
+        return Err(Fail::with(
+            libc::EHOSTUNREACH,
+            format!("{a} is not on a connected link"),
+        ));
+    };
+    let key = (ifp.index, a);
+    let nd = &mut ctx.inet6.nd;
+    if !nd.cache.contains_key(&key) && nd.cache.len() >= nd.max_entries {
+        // Room as any new entry gets it: the stalest ordinary entry goes.
+        let victim = nd
+            .cache
+            .iter()
+            .filter(|(_, e)| !e.permanent)
+            .min_by_key(|(_, e)| e.touched)
+            .map(|(k, _)| *k);
+        match victim {
+            Some(k) => {
+                nd.cache.remove(&k);
+                ctx.inet6.icmp6stat.nd_evicted += 1;
+            }
+            None => return Err(Fail::new(libc::ENOBUFS)),
+        }
+    }
+    let now = Instant::now();
+    let e = ctx.inet6.nd.cache.entry(key).or_insert_with(|| NdEntry {
+        lladdr: None,
+        state: Nud::Stale,
+        is_router: false,
+        asked: 0,
+        next: None,
+        hold: Default::default(),
+        touched: now,
+        permanent: false,
+    });
+    e.lladdr = Some(req.lladdr);
+    e.state = if req.temp { Nud::Stale } else { Nud::Reachable };
+    e.next = None;
+    e.asked = 0;
+    e.touched = now;
+    e.permanent = !req.temp;
+    // Packets that waited for this neighbor go now.
+    let held: Vec<_> = e.hold.drain(..).collect();
+    for m in held {
+        let _ = crate::net::ether::ether_frame_out(&ifp, m, req.lladdr, crate::net::ether::ETHERTYPE_IPV6);
+    }
+    Ok(())
 }
 
 /// The state of a router's neighbor cache entry, as `ndp -p` names it.

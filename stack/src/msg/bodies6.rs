@@ -100,6 +100,16 @@ pub struct NdDelReq {
     pub ifname: Option<String>,
 }
 
+/// `ndp -s ADDR LLADDR [temp]`: a static neighbor cache entry (with `temp` an ordinary
+/// one that ages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NdSetReq {
+    pub addr: Ipv6Addr,
+    pub ifname: Option<String>,
+    pub lladdr: [u8; 6],
+    pub temp: bool,
+}
+
 /// One entry of the prefix list (`ndp -p`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NdPrefixInfo {

@@ -223,6 +223,8 @@ messages! {
     0x6a => NdRouters(Empty),
     /// An interface's ND parameters (`ndp -i`).
     0x6b => NdIfInfoGet(IfNameReq),
+    /// `ndp -s`: add a neighbor cache entry.
+    0x6c => NdSet(NdSetReq),
     /// socket(2): the first request of a socket-role connection.
     0x50 => Socket(SocketReq),
     /// bind(2).

@@ -27,6 +27,12 @@ fn sample() -> Vec<Msg> {
             ifname: Some("en0".into()),
         }),
         Msg::NdPrefixes(Empty),
+        Msg::NdSet(NdSetReq {
+            addr: "2001:db8::1".parse().unwrap(),
+            ifname: None,
+            lladdr: [2, 0, 0, 0, 0, 9],
+            temp: true,
+        }),
         Msg::NdRouters(Empty),
         Msg::NdIfInfoGet(IfNameReq { name: "en0".into() }),
         Msg::NdList(vec![NdEntryInfo {

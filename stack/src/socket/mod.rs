@@ -349,6 +349,14 @@ impl Stack {
         }
     }
 
+    /// `ndp -s`: adds a neighbor cache entry.
+    pub fn nd_set(&mut self, req: crate::msg::NdSetReq) -> Result<(), Error> {
+        match self.call(Msg::NdSet(req))? {
+            Msg::Done(_) => Ok(()),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// The prefix list (`ndp -p`).
     pub fn nd_prefixes(&mut self) -> Result<Vec<crate::msg::NdPrefixInfo>, Error> {
         match self.call(Msg::NdPrefixes(Empty))? {
