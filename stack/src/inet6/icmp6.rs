@@ -92,8 +92,10 @@ pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, of
                 st.badlen += 1;
                 return;
             };
-            // Only about packets we sent.
-            if super::in6_ifaddr(ctx, &ip.src()).is_none() {
+            // Only about packets we sent, of a connection or socket that exists (RFC 8201
+            // 5.2, as RFC 5927 says for IPv4): a forged one cannot shrink every path.
+            if !quote_is_ours(ctx, inv) {
+                ctx.inet6.icmp6stat.pmtuignored += 1;
                 return;
             }
             let mtu = p.word().max(MIN_MTU as u32);
@@ -126,6 +128,55 @@ pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, of
         ic::ND_ROUTER_SOLICIT..=ic::ND_REDIRECT => nd6::nd6_input(ctx, ifp, h, m),
         ic::MLD_LISTENER_QUERY => mld6::mld_query(ctx, ifp, h, m),
         _ => {}
+    }
+}
+
+/// Whether a quoted IPv6 packet is one this stack sent on something that still exists: a
+/// TCP connection whose unacknowledged window holds the quoted sequence number, a UDP
+/// socket on the quoted port, or an ICMPv6 message (echo, ND). Extension headers before
+/// the transport header are walked.
+fn quote_is_ours(ctx: &Ctx, q: &[u8]) -> bool {
+    use crate::inet::tcp::seq::{leq, lt};
+    use crate::wire::ip6ext::{Chain, Step};
+    if q.len() < HEADER_LEN {
+        return false;
+    }
+    let ip = Ipv6Packet::new_unchecked(q);
+    let (src, dst) = (ip.src(), ip.dst());
+    if !super::in6_ifaddr(ctx, &src).is_some_and(|ia| ia.usable()) {
+        return false;
+    }
+    let mut c = Chain::new(&q[HEADER_LEN..], ip.next_header());
+    let (nh, off) = loop {
+        match c.next() {
+            Some(Ok(Step::Upper { nh, offset })) => break (nh, HEADER_LEN + offset),
+            Some(Ok(Step::Ext(_))) => continue,
+            _ => return false,
+        }
+    };
+    if nh == NH_ICMPV6 {
+        return true;
+    }
+    let Some(l4) = q.get(off..off + 8) else {
+        return false;
+    };
+    let sport = u16::from_be_bytes([l4[0], l4[1]]);
+    let dport = u16::from_be_bytes([l4[2], l4[3]]);
+    match nh {
+        crate::wire::ip6ext::NH_TCP => {
+            let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
+            let tcp = &ctx.inet.tcp;
+            tcp.lookup(&(src.into(), sport, dst.into(), dport))
+                .and_then(|id| tcp.tcbs.get(&id))
+                .is_some_and(|t| leq(t.snd_una, seq) && lt(seq, t.snd_max))
+        }
+        crate::wire::ip6ext::NH_UDP => ctx.inet.udp.iter().any(|p| {
+            p.lport == sport
+                && p.af.laddr_match(p.laddr, src.into())
+                && p.faddr
+                    .is_none_or(|f| f.ip() == std::net::IpAddr::V6(dst) && f.port() == dport)
+        }),
+        _ => false,
     }
 }
 

@@ -584,7 +584,9 @@ fn packet_too_big_lowers_the_path_mtu_not_below_1280() {
         add_addr(&mut ctx, &req).unwrap();
     }
     let ptb = |mtu: u32| {
-        let inv = pkt6(g, far, 59, 64, &[0u8; 1400]);
+        let mut e = vec![ic::ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 1];
+        e.resize(1400, 0);
+        let inv = pkt6(g, far, NH_ICMPV6, 64, &e);
         let r = Icmpv6Repr::PacketTooBig {
             mtu,
             invoking: &inv[..1232],
@@ -598,6 +600,24 @@ fn packet_too_big_lowers_the_path_mtu_not_below_1280() {
     input(&stack, &ifp, MAC, &ptb(600));
     assert_eq!(ip6::path_mtu(&stack.ctx(), &ifp, &far), 1280);
     assert_eq!(stack.ctx().inet6.icmp6stat.pmtuchg, 2);
+    // One quoting a UDP datagram of no socket of ours is forged: ignored, counted.
+    let inv = pkt6(
+        g,
+        "2001:db8::78".parse().unwrap(),
+        17,
+        64,
+        &[0x30, 0x39, 0, 53, 0, 8, 0, 0],
+    );
+    let r = Icmpv6Repr::PacketTooBig {
+        mtu: 1280,
+        invoking: &inv,
+    };
+    let mut m = vec![0u8; r.len()];
+    r.emit(&mut m, &peer(), &g);
+    input(&stack, &ifp, MAC, &pkt6(peer(), g, NH_ICMPV6, 64, &m));
+    let ctx = stack.ctx();
+    assert_eq!(ctx.inet6.icmp6stat.pmtuignored, 1);
+    assert_eq!(ip6::path_mtu(&ctx, &ifp, &"2001:db8::78".parse().unwrap()), 1500);
 }
 
 #[test]

@@ -56,6 +56,8 @@ pub struct Icmp6Stats {
     pub inhist: Vec<u64>,
     pub nd_toomanyopt: u64,
     pub pmtuchg: u64,
+    /// Packet too big ignored: quoting nothing of ours that still exists (RFC 8201 5.2).
+    pub pmtuignored: u64,
     pub nd_badopt: u64,
     pub badns: u64,
     pub badna: u64,
