@@ -517,6 +517,12 @@ fn ping6_on_loopback_and_its_errors() {
     assert!(r
         .stdout
         .starts_with("PING6(56=40+8+8 bytes) ::1 --> ::1\n16 bytes from ::1, icmp_seq=0 hlim=64 time="));
+    let r = st.run("ping6", &["-v", "-c", "1", "::1"]);
+    assert!(
+        r.stdout
+            .contains("\n16 bytes from ::1, icmp_seq=0 hlim=64 dst=::1 time="),
+        "{r:#?}"
+    );
     let r = st.run("ping", &["-c", "1", "::1"]);
     assert_eq!(r.code, Some(0), "{r:#?}");
     assert!(r.stdout.contains("--- ::1 ping6 statistics ---"), "{r:#?}");

@@ -439,6 +439,8 @@ pub(super) struct Ping {
     pub(super) dst: Dst,
     /// Interface names by index, to print a link-local source as `fe80::1%en0` (ping6).
     pub(super) ifnames: Vec<(u16, String)>,
+    /// Our address as ping6 prints it: where the replies come to (`-v`'s ` dst=`).
+    pub(super) local: String,
     pub(super) ident: u16,
     pub(super) datalen: usize,
     pub(super) phdrlen: usize,
@@ -1147,6 +1149,7 @@ impl Ping {
             sock,
             dst,
             ifnames: Vec::new(),
+            local: String::new(),
             ident: (std::process::id() & 0xffff) as u16,
             datalen,
             phdrlen,

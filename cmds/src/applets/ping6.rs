@@ -4,7 +4,8 @@
 //! packet and its messages, scope ids (`fe80::1%en0`, `-I en0`).
 //!
 //! Output as KAME's: `PING6(56=40+8+8 bytes) SRC --> DST`, `16 bytes from ADDR,
-//! icmp_seq=0 hlim=64 time=0.345 ms` (` (DUP!)` for a duplicate), the statistics block
+//! icmp_seq=0 hlim=64 time=0.345 ms` (` (DUP!)` for a duplicate; `-v` adds ` dst=` our
+//! address, the replies' destination), the statistics block
 //! with `round-trip min/avg/max/std-dev`. The 8-byte timestamp (`struct tv32`) is always
 //! used and the data is 8 bytes unless `-s` says otherwise. ICMPv6 messages other than
 //! our echo replies (time exceeded, unreachable, packet too big) are printed only with
@@ -393,6 +394,7 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
     o.compat = true;
     let mut p = Ping::new(o, sock, Dst::V6(dst), datalen, interval);
     p.ifnames = ifs;
+    p.local = pr_addr(&src, dst.scope_id(), &p.ifnames);
     if let Some(pat) = p.o.pattern.clone() {
         for (k, j) in (p.phdrlen..p.datalen).zip((0..pat.len()).cycle()) {
             p.opack[ICMP_MINLEN + k] = pat[j];
@@ -402,7 +404,7 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
         "PING6({}=40+8+{} bytes) {} --> {}",
         IP6_HDRLEN + ICMP_MINLEN + p.datalen,
         p.datalen,
-        pr_addr(&src, dst.scope_id(), &p.ifnames),
+        p.local,
         pr_addr(dst.ip(), dst.scope_id(), &p.ifnames)
     );
     flush();
@@ -443,6 +445,10 @@ impl Ping {
             match hlim {
                 Some(h) => line.push_str(&format!(" hlim={h}")),
                 None => line.push_str(" hlim=?"),
+            }
+            // The replies' destination: the source our requests carried.
+            if self.o.verbose {
+                line.push_str(&format!(" dst={}", self.local));
             }
             if self.timing != super::ping::Timing::None {
                 line.push_str(&format!(" time={:.3} ms", triptime * 1000.0));
