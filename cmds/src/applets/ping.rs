@@ -1201,6 +1201,11 @@ pub(super) fn install_signals() {
         // SAFETY: the handler only touches atomics, which is async-signal-safe.
         let _ = unsafe { sigaction(s, &sa) };
     }
+    // A reader that goes away (`ping ... | head`) ends the run as it ends a C ping,
+    // rather than a failed print.
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring the default action.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &dfl) };
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
@@ -1269,9 +1274,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     } else if p.o.random {
         p.fill_random();
     }
+    install_signals();
     println!("PING {} ({}): {} data bytes", p.o.host, dst, p.datalen);
     flush();
-    install_signals();
     for _ in 0..p.o.preload {
         p.now = Ts::now();
         p.pinger();

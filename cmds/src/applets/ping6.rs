@@ -400,6 +400,7 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
             p.opack[ICMP_MINLEN + k] = pat[j];
         }
     }
+    install_signals();
     println!(
         "PING6({}=40+8+{} bytes) {} --> {}",
         IP6_HDRLEN + ICMP_MINLEN + p.datalen,
@@ -408,7 +409,6 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
         pr_addr(dst.ip(), dst.scope_id(), &p.ifnames)
     );
     flush();
-    install_signals();
     for _ in 0..p.o.preload {
         p.now = super::ping::Ts::now();
         p.pinger();
