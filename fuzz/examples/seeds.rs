@@ -349,6 +349,26 @@ fn channel(dir: &Path) {
         ("rtflush", Msg::RtFlush(FlushReq { all: true, ..Default::default() })),
         ("stats", Msg::StatsGet(Empty)),
         ("arpdump", Msg::ArpDump(Empty)),
+        ("nddump", Msg::NdDump(Empty)),
+        ("ndprefixes", Msg::NdPrefixes(Empty)),
+        ("ndrouters", Msg::NdRouters(Empty)),
+        ("ndifinfo", Msg::NdIfInfoGet(IfNameReq { name: "en0".into() })),
+        (
+            "nddelete",
+            Msg::NdDelete(NdDelReq {
+                addr: "fe80::1".parse().expect("literal"),
+                ifname: Some("en0".into()),
+            }),
+        ),
+        (
+            "ndset",
+            Msg::NdSet(NdSetReq {
+                addr: "2001:db8::9".parse().expect("literal"),
+                ifname: None,
+                lladdr: [2, 0, 0, 0, 0, 9],
+                temp: false,
+            }),
+        ),
         ("socklist", Msg::SockList(Empty)),
         (
             "rtadd",

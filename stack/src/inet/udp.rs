@@ -163,6 +163,7 @@ pub fn udp_input_af(ctx: &mut Ctx, ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: b
                 &Msg::SockData(DataMsg {
                     from: crate::inet::inpcb::sock_view(from, v6sock),
                     data: data.to_vec(),
+                    hlim: None,
                 }),
                 0,
                 std::process::id(),

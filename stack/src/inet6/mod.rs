@@ -8,6 +8,7 @@ pub mod icmp6;
 pub mod ip6;
 pub mod mld6;
 pub mod nd6;
+pub mod ndctl;
 
 #[cfg(test)]
 mod tests;
@@ -498,11 +499,13 @@ pub const INET6SW: &[Protosw] = &[
         }],
         sysctl: &[SYSCTL_NODES],
         release: Some(|c, _| ip6::loopback_drain6(c)),
+        stats: Some(|c, s| s.ip6 = Some(c.inet6.stat)),
         ..Protosw::EMPTY
     },
     Protosw {
         name: "icmp6",
         protocol: crate::wire::ip6ext::NH_ICMPV6,
+        stats: Some(|c, s| s.icmp6 = Some(c.inet6.icmp6stat.clone())),
         timers: &[
             Timer {
                 name: "nd6",
