@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod applets;
 mod common;
 mod gen;
+mod layering;
 mod pktbox;
 mod rtutil;
 mod table;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pktbox_stack::msg::{IfInfo, RtFamily, RtMsg};
-use pktbox_stack::net::route::rtf;
+use pktbox_stack::wire::route::rtf;
 use serde_json::json;
 
 /// Parses a number the way inet_aton(3) reads each part: `0x` hex, a leading `0` octal,
@@ -184,31 +184,9 @@ pub fn host_by_name(name: &str) -> Option<Ipv4Addr> {
     })
 }
 
-/// Route flag names in bit order, as route(8) prints them between angle brackets.
-const ROUTE_FLAG_NAMES: &[(u32, &str)] = &[
-    (rtf::UP, "UP"),
-    (rtf::GATEWAY, "GATEWAY"),
-    (rtf::HOST, "HOST"),
-    (rtf::REJECT, "REJECT"),
-    (rtf::DYNAMIC, "DYNAMIC"),
-    (rtf::MODIFIED, "MODIFIED"),
-    (rtf::DONE, "DONE"),
-    (0x80, "MASK_PRESENT"),
-    (rtf::CONNECTED, "CONNECTED"),
-    (rtf::XRESOLVE, "XRESOLVE"),
-    (rtf::LLDATA, "LLINFO"),
-    (rtf::STATIC, "STATIC"),
-    (rtf::BLACKHOLE, "BLACKHOLE"),
-    (0x2000, "CLONED"),
-    (rtf::PROTO2, "PROTO2"),
-    (rtf::PROTO1, "PROTO1"),
-    (rtf::LOCAL, "LOCAL"),
-    (rtf::BROADCAST, "BROADCAST"),
-];
-
 /// BSD's bprintf of route flags: `<UP,GATEWAY,DONE,STATIC>`, nothing for none.
 pub fn route_flags(f: u32) -> String {
-    bits(f, ROUTE_FLAG_NAMES)
+    bits(f, rtf::NAMES)
 }
 
 /// NetBSD's snprintb of route flags, as `route get` prints them: `0x843<UP,GATEWAY,DONE,STATIC>`.
@@ -393,7 +371,7 @@ pub fn route_json(r: &RtMsg, ifs: &[IfInfo]) -> serde_json::Value {
         "gateway_link": r.gateway.is_none().then(|| link_index(r, ifs)),
         "flags": r.rtm_flags,
         "flag_letters": rtf::letters(r.rtm_flags),
-        "flag_names": ROUTE_FLAG_NAMES.iter().filter(|(b, _)| r.rtm_flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
+        "flag_names": rtf::NAMES.iter().filter(|(b, _)| r.rtm_flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
         "use": r.use_count,
         "mtu": r.mtu,
         "metrics": {

@@ -32,7 +32,7 @@ fn icmp_echo(seq: u16, n: usize) -> Vec<u8> {
     for (i, b) in m[8..].iter_mut().enumerate() {
         *b = i as u8;
     }
-    let c = pktbox_stack::inet::cksum::cksum(&m);
+    let c = pktbox_stack::wire::checksum::cksum(&m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
 }
@@ -152,7 +152,7 @@ fn net(dir: &Path) {
     // ICMP errors quoting what we sent on the connection (fix-up 0x18 mends the checksums).
     let quote = {
         let mut q = vec![0u8; 20];
-        pktbox_stack::inet::ip::write_header(&mut q, 0, 1500, 1, 0x4000, 64, 6, ME, PEER);
+        pktbox_stack::wire::ipv4::write_header(&mut q, 0, 1500, 1, 0x4000, 64, 6, ME, PEER);
         q.extend_from_slice(&LISTEN_PORT.to_be_bytes());
         q.extend_from_slice(&PEER_PORT.to_be_bytes());
         q.extend_from_slice(&[0, 0, 0, 1]);
@@ -169,13 +169,13 @@ fn net(dir: &Path) {
         let mut m = vec![t, code, 0, 0];
         m.extend_from_slice(&rest);
         m.extend_from_slice(&quote);
-        let c = pktbox_stack::inet::cksum::cksum(&m);
+        let c = pktbox_stack::wire::checksum::cksum(&m);
         m[2..4].copy_from_slice(&c.to_be_bytes());
         seeds.push((name, frame_op(0, &ip_frame(PEER, ME, 1, 11, 0, &m))));
     }
     let mut ts = vec![13u8, 0, 0, 0, 0, 1, 0, 1];
     ts.extend_from_slice(&[0; 12]);
-    let c = pktbox_stack::inet::cksum::cksum(&ts);
+    let c = pktbox_stack::wire::checksum::cksum(&ts);
     ts[2..4].copy_from_slice(&c.to_be_bytes());
     seeds.push(("icmp-tstamp", frame_op(0, &ip_frame(PEER, ME, 1, 12, 0, &ts))));
     // IP options: record route, timestamp, loose source route (0x10 mends the header).
@@ -349,6 +349,26 @@ fn channel(dir: &Path) {
         ("rtflush", Msg::RtFlush(FlushReq { all: true, ..Default::default() })),
         ("stats", Msg::StatsGet(Empty)),
         ("arpdump", Msg::ArpDump(Empty)),
+        ("nddump", Msg::NdDump(Empty)),
+        ("ndprefixes", Msg::NdPrefixes(Empty)),
+        ("ndrouters", Msg::NdRouters(Empty)),
+        ("ndifinfo", Msg::NdIfInfoGet(IfNameReq { name: "en0".into() })),
+        (
+            "nddelete",
+            Msg::NdDelete(NdDelReq {
+                addr: "fe80::1".parse().expect("literal"),
+                ifname: Some("en0".into()),
+            }),
+        ),
+        (
+            "ndset",
+            Msg::NdSet(NdSetReq {
+                addr: "2001:db8::9".parse().expect("literal"),
+                ifname: None,
+                lladdr: [2, 0, 0, 0, 0, 9],
+                temp: false,
+            }),
+        ),
         ("socklist", Msg::SockList(Empty)),
         (
             "rtadd",

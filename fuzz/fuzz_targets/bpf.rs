@@ -2,7 +2,7 @@
 //! accepts: both must give the same answer for every packet.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use pktbox_stack::net::bpf::{bpf_filter, bpf_validate, BpfProgram};
+use pktbox_stack::wire::bpf::{bpf_filter, bpf_validate, BpfProgram};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&n, rest)) = data.split_first() else { return };

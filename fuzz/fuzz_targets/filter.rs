@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pktbox_fuzz::compile::{compile, Options, DLT_EN10MB, DLT_NULL};
-use pktbox_stack::net::bpf::{bpf_filter, bpf_validate};
+use pktbox_stack::wire::bpf::{bpf_filter, bpf_validate};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {

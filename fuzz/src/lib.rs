@@ -13,7 +13,7 @@ pub mod pcap;
 #[path = "../../cmds/src/applets/tcpdump/compile/mod.rs"]
 pub mod compile;
 
-use pktbox_stack::net::bpf::BpfInsn;
+use pktbox_stack::wire::bpf::BpfInsn;
 
 /// A program of `n` instructions from 8 bytes each (code, jt, jf, k, as `struct bpf_insn`).
 pub fn insns(b: &[u8], n: usize) -> Vec<BpfInsn> {

@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex};
 
 use pktbox_drivers::{Driver, FrameMeta, Recv};
 
-use crate::inet::cksum::cksum;
-use crate::inet::ip::{write_header, Ip, IP_MAXPACKET};
 use crate::inet::tcp::output::tcp_cksum;
 use crate::inet::tcp::usrreq;
 use crate::inet::udp::{udp_cksum, UdpPcb};
@@ -23,6 +21,8 @@ use crate::net::ether::ether_input;
 use crate::net::if_control::if_attach;
 use crate::net::ifnet::Ifnet;
 use crate::sys::Stack;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{write_header, Ipv4Packet, IP_MAXPACKET};
 
 /// Our interface's MAC and address, and the peer's, on 10.0.0.0/24.
 pub const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -557,7 +557,7 @@ pub fn reass(data: &[u8]) {
             let p = fragment(flags, id, off8, more, hlen, len);
             let mut ctx = stack.ctx();
             if let Some(whole) = crate::inet::reass::ip_reass(&mut ctx, &p) {
-                let ip = Ip(&whole);
+                let ip = Ipv4Packet::new_unchecked(&whole);
                 assert!(whole.len() <= IP_MAXPACKET, "reassembled {} bytes", whole.len());
                 assert!(ip.hlen() >= 20 && ip.hlen() <= whole.len());
                 assert_eq!(ip.total_len(), whole.len(), "total length field matches the datagram");

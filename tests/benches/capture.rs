@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::Instant;
 
-use pktbox_stack::net::bpf::BpfProgram;
+use pktbox_stack::wire::bpf::BpfProgram;
 
 /// A mix of frames as a busy segment carries them: TCP and UDP over IPv4 (some tagged),
 /// ARP, IPv6.

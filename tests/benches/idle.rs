@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pktbox_stack::inet::ip::{write_header, IPPROTO_TCP};
 use pktbox_stack::inet::tcp::output::tcp_cksum;
 use pktbox_stack::socket::{Stack, TcpListener};
+use pktbox_stack::wire::ipv4::{write_header, IPPROTO_TCP};
 use pktbox_tests::{arp_frame, bench_bin, ether_frame, parse_ether, Arp};
 
 const STACK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];

@@ -821,7 +821,7 @@ pub fn as_nobody(st: &StackProc, exe: &Path, args: &[&str]) -> Output {
 
 /// The classic BPF program `pktbox tcpdump -ddd EXPR` prints (a count, then `code jt jf k`
 /// lines), as the stack takes it.
-pub fn compiled_filter(pktbox: &Path, expr: &str) -> Vec<pktbox_stack::net::bpf::BpfInsn> {
+pub fn compiled_filter(pktbox: &Path, expr: &str) -> Vec<pktbox_stack::wire::bpf::BpfInsn> {
     let o = Command::new(pktbox)
         .args(["tcpdump", "-ddd", expr])
         .output()
@@ -833,7 +833,7 @@ pub fn compiled_filter(pktbox: &Path, expr: &str) -> Vec<pktbox_stack::net::bpf:
         .map(|l| {
             let v: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
             assert_eq!(v.len(), 4, "{expr}: {l}");
-            pktbox_stack::net::bpf::BpfInsn::jump(v[0] as u16, v[3], v[1] as u8, v[2] as u8)
+            pktbox_stack::wire::bpf::BpfInsn::jump(v[0] as u16, v[3], v[1] as u8, v[2] as u8)
         })
         .collect()
 }

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use pktbox_stack::msg::BpfConf;
-use pktbox_stack::net::bpf::dev::{BPF_D_IN, BPF_D_INOUT, DLT_EN10MB, DLT_NULL};
-use pktbox_stack::net::bpf::{records, BpfInsn};
 use pktbox_stack::socket::{Bpf, Error};
+use pktbox_stack::wire::bpf::{records, BpfInsn};
+use pktbox_stack::wire::bpf::{BPF_D_IN, BPF_D_INOUT, DLT_EN10MB, DLT_NULL};
 use pktbox_tests::*;
 
 fn conf(direction: u32) -> BpfConf {

@@ -239,7 +239,7 @@ fn a_capture_connection_takes_no_harm_from_malformed_requests() {
         assert_eq!(f.hdr.errno, libc::EINVAL, "{f:?}");
     }
     // A program that fails the checks is refused with the reason.
-    let bad = Msg::BpfSetFilter(vec![pktbox_stack::net::bpf::BpfInsn::stmt(0x05, 7)]);
+    let bad = Msg::BpfSetFilter(vec![pktbox_stack::wire::bpf::BpfInsn::stmt(0x05, 7)]);
     let f = c.call(&bad, 20);
     assert_eq!(f.hdr.errno, libc::EINVAL, "{f:?}");
     assert!(

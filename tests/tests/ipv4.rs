@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pktbox_stack::msg::RtMsg;
-use pktbox_stack::net::route::rtf;
+use pktbox_stack::wire::route::rtf;
 use pktbox_tests::*;
 
 /// How long the SIGINT test waits for ping's replies and its exit before it gives up.

@@ -128,7 +128,7 @@ struct Plan {
 fn parse_mask(s: &str) -> Option<Ipv4Addr> {
     if let Some(l) = s.strip_prefix('/') {
         let l: u8 = l.parse().ok().filter(|l| *l <= 32)?;
-        return Some(pktbox_stack::inet::len_mask(l));
+        return Some(pktbox_stack::wire::ipv4::len_mask(l));
     }
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         return u32::from_str_radix(h, 16).ok().map(Ipv4Addr::from);
@@ -392,7 +392,7 @@ fn inet6_line(ifname: &str, a: &pktbox_stack::msg::IfAddr) -> String {
         line += &format!("%{ifname}");
     }
     line += &format!(" prefixlen {}", prefixlen(&a.netmask));
-    for (bit, name) in pktbox_stack::inet6::in6f::NAMES {
+    for (bit, name) in pktbox_stack::msg::in6f::NAMES {
         if a.flags & bit != 0 {
             line += &format!(" {name}");
         }
@@ -426,7 +426,7 @@ fn if_json(i: &IfInfo) -> serde_json::Value {
         "inet6": i.addrs.iter().filter(|a| a.addr.is_ipv6()).map(|a| json!({
             "address": a.addr.to_string(),
             "prefixlen": prefixlen(&a.netmask),
-            "flags": pktbox_stack::inet6::in6f::NAMES.iter().filter(|(b, _)| a.flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
+            "flags": pktbox_stack::msg::in6f::NAMES.iter().filter(|(b, _)| a.flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
             "scopeid": a.scopeid,
             "tentative": a.tentative,
         })).collect::<Vec<_>>(),
@@ -644,7 +644,7 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
             (None, None) => return Err(fail(PROG, "no inet address to change")),
         };
         let mask = match (p.addr.and_then(|(_, l)| l), p.netmask) {
-            (Some(l), _) => Some(pktbox_stack::inet::len_mask(l)),
+            (Some(l), _) => Some(pktbox_stack::wire::ipv4::len_mask(l)),
             (None, Some(m)) => Some(m),
             (None, None) if p.addr.is_none() || p.alias => {
                 primary.filter(|pa| pa.addr == addr).map(|pa| match pa.netmask {
@@ -715,11 +715,11 @@ mod tests {
             addr: addr.parse().unwrap(),
             netmask: IpAddr::V6(std::net::Ipv6Addr::from(u128::MAX << (128 - len))),
             brd: None,
-            tentative: flags & pktbox_stack::inet6::in6f::TENTATIVE != 0,
+            tentative: flags & pktbox_stack::msg::in6f::TENTATIVE != 0,
             flags,
             scopeid,
         };
-        use pktbox_stack::inet6::in6f;
+        use pktbox_stack::msg::in6f;
         assert_eq!(
             inet6_line("en0", &a("fe80::1", 64, 0, 2)),
             "\tinet6 fe80::1%en0 prefixlen 64 scopeid 0x2"

@@ -7,8 +7,10 @@ pub mod arp;
 pub mod ifconfig;
 pub mod io_pkt;
 pub mod nc;
+pub mod ndp;
 pub mod netstat;
 pub mod ping;
+pub mod ping6;
 pub mod route;
 pub mod sysctl;
 pub mod tcpdump;
@@ -75,6 +77,16 @@ pub const APPLETS: &[Applet] = &[
         name: "ping",
         command: ping::command,
         run: ping::run,
+    },
+    Applet {
+        name: "ping6",
+        command: ping6::command,
+        run: ping6::run,
+    },
+    Applet {
+        name: "ndp",
+        command: ndp::command,
+        run: ndp::run,
     },
     Applet {
         name: "nc",

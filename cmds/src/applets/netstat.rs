@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
 use pktbox_stack::msg::{
-    iff, ArpEntry, ArpStats, IcmpStats, IfInfo, IpStats, RtFamily, RtMsg, SockInfo, Stats, TcpStats, UdpStats,
+    iff, ArpEntry, ArpStats, Icmp6Stats, IcmpStats, IfInfo, Ip6Stats, IpStats, RtFamily, RtMsg, SockInfo, Stats,
+    TcpStats, UdpStats,
 };
-use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::Stack;
+use pktbox_stack::wire::route::rtf;
 use serde_json::json;
 
 use crate::common::{fail, open_stack, parse, usage_fail};
@@ -138,6 +139,8 @@ pub fn command() -> Command {
 enum Family {
     Any,
     Inet,
+    /// `-f inet6` with -s.
+    Inet6,
     Link,
     Arp,
 }
@@ -145,10 +148,12 @@ enum Family {
 const NOT_YET: &str = "unix-domain socket tables are not in this build yet";
 
 /// The protocols whose statistics this build keeps, in NetBSD's order.
-const PROTOCOLS: &[&str] = &["ip", "icmp", "tcp", "udp", "arp"];
+const PROTOCOLS: &[&str] = &["ip", "icmp", "tcp", "udp", "arp", "ip6", "icmp6"];
+/// The ones of the inet6 family (`-f inet6 -s`); present when the stack has IPv6.
+const PROTOCOLS6: &[&str] = &["ip6", "icmp6"];
 /// Protocols NetBSD's netstat knows that this build does not have yet.
 const LATER: &[&str] = &[
-    "igmp", "carp", "pfsync", "pim", "ip6", "icmp6", "udp6", "tcp6", "pim6", "rip6", "ipsec", "ipsec6",
+    "igmp", "carp", "pfsync", "pim", "udp6", "tcp6", "pim6", "rip6", "ipsec", "ipsec6",
 ];
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
@@ -189,6 +194,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Some("link") => Family::Link,
         Some("arp") => Family::Arp,
         Some("unix" | "local") => return fail(PROG, NOT_YET),
+        // Statistics: the inet6 protocols.
+        Some("inet6") if sflag > 0 && !ifmode && !rflag => Family::Inet6,
         Some("inet6") => return fail(PROG, "inet6: not in this build yet"),
         Some(f) => return fail(PROG, format!("{f}: unknown address family")),
     };
@@ -1031,12 +1038,131 @@ fn format_udp(st: &UdpStats, sflag: u8) -> String {
     s.out
 }
 
+/// NetBSD's names of ICMPv6 types (inet6.c's icmp6names), for the histograms.
+fn icmp6_name(t: usize) -> String {
+    let n = match t {
+        1 => "unreach",
+        2 => "packet too big",
+        3 => "time exceed",
+        4 => "parameter problem",
+        128 => "echo",
+        129 => "echo reply",
+        130 => "multicast listener query",
+        131 => "multicast listener report",
+        132 => "multicast listener done",
+        133 => "router solicitation",
+        134 => "router advertisement",
+        135 => "neighbor solicitation",
+        136 => "neighbor advertisement",
+        137 => "redirect",
+        138 => "router renumbering",
+        139 => "node information request",
+        140 => "node information reply",
+        141 => "inverse neighbor solicitation",
+        142 => "inverse neighbor advertisement",
+        143 => "multicast listener report v2",
+        _ => return format!("#{t}"),
+    };
+    n.to_string()
+}
+
+fn histogram6(out: &mut String, title: &str, h: &[u64]) {
+    let mut first = true;
+    for (t, n) in h.iter().enumerate().filter(|(_, n)| **n != 0) {
+        if first {
+            let _ = writeln!(out, "\t{title} histogram:");
+            first = false;
+        }
+        let _ = writeln!(out, "\t\t{}: {n}", icmp6_name(t));
+    }
+}
+
+/// `netstat -s -p ip6`: NetBSD's ip6_stats lines, in its order; the last three lines
+/// are this stack's own counters.
+fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
+    let mut s = Section::new("ip6", sflag);
+    s.p(st.total, "\t{} total packet{s} received");
+    s.p(st.toosmall, "\t{} with size smaller than minimum");
+    s.p(st.tooshort, "\t{} with data size < data length");
+    s.p(st.badoptions, "\t{} with bad options");
+    s.p(st.badvers, "\t{} with incorrect version number");
+    s.p(st.fragments, "\t{} fragment{s} received");
+    s.p(st.fragdropped, "\t{} fragment{s} dropped (dup or out of space)");
+    s.p(st.fragtimeout, "\t{} fragment{s} dropped after timeout");
+    s.p(st.fragoverflow, "\t{} fragment{s} that exceeded limit");
+    s.p(st.reassembled, "\t{} packet{s} reassembled ok");
+    s.p(st.delivered, "\t{} packet{s} for this host");
+    s.p(st.forward, "\t{} packet{s} forwarded");
+    s.p(st.cantforward, "\t{} packet{s} not forwardable");
+    s.p(st.redirectsent, "\t{} redirect{s} sent");
+    s.p(st.localout, "\t{} packet{s} sent from this host");
+    s.p(st.rawout, "\t{} packet{s} sent with fabricated ip header");
+    s.p(st.odropped, "\t{} output packet{s} dropped due to no bufs, etc.");
+    s.p(st.noroute, "\t{} output packet{s} discarded due to no route");
+    s.p(st.fragmented, "\t{} output datagram{s} fragmented");
+    s.p(st.ofragments, "\t{} fragment{s} created");
+    s.p(st.cantfrag, "\t{} datagram{s} that can't be fragmented");
+    s.p(st.badscope, "\t{} packet{s} that violated scope rules");
+    s.p(st.notmember, "\t{} multicast packet{s} which we don't join");
+    s.p(st.nogif, "\t{} tunneling packet{s} that can't find gif");
+    s.p(st.toomanyhdr, "\t{} packet{s} discarded due to too may headers");
+    s.p(st.noproto, "\t{} packet{s} for unknown/unsupported protocol");
+    s.p(st.fragoverlap, "\t{} fragment{s} dropped for overlapping another");
+    s.p(st.tentative, "\t{} packet{s} for a tentative address discarded");
+    s.out
+}
+
+/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the last three lines
+/// are this stack's own counters.
+fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
+    let mut s = Section::new("icmp6", sflag);
+    s.p(st.error, "\t{} call{s} to icmp6_error");
+    s.p(
+        st.canterror,
+        "\t{} error{s} not generated because old message was icmp6 or so",
+    );
+    s.p(st.toofreq, "\t{} error{s} not generated because of rate limitation");
+    histogram6(&mut s.out, "Output", &st.outhist);
+    s.p(st.badcode, "\t{} message{s} with bad code fields");
+    s.p(st.tooshort, "\t{} message{s} < minimum length");
+    s.p(st.checksum, "\t{} bad checksum{s}");
+    s.p(st.badlen, "\t{} message{s} with bad length");
+    histogram6(&mut s.out, "Input", &st.inhist);
+    s.p(st.reflect, "\t{} message response{s} generated");
+    s.p(st.nd_toomanyopt, "\t{} message{s} with too many ND options");
+    s.p(st.nd_badopt, "\t{} message{s} with bad ND options");
+    s.p(st.badns, "\t{} bad neighbor solicitation message{s}");
+    s.p(st.badna, "\t{} bad neighbor advertisement message{s}");
+    s.p(st.badrs, "\t{} bad router solicitation message{s}");
+    s.p(st.badra, "\t{} bad router advertisement message{s}");
+    s.p(st.badredirect, "\t{} bad redirect message{s}");
+    s.p(st.pmtuchg, "\t{} path MTU change{s}");
+    s.p(st.nd_evicted, "\t{} neighbor cache eviction{s} to make room");
+    s.p(st.dad_duplicated, "\t{} duplicate address detection failure{s}");
+    s.p(
+        st.nd_holddropped,
+        "\t{} packet{s} dropped waiting for address resolution",
+    );
+    s.out
+}
+
 fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bool) -> Result<(), ExitCode> {
     let st: Stats = s.stats().map_err(|e| fail(PROG, format!("statistics: {e}")))?;
+    let have6 = st.ip6.is_some();
     let wanted: Vec<&str> = match (proto, family) {
+        (Some(p), _) if PROTOCOLS6.contains(&p) && !have6 => {
+            return Err(fail(PROG, format!("{p}: address family not supported by this stack")))
+        }
         (Some(p), _) => vec![p],
         (None, Family::Arp) => vec!["arp"],
-        _ => PROTOCOLS.to_vec(),
+        (None, Family::Inet6) if !have6 => return Err(fail(PROG, "inet6: address family not supported by this stack")),
+        (None, Family::Inet6) => PROTOCOLS6.to_vec(),
+        (None, Family::Inet) => PROTOCOLS.iter().copied().filter(|p| !PROTOCOLS6.contains(p)).collect(),
+        _ => PROTOCOLS
+            .iter()
+            .copied()
+            .filter(|p| have6 || !PROTOCOLS6.contains(p))
+            .collect(),
     };
     if json {
         let mut v = serde_json::Map::new();
@@ -1046,6 +1172,8 @@ fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bo
                 "icmp" => serde_json::to_value(&st.icmp),
                 "tcp" => serde_json::to_value(st.tcp),
                 "udp" => serde_json::to_value(st.udp),
+                "ip6" => serde_json::to_value(st.ip6),
+                "icmp6" => serde_json::to_value(&st.icmp6),
                 _ => serde_json::to_value(st.arp),
             };
             v.insert(p.to_string(), x.unwrap_or_default());
@@ -1060,6 +1188,8 @@ fn stats(s: &mut Stack, proto: Option<&str>, family: Family, sflag: u8, json: bo
             "icmp" => format_icmp(&st.icmp, sflag),
             "tcp" => format_tcp(&st.tcp, sflag),
             "udp" => format_udp(&st.udp, sflag),
+            "ip6" => st.ip6.as_ref().map(|x| format_ip6(x, sflag)).unwrap_or_default(),
+            "icmp6" => st.icmp6.as_ref().map(|x| format_icmp6(x, sflag)).unwrap_or_default(),
             _ => format_arp_stats(&st.arp, sflag),
         };
     }

@@ -16,19 +16,20 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::{Ipv4Addr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
-use pktbox_stack::inet::cksum::cksum;
-use pktbox_stack::inet::icmp::{
+use pktbox_stack::socket::{Error, RawDatagram, RawSocket};
+use pktbox_stack::wire::checksum::cksum;
+use pktbox_stack::wire::icmp::{
     ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH, ICMP_TIMXCEED,
     ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH,
 };
-use pktbox_stack::inet::ip::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IP_HDR_LEN, IP_MAXPACKET};
-use pktbox_stack::socket::{Error, RawSocket};
+use pktbox_stack::wire::icmpv6::ECHO_REQUEST as ICMP6_ECHO_REQUEST;
+use pktbox_stack::wire::ipv4::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IP_HDR_LEN, IP_MAXPACKET};
 
 use crate::common::EXIT_FAILURE;
 
@@ -39,14 +40,14 @@ const FLOOD_INTVL: f64 = 0.01;
 /// The largest data size (MAXPACKET: room for the largest IP header and the ICMP header).
 const MAXPACKET: i64 = IP_MAXPACKET as i64 - 60 - 8;
 /// ICMP_MINLEN: an ICMP header.
-const ICMP_MINLEN: usize = 8;
+pub(super) const ICMP_MINLEN: usize = 8;
 /// The TTL of echo requests unless -T says otherwise (MAXTTL).
 const MAXTTL: u8 = 255;
 /// Size of the old timestamp header (`struct tv32`) and of the native `struct timespec`.
-const PHDR_LEN: usize = 8;
+pub(super) const PHDR_LEN: usize = 8;
 const PHDR64_LEN: usize = 16;
 /// Sequence numbers whose replies are remembered to spot duplicates (MAX_DUP_CHK).
-const MAX_DUP_CHK: usize = 8 * 2048;
+pub(super) const MAX_DUP_CHK: usize = 8 * 2048;
 /// Longest sleep in one poll, so that a signal is noticed soon even if it slips in between
 /// the check and the poll.
 const POLL_SLICE: f64 = 0.1;
@@ -169,25 +170,29 @@ pub fn command() -> Command {
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
-struct Opts {
-    npackets: Option<u64>,
-    interval: Option<f64>,
-    preload: u64,
-    datalen: Option<usize>,
-    ttl: Option<u8>,
-    tos: u8,
-    maxwait: f64,
-    src: Option<Ipv4Addr>,
-    pattern: Option<Vec<u8>>,
-    host: String,
-    audible: bool,
-    compat: bool,
-    flood: bool,
-    once: bool,
-    random: bool,
-    quiet: bool,
-    semiquiet: bool,
-    verbose: bool,
+pub(super) struct Opts {
+    pub(super) npackets: Option<u64>,
+    pub(super) interval: Option<f64>,
+    pub(super) preload: u64,
+    pub(super) datalen: Option<usize>,
+    pub(super) ttl: Option<u8>,
+    pub(super) tos: u8,
+    pub(super) maxwait: f64,
+    pub(super) src: Option<Ipv4Addr>,
+    /// An IPv6 source (ping's -I with an IPv6 address, or ping6's -S).
+    pub(super) src6: Option<std::net::Ipv6Addr>,
+    /// The interface to send on (ping6's -I).
+    pub(super) ifname: Option<String>,
+    pub(super) pattern: Option<Vec<u8>>,
+    pub(super) host: String,
+    pub(super) audible: bool,
+    pub(super) compat: bool,
+    pub(super) flood: bool,
+    pub(super) once: bool,
+    pub(super) random: bool,
+    pub(super) quiet: bool,
+    pub(super) semiquiet: bool,
+    pub(super) verbose: bool,
 }
 
 /// `strtol(s, &end, 0)` with nothing left over: decimal, 0x hex or 0 octal.
@@ -353,7 +358,10 @@ fn parse_opts(m: &clap::ArgMatches) -> Result<Opts, String> {
         o.pattern = Some(parse_pattern(p)?);
     }
     if let Some(v) = s("srcaddr") {
-        o.src = Some(gethost("-I", v)?);
+        match v.parse::<std::net::Ipv6Addr>() {
+            Ok(a) => o.src6 = Some(a),
+            Err(_) => o.src = Some(gethost("-I", v)?),
+        }
     }
     o.host = match (s("hostopt"), s("host")) {
         (Some(h), None) | (None, Some(h)) => h.to_string(),
@@ -364,13 +372,13 @@ fn parse_opts(m: &clap::ArgMatches) -> Result<Opts, String> {
 
 /// A CLOCK_MONOTONIC time, as NetBSD's ping keeps them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Ts {
-    sec: i64,
-    nsec: i64,
+pub(super) struct Ts {
+    pub(super) sec: i64,
+    pub(super) nsec: i64,
 }
 
 impl Ts {
-    fn now() -> Ts {
+    pub(super) fn now() -> Ts {
         let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: clock_gettime writes the timespec we pass.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
@@ -397,7 +405,7 @@ impl Ts {
 }
 
 /// diffsec: `a - b` in seconds; -1 when `a` was never set.
-fn diffsec(a: Option<Ts>, b: Option<Ts>) -> f64 {
+pub(super) fn diffsec(a: Option<Ts>, b: Option<Ts>) -> f64 {
     match a {
         None => -1.0,
         Some(a) => a.secs() - b.unwrap_or_default().secs(),
@@ -405,7 +413,7 @@ fn diffsec(a: Option<Ts>, b: Option<Ts>) -> f64 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timing {
+pub(super) enum Timing {
     None,
     /// `struct tv32` in network order (-C).
     Tv32,
@@ -413,43 +421,58 @@ enum Timing {
     Ts64,
 }
 
-/// One run of ping: NetBSD's globals.
-struct Ping {
-    o: Opts,
-    sock: RawSocket,
-    dst: Ipv4Addr,
-    ident: u16,
-    datalen: usize,
-    phdrlen: usize,
-    timing: Timing,
+/// Where the echo requests go: an IPv4 host (ping) or an IPv6 one (ping6, and ping given
+/// an IPv6 address), with its scope (the interface index of a link-local address, or the
+/// interface `-I` names; 0 for none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dst {
+    V4(Ipv4Addr),
+    V6(SocketAddrV6),
+}
+
+/// One run of ping or ping6 (NetBSD's globals): the timing, the statistics, the output
+/// and the signal handling are the same for both families; what differs is the packet
+/// (ICMP or ICMPv6, see ping6.rs) and the wording of a few lines.
+pub(super) struct Ping {
+    pub(super) o: Opts,
+    pub(super) sock: RawSocket,
+    pub(super) dst: Dst,
+    /// Interface names by index, to print a link-local source as `fe80::1%en0` (ping6).
+    pub(super) ifnames: Vec<(u16, String)>,
+    /// Our address as ping6 prints it: where the replies come to (`-v`'s ` dst=`).
+    pub(super) local: String,
+    pub(super) ident: u16,
+    pub(super) datalen: usize,
+    pub(super) phdrlen: usize,
+    pub(super) timing: Timing,
     /// The ICMP message sent: header and data (the timestamp is written for each one).
-    opack: Vec<u8>,
+    pub(super) opack: Vec<u8>,
     /// Length of the IP datagram sent (what a reply should measure).
-    ip_len: usize,
-    npackets: u64,
-    interval: f64,
-    ntransmitted: u64,
-    nreceived: u64,
-    nrepeats: u64,
-    rcvd_tbl: Vec<u8>,
-    lastrcvd: bool,
-    prefinished: bool,
-    last_seqno: u16,
-    rnd: u32,
-    tmin: f64,
-    tmax: f64,
-    tsum: f64,
-    tsumsq: f64,
-    now: Ts,
-    last_tx: Option<Ts>,
-    next_tx: Option<Ts>,
-    first_tx: Option<Ts>,
-    last_rx: Option<Ts>,
-    first_rx: Option<Ts>,
-    jiggle_time: Option<Ts>,
-    jiggle_cnt: i64,
-    total_jiggled: i64,
-    jiggle_direction: i64,
+    pub(super) ip_len: usize,
+    pub(super) npackets: u64,
+    pub(super) interval: f64,
+    pub(super) ntransmitted: u64,
+    pub(super) nreceived: u64,
+    pub(super) nrepeats: u64,
+    pub(super) rcvd_tbl: Vec<u8>,
+    pub(super) lastrcvd: bool,
+    pub(super) prefinished: bool,
+    pub(super) last_seqno: u16,
+    pub(super) rnd: u32,
+    pub(super) tmin: f64,
+    pub(super) tmax: f64,
+    pub(super) tsum: f64,
+    pub(super) tsumsq: f64,
+    pub(super) now: Ts,
+    pub(super) last_tx: Option<Ts>,
+    pub(super) next_tx: Option<Ts>,
+    pub(super) first_tx: Option<Ts>,
+    pub(super) last_rx: Option<Ts>,
+    pub(super) first_rx: Option<Ts>,
+    pub(super) jiggle_time: Option<Ts>,
+    pub(super) jiggle_cnt: i64,
+    pub(super) total_jiggled: i64,
+    pub(super) jiggle_direction: i64,
 }
 
 /// Why the run ends early.
@@ -458,12 +481,12 @@ enum Fatal {
     Io(String),
 }
 
-fn flush() {
+pub(super) fn flush() {
     let _ = std::io::stdout().flush();
 }
 
 impl Ping {
-    fn seq_bit(seq: u64) -> (usize, u8) {
+    pub(super) fn seq_bit(seq: u64) -> (usize, u8) {
         (((seq / 8) as usize) % (MAX_DUP_CHK / 8), 1 << (seq & 7))
     }
 
@@ -475,10 +498,11 @@ impl Ping {
     }
 
     /// Composes and sends one echo request (pinger).
-    fn pinger(&mut self) {
+    pub(super) fn pinger(&mut self) {
         let seq = (self.ntransmitted & 0xffff) as u16;
+        let v6 = matches!(self.dst, Dst::V6(_));
         let p = &mut self.opack;
-        p[0] = ICMP_ECHO;
+        p[0] = if v6 { ICMP6_ECHO_REQUEST } else { ICMP_ECHO };
         p[1] = 0;
         p[4..6].copy_from_slice(&self.ident.to_be_bytes());
         p[6..8].copy_from_slice(&seq.to_be_bytes());
@@ -494,9 +518,17 @@ impl Ping {
             Timing::None => {}
         }
         p[2..4].copy_from_slice(&[0, 0]);
-        let c = cksum(p);
-        p[2..4].copy_from_slice(&c.to_be_bytes());
-        if let Err(e) = self.sock.send_to(&self.opack, self.dst) {
+        // The stack computes an ICMPv6 checksum itself (RFC 3542 3.1: it covers the
+        // pseudo-header, whose source only the stack knows).
+        if !v6 {
+            let c = cksum(p);
+            p[2..4].copy_from_slice(&c.to_be_bytes());
+        }
+        let sent = match self.dst {
+            Dst::V4(a) => self.sock.send_to(&self.opack, a),
+            Dst::V6(a) => self.sock.send_to_sa(&self.opack, SocketAddr::V6(a)),
+        };
+        if let Err(e) = sent {
             self.jiggle_flush(true);
             eprintln!("{PROG}: sendto: {}", e.strerror());
         }
@@ -527,7 +559,7 @@ impl Ping {
         }
     }
 
-    fn jiggle_flush(&mut self, nl: bool) {
+    pub(super) fn jiggle_flush(&mut self, nl: bool) {
         let mut out = String::new();
         if self.jiggle_cnt > 0 {
             self.total_jiggled += self.jiggle_cnt;
@@ -553,7 +585,7 @@ impl Ping {
     }
 
     /// Moves the flood cursor: a dot out, a backspace back.
-    fn jiggle(&mut self, delta: i64) {
+    pub(super) fn jiggle(&mut self, delta: i64) {
         if self.o.quiet {
             return;
         }
@@ -566,6 +598,57 @@ impl Ping {
         if dt > 0.2 || (dt >= 0.15 && delta * self.jiggle_direction < 0) {
             self.jiggle_flush(false);
         }
+    }
+
+    /// Counts an echo reply to us: its round-trip time from the timestamp it carries (0
+    /// without one) and whether it is a duplicate. Shared by both families.
+    pub(super) fn account_reply(&mut self, seq: u16, icp: &[u8]) -> (bool, f64) {
+        if u64::from(seq) == (self.ntransmitted.wrapping_sub(1) & 0xffff) {
+            self.lastrcvd = true;
+        }
+        self.last_rx = Some(self.now);
+        if self.first_rx.is_none() {
+            self.first_rx = self.last_rx;
+        }
+        self.nreceived += 1;
+        let mut triptime = 0.0;
+        let sent = match self.timing {
+            Timing::Tv32 if icp.len() >= ICMP_MINLEN + PHDR_LEN => {
+                let s = u32::from_be_bytes([icp[8], icp[9], icp[10], icp[11]]);
+                let us = u32::from_be_bytes([icp[12], icp[13], icp[14], icp[15]]);
+                Some(Ts {
+                    sec: i64::from(s),
+                    nsec: i64::from(us) * 1000,
+                })
+            }
+            Timing::Ts64 if icp.len() >= ICMP_MINLEN + PHDR64_LEN => {
+                let mut s = [0u8; 8];
+                let mut ns = [0u8; 8];
+                s.copy_from_slice(&icp[8..16]);
+                ns.copy_from_slice(&icp[16..24]);
+                Some(Ts {
+                    sec: i64::from_ne_bytes(s),
+                    nsec: i64::from_ne_bytes(ns),
+                })
+            }
+            _ => None,
+        };
+        if let Some(tv) = sent {
+            triptime = diffsec(Some(self.now), Some(tv));
+            self.tsum += triptime;
+            self.tsumsq += triptime * triptime;
+            self.tmin = self.tmin.min(triptime);
+            self.tmax = self.tmax.max(triptime);
+        }
+        let (byte, bit) = Self::seq_bit(u64::from(seq));
+        let dup = self.rcvd_tbl[byte] & bit != 0;
+        if dup {
+            self.nrepeats += 1;
+            self.nreceived -= 1;
+        } else {
+            self.rcvd_tbl[byte] |= bit;
+        }
+        (dup, triptime)
     }
 
     /// The start of a reply line (pr_pack_sub).
@@ -616,51 +699,7 @@ impl Ping {
         let seq = u16::from_be_bytes([icp[6], icp[7]]);
         let dumped;
         if icp[0] == ICMP_ECHOREPLY && id == self.ident {
-            if u64::from(seq) == (self.ntransmitted.wrapping_sub(1) & 0xffff) {
-                self.lastrcvd = true;
-            }
-            self.last_rx = Some(self.now);
-            if self.first_rx.is_none() {
-                self.first_rx = self.last_rx;
-            }
-            self.nreceived += 1;
-            let mut triptime = 0.0;
-            let sent = match self.timing {
-                Timing::Tv32 if icp.len() >= ICMP_MINLEN + PHDR_LEN => {
-                    let s = u32::from_be_bytes([icp[8], icp[9], icp[10], icp[11]]);
-                    let us = u32::from_be_bytes([icp[12], icp[13], icp[14], icp[15]]);
-                    Some(Ts {
-                        sec: i64::from(s),
-                        nsec: i64::from(us) * 1000,
-                    })
-                }
-                Timing::Ts64 if icp.len() >= ICMP_MINLEN + PHDR64_LEN => {
-                    let mut s = [0u8; 8];
-                    let mut ns = [0u8; 8];
-                    s.copy_from_slice(&icp[8..16]);
-                    ns.copy_from_slice(&icp[16..24]);
-                    Some(Ts {
-                        sec: i64::from_ne_bytes(s),
-                        nsec: i64::from_ne_bytes(ns),
-                    })
-                }
-                _ => None,
-            };
-            if let Some(tv) = sent {
-                triptime = diffsec(Some(self.now), Some(tv));
-                self.tsum += triptime;
-                self.tsumsq += triptime * triptime;
-                self.tmin = self.tmin.min(triptime);
-                self.tmax = self.tmax.max(triptime);
-            }
-            let (byte, bit) = Self::seq_bit(u64::from(seq));
-            let dup = self.rcvd_tbl[byte] & bit != 0;
-            if dup {
-                self.nrepeats += 1;
-                self.nreceived -= 1;
-            } else {
-                self.rcvd_tbl[byte] |= bit;
-            }
+            let (dup, triptime) = self.account_reply(seq, icp);
             let mut started = false;
             let sub = |p: &mut Ping, started: &mut bool| {
                 if !*started {
@@ -896,11 +935,16 @@ impl Ping {
     }
 
     /// The statistics (summary); with `header`, the line that starts them.
-    fn summary(&mut self, header: bool) {
+    pub(super) fn summary(&mut self, header: bool) {
         self.jiggle_flush(true);
         let mut s = String::new();
+        let v6 = matches!(self.dst, Dst::V6(_));
         if header {
-            s.push_str(&format!("\n----{} PING Statistics----\n", self.o.host));
+            if v6 {
+                s.push_str(&format!("\n--- {} ping6 statistics ---\n", self.o.host));
+            } else {
+                s.push_str(&format!("\n----{} PING Statistics----\n", self.o.host));
+            }
         }
         s.push_str(&format!("{} packets transmitted, ", self.ntransmitted));
         s.push_str(&format!("{} packets received, ", self.nreceived));
@@ -916,7 +960,19 @@ impl Ping {
             }
         }
         s.push('\n');
-        if self.nreceived > 0 && self.timing != Timing::None {
+        if self.nreceived > 0 && self.timing != Timing::None && v6 {
+            // ping6's line: three places, the population deviation.
+            let n = (self.nreceived + self.nrepeats) as f64;
+            let avg = self.tsum / n;
+            let dev = (self.tsumsq / n - avg * avg).max(0.0).sqrt();
+            s.push_str(&format!(
+                "round-trip min/avg/max/std-dev = {:.3}/{:.3}/{:.3}/{:.3} ms\n",
+                self.tmin * 1000.0,
+                avg * 1000.0,
+                self.tmax * 1000.0,
+                dev * 1000.0
+            ));
+        } else if self.nreceived > 0 && self.timing != Timing::None {
             let n = (self.nreceived + self.nrepeats) as f64;
             let avg = self.tsum / n;
             let variance = if n > 1.0 {
@@ -977,15 +1033,24 @@ impl Ping {
         None
     }
 
+    /// One received datagram, to the reader of its family.
+    fn dispatch(&mut self, d: RawDatagram) {
+        match (self.dst, d.from) {
+            (Dst::V4(_), SocketAddr::V4(from)) => self.pr_pack(&d.data, *from.ip()),
+            (Dst::V6(_), SocketAddr::V6(from)) => self.pr_pack6(&d.data, from, d.hlim),
+            _ => {}
+        }
+    }
+
     /// Takes what the stack sent us; Err when the connection to the stack is gone.
     fn receive(&mut self, wait: f64) -> Result<(), Fatal> {
         // Datagrams that arrived while a request was being answered are queued in the
         // socket; a zero timeout hands those out without reading.
         loop {
-            match self.sock.recv_from(Some(Duration::ZERO)) {
-                Ok(Some((pkt, from))) => {
+            match self.sock.recv_msg(Some(Duration::ZERO)) {
+                Ok(Some(d)) => {
                     self.now = Ts::now();
-                    self.pr_pack(&pkt, from);
+                    self.dispatch(d);
                 }
                 Ok(None) => break,
                 Err(e) => return Err(Fatal::Io(format!("recvfrom: {e}"))),
@@ -1009,10 +1074,10 @@ impl Ping {
         if n == 0 {
             return Ok(());
         }
-        match self.sock.recv_from(Some(Duration::from_millis(10))) {
-            Ok(Some((pkt, from))) => {
+        match self.sock.recv_msg(Some(Duration::from_millis(10))) {
+            Ok(Some(d)) => {
                 self.now = Ts::now();
-                self.pr_pack(&pkt, from);
+                self.dispatch(d);
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -1022,7 +1087,7 @@ impl Ping {
     }
 
     /// The main loop (doit).
-    fn doit(&mut self) -> ExitCode {
+    pub(super) fn doit(&mut self) -> ExitCode {
         let start = Ts::now();
         let last = (self.o.maxwait != 0.0).then(|| start.secs() + self.o.maxwait);
         loop {
@@ -1062,12 +1127,73 @@ impl Ping {
     }
 }
 
+impl Ping {
+    /// A run's state before the first packet: the data after the timestamp is the byte
+    /// counter NetBSD fills it with. Where `o.compat` (-C) or a short `datalen` asks, the
+    /// timestamp is the old 8-byte one (ping6 always uses it, as KAME's does).
+    pub(super) fn new(o: Opts, sock: RawSocket, dst: Dst, datalen: usize, interval: f64) -> Ping {
+        let (timing, phdrlen) = if !o.compat && datalen >= PHDR64_LEN {
+            (Timing::Ts64, PHDR64_LEN)
+        } else if datalen >= PHDR_LEN {
+            (Timing::Tv32, PHDR_LEN)
+        } else {
+            (Timing::None, 0)
+        };
+        // The ICMP header, then at least ICMP_MINLEN bytes of data.
+        let cc = ICMP_MINLEN + datalen.max(ICMP_MINLEN);
+        let mut opack = vec![0u8; cc];
+        for i in phdrlen..datalen {
+            opack[ICMP_MINLEN + i] = i as u8;
+        }
+        Ping {
+            sock,
+            dst,
+            ifnames: Vec::new(),
+            local: String::new(),
+            ident: (std::process::id() & 0xffff) as u16,
+            datalen,
+            phdrlen,
+            timing,
+            opack,
+            ip_len: match dst {
+                Dst::V4(_) => IP_HDR_LEN + cc,
+                Dst::V6(_) => cc,
+            },
+            npackets: o.npackets.map_or(u64::MAX, |n| n + o.preload),
+            interval,
+            ntransmitted: 0,
+            nreceived: 0,
+            nrepeats: 0,
+            rcvd_tbl: vec![0; MAX_DUP_CHK / 8],
+            lastrcvd: true,
+            prefinished: false,
+            last_seqno: 0xffff,
+            rnd: 0,
+            tmin: f64::INFINITY,
+            tmax: 0.0,
+            tsum: 0.0,
+            tsumsq: 0.0,
+            now: Ts::now(),
+            last_tx: None,
+            next_tx: None,
+            first_tx: None,
+            last_rx: None,
+            first_rx: None,
+            jiggle_time: None,
+            jiggle_cnt: 0,
+            total_jiggled: 0,
+            jiggle_direction: -1,
+            o,
+        }
+    }
+}
+
 fn usage() -> ExitCode {
     eprintln!("usage: \n{USAGE}");
     ExitCode::from(EXIT_FAILURE)
 }
 
-fn install_signals() {
+pub(super) fn install_signals() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     // No SA_RESTART: a signal interrupts the poll, so it is seen at once.
     let sa = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
@@ -1075,6 +1201,11 @@ fn install_signals() {
         // SAFETY: the handler only touches atomics, which is async-signal-safe.
         let _ = unsafe { sigaction(s, &sa) };
     }
+    // A reader that goes away (`ping ... | head`) ends the run as it ends a C ping,
+    // rather than a failed print.
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring the default action.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &dfl) };
 }
 
 pub fn run(args: Vec<OsString>) -> ExitCode {
@@ -1101,6 +1232,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if o.audible && o.flood {
         eprintln!("{PROG}: Sorry, no audible output for flood pings");
     }
+    // An IPv6 destination (or source) goes to ping6's side of the engine.
+    if super::ping6::is_v6_literal(&o.host) || o.src6.is_some() {
+        return super::ping6::run_opts(PROG, o, interval);
+    }
     let dst = match gethost("", &o.host) {
         Ok(a) => a,
         Err(e) => return crate::common::fail(PROG, e),
@@ -1124,54 +1259,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
     }
     let datalen = o.datalen.unwrap_or(64 - PHDR_LEN);
-    let (timing, phdrlen) = if !o.compat && datalen >= PHDR64_LEN {
-        (Timing::Ts64, PHDR64_LEN)
-    } else if datalen >= PHDR_LEN {
-        (Timing::Tv32, PHDR_LEN)
-    } else {
-        (Timing::None, 0)
-    };
-    // The ICMP header, then at least ICMP_MINLEN bytes of data.
-    let cc = ICMP_MINLEN + datalen.max(ICMP_MINLEN);
-    let mut opack = vec![0u8; cc];
-    for i in phdrlen..datalen {
-        opack[ICMP_MINLEN + i] = i as u8;
-    }
-    let mut p = Ping {
-        sock,
-        dst,
-        ident: (std::process::id() & 0xffff) as u16,
-        datalen,
-        phdrlen,
-        timing,
-        opack,
-        ip_len: IP_HDR_LEN + cc,
-        npackets: o.npackets.map_or(u64::MAX, |n| n + o.preload),
-        interval,
-        ntransmitted: 0,
-        nreceived: 0,
-        nrepeats: 0,
-        rcvd_tbl: vec![0; MAX_DUP_CHK / 8],
-        lastrcvd: true,
-        prefinished: false,
-        last_seqno: 0xffff,
-        rnd: 0,
-        tmin: f64::INFINITY,
-        tmax: 0.0,
-        tsum: 0.0,
-        tsumsq: 0.0,
-        now: Ts::now(),
-        last_tx: None,
-        next_tx: None,
-        first_tx: None,
-        last_rx: None,
-        first_rx: None,
-        jiggle_time: None,
-        jiggle_cnt: 0,
-        total_jiggled: 0,
-        jiggle_direction: -1,
-        o,
-    };
+    let mut p = Ping::new(o, sock, Dst::V4(dst), datalen, interval);
     if let Some(pat) = p.o.pattern.clone() {
         for (k, j) in (p.phdrlen..p.datalen).zip((0..pat.len()).cycle()) {
             p.opack[ICMP_MINLEN + k] = pat[j];
@@ -1186,9 +1274,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     } else if p.o.random {
         p.fill_random();
     }
-    println!("PING {} ({}): {} data bytes", p.o.host, p.dst, p.datalen);
-    flush();
     install_signals();
+    println!("PING {} ({}): {} data bytes", p.o.host, dst, p.datalen);
+    flush();
     for _ in 0..p.o.preload {
         p.now = Ts::now();
         p.pinger();

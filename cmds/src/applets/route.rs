@@ -10,8 +10,8 @@ use pktbox_stack::msg::{
     encode, iff, rtv, IfInfo, Msg, RtFamily, RtMetrics, RtMsg, IFAN_ARRIVAL, IFAN_DEPARTURE, LINK_STATE_DOWN,
     LINK_STATE_UP,
 };
-use pktbox_stack::net::route::rtf;
 use pktbox_stack::socket::{Error, Stack};
+use pktbox_stack::wire::route::{rta, rtf};
 
 use crate::common::{open_stack, parse, EXIT_FAILURE};
 use crate::rtutil::{self, Names};
@@ -933,18 +933,6 @@ fn ctime_now() -> String {
     }
 }
 
-/// The RTA_* address names, as route(8) prints rtm_addrs.
-const ADDR_NAMES: &[(u32, &str)] = &[
-    (0x1, "DST"),
-    (0x2, "GATEWAY"),
-    (0x4, "NETMASK"),
-    (0x8, "GENMASK"),
-    (0x10, "IFP"),
-    (0x20, "IFA"),
-    (0x40, "AUTHOR"),
-    (0x80, "BRD"),
-];
-
 /// Interface flags as route(8) names them (its ifnetflags).
 fn if_flags(f: u32) -> String {
     let names: Vec<(u32, &str)> = iff::NAMES
@@ -960,7 +948,7 @@ fn addrs_block(list: &[(u32, String)]) -> String {
         return "\n".into();
     }
     let bits = list.iter().fold(0, |b, (f, _)| b | f);
-    let mut out = format!("\nsockaddrs: {}\n", rtutil::bits(bits, ADDR_NAMES));
+    let mut out = format!("\nsockaddrs: {}\n", rtutil::bits(bits, rta::NAMES));
     for (_, v) in list {
         out += &format!(" {v}");
     }
@@ -971,19 +959,19 @@ fn addrs_block(list: &[(u32, String)]) -> String {
 fn rt_addrs(r: &RtMsg, ifs: &[IfInfo], names: &mut Names) -> Vec<(u32, String)> {
     let mut v = Vec::new();
     if let Some(d) = r.dst {
-        v.push((0x1, rtutil::ip_name(d, r.dst_scope, ifs, names)));
+        v.push((rta::DST, rtutil::ip_name(d, r.dst_scope, ifs, names)));
     }
     if r.gateway.is_some() || r.rtm_index != 0 || r.rtm_flags & rtf::LOCAL != 0 {
-        v.push((0x2, rtutil::gateway_name(r, ifs, names)));
+        v.push((rta::GATEWAY, rtutil::gateway_name(r, ifs, names)));
     }
     if let Some(l) = r.prefixlen {
-        v.push((0x4, mask_text(r, l)));
+        v.push((rta::NETMASK, mask_text(r, l)));
     }
     if let Some(i) = &r.ifp {
-        v.push((0x10, i.clone()));
+        v.push((rta::IFP, i.clone()));
     }
     if let Some(a) = r.ifa {
-        v.push((0x20, rtutil::ip_name(a, 0, ifs, names)));
+        v.push((rta::IFA, rtutil::ip_name(a, 0, ifs, names)));
     }
     v
 }
@@ -1024,12 +1012,12 @@ fn format_msg(len: usize, pid: u32, seq: u32, errno: i32, msg: &Msg, ifs: &[IfIn
                 "RTM_DELADDR: address being removed from iface"
             };
             let mut list = vec![
-                (0x4, a.netmask.to_string()),
-                (0x10, a.ifname.clone()),
-                (0x20, a.ifa.to_string()),
+                (rta::NETMASK, a.netmask.to_string()),
+                (rta::IFP, a.ifname.clone()),
+                (rta::IFA, a.ifa.to_string()),
             ];
             if let Some(b) = a.brd {
-                list.push((0x80, b.to_string()));
+                list.push((rta::BRD, b.to_string()));
             }
             format!(
                 "{what}: len {len}, metric {}, flags:{}{}",
@@ -1049,7 +1037,7 @@ fn format_msg(len: usize, pid: u32, seq: u32, errno: i32, msg: &Msg, ifs: &[IfIn
                 "RTM_IFINFO: iface status change: len {len}, if# {}, {state}, flags:{}{}",
                 i.ifm_index,
                 if_flags(i.ifm_flags),
-                addrs_block(&[(0x10, i.ifname.clone())])
+                addrs_block(&[(rta::IFP, i.ifname.clone())])
             )
         }
         Msg::IfAnnounce(a) => {

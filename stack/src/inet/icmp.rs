@@ -5,31 +5,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::cksum;
-use crate::inet::ip::{ip_output, Ip, OutPkt, IPPROTO_ICMP, IP_OFFMASK};
+use crate::inet::ip::{ip_output, OutPkt};
 use crate::net::ifnet::Ifnet;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 
-pub const ICMP_ECHOREPLY: u8 = 0;
-pub const ICMP_UNREACH: u8 = 3;
-pub const ICMP_SOURCEQUENCH: u8 = 4;
-pub const ICMP_REDIRECT: u8 = 5;
-pub const ICMP_ECHO: u8 = 8;
-pub const ICMP_TIMXCEED: u8 = 11;
-pub const ICMP_PARAMPROB: u8 = 12;
-pub const ICMP_TSTAMP: u8 = 13;
-pub const ICMP_TSTAMPREPLY: u8 = 14;
-pub const ICMP_MASKREQ: u8 = 17;
-pub const ICMP_MAXTYPE: usize = 40;
-
-pub const UNREACH_NET: u8 = 0;
-pub const UNREACH_HOST: u8 = 1;
-pub const UNREACH_PROTOCOL: u8 = 2;
-pub const UNREACH_PORT: u8 = 3;
-pub const UNREACH_NEEDFRAG: u8 = 4;
-pub const UNREACH_SRCFAIL: u8 = 5;
-pub const TIMXCEED_INTRANS: u8 = 0;
-pub const TIMXCEED_REASS: u8 = 1;
-pub const REDIRECT_HOST: u8 = 1;
+use crate::wire::icmp::{is_error, IcmpPacket, IcmpRepr, ICMP_MINERRLEN, UNREACH_MAXCODE};
+pub use crate::wire::icmp::{
+    ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH,
+    ICMP_TIMXCEED, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH, REDIRECT_HOST, TIMXCEED_INTRANS, TIMXCEED_REASS,
+    UNREACH_HOST, UNREACH_NEEDFRAG, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL, UNREACH_SRCFAIL,
+};
 
 /// Bytes of the offending datagram after its header that an error quotes
 /// (net.inet.icmp.returndatabytes).
@@ -81,17 +67,9 @@ fn hist(v: &mut Vec<u64>, t: u8) {
     }
 }
 
-/// Whether a type is an error (so no error is sent about it).
-fn is_error(t: u8) -> bool {
-    matches!(
-        t,
-        ICMP_UNREACH | ICMP_SOURCEQUENCH | ICMP_REDIRECT | ICMP_TIMXCEED | ICMP_PARAMPROB
-    )
-}
-
 /// Input of a local ICMP datagram (whole, header included).
 pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let hlen = ip.hlen();
     let icmp = &pkt[hlen..];
     let st = &mut ctx.inet.icmpstat;
@@ -113,10 +91,9 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
                 return;
             }
             let mut reply = icmp.to_vec();
-            reply[0] = ICMP_ECHOREPLY;
-            reply[2..4].copy_from_slice(&[0, 0]);
-            let c = cksum(&reply);
-            reply[2..4].copy_from_slice(&c.to_be_bytes());
+            let mut r = IcmpPacket::new_unchecked(&mut reply[..]);
+            r.set_msg_type(ICMP_ECHOREPLY);
+            r.fill_checksum();
             ctx.inet.icmpstat.reflect += 1;
             hist(&mut ctx.inet.icmpstat.outhist, ICMP_ECHOREPLY);
             let ttl = ctx.inet.ttl;
@@ -136,15 +113,15 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
         }
         ICMP_UNREACH | ICMP_TIMXCEED | ICMP_PARAMPROB | ICMP_SOURCEQUENCH | ICMP_REDIRECT => {
             // Errors must quote at least the offending header.
-            if icmp.len() < 8 + 20 {
+            if icmp.len() < ICMP_MINERRLEN {
                 ctx.inet.icmpstat.badlen += 1;
                 return;
             }
-            if t == ICMP_UNREACH && code > 15 {
+            if t == ICMP_UNREACH && code > UNREACH_MAXCODE {
                 ctx.inet.icmpstat.badcode += 1;
             }
             if t == ICMP_UNREACH && code == UNREACH_NEEDFRAG {
-                let mtu = u16::from_be_bytes([icmp[6], icmp[7]]);
+                let mtu = IcmpPacket::new_unchecked(icmp).next_mtu();
                 let quoted = icmp[8..].to_vec();
                 mtudisc(ctx, &quoted, mtu);
             }
@@ -170,12 +147,12 @@ const MTU_PLATEAUS: [u32; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 10
 /// it is connected). Anyone can forge an ICMP error; only an attacker on the path can
 /// see these.
 fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
-    use crate::inet::ip::{IPPROTO_TCP, IPPROTO_UDP};
     use crate::inet::tcp::seq::{leq, lt};
+    use crate::wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP};
     if quoted.len() < 20 || quoted[0] >> 4 != 4 {
         return false;
     }
-    let q = Ip(quoted);
+    let q = Ipv4Packet::new_unchecked(quoted);
     let qhlen = q.hlen();
     // The ports (and TCP's sequence number): the first eight bytes after the header.
     let Some(l4) = quoted.get(qhlen..qhlen + 8) else {
@@ -216,7 +193,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
         ctx.inet.icmpstat.pmtuignored += 1;
         return;
     }
-    let q = Ip(quoted);
+    let q = Ipv4Packet::new_unchecked(quoted);
     let Some(rt) = ctx.rt.inet.get_exact(q.dst(), 32) else {
         return;
     };
@@ -249,7 +226,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
 /// host; at most `errppslimit` a second.
 pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8, code: u8, mtu: u16, bcast: bool) {
     ctx.inet.icmpstat.error += 1;
-    let ip = Ip(orig);
+    let ip = Ipv4Packet::new_unchecked(orig);
     let hlen = ip.hlen();
     if ip.off() & IP_OFFMASK != 0 || bcast || ip.dst().is_multicast() || ip.dst().is_broadcast() {
         return;
@@ -267,15 +244,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
         return;
     }
     let quote = (hlen + ctx.inet.icmp_returndatabytes).min(orig.len());
-    let mut m = vec![0u8; 8 + quote];
-    m[0] = t;
-    m[1] = code;
-    if t == ICMP_UNREACH && code == UNREACH_NEEDFRAG {
-        m[6..8].copy_from_slice(&mtu.to_be_bytes());
-    }
-    m[8..].copy_from_slice(&orig[..quote]);
-    let c = cksum(&m);
-    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let m = IcmpRepr::error(t, code, mtu, &orig[..quote]).to_vec();
     // From the address the datagram was sent to when it is ours, else from the interface
     // it came in on.
     let from = if ctx.inet.addrs.iter().any(|ia| ia.addr == ip.dst()) {
@@ -302,7 +271,7 @@ pub fn icmp_error(ctx: &mut Ctx, ifp_in: Option<&Arc<Ifnet>>, orig: &[u8], t: u8
 
 /// Sends a host redirect to the sender of `orig` naming `gw` (net.inet.ip.redirect=1).
 pub fn icmp_redirect(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) {
-    let ip = Ip(orig);
+    let ip = Ipv4Packet::new_unchecked(orig);
     // Only when the sender is on the link the packet came in on.
     let onlink = ctx.inet.addrs.iter().any(|ia| {
         ia.ifindex == ifp_in.index
@@ -315,19 +284,19 @@ pub fn icmp_redirect(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Ad
 }
 
 fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) {
-    let ip = Ip(orig);
+    let ip = Ipv4Packet::new_unchecked(orig);
     if !ctx.inet.icmp_limit.check() {
         ctx.inet.icmpstat.toofreq += 1;
         return;
     }
     let quote = (ip.hlen() + ctx.inet.icmp_returndatabytes).min(orig.len());
-    let mut m = vec![0u8; 8 + quote];
-    m[0] = ICMP_REDIRECT;
-    m[1] = REDIRECT_HOST;
-    m[4..8].copy_from_slice(&gw.octets());
-    m[8..].copy_from_slice(&orig[..quote]);
-    let c = cksum(&m);
-    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let m = IcmpRepr {
+        msg_type: ICMP_REDIRECT,
+        code: REDIRECT_HOST,
+        rest: gw.octets(),
+        data: &orig[..quote],
+    }
+    .to_vec();
     ctx.inet.stat.redirectsent += 1;
     hist(&mut ctx.inet.icmpstat.outhist, ICMP_REDIRECT);
     let from = ctx
@@ -355,10 +324,10 @@ fn icmp_error_gw(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, orig: &[u8], gw: Ipv4Addr) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inet::ip::write_header;
     use crate::inet::raw::RawPcb;
     use crate::msg::wire::{Received, SeqPacket};
     use crate::sys::Stack;
+    use crate::wire::ipv4::write_header;
 
     fn stack() -> Arc<Stack> {
         Stack::detached()

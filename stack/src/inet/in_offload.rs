@@ -8,11 +8,12 @@ use std::net::Ipv6Addr;
 
 use pktbox_drivers::{finish_csum, ifcap, Csum, FrameMeta, Gso};
 
-use crate::inet::cksum::cksum;
-use crate::inet::ip::{Ip, OutOffload, IPPROTO_TCP, IPPROTO_UDP, IP_HDR_LEN};
+use crate::inet::ip::{OutOffload, IPPROTO_TCP, IPPROTO_UDP};
 use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
 use crate::net::ifnet::Ifnet;
 use crate::sys::mbuf::Mbuf;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN};
 
 /// The fixed IPv6 header's length.
 const IP6_HDR_LEN: usize = 40;
@@ -37,7 +38,7 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool 
     if pkt.len() < IP_HDR_LEN || mss == 0 {
         return false;
     }
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let hlen = ip.hlen();
     let total = ip.total_len().min(pkt.len());
     if hlen < IP_HDR_LEN || total < hlen + 20 {
@@ -90,7 +91,10 @@ pub fn tcp4_segment(pkt: &[u8], mss: usize, mut emit: impl FnMut(Mbuf)) -> bool 
 /// offloaded: devices look only behind the fixed header).
 pub fn transport_at(pkt: &[u8]) -> Option<(u8, usize)> {
     match pkt.first()? >> 4 {
-        4 if pkt.len() >= IP_HDR_LEN => Some((Ip(pkt).proto(), Ip(pkt).hlen())),
+        4 if pkt.len() >= IP_HDR_LEN => {
+            let ip = Ipv4Packet::new_unchecked(pkt);
+            Some((ip.proto(), ip.hlen()))
+        }
         6 if pkt.len() >= IP6_HDR_LEN => Some((pkt[6], IP6_HDR_LEN)),
         _ => None,
     }
@@ -247,7 +251,7 @@ pub fn rx_meta_ok6(pkt: &[u8], meta: &FrameMeta) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inet::ip::write_header;
+    use crate::wire::ipv4::write_header;
     use std::net::Ipv4Addr;
 
     fn datagram(data_len: usize, flags: u8) -> Vec<u8> {
@@ -278,7 +282,7 @@ mod tests {
         for (i, f) in segs.iter().enumerate() {
             let p = f.as_slice();
             assert_eq!(cksum(&p[..IP_HDR_LEN]), 0);
-            let ip = Ip(p);
+            let ip = Ipv4Packet::new_unchecked(p);
             assert_eq!(ip.total_len(), p.len());
             assert_eq!(ip.id(), 100 + i as u16);
             let t = &p[IP_HDR_LEN..];
@@ -364,7 +368,7 @@ mod tests {
             "2001:db8::2".parse::<Ipv6Addr>().unwrap(),
         );
         let len = p.len() - IP6_HDR_LEN;
-        let ps = !crate::inet::cksum::fold(crate::inet::cksum::pseudo_sum(src.into(), dst.into(), IPPROTO_TCP, len));
+        let ps = !crate::wire::checksum::fold(crate::wire::checksum::pseudo_sum(src.into(), dst.into(), IPPROTO_TCP, len));
         p[IP6_HDR_LEN + 16..IP6_HDR_LEN + 18].copy_from_slice(&ps.to_be_bytes());
         let meta = out_meta(
             &p,

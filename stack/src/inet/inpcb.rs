@@ -130,7 +130,7 @@ pub struct TransIn<'a> {
 impl<'a> TransIn<'a> {
     /// An IPv4 datagram (header checked by ip_input).
     pub fn v4(pkt: &'a [u8]) -> TransIn<'a> {
-        let ip = crate::inet::ip::Ip(pkt);
+        let ip = crate::wire::ipv4::Ipv4Packet::new_unchecked(pkt);
         TransIn {
             src: IpAddr::V4(ip.src()),
             dst: IpAddr::V4(ip.dst()),

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use pktbox_drivers::FrameMeta;
 use proptest::prelude::*;
 
-use crate::inet::cksum::cksum;
-use crate::inet::ip::write_header;
 use crate::msg::IpStats;
 use crate::net::arp::ARP_MAXENTRIES;
 use crate::net::ether::ether_input;
 use crate::net::ifnet::Ifnet;
 use crate::sys::Stack;
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::write_header;
 
 pub(crate) use crate::fuzzing::Sink;
 
@@ -259,7 +259,7 @@ fn arp_flood_from_forged_senders_stays_bounded() {
 /// A TCP/IPv4 datagram from `src` to `dst` with `n` bytes of data, its checksum left
 /// partial as a host with offloads leaves it (the pseudo-header's sum).
 fn tcp_partial(src: Ipv4Addr, dst: Ipv4Addr, n: usize) -> Vec<u8> {
-    use crate::inet::cksum::{fold, sum};
+    use crate::wire::checksum::{fold, sum};
     let total = 20 + 20 + n;
     let mut p = vec![0u8; total];
     write_header(&mut p[..20], 0, total, 77, 0, 64, 6, src, dst);

@@ -6,97 +6,22 @@ use std::sync::Arc;
 use pktbox_drivers::{Csum, FrameMeta, Gso};
 
 use crate::conf::Ctx;
-use crate::inet::cksum::{cksum, update};
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, tcp4_segment, tcp_hdrs};
 use crate::inet::{icmp, raw, reass};
 use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::net::route::{rtf, Gateway};
 use crate::sys::domain::{protox, PrInput};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
+use crate::wire::checksum::{cksum, update};
 
 pub use crate::net::if_loop::{loopback_drain, looutput, LOOPQ_MAX};
 
-pub const IPVERSION: u8 = 4;
-pub const IP_HDR_LEN: usize = 20;
-pub const IPPROTO_ICMP: u8 = 1;
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-/// Don't-fragment and more-fragments bits of ip_off.
-pub const IP_DF: u16 = 0x4000;
-pub const IP_MF: u16 = 0x2000;
-pub const IP_OFFMASK: u16 = 0x1fff;
-pub const IP_MAXPACKET: usize = 65535;
-
-/// IP options (RFC 791 section 3.1).
-const IPOPT_EOL: u8 = 0;
-const IPOPT_NOP: u8 = 1;
-const IPOPT_LSRR: u8 = 131;
-const IPOPT_SSRR: u8 = 137;
-
-/// A read-only view of an IPv4 header at the start of `b` (checked by `ip_input`).
-#[derive(Clone, Copy)]
-pub struct Ip<'a>(pub &'a [u8]);
-
-impl Ip<'_> {
-    pub fn hlen(&self) -> usize {
-        usize::from(self.0[0] & 0x0f) * 4
-    }
-    pub fn tos(&self) -> u8 {
-        self.0[1]
-    }
-    pub fn total_len(&self) -> usize {
-        usize::from(u16::from_be_bytes([self.0[2], self.0[3]]))
-    }
-    pub fn id(&self) -> u16 {
-        u16::from_be_bytes([self.0[4], self.0[5]])
-    }
-    pub fn off(&self) -> u16 {
-        u16::from_be_bytes([self.0[6], self.0[7]])
-    }
-    pub fn ttl(&self) -> u8 {
-        self.0[8]
-    }
-    pub fn proto(&self) -> u8 {
-        self.0[9]
-    }
-    pub fn src(&self) -> Ipv4Addr {
-        Ipv4Addr::new(self.0[12], self.0[13], self.0[14], self.0[15])
-    }
-    pub fn dst(&self) -> Ipv4Addr {
-        Ipv4Addr::new(self.0[16], self.0[17], self.0[18], self.0[19])
-    }
-    /// Whether this is a fragment (more to come, or not the first).
-    pub fn is_fragment(&self) -> bool {
-        self.off() & (IP_MF | IP_OFFMASK) != 0
-    }
-}
-
-/// Writes a 20-byte header into `h` and its checksum.
-#[allow(clippy::too_many_arguments)]
-pub fn write_header(
-    h: &mut [u8],
-    tos: u8,
-    total: usize,
-    id: u16,
-    off: u16,
-    ttl: u8,
-    proto: u8,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-) {
-    h[0] = (IPVERSION << 4) | 5;
-    h[1] = tos;
-    h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    h[4..6].copy_from_slice(&id.to_be_bytes());
-    h[6..8].copy_from_slice(&off.to_be_bytes());
-    h[8] = ttl;
-    h[9] = proto;
-    h[10..12].copy_from_slice(&[0, 0]);
-    h[12..16].copy_from_slice(&src.octets());
-    h[16..20].copy_from_slice(&dst.octets());
-    let c = cksum(&h[..IP_HDR_LEN]);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-}
+// The header's constants and protocol numbers live in `wire::ipv4`; re-exported here for
+// the layers that name them through `inet::ip`.
+use crate::wire::ipv4::{Ipv4Options, Ipv4Packet, Ipv4Repr, IPOPT_LSRR, IPOPT_SSRR};
+pub use crate::wire::ipv4::{
+    IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPVERSION, IP_DF, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK,
+};
 
 /// IP ids: a keyed permutation of a counter (sys/random.rs).
 pub type IpId = crate::sys::random::IdPerm;
@@ -128,25 +53,7 @@ pub fn in_local(ctx: &Ctx, dst: Ipv4Addr, ifindex: u16) -> Option<bool> {
 /// Checks the options of a header. Source routes are refused, as NetBSD refuses them
 /// (net.inet.ip.allowsrcrt=0); malformed options are refused.
 fn options_ok(opts: &[u8]) -> bool {
-    let mut i = 0;
-    while i < opts.len() {
-        match opts[i] {
-            IPOPT_EOL => return true,
-            IPOPT_NOP => i += 1,
-            t => {
-                let Some(&l) = opts.get(i + 1) else { return false };
-                let l = usize::from(l);
-                if l < 2 || i + l > opts.len() {
-                    return false;
-                }
-                if t == IPOPT_LSRR || t == IPOPT_SSRR {
-                    return false;
-                }
-                i += l;
-            }
-        }
-    }
-    true
+    Ipv4Options::new(opts).all(|o| o.is_ok_and(|o| o.kind != IPOPT_LSRR && o.kind != IPOPT_SSRR))
 }
 
 /// Whether the offload metadata of a received datagram `pkt` with header length `hlen`
@@ -156,7 +63,7 @@ fn rx_meta_ok(pkt: &[u8], hlen: usize, meta: &FrameMeta) -> bool {
     match meta.gso {
         Gso::None => {}
         Gso::Tcp4 { size } => {
-            let ip = Ip(pkt);
+            let ip = Ipv4Packet::new_unchecked(pkt);
             let at_tcp = matches!(meta.csum, Csum::Partial { start, offset: 16 } if usize::from(start) == hlen);
             if ip.proto() != IPPROTO_TCP || ip.is_fragment() || size == 0 || !at_tcp {
                 return false;
@@ -181,7 +88,7 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         ctx.inet.stat.toosmall += 1;
         return;
     }
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     if pkt[0] >> 4 != IPVERSION {
         ctx.inet.stat.badvers += 1;
         return;
@@ -229,7 +136,7 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
     m.truncate(total);
     let l2bcast = m.flags & (M_BCAST | M_MCAST) != 0;
     let pkt = m.as_slice();
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     match in_local(ctx, dst, ifp.index) {
         Some(bcast) => {
             let bcast = bcast || l2bcast;
@@ -261,7 +168,7 @@ pub static IP_PROTOX: [Option<PrInput>; 256] = protox(super::INETSW);
 /// needs no check.
 fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bool) {
     ctx.inet.stat.delivered += 1;
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     // ICMP reaches raw sockets from icmp_input, once it has passed the length and checksum
     // checks, as in NetBSD: a damaged message is dropped, not handed to ping.
     let raw_took = ip.proto() != IPPROTO_ICMP && raw::rip_input(ctx, pkt);
@@ -331,7 +238,7 @@ fn path_mtu(ifp: &Ifnet, rtmtu: u32) -> usize {
 /// through `ip_output` as any other datagram (IP_FORWARDING: the header is kept).
 fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     let (ttl, dst, src) = {
-        let ip = Ip(m.as_slice());
+        let ip = Ipv4Packet::new_unchecked(m.as_slice());
         (ip.ttl(), ip.dst(), ip.src())
     };
     if src.is_unspecified() || dst.is_unspecified() || src.is_loopback() || dst.is_loopback() {
@@ -408,7 +315,7 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     // in case it cannot go on for its size (NetBSD's `mcopy`, on the stack here).
     let mut quote = [0u8; 60 + icmp::RETURNDATABYTES];
     let qlen = if m.len() > mtu {
-        let n = (Ip(m.as_slice()).hlen() + icmp::RETURNDATABYTES).min(m.len());
+        let n = (Ipv4Packet::new_unchecked(m.as_slice()).hlen() + icmp::RETURNDATABYTES).min(m.len());
         quote[..n].copy_from_slice(&m.as_slice()[..n]);
         n
     } else {
@@ -423,7 +330,7 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
         Ok(()) => ctx.inet.stat.forward += 1,
         Err(e) => {
             ctx.inet.stat.cantforward += 1;
-            if e == libc::EMSGSIZE && qlen > 0 && Ip(&quote[..qlen]).off() & IP_DF != 0 {
+            if e == libc::EMSGSIZE && qlen > 0 && Ipv4Packet::new_unchecked(&quote[..qlen]).off() & IP_DF != 0 {
                 icmp::icmp_error(
                     ctx,
                     Some(ifp_in),
@@ -558,7 +465,18 @@ pub fn ip_output(ctx: &mut Ctx, p: &OutPkt<'_>) -> Result<(), i32> {
     let id = ctx.inet.ip_id.next_id();
     let off = if p.df { IP_DF } else { 0 };
     let mut m = Mbuf::with_capacity(total);
-    write_header(m.extend(IP_HDR_LEN), p.tos, total, id, off, p.ttl, p.proto, src, p.dst);
+    let hdr = Ipv4Repr {
+        src,
+        dst: p.dst,
+        proto: p.proto,
+        tos: p.tos,
+        id,
+        off,
+        ttl: p.ttl,
+        payload_len: p.payload.len(),
+    };
+    // The length was checked against IP_MAXPACKET above and the buffer is 20 bytes.
+    let _ = hdr.emit(m.extend(IP_HDR_LEN));
     m.append(p.payload);
     m.set_network_header();
     if let Some(at) = p.offload.csum_at {
@@ -589,7 +507,7 @@ fn lo_ifp(ctx: &Ctx) -> Option<Arc<Ifnet>> {
 /// offloads the interface can finish or the software does instead (checksum, TSO cut),
 /// fragmentation to the MTU, and the interface's `if_output` to the next hop.
 pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Result<(), i32> {
-    let dst = Ip(m.as_slice()).dst();
+    let dst = Ipv4Packet::new_unchecked(m.as_slice()).dst();
     // ---- Call point for `pfil_run_hooks(PFIL_OUT)` and IPsec's output policy: both come
     // here, for locally made and forwarded datagrams alike, before anything below looks
     // at the packet's final shape. (None exists yet.) ----
@@ -630,7 +548,7 @@ pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Resu
         in_undefer_cksum(m.as_mut_slice(), &meta);
     }
     if m.len() > nh.mtu {
-        if Ip(m.as_slice()).off() & IP_DF != 0 {
+        if Ipv4Packet::new_unchecked(m.as_slice()).off() & IP_DF != 0 {
             ctx.inet.stat.cantfrag += 1;
             return Err(libc::EMSGSIZE);
         }
@@ -662,7 +580,7 @@ fn ip_fragment(
     pkt: &[u8],
     mtu: usize,
 ) -> Result<(), i32> {
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let hlen = ip.hlen();
     let data = &pkt[hlen..ip.total_len().min(pkt.len())];
     let chunk = (mtu.saturating_sub(hlen)) & !7;

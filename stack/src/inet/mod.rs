@@ -1,7 +1,6 @@
 //! IPv4: interface addresses (`in_control`), the IP state of the stack context, and the
 //! protocols: ip (input, output, forwarding), reassembly, icmp, raw sockets.
 
-pub mod cksum;
 pub mod icmp;
 pub mod in_offload;
 pub mod inpcb;
@@ -196,10 +195,7 @@ pub fn mask_len(m: Ipv4Addr) -> Option<u8> {
     (v.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
 }
 
-/// The netmask of a prefix length.
-pub fn len_mask(len: u8) -> Ipv4Addr {
-    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0))
-}
+pub use crate::wire::ipv4::len_mask;
 
 fn v4(a: Option<IpAddr>, what: &str) -> Result<Option<Ipv4Addr>, Fail> {
     match a {

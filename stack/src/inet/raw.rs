@@ -2,14 +2,14 @@
 //! connection; received datagrams are pushed to it whole, header included, as BSD raw
 //! sockets deliver them. A client that does not read loses datagrams (counted).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use crate::conf::Ctx;
 use crate::inet::inpcb::{Af, TransIn};
-use crate::inet::ip::Ip;
 use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
+use crate::wire::ipv4::Ipv4Packet;
 
 /// One raw socket (`struct inpcb` of a raw socket).
 pub struct RawPcb {
@@ -55,29 +55,43 @@ pub fn rip_input(ctx: &mut Ctx, pkt: &[u8]) -> bool {
     if ctx.inet.raw.is_empty() {
         return false;
     }
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let tin = TransIn {
         src: IpAddr::V4(ip.src()),
         dst: IpAddr::V4(ip.dst()),
         pkt,
         off: 0,
     };
-    raw_deliver(ctx, ip.proto(), &tin)
+    raw_deliver(ctx, ip.proto(), &tin, 0)
 }
 
 /// Gives a copy of a local IPv6 datagram's upper-layer payload (`tin.payload()`, after
 /// the extension headers) for protocol `proto` to every AF_INET6 raw socket that wants
 /// it (`rip6_input`; ip6_input calls this). Returns whether any did.
-pub fn rip6_input(ctx: &mut Ctx, proto: u8, tin: &TransIn<'_>) -> bool {
+///
+/// The datagram came in on `ifindex`: a link-local source carries it as its scope id
+/// (`fe80::1%en0`), and the hop limit goes along (IPV6_HOPLIMIT, which ping6 prints).
+pub fn rip6_input(ctx: &mut Ctx, proto: u8, tin: &TransIn<'_>, ifindex: u16) -> bool {
     if ctx.inet.raw.is_empty() {
         return false;
     }
-    raw_deliver(ctx, proto, tin)
+    raw_deliver(ctx, proto, tin, ifindex)
 }
 
 /// Delivers `tin.payload()` to the raw sockets of its family for `proto`.
-fn raw_deliver(ctx: &mut Ctx, proto: u8, tin: &TransIn<'_>) -> bool {
+fn raw_deliver(ctx: &mut Ctx, proto: u8, tin: &TransIn<'_>, ifindex: u16) -> bool {
     let (src, dst) = (tin.src, tin.dst);
+    let (from, hlim) = match src {
+        IpAddr::V6(s) => {
+            let scoped = crate::wire::ipv6::addr::is_link_local(&s) || s.is_multicast();
+            let scope = if scoped { u32::from(ifindex) } else { 0 };
+            (
+                SocketAddr::V6(SocketAddrV6::new(s, 0, 0, scope)),
+                tin.pkt.get(7).copied(),
+            )
+        }
+        IpAddr::V4(_) => (SocketAddr::new(src, 0), None),
+    };
     let v6 = dst.is_ipv6();
     let mut took = false;
     let mut encoded: Option<Vec<u8>> = None;
@@ -91,8 +105,9 @@ fn raw_deliver(ctx: &mut Ctx, proto: u8, tin: &TransIn<'_>) -> bool {
         took = true;
         let b = encoded.get_or_insert_with(|| {
             let m = Msg::SockData(DataMsg {
-                from: SocketAddr::new(src, 0),
+                from,
                 data: tin.payload().to_vec(),
+                hlim,
             });
             encode(&m, 0, std::process::id(), MSGF_DATA, 0)
         });
@@ -113,12 +128,23 @@ pub fn raw_addr(af: Af, a: SocketAddr) -> Result<IpAddr, i32> {
     Ok(ip)
 }
 
-/// Sends the payload of a raw socket to `to` (or its connected address).
-pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<IpAddr>, data: &[u8]) -> Result<(), i32> {
+/// Sends the payload of a raw socket to `to` (or its connected address). For an AF_INET6
+/// socket `scope` (the destination's scope id, 0 for none) names the interface to send on,
+/// as IPV6_PKTINFO would.
+pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<IpAddr>, scope: u32, data: &[u8]) -> Result<(), i32> {
     let pcb = ctx.inet.raw.iter().find(|p| p.id == id).ok_or(libc::EBADF)?;
     let dst = to.or(pcb.faddr).ok_or(libc::EDESTADDRREQ)?;
     if pcb.sndbuf.is_some_and(|b| data.len() > b) {
         return Err(libc::EMSGSIZE);
+    }
+    if let IpAddr::V6(d) = dst {
+        let (proto, src, hlim) = (pcb.proto, pcb.laddr, pcb.ttl);
+        let src = match src {
+            Some(IpAddr::V6(s)) => Some(s),
+            _ => None,
+        };
+        let ifindex = u16::try_from(scope).map_err(|_| libc::ENXIO)?;
+        return rip6_output(ctx, proto, src, d, (ifindex != 0).then_some(ifindex), hlim, data);
     }
     let out = TransOut {
         src: pcb.laddr,
@@ -133,4 +159,80 @@ pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<IpAddr>, data: &[u8]) -> Re
     // ips_rawout counts only datagrams whose sender wrote the IP header (IP_HDRINCL), as
     // NetBSD's rip_output does; here the stack always writes it, so they are ordinary output.
     transport_output(ctx, &out)
+}
+
+/// The source for `dst` (sent on `ifindex` if given): what `rip6_output` uses and what
+/// connect(2) fixes (BSD's rip6_connect): EHOSTUNREACH without a route.
+pub fn rip6_selectsrc(ctx: &mut Ctx, dst: &Ipv6Addr, ifindex: Option<u16>) -> Result<Ipv6Addr, i32> {
+    if !ctx.inet6.enabled {
+        return Err(libc::EAFNOSUPPORT);
+    }
+    let local = crate::inet6::in6_ifaddr(ctx, dst).is_some_and(|ia| ia.usable());
+    if local {
+        return crate::inet6::in6_selectsrc(ctx, dst, None).ok_or(libc::EADDRNOTAVAIL);
+    }
+    let Some((ifp, _)) = crate::inet6::nd6::nd6_nexthop(ctx, dst, ifindex) else {
+        ctx.inet6.stat.noroute += 1;
+        return Err(libc::EHOSTUNREACH);
+    };
+    crate::inet6::in6_selectsrc(ctx, dst, Some(ifp.index)).ok_or(libc::EADDRNOTAVAIL)
+}
+
+/// IPv6 output of a raw socket (`rip6_output`): the stack writes the IPv6 header, on
+/// `ifindex` when the destination's scope (or the caller) names one, with the socket's
+/// hop limit (IPV6_UNICAST_HOPS) if set. An ICMPv6 socket's checksum is always computed
+/// here, over the pseudo-header with the source the stack chooses (RFC 3542 3.1).
+fn rip6_output(
+    ctx: &mut Ctx,
+    proto: u8,
+    src: Option<Ipv6Addr>,
+    dst: Ipv6Addr,
+    ifindex: Option<u16>,
+    hlim: Option<u8>,
+    data: &[u8],
+) -> Result<(), i32> {
+    use crate::wire::ip6ext::NH_ICMPV6;
+    if !ctx.inet6.enabled {
+        return Err(libc::EAFNOSUPPORT);
+    }
+    if let Some(i) = ifindex {
+        if ctx.ifnet_by_index(i).is_none() {
+            return Err(libc::ENXIO);
+        }
+    }
+    let mut owned;
+    let mut src = src;
+    let payload = if proto == NH_ICMPV6 {
+        if data.len() < 4 {
+            return Err(libc::EINVAL);
+        }
+        let s = match src {
+            Some(s) => s,
+            None => rip6_selectsrc(ctx, &dst, ifindex)?,
+        };
+        src = Some(s);
+        owned = data.to_vec();
+        owned[2..4].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::cksum6(&s, &dst, NH_ICMPV6, &owned);
+        owned[2..4].copy_from_slice(&c.to_be_bytes());
+        if let Some(h) = ctx.inet6.icmp6stat.outhist.get_mut(usize::from(owned[0])) {
+            *h += 1;
+        }
+        &owned[..]
+    } else {
+        data
+    };
+    crate::inet6::ip6::ip6_output(
+        ctx,
+        &crate::inet6::ip6::Out6 {
+            src,
+            dst,
+            ifindex,
+            nh: proto,
+            hlim,
+            hbh: None,
+            payload,
+            min_mtu: false,
+        },
+    )
 }

@@ -8,8 +8,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
-use crate::inet::cksum::cksum;
-use crate::inet::ip::{Ip, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK};
+use crate::wire::checksum::cksum;
+use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK};
 
 /// NetBSD's IPFRAGTTL: 60 slow-timeout ticks of half a second.
 pub const IPFRAGTTL: Duration = Duration::from_secs(30);
@@ -56,7 +56,7 @@ impl Reass {
 /// Takes one fragment (a whole IP packet with a valid header). Returns the datagram when
 /// this fragment completes it.
 pub fn ip_reass(ctx: &mut Ctx, pkt: &[u8]) -> Option<Vec<u8>> {
-    let ip = Ip(pkt);
+    let ip = Ipv4Packet::new_unchecked(pkt);
     let hlen = ip.hlen();
     let data = &pkt[hlen..ip.total_len()];
     let off = usize::from(ip.off() & IP_OFFMASK) * 8;
@@ -175,8 +175,8 @@ pub fn reass_timer(ctx: &mut Ctx) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inet::ip::write_header;
     use crate::sys::Stack;
+    use crate::wire::ipv4::write_header;
     use std::sync::Arc;
 
     fn stack() -> Arc<Stack> {
@@ -212,7 +212,7 @@ mod tests {
         assert!(ip_reass(&mut ctx, &frag(20, CUT, TOTAL - CUT, false)).is_none());
         let whole = ip_reass(&mut ctx, &frag(20, 0, CUT, true)).expect("complete");
         assert_eq!(whole.len(), 20 + TOTAL);
-        assert_eq!(Ip(&whole).total_len(), 20 + TOTAL);
+        assert_eq!(Ipv4Packet::new_unchecked(&whole).total_len(), 20 + TOTAL);
         assert_eq!(cksum(&whole[..20]), 0);
     }
 
@@ -268,6 +268,6 @@ mod tests {
         }
         let whole = ip_reass(&mut ctx, &frag(20, 32 * 2040, 235, false)).expect("whole");
         assert_eq!(whole.len(), IP_MAXPACKET);
-        assert_eq!(Ip(&whole).total_len(), IP_MAXPACKET);
+        assert_eq!(Ipv4Packet::new_unchecked(&whole).total_len(), IP_MAXPACKET);
     }
 }

@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::transport_cksum;
 use crate::inet::icmp;
 use crate::inet::inpcb::{laddr_overlap, Af, TransIn};
 use crate::inet::ip::IPPROTO_UDP;
@@ -15,8 +14,11 @@ use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
 use crate::net::ifnet::Ifnet;
+use crate::wire::checksum::transport_cksum;
 
-pub const UDP_HDR_LEN: usize = 8;
+pub use crate::wire::udp::UDP_HDR_LEN;
+use crate::wire::udp::{UdpPacket, UdpRepr};
+use crate::wire::Error as WireError;
 
 /// One UDP socket (`struct inpcb`).
 pub struct UdpPcb {
@@ -85,24 +87,25 @@ pub fn udp_input_af(ctx: &mut Ctx, ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: b
     let st = &mut ctx.inet.udpstat;
     st.ipackets += 1;
     let udp = tin.payload();
-    if udp.len() < UDP_HDR_LEN {
-        st.hdrops += 1;
-        return;
-    }
-    let ulen = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
-    if ulen < UDP_HDR_LEN || ulen > udp.len() {
-        st.badlen += 1;
-        return;
-    }
-    let udp = &udp[..ulen];
+    let uh = match UdpPacket::new_checked(udp) {
+        Ok(uh) => uh,
+        Err(WireError::Truncated) if udp.len() < UDP_HDR_LEN => {
+            st.hdrops += 1;
+            return;
+        }
+        Err(_) => {
+            st.badlen += 1;
+            return;
+        }
+    };
+    let udp = &udp[..uh.len()];
     // Over IPv6 the checksum is not optional (RFC 8200 8.1): a zero one is bad.
     let v6 = tin.dst.is_ipv6();
     if !csum_ok && (v6 || udp[6..8] != [0, 0]) && udp_cksum(tin.src, tin.dst, udp) != 0 {
         st.badsum += 1;
         return;
     }
-    let sport = u16::from_be_bytes([udp[0], udp[1]]);
-    let dport = u16::from_be_bytes([udp[2], udp[3]]);
+    let (sport, dport) = (uh.src_port(), uh.dst_port());
     let from = SocketAddr::new(tin.src, sport);
     let dst = tin.dst;
     let data = &udp[UDP_HDR_LEN..];
@@ -160,6 +163,7 @@ pub fn udp_input_af(ctx: &mut Ctx, ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: b
                 &Msg::SockData(DataMsg {
                     from: crate::inet::inpcb::sock_view(from, v6sock),
                     data: data.to_vec(),
+                    hlim: None,
                 }),
                 0,
                 std::process::id(),
@@ -308,17 +312,12 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddr>, data: &[u8], r
     };
     let p = pcb(ctx, id)?;
     let (lport, ttl, tos) = (p.lport, p.ttl.unwrap_or(ctx.inet.ttl), p.tos);
-    let mut u = Vec::with_capacity(UDP_HDR_LEN + data.len());
-    u.extend_from_slice(&lport.to_be_bytes());
-    u.extend_from_slice(&dst.port().to_be_bytes());
-    u.extend_from_slice(&((UDP_HDR_LEN + data.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    let mut c = udp_cksum(src, dst.ip(), &u);
-    if c == 0 {
-        c = 0xffff;
-    }
-    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let mut u = vec![0u8; UDP_HDR_LEN + data.len()];
+    let hdr = UdpRepr {
+        src_port: lport,
+        dst_port: dst.port(),
+    };
+    hdr.emit(&mut u, data, src, dst.ip()).map_err(|_| libc::EMSGSIZE)?;
     ctx.inet.udpstat.opackets += 1;
     transport_output(
         ctx,

@@ -264,7 +264,7 @@ fn ip6_deliver(
             icmp6::icmp6_input(ctx, ifp, pkt, h, off);
             // Raw ICMPv6 sockets (ping6) get every message that verified.
             if ctx.inet6.icmp6_ok {
-                rip6_input(ctx, nh, &tin);
+                rip6_input(ctx, nh, &tin, ifp.index);
             }
         }
         ip6ext::NH_NONE => ctx.inet6.stat.delivered += 1,
@@ -277,7 +277,7 @@ fn ip6_deliver(
             tcp_input_af(ctx, ifp, &tin, false, csum_ok);
         }
         _ => {
-            if rip6_input(ctx, nh, &tin) {
+            if rip6_input(ctx, nh, &tin, ifp.index) {
                 ctx.inet6.stat.delivered += 1;
                 return;
             }

@@ -8,6 +8,7 @@ pub mod icmp6;
 pub mod ip6;
 pub mod mld6;
 pub mod nd6;
+pub mod ndctl;
 
 #[cfg(test)]
 mod tests;
@@ -26,29 +27,7 @@ use crate::sys::domain::{Domain, Protosw};
 use crate::sys::Variant;
 use crate::wire::ipv6::addr as a6;
 
-/// Address flags (NetBSD's `IN6_IFF_*`).
-pub mod in6f {
-    pub const ANYCAST: u32 = 0x01;
-    pub const TENTATIVE: u32 = 0x02;
-    pub const DUPLICATED: u32 = 0x04;
-    pub const DETACHED: u32 = 0x08;
-    pub const DEPRECATED: u32 = 0x10;
-    pub const NODAD: u32 = 0x20;
-    pub const AUTOCONF: u32 = 0x40;
-    pub const TEMPORARY: u32 = 0x80;
-
-    /// Names in bit order, as ifconfig prints them after an inet6 address.
-    pub const NAMES: &[(u32, &str)] = &[
-        (ANYCAST, "anycast"),
-        (TENTATIVE, "tentative"),
-        (DUPLICATED, "duplicated"),
-        (DETACHED, "detached"),
-        (DEPRECATED, "deprecated"),
-        (NODAD, "nodad"),
-        (AUTOCONF, "autoconf"),
-        (TEMPORARY, "temporary"),
-    ];
-}
+pub use crate::msg::in6f;
 
 /// One IPv6 address of an interface (`struct in6_ifaddr`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -520,11 +499,13 @@ pub const INET6SW: &[Protosw] = &[
         }],
         sysctl: &[SYSCTL_NODES],
         release: Some(|c, _| ip6::loopback_drain6(c)),
+        stats: Some(|c, s| s.ip6 = Some(c.inet6.stat)),
         ..Protosw::EMPTY
     },
     Protosw {
         name: "icmp6",
         protocol: crate::wire::ip6ext::NH_ICMPV6,
+        stats: Some(|c, s| s.icmp6 = Some(c.inet6.icmp6stat.clone())),
         timers: &[
             Timer {
                 name: "nd6",

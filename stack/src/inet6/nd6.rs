@@ -18,14 +18,16 @@ use crate::conf::Ctx;
 use crate::inet6::ip6::{ip6_output, Out6};
 use crate::inet6::{in6f, In6Ifaddr};
 use crate::msg::{NdEntryInfo, IFT_LOOP};
-use crate::net::ether::{ether_frame_out, ether_ntoa, ETHERTYPE_IPV6};
+use crate::net::ether::ether_frame_out;
 use crate::net::ifnet::Ifnet;
-use crate::net::route::{control as route_control, rtf, Gateway, Rtentry};
+use crate::net::route::{control as route_control, Gateway, Rtentry};
 use crate::sys::mbuf::Mbuf;
+use crate::wire::ethernet::{ether_ntoa, ETHERTYPE_IPV6};
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::NH_ICMPV6;
 use crate::wire::ipv6::{addr as a6, Ipv6Repr, MIN_MTU};
 use crate::wire::ndisc::{self, NdOpt, NdRepr, PrefixInfo};
+use crate::wire::route::rtf;
 
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 pub const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
@@ -85,6 +87,9 @@ pub struct NdEntry {
     /// Packets waiting for resolution (whole IPv6 packets).
     pub hold: VecDeque<Mbuf>,
     pub touched: Instant,
+    /// A static entry (`ndp -s`): REACHABLE with no timer, never evicted, and what
+    /// neighbors say does not change it.
+    pub permanent: bool,
 }
 
 /// A default router (RFC 4861 6.3.4).
@@ -93,6 +98,8 @@ pub struct DefRouter {
     pub ifindex: u16,
     pub addr: Ipv6Addr,
     pub expire: Instant,
+    /// The flags byte of its last advertisement (M, O, preference; `ndp -r`).
+    pub raflags: u8,
 }
 
 /// An on-link prefix learnt from an RA.
@@ -102,6 +109,12 @@ pub struct NdPrefix {
     pub prefix: Ipv6Addr,
     pub len: u8,
     pub expire: Option<Instant>,
+    /// What the last advertisement of it said (`ndp -p`): the A flag, the valid and
+    /// preferred lifetimes in seconds (0xffffffff: infinity), and which router sent it.
+    pub autonomous: bool,
+    pub vltime: u32,
+    pub pltime: u32,
+    pub advrtr: Ipv6Addr,
 }
 
 /// The ND state of the stack.
@@ -257,6 +270,7 @@ fn make_room(ctx: &mut Ctx) -> bool {
     let victim = nd
         .cache
         .iter()
+        .filter(|(_, e)| !e.permanent)
         .min_by_key(|(_, e)| (e.state == Nud::Reachable, e.touched))
         .map(|(k, _)| *k);
     match victim {
@@ -281,6 +295,7 @@ fn new_entry(state: Nud, lladdr: Option<[u8; 6]>) -> NdEntry {
         next: None,
         hold: VecDeque::new(),
         touched: now,
+        permanent: false,
     }
 }
 
@@ -450,6 +465,9 @@ fn cache_lladdr(ctx: &mut Ctx, ifp: &Arc<Ifnet>, addr: Ipv6Addr, ll: [u8; 6], ro
     let Some(e) = ctx.inet6.nd.cache.get_mut(&key) else {
         return;
     };
+    if e.permanent {
+        return;
+    }
     e.is_router |= router;
     e.touched = Instant::now();
     if e.lladdr != Some(ll) || e.state == Nud::Incomplete {
@@ -533,6 +551,9 @@ fn na_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>, flags
     let Some(e) = ctx.inet6.nd.cache.get_mut(&(ifp.index, target)) else {
         return;
     };
+    if e.permanent {
+        return;
+    }
     let was_router = e.is_router;
     if e.state == Nud::Incomplete {
         let Some(ll) = tlla else { return };
@@ -583,6 +604,7 @@ fn until(now: Instant, secs: u32) -> Option<Instant> {
 fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
     let NdRepr::RouterAdvert {
         hop_limit,
+        flags,
         router_lifetime,
         reachable,
         retrans,
@@ -616,12 +638,16 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
         (Some(i), 0) => {
             routers.remove(i);
         }
-        (Some(i), l) => routers[i].expire = now + Duration::from_secs(u64::from(l)),
+        (Some(i), l) => {
+            routers[i].expire = now + Duration::from_secs(u64::from(l));
+            routers[i].raflags = flags;
+        }
         (None, 0) => {}
         (None, l) if routers.len() < MAX_DEFROUTERS => routers.push(DefRouter {
             ifindex: ifp.index,
             addr: h.src,
             expire: now + Duration::from_secs(u64::from(l)),
+            raflags: flags,
         }),
         (None, _) => {}
     }
@@ -636,7 +662,7 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
                     ctx.inet6.icmp6stat.nd_badopt += 1;
                 }
             }
-            NdOpt::Prefix(pi) => prefix_input(ctx, ifp, &pi, now),
+            NdOpt::Prefix(pi) => prefix_input(ctx, ifp, &pi, h.src, now),
             _ => {}
         }
     }
@@ -645,7 +671,7 @@ fn ra_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>) {
 }
 
 /// A prefix information option (RFC 4861 6.3.4, RFC 4862 5.5.3).
-fn prefix_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pi: &PrefixInfo, now: Instant) {
+fn prefix_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pi: &PrefixInfo, from: Ipv6Addr, now: Instant) {
     if pi.prefix_len == 0 || a6::is_link_local(&pi.prefix) || pi.prefix.is_multicast() || pi.preferred > pi.valid {
         ctx.inet6.icmp6stat.nd_badopt += 1;
         return;
@@ -660,13 +686,21 @@ fn prefix_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pi: &PrefixInfo, now: Instant) 
             (Some(i), 0) => {
                 pl.remove(i);
             }
-            (Some(i), v) => pl[i].expire = until(now, v),
+            (Some(i), v) => {
+                let p = &mut pl[i];
+                p.expire = until(now, v);
+                (p.autonomous, p.vltime, p.pltime, p.advrtr) = (pi.autonomous, v, pi.preferred, from);
+            }
             (None, 0) => {}
             (None, v) if pl.len() < MAX_PREFIXES => pl.push(NdPrefix {
                 ifindex: ifp.index,
                 prefix,
                 len: pi.prefix_len,
                 expire: until(now, v),
+                autonomous: pi.autonomous,
+                vltime: v,
+                pltime: pi.preferred,
+                advrtr: from,
             }),
             (None, _) => {}
         }
@@ -953,7 +987,21 @@ pub fn nd6_dump(ctx: &Ctx) -> Vec<NdEntryInfo> {
             lladdr: e.lladdr,
             state: e.state.name().into(),
             is_router: e.is_router,
-            expire: e.next.map(|t| t.saturating_duration_since(now).as_secs()),
+            // A stale entry has no timer running; what ends it is the collection of
+            // entries nobody used for STALE_GC.
+            expire: match (e.state, e.next) {
+                (Nud::Stale, None) => Some(
+                    STALE_GC
+                        .saturating_sub(now.saturating_duration_since(e.touched))
+                        .as_secs(),
+                ),
+                (_, n) => n.map(|t| t.saturating_duration_since(now).as_secs()),
+            },
+            asked: if matches!(e.state, Nud::Incomplete | Nud::Probe) {
+                e.asked
+            } else {
+                0
+            },
         })
         .collect();
     v.sort_by(|a, b| (a.addr, &a.ifname).cmp(&(b.addr, &b.ifname)));

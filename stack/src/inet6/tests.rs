@@ -300,6 +300,7 @@ fn nd6_entry() -> nd6::NdEntry {
         next: Some(Instant::now() + std::time::Duration::from_secs(30)),
         hold: Default::default(),
         touched: Instant::now(),
+        permanent: false,
     }
 }
 

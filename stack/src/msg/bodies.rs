@@ -535,6 +535,9 @@ pub struct Stats {
     pub arp: ArpStats,
     pub udp: UdpStats,
     pub tcp: TcpStats,
+    /// ip6stat and icmp6stat, from a stack with IPv6 (None without).
+    pub ip6: Option<crate::msg::Ip6Stats>,
+    pub icmp6: Option<crate::msg::Icmp6Stats>,
 }
 
 /// One ARP cache entry (`arp -a`, `netstat -f arp`).
@@ -612,6 +615,8 @@ pub enum SockOpt {
     /// IPV6_V6ONLY (AF_INET6 sockets, before bind): refuse IPv4 peers, which a v6 socket
     /// otherwise sees as v4-mapped addresses (`::ffff:a.b.c.d`).
     V6Only(bool),
+    /// IPV6_UNICAST_HOPS: the hop limit of what an AF_INET6 socket sends.
+    Ipv6UnicastHops(u8),
 }
 
 /// How a blocking request may wait: not at all, up to a time, or until done.
@@ -694,6 +699,9 @@ pub struct DataMsg {
     pub from: std::net::SocketAddr,
     #[serde(with = "crate::msg::bytes")]
     pub data: Vec<u8>,
+    /// The hop limit of an IPv6 datagram given to an AF_INET6 raw socket (the
+    /// IPV6_HOPLIMIT ancillary data of RFC 3542 6); None otherwise.
+    pub hlim: Option<u8>,
 }
 
 /// BIOCSETIF (with BIOCSBLEN before it): attach a capture to an interface.

@@ -1,9 +1,33 @@
-//! Bodies of the IPv6 family: NetBSD's `ip6stat` and `icmp6stat`, and the neighbor cache
-//! as `ndp -a` lists it.
+//! Bodies of the IPv6 family: address flags (`IN6_IFF_*`), NetBSD's `ip6stat` and
+//! `icmp6stat`, and the neighbor cache as `ndp -a` lists it.
 
 use std::net::Ipv6Addr;
 
 use serde::{Deserialize, Serialize};
+
+/// Address flags (NetBSD's `IN6_IFF_*`).
+pub mod in6f {
+    pub const ANYCAST: u32 = 0x01;
+    pub const TENTATIVE: u32 = 0x02;
+    pub const DUPLICATED: u32 = 0x04;
+    pub const DETACHED: u32 = 0x08;
+    pub const DEPRECATED: u32 = 0x10;
+    pub const NODAD: u32 = 0x20;
+    pub const AUTOCONF: u32 = 0x40;
+    pub const TEMPORARY: u32 = 0x80;
+
+    /// Names in bit order, as ifconfig prints them after an inet6 address.
+    pub const NAMES: &[(u32, &str)] = &[
+        (ANYCAST, "anycast"),
+        (TENTATIVE, "tentative"),
+        (DUPLICATED, "duplicated"),
+        (DETACHED, "detached"),
+        (DEPRECATED, "deprecated"),
+        (NODAD, "nodad"),
+        (AUTOCONF, "autoconf"),
+        (TEMPORARY, "temporary"),
+    ];
+}
 
 /// NetBSD's `ip6stat` (netinet6/ip6_var.h), the counters `netstat -s -p ip6` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -90,4 +114,73 @@ pub struct NdEntryInfo {
     pub is_router: bool,
     /// Seconds until the state's timer runs out, None for none.
     pub expire: Option<u64>,
+    /// Solicitations sent in this state (ndp prints them after the flags).
+    pub asked: u32,
+}
+
+/// `ndp -d`: the neighbor cache entry of `addr` (on `ifname`, or on whichever interface
+/// has one) goes; ESRCH when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NdDelReq {
+    pub addr: Ipv6Addr,
+    pub ifname: Option<String>,
+}
+
+/// `ndp -s ADDR LLADDR [temp]`: a static neighbor cache entry (with `temp` an ordinary
+/// one that ages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NdSetReq {
+    pub addr: Ipv6Addr,
+    pub ifname: Option<String>,
+    pub lladdr: [u8; 6],
+    pub temp: bool,
+}
+
+/// One entry of the prefix list (`ndp -p`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NdPrefixInfo {
+    pub prefix: Ipv6Addr,
+    pub len: u8,
+    pub ifname: String,
+    /// The L flag (the list holds on-link prefixes) and the A flag of the advertisement.
+    pub onlink: bool,
+    pub autonomous: bool,
+    /// The advertised valid and preferred lifetimes in seconds; None: infinity.
+    pub vltime: Option<u32>,
+    pub pltime: Option<u32>,
+    /// Seconds until it expires; None: never.
+    pub expire: Option<u64>,
+    /// The router that advertised it and the state of its neighbor cache entry
+    /// (`reachable`, `stale`, ..., or `no neighbor state`).
+    pub advrtrs: Vec<(Ipv6Addr, String)>,
+}
+
+/// One entry of the default router list (`ndp -r`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NdRouterInfo {
+    pub addr: Ipv6Addr,
+    pub ifname: String,
+    /// The M and O flags of its advertisement, and its preference (RFC 4191: 0 medium,
+    /// 1 high, 3 low).
+    pub managed: bool,
+    pub other: bool,
+    pub pref: u8,
+    /// Seconds until its router lifetime ends; None: never.
+    pub expire: Option<u64>,
+}
+
+/// The ND parameters of an interface (`ndp -i IF`, NetBSD's `struct nd_ifinfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NdIfInfo {
+    /// The MTU a router advertised for the link (0: none).
+    pub linkmtu: u32,
+    /// The interface's MTU.
+    pub maxmtu: u32,
+    pub curhlim: u8,
+    pub basereachable_ms: u32,
+    pub reachable_s: u32,
+    pub retrans_ms: u32,
+    pub nud: bool,
+    pub accept_rtadv: bool,
+    pub auto_linklocal: bool,
 }

@@ -215,6 +215,16 @@ messages! {
     0x6e => Stats6Get(Empty),
     /// The neighbor cache (`ndp -a`).
     0x6f => NdDump(Empty),
+    /// `ndp -d`: delete one neighbor cache entry.
+    0x68 => NdDelete(NdDelReq),
+    /// The prefix list (`ndp -p`).
+    0x69 => NdPrefixes(Empty),
+    /// The default router list (`ndp -r`).
+    0x6a => NdRouters(Empty),
+    /// An interface's ND parameters (`ndp -i`).
+    0x6b => NdIfInfoGet(IfNameReq),
+    /// `ndp -s`: add a neighbor cache entry.
+    0x6c => NdSet(NdSetReq),
     /// socket(2): the first request of a socket-role connection.
     0x50 => Socket(SocketReq),
     /// bind(2).
@@ -244,7 +254,7 @@ messages! {
     /// BIOCSBLEN + BIOCSETIF.
     0x60 => BpfAttach(BpfAttachReq),
     /// BIOCSETF: the program is checked before it is taken.
-    0x61 => BpfSetFilter(Vec<crate::net::bpf::BpfInsn>),
+    0x61 => BpfSetFilter(Vec<crate::wire::bpf::BpfInsn>),
     /// BIOCPROMISC, BIOCSDIRECTION, BIOCIMMEDIATE, BIOCSRTIMEOUT.
     0x62 => BpfConfigure(BpfConf),
     /// read(2) on the capture: the answer is a buffer of `bpf_hdr` records.
@@ -269,6 +279,9 @@ messages! {
     0xcf => SockListOk(Vec<SockInfo>),
     0xee => Stats6Ok(Stats6),
     0xef => NdList(Vec<NdEntryInfo>),
+    0xe9 => NdPrefixList(Vec<NdPrefixInfo>),
+    0xea => NdRouterList(Vec<NdRouterInfo>),
+    0xeb => NdIfInfoOk(NdIfInfo),
     0xd6 => SockNamesOk(SockNames),
     /// How many bytes a send took.
     0xd4 => SockSent(u64),

@@ -12,20 +12,16 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pnet_base::MacAddr;
-use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
-use pnet_packet::ethernet::EtherTypes;
-use pnet_packet::MutablePacket;
-
 use crate::conf::Ctx;
-use crate::net::ether::{ether_ntoa, ether_output, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
+use crate::net::ether::ether_output;
 use crate::net::ifnet::{Dst, Ifnet};
 use crate::sys::callout::{Timer, SLOW};
 use crate::sys::domain::{always, Domain, Protosw};
 use crate::sys::mbuf::Mbuf;
-
-/// Length of an Ethernet/IPv4 ARP packet.
-pub const ARP_LEN: usize = 28;
+pub use crate::wire::arp::ARP_LEN;
+use crate::wire::arp::{ArpRepr, ARPOP_REPLY, ARPOP_REQUEST};
+use crate::wire::ethernet::{ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
+use crate::wire::Error as WireError;
 
 pub use crate::msg::ArpStats;
 
@@ -125,37 +121,25 @@ pub enum Resolved {
     Down,
 }
 
-fn mac(m: MacAddr) -> [u8; 6] {
-    m.octets()
-}
-
 /// Input of one ARP packet (the Ethernet payload), under the stack context.
 pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     let st = &mut ctx.arpstat;
     st.received += 1;
-    if payload.len() < ARP_LEN {
-        st.rcv_badlen += 1;
-        return;
-    }
-    let Some(ah) = ArpPacket::new(payload) else {
-        st.rcv_badlen += 1;
-        return;
+    let ah = match ArpRepr::parse(payload) {
+        Ok(ah) => ah,
+        Err(WireError::Truncated) => {
+            st.rcv_badlen += 1;
+            return;
+        }
+        Err(WireError::Malformed) => {
+            st.rcv_badproto += 1;
+            return;
+        }
     };
-    if ah.get_hardware_type() != ArpHardwareTypes::Ethernet
-        || ah.get_protocol_type() != EtherTypes::Ipv4
-        || ah.get_hw_addr_len() != 6
-        || ah.get_proto_addr_len() != 4
-    {
-        st.rcv_badproto += 1;
-        return;
-    }
-    let op = ah.get_operation();
-    let sha = mac(ah.get_sender_hw_addr());
-    let spa = ah.get_sender_proto_addr();
-    let tpa = ah.get_target_proto_addr();
-    if op == ArpOperations::Request {
+    let (op, sha, spa, tpa) = (ah.op, ah.sha, ah.spa, ah.tpa);
+    if op == ARPOP_REQUEST {
         st.rcv_requests += 1;
-    } else if op == ArpOperations::Reply {
+    } else if op == ARPOP_REPLY {
         st.rcv_replies += 1;
     }
     if sha == ifp.lladdr {
@@ -185,7 +169,7 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
         );
         // Defend the address, as NetBSD's in_arpinput does: tell the sender (and so its
         // neighbours' caches, on a hub) whose address it is.
-        if send(ctx, ifp, ArpOperations::Reply, spa, sha, spa, sha).is_ok() {
+        if send(ctx, ifp, ARPOP_REPLY, spa, sha, spa, sha).is_ok() {
             ctx.arpstat.sent_replies += 1;
         }
         return;
@@ -195,14 +179,14 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     if !spa.is_unspecified() {
         learn(ctx, ifp, spa, sha, for_us);
     }
-    if op == ArpOperations::Request && for_us && send(ctx, ifp, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
+    if op == ARPOP_REQUEST && for_us && send(ctx, ifp, ARPOP_REPLY, tpa, sha, spa, sha).is_ok() {
         ctx.arpstat.sent_replies += 1;
     }
     // Proxy ARP: a request for a published address is answered with its published link
     // address (the frame itself still leaves from the interface's own address).
-    if op == ArpOperations::Request && !for_us {
+    if op == ARPOP_REQUEST && !for_us {
         if let Some(p) = ctx.arp.published.get(&(ifp.index, tpa)).copied() {
-            if send_as(ctx, ifp, p.lladdr, ArpOperations::Reply, tpa, sha, spa, sha).is_ok() {
+            if send_as(ctx, ifp, p.lladdr, ARPOP_REPLY, tpa, sha, spa, sha).is_ok() {
                 ctx.arpstat.sent_replies += 1;
             }
         }
@@ -338,7 +322,7 @@ pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, mut m: Mbuf) -> Res
             .find(|ia| ia.ifindex == ifp.index)
             .map(|ia| ia.addr)
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        if send(ctx, ifp, ArpOperations::Request, src, [0; 6], dst, BROADCAST).is_ok() {
+        if send(ctx, ifp, ARPOP_REQUEST, src, [0; 6], dst, BROADCAST).is_ok() {
             ctx.arpstat.sent_requests += 1;
         }
     }
@@ -416,7 +400,7 @@ pub fn arp_timer(ctx: &mut Ctx) {
                 e.expire = now + down;
             }
         }
-        if send(ctx, &ifp, ArpOperations::Request, src, [0; 6], addr, BROADCAST).is_ok() {
+        if send(ctx, &ifp, ARPOP_REQUEST, src, [0; 6], addr, BROADCAST).is_ok() {
             ctx.arpstat.sent_requests += 1;
         }
     }
@@ -545,7 +529,7 @@ pub fn arp_dump(ctx: &Ctx) -> Vec<crate::msg::ArpEntry> {
 fn send(
     ctx: &mut Ctx,
     ifp: &Ifnet,
-    op: pnet_packet::arp::ArpOperation,
+    op: u16,
     spa: Ipv4Addr,
     tha: [u8; 6],
     tpa: Ipv4Addr,
@@ -561,34 +545,23 @@ fn send_as(
     ctx: &mut Ctx,
     ifp: &Ifnet,
     sha: [u8; 6],
-    op: pnet_packet::arp::ArpOperation,
+    op: u16,
     spa: Ipv4Addr,
     tha: [u8; 6],
     tpa: Ipv4Addr,
     dst: [u8; 6],
 ) -> Result<(), i32> {
     let mut buf = [0u8; ARP_LEN];
-    let Some(mut p) = MutableArpPacket::new(&mut buf) else {
-        return Err(libc::EINVAL);
-    };
-    p.set_hardware_type(ArpHardwareTypes::Ethernet);
-    p.set_protocol_type(EtherTypes::Ipv4);
-    p.set_hw_addr_len(6);
-    p.set_proto_addr_len(4);
-    p.set_operation(op);
-    let l = sha;
-    p.set_sender_hw_addr(MacAddr::new(l[0], l[1], l[2], l[3], l[4], l[5]));
-    p.set_sender_proto_addr(spa);
-    p.set_target_hw_addr(MacAddr::new(tha[0], tha[1], tha[2], tha[3], tha[4], tha[5]));
-    p.set_target_proto_addr(tpa);
-    let _ = p.packet_mut();
+    ArpRepr { op, sha, spa, tha, tpa }
+        .emit(&mut buf)
+        .map_err(|_| libc::EINVAL)?;
     ether_output(ctx, ifp, Mbuf::from_slice(&buf), Dst::Link(dst, ETHERTYPE_ARP))
 }
 
 /// Announces an address just configured on an interface (gratuitous ARP: a request for
 /// our own address), as `arp_ifinit` does.
 pub fn arp_announce(ctx: &mut Ctx, ifp: &Ifnet, addr: Ipv4Addr) {
-    if send(ctx, ifp, ArpOperations::Request, addr, [0; 6], addr, BROADCAST).is_ok() {
+    if send(ctx, ifp, ARPOP_REQUEST, addr, [0; 6], addr, BROADCAST).is_ok() {
         ctx.arpstat.sent_requests += 1;
     }
 }

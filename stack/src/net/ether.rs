@@ -16,24 +16,10 @@ use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
 use crate::sys::Stack;
 
-pub const ETHER_ADDR_LEN: usize = 6;
-pub const ETHER_HDR_LEN: usize = 14;
-pub const ETHER_VLAN_ENCAP_LEN: usize = 4;
-pub const BROADCAST: [u8; 6] = [0xff; 6];
-/// Smallest frame on the wire (without the FCS): shorter ones are padded.
-pub const ETHER_MIN_LEN: usize = 60;
-
-pub const ETHERTYPE_IP: u16 = 0x0800;
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-
-/// Formats a link-level address as ifconfig prints it.
-pub fn ether_ntoa(a: &[u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        a[0], a[1], a[2], a[3], a[4], a[5]
-    )
-}
+pub use crate::wire::ethernet::{
+    ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_ADDR_LEN, ETHER_HDR_LEN, ETHER_MIN_LEN,
+    ETHER_VLAN_ENCAP_LEN,
+};
 
 /// Ethernet's `if_input`: one frame from the driver, on a receive thread, without the
 /// stack context. Counts it, drops what is malformed or not for us, strips the header and

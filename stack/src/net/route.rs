@@ -17,52 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use crate::msg::RtMetrics;
 
-/// NetBSD's route flags (`<net/route.h>`).
-pub mod rtf {
-    pub const UP: u32 = 0x1;
-    pub const GATEWAY: u32 = 0x2;
-    pub const HOST: u32 = 0x4;
-    pub const REJECT: u32 = 0x8;
-    pub const DYNAMIC: u32 = 0x10;
-    pub const MODIFIED: u32 = 0x20;
-    pub const DONE: u32 = 0x40;
-    /// Hosts on this route are neighbours (NetBSD 8's name for the old RTF_CLONING bit).
-    pub const CONNECTED: u32 = 0x100;
-    /// External daemon resolves name (RTM_MISS on use).
-    pub const XRESOLVE: u32 = 0x200;
-    pub const LLDATA: u32 = 0x400;
-    pub const STATIC: u32 = 0x800;
-    pub const BLACKHOLE: u32 = 0x1000;
-    pub const PROTO2: u32 = 0x4000;
-    pub const PROTO1: u32 = 0x8000;
-    pub const LOCAL: u32 = 0x40000;
-    pub const BROADCAST: u32 = 0x80000;
-
-    /// Flag letters in the order netstat prints them.
-    pub const LETTERS: &[(u32, char)] = &[
-        (UP, 'U'),
-        (GATEWAY, 'G'),
-        (HOST, 'H'),
-        (REJECT, 'R'),
-        (DYNAMIC, 'D'),
-        (MODIFIED, 'M'),
-        (DONE, 'd'),
-        (CONNECTED, 'C'),
-        (XRESOLVE, 'X'),
-        (LLDATA, 'L'),
-        (STATIC, 'S'),
-        (PROTO1, '1'),
-        (PROTO2, '2'),
-        (BLACKHOLE, 'B'),
-        (LOCAL, 'l'),
-        (BROADCAST, 'b'),
-    ];
-
-    /// The letters of a flag word.
-    pub fn letters(f: u32) -> String {
-        LETTERS.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect()
-    }
-}
+pub use crate::wire::route::rtf;
 
 /// Where a route sends packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use crate::msg::{BpfAttachReq, BpfAttached, BpfConf, Empty, Header, Msg, IFT_LOOP};
 use crate::net::bpf::dev::{BpfD, BPF_DFLTBUFSIZE, BPF_D_OUT, DLT_EN10MB, DLT_NULL};
-use crate::net::bpf::BpfProgram;
 use crate::net::ether::ETHER_HDR_LEN;
 use crate::net::if_control::{announce_ifinfo, Fail};
 use crate::net::ifnet::Ifnet;
 use crate::resmgr::Conn;
 use crate::sys::Stack;
+use crate::wire::bpf::BpfProgram;
 
 /// One connection's capture.
 pub(crate) struct Capture {

@@ -112,6 +112,16 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
             Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")))
         }
         Msg::NdDump(_) => Ok(Msg::NdList(crate::inet6::nd6::nd6_dump(&stack.ctx()))),
+        Msg::NdDelete(_) | Msg::NdSet(_) | Msg::NdPrefixes(_) | Msg::NdRouters(_) | Msg::NdIfInfoGet(_)
+            if !stack.variant.has_inet6() =>
+        {
+            Err(Fail::with(libc::EAFNOSUPPORT, stack.variant.lacks("IPv6")))
+        }
+        Msg::NdDelete(q) => done(crate::inet6::ndctl::nd6_delete(&mut stack.ctx(), q)),
+        Msg::NdSet(q) => done(crate::inet6::ndctl::nd6_set(&mut stack.ctx(), q)),
+        Msg::NdPrefixes(_) => Ok(Msg::NdPrefixList(crate::inet6::ndctl::nd6_prefixes(&stack.ctx()))),
+        Msg::NdRouters(_) => Ok(Msg::NdRouterList(crate::inet6::ndctl::nd6_routers(&stack.ctx()))),
+        Msg::NdIfInfoGet(q) => crate::inet6::ndctl::nd6_ifinfo(&stack.ctx(), &q.name).map(Msg::NdIfInfoOk),
         Msg::Cloners(_) => Ok(Msg::ClonerList(CLONERS.iter().map(|s| s.to_string()).collect())),
         Msg::SysctlGet(q) => stack
             .registry

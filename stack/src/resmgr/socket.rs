@@ -168,6 +168,17 @@ const SOCKBUF_MAX: u32 = 4 << 20;
 /// ENOPROTOOPT on UDP and raw sockets, as are the port-sharing options on raw sockets.
 fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
     match (kind, o) {
+        // IPV6_UNICAST_HOPS: on a raw socket any hop limit (ping6 -h 0 included); on the
+        // others what IP_TTL sets, which their IPv6 output takes as the hop limit.
+        (Kind::Raw, SockOpt::Ipv6UnicastHops(h)) => {
+            let p = raw_pcb(ctx, id)?;
+            if !p.af.v6 {
+                return Err(Fail::new(libc::ENOPROTOOPT));
+            }
+            p.ttl = Some(h);
+            Ok(())
+        }
+        (k, SockOpt::Ipv6UnicastHops(h)) => setopt(ctx, k, id, SockOpt::IpTtl(h)),
         (_, SockOpt::IpTtl(0)) => Err(Fail::new(libc::EINVAL)),
         (_, SockOpt::SndBuf(0) | SockOpt::RcvBuf(0)) => Err(Fail::new(libc::EINVAL)),
         (Kind::Raw, SockOpt::IpTtl(t)) => raw_pcb(ctx, id).map(|p| p.ttl = Some(t)),
@@ -207,6 +218,7 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
                 SockOpt::SndBuf(n) => tcp::Opt::SndBuf(n as usize),
                 SockOpt::RcvBuf(n) => tcp::Opt::RcvBuf(n as usize),
                 SockOpt::V6Only(v) => tcp::Opt::V6Only(v),
+                SockOpt::Ipv6UnicastHops(v) => tcp::Opt::Ttl(v),
                 SockOpt::Broadcast(_) => return Err(Fail::new(libc::ENOPROTOOPT)),
             };
             tcp::setopt(ctx, id, s, t).map_err(Fail::new)
@@ -276,11 +288,29 @@ pub(crate) fn dispatch(
         (Msg::SockBind(a), Some(Kind::Udp)) => udp::udp_bind(&mut stack.ctx(), id, a.addr, root)
             .map(|()| Msg::Done(Empty))
             .map_err(Fail::new),
-        (Msg::SockConnect(a), Some(Kind::Raw)) => raw_pcb(&mut stack.ctx(), id).and_then(|p| {
-            let ip = raw_addr(p.af, a.addr).map_err(Fail::new)?;
-            p.faddr = Some(ip).filter(|a| !a.is_unspecified());
-            Ok(Msg::Done(Empty))
-        }),
+        (Msg::SockConnect(a), Some(Kind::Raw)) => {
+            let mut ctx = stack.ctx();
+            raw_pcb(&mut ctx, id)
+                .and_then(|p| {
+                    let ip = raw_addr(p.af, a.addr).map_err(Fail::new)?;
+                    p.faddr = Some(ip).filter(|a| !a.is_unspecified());
+                    Ok((p.laddr, p.faddr))
+                })
+                .and_then(|(laddr, faddr)| {
+                    // An AF_INET6 socket's connect fixes its source as rip6_connect does (what
+                    // ping6 asks getsockname for), on the interface the scope names.
+                    if let (None, Some(IpAddr::V6(d))) = (laddr, faddr) {
+                        let scope = match a.addr {
+                            SocketAddr::V6(s) => u16::try_from(s.scope_id()).map_err(|_| Fail::new(libc::ENXIO))?,
+                            SocketAddr::V4(_) => 0,
+                        };
+                        let src = crate::inet::raw::rip6_selectsrc(&mut ctx, &d, (scope != 0).then_some(scope))
+                            .map_err(Fail::new)?;
+                        raw_pcb(&mut ctx, id)?.laddr = Some(IpAddr::V6(src));
+                    }
+                    Ok(Msg::Done(Empty))
+                })
+        }
         (Msg::SockConnect(a), Some(Kind::Udp)) => udp::udp_connect(&mut stack.ctx(), id, a.addr, root)
             .map(|()| Msg::Done(Empty))
             .map_err(Fail::new),
@@ -289,7 +319,11 @@ pub(crate) fn dispatch(
             let mut ctx = stack.ctx();
             raw_pcb(&mut ctx, id).map(|p| p.af).and_then(|af| {
                 let to = s.to.map(|a| raw_addr(af, a)).transpose().map_err(Fail::new)?;
-                rip_output(&mut ctx, id, to, &s.data)
+                let scope = match s.to {
+                    Some(std::net::SocketAddr::V6(a)) => a.scope_id(),
+                    _ => 0,
+                };
+                rip_output(&mut ctx, id, to, scope, &s.data)
                     .map(|()| Msg::Done(Empty))
                     .map_err(Fail::new)
             })
@@ -489,7 +523,14 @@ fn finish(srv: &Arc<Server>, conn: &Conn, d: Done) -> Reply {
                 .ok()
                 .and_then(|n| n.1)
                 .unwrap_or(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0));
-            Ok((Msg::SockData(crate::msg::DataMsg { from: peer, data }), None))
+            Ok((
+                Msg::SockData(crate::msg::DataMsg {
+                    from: peer,
+                    data,
+                    hlim: None,
+                }),
+                None,
+            ))
         }
         Done::Sent(n) => Ok((Msg::SockSent(n as u64), None)),
         Done::Connected => Ok((Msg::Done(Empty), None)),
@@ -565,7 +606,7 @@ fn tcp_dispatch(
 mod tests {
     use super::*;
     use crate::inet::input_tests::{setup, HIM, ME};
-    use crate::inet::ip::{write_header, IPPROTO_UDP};
+    use crate::wire::ipv4::{write_header, IPPROTO_UDP};
 
     /// A UDP socket (id 1) bound to port 5300 on a fresh stack; the client's end too.
     fn udp_sock(ctx: &mut Ctx) -> SeqPacket {
@@ -653,7 +694,7 @@ mod tests {
         // What they do use is taken.
         setopt(&mut ctx, Kind::Raw, 2, SockOpt::SndBuf(100)).unwrap();
         assert_eq!(
-            crate::inet::raw::rip_output(&mut ctx, 2, Some(HIM.into()), &[0; 101]),
+            crate::inet::raw::rip_output(&mut ctx, 2, Some(HIM.into()), 0, &[0; 101]),
             Err(libc::EMSGSIZE)
         );
         setopt(&mut ctx, Kind::Udp, 1, SockOpt::ReusePort(true)).unwrap();

@@ -1,7 +1,7 @@
 //! A capture on an interface of the stack: what `/dev/bpf` is to a BSD program.
 //!
 //! ```no_run
-//! use pktbox_stack::net::bpf::records;
+//! use pktbox_stack::wire::bpf::records;
 //! use pktbox_stack::socket::Bpf;
 //! use pktbox_stack::msg::BpfConf;
 //!
@@ -21,7 +21,7 @@ use std::path::Path;
 
 use super::{prefix_from_env, Error, SockConn};
 use crate::msg::{BpfAttachReq, BpfAttached, BpfConf, BpfStat, Empty, Msg, Role};
-use crate::net::bpf::BpfInsn;
+use crate::wire::bpf::BpfInsn;
 
 /// One capture (a bpf-role connection). Dropping it ends the capture.
 pub struct Bpf {
@@ -68,7 +68,7 @@ impl Bpf {
     }
 
     /// Waits for captured packets as the settings say and returns a buffer of `bpf_hdr`
-    /// records (see `net::bpf::records`); empty when the read timeout passed first.
+    /// records (see `wire::bpf::records`); empty when the read timeout passed first.
     pub fn read(&mut self) -> Result<Vec<u8>, Error> {
         match self.c.call(Msg::BpfRead(Empty))? {
             Msg::BpfData(b) => Ok(b),

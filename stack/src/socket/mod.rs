@@ -341,6 +341,48 @@ impl Stack {
         }
     }
 
+    /// `ndp -d`: deletes a neighbor cache entry (ESRCH: none).
+    pub fn nd_delete(&mut self, req: crate::msg::NdDelReq) -> Result<(), Error> {
+        match self.call(Msg::NdDelete(req))? {
+            Msg::Done(_) => Ok(()),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// `ndp -s`: adds a neighbor cache entry.
+    pub fn nd_set(&mut self, req: crate::msg::NdSetReq) -> Result<(), Error> {
+        match self.call(Msg::NdSet(req))? {
+            Msg::Done(_) => Ok(()),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The prefix list (`ndp -p`).
+    pub fn nd_prefixes(&mut self) -> Result<Vec<crate::msg::NdPrefixInfo>, Error> {
+        match self.call(Msg::NdPrefixes(Empty))? {
+            Msg::NdPrefixList(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The default router list (`ndp -r`).
+    pub fn nd_routers(&mut self) -> Result<Vec<crate::msg::NdRouterInfo>, Error> {
+        match self.call(Msg::NdRouters(Empty))? {
+            Msg::NdRouterList(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// The ND parameters of an interface (`ndp -i`); ENXIO for an unknown one.
+    pub fn nd_ifinfo(&mut self, ifname: &str) -> Result<crate::msg::NdIfInfo, Error> {
+        match self.call(Msg::NdIfInfoGet(IfNameReq {
+            name: ifname.to_string(),
+        }))? {
+            Msg::NdIfInfoOk(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// The sockets (netstat -a).
     pub fn sock_list(&mut self) -> Result<Vec<SockInfo>, Error> {
         match self.call(Msg::SockList(Empty))? {
@@ -626,6 +668,16 @@ pub struct RawSocket {
     c: SockConn,
 }
 
+/// A datagram from `RawSocket::recv_msg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDatagram {
+    /// The whole IPv4 datagram, or the IPv6 payload (after the extension headers).
+    pub data: Vec<u8>,
+    pub from: SocketAddr,
+    /// IPV6_HOPLIMIT: the hop limit it arrived with (AF_INET6 sockets).
+    pub hlim: Option<u8>,
+}
+
 impl RawSocket {
     /// Opens a raw socket for `protocol` on the stack named by `SOCK`.
     pub fn open(protocol: u8) -> Result<RawSocket, Error> {
@@ -655,6 +707,11 @@ impl RawSocket {
     /// IP_TOS.
     pub fn set_tos(&mut self, tos: u8) -> Result<(), Error> {
         self.c.done(Msg::SockSetOpt(SockOpt::IpTos(tos)))
+    }
+
+    /// IPV6_UNICAST_HOPS (an AF_INET6 socket): the hop limit of what it sends.
+    pub fn set_hop_limit(&mut self, hlim: u8) -> Result<(), Error> {
+        self.c.done(Msg::SockSetOpt(SockOpt::Ipv6UnicastHops(hlim)))
     }
 
     /// bind(2): the source address of what this socket sends.
@@ -693,6 +750,43 @@ impl RawSocket {
                 IpAddr::V6(a) => a.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
             };
             (d, v4)
+        }))
+    }
+
+    /// connect(2): the peer of `send`; an AF_INET6 socket's source is fixed then (a scope
+    /// id names the interface), which `local_addr` tells.
+    pub fn connect(&mut self, to: SocketAddr) -> Result<(), Error> {
+        self.c.done(Msg::SockConnect(SockAddrReq {
+            addr: to,
+            wait: Wait::default(),
+        }))
+    }
+
+    /// getsockname(2).
+    pub fn local_addr(&mut self) -> Result<SocketAddr, Error> {
+        match self.c.call(Msg::SockGetName(Empty))? {
+            Msg::SockNamesOk(n) => Ok(n.local),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
+    /// sendto(2) with a whole socket address: an IPv6 one's scope id names the interface
+    /// to send on (`fe80::1%en0`, or ping6's -I for any destination).
+    pub fn send_to_sa(&mut self, data: &[u8], to: SocketAddr) -> Result<(), Error> {
+        self.c.done(Msg::SockSend(SendReq {
+            to: Some(to),
+            data: data.to_vec(),
+            wait: Wait::default(),
+        }))
+    }
+
+    /// recvmsg(2): the next datagram with its whole source address (a link-local IPv6
+    /// source has its interface as scope id) and, on an AF_INET6 socket, its hop limit.
+    pub fn recv_msg(&mut self, timeout: Option<Duration>) -> Result<Option<RawDatagram>, Error> {
+        Ok(self.c.next_data(timeout)?.map(|d| RawDatagram {
+            data: d.data,
+            from: d.from,
+            hlim: d.hlim,
         }))
     }
 

@@ -7,7 +7,7 @@ use super::{addr6, be16, be32, Error, Result};
 pub const HEADER_LEN: usize = 40;
 /// The smallest MTU every IPv6 link has (RFC 8200 section 5).
 pub const MIN_MTU: usize = 1280;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub use super::ethernet::ETHERTYPE_IPV6;
 
 /// A view of an IPv6 packet: the fixed header and what follows it.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use pktbox_stack::net::bpf::{bpf_filter, bpf_validate, BpfInsn, BPF_K, BPF_RET};
+use pktbox_stack::wire::bpf::{bpf_filter, bpf_validate, BpfInsn, BPF_K, BPF_RET};
 
 use super::compile::{compile, Options};
 use super::print::{dump, parse_ddd};

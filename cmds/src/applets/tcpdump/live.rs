@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pktbox_stack::msg::{iff, BpfConf, BpfStat, IfInfo, IFT_LOOP};
-use pktbox_stack::net::bpf::dev::{DLT_EN10MB, DLT_NULL};
-use pktbox_stack::net::bpf::BpfInsn;
 use pktbox_stack::socket::{Bpf, Error, Stack};
+use pktbox_stack::wire::bpf::BpfInsn;
+use pktbox_stack::wire::bpf::{DLT_EN10MB, DLT_NULL};
 
-pub use pktbox_stack::net::bpf::dev::{BPF_D_IN, BPF_D_INOUT, BPF_D_OUT};
+pub use pktbox_stack::wire::bpf::{BPF_D_IN, BPF_D_INOUT, BPF_D_OUT};
 
 /// How long a read waits before it returns what there is, as libpcap's `to_ms` for
 /// tcpdump; also how soon a SIGINT is noticed.

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, Command};
 
 use pktbox_stack::msg::IFT_LOOP;
-use pktbox_stack::net::bpf::{records, BpfInsn, BpfProgram, BPF_K, BPF_RET};
 use pktbox_stack::socket::prefix_from_env;
+use pktbox_stack::wire::bpf::{records, BpfInsn, BpfProgram, BPF_K, BPF_RET};
 
 use crate::common::{fail, parse};
 

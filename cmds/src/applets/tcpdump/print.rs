@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use pktbox_stack::net::bpf::*;
+use pktbox_stack::wire::bpf::*;
 
 /// One instruction as `-d` shows it (`bpf_image`): `(000) ldh      [12]`. Jump targets are
 /// absolute instruction numbers.

@@ -8,67 +8,21 @@ use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
 use crate::inet::inpcb::TransIn;
-use crate::inet::tcp::output::{
-    mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output, TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP,
-    TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN, TH_RST, TH_SYN,
-};
+use crate::inet::tcp::output::{mss_for, send_ack, send_rst, tcp_cksum, tcp_now, tcp_output};
 use crate::inet::tcp::seq::{geq, gt, leq, lt};
 use crate::inet::tcp::{tcp_close, tcp_drop, wake, Key, State, Tcb};
 use crate::net::ifnet::Ifnet;
+use crate::wire::tcp::{TcpPacket, TCPOPT_MAXSEG, TCP_HDR_LEN, TH_ACK, TH_FIN, TH_RST, TH_SYN};
+use crate::wire::{self};
 
 /// The options of a segment that matter here.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Opts {
-    pub mss: Option<u16>,
-    pub wscale: Option<u8>,
-    pub ts: Option<(u32, u32)>,
-    pub sack_ok: bool,
-    /// SACK blocks (up to four).
-    pub sacks: [(u32, u32); 4],
-    pub nsacks: usize,
-}
+pub use crate::wire::tcp::TcpOpts as Opts;
 
-/// Parses TCP options; a malformed list ends the parse (what came before stands).
-pub fn parse_opts(mut o: &[u8]) -> Opts {
-    let mut r = Opts::default();
-    while let Some(&kind) = o.first() {
-        match kind {
-            TCPOPT_EOL => break,
-            TCPOPT_NOP => o = &o[1..],
-            _ => {
-                let Some(&len) = o.get(1) else { break };
-                let len = usize::from(len);
-                if len < 2 || len > o.len() {
-                    break;
-                }
-                let body = &o[2..len];
-                match (kind, body.len()) {
-                    (TCPOPT_MAXSEG, 2) => r.mss = Some(u16::from_be_bytes([body[0], body[1]])),
-                    (TCPOPT_WINDOW, 1) => r.wscale = Some(body[0].min(super::TCP_MAX_WINSHIFT)),
-                    (super::output::TCPOPT_SACK_PERMITTED, 0) => r.sack_ok = true,
-                    (super::output::TCPOPT_SACK, n) if n % 8 == 0 => {
-                        for b in body.chunks_exact(8) {
-                            if r.nsacks < 4 {
-                                r.sacks[r.nsacks] = (
-                                    u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                                    u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                                );
-                                r.nsacks += 1;
-                            }
-                        }
-                    }
-                    (TCPOPT_TIMESTAMP, 8) => {
-                        r.ts = Some((
-                            u32::from_be_bytes([body[0], body[1], body[2], body[3]]),
-                            u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
-                        ))
-                    }
-                    _ => {}
-                }
-                o = &o[len..];
-            }
-        }
-    }
+/// Parses TCP options; a malformed list ends the parse (what came before stands). A
+/// window shift above 14 counts as 14 (RFC 7323 2.3).
+pub fn parse_opts(o: &[u8]) -> Opts {
+    let mut r = Opts::parse(o);
+    r.wscale = r.wscale.map(|w| w.min(super::TCP_MAX_WINSHIFT));
     r
 }
 
@@ -113,15 +67,17 @@ pub fn tcp_input_af(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: 
     let tcp = tin.payload();
     let st = &mut ctx.inet.tcp.stat;
     st.rcvtotal += 1;
-    if tcp.len() < 20 {
-        st.rcvshort += 1;
-        return;
-    }
-    let off = usize::from(tcp[12] >> 4) * 4;
-    if off < 20 || off > tcp.len() {
-        st.rcvbadoff += 1;
-        return;
-    }
+    let th = match TcpPacket::new_checked(tcp) {
+        Ok(th) => th,
+        Err(wire::Error::Truncated) if tcp.len() < TCP_HDR_LEN => {
+            st.rcvshort += 1;
+            return;
+        }
+        Err(_) => {
+            st.rcvbadoff += 1;
+            return;
+        }
+    };
     if !csum_ok && tcp_cksum(src, dst, tcp) != 0 {
         st.rcvbadsum += 1;
         return;
@@ -132,15 +88,14 @@ pub fn tcp_input_af(ctx: &mut Ctx, _ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: 
     if bcast || dst.is_multicast() || src.is_unspecified() || src.is_multicast() || mapped {
         return;
     }
-    let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
-    let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
+    let (sport, dport) = (th.src_port(), th.dst_port());
     let s = SegIn {
-        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
-        ack: u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]),
-        flags: tcp[13] & 0x3f,
-        win: u16::from_be_bytes([tcp[14], tcp[15]]),
-        opts: parse_opts(&tcp[20..off]),
-        data: &tcp[off..],
+        seq: th.seq(),
+        ack: th.ack(),
+        flags: th.flags() & 0x3f,
+        win: th.window(),
+        opts: parse_opts(th.options()),
+        data: th.payload(),
     };
     let key: Key = (dst, dport, src, sport);
     match ctx.inet.tcp.lookup(&key) {

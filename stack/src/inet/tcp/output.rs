@@ -8,26 +8,16 @@ use std::time::Instant;
 use pktbox_drivers::ifcap;
 
 use crate::conf::Ctx;
-use crate::inet::cksum::{fold, pseudo_sum, transport_cksum};
 use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
+use crate::wire::checksum::{fold, pseudo_sum, transport_cksum};
 
-pub const TH_FIN: u8 = 0x01;
-pub const TH_SYN: u8 = 0x02;
-pub const TH_RST: u8 = 0x04;
-pub const TH_PUSH: u8 = 0x08;
-pub const TH_ACK: u8 = 0x10;
-pub const TH_URG: u8 = 0x20;
-
-pub const TCPOPT_EOL: u8 = 0;
-pub const TCPOPT_NOP: u8 = 1;
-pub const TCPOPT_MAXSEG: u8 = 2;
-pub const TCPOPT_WINDOW: u8 = 3;
-pub const TCPOPT_SACK_PERMITTED: u8 = 4;
-pub const TCPOPT_SACK: u8 = 5;
-pub const TCPOPT_TIMESTAMP: u8 = 8;
+pub use crate::wire::tcp::{
+    TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK,
+    TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG,
+};
 
 /// Our timestamp clock: milliseconds since the stack started (RFC 7323 5.4).
 pub fn tcp_now(ctx: &Ctx) -> u32 {

@@ -486,11 +486,11 @@ pub fn names(ctx: &Ctx, id: u64, sock: Sock) -> Result<(SocketAddr, Option<Socke
 mod tests {
     use super::*;
     use crate::inet::input_tests::{arp, ether, setup, Sink, HIM, MAC, ME, PEER};
-    use crate::inet::ip::{write_header, IPPROTO_TCP};
     use crate::inet::tcp::output::tcp_cksum;
     use crate::net::ether::ether_input;
     use crate::net::ifnet::Ifnet;
     use crate::sys::Stack;
+    use crate::wire::ipv4::{write_header, IPPROTO_TCP};
     use pktbox_drivers::FrameMeta;
     use std::net::{Ipv4Addr, SocketAddrV4};
     use std::sync::Arc;

@@ -9,22 +9,16 @@
 //! a slow reader loses packets, it never holds up the stack. A read waits for a full hold
 //! buffer, or for any packet in immediate mode, or for its timeout.
 //!
-//! Records are laid out as `struct bpf_hdr` on a 64-bit NetBSD (`bpf_timeval` of two
-//! longs, then caplen, datalen and hdrlen), little-endian, each record padded to a multiple
-//! of 8 ([`BPF_ALIGNMENT`]). [`records`] walks a buffer of them.
+//! Records are laid out as `wire::bpf::hdr` describes (`struct bpf_hdr`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::BpfProgram;
 use crate::msg::{BpfConf, BpfStat};
+pub use crate::wire::bpf::hdr::*;
+use crate::wire::bpf::BpfProgram;
 
-/// `bpf_hdr`'s size on the wire: tv_sec (8), tv_usec (8), caplen (4), datalen (4),
-/// hdrlen (2).
-pub const SIZEOF_BPF_HDR: usize = 26;
-/// Records start on multiples of this (`BPF_ALIGNMENT`, a long).
-pub const BPF_ALIGNMENT: usize = 8;
 /// A capture's buffer size unless BIOCSBLEN says otherwise (NetBSD's `bpf_bufsize`).
 pub const BPF_DFLTBUFSIZE: u32 = 32 * 1024;
 /// The smallest buffer BIOCSBLEN grants.
@@ -32,86 +26,11 @@ pub const BPF_MINBUFSIZE: u32 = 32;
 /// The largest: one read travels as one channel message.
 pub const BPF_MAXBUFSIZE: u32 = (crate::msg::MAX_MSG - 64) as u32;
 
-/// Direction filter values (`BIOCSDIRECTION`), as NetBSD numbers them.
-pub const BPF_D_IN: u32 = 0;
-pub const BPF_D_INOUT: u32 = 1;
-pub const BPF_D_OUT: u32 = 2;
-
-/// Link types (`DLT_*`).
-pub const DLT_NULL: u32 = 0;
-pub const DLT_EN10MB: u32 = 1;
-
 /// Which way a packet crosses the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dir {
     In,
     Out,
-}
-
-/// Rounds up to the record alignment (`BPF_WORDALIGN`).
-pub const fn bpf_wordalign(n: usize) -> usize {
-    (n + BPF_ALIGNMENT - 1) & !(BPF_ALIGNMENT - 1)
-}
-
-/// One record's header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BpfHdr {
-    pub tv_sec: i64,
-    pub tv_usec: i64,
-    /// Bytes captured (what follows the header).
-    pub caplen: u32,
-    /// The packet's length on the wire.
-    pub datalen: u32,
-    /// Where the packet starts, from the start of the record.
-    pub hdrlen: u16,
-}
-
-impl BpfHdr {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.tv_sec.to_le_bytes());
-        out.extend_from_slice(&self.tv_usec.to_le_bytes());
-        out.extend_from_slice(&self.caplen.to_le_bytes());
-        out.extend_from_slice(&self.datalen.to_le_bytes());
-        out.extend_from_slice(&self.hdrlen.to_le_bytes());
-    }
-
-    fn get(b: &[u8]) -> Option<BpfHdr> {
-        let b: &[u8; SIZEOF_BPF_HDR] = b.get(..SIZEOF_BPF_HDR)?.try_into().ok()?;
-        let i64_at = |i: usize| {
-            i64::from_le_bytes([
-                b[i],
-                b[i + 1],
-                b[i + 2],
-                b[i + 3],
-                b[i + 4],
-                b[i + 5],
-                b[i + 6],
-                b[i + 7],
-            ])
-        };
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Some(BpfHdr {
-            tv_sec: i64_at(0),
-            tv_usec: i64_at(8),
-            caplen: u32_at(16),
-            datalen: u32_at(20),
-            hdrlen: u16::from_le_bytes([b[24], b[25]]),
-        })
-    }
-}
-
-/// Walks a buffer of records as a read returns it: each header with its captured bytes.
-/// A record that does not fit what is left ends the walk.
-pub fn records(buf: &[u8]) -> impl Iterator<Item = (BpfHdr, &[u8])> {
-    let mut off = 0usize;
-    std::iter::from_fn(move || {
-        let rest = buf.get(off..)?;
-        let h = BpfHdr::get(rest)?;
-        let start = usize::from(h.hdrlen);
-        let data = rest.get(start..start.checked_add(h.caplen as usize)?)?;
-        off += bpf_wordalign(start + h.caplen as usize);
-        Some((h, data))
-    })
 }
 
 /// A capture's state, behind its lock.
@@ -379,7 +298,7 @@ impl BpfIf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::bpf::{BpfInsn, BPF_K, BPF_RET};
+    use crate::wire::bpf::{BpfInsn, BPF_K, BPF_RET};
 
     fn frames(d: &BpfD) -> Vec<(BpfHdr, Vec<u8>)> {
         let b = d.try_read(None).unwrap_or_default();

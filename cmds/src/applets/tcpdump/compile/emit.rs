@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pktbox_stack::net::bpf::*;
+use pktbox_stack::wire::bpf::*;
 
 use super::ir::{decide, Graph, Target, Val};
 use super::opt::Optimized;

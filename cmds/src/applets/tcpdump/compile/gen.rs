@@ -2,7 +2,7 @@
 //! its tests in the order libpcap's code makes them, so that the loads a packet meets before
 //! a verdict, and hence what a short packet does, are libpcap's.
 
-use pktbox_stack::net::bpf::*;
+use pktbox_stack::wire::bpf::*;
 
 use super::ir::{Cond, Graph, Val};
 use super::lex::Kw;

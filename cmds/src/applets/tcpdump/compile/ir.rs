@@ -3,7 +3,7 @@
 //! Primitives build small graphs; `and`, `or` and `not` join them by patching their open
 //! exits, so a graph is always acyclic with every edge pointing to a later block.
 
-use pktbox_stack::net::bpf::*;
+use pktbox_stack::wire::bpf::*;
 
 /// A value the program computes into the accumulator. Structural equality is value
 /// equality: two blocks that compute equal `Val`s load the same bytes the same way.

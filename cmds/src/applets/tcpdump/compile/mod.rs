@@ -20,7 +20,7 @@ mod parse;
 
 use std::fmt;
 
-use pktbox_stack::net::bpf::{BpfInsn, BPF_K, BPF_MAXINSNS, BPF_RET};
+use pktbox_stack::wire::bpf::{BpfInsn, BPF_K, BPF_MAXINSNS, BPF_RET};
 
 /// What a filter is compiled for.
 #[derive(Debug, Clone, Copy)]

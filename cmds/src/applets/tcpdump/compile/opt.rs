@@ -26,7 +26,7 @@
 //! The first test of the program is special: when both its branches end up at the same
 //! test, libpcap keeps its loads in front of that test, and so does [`Optimized::prefix`].
 
-use pktbox_stack::net::bpf::{BPF_JEQ, BPF_JSET};
+use pktbox_stack::wire::bpf::{BPF_JEQ, BPF_JSET};
 
 use super::ir::{decide, Graph, Target, Val};
 

@@ -15,7 +15,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use pktbox_stack::net::bpf::*;
+use pktbox_stack::wire::bpf::*;
 
 use super::gen::{Addr, Arth, Dir, Gen, Qual};
 use super::ir::{Cond, Val};

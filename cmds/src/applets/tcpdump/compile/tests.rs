@@ -1,7 +1,7 @@
 //! The compiler alone, without libpcap (the differential test in `../difftest.rs` compares
 //! it with libpcap on thousands of frames).
 
-use pktbox_stack::net::bpf::{bpf_filter, bpf_validate, BpfInsn};
+use pktbox_stack::wire::bpf::{bpf_filter, bpf_validate, BpfInsn};
 
 use super::*;
 use crate::applets::tcpdump::print::dump;

@@ -1,0 +1,27 @@
+complete -c ping6 -s c -d 'Stop after sending (and receiving) count packets' -r
+complete -c ping6 -s h -d 'Hop limit of the packets sent' -r
+complete -c ping6 -s I -d 'Send on this interface (the scope of a link-local destination)' -r
+complete -c ping6 -s i -d 'Wait this many seconds between packets (default 1)' -r
+complete -c ping6 -s l -d 'Send preload packets as fast as possible first' -r
+complete -c ping6 -s p -d 'Fill the data with up to 16 bytes given in hex' -r
+complete -c ping6 -s S -d 'Send from this address' -r
+complete -c ping6 -s s -d 'Data bytes in each packet (default 8)' -r
+complete -c ping6 -s X -d 'Stop after deadline seconds, whatever has been sent or received' -r
+complete -c ping6 -s a -d 'Not supported: Node Information queries' -r
+complete -c ping6 -s b -d 'Not supported' -r
+complete -c ping6 -s g -d 'Not supported: routing headers' -r
+complete -c ping6 -s P -d 'Not supported: IPsec' -r
+complete -c ping6 -s x -d 'Not supported (see -X)' -r
+complete -c ping6 -l help -d 'Print help'
+complete -c ping6 -s f -d 'Flood ping (superuser only)'
+complete -c ping6 -s n -d 'Numeric output only (always the case here)'
+complete -c ping6 -s o -d 'Exit successfully after the first reply'
+complete -c ping6 -s q -d 'Print only the summary lines at start and end'
+complete -c ping6 -s v -d 'List every ICMPv6 message received, not only echo replies'
+complete -c ping6 -s d -d 'Not supported'
+complete -c ping6 -s H -d 'Not supported'
+complete -c ping6 -s m -d 'Not supported'
+complete -c ping6 -s N -d 'Not supported: Node Information queries'
+complete -c ping6 -s t -d 'Not supported: Node Information queries'
+complete -c ping6 -s w -d 'Not supported: Node Information queries (see -X)'
+complete -c ping6 -s W -d 'Not supported: Node Information queries'
