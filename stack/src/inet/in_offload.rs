@@ -368,7 +368,12 @@ mod tests {
             "2001:db8::2".parse::<Ipv6Addr>().unwrap(),
         );
         let len = p.len() - IP6_HDR_LEN;
-        let ps = !crate::wire::checksum::fold(crate::wire::checksum::pseudo_sum(src.into(), dst.into(), IPPROTO_TCP, len));
+        let ps = !crate::wire::checksum::fold(crate::wire::checksum::pseudo_sum(
+            src.into(),
+            dst.into(),
+            IPPROTO_TCP,
+            len,
+        ));
         p[IP6_HDR_LEN + 16..IP6_HDR_LEN + 18].copy_from_slice(&ps.to_be_bytes());
         let meta = out_meta(
             &p,
