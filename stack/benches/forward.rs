@@ -7,7 +7,7 @@
 //! Run: `cargo bench -p pktbox-stack --bench forward`
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -82,9 +82,49 @@ fn addr(ctx: &mut pktbox_stack::conf::Ctx, name: &str, a: Ipv4Addr) {
     .expect("address");
 }
 
+const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+const FAR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+
+fn addr6(ctx: &mut pktbox_stack::conf::Ctx, name: &str, a: Ipv6Addr) {
+    pktbox_stack::inet6::add_addr(
+        ctx,
+        &AddrReq {
+            name: name.into(),
+            addr: Some(a.into()),
+            netmask: None,
+            brd: None,
+        },
+    )
+    .expect("inet6 address");
+}
+
+/// An Ethernet frame to en0 with an IPv6 UDP datagram of `len` payload bytes.
+fn ip6_frame(len: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(14 + 40 + 8 + len);
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    let plen = (8 + len) as u16;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&plen.to_be_bytes());
+    f.extend_from_slice(&[17, 64]);
+    f.extend_from_slice(&PEER6.octets());
+    f.extend_from_slice(&FAR6.octets());
+    f.extend_from_slice(&9u16.to_be_bytes());
+    f.extend_from_slice(&9u16.to_be_bytes());
+    f.extend_from_slice(&plen.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.resize(14 + 40 + 8 + len, 0);
+    f
+}
+
 /// en0 (10.0.0.1/24) and en1 (10.1.0.1/24, `mtu1`), forwarding, FAR's address known.
-fn router(mtu1: u32) -> (Arc<Stack>, Arc<Ifnet>, Arc<AtomicU64>) {
-    let stack = Stack::detached();
+fn router(mtu1: u32, v6: bool) -> (Arc<Stack>, Arc<Ifnet>, Arc<AtomicU64>) {
+    let stack = if v6 {
+        Stack::detached_variant(pktbox_stack::sys::Variant::V6Hc)
+    } else {
+        Stack::detached()
+    };
     let sent = Arc::new(AtomicU64::new(0));
     let en0 = {
         let mut ctx = stack.ctx();
@@ -106,6 +146,23 @@ fn router(mtu1: u32) -> (Arc<Stack>, Arc<Ifnet>, Arc<AtomicU64>) {
         en1.set_up(true);
         addr(&mut ctx, "en0", Ipv4Addr::new(10, 0, 0, 1));
         addr(&mut ctx, "en1", Ipv4Addr::new(10, 1, 0, 1));
+        if v6 {
+            ctx.inet6.forwarding = true;
+            addr6(&mut ctx, "en0", Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+            addr6(&mut ctx, "en1", Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1));
+            // FAR6's link address, as `ndp -s` would put it.
+            let e = pktbox_stack::inet6::nd6::NdEntry {
+                lladdr: Some(FAR_MAC),
+                state: pktbox_stack::inet6::nd6::Nud::Reachable,
+                is_router: false,
+                asked: 0,
+                next: None,
+                hold: Default::default(),
+                touched: Instant::now(),
+                permanent: true,
+            };
+            ctx.inet6.nd.cache.insert((en1.index, FAR6), e);
+        }
         en0
     };
     // FAR asks for our address on en1: its own goes into the cache.
@@ -127,12 +184,16 @@ fn input(stack: &Stack, ifp: &Arc<Ifnet>, frame: &[u8], meta: FrameMeta) {
 }
 
 fn case(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64) {
+    case_af(what, mtu1, frame, meta, n, false)
+}
+
+fn case_af(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64, v6: bool) {
     // `cargo bench ... -- WORD` runs only the cases whose name has WORD.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     if !filter.is_empty() && !filter.iter().any(|f| what.contains(f.as_str())) {
         return;
     }
-    let (stack, en0, sent) = router(mtu1);
+    let (stack, en0, sent) = router(mtu1, v6);
     // Warm up: caches, pools, the route's first use.
     for _ in 0..1000 {
         input(&stack, &en0, frame, meta);
@@ -146,7 +207,11 @@ fn case(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64) {
     let el = t.elapsed().as_secs_f64();
     let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
     let out = sent.load(Ordering::Relaxed) - s0;
-    let fwd = stack.ctx().inet.stat.forward;
+    let fwd = if v6 {
+        stack.ctx().inet6.stat.forward
+    } else {
+        stack.ctx().inet.stat.forward
+    };
     assert!(fwd >= n, "{what}: only {fwd} of {n} forwarded");
     println!(
         "{what}: {:.0} packets/s in, {:.0} frames/s out, {:.2} allocations per packet",
@@ -176,6 +241,9 @@ fn main() {
         FrameMeta::PLAIN,
         200_000,
     );
+    // IPv6: 64 bytes on the wire (header, UDP, 10 bytes) and 1500 (a full frame).
+    case_af("IPv6 64-byte UDP", 1500, &ip6_frame(64 - 14 - 40 - 8), FrameMeta::PLAIN, 1_000_000, true);
+    case_af("IPv6 1500-byte UDP", 1500, &ip6_frame(1500 - 40 - 8), FrameMeta::PLAIN, 500_000, true);
     // A 32 KiB TCP super-frame (as a TAP's LRO hands it up) to an interface without TSO.
     let data = vec![0x5au8; 32768];
     let mut sf = tcp_frame(PEER, 40000, FAR, 80, 1, 1, 0x10, 512, &[], &data);
