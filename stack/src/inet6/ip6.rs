@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use pktbox_drivers::Gso;
+use pktbox_drivers::{FrameMeta, Gso};
 
 use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, out_meta, rx_meta_ok6, tcp6_segment, tcp_hdrs};
@@ -30,17 +30,19 @@ pub const IPV6_MAXPACKET: usize = 65535;
 
 /// Input of one IPv6 packet (the Ethernet payload), under the stack context. `csum_ok`
 /// when the interface vouches for the transport checksum.
-pub fn ip6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], csum_ok: bool) {
+pub fn ip6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, m: Mbuf, csum_ok: bool) {
     ctx.inet6.stat.total += 1;
     if !ctx.inet6.enabled {
         inc(&ifp.stats.noproto);
         return;
     }
-    ip6_input1(ctx, ifp, pkt, false, csum_ok);
+    ip6_input1(ctx, ifp, m, false, csum_ok);
 }
 
-fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool, csum_ok: bool) {
+/// The body of `ip6_input`: the mbuf holds the IPv6 packet (from its network header on).
+fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf, reassembled: bool, csum_ok: bool) {
     let st = &mut ctx.inet6.stat;
+    let pkt = m.as_slice();
     let p = match Ipv6Packet::new_checked(pkt) {
         Ok(p) => p,
         Err(_) if pkt.len() < HEADER_LEN => {
@@ -70,8 +72,11 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool, cs
         st.badscope += 1;
         return;
     }
-    let payload = p.payload();
-    let pkt = &pkt[..HEADER_LEN + payload.len()];
+    // What the link padded behind the packet goes.
+    let plen = p.payload().len();
+    m.truncate(HEADER_LEN + plen);
+    let pkt = m.as_slice();
+    let payload = &pkt[HEADER_LEN..];
     // For us?
     let ours = if h.dst.is_multicast() {
         if !super::in6_member(ctx, ifp.index, &h.dst) && h.dst != nd6::ALL_NODES {
@@ -176,7 +181,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool, cs
                 if let Some(whole) = frag6::frag6_input(ctx, ifp, pkt, nh_field, HEADER_LEN + x.offset, &f) {
                     ctx.inet6.stat.reassembled += 1;
                     // The pieces were vouched for one by one, not the whole.
-                    ip6_input1(ctx, ifp, &whole, true, false);
+                    ip6_input1(ctx, ifp, Mbuf::from_slice(&whole), true, false);
                 }
                 return;
             }
@@ -191,7 +196,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], reassembled: bool, cs
     }
     // Not for us.
     if ctx.inet6.forwarding && !h.dst.is_multicast() {
-        ip6_forward(ctx, ifp, pkt);
+        ip6_forward(ctx, ifp, m);
     } else {
         ctx.inet6.stat.cantforward += 1;
     }
@@ -288,8 +293,10 @@ fn ip6_deliver(
 }
 
 /// Forwards a packet not for us (net.inet6.ip6.forwarding=1): scope checks, hop limit,
-/// route, the path MTU; errors as RFC 4443 says.
-fn ip6_forward(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8]) {
+/// route, the path MTU; errors as RFC 4443 says. The received mbuf itself goes on, its
+/// hop limit decremented in place, through `ip6_output_m`.
+fn ip6_forward(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
+    let pkt = m.as_slice();
     let Ok(p) = Ipv6Packet::new_checked(pkt) else { return };
     let (src, dst, hlim) = (p.src(), p.dst(), p.hop_limit());
     if a6::is_link_local(&dst) || src.is_unspecified() {
@@ -319,10 +326,10 @@ fn ip6_forward(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8]) {
         icmp6::icmp6_error(ctx, ifp, pkt, ic::PACKET_TOO_BIG, 0, mtu as u32);
         return;
     }
-    let mut fwd = pkt.to_vec();
-    Ipv6Packet::new_unchecked(&mut fwd[..]).set_hop_limit(hlim - 1);
+    Ipv6Packet::new_unchecked(m.as_mut_slice()).set_hop_limit(hlim - 1);
+    m.set_meta(FrameMeta::PLAIN);
     ctx.inet6.stat.forward += 1;
-    if ip6_send(ctx, &out, &nexthop, fwd).is_err() {
+    if ip6_output_m(ctx, m, &out, &nexthop, mtu, IP6_FORWARDING).is_err() {
         ctx.inet6.stat.odropped += 1;
     }
 }
@@ -370,8 +377,25 @@ pub struct Out6<'a> {
     pub min_mtu: bool,
 }
 
-/// Sends a locally originated packet: route, source, header, fragmentation, link.
+/// `ip6_output_m` flag: the packet is forwarded, not made here.
+pub const IP6_FORWARDING: u32 = 1;
+
+/// Sends a locally originated packet: route, source, header, then `ip6_output_m`.
 pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
+    ip6_output_local(ctx, o, None)
+}
+
+/// Output of a locally made transport packet whose checksum the transport left partial
+/// at `off.csum_at` (and that may be a TCP super-segment of `off.tso`-byte segments): the
+/// packet is built as `ip6_output` builds it, with its offload metadata, and
+/// `ip6_output_m` decides whether the interface finishes it or this stack does.
+pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Result<(), i32> {
+    ip6_output_local(ctx, o, off.csum_at.is_some().then_some(off))
+}
+
+/// Route, source and header of a locally originated packet, built in an mbuf with room
+/// in front for the link's header, handed to `ip6_output_m`.
+fn ip6_output_local(ctx: &mut Ctx, o: &Out6<'_>, off: Option<&OutOffload>) -> Result<(), i32> {
     if !ctx.inet6.enabled {
         return Err(libc::EAFNOSUPPORT);
     }
@@ -417,8 +441,8 @@ pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
     } else {
         path_mtu(ctx, &ifp, &o.dst) as usize
     };
-    ctx.inet6.stat.localout += 1;
-    let mut hdr = Ipv6Repr {
+    let mut m = Mbuf::with_capacity(total);
+    Ipv6Repr {
         traffic_class: 0,
         flow_label: 0,
         payload_len: (total - HEADER_LEN) as u16,
@@ -426,20 +450,118 @@ pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
         hop_limit: hlim,
         src,
         dst: o.dst,
-    };
-    if total <= mtu {
-        let mut pkt = vec![0u8; total];
-        hdr.emit(&mut pkt);
-        if let Some(hbh) = o.hbh {
-            pkt[HEADER_LEN..HEADER_LEN + hbh_len].copy_from_slice(hbh);
-            pkt[HEADER_LEN] = o.nh;
-        }
-        pkt[HEADER_LEN + hbh_len..].copy_from_slice(o.payload);
-        return ip6_send(ctx, &ifp, &nexthop, pkt);
     }
-    // Fragment (RFC 8200 4.5): the unfragmentable part (header, hop-by-hop) in each, then
-    // a fragment header, then at most a multiple of 8 bytes of the rest.
-    let unfrag = HEADER_LEN + hbh_len;
+    .emit(m.extend(HEADER_LEN));
+    if let Some(hbh) = o.hbh {
+        m.append(hbh);
+        m.as_mut_slice()[HEADER_LEN] = o.nh;
+    }
+    m.append(o.payload);
+    m.set_network_header();
+    if let Some(off) = off {
+        let meta = out_meta(m.as_slice(), o.nh, off);
+        m.set_meta(meta);
+    }
+    ip6_output_m(ctx, m, &ifp, &nexthop, mtu, 0)
+}
+
+/// The one IPv6 output routine, for packets made here and forwarded ones alike (`flags`
+/// has `IP6_FORWARDING` for those): the mbuf holds the whole packet (offload metadata in
+/// it, offsets from the IPv6 header), `ifp`/`nexthop` are its route and `mtu` the path's.
+pub fn ip6_output_m(
+    ctx: &mut Ctx,
+    mut m: Mbuf,
+    ifp: &Arc<Ifnet>,
+    nexthop: &Ipv6Addr,
+    mtu: usize,
+    flags: u32,
+) -> Result<(), i32> {
+    let fwd = flags & IP6_FORWARDING != 0;
+    // ---- Call point for `pfil_run_hooks(PFIL_OUT)` and IPsec's output policy: both come
+    // here, for locally made and forwarded packets alike, before anything below looks at
+    // the packet's final shape. (None exists yet.) ----
+
+    // To one of our own addresses: lo0 (chosen by the route), where nothing is offloaded.
+    let lo = ifp.if_type == IFT_LOOP;
+    let (dst, first_nh) = {
+        let p = Ipv6Packet::new_unchecked(m.as_slice());
+        (p.dst(), p.next_header())
+    };
+    // Offload: the interface finishes the checksum (and cuts the super-segment) when it
+    // can, as NetBSD's ip6_output with M_CSUM_TSOv6; otherwise it is done here
+    // (`tcp6_segment`, `in6_undefer_cksum`).
+    let meta = m.meta();
+    if !meta.is_plain() {
+        let hw = !lo && ifp.is_up() && !dst.is_multicast() && first_nh != ip6ext::NH_HOPOPTS;
+        if hw && offload_fits(ifp, m.as_slice(), &meta, mtu) {
+            // The interface's if_output resolves the neighbor (holding the packet, with
+            // its metadata, while it asks) and hands it to the driver.
+            if !fwd {
+                ctx.inet6.stat.localout += 1;
+            }
+            return (ifp.if_output)(ctx, ifp, m, Dst::Ip(IpAddr::V6(*nexthop))).inspect_err(|e| {
+                if *e != libc::EHOSTDOWN {
+                    ctx.inet6.stat.odropped += 1;
+                }
+            });
+        }
+        m.set_meta(FrameMeta::PLAIN);
+        let cut_mtu = if hw { mtu } else { MIN_MTU };
+        // A TCP segment above the path MTU (one a packet too big has shrunk the path
+        // under) is cut like a super-frame rather than fragmented.
+        let cut = match meta.gso {
+            Gso::Tcp6 { size } => Some(usize::from(size)),
+            _ if first_nh == IPPROTO_TCP && m.len() > cut_mtu => Some(usize::MAX),
+            _ => None,
+        };
+        if let Some(size) = cut {
+            let pkt = m.as_slice();
+            let mss = size.min(cut_mtu.saturating_sub(tcp_hdrs(pkt))).max(1);
+            let mut segs = Vec::new();
+            if !tcp6_segment(pkt, mss, |s| segs.push(s)) {
+                return Err(libc::EINVAL);
+            }
+            let mut r = Ok(());
+            for s in segs {
+                let e = ip6_output_m(ctx, s, ifp, nexthop, mtu, flags);
+                if r.is_ok() {
+                    r = e;
+                }
+            }
+            return r;
+        }
+        if !in_undefer_cksum(m.as_mut_slice(), &meta) {
+            return Err(libc::EINVAL);
+        }
+    }
+    if !fwd {
+        ctx.inet6.stat.localout += 1;
+    }
+    if m.len() <= mtu {
+        return ip6_link(ctx, ifp, nexthop, &dst, m);
+    }
+    ip6_fragment(ctx, ifp, nexthop, &dst, m.as_slice(), mtu)
+}
+
+/// Fragments a packet to `mtu` (RFC 8200 4.5): the unfragmentable part (header,
+/// hop-by-hop options) in each, then a fragment header, then at most a multiple of 8
+/// bytes of the rest.
+fn ip6_fragment(
+    ctx: &mut Ctx,
+    ifp: &Arc<Ifnet>,
+    nexthop: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    pkt: &[u8],
+    mtu: usize,
+) -> Result<(), i32> {
+    let hbh = pkt[6] == ip6ext::NH_HOPOPTS && pkt.len() > HEADER_LEN + 1;
+    let unfrag = if hbh {
+        (HEADER_LEN + (usize::from(pkt[HEADER_LEN + 1]) + 1) * 8).min(pkt.len())
+    } else {
+        HEADER_LEN
+    };
+    let nh = if hbh { pkt[HEADER_LEN] } else { pkt[6] };
+    let payload = &pkt[unfrag..];
     let room = mtu.saturating_sub(unfrag + ip6ext::FRAG_HDR_LEN) & !7;
     if room == 0 {
         ctx.inet6.stat.cantfrag += 1;
@@ -449,31 +571,32 @@ pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
     let ident = ctx.inet6.frag_id;
     ctx.inet6.stat.fragmented += 1;
     let mut off = 0;
-    while off < o.payload.len() {
-        let n = room.min(o.payload.len() - off);
-        let more = off + n < o.payload.len();
-        let mut pkt = vec![0u8; unfrag + ip6ext::FRAG_HDR_LEN + n];
-        hdr.payload_len = (pkt.len() - HEADER_LEN) as u16;
-        hdr.next_header = if o.hbh.is_some() {
-            ip6ext::NH_HOPOPTS
-        } else {
-            ip6ext::NH_FRAGMENT
-        };
-        hdr.emit(&mut pkt);
-        if let Some(hbh) = o.hbh {
-            pkt[HEADER_LEN..unfrag].copy_from_slice(hbh);
-            pkt[HEADER_LEN] = ip6ext::NH_FRAGMENT;
+    while off < payload.len() {
+        let n = room.min(payload.len() - off);
+        let more = off + n < payload.len();
+        let len = unfrag + ip6ext::FRAG_HDR_LEN + n;
+        let mut f = Mbuf::with_capacity(len);
+        f.append(&pkt[..unfrag]);
+        {
+            let b = f.as_mut_slice();
+            b[4..6].copy_from_slice(&((len - HEADER_LEN) as u16).to_be_bytes());
+            if hbh {
+                b[HEADER_LEN] = ip6ext::NH_FRAGMENT;
+            } else {
+                b[6] = ip6ext::NH_FRAGMENT;
+            }
         }
         FragRepr {
-            next: o.nh,
+            next: nh,
             offset: off as u16,
             more,
             ident,
         }
-        .emit(&mut pkt[unfrag..unfrag + ip6ext::FRAG_HDR_LEN]);
-        pkt[unfrag + ip6ext::FRAG_HDR_LEN..].copy_from_slice(&o.payload[off..off + n]);
+        .emit(f.extend(ip6ext::FRAG_HDR_LEN));
+        f.append(&payload[off..off + n]);
+        f.set_network_header();
         ctx.inet6.stat.ofragments += 1;
-        ip6_send(ctx, &ifp, &nexthop, pkt)?;
+        ip6_link(ctx, ifp, nexthop, dst, f)?;
         off += n;
     }
     Ok(())
@@ -482,145 +605,47 @@ pub fn ip6_output(ctx: &mut Ctx, o: &Out6<'_>) -> Result<(), i32> {
 /// The link step: lo0 queues the packet for input; other interfaces take it through
 /// their `if_output` (Ethernet's maps a multicast destination to its group address and
 /// resolves a unicast next hop by neighbor discovery).
-pub fn ip6_send(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, pkt: Vec<u8>) -> Result<(), i32> {
+fn ip6_link(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, dst: &Ipv6Addr, m: Mbuf) -> Result<(), i32> {
     if ifp.if_type == IFT_LOOP {
-        return looutput6(ctx, ifp, pkt);
+        return looutput6(ctx, ifp, m);
     }
-    let mut nh = *nexthop;
-    if let Ok(p) = Ipv6Packet::new_checked(&pkt[..]) {
-        if p.dst().is_multicast() {
-            nh = p.dst();
-        }
-    }
-    let m = Mbuf::from_slice(&pkt);
+    let nh = if dst.is_multicast() { *dst } else { *nexthop };
     (ifp.if_output)(ctx, ifp, m, Dst::Ip(IpAddr::V6(nh)))
 }
 
 /// Output on loopback: counts on lo0, shows it to lo0's captures (DLT_NULL, AF_INET6 as
 /// NetBSD numbers it), queues it for `loopback_drain6`.
-fn looutput6(ctx: &mut Ctx, lo: &Arc<Ifnet>, pkt: Vec<u8>) -> Result<(), i32> {
+fn looutput6(ctx: &mut Ctx, lo: &Arc<Ifnet>, mut m: Mbuf) -> Result<(), i32> {
+    let len = m.len();
     inc(&lo.stats.opackets);
-    lo.stats
-        .obytes
-        .fetch_add(pkt.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    lo.count_in(pkt.len());
+    lo.stats.obytes.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+    lo.count_in(len);
     if ctx.inet6.loopq.len() >= LOOPQ_MAX {
         ctx.inet6.stat.odropped += 1;
         inc(&lo.stats.iqdrops);
         return Err(libc::ENOBUFS);
     }
     if lo.bpf.active() {
-        let mut framed = Vec::with_capacity(pkt.len() + 4);
-        framed.extend_from_slice(&24u32.to_ne_bytes());
-        framed.extend_from_slice(&pkt);
-        lo.bpf.tap(&framed, crate::net::bpf::Dir::Out);
+        // The DLT_NULL header in the headroom for the tap, taken off again.
+        m.prepend(4).copy_from_slice(&24u32.to_ne_bytes());
+        lo.bpf.tap(m.as_slice(), crate::net::bpf::Dir::Out);
+        m.adj(4);
     }
-    ctx.inet6.loopq.push_back(pkt);
+    m.set_network_header();
+    ctx.inet6.loopq.push_back(m);
     Ok(())
 }
 
 /// Delivers what was sent to our own addresses (called once the sender is done).
 pub fn loopback_drain6(ctx: &mut Ctx) {
-    while let Some(pkt) = ctx.inet6.loopq.pop_front() {
+    while let Some(m) = ctx.inet6.loopq.pop_front() {
         let Some(lo) = ctx.ifnets.iter().find(|i| i.if_type == IFT_LOOP).cloned() else {
             ctx.inet6.loopq.clear();
             return;
         };
         ctx.inet6.stat.total += 1;
-        ip6_input1(ctx, &lo, &pkt, false, false);
+        ip6_input1(ctx, &lo, m, false, false);
     }
-}
-
-/// Output of a locally made transport packet whose checksum the transport left partial
-/// at `off.csum_at` (and that may be a TCP super-segment of `off.tso`-byte segments): when
-/// the route's interface can finish that (TCP6CSUM_Tx/UDP6CSUM_Tx, TSO6 with segments
-/// that fit the path MTU) and the neighbor is known, the packet goes to the driver whole
-/// with its offload metadata; otherwise the work is done here, in software, as NetBSD's
-/// `ip6_output` does without `M_CSUM_TSOv6` (`tcp6_segment`, `in6_undefer_cksum`), and
-/// each packet then takes the ordinary way through `ip6_output`.
-pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Result<(), i32> {
-    if off.csum_at.is_none() {
-        return ip6_output(ctx, o);
-    }
-    if !ctx.inet6.enabled {
-        return Err(libc::EAFNOSUPPORT);
-    }
-    let local = !o.dst.is_multicast() && super::in6_ifaddr(ctx, &o.dst).is_some_and(|ia| ia.usable());
-    let route = if local || o.dst.is_multicast() || o.hbh.is_some() {
-        None
-    } else {
-        nd6::nd6_nexthop(ctx, &o.dst, o.ifindex).filter(|(i, _)| i.if_type != IFT_LOOP && i.is_up())
-    };
-    let src = match o.src {
-        Some(s) => s,
-        None => super::in6_selectsrc(ctx, &o.dst, route.as_ref().map(|(i, _)| i.index)).ok_or(libc::EADDRNOTAVAIL)?,
-    };
-    if o.payload.len() > IPV6_MAXPACKET {
-        return Err(libc::EMSGSIZE);
-    }
-    let mut m = Mbuf::with_capacity(HEADER_LEN + o.payload.len());
-    Ipv6Repr {
-        traffic_class: 0,
-        flow_label: 0,
-        payload_len: o.payload.len() as u16,
-        next_header: o.nh,
-        hop_limit: o.hlim.unwrap_or(ctx.inet6.hlim),
-        src,
-        dst: o.dst,
-    }
-    .emit(m.extend(HEADER_LEN));
-    m.append(o.payload);
-    m.set_network_header();
-    let meta = out_meta(m.as_slice(), o.nh, off);
-    let mtu = route
-        .as_ref()
-        .map_or(MIN_MTU, |(ifp, _)| path_mtu(ctx, ifp, &o.dst) as usize);
-    if let Some((ifp, nexthop)) = &route {
-        if offload_fits(ifp, m.as_slice(), &meta, mtu) {
-            // The interface's if_output resolves the neighbor (holding the packet, with
-            // its metadata, while it asks) and hands it to the driver.
-            ctx.inet6.stat.localout += 1;
-            m.set_meta(meta);
-            return (ifp.if_output)(ctx, ifp, m, Dst::Ip(IpAddr::V6(*nexthop))).inspect_err(|e| {
-                if *e != libc::EHOSTDOWN {
-                    ctx.inet6.stat.odropped += 1;
-                }
-            });
-        }
-    }
-    // In software: each segment (checksums done) or the packet, through ip6_output.
-    let pkt = m.as_mut_slice();
-    let plain = |payload| Out6 {
-        src: Some(src),
-        payload,
-        ..*o
-    };
-    // A TCP segment above the path MTU (one a packet too big has shrunk the path under)
-    // is cut like a super-frame rather than fragmented.
-    let cut = match meta.gso {
-        Gso::Tcp6 { size } => Some(usize::from(size)),
-        _ if o.nh == IPPROTO_TCP && pkt.len() > mtu => Some(usize::MAX),
-        _ => None,
-    };
-    if let Some(size) = cut {
-        let mss = size.min(mtu.saturating_sub(tcp_hdrs(pkt))).max(1);
-        let mut segs = Vec::new();
-        if !tcp6_segment(pkt, mss, |s| segs.push(s)) {
-            return Err(libc::EINVAL);
-        }
-        let mut r = Ok(());
-        for s in &segs {
-            let e = ip6_output(ctx, &plain(&s.as_slice()[HEADER_LEN..]));
-            if r.is_ok() {
-                r = e;
-            }
-        }
-        return r;
-    }
-    if !in_undefer_cksum(pkt, &meta) {
-        return Err(libc::EINVAL);
-    }
-    ip6_output(ctx, &plain(&pkt[HEADER_LEN..]))
 }
 
 /// Input of a TCP/IPv6 super-frame the driver merged (large receive offload; the mbuf
@@ -628,7 +653,7 @@ pub fn ip6_output_offload(ctx: &mut Ctx, o: &Out6<'_>, off: &OutOffload) -> Resu
 /// addresses it goes up whole, its checksum vouched for by the host, as TCP takes any
 /// segment; anything else (to be forwarded) is first cut back into segments of the size
 /// it was merged from, checksums done. Metadata that makes no sense is an input error.
-pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, m: &Mbuf) {
+pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, m: Mbuf) {
     let (pkt, meta) = (m.as_slice(), m.meta());
     let Gso::Tcp6 { size } = meta.gso else {
         inc(&ifp.stats.ierrors);
@@ -642,7 +667,7 @@ pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, m: &Mbuf) {
     d.copy_from_slice(&pkt[24..40]);
     let dst = Ipv6Addr::from(d);
     if super::in6_ifaddr(ctx, &dst).is_some() {
-        ip6_input(ctx, ifp, pkt, true);
+        ip6_input(ctx, ifp, m, true);
         return;
     }
     let mut segs = Vec::new();
@@ -650,7 +675,7 @@ pub fn ip6_input_lro(ctx: &mut Ctx, ifp: &Arc<Ifnet>, m: &Mbuf) {
         inc(&ifp.stats.ierrors);
         return;
     }
-    for s in &segs {
-        ip6_input(ctx, ifp, s.as_slice(), true);
+    for s in segs {
+        ip6_input(ctx, ifp, s, true);
     }
 }

@@ -110,7 +110,7 @@ pub struct In6State {
     /// Multicast groups joined, per interface, with a reference count.
     pub groups: Vec<(u16, Ipv6Addr, u32)>,
     /// Packets to our own addresses, delivered once the sender is done.
-    pub loopq: VecDeque<Vec<u8>>,
+    pub loopq: VecDeque<crate::sys::mbuf::Mbuf>,
     /// Fragment identifications.
     pub frag_id: u32,
     /// Whether the ICMPv6 message just taken had a good checksum and length (for the raw

@@ -102,7 +102,7 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
             let csum_ok = meta.csum != Csum::None;
             let mut ctx = stack.ctx();
             if ctx.inet6.enabled {
-                crate::inet6::ip6::ip6_input(&mut ctx, ifp, m.as_slice(), csum_ok);
+                crate::inet6::ip6::ip6_input(&mut ctx, ifp, m, csum_ok);
             } else {
                 inc(&ifp.stats.noproto);
             }
@@ -111,7 +111,7 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         ETHERTYPE_IPV6 => {
             let mut ctx = stack.ctx();
             if ctx.inet6.enabled {
-                crate::inet6::ip6::ip6_input_lro(&mut ctx, ifp, &m);
+                crate::inet6::ip6::ip6_input_lro(&mut ctx, ifp, m);
             } else {
                 inc(&ifp.stats.noproto);
             }
