@@ -242,8 +242,22 @@ fn main() {
         200_000,
     );
     // IPv6: 64 bytes on the wire (header, UDP, 10 bytes) and 1500 (a full frame).
-    case_af("IPv6 64-byte UDP", 1500, &ip6_frame(64 - 14 - 40 - 8), FrameMeta::PLAIN, 1_000_000, true);
-    case_af("IPv6 1500-byte UDP", 1500, &ip6_frame(1500 - 40 - 8), FrameMeta::PLAIN, 500_000, true);
+    case_af(
+        "IPv6 64-byte UDP",
+        1500,
+        &ip6_frame(64 - 14 - 40 - 8),
+        FrameMeta::PLAIN,
+        1_000_000,
+        true,
+    );
+    case_af(
+        "IPv6 1500-byte UDP",
+        1500,
+        &ip6_frame(1500 - 40 - 8),
+        FrameMeta::PLAIN,
+        500_000,
+        true,
+    );
     // A 32 KiB TCP super-frame (as a TAP's LRO hands it up) to an interface without TSO.
     let data = vec![0x5au8; 32768];
     let mut sf = tcp_frame(PEER, 40000, FAR, 80, 1, 1, 0x10, 512, &[], &data);

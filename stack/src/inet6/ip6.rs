@@ -618,7 +618,9 @@ fn ip6_link(ctx: &mut Ctx, ifp: &Arc<Ifnet>, nexthop: &Ipv6Addr, dst: &Ipv6Addr,
 fn looutput6(ctx: &mut Ctx, lo: &Arc<Ifnet>, mut m: Mbuf) -> Result<(), i32> {
     let len = m.len();
     inc(&lo.stats.opackets);
-    lo.stats.obytes.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+    lo.stats
+        .obytes
+        .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
     lo.count_in(len);
     if ctx.inet6.loopq.len() >= LOOPQ_MAX {
         ctx.inet6.stat.odropped += 1;
