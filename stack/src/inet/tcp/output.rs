@@ -375,7 +375,10 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         if !t.state.synchronized() {
             len = 0;
         }
-        let fin_now = t.fin_queued && t.state.synchronized() && off <= buffered && data_off + len == buffered;
+        // Once the peer has acknowledged our FIN, there is none to send (FIN_WAIT_2 and
+        // TIME_WAIT send ACKs only).
+        let fin_now =
+            t.fin_queued && t.state.synchronized() && !t.fin_acked() && off <= buffered && data_off + len == buffered;
         // Nagle (RFC 9293 3.7.4): hold a small segment while data is in flight.
         if len > 0 && len < seg_max && !t.nodelay && t.in_flight() > 0 && data_off + len == buffered && !fin_now {
             len = 0;

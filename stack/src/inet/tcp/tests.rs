@@ -510,3 +510,53 @@ mod inet6_sockets {
         assert!(!ctx.inet.tcp.bound[&2].opts.af.v6only);
     }
 }
+
+/// Our FIN, once acknowledged, is never sent again: FIN_WAIT_2 sends ACKs only. (A stray
+/// FIN at snd_nxt after the peer had acked ours showed in a capture of a v6 transfer.)
+#[test]
+fn an_acknowledged_fin_is_not_sent_again() {
+    let (stack, ifp, sink) = {
+        let (stack, ifp, sink) = crate::inet::input_tests::setup(false);
+        let a = ether([0xff; 6], 0x0806, &arp(1, HIM, ME, PEER));
+        ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&a, FrameMeta::PLAIN));
+        (stack, ifp, sink)
+    };
+    {
+        let mut ctx = stack.ctx();
+        usrreq::attach(&mut ctx, 1, Af::INET);
+        usrreq::bind(&mut ctx, 1, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80).into(), true).unwrap();
+        usrreq::listen(&mut ctx, 1, 8, true).unwrap();
+    }
+    let f = segment(4000, 80, 1000, 0, 0x02, 65535, &[2, 4, 5, 0xb4], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    let (id, iss) = {
+        let ctx = stack.ctx();
+        let t = ctx.inet.tcp.tcbs.values().next().expect("a connection in SYN_RECEIVED");
+        (t.id, t.iss)
+    };
+    let f = segment(4000, 80, 1001, iss.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    let fins = |sink: &crate::fuzzing::Sink| {
+        let frames = sink.0.lock().unwrap_or_else(|p| p.into_inner());
+        frames
+            .iter()
+            .filter(|f| f.len() > 47 && f[12..14] == [0x08, 0x00] && f[23] == 6 && f[47] & 0x01 != 0)
+            .count()
+    };
+    let mut ctx = stack.ctx();
+    assert_eq!(usrreq::accept(&mut ctx, 1).unwrap(), Some(id));
+    usrreq::close(&mut ctx, id, Sock::Conn);
+    assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::FinWait1);
+    let fin = ctx.inet.tcp.tcbs[&id].fin_seq.expect("our FIN went out");
+    drop(ctx);
+    assert_eq!(fins(&sink), 1);
+    // The peer acknowledges it: FIN_WAIT_2, and whatever makes us send now is no FIN.
+    let f = segment(4000, 80, 1001, fin.wrapping_add(1), 0x10, 65535, &[], &[]);
+    ether_input(&stack, &ifp, crate::sys::mbuf::Mbuf::from_frame(&f, FrameMeta::PLAIN));
+    let mut ctx = stack.ctx();
+    assert_eq!(ctx.inet.tcp.tcbs[&id].state, State::FinWait2);
+    ctx.inet.tcp.tcbs.get_mut(&id).unwrap().ack_now = true;
+    crate::inet::tcp::output::tcp_output(&mut ctx, id).unwrap();
+    drop(ctx);
+    assert_eq!(fins(&sink), 1, "a second FIN after ours was acknowledged");
+}
