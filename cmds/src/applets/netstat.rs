@@ -745,14 +745,15 @@ fn format_ip(st: &IpStats, sflag: u8) -> String {
     s.out
 }
 
-fn histogram(out: &mut String, title: &str, h: &[u64]) {
+/// An ICMP or ICMPv6 type histogram, types named by `name`; nothing when all are zero.
+fn histogram(out: &mut String, title: &str, h: &[u64], name: fn(usize) -> String) {
     let mut first = true;
     for (t, n) in h.iter().enumerate().filter(|(_, n)| **n != 0) {
         if first {
             let _ = writeln!(out, "\t{title} histogram:");
             first = false;
         }
-        let _ = writeln!(out, "\t\t{}: {n}", icmp_name(t));
+        let _ = writeln!(out, "\t\t{}: {n}", name(t));
     }
 }
 
@@ -765,12 +766,12 @@ fn format_icmp(st: &IcmpStats, sflag: u8) -> String {
         "\t{} error{s} not generated because old ip message was too short",
     );
     s.p(st.toofreq, "\t{} error{s} not generated because of rate limitation");
-    histogram(&mut s.out, "Output", &st.outhist);
+    histogram(&mut s.out, "Output", &st.outhist, icmp_name);
     s.p(st.badcode, "\t{} message{s} with bad code fields");
     s.p(st.tooshort, "\t{} message{s} < minimum length");
     s.p(st.checksum, "\t{} bad checksum{s}");
     s.p(st.badlen, "\t{} message{s} with bad length");
-    histogram(&mut s.out, "Input", &st.inhist);
+    histogram(&mut s.out, "Input", &st.inhist, icmp_name);
     s.p(st.reflect, "\t{} message response{s} generated");
     s.p(st.pmtuchg, "\t{} path MTU change{s}");
     s.p(
@@ -1066,17 +1067,6 @@ fn icmp6_name(t: usize) -> String {
     n.to_string()
 }
 
-fn histogram6(out: &mut String, title: &str, h: &[u64]) {
-    let mut first = true;
-    for (t, n) in h.iter().enumerate().filter(|(_, n)| **n != 0) {
-        if first {
-            let _ = writeln!(out, "\t{title} histogram:");
-            first = false;
-        }
-        let _ = writeln!(out, "\t\t{}: {n}", icmp6_name(t));
-    }
-}
-
 /// `netstat -s -p ip6`: NetBSD's ip6_stats lines, in its order; the last three lines
 /// are this stack's own counters.
 fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
@@ -1122,12 +1112,12 @@ fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
         "\t{} error{s} not generated because old message was icmp6 or so",
     );
     s.p(st.toofreq, "\t{} error{s} not generated because of rate limitation");
-    histogram6(&mut s.out, "Output", &st.outhist);
+    histogram(&mut s.out, "Output", &st.outhist, icmp6_name);
     s.p(st.badcode, "\t{} message{s} with bad code fields");
     s.p(st.tooshort, "\t{} message{s} < minimum length");
     s.p(st.checksum, "\t{} bad checksum{s}");
     s.p(st.badlen, "\t{} message{s} with bad length");
-    histogram6(&mut s.out, "Input", &st.inhist);
+    histogram(&mut s.out, "Input", &st.inhist, icmp6_name);
     s.p(st.reflect, "\t{} message response{s} generated");
     s.p(st.nd_toomanyopt, "\t{} message{s} with too many ND options");
     s.p(st.nd_badopt, "\t{} message{s} with bad ND options");
