@@ -12,6 +12,7 @@
 //! when `CI` is set, a failure.
 
 use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -25,6 +26,7 @@ pub use pktbox_stack;
 
 pub mod hostile;
 use pktbox_stack::socket::Stack;
+use sha2::{Digest, Sha256};
 
 /// How long a test waits for something that should happen at once before it gives up.
 /// This bounds a hang; it is not a measure of speed.
@@ -850,4 +852,55 @@ pub fn bench_bin() -> PathBuf {
         }
     }
     panic!("build pktbox first (cargo build --release)");
+}
+
+/// A deterministic byte stream (xorshift), so both ends can check what crossed.
+pub struct Pattern(pub u64);
+
+impl Pattern {
+    pub fn fill(&mut self, b: &mut [u8]) {
+        for c in b.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            let v = self.0.to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+}
+
+/// Lower-case hex of `b`.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Writes `total` bytes of the pattern, returning their SHA-256.
+pub fn send_pattern(s: &mut impl Write, total: usize, seed: u64) -> String {
+    let mut p = Pattern(seed);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(buf.len());
+        p.fill(&mut buf[..n]);
+        s.write_all(&buf[..n]).expect("write");
+        h.update(&buf[..n]);
+        left -= n;
+    }
+    hex(&h.finalize())
+}
+
+/// Reads to end of file, returning the byte count and SHA-256.
+pub fn recv_all(s: &mut impl Read) -> (usize, String) {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            return (total, hex(&h.finalize()));
+        }
+        h.update(&buf[..n]);
+        total += n;
+    }
 }

@@ -5,67 +5,16 @@
 //! forwards onto a 1280-byte link, IPv4 and IPv6 transfers at once, and a capture of
 //! `ip6 and tcp` read back by Linux's tcpdump.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::Shutdown;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pktbox_stack::socket::{TcpListener, TcpStream, UdpSocket};
 use pktbox_tests::*;
-use sha2::{Digest, Sha256};
 
 /// What the Linux side runs.
 const LINUX_TOOLS: &[&str] = &["ip", "nc", "sha256sum", "bash"];
-
-/// A deterministic byte stream (xorshift), so both ends can check what crossed.
-struct Pattern(u64);
-
-impl Pattern {
-    fn fill(&mut self, b: &mut [u8]) {
-        for c in b.chunks_mut(8) {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            let v = self.0.to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Writes `total` bytes of the pattern, returning their SHA-256.
-fn send_pattern(s: &mut impl Write, total: usize, seed: u64) -> String {
-    let mut p = Pattern(seed);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 65536];
-    let mut left = total;
-    while left > 0 {
-        let n = left.min(buf.len());
-        p.fill(&mut buf[..n]);
-        s.write_all(&buf[..n]).expect("write");
-        h.update(&buf[..n]);
-        left -= n;
-    }
-    hex(&h.finalize())
-}
-
-/// Reads to end of file, returning the byte count and SHA-256.
-fn recv_all(s: &mut impl Read) -> (usize, String) {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 65536];
-    let mut total = 0;
-    loop {
-        let n = s.read(&mut buf).expect("read");
-        if n == 0 {
-            return (total, hex(&h.finalize()));
-        }
-        h.update(&buf[..n]);
-        total += n;
-    }
-}
 
 /// A shell command run inside namespace `ns`.
 fn in_ns(ns: &str, script: &str) -> Command {

@@ -11,57 +11,6 @@ use pktbox_tests::*;
 
 /// What the tests with a Linux peer run on the Linux side.
 const LINUX_TOOLS: &[&str] = &["ip", "nc", "sha256sum", "bash"];
-use sha2::{Digest, Sha256};
-
-/// A deterministic byte stream (xorshift), so both ends can check what crossed.
-struct Pattern(u64);
-
-impl Pattern {
-    fn fill(&mut self, b: &mut [u8]) {
-        for c in b.chunks_mut(8) {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            let v = self.0.to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-}
-
-/// Writes `total` bytes of the pattern, returning their SHA-256.
-fn send_pattern(s: &mut impl Write, total: usize, seed: u64) -> String {
-    let mut p = Pattern(seed);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 65536];
-    let mut left = total;
-    while left > 0 {
-        let n = left.min(buf.len());
-        p.fill(&mut buf[..n]);
-        s.write_all(&buf[..n]).expect("write");
-        h.update(&buf[..n]);
-        left -= n;
-    }
-    hex(&h.finalize())
-}
-
-/// Reads to end of file, returning the byte count and SHA-256.
-fn recv_all(s: &mut impl Read) -> (usize, String) {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 65536];
-    let mut total = 0;
-    loop {
-        let n = s.read(&mut buf).expect("read");
-        if n == 0 {
-            return (total, hex(&h.finalize()));
-        }
-        h.update(&buf[..n]);
-        total += n;
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 #[test]
 fn a_transfer_between_two_stacks_with_half_close() {
