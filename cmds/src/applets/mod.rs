@@ -9,6 +9,7 @@ pub mod io_pkt;
 pub mod nc;
 pub mod ndp;
 pub mod netstat;
+pub mod pfctl;
 pub mod ping;
 pub mod ping6;
 pub mod route;
@@ -97,6 +98,11 @@ pub const APPLETS: &[Applet] = &[
         name: "tcpdump",
         command: tcpdump::command,
         run: tcpdump::run,
+    },
+    Applet {
+        name: "pfctl",
+        command: pfctl::command,
+        run: pfctl::run,
     },
 ];
 
