@@ -42,6 +42,8 @@ pub struct Ctx {
     pub rtsock: RouteSocket,
     /// The rate limit of log lines that network input causes (`klog_net!`).
     pub netlog: log::NetLog,
+    /// The packet filter hooks on the input and output paths (`net/pfil.rs`).
+    pub pfil: crate::net::pfil::Pfil,
 }
 
 impl Ctx {
@@ -58,6 +60,7 @@ impl Ctx {
             hostname: String::new(),
             rtsock: RouteSocket::default(),
             netlog: log::NetLog::default(),
+            pfil: crate::net::pfil::Pfil::default(),
         }
     }
 
