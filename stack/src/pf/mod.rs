@@ -10,9 +10,12 @@
 //! - here: `pf_test`, state matching (ICMP errors to the state they quote included), the
 //!   translation a state carries, the counters of `pfctl -s info`, expiry, pflog.
 
+pub mod ioctl;
 pub mod nat;
 pub mod pkt;
+pub mod rules;
 pub mod state;
+pub mod table;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,12 +74,26 @@ pub struct Pf {
     pub pcounters: [[[u64; 2]; 2]; 2],
     /// Bytes per family and direction.
     pub bcounters: [[u64; 2]; 2],
-    /// `set skip on`: interfaces PF does not look at.
-    pub skip: Vec<u16>,
+    /// `set skip on`: interfaces (or groups) PF does not look at.
+    pub skip: Vec<String>,
     /// The pflog0 interface, when attached.
     pub pflog: Option<Arc<Ifnet>>,
     /// `set hostid`.
     pub hostid: u32,
+    /// The loaded rules and tables.
+    pub rules: rules::Rules,
+    /// Bumped by every load: a state counts against its rule only while this matches.
+    pub rules_gen: u32,
+    /// Round-robin position of the translation pools.
+    rr: usize,
+    /// `set limit` values (states is `states.limit`).
+    pub limits: Vec<(crate::msg::pf::Limit, u32)>,
+    pub debug: crate::msg::pf::Debug,
+    pub loginterface: Option<String>,
+    /// The limit counters of `-s info -v` (`LCOUNTER_NAMES`).
+    pub lcounters: [u64; 7],
+    /// While PF sends a packet of its own (a RST, an ICMP error): it passes unfiltered.
+    sending: bool,
 }
 
 impl Default for Pf {
@@ -94,7 +111,18 @@ impl Default for Pf {
             bcounters: [[0; 2]; 2],
             skip: Vec::new(),
             pflog: None,
-            hostid: 0,
+            hostid: crate::sys::random::os_u64() as u32,
+            rules: rules::Rules::default(),
+            rules_gen: 0,
+            rr: 0,
+            limits: crate::msg::pf::Limit::ALL
+                .iter()
+                .map(|l| (*l, l.default_value()))
+                .collect(),
+            debug: crate::msg::pf::Debug::Urgent,
+            loginterface: None,
+            lcounters: [0; 7],
+            sending: false,
         }
     }
 }
@@ -198,7 +226,16 @@ pub fn pf_purge(ctx: &mut Ctx) {
     let interval = pf.timeouts[Tm::Interval as usize].max(1) as usize;
     let n = 1 + pf.states.len() as usize / interval;
     let tm = pf.timeouts;
-    pf.states.purge(now, n, &tm, |_| {});
+    let gen = pf.rules_gen;
+    let rules = &mut pf.rules;
+    pf.states.purge(now, n, &tm, |s| {
+        // The rule that made it counts one state less.
+        if let (Some(i), true) = (s.rule, s.rule_gen == gen) {
+            if let Some(r) = rules.main.filter.get_mut(i as usize) {
+                r.def.counters.states = r.def.counters.states.saturating_sub(1);
+            }
+        }
+    });
 }
 
 fn pf_check4(ctx: &mut Ctx, m: Mbuf, ifp: &Ifnet, dir: Dir) -> Verdict {
@@ -222,7 +259,7 @@ enum Found {
 /// PF's test of one packet going `dir` on `ifp` (pf_test / pf_test6).
 pub fn pf_test(ctx: &mut Ctx, af: Af, dir: Dir, ifp: &Ifnet, mut m: Mbuf) -> Verdict {
     let pf = &mut ctx.pf;
-    if !pf.enabled || pf.skip.contains(&ifp.index) {
+    if !pf.enabled || pf.sending || skipped(&pf.skip, &ifp.name) {
         return Verdict::Pass(m);
     }
     let di = usize::from(dir == Dir::Out);
@@ -242,17 +279,26 @@ pub fn pf_test(ctx: &mut Ctx, af: Af, dir: Dir, ifp: &Ifnet, mut m: Mbuf) -> Ver
     let len = pd.tot_len as u64;
     let found = pf_test_state(pf, &pd, dir, &mut m);
     let pass = match found {
-        Found::Pass(_) => true,
+        Found::Pass(id) => {
+            let logged = pf.states.get(id).filter(|s| s.log).map(|s| s.rule.unwrap_or(u32::MAX));
+            if let Some(qid) = pf.states.get(id).map(|s| s.qid) {
+                m.qid = qid;
+            }
+            if let Some(rn) = logged {
+                pflog_packet(ctx, ifp, &m, af, dir, crate::wire::pflog::PF_PASS, Reason::Match, rn);
+            }
+            true
+        }
         Found::Drop(r) => {
             pf.count(r);
             false
         }
-        // The rules: with none loaded, the default rule passes without state.
-        Found::None => {
-            pf.count(Reason::Match);
-            true
-        }
+        Found::None => match pf_test_rule(ctx, &pd, dir, ifp, &mut m) {
+            Ok(()) => true,
+            Err(()) => false,
+        },
     };
+    let pf = &mut ctx.pf;
     pf.pcounters[ai][di][usize::from(!pass)] += 1;
     if pass {
         pf.bcounters[ai][di] += len;
@@ -260,6 +306,292 @@ pub fn pf_test(ctx: &mut Ctx, af: Af, dir: Dir, ifp: &Ifnet, mut m: Mbuf) -> Ver
     } else {
         Verdict::Drop(libc::EHOSTUNREACH)
     }
+}
+
+/// `set skip on`: an interface named, or its group (driver name).
+fn skipped(skip: &[String], name: &str) -> bool {
+    if skip.is_empty() {
+        return false;
+    }
+    let group = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    skip.iter().any(|s| s == name || s == group)
+}
+
+/// The interface addresses and routes `(if)`, `no-route` and `urpf-failed` read.
+struct View<'a> {
+    ifnets: &'a [Arc<Ifnet>],
+    inet: &'a [crate::inet::InIfaddr],
+    inet6: &'a [crate::inet6::In6Ifaddr],
+    rt: &'a crate::net::route::Rib,
+}
+
+impl rules::IfAddrs for View<'_> {
+    fn addrs(&self, ifname: &str, af: Af) -> Vec<(Addr, u8)> {
+        let Some(ifp) = self.ifnets.iter().find(|i| i.name == ifname) else {
+            return Vec::new();
+        };
+        match af {
+            Af::Inet => self
+                .inet
+                .iter()
+                .filter(|a| a.ifindex == ifp.index)
+                .map(|a| (Addr::v4(a.addr), u32::from(a.mask).leading_ones() as u8))
+                .collect(),
+            Af::Inet6 => self
+                .inet6
+                .iter()
+                .filter(|a| a.ifindex == ifp.index && !crate::wire::ipv6::addr::is_link_local(&a.addr))
+                .map(|a| (Addr::v6(a.addr), a.prefixlen))
+                .collect(),
+        }
+    }
+
+    fn route_if(&self, af: Af, a: Addr) -> Option<u16> {
+        match af {
+            Af::Inet => self
+                .rt
+                .inet
+                .lookup(std::net::Ipv4Addr::from(a.0 as u32))
+                .map(|r| r.ifindex),
+            Af::Inet6 => self.rt.inet6.lookup(std::net::Ipv6Addr::from(a.0)).map(|r| r.ifindex),
+        }
+    }
+}
+
+/// The packet after a translation: the end that changed.
+fn translated(pd: &Pd, t: &rules::Translation) -> Pd {
+    let mut q = *pd;
+    if t.src_side {
+        q.src = t.addr;
+        if q.sport != 0 || matches!(pd.proto, IPPROTO_TCP | IPPROTO_UDP) {
+            q.sport = t.port;
+        }
+        if pd.icmp_query {
+            q.dport = t.port;
+        }
+    } else {
+        q.dst = t.addr;
+        if matches!(pd.proto, IPPROTO_TCP | IPPROTO_UDP) {
+            q.dport = t.port;
+        }
+    }
+    q
+}
+
+/// The rules for a packet no state has (pf_test_rule): translation, then the filter
+/// rules on the translated packet; a pass that keeps state (or was translated) makes a
+/// state; a block may answer (return-rst, return-icmp); `log` copies to pflog0.
+fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> Result<(), ()> {
+    let Ctx {
+        pf,
+        ifnets,
+        inet,
+        inet6,
+        rt,
+        ..
+    } = ctx;
+    let view = View {
+        ifnets,
+        inet: &inet.addrs,
+        inet6: &inet6.addrs,
+        rt,
+    };
+    let c = rules::Ctx4 {
+        pd,
+        dir,
+        ifname: &ifp.name,
+        ifindex: ifp.index,
+        tag: 0,
+    };
+    let pf: &mut Pf = pf;
+    let states = &mut pf.states;
+    let tr = rules::translate(&mut pf.rules, &view, &c, &mut pf.rr, |addr, port| {
+        // The translated source must not collide with a state already there.
+        let ext = Host {
+            addr: pd.dst,
+            port: if pd.icmp_query { 0 } else { pd.dport },
+        };
+        let gwy = Host { addr, port };
+        states.find(&Key::new(pd.af, pd.proto, ext, gwy), Dir::In).is_none()
+    });
+    let npd = tr.as_ref().map(|t| translated(pd, t)).unwrap_or(*pd);
+    let tag = tr.as_ref().map(|t| t.tag).unwrap_or(0);
+    let decision = if tr.as_ref().is_some_and(|t| t.pass) {
+        None
+    } else {
+        let c2 = rules::Ctx4 { pd: &npd, tag, ..c };
+        Some(rules::eval_filter(&mut pf.rules, &view, &c2))
+    };
+    let rule = decision.as_ref().and_then(|d| d.rule.clone());
+    let gen = pf.rules_gen;
+    let r = rule.as_ref().and_then(|(a, i)| rule_mut(&mut pf.rules, a, *i));
+    let (action, keep, log, how, qid, rnr, rtag, max_states) = match r {
+        Some(r) => {
+            r.def.counters.evaluations += 1;
+            r.def.counters.packets[usize::from(dir == Dir::Out)] += 1;
+            r.def.counters.bytes[usize::from(dir == Dir::Out)] += pd.tot_len as u64;
+            (
+                r.def.action,
+                rules::keeps_state(&r.def),
+                r.def.log.clone(),
+                r.def.block,
+                r.qid,
+                r.def.nr,
+                r.tag,
+                r.def.state_opts.max,
+            )
+        }
+        // The default rule: pass, no state.
+        None => (
+            crate::msg::pf::Action::Pass,
+            false,
+            None,
+            crate::msg::pf::BlockHow::Drop,
+            0,
+            u32::MAX,
+            0,
+            None,
+        ),
+    };
+    let _ = rtag;
+    pf.count(Reason::Match);
+    if action == crate::msg::pf::Action::Block {
+        if log.is_some() {
+            pflog_packet(ctx, ifp, m, pd.af, dir, crate::wire::pflog::PF_DROP, Reason::Match, rnr);
+        }
+        block_return(ctx, pd, dir, ifp, m, how);
+        return Err(());
+    }
+    // Pass: apply the translation to the packet.
+    let ck = l4_ck(pd, m);
+    if let Some(t) = &tr {
+        let h = Host {
+            addr: t.addr,
+            port: t.port,
+        };
+        rewrite_end(m.as_mut_slice(), pd, ck, t.src_side, h);
+    }
+    m.qid = qid;
+    let pf = &mut ctx.pf;
+    if keep || tr.is_some() {
+        let (spd, gwy) = match (&tr, dir) {
+            // lan is the original source, gwy what it became.
+            (Some(t), Dir::Out) => (
+                *pd,
+                Some(Host {
+                    addr: t.addr,
+                    port: t.port,
+                }),
+            ),
+            // lan is the translated destination, gwy the original one.
+            (Some(_), Dir::In) => (
+                npd,
+                Some(Host {
+                    addr: pd.dst,
+                    port: pd.dport,
+                }),
+            ),
+            (None, _) => (*pd, None),
+        };
+        if let (Some(max), Some(r)) = (
+            max_states,
+            rule.as_ref().and_then(|(a, i)| rule_mut(&mut pf.rules, a, *i)),
+        ) {
+            if r.def.counters.states >= max {
+                pf.lcounters[0] += 1;
+                pf.count(Reason::StateLimit);
+                return Err(());
+            }
+        }
+        match state_insert(pf, &spd, dir, gwy, m) {
+            Ok(id) => {
+                let main_rule = rule.as_ref().filter(|(a, _)| a.is_empty()).map(|(_, i)| *i as u32);
+                if let Some(s) = pf.states.get_mut(id) {
+                    s.rule = rule.as_ref().map(|(_, i)| *i as u32);
+                    s.rule_gen = if main_rule.is_some() { gen } else { u32::MAX };
+                    s.nat_rule = tr.as_ref().map(|t| t.rule.1 as u32);
+                    s.log = log.as_ref().is_some_and(|l| l.all);
+                    s.tag = tag;
+                    s.qid = qid;
+                }
+                if let Some(r) = rule.as_ref().and_then(|(a, i)| rule_mut(&mut pf.rules, a, *i)) {
+                    r.def.counters.states += 1;
+                }
+            }
+            Err(reason) => {
+                pf.count(reason);
+                return Err(());
+            }
+        }
+    }
+    if log.is_some() {
+        pflog_packet(ctx, ifp, m, pd.af, dir, crate::wire::pflog::PF_PASS, Reason::Match, rnr);
+    }
+    Ok(())
+}
+
+/// The rule at `i` of the ruleset `anchor` ("" the main one).
+fn rule_mut<'a>(rules: &'a mut rules::Rules, anchor: &str, i: usize) -> Option<&'a mut rules::CRule> {
+    if anchor.is_empty() {
+        rules.main.filter.get_mut(i)
+    } else {
+        rules.anchors.get_mut(anchor).and_then(|rs| rs.filter.get_mut(i))
+    }
+}
+
+/// A blocked packet's answer (pf_send_tcp, pf_send_icmp): a RST for TCP under
+/// `return`/`return-rst`, an ICMP unreachable (port, or the code given) otherwise. Never
+/// for a RST, nor for what is sent to a broadcast or multicast address.
+fn block_return(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &Mbuf, how: crate::msg::pf::BlockHow) {
+    use crate::msg::pf::BlockHow;
+    let tcp = pd.proto == IPPROTO_TCP && !pd.frag;
+    let rst = match how {
+        BlockHow::Drop => return,
+        BlockHow::Return => tcp,
+        BlockHow::ReturnRst { .. } => {
+            if !tcp {
+                return;
+            }
+            true
+        }
+        BlockHow::ReturnIcmp { .. } | BlockHow::ReturnIcmp6 { .. } => false,
+    };
+    let _ = dir;
+    ctx.pf.sending = true;
+    if rst {
+        if pd.tcp.flags & crate::wire::tcp::TH_RST == 0 {
+            let t = &pd.tcp;
+            let seg = t.dlen
+                + u32::from(t.flags & crate::wire::tcp::TH_SYN != 0)
+                + u32::from(t.flags & crate::wire::tcp::TH_FIN != 0);
+            let (with_ack, seq, ack) = if t.flags & crate::wire::tcp::TH_ACK != 0 {
+                (false, t.ack, 0)
+            } else {
+                (true, 0, t.seq.wrapping_add(seg))
+            };
+            let key = (pd.dst.to_ip(pd.af), pd.dport, pd.src.to_ip(pd.af), pd.sport);
+            crate::inet::tcp::output::send_rst(ctx, key, seq, ack, with_ack);
+        }
+    } else if let Some(ifa) = ctx.ifnet_by_index(ifp.index).cloned() {
+        let pkt = &m.as_slice()[..pd.tot_len];
+        match pd.af {
+            Af::Inet => {
+                let code = match how {
+                    BlockHow::ReturnIcmp { code: Some(c), .. } => c,
+                    _ => crate::inet::icmp::UNREACH_PORT,
+                };
+                crate::inet::icmp::icmp_error(ctx, Some(&ifa), pkt, crate::inet::icmp::ICMP_UNREACH, code, 0, false);
+            }
+            Af::Inet6 => {
+                let code = match how {
+                    BlockHow::ReturnIcmp { code6: Some(c), .. } | BlockHow::ReturnIcmp6 { code6: Some(c) } => c,
+                    _ => 4,
+                };
+                crate::inet6::icmp6::icmp6_error(ctx, &ifa, pkt, 1, code, 0);
+            }
+        }
+    }
+    ctx.pf.sending = false;
 }
 
 /// How the transport checksum of `pd` is held in `m` (a partial one from the offload

@@ -148,6 +148,10 @@ pub struct State {
     /// The rule that made it and the translation rule applied (index in their ruleset),
     /// None for none.
     pub rule: Option<u32>,
+    /// The load the rule belongs to (`Pf::rules_gen`); u32::MAX for an anchor's rule.
+    pub rule_gen: u32,
+    /// The ALTQ queue its packets go to.
+    pub qid: u32,
     pub nat_rule: Option<u32>,
     /// Bound to this interface (`if-bound`), 0 when floating.
     pub ifindex: u16,
@@ -202,6 +206,8 @@ impl State {
             src: Peer::default(),
             dst: Peer::default(),
             rule: None,
+            rule_gen: u32::MAX,
+            qid: 0,
             nat_rule: None,
             ifindex: 0,
             creation: now,
@@ -384,6 +390,14 @@ impl StateTable {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+    }
+
+    /// Every state, to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut State)> {
+        self.slab
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_mut().map(|s| (i as u32, s)))
     }
 
     /// Removes every state for which `kill` says so; how many went.
