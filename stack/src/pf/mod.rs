@@ -1032,3 +1032,6 @@ pub fn pflog_packet(ctx: &Ctx, ifp: &Ifnet, m: &Mbuf, af: Af, dir: Dir, action: 
         .fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
     log.bpf.tap(c.as_slice(), crate::net::bpf::Dir::Out);
 }
+
+#[cfg(test)]
+mod tests;
