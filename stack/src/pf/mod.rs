@@ -277,6 +277,13 @@ pub fn pf_test(ctx: &mut Ctx, af: Af, dir: Dir, ifp: &Ifnet, mut m: Mbuf) -> Ver
         }
     };
     let len = pd.tot_len as u64;
+    if !pf.rules.main.scrub.is_empty() {
+        if let Err(r) = scrub(pf, &pd, dir, ifp, &mut m) {
+            pf.count(r);
+            pf.pcounters[ai][di][1] += 1;
+            return Verdict::Drop(libc::EHOSTUNREACH);
+        }
+    }
     let found = pf_test_state(pf, &pd, dir, &mut m);
     let pass = match found {
         Found::Pass(id) => {
@@ -305,6 +312,96 @@ pub fn pf_test(ctx: &mut Ctx, af: Af, dir: Dir, ifp: &Ifnet, mut m: Mbuf) -> Ver
         Verdict::Pass(m)
     } else {
         Verdict::Drop(libc::EHOSTUNREACH)
+    }
+}
+
+/// Normalization (pf_normalize_ip, pf_normalize_tcp): the first matching `scrub` rule
+/// clears DF (`no-df`), gives a new IP id (`random-id`), raises the TTL or hop limit
+/// (`min-ttl`) and lowers the MSS a SYN offers (`max-mss`), each with its checksums
+/// updated. `no scrub` stops the search. Fragments are not reassembled here: they pass
+/// on to the rules as fragments.
+fn scrub(pf: &mut Pf, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> Result<(), Reason> {
+    struct NoIfa;
+    impl rules::IfAddrs for NoIfa {
+        fn addrs(&self, _: &str, _: Af) -> Vec<(Addr, u8)> {
+            Vec::new()
+        }
+        fn route_if(&self, _: Af, _: Addr) -> Option<u16> {
+            None
+        }
+    }
+    let Some(r) = rules::scrub_match(&pf.rules, &NoIfa, pd, dir, &ifp.name, ifp.index) else {
+        return Ok(());
+    };
+    let def = &pf.rules.main.scrub[r].def;
+    if def.no {
+        return Ok(());
+    }
+    let (no_df, random_id, min_ttl, max_mss) = (def.no_df, def.random_id, def.min_ttl, def.max_mss);
+    let p = m.as_mut_slice();
+    if pd.af == Af::Inet {
+        let ipck = [Ck::full(10)];
+        let off = rd16(p, 6);
+        if no_df && off & 0x4000 != 0 {
+            set16(p, 6, off & !0x4000, &ipck, None);
+        }
+        if random_id && off & 0x3fff == 0 {
+            set16(p, 4, crate::sys::random::os_u64() as u16, &ipck, None);
+        }
+        if let Some(t) = min_ttl {
+            if p[8] < t {
+                let w = rd16(p, 8);
+                set16(p, 8, (u16::from(t) << 8) | (w & 0xff), &ipck, None);
+            }
+        }
+    } else if let Some(t) = min_ttl {
+        if p[7] < t {
+            p[7] = t;
+        }
+    }
+    if let Some(mss) = max_mss {
+        if pd.proto == IPPROTO_TCP && !pd.frag && pd.tcp.flags & crate::wire::tcp::TH_SYN != 0 {
+            let ck = l4_ck(pd, m);
+            let p = m.as_mut_slice();
+            clamp_mss(p, pd.off, pd.tcp.hlen, mss, ck);
+        }
+    }
+    pf.rules.main.scrub[r].def.counters.packets[usize::from(dir == Dir::Out)] += 1;
+    Ok(())
+}
+
+/// Lowers the MSS option of a TCP header at `off` to `mss`.
+fn clamp_mss(p: &mut [u8], off: usize, hlen: usize, mss: u16, ck: Option<Ck>) {
+    let mut i = off + 20;
+    let end = off + hlen;
+    while i < end {
+        match p[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                if i + 1 >= end {
+                    break;
+                }
+                let len = usize::from(p[i + 1]);
+                if len < 2 || i + len > end {
+                    break;
+                }
+                if kind == 2 && len == 4 && rd16(p, i + 2) > mss {
+                    let c = ck.filter(|c| c.kind != Kind::Partial);
+                    // The option's word may sit at an odd offset from the header: the
+                    // checksum covers 16-bit words from the header's start.
+                    if (i + 2 - off) % 2 == 0 {
+                        set16(p, i + 2, mss, c.as_slice(), None);
+                    } else {
+                        let old = [p[i + 1], p[i + 2], p[i + 3], p[i + 4]];
+                        let mut new = old;
+                        new[1..3].copy_from_slice(&mss.to_be_bytes());
+                        set_bytes(p, i + 1, &new, c.as_slice(), None);
+                    }
+                }
+                i += len;
+            }
+        }
     }
 }
 
@@ -425,6 +522,9 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
     let rule = decision.as_ref().and_then(|d| d.rule.clone());
     let gen = pf.rules_gen;
     let r = rule.as_ref().and_then(|(a, i)| rule_mut(&mut pf.rules, a, *i));
+    let modulate = r
+        .as_ref()
+        .is_some_and(|r| r.def.state == crate::msg::pf::StateKind::Modulate);
     let (action, keep, log, how, qid, rnr, rtag, max_states) = match r {
         Some(r) => {
             r.def.counters.evaluations += 1;
@@ -516,6 +616,21 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
                 }
                 if let Some(r) = rule.as_ref().and_then(|(a, i)| rule_mut(&mut pf.rules, a, *i)) {
                     r.def.counters.states += 1;
+                }
+                if modulate && pd.proto == IPPROTO_TCP && pd.tcp.flags & crate::wire::tcp::TH_SYN != 0 {
+                    // `modulate state`: the creator's sequence numbers move by a random
+                    // amount, so its ISN cannot be guessed from outside.
+                    let diff = (crate::sys::random::os_u64() as u32).max(1);
+                    if let Some(s) = pf.states.get_mut(id) {
+                        s.src.seqdiff = diff;
+                    }
+                    let c = l4_ck(pd, m).filter(|c| c.kind != Kind::Partial);
+                    set32(
+                        m.as_mut_slice(),
+                        pd.off + 4,
+                        pd.tcp.seq.wrapping_add(diff),
+                        c.as_slice(),
+                    );
                 }
             }
             Err(reason) => {

@@ -670,6 +670,24 @@ fn pool_addr(pool: &[CAddr], rr: &mut usize, ifa: &dyn IfAddrs, af: Af, host: Ad
     })
 }
 
+/// The first scrub rule of the main ruleset that matches the packet.
+pub fn scrub_match(rules: &Rules, ifa: &dyn IfAddrs, pd: &Pd, dir: Dir, ifname: &str, ifindex: u16) -> Option<usize> {
+    let env = Env {
+        tables: &rules.tables,
+        ifa,
+    };
+    rules.main.scrub.iter().position(|s| {
+        if_matches(&s.def.ifname, ifname)
+            && dir_matches(s.def.dir, dir)
+            && s.af.is_none_or(|a| a == pd.af)
+            && s.def.proto.is_none_or(|p| p == pd.proto)
+            && s.src.addr_matches(&env, pd.af, pd.src, ifindex)
+            && port_ok(&s.src.port, pd.proto, pd.frag, pd.sport)
+            && s.dst.addr_matches(&env, pd.af, pd.dst, ifindex)
+            && port_ok(&s.dst.port, pd.proto, pd.frag, pd.dport)
+    })
+}
+
 fn nat_match(n: &CNat, env: &Env<'_>, c: &Ctx4<'_>, dir: Dir) -> bool {
     let pd = c.pd;
     if !if_matches(&n.def.ifname, c.ifname) || !dir_matches(n.def.dir, dir) {

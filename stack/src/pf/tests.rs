@@ -184,7 +184,9 @@ fn nat_translates_both_ways_and_keeps_every_checksum_right() {
     let nport = pd.sport;
     // The answer comes back to the router's address and goes to the inside host.
     let synack = tcp(SERVER, 80, ROUTER_OUT, nport, 5000, 1001, TH_SYN | TH_ACK);
-    let back = r.test(Dir::In, &r.en1, &synack).expect("the answer passes by the state");
+    let back = r
+        .test(Dir::In, &r.en1, &synack)
+        .expect("the answer passes by the state");
     let pd = parse4(&back).unwrap();
     assert_eq!((pd.dst, pd.dport), (Addr::v4(INSIDE.into()), 40000));
     assert!(ok(&back));
@@ -236,7 +238,9 @@ fn an_icmp_error_about_a_translated_connection_is_translated_inside_too() {
     let c = cksum(&icmp);
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     let err = ipv4([203, 0, 113, 1], ROUTER_OUT, 1, &icmp);
-    let back = r.test(Dir::In, &r.en1, &err).expect("the error matches the state it quotes");
+    let back = r
+        .test(Dir::In, &r.en1, &err)
+        .expect("the error matches the state it quotes");
     assert_eq!(&back[16..20], &INSIDE, "the error goes to the inside host");
     assert_eq!(cksum(&back[..20]), 0);
     assert_eq!(cksum(&back[20..]), 0, "ICMP checksum");
@@ -250,7 +254,9 @@ fn an_icmp_error_about_a_translated_connection_is_translated_inside_too() {
     other[2..4].copy_from_slice(&[0, 0]);
     let c = cksum(&other);
     other[2..4].copy_from_slice(&c.to_be_bytes());
-    assert!(r.test(Dir::In, &r.en1, &ipv4([203, 0, 113, 1], ROUTER_OUT, 1, &other)).is_none());
+    assert!(r
+        .test(Dir::In, &r.en1, &ipv4([203, 0, 113, 1], ROUTER_OUT, 1, &other))
+        .is_none());
 }
 
 #[test]
@@ -274,7 +280,9 @@ fn a_bad_load_leaves_the_old_rules_in_force() {
     assert_eq!(rs.filter.len(), 3);
     assert_eq!(rs.nat.len(), 1);
     // Still blocking what comes in on en1.
-    assert!(r.test(Dir::In, &r.en1, &tcp(SERVER, 1, ROUTER_OUT, 22, 1, 0, TH_SYN)).is_none());
+    assert!(r
+        .test(Dir::In, &r.en1, &tcp(SERVER, 1, ROUTER_OUT, 22, 1, 0, TH_SYN))
+        .is_none());
 }
 
 #[test]
@@ -333,4 +341,84 @@ fn a_full_state_table_refuses_new_states_and_keeps_the_old_ones() {
     assert!(r.test(Dir::In, &r.en0, &syn(2)).is_none());
     assert_eq!(r.counter(Reason::StateLimit), 1);
     assert!(r.test(Dir::In, &r.en0, &syn(1)).is_some(), "the old state still passes");
+}
+
+fn load_rs(r: &Router, rs: m::Ruleset) {
+    r.req(PfReq::Load(LoadReq {
+        anchor: String::new(),
+        parts: LoadParts::ALL,
+        ruleset: rs,
+        nested: Vec::new(),
+    }))
+    .unwrap();
+}
+
+#[test]
+fn scrub_clamps_the_mss_raises_the_ttl_and_clears_df() {
+    let r = router();
+    let s = m::ScrubRule {
+        no_df: true,
+        min_ttl: Some(100),
+        max_mss: Some(1400),
+        ..m::ScrubRule::default()
+    };
+    load_rs(
+        &r,
+        m::Ruleset {
+            scrub: vec![s],
+            filter: vec![Rule::new(Action::Pass)],
+            ..m::Ruleset::default()
+        },
+    );
+    // A SYN with NOP, MSS 1460 (the option's value at an odd word), DF set.
+    let mut t = vec![0u8; 28];
+    t[0..2].copy_from_slice(&1234u16.to_be_bytes());
+    t[2..4].copy_from_slice(&80u16.to_be_bytes());
+    t[12] = 0x70;
+    t[13] = TH_SYN;
+    t[20..28].copy_from_slice(&[1, 2, 4, 0x05, 0xb4, 1, 1, 0]);
+    let c = transport_cksum(IpAddr::from(INSIDE), IpAddr::from(SERVER), 6, &t);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    let mut p = ipv4(INSIDE, SERVER, 6, &t);
+    p[6] = 0x40;
+    p[8] = 5;
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = cksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    let out = r.test(Dir::In, &r.en0, &p).unwrap();
+    assert_eq!(u16::from_be_bytes([out[43], out[44]]), 1400);
+    assert_eq!((out[6] & 0x40, out[8]), (0, 100));
+    assert!(ok(&out));
+}
+
+#[test]
+fn modulate_state_moves_the_isn_and_the_answer_back() {
+    let r = router();
+    let mut p = Rule::new(Action::Pass);
+    p.state = StateKind::Modulate;
+    p.flags = TH_SYN;
+    p.flagset = TH_SYN | TH_ACK;
+    load_rs(
+        &r,
+        m::Ruleset {
+            filter: vec![p],
+            ..m::Ruleset::default()
+        },
+    );
+    let syn = tcp(INSIDE, 40100, SERVER, 80, 1000, 0, TH_SYN);
+    let out = r.test(Dir::Out, &r.en1, &syn).unwrap();
+    assert!(ok(&out));
+    let isn = u32::from_be_bytes([out[24], out[25], out[26], out[27]]);
+    assert_ne!(isn, 1000);
+    let synack = tcp(SERVER, 80, INSIDE, 40100, 7000, isn.wrapping_add(1), TH_SYN | TH_ACK);
+    let back = r.test(Dir::In, &r.en1, &synack).unwrap();
+    assert!(ok(&back));
+    assert_eq!(u32::from_be_bytes([back[28], back[29], back[30], back[31]]), 1001);
+    let data = tcpd(INSIDE, 40100, SERVER, 80, 1001, 7001, TH_ACK, b"hello");
+    let out = r.test(Dir::Out, &r.en1, &data).unwrap();
+    assert_eq!(
+        u32::from_be_bytes([out[24], out[25], out[26], out[27]]),
+        isn.wrapping_add(1)
+    );
+    assert!(ok(&out));
 }
