@@ -208,3 +208,42 @@ rdr on en0 inet proto tcp from any to any port = 8089 -> 10.0.0.2 port 80
     let o = st.run("pfctl", &["-s", "osfp"]);
     assert_eq!(o.code, Some(1));
 }
+
+#[test]
+fn large_rulesets_and_tables_go_in_pieces() {
+    let st = udp_stack(&["-p", "pf"]);
+    // 3,000 rules: more than one channel message holds.
+    let mut conf = String::from("table <big> persist file \"TABLE\"\n");
+    for i in 0..3000u32 {
+        conf.push_str(&format!(
+            "pass in proto tcp from 10.{}.{}.0/24 to any port {}\n",
+            i / 256,
+            i % 256,
+            1024 + i
+        ));
+    }
+    let tf = st.dir().join("table.txt");
+    let mut addrs = String::new();
+    for i in 0..20000u32 {
+        addrs.push_str(&format!("172.{}.{}.{}\n", 16 + i / 65536, (i / 256) % 256, i % 256));
+    }
+    fs::write(&tf, &addrs).unwrap();
+    let f = st.dir().join("big.conf");
+    fs::write(&f, conf.replace("TABLE", &tf.display().to_string())).unwrap();
+    st.ok("pfctl", &["-f", &f.display().to_string()]);
+    let rules = st.ok("pfctl", &["-s", "rules"]);
+    assert_eq!(rules.lines().count(), 3000);
+    assert_eq!(
+        rules.lines().last(),
+        Some("pass in inet proto tcp from 10.11.183.0/24 to any port = 4023 flags S/SA keep state")
+    );
+    let o = st.run("pfctl", &["-t", "big", "-T", "test", "172.16.78.31"]);
+    assert_eq!((o.code, o.stderr.as_str()), (Some(0), "1/1 addresses match.\n"), "{o:#?}");
+    // 20,000 more addresses from a file with -T add -f.
+    let tf2 = st.dir().join("more.txt");
+    fs::write(&tf2, addrs.replace("172.", "10.")).unwrap();
+    let o = st.run("pfctl", &["-t", "more", "-T", "add", "-f", &tf2.display().to_string()]);
+    assert_eq!(o.stderr, "1 table created.\n20000/20000 addresses added.\n", "{o:#?}");
+    let o = st.run("pfctl", &["-t", "more", "-T", "test", "10.16.0.1", "10.17.0.1"]);
+    assert_eq!((o.code, o.stderr.as_str()), (Some(2), "1/2 addresses match.\n"), "{o:#?}");
+}

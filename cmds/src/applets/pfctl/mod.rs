@@ -563,13 +563,117 @@ fn load(
             })
             .collect(),
     };
-    match s.pf(PfReq::Load(req)) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            eprintln!("{PROG}: DIOCXCOMMIT: {e}");
+    match send_load(s, req) {
+        Ok(()) => Ok(()),
+        Err((what, e)) => {
+            eprintln!("{PROG}: {what}: {e}");
             Err(ExitCode::from(1))
         }
     }
+}
+
+/// The most a request of a chunked load carries (well under the channel's datagram
+/// limit and a socket buffer's default size).
+const PIECE_BYTES: usize = 64 * 1024;
+/// Rules and table addresses per piece of a chunked load.
+const PIECE_RULES: usize = 200;
+const PIECE_ADDRS: usize = 4096;
+
+fn encoded_len(req: &PfReq) -> usize {
+    pktbox_stack::msg::encode(&pktbox_stack::msg::Msg::Pf(req.clone()), 0, 0, 0, 0).len()
+}
+
+/// Splits a ruleset into pieces that each fit in one request; `Ruleset::append` of the
+/// pieces in order gives it back.
+fn pieces(rs: Ruleset) -> Vec<Ruleset> {
+    let mut out = vec![Ruleset {
+        options: rs.options,
+        altq: rs.altq,
+        queues: rs.queues,
+        ..Ruleset::default()
+    }];
+    for t in rs.tables {
+        let mut chunks = t.addrs.chunks(PIECE_ADDRS).peekable();
+        if chunks.peek().is_none() {
+            out.push(Ruleset {
+                tables: vec![t.clone()],
+                ..Ruleset::default()
+            });
+        }
+        for c in chunks {
+            out.push(Ruleset {
+                tables: vec![TableDef {
+                    name: t.name.clone(),
+                    flags: t.flags,
+                    addrs: c.to_vec(),
+                }],
+                ..Ruleset::default()
+            });
+        }
+    }
+    for c in rs.scrub.chunks(PIECE_RULES) {
+        out.push(Ruleset {
+            scrub: c.to_vec(),
+            ..Ruleset::default()
+        });
+    }
+    for c in rs.nat.chunks(PIECE_RULES) {
+        out.push(Ruleset {
+            nat: c.to_vec(),
+            ..Ruleset::default()
+        });
+    }
+    for c in rs.filter.chunks(PIECE_RULES) {
+        out.push(Ruleset {
+            filter: c.to_vec(),
+            ..Ruleset::default()
+        });
+    }
+    out
+}
+
+/// Loads a ruleset: one `Load` when it fits, else a transaction in pieces
+/// (LoadBegin, LoadAdd..., LoadCommit), which the stack loads as one.
+fn send_load(s: &mut Stack, req: LoadReq) -> Result<(), (&'static str, Error)> {
+    let whole = PfReq::Load(req);
+    if encoded_len(&whole) <= PIECE_BYTES {
+        return s.pf(whole).map(|_| ()).map_err(|e| ("DIOCXCOMMIT", e));
+    }
+    let PfReq::Load(req) = whole else {
+        return Ok(());
+    };
+    let ticket = match s.pf(PfReq::LoadBegin {
+        anchor: req.anchor.clone(),
+        parts: req.parts,
+    }) {
+        Ok(PfReply::Ticket(t)) => t,
+        Ok(other) => return Err(("DIOCXBEGIN", Error::Protocol(format!("unexpected answer: {other:?}")))),
+        Err(e) => return Err(("DIOCXBEGIN", e)),
+    };
+    let mut adds: Vec<(Ruleset, Vec<(String, Ruleset)>)> =
+        pieces(req.ruleset).into_iter().map(|p| (p, Vec::new())).collect();
+    for (path, rs) in req.nested {
+        for p in pieces(rs) {
+            adds.push((Ruleset::default(), vec![(path.clone(), p)]));
+        }
+    }
+    for (ruleset, nested) in adds {
+        let add = PfReq::LoadAdd {
+            ticket,
+            ruleset,
+            nested,
+        };
+        if encoded_len(&add) > pktbox_stack::msg::MAX_MSG / 2 {
+            return Err((
+                "DIOCADDRULE",
+                Error::Protocol("a rule too large for the channel".into()),
+            ));
+        }
+        s.pf(add).map_err(|e| ("DIOCADDRULE", e))?;
+    }
+    s.pf(PfReq::LoadCommit { ticket })
+        .map(|_| ())
+        .map_err(|e| ("DIOCXCOMMIT", e))
 }
 
 /// `-v` with `-f`: the rules as they are loaded, in pfctl's normalized text.
@@ -822,6 +926,25 @@ fn table_addrs(words: &[String], opts: &Opts) -> Result<Vec<TableAddr>, ExitCode
     Ok(out)
 }
 
+/// A table command in requests that each fit the channel: add, delete and test go in
+/// pieces; a long replace is a replace with the first piece, then adds (so, unlike a
+/// replace of one piece, not atomic).
+fn table_chunks(op: TableOp) -> Vec<TableOp> {
+    match op {
+        TableOp::Add(v) if v.len() > PIECE_ADDRS => v.chunks(PIECE_ADDRS).map(|c| TableOp::Add(c.to_vec())).collect(),
+        TableOp::Delete(v) if v.len() > PIECE_ADDRS => {
+            v.chunks(PIECE_ADDRS).map(|c| TableOp::Delete(c.to_vec())).collect()
+        }
+        TableOp::Test(v) if v.len() > PIECE_ADDRS => v.chunks(PIECE_ADDRS).map(|c| TableOp::Test(c.to_vec())).collect(),
+        TableOp::Replace(v) if v.len() > PIECE_ADDRS => {
+            let mut out = vec![TableOp::Replace(v[..PIECE_ADDRS].to_vec())];
+            out.extend(v[PIECE_ADDRS..].chunks(PIECE_ADDRS).map(|c| TableOp::Add(c.to_vec())));
+            out
+        }
+        op => vec![op],
+    }
+}
+
 fn feedback_char(f: Feedback) -> char {
     match f {
         Feedback::None => ' ',
@@ -933,15 +1056,27 @@ fn table_cmd(
     let Some(s) = stack else {
         return Ok(0);
     };
-    let r = match s.pf(PfReq::Table(TableReq {
-        anchor: opts.anchor.clone(),
-        name: name.to_string(),
-        op: op.clone(),
-    })) {
-        Ok(PfReply::Table(r)) => r,
-        Ok(_) => TableResult::default(),
-        Err(e) => return Err(ioctl_error("DIOCRADDADDRS", &e)),
-    };
+    let mut r = TableResult::default();
+    for op in table_chunks(op) {
+        let part = match s.pf(PfReq::Table(TableReq {
+            anchor: opts.anchor.clone(),
+            name: name.to_string(),
+            op,
+        })) {
+            Ok(PfReply::Table(r)) => r,
+            Ok(_) => TableResult::default(),
+            Err(e) => return Err(ioctl_error("DIOCRADDADDRS", &e)),
+        };
+        r.tables_created += part.tables_created;
+        r.tables_deleted += part.tables_deleted;
+        r.added += part.added;
+        r.deleted += part.deleted;
+        r.changed += part.changed;
+        r.matched += part.matched;
+        r.cleared += part.cleared;
+        r.feedback.extend(part.feedback);
+        r.entries.extend(part.entries);
+    }
     if opts.verbose > 0 {
         for (a, f) in &r.feedback {
             if opts.verbose > 1 || *f != Feedback::None {

@@ -637,7 +637,18 @@ fn show_interfaces(s: &mut Stack, opts: &Opts) -> Result<(), ExitCode> {
 }
 
 fn show_queue(s: &mut Stack, opts: &Opts) -> Result<(), ExitCode> {
-    if let PfReply::Queues(q) = get(s, PfReq::GetQueues, "DIOCGETALTQS")? {
+    let r = match s.pf(PfReq::GetQueues) {
+        Err(e) if e.errno() == Some(libc::ENODEV) => {
+            // pfctl_test_altqsupport: the stack has no ALTQ.
+            if !opts.quiet {
+                eprintln!("No ALTQ support in kernel\nALTQ related functions disabled");
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(err(format!("DIOCGETALTQS: {e}"))),
+        Ok(r) => r,
+    };
+    if let PfReply::Queues(q) = r {
         for a in &q.altq {
             println!("{}", print::altq_text(a));
             for (d, st) in q.queues.iter().filter(|(d, _)| d.ifname == a.ifname) {
