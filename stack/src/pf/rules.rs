@@ -576,13 +576,10 @@ fn other_match(r: &CRule, pd: &Pd, tag: u16) -> bool {
             return false;
         }
     }
-    if r.def.flagset != 0 {
-        if pd.proto != IPPROTO_TCP || pd.frag {
-            return false;
-        }
-        if pd.tcp.flags & r.def.flagset != r.def.flags {
-            return false;
-        }
+    // `flags` looks at TCP segments only; other protocols pass it by (pf_test_udp and
+    // its kin never read it), so `pass all flags S/SA keep state` also keeps UDP state.
+    if r.def.flagset != 0 && pd.proto == IPPROTO_TCP && !pd.frag && pd.tcp.flags & r.def.flagset != r.def.flags {
+        return false;
     }
     if let Some(ic) = &r.def.icmp {
         if pd.frag || !matches!(pd.proto, 1 | 58) || pd.icmp_type != ic.typ {
@@ -592,7 +589,12 @@ fn other_match(r: &CRule, pd: &Pd, tag: u16) -> bool {
             return false;
         }
     }
-    if pd.frag && (r.src.port.is_some() || r.dst.port.is_some() || r.def.flagset != 0 || r.def.icmp.is_some()) {
+    if pd.frag
+        && (r.src.port.is_some()
+            || r.dst.port.is_some()
+            || (r.def.flagset != 0 && pd.proto == IPPROTO_TCP)
+            || r.def.icmp.is_some())
+    {
         return false;
     }
     if let Some((neg, t)) = r.tagged {
