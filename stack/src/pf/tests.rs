@@ -422,3 +422,39 @@ fn modulate_state_moves_the_isn_and_the_answer_back() {
     );
     assert!(ok(&out));
 }
+
+#[test]
+fn the_fuzz_harness_survives_random_and_mutated_input() {
+    // A fixed pseudo-random stream (xorshift), as a short stand-in for the fuzzer.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let syn = tcp(INSIDE, 40000, SERVER, 80, 1000, 0, TH_SYN);
+    for round in 0..200 {
+        let mut data = Vec::new();
+        for _ in 0..(next() % 12) {
+            let len = (next() % 80) as u16;
+            data.push(next() as u8);
+            data.extend_from_slice(&len.to_be_bytes());
+            if round % 2 == 0 {
+                // A real header's bytes, a few of them flipped.
+                let mut p = syn[20..].to_vec();
+                p.resize(usize::from(len), 0);
+                for _ in 0..3 {
+                    let i = (next() as usize) % p.len().max(1);
+                    if let Some(b) = p.get_mut(i) {
+                        *b ^= next() as u8;
+                    }
+                }
+                data.extend_from_slice(&p);
+            } else {
+                data.extend((0..len).map(|_| next() as u8));
+            }
+        }
+        crate::fuzzing::pf(&data);
+    }
+}
