@@ -873,47 +873,6 @@ fn octets4(a: std::net::IpAddr) -> [u8; 4] {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inet::tcp::State;
-
-    /// The harness really has what the targets are meant to reach: an established
-    /// connection and one in SYN_SENT, and a segment the fuzzer writes with offsets lands
-    /// in sequence on the connection.
-    #[test]
-    fn the_net_harness_reaches_connections() {
-        let mut net = Net::new(false);
-        let states: Vec<State> = {
-            let ctx = net.stack.ctx();
-            net.tcp.iter().map(|id| ctx.inet.tcp.tcbs[id].state).collect()
-        };
-        assert_eq!(states, [State::Established, State::SynSent]);
-        let f = tcp_frame(PEER, 1, ME, 1, 0, 0, 0x18, 512, &[], b"hello");
-        let mut script = vec![0x38];
-        script.extend_from_slice(&(f.len() as u16).to_be_bytes());
-        script.extend_from_slice(&f);
-        net.run(&script);
-        let id = net.tcp[0];
-        let got = usrreq::recv(&mut net.stack.ctx(), id, 100, false);
-        match got {
-            Ok(usrreq::Recv::Data(d)) => assert_eq!(d, b"hello"),
-            _ => panic!("the segment did not land on the connection"),
-        }
-    }
-
-    #[test]
-    fn reass_and_channel_take_anything() {
-        reass(&[1, 0, 0, 0, 10, 0, 0, 0, 0, 10, 3, 0]);
-        let m = crate::msg::encode(&crate::msg::Msg::StatsGet(crate::msg::Empty), 1, 1, 0, 0);
-        let mut v = vec![1u8];
-        v.extend_from_slice(&(m.len() as u16).to_be_bytes());
-        v.extend(m);
-        channel(&v);
-        channel(&[0, 0xff, 0xff, 1, 2, 3]);
-    }
-}
-
 /// PF: packets through `pf_test` both ways on two interfaces, under a fixed ruleset with
 /// scrub, nat, rdr, binat, a table, block return and modulate state. Each packet is one
 /// control byte (direction, interface, family, whether the header is made right), two
@@ -1044,7 +1003,7 @@ pub fn pf(data: &[u8]) {
         let pkt = if ctl & 8 != 0 && !v6 {
             // A right IPv4 header in front of the bytes, as ip_input would pass on.
             let proto = [6u8, 17, 1, body.first().copied().unwrap_or(0)][usize::from(ctl >> 4 & 3)];
-            let (s, d) = (hosts4[usize::from(ctl >> 6)], hosts4[usize::from(body.len() % 4)]);
+            let (s, d) = (hosts4[usize::from(ctl >> 6)], hosts4[body.len() % 4]);
             let mut p = vec![0u8; 20];
             p[0] = 0x45;
             p[2..4].copy_from_slice(&((20 + body.len()) as u16).to_be_bytes());
@@ -1074,5 +1033,46 @@ pub fn pf(data: &[u8]) {
         if ctl == 0xff {
             crate::pf::pf_purge(&mut ctx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet::tcp::State;
+
+    /// The harness really has what the targets are meant to reach: an established
+    /// connection and one in SYN_SENT, and a segment the fuzzer writes with offsets lands
+    /// in sequence on the connection.
+    #[test]
+    fn the_net_harness_reaches_connections() {
+        let mut net = Net::new(false);
+        let states: Vec<State> = {
+            let ctx = net.stack.ctx();
+            net.tcp.iter().map(|id| ctx.inet.tcp.tcbs[id].state).collect()
+        };
+        assert_eq!(states, [State::Established, State::SynSent]);
+        let f = tcp_frame(PEER, 1, ME, 1, 0, 0, 0x18, 512, &[], b"hello");
+        let mut script = vec![0x38];
+        script.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        script.extend_from_slice(&f);
+        net.run(&script);
+        let id = net.tcp[0];
+        let got = usrreq::recv(&mut net.stack.ctx(), id, 100, false);
+        match got {
+            Ok(usrreq::Recv::Data(d)) => assert_eq!(d, b"hello"),
+            _ => panic!("the segment did not land on the connection"),
+        }
+    }
+
+    #[test]
+    fn reass_and_channel_take_anything() {
+        reass(&[1, 0, 0, 0, 10, 0, 0, 0, 0, 10, 3, 0]);
+        let m = crate::msg::encode(&crate::msg::Msg::StatsGet(crate::msg::Empty), 1, 1, 0, 0);
+        let mut v = vec![1u8];
+        v.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        v.extend(m);
+        channel(&v);
+        channel(&[0, 0xff, 0xff, 1, 2, 3]);
     }
 }
