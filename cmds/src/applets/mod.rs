@@ -12,6 +12,7 @@ pub mod netstat;
 pub mod ping;
 pub mod ping6;
 pub mod route;
+pub mod run;
 pub mod sysctl;
 pub mod tcpdump;
 
@@ -97,6 +98,11 @@ pub const APPLETS: &[Applet] = &[
         name: "tcpdump",
         command: tcpdump::command,
         run: tcpdump::run,
+    },
+    Applet {
+        name: "run",
+        command: run::command,
+        run: run::run,
     },
 ];
 
