@@ -337,7 +337,21 @@ fn pump_stream(s: &Arc<Sock>, pfd: OwnedFd, connect: Option<(SocketAddr, usize)>
             addr: to,
             wait: Wait::default(),
         }));
-        // Throw the filler away: the program's end becomes writable.
+        // What the program will ask once it sees the connection writable is settled
+        // first; then the filler goes and the program's end becomes writable.
+        let ok = match r {
+            Ok(_) => {
+                s.state().phase = Phase::Connected;
+                let _ = s.refresh_names();
+                true
+            }
+            Err(e) => {
+                let mut st = s.state();
+                st.so_error = e;
+                st.phase = Phase::Fresh;
+                false
+            }
+        };
         let mut left = filler;
         while left > 0 {
             let r = real::recv(fd, scratch.as_mut_ptr() as *mut libc::c_void, left.min(scratch.len()), 0);
@@ -346,19 +360,9 @@ fn pump_stream(s: &Arc<Sock>, pfd: OwnedFd, connect: Option<(SocketAddr, usize)>
             }
             left -= r as usize;
         }
-        match r {
-            Ok(_) => {
-                s.state().phase = Phase::Connected;
-                let _ = s.refresh_names();
-            }
-            Err(e) => {
-                let mut st = s.state();
-                st.so_error = e;
-                st.phase = Phase::Fresh;
-                drop(st);
-                real::shutdown(fd, libc::SHUT_RDWR);
-                return;
-            }
+        if !ok {
+            real::shutdown(fd, libc::SHUT_RDWR);
+            return;
         }
     }
     let mut inbuf: Vec<u8> = Vec::new();

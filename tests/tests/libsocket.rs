@@ -1,0 +1,373 @@
+//! The preloadable socket library (`libpktbox_socket.so`, `pktbox run`) with unmodified
+//! Debian programs as the referees: curl and python3's http.server on the stack against
+//! their Linux twins in a namespace, and python event loops (epoll, poll, select, asyncio)
+//! that mix a pipe, a kernel socket and stack sockets.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use pktbox_tests::*;
+
+/// The library beside the binary, where `cargo build --workspace` puts it.
+fn lib() -> PathBuf {
+    let l = bin().parent().expect("the binary has a directory").join("libpktbox_socket.so");
+    assert!(
+        l.is_file(),
+        "{} is missing: run `cargo build --workspace` (or `cargo build -p pktbox-libsocket`) first",
+        l.display()
+    );
+    l
+}
+
+/// `pktbox run -s PREFIX -- ARGS` as a Command.
+fn on_stack(st: &StackProc, args: &[&str]) -> Command {
+    let _ = lib();
+    let mut c = Command::new(bin());
+    c.arg("run").arg("-s").arg(st.prefix()).arg("--").args(args);
+    c
+}
+
+fn in_ns(ns: &NetNs, args: &[&str]) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &ns.name]).args(args);
+    c
+}
+
+fn sha256(p: &std::path::Path) -> String {
+    let o = run("sha256sum", [p.as_os_str()]).ok();
+    o.stdout.split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// A file of `mib` MiB of a pattern that repeats only every 251 bytes (not a multiple of
+/// any segment or buffer size).
+fn pattern_file(path: &std::path::Path, mib: usize) {
+    let block: Vec<u8> = (0..251 * 4096).map(|i| (i % 251) as u8 ^ (i / 251 % 7) as u8).collect();
+    let mut f = std::fs::File::create(path).expect("create the file to serve");
+    let mut left = mib << 20;
+    while left > 0 {
+        let n = left.min(block.len());
+        std::io::Write::write_all(&mut f, &block[..n]).expect("write the file to serve");
+        left -= n;
+    }
+}
+
+/// A v6 stack on a TAP in `ns`: Linux has 10.N.0.1/24 and 2001:db8:N::1/64, the stack .2.
+fn peer(ns: &NetNs, net: u8) -> (StackProc, ChildGuard) {
+    let (st, child) = start_variant_in_netns(ns, "io-pkt-v6-hc", "tap", &format!("tap=tap0,host=10.{net}.0.1/24"));
+    // The namespace's own address answers through lo, which a new namespace has down.
+    in_ns(ns, &["ip", "link", "set", "lo", "up"]).status().expect("ip link set lo up");
+    let a6 = format!("2001:db8:{net}::1/64");
+    in_ns(ns, &["ip", "-6", "addr", "add", &a6, "dev", "tap0", "nodad"])
+        .status()
+        .expect("ip -6 addr add");
+    st.ok("ifconfig", &["en0", &format!("10.{net}.0.2/24")]);
+    let mine = format!("2001:db8:{net}::2");
+    st.ok("ifconfig", &["en0", "inet6", &mine, "prefixlen", "64"]);
+    wait_for("the stack's IPv6 address to pass DAD", || {
+        let t = st.ok("ifconfig", &["en0"]);
+        t.lines()
+            .any(|l| l.contains(&mine) && !l.contains("tentative"))
+            .then_some(())
+    });
+    (st, child)
+}
+
+/// Waits until `url` answers from where `cmd` runs.
+fn wait_http(mut probe: impl FnMut() -> Command) {
+    wait_for("the HTTP server to answer", || {
+        let o = probe().stdout(Stdio::null()).stderr(Stdio::null()).status().ok()?;
+        o.success().then_some(())
+    });
+}
+
+#[test]
+fn curl_on_the_stack_downloads_256_mib_from_linux_over_ipv4_and_ipv6() {
+    if !can_run_linux(
+        "curl_on_the_stack_downloads_256_mib_from_linux_over_ipv4_and_ipv6",
+        &["curl", "python3", "sha256sum"],
+    ) {
+        return;
+    }
+    let _ = lib();
+    let ns = NetNs::new();
+    let (st, _child) = peer(&ns, 93);
+    let www = TempDir::new();
+    pattern_file(&www.join("big"), 256);
+    let want = sha256(&www.join("big"));
+    let mut srv = in_ns(&ns, &["python3", "-m", "http.server", "--bind", "::", "8080"]);
+    srv.current_dir(www.path()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _srv = ChildGuard::spawn(srv);
+    wait_http(|| in_ns(&ns, &["curl", "-sf", "-o", "/dev/null", "http://10.93.0.1:8080/"]));
+    let before = st.open().stats().unwrap().tcp.rcvbyte;
+    for url in ["http://10.93.0.1:8080/big", "http://[2001:db8:93::1]:8080/big"] {
+        let out = www.join("got");
+        let o = on_stack(&st, &["curl", "-sS", "--max-time", "120", "-o"])
+            .arg(&out)
+            .arg(url)
+            .output()
+            .expect("run curl on the stack");
+        assert!(o.status.success(), "curl {url}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(sha256(&out), want, "what curl got from {url} differs");
+        std::fs::remove_file(&out).ok();
+    }
+    // The bytes came through the stack, not the host's TCP.
+    let got = st.open().stats().unwrap().tcp.rcvbyte - before;
+    assert!(got >= 2 * (256 << 20), "the stack received only {got} bytes");
+}
+
+#[test]
+fn linux_curl_downloads_from_python_http_server_on_the_stack() {
+    if !can_run_linux(
+        "linux_curl_downloads_from_python_http_server_on_the_stack",
+        &["curl", "python3", "sha256sum"],
+    ) {
+        return;
+    }
+    let _ = lib();
+    let ns = NetNs::new();
+    let (st, _child) = peer(&ns, 94);
+    let www = TempDir::new();
+    pattern_file(&www.join("big"), 32);
+    let want = sha256(&www.join("big"));
+    let mut srv = on_stack(&st, &["python3", "-m", "http.server", "--bind", "::", "8081"]);
+    srv.current_dir(www.path()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _srv = ChildGuard::spawn(srv);
+    wait_for("python's listener on the stack", || {
+        st.ok("netstat", &["-an"])
+            .lines()
+            .any(|l| l.contains(".8081") && l.contains("LISTEN"))
+            .then_some(())
+    });
+    let out = www.join("got");
+    for url in ["http://10.94.0.2:8081/big", "http://[2001:db8:94::2]:8081/big"] {
+        let o = in_ns(&ns, &["curl", "-sS", "--max-time", "60", "-o"])
+            .arg(&out)
+            .arg(url)
+            .output()
+            .expect("run curl in the namespace");
+        assert!(o.status.success(), "curl {url}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(sha256(&out), want, "what Linux curl got from {url} differs");
+        std::fs::remove_file(&out).ok();
+    }
+    assert!(st.open().stats().unwrap().tcp.accepts >= 2);
+}
+
+/// Event loops of every kind python has, each mixing a pipe, a kernel socketpair and stack
+/// sockets (a listener, a non-blocking connect, the accepted connection); then asyncio, a
+/// refused non-blocking connect, UDP, a refused option, fork and dup.
+const EVENT_LOOPS: &str = r#"
+import asyncio, errno, os, selectors, socket, sys
+
+port = int(sys.argv[1])
+A = ("127.0.0.1", port)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(A)
+l.listen(16)
+l.setblocking(False)
+r, w = os.pipe()
+ka, kb = socket.socketpair()
+assert ka.family == socket.AF_UNIX
+
+for Sel in (selectors.EpollSelector, selectors.PollSelector, selectors.SelectSelector):
+    sel = Sel()
+    c = socket.socket()
+    c.setblocking(False)
+    e = c.connect_ex(A)
+    assert e in (0, errno.EINPROGRESS), e
+    sel.register(l, selectors.EVENT_READ, "listener")
+    sel.register(r, selectors.EVENT_READ, "pipe")
+    sel.register(ka, selectors.EVENT_READ, "kernel")
+    sel.register(c, selectors.EVENT_WRITE, "connected")
+    os.write(w, b"p")
+    kb.send(b"k")
+    seen, got, srv = set(), b"", None
+    while got != b"HELLO":
+        ready = sel.select(timeout=10)
+        assert ready, (Sel.__name__, "nothing ready", seen)
+        for key, ev in ready:
+            d = key.data
+            seen.add(d)
+            if d == "listener":
+                srv, peer = l.accept()
+                assert peer == c.getsockname(), (peer, c.getsockname())
+                srv.setblocking(False)
+                sel.register(srv, selectors.EVENT_READ, "server")
+            elif d == "pipe":
+                assert os.read(r, 10) == b"p"
+                sel.unregister(r)
+            elif d == "kernel":
+                assert ka.recv(10) == b"k"
+                sel.unregister(ka)
+            elif d == "connected":
+                assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                assert c.getpeername() == A
+                c.send(b"hello")
+                sel.modify(c, selectors.EVENT_READ, "reply")
+            elif d == "server":
+                data = srv.recv(100)
+                if data:
+                    srv.send(data.upper())
+                else:
+                    sel.unregister(srv)
+            elif d == "reply":
+                got += c.recv(100)
+    assert {"listener", "pipe", "kernel", "connected", "server", "reply"} <= seen, seen
+    sel.close()
+    c.close()
+    srv.close()
+    print(Sel.__name__, "ok")
+
+handled = []
+
+async def handle(reader, writer):
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        writer.write(line.upper())
+        await writer.drain()
+    writer.close()
+    handled.append(True)
+
+async def amain():
+    server = await asyncio.start_server(handle, "127.0.0.1", port + 1)
+    loop = asyncio.get_running_loop()
+    piped = loop.create_future()
+    pr, pw = os.pipe()
+    loop.add_reader(pr, lambda: piped.set_result(os.read(pr, 10)))
+    os.write(pw, b"x")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port + 1)
+    for i in range(50):
+        writer.write(b"line %d\n" % i)
+        await writer.drain()
+        assert await reader.readline() == b"LINE %d\n" % i
+    assert await piped == b"x"
+    writer.close()
+    await writer.wait_closed()
+    while not handled:
+        await asyncio.sleep(0.01)
+    server.close()
+    await server.wait_closed()
+    print("asyncio ok")
+
+asyncio.run(amain())
+
+# A non-blocking connect to a port nobody listens on: writable, then SO_ERROR.
+c = socket.socket()
+c.setblocking(False)
+assert c.connect_ex(("127.0.0.1", port + 2)) == errno.EINPROGRESS
+sel = selectors.PollSelector()
+sel.register(c, selectors.EVENT_WRITE)
+assert sel.select(timeout=10)
+assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
+c.close()
+print("refused ok")
+
+# An option the stack lacks is refused, not ignored.
+s = socket.socket()
+try:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    raise SystemExit("TCP_CORK was taken")
+except OSError as e:
+    assert e.errno == errno.ENOPROTOOPT, e
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+s.close()
+print("options ok")
+
+# UDP: addresses, datagram boundaries, truncation.
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+v.bind(("127.0.0.1", 0))
+v.sendto(b"first datagram", u.getsockname())
+v.sendto(b"second", u.getsockname())
+d, frm = u.recvfrom(5)
+assert (d, frm) == (b"first", v.getsockname()), (d, frm)
+assert u.recvfrom(100) == (b"second", v.getsockname())
+v.connect(u.getsockname())
+v.send(b"connected")
+assert u.recv(100) == b"connected"
+print("udp ok")
+
+# fork: the child writes on a stack socket made before the fork; dup: the copy is the
+# same socket.
+c = socket.create_connection(A)
+l.setblocking(True)
+srv, _ = l.accept()
+pid = os.fork()
+if pid == 0:
+    c.sendall(b"from the child")
+    os._exit(0)
+os.waitpid(pid, 0)
+c2 = c.dup()
+assert c2.getpeername() == A
+c2.sendall(b", and the dup")
+c.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = srv.recv(100)
+    if not b:
+        break
+    got += b
+assert got == b"from the child, and the dup", got
+print("fork ok")
+"#;
+
+#[test]
+fn python_event_loops_mix_a_pipe_a_kernel_socket_and_stack_sockets() {
+    if !need("python_event_loops_mix_a_pipe_a_kernel_socket_and_stack_sockets", &["python3"]) {
+        return;
+    }
+    let st = StackProc::start(&[]);
+    let dir = TempDir::new();
+    let script = dir.join("loops.py");
+    std::fs::write(&script, EVENT_LOOPS).unwrap();
+    let accepts = st.open().stats().unwrap().tcp.accepts;
+    let o = on_stack(&st, &["timeout", "60", "python3"])
+        .arg(&script)
+        .arg("7300")
+        .output()
+        .expect("run python on the stack");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "python: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "EpollSelector ok",
+        "PollSelector ok",
+        "SelectSelector ok",
+        "asyncio ok",
+        "refused ok",
+        "options ok",
+        "udp ok",
+        "fork ok",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no `{line}` in {out}");
+    }
+    // The listeners were the stack's: it accepted the connections.
+    assert!(st.open().stats().unwrap().tcp.accepts >= accepts + 5);
+}
+
+#[test]
+fn run_refuses_without_a_stack_and_reports_a_missing_command() {
+    let _ = lib();
+    let dir = TempDir::new();
+    let o = Command::new(bin())
+        .args(["run", "-s"])
+        .arg(dir.path())
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no stack at"));
+    let st = StackProc::start(&[]);
+    let o = on_stack(&st, &["/nonexistent/program"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(127));
+    // The program's kernel sockets stay the kernel's.
+    let o = on_stack(&st, &["sh", "-c", "echo ok"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+}
