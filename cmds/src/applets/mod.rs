@@ -13,6 +13,7 @@ pub mod ping;
 pub mod ping6;
 pub mod route;
 pub mod run;
+pub mod sockstat;
 pub mod sysctl;
 pub mod tcpdump;
 
@@ -98,6 +99,11 @@ pub const APPLETS: &[Applet] = &[
         name: "tcpdump",
         command: tcpdump::command,
         run: tcpdump::run,
+    },
+    Applet {
+        name: "sockstat",
+        command: sockstat::command,
+        run: sockstat::run,
     },
     Applet {
         name: "run",

@@ -156,6 +156,10 @@ fn new_socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno>
     let (app, pump) = sock::pair(kind, ty & libc::SOCK_NONBLOCK != 0, ty & libc::SOCK_CLOEXEC != 0)?;
     let s = Arc::new(Sock::new(kind, v6, base, proto, conn, app.as_raw_fd(), pump));
     let fd = app.into_raw_fd();
+    // For sockstat's FD column; a stack that does not know the message is no reason to fail.
+    if let Ok(mut c) = s.conn() {
+        let _ = c.call(Msg::SockClientFd(fd));
+    }
     sock::insert(fd, Arc::clone(&s));
     if kind == Kind::Dgram {
         sock::start_pump(&s, None);

@@ -504,7 +504,9 @@ fn pump_listener(s: &Arc<Sock>, pfd: OwnedFd) {
         wait_ms = WAIT_BUSY_MS;
         let Some(nfd) = fdnew else { continue };
         let Ok((app, pump)) = pair(Kind::Stream, false, true) else { continue };
-        let conn = Conn::wrap(SeqPacket::from_fd(nfd));
+        let mut conn = Conn::wrap(SeqPacket::from_fd(nfd));
+        // accept() hands the program this very descriptor number.
+        let _ = conn.call(Msg::SockClientFd(app.as_raw_fd()));
         let child = Arc::new(Sock::new(Kind::Stream, v6, s.stype, s.protocol, conn, app.as_raw_fd(), pump));
         {
             let mut st = child.state();
