@@ -371,3 +371,69 @@ fn run_refuses_without_a_stack_and_reports_a_missing_command() {
     let o = on_stack(&st, &["sh", "-c", "echo ok"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
 }
+
+#[test]
+fn sockstat_names_the_program_its_pid_and_descriptors() {
+    if !need("sockstat_names_the_program_its_pid_and_descriptors", &["python3"]) {
+        return;
+    }
+    let st = StackProc::start(&[]);
+    let dir = TempDir::new();
+    let ready = dir.join("ready");
+    // The program prints its pid and descriptor numbers, then holds its sockets until the
+    // file it waits for goes.
+    let script = format!(
+        r#"
+import os, socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 7400)); l.listen()
+c = socket.create_connection(("127.0.0.1", 7400)); s, _ = l.accept()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 7401))
+print(os.getpid(), l.fileno(), c.fileno(), s.fileno(), u.fileno(), flush=True)
+open("{ready}", "w").close()
+while os.path.exists("{ready}"):
+    time.sleep(0.02)
+"#,
+        ready = ready.display()
+    );
+    let mut cmd = on_stack(&st, &["python3", "-c", &script]);
+    cmd.stdout(Stdio::piped());
+    let mut child = ChildGuard::spawn(cmd);
+    wait_for("the program to hold its sockets", || ready.exists().then_some(()));
+    let mut line = String::new();
+    let out = child.child.stdout.as_mut().expect("the program's stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    let n: Vec<u32> = line.split_whitespace().map(|w| w.parse().unwrap()).collect();
+    let (pid, lfd, cfd, sfd, ufd) = (n[0], n[1], n[2], n[3], n[4]);
+    let t = st.ok("sockstat", &["-n"]);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(
+        lines[0],
+        "USER     COMMAND    PID   FD PROTO  LOCAL ADDRESS         FOREIGN ADDRESS"
+    );
+    let find = |fd: u32| {
+        lines
+            .iter()
+            .find(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() >= 7 && w[2] == pid.to_string() && w[3] == fd.to_string()
+            })
+            .unwrap_or_else(|| panic!("no line for fd {fd} of {pid}:\n{t}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(find(lfd)[..2], ["root", "python3"]);
+    assert_eq!(find(lfd)[4..], ["tcp", "127.0.0.1.7400", "*.*"]);
+    assert_eq!(find(sfd)[4..6], ["tcp", "127.0.0.1.7400"]);
+    assert_eq!(find(cfd)[6], "127.0.0.1.7400");
+    assert_eq!(find(ufd)[4..], ["udp", "127.0.0.1.7401", "*.*"]);
+    // -l: the listener only; -c: the two ends of the connection; -p: by port.
+    let l = st.ok("sockstat", &["-nl"]);
+    assert_eq!(l.lines().count(), 2, "{l}");
+    let c = st.ok("sockstat", &["-nc"]);
+    assert_eq!(c.lines().count(), 3, "{c}");
+    let p = st.ok("sockstat", &["-n", "-p", "7401"]);
+    assert_eq!(p.lines().count(), 2, "{p}");
+    assert_eq!(st.ok("sockstat", &["-6"]).lines().count(), 1);
+    std::fs::remove_file(&ready).unwrap();
+    child.terminate();
+}
