@@ -437,3 +437,73 @@ while os.path.exists("{ready}"):
     std::fs::remove_file(&ready).unwrap();
     child.terminate();
 }
+
+/// `iperf3 ARGS` on the stack against Linux's `iperf3 -s -1` in `ns`: the client's summary.
+fn iperf_to_linux(ns: &NetNs, st: &StackProc, port: u16, args: &[&str]) -> String {
+    let p = port.to_string();
+    let mut srv = in_ns(ns, &["iperf3", "-s", "-1", "-p", &p]);
+    srv.stdout(Stdio::null()).stderr(Stdio::null());
+    let _srv = ChildGuard::spawn(srv);
+    wait_for("Linux's iperf3 to listen", || {
+        let o = run("ip", ["netns", "exec", &ns.name, "ss", "-Hltn", &format!("sport = :{port}")]);
+        (!o.stdout.trim().is_empty()).then_some(())
+    });
+    let mut a = vec!["iperf3", "-c", "10.97.0.1", "-p", &p, "-t", "2"];
+    a.extend_from_slice(args);
+    let o = on_stack(st, &a).output().expect("run iperf3 on the stack");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "iperf3 {args:?}: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+#[test]
+fn iperf3_runs_on_the_stack_against_linux_both_ways_tcp_and_udp() {
+    if !can_run_linux(
+        "iperf3_runs_on_the_stack_against_linux_both_ways_tcp_and_udp",
+        &["iperf3", "ss"],
+    ) {
+        return;
+    }
+    let _ = lib();
+    let ns = NetNs::new();
+    let (st, _child) = peer(&ns, 97);
+    for (port, args) in [
+        (5401, &[][..]),
+        (5402, &["-R"][..]),
+        (5403, &["-P", "4"][..]),
+        (5404, &["-u", "-b", "50M"][..]),
+    ] {
+        let out = iperf_to_linux(&ns, &st, port, args);
+        assert!(
+            out.contains("iperf Done.") && out.lines().any(|l| l.contains("receiver")),
+            "iperf3 {args:?}: {out}"
+        );
+        if args.first() == Some(&"-u") {
+            // Every datagram arrived: the line says `0/N (0%)`.
+            assert!(
+                out.lines().any(|l| l.contains("receiver") && l.contains(" 0/")),
+                "UDP lost datagrams on a clean link: {out}"
+            );
+        }
+    }
+    // And as the server: Linux's iperf3 sends to iperf3 -s on the stack.
+    let mut srv = on_stack(&st, &["iperf3", "-s", "-1", "-p", "5405"]);
+    srv.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut srv = ChildGuard::spawn(srv);
+    wait_for("iperf3 -s on the stack", || {
+        st.ok("netstat", &["-an"])
+            .lines()
+            .any(|l| l.contains(".5405") && l.contains("LISTEN"))
+            .then_some(())
+    });
+    let o = in_ns(&ns, &["iperf3", "-c", "10.97.0.2", "-p", "5405", "-t", "2"])
+        .output()
+        .expect("run Linux's iperf3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let code = wait_for("iperf3 -s -1 on the stack to end", || srv.try_code());
+    assert_eq!(code, Some(0), "iperf3 -s -1 on the stack ends cleanly");
+}

@@ -477,6 +477,37 @@ pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, v: *co
     }
 }
 
+/// SO_SNDBUF or SO_RCVBUF as the stack has it: the socket's own line in the stack's socket
+/// list, else (a TCP socket not bound yet) the stack's default, net.inet.tcp.sendspace or
+/// recvspace.
+fn buffer_size(s: &Sock, local: Option<SocketAddr>, peer: Option<SocketAddr>, snd: bool) -> Result<c_int, Errno> {
+    let mut ctl = pktbox_stack::socket::Stack::open_at(&prefix()).map_err(|_| libc::ENETDOWN)?;
+    let proto = if s.kind == Kind::Stream { "tcp" } else { "udp" };
+    if let Some(l) = local {
+        let list = ctl.sock_list().map_err(|e| e.errno().unwrap_or(libc::EIO))?;
+        let mine = list.iter().find(|i| {
+            i.proto == proto
+                && addr::in_family(i.local, s.v6) == l
+                && i.foreign.map(|f| addr::in_family(f, s.v6)) == peer
+                && i.state != "TIME_WAIT"
+        });
+        if let Some(i) = mine {
+            let v = if snd { i.sndbuf } else { i.rcvbuf };
+            return Ok(v.min(c_int::MAX as u64) as c_int);
+        }
+    }
+    if s.kind != Kind::Stream {
+        debug_once("getsockopt(SO_SNDBUF/SO_RCVBUF) of an unbound datagram socket");
+        return Err(libc::ENOPROTOOPT);
+    }
+    let name = if snd { "net.inet.tcp.sendspace" } else { "net.inet.tcp.recvspace" };
+    let v = ctl.sysctl_get(name).map_err(|e| e.errno().unwrap_or(libc::EIO))?;
+    match v.first().map(|e| &e.value) {
+        Some(SysctlValue::Int(n)) => Ok((*n).clamp(0, i64::from(c_int::MAX)) as c_int),
+        _ => Err(libc::ENOPROTOOPT),
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mut c_void, len: *mut socklen_t) -> c_int {
     let Some(s) = sock::lookup(fd) else {
@@ -497,6 +528,21 @@ pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mu
         }
         return 0;
     }
+    if level == libc::SOL_SOCKET && matches!(name, libc::SO_SNDBUF | libc::SO_RCVBUF) {
+        let (cached, local, peer) = {
+            let st = s.state();
+            (st.opts.get(&(level, name)).copied(), st.local, st.peer)
+        };
+        let val = match cached {
+            Some(v) => v,
+            None => match buffer_size(&s, local, peer, name == libc::SO_SNDBUF) {
+                Ok(v) => v,
+                Err(e) => return fail(e),
+            },
+        };
+        unsafe { put_int(val, v, len) };
+        return 0;
+    }
     let mut st = s.state();
     let val = match (level, name) {
         (libc::SOL_SOCKET, libc::SO_ERROR) => std::mem::take(&mut st.so_error),
@@ -512,6 +558,7 @@ pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mu
         (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => c_int::from(st.phase == Phase::Listening),
         _ => match st.opts.get(&(level, name)) {
             Some(v) => *v,
+
             None => match (level, name) {
                 // Off until set, on the stack as on Linux (IPV6_V6ONLY: cleared at socket()).
                 (libc::SOL_SOCKET, libc::SO_REUSEADDR | libc::SO_REUSEPORT | libc::SO_KEEPALIVE | libc::SO_BROADCAST)
@@ -526,13 +573,18 @@ pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mu
         },
     };
     drop(st);
+    unsafe { put_int(val, v, len) };
+    0
+}
+
+/// An int option's value where getsockopt's caller asked, cut to the room given.
+unsafe fn put_int(val: c_int, v: *mut c_void, len: *mut socklen_t) {
     let b = val.to_ne_bytes();
     let n = b.len().min(unsafe { *len } as usize);
     unsafe {
         std::ptr::copy_nonoverlapping(b.as_ptr(), v as *mut u8, n);
         *len = n as socklen_t;
     }
-    0
 }
 
 // ---- descriptors ---------------------------------------------------------------------
