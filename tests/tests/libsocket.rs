@@ -10,7 +10,10 @@ use pktbox_tests::*;
 
 /// The library beside the binary, where `cargo build --workspace` puts it.
 fn lib() -> PathBuf {
-    let l = bin().parent().expect("the binary has a directory").join("libpktbox_socket.so");
+    let l = bin()
+        .parent()
+        .expect("the binary has a directory")
+        .join("libpktbox_socket.so");
     assert!(
         l.is_file(),
         "{} is missing: run `cargo build --workspace` (or `cargo build -p pktbox-libsocket`) first",
@@ -55,7 +58,9 @@ fn pattern_file(path: &std::path::Path, mib: usize) {
 fn peer(ns: &NetNs, net: u8) -> (StackProc, ChildGuard) {
     let (st, child) = start_variant_in_netns(ns, "io-pkt-v6-hc", "tap", &format!("tap=tap0,host=10.{net}.0.1/24"));
     // The namespace's own address answers through lo, which a new namespace has down.
-    in_ns(ns, &["ip", "link", "set", "lo", "up"]).status().expect("ip link set lo up");
+    in_ns(ns, &["ip", "link", "set", "lo", "up"])
+        .status()
+        .expect("ip link set lo up");
     let a6 = format!("2001:db8:{net}::1/64");
     in_ns(ns, &["ip", "-6", "addr", "add", &a6, "dev", "tap0", "nodad"])
         .status()
@@ -317,7 +322,10 @@ print("fork ok")
 
 #[test]
 fn python_event_loops_mix_a_pipe_a_kernel_socket_and_stack_sockets() {
-    if !need("python_event_loops_mix_a_pipe_a_kernel_socket_and_stack_sockets", &["python3"]) {
+    if !need(
+        "python_event_loops_mix_a_pipe_a_kernel_socket_and_stack_sockets",
+        &["python3"],
+    ) {
         return;
     }
     let st = StackProc::start(&[]);
@@ -445,7 +453,10 @@ fn iperf_to_linux(ns: &NetNs, st: &StackProc, port: u16, args: &[&str]) -> Strin
     srv.stdout(Stdio::null()).stderr(Stdio::null());
     let _srv = ChildGuard::spawn(srv);
     wait_for("Linux's iperf3 to listen", || {
-        let o = run("ip", ["netns", "exec", &ns.name, "ss", "-Hltn", &format!("sport = :{port}")]);
+        let o = run(
+            "ip",
+            ["netns", "exec", &ns.name, "ss", "-Hltn", &format!("sport = :{port}")],
+        );
         (!o.stdout.trim().is_empty()).then_some(())
     });
     let mut a = vec!["iperf3", "-c", "10.97.0.1", "-p", &p, "-t", "2"];

@@ -105,7 +105,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Some(p) => PathBuf::from(p),
         None => pktbox_stack::socket::prefix_from_env(),
     };
-    let argv: Vec<&OsString> = m.get_many::<OsString>("command").map(|v| v.collect()).unwrap_or_default();
+    let argv: Vec<&OsString> = m
+        .get_many::<OsString>("command")
+        .map(|v| v.collect())
+        .unwrap_or_default();
     let Some((cmd, rest)) = argv.split_first() else {
         return fail(PROG, "no command");
     };
@@ -124,7 +127,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         .env("LD_PRELOAD", preload(&lib, std::env::var_os("LD_PRELOAD").as_deref()))
         .exec();
     eprintln!("{PROG}: {}: {err}", Path::new(cmd).display());
-    ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
+    ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    })
 }
 
 #[cfg(test)]
@@ -135,7 +142,10 @@ mod tests {
     fn the_library_goes_first_in_ld_preload_and_keeps_what_was_there() {
         let lib = Path::new("/x/libpktbox_socket.so");
         assert_eq!(preload(lib, None), OsString::from("/x/libpktbox_socket.so"));
-        assert_eq!(preload(lib, Some(OsStr::new(""))), OsString::from("/x/libpktbox_socket.so"));
+        assert_eq!(
+            preload(lib, Some(OsStr::new(""))),
+            OsString::from("/x/libpktbox_socket.so")
+        );
         assert_eq!(
             preload(lib, Some(OsStr::new("/y/other.so"))),
             OsString::from("/x/libpktbox_socket.so:/y/other.so")

@@ -34,17 +34,42 @@ pub fn command() -> Command {
              report its descriptor number (pktbox's own applets); sockets no process holds \
              (TIME_WAIT, connections not yet accepted) are not listed, as on NetBSD.",
         )
-        .arg(Arg::new("inet").short('4').action(ArgAction::SetTrue).help("Show AF_INET (IPv4) sockets"))
-        .arg(Arg::new("inet6").short('6').action(ArgAction::SetTrue).help("Show AF_INET6 (IPv6) sockets"))
-        .arg(Arg::new("connected").short('c').action(ArgAction::SetTrue).help("Show connected sockets"))
-        .arg(Arg::new("listening").short('l').action(ArgAction::SetTrue).help("Show listening sockets"))
+        .arg(
+            Arg::new("inet")
+                .short('4')
+                .action(ArgAction::SetTrue)
+                .help("Show AF_INET (IPv4) sockets"),
+        )
+        .arg(
+            Arg::new("inet6")
+                .short('6')
+                .action(ArgAction::SetTrue)
+                .help("Show AF_INET6 (IPv6) sockets"),
+        )
+        .arg(
+            Arg::new("connected")
+                .short('c')
+                .action(ArgAction::SetTrue)
+                .help("Show connected sockets"),
+        )
+        .arg(
+            Arg::new("listening")
+                .short('l')
+                .action(ArgAction::SetTrue)
+                .help("Show listening sockets"),
+        )
         .arg(
             Arg::new("numeric")
                 .short('n')
                 .action(ArgAction::SetTrue)
                 .help("Numeric output only: no names for addresses and ports"),
         )
-        .arg(Arg::new("local").short('u').action(ArgAction::SetTrue).help("Show AF_LOCAL (UNIX) sockets"))
+        .arg(
+            Arg::new("local")
+                .short('u')
+                .action(ArgAction::SetTrue)
+                .help("Show AF_LOCAL (UNIX) sockets"),
+        )
         .arg(
             Arg::new("family")
                 .short('f')
@@ -290,10 +315,7 @@ mod tests {
     #[test]
     fn rows_line_up_under_the_header() {
         let r = row("root", "python3", 4242, Some(3), "tcp6", "*.8080", "*.*");
-        assert_eq!(
-            r,
-            "root     python3    4242  3  tcp6   *.8080                *.*"
-        );
+        assert_eq!(r, "root     python3    4242  3  tcp6   *.8080                *.*");
         assert_eq!(r.find("tcp6"), HEADER.find("PROTO"));
         assert_eq!(r.find("*.8080"), HEADER.find("LOCAL"));
         assert_eq!(r.find("*.*"), HEADER.find("FOREIGN"));

@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn short_or_foreign_addresses_are_refused() {
         let (b, _) = bytes("10.1.2.3:80".parse().unwrap());
-        assert_eq!(unsafe { read(b.as_ptr() as *const libc::sockaddr, 8) }, Err(libc::EINVAL));
+        assert_eq!(
+            unsafe { read(b.as_ptr() as *const libc::sockaddr, 8) },
+            Err(libc::EINVAL)
+        );
         let un = [1u8, 0, b'/', b'x'];
         assert_eq!(
             unsafe { read(un.as_ptr() as *const libc::sockaddr, 4) },

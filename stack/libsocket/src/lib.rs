@@ -148,7 +148,7 @@ fn new_socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno>
         }
     };
     let mut conn = Conn::open(&prefix(), domain, base, proto)?;
-    if v6 && kind == Kind::Stream || v6 && proto == libc::IPPROTO_UDP {
+    if v6 && (kind == Kind::Stream || proto == libc::IPPROTO_UDP) {
         // Linux's default (net.ipv6.bindv6only=0), which the programs were written for;
         // NetBSD's, the stack's, is the opposite.
         conn.call(Msg::SockSetOpt(SockOpt::V6Only(false)))?;
@@ -425,9 +425,7 @@ fn stack_opt(level: c_int, name: c_int, v: c_int) -> Option<Result<SockOpt, Errn
         (libc::IPPROTO_IP, libc::IP_TTL) => return Some(byte(v, 64).map(SockOpt::IpTtl)),
         (libc::IPPROTO_IP, libc::IP_TOS) => SockOpt::IpTos((v & 0xff) as u8),
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => SockOpt::V6Only(on),
-        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => {
-            return Some(byte(v, 64).map(SockOpt::Ipv6UnicastHops))
-        }
+        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => return Some(byte(v, 64).map(SockOpt::Ipv6UnicastHops)),
         _ => return None,
     }))
 }
@@ -500,7 +498,11 @@ fn buffer_size(s: &Sock, local: Option<SocketAddr>, peer: Option<SocketAddr>, sn
         debug_once("getsockopt(SO_SNDBUF/SO_RCVBUF) of an unbound datagram socket");
         return Err(libc::ENOPROTOOPT);
     }
-    let name = if snd { "net.inet.tcp.sendspace" } else { "net.inet.tcp.recvspace" };
+    let name = if snd {
+        "net.inet.tcp.sendspace"
+    } else {
+        "net.inet.tcp.recvspace"
+    };
     let v = ctl.sysctl_get(name).map_err(|e| e.errno().unwrap_or(libc::EIO))?;
     match v.first().map(|e| &e.value) {
         Some(SysctlValue::Int(n)) => Ok((*n).clamp(0, i64::from(c_int::MAX)) as c_int),
@@ -509,7 +511,13 @@ fn buffer_size(s: &Sock, local: Option<SocketAddr>, peer: Option<SocketAddr>, sn
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mut c_void, len: *mut socklen_t) -> c_int {
+pub unsafe extern "C" fn getsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    v: *mut c_void,
+    len: *mut socklen_t,
+) -> c_int {
     let Some(s) = sock::lookup(fd) else {
         return real::getsockopt(fd, level, name, v, len);
     };
@@ -520,7 +528,10 @@ pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mu
         return fail(libc::EFAULT);
     }
     if level == libc::SOL_SOCKET && name == libc::SO_LINGER {
-        let l = s.state().linger.unwrap_or(libc::linger { l_onoff: 0, l_linger: 0 });
+        let l = s.state().linger.unwrap_or(libc::linger {
+            l_onoff: 0,
+            l_linger: 0,
+        });
         let n = std::mem::size_of::<libc::linger>().min(unsafe { *len } as usize);
         unsafe {
             std::ptr::copy_nonoverlapping(&l as *const _ as *const u8, v as *mut u8, n);
@@ -561,7 +572,10 @@ pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, v: *mu
 
             None => match (level, name) {
                 // Off until set, on the stack as on Linux (IPV6_V6ONLY: cleared at socket()).
-                (libc::SOL_SOCKET, libc::SO_REUSEADDR | libc::SO_REUSEPORT | libc::SO_KEEPALIVE | libc::SO_BROADCAST)
+                (
+                    libc::SOL_SOCKET,
+                    libc::SO_REUSEADDR | libc::SO_REUSEPORT | libc::SO_KEEPALIVE | libc::SO_BROADCAST,
+                )
                 | (libc::IPPROTO_TCP, libc::TCP_NODELAY)
                 | (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => 0,
                 _ => {
@@ -669,7 +683,11 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: *mut c_void) -> c_i
                 0,
                 libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
             );
-            let n = if r > 0 { (r as usize).saturating_sub(addr::HDR) } else { 0 };
+            let n = if r > 0 {
+                (r as usize).saturating_sub(addr::HDR)
+            } else {
+                0
+            };
             unsafe { *(arg as *mut c_int) = n as c_int };
             0
         }
@@ -784,9 +802,11 @@ pub unsafe extern "C" fn recvfrom(
 ) -> ssize_t {
     match sock::lookup_dgram(fd) {
         Some(s) => unsafe { dgram_recv(&s, fd, &one(buf, n), flags, a, len, None) },
-        None => real!(recvfrom: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t)(
-            fd, buf, n, flags, a, len,
-        ),
+        None => {
+            real!(recvfrom: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t)(
+                fd, buf, n, flags, a, len,
+            )
+        }
     }
 }
 
@@ -802,16 +822,28 @@ pub unsafe extern "C" fn __recvfrom_chk(
 ) -> ssize_t {
     match sock::lookup_dgram(fd) {
         Some(s) => unsafe { dgram_recv(&s, fd, &one(buf, n.min(buflen)), flags, a, len, None) },
-        None => real!(__recvfrom_chk: unsafe extern "C" fn(c_int, *mut c_void, size_t, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t)(
-            fd, buf, n, buflen, flags, a, len,
-        ),
+        None => {
+            real!(__recvfrom_chk: unsafe extern "C" fn(c_int, *mut c_void, size_t, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t)(
+                fd, buf, n, buflen, flags, a, len,
+            )
+        }
     }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
     match sock::lookup_dgram(fd) {
-        Some(s) => unsafe { dgram_recv(&s, fd, &one(buf, n), flags, std::ptr::null_mut(), std::ptr::null_mut(), None) },
+        Some(s) => unsafe {
+            dgram_recv(
+                &s,
+                fd,
+                &one(buf, n),
+                flags,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                None,
+            )
+        },
         None => real::recv(fd, buf, n, flags),
     }
 }
@@ -839,7 +871,17 @@ pub unsafe extern "C" fn __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, bufl
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     match sock::lookup_dgram(fd) {
-        Some(s) => unsafe { dgram_recv(&s, fd, &one(buf, n), 0, std::ptr::null_mut(), std::ptr::null_mut(), None) },
+        Some(s) => unsafe {
+            dgram_recv(
+                &s,
+                fd,
+                &one(buf, n),
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                None,
+            )
+        },
         None => real!(read: unsafe extern "C" fn(c_int, *mut c_void, size_t) -> ssize_t)(fd, buf, n),
     }
 }
@@ -858,7 +900,9 @@ pub unsafe extern "C" fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, bufl
                 None,
             )
         },
-        None => real!(__read_chk: unsafe extern "C" fn(c_int, *mut c_void, size_t, size_t) -> ssize_t)(fd, buf, n, buflen),
+        None => {
+            real!(__read_chk: unsafe extern "C" fn(c_int, *mut c_void, size_t, size_t) -> ssize_t)(fd, buf, n, buflen)
+        }
     }
 }
 
@@ -928,7 +972,11 @@ pub unsafe extern "C" fn recvmmsg(
     let mut got = 0;
     for i in 0..n as usize {
         // After the first datagram, only what is already there (MSG_WAITFORONE's way).
-        let fl = if i == 0 { flags & !libc::MSG_WAITFORONE } else { flags | libc::MSG_DONTWAIT };
+        let fl = if i == 0 {
+            flags & !libc::MSG_WAITFORONE
+        } else {
+            flags | libc::MSG_DONTWAIT
+        };
         let h = unsafe { &mut *v.add(i) };
         let r = unsafe { recvmsg(fd, &mut h.msg_hdr, fl) };
         if r < 0 {
@@ -953,7 +1001,11 @@ pub unsafe extern "C" fn sendto(
     a: *const sockaddr,
     len: socklen_t,
 ) -> ssize_t {
-    let s = if a.is_null() { sock::lookup_dgram(fd) } else { sock::lookup(fd) };
+    let s = if a.is_null() {
+        sock::lookup_dgram(fd)
+    } else {
+        sock::lookup(fd)
+    };
     match s {
         Some(s) if s.kind == Kind::Dgram => match unsafe { dest(a, len) } {
             Ok(to) => unsafe { dgram_send(&s, &one(buf, n), to) },
@@ -961,9 +1013,11 @@ pub unsafe extern "C" fn sendto(
         },
         // A connected TCP socket ignores the address, as the kernel's does.
         Some(_) => real::send(fd, buf, n, flags),
-        None => real!(sendto: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t)(
-            fd, buf, n, flags, a, len,
-        ),
+        None => {
+            real!(sendto: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t)(
+                fd, buf, n, flags, a, len,
+            )
+        }
     }
 }
 
@@ -1027,7 +1081,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, m: *const msghdr, flags: c_int) -> s
 #[no_mangle]
 pub unsafe extern "C" fn sendmmsg(fd: c_int, v: *mut libc::mmsghdr, n: c_uint, flags: c_int) -> c_int {
     if sock::lookup(fd).is_none() {
-        return real!(sendmmsg: unsafe extern "C" fn(c_int, *mut libc::mmsghdr, c_uint, c_int) -> c_int)(fd, v, n, flags);
+        return real!(sendmmsg: unsafe extern "C" fn(c_int, *mut libc::mmsghdr, c_uint, c_int) -> c_int)(
+            fd, v, n, flags,
+        );
     }
     let mut sent = 0;
     for i in 0..n as usize {

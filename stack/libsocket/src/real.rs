@@ -72,14 +72,20 @@ pub fn socketpair(d: Int, t: Int, p: Int, sv: *mut Int) -> Int {
 
 pub fn setsockopt(fd: Int, level: Int, name: Int, v: *const Void, len: libc::socklen_t) -> Int {
     // SAFETY: the caller passes what the C function expects.
-    unsafe { real!(setsockopt: unsafe extern "C" fn(Int, Int, Int, *const Void, libc::socklen_t) -> Int)(fd, level, name, v, len) }
+    unsafe {
+        real!(setsockopt: unsafe extern "C" fn(Int, Int, Int, *const Void, libc::socklen_t) -> Int)(
+            fd, level, name, v, len,
+        )
+    }
 }
 
 pub fn getsockopt(fd: Int, level: Int, name: Int, v: *mut Void, len: *mut libc::socklen_t) -> Int {
     // SAFETY: the caller passes what the C function expects.
-    unsafe { real!(getsockopt: unsafe extern "C" fn(Int, Int, Int, *mut Void, *mut libc::socklen_t) -> Int)(
-        fd, level, name, v, len,
-    ) }
+    unsafe {
+        real!(getsockopt: unsafe extern "C" fn(Int, Int, Int, *mut Void, *mut libc::socklen_t) -> Int)(
+            fd, level, name, v, len,
+        )
+    }
 }
 
 pub fn fcntl(fd: Int, cmd: Int, arg: libc::c_long) -> Int {

@@ -236,10 +236,18 @@ pub fn pair(kind: Kind, nonblock: bool, cloexec: bool) -> Result<(OwnedFd, Owned
 pub fn set_flags(fd: RawFd, nonblock: bool, cloexec: bool) {
     let fl = real::fcntl(fd, libc::F_GETFL, 0);
     if fl >= 0 {
-        let fl = if nonblock { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+        let fl = if nonblock {
+            fl | libc::O_NONBLOCK
+        } else {
+            fl & !libc::O_NONBLOCK
+        };
         real::fcntl(fd, libc::F_SETFL, fl as libc::c_long);
     }
-    real::fcntl(fd, libc::F_SETFD, if cloexec { libc::FD_CLOEXEC as libc::c_long } else { 0 });
+    real::fcntl(
+        fd,
+        libc::F_SETFD,
+        if cloexec { libc::FD_CLOEXEC as libc::c_long } else { 0 },
+    );
 }
 
 pub fn errno() -> i32 {
@@ -354,7 +362,12 @@ fn pump_stream(s: &Arc<Sock>, pfd: OwnedFd, connect: Option<(SocketAddr, usize)>
         };
         let mut left = filler;
         while left > 0 {
-            let r = real::recv(fd, scratch.as_mut_ptr() as *mut libc::c_void, left.min(scratch.len()), 0);
+            let r = real::recv(
+                fd,
+                scratch.as_mut_ptr() as *mut libc::c_void,
+                left.min(scratch.len()),
+                0,
+            );
             if r <= 0 {
                 break;
             }
@@ -373,7 +386,12 @@ fn pump_stream(s: &Arc<Sock>, pfd: OwnedFd, connect: Option<(SocketAddr, usize)>
         let mut busy = false;
         // The program's bytes to the stack.
         if !out_eof {
-            let r = real::recv(fd, scratch.as_mut_ptr() as *mut libc::c_void, scratch.len(), libc::MSG_DONTWAIT);
+            let r = real::recv(
+                fd,
+                scratch.as_mut_ptr() as *mut libc::c_void,
+                scratch.len(),
+                libc::MSG_DONTWAIT,
+            );
             if r > 0 {
                 busy = true;
                 if let Err(e) = stack_send(s, &scratch[..r as usize]) {
@@ -387,7 +405,9 @@ fn pump_stream(s: &Arc<Sock>, pfd: OwnedFd, connect: Option<(SocketAddr, usize)>
             } else if r == 0 {
                 busy = true;
                 out_eof = true;
-                let _ = s.pump_conn().call(Msg::SockShutdown(ShutdownReq { how: libc::SHUT_WR }));
+                let _ = s
+                    .pump_conn()
+                    .call(Msg::SockShutdown(ShutdownReq { how: libc::SHUT_WR }));
             } else if errno() != libc::EAGAIN && errno() != libc::EINTR {
                 break;
             }
@@ -443,7 +463,11 @@ fn pump_stream(s: &Arc<Sock>, pfd: OwnedFd, connect: Option<(SocketAddr, usize)>
         if in_eof && out_eof && inoff >= inbuf.len() {
             break;
         }
-        wait_ms = if busy { WAIT_BUSY_MS } else { (wait_ms * 2).min(WAIT_IDLE_MS) };
+        wait_ms = if busy {
+            WAIT_BUSY_MS
+        } else {
+            (wait_ms * 2).min(WAIT_IDLE_MS)
+        };
         // Has the program closed every copy of its end? Wait here when nothing else
         // waited: for room for the stack's bytes, or for the program's.
         let mut ev = 0;
@@ -503,11 +527,21 @@ fn pump_listener(s: &Arc<Sock>, pfd: OwnedFd) {
         };
         wait_ms = WAIT_BUSY_MS;
         let Some(nfd) = fdnew else { continue };
-        let Ok((app, pump)) = pair(Kind::Stream, false, true) else { continue };
+        let Ok((app, pump)) = pair(Kind::Stream, false, true) else {
+            continue;
+        };
         let mut conn = Conn::wrap(SeqPacket::from_fd(nfd));
         // accept() hands the program this very descriptor number.
         let _ = conn.call(Msg::SockClientFd(app.as_raw_fd()));
-        let child = Arc::new(Sock::new(Kind::Stream, v6, s.stype, s.protocol, conn, app.as_raw_fd(), pump));
+        let child = Arc::new(Sock::new(
+            Kind::Stream,
+            v6,
+            s.stype,
+            s.protocol,
+            conn,
+            app.as_raw_fd(),
+            pump,
+        ));
         {
             let mut st = child.state();
             st.phase = Phase::Connected;

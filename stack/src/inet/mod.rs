@@ -372,62 +372,74 @@ pub fn pcblist_ids(ctx: &Ctx) -> Vec<(Option<u64>, crate::msg::SockInfo)> {
     let tcp = &ctx.inet.tcp;
     for (id, l) in tcp.listeners.iter() {
         let (snd, rcv) = l.opts.spaces(tcp);
-        v.push((Some(*id), SockInfo {
-            proto: "tcp".into(),
-            family: l.opts.af.domain(),
-            recv_q: l.queue.len() as u64,
-            send_q: 0,
-            local: l.opts.af.view(SocketAddr::new(l.laddr, l.lport)),
-            foreign: None,
-            state: "LISTEN".into(),
-            rcvbuf: rcv as u64,
-            sndbuf: snd as u64,
-            owner: None,
-        }));
+        v.push((
+            Some(*id),
+            SockInfo {
+                proto: "tcp".into(),
+                family: l.opts.af.domain(),
+                recv_q: l.queue.len() as u64,
+                send_q: 0,
+                local: l.opts.af.view(SocketAddr::new(l.laddr, l.lport)),
+                foreign: None,
+                state: "LISTEN".into(),
+                rcvbuf: rcv as u64,
+                sndbuf: snd as u64,
+                owner: None,
+            },
+        ));
     }
     for (id, t) in tcp.tcbs.iter() {
-        v.push((Some(*id), SockInfo {
-            proto: "tcp".into(),
-            family: t.af.domain(),
-            recv_q: t.rcv_buf.len() as u64,
-            send_q: t.snd_buf.len() as u64,
-            local: t.local(),
-            foreign: Some(t.peer()),
-            state: t.state.name().into(),
-            rcvbuf: t.rcv_buf_max as u64,
-            sndbuf: t.snd_buf_max as u64,
-            owner: None,
-        }));
+        v.push((
+            Some(*id),
+            SockInfo {
+                proto: "tcp".into(),
+                family: t.af.domain(),
+                recv_q: t.rcv_buf.len() as u64,
+                send_q: t.snd_buf.len() as u64,
+                local: t.local(),
+                foreign: Some(t.peer()),
+                state: t.state.name().into(),
+                rcvbuf: t.rcv_buf_max as u64,
+                sndbuf: t.snd_buf_max as u64,
+                owner: None,
+            },
+        ));
     }
     for (id, b) in tcp.bound.iter().filter(|(_, b)| b.lport != 0) {
         let (snd, rcv) = b.opts.spaces(tcp);
         let af = b.opts.af;
-        v.push((Some(*id), SockInfo {
-            proto: "tcp".into(),
-            family: af.domain(),
-            recv_q: 0,
-            send_q: 0,
-            local: af.view(SocketAddr::new(b.laddr.unwrap_or(af.any()), b.lport)),
-            foreign: None,
-            state: "CLOSED".into(),
-            rcvbuf: rcv as u64,
-            sndbuf: snd as u64,
-            owner: None,
-        }));
+        v.push((
+            Some(*id),
+            SockInfo {
+                proto: "tcp".into(),
+                family: af.domain(),
+                recv_q: 0,
+                send_q: 0,
+                local: af.view(SocketAddr::new(b.laddr.unwrap_or(af.any()), b.lport)),
+                foreign: None,
+                state: "CLOSED".into(),
+                rcvbuf: rcv as u64,
+                sndbuf: snd as u64,
+                owner: None,
+            },
+        ));
     }
     for p in &ctx.inet.udp {
-        v.push((Some(p.id), SockInfo {
-            proto: "udp".into(),
-            family: p.af.domain(),
-            recv_q: 0,
-            send_q: 0,
-            local: p.af.view(SocketAddr::new(p.laddr, p.lport)),
-            foreign: p.faddr.map(|f| p.af.view(f)),
-            state: String::new(),
-            rcvbuf: p.rcvbuf as u64,
-            sndbuf: p.sndbuf.unwrap_or(crate::inet::udp::UDP_SNDBUF_DEFAULT) as u64,
-            owner: None,
-        }));
+        v.push((
+            Some(p.id),
+            SockInfo {
+                proto: "udp".into(),
+                family: p.af.domain(),
+                recv_q: 0,
+                send_q: 0,
+                local: p.af.view(SocketAddr::new(p.laddr, p.lport)),
+                foreign: p.faddr.map(|f| p.af.view(f)),
+                state: String::new(),
+                rcvbuf: p.rcvbuf as u64,
+                sndbuf: p.sndbuf.unwrap_or(crate::inet::udp::UDP_SNDBUF_DEFAULT) as u64,
+                owner: None,
+            },
+        ));
     }
     v.sort_by_key(|(_, s)| (s.proto.clone(), s.family, s.local.ip(), s.local.port()));
     v
