@@ -518,3 +518,60 @@ fn iperf3_runs_on_the_stack_against_linux_both_ways_tcp_and_udp() {
     let code = wait_for("iperf3 -s -1 on the stack to end", || srv.try_code());
     assert_eq!(code, Some(0), "iperf3 -s -1 on the stack ends cleanly");
 }
+
+#[test]
+fn a_stack_that_goes_away_makes_calls_fail_not_hang() {
+    if !need("a_stack_that_goes_away_makes_calls_fail_not_hang", &["python3"]) {
+        return;
+    }
+    let mut st = StackProc::start(&[]);
+    let dir = TempDir::new();
+    let ready = dir.join("ready");
+    let gone = dir.join("gone");
+    let script = format!(
+        r#"
+import errno, os, socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 7500)); l.listen()
+c = socket.create_connection(("127.0.0.1", 7500)); s, _ = l.accept()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 7501))
+k1, k2 = socket.socketpair()
+open("{ready}", "w").close()
+while not os.path.exists("{gone}"):
+    time.sleep(0.02)
+c.settimeout(10)
+assert c.recv(10) == b"", "a connection of a dead stack reads end of file"
+assert c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET
+try:
+    socket.socket()
+    raise SystemExit("a socket of a dead stack was made")
+except OSError as e:
+    assert e.errno == errno.ENETDOWN, e
+u.settimeout(10)
+try:
+    u.sendto(b"x", ("127.0.0.1", 7501))
+    raise SystemExit("a datagram went to a dead stack")
+except OSError as e:
+    assert e.errno == errno.ECONNRESET, e
+# The kernel's sockets are untouched.
+k1.send(b"still here")
+assert k2.recv(100) == b"still here"
+print("gone ok")
+"#,
+        ready = ready.display(),
+        gone = gone.display()
+    );
+    let mut cmd = on_stack(&st, &["timeout", "60", "python3", "-c", &script]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("run python on the stack");
+    wait_for("the program to hold its sockets", || ready.exists().then_some(()));
+    assert!(st.kill());
+    std::fs::write(&gone, b"").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "gone ok");
+}
