@@ -297,29 +297,58 @@ pub unsafe extern "C" fn connect(fd: c_int, a: *const sockaddr, len: socklen_t) 
         Phase::Connected => return fail(libc::EISCONN),
         Phase::Listening => return fail(libc::EINVAL),
     }
+    if s.state().pump_end.is_none() {
+        debug_once("connect again on a socket whose connect failed");
+        return fail(libc::EINVAL);
+    }
+    // The pump connects in the background in both modes; a blocking connect waits for the
+    // program's end to turn writable, as a poll would, so a signal interrupts it with EINTR
+    // (the connection goes on: a later connect says EALREADY) and SO_SNDTIMEO bounds it
+    // (EINPROGRESS), as on Linux.
+    let filler = sock::fill(fd);
+    {
+        let mut st = s.state();
+        st.phase = Phase::Connecting;
+        st.so_error = 0;
+        st.peer = Some(to);
+    }
+    sock::start_pump(&s, Some((to, filler)));
     if sock::nonblocking(fd) {
-        let filler = sock::fill(fd);
-        {
-            let mut st = s.state();
-            st.phase = Phase::Connecting;
-            st.so_error = 0;
-            st.peer = Some(to);
-        }
-        sock::start_pump(&s, Some((to, filler)));
         return fail(libc::EINPROGRESS);
     }
-    let r = (|| {
-        s.conn()?.call(Msg::SockConnect(SockAddrReq {
-            addr: to,
-            wait: Wait::default(),
-        }))?;
-        s.state().phase = Phase::Connected;
-        let _ = s.refresh_names();
-        s.state().peer.get_or_insert(to);
-        sock::start_pump(&s, None);
-        Ok(())
-    })();
-    result(r)
+    let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+    let mut tl = std::mem::size_of::<libc::timeval>() as socklen_t;
+    let ms = if real::getsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_SNDTIMEO,
+        &mut tv as *mut _ as *mut c_void,
+        &mut tl,
+    ) == 0
+        && (tv.tv_sec > 0 || tv.tv_usec > 0)
+    {
+        (tv.tv_sec as i64 * 1000 + tv.tv_usec as i64 / 1000).clamp(1, i64::from(c_int::MAX)) as c_int
+    } else {
+        -1
+    };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    match real::poll(&mut p, 1, ms) {
+        r if r < 0 => -1,
+        0 => fail(libc::EINPROGRESS),
+        _ => {
+            let mut st = s.state();
+            if st.phase == Phase::Connected {
+                0
+            } else {
+                let e = std::mem::take(&mut st.so_error);
+                fail(if e != 0 { e } else { libc::ECONNREFUSED })
+            }
+        }
+    }
 }
 
 #[no_mangle]
