@@ -575,3 +575,107 @@ print("gone ok")
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "gone ok");
 }
+
+/// A DNS server for the test, on Linux: `www.pktbox.test` has A 10.98.0.1 and AAAA
+/// 2001:db8:98::1; every other name is NXDOMAIN. It counts the queries in a file.
+const DNS_SERVER: &str = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+n = 0
+while True:
+    q, peer = s.recvfrom(1500)
+    n += 1
+    open(sys.argv[2], "w").write(str(n))
+    qid, = struct.unpack("!H", q[:2])
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode()); i += 1 + q[i]
+    qtype, = struct.unpack("!H", q[i + 1:i + 3])
+    question = q[12:i + 5]
+    name = ".".join(labels).lower()
+    ans = b""
+    if name == "www.pktbox.test" and qtype == 1:
+        ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("10.98.0.1")
+    if name == "www.pktbox.test" and qtype == 28:
+        ans = b"\xc0\x0c" + struct.pack("!HHIH", 28, 1, 60, 16) + socket.inet_pton(socket.AF_INET6, "2001:db8:98::1")
+    rcode = 0 if name == "www.pktbox.test" else 3
+    hdr = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, 1 if ans else 0, 0, 0)
+    s.sendto(hdr + question + ans, peer)
+"#;
+
+#[test]
+fn getaddrinfo_resolves_through_the_stack_to_a_linux_dns_server() {
+    if !can_run_linux(
+        "getaddrinfo_resolves_through_the_stack_to_a_linux_dns_server",
+        &["curl", "python3", "getent"],
+    ) {
+        return;
+    }
+    let _ = lib();
+    let ns = NetNs::new();
+    let (st, _child) = peer(&ns, 98);
+    let dir = TempDir::new();
+    let server = dir.join("dns.py");
+    let count = dir.join("queries");
+    std::fs::write(&server, DNS_SERVER).unwrap();
+    let mut dns = in_ns(&ns, &["python3"]);
+    dns.arg(&server).arg("10.98.0.1").arg(&count);
+    dns.stdout(Stdio::null()).stderr(Stdio::null());
+    let _dns = ChildGuard::spawn(dns);
+    let conf = dir.join("resolv.conf");
+    std::fs::write(&conf, "nameserver 10.98.0.1\nsearch pktbox.test\n").unwrap();
+    wait_for("the DNS server to listen", || {
+        let o = run("ip", ["netns", "exec", &ns.name, "ss", "-Hlun", "sport = :53"]);
+        (!o.stdout.trim().is_empty()).then_some(())
+    });
+    let getent = |name: &str| {
+        on_stack(&st, &["getent", "ahosts", name])
+            .env("PKTBOX_RESOLV_CONF", &conf)
+            .output()
+            .expect("run getent on the stack")
+    };
+    let o = getent("www.pktbox.test");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "getent: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("10.98.0.1"), "{out}");
+    assert!(out.contains("2001:db8:98::1"), "{out}");
+    // The search domain completes a short name; an unknown name is not found (exit 2).
+    assert!(String::from_utf8_lossy(&getent("www").stdout).contains("10.98.0.1"));
+    assert_eq!(getent("nothere.pktbox.test").status.code(), Some(2));
+    let asked: u32 = std::fs::read_to_string(&count).unwrap().trim().parse().unwrap();
+    assert!(asked >= 4, "the server saw {asked} queries");
+    // And a program that resolves and connects: curl by name, through the stack.
+    let www = TempDir::new();
+    std::fs::write(www.join("hello"), "hello by name\n").unwrap();
+    let mut srv = in_ns(&ns, &["python3", "-m", "http.server", "--bind", "::", "8080"]);
+    srv.current_dir(www.path()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _srv = ChildGuard::spawn(srv);
+    wait_http(|| in_ns(&ns, &["curl", "-sf", "-o", "/dev/null", "http://10.98.0.1:8080/"]));
+    for flag in ["-4", "-6"] {
+        let o = on_stack(
+            &st,
+            &[
+                "curl",
+                "-sS",
+                flag,
+                "--max-time",
+                "20",
+                "http://www.pktbox.test:8080/hello",
+            ],
+        )
+        .env("PKTBOX_RESOLV_CONF", &conf)
+        .output()
+        .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "hello by name\n",
+            "curl {flag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

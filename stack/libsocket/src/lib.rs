@@ -55,8 +55,9 @@
 //!   knew; requests that need the channel (setsockopt, accept, datagram sends) fail with
 //!   EOPNOTSUPP in the child. exec: the pumps end with the old image, so stack sockets
 //!   do not survive exec (the new program sees end of file).
-//! - Statically linked programs, raw system calls and io_uring bypass the library; so does
-//!   the C library's own resolver (getaddrinfo's DNS goes to the kernel).
+//! - Statically linked programs, raw system calls and io_uring bypass the library.
+//!   getaddrinfo is the library's own (`resolve`: /etc/hosts, then DNS over the stack's
+//!   UDP); gethostbyname, getifaddrs and if_nametoindex are still the C library's.
 //! - Socket options the stack lacks fail with ENOPROTOOPT; `ioctl`s other than FIONBIO and
 //!   FIONREAD on stack sockets fail with EOPNOTSUPP; SCM_RIGHTS of a stack descriptor passes
 //!   the pair's end, which the receiving process sees as an AF_UNIX socket.
@@ -69,6 +70,7 @@ mod addr;
 mod conn;
 #[macro_use]
 mod real;
+mod resolve;
 mod sock;
 
 use std::collections::HashSet;
@@ -1128,5 +1130,46 @@ pub unsafe extern "C" fn sendmmsg(fd: c_int, v: *mut libc::mmsghdr, n: c_uint, f
         -1
     } else {
         sent
+    }
+}
+
+// ---- names ---------------------------------------------------------------------------
+
+/// getaddrinfo(3) through the stack (see `resolve`): numeric addresses, /etc/hosts, then
+/// DNS over the stack's UDP to the servers of /etc/resolv.conf.
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const libc::c_char,
+    service: *const libc::c_char,
+    hints: *const libc::addrinfo,
+    res: *mut *mut libc::addrinfo,
+) -> c_int {
+    if res.is_null() {
+        return resolve::EAI_FAIL;
+    }
+    let (family, socktype, protocol, flags) = if hints.is_null() {
+        (libc::AF_UNSPEC, 0, 0, libc::AI_V4MAPPED | libc::AI_ADDRCONFIG)
+    } else {
+        let h = unsafe { &*hints };
+        (h.ai_family, h.ai_socktype, h.ai_protocol, h.ai_flags)
+    };
+    let q = resolve::Query {
+        host: unsafe { resolve::opt_str(node) },
+        service: unsafe { resolve::opt_str(service) },
+        family,
+        socktype,
+        protocol,
+        flags,
+    };
+    if q.host.is_none() && q.service.is_none() {
+        return resolve::EAI_NONAME;
+    }
+    match resolve::lookup(&q) {
+        Ok((addrs, canon)) if addrs.is_empty() => {
+            drop(canon);
+            resolve::EAI_NONAME
+        }
+        Ok((addrs, canon)) => unsafe { resolve::build(&q, q.host.as_deref(), &addrs, canon, res) },
+        Err(e) => e,
     }
 }
