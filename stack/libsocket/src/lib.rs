@@ -329,7 +329,7 @@ pub unsafe extern "C" fn connect(fd: c_int, a: *const sockaddr, len: socklen_t) 
     ) == 0
         && (tv.tv_sec > 0 || tv.tv_usec > 0)
     {
-        (i64::from(tv.tv_sec) * 1000 + i64::from(tv.tv_usec) / 1000).clamp(1, i64::from(c_int::MAX)) as c_int
+        (tv.tv_sec * 1000 + tv.tv_usec / 1000).clamp(1, i64::from(c_int::MAX)) as c_int
     } else {
         -1
     };
