@@ -679,3 +679,65 @@ fn getaddrinfo_resolves_through_the_stack_to_a_linux_dns_server() {
         );
     }
 }
+
+/// Lists getifaddrs, then if_nametoindex and if_indextoname of argv[1].
+const IFADDRS_C: &str = r#"
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    struct ifaddrs *ifa, *p;
+    char host[NI_MAXHOST], name[IF_NAMESIZE];
+    if (getifaddrs(&ifa) != 0) { perror("getifaddrs"); return 1; }
+    for (p = ifa; p; p = p->ifa_next) {
+        if (!p->ifa_addr) continue;
+        int fam = p->ifa_addr->sa_family;
+        if (fam == AF_INET || fam == AF_INET6) {
+            socklen_t len = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+            if (getnameinfo(p->ifa_addr, len, host, sizeof host, 0, 0, NI_NUMERICHOST)) return 1;
+            printf("%s %s %s%s\n", p->ifa_name, fam == AF_INET ? "inet" : "inet6", host,
+                   (p->ifa_flags & IFF_UP) ? " up" : "");
+        } else {
+            printf("%s link\n", p->ifa_name);
+        }
+    }
+    freeifaddrs(ifa);
+    unsigned idx = if_nametoindex(argv[1]);
+    printf("index %u name %s\n", idx, if_indextoname(idx, name) ? name : "?");
+    printf("missing %u\n", if_nametoindex("nosuchif0"));
+    return 0;
+}
+"#;
+
+#[test]
+fn getifaddrs_and_if_nametoindex_see_the_stack_s_interfaces() {
+    if !need("getifaddrs_and_if_nametoindex_see_the_stack_s_interfaces", &["gcc"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    std::fs::write(dir.join("ifaddrs.c"), IFADDRS_C).unwrap();
+    let exe = dir.join("ifaddrs");
+    let o = Command::new("gcc")
+        .arg("-o")
+        .arg(&exe)
+        .arg(dir.join("ifaddrs.c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "gcc: {}", String::from_utf8_lossy(&o.stderr));
+    let st = StackProc::start(&[]);
+    st.ok("ifconfig", &["lo0", "alias", "127.0.0.77/8"]);
+    let o = on_stack(&st, &[exe.to_str().unwrap(), "lo0"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"lo0 link"), "{out}");
+    assert!(lines.contains(&"lo0 inet 127.0.0.1 up"), "{out}");
+    assert!(lines.contains(&"lo0 inet 127.0.0.77 up"), "{out}");
+    // The stack's names, not the kernel's: no `lo`, `eth0` here.
+    assert!(lines.iter().all(|l| !l.starts_with("lo ")), "{out}");
+    let idx = st.if_json("lo0")["index"].as_u64().unwrap();
+    assert!(lines.contains(&format!("index {idx} name lo0").as_str()), "{out}");
+    assert!(lines.contains(&"missing 0"), "{out}");
+}

@@ -57,7 +57,8 @@
 //!   do not survive exec (the new program sees end of file).
 //! - Statically linked programs, raw system calls and io_uring bypass the library.
 //!   getaddrinfo is the library's own (`resolve`: /etc/hosts, then DNS over the stack's
-//!   UDP); gethostbyname, getifaddrs and if_nametoindex are still the C library's.
+//!   UDP), and so are getifaddrs, if_nametoindex, if_indextoname and if_nameindex (`ifs`:
+//!   the stack's interfaces); gethostbyname and reverse lookups are still the C library's.
 //! - Socket options the stack lacks fail with ENOPROTOOPT; `ioctl`s other than FIONBIO and
 //!   FIONREAD on stack sockets fail with EOPNOTSUPP; SCM_RIGHTS of a stack descriptor passes
 //!   the pair's end, which the receiving process sees as an AF_UNIX socket.
@@ -68,6 +69,7 @@
 
 mod addr;
 mod conn;
+mod ifs;
 #[macro_use]
 mod real;
 mod resolve;
@@ -1171,5 +1173,55 @@ pub unsafe extern "C" fn getaddrinfo(
         }
         Ok((addrs, canon)) => unsafe { resolve::build(&q, q.host.as_deref(), &addrs, canon, res) },
         Err(e) => e,
+    }
+}
+
+// ---- interfaces ----------------------------------------------------------------------
+
+/// getifaddrs(3) of the stack's interfaces (freed by the C library's freeifaddrs).
+#[no_mangle]
+pub unsafe extern "C" fn getifaddrs(out: *mut *mut libc::ifaddrs) -> c_int {
+    result(unsafe { ifs::getifaddrs(out) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn if_nametoindex(name: *const libc::c_char) -> c_uint {
+    let Some(n) = (unsafe { resolve::opt_str(name) }) else {
+        set_errno(libc::EFAULT);
+        return 0;
+    };
+    match ifs::nametoindex(&n) {
+        Ok(i) => i,
+        Err(e) => {
+            set_errno(e);
+            0
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn if_indextoname(index: c_uint, buf: *mut libc::c_char) -> *mut libc::c_char {
+    if buf.is_null() {
+        set_errno(libc::EFAULT);
+        return std::ptr::null_mut();
+    }
+    match unsafe { ifs::indextoname(index, buf) } {
+        Ok(p) => p,
+        Err(e) => {
+            set_errno(e);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// if_nameindex(3) (freed by the C library's if_freenameindex).
+#[no_mangle]
+pub unsafe extern "C" fn if_nameindex() -> *mut libc::if_nameindex {
+    match ifs::nameindex() {
+        Ok(p) => p,
+        Err(e) => {
+            set_errno(e);
+            std::ptr::null_mut()
+        }
     }
 }
