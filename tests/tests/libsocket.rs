@@ -318,6 +318,39 @@ while True:
     got += b
 assert got == b"from the child, and the dup", got
 print("fork ok")
+
+# sendfile from a file to a stack socket, and two threads sending on one socket.
+import tempfile, threading
+c = socket.create_connection(A)
+srv, _ = l.accept()
+got = bytearray()
+def drain():
+    while True:
+        b = srv.recv(65536)
+        if not b:
+            break
+        got.extend(b)
+reader = threading.Thread(target=drain)
+reader.start()
+with tempfile.TemporaryFile() as f:
+    f.write(bytes(range(256)) * 4096)
+    f.flush()
+    f.seek(0)
+    assert c.sendfile(f) == 256 * 4096
+def blast(tag):
+    for _ in range(200):
+        c.sendall(tag * 100)
+ts = [threading.Thread(target=blast, args=(t,)) for t in (b"a", b"b")]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+c.shutdown(socket.SHUT_WR)
+reader.join()
+assert bytes(got[:256 * 4096]) == bytes(range(256)) * 4096
+rest = bytes(got[256 * 4096:])
+assert len(rest) == 2 * 200 * 100 and rest.count(b"a") == rest.count(b"b") == 200 * 100
+print("sendfile ok")
 "#;
 
 #[test]
@@ -353,6 +386,7 @@ fn python_event_loops_mix_a_pipe_a_kernel_socket_and_stack_sockets() {
         "options ok",
         "udp ok",
         "fork ok",
+        "sendfile ok",
     ] {
         assert!(out.lines().any(|l| l == line), "no `{line}` in {out}");
     }
