@@ -775,3 +775,60 @@ fn getifaddrs_and_if_nametoindex_see_the_stack_s_interfaces() {
     assert!(lines.contains(&format!("index {idx} name lo0").as_str()), "{out}");
     assert!(lines.contains(&"missing 0"), "{out}");
 }
+
+/// A signal without SA_RESTART interrupts a blocking accept and a blocking recv on stack
+/// sockets with EINTR, as it does the kernel's.
+const EINTR_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static void on_alarm(int s) { (void)s; }
+int main(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7700) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4)) { perror("listen"); return 1; }
+    alarm(1);
+    int r = accept(l, 0, 0);
+    printf("accept %d %s\n", r, r < 0 && errno == EINTR ? "EINTR" : strerror(errno));
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&a, sizeof a)) { perror("connect"); return 1; }
+    char b[8];
+    alarm(1);
+    ssize_t n = recv(c, b, sizeof b, 0);
+    printf("recv %zd %s\n", n, n < 0 && errno == EINTR ? "EINTR" : strerror(errno));
+    return 0;
+}
+"#;
+
+#[test]
+fn signals_interrupt_blocking_calls_on_stack_sockets() {
+    if !need("signals_interrupt_blocking_calls_on_stack_sockets", &["gcc"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    std::fs::write(dir.join("eintr.c"), EINTR_C).unwrap();
+    let exe = dir.join("eintr");
+    let o = Command::new("gcc")
+        .arg("-o")
+        .arg(&exe)
+        .arg(dir.join("eintr.c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "gcc: {}", String::from_utf8_lossy(&o.stderr));
+    let st = StackProc::start(&[]);
+    let o = on_stack(&st, &["timeout", "30", exe.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(out, "accept -1 EINTR\nrecv -1 EINTR\n");
+}
