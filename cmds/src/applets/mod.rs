@@ -9,6 +9,7 @@ pub mod io_pkt;
 pub mod nc;
 pub mod ndp;
 pub mod netstat;
+pub mod pfctl;
 pub mod ping;
 pub mod ping6;
 pub mod route;
@@ -109,6 +110,11 @@ pub const APPLETS: &[Applet] = &[
         name: "run",
         command: run::command,
         run: run::run,
+    },
+    Applet {
+        name: "pfctl",
+        command: pfctl::command,
+        run: pfctl::run,
     },
 ];
 

@@ -71,6 +71,22 @@ pub enum PfReq {
     SetDebug(Debug),
     /// `set loginterface` outside a load (DIOCSETSTATUSIF); None clears it. Answer: Done.
     SetLoginterface(Option<String>),
+    /// DIOCXBEGIN for a ruleset too large for one message (`Load` is the one-message
+    /// form): opens a transaction on the parts named, replacing any transaction still
+    /// open. Answer: `PfReply::Ticket`.
+    LoadBegin { anchor: String, parts: LoadParts },
+    /// DIOCADDRULE & co.: more of the transaction's ruleset, gathered with
+    /// `Ruleset::append` (and nested anchors by path). EBUSY when `ticket` is not the
+    /// open transaction. Answer: Done.
+    LoadAdd {
+        ticket: u32,
+        ruleset: Ruleset,
+        nested: Vec<(String, Ruleset)>,
+    },
+    /// DIOCXCOMMIT: the gathered ruleset is loaded exactly as one `Load` would load it
+    /// (all or nothing); the transaction ends either way. EBUSY for a stale ticket.
+    /// Answer: Done.
+    LoadCommit { ticket: u32 },
 }
 
 /// A reply from PF.
@@ -90,6 +106,8 @@ pub enum PfReply {
     Tables(Vec<TableInfo>),
     Interfaces(Vec<PfIfInfo>),
     Table(TableResult),
+    /// The transaction `LoadBegin` opened.
+    Ticket(u32),
 }
 
 /// Which parts of a ruleset a load replaces (`-R` filter, `-N` nat, `-A` queue,
@@ -223,6 +241,53 @@ pub struct Ruleset {
     pub filter: Vec<Rule>,
     pub altq: Vec<AltqDef>,
     pub queues: Vec<QueueDef>,
+}
+
+impl Ruleset {
+    /// Adds `more` to this ruleset, as the pieces of one transaction add up: rules,
+    /// queues and ALTQ definitions go after those already there, options set in `more`
+    /// override, and a table defined again (same name) gets the new addresses and flags.
+    pub fn append(&mut self, more: Ruleset) {
+        let o = more.options;
+        self.options.timeouts.extend(o.timeouts);
+        self.options.limits.extend(o.limits);
+        if o.loginterface.is_some() {
+            self.options.loginterface = o.loginterface;
+        }
+        if let Some(skip) = o.skip {
+            self.options.skip.get_or_insert_with(Vec::new).extend(skip);
+        }
+        if o.debug.is_some() {
+            self.options.debug = o.debug;
+        }
+        if o.hostid.is_some() {
+            self.options.hostid = o.hostid;
+        }
+        for t in more.tables {
+            match self.tables.iter_mut().find(|x| x.name == t.name) {
+                Some(x) => {
+                    x.flags |= t.flags;
+                    x.addrs.extend(t.addrs);
+                }
+                None => self.tables.push(t),
+            }
+        }
+        self.scrub.extend(more.scrub);
+        self.nat.extend(more.nat);
+        self.filter.extend(more.filter);
+        self.altq.extend(more.altq);
+        self.queues.extend(more.queues);
+    }
+}
+
+/// Adds nested anchors' pieces to a transaction's list, by path.
+pub fn append_nested(to: &mut Vec<(String, Ruleset)>, more: Vec<(String, Ruleset)>) {
+    for (path, rs) in more {
+        match to.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, x)) => x.append(rs),
+            None => to.push((path, rs)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1413,6 +1478,29 @@ mod tests {
                 assert!(decode(&t).is_err(), "prefix {cut} of {m:?} decoded");
             }
         }
+    }
+
+    #[test]
+    fn pieces_of_a_transaction_add_up() {
+        let whole = sample_ruleset();
+        let mut first = whole.clone();
+        first.filter.truncate(1);
+        first.tables[0].addrs.clear();
+        let mut second = Ruleset {
+            filter: whole.filter[1..].to_vec(),
+            tables: whole.tables.clone(),
+            ..Ruleset::default()
+        };
+        second.tables[0].flags = 0;
+        first.append(second);
+        assert_eq!(first, whole);
+        let mut nested = vec![("a".to_string(), Ruleset::default())];
+        append_nested(
+            &mut nested,
+            vec![("a".into(), whole.clone()), ("b".into(), Ruleset::default())],
+        );
+        assert_eq!(nested.len(), 2);
+        assert_eq!(nested[0].1.filter, whole.filter);
     }
 
     #[test]

@@ -51,6 +51,37 @@ pub fn pf_ioctl(ctx: &mut Ctx, q: &PfReq) -> Result<PfReply, Fail> {
         PfReq::Enable => done(ctx.pf.set_enabled(true)),
         PfReq::Disable => done(ctx.pf.set_enabled(false)),
         PfReq::Load(l) => load(ctx, l).map(|()| PfReply::Done),
+        // A load in pieces: gathered beside the rules, then loaded as one `Load`.
+        PfReq::LoadBegin { anchor, parts } => {
+            ctx.pf.xact_ticket = ctx.pf.xact_ticket.wrapping_add(1);
+            let l = LoadReq {
+                anchor: anchor.clone(),
+                parts: *parts,
+                ruleset: m::Ruleset::default(),
+                nested: Vec::new(),
+            };
+            ctx.pf.xact = Some((ctx.pf.xact_ticket, l));
+            Ok(PfReply::Ticket(ctx.pf.xact_ticket))
+        }
+        PfReq::LoadAdd {
+            ticket,
+            ruleset,
+            nested,
+        } => match &mut ctx.pf.xact {
+            Some((t, l)) if t == ticket => {
+                l.ruleset.append(ruleset.clone());
+                m::append_nested(&mut l.nested, nested.clone());
+                Ok(PfReply::Done)
+            }
+            _ => Err(Fail::new(libc::EBUSY)),
+        },
+        PfReq::LoadCommit { ticket } => match ctx.pf.xact.take() {
+            Some((t, l)) if t == *ticket => load(ctx, &l).map(|()| PfReply::Done),
+            other => {
+                ctx.pf.xact = other;
+                Err(Fail::new(libc::EBUSY))
+            }
+        },
         PfReq::GetRules { anchor } => get_rules(&ctx.pf, anchor).map(PfReply::Ruleset),
         PfReq::GetAnchors { parent } => Ok(PfReply::Anchors(anchors(&ctx.pf.rules, parent))),
         PfReq::GetStates { ifname } => Ok(PfReply::States(states(ctx, ifname.as_deref()))),

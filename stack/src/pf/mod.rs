@@ -94,6 +94,10 @@ pub struct Pf {
     pub lcounters: [u64; 7],
     /// While PF sends a packet of its own (a RST, an ICMP error): it passes unfiltered.
     sending: bool,
+    /// The open chunked load (`PfReq::LoadBegin`): its ticket and what has come so far.
+    pub xact: Option<(u32, crate::msg::pf::LoadReq)>,
+    /// The last ticket handed out.
+    pub xact_ticket: u32,
 }
 
 impl Default for Pf {
@@ -123,6 +127,8 @@ impl Default for Pf {
             loginterface: None,
             lcounters: [0; 7],
             sending: false,
+            xact: None,
+            xact_ticket: 0,
         }
     }
 }
