@@ -61,10 +61,10 @@ impl Capture {
 
 /// The link type of an interface as a capture sees it.
 fn dlt(ifp: &Ifnet) -> u32 {
-    if ifp.if_type == IFT_LOOP {
-        DLT_NULL
-    } else {
-        DLT_EN10MB
+    match ifp.if_type {
+        IFT_LOOP => DLT_NULL,
+        crate::msg::IFT_PFLOG => crate::wire::pflog::DLT_PFLOG,
+        _ => DLT_EN10MB,
     }
 }
 
