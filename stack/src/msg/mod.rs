@@ -12,6 +12,7 @@ mod bodies;
 mod bodies6;
 pub mod bytes;
 pub mod errno;
+pub mod pf;
 pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
@@ -265,6 +266,8 @@ messages! {
     0x65 => BpfStats(Empty),
     /// BIOCFLUSH.
     0x66 => BpfFlush(Empty),
+    /// A request to PF (the /dev/pf ioctls); ENOENT when PF is not loaded.
+    0x78 => Pf(pf::PfReq),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -291,6 +294,7 @@ messages! {
     /// Records read from a capture, each a `bpf_hdr` then the captured bytes.
     0xe3 => BpfData(Vec<u8>),
     0xe5 => BpfStatsOk(BpfStat),
+    0xf8 => PfOk(pf::PfReply),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }
