@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use crate::msg::pf::{AltqDef, QueueDef as PfQueueDef, QueueStats as PfQueueStats};
 use crate::net::ifnet::Ifnet;
 use crate::sys::mbuf::Mbuf;
 
@@ -479,6 +480,123 @@ fn queue_thread(ifp: Weak<Ifnet>, gen: u64) {
     }
 }
 
+/// Queue names to the ids rules put in `Mbuf::qid` (NetBSD's `pf_qname2qid`): one id
+/// per name for the stack's life, from 1, the same on every interface, so PF's engine
+/// can set a packet's queue before it knows the interface it leaves by.
+static QNAMES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The id of queue `name` (allocated on first use).
+pub fn qname_to_qid(name: &str) -> u32 {
+    let mut t = QNAMES.lock().unwrap_or_else(|p| p.into_inner());
+    let i = match t.iter().position(|n| n == name) {
+        Some(i) => i,
+        None => {
+            t.push(name.to_string());
+            t.len() - 1
+        }
+    };
+    i as u32 + 1
+}
+
+/// The discipline's configuration from pfctl's definitions (`msg::pf`): the `altq on` line
+/// and the queues of the ruleset (those of other interfaces are skipped). RED, RIO and
+/// ECN on a PRIQ queue are refused; a `qlimit` on the `altq` line is every queue's
+/// default.
+pub fn conf_from_model(a: &AltqDef, queues: &[PfQueueDef]) -> Result<PriqConf, String> {
+    let mut out = Vec::with_capacity(a.queues.len());
+    for name in &a.queues {
+        let Some(q) = queues
+            .iter()
+            .find(|q| q.name == *name && (q.ifname.is_empty() || q.ifname == a.ifname))
+        else {
+            return Err(format!("queue {name} has no parent on {}", a.ifname));
+        };
+        for (on, what) in [(q.opts.red, "red"), (q.opts.rio, "rio"), (q.opts.ecn, "ecn")] {
+            if on {
+                return Err(format!("queue {name}: priq({what}) not supported, only priq(default)"));
+            }
+        }
+        let qlimit = if q.qlimit != 0 { q.qlimit } else { a.qlimit };
+        out.push(QueueConf {
+            name: q.name.clone(),
+            qid: qname_to_qid(&q.name),
+            priority: q.priority,
+            qlimit: qlimit as usize,
+            default: q.opts.default,
+        });
+    }
+    Ok(PriqConf {
+        ifname: a.ifname.clone(),
+        bandwidth: a.bandwidth,
+        tbrsize: a.tbrsize as usize,
+        queues: out,
+    })
+}
+
+/// Puts the ruleset's ALTQ definitions on the interfaces, all or none: every definition is
+/// checked first (an unknown interface: `altq on IF: no such interface`), then each named
+/// interface gets its discipline and every other interface loses the one it had.
+pub fn commit(ifnets: &[Arc<Ifnet>], altq: &[AltqDef], queues: &[PfQueueDef]) -> Result<(), String> {
+    let mut plan = Vec::with_capacity(altq.len());
+    for a in altq {
+        let Some(ifp) = ifnets.iter().find(|i| i.name == a.ifname) else {
+            return Err(format!("altq on {}: no such interface", a.ifname));
+        };
+        if plan.iter().any(|(i, _): &(&Arc<Ifnet>, PriqConf)| i.name == a.ifname) {
+            return Err(format!("altq on {}: more than one altq on the interface", a.ifname));
+        }
+        let conf = conf_from_model(a, queues)?;
+        Priq::new(&conf, ifp.mtu(), Instant::now())?;
+        plan.push((ifp, conf));
+    }
+    for ifp in ifnets {
+        if !plan.iter().any(|(i, _)| Arc::ptr_eq(i, ifp)) {
+            ifp.altq.detach();
+        }
+    }
+    for (ifp, conf) in plan {
+        IfAltq::attach(ifp, &conf)?;
+    }
+    Ok(())
+}
+
+/// The counters of every attached discipline, as `pfctl -s queue` asks for them (the
+/// definitions as the ruleset gave them, with each queue's counters).
+pub fn queue_stats(ifnets: &[Arc<Ifnet>], queues: &[PfQueueDef]) -> Vec<(PfQueueDef, PfQueueStats)> {
+    let mut out = Vec::new();
+    for ifp in ifnets {
+        let Some((_, _, st)) = ifp.altq.stats() else {
+            continue;
+        };
+        for q in st {
+            let def = queues
+                .iter()
+                .find(|d| d.name == q.name && (d.ifname.is_empty() || d.ifname == ifp.name))
+                .cloned()
+                .unwrap_or_else(|| PfQueueDef {
+                    name: q.name.clone(),
+                    ifname: ifp.name.clone(),
+                    priority: q.priority,
+                    qlimit: q.qlimit as u32,
+                    bandwidth: None,
+                    opts: Default::default(),
+                });
+            out.push((
+                def,
+                PfQueueStats {
+                    packets: q.packets,
+                    bytes: q.bytes,
+                    dropped_packets: q.drop_packets,
+                    dropped_bytes: q.drop_bytes,
+                    qlength: q.qlength as u32,
+                    qlimit: q.qlimit as u32,
+                },
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,5 +871,65 @@ mod tests {
         ifp.output(pkt(1, 60, 9)).unwrap();
         assert_eq!(sent.lock().unwrap().last().unwrap().1[0], 9);
         assert!(!ifp.altq.detach());
+    }
+
+    #[test]
+    fn pfctl_definitions_become_a_discipline() {
+        use crate::msg::pf::PriqOpts;
+        let a = AltqDef {
+            ifname: "en0".into(),
+            bandwidth: 10_000_000,
+            qlimit: 0,
+            tbrsize: 0,
+            queues: vec!["ssh".into(), "std".into()],
+        };
+        let q = |name: &str, priority, default| PfQueueDef {
+            name: name.into(),
+            ifname: "en0".into(),
+            priority,
+            qlimit: 0,
+            bandwidth: None,
+            opts: PriqOpts {
+                default,
+                ..PriqOpts::default()
+            },
+        };
+        let qs = vec![q("ssh", 7, false), q("std", 1, true)];
+        let c = conf_from_model(&a, &qs).unwrap();
+        assert_eq!(c.queues.len(), 2);
+        assert_eq!(c.queues[0].qid, qname_to_qid("ssh"));
+        assert_ne!(qname_to_qid("ssh"), qname_to_qid("std"));
+        assert!(c.queues[1].default);
+
+        let sent: Sent = Arc::new(Mutex::new(Vec::new()));
+        let ifp = Arc::new(Ifnet::ether(
+            1,
+            "en0".into(),
+            [2, 0, 0, 0, 0, 1],
+            1500,
+            Box::new(Rec(sent)),
+        ));
+        let ifs = vec![ifp.clone()];
+        commit(&ifs, std::slice::from_ref(&a), &qs).unwrap();
+        assert!(ifp.altq.is_on());
+        let st = queue_stats(&ifs, &qs);
+        assert_eq!(st.len(), 2);
+        assert_eq!((st[0].0.name.as_str(), st[0].1.qlimit), ("ssh", 50));
+        // A bad set changes nothing; an empty one takes the discipline off.
+        let mut red = qs.clone();
+        red[0].opts.red = true;
+        assert_eq!(
+            commit(&ifs, std::slice::from_ref(&a), &red),
+            Err("queue ssh: priq(red) not supported, only priq(default)".into())
+        );
+        let mut other = a.clone();
+        other.ifname = "en9".into();
+        assert_eq!(
+            commit(&ifs, &[other], &qs),
+            Err("altq on en9: no such interface".into())
+        );
+        assert!(ifp.altq.is_on());
+        commit(&ifs, &[], &[]).unwrap();
+        assert!(!ifp.altq.is_on());
     }
 }
