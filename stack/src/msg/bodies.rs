@@ -61,7 +61,7 @@ pub const IFAN_DEPARTURE: u16 = 1;
 /// `ifi_type` values (IANA ifType).
 pub const IFT_ETHER: u8 = 0x06;
 pub const IFT_LOOP: u8 = 0x18;
-/// PF's log interfaces (`pflog0`; NetBSD's IFT_PFLOG).
+/// pflog interfaces (NetBSD's IFT_PFLOG).
 pub const IFT_PFLOG: u8 = 0xf6;
 
 /// A body with nothing in it.

@@ -174,6 +174,32 @@ impl Ifnet {
         }
     }
 
+    /// An interface with no driver and no link layer (pflog): its type, MTU and output
+    /// routine. It starts down.
+    pub fn pseudo(index: u16, name: String, if_type: u8, mtu: u32, if_output: IfOutput) -> Ifnet {
+        Ifnet {
+            index,
+            name,
+            if_type,
+            lladdr: [0; 6],
+            flags: AtomicU32::new(0),
+            mtu: AtomicU32::new(mtu),
+            max_mtu: mtu,
+            capabilities: 0,
+            capenable: AtomicU32::new(0),
+            stats: IfStats::default(),
+            lastchange: AtomicU64::new(now_secs()),
+            driver: None,
+            priority: None,
+            cloned: false,
+            bpf: BpfIf::default(),
+            pcount: AtomicU32::new(0),
+            if_output,
+            if_input: None,
+            altq: IfAltq::default(),
+        }
+    }
+
     pub fn flags(&self) -> u32 {
         self.flags.load(Ordering::Acquire)
     }

@@ -8,5 +8,6 @@ pub mod ether;
 pub mod if_control;
 pub mod if_loop;
 pub mod ifnet;
+pub mod pfil;
 pub mod route;
 pub mod route_socket;

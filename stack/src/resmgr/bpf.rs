@@ -61,10 +61,12 @@ impl Capture {
 
 /// The link type of an interface as a capture sees it.
 fn dlt(ifp: &Ifnet) -> u32 {
-    match ifp.if_type {
-        IFT_LOOP => DLT_NULL,
-        crate::msg::IFT_PFLOG => crate::wire::pflog::DLT_PFLOG,
-        _ => DLT_EN10MB,
+    if ifp.if_type == IFT_LOOP {
+        DLT_NULL
+    } else if ifp.if_type == crate::msg::IFT_PFLOG {
+        crate::wire::pflog::DLT_PFLOG
+    } else {
+        DLT_EN10MB
     }
 }
 
