@@ -18,7 +18,10 @@
 //! second up to the bucket's depth; a packet may go while the count is above zero, and
 //! takes its length from it (the count may go below zero, so the long-run rate is the
 //! bandwidth). The depth defaults to pfctl's choice: 1, 4, 8 or 24 MTUs for bandwidths up
-//! to 1 Mb, 10 Mb, 200 Mb and above, at most 65535 bytes.
+//! to 1 Mb, 10 Mb, 200 Mb and above, at most 65535 bytes; the bucket holds at least 10 ms
+//! of the rate (`TBR_MIN_DEPTH`), so that the queue thread's scheduling latency (a wake-up
+//! a few ms late on a busy machine) does not cost bandwidth. `tbrsize` (what
+//! `pfctl -s queue` shows) stays the configured or default value.
 //!
 //! Packets the bucket holds back are sent by the interface's queue thread
 //! (`altq-IFNAME`), which sleeps until the bucket has tokens again; the thread ends when
@@ -36,6 +39,8 @@ use crate::sys::mbuf::Mbuf;
 
 /// Priorities 0..PRIQ_MAXPRI.
 pub const PRIQ_MAXPRI: u8 = 16;
+/// The least time's worth of the rate the bucket holds, whatever `tbrsize` says.
+pub const TBR_MIN_DEPTH: Duration = Duration::from_millis(10);
 /// A class's packet limit when the configuration gives none.
 pub const DEFAULT_QLIMIT: usize = 50;
 
@@ -243,7 +248,9 @@ impl Priq {
         } else {
             conf.tbrsize
         };
-        let depth = tbrsize as f64;
+        // At least `TBR_MIN_DEPTH` of the rate: what the bucket gathers while the queue
+        // thread waits to be scheduled, so a late wake-up costs no bandwidth.
+        let depth = (tbrsize as f64).max(conf.bandwidth as f64 / 8.0 * TBR_MIN_DEPTH.as_secs_f64());
         Ok(Priq {
             classes,
             default,
@@ -718,8 +725,9 @@ mod tests {
 
     #[test]
     fn the_bucket_limits_the_rate() {
-        // 10 Mbit/s, 6000-byte bucket: in 100 ms of simulated time about 125000 bytes go
-        // (plus the bucket and one packet of overdraft), not more.
+        // 10 Mbit/s, a bucket of 10 ms (12500 bytes; pfctl's 6000 is less): in 100 ms of
+        // simulated time about 125000 bytes go (plus the bucket and one packet of
+        // overdraft), not more.
         let t0 = Instant::now();
         let mut p = Priq::new(&two(), 1500, t0).unwrap();
         let mut sent = 0usize;
@@ -737,7 +745,7 @@ mod tests {
             assert!(next > now);
             now = next;
         }
-        let ideal = 125_000 + 6000;
+        let ideal = 125_000 + 12_500;
         assert!(sent <= ideal + 1500, "sent {sent}");
         assert!(sent >= ideal - 3000, "sent {sent}");
     }

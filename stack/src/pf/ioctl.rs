@@ -164,8 +164,7 @@ fn load(ctx: &mut Ctx, l: &LoadReq) -> Result<(), Fail> {
         new.altq = l.ruleset.altq.clone();
         new.queue_defs = l.ruleset.queues.clone();
         // The interfaces' queues change now, all or none, before anything else does.
-        crate::net::altq::commit(&ctx.ifnets, &new.altq, &new.queue_defs)
-            .map_err(|e| Fail::with(libc::EINVAL, e))?;
+        crate::net::altq::commit(&ctx.ifnets, &new.altq, &new.queue_defs).map_err(|e| Fail::with(libc::EINVAL, e))?;
     }
     for (p, rs) in nested {
         new.anchors.insert(p, rs);
