@@ -11,6 +11,7 @@ use pktbox_drivers::{Driver, FrameMeta, Gso};
 
 use crate::conf::Ctx;
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
+use crate::net::altq::IfAltq;
 use crate::net::bpf::{BpfIf, Dir};
 use crate::sys::mbuf::Mbuf;
 use crate::sys::Stack;
@@ -108,6 +109,9 @@ pub struct Ifnet {
     /// The link type's input routine for frames from a driver: `ether_input`; None for
     /// loopback, whose output hands packets to the protocols' queue directly.
     pub if_input: Option<IfInput>,
+    /// The send queue discipline (ALTQ PRIQ), when PF configured one: `output` puts
+    /// frames there instead of handing them to the driver at once.
+    pub altq: IfAltq,
 }
 
 impl Ifnet {
@@ -141,6 +145,7 @@ impl Ifnet {
             pcount: AtomicU32::new(0),
             if_output: crate::net::ether::ether_output,
             if_input: Some(crate::net::ether::ether_input),
+            altq: IfAltq::default(),
         }
     }
 
@@ -165,6 +170,7 @@ impl Ifnet {
             pcount: AtomicU32::new(0),
             if_output: crate::inet::ip::looutput,
             if_input: None,
+            altq: IfAltq::default(),
         }
     }
 
@@ -190,6 +196,7 @@ impl Ifnet {
             pcount: AtomicU32::new(0),
             if_output,
             if_input: None,
+            altq: IfAltq::default(),
         }
     }
 
@@ -360,7 +367,18 @@ impl Ifnet {
         add(&self.stats.ibytes, len as u64);
     }
 
-    /// Hands a whole frame to the driver: `if_output`'s last step. Counts it either way.
+    /// A whole frame from the link layer's output (`if_output`'s last step): to the send
+    /// queue discipline when one is attached (`net::altq`, which calls `transmit` when the
+    /// frame's turn comes), else straight to the driver.
+    #[inline]
+    pub fn output(&self, m: Mbuf) -> Result<(), i32> {
+        if self.altq.is_on() {
+            return self.altq.enqueue(self, m);
+        }
+        self.transmit(m.as_slice(), &m.meta())
+    }
+
+    /// Hands a whole frame to the driver. Counts it either way.
     /// `meta` says what offloads the driver is to finish (a TSO frame is above the MTU).
     pub fn transmit(&self, frame: &[u8], meta: &FrameMeta) -> Result<(), i32> {
         if !self.is_up() {

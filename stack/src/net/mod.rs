@@ -1,5 +1,7 @@
-//! Layer 2 and interfaces: ifnet, Ethernet, ARP, BPF, the routing socket, interface control.
+//! Layer 2 and interfaces: ifnet, Ethernet, ARP, BPF, the routing socket, interface control,
+//! and the send queue discipline (ALTQ PRIQ).
 
+pub mod altq;
 pub mod arp;
 pub mod bpf;
 pub mod ether;

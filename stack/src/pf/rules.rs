@@ -362,8 +362,9 @@ impl Rules {
             let mut def = r.clone();
             def.nr = i as u32;
             let qid = match &r.queue {
+                // The id the interfaces' queues know the name by (net::altq).
                 Some(q) => match self.queues.iter().position(|x| x == q) {
-                    Some(p) => (p + 1) as u32,
+                    Some(_) => crate::net::altq::qname_to_qid(q),
                     None => return Err(einval(format!("queue {q} has no parent"))),
                 },
                 None => 0,
