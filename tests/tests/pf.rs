@@ -239,3 +239,48 @@ fn a_bad_load_during_a_transfer_keeps_the_old_rules_and_the_transfer_going() {
     };
     assert_eq!(rs.filter.len(), 4);
 }
+
+#[test]
+fn block_return_answers_with_a_reset_and_block_drop_stays_silent() {
+    if !can_run_linux(
+        "block_return_answers_with_a_reset_and_block_drop_stays_silent",
+        &["ip", "nc"],
+    ) {
+        return;
+    }
+    let r = Router::start("io-pkt-v4", &["-p", "pf"]);
+    r.route_back();
+    let dir = TempDir::new();
+    let conf = dir.join("pf.conf");
+    std::fs::write(
+        &conf,
+        "pass all\n\
+         block return in on en1 proto tcp from any to any port 8001\n\
+         block drop in on en1 proto tcp from any to any port 8002\n",
+    )
+    .expect("pf.conf");
+    r.st.ok("pfctl", &["-f", conf.to_str().unwrap()]);
+    r.st.ok("pfctl", &["-e"]);
+    // A listener on each port inside: only PF stands between.
+    let _a = r.spawn_in(&r.inside, &["nc", "-l", "-k", "8001"]);
+    let _b = r.spawn_in(&r.inside, &["nc", "-l", "-k", "8003"]);
+    wait_for("the inside listeners", || {
+        r.in_inside(&["sh", "-c", "ss -ltn | grep -q ':8003 '"])
+            .code
+            .filter(|c| *c == 0)
+    });
+    let refused = r.in_outside(&["nc", "-z", "-v", "-w", "3", INSIDE_HOST, "8001"]);
+    assert!(
+        refused.stderr.contains("Connection refused"),
+        "block return: {refused:#?}"
+    );
+    let silent = r.in_outside(&["nc", "-z", "-v", "-w", "2", INSIDE_HOST, "8002"]);
+    assert!(silent.stderr.contains("timed out"), "block drop: {silent:#?}");
+    let open = r.in_outside(&["nc", "-z", "-v", "-w", "3", INSIDE_HOST, "8003"]);
+    assert_eq!(open.code, Some(0), "passed: {open:#?}");
+    let rules = r.st.ok("pfctl", &["-s", "rules"]);
+    assert!(
+        rules.contains("block return in on en1 proto tcp from any to any port = 8001"),
+        "{rules}"
+    );
+}

@@ -238,12 +238,20 @@ fn large_rulesets_and_tables_go_in_pieces() {
         Some("pass in inet proto tcp from 10.11.183.0/24 to any port = 4023 flags S/SA keep state")
     );
     let o = st.run("pfctl", &["-t", "big", "-T", "test", "172.16.78.31"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(0), "1/1 addresses match.\n"), "{o:#?}");
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(0), "1/1 addresses match.\n"),
+        "{o:#?}"
+    );
     // 20,000 more addresses from a file with -T add -f.
     let tf2 = st.dir().join("more.txt");
     fs::write(&tf2, addrs.replace("172.", "10.")).unwrap();
     let o = st.run("pfctl", &["-t", "more", "-T", "add", "-f", &tf2.display().to_string()]);
     assert_eq!(o.stderr, "1 table created.\n20000/20000 addresses added.\n", "{o:#?}");
     let o = st.run("pfctl", &["-t", "more", "-T", "test", "10.16.0.1", "10.17.0.1"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(2), "1/2 addresses match.\n"), "{o:#?}");
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(2), "1/2 addresses match.\n"),
+        "{o:#?}"
+    );
 }
