@@ -377,6 +377,18 @@ pub fn bridge_output(br: &Arc<Bridge>, ifp: &Ifnet, frame: &[u8], meta: &FrameMe
     }
 }
 
+/// For ARP on bridge member `ifp`: the other member of the same bridge that holds IPv4
+/// address `tpa`, if one does and `ifp` does not.
+pub fn arp_member(ctx: &Ctx, ifp: &Ifnet, tpa: std::net::Ipv4Addr) -> Option<Arc<Ifnet>> {
+    let br = ifp.bridge()?;
+    let owner = ctx.inet.addrs.iter().find(|ia| ia.addr == tpa)?.ifindex;
+    if owner == ifp.index {
+        return None;
+    }
+    let o = ctx.ifnet_by_index(owner)?;
+    o.bridge().filter(|b| Arc::ptr_eq(b, &br)).map(|_| o.clone())
+}
+
 /// The bridge interface's own `if_output`: a bridge has no address of its own to send
 /// from (the stack's addresses sit on the members), as on NetBSD.
 pub fn bridge_if_output(_ctx: &mut Ctx, _ifp: &Ifnet, _m: Mbuf, _dst: Dst) -> Result<(), i32> {
