@@ -303,7 +303,9 @@ fn tap_into(st: &StackProc, home: &NetNs, ifname: &str, dev: &str, to: &NetNs, a
     st.ok("ifconfig", &[ifname, "create"]);
     st.ok("ifconfig", &[ifname, "linkstr", &format!("tap={dev}")]);
     st.ok("ifconfig", &[ifname, "up"]);
-    ipn(home, &["link", "set", dev, "netns", &to.name]);
+    if home.name != to.name {
+        ipn(home, &["link", "set", dev, "netns", &to.name]);
+    }
     if let Some(a) = addr {
         ipn(to, &["addr", "add", a, "dev", dev]);
     }
@@ -391,18 +393,21 @@ fn stp_against_the_linux_kernel_bridge() {
     if !can_run_linux(test, &["ip", "bridge"]) {
         return;
     }
-    let (home, l) = (NetNs::new(), NetNs::new());
+    // The stacks run in br0's namespace, so their TAPs are made there and report the
+    // carrier of br0's ports (a TAP moved to another namespace shows no carrier to its
+    // stack, which keeps an STP port disabled).
+    let l = NetNs::new();
     let seg_dir = TempDir::new();
     let seg = seg_dir.join("pq");
-    let (p, _cp) = start_args_in_netns(&home, V, &[]);
-    let (q, _cq) = start_args_in_netns(&home, V, &[]);
+    let (p, _cp) = start_args_in_netns(&l, V, &[]);
+    let (q, _cq) = start_args_in_netns(&l, V, &[]);
     let tag = std::process::id() % 10000;
     let (dp, dq) = (format!("stpP{tag}"), format!("stpQ{tag}"));
     ipn(&l, &["link", "add", "br0", "type", "bridge", "stp_state", "1", "forward_delay", "400", "hello_time", "100", "max_age", "600", "priority", "4096"]);
     ipn(&l, &["addr", "add", "10.55.0.1/24", "dev", "br0"]);
     ipn(&l, &["link", "set", "br0", "up"]);
     for (st, ifn, dev) in [(&p, "tap1", &dp), (&q, "tap1", &dq)] {
-        tap_into(st, &home, ifn, dev, &l, None);
+        tap_into(st, &l, ifn, dev, &l, None);
         ipn(&l, &["link", "set", dev, "master", "br0"]);
         hub_if(st, "hub0", &seg, None);
         st.ok("ifconfig", &["bridge0", "create"]);
@@ -416,11 +421,11 @@ fn stp_against_the_linux_kernel_bridge() {
     q.ok("ifconfig", &["hub0", "10.55.0.3/24"]);
 
     // Converged: Linux (priority 4096) is the root everywhere; exactly one port blocks.
-    let linux_root = wait_long("br0's root id", Duration::from_secs(20), || {
-        let o = ipn(&l, &["-d", "link", "show", "br0"]).stdout;
-        let r = o.split("root_id ").nth(1)?.split_whitespace().next()?.to_string();
-        Some(r)
-    });
+    let linux_root = || -> Option<String> {
+        let o = ipn(&l, &["-j", "-d", "link", "show", "br0"]).stdout;
+        let v: serde_json::Value = serde_json::from_str(&o).ok()?;
+        Some(v[0]["linkinfo"]["info_data"]["root_id"].as_str()?.to_string())
+    };
     let want_root_prio = "4096";
     let (jp, jq) = wait_long("STP to converge", Duration::from_secs(40), || {
         let (jp, jq) = (brconfig_json(&p, "bridge0"), brconfig_json(&q, "bridge0"));
@@ -437,14 +442,20 @@ fn stp_against_the_linux_kernel_bridge() {
                 return None;
             }
         }
-        let linux = ipn(&l, &["-j", "link", "show", "master", "br0"]).stdout;
+        let linux = run("bridge", ["-n", &l.name, "-j", "link", "show"]).ok().stdout;
         let fwd = linux.matches("\"forwarding\"").count();
         (n_block == 1 && fwd == 2).then_some((jp, jq))
     });
     // The same root on both sides: Linux prints it as 1000.xx:xx:..., brconfig --json
     // as 4096.xx:xx:...
-    let mac_of = |s: &str| s.split('.').nth(1).unwrap_or_default().to_lowercase();
-    assert_eq!(mac_of(jp["stp"]["root_id"].as_str().unwrap_or_default()), mac_of(&linux_root));
+    // Linux prints the MAC without leading zeroes: compare the bytes.
+    let mac_of = |s: &str| -> Vec<u8> {
+        let m = s.split('.').nth(1).unwrap_or_default();
+        m.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect()
+    };
+    let lr = linux_root().expect("br0's root id");
+    assert!(lr.starts_with("1000."), "Linux's root {lr} is not br0 itself");
+    assert_eq!(mac_of(jp["stp"]["root_id"].as_str().unwrap_or_default()), mac_of(&lr), "{jp}");
     assert_eq!(jp["stp"]["root_id"], jq["stp"]["root_id"]);
     // The blocking port is on the hub segment, of the bridge with the higher id.
     let blocked: Vec<(String, String)> = [(&jp, "P"), (&jq, "Q")]
