@@ -743,12 +743,7 @@ pub fn start_args_in_netns(ns: &NetNs, variant: &str, args: &[&str]) -> (StackPr
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &ns.name])
         .arg(bin())
-        .args([
-            variant,
-            "-f",
-            "-ptcpip",
-            &format!("prefix={}", st.prefix().display()),
-        ])
+        .args([variant, "-f", "-ptcpip", &format!("prefix={}", st.prefix().display())])
         .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("stack log"))

@@ -46,7 +46,10 @@ fn cloned_hub_interfaces_join_a_segment_at_run_time() {
     let v4 = StackProc::start(&[]);
     assert_eq!(v4.ok("ifconfig", &["-C"]), "hub lo shmif tap\n");
     let o = v4.run("ifconfig", &["bridge0", "create"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "ifconfig: SIOCIFCREATE: Invalid argument\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "ifconfig: SIOCIFCREATE: Invalid argument\n")
+    );
 
     hub_if(&a, "hub0", &seg, Some("10.52.0.1/24"));
     // rump's name for the same cloner.
@@ -58,9 +61,15 @@ fn cloned_hub_interfaces_join_a_segment_at_run_time() {
 
     // Errors as NetBSD's ifconfig words them.
     let o = a.run("ifconfig", &["hub0", "create"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "ifconfig: SIOCIFCREATE: File exists\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "ifconfig: SIOCIFCREATE: File exists\n")
+    );
     let o = a.run("ifconfig", &["foo0", "create"]);
-    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "ifconfig: SIOCIFCREATE: Invalid argument\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (Some(1), "ifconfig: SIOCIFCREATE: Invalid argument\n")
+    );
     let o = a.run("ifconfig", &["hub0", "linkstr", "/nonexistent-dir-x"]);
     assert_eq!(o.code, Some(1));
     assert!(o.stderr.starts_with("ifconfig: SIOCSLINKSTR: "), "{}", o.stderr);
@@ -82,7 +91,10 @@ fn cloned_hub_interfaces_join_a_segment_at_run_time() {
     let o = a.run("ifconfig", &["hub0"]);
     assert_eq!(o.code, Some(1));
     let o = b.run("ping", &["-c", "1", "-w", "1", "10.52.0.1"]);
-    assert!(o.code != Some(0) && o.stdout.contains("1 packets transmitted, 0 packets received"), "{o:#?}");
+    assert!(
+        o.code != Some(0) && o.stdout.contains("1 packets transmitted, 0 packets received"),
+        "{o:#?}"
+    );
     // Made again at run time, it works again.
     hub_if(&a, "hub0", &seg, Some("10.52.0.1/24"));
     b.ok("ping", &["-c", "1", "10.52.0.1"]);
@@ -131,11 +143,17 @@ fn a_bridge_of_hub_segments_learns_forwards_and_keeps_frames_out_of_the_stack() 
     let (ma, mb) = (mac_str(&a.mac("hub0")), mac_str(&b.mac("hub0")));
     let st = c.ok("brconfig", &["bridge0"]);
     assert!(st.starts_with("bridge0: flags=41<UP,RUNNING>\n\tConfiguration:\n\t\tpriority 32768 hellotime 2 fwddelay 15 maxage 20\n\t\tipfilter disabled flags 0x0\n\tInterfaces:\n\t\thub1 flags=3<LEARNING,DISCOVER>\n\t\t\tport "), "{st}");
-    assert!(st.contains("\tAddress cache (max cache: 100, timeout: 1200):\n"), "{st}");
+    assert!(
+        st.contains("\tAddress cache (max cache: 100, timeout: 1200):\n"),
+        "{st}"
+    );
     assert!(st.contains(&format!("\t\t{ma} hub0 ")), "{st}");
     assert!(st.contains(&format!("\t\t{mb} hub1 ")), "{st}");
     let addr = c.ok("brconfig", &["bridge0", "addr"]);
-    assert!(addr.contains(&format!("\n\t{mb} hub1 ")) || addr.starts_with(&format!("\t{mb} hub1 ")), "{addr}");
+    assert!(
+        addr.contains(&format!("\n\t{mb} hub1 ")) || addr.starts_with(&format!("\t{mb} hub1 ")),
+        "{addr}"
+    );
 
     // Unicast between members never enters C's stack: its IP input counts nothing.
     let before = ip_total(c);
@@ -146,15 +164,23 @@ fn a_bridge_of_hub_segments_learns_forwards_and_keeps_frames_out_of_the_stack() 
 
     // Static entries, flush and flushall, deladdr.
     c.ok("brconfig", &["bridge0", "static", "hub0", "0:11:22:33:44:55"]);
-    assert!(c.ok("brconfig", &["bridge0", "addr"]).contains("\t00:11:22:33:44:55 hub0 0 flags=1<STATIC>\n"));
+    assert!(c
+        .ok("brconfig", &["bridge0", "addr"])
+        .contains("\t00:11:22:33:44:55 hub0 0 flags=1<STATIC>\n"));
     c.ok("brconfig", &["bridge0", "flush"]);
-    assert_eq!(c.ok("brconfig", &["bridge0", "addr"]), "\t00:11:22:33:44:55 hub0 0 flags=1<STATIC>\n");
+    assert_eq!(
+        c.ok("brconfig", &["bridge0", "addr"]),
+        "\t00:11:22:33:44:55 hub0 0 flags=1<STATIC>\n"
+    );
     c.ok("brconfig", &["bridge0", "flushall"]);
     assert_eq!(c.ok("brconfig", &["bridge0", "addr"]), "");
     let o = c.run("brconfig", &["bridge0", "deladdr", "00:11:22:33:44:55"]);
     assert_eq!(
         (o.code, o.stderr.as_str()),
-        (Some(1), "brconfig: deladdr 00:11:22:33:44:55: No such file or directory\n")
+        (
+            Some(1),
+            "brconfig: deladdr 00:11:22:33:44:55: No such file or directory\n"
+        )
     );
 
     // A MAC flood fills the cache to maxaddr and no further.
@@ -164,7 +190,9 @@ fn a_bridge_of_hub_segments_learns_forwards_and_keeps_frames_out_of_the_stack() 
     assert_eq!(j["addresses"].as_array().map(Vec::len), Some(1), "{j}");
     assert!(j["stats"]["cache_full"].as_u64().unwrap_or(0) >= 1, "{j}");
     c.ok("brconfig", &["bridge0", "maxaddr", "100", "timeout", "600"]);
-    assert!(c.ok("brconfig", &["bridge0"]).contains("(max cache: 100, timeout: 600)"));
+    assert!(c
+        .ok("brconfig", &["bridge0"])
+        .contains("(max cache: 100, timeout: 600)"));
 
     // -learn: nothing learned on hub0; -discover on hub1: unknown unicast not flooded there.
     c.ok("brconfig", &["bridge0", "flushall", "-learn", "hub0"]);
@@ -182,13 +210,25 @@ fn a_bridge_of_hub_segments_learns_forwards_and_keeps_frames_out_of_the_stack() 
     fails(&["bridge0", "add", "hub0"], "brconfig: add hub0: File exists\n");
     c.ok("ifconfig", &["bridge1", "create"]);
     fails(&["bridge1", "add", "hub0"], "brconfig: add hub0: Device busy\n");
-    fails(&["bridge0", "add", "bridge0"], "brconfig: add bridge0: Invalid argument\n");
-    fails(&["bridge0", "add", "bridge1"], "brconfig: add bridge1: Invalid argument\n");
-    fails(&["bridge0", "add", "nope0"], "brconfig: add nope0: No such file or directory\n");
+    fails(
+        &["bridge0", "add", "bridge0"],
+        "brconfig: add bridge0: Invalid argument\n",
+    );
+    fails(
+        &["bridge0", "add", "bridge1"],
+        "brconfig: add bridge1: Invalid argument\n",
+    );
+    fails(
+        &["bridge0", "add", "nope0"],
+        "brconfig: add nope0: No such file or directory\n",
+    );
     c.ok("ifconfig", &["hub2", "create"]);
     c.ok("ifconfig", &["hub2", "mtu", "1400"]);
     fails(&["bridge0", "add", "hub2"], "brconfig: add hub2: Invalid argument\n");
-    fails(&["bridge0", "hellotime", "0"], "brconfig: hellotime 0: Invalid argument\n");
+    fails(
+        &["bridge0", "hellotime", "0"],
+        "brconfig: hellotime 0: Invalid argument\n",
+    );
     fails(&["bridge0", "frob"], "brconfig: unknown command: frob\n");
     fails(&["bridge0", "add"], "brconfig: command add requires 1 argument\n");
     fails(&["bridge0", "priority", "x"], "brconfig: priority: invalid value: x\n");
@@ -196,7 +236,10 @@ fn a_bridge_of_hub_segments_learns_forwards_and_keeps_frames_out_of_the_stack() 
 
     // `brconfig -a` shows both bridges; delete gives a member back.
     let all = c.ok("brconfig", &["-a"]);
-    assert!(all.starts_with("bridge0: ") && all.contains("\nbridge1: flags=0<>\n"), "{all}");
+    assert!(
+        all.starts_with("bridge0: ") && all.contains("\nbridge1: flags=0<>\n"),
+        "{all}"
+    );
     c.ok("brconfig", &["bridge0", "delete", "hub1"]);
     c.ok("brconfig", &["bridge1", "add", "hub1"]);
     // Destroying a bridge lets its members go.
@@ -246,7 +289,19 @@ fn a_bridging_loop_is_survived_and_stp_breaks_it() {
     for st in [c, &d] {
         st.ok(
             "brconfig",
-            &["bridge0", "maxage", "6", "fwddelay", "3", "hellotime", "1", "stp", "hub0", "stp", "hub1"],
+            &[
+                "bridge0",
+                "maxage",
+                "6",
+                "fwddelay",
+                "3",
+                "hellotime",
+                "1",
+                "stp",
+                "hub0",
+                "stp",
+                "hub1",
+            ],
         );
     }
     // Ports start blocking: the storm stops at once.
@@ -335,7 +390,11 @@ fn a_pktbox_bridge_joins_two_linux_namespaces() {
     assert_eq!(caps["enabled"].as_array().map(Vec::len), Some(0), "{caps}");
 
     // ARP and ping between the namespaces, through the bridge.
-    let o = run("ip", ["netns", "exec", &na.name, "ping", "-c", "3", "-i", "0.2", "10.54.0.2"]).ok();
+    let o = run(
+        "ip",
+        ["netns", "exec", &na.name, "ping", "-c", "3", "-i", "0.2", "10.54.0.2"],
+    )
+    .ok();
     assert!(o.stdout.contains("3 received"), "{}", o.stdout);
     let neigh = ipn(&na, &["neigh", "show", "10.54.0.2"]).stdout;
     let mac_b = ipn(&nb, &["-br", "link", "show", &db]).stdout;
@@ -348,7 +407,10 @@ fn a_pktbox_bridge_joins_two_linux_namespaces() {
     assert!(s.contains(&format!("\t\t{mac_b} tap2 ")), "{s}");
 
     // TCP through the bridge, sha256-equal at both ends.
-    let mib: u64 = std::env::var("PKTBOX_BRIDGE_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let mib: u64 = std::env::var("PKTBOX_BRIDGE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let dir = TempDir::new();
     let (sa, sb) = (dir.join("a.sum"), dir.join("b.sum"));
     let mut cmd = std::process::Command::new("ip");
@@ -375,7 +437,10 @@ fn a_pktbox_bridge_joins_two_linux_namespaces() {
     let (ha, hb) = (read(&sa), read(&sb));
     assert!(ha.len() >= 64 && ha == hb, "sha256 differ: {ha} vs {hb}");
     let j = brconfig_json(&st, "bridge0");
-    assert!(j["stats"]["forwarded"].as_u64().unwrap_or(0) > (mib << 20) / 1500, "{j}");
+    assert!(
+        j["stats"]["forwarded"].as_u64().unwrap_or(0) > (mib << 20) / 1500,
+        "{j}"
+    );
 
     // flush empties the cache.
     st.ok("brconfig", &["bridge0", "flush"]);
@@ -403,7 +468,26 @@ fn stp_against_the_linux_kernel_bridge() {
     let (q, _cq) = start_args_in_netns(&l, V, &[]);
     let tag = std::process::id() % 10000;
     let (dp, dq) = (format!("stpP{tag}"), format!("stpQ{tag}"));
-    ipn(&l, &["link", "add", "br0", "type", "bridge", "stp_state", "1", "forward_delay", "400", "hello_time", "100", "max_age", "600", "priority", "4096"]);
+    ipn(
+        &l,
+        &[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "1",
+            "forward_delay",
+            "400",
+            "hello_time",
+            "100",
+            "max_age",
+            "600",
+            "priority",
+            "4096",
+        ],
+    );
     ipn(&l, &["addr", "add", "10.55.0.1/24", "dev", "br0"]);
     ipn(&l, &["link", "set", "br0", "up"]);
     for (st, ifn, dev) in [(&p, "tap1", &dp), (&q, "tap1", &dq)] {
@@ -413,7 +497,24 @@ fn stp_against_the_linux_kernel_bridge() {
         st.ok("ifconfig", &["bridge0", "create"]);
         st.ok(
             "brconfig",
-            &["bridge0", "add", ifn, "add", "hub0", "maxage", "6", "fwddelay", "4", "hellotime", "1", "stp", ifn, "stp", "hub0", "up"],
+            &[
+                "bridge0",
+                "add",
+                ifn,
+                "add",
+                "hub0",
+                "maxage",
+                "6",
+                "fwddelay",
+                "4",
+                "hellotime",
+                "1",
+                "stp",
+                ifn,
+                "stp",
+                "hub0",
+                "up",
+            ],
         );
     }
     // Q's address sits on its hub member; Linux reaches it straight over its TAP, or
@@ -455,7 +556,11 @@ fn stp_against_the_linux_kernel_bridge() {
     };
     let lr = linux_root().expect("br0's root id");
     assert!(lr.starts_with("1000."), "Linux's root {lr} is not br0 itself");
-    assert_eq!(mac_of(jp["stp"]["root_id"].as_str().unwrap_or_default()), mac_of(&lr), "{jp}");
+    assert_eq!(
+        mac_of(jp["stp"]["root_id"].as_str().unwrap_or_default()),
+        mac_of(&lr),
+        "{jp}"
+    );
     assert_eq!(jp["stp"]["root_id"], jq["stp"]["root_id"]);
     // The blocking port is on the hub segment, of the bridge with the higher id.
     let blocked: Vec<(String, String)> = [(&jp, "P"), (&jq, "Q")]
@@ -481,13 +586,23 @@ fn stp_against_the_linux_kernel_bridge() {
 
     // Linux reaches Q; then Q's link to br0 goes down and traffic resumes through P
     // within the timers (max age 6 + 2 x forward delay 4).
-    let ping = |w: &str| run("ip", ["netns", "exec", &l.name, "ping", "-c", "1", "-W", w, "10.55.0.3"]);
-    wait_long("Linux to reach Q", Duration::from_secs(10), || (ping("1").code == Some(0)).then_some(()));
+    let ping = |w: &str| {
+        run(
+            "ip",
+            ["netns", "exec", &l.name, "ping", "-c", "1", "-W", w, "10.55.0.3"],
+        )
+    };
+    wait_long("Linux to reach Q", Duration::from_secs(10), || {
+        (ping("1").code == Some(0)).then_some(())
+    });
     ipn(&l, &["link", "set", &dq, "nomaster"]);
     ipn(&l, &["link", "set", &dq, "down"]);
     let t0 = Instant::now();
     wait_long("traffic to resume through P", Duration::from_secs(6 + 8 + 10), || {
         (ping("1").code == Some(0)).then_some(())
     });
-    eprintln!("{test}: failover took {:.1} s (max age 6 + 2 x fwddelay 4 = 14 s)", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "{test}: failover took {:.1} s (max age 6 + 2 x fwddelay 4 = 14 s)",
+        t0.elapsed().as_secs_f64()
+    );
 }

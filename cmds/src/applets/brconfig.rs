@@ -54,7 +54,11 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Print the status as JSON"),
         )
-        .arg(Arg::new("bridge").value_name("bridge").help("The bridge (bridge0, ...)"))
+        .arg(
+            Arg::new("bridge")
+                .value_name("bridge")
+                .help("The bridge (bridge0, ...)"),
+        )
         .arg(
             Arg::new("commands")
                 .value_name("command")
@@ -136,7 +140,11 @@ fn status_text(st: &BrStatus) -> String {
 
 fn bridge_id_str(id: u64) -> String {
     let b = id.to_be_bytes();
-    format!("{}.{}", u16::from_be_bytes([b[0], b[1]]), mac_str(&[b[2], b[3], b[4], b[5], b[6], b[7]]))
+    format!(
+        "{}.{}",
+        u16::from_be_bytes([b[0], b[1]]),
+        mac_str(&[b[2], b[3], b[4], b[5], b[6], b[7]])
+    )
 }
 
 fn status_json(list: &[BrStatus]) -> serde_json::Value {
@@ -192,7 +200,10 @@ fn status_json(list: &[BrStatus]) -> serde_json::Value {
 
 fn show(list: &[BrStatus], json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(&status_json(list)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status_json(list)).unwrap_or_default()
+        );
     } else {
         for st in list {
             print!("{}", status_text(st));
@@ -270,7 +281,7 @@ fn step(cmd: &str, a: &[String]) -> Result<Step, String> {
             number(&a[0], u64::from(u32::MAX)).ok_or_else(|| invalid(&a[0]))? as u32,
         )),
         "priority" => Step::Op(BrOp::Priority(
-            number(&a[0], 0xffff).ok_or_else(|| invalid(&a[0]))? as u16,
+            number(&a[0], 0xffff).ok_or_else(|| invalid(&a[0]))? as u16
         )),
         "hellotime" | "fwddelay" | "maxage" => {
             let v = number(&a[0], 0xff).ok_or_else(|| invalid(&a[0]))? as u8;
@@ -423,11 +434,19 @@ mod tests {
     fn commands_parse_as_netbsd_reads_them() {
         let p = plan(&w("add en0 add en1 stp en0 up")).unwrap();
         assert_eq!(p.len(), 4);
-        assert!(matches!(&p[2].2, Step::Op(BrOp::MemberFlags { ifname, set: ifbif::STP, clear: 0 }) if ifname == "en0"));
+        assert!(
+            matches!(&p[2].2, Step::Op(BrOp::MemberFlags { ifname, set: ifbif::STP, clear: 0 }) if ifname == "en0")
+        );
         assert_eq!(plan(&w("frob")).err().unwrap(), "unknown command: frob");
         assert_eq!(plan(&w("add")).err().unwrap(), "command add requires 1 argument");
-        assert_eq!(plan(&w("static en0")).err().unwrap(), "command static requires 2 arguments");
-        assert_eq!(plan(&w("priority 70000")).err().unwrap(), "priority: invalid value: 70000");
+        assert_eq!(
+            plan(&w("static en0")).err().unwrap(),
+            "command static requires 2 arguments"
+        );
+        assert_eq!(
+            plan(&w("priority 70000")).err().unwrap(),
+            "priority: invalid value: 70000"
+        );
         assert_eq!(plan(&w("hellotime x")).err().unwrap(), "hellotime: invalid value: x");
         assert_eq!(
             plan(&w("deladdr 00:11:22")).err().unwrap(),
@@ -435,9 +454,15 @@ mod tests {
         );
         assert!(matches!(
             plan(&w("static en1 0:aa:b:cc:dd:ee")).unwrap()[0].2,
-            Step::Op(BrOp::Static { mac: [0, 0xaa, 0xb, 0xcc, 0xdd, 0xee], .. })
+            Step::Op(BrOp::Static {
+                mac: [0, 0xaa, 0xb, 0xcc, 0xdd, 0xee],
+                ..
+            })
         ));
-        assert!(matches!(plan(&w("maxaddr 0x10")).unwrap()[0].2, Step::Op(BrOp::MaxAddr(16))));
+        assert!(matches!(
+            plan(&w("maxaddr 0x10")).unwrap()[0].2,
+            Step::Op(BrOp::MaxAddr(16))
+        ));
     }
 
     #[test]

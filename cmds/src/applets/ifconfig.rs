@@ -220,9 +220,7 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
             "create" => p.create = true,
             "destroy" => p.destroy = true,
             "linkstr" => p.linkstr = Some(value("linkstr")?),
-            "-linkstr" => {
-                return Err("-linkstr: a driver once opened stays until the interface is destroyed".into())
-            }
+            "-linkstr" => return Err("-linkstr: a driver once opened stays until the interface is destroyed".into()),
             "up" => p.set |= iff::UP,
             "down" => p.clear |= iff::UP,
             "netmask" => {

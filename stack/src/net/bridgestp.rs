@@ -463,9 +463,7 @@ fn make_forwarding(sc: &mut Softc, i: usize) {
 fn make_blocking(sc: &mut Softc, i: usize) {
     let st = sc.members[i].stp.state;
     if st != bstp_state::DISABLED && st != bstp_state::BLOCKING {
-        if (st == bstp_state::FORWARDING || st == bstp_state::LEARNING)
-            && sc.members[i].stp.change_detection_enabled
-        {
+        if (st == bstp_state::FORWARDING || st == bstp_state::LEARNING) && sc.members[i].stp.change_detection_enabled {
             topology_change_detection(sc);
         }
         set_state(sc, i, bstp_state::BLOCKING);
@@ -736,8 +734,7 @@ pub(crate) fn tick(sc: &mut Softc) {
                 bstp_state::LEARNING => {
                     set_state(sc, i, bstp_state::FORWARDING);
                     let designated_for_some = (0..sc.members.len()).any(|j| {
-                        sc.members[j].flags & ifbif::STP != 0
-                            && sc.members[j].stp.designated_bridge == sc.stp.bridge_id
+                        sc.members[j].flags & ifbif::STP != 0 && sc.members[j].stp.designated_bridge == sc.stp.bridge_id
                     });
                     if designated_for_some && sc.members[i].stp.change_detection_enabled {
                         topology_change_detection(sc);

@@ -405,9 +405,16 @@ fn bridge_of(ctx: &Ctx, name: &str) -> Result<(Arc<Ifnet>, Arc<Bridge>), Fail> {
 /// already ours EEXIST, another bridge's EBUSY, not Ethernet (the bridge itself, lo0)
 /// EINVAL, a different MTU EINVAL.
 fn add_member(ctx: &mut Ctx, bifp: &Ifnet, br: &Arc<Bridge>, name: &str) -> Result<(), Fail> {
-    let ifs = ctx.ifnet_by_name(name).cloned().ok_or_else(|| Fail::new(libc::ENOENT))?;
+    let ifs = ctx
+        .ifnet_by_name(name)
+        .cloned()
+        .ok_or_else(|| Fail::new(libc::ENOENT))?;
     if let Some(other) = ifs.bridge() {
-        return Err(Fail::new(if Arc::ptr_eq(&other, br) { libc::EEXIST } else { libc::EBUSY }));
+        return Err(Fail::new(if Arc::ptr_eq(&other, br) {
+            libc::EEXIST
+        } else {
+            libc::EBUSY
+        }));
     }
     if ifs.if_type != IFT_ETHER {
         return Err(Fail::new(libc::EINVAL));
@@ -621,7 +628,7 @@ pub fn bridge_status(ctx: &Ctx, name: Option<&str>) -> Result<Vec<BrStatus>, Fai
                 flags: e.flags,
             })
             .collect();
-        cache.sort_by(|a, b| a.mac.cmp(&b.mac));
+        cache.sort_by_key(|a| a.mac);
         let root_port = sc.stp.root_port.map(name_of);
         out.push(BrStatus {
             name: ifp.name.clone(),

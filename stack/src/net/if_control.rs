@@ -165,7 +165,12 @@ pub fn if_create(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str) -> Result
             br.set_ifp(&ifp);
         }
         _ => {
-            let mut ifp = Ifnet::ether_nodriver(idx, name.to_string(), pktbox_drivers::random_mac(), pktbox_drivers::ETHERMTU);
+            let mut ifp = Ifnet::ether_nodriver(
+                idx,
+                name.to_string(),
+                pktbox_drivers::random_mac(),
+                pktbox_drivers::ETHERMTU,
+            );
             ifp.cloned = true;
             ifp.clone_kind = Some(if base == "tap" { "tap" } else { "hub" });
             let ifp = if_attach(ctx, ifp)?;
@@ -182,7 +187,10 @@ pub fn if_create(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str) -> Result
 pub fn if_linkstr(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str, linkstr: &str) -> Result<(), Fail> {
     let ifp = ctx.ifnet_by_name(name).cloned().ok_or_else(|| Fail::new(libc::ENXIO))?;
     let Some(kind) = ifp.clone_kind else {
-        return Err(Fail::with(libc::EOPNOTSUPP, format!("{name}: no link string for this interface")));
+        return Err(Fail::with(
+            libc::EOPNOTSUPP,
+            format!("{name}: no link string for this interface"),
+        ));
     };
     if ifp.driver.get().is_some() {
         return Err(Fail::with(libc::EBUSY, format!("{name}: link string already set")));

@@ -71,13 +71,23 @@ impl RxSet {
         self.gen.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Lets go of every interface (the stack is stopping).
+    pub fn clear(&self) {
+        self.lock().clear();
+        self.gen.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Tells the threads to look again (an interface got its driver).
     pub fn changed(&self) {
         self.gen.fetch_add(1, Ordering::AcqRel);
     }
 
     fn share(&self, t: usize) -> Vec<Arc<Ifnet>> {
-        self.lock().iter().filter(|(_, u)| *u == t).map(|(i, _)| i.clone()).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, u)| *u == t)
+            .map(|(i, _)| i.clone())
+            .collect()
     }
 
     /// Which thread serves the interface.
@@ -131,7 +141,12 @@ fn rx_loop(stack: &Stack, t: usize) {
         let g = stack.rx.gen.load(Ordering::Acquire);
         if g != gen {
             gen = g;
-            share = stack.rx.share(t).into_iter().filter(|i| i.driver.get().is_some()).collect();
+            share = stack
+                .rx
+                .share(t)
+                .into_iter()
+                .filter(|i| i.driver.get().is_some())
+                .collect();
         }
         let fds: Vec<BorrowedFd<'_>> = share
             .iter()
