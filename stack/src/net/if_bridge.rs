@@ -707,3 +707,88 @@ pub static BRIDGE: Domain = Domain {
         ..Protosw::EMPTY
     }],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(n: u8) -> [u8; 6] {
+        [2, 0, 0, 0, 0, n]
+    }
+
+    #[test]
+    fn the_cache_learns_moves_and_fills_to_maxaddr() {
+        let br = Bridge::new("bridge0");
+        let mut sc = br.lock();
+        sc.maxaddr = 3;
+        let t = Instant::now();
+        sc.learn(&mac(1), 2, t);
+        sc.learn(&mac(2), 3, t);
+        // Multicast and zero sources are never learned.
+        sc.learn(&[1, 0, 0x5e, 0, 0, 1], 2, t);
+        sc.learn(&[0; 6], 2, t);
+        assert_eq!(sc.lookup(&mac(1), t), Some(2));
+        // A station that moved.
+        sc.learn(&mac(1), 3, t);
+        assert_eq!(sc.lookup(&mac(1), t), Some(3));
+        sc.learn(&mac(3), 2, t);
+        // Full at maxaddr: the fourth is not learned, and counted.
+        sc.learn(&mac(4), 2, t);
+        assert_eq!(sc.cache.len(), 3);
+        assert_eq!(sc.lookup(&mac(4), t), None);
+        assert_eq!(sc.stats.cache_full, 1);
+    }
+
+    #[test]
+    fn entries_expire_after_the_timeout_and_sooner_in_a_topology_change() {
+        let br = Bridge::new("bridge0");
+        let mut sc = br.lock();
+        sc.maxaddr = 3;
+        let t = Instant::now();
+        sc.learn(&mac(1), 2, t);
+        sc.cache.insert(
+            mac(9),
+            Entry {
+                ifindex: 3,
+                used: t,
+                flags: ifbaf::STATIC,
+            },
+        );
+        assert_eq!(sc.lookup(&mac(1), t + Duration::from_secs(1199)), Some(2));
+        assert_eq!(sc.lookup(&mac(1), t + Duration::from_secs(1200)), None);
+        // While the topology changes, the forward delay (15 s) is the lifetime.
+        sc.stp.topology_change = true;
+        assert_eq!(sc.lookup(&mac(1), t + Duration::from_secs(14)), Some(2));
+        assert_eq!(sc.lookup(&mac(1), t + Duration::from_secs(15)), None);
+        sc.age(t + Duration::from_secs(20));
+        assert_eq!(sc.cache.len(), 1, "the static entry stays");
+        assert_eq!(sc.lookup(&mac(9), t + Duration::from_secs(99_999)), Some(3));
+        // A static entry is not moved by learning.
+        sc.learn(&mac(9), 2, t);
+        assert_eq!(sc.lookup(&mac(9), t), Some(3));
+    }
+
+    #[test]
+    fn flush_keeps_static_entries_and_flushall_does_not() {
+        let br = Bridge::new("bridge0");
+        let mut sc = br.lock();
+        sc.maxaddr = 3;
+        let t = Instant::now();
+        sc.learn(&mac(1), 2, t);
+        sc.learn(&mac(2), 3, t);
+        sc.cache.insert(
+            mac(9),
+            Entry {
+                ifindex: 3,
+                used: t,
+                flags: ifbaf::STATIC,
+            },
+        );
+        sc.flush(false, Some(2));
+        assert_eq!(sc.cache.len(), 2);
+        sc.flush(false, None);
+        assert_eq!(sc.cache.keys().copied().collect::<Vec<_>>(), vec![mac(9)]);
+        sc.flush(true, None);
+        assert!(sc.cache.is_empty());
+    }
+}
