@@ -344,6 +344,46 @@ fn a_bridging_loop_is_survived_and_stp_breaks_it() {
     let j = brconfig_json(c, "bridge0");
     assert!(j["stats"]["bpdu_in"].as_u64().unwrap_or(0) > 0, "{j}");
     assert_eq!(j["stats"]["bpdu_bad"].as_u64(), Some(0), "{j}");
+
+    // Malformed BPDUs on segment 1 are counted and dropped; the tree stays as it was.
+    let bpdu = |len_field: u16, llc: [u8; 3], body: &[u8]| {
+        let mut f = vec![0x01, 0x80, 0xc2, 0, 0, 0, 0x02, 0, 0, 0, 0xbd, 0xbd];
+        f.extend_from_slice(&len_field.to_be_bytes());
+        f.extend_from_slice(&llc);
+        f.extend_from_slice(body);
+        f
+    };
+    let frames = [
+        // A config BPDU cut short: the length says 38, 13 bytes came.
+        bpdu(38, [0x42, 0x42, 3], &[0, 0, 0, 0, 0, 0x80, 0, 2, 0, 0]),
+        // Not the spanning tree SAP.
+        bpdu(38, [0xaa, 0xaa, 3], &[0; 35]),
+        // An RST BPDU (type 2), which this 802.1D bridge does not speak.
+        bpdu(
+            39,
+            [0x42, 0x42, 3],
+            &[
+                0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0,
+            ],
+        ),
+    ];
+    let sock = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+    for e in std::fs::read_dir(&t.s1).expect("segment dir").flatten() {
+        if e.path().extension().is_some_and(|x| x == "hub") {
+            for f in &frames {
+                let _ = sock.send_to(f, e.path());
+            }
+        }
+    }
+    let j = wait_for("the malformed BPDUs to be counted", || {
+        let j = brconfig_json(c, "bridge0");
+        (j["stats"]["bpdu_bad"].as_u64() == Some(3)).then_some(j)
+    });
+    for k in ["bridge_id", "root_id", "root_port", "root_path_cost"] {
+        assert_eq!(j["stp"][k], jc["stp"][k], "{k}: {j}");
+    }
+    a.ok("ping", &["-c", "1", "10.53.0.2"]);
 }
 
 /// `ip -n NS ARGS...`, which must succeed.
