@@ -195,6 +195,11 @@ pub fn if_linkstr(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str, linkstr:
     if ifp.driver.get().is_some() {
         return Err(Fail::with(libc::EBUSY, format!("{name}: link string already set")));
     }
+    // A stack without receive threads (a detached one: unit tests, the fuzz harness)
+    // could not serve a driver, and opens none.
+    if !stack.rx.running() {
+        return Err(Fail::with(libc::EOPNOTSUPP, "this stack has no receive threads".into()));
+    }
     let opts = if kind == "hub" && !linkstr.contains('=') {
         if linkstr.contains(',') || linkstr.is_empty() {
             return Err(Fail::with(libc::EINVAL, format!("{linkstr}: bad link string")));

@@ -71,6 +71,11 @@ impl RxSet {
         self.gen.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether receive threads run (not in a detached stack: unit tests, fuzzing).
+    pub fn running(&self) -> bool {
+        self.threads.load(Ordering::Acquire) > 0
+    }
+
     /// Lets go of every interface (the stack is stopping).
     pub fn clear(&self) {
         self.lock().clear();
