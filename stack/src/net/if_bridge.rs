@@ -678,6 +678,9 @@ fn bridge_timer(ctx: &mut Ctx) -> Option<Instant> {
     let now = Instant::now();
     for ifp in &ctx.ifnets {
         if let Some(br) = &ifp.bridge_sc {
+            // The bridge follows its interface's UP flag however it was set (ifconfig,
+            // brconfig, or an address added).
+            bridge_updown(br, ifp.is_up());
             let mut sc = br.lock();
             if sc.running {
                 bridgestp::tick(&mut sc);
