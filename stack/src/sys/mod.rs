@@ -205,5 +205,6 @@ impl Stack {
     pub fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.callout.kick();
+        self.rx.changed();
     }
 }

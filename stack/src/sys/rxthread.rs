@@ -43,6 +43,8 @@ pub struct RxSet {
     ifs: std::sync::Mutex<Vec<(Arc<Ifnet>, usize)>>,
     gen: std::sync::atomic::AtomicU64,
     threads: std::sync::atomic::AtomicUsize,
+    /// Wakes threads that have no interface to poll when the set changes.
+    cv: std::sync::Condvar,
 }
 
 impl RxSet {
@@ -62,6 +64,7 @@ impl RxSet {
             .unwrap_or(0);
         l.push((ifp, t));
         self.gen.fetch_add(1, Ordering::AcqRel);
+        self.cv.notify_all();
     }
 
     /// Takes an interface off its thread (it is being destroyed).
@@ -69,6 +72,7 @@ impl RxSet {
         let mut l = self.lock();
         l.retain(|(i, _)| !std::ptr::eq(Arc::as_ptr(i), ifp));
         self.gen.fetch_add(1, Ordering::AcqRel);
+        self.cv.notify_all();
     }
 
     /// Whether receive threads run (not in a detached stack: unit tests, fuzzing).
@@ -79,12 +83,24 @@ impl RxSet {
     /// Lets go of every interface (the stack is stopping).
     pub fn clear(&self) {
         self.lock().clear();
-        self.gen.fetch_add(1, Ordering::AcqRel);
+        self.changed();
     }
 
-    /// Tells the threads to look again (an interface got its driver).
+    /// Tells the threads to look again (an interface got its driver, or the stack is
+    /// stopping).
     pub fn changed(&self) {
+        let _l = self.lock();
         self.gen.fetch_add(1, Ordering::AcqRel);
+        self.cv.notify_all();
+    }
+
+    /// Sleeps until the set changes from generation `gen` (or a second passes): what a
+    /// thread with nothing to poll does, so an idle one costs nothing.
+    fn wait_change(&self, gen: u64) {
+        let l = self.lock();
+        if self.gen.load(Ordering::Acquire) == gen {
+            let _ = self.cv.wait_timeout(l, std::time::Duration::from_secs(1));
+        }
     }
 
     fn share(&self, t: usize) -> Vec<Arc<Ifnet>> {
@@ -152,6 +168,10 @@ fn rx_loop(stack: &Stack, t: usize) {
                 .into_iter()
                 .filter(|i| i.driver.get().is_some())
                 .collect();
+        }
+        if share.is_empty() {
+            stack.rx.wait_change(gen);
+            continue;
         }
         let fds: Vec<BorrowedFd<'_>> = share
             .iter()
