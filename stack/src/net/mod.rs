@@ -4,7 +4,9 @@
 pub mod altq;
 pub mod arp;
 pub mod bpf;
+pub mod bridgestp;
 pub mod ether;
+pub mod if_bridge;
 pub mod if_control;
 pub mod if_loop;
 pub mod ifnet;
