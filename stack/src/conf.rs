@@ -26,6 +26,7 @@ pub static DOMAINS: &[&Domain] = &[
     &crate::net::arp::ARP,
     &crate::inet6::INET6,
     &crate::inet::INET,
+    &crate::net::if_bridge::BRIDGE,
     &crate::pf::PF,
 ];
 

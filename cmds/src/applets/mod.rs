@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub mod arp;
+pub mod brconfig;
 pub mod ifconfig;
 pub mod io_pkt;
 pub mod nc;
@@ -13,6 +14,8 @@ pub mod pfctl;
 pub mod ping;
 pub mod ping6;
 pub mod route;
+pub mod run;
+pub mod sockstat;
 pub mod sysctl;
 pub mod tcpdump;
 
@@ -70,6 +73,11 @@ pub const APPLETS: &[Applet] = &[
         run: arp::run,
     },
     Applet {
+        name: "brconfig",
+        command: brconfig::command,
+        run: brconfig::run,
+    },
+    Applet {
         name: "netstat",
         command: netstat::command,
         run: netstat::run,
@@ -98,6 +106,16 @@ pub const APPLETS: &[Applet] = &[
         name: "tcpdump",
         command: tcpdump::command,
         run: tcpdump::run,
+    },
+    Applet {
+        name: "sockstat",
+        command: sockstat::command,
+        run: sockstat::run,
+    },
+    Applet {
+        name: "run",
+        command: run::command,
+        run: run::run,
     },
     Applet {
         name: "pfctl",

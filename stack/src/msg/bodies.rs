@@ -63,6 +63,8 @@ pub const IFT_ETHER: u8 = 0x06;
 pub const IFT_LOOP: u8 = 0x18;
 /// pflog interfaces (NetBSD's IFT_PFLOG).
 pub const IFT_PFLOG: u8 = 0xf6;
+/// A bridge (if_bridge), NetBSD's IFT_BRIDGE.
+pub const IFT_BRIDGE: u8 = 0xd1;
 
 /// A body with nothing in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -527,6 +529,19 @@ pub struct SockInfo {
     /// sb_hiwat), shown by `netstat -x`.
     pub rcvbuf: u64,
     pub sndbuf: u64,
+    /// The process holding the socket (sockstat): None for a socket no client holds
+    /// (TIME_WAIT, a connection not accepted yet).
+    pub owner: Option<SockOwner>,
+}
+
+/// Who holds a socket: the credentials of its channel connection (SO_PEERCRED) and the
+/// descriptor number the client's program knows it by, when the client said
+/// (`SockClientFd`; the preloadable socket library does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockOwner {
+    pub pid: u32,
+    pub uid: u32,
+    pub fd: Option<i32>,
 }
 
 /// Protocol counters for `netstat -s`.

@@ -10,6 +10,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod bodies;
 mod bodies6;
+mod bodies_bridge;
 pub mod bytes;
 pub mod errno;
 pub mod pf;
@@ -17,6 +18,7 @@ pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
 pub use bodies6::*;
+pub use bodies_bridge::*;
 
 /// Version of the channel protocol (the header's `version`).
 pub const MSG_VERSION: u8 = 1;
@@ -248,6 +250,8 @@ messages! {
     0x59 => SockRecv(RecvReq),
     /// shutdown(2).
     0x5a => SockShutdown(ShutdownReq),
+    /// The descriptor number the client's program knows this socket by, for sockstat.
+    0x5f => SockClientFd(i32),
     /// `arp -s` (RTM_ADD with RTF_LLDATA).
     0x70 => ArpSet(ArpSetReq),
     /// `arp -d` (RTM_DELETE with RTF_LLDATA).
@@ -268,6 +272,12 @@ messages! {
     0x66 => BpfFlush(Empty),
     /// A request to PF (the /dev/pf ioctls); ENOENT when PF is not loaded.
     0x78 => Pf(pf::PfReq),
+    /// SIOCSLINKSTR: open a cloned interface's driver.
+    0x90 => IfLinkstr(LinkstrReq),
+    /// A brconfig command (the BRDG* ioctls).
+    0x91 => BrSet(BrReq),
+    /// The bridges' state (BRDGGIFS, BRDGRTS, BRDGGPARAM ...).
+    0x92 => BrGet(BrGetReq),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -295,6 +305,7 @@ messages! {
     0xe3 => BpfData(Vec<u8>),
     0xe5 => BpfStatsOk(BpfStat),
     0xf8 => PfOk(pf::PfReply),
+    0xf2 => BrStatusOk(Vec<BrStatus>),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }

@@ -115,9 +115,11 @@ pub fn pf_ioctl(ctx: &mut Ctx, q: &PfReq) -> Result<PfReply, Fail> {
         PfReq::GetSources => Ok(PfReply::Sources(Vec::new())),
         PfReq::GetInfo => Ok(PfReply::Info(info(&ctx.pf))),
         PfReq::GetOptions => Ok(PfReply::Options(options(&ctx.pf))),
-        // The queues live in the interfaces' send path (net::altq); their statistics are
-        // not reachable from here yet.
-        PfReq::GetQueues => Err(Fail::new(libc::ENODEV)),
+        // The queues live in the interfaces' send path (net::altq).
+        PfReq::GetQueues => Ok(PfReply::Queues(m::QueuesReply {
+            altq: ctx.pf.rules.altq.clone(),
+            queues: crate::net::altq::queue_stats(&ctx.ifnets, &ctx.pf.rules.queue_defs),
+        })),
         PfReq::GetTables { anchor } => Ok(PfReply::Tables(tables(&ctx.pf, anchor.as_deref()))),
         PfReq::GetInterfaces { ifname } => Ok(PfReply::Interfaces(interfaces(ctx, ifname.as_deref()))),
         PfReq::Flush(f) => flush(ctx, &f.kind, &f.anchor, f.ifname.as_deref()),
@@ -219,6 +221,8 @@ fn load(ctx: &mut Ctx, l: &LoadReq) -> Result<(), Fail> {
     } else {
         new.altq = l.ruleset.altq.clone();
         new.queue_defs = l.ruleset.queues.clone();
+        // The interfaces' queues change now, all or none, before anything else does.
+        crate::net::altq::commit(&ctx.ifnets, &new.altq, &new.queue_defs).map_err(|e| Fail::with(libc::EINVAL, e))?;
     }
     for (p, rs) in nested {
         new.anchors.insert(p, rs);
@@ -468,6 +472,8 @@ fn flush(ctx: &mut Ctx, kind: &FlushKind, anchor: &str, ifname: Option<&str>) ->
         FlushKind::Queue => {
             pf.rules.altq.clear();
             pf.rules.queue_defs.clear();
+            // The interfaces send straight to their drivers again.
+            let _ = crate::net::altq::commit(&ctx.ifnets, &[], &[]);
             Ok(PfReply::Done)
         }
         FlushKind::States => {

@@ -396,7 +396,7 @@ fn clamp_mss(p: &mut [u8], off: usize, hlen: usize, mss: u16, ck: Option<Ck>) {
                     let c = ck.filter(|c| c.kind != Kind::Partial);
                     // The option's word may sit at an odd offset from the header: the
                     // checksum covers 16-bit words from the header's start.
-                    if (i + 2 - off) % 2 == 0 {
+                    if (i + 2 - off).is_multiple_of(2) {
                         set16(p, i + 2, mss, c.as_slice(), None);
                     } else {
                         let old = [p[i + 1], p[i + 2], p[i + 3], p[i + 4]];
@@ -1126,6 +1126,7 @@ pub fn state_insert(pf: &mut Pf, pd: &Pd, dir: Dir, gwy: Option<Host>, m: &Mbuf)
 }
 
 /// Copies a packet to pflog0's captures with a pflog header in front (`PFLOG_PACKET`).
+#[allow(clippy::too_many_arguments)]
 pub fn pflog_packet(ctx: &Ctx, ifp: &Ifnet, m: &Mbuf, af: Af, dir: Dir, action: u8, reason: Reason, rulenr: u32) {
     let Some(log) = ctx.pf.pflog.as_ref() else {
         return;

@@ -200,6 +200,17 @@ pub struct Rs {
     pub nat_order: Vec<m::NatRule>,
 }
 
+impl Rs {
+    /// Makes every skip step point at the next rule, so that evaluation looks at every
+    /// rule in turn (for measuring what skip steps save, and for checking that they
+    /// change no decision).
+    pub fn without_skip_steps(&mut self) {
+        for (i, r) in self.filter.iter_mut().enumerate() {
+            r.skip = [(i + 1) as u32; SKIP_COUNT];
+        }
+    }
+}
+
 /// Everything a load installs: the rulesets and the tables they use.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
@@ -351,8 +362,9 @@ impl Rules {
             let mut def = r.clone();
             def.nr = i as u32;
             let qid = match &r.queue {
+                // The id the interfaces' queues know the name by (net::altq).
                 Some(q) => match self.queues.iter().position(|x| x == q) {
-                    Some(p) => (p + 1) as u32,
+                    Some(_) => crate::net::altq::qname_to_qid(q),
                     None => return Err(einval(format!("queue {q} has no parent"))),
                 },
                 None => 0,
@@ -565,13 +577,10 @@ fn other_match(r: &CRule, pd: &Pd, tag: u16) -> bool {
             return false;
         }
     }
-    if r.def.flagset != 0 {
-        if pd.proto != IPPROTO_TCP || pd.frag {
-            return false;
-        }
-        if pd.tcp.flags & r.def.flagset != r.def.flags {
-            return false;
-        }
+    // `flags` looks at TCP segments only; other protocols pass it by (pf_test_udp and
+    // its kin never read it), so `pass all flags S/SA keep state` also keeps UDP state.
+    if r.def.flagset != 0 && pd.proto == IPPROTO_TCP && !pd.frag && pd.tcp.flags & r.def.flagset != r.def.flags {
+        return false;
     }
     if let Some(ic) = &r.def.icmp {
         if pd.frag || !matches!(pd.proto, 1 | 58) || pd.icmp_type != ic.typ {
@@ -581,7 +590,12 @@ fn other_match(r: &CRule, pd: &Pd, tag: u16) -> bool {
             return false;
         }
     }
-    if pd.frag && (r.src.port.is_some() || r.dst.port.is_some() || r.def.flagset != 0 || r.def.icmp.is_some()) {
+    if pd.frag
+        && (r.src.port.is_some()
+            || r.dst.port.is_some()
+            || (r.def.flagset != 0 && pd.proto == IPPROTO_TCP)
+            || r.def.icmp.is_some())
+    {
         return false;
     }
     if let Some((neg, t)) = r.tagged {
@@ -963,15 +977,7 @@ mod tests {
         assert_eq!(decide(&mut rules, 50), Some(0));
         // The same decisions as without skip steps (every rule looked at).
         let before = rules.main.filter.iter().map(|r| r.skip).collect::<Vec<_>>();
-        for r in &mut rules.main.filter {
-            for (k, s) in r.skip.iter_mut().enumerate() {
-                let _ = k;
-                *s = 0;
-            }
-        }
-        for (i, r) in rules.main.filter.iter_mut().enumerate() {
-            r.skip = [(i + 1) as u32; SKIP_COUNT];
-        }
+        rules.main.without_skip_steps();
         assert_eq!(decide(&mut rules, 443), Some(101));
         assert_eq!(decide(&mut rules, 50), Some(0));
         assert_ne!(before[1], rules.main.filter[1].skip);

@@ -422,3 +422,126 @@ fn modulate_state_moves_the_isn_and_the_answer_back() {
     );
     assert!(ok(&out));
 }
+
+#[test]
+fn the_fuzz_harness_survives_random_and_mutated_input() {
+    // A fixed pseudo-random stream (xorshift), as a short stand-in for the fuzzer.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let syn = tcp(INSIDE, 40000, SERVER, 80, 1000, 0, TH_SYN);
+    for round in 0..200 {
+        let mut data = Vec::new();
+        for _ in 0..(next() % 12) {
+            let len = (next() % 80) as u16;
+            data.push(next() as u8);
+            data.extend_from_slice(&len.to_be_bytes());
+            if round % 2 == 0 {
+                // A real header's bytes, a few of them flipped.
+                let mut p = syn[20..].to_vec();
+                p.resize(usize::from(len), 0);
+                for _ in 0..3 {
+                    let i = (next() as usize) % p.len().max(1);
+                    if let Some(b) = p.get_mut(i) {
+                        *b ^= next() as u8;
+                    }
+                }
+                data.extend_from_slice(&p);
+            } else {
+                data.extend((0..len).map(|_| next() as u8));
+            }
+        }
+        crate::fuzzing::pf(&data);
+    }
+}
+
+/// An ICMPv6 echo request from `src` to `dst`, its checksum right.
+fn echo6(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr, id: u16) -> Vec<u8> {
+    let mut icmp = vec![128u8, 0, 0, 0];
+    icmp.extend_from_slice(&id.to_be_bytes());
+    icmp.extend_from_slice(&[0, 1, 0xaa, 0xbb]);
+    let c = crate::wire::checksum::cksum6(&src, &dst, 58, &icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[58, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&icmp);
+    p
+}
+
+#[test]
+fn inet6_nat_and_filter_keep_the_icmpv6_checksum_right() {
+    let stack = Stack::detached_variant(crate::sys::Variant::V6Hc);
+    let (en0, en1) = {
+        let mut ctx = stack.ctx();
+        pf_attach(&mut ctx, &stack, "pf").unwrap();
+        (nif(&mut ctx, "en0", [10, 0, 0, 1]), nif(&mut ctx, "en1", ROUTER_OUT))
+    };
+    let r = Router { stack, en0, en1 };
+    let mut nat = m::NatRule::new(NatKind::Nat);
+    nat.ifname = on("en1");
+    nat.af = Some(m::Af::Inet6);
+    nat.src.addr = m::Addr::Net(m::Net {
+        addr: "2001:db8:1::".parse().unwrap(),
+        prefix: 64,
+    });
+    nat.pool = Some(Pool {
+        addrs: vec![m::Addr::Net(m::Net::host("2001:db8:2::1".parse().unwrap()))],
+        port: None,
+        port_star: false,
+        kind: m::PoolType::None,
+        sticky: false,
+        static_port: false,
+    });
+    let mut block = Rule::new(Action::Block);
+    block.af = Some(m::Af::Inet6);
+    block.dir = m::Dir::In;
+    block.ifname = on("en1");
+    let mut pass = Rule::new(Action::Pass);
+    pass.dir = m::Dir::Out;
+    pass.state = StateKind::Keep;
+    load_rs(
+        &r,
+        m::Ruleset {
+            nat: vec![nat],
+            filter: vec![block, pass],
+            ..m::Ruleset::default()
+        },
+    );
+    r.req(PfReq::Enable).unwrap();
+    let (inside, server, gw): (std::net::Ipv6Addr, std::net::Ipv6Addr, std::net::Ipv6Addr) = (
+        "2001:db8:1::2".parse().unwrap(),
+        "2001:db8:3::9".parse().unwrap(),
+        "2001:db8:2::1".parse().unwrap(),
+    );
+    let t6 = |dir, ifp: &Ifnet, p: &[u8]| match pf_test(&mut r.stack.ctx(), Af::Inet6, dir, ifp, Mbuf::from_slice(p)) {
+        Verdict::Pass(m) => Some(m.as_slice().to_vec()),
+        _ => None,
+    };
+    let ok6 = |p: &[u8]| {
+        let s = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
+        let d = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
+        crate::wire::checksum::cksum6(&s, &d, 58, &p[40..]) == 0
+    };
+    let out = t6(Dir::Out, &r.en1, &echo6(inside, server, 77)).expect("out passes");
+    assert_eq!(&out[8..24], &gw.octets(), "the source is translated");
+    assert!(ok6(&out), "ICMPv6 checksum after NAT");
+    let id = u16::from_be_bytes([out[44], out[45]]);
+    let mut reply = echo6(server, gw, id);
+    reply[40] = 129;
+    reply[42..44].copy_from_slice(&[0, 0]);
+    let c = crate::wire::checksum::cksum6(&server, &gw, 58, &reply[40..]);
+    reply[42..44].copy_from_slice(&c.to_be_bytes());
+    let back = t6(Dir::In, &r.en1, &reply).expect("the reply passes by the state");
+    assert_eq!(&back[24..40], &inside.octets());
+    assert_eq!(u16::from_be_bytes([back[44], back[45]]), 77, "the id goes back");
+    assert!(ok6(&back));
+    // Unsolicited, it is blocked.
+    assert!(t6(Dir::In, &r.en1, &echo6(server, gw, 5)).is_none());
+}

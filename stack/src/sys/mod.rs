@@ -149,6 +149,8 @@ pub struct Stack {
     pub callout: Arc<callout::Kick>,
     /// Set by the channel server when it starts.
     pub waker: OnceLock<Waker>,
+    /// The interfaces the receive threads serve.
+    pub rx: rxthread::RxSet,
 }
 
 impl Stack {
@@ -184,6 +186,7 @@ impl Stack {
             shutdown: AtomicBool::new(false),
             callout: Arc::new(callout::Kick::default()),
             waker: OnceLock::new(),
+            rx: rxthread::RxSet::default(),
         });
         stack.registry.init(&mut stack.ctx(), &stack);
         stack
@@ -205,5 +208,6 @@ impl Stack {
     pub fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.callout.kick();
+        self.rx.changed();
     }
 }
