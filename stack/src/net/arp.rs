@@ -18,7 +18,7 @@ use crate::net::ifnet::{Dst, Ifnet};
 use crate::sys::callout::{Timer, SLOW};
 use crate::sys::domain::{always, Domain, Protosw};
 use crate::sys::mbuf::Mbuf;
-pub use crate::wire::arp::ARP_LEN;
+use crate::wire::arp::ARP_LEN;
 use crate::wire::arp::{ArpRepr, ARPOP_REPLY, ARPOP_REQUEST};
 use crate::wire::ethernet::{ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
 use crate::wire::Error as WireError;

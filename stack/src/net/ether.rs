@@ -16,8 +16,8 @@ use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
 use crate::sys::Stack;
 
-pub use crate::wire::ethernet::{
-    ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_ADDR_LEN, ETHER_HDR_LEN, ETHER_MIN_LEN,
+use crate::wire::ethernet::{
+    BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_ADDR_LEN, ETHER_HDR_LEN, ETHER_MIN_LEN,
     ETHER_VLAN_ENCAP_LEN,
 };
 
@@ -46,7 +46,7 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         Gso::None => ifp.mtu() as usize,
         _ => {
             inc(&ifp.stats.ilro);
-            crate::inet::ip::IP_MAXPACKET
+            crate::wire::ipv4::IP_MAXPACKET
         }
     } + ETHER_HDR_LEN
         + ETHER_VLAN_ENCAP_LEN;
