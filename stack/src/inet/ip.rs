@@ -287,14 +287,13 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     let mtu = path_mtu(&ifp, rt.mtu);
     // What an ICMP error about the datagram would quote (the header and 8 bytes), kept
     // in case it cannot go on for its size (NetBSD's `mcopy`, on the stack here).
-    let mut quote = [0u8; 60 + icmp::RETURNDATABYTES];
-    let qlen = if m.len() > mtu {
+    // Only a datagram above the MTU can need it: nothing is copied (nor zeroed) otherwise.
+    let quote = (m.len() > mtu).then(|| {
+        let mut q = [0u8; 60 + icmp::RETURNDATABYTES];
         let n = (Ipv4Packet::new_unchecked(m.as_slice()).hlen() + icmp::RETURNDATABYTES).min(m.len());
-        quote[..n].copy_from_slice(&m.as_slice()[..n]);
-        n
-    } else {
-        0
-    };
+        q[..n].copy_from_slice(&m.as_slice()[..n]);
+        (q, n)
+    });
     let nh = NextHop {
         ifp,
         nexthop: rt.nexthop,
@@ -304,11 +303,14 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
         Ok(()) => ctx.inet.stat.forward += 1,
         Err(e) => {
             ctx.inet.stat.cantforward += 1;
-            if e == libc::EMSGSIZE && qlen > 0 && Ipv4Packet::new_unchecked(&quote[..qlen]).off() & IP_DF != 0 {
+            let quote = quote.as_ref().map(|(q, n)| &q[..*n]);
+            if let Some(quote) =
+                quote.filter(|q| e == libc::EMSGSIZE && Ipv4Packet::new_unchecked(*q).off() & IP_DF != 0)
+            {
                 icmp::icmp_error(
                     ctx,
                     Some(ifp_in),
-                    &quote[..qlen],
+                    quote,
                     ICMP_UNREACH,
                     UNREACH_NEEDFRAG,
                     mtu as u16,
