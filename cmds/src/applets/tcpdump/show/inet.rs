@@ -73,6 +73,17 @@ impl Addrs {
     }
 }
 
+/// The names of the flags set in `v`, comma-separated, `none` for none (tcpdump's
+/// `bittok2str`).
+fn flag_words(v: u32, names: &[(u32, &str)]) -> String {
+    let set: Vec<&str> = names.iter().filter(|(bit, _)| v & bit != 0).map(|(_, n)| *n).collect();
+    if set.is_empty() {
+        "none".to_string()
+    } else {
+        set.join(", ")
+    }
+}
+
 fn tos_words(tos: u8) -> String {
     let mut s = format!("tos 0x{tos:x}");
     match tos & 3 {
@@ -206,21 +217,7 @@ pub fn ip(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
     let off = usize::from(frag & 0x1fff) * 8;
     let payload_len = total - hlen;
     if c.vflag() > 0 {
-        let mut flags = Vec::new();
-        if frag & 0x2000 != 0 {
-            flags.push("+");
-        }
-        if frag & 0x4000 != 0 {
-            flags.push("DF");
-        }
-        if frag & 0x8000 != 0 {
-            flags.push("rsvd");
-        }
-        let flags = if flags.is_empty() {
-            "none".to_string()
-        } else {
-            flags.join(", ")
-        };
+        let flags = flag_words(u32::from(frag), &[(0x2000, "+"), (0x4000, "DF"), (0x8000, "rsvd")]);
         let pname = names::ip_proto(proto).unwrap_or("unknown");
         let mut s = format!(
             "({}, ttl {ttl}, id {id}, offset {off}, flags [{flags}], proto {pname} ({proto}), length {total}",
@@ -813,17 +810,7 @@ fn nd_options(c: &mut Ctx, o: &[u8]) -> Result<(), Trunc> {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&body[14..30]);
                 let p = c.ip6(a);
-                let mut f = Vec::new();
-                if fl & 0x80 != 0 {
-                    f.push("onlink");
-                }
-                if fl & 0x40 != 0 {
-                    f.push("auto");
-                }
-                if fl & 0x20 != 0 {
-                    f.push("router");
-                }
-                let f = if f.is_empty() { "none".to_string() } else { f.join(", ") };
+                let f = flag_words(u32::from(fl), &[(0x80, "onlink"), (0x40, "auto"), (0x20, "router")]);
                 let time = |v: u32| {
                     if v == u32::MAX {
                         "infinity".to_string()
@@ -949,20 +936,15 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
                 let (hl, fl, life) = ((w >> 24) as u8, (w >> 16) as u8, w as u16);
                 let reach = cur.u32(8, "icmp6")?;
                 let retrans = cur.u32(12, "icmp6")?;
-                let mut f = Vec::new();
-                if fl & 0x80 != 0 {
-                    f.push("managed");
-                }
-                if fl & 0x40 != 0 {
-                    f.push("other stateful");
-                }
-                if fl & 0x20 != 0 {
-                    f.push("home agent");
-                }
-                if fl & 0x04 != 0 {
-                    f.push("proxy");
-                }
-                let f = if f.is_empty() { "none".to_string() } else { f.join(", ") };
+                let f = flag_words(
+                    u32::from(fl),
+                    &[
+                        (0x80, "managed"),
+                        (0x40, "other stateful"),
+                        (0x20, "home agent"),
+                        (0x04, "proxy"),
+                    ],
+                );
                 let pref = match (fl >> 3) & 3 {
                     0 => "medium",
                     1 => "high",
@@ -988,17 +970,10 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
             let tg = target(c, 8)?;
             if v > 0 {
                 let fl = (hdr()?.word() >> 24) as u8;
-                let mut f = Vec::new();
-                if fl & 0x80 != 0 {
-                    f.push("router");
-                }
-                if fl & 0x40 != 0 {
-                    f.push("solicited");
-                }
-                if fl & 0x20 != 0 {
-                    f.push("override");
-                }
-                let f = if f.is_empty() { "none".to_string() } else { f.join(", ") };
+                let f = flag_words(
+                    u32::from(fl),
+                    &[(0x80, "router"), (0x40, "solicited"), (0x20, "override")],
+                );
                 c.p(&format!(
                     "neighbor advertisement, length {len}, tgt is {tg}, Flags [{f}]"
                 ));
