@@ -11,10 +11,9 @@ use crate::wire::checksum::cksum;
 use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 
 use crate::wire::icmp::{is_error, IcmpPacket, IcmpRepr, ICMP_MINERRLEN, UNREACH_MAXCODE};
-pub use crate::wire::icmp::{
-    ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH,
-    ICMP_TIMXCEED, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH, REDIRECT_HOST, TIMXCEED_INTRANS, TIMXCEED_REASS,
-    UNREACH_HOST, UNREACH_NEEDFRAG, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL, UNREACH_SRCFAIL,
+use crate::wire::icmp::{
+    ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH, ICMP_TIMXCEED,
+    ICMP_UNREACH, REDIRECT_HOST, UNREACH_NEEDFRAG,
 };
 
 /// Bytes of the offending datagram after its header that an error quotes
@@ -354,7 +353,8 @@ mod tests {
         use crate::inet::input_tests::{setup, HIM, ME};
         use crate::inet::tcp::{State, Tcb};
         use crate::inet::udp::UdpPcb;
-        use crate::net::route::{rtf, Gateway, Rtentry};
+        use crate::net::route::{Gateway, Rtentry};
+        use crate::wire::route::rtf;
         use std::net::SocketAddrV4;
 
         const ISS: u32 = 0xffff_ff00;

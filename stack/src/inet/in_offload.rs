@@ -8,12 +8,14 @@ use std::net::Ipv6Addr;
 
 use pktbox_drivers::{finish_csum, ifcap, Csum, FrameMeta, Gso};
 
-use crate::inet::ip::{OutOffload, IPPROTO_TCP, IPPROTO_UDP};
-use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
+use crate::inet::ip::OutOffload;
+use crate::inet::tcp::output::tcp_cksum;
 use crate::net::ifnet::Ifnet;
 use crate::sys::mbuf::Mbuf;
 use crate::wire::checksum::cksum;
 use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN};
+use crate::wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP};
+use crate::wire::tcp::{TH_FIN, TH_PUSH};
 
 /// The fixed IPv6 header's length.
 const IP6_HDR_LEN: usize = 40;

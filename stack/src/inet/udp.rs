@@ -9,14 +9,15 @@ use std::sync::Arc;
 use crate::conf::Ctx;
 use crate::inet::icmp;
 use crate::inet::inpcb::{laddr_overlap, Af, TransIn};
-use crate::inet::ip::IPPROTO_UDP;
 use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
 use crate::net::ifnet::Ifnet;
 use crate::wire::checksum::transport_cksum;
+use crate::wire::ipv4::IPPROTO_UDP;
 
-pub use crate::wire::udp::UDP_HDR_LEN;
+use crate::wire::icmp::{ICMP_UNREACH, UNREACH_PORT};
+use crate::wire::udp::UDP_HDR_LEN;
 use crate::wire::udp::{UdpPacket, UdpRepr};
 use crate::wire::Error as WireError;
 
@@ -148,7 +149,7 @@ pub fn udp_input_af(ctx: &mut Ctx, ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: b
                 use crate::wire::icmpv6 as ic;
                 crate::inet6::icmp6::icmp6_error(ctx, ifp, &pkt, ic::DST_UNREACH, ic::UNREACH_NOPORT, 0);
             } else {
-                icmp::icmp_error(ctx, Some(ifp), &pkt, icmp::ICMP_UNREACH, icmp::UNREACH_PORT, 0, bcast);
+                icmp::icmp_error(ctx, Some(ifp), &pkt, ICMP_UNREACH, UNREACH_PORT, 0, bcast);
             }
         }
         return;

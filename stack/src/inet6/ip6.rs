@@ -11,7 +11,7 @@ use pktbox_drivers::{FrameMeta, Gso};
 use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, out_meta, rx_meta_ok6, tcp6_segment, tcp_hdrs};
 use crate::inet::inpcb::TransIn;
-use crate::inet::ip::{OutOffload, IPPROTO_TCP};
+use crate::inet::ip::OutOffload;
 use crate::inet::raw::rip6_input;
 use crate::inet::tcp::input::tcp_input_af;
 use crate::inet::udp::udp_input_af;
@@ -21,6 +21,7 @@ use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
+use crate::wire::ipv4::IPPROTO_TCP;
 use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
 
 /// Packets waiting on lo0 at most.

@@ -16,7 +16,7 @@ use crate::wire::tcp::{TcpPacket, TCPOPT_MAXSEG, TCP_HDR_LEN, TH_ACK, TH_FIN, TH
 use crate::wire::{self};
 
 /// The options of a segment that matter here.
-pub use crate::wire::tcp::TcpOpts as Opts;
+use crate::wire::tcp::TcpOpts as Opts;
 
 /// Parses TCP options; a malformed list ends the parse (what came before stands). A
 /// window shift above 14 counts as 14 (RFC 7323 2.3).

@@ -8,15 +8,16 @@ use std::time::Instant;
 use pktbox_drivers::ifcap;
 
 use crate::conf::Ctx;
-use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
+use crate::inet::ip::OutOffload;
 use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
 use crate::wire::checksum::{fold, pseudo_sum, transport_cksum};
+use crate::wire::ipv4::{IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 
-pub use crate::wire::tcp::{
-    TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK,
-    TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG,
+use crate::wire::tcp::{
+    TCPOPT_MAXSEG, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN,
+    TH_PUSH, TH_RST, TH_SYN,
 };
 
 /// Our timestamp clock: milliseconds since the stack started (RFC 7323 5.4).
