@@ -326,6 +326,11 @@ fn ip6_forward(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         icmp6::icmp6_error(ctx, ifp, pkt, ic::PACKET_TOO_BIG, 0, mtu as u32);
         return;
     }
+    // Back out the link it came in on, from a neighbor on that link: the sender can
+    // reach the next hop itself (RFC 4861 8.2). The packet is still forwarded.
+    if out.index == ifp.index && ctx.inet6.redirect {
+        nd6::redirect_output(ctx, ifp, m.as_slice(), &nexthop);
+    }
     Ipv6Packet::new_unchecked(m.as_mut_slice()).set_hop_limit(hlim - 1);
     m.set_meta(FrameMeta::PLAIN);
     ctx.inet6.stat.forward += 1;

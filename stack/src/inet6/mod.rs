@@ -100,6 +100,9 @@ pub struct In6State {
     pub maxfragpackets: usize,
     /// net.inet6.icmp6.rediraccept
     pub rediraccept: bool,
+    /// net.inet6.ip6.redirect: send redirects when forwarding back out the arrival
+    /// interface (RFC 4861 8.2; NetBSD's default 1).
+    pub redirect: bool,
     pub stat: Ip6Stats,
     pub icmp6stat: Icmp6Stats,
     pub icmp_limit: crate::inet::icmp::PpsLimit,
@@ -129,6 +132,7 @@ impl Default for In6State {
             dad_count: 1,
             maxfragpackets: frag6::MAXFRAGPACKETS,
             rediraccept: true,
+            redirect: true,
             stat: Ip6Stats::default(),
             icmp6stat: Icmp6Stats {
                 inhist: vec![0; 256],
@@ -555,6 +559,20 @@ pub static SYSCTL_NODES: &[crate::sys::sysctl::Node] = {
             kind: Kind::Int { min: 1, max: 255 },
             get: |c| V::Int(i64::from(c.inet6.hlim)),
             set: Some(|c, v| c.inet6.hlim = int(v) as u8),
+        },
+        Node {
+            name: "net.inet6.ip6.v6only",
+            desc: "Disallow PF_INET6 sockets from connecting to PF_INET sockets",
+            kind: Kind::Int { min: 0, max: 1 },
+            get: |c| V::Int(i64::from(c.inet.v6only)),
+            set: Some(|c, v| c.inet.v6only = int(v) != 0),
+        },
+        Node {
+            name: "net.inet6.ip6.redirect",
+            desc: "Enable sending of ICMPv6 redirect messages",
+            kind: Kind::Int { min: 0, max: 1 },
+            get: |c| V::Int(i64::from(c.inet6.redirect)),
+            set: Some(|c, v| c.inet6.redirect = int(v) != 0),
         },
         Node {
             name: "net.inet6.ip6.dad_count",

@@ -777,3 +777,119 @@ fn tcp_syn_leaves_over_v6() {
         ctx.inet.tcp.stat
     );
 }
+
+/// A router that forwards a packet back out the link it came in on tells the sender
+/// (RFC 4861 8.2): towards a router named by its link-local address, and towards an
+/// on-link destination itself; the packet is still forwarded; the target's link-layer
+/// address goes along when known; and nothing is sent with net.inet6.ip6.redirect=0.
+#[test]
+fn forwarding_back_out_the_same_link_sends_a_redirect() {
+    use crate::net::route::{control as route_control, Gateway, Rtentry};
+    use crate::wire::route::rtf;
+    let (stack, ifp, sink) = v6_stack();
+    reachable_peer(&stack, &ifp);
+    let router2 = ll(&[2, 0, 0, 0, 0, 0x22]);
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet6.forwarding = true;
+        let req = AddrReq {
+            name: "en0".into(),
+            addr: Some("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()),
+            netmask: None,
+            brd: None,
+        };
+        add_addr(&mut ctx, &req).unwrap();
+        finish_dad(&mut ctx);
+        let r = Rtentry::new(
+            "2001:db8:7::".parse().unwrap(),
+            64,
+            Gateway::Inet(router2),
+            ifp.index,
+            Ipv6Addr::UNSPECIFIED,
+            rtf::UP | rtf::GATEWAY,
+        );
+        route_control::rt_add_entry(&mut ctx, r).unwrap();
+        let mut e = nd6_entry();
+        e.lladdr = Some([2, 0, 0, 0, 0, 0x22]);
+        ctx.inet6.nd.cache.insert((ifp.index, router2), e);
+    }
+    take(&sink);
+    // A big packet: the redirected header is cut to fit 1280.
+    let far: Ipv6Addr = "2001:db8:7::5".parse().unwrap();
+    let p = echo(peer(), far, 1, &[0x5a; 1400]);
+    input(&stack, &ifp, MAC, &p);
+    let out = take(&sink);
+    let rd = with_types(&out, ic::ND_REDIRECT);
+    assert_eq!(rd.len(), 1, "one redirect");
+    let (mac, h, m) = &rd[0];
+    assert_eq!((*mac, h.src, h.dst, h.hop_limit), (PEER_MAC, me(), peer(), 255));
+    assert!(40 + m.len() <= 1280, "{} bytes", 40 + m.len());
+    match NdRepr::parse(m).unwrap() {
+        r @ NdRepr::Redirect { target, dest, .. } => {
+            assert_eq!((target, dest), (router2, far));
+            assert_eq!(r.target_lla(), Some([2, 0, 0, 0, 0, 0x22]));
+            let q = ndisc::options(r.opts())
+                .find_map(|o| match o.unwrap() {
+                    NdOpt::Redirected(q) => Some(q.to_vec()),
+                    _ => None,
+                })
+                .expect("a redirected header");
+            // The packet as it came in, hop limit not yet decremented.
+            assert_eq!(q[..40], p[..40]);
+            assert_eq!(q.len(), nd6::REDIRECT_QUOTE_MAX);
+        }
+        r => panic!("{r:?}"),
+    }
+    // The packet went on to the better router too.
+    let fwd: Vec<&Vec<u8>> = out
+        .iter()
+        .filter(|f| f[..6] == [2, 0, 0, 0, 0, 0x22] && f[12..14] == [0x86, 0xdd])
+        .collect();
+    assert_eq!(fwd.len(), 1);
+    assert_eq!(fwd[0][14 + 7], 63);
+    assert_eq!(stack.ctx().inet6.icmp6stat.outhist[usize::from(ic::ND_REDIRECT)], 1);
+
+    // An on-link destination: the target is the destination itself.
+    let onlink: Ipv6Addr = "2001:db8::77".parse().unwrap();
+    input(&stack, &ifp, MAC, &echo(peer(), onlink, 2, b"x"));
+    let rd = with_types(&take(&sink), ic::ND_REDIRECT);
+    assert_eq!(rd.len(), 1);
+    match NdRepr::parse(&rd[0].2).unwrap() {
+        r @ NdRepr::Redirect { target, dest, .. } => {
+            assert_eq!((target, dest), (onlink, onlink));
+            assert_eq!(r.target_lla(), None, "the destination's address is not known yet");
+        }
+        r => panic!("{r:?}"),
+    }
+
+    // Switched off: forwarded, no redirect.
+    stack.ctx().inet6.redirect = false;
+    input(&stack, &ifp, MAC, &echo(peer(), far, 3, b"x"));
+    let out = take(&sink);
+    assert!(with_types(&out, ic::ND_REDIRECT).is_empty());
+    assert!(out.iter().any(|f| f[..6] == [2, 0, 0, 0, 0, 0x22]));
+    assert_eq!(stack.ctx().inet6.icmp6stat.outhist[usize::from(ic::ND_REDIRECT)], 2);
+}
+
+#[test]
+fn v6only_and_redirect_are_sysctl_nodes() {
+    let (stack, _ifp, _sink) = v6_stack();
+    let t = &stack.registry.sysctl;
+    let mut c = stack.ctx();
+    assert_eq!(
+        t.get(&c, "net.inet6.ip6.v6only").unwrap()[0].value,
+        crate::msg::SysctlValue::Int(1)
+    );
+    t.set(&mut c, "net.inet6.ip6.v6only", "0").unwrap();
+    assert!(!c.inet.v6only);
+    assert_eq!(
+        t.get(&c, "net.inet6.ip6.redirect").unwrap()[0].value,
+        crate::msg::SysctlValue::Int(1)
+    );
+    t.set(&mut c, "net.inet6.ip6.redirect", "0").unwrap();
+    assert!(!c.inet6.redirect);
+    assert_eq!(
+        t.set(&mut c, "net.inet6.ip6.v6only", "2").unwrap_err().errno,
+        libc::EINVAL
+    );
+}
