@@ -546,3 +546,150 @@ fn tcp_over_v6_loopback() {
     let sent = sender.join().unwrap();
     assert_eq!((n, got), (4 << 20, sent));
 }
+
+/// The stack as a router that sends ICMPv6 redirects (RFC 4861 8.2), Linux the host that
+/// takes them: Linux (ns1, br0 2001:db8:80::1) and a second Linux (ns2, 2001:db8:80::3,
+/// with 2001:db8:81::1 behind it) share one bridged link with the stack's en0
+/// (2001:db8:80::2). Linux reaches 2001:db8:81::/64 through the stack's link-local
+/// address; the stack's route for it names ns2's link-local address on the same link.
+/// The first ping goes through the stack, which redirects Linux to ns2; Linux's route
+/// for the destination then shows ns2 as its next hop. With net.inet6.ip6.redirect=0 the
+/// stack forwards and stays quiet.
+#[test]
+fn linux_takes_the_stacks_redirect_to_a_better_router_on_the_link() {
+    if !can_run_linux(
+        "linux_takes_the_stacks_redirect_to_a_better_router_on_the_link",
+        &["ip", "ping"],
+    ) {
+        return;
+    }
+    let (ns1, ns2) = (NetNs::new(), NetNs::new());
+    let (st, _stack) = start_variant_in_netns(&ns1, "io-pkt-v6-hc", "tap", "tap=tap0");
+    let in_ns = |ns: &NetNs, args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    let veth_b = unique("vrb");
+    // One link: the stack's tap0 and a veth to ns2 on a bridge in ns1.
+    in_ns(
+        &ns1,
+        &["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"],
+    )
+    .ok();
+    in_ns(
+        &ns1,
+        &["ip", "link", "add", "vra", "type", "veth", "peer", "name", &veth_b],
+    )
+    .ok();
+    in_ns(&ns1, &["ip", "link", "set", &veth_b, "netns", &ns2.name]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "tap0", "master", "br0", "up"]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "vra", "master", "br0", "up"]).ok();
+    in_ns(&ns1, &["sysctl", "-qw", "net.ipv6.conf.br0.forwarding=0"]).ok();
+    in_ns(&ns1, &["sysctl", "-qw", "net.ipv6.conf.br0.accept_redirects=1"]).ok();
+    in_ns(&ns1, &["sysctl", "-qw", "net.ipv6.conf.br0.accept_dad=0"]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "br0", "up"]).ok();
+    in_ns(
+        &ns1,
+        &["ip", "-6", "addr", "add", "2001:db8:80::1/64", "dev", "br0", "nodad"],
+    )
+    .ok();
+    in_ns(
+        &ns2,
+        &["sysctl", "-qw", &format!("net.ipv6.conf.{veth_b}.accept_dad=0")],
+    )
+    .ok();
+    in_ns(&ns2, &["ip", "link", "set", &veth_b, "up"]).ok();
+    in_ns(&ns2, &["ip", "link", "set", "lo", "up"]).ok();
+    in_ns(
+        &ns2,
+        &["ip", "-6", "addr", "add", "2001:db8:80::3/64", "dev", &veth_b, "nodad"],
+    )
+    .ok();
+    in_ns(&ns2, &["ip", "-6", "addr", "add", "2001:db8:81::1/128", "dev", "lo"]).ok();
+    // ns2's link-local address, from its interface.
+    let ns2_ll = wait_for("ns2's link-local address", || {
+        let o = in_ns(
+            &ns2,
+            &["ip", "-6", "-o", "addr", "show", "dev", &veth_b, "scope", "link"],
+        );
+        o.stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "inet6")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .map(str::to_string)
+    });
+
+    st.ok("sysctl", &["-w", "net.inet6.ip6.forwarding=1"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:80::2/64"]);
+    wait_usable(&st, "en0", "2001:db8:80::2");
+    let st_ll = link_local(&st, "en0");
+    st.ok(
+        "route",
+        &[
+            "add",
+            "-inet6",
+            "2001:db8:81::",
+            "-prefixlen",
+            "64",
+            &format!("{ns2_ll}%en0"),
+        ],
+    );
+    in_ns(
+        &ns1,
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:81::/64",
+            "via",
+            &st_ll,
+            "dev",
+            "br0",
+        ],
+    )
+    .ok();
+    let via = |ns: &NetNs| {
+        let o = in_ns(ns, &["ip", "-6", "route", "get", "2001:db8:81::1"]);
+        o.stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "via")
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert_eq!(via(&ns1), st_ll, "before: through the stack");
+
+    // Switched off first: forwarded, no redirect.
+    st.ok("sysctl", &["-w", "net.inet6.ip6.redirect=0"]);
+    let r = in_ns(
+        &ns1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "5", "2001:db8:81::1"],
+    );
+    assert_eq!(r.code, Some(0), "forwarded: {r:#?}");
+    assert_eq!(via(&ns1), st_ll, "no redirect while net.inet6.ip6.redirect=0");
+    let counted = |st: &StackProc| {
+        st.ok("netstat", &["-s", "-p", "icmp6"])
+            .lines()
+            .find(|l| l.trim().starts_with("redirect:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(counted(&st), 0);
+
+    st.ok("sysctl", &["-w", "net.inet6.ip6.redirect=1"]);
+    let r = in_ns(
+        &ns1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "5", "2001:db8:81::1"],
+    );
+    assert_eq!(r.code, Some(0), "forwarded: {r:#?}");
+    let now = wait_for("Linux to take the redirect", || {
+        let v = via(&ns1);
+        (v != st_ll).then_some(v)
+    });
+    assert_eq!(now, ns2_ll, "Linux's next hop after the redirect");
+    assert!(counted(&st) >= 1, "{}", st.ok("netstat", &["-s", "-p", "icmp6"]));
+}

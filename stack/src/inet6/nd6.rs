@@ -846,6 +846,7 @@ pub fn redirect_output(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], nexthop: &Ip
         opts: &[],
     }
     .build(&opts, &from, &src);
+    ctx.inet6.stat.redirectsent += 1;
     nd_output(ctx, ifp, from, src, &m);
 }
 

@@ -848,6 +848,7 @@ fn forwarding_back_out_the_same_link_sends_a_redirect() {
     assert_eq!(fwd.len(), 1);
     assert_eq!(fwd[0][14 + 7], 63);
     assert_eq!(stack.ctx().inet6.icmp6stat.outhist[usize::from(ic::ND_REDIRECT)], 1);
+    assert_eq!(stack.ctx().inet6.stat.redirectsent, 1);
 
     // An on-link destination: the target is the destination itself.
     let onlink: Ipv6Addr = "2001:db8::77".parse().unwrap();
