@@ -894,3 +894,251 @@ fn v6only_and_redirect_are_sysctl_nodes() {
         libc::EINVAL
     );
 }
+
+/// A v6 stack with 2001:db8::2 on en0, the peer 2001:db8::1 resolved, and a TCP
+/// connection 2001:db8::2:4000 -> [2001:db8::1]:80 in `state` with 3000 bytes in flight
+/// from `ISS`, in segments of 1440.
+fn v6_conn(state: crate::inet::tcp::State) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+    use crate::inet::tcp::Tcb;
+    let (stack, ifp, sink) = v6_stack();
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet6.dad_count = 0;
+        let req = AddrReq {
+            name: "en0".into(),
+            addr: Some(ME6.into()),
+            netmask: None,
+            brd: None,
+        };
+        add_addr(&mut ctx, &req).unwrap();
+        let mut e = nd6_entry();
+        e.lladdr = Some(PEER_MAC);
+        ctx.inet6.nd.cache.insert((ifp.index, HIM6), e);
+        let key = (ME6.into(), 4000, HIM6.into(), 80);
+        let mut t = Tcb::new(9, key, state, ISS, 1 << 20, 1 << 20, 1440);
+        if state.synchronized() {
+            t.snd_una = ISS;
+            t.snd_nxt = ISS.wrapping_add(3000);
+            t.snd_max = ISS.wrapping_add(3000);
+            t.snd_buf.extend((0..3000).map(|i| i as u8));
+            t.snd_wnd = 1 << 20;
+            t.cwnd = 1 << 20;
+        } else {
+            t.snd_una = ISS;
+            t.snd_nxt = ISS.wrapping_add(1);
+            t.snd_max = ISS.wrapping_add(1);
+        }
+        ctx.inet.tcp.by_key.insert(key, 9);
+        ctx.inet.tcp.insert_tcb(9, t);
+    }
+    take(&sink);
+    (stack, ifp, sink)
+}
+
+const ME6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+const HIM6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xfe);
+const ISS: u32 = 0xffff_fc00;
+
+/// An ICMPv6 error from ROUTER6 to ME6 quoting a packet ME6 -> HIM6 of next header `nh`
+/// whose transport header starts with the ports and `seq`.
+fn error6(t: u8, code: u8, word: u32, nh: u8, sport: u16, dport: u16, seq: u32) -> Vec<u8> {
+    let mut l4 = vec![0u8; 20];
+    l4[0..2].copy_from_slice(&sport.to_be_bytes());
+    l4[2..4].copy_from_slice(&dport.to_be_bytes());
+    l4[4..8].copy_from_slice(&seq.to_be_bytes());
+    let quoted = pkt6(ME6, HIM6, nh, 64, &l4);
+    let mut m = vec![t, code, 0, 0];
+    m.extend_from_slice(&word.to_be_bytes());
+    m.extend_from_slice(&quoted);
+    ic::fill_checksum(&mut m, &ROUTER6, &ME6);
+    pkt6(ROUTER6, ME6, NH_ICMPV6, 64, &m)
+}
+
+/// TCP segments sent: (seq, payload length, whether the packet was a fragment).
+fn tcp_segs(frames: &[Vec<u8>]) -> Vec<(u32, usize, bool)> {
+    frames
+        .iter()
+        .filter(|f| f.len() > 54 && f[12..14] == [0x86, 0xdd])
+        .filter_map(|f| {
+            let p = Ipv6Packet::new_checked(&f[14..]).ok()?;
+            match p.next_header() {
+                6 => {
+                    let t = p.payload();
+                    let off = usize::from(t[12] >> 4) * 4;
+                    Some((u32::from_be_bytes([t[4], t[5], t[6], t[7]]), t.len() - off, false))
+                }
+                NH_FRAGMENT => Some((0, 0, true)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Packet too big about data in flight: t_maxseg follows the new path MTU and what is
+/// unacknowledged goes again at once, in segments that fit, none fragmented (NetBSD's
+/// tcp_mtudisc); the same figure again changes nothing; a quote whose sequence number
+/// is outside snd_una..snd_max changes nothing.
+#[test]
+fn packet_too_big_lowers_tcp_maxseg_and_retransmits_cut_to_it() {
+    use crate::inet::tcp::State;
+    let (stack, ifp, sink) = v6_conn(State::Established);
+    // A forged one first: the sequence number is past snd_max.
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::PACKET_TOO_BIG, 0, 1280, 6, 4000, 80, ISS.wrapping_add(5000)),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_maxseg, 1440);
+    assert_eq!(stack.ctx().inet6.icmp6stat.pmtuignored, 1);
+    assert!(tcp_segs(&take(&sink)).is_empty());
+
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::PACKET_TOO_BIG, 0, 1280, 6, 4000, 80, ISS.wrapping_add(1440)),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_maxseg, 1280 - 40 - 20);
+    let segs = tcp_segs(&take(&sink));
+    assert!(!segs.is_empty());
+    assert!(segs.iter().all(|s| !s.2), "fragmented: {segs:?}");
+    assert!(segs.iter().all(|s| s.1 <= 1220), "{segs:?}");
+    assert_eq!(segs[0].0, ISS, "from snd_una: {segs:?}");
+    let sent: usize = segs.iter().map(|s| s.1).sum();
+    assert_eq!(sent, 3000, "{segs:?}");
+    // The same news again: nothing more is sent.
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::PACKET_TOO_BIG, 0, 1280, 6, 4000, 80, ISS.wrapping_add(100)),
+    );
+    assert!(tcp_segs(&take(&sink)).is_empty());
+}
+
+/// An unreachable about a connection still in SYN_SENT is a soft error: the connect
+/// goes on, and if it then times out, that error is what the user hears, not
+/// ETIMEDOUT. A quote of a sequence number not in flight is counted and dropped.
+#[test]
+fn unreachable_in_syn_sent_is_reported_when_the_connect_times_out() {
+    use crate::inet::tcp::State;
+    let (stack, ifp, _sink) = v6_conn(State::SynSent);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 6, 4000, 80, ISS.wrapping_add(7)),
+    );
+    assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 1);
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_softerror, None);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_ADDR, 0, 6, 4000, 80, ISS),
+    );
+    {
+        let ctx = stack.ctx();
+        let t = &ctx.inet.tcp.tcbs[&9];
+        assert_eq!(
+            (t.state, t.so_error, t.t_softerror),
+            (State::SynSent, None, Some(libc::EHOSTDOWN))
+        );
+    }
+    // The connection-establishment timer runs out.
+    {
+        let mut ctx = stack.ctx();
+        if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&9) {
+            t.t_keep = Some(Instant::now() - std::time::Duration::from_secs(1));
+        }
+        crate::inet::tcp::timer::run_one(&mut ctx, 9, Instant::now());
+    }
+    let ctx = stack.ctx();
+    let t = &ctx.inet.tcp.tcbs[&9];
+    assert_eq!((t.state, t.so_error), (State::Closed, Some(libc::EHOSTDOWN)));
+}
+
+/// An established connection shrugs off "host unreachable" but keeps a port
+/// unreachable as its soft error; an ACK of new data forgets it.
+#[test]
+fn an_established_connection_ignores_host_unreachable() {
+    use crate::inet::tcp::State;
+    let (stack, ifp, _sink) = v6_conn(State::Established);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOROUTE, 0, 6, 4000, 80, ISS),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_softerror, None);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 6, 4000, 80, ISS),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_softerror, Some(libc::ECONNREFUSED));
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].state, State::Established);
+}
+
+/// A port unreachable about a datagram of a connected UDP socket reaches its user as
+/// ECONNREFUSED (a pushed frame carrying the errno); an unconnected socket hears nothing;
+/// a quote of another port is counted and dropped.
+#[test]
+fn port_unreachable_reaches_a_connected_udp_socket() {
+    use crate::inet::inpcb::Af;
+    use crate::inet::udp::{self, UdpPcb};
+    use crate::msg::wire::{Received, SeqPacket};
+    let (stack, ifp, _sink) = v6_conn(crate::inet::tcp::State::SynSent);
+    let (ours, theirs) = SeqPacket::pair().unwrap();
+    let (ours2, theirs2) = SeqPacket::pair().unwrap();
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet.udp.push(UdpPcb {
+            af: Af { v6: true, v6only: true },
+            ..UdpPcb::new(21, ours, 1 << 16)
+        });
+        udp::udp_bind(&mut ctx, 21, "[::]:5300".parse().unwrap(), true).unwrap();
+        udp::udp_connect(&mut ctx, 21, "[2001:db8::1]:53".parse().unwrap(), true).unwrap();
+        ctx.inet.udp.push(UdpPcb {
+            af: Af { v6: true, v6only: true },
+            ..UdpPcb::new(22, ours2, 1 << 16)
+        });
+        udp::udp_bind(&mut ctx, 22, "[::]:5301".parse().unwrap(), true).unwrap();
+    }
+    let mut buf = vec![0u8; 4096];
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 17, 5300, 53, 0),
+    );
+    match theirs.recv_nowait(&mut buf) {
+        Ok(Received::Msg(n)) => {
+            let f = crate::msg::decode(&buf[..n]).unwrap();
+            assert_eq!(f.hdr.errno, libc::ECONNREFUSED);
+            assert_ne!(f.hdr.flags & crate::msg::MSGF_DATA, 0);
+        }
+        r => panic!("nothing pushed: {r:?}"),
+    }
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 17, 5301, 53, 0),
+    );
+    assert!(
+        !matches!(theirs2.recv_nowait(&mut buf), Ok(Received::Msg(_))),
+        "an unconnected socket hears nothing"
+    );
+    assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 0);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 17, 5399, 53, 0),
+    );
+    assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 1);
+}

@@ -379,8 +379,16 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         // TIME_WAIT send ACKs only).
         let fin_now =
             t.fin_queued && t.state.synchronized() && !t.fin_acked() && off <= buffered && data_off + len == buffered;
-        // Nagle (RFC 9293 3.7.4): hold a small segment while data is in flight.
-        if len > 0 && len < seg_max && !t.nodelay && t.in_flight() > 0 && data_off + len == buffered && !fin_now {
+        // Nagle (RFC 9293 3.7.4): hold a small segment of new data while data is in
+        // flight; a retransmission (below snd_max) is never held (NetBSD's tcp_output).
+        if len > 0
+            && len < seg_max
+            && !t.nodelay
+            && t.in_flight() > 0
+            && data_off + len == buffered
+            && !fin_now
+            && !lt(t.snd_nxt, t.snd_max)
+        {
             len = 0;
         }
         let (win, win_bytes) = window(t);
