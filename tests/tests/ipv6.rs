@@ -693,3 +693,48 @@ fn linux_takes_the_stacks_redirect_to_a_better_router_on_the_link() {
     assert_eq!(now, ns2_ll, "Linux's next hop after the redirect");
     assert!(counted(&st) >= 1, "{}", st.ok("netstat", &["-s", "-p", "icmp6"]));
 }
+
+/// ICMP errors reach the socket that caused them: a connected UDP socket sending to a
+/// port Linux has closed gets ECONNREFUSED from Linux's port unreachable, over IPv6
+/// (on its next receive) and over IPv4 (on its next send), once per error.
+#[test]
+fn a_connected_udp_socket_hears_linuxs_port_unreachable() {
+    use pktbox_stack::socket::UdpSocket;
+    use std::time::Duration;
+    if !can_run_linux("a_connected_udp_socket_hears_linuxs_port_unreachable", &["ip"]) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.82.0.1/24");
+    let linux = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    linux(&["ip", "-6", "addr", "add", "2001:db8:82::1/64", "dev", "tap0", "nodad"]).ok();
+    st.ok("ifconfig", &["en0", "10.82.0.2/24"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:82::2", "prefixlen", "64"]);
+    wait_usable(&st, "en0", "2001:db8:82::2");
+    let refused = |e: &std::io::Error| e.raw_os_error() == Some(libc::ECONNREFUSED);
+
+    // IPv6: the error wakes a receive.
+    let mut u6 = UdpSocket::bind_at(st.prefix(), "[::]:0").expect("a v6 socket");
+    u6.connect("[2001:db8:82::1]:9").expect("connect");
+    u6.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    u6.send(b"anyone?").expect("the first send goes");
+    let mut buf = [0u8; 64];
+    let e = u6.recv(&mut buf).expect_err("no answer but an error");
+    assert!(refused(&e), "{e:?}");
+    let s6 = st.open().stats6().expect("ip6 counters");
+    assert_eq!(s6.icmp6.badquote, 0, "{s6:?}");
+
+    // IPv4: the error is reported by the next send (once), which is refused.
+    let mut u4 = UdpSocket::bind_at(st.prefix(), "0.0.0.0:0").expect("a v4 socket");
+    u4.connect("10.82.0.1:9").expect("connect");
+    u4.send(b"anyone?").expect("the first send goes");
+    let e = wait_for("the port unreachable to reach the socket", || {
+        std::thread::sleep(Duration::from_millis(100));
+        u4.send(b"still?").err()
+    });
+    assert!(refused(&e), "{e:?}");
+}
