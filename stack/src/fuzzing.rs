@@ -858,6 +858,7 @@ pub fn ip6(data: &[u8]) {
         assert!(s.nd.routers.len() <= nd6::MAX_DEFROUTERS);
         assert!(s.nd.prefixes.len() <= nd6::MAX_PREFIXES);
         assert!(s.nd.redirects.len() <= nd6::MAX_REDIRECTS);
+        assert!(s.mld_pending.len() <= crate::inet6::mld6::MAX_PENDING);
         assert!(s.addrs.len() <= 4 + nd6::MAX_PREFIXES, "{} addresses", s.addrs.len());
         assert!(s.reass.len() <= s.maxfragpackets);
         assert!(s.reass.mem() <= frag6::REASS_MEM_MAX);

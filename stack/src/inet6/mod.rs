@@ -112,6 +112,10 @@ pub struct In6State {
     pub pmtu: HashMap<Ipv6Addr, (u32, Instant)>,
     /// Multicast groups joined, per interface, with a reference count.
     pub groups: Vec<(u16, Ipv6Addr, u32)>,
+    /// MLD state-change reports still to be sent again.
+    pub mld_pending: Vec<mld6::Pending>,
+    /// Wakes the callout thread for a deadline sooner than its planned wake-up.
+    pub callout: Arc<crate::sys::callout::Kick>,
     /// Packets to our own addresses, delivered once the sender is done.
     pub loopq: VecDeque<crate::sys::mbuf::Mbuf>,
     /// Fragment identifications.
@@ -144,6 +148,8 @@ impl Default for In6State {
             reass: frag6::Reass6::default(),
             pmtu: HashMap::new(),
             groups: Vec::new(),
+            mld_pending: Vec::new(),
+            callout: Default::default(),
             loopq: VecDeque::new(),
             frag_id: crate::sys::random::os_u64() as u32,
             icmp6_ok: false,
@@ -394,6 +400,7 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
         ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(ifname)));
     }
     ctx.inet6.groups.retain(|g| g.0 != index);
+    ctx.inet6.mld_pending.retain(|p| p.ifindex != index);
     nd6::purge_if(ctx, index);
 }
 
@@ -479,7 +486,10 @@ pub static INET6: Domain = Domain {
     name: "inet6",
     family: libc::AF_INET6,
     present: Variant::has_inet6,
-    init: Some(|c, _| c.inet6.enabled = true),
+    init: Some(|c, stack| {
+        c.inet6.enabled = true;
+        c.inet6.callout = stack.callout.clone();
+    }),
     // ::1 and fe80::1 on lo0.
     loopback: Some(|c, lo| {
         if_up(c, lo);
@@ -518,6 +528,12 @@ pub const INET6SW: &[Protosw] = &[
                     nd6::nd6_timer(c);
                     None
                 },
+                planned: None,
+            },
+            Timer {
+                name: "mld6",
+                period: None,
+                run: mld6::mld_timer,
                 planned: None,
             },
             Timer {

@@ -1142,3 +1142,77 @@ fn port_unreachable_reaches_a_connected_udp_socket() {
     );
     assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 1);
 }
+
+/// A join is reported, then reported once more (RFC 3810 6.1: Robustness Variable 2) at
+/// a random time within the Unsolicited Report Interval; a leave before that replaces the
+/// pending join; nothing is left to send after.
+#[test]
+fn mld_state_changes_are_reported_robustness_times() {
+    use crate::wire::mld;
+    let (stack, ifp, sink) = v6_stack();
+    let group: Ipv6Addr = "ff05::1:3".parse().unwrap();
+    let reports = |frames: &[Vec<u8>]| -> Vec<(u8, Ipv6Addr)> {
+        with_types(frames, ic::MLDV2_LISTENER_REPORT)
+            .iter()
+            .flat_map(|(_, _, m)| {
+                mld::records(m)
+                    .map(|r| r.unwrap())
+                    .map(|r| (r.rtype, r.group))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let due_now = |ctx: &mut Ctx| {
+        for p in ctx.inet6.mld_pending.iter_mut() {
+            p.at = Instant::now() - std::time::Duration::from_millis(1);
+        }
+    };
+    {
+        let mut ctx = stack.ctx();
+        // The solicited-node groups joined at up have their own second reports pending.
+        assert!(ctx.inet6.mld_pending.iter().all(|p| p.join && p.left == 1));
+        ctx.inet6.mld_pending.clear();
+        let before = Instant::now();
+        in6_joingroup(&mut ctx, &ifp, group);
+        assert_eq!(ctx.inet6.mld_pending.len(), 1);
+        let p = &ctx.inet6.mld_pending[0];
+        assert!(
+            p.at >= before && p.at <= Instant::now() + mld6::UNSOLICITED_REPORT_INTERVAL,
+            "{p:?}"
+        );
+    }
+    assert_eq!(reports(&take(&sink)), vec![(mld::CHANGE_TO_EXCLUDE, group)]);
+    // Not due yet: nothing; due: the second report, and nothing pending after.
+    {
+        let mut ctx = stack.ctx();
+        let next = mld6::mld_timer(&mut ctx);
+        assert!(next.is_some());
+    }
+    assert!(reports(&take(&sink)).is_empty());
+    {
+        let mut ctx = stack.ctx();
+        due_now(&mut ctx);
+        assert_eq!(mld6::mld_timer(&mut ctx), None);
+        assert!(ctx.inet6.mld_pending.is_empty());
+    }
+    assert_eq!(reports(&take(&sink)), vec![(mld::CHANGE_TO_EXCLUDE, group)]);
+
+    // Join then leave at once: the leave's retransmission replaces the join's.
+    let g2: Ipv6Addr = "ff05::1:4".parse().unwrap();
+    {
+        let mut ctx = stack.ctx();
+        in6_joingroup(&mut ctx, &ifp, g2);
+        in6_leavegroup(&mut ctx, &ifp, g2);
+        assert_eq!(ctx.inet6.mld_pending.len(), 1);
+        due_now(&mut ctx);
+        mld6::mld_timer(&mut ctx);
+    }
+    assert_eq!(
+        reports(&take(&sink)),
+        vec![
+            (mld::CHANGE_TO_EXCLUDE, g2),
+            (mld::CHANGE_TO_INCLUDE, g2),
+            (mld::CHANGE_TO_INCLUDE, g2)
+        ]
+    );
+}
