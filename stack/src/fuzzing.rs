@@ -817,6 +817,10 @@ pub fn ip6(data: &[u8]) {
                 }
                 nd6::nd6_timer(&mut ctx);
                 icmp6::pmtu_timer(&mut ctx);
+                for p in ctx.inet6.mld_pending.iter_mut() {
+                    p.at = past;
+                }
+                crate::inet6::mld6::mld_timer(&mut ctx);
                 Vec::new()
             }
             5 => {
