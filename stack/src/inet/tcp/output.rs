@@ -52,28 +52,11 @@ pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
 /// The offloads the interface towards `dst` has for TCP: checksum, and segmentation.
 /// None for our own addresses (they go around through lo0).
 pub fn tx_offload(ctx: &Ctx, dst: IpAddr) -> (bool, bool) {
-    if crate::inet::out::is_local(ctx, dst) || dst.is_loopback() {
-        return (false, false);
-    }
-    let (caps, csum_bit, tso_bit) = match dst {
-        IpAddr::V4(d) => (
-            ctx.rt
-                .inet
-                .lookup(d)
-                .and_then(|r| ctx.ifnet_by_index(r.ifindex))
-                .map(|i| i.capenable()),
-            ifcap::CSUM_TCPV4_TX,
-            ifcap::TSOV4,
-        ),
-        // The interface IPv6 output takes (a link-local peer without its zone has none).
-        IpAddr::V6(d) if ctx.inet6.enabled && !d.is_multicast() => (
-            crate::inet6::nd6::nd6_nexthop(ctx, &d, None).map(|(i, _)| i.capenable()),
-            ifcap::CSUM_TCPV6_TX,
-            ifcap::TSOV6,
-        ),
-        IpAddr::V6(_) => return (false, false),
+    let (csum_bit, tso_bit) = match dst {
+        IpAddr::V4(_) => (ifcap::CSUM_TCPV4_TX, ifcap::TSOV4),
+        IpAddr::V6(_) => (ifcap::CSUM_TCPV6_TX, ifcap::TSOV6),
     };
-    let Some(caps) = caps else {
+    let Some(caps) = crate::inet::out::out_ifcaps(ctx, dst) else {
         return (false, false);
     };
     let csum = caps & csum_bit != 0;
