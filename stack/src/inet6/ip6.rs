@@ -181,7 +181,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf, reassembled: bool, c
                 if let Some(whole) = frag6::frag6_input(ctx, ifp, pkt, nh_field, HEADER_LEN + x.offset, &f) {
                     ctx.inet6.stat.reassembled += 1;
                     // The pieces were vouched for one by one, not the whole.
-                    ip6_input1(ctx, ifp, Mbuf::from_slice(&whole), true, false);
+                    ip6_input1(ctx, ifp, whole, true, false);
                 }
                 return;
             }
