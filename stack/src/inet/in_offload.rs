@@ -298,7 +298,14 @@ mod tests {
             }
             p
         };
-        let meta = out_meta(&build(b"", true), IPPROTO_UDP, &OutOffload { csum_at: Some(6), tso: 0 });
+        let meta = out_meta(
+            &build(b"", true),
+            IPPROTO_UDP,
+            &OutOffload {
+                csum_at: Some(6),
+                tso: 0,
+            },
+        );
         assert_eq!(meta.csum, Csum::Partial { start: 40, offset: 6 });
         for data in [&b"hello"[..], &[0u8; 0][..], &[0xa5; 1401][..]] {
             let mut p = build(data, true);
