@@ -738,3 +738,53 @@ fn a_connected_udp_socket_hears_linuxs_port_unreachable() {
     });
     assert!(refused(&e), "{e:?}");
 }
+
+/// TCP takes an unreachable in SYN_SENT as a soft error (NetBSD's tcp_notify): Linux's
+/// nftables answers our SYNs to one port with an ICMPv6 (and, over IPv4, ICMP) port
+/// unreachable; the connect goes on retrying, and when the connection-establishment timer
+/// runs out the user hears ECONNREFUSED, not ETIMEDOUT. A port nobody rejects, with the
+/// SYNs simply dropped, still times out with ETIMEDOUT.
+#[test]
+fn a_connect_answered_by_unreachables_fails_with_their_error() {
+    use pktbox_stack::socket::TcpStream;
+    use std::time::Duration;
+    if !can_run_linux(
+        "a_connect_answered_by_unreachables_fails_with_their_error",
+        &["ip", "nft"],
+    ) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.83.0.1/24");
+    let linux = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    linux(&["ip", "-6", "addr", "add", "2001:db8:83::1/64", "dev", "tap0", "nodad"]).ok();
+    let dir = TempDir::new();
+    let rules = dir.join("reject.nft");
+    std::fs::write(
+        &rules,
+        "table inet pktbox_reject {\n\
+         \tchain in { type filter hook input priority 0;\n\
+         \t\ttcp dport 9 reject with icmpx type port-unreachable;\n\
+         \t\ttcp dport 10 drop; }\n\
+         }\n",
+    )
+    .unwrap();
+    linux(&["nft", "-f", &rules.display().to_string()]).ok();
+    st.ok("ifconfig", &["en0", "10.83.0.2/24"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:83::2", "prefixlen", "64"]);
+    wait_usable(&st, "en0", "2001:db8:83::2");
+    st.ok("sysctl", &["-w", "net.inet.tcp.keepinit=4"]);
+    let err = |to: &str| {
+        TcpStream::connect_at(st.prefix(), to, Some(Duration::from_secs(30)))
+            .map(|_| ())
+            .expect_err("no connection")
+            .raw_os_error()
+    };
+    assert_eq!(err("[2001:db8:83::1]:9"), Some(libc::ECONNREFUSED));
+    assert_eq!(err("10.83.0.1:9"), Some(libc::ECONNREFUSED));
+    assert_eq!(err("[2001:db8:83::1]:10"), Some(libc::ETIMEDOUT));
+}
