@@ -114,6 +114,8 @@ pub struct In6State {
     pub groups: Vec<(u16, Ipv6Addr, u32)>,
     /// MLD state-change reports still to be sent again.
     pub mld_pending: Vec<mld6::Pending>,
+    /// MLD answers to queries, at most one per interface, not yet due.
+    pub mld_answers: Vec<mld6::Answer>,
     /// Wakes the callout thread for a deadline sooner than its planned wake-up.
     pub callout: Arc<crate::sys::callout::Kick>,
     /// Packets to our own addresses, delivered once the sender is done.
@@ -149,6 +151,7 @@ impl Default for In6State {
             pmtu: HashMap::new(),
             groups: Vec::new(),
             mld_pending: Vec::new(),
+            mld_answers: Vec::new(),
             callout: Default::default(),
             loopq: VecDeque::new(),
             frag_id: crate::sys::random::os_u64() as u32,
@@ -401,6 +404,7 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
     }
     ctx.inet6.groups.retain(|g| g.0 != index);
     ctx.inet6.mld_pending.retain(|p| p.ifindex != index);
+    ctx.inet6.mld_answers.retain(|a| a.ifindex != index);
     nd6::purge_if(ctx, index);
 }
 

@@ -700,12 +700,25 @@ fn mld_query_is_answered_with_the_joined_groups() {
     ic::fill_checksum(&mut q, &peer(), &nd6::ALL_NODES);
     let mut hbh = vec![NH_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
     hbh.extend_from_slice(&q);
+    let before = Instant::now();
     input(
         &stack,
         &ifp,
         a6::multicast_mac(&nd6::ALL_NODES),
         &pkt6(peer(), nd6::ALL_NODES, 0, 1, &hbh),
     );
+    // Not at once: within the query's Maximum Response Delay (0x3e8: 1000 ms).
+    assert!(with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT).is_empty());
+    {
+        let mut ctx = stack.ctx();
+        assert_eq!(ctx.inet6.mld_answers.len(), 1);
+        let a = &mut ctx.inet6.mld_answers[0];
+        assert!(a.groups.is_none() && a.at >= before && a.at <= Instant::now() + std::time::Duration::from_secs(1));
+        a.at = Instant::now();
+        ctx.inet6.mld_pending.clear();
+        mld6::mld_timer(&mut ctx);
+        assert!(ctx.inet6.mld_answers.is_empty());
+    }
     let rep = with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT);
     assert_eq!(rep.len(), 1);
     let (_, h, m) = &rep[0];
@@ -1215,4 +1228,42 @@ fn mld_state_changes_are_reported_robustness_times() {
             (mld::CHANGE_TO_INCLUDE, g2)
         ]
     );
+}
+
+/// Queries (RFC 3810 6.2): a group-specific one for a group we are in is answered for
+/// that group alone; a general one then takes it over; one for a group we are not in is
+/// not answered.
+#[test]
+fn mld_group_queries_are_answered_for_their_group_and_general_ones_take_over() {
+    let (stack, ifp, sink) = v6_stack();
+    let query = |group: Ipv6Addr, code: u16| {
+        let mut q = vec![ic::MLD_LISTENER_QUERY, 0, 0, 0];
+        q.extend_from_slice(&code.to_be_bytes());
+        q.extend_from_slice(&[0, 0]);
+        q.extend_from_slice(&group.octets());
+        q.extend_from_slice(&[0, 0, 0, 0]);
+        let dst = if group.is_unspecified() { nd6::ALL_NODES } else { group };
+        ic::fill_checksum(&mut q, &peer(), &dst);
+        let mut hbh = vec![NH_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+        hbh.extend_from_slice(&q);
+        input(&stack, &ifp, a6::multicast_mac(&dst), &pkt6(peer(), dst, 0, 1, &hbh));
+    };
+    let sn = a6::solicited_node(&me());
+    stack.ctx().inet6.mld_pending.clear();
+    query("ff05::99".parse().unwrap(), 0);
+    assert!(stack.ctx().inet6.mld_answers.is_empty(), "not a group of ours");
+    query(sn, 500);
+    assert_eq!(stack.ctx().inet6.mld_answers[0].groups, Some(vec![sn]));
+    query(Ipv6Addr::UNSPECIFIED, 0);
+    {
+        let mut ctx = stack.ctx();
+        assert_eq!(ctx.inet6.mld_answers.len(), 1);
+        assert_eq!(ctx.inet6.mld_answers[0].groups, None);
+        ctx.inet6.mld_answers[0].at = Instant::now();
+        mld6::mld_timer(&mut ctx);
+    }
+    let rep = with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT);
+    assert_eq!(rep.len(), 1);
+    let groups: Vec<Ipv6Addr> = crate::wire::mld::records(&rep[0].2).map(|r| r.unwrap().group).collect();
+    assert!(groups.contains(&sn), "{groups:?}");
 }
