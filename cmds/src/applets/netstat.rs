@@ -1310,6 +1310,7 @@ mod tests {
             state: state.into(),
             rcvbuf: 65536,
             sndbuf: 65536,
+            owner: None,
         };
         let list = [
             so(
@@ -1370,6 +1371,7 @@ mod tests {
             state: state.into(),
             rcvbuf: 65536,
             sndbuf: 65536,
+            owner: None,
         };
         let list = [
             so("tcp", "0.0.0.0:22", None, "LISTEN"),
@@ -1472,6 +1474,7 @@ mod tests {
             state: "ESTABLISHED".into(),
             rcvbuf: 65536,
             sndbuf: 16384,
+            owner: None,
         };
         let mut names = Names::new(true);
         assert_eq!(
