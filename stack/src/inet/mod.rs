@@ -1,6 +1,7 @@
 //! IPv4: interface addresses (`in_control`), the IP state of the stack context, and the
 //! protocols: ip (input, output, forwarding), reassembly, icmp, raw sockets.
 
+pub mod ctlinput;
 pub mod icmp;
 pub mod in_offload;
 pub mod inpcb;

@@ -318,7 +318,21 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddr>, data: &[u8], r
         src_port: lport,
         dst_port: dst.port(),
     };
-    hdr.emit(&mut u, data, src, dst.ip()).map_err(|_| libc::EMSGSIZE)?;
+    // Checksum offload (UDP4CSUM_Tx / UDP6CSUM_Tx on the way out): only the
+    // pseudo-header's sum here; the interface, or ip_output when it cannot after all
+    // (the datagram is to be fragmented), finishes it.
+    let tx_bit = if dst.is_ipv4() {
+        pktbox_drivers::ifcap::CSUM_UDPV4_TX
+    } else {
+        pktbox_drivers::ifcap::CSUM_UDPV6_TX
+    };
+    let csum_off = crate::inet::out::out_ifcaps(ctx, dst.ip()).is_some_and(|c| c & tx_bit != 0);
+    if csum_off {
+        hdr.emit_partial(&mut u, data, src, dst.ip())
+    } else {
+        hdr.emit(&mut u, data, src, dst.ip())
+    }
+    .map_err(|_| libc::EMSGSIZE)?;
     ctx.inet.udpstat.opackets += 1;
     transport_output(
         ctx,
@@ -330,7 +344,10 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddr>, data: &[u8], r
             tos,
             df: false,
             payload: &u,
-            offload: Default::default(),
+            offload: crate::inet::ip::OutOffload {
+                csum_at: csum_off.then_some(6),
+                tso: 0,
+            },
         },
     )
 }

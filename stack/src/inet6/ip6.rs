@@ -182,7 +182,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf, reassembled: bool, c
                 if let Some(whole) = frag6::frag6_input(ctx, ifp, pkt, nh_field, HEADER_LEN + x.offset, &f) {
                     ctx.inet6.stat.reassembled += 1;
                     // The pieces were vouched for one by one, not the whole.
-                    ip6_input1(ctx, ifp, Mbuf::from_slice(&whole), true, false);
+                    ip6_input1(ctx, ifp, whole, true, false);
                 }
                 return;
             }
@@ -326,6 +326,11 @@ fn ip6_forward(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         ctx.inet6.stat.cantfrag += 1;
         icmp6::icmp6_error(ctx, ifp, pkt, ic::PACKET_TOO_BIG, 0, mtu as u32);
         return;
+    }
+    // Back out the link it came in on, from a neighbor on that link: the sender can
+    // reach the next hop itself (RFC 4861 8.2). The packet is still forwarded.
+    if out.index == ifp.index && ctx.inet6.redirect {
+        nd6::redirect_output(ctx, ifp, m.as_slice(), &nexthop);
     }
     Ipv6Packet::new_unchecked(m.as_mut_slice()).set_hop_limit(hlim - 1);
     m.set_meta(FrameMeta::PLAIN);

@@ -301,6 +301,7 @@ fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         t.snd_wl2 = s.ack;
         t.t_rexmt = None;
         t.rxtshift = 0;
+        t.t_softerror = None;
         if let Some((tseq, sent)) = t.rtseq.take() {
             if gt(s.ack, tseq) {
                 t.rtt_update(now.duration_since(sent));
@@ -548,6 +549,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         };
         t.dupacks = 0;
         t.rxtshift = 0;
+        t.t_softerror = None;
         t.t_rexmt = if t.snd_una == t.snd_max {
             None
         } else {
