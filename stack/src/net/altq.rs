@@ -382,7 +382,7 @@ impl IfAltq {
     /// Puts a PRIQ discipline on `ifp`'s send path (replacing one there; its waiting
     /// packets are dropped) and starts its queue thread.
     pub fn attach(ifp: &Arc<Ifnet>, conf: &PriqConf) -> Result<(), String> {
-        if ifp.driver.is_none() {
+        if ifp.driver.get().is_none() {
             return Err(format!("altq on {}: not supported on this interface", ifp.name));
         }
         let priq = Priq::new(conf, ifp.mtu(), Instant::now())?;
