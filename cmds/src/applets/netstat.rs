@@ -778,6 +778,10 @@ fn format_icmp(st: &IcmpStats, sflag: u8) -> String {
         st.pmtuignored,
         "\t{} path MTU change{s} ignored (no matching socket or implausible MTU)",
     );
+    s.p(
+        st.badquote,
+        "\t{} error{s} ignored (quoting no connection or socket of ours)",
+    );
     s.out
 }
 
@@ -1102,7 +1106,7 @@ fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
     s.out
 }
 
-/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the last three lines
+/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the last four lines
 /// are this stack's own counters.
 fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     let mut s = Section::new("icmp6", sflag);
@@ -1132,6 +1136,10 @@ fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     s.p(
         st.nd_holddropped,
         "\t{} packet{s} dropped waiting for address resolution",
+    );
+    s.p(
+        st.badquote,
+        "\t{} error{s} ignored (quoting no connection or socket of ours)",
     );
     s.out
 }

@@ -237,7 +237,7 @@ impl Ifnet {
             cloned,
             bpf: BpfIf::default(),
             pcount: AtomicU32::new(0),
-            if_output: crate::inet::ip::looutput,
+            if_output: crate::net::if_loop::looutput,
             if_input: None,
             altq: IfAltq::default(),
             bridge: RwLock::new(None),

@@ -699,9 +699,9 @@ fn block_return(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &Mbuf, how: cr
             Af::Inet => {
                 let code = match how {
                     BlockHow::ReturnIcmp { code: Some(c), .. } => c,
-                    _ => crate::inet::icmp::UNREACH_PORT,
+                    _ => crate::wire::icmp::UNREACH_PORT,
                 };
-                crate::inet::icmp::icmp_error(ctx, Some(&ifa), pkt, crate::inet::icmp::ICMP_UNREACH, code, 0, false);
+                crate::inet::icmp::icmp_error(ctx, Some(&ifa), pkt, crate::wire::icmp::ICMP_UNREACH, code, 0, false);
             }
             Af::Inet6 => {
                 let code = match how {
