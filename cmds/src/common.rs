@@ -15,7 +15,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// printing it (arp.c, brconfig.c, ifconfig.c, route.c, netstat's main.c, sysctl.c, ping.c, nc's
 /// netcat.c, tcpdump.c), so a script that tests for 1 sees 1 here too.
 const NETBSD_TOOLS: &[&str] = &[
-    "arp", "brconfig", "ifconfig", "route", "netstat", "sysctl", "ping", "ping6", "ndp", "nc", "tcpdump",
+    "arp", "brconfig", "ifconfig", "route", "netstat", "sysctl", "ping", "ping6", "ndp", "nc", "tcpdump", "pfctl",
 ];
 
 /// The exit code of a usage error of `prog`.

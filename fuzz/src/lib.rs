@@ -27,3 +27,17 @@ pub fn insns(b: &[u8], n: usize) -> Vec<BpfInsn> {
         })
         .collect()
 }
+
+// pfctl's pf.conf parser and rule printer, from the `pktbox` crate's sources; they are
+// siblings there (`super::names`), so they sit at the root here.
+#[cfg(not(test))]
+#[path = "../../cmds/src/applets/pfctl/names.rs"]
+pub mod names;
+
+#[cfg(not(test))]
+#[path = "../../cmds/src/applets/pfctl/parse.rs"]
+pub mod parse;
+
+#[cfg(not(test))]
+#[path = "../../cmds/src/applets/pfctl/print.rs"]
+pub mod print;

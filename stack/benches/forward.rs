@@ -190,24 +190,48 @@ fn case(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64) {
 fn case_af(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64, v6: bool) {
     // `cargo bench ... -- WORD` runs only the cases whose name has WORD; `=NAME` only the
     // case named NAME.
+    if !wanted(what) {
+        return;
+    }
+    let (stack, en0, sent) = router(mtu1, v6);
+    measure(what, &stack, &en0, &sent, frame, meta, n, v6);
+}
+
+fn wanted(what: &str) -> bool {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let hit = |f: &String| match f.strip_prefix('=') {
         Some(name) => what == name,
         None => what.contains(f.as_str()),
     };
-    if !filter.is_empty() && !filter.iter().any(hit) {
-        return;
-    }
-    let (stack, en0, sent) = router(mtu1, v6);
+    filter.is_empty() || filter.iter().any(hit)
+}
+
+/// Forwards `frame` `n` times after a warm-up; prints and returns packets a second.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    what: &str,
+    stack: &Arc<Stack>,
+    en0: &Arc<Ifnet>,
+    sent: &AtomicU64,
+    frame: &[u8],
+    meta: FrameMeta,
+    n: u64,
+    v6: bool,
+) -> f64 {
+    let fwd0 = if v6 {
+        stack.ctx().inet6.stat.forward
+    } else {
+        stack.ctx().inet.stat.forward
+    };
     // Warm up: caches, pools, the route's first use.
     for _ in 0..1000 {
-        input(&stack, &en0, frame, meta);
+        input(stack, en0, frame, meta);
     }
     let s0 = sent.load(Ordering::Relaxed);
     let a0 = ALLOCS.load(Ordering::Relaxed);
     let t = Instant::now();
     for _ in 0..n {
-        input(&stack, &en0, frame, meta);
+        input(stack, en0, frame, meta);
     }
     let el = t.elapsed().as_secs_f64();
     let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
@@ -216,7 +240,7 @@ fn case_af(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64, v6: boo
         stack.ctx().inet6.stat.forward
     } else {
         stack.ctx().inet.stat.forward
-    };
+    } - fwd0;
     assert!(fwd >= n, "{what}: only {fwd} of {n} forwarded");
     println!(
         "{what}: {:.0} packets/s in, {:.0} frames/s out, {:.2} allocations per packet",
@@ -224,6 +248,61 @@ fn case_af(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64, v6: boo
         out as f64 / el,
         allocs as f64 / n as f64
     );
+    n as f64 / el
+}
+
+/// PF attached to the router, with `rules` rules (all but the last never match these
+/// packets and are looked at one by one: each names another destination) and `states`
+/// states of other flows; enabled or not.
+fn pf_router(rules: usize, states: u32, enabled: bool) -> (Arc<Stack>, Arc<Ifnet>, Arc<AtomicU64>) {
+    use pktbox_stack::msg::pf::{self as m, Action, PfReq, Rule, StateKind};
+    let (stack, en0, sent) = router(1500, false);
+    {
+        let mut ctx = stack.ctx();
+        (pktbox_stack::pf::PF_MODULE.attach)(&mut ctx, &stack, "pf").expect("pf");
+        let mut filter = Vec::new();
+        for i in 1..rules {
+            let mut r = Rule::new(Action::Block);
+            r.quick = true;
+            r.proto = Some(17);
+            r.dst.addr = m::Addr::Net(m::Net::host(Ipv4Addr::new(192, 0, 2, i as u8).into()));
+            filter.push(r);
+        }
+        let mut pass = Rule::new(Action::Pass);
+        pass.state = StateKind::Keep;
+        filter.push(pass);
+        let load = m::LoadReq {
+            anchor: String::new(),
+            parts: m::LoadParts::ALL,
+            ruleset: m::Ruleset {
+                // Room for the flow's own states beside the others.
+                options: m::Options {
+                    limits: vec![(m::Limit::States, states + 100)],
+                    ..m::Options::default()
+                },
+                filter,
+                ..m::Ruleset::default()
+            },
+            nested: Vec::new(),
+        };
+        pktbox_stack::pf::ioctl::pf_ioctl(&mut ctx, &PfReq::Load(load)).expect("load");
+        // Other flows' states: UDP from 10.0.0.x:p to FAR.
+        for k in 0..states {
+            let mut udp = [0u8; 8];
+            udp[0..2].copy_from_slice(&(1024 + (k % 50000) as u16).to_be_bytes());
+            udp[2..4].copy_from_slice(&53u16.to_be_bytes());
+            udp[4..6].copy_from_slice(&8u16.to_be_bytes());
+            let f = ip_frame(Ipv4Addr::new(10, 0, (1 + k / 50000) as u8, 3), FAR, 17, 1, 0, &udp);
+            let m = Mbuf::from_slice(&f[14..]);
+            let pd = pktbox_stack::pf::pkt::parse4(m.as_slice()).expect("parse");
+            pktbox_stack::pf::state_insert(&mut ctx.pf, &pd, pktbox_stack::net::pfil::Dir::In, None, &m)
+                .expect("state");
+        }
+        if enabled {
+            pktbox_stack::pf::ioctl::pf_ioctl(&mut ctx, &PfReq::Enable).expect("enable");
+        }
+    }
+    (stack, en0, sent)
 }
 
 fn main() {
@@ -286,6 +365,34 @@ fn main() {
         gso: Gso::Tcp4 { size: 1448 },
     };
     let _ = PEER_MAC;
+    // PF: forwarding with it enabled (100 rules, 10,000 states) against the same router
+    // with it loaded but disabled, in the same run; a flow that has its state after the
+    // first packet (its states in on en0 and out on en1).
+    if wanted("PF") {
+        let (s, e, c) = pf_router(100, 10_000, false);
+        let off = measure(
+            "PF disabled: 64-byte UDP",
+            &s,
+            &e,
+            &c,
+            &small,
+            FrameMeta::PLAIN,
+            1_000_000,
+            false,
+        );
+        let (s, e, c) = pf_router(100, 10_000, true);
+        let on = measure(
+            "PF enabled, 100 rules, 10,000 states: 64-byte UDP",
+            &s,
+            &e,
+            &c,
+            &small,
+            FrameMeta::PLAIN,
+            1_000_000,
+            false,
+        );
+        println!("PF enabled / disabled: {:.3}", on / off);
+    }
     case(
         "32 KiB TCP super-frame cut for an interface without TSO",
         1500,

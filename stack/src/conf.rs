@@ -13,7 +13,7 @@ use crate::net::arp::{ArpCache, ArpStats};
 use crate::net::ifnet::Ifnet;
 use crate::net::route::Rib;
 use crate::net::route_socket::RouteSocket;
-use crate::sys::domain::Domain;
+use crate::sys::domain::{Domain, Module};
 use crate::sys::log;
 
 /// Every domain compiled in, in the order they are set up, their timers run and their
@@ -27,7 +27,16 @@ pub static DOMAINS: &[&Domain] = &[
     &crate::inet6::INET6,
     &crate::inet::INET,
     &crate::net::if_bridge::BRIDGE,
+    &crate::pf::PF,
 ];
+
+/// Every module `io-pkt -p NAME` may load.
+pub static MODULES: &[&Module] = &[&crate::pf::PF_MODULE];
+
+/// The module `-p name` loads.
+pub fn module(name: &str) -> Option<&'static Module> {
+    MODULES.iter().copied().find(|m| m.names.contains(&name))
+}
 
 /// The stack context: layer 3 and up, and the state the control requests change. Each
 /// protocol's state is a plain field, reached directly on the packet path.
@@ -47,6 +56,10 @@ pub struct Ctx {
     pub rtsock: RouteSocket,
     /// The rate limit of log lines that network input causes (`klog_net!`).
     pub netlog: log::NetLog,
+    /// The packet filter hooks on the input and output paths (`net/pfil.rs`).
+    pub pfil: crate::net::pfil::Pfil,
+    /// The packet filter's state (the `pf` module; idle until attached).
+    pub pf: Box<crate::pf::Pf>,
 }
 
 impl Ctx {
@@ -63,6 +76,8 @@ impl Ctx {
             hostname: String::new(),
             rtsock: RouteSocket::default(),
             netlog: log::NetLog::default(),
+            pfil: crate::net::pfil::Pfil::default(),
+            pf: Box::default(),
         }
     }
 

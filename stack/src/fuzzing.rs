@@ -886,6 +886,169 @@ fn octets4(a: std::net::IpAddr) -> [u8; 4] {
     }
 }
 
+/// PF: packets through `pf_test` both ways on two interfaces, under a fixed ruleset with
+/// scrub, nat, rdr, binat, a table, block return and modulate state. Each packet is one
+/// control byte (direction, interface, family, whether the header is made right), two
+/// bytes of length, then its bytes; a made-right header takes its addresses from a few
+/// hosts on each side, so that states are made and hit. After each packet the state
+/// table holds its limit, and a passed packet is as long as it came.
+pub fn pf(data: &[u8]) {
+    use crate::msg::pf::{self as m, Action, PfReq, Rule, StateKind};
+    use crate::net::pfil::{Dir, Verdict};
+    let stack = Stack::detached_variant(crate::sys::Variant::V6Hc);
+    let (en0, en1) = {
+        let mut ctx = stack.ctx();
+        if (crate::pf::PF_MODULE.attach)(&mut ctx, &stack, "pf").is_err() {
+            return;
+        }
+        let mut mk = |name: &str, a: [u8; 4]| {
+            let idx = crate::net::if_control::next_index(&ctx);
+            let ifp = Ifnet::pseudo(idx, name.into(), crate::msg::IFT_ETHER, 1500, |_, _, _, _| Ok(()));
+            let ifp = if_attach(&mut ctx, ifp).expect("a fresh interface");
+            ctx.inet.addrs.push(crate::inet::InIfaddr {
+                ifindex: idx,
+                addr: Ipv4Addr::from(a),
+                mask: Ipv4Addr::new(255, 255, 255, 0),
+                broadcast: None,
+            });
+            ifp
+        };
+        (mk("en0", [10, 0, 0, 1]), mk("en1", [198, 51, 100, 1]))
+    };
+    let net = |s: &str, p: u8| {
+        m::Addr::Net(m::Net {
+            addr: s.parse().expect("an address"),
+            prefix: p,
+        })
+    };
+    let on = |n: &str| {
+        Some(m::IfSpec {
+            name: n.into(),
+            neg: false,
+        })
+    };
+    let pool = |a: m::Addr, port: Option<(u16, u16)>| {
+        Some(m::Pool {
+            addrs: vec![a],
+            port,
+            port_star: false,
+            kind: m::PoolType::None,
+            sticky: false,
+            static_port: false,
+        })
+    };
+    let mut nat = m::NatRule::new(m::NatKind::Nat);
+    nat.ifname = on("en1");
+    nat.src.addr = net("10.0.0.0", 24);
+    nat.pool = pool(
+        m::Addr::Dynamic {
+            ifname: "en1".into(),
+            flags: 0,
+        },
+        None,
+    );
+    let mut rdr = m::NatRule::new(m::NatKind::Rdr);
+    rdr.ifname = on("en1");
+    rdr.proto = Some(6);
+    rdr.dst.port = Some(m::PortOp::eq(8080));
+    rdr.pool = pool(net("10.0.0.5", 32), Some((80, 0)));
+    let mut binat = m::NatRule::new(m::NatKind::Binat);
+    binat.ifname = on("en1");
+    binat.src.addr = net("10.0.0.9", 32);
+    binat.pool = pool(net("198.51.100.9", 32), None);
+    let mut bad = Rule::new(Action::Block);
+    bad.quick = true;
+    bad.block = m::BlockHow::Return;
+    bad.src.addr = m::Addr::Table("bad".into());
+    let mut keep = Rule::new(Action::Pass);
+    keep.flags = 0x02;
+    keep.flagset = 0x12;
+    keep.state = StateKind::Keep;
+    let mut modulate = keep.clone();
+    modulate.dir = m::Dir::Out;
+    modulate.state = StateKind::Modulate;
+    let rs = m::Ruleset {
+        options: m::Options {
+            limits: vec![(m::Limit::States, 64)],
+            ..m::Options::default()
+        },
+        tables: vec![m::TableDef {
+            name: "bad".into(),
+            flags: 0,
+            addrs: vec![m::TableAddr {
+                net: m::Net::host("198.51.100.66".parse().expect("an address")),
+                neg: false,
+            }],
+        }],
+        scrub: vec![m::ScrubRule {
+            no_df: true,
+            random_id: true,
+            min_ttl: Some(32),
+            max_mss: Some(1200),
+            ..m::ScrubRule::default()
+        }],
+        nat: vec![nat, rdr, binat],
+        filter: vec![Rule::new(Action::Block), bad, keep, modulate],
+        ..m::Ruleset::default()
+    };
+    {
+        let mut ctx = stack.ctx();
+        let load = m::LoadReq {
+            anchor: String::new(),
+            parts: m::LoadParts::ALL,
+            ruleset: rs,
+            nested: Vec::new(),
+        };
+        crate::pf::ioctl::pf_ioctl(&mut ctx, &PfReq::Load(load)).expect("the fixed ruleset loads");
+        crate::pf::ioctl::pf_ioctl(&mut ctx, &PfReq::Enable).expect("enable");
+    }
+    let hosts4: [[u8; 4]; 4] = [[10, 0, 0, 2], [10, 0, 0, 9], [198, 51, 100, 2], [198, 51, 100, 1]];
+    let mut b = Bytes(data);
+    let mut n = 0;
+    while !b.is_empty() && n < 256 {
+        n += 1;
+        let ctl = b.u8();
+        let len = usize::from(b.u16() % 1600);
+        let body = b.take(len).to_vec();
+        let dir = if ctl & 1 == 0 { Dir::In } else { Dir::Out };
+        let ifp = if ctl & 2 == 0 { &en0 } else { &en1 };
+        let v6 = ctl & 4 != 0;
+        let pkt = if ctl & 8 != 0 && !v6 {
+            // A right IPv4 header in front of the bytes, as ip_input would pass on.
+            let proto = [6u8, 17, 1, body.first().copied().unwrap_or(0)][usize::from(ctl >> 4 & 3)];
+            let (s, d) = (hosts4[usize::from(ctl >> 6)], hosts4[body.len() % 4]);
+            let mut p = vec![0u8; 20];
+            p[0] = 0x45;
+            p[2..4].copy_from_slice(&((20 + body.len()) as u16).to_be_bytes());
+            p[8] = 64;
+            p[9] = proto;
+            p[12..16].copy_from_slice(&s);
+            p[16..20].copy_from_slice(&d);
+            let c = cksum(&p);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+            p.extend_from_slice(&body);
+            p
+        } else {
+            body
+        };
+        let af = if v6 {
+            crate::pf::pkt::Af::Inet6
+        } else {
+            crate::pf::pkt::Af::Inet
+        };
+        let before = pkt.len();
+        let mut ctx = stack.ctx();
+        match crate::pf::pf_test(&mut ctx, af, dir, ifp, crate::sys::mbuf::Mbuf::from_slice(&pkt)) {
+            Verdict::Pass(m) => assert_eq!(m.len(), before, "pf changed a packet's length"),
+            Verdict::Drop(_) | Verdict::Consumed => {}
+        }
+        assert!(ctx.pf.states.len() <= ctx.pf.states.limit, "the state limit");
+        if ctl == 0xff {
+            crate::pf::pf_purge(&mut ctx);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod inet;
 pub mod inet6;
 pub mod msg;
 pub mod net;
+pub mod pf;
 pub mod resmgr;
 pub mod socket;
 pub mod sys;

@@ -903,3 +903,172 @@ pub fn recv_all(s: &mut impl Read) -> (usize, String) {
         total += n;
     }
 }
+
+/// A router topology for the packet filter and layer 2 tests: one stack in a namespace of
+/// its own with two TAPs, tap0 moved to an inside namespace and tap1 to an outside one.
+///
+/// ```text
+/// inside ns: 10.0.0.2/24 (tap0) -- en0 10.0.0.1 [stack] en1 198.51.100.1 -- (tap1) 198.51.100.2/24 :outside ns
+/// ```
+///
+/// The inside host's default route is the stack; the outside host knows no route to the
+/// inside (so only NAT reaches it) unless [`Router::route_back`] adds one. IPv6 is there
+/// too on the v6 variants: 2001:db8:1::/64 inside, 2001:db8:2::/64 outside, the stack
+/// ::1 on each. The stack forwards both families.
+pub struct Router {
+    // The stack goes first, then the namespaces it was in.
+    child: ChildGuard,
+    pub st: StackProc,
+    pub inside: NetNs,
+    pub outside: NetNs,
+    pub router_ns: NetNs,
+}
+
+pub const INSIDE_HOST: &str = "10.0.0.2";
+pub const INSIDE_GW: &str = "10.0.0.1";
+pub const OUTSIDE_HOST: &str = "198.51.100.2";
+pub const OUTSIDE_GW: &str = "198.51.100.1";
+
+impl Router {
+    /// Starts the stack (`variant`, with `extra` options such as `-p pf`) and wires the
+    /// namespaces; returns once both sides can reach the stack.
+    pub fn start(variant: &str, extra: &[&str]) -> Router {
+        let router_ns = NetNs::new();
+        let (inside, outside) = (NetNs::new(), NetNs::new());
+        let mut st = StackProc::new_prefix(variant);
+        let log_path = st.dir().join("stack.log");
+        let log = std::fs::File::create(&log_path).expect("stack log");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &router_ns.name])
+            .arg(bin())
+            .args([variant, "-f", "-ptcpip"])
+            .arg(format!("prefix={}", st.prefix().display()))
+            .args(["-d", "tap", "tap=tap0", "-d", "tap", "tap=tap1"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("stack log"))
+            .stderr(log);
+        let mut child = ChildGuard::spawn(cmd);
+        wait_for("the router stack to answer", || {
+            if let Some(c) = child.try_code() {
+                panic!(
+                    "the stack exited ({c:?}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            Stack::open_at(st.prefix()).ok()
+        });
+        st.adopt();
+        let r = Router {
+            child,
+            st,
+            inside,
+            outside,
+            router_ns,
+        };
+        let rns = r.router_ns.name.clone();
+        run(
+            "ip",
+            [
+                "netns",
+                "exec",
+                &rns,
+                "ip",
+                "link",
+                "set",
+                "tap0",
+                "netns",
+                &r.inside.name,
+            ],
+        )
+        .ok();
+        run(
+            "ip",
+            [
+                "netns",
+                "exec",
+                &rns,
+                "ip",
+                "link",
+                "set",
+                "tap1",
+                "netns",
+                &r.outside.name,
+            ],
+        )
+        .ok();
+        let v6 = variant != "io-pkt-v4" && variant != "io-pkt-v4-hc";
+        for (ns, dev, addr, gw, a6, gw6) in [
+            (
+                &r.inside,
+                "tap0",
+                "10.0.0.2/24",
+                Some(INSIDE_GW),
+                "2001:db8:1::2/64",
+                "2001:db8:1::1",
+            ),
+            (
+                &r.outside,
+                "tap1",
+                "198.51.100.2/24",
+                None,
+                "2001:db8:2::2/64",
+                "2001:db8:2::1",
+            ),
+        ] {
+            r.ns(ns, &["ip", "link", "set", "lo", "up"]).ok();
+            r.ns(ns, &["ip", "link", "set", dev, "up"]).ok();
+            r.ns(ns, &["ip", "addr", "add", addr, "dev", dev]).ok();
+            if let Some(gw) = gw {
+                r.ns(ns, &["ip", "route", "add", "default", "via", gw]).ok();
+            }
+            if v6 {
+                r.ns(ns, &["ip", "-6", "addr", "add", a6, "dev", dev, "nodad"]).ok();
+                r.ns(ns, &["ip", "-6", "route", "add", "default", "via", gw6]).ok();
+            }
+        }
+        r.st.ok("ifconfig", &["en0", &format!("{INSIDE_GW}/24")]);
+        r.st.ok("ifconfig", &["en1", &format!("{OUTSIDE_GW}/24")]);
+        r.st.ok("sysctl", &["-w", "net.inet.ip.forwarding=1"]);
+        if v6 {
+            r.st.ok("ifconfig", &["en0", "inet6", "2001:db8:1::1/64"]);
+            r.st.ok("ifconfig", &["en1", "inet6", "2001:db8:2::1/64"]);
+            r.st.ok("sysctl", &["-w", "net.inet6.ip6.forwarding=1"]);
+            r.st.ok("ifconfig", &["-w", "10"]);
+        }
+        r
+    }
+
+    /// Runs a command in a namespace.
+    pub fn ns(&self, ns: &NetNs, args: &[&str]) -> Output {
+        let mut full = vec!["netns", "exec", ns.name.as_str()];
+        full.extend_from_slice(args);
+        run("ip", full)
+    }
+
+    pub fn in_inside(&self, args: &[&str]) -> Output {
+        self.ns(&self.inside, args)
+    }
+
+    pub fn in_outside(&self, args: &[&str]) -> Output {
+        self.ns(&self.outside, args)
+    }
+
+    /// A command in a namespace, not waited for (a server).
+    pub fn spawn_in(&self, ns: &NetNs, args: &[&str]) -> ChildGuard {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name]).args(args);
+        ChildGuard::spawn(cmd)
+    }
+
+    /// The outside host routes the inside network through the stack.
+    pub fn route_back(&self) {
+        self.in_outside(&["ip", "route", "add", "10.0.0.0/24", "via", OUTSIDE_GW])
+            .ok();
+    }
+
+    /// Stops the stack now (the namespaces go when the Router is dropped).
+    pub fn stop(&mut self) -> Option<i32> {
+        self.child.terminate()
+    }
+}

@@ -238,3 +238,142 @@ fn broken_files_fail_clearly() {
         }
     }
 }
+
+/// A pflog header (OpenBSD 4.x / NetBSD 5 layout, 64 bytes) laid out field by field.
+fn pflog_hdr(action: u8, reason: u8, dir: u8, ifname: &str, rule: u32) -> Vec<u8> {
+    let mut h = vec![61, 2, action, reason];
+    let mut name = [0u8; 16];
+    name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+    h.extend(name);
+    h.extend([0; 16]);
+    h.extend(rule.to_be_bytes());
+    h.extend([0xff; 12]); // subrulenr none, uid and pid none
+    h.extend([0; 8]);
+    h.extend([dir, 0, 0, 0]);
+    h
+}
+
+/// Three logged packets: a blocked ICMP echo in on en0 (rule 3), a passed UDP datagram out
+/// on en1 (rule 1), a blocked TCP SYN in on en0 (rule 4), as a link type 117 savefile.
+fn pflog_sample() -> Vec<u8> {
+    let icmp = [8, 0, 0xf7, 0xfe, 0, 1, 0, 0];
+    let udp = [0x9c, 0x40, 0x13, 0x89, 0, 12, 0, 0, 1, 2, 3, 4];
+    let tcp = [
+        0x9c, 0x41, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    let recs = [
+        [
+            pflog_hdr(1, 0, 1, "en0", 3),
+            ipv4(1, [10, 0, 0, 1], [10, 0, 0, 2], &icmp),
+        ]
+        .concat(),
+        [
+            pflog_hdr(0, 0, 2, "en1", 1),
+            ipv4(17, [10, 0, 1, 1], [10, 0, 1, 2], &udp),
+        ]
+        .concat(),
+        [
+            pflog_hdr(1, 0, 1, "en0", 4),
+            ipv4(6, [10, 0, 0, 9], [10, 0, 0, 2], &tcp),
+        ]
+        .concat(),
+    ];
+    let mut f = Vec::new();
+    f.extend(0xa1b2_c3d4u32.to_le_bytes());
+    f.extend(2u16.to_le_bytes());
+    f.extend(4u16.to_le_bytes());
+    f.extend([0; 8]);
+    f.extend(65535u32.to_le_bytes());
+    f.extend(117u32.to_le_bytes());
+    for (i, r) in recs.iter().enumerate() {
+        f.extend((1_700_000_000u32 + i as u32).to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        f.extend((r.len() as u32).to_le_bytes());
+        f.extend((r.len() as u32).to_le_bytes());
+        f.extend(r);
+    }
+    f
+}
+
+#[test]
+fn pflog_files_print_filter_and_read_back_in_tcpdump_and_tshark() {
+    let d = TempDir::new();
+    let f = d.join("pflog.pcap");
+    std::fs::write(&f, pflog_sample()).expect("write");
+    let (inp, blocked) = (
+        f.to_string_lossy().into_owned(),
+        d.join("blocked.pcap").to_string_lossy().into_owned(),
+    );
+    let tz = [("TZ", "UTC".as_ref())];
+    let o = pktbox(["tcpdump", "-e", "-nn", "-r", &inp], &tz).ok();
+    assert_eq!(
+        o.stderr.trim(),
+        format!("reading from file {inp}, link-type PFLOG (OpenBSD pflog file), snapshot length 65535")
+    );
+    let ours: Vec<String> = o.stdout.lines().map(String::from).collect();
+    assert_eq!(ours.len(), 3, "{o:?}");
+    assert_eq!(
+        ours[0],
+        "22:13:20.000000 rule 3/0(match): block in on en0: 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 0, length 8"
+    );
+    assert!(ours[1].contains(" rule 1/0(match): pass out on en1: 10.0.1.1.40000 > 10.0.1.2.5001: UDP, length 4"));
+    // Without -e, the packet only.
+    let plain = pktbox(["tcpdump", "-nn", "-r", &inp], &tz).ok().stdout;
+    assert!(plain
+        .lines()
+        .next()
+        .unwrap_or("")
+        .contains(" IP 10.0.0.1 > 10.0.0.2: ICMP echo request"));
+    // Filter on the pflog fields and write what passes.
+    pktbox(
+        [
+            "tcpdump",
+            "-r",
+            &inp,
+            "-w",
+            &blocked,
+            "on en0 and action block and inbound",
+        ],
+        &[],
+    )
+    .ok();
+    let kept = pktbox(["tcpdump", "-e", "-nn", "-r", &blocked], &tz).ok().stdout;
+    assert_eq!(kept.lines().collect::<Vec<_>>(), [ours[0].as_str(), ours[2].as_str()]);
+    let rule4 = pktbox(["tcpdump", "-nn", "-r", &inp, "rnr 4 and tcp dst port 22"], &tz)
+        .ok()
+        .stdout;
+    assert_eq!(rule4.lines().count(), 1, "{rule4}");
+    let test = "pflog_files_print_filter_and_read_back_in_tcpdump_and_tshark";
+    if let Some(tcpdump) = tool("tcpdump") {
+        assert_eq!(lines(&tcpdump, &["-e", "-nn", "-r", &inp]), ours);
+        assert_eq!(
+            lines(&tcpdump, &["-e", "-nn", "-r", &blocked]),
+            [ours[0].clone(), ours[2].clone()]
+        );
+    } else {
+        skip(test, "no tcpdump installed: Linux's tcpdump reading the pflog files");
+    }
+    let Some(tshark) = tool("tshark") else {
+        return skip(test, "no tshark installed: tshark reading the pflog files");
+    };
+    let fields = lines(
+        &tshark,
+        &[
+            "-r",
+            &blocked,
+            "-T",
+            "fields",
+            "-e",
+            "pflog.ifname",
+            "-e",
+            "pflog.rulenr",
+            "-e",
+            "pflog.action",
+            "-e",
+            "pflog.dir",
+            "-e",
+            "ip.src",
+        ],
+    );
+    assert_eq!(fields, ["en0\t3\t1\t1\t10.0.0.1", "en0\t4\t1\t1\t10.0.0.9"]);
+}

@@ -148,6 +148,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         threads_min: 15,
         threads_max: 200,
         verbose: u32::from(m.get_count("verbose")),
+        modules: Vec::new(),
     };
     for (proto, word) in groups(&m, "protocol") {
         let r = match proto.as_str() {
@@ -157,7 +158,15 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                     eprintln!("{prog}: {w}");
                 }
             }),
-            "pf-v4" | "pf-v6" | "autoip" => Err(format!("-p {proto}: not supported by this build yet")),
+            name if pktbox_stack::conf::module(name).is_some() => {
+                if word.is_empty() {
+                    cfg.modules.push(name.to_string());
+                    Ok(())
+                } else {
+                    Err(format!("-p {proto}: unknown option '{word}'"))
+                }
+            }
+            "autoip" => Err(format!("-p {proto}: not supported by this build yet")),
             _ => Err(format!("-p {proto}: no such protocol module")),
         };
         if let Err(e) = r {

@@ -10,6 +10,7 @@ pub mod io_pkt;
 pub mod nc;
 pub mod ndp;
 pub mod netstat;
+pub mod pfctl;
 pub mod ping;
 pub mod ping6;
 pub mod route;
@@ -115,6 +116,11 @@ pub const APPLETS: &[Applet] = &[
         name: "run",
         command: run::command,
         run: run::run,
+    },
+    Applet {
+        name: "pfctl",
+        command: pfctl::command,
+        run: pfctl::run,
     },
 ];
 

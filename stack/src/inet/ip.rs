@@ -9,6 +9,7 @@ use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, tcp4_segment, tcp_hdrs};
 use crate::inet::{icmp, raw, reass};
 use crate::net::ifnet::{inc, Dst, Ifnet};
+use crate::net::pfil::{pfil_run_hooks, Dir, Family, Verdict};
 use crate::net::route::Gateway;
 use crate::sys::domain::{protox, PrInput};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
@@ -120,7 +121,7 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         Csum::Partial { start, .. } => usize::from(start) == hlen,
         Csum::None => false,
     };
-    let (src, dst) = (ip.src(), ip.dst());
+    let src = ip.src();
     // A source that is a broadcast or multicast address is never valid (RFC 1122 3.2.1.3).
     if src.is_broadcast() || src.is_multicast() {
         ctx.inet.stat.badaddr += 1;
@@ -132,9 +133,14 @@ pub fn ip_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
     }
     // Drop link-level padding.
     m.truncate(total);
+    let Verdict::Pass(m) = pfil_run_hooks(ctx, Family::Inet, Dir::In, ifp, m) else {
+        return;
+    };
     let l2bcast = m.flags & (M_BCAST | M_MCAST) != 0;
     let pkt = m.as_slice();
     let ip = Ipv4Packet::new_unchecked(pkt);
+    // A filter may have rewritten the header (rdr, binat).
+    let dst = ip.dst();
     match in_local(ctx, dst, ifp.index) {
         Some(bcast) => {
             let bcast = bcast || l2bcast;
@@ -479,14 +485,17 @@ fn lo_ifp(ctx: &Ctx) -> Option<Arc<Ifnet>> {
 
 /// IPv4 output, the one path of every datagram that leaves: made here (`ip_output`) or
 /// forwarded (`ip_forward`, with IP_FORWARDING). In order: the packet filter and IPsec
-/// (their call point is marked below), our own addresses around through lo0, the
+/// (`pfil_run_hooks` first, IPsec next to it), our own addresses around through lo0, the
 /// offloads the interface can finish or the software does instead (checksum, TSO cut),
 /// fragmentation to the MTU, and the interface's `if_output` to the next hop.
-pub fn ip_output_m(ctx: &mut Ctx, mut m: Mbuf, nh: &NextHop, flags: u32) -> Result<(), i32> {
+pub fn ip_output_m(ctx: &mut Ctx, m: Mbuf, nh: &NextHop, flags: u32) -> Result<(), i32> {
+    // The packet filter, then IPsec's output policy: for locally made and forwarded
+    // datagrams alike, before anything below looks at the packet's final shape.
+    let mut m = match pfil_run_hooks(ctx, Family::Inet, Dir::Out, &nh.ifp, m) {
+        Verdict::Pass(m) => m,
+        v => return v.out_result(),
+    };
     let dst = Ipv4Packet::new_unchecked(m.as_slice()).dst();
-    // ---- Call point for `pfil_run_hooks(PFIL_OUT)` and IPsec's output policy: both come
-    // here, for locally made and forwarded datagrams alike, before anything below looks
-    // at the packet's final shape. (None exists yet.) ----
 
     // To one of our own addresses: around through lo0, whole (no MTU on the way).
     let local = flags & IP_FORWARDING == 0 && (dst.is_loopback() || ctx.inet.addrs.iter().any(|ia| ia.addr == dst));

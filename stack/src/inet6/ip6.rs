@@ -18,6 +18,7 @@ use crate::inet::udp::udp_input_af;
 use crate::inet6::{frag6, icmp6, in6f, nd6};
 use crate::msg::IFT_LOOP;
 use crate::net::ifnet::{inc, Dst, Ifnet};
+use crate::net::pfil::{pfil_run_hooks, Dir, Family, Verdict};
 use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
@@ -76,6 +77,17 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf, reassembled: bool, c
     // What the link padded behind the packet goes.
     let plen = p.payload().len();
     m.truncate(HEADER_LEN + plen);
+    // The packet filter sees each packet once, as it came (a reassembled one went by in pieces).
+    let m = if reassembled {
+        m
+    } else {
+        let Verdict::Pass(m) = pfil_run_hooks(ctx, Family::Inet6, Dir::In, ifp, m) else {
+            return;
+        };
+        m
+    };
+    // A filter may have rewritten the addresses (rdr, binat).
+    let h = Ipv6Repr::parse(&Ipv6Packet::new_unchecked(m.as_slice()));
     let pkt = m.as_slice();
     let payload = &pkt[HEADER_LEN..];
     // For us?
@@ -476,16 +488,19 @@ fn ip6_output_local(ctx: &mut Ctx, o: &Out6<'_>, off: Option<&OutOffload>) -> Re
 /// it, offsets from the IPv6 header), `ifp`/`nexthop` are its route and `mtu` the path's.
 pub fn ip6_output_m(
     ctx: &mut Ctx,
-    mut m: Mbuf,
+    m: Mbuf,
     ifp: &Arc<Ifnet>,
     nexthop: &Ipv6Addr,
     mtu: usize,
     flags: u32,
 ) -> Result<(), i32> {
     let fwd = flags & IP6_FORWARDING != 0;
-    // ---- Call point for `pfil_run_hooks(PFIL_OUT)` and IPsec's output policy: both come
-    // here, for locally made and forwarded packets alike, before anything below looks at
-    // the packet's final shape. (None exists yet.) ----
+    // The packet filter, then IPsec's output policy: for locally made and forwarded packets
+    // alike, before anything below looks at the packet's final shape.
+    let mut m = match pfil_run_hooks(ctx, Family::Inet6, Dir::Out, ifp, m) {
+        Verdict::Pass(m) => m,
+        v => return v.out_result(),
+    };
 
     // To one of our own addresses: lo0 (chosen by the route), where nothing is offloaded.
     let lo = ifp.if_type == IFT_LOOP;

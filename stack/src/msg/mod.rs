@@ -13,6 +13,7 @@ mod bodies6;
 mod bodies_bridge;
 pub mod bytes;
 pub mod errno;
+pub mod pf;
 pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
@@ -269,6 +270,8 @@ messages! {
     0x65 => BpfStats(Empty),
     /// BIOCFLUSH.
     0x66 => BpfFlush(Empty),
+    /// A request to PF (the /dev/pf ioctls); ENOENT when PF is not loaded.
+    0x78 => Pf(pf::PfReq),
     /// SIOCSLINKSTR: open a cloned interface's driver.
     0x90 => IfLinkstr(LinkstrReq),
     /// A brconfig command (the BRDG* ioctls).
@@ -301,6 +304,7 @@ messages! {
     /// Records read from a capture, each a `bpf_hdr` then the captured bytes.
     0xe3 => BpfData(Vec<u8>),
     0xe5 => BpfStatsOk(BpfStat),
+    0xf8 => PfOk(pf::PfReply),
     0xf2 => BrStatusOk(Vec<BrStatus>),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),

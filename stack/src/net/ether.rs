@@ -200,7 +200,8 @@ fn ether_output_v6(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv6Addr, m: Mbuf) -> Re
 }
 
 /// Puts the Ethernet header to `dst` (from our address, of `ethertype`) in front of the
-/// packet, pads it to the minimum frame, and transmits it.
+/// packet, pads it to the minimum frame, and sends it (through the interface's send
+/// queue discipline, if it has one).
 pub fn ether_frame_out(ifp: &Ifnet, mut m: Mbuf, dst: [u8; 6], ethertype: u16) -> Result<(), i32> {
     let h = m.prepend(ETHER_HDR_LEN);
     h[0..6].copy_from_slice(&dst);
@@ -213,5 +214,5 @@ pub fn ether_frame_out(ifp: &Ifnet, mut m: Mbuf, dst: [u8; 6], ethertype: u16) -
     if let Some(br) = ifp.bridge() {
         return crate::net::if_bridge::bridge_output(&br, ifp, m.as_slice(), &m.meta());
     }
-    ifp.transmit(m.as_slice(), &m.meta())
+    ifp.output(m)
 }

@@ -11,6 +11,7 @@ use pktbox_drivers::{Driver, FrameMeta, Gso};
 
 use crate::conf::Ctx;
 use crate::msg::{iff, IfData, IfInfo, IFT_ETHER, IFT_LOOP, LINK_STATE_DOWN, LINK_STATE_UP};
+use crate::net::altq::IfAltq;
 use crate::net::bpf::{BpfIf, Dir};
 use crate::sys::mbuf::Mbuf;
 use crate::sys::Stack;
@@ -112,6 +113,9 @@ pub struct Ifnet {
     /// The link type's input routine for frames from a driver: `ether_input`; None for
     /// loopback, whose output hands packets to the protocols' queue directly.
     pub if_input: Option<IfInput>,
+    /// The send queue discipline (ALTQ PRIQ), when PF configured one: `output` puts
+    /// frames there instead of handing them to the driver at once.
+    pub altq: IfAltq,
     /// The bridge this interface is a member of (`ifp->if_bridge`).
     pub bridge: RwLock<Option<Arc<crate::net::if_bridge::Bridge>>>,
     /// A bridge interface's own state (`bridge0`'s softc); None for other interfaces.
@@ -151,6 +155,7 @@ impl Ifnet {
             pcount: AtomicU32::new(0),
             if_output: crate::net::ether::ether_output,
             if_input: Some(crate::net::ether::ether_input),
+            altq: IfAltq::default(),
             bridge: RwLock::new(None),
             bridge_sc: None,
         }
@@ -234,6 +239,36 @@ impl Ifnet {
             pcount: AtomicU32::new(0),
             if_output: crate::net::if_loop::looutput,
             if_input: None,
+            altq: IfAltq::default(),
+            bridge: RwLock::new(None),
+            bridge_sc: None,
+        }
+    }
+
+    /// An interface with no driver and no link layer (pflog): its type, MTU and output
+    /// routine. It starts down.
+    pub fn pseudo(index: u16, name: String, if_type: u8, mtu: u32, if_output: IfOutput) -> Ifnet {
+        Ifnet {
+            index,
+            name,
+            if_type,
+            lladdr: [0; 6],
+            flags: AtomicU32::new(0),
+            mtu: AtomicU32::new(mtu),
+            max_mtu: mtu,
+            capabilities: AtomicU32::new(0),
+            capenable: AtomicU32::new(0),
+            stats: IfStats::default(),
+            lastchange: AtomicU64::new(now_secs()),
+            driver: OnceLock::new(),
+            clone_kind: None,
+            priority: None,
+            cloned: false,
+            bpf: BpfIf::default(),
+            pcount: AtomicU32::new(0),
+            if_output,
+            if_input: None,
+            altq: IfAltq::default(),
             bridge: RwLock::new(None),
             bridge_sc: None,
         }
@@ -407,7 +442,18 @@ impl Ifnet {
         add(&self.stats.ibytes, len as u64);
     }
 
-    /// Hands a whole frame to the driver: `if_output`'s last step. Counts it either way.
+    /// A whole frame from the link layer's output (`if_output`'s last step): to the send
+    /// queue discipline when one is attached (`net::altq`, which calls `transmit` when the
+    /// frame's turn comes), else straight to the driver.
+    #[inline]
+    pub fn output(&self, m: Mbuf) -> Result<(), i32> {
+        if self.altq.is_on() {
+            return self.altq.enqueue(self, m);
+        }
+        self.transmit(m.as_slice(), &m.meta())
+    }
+
+    /// Hands a whole frame to the driver. Counts it either way.
     /// `meta` says what offloads the driver is to finish (a TSO frame is above the MTU).
     pub fn transmit(&self, frame: &[u8], meta: &FrameMeta) -> Result<(), i32> {
         if !self.is_up() {

@@ -64,6 +64,8 @@ impl Capture {
 fn dlt(ifp: &Ifnet) -> u32 {
     if ifp.if_type == IFT_LOOP {
         DLT_NULL
+    } else if ifp.if_type == crate::msg::IFT_PFLOG {
+        crate::wire::pflog::DLT_PFLOG
     } else {
         DLT_EN10MB
     }

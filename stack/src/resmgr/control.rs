@@ -27,7 +27,7 @@ fn changes_state(msg: &Msg) -> bool {
             | Msg::RtFlush(_)
             | Msg::ArpSet(_)
             | Msg::ArpDelete(_)
-    )
+    ) || matches!(msg, Msg::Pf(q) if crate::pf::ioctl::changes_state(q))
 }
 
 fn done(r: Result<(), Fail>) -> Result<Msg, Fail> {
@@ -127,6 +127,10 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::NdPrefixes(_) => Ok(Msg::NdPrefixList(crate::inet6::ndctl::nd6_prefixes(&stack.ctx()))),
         Msg::NdRouters(_) => Ok(Msg::NdRouterList(crate::inet6::ndctl::nd6_routers(&stack.ctx()))),
         Msg::NdIfInfoGet(q) => crate::inet6::ndctl::nd6_ifinfo(&stack.ctx(), &q.name).map(Msg::NdIfInfoOk),
+        Msg::Pf(q) => crate::pf::ioctl::pf_ioctl(&mut stack.ctx(), q).map(|r| match r {
+            crate::msg::pf::PfReply::Done => Msg::Done(Empty),
+            r => Msg::PfOk(r),
+        }),
         Msg::Cloners(_) => Ok(Msg::ClonerList(if_control::cloners(stack.variant))),
         Msg::SysctlGet(q) => stack
             .registry

@@ -413,6 +413,16 @@ impl Stack {
         }
     }
 
+    /// A request to PF (pfctl's ioctls). ENOENT for every request when the stack has no
+    /// PF loaded.
+    pub fn pf(&mut self, req: crate::msg::pf::PfReq) -> Result<crate::msg::pf::PfReply, Error> {
+        match self.call(Msg::Pf(req))? {
+            Msg::PfOk(v) => Ok(v),
+            Msg::Done(_) => Ok(crate::msg::pf::PfReply::Done),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// The sockets (netstat -a).
     pub fn sock_list(&mut self) -> Result<Vec<SockInfo>, Error> {
         match self.call(Msg::SockList(Empty))? {

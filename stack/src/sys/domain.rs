@@ -84,6 +84,16 @@ pub struct Domain {
     pub protosw: &'static [Protosw],
 }
 
+/// A module loaded on request (`io-pkt -p NAME`, as io-pkt loads `lsm-NAME.so`): what
+/// attaching it does, under the stack context once the interfaces given with `-d` exist.
+/// The error says why it could not attach; the stack does not start then.
+pub struct Module {
+    /// The names `-p` accepts for it.
+    pub names: &'static [&'static str],
+    /// Attaches it; the name it was asked for by is passed on.
+    pub attach: fn(&mut Ctx, &Stack, &str) -> Result<(), String>,
+}
+
 /// For `Domain::present`: every variant.
 pub fn always(_: Variant) -> bool {
     true

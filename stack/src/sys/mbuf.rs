@@ -24,7 +24,8 @@
 //! (it came as a link-level broadcast or multicast), `M_LOOP` (it went around lo0), the
 //! offloads still to be done (`FrameMeta`: a checksum left partial, a TCP super-frame),
 //! whose offsets count from the first byte of the packet as it is now (moved along by
-//! `prepend` and `adj`), and the offset of the network header.
+//! `prepend` and `adj`), the offset of the network header, and the ALTQ queue id PF
+//! classified it into (`qid`).
 
 use std::cell::RefCell;
 
@@ -128,6 +129,10 @@ pub struct Mbuf {
     pub rcvif: u16,
     /// `M_BCAST`, `M_MCAST`, `M_LOOP`.
     pub flags: u32,
+    /// The ALTQ queue a filter rule put the packet in (`pass ... queue ssh`; 0: none, the
+    /// interface's default queue). Set by PF, read by the interface's send queue
+    /// (`net::altq`); like `rcvif` it stays with the packet through `prepend` and `adj`.
+    pub qid: u32,
     /// Offloads still to be done; offsets from `head`.
     meta: FrameMeta,
     /// Where the network header starts, as an index into `buf` (unmoved by prepend/adj).
@@ -141,6 +146,7 @@ impl std::fmt::Debug for Mbuf {
             .field("headroom", &self.headroom())
             .field("rcvif", &self.rcvif)
             .field("flags", &self.flags)
+            .field("qid", &self.qid)
             .field("meta", &self.meta)
             .finish()
     }
@@ -160,6 +166,7 @@ impl Mbuf {
             tail: head,
             rcvif: 0,
             flags: 0,
+            qid: 0,
             meta: FrameMeta::PLAIN,
             nh: None,
         }
@@ -417,6 +424,20 @@ mod tests {
         assert_eq!(m.headroom(), MHEADROOM);
         // The network header mark moved with the data.
         assert_eq!(m.network_header(), Some(4));
+    }
+
+    #[test]
+    fn queue_id_survives_prepend_adj_and_regrow() {
+        let mut m = Mbuf::from_slice(&[5; 40]);
+        assert_eq!(m.qid, 0);
+        m.qid = 7;
+        m.prepend(14);
+        m.adj(14);
+        // Past the headroom: the packet moves into a new buffer.
+        m.prepend(MHEADROOM + 1);
+        m.append(&[0; MCLBYTES]);
+        m.compact();
+        assert_eq!(m.qid, 7);
     }
 
     #[test]

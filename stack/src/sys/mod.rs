@@ -134,6 +134,8 @@ pub struct Config {
     pub threads_min: usize,
     pub threads_max: usize,
     pub verbose: u32,
+    /// Modules to attach at start (`-p pf`), by the name given; `conf::MODULES` has them.
+    pub modules: Vec<String>,
 }
 
 /// One running stack, shared by every thread.
@@ -170,6 +172,7 @@ impl Stack {
             threads_min: 1,
             threads_max: 1,
             verbose: 0,
+            modules: Vec::new(),
         })
     }
 

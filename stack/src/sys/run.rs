@@ -197,6 +197,10 @@ fn start(config: Config, drivers: Vec<Opened>) -> Result<Started, String> {
             let ifp = if_attach(&mut ctx, ifp).map_err(|f| format!("-d {kind}: {}", f.text.unwrap_or_default()))?;
             rx_ifs.push(ifp);
         }
+        for name in &stack.config.modules {
+            let m = crate::conf::module(name).ok_or_else(|| format!("-p {name}: no such protocol module"))?;
+            (m.attach)(&mut ctx, &stack, name)?;
+        }
     }
     let n = stack.config.rx_threads;
     let mut rx = rxthread::start(&stack, rx_ifs, n).map_err(|e| format!("cannot start receive threads: {e}"))?;

@@ -16,7 +16,8 @@
 //! - transports: `udp`, `tcp` (with its options iterator);
 //! - `checksum`: the Internet checksum and both families' pseudo-headers;
 //! - `bpf`: classic BPF instructions, validator, interpreter and capture records;
-//! - `route`: the routing socket's `RTF_*` and `RTA_*` bits.
+//! - `route`: the routing socket's `RTF_*` and `RTA_*` bits;
+//! - `pflog`: the header PF puts in front of packets it logs to `pflogN` (DLT_PFLOG).
 //!
 //! pnet_packet's IP, ICMP, UDP and TCP views are not used: its constructors check only
 //! the fixed length (the stated lengths are the caller's business), its IPv4 and TCP
@@ -37,6 +38,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod mld;
 pub mod ndisc;
+pub mod pflog;
 pub mod route;
 pub mod tcp;
 pub mod udp;
@@ -99,6 +101,10 @@ mod tests {
         n += u64::from(arp::ArpRepr::parse(b).is_ok()) + u64::from(ethernet::EthernetRepr::parse(b).is_ok());
         n += tcp::TcpOpts::parse(b).nsacks as u64;
         n += bpf::records(b).count() as u64;
+        if let Ok(p) = pflog::PflogPacket::new_checked(b) {
+            n += p.payload().len() as u64 + u64::from(p.dir()) + p.ifname().len() as u64;
+            n += u64::from(pflog::PflogRepr::parse(&p).rulenr);
+        }
         n
     }
 

@@ -23,6 +23,7 @@ pub fn dlt_name(dlt: u32) -> (&'static str, &'static str) {
     match dlt {
         DLT_NULL => ("NULL", "BSD loopback"),
         DLT_EN10MB => ("EN10MB", "Ethernet"),
+        pktbox_stack::wire::pflog::DLT_PFLOG => ("PFLOG", "OpenBSD pflog file"),
         _ => ("UNKNOWN", "unknown"),
     }
 }

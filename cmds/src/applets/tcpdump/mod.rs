@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
 
-use pktbox_stack::msg::IFT_LOOP;
+use pktbox_stack::msg::{IFT_LOOP, IFT_PFLOG};
 use pktbox_stack::socket::prefix_from_env;
 use pktbox_stack::wire::bpf::{records, BpfInsn, BpfProgram, BPF_D_IN, BPF_D_INOUT, BPF_D_OUT, BPF_K, BPF_RET};
 
@@ -335,10 +335,11 @@ fn offline(m: &clap::ArgMatches, path: &str, expr: &str, dump: u8) -> Result<(),
     let linktype = match h.linktype {
         pcap::LINKTYPE_ETHERNET => compile::DLT_EN10MB,
         pcap::LINKTYPE_NULL => compile::DLT_NULL,
+        pcap::LINKTYPE_PFLOG => compile::DLT_PFLOG,
         lt if expr.trim().is_empty() => lt,
         lt => {
             return Err(Failure::Say(format!(
-                "filters are compiled for Ethernet and BSD loopback only; link-type {} is neither",
+                "filters are compiled for Ethernet, BSD loopback and pflog only; link-type {} is none of them",
                 pcap::linktype_desc(lt)
             )))
         }
@@ -398,10 +399,10 @@ fn capture(m: &clap::ArgMatches, expr: &str, snap: u32, dump: u8) -> Result<(), 
         None => live::default_interface(&ifs).map_err(Failure::Say)?,
     };
     let ifname = ifp.name.clone();
-    let dlt = if ifp.data.ifi_type == IFT_LOOP {
-        compile::DLT_NULL
-    } else {
-        compile::DLT_EN10MB
+    let dlt = match ifp.data.ifi_type {
+        IFT_LOOP => compile::DLT_NULL,
+        IFT_PFLOG => compile::DLT_PFLOG,
+        _ => compile::DLT_EN10MB,
     };
     // `ip broadcast` needs the interface's netmask, as pcap_lookupnet gives it.
     let netmask = ifp

@@ -16,6 +16,8 @@ pub const LINKTYPE_NULL: u32 = 0;
 pub const LINKTYPE_ETHERNET: u32 = 1;
 pub const LINKTYPE_RAW: u32 = 101;
 pub const LINKTYPE_LOOP: u32 = 108;
+/// PF's log interfaces (`pflog0`): a pflog header, then the IP packet.
+pub const LINKTYPE_PFLOG: u32 = 117;
 
 const MAGIC_USEC: u32 = 0xa1b2_c3d4;
 const MAGIC_NSEC: u32 = 0xa1b2_3c4d;
@@ -33,6 +35,7 @@ pub fn linktype_name(lt: u32) -> Option<(&'static str, &'static str)> {
         LINKTYPE_ETHERNET => Some(("EN10MB", "Ethernet")),
         LINKTYPE_RAW => Some(("RAW", "Raw IP")),
         LINKTYPE_LOOP => Some(("LOOP", "OpenBSD loopback")),
+        LINKTYPE_PFLOG => Some(("PFLOG", "OpenBSD pflog file")),
         _ => None,
     }
 }

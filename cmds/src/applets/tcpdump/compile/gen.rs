@@ -6,7 +6,7 @@ use pktbox_stack::wire::bpf::*;
 use pktbox_stack::wire::{arp, ethernet, ipv4};
 
 use super::ir::{Cond, Graph, Val};
-use super::lex::Kw;
+use super::lex::{Kw, PfKw};
 use super::names::PortProto;
 use super::Error;
 
@@ -124,7 +124,24 @@ pub struct Gen {
     /// BSD loopback framing (DLT_NULL): a 4-byte address family in the capturing host's
     /// byte order instead of an Ethernet header.
     pub null: bool,
+    /// PF's log framing (DLT_PFLOG): the pflog header, then the IP packet.
+    pub pflog: bool,
 }
+
+/// What a pflog primitive names: a number, or a name (`reason short`, `on en0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PfArg {
+    Num(u32),
+    Name(String),
+}
+
+/// Where the IP packet starts behind a pflog header: the 61-byte header PF writes
+/// (NetBSD 5 and later, OpenBSD 4.x, pktbox), rounded up to 4. libpcap reads the length
+/// byte and indexes every load by it; here the offset is fixed and every network-layer
+/// test first checks that the record's header is this long, so a record with the older
+/// 45-byte header (48 with padding) never matches a network-layer primitive (the pflog
+/// field primitives still see it).
+const PFLOG_NL: u32 = pktbox_stack::wire::pflog::PFLOG_HDRLEN as u32;
 
 /// DLT_NULL's address-family word as a big-endian BPF load sees it on this host.
 fn af_word(af: u32) -> u32 {
@@ -138,12 +155,20 @@ fn bad(msg: impl Into<String>) -> Error {
 impl Gen {
     pub fn new(netmask: u32, linktype: u32) -> Self {
         let null = linktype == super::DLT_NULL;
+        let pflog = linktype == super::DLT_PFLOG;
         Gen {
             g: Graph::default(),
-            off_linktype: if null { 0 } else { 12 },
-            off_nl: if null { 4 } else { 14 },
+            off_linktype: if null || pflog { 0 } else { 12 },
+            off_nl: if null {
+                4
+            } else if pflog {
+                PFLOG_NL
+            } else {
+                14
+            },
             netmask,
             null,
+            pflog,
         }
     }
 
@@ -154,7 +179,7 @@ impl Gen {
 
     /// Refuses what only Ethernet framing has, on BSD loopback framing.
     fn ether_only(&self, msg: &str) -> Result<(), Error> {
-        if self.null {
+        if self.null || self.pflog {
             return Err(bad(msg));
         }
         Ok(())
@@ -214,6 +239,9 @@ impl Gen {
     /// The frame carries link-level protocol `proto` (`ether proto`): an Ethernet type, or
     /// for values up to 1500 an 802.2 service access point.
     pub fn linktype(&mut self, proto: u32) -> Cond {
+        if self.pflog {
+            return self.pflog_af(proto);
+        }
         if self.null {
             // The address family: IPv4, or IPv6 under any of the BSDs' numbers for it.
             return match proto {
@@ -254,6 +282,132 @@ impl Gen {
             }
             p => self.cmp(BPF_H, self.off_linktype, p),
         }
+    }
+
+    /// On pflog: the header's address family is `proto`'s (BSD numbers: 2 for IPv4, and
+    /// 24, 28 or 30 for IPv6; libpcap compares with the capturing host's AF_INET6, which
+    /// on Linux is none of them), and the header is the 64-byte one (`PFLOG_NL`).
+    fn pflog_af(&mut self, proto: u32) -> Cond {
+        let af = match proto {
+            ETHERTYPE_IP => self.cmp(BPF_B, 1, 2),
+            ETHERTYPE_IPV6 => {
+                let mut c = self.cmp(BPF_B, 1, 24);
+                for af in [28, 30] {
+                    let t = self.cmp(BPF_B, 1, af);
+                    c = self.or(c, t);
+                }
+                c
+            }
+            _ => return self.never(),
+        };
+        // (length + 3) & ~3 == 64.
+        let len = Val::Alu(
+            BPF_AND,
+            Box::new(Val::Alu(
+                BPF_ADD,
+                Box::new(Val::load(BPF_B, 0)),
+                Box::new(Val::Const(3)),
+            )),
+            Box::new(Val::Const(0xfc)),
+        );
+        let long = self.g.test(len, BPF_JEQ, Val::Const(PFLOG_NL));
+        self.and(long, af)
+    }
+
+    /// A pflog header field: `on en0`, `ruleset ftp`, `rnr 3`, `srnr 1`, `reason short`,
+    /// `action block`, with libpcap's checks and messages. Names compare as libpcap's
+    /// do: the name's bytes at the field's start (so `on en` takes en0 and en1).
+    pub fn pf(&mut self, k: PfKw, arg: PfArg) -> Result<Cond, Error> {
+        use pktbox_stack::wire::pflog::{action_by_name, reason_by_name};
+        let what = match k {
+            PfKw::Ifname => "ifname",
+            PfKw::Ruleset => "ruleset",
+            PfKw::Rnr => "rnr",
+            PfKw::Srnr => "srnr",
+            PfKw::Reason => "reason",
+            PfKw::Action => "action",
+        };
+        if !self.pflog {
+            return Err(bad(format!("{what} supported only on PF linktype")));
+        }
+        let text = match &arg {
+            PfArg::Num(n) => n.to_string(),
+            PfArg::Name(s) => s.clone(),
+        };
+        Ok(match k {
+            PfKw::Ifname | PfKw::Ruleset => {
+                let (off, size) = if k == PfKw::Ifname { (4, 16) } else { (20, 16) };
+                if text.len() >= size {
+                    return Err(bad(if k == PfKw::Ifname {
+                        format!("ifname interface names can only be {} characters", size - 1)
+                    } else {
+                        format!("ruleset names can only be {} characters", size - 1)
+                    }));
+                }
+                self.bytes_at(off, text.as_bytes())
+            }
+            PfKw::Rnr | PfKw::Srnr => {
+                let PfArg::Num(n) = arg else {
+                    return Err(bad(format!("{what}: a rule number is needed, not '{text}'")));
+                };
+                self.cmp(BPF_W, if k == PfKw::Rnr { 36 } else { 40 }, n)
+            }
+            PfKw::Reason => {
+                let code = match arg {
+                    PfArg::Num(n) => n,
+                    PfArg::Name(s) => {
+                        u32::from(reason_by_name(&s).ok_or_else(|| bad(format!("unknown PF reason \"{s}\"")))?)
+                    }
+                };
+                self.cmp(BPF_B, 3, code)
+            }
+            PfKw::Action => {
+                let PfArg::Name(s) = arg else {
+                    return Err(bad(format!("unknown PF action \"{text}\"")));
+                };
+                let a = action_by_name(&s).ok_or_else(|| bad(format!("unknown PF action \"{s}\"")))?;
+                self.cmp(BPF_B, 2, u32::from(a))
+            }
+        })
+    }
+
+    /// The bytes of `b` at `off` (words, then a half-word and a byte, as libpcap's
+    /// `gen_bcmp` compares them, last first).
+    fn bytes_at(&mut self, off: u32, b: &[u8]) -> Cond {
+        let mut c: Option<Cond> = None;
+        let mut rest = b.len();
+        while rest > 0 {
+            let (size, n) = if rest >= 4 {
+                (BPF_W, 4)
+            } else if rest >= 2 {
+                (BPF_H, 2)
+            } else {
+                (BPF_B, 1)
+            };
+            let at = rest - n;
+            let v = b[at..rest].iter().fold(0u32, |v, &x| v << 8 | u32::from(x));
+            let t = self.cmp(size, off + at as u32, v);
+            c = Some(match c {
+                Some(c) => self.and(c, t),
+                None => t,
+            });
+            rest = at;
+        }
+        // An empty name matches everything, as a zero-length compare does.
+        c.unwrap_or_else(|| {
+            let n = self.never();
+            self.not(n)
+        })
+    }
+
+    /// `inbound` / `outbound`: on pflog, the header's direction (PF_IN 1, PF_OUT 2).
+    pub fn inbound(&mut self, inbound: bool) -> Result<Cond, Error> {
+        if !self.pflog {
+            return Err(bad(
+                "'inbound' and 'outbound' are supported by this filter compiler on pflog only",
+            ));
+        }
+        Ok(self.cmp(BPF_B, 60, if inbound { 1 } else { 2 }))
     }
 
     /// IPv4 with protocol `p`.

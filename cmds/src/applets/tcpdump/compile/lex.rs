@@ -62,8 +62,25 @@ pub enum Kw {
     And,
     Or,
     Not,
+    // PF's log link type (pflog0).
+    /// `ifname` / `on`, `ruleset` / `rset`, `rnr` / `rulenum`, `srnr` / `subrulenum`,
+    /// `reason`, `action`.
+    Pf(PfKw),
+    Inbound,
+    Outbound,
     /// Keywords of libpcap that this compiler does not implement (`mpls`, `inbound`, ...).
     Unsupported,
+}
+
+/// The pflog header fields a filter can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PfKw {
+    Ifname,
+    Ruleset,
+    Rnr,
+    Srnr,
+    Reason,
+    Action,
 }
 
 /// A token.
@@ -145,14 +162,22 @@ fn keyword(w: &str) -> Option<Kw> {
         "and" => And,
         "or" => Or,
         "not" => Not,
-        "byte" | "inbound" | "outbound" | "ifindex" | "mpls" | "pppoed" | "pppoes" | "geneve" | "vxlan" | "radio"
-        | "llc" | "type" | "subtype" | "dir" | "direction" | "addr1" | "addr2" | "addr3" | "addr4" | "ra" | "ta"
-        | "esis" | "es-is" | "isis" | "is-is" | "l1" | "l2" | "iih" | "lsp" | "snp" | "csnp" | "psnp" | "clnp"
-        | "on" | "ifname" | "rnr" | "rulenum" | "reason" | "rset" | "ruleset" | "srnr" | "subrulenum" | "action"
-        | "fisu" | "lssu" | "lsu" | "msu" | "hfisu" | "hlssu" | "hmsu" | "sio" | "opc" | "dpc" | "sls" | "hsio"
-        | "hopc" | "hdpc" | "hsls" | "atmfield" | "vpi" | "vci" | "lane" | "oamf4ec" | "oamf4sc" | "oam" | "oamf4"
-        | "metac" | "bcc" | "sc" | "ilmic" | "connectmsg" | "metaconnect" | "decnet-src" | "decnet-dst" | "slip-in"
-        | "ip6-proto" => Unsupported,
+        "inbound" => Inbound,
+        "outbound" => Outbound,
+        "on" | "ifname" => Pf(PfKw::Ifname),
+        "rset" | "ruleset" => Pf(PfKw::Ruleset),
+        "rnr" | "rulenum" => Pf(PfKw::Rnr),
+        "srnr" | "subrulenum" => Pf(PfKw::Srnr),
+        "reason" => Pf(PfKw::Reason),
+        "action" => Pf(PfKw::Action),
+        "byte" | "ifindex" | "mpls" | "pppoed" | "pppoes" | "geneve" | "vxlan" | "radio" | "llc" | "type"
+        | "subtype" | "dir" | "direction" | "addr1" | "addr2" | "addr3" | "addr4" | "ra" | "ta" | "esis" | "es-is"
+        | "isis" | "is-is" | "l1" | "l2" | "iih" | "lsp" | "snp" | "csnp" | "psnp" | "clnp" | "fisu" | "lssu"
+        | "lsu" | "msu" | "hfisu" | "hlssu" | "hmsu" | "sio" | "opc" | "dpc" | "sls" | "hsio" | "hopc" | "hdpc"
+        | "hsls" | "atmfield" | "vpi" | "vci" | "lane" | "oamf4ec" | "oamf4sc" | "oam" | "oamf4" | "metac" | "bcc"
+        | "sc" | "ilmic" | "connectmsg" | "metaconnect" | "decnet-src" | "decnet-dst" | "slip-in" | "ip6-proto" => {
+            Unsupported
+        }
         _ => return None,
     })
 }

@@ -1,5 +1,5 @@
 //! tcpdump's filter compiler: the pcap-filter(7) language to classic BPF for Ethernet
-//! (DLT_EN10MB), in pure Rust.
+//! (DLT_EN10MB), BSD loopback (DLT_NULL) and PF's log (DLT_PFLOG), in pure Rust.
 //!
 //! The programs are not libpcap's instruction for instruction, but their verdict is
 //! libpcap's on every frame, short ones included: the tests come in libpcap's order (so a
@@ -31,13 +31,15 @@ pub struct Options {
     pub netmask: u32,
     /// Run the optimizer (tcpdump's `-O` turns it off).
     pub optimize: bool,
-    /// The link type the program will see: DLT_EN10MB, or DLT_NULL for loopback.
+    /// The link type the program will see: DLT_EN10MB, DLT_NULL for loopback, DLT_PFLOG
+    /// for PF's log interfaces.
     pub linktype: u32,
 }
 
 /// Link types the compiler knows (`DLT_*`).
 pub const DLT_NULL: u32 = 0;
 pub const DLT_EN10MB: u32 = 1;
+pub const DLT_PFLOG: u32 = pktbox_stack::wire::pflog::DLT_PFLOG;
 
 impl Default for Options {
     fn default() -> Self {

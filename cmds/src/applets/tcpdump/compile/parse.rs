@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use pktbox_stack::wire::bpf::*;
 
-use super::gen::{Addr, Arth, Dir, Gen, Qual};
+use super::gen::{Addr, Arth, Dir, Gen, PfArg, Qual};
 use super::ir::{Cond, Val};
 use super::lex::{Kw, Tok, Token};
 use super::names::{self, PortProto};
@@ -346,6 +346,23 @@ impl<'a> Parser<'a> {
                     self.next();
                     let id = self.pnum();
                     return Ok((self.gen.vlan(id)?, Inherit::Error));
+                }
+                Tok::Kw(Kw::Pf(k)) => {
+                    self.next();
+                    let arg = self.next();
+                    let arg = match arg.tok {
+                        Tok::Num(n) => PfArg::Num(n),
+                        Tok::Id(_) | Tok::Hid(_) => PfArg::Name(arg.text),
+                        _ => {
+                            self.i -= 1;
+                            return Err(self.syntax());
+                        }
+                    };
+                    return Ok((self.gen.pf(k, arg)?, Inherit::Error));
+                }
+                Tok::Kw(k @ (Kw::Inbound | Kw::Outbound)) => {
+                    self.next();
+                    return Ok((self.gen.inbound(k == Kw::Inbound)?, Inherit::Error));
                 }
                 Tok::Kw(Kw::Unsupported) => {
                     let t = &self.toks[self.i];

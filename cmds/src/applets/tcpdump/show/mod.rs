@@ -13,10 +13,10 @@
 //! addresses get tcpdump's `(oui ...)` vendor note. `-n` keeps addresses numeric, `-nn`
 //! ports too.
 //!
-//! The dissectors live in [`link`] (Ethernet, 802.1Q, ARP, LLC) and [`inet`] (IPv4, IPv6,
-//! ICMP, ICMPv6, TCP, UDP). Each reads through a [`Cur`], which knows how much was
-//! captured: reading past it yields [`Trunc`], and the packet's line ends with tcpdump's
-//! `[|proto]` marker. No input can make them panic.
+//! The dissectors live in [`link`] (Ethernet, 802.1Q, ARP, LLC), [`pflog`] (PF's log
+//! header) and [`inet`] (IPv4, IPv6, ICMP, ICMPv6, TCP, UDP). Each reads through a
+//! [`Cur`], which knows how much was captured: reading past it yields [`Trunc`], and the
+//! packet's line ends with tcpdump's `[|proto]` marker. No input can make them panic.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -26,6 +26,7 @@ use clap::ArgMatches;
 mod inet;
 mod link;
 mod names;
+mod pflog;
 
 #[cfg(test)]
 pub mod corpus;
@@ -239,6 +240,7 @@ impl Printer {
         let r = match self.linktype {
             super::pcap::LINKTYPE_ETHERNET => link::ether(&mut ctx, cur, wirelen),
             super::pcap::LINKTYPE_RAW => link::raw(&mut ctx, cur, wirelen),
+            super::pcap::LINKTYPE_PFLOG => pflog::pflog(&mut ctx, cur, wirelen),
             super::pcap::LINKTYPE_NULL | super::pcap::LINKTYPE_LOOP => {
                 link::null(&mut ctx, cur, wirelen, self.linktype == super::pcap::LINKTYPE_LOOP)
             }
