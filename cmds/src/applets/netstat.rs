@@ -1302,6 +1302,7 @@ mod tests {
             state: state.into(),
             rcvbuf: 65536,
             sndbuf: 65536,
+            owner: None,
         };
         let list = [
             so(
@@ -1362,6 +1363,7 @@ mod tests {
             state: state.into(),
             rcvbuf: 65536,
             sndbuf: 65536,
+            owner: None,
         };
         let list = [
             so("tcp", "0.0.0.0:22", None, "LISTEN"),
@@ -1464,6 +1466,7 @@ mod tests {
             state: "ESTABLISHED".into(),
             rcvbuf: 65536,
             sndbuf: 16384,
+            owner: None,
         };
         let mut names = Names::new(true);
         assert_eq!(
