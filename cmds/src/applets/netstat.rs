@@ -1133,6 +1133,13 @@ fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
         st.nd_holddropped,
         "\t{} packet{s} dropped waiting for address resolution",
     );
+    s.p(st.ni_reply, "\t{} node information answer{s} sent");
+    s.p(st.ni_bad, "\t{} bad node information request{s}");
+    s.p(st.ni_refused, "\t{} node information request{s} refused by policy");
+    s.p(
+        st.ni_toofreq,
+        "\t{} node information request{s} dropped because of rate limitation",
+    );
     s.out
 }
 

@@ -9,6 +9,7 @@ pub mod ip6;
 pub mod mld6;
 pub mod nd6;
 pub mod ndctl;
+pub mod ni6;
 
 #[cfg(test)]
 mod tests;
@@ -116,6 +117,10 @@ pub struct In6State {
     /// Whether the ICMPv6 message just taken had a good checksum and length (for the raw
     /// sockets that get a copy after it).
     pub icmp6_ok: bool,
+    /// net.inet6.icmp6.nodeinfo (the NODEINFO_* bits of ni6.rs) and the rate limit of
+    /// Node Information replies.
+    pub nodeinfo: u32,
+    pub ni_limit: crate::inet::icmp::PpsLimit,
 }
 
 impl Default for In6State {
@@ -143,6 +148,8 @@ impl Default for In6State {
             loopq: VecDeque::new(),
             frag_id: crate::sys::random::os_u64() as u32,
             icmp6_ok: false,
+            nodeinfo: ni6::NODEINFO_DEFAULT,
+            ni_limit: crate::inet::icmp::PpsLimit::new(icmp6::ERRPPSLIMIT),
         }
     }
 }
@@ -583,6 +590,13 @@ pub static SYSCTL_NODES: &[crate::sys::sysctl::Node] = {
             kind: Kind::Int { min: 0, max: 1 },
             get: |c| V::Int(i64::from(c.inet6.rediraccept)),
             set: Some(|c, v| c.inet6.rediraccept = int(v) != 0),
+        },
+        Node {
+            name: "net.inet6.icmp6.nodeinfo",
+            desc: "Respond to node information requests (1 names, 2 addresses, 4 temporary addresses, 8 global askers)",
+            kind: Kind::Int { min: 0, max: 15 },
+            get: |c| V::Int(i64::from(c.inet6.nodeinfo)),
+            set: Some(|c, v| c.inet6.nodeinfo = int(v) as u32),
         },
         Node {
             name: "net.inet6.icmp6.nd6_maxentries",

@@ -94,6 +94,13 @@ pub struct Icmp6Stats {
     pub dad_duplicated: u64,
     /// Packets dropped from a full or expired hold queue.
     pub nd_holddropped: u64,
+    /// Node Information (RFC 4620): replies sent; queries dropped as malformed (a bad
+    /// subject, a short message); refused by net.inet6.icmp6.nodeinfo (off, the qtype not
+    /// allowed, a global source without GLOBALOK); dropped by the rate limit.
+    pub ni_reply: u64,
+    pub ni_bad: u64,
+    pub ni_refused: u64,
+    pub ni_toofreq: u64,
 }
 
 /// The IPv6 counters (`netstat -s -p ip6|icmp6`).

@@ -37,6 +37,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod mld;
 pub mod ndisc;
+pub mod nodeinfo;
 pub mod route;
 pub mod tcp;
 pub mod udp;
