@@ -193,6 +193,10 @@ pub(super) struct Opts {
     pub(super) quiet: bool,
     pub(super) semiquiet: bool,
     pub(super) verbose: bool,
+    /// ping6's Node Information query (-w -W -t -a) instead of echo requests.
+    pub(super) ni: Option<super::ping6::NiQuery>,
+    /// ping6's -H: reverse lookups of the addresses printed.
+    pub(super) hostnames: bool,
 }
 
 /// `strtol(s, &end, 0)` with nothing left over: decimal, 0x hex or 0 octal.
@@ -523,6 +527,9 @@ impl Ping {
         if !v6 {
             let c = cksum(p);
             p[2..4].copy_from_slice(&c.to_be_bytes());
+        }
+        if let (Some(q), Dst::V6(a)) = (self.o.ni, self.dst) {
+            self.opack = q.compose(seq, a.ip());
         }
         let sent = match self.dst {
             Dst::V4(a) => self.sock.send_to(&self.opack, a),

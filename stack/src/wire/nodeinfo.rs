@@ -138,7 +138,7 @@ pub fn dns_decode(b: &[u8]) -> Option<(String, usize)> {
             if c.is_ascii_graphic() && c != b'.' {
                 s.push(char::from(c));
             } else {
-                s.push_str(&format!("\\{c:03}"));
+                s.push_str(&format!("\\{c:03o}"));
             }
         }
         i += 1 + usize::from(l);
