@@ -509,6 +509,174 @@ fn three_stacks_route_v6_and_ping6_reports_hop_limit_expiry() {
     assert!(s.contains("\t\ttime exceed: "), "{s}");
 }
 
+/// ICMPv6 Node Information (RFC 4620) between two stacks on a hub: ping6 -w -t -a
+/// against the stack's responder (Linux has none, so a second stack answers), gated by
+/// net.inet6.icmp6.nodeinfo; tshark decodes what went over the wire.
+#[test]
+fn ping6_node_information_queries_between_two_stacks() {
+    let hubs = TempDir::new();
+    let h = format!("path={}", hubs.join("hub").display());
+    let a = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    let b = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    a.ok("ifconfig", &["en0", "inet6", "2001:db8:e::1/64"]);
+    b.ok("ifconfig", &["en0", "inet6", "2001:db8:e::2/64"]);
+    wait_usable(&a, "en0", "2001:db8:e::1");
+    wait_usable(&b, "en0", "2001:db8:e::2");
+    let (la, lb) = (link_local(&a, "en0"), link_local(&b, "en0"));
+    let bll = format!("{lb}%en0");
+    b.ok("sysctl", &["-w", "kern.hostname=nodeb"]);
+    assert_eq!(
+        b.ok("sysctl", &["net.inet6.icmp6.nodeinfo"]),
+        "net.inet6.icmp6.nodeinfo = 1\n"
+    );
+
+    let cap = TempDir::new();
+    let file = cap.join("ni.pcap");
+    let file = file.to_str().expect("utf-8 path");
+    let dump = Capture::start(&b, &["-i", "en0", "-w", file, "icmp6"]);
+
+    // Node Name: a single-label name (two zero bytes, printed without a dot).
+    let r = a.run("ping6", &["-w", "-c", "2", "-i", "0.2", "-X", "10", &bll]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout
+            .starts_with(&format!("PING6(72=40+8+24 bytes) {la}%en0 --> {bll}\n")),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains(&format!("\n28 bytes from {bll}: nodeb\n")), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains("2 packets transmitted, 2 packets received, 0.0% packet loss\n"),
+        "{r:#?}"
+    );
+    assert!(!r.stdout.contains("round-trip"), "{r:#?}");
+    let r = a.run("ping6", &["-v", "-w", "-c", "1", "-X", "10", &bll]);
+    assert!(r.stdout.contains(": nodeb (TTL=0:meaningless)\n"), "{r:#?}");
+    // A fully qualified name keeps its final dot, as KAME's ping6 prints it.
+    b.ok("sysctl", &["-w", "kern.hostname=nodeb.example.org"]);
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "10", &bll]);
+    assert!(r.stdout.contains(&format!(": nodeb.example.org.\n")), "{r:#?}");
+    // To all nodes: B answers (with its link-local).
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "3", "ff02::1%en0"]);
+    assert!(
+        r.stdout.contains(&format!(" bytes from {bll}: nodeb.example.org.\n")),
+        "{r:#?}"
+    );
+
+    // Supported qtypes.
+    let r = a.run("ping6", &["-t", "-c", "1", "-X", "10", &bll]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(r.stdout.starts_with("PING6(56=40+8+8 bytes) "), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains(&format!("20 bytes from {bll}: NodeInfo Supported Qtypes 0-3\n")),
+        "{r:#?}"
+    );
+
+    // Node addresses: refused by NetBSD's default (1), answered with 3.
+    let r = a.run("ping6", &["-a", "agl", "-c", "1", "-X", "2", &bll]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    b.ok("sysctl", &["-w", "net.inet6.icmp6.nodeinfo=3"]);
+    // The interface's own (link-local and global), then every interface's (lo0's fe80::1
+    // too; ::1 never).
+    let r = a.run("ping6", &["-a", "gl", "-c", "1", "-X", "10", &bll]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "\n56 bytes from {bll}: \n  {lb}(TTL=2147483647)\n  2001:db8:e::2(TTL=2147483647)\n\n"
+        )),
+        "{r:#?}"
+    );
+    let r = a.run("ping6", &["-a", "agl", "-c", "1", "-X", "10", &bll]);
+    assert!(r.stdout.contains(&format!("\n76 bytes from {bll}: \n")), "{r:#?}");
+    assert!(r.stdout.contains("\n  fe80::1(TTL=2147483647)\n"), "{r:#?}");
+
+    // From a global address: refused unless GLOBALOK (8).
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "2", "2001:db8:e::2"]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    b.ok("sysctl", &["-w", "net.inet6.icmp6.nodeinfo=9"]);
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "10", "2001:db8:e::2"]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout.contains("bytes from 2001:db8:e::2: nodeb.example.org.\n"),
+        "{r:#?}"
+    );
+    b.ok("sysctl", &["-w", "net.inet6.icmp6.nodeinfo=0"]);
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "2", &bll]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+
+    let s = b.ok("netstat", &["-s", "-p", "icmp6"]);
+    assert!(s.contains("\t9 node information answers sent\n"), "{s}");
+    assert!(s.contains("\t3 node information requests refused by policy\n"), "{s}");
+    assert!(s.contains("\t\tnode information reply: 9\n"), "{s}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    dump.stop();
+
+    // The wire format as tshark decodes it.
+    if !have("tshark") {
+        return skip(
+            "ping6_node_information_queries_between_two_stacks",
+            "tshark is not installed",
+        );
+    }
+    let out = run(
+        "tshark",
+        [
+            "-n",
+            "-r",
+            file,
+            "-Y",
+            "icmpv6.type == 140 && icmpv6.ni.qtype == 2",
+            "-T",
+            "fields",
+            "-e",
+            "icmpv6.code",
+            "-e",
+            "icmpv6.ni.nonce",
+            "-e",
+            "icmpv6.ni.reply.node_name",
+        ],
+    )
+    .ok();
+    let text = out.stdout;
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no node name reply decoded: {text}"));
+    let f: Vec<&str> = first.split('\t').collect();
+    assert_eq!(f[0], "0", "{text}");
+    let hex = |n: &str| n.trim_start_matches("0x").replace(':', "");
+    assert_eq!(hex(f[1]).len(), 16, "an 8-byte nonce in {text}");
+    assert!(f[2].contains("nodeb"), "{text}");
+    let q = run(
+        "tshark",
+        [
+            "-n",
+            "-r",
+            file,
+            "-Y",
+            "icmpv6.type == 139",
+            "-T",
+            "fields",
+            "-e",
+            "icmpv6.ni.nonce",
+            "-e",
+            "icmpv6.ni.query.subject_ipv6",
+        ],
+    )
+    .ok();
+    assert!(
+        q.stdout.lines().any(|l| l.split('\t').next() == Some(f[1])),
+        "the reply's nonce is a query's: {} / {text}",
+        q.stdout
+    );
+    assert!(
+        q.stdout.lines().any(|l| l.split('\t').nth(1) == Some(lb.as_str())),
+        "a query with B's address as subject: {}",
+        q.stdout
+    );
+}
+
 #[test]
 fn ping6_on_loopback_and_its_errors() {
     let st = StackProc::start_variant("io-pkt-v6-hc", &[]);
@@ -534,9 +702,10 @@ fn ping6_on_loopback_and_its_errors() {
             "ping6: datalen value too large, maximum is 65487\n",
         ),
         (
-            &["-w", "::1"][..],
-            "ping6: -w: ICMPv6 Node Information queries are not supported (for a time limit use -X deadline)\n",
+            &["-N", "::1"][..],
+            "ping6: -N: the node information multicast group (ff02::2:xxxx:xxxx) is not supported\n",
         ),
+        (&["-d", "::1"][..], "ping6: -d: SO_DEBUG is not supported\n"),
         (
             &["nosuch.invalid"][..],
             "ping6: nosuch.invalid: hostname nor servname provided, or not known\n",
