@@ -677,6 +677,39 @@ fn ping6_node_information_queries_between_two_stacks() {
     );
 }
 
+/// `route get -inet6` to a global destination through a link-local gateway shows, as
+/// `local addr`, the source the stack really sends from (RFC 6724: the global address),
+/// not the link-local the route was added with.
+#[test]
+fn route_get_shows_the_source_ip6_output_picks() {
+    let hubs = TempDir::new();
+    let h = format!("path={}", hubs.join("hub").display());
+    let a = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    let b = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    a.ok("ifconfig", &["en0", "inet6", "2001:db8:e::1/64"]);
+    b.ok("ifconfig", &["en0", "inet6", "2001:db8:e::2/64"]);
+    wait_usable(&a, "en0", "2001:db8:e::1");
+    wait_usable(&b, "en0", "2001:db8:e::2");
+    let lb = link_local(&b, "en0");
+    a.ok("route", &["add", "-inet6", "default", &format!("{lb}%en0")]);
+    let g = a.ok("route", &["-n", "get", "-inet6", "2001:db8:77::1"]);
+    assert!(g.contains(&format!("    gateway: {lb}%en0\n")), "{g}");
+    assert!(g.contains(" local addr: 2001:db8:e::1\n"), "{g}");
+    // What goes over the wire: B sees the echo request from A's global address.
+    let dump = Capture::start(&b, &["-i", "en0", "-nn", "-l", "icmp6 and ip6[40] == 128"]);
+    let r = a.run("ping6", &["-c", "1", "-X", "2", "2001:db8:77::1"]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let printed = dump.stop();
+    assert!(
+        printed.contains(" IP6 2001:db8:e::1 > 2001:db8:77::1: ICMP6, echo request"),
+        "{printed}"
+    );
+    // A link-local destination keeps the link-local source.
+    let g = a.ok("route", &["-n", "get", "-inet6", &format!("{lb}%en0")]);
+    assert!(g.contains(" local addr: fe80::"), "{g}");
+}
+
 #[test]
 fn ping6_on_loopback_and_its_errors() {
     let st = StackProc::start_variant("io-pkt-v6-hc", &[]);
