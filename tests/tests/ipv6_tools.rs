@@ -388,14 +388,30 @@ fn ndp_shows_deletes_and_clears_linux_as_a_neighbor() {
         (r.code, r.stderr.as_str()),
         (Some(1), "ndp: set: 2001:db8:99::9: not on a connected link\n")
     );
-    let r = st.run("ndp", &["-s", &g, "02:00:00:00:00:01", "proxy"]);
+    // A proxy entry: the stack answers Linux's solicitations for 2001:db8:92::77 with the
+    // MAC given (here a made-up one), and lists it with the p flag.
+    st.ok("ndp", &["-s", "2001:db8:92::77", "02:00:00:00:77:77", "proxy"]);
+    let row = st.ok("ndp", &["-n", "2001:db8:92::77"]);
+    let f: Vec<&str> = row.lines().nth(1).unwrap_or_default().split_whitespace().collect();
     assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (
-            Some(1),
-            "ndp: proxy: proxy neighbor advertisements are not supported by this stack\n"
-        )
+        f,
+        ["2001:db8:92::77", "02:00:00:00:77:77", "en0", "permanent", "R", "p"],
+        "{row}"
     );
+    let _ = lab.linux(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:92::77"]);
+    let n = wait_for("Linux to learn the proxied address", || {
+        let r = lab.linux(&["ip", "-6", "neigh", "show", "2001:db8:92::77", "dev", "tap0"]);
+        r.stdout.contains("lladdr").then_some(r.stdout)
+    });
+    assert!(n.contains("lladdr 02:00:00:00:77:77"), "{n}");
+    // Not a router, and without the override flag (Linux shows no "router").
+    assert!(!n.contains("router"), "{n}");
+    st.ok("ndp", &["-d", "2001:db8:92::77"]);
+    assert_eq!(st.run("ndp", &["-n", "2001:db8:92::77"]).code, Some(1));
+    lab.linux(&["ip", "-6", "neigh", "flush", "dev", "tap0"]).ok();
+    let _ = lab.linux(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:92::77"]);
+    let n = lab.linux(&["ip", "-6", "neigh", "show", "2001:db8:92::77", "dev", "tap0"]);
+    assert!(!n.stdout.contains("lladdr"), "answered after ndp -d: {n:#?}");
     let r = st.run("ndp", &["-s", &g, "zz"]);
     assert_eq!(
         (r.code, r.stderr.as_str()),

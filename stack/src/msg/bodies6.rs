@@ -123,6 +123,8 @@ pub struct NdEntryInfo {
     pub expire: Option<u64>,
     /// Solicitations sent in this state (ndp prints them after the flags).
     pub asked: u32,
+    /// A proxy entry (`ndp -s ADDR MAC proxy`): answered for, not a neighbor.
+    pub proxy: bool,
 }
 
 /// `ndp -d`: the neighbor cache entry of `addr` (on `ifname`, or on whichever interface
@@ -141,6 +143,9 @@ pub struct NdSetReq {
     pub ifname: Option<String>,
     pub lladdr: [u8; 6],
     pub temp: bool,
+    /// `proxy`: answer neighbor solicitations for `addr` with `lladdr` (proxy ND, NetBSD's
+    /// RTF_ANNOUNCE); no neighbor cache entry is made.
+    pub proxy: bool,
 }
 
 /// One entry of the prefix list (`ndp -p`).

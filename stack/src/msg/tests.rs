@@ -32,6 +32,7 @@ fn sample() -> Vec<Msg> {
             ifname: None,
             lladdr: [2, 0, 0, 0, 0, 9],
             temp: true,
+            proxy: true,
         }),
         Msg::NdRouters(Empty),
         Msg::NdIfInfoGet(IfNameReq { name: "en0".into() }),
@@ -43,6 +44,7 @@ fn sample() -> Vec<Msg> {
             is_router: true,
             expire: Some(29),
             asked: 0,
+            proxy: false,
         }]),
         Msg::NdPrefixList(vec![NdPrefixInfo {
             prefix: "2001:db8::".parse().unwrap(),
