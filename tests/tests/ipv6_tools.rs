@@ -726,6 +726,83 @@ fn route_get_shows_the_source_ip6_output_picks() {
     assert!(g.contains(" local addr: fe80::"), "{g}");
 }
 
+/// ifconfig inet6 `eui64`, `pltime`, `vltime`, `anycast` (NetBSD's af_inet6.c), and
+/// `-L` showing the lifetimes; a preferred lifetime that runs out deprecates the address,
+/// a valid one removes it.
+#[test]
+fn ifconfig_inet6_eui64_lifetimes_and_anycast() {
+    let hubs = TempDir::new();
+    let h = format!("path={}", hubs.join("hub").display());
+    let st = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:f::1/64"]);
+    let ll = link_local(&st, "en0");
+    let ll: std::net::Ipv6Addr = ll.parse().expect("an address");
+    let eui = std::net::Ipv6Addr::from(
+        u128::from("2001:db8:f::".parse::<std::net::Ipv6Addr>().unwrap()) | (u128::from(ll) & u128::from(u64::MAX)),
+    )
+    .to_string();
+    // eui64: the identifier of the link-local address.
+    st.ok(
+        "ifconfig",
+        &["en0", "inet6", "2001:db8:f::", "prefixlen", "64", "eui64", "alias"],
+    );
+    wait_usable(&st, "en0", &eui);
+    let r = st.run("ifconfig", &["en0", "inet6", "2001:db8:f::1", "eui64", "alias"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ifconfig: interface index is already filled\n")
+    );
+    // Lifetimes: shown with -L (infinite ones are not), the address deprecated when the
+    // preferred lifetime runs out and gone when the valid one does.
+    st.ok(
+        "ifconfig",
+        &["en0", "inet6", "2001:db8:f::5", "pltime", "1", "vltime", "3", "alias"],
+    );
+    let l = st.ok("ifconfig", &["-L", "en0"]);
+    let line = l
+        .lines()
+        .find(|x| x.contains("inet6 2001:db8:f::5 "))
+        .unwrap_or_else(|| panic!("{l}"));
+    assert!(line.contains(" pltime ") && line.contains(" vltime "), "{l}");
+    let v: u32 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(99);
+    assert!(v <= 3, "{line}");
+    assert!(
+        l.lines().any(|x| x == format!("\tinet6 {eui} prefixlen 64")),
+        "an infinite lifetime prints nothing: {l}"
+    );
+    assert!(!st.ok("ifconfig", &["en0"]).contains(" pltime "));
+    wait_for("2001:db8:f::5 to be deprecated", || {
+        inet6_lines(&st, "en0")
+            .into_iter()
+            .find(|x| x.starts_with("inet6 2001:db8:f::5 ") && x.contains(" deprecated"))
+    });
+    wait_for("2001:db8:f::5 to go", || {
+        (!inet6_lines(&st, "en0")
+            .iter()
+            .any(|x| x.starts_with("inet6 2001:db8:f::5 ")))
+        .then_some(())
+    });
+    let r = st.run(
+        "ifconfig",
+        &["en0", "inet6", "2001:db8:f::6", "pltime", "9", "vltime", "3", "alias"],
+    );
+    assert_eq!(r.code, Some(1), "{r:#?}");
+    assert!(r.stderr.starts_with("ifconfig: SIOCAIFADDR_IN6: "), "{r:#?}");
+    let r = st.run("ifconfig", &["en0", "inet6", "2001:db8:f::6", "vltime", "x"]);
+    assert_eq!((r.code, r.stderr.as_str()), (Some(1), "ifconfig: invalid vltime\n"));
+    // Anycast: no DAD, never a source.
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:f::a", "anycast", "alias"]);
+    assert!(
+        inet6_lines(&st, "en0")
+            .iter()
+            .any(|x| x == "inet6 2001:db8:f::a prefixlen 64 anycast"),
+        "{:?}",
+        inet6_lines(&st, "en0")
+    );
+    let g = st.ok("route", &["-n", "get", "-inet6", "2001:db8:f::99"]);
+    assert!(!g.contains(" local addr: 2001:db8:f::a\n"), "{g}");
+}
+
 #[test]
 fn ping6_on_loopback_and_its_errors() {
     let st = StackProc::start_variant("io-pkt-v6-hc", &[]);

@@ -1221,6 +1221,8 @@ mod tests {
                     tentative: false,
                     flags: 0,
                     scopeid: 0,
+                    pltime: None,
+                    vltime: None,
                 })
                 .collect(),
             driver: None,

@@ -168,6 +168,10 @@ pub struct IfAddr {
     pub flags: u32,
     /// The scope id of a link-local IPv6 address (its interface index), else 0.
     pub scopeid: u32,
+    /// An IPv6 address's remaining preferred and valid lifetimes in seconds (`ifconfig
+    /// -L`); None: infinite.
+    pub pltime: Option<u32>,
+    pub vltime: Option<u32>,
 }
 
 /// Everything ifconfig shows of one interface.

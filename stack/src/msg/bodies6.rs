@@ -148,6 +148,17 @@ pub struct NdSetReq {
     pub proxy: bool,
 }
 
+/// SIOCAIFADDR_IN6 with what `struct in6_aliasreq` adds to an address: its flags (only
+/// `in6f::ANYCAST` is taken) and lifetimes in seconds (None: infinite), from ifconfig's
+/// `anycast`, `pltime N`, `vltime N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct In6AliasReq {
+    pub req: crate::msg::AddrReq,
+    pub flags: u32,
+    pub pltime: Option<u32>,
+    pub vltime: Option<u32>,
+}
+
 /// One entry of the prefix list (`ndp -p`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NdPrefixInfo {

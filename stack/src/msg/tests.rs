@@ -13,6 +13,17 @@ fn sample() -> Vec<Msg> {
             netmask: Some("255.255.255.0".parse().unwrap()),
             brd: None,
         }),
+        Msg::AddrAdd6(In6AliasReq {
+            req: AddrReq {
+                name: "en0".into(),
+                addr: Some("2001:db8::2".parse().unwrap()),
+                netmask: None,
+                brd: None,
+            },
+            flags: crate::msg::in6f::ANYCAST,
+            pltime: Some(30),
+            vltime: None,
+        }),
         Msg::SysctlValues(vec![SysctlEntry {
             name: "net.inet.ip.ttl".into(),
             value: SysctlValue::Int(64),

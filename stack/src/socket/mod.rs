@@ -241,6 +241,11 @@ impl Stack {
         self.expect_done(Msg::AddrAdd(req))
     }
 
+    /// SIOCAIFADDR_IN6 with flags and lifetimes.
+    pub fn addr_add6(&mut self, req: crate::msg::In6AliasReq) -> Result<(), Error> {
+        self.expect_done(Msg::AddrAdd6(req))
+    }
+
     /// SIOCDIFADDR.
     pub fn addr_del(&mut self, req: AddrReq) -> Result<(), Error> {
         self.expect_done(Msg::AddrDel(req))
