@@ -162,6 +162,12 @@ pub fn command() -> Command {
              address carries its scope (`fe80::1%en0`). Other ICMPv6 messages (time exceeded, \
              unreachable, packet too big) print with -v. The summary comes when the count is \
              reached, at the deadline, or on SIGINT; SIGQUIT prints the statistics so far.\n\
+             Node Information queries (RFC 4620) instead of echo requests: -w asks for the \
+             target's name (`28 bytes from fe80::1%en0: node1`; -v adds the TTL), -W the same \
+             in the 03 draft's form, -t for the qtypes it answers (`NodeInfo Supported Qtypes \
+             0-3`), -a for its addresses, one per line with their TTL. A pktbox stack answers \
+             them as net.inet6.icmp6.nodeinfo allows (sysctl(8)). Not supported: -b, -d, -g, \
+             -m, -N, -P, -x and intermediate hops.\n\
              Exit status: 0 if any reply came, 2 if none, 1 for bad arguments and failures.",
         )
         .disable_help_flag(true)
