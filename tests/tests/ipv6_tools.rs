@@ -571,7 +571,7 @@ fn ping6_node_information_queries_between_two_stacks() {
     // A fully qualified name keeps its final dot, as KAME's ping6 prints it.
     b.ok("sysctl", &["-w", "kern.hostname=nodeb.example.org"]);
     let r = a.run("ping6", &["-w", "-c", "1", "-X", "10", &bll]);
-    assert!(r.stdout.contains(&format!(": nodeb.example.org.\n")), "{r:#?}");
+    assert!(r.stdout.contains(": nodeb.example.org.\n"), "{r:#?}");
     // To all nodes: B answers (with its link-local).
     let r = a.run("ping6", &["-w", "-c", "1", "-X", "3", "ff02::1%en0"]);
     assert!(

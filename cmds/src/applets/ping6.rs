@@ -744,13 +744,13 @@ fn pr_suptypes(r: &ni::NiPacket, verbose: bool) -> String {
     };
     while !d.is_empty() {
         let (words, skip) = if r.flags() & ni::SUPTYPE_FLAG_COMPRESS == 0 {
-            if d.len() % 4 != 0 || d.len() > 8192 {
+            if !d.len().is_multiple_of(4) || d.len() > 8192 {
                 s.push_str("???");
                 return s;
             }
             (d.len() / 4, 0)
         } else {
-            if d.len() < 4 || d.len() % 4 != 0 {
+            if d.len() < 4 || !d.len().is_multiple_of(4) {
                 return s;
             }
             let w = usize::from(u16::from_be_bytes([d[0], d[1]]));
@@ -794,7 +794,7 @@ fn pr_nodeaddr(r: &ni::NiPacket, verbose: bool) -> String {
     if d.is_empty() {
         s.push_str("  no address\n");
     }
-    let withttl = d.len() % 20 == 0;
+    let withttl = d.len().is_multiple_of(20);
     let step = if withttl { 20 } else { 16 };
     for c in d.chunks(step) {
         let (ttl, a) = if withttl { (Some(&c[..4]), &c[4..]) } else { (None, c) };
