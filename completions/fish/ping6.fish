@@ -8,7 +8,7 @@ complete -c ping6 -s S -d 'Send from this address' -r
 complete -c ping6 -s s -d 'Data bytes in each packet (default 8)' -r
 complete -c ping6 -s X -d 'Stop after deadline seconds, whatever has been sent or received' -r
 complete -c ping6 -s a -d 'Node Information Node Addresses query: a all interfaces, l link-local, s site-local, g global, c IPv4-compatible, A anycast' -r
-complete -c ping6 -s b -d 'Not supported' -r
+complete -c ping6 -s b -d 'Socket buffer size (SO_SNDBUF and SO_RCVBUF)' -r
 complete -c ping6 -s g -d 'Not supported: IPV6_NEXTHOP' -r
 complete -c ping6 -s P -d 'Not supported: IPsec' -r
 complete -c ping6 -s x -d 'Not supported (see -X)' -r
@@ -22,6 +22,6 @@ complete -c ping6 -s H -d 'Look up names for the addresses printed'
 complete -c ping6 -s t -d 'Node Information Supported Qtypes query'
 complete -c ping6 -s w -d 'Node Information Node Name query'
 complete -c ping6 -s W -d 'As -w, in the 03 draft\'s form (no subject)'
+complete -c ping6 -s m -d 'Do not fragment at the minimum MTU: once for unicast, twice for multicast too'
 complete -c ping6 -s d -d 'Not supported'
-complete -c ping6 -s m -d 'Not supported'
 complete -c ping6 -s N -d 'Not supported: the NI multicast group'

@@ -724,6 +724,43 @@ fn route_get_shows_the_source_ip6_output_picks() {
     // A link-local destination keeps the link-local source.
     let g = a.ok("route", &["-n", "get", "-inet6", &format!("{lb}%en0")]);
     assert!(g.contains(" local addr: fe80::"), "{g}");
+
+    // ping6 fragments at the minimum MTU (1280) as KAME's does, at the path MTU (1500)
+    // with -m: 2608 bytes of ICMPv6 are 3 fragments of at most 1232, or 2 of 1448.
+    let created = || -> u64 {
+        let s = a.ok("netstat", &["-s", "-p", "ip6"]);
+        s.lines()
+            .find_map(|l| {
+                let l = l.trim();
+                l.strip_suffix(" fragments created")
+                    .or_else(|| l.strip_suffix(" fragment created"))
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let before = created();
+    a.ok("ping6", &["-c", "1", "-s", "2600", "-X", "10", "2001:db8:e::2"]);
+    let mid = created();
+    assert_eq!(mid - before, 3);
+    a.ok("ping6", &["-m", "-c", "1", "-s", "2600", "-X", "10", "2001:db8:e::2"]);
+    assert_eq!(created() - mid, 2);
+    // -b: the socket buffers; a datagram larger than the send buffer is refused.
+    a.ok("ping6", &["-b", "65536", "-c", "1", "-X", "10", "2001:db8:e::2"]);
+    let r = a.run(
+        "ping6",
+        &["-b", "4096", "-s", "5000", "-c", "1", "-X", "2", "2001:db8:e::2"],
+    );
+    assert!(
+        r.stderr
+            .starts_with("ping6: you need -b to increase socket buffer size\n"),
+        "{r:#?}"
+    );
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    let r = a.run("ping6", &["-b", "x", "::1"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ping6: invalid socket buffer size\n")
+    );
 }
 
 /// ifconfig inet6 `eui64`, `pltime`, `vltime`, `anycast` (NetBSD's af_inet6.c), and

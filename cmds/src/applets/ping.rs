@@ -197,6 +197,11 @@ pub(super) struct Opts {
     pub(super) ni: Option<super::ping6::NiQuery>,
     /// ping6's -H: reverse lookups of the addresses printed.
     pub(super) hostnames: bool,
+    /// ping6's -m, counted: 0 fragment at the minimum MTU, 1 the socket's default
+    /// (minimum MTU for multicast only), 2 or more never.
+    pub(super) nofrag: u8,
+    /// ping6's -b: SO_SNDBUF and SO_RCVBUF.
+    pub(super) sockbufsize: Option<u32>,
 }
 
 /// `strtol(s, &end, 0)` with nothing left over: decimal, 0x hex or 0 octal.

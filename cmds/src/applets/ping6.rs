@@ -20,8 +20,11 @@
 //! with TTLs). The nonce is 8 bytes: the sequence number, then 6 random bytes a reply must
 //! echo. `-H` looks up names for the addresses printed.
 //!
-//! Refused, with a message: `-b` (the stack has no socket buffer option for raw sockets),
-//! `-d` (no SO_DEBUG), `-g` (no IPV6_NEXTHOP), `-m` (no IPV6_USE_MIN_MTU on raw sockets),
+//! As KAME's, ping6 sets IPV6_USE_MIN_MTU so that the stack fragments at 1280 bytes;
+//! `-m` leaves the socket's default (the path MTU for unicast), `-mm` turns it off for
+//! multicast too. `-b N` sets SO_SNDBUF and SO_RCVBUF.
+//!
+//! Refused, with a message: `-d` (no SO_DEBUG), `-g` (no IPV6_NEXTHOP),
 //! `-N` (the NI group address needs the MD5 of the name; not done), `-P` (no IPsec),
 //! `-x`, and intermediate hops (routing header type 0, RFC 5095). A time limit for the
 //! whole run is NetBSD's `-X deadline`.
@@ -31,6 +34,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
+use pktbox_stack::msg::SockOpt;
 use pktbox_stack::socket::{prefix_from_env, Error, RawSocket, Stack};
 use pktbox_stack::wire::icmpv6 as ic;
 use pktbox_stack::wire::nodeinfo as ni;
@@ -53,10 +57,8 @@ const USAGE: &str = "ping6 [-dfHmnNoqtvwW] [-a addrtype] [-b bufsiz] [-c count] 
 
 /// Options NetBSD's ping6 has and this one refuses, with why.
 const REFUSED: &[(&str, &str)] = &[
-    ("bufsiz", "-b: the socket buffer size is fixed by the stack"),
     ("debug", "-d: SO_DEBUG is not supported"),
     ("gateway", "-g: IPV6_NEXTHOP is not supported by this stack"),
-    ("nofrag", "-m: IPV6_USE_MIN_MTU is not supported on raw sockets"),
     (
         "nodeaddr",
         "-N: the node information multicast group (ff02::2:xxxx:xxxx) is not supported",
@@ -166,8 +168,8 @@ pub fn command() -> Command {
              target's name (`28 bytes from fe80::1%en0: node1`; -v adds the TTL), -W the same \
              in the 03 draft's form, -t for the qtypes it answers (`NodeInfo Supported Qtypes \
              0-3`), -a for its addresses, one per line with their TTL. A pktbox stack answers \
-             them as net.inet6.icmp6.nodeinfo allows (sysctl(8)). Not supported: -b, -d, -g, \
-             -m, -N, -P, -x and intermediate hops.\n\
+             them as net.inet6.icmp6.nodeinfo allows (sysctl(8)). Not supported: -d, -g, -N, \
+             -P, -x and intermediate hops. Packets are fragmented at 1280 bytes unless -m.\n\
              Exit status: 0 if any reply came, 2 if none, 1 for bad arguments and failures.",
         )
         .disable_help_flag(true)
@@ -231,11 +233,21 @@ pub fn command() -> Command {
         .arg(flag("supported", 't', "Node Information Supported Qtypes query"))
         .arg(flag("who", 'w', "Node Information Node Name query"))
         .arg(flag("whoold", 'W', "As -w, in the 03 draft's form (no subject)"))
+        .arg(val(
+            "bufsiz",
+            'b',
+            "bufsiz",
+            "Socket buffer size (SO_SNDBUF and SO_RCVBUF)",
+        ))
+        .arg(
+            Arg::new("nofrag")
+                .short('m')
+                .action(ArgAction::Count)
+                .help("Do not fragment at the minimum MTU: once for unicast, twice for multicast too"),
+        )
         // Refused (see REFUSED).
-        .arg(val("bufsiz", 'b', "bufsiz", "Not supported"))
         .arg(flag("debug", 'd', "Not supported"))
         .arg(val("gateway", 'g', "gateway", "Not supported: IPV6_NEXTHOP"))
-        .arg(flag("nofrag", 'm', "Not supported"))
         .arg(flag("nodeaddr", 'N', "Not supported: the NI multicast group"))
         .arg(val("policy", 'P', "policy", "Not supported: IPsec"))
         .arg(val("maxwait", 'x', "maxwait", "Not supported (see -X)"))
@@ -346,6 +358,15 @@ fn parse_opts(m: &clap::ArgMatches) -> Result<Opts, String> {
     // The last of -w -W -t -a wins, as in ping6's getopt loop; clap keeps no order, so
     // the precedence here is fixed: -a, -t, -W, -w.
     o.hostnames = m.get_flag("hostname");
+    o.nofrag = m.get_count("nofrag");
+    if let Some(v) = s("bufsiz") {
+        o.sockbufsize = Some(
+            v.parse()
+                .ok()
+                .filter(|n: &u32| *n > 0)
+                .ok_or_else(|| "invalid socket buffer size".to_string())?,
+        );
+    }
     if m.get_flag("who") {
         o.ni = Some(NiQuery::new(ni::QTYPE_FQDN, ni::SUBJ_IPV6, 0, true));
     }
@@ -505,6 +526,28 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
         Err(e @ Error::NoStack(_)) => return crate::common::fail(prog, e),
         Err(e) => return crate::common::fail(prog, format!("socket: {}", e.strerror())),
     };
+    // KAME's ping6 has the stack fragment at the minimum MTU unless -m says otherwise.
+    if o.nofrag != 1 {
+        let v = if o.nofrag > 1 { 0 } else { 1 };
+        if let Err(e) = sock.set_option(SockOpt::Ipv6UseMinMtu(v)) {
+            return crate::common::fail(prog, format!("setsockopt(IPV6_USE_MIN_MTU): {}", e.strerror()));
+        }
+    }
+    let datalen_wanted = if o.ni.is_some() {
+        0
+    } else {
+        o.datalen.unwrap_or(DEFDATALEN)
+    };
+    if let Some(n) = o.sockbufsize {
+        if datalen_wanted > n as usize {
+            eprintln!("{prog}: you need -b to increase socket buffer size");
+        }
+        for (opt, name) in [(SockOpt::SndBuf(n), "SO_SNDBUF"), (SockOpt::RcvBuf(n), "SO_RCVBUF")] {
+            if let Err(e) = sock.set_option(opt) {
+                return crate::common::fail(prog, format!("setsockopt({name}): {}", e.strerror()));
+            }
+        }
+    }
     if let Some(h) = o.ttl {
         if let Err(e) = sock.set_hop_limit(h) {
             return crate::common::fail(prog, format!("IPV6_UNICAST_HOPS: {}", e.strerror()));

@@ -714,6 +714,11 @@ impl RawSocket {
         self.c.done(Msg::SockSetOpt(SockOpt::IpTos(tos)))
     }
 
+    /// setsockopt(2) with any option (SO_SNDBUF, SO_RCVBUF, IPV6_USE_MIN_MTU, ...).
+    pub fn set_option(&mut self, o: SockOpt) -> Result<(), Error> {
+        self.c.done(Msg::SockSetOpt(o))
+    }
+
     /// IPV6_UNICAST_HOPS (an AF_INET6 socket): the hop limit of what it sends.
     pub fn set_hop_limit(&mut self, hlim: u8) -> Result<(), Error> {
         self.c.done(Msg::SockSetOpt(SockOpt::Ipv6UnicastHops(hlim)))
