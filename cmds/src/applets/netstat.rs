@@ -1102,8 +1102,8 @@ fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
     s.out
 }
 
-/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the last three lines
-/// are this stack's own counters.
+/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the lines from the
+/// ND evictions on are this stack's own counters (ND, DAD, Node Information).
 fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     let mut s = Section::new("icmp6", sflag);
     s.p(st.error, "\t{} call{s} to icmp6_error");
