@@ -12,6 +12,8 @@ pub mod netstat;
 pub mod ping;
 pub mod ping6;
 pub mod route;
+pub mod run;
+pub mod sockstat;
 pub mod sysctl;
 pub mod tcpdump;
 
@@ -97,6 +99,16 @@ pub const APPLETS: &[Applet] = &[
         name: "tcpdump",
         command: tcpdump::command,
         run: tcpdump::run,
+    },
+    Applet {
+        name: "sockstat",
+        command: sockstat::command,
+        run: sockstat::run,
+    },
+    Applet {
+        name: "run",
+        command: run::command,
+        run: run::run,
     },
 ];
 

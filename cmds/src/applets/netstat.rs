@@ -1311,6 +1311,7 @@ mod tests {
             state: state.into(),
             rcvbuf: 65536,
             sndbuf: 65536,
+            owner: None,
         };
         let list = [
             so(
@@ -1371,6 +1372,7 @@ mod tests {
             state: state.into(),
             rcvbuf: 65536,
             sndbuf: 65536,
+            owner: None,
         };
         let list = [
             so("tcp", "0.0.0.0:22", None, "LISTEN"),
@@ -1473,6 +1475,7 @@ mod tests {
             state: "ESTABLISHED".into(),
             rcvbuf: 65536,
             sndbuf: 16384,
+            owner: None,
         };
         let mut names = Names::new(true);
         assert_eq!(

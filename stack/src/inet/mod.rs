@@ -363,66 +363,87 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
 /// Every socket of the stack, for netstat: TCP connections and listeners, UDP and raw.
 /// Addresses are as each socket's client sees them (v4-mapped on AF_INET6 sockets).
 pub fn pcblist(ctx: &Ctx) -> Vec<crate::msg::SockInfo> {
+    pcblist_ids(ctx).into_iter().map(|(_, s)| s).collect()
+}
+
+/// The sockets, each with the id of the channel connection that holds it (sockstat).
+pub fn pcblist_ids(ctx: &Ctx) -> Vec<(Option<u64>, crate::msg::SockInfo)> {
     use crate::msg::SockInfo;
     use std::net::SocketAddr;
     let mut v = Vec::new();
     let tcp = &ctx.inet.tcp;
-    for l in tcp.listeners.values() {
+    for (id, l) in tcp.listeners.iter() {
         let (snd, rcv) = l.opts.spaces(tcp);
-        v.push(SockInfo {
-            proto: "tcp".into(),
-            family: l.opts.af.domain(),
-            recv_q: l.queue.len() as u64,
-            send_q: 0,
-            local: l.opts.af.view(SocketAddr::new(l.laddr, l.lport)),
-            foreign: None,
-            state: "LISTEN".into(),
-            rcvbuf: rcv as u64,
-            sndbuf: snd as u64,
-        });
+        v.push((
+            Some(*id),
+            SockInfo {
+                proto: "tcp".into(),
+                family: l.opts.af.domain(),
+                recv_q: l.queue.len() as u64,
+                send_q: 0,
+                local: l.opts.af.view(SocketAddr::new(l.laddr, l.lport)),
+                foreign: None,
+                state: "LISTEN".into(),
+                rcvbuf: rcv as u64,
+                sndbuf: snd as u64,
+                owner: None,
+            },
+        ));
     }
-    for t in tcp.tcbs.values() {
-        v.push(SockInfo {
-            proto: "tcp".into(),
-            family: t.af.domain(),
-            recv_q: t.rcv_buf.len() as u64,
-            send_q: t.snd_buf.len() as u64,
-            local: t.local(),
-            foreign: Some(t.peer()),
-            state: t.state.name().into(),
-            rcvbuf: t.rcv_buf_max as u64,
-            sndbuf: t.snd_buf_max as u64,
-        });
+    for (id, t) in tcp.tcbs.iter() {
+        v.push((
+            Some(*id),
+            SockInfo {
+                proto: "tcp".into(),
+                family: t.af.domain(),
+                recv_q: t.rcv_buf.len() as u64,
+                send_q: t.snd_buf.len() as u64,
+                local: t.local(),
+                foreign: Some(t.peer()),
+                state: t.state.name().into(),
+                rcvbuf: t.rcv_buf_max as u64,
+                sndbuf: t.snd_buf_max as u64,
+                owner: None,
+            },
+        ));
     }
-    for (_, b) in tcp.bound.iter().filter(|(_, b)| b.lport != 0) {
+    for (id, b) in tcp.bound.iter().filter(|(_, b)| b.lport != 0) {
         let (snd, rcv) = b.opts.spaces(tcp);
         let af = b.opts.af;
-        v.push(SockInfo {
-            proto: "tcp".into(),
-            family: af.domain(),
-            recv_q: 0,
-            send_q: 0,
-            local: af.view(SocketAddr::new(b.laddr.unwrap_or(af.any()), b.lport)),
-            foreign: None,
-            state: "CLOSED".into(),
-            rcvbuf: rcv as u64,
-            sndbuf: snd as u64,
-        });
+        v.push((
+            Some(*id),
+            SockInfo {
+                proto: "tcp".into(),
+                family: af.domain(),
+                recv_q: 0,
+                send_q: 0,
+                local: af.view(SocketAddr::new(b.laddr.unwrap_or(af.any()), b.lport)),
+                foreign: None,
+                state: "CLOSED".into(),
+                rcvbuf: rcv as u64,
+                sndbuf: snd as u64,
+                owner: None,
+            },
+        ));
     }
     for p in &ctx.inet.udp {
-        v.push(SockInfo {
-            proto: "udp".into(),
-            family: p.af.domain(),
-            recv_q: 0,
-            send_q: 0,
-            local: p.af.view(SocketAddr::new(p.laddr, p.lport)),
-            foreign: p.faddr.map(|f| p.af.view(f)),
-            state: String::new(),
-            rcvbuf: p.rcvbuf as u64,
-            sndbuf: p.sndbuf.unwrap_or(crate::inet::udp::UDP_SNDBUF_DEFAULT) as u64,
-        });
+        v.push((
+            Some(p.id),
+            SockInfo {
+                proto: "udp".into(),
+                family: p.af.domain(),
+                recv_q: 0,
+                send_q: 0,
+                local: p.af.view(SocketAddr::new(p.laddr, p.lport)),
+                foreign: p.faddr.map(|f| p.af.view(f)),
+                state: String::new(),
+                rcvbuf: p.rcvbuf as u64,
+                sndbuf: p.sndbuf.unwrap_or(crate::inet::udp::UDP_SNDBUF_DEFAULT) as u64,
+                owner: None,
+            },
+        ));
     }
-    v.sort_by_key(|s| (s.proto.clone(), s.family, s.local.ip(), s.local.port()));
+    v.sort_by_key(|(_, s)| (s.proto.clone(), s.family, s.local.ip(), s.local.port()));
     v
 }
 

@@ -529,6 +529,19 @@ pub struct SockInfo {
     /// sb_hiwat), shown by `netstat -x`.
     pub rcvbuf: u64,
     pub sndbuf: u64,
+    /// The process holding the socket (sockstat): None for a socket no client holds
+    /// (TIME_WAIT, a connection not accepted yet).
+    pub owner: Option<SockOwner>,
+}
+
+/// Who holds a socket: the credentials of its channel connection (SO_PEERCRED) and the
+/// descriptor number the client's program knows it by, when the client said
+/// (`SockClientFd`; the preloadable socket library does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockOwner {
+    pub pid: u32,
+    pub uid: u32,
+    pub fd: Option<i32>,
 }
 
 /// Protocol counters for `netstat -s`.

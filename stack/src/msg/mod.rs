@@ -249,6 +249,8 @@ messages! {
     0x59 => SockRecv(RecvReq),
     /// shutdown(2).
     0x5a => SockShutdown(ShutdownReq),
+    /// The descriptor number the client's program knows this socket by, for sockstat.
+    0x5f => SockClientFd(i32),
     /// `arp -s` (RTM_ADD with RTF_LLDATA).
     0x70 => ArpSet(ArpSetReq),
     /// `arp -d` (RTM_DELETE with RTF_LLDATA).

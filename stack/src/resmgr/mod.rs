@@ -32,7 +32,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -223,6 +223,9 @@ pub(crate) struct Slot {
     id: u64,
     fd: RawFd,
     uid: u32,
+    pid: u32,
+    /// The client's descriptor number for the socket (sockstat), -1 until it says.
+    client_fd: Arc<AtomicI32>,
     /// The connection's way out, which the poller flushes without the state's lock.
     out: Arc<Out>,
     sched: Mutex<Sched>,
@@ -275,6 +278,8 @@ pub(crate) struct Conn {
     out: Arc<Out>,
     pub cred: Cred,
     pub role: Option<Role>,
+    /// What the client said its descriptor number for the socket is (`SockClientFd`).
+    pub client_fd: Arc<AtomicI32>,
 }
 
 impl Conn {
@@ -296,6 +301,7 @@ impl Conn {
             out: Arc::new(Out::new(sock, id, shared)?),
             cred,
             role: None,
+            client_fd: Arc::new(AtomicI32::new(-1)),
         })
     }
 
@@ -586,18 +592,22 @@ impl Server {
             out: Arc::new(Out::new(sock, id, self.shared.clone())?),
             cred,
             role,
+            client_fd: Arc::new(AtomicI32::new(-1)),
         })
     }
 
     /// Starts watching a connection.
     pub(crate) fn add(self: &Arc<Self>, conn: Conn, kind: Option<socket::Kind>) {
-        let (id, fd, uid) = (conn.id, conn.sock().as_raw_fd(), conn.cred.uid);
+        let (id, fd, uid, pid) = (conn.id, conn.sock().as_raw_fd(), conn.cred.uid, conn.cred.pid);
+        let client_fd = conn.client_fd.clone();
         let hello_due = conn.role.is_none();
         let now = Instant::now();
         let slot = Arc::new(Slot {
             id,
             fd,
             uid,
+            pid,
+            client_fd,
             out: conn.out.clone(),
             sched: Mutex::new(Sched::default()),
             st: Mutex::new(ConnState {
@@ -966,6 +976,10 @@ impl Server {
                 libc::EINVAL,
                 Some("the first message must say the connection's role".into()),
             ),
+            (Some(Role::Control), Msg::SockList(_)) => {
+                let v = self.sock_list();
+                conn.reply(&frame.hdr, &Msg::SockListOk(v));
+            }
             (Some(Role::Control), msg) => control::dispatch(stack, conn, &frame.hdr, msg),
             (Some(Role::Bpf), msg) => match capture.as_mut() {
                 Some(cap) => *parked = bpf::dispatch(stack, conn, cap, &frame.hdr, msg).map(Parked::Bpf),
@@ -973,6 +987,24 @@ impl Server {
             },
             (Some(_), _) => conn.reply_err(frame.hdr.seq, libc::EINVAL, None),
         }
+    }
+
+    /// The sockets (netstat, sockstat), each with the process that holds it: the
+    /// credentials of its connection and the descriptor number its client reported.
+    fn sock_list(&self) -> Vec<crate::msg::SockInfo> {
+        let mut v = crate::inet::pcblist_ids(&self.stack.ctx());
+        let t = lock(&self.conns);
+        for (id, s) in v.iter_mut() {
+            if let Some(slot) = id.and_then(|id| t.map.get(&id)) {
+                let fd = slot.client_fd.load(Ordering::Relaxed);
+                s.owner = Some(crate::msg::SockOwner {
+                    pid: slot.pid,
+                    uid: slot.uid,
+                    fd: (fd >= 0).then_some(fd),
+                });
+            }
+        }
+        v.into_iter().map(|(_, s)| s).collect()
     }
 
     /// The connection ended: what it stood for goes.

@@ -266,6 +266,12 @@ pub(crate) fn dispatch(
     let stack = &srv.stack;
     let root = conn.cred.uid == 0;
     let id = conn.id;
+    if let Msg::SockClientFd(fd) = msg {
+        // Only shown by sockstat: any number the client likes, of its own socket.
+        conn.client_fd.store(*fd, std::sync::atomic::Ordering::Relaxed);
+        send_reply(conn, hdr, Ok((Msg::Done(Empty), None)));
+        return None;
+    }
     if let Some(Kind::Tcp(s)) = *kind {
         if !matches!(msg, Msg::Socket(_)) {
             let mut s2 = s;
