@@ -12,10 +12,10 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 /// The tools whose `usage()` is NetBSD's: each calls `exit(1)` (EXIT_FAILURE) after
-/// printing it (arp.c, ifconfig.c, route.c, netstat's main.c, sysctl.c, ping.c, nc's
+/// printing it (arp.c, brconfig.c, ifconfig.c, route.c, netstat's main.c, sysctl.c, ping.c, nc's
 /// netcat.c, tcpdump.c), so a script that tests for 1 sees 1 here too.
 const NETBSD_TOOLS: &[&str] = &[
-    "arp", "ifconfig", "route", "netstat", "sysctl", "ping", "ping6", "ndp", "nc", "tcpdump",
+    "arp", "brconfig", "ifconfig", "route", "netstat", "sysctl", "ping", "ping6", "ndp", "nc", "tcpdump",
 ];
 
 /// The exit code of a usage error of `prog`.

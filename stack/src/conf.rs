@@ -22,7 +22,12 @@ use crate::sys::log;
 /// inet6 comes before inet so that its release hook (delivery of what was sent to our own
 /// IPv6 addresses through lo0) runs before TCP's, which files the connections that work
 /// touched in its timer wheel and hands on the sockets it woke.
-pub static DOMAINS: &[&Domain] = &[&crate::net::arp::ARP, &crate::inet6::INET6, &crate::inet::INET];
+pub static DOMAINS: &[&Domain] = &[
+    &crate::net::arp::ARP,
+    &crate::inet6::INET6,
+    &crate::inet::INET,
+    &crate::net::if_bridge::BRIDGE,
+];
 
 /// The stack context: layer 3 and up, and the state the control requests change. Each
 /// protocol's state is a plain field, reached directly on the packet path.

@@ -731,21 +731,20 @@ pub fn start_in_netns(ns: &NetNs, driver: &str, opts: &str) -> (StackProc, Child
 
 /// [`start_in_netns`] with another stack variant (`io-pkt-v6-hc`).
 pub fn start_variant_in_netns(ns: &NetNs, variant: &str, driver: &str, opts: &str) -> (StackProc, ChildGuard) {
+    start_args_in_netns(ns, variant, &["-d", driver, opts])
+}
+
+/// [`start_variant_in_netns`] with any io-pkt arguments after the prefix (none: a stack
+/// with no driver, whose interfaces are cloned at run time).
+pub fn start_args_in_netns(ns: &NetNs, variant: &str, args: &[&str]) -> (StackProc, ChildGuard) {
     let mut st = StackProc::new_prefix(variant);
     let log_path = st.dir().join("stack.log");
     let log = std::fs::File::create(&log_path).expect("stack log");
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &ns.name])
         .arg(bin())
-        .args([
-            variant,
-            "-f",
-            "-ptcpip",
-            &format!("prefix={}", st.prefix().display()),
-            "-d",
-            driver,
-            opts,
-        ])
+        .args([variant, "-f", "-ptcpip", &format!("prefix={}", st.prefix().display())])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("stack log"))
         .stderr(log);

@@ -241,7 +241,7 @@ fn cloned_interfaces_arrive_and_depart() {
     let mut sub = st.open();
     sub.subscribe().expect("subscribe");
 
-    assert_eq!(st.ok("ifconfig", &["-C"]), "lo\n");
+    assert_eq!(st.ok("ifconfig", &["-C"]), "hub lo shmif tap\n");
     assert_eq!(st.ok("ifconfig", &["lo1", "create"]), "");
     assert_eq!(st.ok("ifconfig", &["-l"]), "lo0 en0 lo1\n");
     assert_eq!(

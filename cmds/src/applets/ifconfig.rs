@@ -26,10 +26,14 @@ pub fn command() -> Command {
         .after_help(
             "Parameters: inet, alias, -alias, delete, netmask MASK (0xHEX, dotted quad or /LEN), \
              broadcast ADDR, mtu N, up, down, arp, -arp, debug, -debug, link0..link2, \
-             -link0..-link2, create, destroy.\n\
+             -link0..-link2, create, destroy, linkstr STR.\n\
              inet6 ADDR[/LEN]: prefixlen N, alias, -alias, delete, eui64 (the interface \
              identifier of the interface's link-local address), pltime N, vltime N (seconds; \
              deprecated, then removed, when they run out), anycast.\n\
+             Cloned interfaces (ifconfig -C lists the cloners): bridge0 (see brconfig), lo1, and \
+             tap1, hub0 (rump's name shmif0 too), whose driver `linkstr` opens with the -d options \
+             of io-pkt: `ifconfig tap1 linkstr tap=NAME,host=ADDR/LEN`, `ifconfig hub0 linkstr DIR` \
+             (a bare directory is the hub's path=).\n\
              Offloads (SIOCSIFCAP; '-' in front turns one off): tso4, tso6, ip4csum, tcp4csum, \
              udp4csum (each also -rx and -tx alone, e.g. tcp4csum-tx), tcp6csum, udp6csum, lro.",
         )
@@ -117,6 +121,8 @@ static LIFETIMES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 struct Plan {
     create: bool,
     destroy: bool,
+    /// `linkstr STR`: the driver options of a cloned `tap`/`hub`/`shmif` interface.
+    linkstr: Option<String>,
     addr: Option<(Ipv4Addr, Option<u8>)>,
     /// An IPv6 address (`ADDR`, `ADDR%IF`, `ADDR/LEN`): passed to the stack, which says
     /// whether its variant has IPv6.
@@ -245,6 +251,8 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
             }
             "create" => p.create = true,
             "destroy" => p.destroy = true,
+            "linkstr" => p.linkstr = Some(value("linkstr")?),
+            "-linkstr" => return Err("-linkstr: a driver once opened stays until the interface is destroyed".into()),
             "up" => p.set |= iff::UP,
             "down" => p.clear |= iff::UP,
             "netmask" => {
@@ -637,6 +645,9 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
     }
     if p.destroy {
         return s.if_destroy(name).map_err(|e| err("SIOCIFDESTROY", e));
+    }
+    if let Some(l) = &p.linkstr {
+        s.if_linkstr(name, l).map_err(|e| err("SIOCSLINKSTR", e))?;
     }
     let info = lookup(s, name)?;
     if p.delete && p.addr6.is_none() {

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub mod arp;
+pub mod brconfig;
 pub mod ifconfig;
 pub mod io_pkt;
 pub mod nc;
@@ -69,6 +70,11 @@ pub const APPLETS: &[Applet] = &[
         name: "arp",
         command: arp::command,
         run: arp::run,
+    },
+    Applet {
+        name: "brconfig",
+        command: brconfig::command,
+        run: brconfig::run,
     },
     Applet {
         name: "netstat",

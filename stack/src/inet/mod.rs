@@ -318,7 +318,7 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
         announce_ifinfo(ctx, &ifp);
         crate::inet6::if_up(ctx, &ifp);
     }
-    if flags & iff::NOARP == 0 && ifp.driver.is_some() {
+    if flags & iff::NOARP == 0 && ifp.driver.get().is_some() {
         arp::arp_announce(ctx, &ifp, addr);
     }
     Ok(())

@@ -61,6 +61,8 @@ pub const IFAN_DEPARTURE: u16 = 1;
 /// `ifi_type` values (IANA ifType).
 pub const IFT_ETHER: u8 = 0x06;
 pub const IFT_LOOP: u8 = 0x18;
+/// A bridge (if_bridge), NetBSD's IFT_BRIDGE.
+pub const IFT_BRIDGE: u8 = 0xd1;
 
 /// A body with nothing in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -10,12 +10,14 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 mod bodies;
 mod bodies6;
+mod bodies_bridge;
 pub mod bytes;
 pub mod errno;
 pub mod sockaddr;
 pub mod wire;
 pub use bodies::*;
 pub use bodies6::*;
+pub use bodies_bridge::*;
 
 /// Version of the channel protocol (the header's `version`).
 pub const MSG_VERSION: u8 = 1;
@@ -269,6 +271,12 @@ messages! {
     0x65 => BpfStats(Empty),
     /// BIOCFLUSH.
     0x66 => BpfFlush(Empty),
+    /// SIOCSLINKSTR: open a cloned interface's driver.
+    0x90 => IfLinkstr(LinkstrReq),
+    /// A brconfig command (the BRDG* ioctls).
+    0x91 => BrSet(BrReq),
+    /// The bridges' state (BRDGGIFS, BRDGRTS, BRDGGPARAM ...).
+    0x92 => BrGet(BrGetReq),
     // Replies.
     0xc0 => HelloOk(HelloReply),
     0xc1 => IfListOk(Vec<IfInfo>),
@@ -295,6 +303,7 @@ messages! {
     /// Records read from a capture, each a `bpf_hdr` then the captured bytes.
     0xe3 => BpfData(Vec<u8>),
     0xe5 => BpfStatsOk(BpfStat),
+    0xf2 => BrStatusOk(Vec<BrStatus>),
     /// An error reply's optional explanation (the header's errno is the error).
     0xff => ErrorText(String),
 }

@@ -157,6 +157,11 @@ pub fn arp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, payload: &[u8]) {
     if spa.is_unspecified() {
         st.rcv_zerospa += 1;
     }
+    // On a bridge member, an address of any member of the same bridge is answered, as
+    // that member (NetBSD's in_arpinput with bridges): a broadcast goes up on the member
+    // it came in on, whichever member holds the address.
+    let bridged = crate::net::if_bridge::arp_member(ctx, ifp, tpa);
+    let ifp = bridged.as_ref().unwrap_or(ifp);
     let ours = |a: Ipv4Addr| ctx.inet.addrs.iter().any(|ia| ia.ifindex == ifp.index && ia.addr == a);
     if ours(spa) {
         ctx.arpstat.dup_ips += 1;

@@ -26,7 +26,7 @@ pub use crate::wire::ethernet::{
 /// carries the rest up by type. The mbuf's metadata is what the driver says is left to
 /// do: a checksum left partial, which the host vouches for, or a TCP super-frame above
 /// the MTU (large receive offload).
-pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
+pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, m: Mbuf) {
     let frame = m.as_slice();
     // The address filter a controller applies: a unicast frame for another station is
     // not received at all unless the interface is promiscuous (a hub repeats everything).
@@ -59,6 +59,23 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         inc(&ifp.stats.ierrors);
         return;
     }
+    // A bridge member: the bridge forwards the frame, or hands it back for the stack
+    // through the member it is addressed to.
+    if let Some(br) = ifp.bridge() {
+        match crate::net::if_bridge::bridge_input(&br, ifp, m) {
+            crate::net::if_bridge::BridgeIn::Local(m, to) => ether_demux(stack, &to, m),
+            crate::net::if_bridge::BridgeIn::Done => {}
+        }
+        return;
+    }
+    ether_demux(stack, ifp, m);
+}
+
+/// The rest of `ether_input` once the frame is known to be for this interface's stack:
+/// the address check, then the protocol by type.
+fn ether_demux(stack: &Stack, ifp: &Arc<Ifnet>, mut m: Mbuf) {
+    let meta = m.meta();
+    let frame = m.as_slice();
     let dst: [u8; 6] = [frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]];
     let from_us = frame[6..12] == ifp.lladdr;
     let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
@@ -195,6 +212,9 @@ pub fn ether_frame_out(ifp: &Ifnet, mut m: Mbuf, dst: [u8; 6], ethertype: u16) -
     // Pad to the 60-byte minimum, as an Ethernet controller would.
     if m.len() < ETHER_MIN_LEN {
         m.extend(ETHER_MIN_LEN - m.len());
+    }
+    if let Some(br) = ifp.bridge() {
+        return crate::net::if_bridge::bridge_output(&br, ifp, m.as_slice(), &m.meta());
     }
     ifp.transmit(m.as_slice(), &m.meta())
 }

@@ -28,8 +28,19 @@ impl Fail {
     }
 }
 
-/// Interface kinds that `ifconfig NAME create` makes.
-pub const CLONERS: &[&str] = &["lo"];
+/// Interface kinds that `ifconfig NAME create` makes (`ifconfig -C` lists them):
+/// bridges, loopbacks, and Ethernet interfaces whose driver `ifconfig NAME linkstr`
+/// opens: `tap`, and `hub` (also under rump's name `shmif`).
+pub const CLONERS: &[&str] = &["bridge", "hub", "lo", "shmif", "tap"];
+
+/// The cloners a variant has: io-pkt-v4 does not bridge.
+pub fn cloners(variant: crate::sys::Variant) -> Vec<String> {
+    CLONERS
+        .iter()
+        .filter(|c| **c != "bridge" || variant.has_bridge())
+        .map(|c| c.to_string())
+        .collect()
+}
 
 /// Sends RTM_IFINFO for an interface.
 pub fn announce_ifinfo(ctx: &mut Ctx, ifp: &Ifnet) {
@@ -129,29 +140,109 @@ pub fn if_list(ctx: &Ctx, name: Option<&str>) -> Result<Vec<IfInfo>, Fail> {
     Ok(out)
 }
 
-/// SIOCIFCREATE: makes a cloned interface (`lo1`).
-pub fn if_create(ctx: &mut Ctx, name: &str) -> Result<(), Fail> {
+/// SIOCIFCREATE: makes a cloned interface: `lo1`, `bridge0`, and `tap1`, `hub0`,
+/// `shmif0`, whose driver `if_linkstr` opens. An unknown kind is EINVAL, as NetBSD's
+/// if_clone_create says when no cloner matches.
+pub fn if_create(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str) -> Result<(), Fail> {
     if !valid_name(name) {
         return Err(Fail::with(libc::EINVAL, format!("{name}: bad interface name")));
     }
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
-    if !CLONERS.contains(&base) {
+    if !cloners(stack.variant).iter().any(|c| c == base) {
         return Err(Fail::new(libc::EINVAL));
     }
     if ctx.ifnet_by_name(name).is_some() {
         return Err(Fail::new(libc::EEXIST));
     }
     let idx = next_index(ctx);
-    if_attach(ctx, Ifnet::loopback(idx, name.to_string(), true))?;
+    match base {
+        "lo" => {
+            if_attach(ctx, Ifnet::loopback(idx, name.to_string(), true))?;
+        }
+        "bridge" => {
+            let br = crate::net::if_bridge::Bridge::new(name);
+            let ifp = if_attach(ctx, Ifnet::new_bridge(idx, name.to_string(), br.clone()))?;
+            br.set_ifp(&ifp);
+        }
+        _ => {
+            let mut ifp = Ifnet::ether_nodriver(
+                idx,
+                name.to_string(),
+                pktbox_drivers::random_mac(),
+                pktbox_drivers::ETHERMTU,
+            );
+            ifp.cloned = true;
+            ifp.clone_kind = Some(if base == "tap" { "tap" } else { "hub" });
+            let ifp = if_attach(ctx, ifp)?;
+            stack.rx.add(ifp);
+        }
+    }
+    Ok(())
+}
+
+/// SIOCSLINKSTR: opens a cloned interface's driver with `linkstr`, the driver's `-d`
+/// options (`tap=NAME,host=ADDR/LEN`; for a hub a bare directory is its `path=`, as
+/// rump's shmif takes its bus file). The interface keeps its name and address, so
+/// `name=` and `mac=` are refused; a second linkstr is EBUSY.
+pub fn if_linkstr(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str, linkstr: &str) -> Result<(), Fail> {
+    let ifp = ctx.ifnet_by_name(name).cloned().ok_or_else(|| Fail::new(libc::ENXIO))?;
+    let Some(kind) = ifp.clone_kind else {
+        return Err(Fail::with(
+            libc::EOPNOTSUPP,
+            format!("{name}: no link string for this interface"),
+        ));
+    };
+    if ifp.driver.get().is_some() {
+        return Err(Fail::with(libc::EBUSY, format!("{name}: link string already set")));
+    }
+    // A stack without receive threads (a detached one: unit tests, the fuzz harness)
+    // could not serve a driver, and opens none.
+    if !stack.rx.running() {
+        return Err(Fail::with(libc::EOPNOTSUPP, "this stack has no receive threads".into()));
+    }
+    let opts = if kind == "hub" && !linkstr.contains('=') {
+        if linkstr.contains(',') || linkstr.is_empty() {
+            return Err(Fail::with(libc::EINVAL, format!("{linkstr}: bad link string")));
+        }
+        format!("path={linkstr}")
+    } else {
+        linkstr.to_string()
+    };
+    let parsed = pktbox_drivers::parse_options(kind, &opts).map_err(|e| Fail::with(libc::EINVAL, e.reason))?;
+    let c = &parsed.common;
+    if c.name.is_some() || c.mac.is_some() || c.priority.is_some() {
+        return Err(Fail::with(
+            libc::EINVAL,
+            "name=, mac= and priority= are fixed when the interface is created".into(),
+        ));
+    }
+    let o = pktbox_drivers::open(kind, &opts).map_err(|e| Fail::with(libc::EINVAL, e.reason))?;
+    if let Some(mtu) = o.common.mtu {
+        ifp.set_mtu(mtu);
+    }
+    if o.common.promiscuous {
+        ifp.ifpromisc(true);
+    }
+    if ifp.attach_driver(o.driver).is_err() {
+        return Err(Fail::with(libc::EBUSY, format!("{name}: link string already set")));
+    }
+    stack.rx.changed();
+    announce_ifinfo(ctx, &ifp);
     Ok(())
 }
 
 /// SIOCIFDESTROY: removes a cloned interface. Interfaces on drivers are not destroyable.
-pub fn if_destroy(ctx: &mut Ctx, name: &str) -> Result<(), Fail> {
-    let ifp = ctx.ifnet_by_name(name).ok_or_else(|| Fail::new(libc::ENXIO))?;
+/// A bridge lets its members go; a member leaves its bridge.
+pub fn if_destroy(ctx: &mut Ctx, stack: &crate::sys::Stack, name: &str) -> Result<(), Fail> {
+    let ifp = ctx.ifnet_by_name(name).cloned().ok_or_else(|| Fail::new(libc::ENXIO))?;
     if !ifp.cloned {
         return Err(Fail::new(libc::EOPNOTSUPP));
     }
+    if let Some(br) = &ifp.bridge_sc {
+        crate::net::if_bridge::bridge_detach(br);
+    }
+    crate::net::if_bridge::member_detach(&ifp);
+    stack.rx.remove(&ifp);
     if_detach(ctx, name).map(|_| ())
 }
 
@@ -173,7 +264,7 @@ pub fn if_set(ctx: &mut Ctx, req: &IfSetReq) -> Result<(), Fail> {
     if (req.set_flags | req.clear_flags) & !settable & !iff::UP != 0 {
         return Err(Fail::with(libc::EINVAL, "flags the stack owns cannot be set".into()));
     }
-    if req.set_caps & !ifp.capabilities != 0 {
+    if req.set_caps & !ifp.capabilities() != 0 {
         return Err(Fail::with(libc::EINVAL, "the interface cannot do that offload".into()));
     }
     if req.set_caps | req.clear_caps != 0 {
@@ -199,6 +290,9 @@ pub fn if_set(ctx: &mut Ctx, req: &IfSetReq) -> Result<(), Fail> {
     let was_up = ifp.is_up();
     if ifp.set_flags(new) {
         announce_ifinfo(ctx, &ifp);
+    }
+    if let Some(br) = &ifp.bridge_sc {
+        crate::net::if_bridge::bridge_updown(br, ifp.is_up());
     }
     if !was_up && ifp.is_up() {
         crate::inet6::if_up(ctx, &ifp);

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pktbox_drivers::{Driver, FrameMeta, Gso};
@@ -88,13 +88,17 @@ pub struct Ifnet {
     /// Largest MTU the link accepts.
     pub max_mtu: u32,
     /// Offloads the driver can do (`if_capabilities`, `ifcap` bits) and those in use
-    /// (`if_capenable`).
-    pub capabilities: u32,
+    /// (`if_capenable`). Set when the driver is attached (at start with `-d`, or by
+    /// `ifconfig IF linkstr` on a cloned interface).
+    capabilities: AtomicU32,
     capenable: AtomicU32,
     pub stats: IfStats,
     lastchange: AtomicU64,
-    /// The driver moving this interface's frames; None for loopback.
-    pub driver: Option<Box<dyn Driver>>,
+    /// The driver moving this interface's frames; empty for loopback and bridges, and
+    /// for a cloned `tap`/`hub` interface until `ifconfig IF linkstr` opens it.
+    pub driver: OnceLock<Box<dyn Driver>>,
+    /// The driver kind a cloned interface opens on `linkstr` (`tap`, `hub`).
+    pub clone_kind: Option<&'static str>,
     /// Receive priority asked for with the driver's `priority=`.
     pub priority: Option<i32>,
     /// Made with `ifconfig NAME create`, so `destroy` may remove it.
@@ -108,23 +112,28 @@ pub struct Ifnet {
     /// The link type's input routine for frames from a driver: `ether_input`; None for
     /// loopback, whose output hands packets to the protocols' queue directly.
     pub if_input: Option<IfInput>,
+    /// The bridge this interface is a member of (`ifp->if_bridge`).
+    pub bridge: RwLock<Option<Arc<crate::net::if_bridge::Bridge>>>,
+    /// A bridge interface's own state (`bridge0`'s softc); None for other interfaces.
+    pub bridge_sc: Option<Arc<crate::net::if_bridge::Bridge>>,
 }
 
 impl Ifnet {
     /// An Ethernet interface on a driver. It starts down, as NetBSD's do.
     /// Every offload the driver has is enabled from the start.
     pub fn ether(index: u16, name: String, lladdr: [u8; 6], mtu: u32, driver: Box<dyn Driver>) -> Ifnet {
-        let caps = driver.capabilities();
-        let caps = match driver.set_capenable(caps) {
-            Ok(()) => caps,
-            Err(e) => {
-                crate::klog!("{name}: offloads off: {e}");
-                0
-            }
-        };
+        let ifp = Ifnet::ether_nodriver(index, name, lladdr, mtu);
+        // A new interface has no driver yet, so this one is taken.
+        let _ = ifp.attach_driver(driver);
+        ifp
+    }
+
+    /// An Ethernet interface whose driver comes later (`ifconfig tap1 create`, then
+    /// `ifconfig tap1 linkstr ...`): until then it sends nothing and receives nothing.
+    pub fn ether_nodriver(index: u16, name: String, lladdr: [u8; 6], mtu: u32) -> Ifnet {
         Ifnet {
-            capabilities: caps,
-            capenable: AtomicU32::new(caps),
+            capabilities: AtomicU32::new(0),
+            capenable: AtomicU32::new(0),
             index,
             name,
             if_type: IFT_ETHER,
@@ -134,14 +143,73 @@ impl Ifnet {
             max_mtu: pktbox_drivers::ETHERMTU_JUMBO,
             stats: IfStats::default(),
             lastchange: AtomicU64::new(now_secs()),
-            driver: Some(driver),
+            driver: OnceLock::new(),
+            clone_kind: None,
             priority: None,
             cloned: false,
             bpf: BpfIf::default(),
             pcount: AtomicU32::new(0),
             if_output: crate::net::ether::ether_output,
             if_input: Some(crate::net::ether::ether_input),
+            bridge: RwLock::new(None),
+            bridge_sc: None,
         }
+    }
+
+    /// A bridge interface (`ifconfig bridge0 create`): no driver and no link-level address
+    /// of its own; its members carry the frames.
+    pub fn new_bridge(index: u16, name: String, sc: Arc<crate::net::if_bridge::Bridge>) -> Ifnet {
+        let mut ifp = Ifnet::ether_nodriver(index, name, [0; 6], pktbox_drivers::ETHERMTU);
+        ifp.if_type = crate::msg::IFT_BRIDGE;
+        ifp.flags = AtomicU32::new(0);
+        ifp.if_output = crate::net::if_bridge::bridge_if_output;
+        ifp.if_input = None;
+        ifp.bridge_sc = Some(sc);
+        ifp.cloned = true;
+        ifp
+    }
+
+    /// Gives the interface its driver, with every offload the driver has enabled.
+    /// Gives the driver back if the interface has one already.
+    pub fn attach_driver(&self, driver: Box<dyn Driver>) -> Result<(), Box<dyn Driver>> {
+        if self.driver.get().is_some() {
+            return Err(driver);
+        }
+        let caps = driver.capabilities();
+        let caps = match driver.set_capenable(caps) {
+            Ok(()) => caps,
+            Err(e) => {
+                crate::klog!("{}: offloads off: {e}", self.name);
+                0
+            }
+        };
+        self.driver.set(driver)?;
+        self.capabilities.store(caps, Ordering::Release);
+        self.capenable.store(caps, Ordering::Release);
+        if self.is_up() {
+            if let Some(d) = self.driver.get() {
+                if let Err(e) = d.set_up(true) {
+                    crate::klog!("{}: {}", self.name, e);
+                }
+            }
+        }
+        self.touch();
+        Ok(())
+    }
+
+    /// The offloads the driver can do.
+    pub fn capabilities(&self) -> u32 {
+        self.capabilities.load(Ordering::Acquire)
+    }
+
+    /// The bridge this interface is a member of.
+    pub fn bridge(&self) -> Option<Arc<crate::net::if_bridge::Bridge>> {
+        self.bridge.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Joins or leaves a bridge.
+    pub fn set_bridge(&self, br: Option<Arc<crate::net::if_bridge::Bridge>>) {
+        *self.bridge.write().unwrap_or_else(|p| p.into_inner()) = br;
     }
 
     /// A loopback interface.
@@ -154,17 +222,20 @@ impl Ifnet {
             flags: AtomicU32::new(iff::LOOPBACK | iff::MULTICAST),
             mtu: AtomicU32::new(LOMTU),
             max_mtu: 65535,
-            capabilities: 0,
+            capabilities: AtomicU32::new(0),
             capenable: AtomicU32::new(0),
             stats: IfStats::default(),
             lastchange: AtomicU64::new(now_secs()),
-            driver: None,
+            driver: OnceLock::new(),
+            clone_kind: None,
             priority: None,
             cloned,
             bpf: BpfIf::default(),
             pcount: AtomicU32::new(0),
             if_output: crate::inet::ip::looutput,
             if_input: None,
+            bridge: RwLock::new(None),
+            bridge_sc: None,
         }
     }
 
@@ -193,8 +264,8 @@ impl Ifnet {
     /// Enables the offloads in `caps` that the driver has, and disables the others
     /// (SIOCSIFCAP).
     pub fn set_capenable(&self, caps: u32) -> Result<(), i32> {
-        let caps = caps & self.capabilities;
-        if let Some(d) = &self.driver {
+        let caps = caps & self.capabilities();
+        if let Some(d) = self.driver.get() {
             d.set_capenable(caps)
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         }
@@ -233,7 +304,7 @@ impl Ifnet {
             return false;
         }
         if (old ^ new) & iff::UP != 0 {
-            if let Some(d) = &self.driver {
+            if let Some(d) = self.driver.get() {
                 if let Err(e) = d.set_up(new & iff::UP != 0) {
                     crate::klog!("{}: {}", self.name, e);
                 }
@@ -277,9 +348,10 @@ impl Ifnet {
 
     /// Whether the link has carrier.
     pub fn link_up(&self) -> bool {
-        match &self.driver {
+        match self.driver.get() {
             Some(d) => d.link_up(),
-            None => true,
+            // A cloned interface whose driver is not open yet has no carrier.
+            None => self.clone_kind.is_none(),
         }
     }
 
@@ -320,9 +392,9 @@ impl Ifnet {
             lladdr: (self.if_type == IFT_ETHER).then_some(self.lladdr),
             data: self.data(),
             addrs: Vec::new(),
-            driver: self.driver.as_ref().map(|d| d.kind().to_string()),
-            details: self.driver.as_ref().map(|d| d.details()).unwrap_or_default(),
-            capabilities: self.capabilities,
+            driver: self.driver.get().map(|d| d.kind().to_string()),
+            details: self.driver.get().map(|d| d.details()).unwrap_or_default(),
+            capabilities: self.capabilities(),
             capenable: self.capenable(),
             otso: self.stats.otso.load(Ordering::Relaxed),
             ilro: self.stats.ilro.load(Ordering::Relaxed),
@@ -341,7 +413,7 @@ impl Ifnet {
         if !self.is_up() {
             return Err(libc::ENETDOWN);
         }
-        let Some(d) = &self.driver else {
+        let Some(d) = self.driver.get() else {
             return Err(libc::ENXIO);
         };
         self.bpf.tap(frame, Dir::Out);

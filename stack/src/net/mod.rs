@@ -2,7 +2,9 @@
 
 pub mod arp;
 pub mod bpf;
+pub mod bridgestp;
 pub mod ether;
+pub mod if_bridge;
 pub mod if_control;
 pub mod if_loop;
 pub mod ifnet;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::inet;
 use crate::msg::{Empty, Header, Msg};
-use crate::net::if_control::{self, Fail, CLONERS};
+use crate::net::if_control::{self, Fail};
 use crate::net::route::control as route;
 use crate::resmgr::Conn;
 use crate::sys::Stack;
@@ -15,6 +15,8 @@ fn changes_state(msg: &Msg) -> bool {
         msg,
         Msg::IfCreate(_)
             | Msg::IfDestroy(_)
+            | Msg::IfLinkstr(_)
+            | Msg::BrSet(_)
             | Msg::IfSet(_)
             | Msg::AddrAdd(_)
             | Msg::AddrAdd6(_)
@@ -88,8 +90,11 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
     }
     let r: Result<Msg, Fail> = match msg {
         Msg::IfList(q) => if_control::if_list(&stack.ctx(), q.name.as_deref()).map(Msg::IfListOk),
-        Msg::IfCreate(q) => done(if_control::if_create(&mut stack.ctx(), &q.name)),
-        Msg::IfDestroy(q) => done(if_control::if_destroy(&mut stack.ctx(), &q.name)),
+        Msg::IfCreate(q) => done(if_control::if_create(&mut stack.ctx(), stack, &q.name)),
+        Msg::IfDestroy(q) => done(if_control::if_destroy(&mut stack.ctx(), stack, &q.name)),
+        Msg::IfLinkstr(q) => done(if_control::if_linkstr(&mut stack.ctx(), stack, &q.name, &q.linkstr)),
+        Msg::BrSet(q) => done(crate::net::if_bridge::bridge_set(&mut stack.ctx(), &q.bridge, &q.op)),
+        Msg::BrGet(q) => crate::net::if_bridge::bridge_status(&stack.ctx(), q.name.as_deref()).map(Msg::BrStatusOk),
         Msg::IfSet(q) => done(if_control::if_set(&mut stack.ctx(), q)),
         Msg::AddrAdd(q) => check_family(stack, q.addr).and_then(|()| match q.addr {
             Some(std::net::IpAddr::V6(_)) => done(crate::inet6::add_addr(&mut stack.ctx(), q)),
@@ -132,7 +137,7 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::NdPrefixes(_) => Ok(Msg::NdPrefixList(crate::inet6::ndctl::nd6_prefixes(&stack.ctx()))),
         Msg::NdRouters(_) => Ok(Msg::NdRouterList(crate::inet6::ndctl::nd6_routers(&stack.ctx()))),
         Msg::NdIfInfoGet(q) => crate::inet6::ndctl::nd6_ifinfo(&stack.ctx(), &q.name).map(Msg::NdIfInfoOk),
-        Msg::Cloners(_) => Ok(Msg::ClonerList(CLONERS.iter().map(|s| s.to_string()).collect())),
+        Msg::Cloners(_) => Ok(Msg::ClonerList(if_control::cloners(stack.variant))),
         Msg::SysctlGet(q) => stack
             .registry
             .sysctl

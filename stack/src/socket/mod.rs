@@ -231,6 +231,32 @@ impl Stack {
         self.expect_done(Msg::IfDestroy(IfNameReq { name: name.into() }))
     }
 
+    /// SIOCSLINKSTR: opens a cloned interface's driver with these options.
+    pub fn if_linkstr(&mut self, name: &str, linkstr: &str) -> Result<(), Error> {
+        self.expect_done(Msg::IfLinkstr(crate::msg::LinkstrReq {
+            name: name.into(),
+            linkstr: linkstr.into(),
+        }))
+    }
+
+    /// One brconfig command on a bridge.
+    pub fn bridge_set(&mut self, bridge: &str, op: crate::msg::BrOp) -> Result<(), Error> {
+        self.expect_done(Msg::BrSet(crate::msg::BrReq {
+            bridge: bridge.into(),
+            op,
+        }))
+    }
+
+    /// The state of every bridge, or of the one named.
+    pub fn bridge_status(&mut self, name: Option<&str>) -> Result<Vec<crate::msg::BrStatus>, Error> {
+        match self.call(Msg::BrGet(crate::msg::BrGetReq {
+            name: name.map(str::to_string),
+        }))? {
+            Msg::BrStatusOk(v) => Ok(v),
+            other => Err(Error::Protocol(format!("unexpected answer: {other:?}"))),
+        }
+    }
+
     /// SIOCSIFFLAGS / SIOCSIFMTU.
     pub fn if_set(&mut self, req: IfSetReq) -> Result<(), Error> {
         self.expect_done(Msg::IfSet(req))

@@ -147,6 +147,8 @@ pub struct Stack {
     pub callout: Arc<callout::Kick>,
     /// Set by the channel server when it starts.
     pub waker: OnceLock<Waker>,
+    /// The interfaces the receive threads serve.
+    pub rx: rxthread::RxSet,
 }
 
 impl Stack {
@@ -181,6 +183,7 @@ impl Stack {
             shutdown: AtomicBool::new(false),
             callout: Arc::new(callout::Kick::default()),
             waker: OnceLock::new(),
+            rx: rxthread::RxSet::default(),
         });
         stack.registry.init(&mut stack.ctx(), &stack);
         stack
@@ -202,5 +205,6 @@ impl Stack {
     pub fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.callout.kick();
+        self.rx.changed();
     }
 }

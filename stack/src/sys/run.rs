@@ -118,7 +118,18 @@ pub fn run(config: Config, drivers: Vec<Opened>, ready: impl FnOnce(Result<(), S
     }
     let _ = server.join();
     // Dropping the interfaces closes the drivers: TAP devices are released, hub ports removed.
-    stack.ctx().ifnets.clear();
+    // Bridges let their members go first (a bridge and its members refer to each other),
+    // and the receive threads' list lets go of its interfaces.
+    {
+        let mut ctx = stack.ctx();
+        for ifp in &ctx.ifnets {
+            if let Some(br) = &ifp.bridge_sc {
+                crate::net::if_bridge::bridge_detach(br);
+            }
+        }
+        ctx.ifnets.clear();
+    }
+    stack.rx.clear();
     drop(lock);
     Ok(())
 }
