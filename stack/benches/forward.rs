@@ -188,9 +188,14 @@ fn case(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64) {
 }
 
 fn case_af(what: &str, mtu1: u32, frame: &[u8], meta: FrameMeta, n: u64, v6: bool) {
-    // `cargo bench ... -- WORD` runs only the cases whose name has WORD.
+    // `cargo bench ... -- WORD` runs only the cases whose name has WORD; `=NAME` only the
+    // case named NAME.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    if !filter.is_empty() && !filter.iter().any(|f| what.contains(f.as_str())) {
+    let hit = |f: &String| match f.strip_prefix('=') {
+        Some(name) => what == name,
+        None => what.contains(f.as_str()),
+    };
+    if !filter.is_empty() && !filter.iter().any(hit) {
         return;
     }
     let (stack, en0, sent) = router(mtu1, v6);

@@ -11,7 +11,8 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use pktbox_stack::net::route::{rtf, Gateway, RouteTable, Rtentry};
+use pktbox_stack::net::route::{Gateway, RouteTable, Rtentry};
+use pktbox_stack::wire::route::rtf;
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);

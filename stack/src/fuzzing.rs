@@ -821,6 +821,13 @@ pub fn ip6(data: &[u8]) {
                 }
                 nd6::nd6_timer(&mut ctx);
                 icmp6::pmtu_timer(&mut ctx);
+                for p in ctx.inet6.mld_pending.iter_mut() {
+                    p.at = past;
+                }
+                for a in ctx.inet6.mld_answers.iter_mut() {
+                    a.at = past;
+                }
+                crate::inet6::mld6::mld_timer(&mut ctx);
                 Vec::new()
             }
             5 => {
@@ -862,6 +869,12 @@ pub fn ip6(data: &[u8]) {
         assert!(s.nd.routers.len() <= nd6::MAX_DEFROUTERS);
         assert!(s.nd.prefixes.len() <= nd6::MAX_PREFIXES);
         assert!(s.nd.redirects.len() <= nd6::MAX_REDIRECTS);
+        assert!(s.mld_pending.len() <= crate::inet6::mld6::MAX_PENDING);
+        assert!(s.mld_answers.len() <= 2, "one answer per interface at most");
+        assert!(s
+            .mld_answers
+            .iter()
+            .all(|a| a.groups.as_ref().is_none_or(|g| g.len() <= s.groups.len())));
         assert!(s.addrs.len() <= 4 + nd6::MAX_PREFIXES, "{} addresses", s.addrs.len());
         assert!(s.reass.len() <= s.maxfragpackets);
         assert!(s.reass.mem() <= frag6::REASS_MEM_MAX);

@@ -14,7 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use pktbox_stack::net::route::{rtf, Gateway, RouteTable, RtAddr, Rtentry};
+use pktbox_stack::net::route::{Gateway, RouteTable, RtAddr, Rtentry};
+use pktbox_stack::wire::route::rtf;
 
 /// The system allocator, counting the bytes live.
 struct Counting;

@@ -546,3 +546,245 @@ fn tcp_over_v6_loopback() {
     let sent = sender.join().unwrap();
     assert_eq!((n, got), (4 << 20, sent));
 }
+
+/// The stack as a router that sends ICMPv6 redirects (RFC 4861 8.2), Linux the host that
+/// takes them: Linux (ns1, br0 2001:db8:80::1) and a second Linux (ns2, 2001:db8:80::3,
+/// with 2001:db8:81::1 behind it) share one bridged link with the stack's en0
+/// (2001:db8:80::2). Linux reaches 2001:db8:81::/64 through the stack's link-local
+/// address; the stack's route for it names ns2's link-local address on the same link.
+/// The first ping goes through the stack, which redirects Linux to ns2; Linux's route
+/// for the destination then shows ns2 as its next hop. With net.inet6.ip6.redirect=0 the
+/// stack forwards and stays quiet.
+#[test]
+fn linux_takes_the_stacks_redirect_to_a_better_router_on_the_link() {
+    if !can_run_linux(
+        "linux_takes_the_stacks_redirect_to_a_better_router_on_the_link",
+        &["ip", "ping"],
+    ) {
+        return;
+    }
+    let (ns1, ns2) = (NetNs::new(), NetNs::new());
+    let (st, _stack) = start_variant_in_netns(&ns1, "io-pkt-v6-hc", "tap", "tap=tap0");
+    let in_ns = |ns: &NetNs, args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    let veth_b = unique("vrb");
+    // One link: the stack's tap0 and a veth to ns2 on a bridge in ns1.
+    in_ns(
+        &ns1,
+        &["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"],
+    )
+    .ok();
+    in_ns(
+        &ns1,
+        &["ip", "link", "add", "vra", "type", "veth", "peer", "name", &veth_b],
+    )
+    .ok();
+    in_ns(&ns1, &["ip", "link", "set", &veth_b, "netns", &ns2.name]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "tap0", "master", "br0", "up"]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "vra", "master", "br0", "up"]).ok();
+    in_ns(&ns1, &["sysctl", "-qw", "net.ipv6.conf.br0.forwarding=0"]).ok();
+    in_ns(&ns1, &["sysctl", "-qw", "net.ipv6.conf.br0.accept_redirects=1"]).ok();
+    in_ns(&ns1, &["sysctl", "-qw", "net.ipv6.conf.br0.accept_dad=0"]).ok();
+    in_ns(&ns1, &["ip", "link", "set", "br0", "up"]).ok();
+    in_ns(
+        &ns1,
+        &["ip", "-6", "addr", "add", "2001:db8:80::1/64", "dev", "br0", "nodad"],
+    )
+    .ok();
+    in_ns(
+        &ns2,
+        &["sysctl", "-qw", &format!("net.ipv6.conf.{veth_b}.accept_dad=0")],
+    )
+    .ok();
+    in_ns(&ns2, &["ip", "link", "set", &veth_b, "up"]).ok();
+    in_ns(&ns2, &["ip", "link", "set", "lo", "up"]).ok();
+    in_ns(
+        &ns2,
+        &["ip", "-6", "addr", "add", "2001:db8:80::3/64", "dev", &veth_b, "nodad"],
+    )
+    .ok();
+    in_ns(&ns2, &["ip", "-6", "addr", "add", "2001:db8:81::1/128", "dev", "lo"]).ok();
+    // ns2's link-local address, from its interface.
+    let ns2_ll = wait_for("ns2's link-local address", || {
+        let o = in_ns(
+            &ns2,
+            &["ip", "-6", "-o", "addr", "show", "dev", &veth_b, "scope", "link"],
+        );
+        o.stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "inet6")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .map(str::to_string)
+    });
+
+    st.ok("sysctl", &["-w", "net.inet6.ip6.forwarding=1"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:80::2/64"]);
+    wait_usable(&st, "en0", "2001:db8:80::2");
+    let st_ll = link_local(&st, "en0");
+    st.ok(
+        "route",
+        &[
+            "add",
+            "-inet6",
+            "2001:db8:81::",
+            "-prefixlen",
+            "64",
+            &format!("{ns2_ll}%en0"),
+        ],
+    );
+    in_ns(
+        &ns1,
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:81::/64",
+            "via",
+            &st_ll,
+            "dev",
+            "br0",
+        ],
+    )
+    .ok();
+    let via = |ns: &NetNs| {
+        let o = in_ns(ns, &["ip", "-6", "route", "get", "2001:db8:81::1"]);
+        o.stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "via")
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert_eq!(via(&ns1), st_ll, "before: through the stack");
+
+    // Switched off first: forwarded, no redirect.
+    st.ok("sysctl", &["-w", "net.inet6.ip6.redirect=0"]);
+    let r = in_ns(
+        &ns1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "5", "2001:db8:81::1"],
+    );
+    assert_eq!(r.code, Some(0), "forwarded: {r:#?}");
+    assert_eq!(via(&ns1), st_ll, "no redirect while net.inet6.ip6.redirect=0");
+    let counted = |st: &StackProc| {
+        st.ok("netstat", &["-s", "-p", "icmp6"])
+            .lines()
+            .find(|l| l.trim().starts_with("redirect:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(counted(&st), 0);
+
+    st.ok("sysctl", &["-w", "net.inet6.ip6.redirect=1"]);
+    let r = in_ns(
+        &ns1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "5", "2001:db8:81::1"],
+    );
+    assert_eq!(r.code, Some(0), "forwarded: {r:#?}");
+    let now = wait_for("Linux to take the redirect", || {
+        let v = via(&ns1);
+        (v != st_ll).then_some(v)
+    });
+    assert_eq!(now, ns2_ll, "Linux's next hop after the redirect");
+    assert!(counted(&st) >= 1, "{}", st.ok("netstat", &["-s", "-p", "icmp6"]));
+}
+
+/// ICMP errors reach the socket that caused them: a connected UDP socket sending to a
+/// port Linux has closed gets ECONNREFUSED from Linux's port unreachable, over IPv6
+/// (on its next receive) and over IPv4 (on its next send), once per error.
+#[test]
+fn a_connected_udp_socket_hears_linuxs_port_unreachable() {
+    use pktbox_stack::socket::UdpSocket;
+    use std::time::Duration;
+    if !can_run_linux("a_connected_udp_socket_hears_linuxs_port_unreachable", &["ip"]) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.82.0.1/24");
+    let linux = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    linux(&["ip", "-6", "addr", "add", "2001:db8:82::1/64", "dev", "tap0", "nodad"]).ok();
+    st.ok("ifconfig", &["en0", "10.82.0.2/24"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:82::2", "prefixlen", "64"]);
+    wait_usable(&st, "en0", "2001:db8:82::2");
+    let refused = |e: &std::io::Error| e.raw_os_error() == Some(libc::ECONNREFUSED);
+
+    // IPv6: the error wakes a receive.
+    let mut u6 = UdpSocket::bind_at(st.prefix(), "[::]:0").expect("a v6 socket");
+    u6.connect("[2001:db8:82::1]:9").expect("connect");
+    u6.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    u6.send(b"anyone?").expect("the first send goes");
+    let mut buf = [0u8; 64];
+    let e = u6.recv(&mut buf).expect_err("no answer but an error");
+    assert!(refused(&e), "{e:?}");
+    let s6 = st.open().stats6().expect("ip6 counters");
+    assert_eq!(s6.icmp6.badquote, 0, "{s6:?}");
+
+    // IPv4: the error is reported by the next send (once), which is refused.
+    let mut u4 = UdpSocket::bind_at(st.prefix(), "0.0.0.0:0").expect("a v4 socket");
+    u4.connect("10.82.0.1:9").expect("connect");
+    u4.send(b"anyone?").expect("the first send goes");
+    let e = wait_for("the port unreachable to reach the socket", || {
+        std::thread::sleep(Duration::from_millis(100));
+        u4.send(b"still?").err()
+    });
+    assert!(refused(&e), "{e:?}");
+}
+
+/// TCP takes an unreachable in SYN_SENT as a soft error (NetBSD's tcp_notify): Linux's
+/// nftables answers our SYNs to one port with an ICMPv6 (and, over IPv4, ICMP) port
+/// unreachable; the connect goes on retrying, and when the connection-establishment timer
+/// runs out the user hears ECONNREFUSED, not ETIMEDOUT. A port nobody rejects, with the
+/// SYNs simply dropped, still times out with ETIMEDOUT.
+#[test]
+fn a_connect_answered_by_unreachables_fails_with_their_error() {
+    use pktbox_stack::socket::TcpStream;
+    use std::time::Duration;
+    if !can_run_linux(
+        "a_connect_answered_by_unreachables_fails_with_their_error",
+        &["ip", "nft"],
+    ) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _stack) = start_variant_in_netns(&ns, "io-pkt-v6-hc", "tap", "tap=tap0,host=10.83.0.1/24");
+    let linux = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", &ns.name];
+        full.extend_from_slice(args);
+        run("ip", full)
+    };
+    linux(&["ip", "-6", "addr", "add", "2001:db8:83::1/64", "dev", "tap0", "nodad"]).ok();
+    let dir = TempDir::new();
+    let rules = dir.join("reject.nft");
+    std::fs::write(
+        &rules,
+        "table inet pktbox_reject {\n\
+         \tchain in { type filter hook input priority 0;\n\
+         \t\ttcp dport 9 reject with icmpx type port-unreachable;\n\
+         \t\ttcp dport 10 drop; }\n\
+         }\n",
+    )
+    .unwrap();
+    linux(&["nft", "-f", &rules.display().to_string()]).ok();
+    st.ok("ifconfig", &["en0", "10.83.0.2/24"]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:83::2", "prefixlen", "64"]);
+    wait_usable(&st, "en0", "2001:db8:83::2");
+    st.ok("sysctl", &["-w", "net.inet.tcp.keepinit=4"]);
+    let err = |to: &str| {
+        TcpStream::connect_at(st.prefix(), to, Some(Duration::from_secs(30)))
+            .map(|_| ())
+            .expect_err("no connection")
+            .raw_os_error()
+    };
+    assert_eq!(err("[2001:db8:83::1]:9"), Some(libc::ECONNREFUSED));
+    assert_eq!(err("10.83.0.1:9"), Some(libc::ECONNREFUSED));
+    assert_eq!(err("[2001:db8:83::1]:10"), Some(libc::ETIMEDOUT));
+}

@@ -654,3 +654,83 @@ fn linux_forwarding_in_software_takes_our_tso6_checksums() {
         assert_eq!(bad, "0", "checksum errors at H: {}", o.stdout);
     }
 }
+
+/// UDP over IPv6 leaves its checksum to the TAP (UDP6CSUM_Tx): Linux, forwarding the
+/// datagrams onto a veth with checksum offload off, finishes each checksum from the
+/// pseudo-header sum we left, and the host behind it (H) checks them: a wrong partial sum
+/// would be dropped there. Datagrams above the MTU are fragmented here, their checksum
+/// finished in software first. Both kinds come back whole from H's echo.
+#[test]
+fn linux_forwarding_in_software_takes_our_udp6_checksums() {
+    if !can_run_linux(
+        "linux_forwarding_in_software_takes_our_udp6_checksums",
+        &["ip", "python3", "ss", "ethtool", "nstat"],
+    ) {
+        return;
+    }
+    let r = NetNs::new();
+    let h = NetNs::new();
+    let (st, _child) = v6_peer(&r, 87, "");
+    assert!(st.ok("ifconfig", &["en0"]).contains("UDP6CSUM_Tx"));
+    ns_ok(
+        &r.name,
+        &[
+            "ip", "link", "add", "v6r", "type", "veth", "peer", "name", "v6h", "netns", &h.name,
+        ],
+    );
+    ns_ok(
+        &r.name,
+        &["ip", "-6", "addr", "add", "2001:db8:86::1/64", "dev", "v6r", "nodad"],
+    );
+    ns_ok(&r.name, &["ip", "link", "set", "v6r", "up"]);
+    ns_ok(&r.name, &["ethtool", "-K", "v6r", "tx", "off"]);
+    ns_ok(&r.name, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    ns_ok(&h.name, &["ip", "link", "set", "v6h", "up"]);
+    ns_ok(
+        &h.name,
+        &["ip", "-6", "addr", "add", "2001:db8:86::2/64", "dev", "v6h", "nodad"],
+    );
+    ns_ok(
+        &h.name,
+        &["ip", "-6", "route", "add", "default", "via", "2001:db8:86::1"],
+    );
+    st.ok(
+        "route",
+        &["add", "-inet6", "2001:db8:86::", "-prefixlen", "64", "2001:db8:87::1"],
+    );
+    let sizes = [1usize, 100, 1000, 1452, 3000];
+    let mut echo = Command::new("ip");
+    echo.args([
+        "netns",
+        "exec",
+        &h.name,
+        "python3",
+        "-c",
+        PY_ECHO,
+        "2001:db8:86::2",
+        "7861",
+    ])
+    .arg(sizes.len().to_string());
+    let echo = ChildGuard::spawn(echo);
+    wait_listening(&h.name, true, 7861);
+    let mut u = UdpSocket::bind_at(st.prefix(), "[::]:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 65536];
+    for (i, &n) in sizes.iter().enumerate() {
+        let d: Vec<u8> = (0..n).map(|j| ((i * 29 + j) % 249) as u8).collect();
+        assert_eq!(u.send_to(&d, "[2001:db8:86::2]:7861").unwrap(), n);
+        let (got, _) = u
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("echo of {n} bytes through Linux: {e}"));
+        assert!(buf[..got] == d[..], "echo of {n} bytes: {got} bytes, not the same");
+    }
+    drop(echo);
+    let o = run("ip", ["netns", "exec", &h.name, "nstat", "-az", "Udp6InCsumErrors"]);
+    let bad = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Udp6InCsumErrors"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("0");
+    assert_eq!(bad, "0", "checksum errors at H: {}", o.stdout);
+}

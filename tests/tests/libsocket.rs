@@ -832,3 +832,52 @@ fn signals_interrupt_blocking_calls_on_stack_sockets() {
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(out, "accept -1 EINTR\nrecv -1 EINTR\n");
 }
+
+/// What a connected UDP socket of a program on the stack hears when Linux's port is
+/// closed: python's recv raises ConnectionRefusedError (ECONNREFUSED from Linux's port
+/// unreachable, over IPv6 and IPv4), once; the socket then works on (a DNS resolver
+/// relies on this rather than waiting out its timeout).
+#[test]
+fn a_program_s_connected_udp_socket_hears_port_unreachable() {
+    if !can_run_linux(
+        "a_program_s_connected_udp_socket_hears_port_unreachable",
+        &["ip", "python3"],
+    ) {
+        return;
+    }
+    let ns = NetNs::new();
+    let (st, _child) = peer(&ns, 84);
+    let script = r#"
+import socket, sys
+for fam, host in ((socket.AF_INET6, "2001:db8:84::1"), (socket.AF_INET, "10.84.0.1")):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(10)
+    s.connect((host, 9))
+    s.send(b"anyone?")
+    try:
+        s.recv(100)
+        print("no error", fam)
+        sys.exit(1)
+    except ConnectionRefusedError:
+        pass
+    # Reported once: a receive now times out rather than failing again.
+    s.settimeout(0.3)
+    try:
+        s.recv(100)
+        print("data?", fam)
+        sys.exit(1)
+    except socket.timeout:
+        pass
+    print("refused ok", fam)
+"#;
+    let o = on_stack(&st, &["timeout", "60", "python3", "-c", script])
+        .output()
+        .expect("run python on the stack");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "python: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(out.lines().filter(|l| l.starts_with("refused ok")).count(), 2, "{out}");
+}

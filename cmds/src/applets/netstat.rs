@@ -778,6 +778,10 @@ fn format_icmp(st: &IcmpStats, sflag: u8) -> String {
         st.pmtuignored,
         "\t{} path MTU change{s} ignored (no matching socket or implausible MTU)",
     );
+    s.p(
+        st.badquote,
+        "\t{} error{s} ignored (quoting no connection or socket of ours)",
+    );
     s.out
 }
 
@@ -1103,7 +1107,8 @@ fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
 }
 
 /// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the lines from the
-/// ND evictions on are this stack's own counters (ND, DAD, Node Information).
+/// ND evictions on are this stack's own counters (ND, DAD, quoted errors, Node
+/// Information).
 fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     let mut s = Section::new("icmp6", sflag);
     s.p(st.error, "\t{} call{s} to icmp6_error");
@@ -1132,6 +1137,10 @@ fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     s.p(
         st.nd_holddropped,
         "\t{} packet{s} dropped waiting for address resolution",
+    );
+    s.p(
+        st.badquote,
+        "\t{} error{s} ignored (quoting no connection or socket of ours)",
     );
     s.p(st.ni_reply, "\t{} node information answer{s} sent");
     s.p(st.ni_bad, "\t{} bad node information request{s}");

@@ -110,6 +110,21 @@ pub unsafe fn write(a: SocketAddr, sa: *mut libc::sockaddr, len: *mut libc::sock
 }
 
 /// Reads back the header [`bytes`] wrote.
+/// A record with no datagram: an error the stack reported for the socket (AF_UNSPEC,
+/// then the errno), which the program's next receive returns.
+pub fn error_hdr(errno: i32) -> [u8; HDR] {
+    let mut out = [0u8; HDR];
+    out[..2].copy_from_slice(&(libc::AF_UNSPEC as libc::sa_family_t).to_ne_bytes());
+    out[4..8].copy_from_slice(&errno.to_ne_bytes());
+    out
+}
+
+/// The errno of an error record (`error_hdr`).
+pub fn parse_error_hdr(b: &[u8; HDR]) -> Option<i32> {
+    let family = libc::sa_family_t::from_ne_bytes([b[0], b[1]]);
+    (i32::from(family) == libc::AF_UNSPEC).then(|| i32::from_ne_bytes([b[4], b[5], b[6], b[7]]))
+}
+
 pub fn parse_hdr(b: &[u8; HDR]) -> Option<SocketAddr> {
     // SAFETY: b holds HDR bytes, enough for either address.
     unsafe { read(b.as_ptr() as *const libc::sockaddr, HDR as libc::socklen_t).ok() }

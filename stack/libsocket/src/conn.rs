@@ -21,6 +21,9 @@ pub struct Conn {
     pub queued: VecDeque<DataMsg>,
     /// The descriptor that came with the last answer (accept).
     pub last_fd: Option<OwnedFd>,
+    /// An error the stack pushed (an ICMP error about what a connected UDP socket sent,
+    /// such as ECONNREFUSED), to be reported once.
+    pub so_error: Option<Errno>,
 }
 
 /// The errno a transport failure turns into: the stack went away.
@@ -56,6 +59,7 @@ impl Conn {
             buf: vec![0; MAX_MSG + 1],
             queued: VecDeque::new(),
             last_fd: None,
+            so_error: None,
         }
     }
 
@@ -95,9 +99,7 @@ impl Conn {
         loop {
             let Some(f) = self.frame(false)? else { continue };
             if f.hdr.flags & MSGF_DATA != 0 {
-                if let Msg::SockData(d) = f.msg {
-                    self.queued.push_back(d);
-                }
+                self.pushed(f);
                 continue;
             }
             if f.hdr.seq != seq {
@@ -114,12 +116,19 @@ impl Conn {
     pub fn drain(&mut self) -> Result<(), Errno> {
         while let Some(f) = self.frame(true)? {
             if f.hdr.flags & MSGF_DATA != 0 {
-                if let Msg::SockData(d) = f.msg {
-                    self.queued.push_back(d);
-                }
+                self.pushed(f);
             }
         }
         Ok(())
+    }
+
+    /// A frame the stack pushed: a datagram to queue, or an error (errno in its header).
+    fn pushed(&mut self, f: Frame) {
+        if f.hdr.errno != 0 {
+            self.so_error = Some(f.hdr.errno);
+        } else if let Msg::SockData(d) = f.msg {
+            self.queued.push_back(d);
+        }
     }
 
     /// getsockname(2) and getpeername(2) in one.

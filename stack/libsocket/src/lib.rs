@@ -765,6 +765,10 @@ unsafe fn dgram_recv(
     if (r as usize) < addr::HDR {
         return fail(libc::EPROTO);
     }
+    if let Some(e) = addr::parse_error_hdr(&hdr).filter(|_| r as usize == addr::HDR) {
+        // An ICMP error about what this socket sent (ECONNREFUSED): reported once.
+        return fail(e);
+    }
     if let Some(from) = addr::parse_hdr(&hdr) {
         unsafe { addr::write(from, name, namelen) };
     } else if !namelen.is_null() {
@@ -789,6 +793,11 @@ unsafe fn dgram_send(s: &Sock, iov: &[libc::iovec], to: Option<SocketAddr>) -> s
     }
     let n = data.len();
     let r = s.conn().and_then(|mut c| {
+        // An error the stack pushed and the pump has not handed on yet: this send reports
+        // it, as BSD's next send does.
+        if let Some(e) = c.so_error.take() {
+            return Err(e);
+        }
         c.call(Msg::SockSend(SendReq {
             to: to.map(|a| addr::in_family(a, s.v6)),
             data,

@@ -582,14 +582,24 @@ fn pump_dgram(s: &Arc<Sock>, pfd: OwnedFd) {
         if p[1].revents & libc::POLLHUP != 0 {
             break;
         }
-        let got: Vec<DataMsg> = {
+        let (got, pushed_err): (Vec<DataMsg>, Option<i32>) = {
             let mut c = s.pump_conn();
             if p[0].revents & libc::POLLIN != 0 && c.drain().is_err() {
                 s.state().so_error = libc::ECONNRESET;
                 break;
             }
-            c.queued.drain(..).collect()
+            (c.queued.drain(..).collect(), c.so_error.take())
         };
+        if let Some(e) = pushed_err {
+            // An error record for the program's next receive (see `addr::error_hdr`).
+            let h = addr::error_hdr(e);
+            real::send(
+                fd,
+                h.as_ptr() as *const libc::c_void,
+                h.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            );
+        }
         if p[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 && got.is_empty() {
             s.state().so_error = libc::ECONNRESET;
             break;

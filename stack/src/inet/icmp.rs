@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::conf::Ctx;
+use crate::inet::ctlinput::{self, Ctl};
 use crate::inet::ip::{ip_output, OutPkt};
 use crate::net::ifnet::Ifnet;
 use crate::wire::checksum::cksum;
 use crate::wire::ipv4::{Ipv4Packet, IPPROTO_ICMP, IP_OFFMASK};
 
 use crate::wire::icmp::{is_error, IcmpPacket, IcmpRepr, ICMP_MINERRLEN, UNREACH_MAXCODE};
-pub use crate::wire::icmp::{
-    ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MASKREQ, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH,
-    ICMP_TIMXCEED, ICMP_TSTAMP, ICMP_TSTAMPREPLY, ICMP_UNREACH, REDIRECT_HOST, TIMXCEED_INTRANS, TIMXCEED_REASS,
-    UNREACH_HOST, UNREACH_NEEDFRAG, UNREACH_NET, UNREACH_PORT, UNREACH_PROTOCOL, UNREACH_SRCFAIL,
+use crate::wire::icmp::{
+    ICMP_ECHO, ICMP_ECHOREPLY, ICMP_MAXTYPE, ICMP_PARAMPROB, ICMP_REDIRECT, ICMP_SOURCEQUENCH, ICMP_TIMXCEED,
+    ICMP_UNREACH, REDIRECT_HOST, UNREACH_NEEDFRAG,
 };
 
 /// Bytes of the offending datagram after its header that an error quotes
@@ -120,10 +120,22 @@ pub fn icmp_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool) {
             if t == ICMP_UNREACH && code > UNREACH_MAXCODE {
                 ctx.inet.icmpstat.badcode += 1;
             }
+            let quoted = icmp[8..].to_vec();
             if t == ICMP_UNREACH && code == UNREACH_NEEDFRAG {
                 let mtu = IcmpPacket::new_unchecked(icmp).next_mtu();
-                let quoted = icmp[8..].to_vec();
-                mtudisc(ctx, &quoted, mtu);
+                if let Some(m) = mtudisc(ctx, &quoted, mtu) {
+                    // The connection's segment size follows (checked by mtudisc already).
+                    if let Some(q) = ctlinput::quote4(&quoted) {
+                        ctlinput::ctlinput(ctx, &q, Ctl::MsgSize(m));
+                    }
+                }
+            } else if let Some(e) = ctlinput::icmp_errno(t, code) {
+                let ours = ctlinput::quote4(&quoted)
+                    .filter(|q| ctlinput::from_us(ctx, q.src))
+                    .is_some_and(|q| ctlinput::ctlinput(ctx, &q, Ctl::Error(e)));
+                if !ours {
+                    ctx.inet.icmpstat.badquote += 1;
+                }
             }
             let _ = ifp;
         }
@@ -188,19 +200,15 @@ fn quote_is_ours(ctx: &Ctx, quoted: &[u8]) -> bool {
 /// Path MTU discovery (RFC 1191) on a "fragmentation needed" error quoting `quoted`:
 /// lowers the MTU of the host route to the quoted destination when the error is about a
 /// datagram of ours and the MTU is plausible; otherwise counts it and does nothing.
-fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
+fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) -> Option<u32> {
     if !quote_is_ours(ctx, quoted) {
         ctx.inet.icmpstat.pmtuignored += 1;
-        return;
+        return None;
     }
     let q = Ipv4Packet::new_unchecked(quoted);
-    let Some(rt) = ctx.rt.inet.get_exact(q.dst(), 32) else {
-        return;
-    };
+    let rt = ctx.rt.inet.get_exact(q.dst(), 32)?;
     let (ifindex, cur) = (rt.ifindex, rt.mtu);
-    let Some(ifmtu) = ctx.ifnet_by_index(ifindex).map(|i| i.mtu()) else {
-        return;
-    };
+    let ifmtu = ctx.ifnet_by_index(ifindex).map(|i| i.mtu())?;
     let mtu = match u32::from(next_mtu) {
         0 => {
             let len = q.total_len() as u32;
@@ -210,7 +218,7 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
     };
     if !(PMTU_MIN..=ifmtu).contains(&mtu) {
         ctx.inet.icmpstat.pmtuignored += 1;
-        return;
+        return None;
     }
     // Only ever lowered here; it grows back when the route is changed or renewed.
     if cur == 0 || mtu < cur {
@@ -218,7 +226,9 @@ fn mtudisc(ctx: &mut Ctx, quoted: &[u8], next_mtu: u16) {
             rt.mtu = mtu;
             ctx.inet.icmpstat.pmtuchg += 1;
         }
+        return Some(mtu);
     }
+    Some(cur)
 }
 
 /// Sends an ICMP error about datagram `orig` (RFC 1122 3.2.2): not about an ICMP error,
@@ -354,7 +364,8 @@ mod tests {
         use crate::inet::input_tests::{setup, HIM, ME};
         use crate::inet::tcp::{State, Tcb};
         use crate::inet::udp::UdpPcb;
-        use crate::net::route::{rtf, Gateway, Rtentry};
+        use crate::net::route::{Gateway, Rtentry};
+        use crate::wire::route::rtf;
         use std::net::SocketAddrV4;
 
         const ISS: u32 = 0xffff_ff00;

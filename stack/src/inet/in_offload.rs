@@ -8,12 +8,14 @@ use std::net::Ipv6Addr;
 
 use pktbox_drivers::{finish_csum, ifcap, Csum, FrameMeta, Gso};
 
-use crate::inet::ip::{OutOffload, IPPROTO_TCP, IPPROTO_UDP};
-use crate::inet::tcp::output::{tcp_cksum, TH_FIN, TH_PUSH};
+use crate::inet::ip::OutOffload;
+use crate::inet::tcp::output::tcp_cksum;
 use crate::net::ifnet::Ifnet;
 use crate::sys::mbuf::Mbuf;
 use crate::wire::checksum::cksum;
 use crate::wire::ipv4::{Ipv4Packet, IP_HDR_LEN};
+use crate::wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP};
+use crate::wire::tcp::{TH_FIN, TH_PUSH};
 
 /// The fixed IPv6 header's length.
 const IP6_HDR_LEN: usize = 40;
@@ -25,7 +27,18 @@ const TH_CWR: u8 = 0x80;
 /// from). False when the offsets do not fit the frame.
 pub fn in_undefer_cksum(frame: &mut [u8], meta: &FrameMeta) -> bool {
     match meta.csum {
-        Csum::Partial { start, offset } => finish_csum(frame, start, offset),
+        Csum::Partial { start, offset } => {
+            if !finish_csum(frame, start, offset) {
+                return false;
+            }
+            // A UDP checksum that comes out zero is sent as all ones (RFC 768; zero
+            // means "none", which IPv6 does not allow).
+            let at = usize::from(start) + usize::from(offset);
+            if transport_at(frame).is_some_and(|(p, _)| p == IPPROTO_UDP) && frame[at..at + 2] == [0, 0] {
+                frame[at..at + 2].copy_from_slice(&[0xff, 0xff]);
+            }
+            true
+        }
         _ => true,
     }
 }
@@ -253,6 +266,63 @@ mod tests {
     use super::*;
     use crate::wire::ipv4::write_header;
     use std::net::Ipv4Addr;
+
+    /// A UDP/IPv6 datagram whose checksum was left to the interface, finished in software
+    /// instead: the same bytes as a checksum done at once; and a sum that comes out zero is
+    /// sent as all ones (RFC 768), never as "no checksum", which IPv6 refuses.
+    #[test]
+    fn a_partial_udp6_checksum_finished_in_software_is_whole_and_never_zero() {
+        use crate::wire::ipv6::Ipv6Repr;
+        use crate::wire::udp::UdpRepr;
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("2001:db8::2".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        let r = UdpRepr {
+            src_port: 5000,
+            dst_port: 53,
+        };
+        let build = |data: &[u8], partial: bool| {
+            let n = 8 + data.len();
+            let mut p = vec![0u8; IP6_HDR_LEN + n];
+            Ipv6Repr {
+                traffic_class: 0,
+                flow_label: 0,
+                payload_len: n as u16,
+                next_header: IPPROTO_UDP,
+                hop_limit: 64,
+                src,
+                dst,
+            }
+            .emit(&mut p);
+            let u = &mut p[IP6_HDR_LEN..];
+            if partial {
+                r.emit_partial(u, data, src.into(), dst.into()).unwrap();
+            } else {
+                r.emit(u, data, src.into(), dst.into()).unwrap();
+            }
+            p
+        };
+        let meta = out_meta(
+            &build(b"", true),
+            IPPROTO_UDP,
+            &OutOffload {
+                csum_at: Some(6),
+                tso: 0,
+            },
+        );
+        assert_eq!(meta.csum, Csum::Partial { start: 40, offset: 6 });
+        for data in [&b"hello"[..], &[0u8; 0][..], &[0xa5; 1401][..]] {
+            let mut p = build(data, true);
+            assert!(in_undefer_cksum(&mut p, &meta));
+            assert_eq!(p, build(data, false), "{} bytes", data.len());
+        }
+        // Two bytes of data that make the sum come out zero.
+        let mut p = build(&[0, 0], true);
+        assert!(in_undefer_cksum(&mut p, &meta));
+        let c = u16::from_be_bytes([p[46], p[47]]);
+        let mut p = build(&c.to_be_bytes(), true);
+        assert!(in_undefer_cksum(&mut p, &meta));
+        assert_eq!(p[46..48], [0xff, 0xff]);
+        assert_eq!(crate::wire::checksum::cksum6(&src, &dst, IPPROTO_UDP, &p[40..]), 0);
+    }
 
     fn datagram(data_len: usize, flags: u8) -> Vec<u8> {
         let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));

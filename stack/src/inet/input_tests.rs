@@ -343,7 +343,8 @@ proptest! {
 /// A stack forwarding to 192.168.5.0/24 through 10.0.0.3 (known to ARP) on a route whose
 /// MTU is 576, so forwarded datagrams above that are cut again.
 fn forward_setup() -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
-    use crate::net::route::{rtf, Gateway, Rtentry};
+    use crate::net::route::{Gateway, Rtentry};
+    use crate::wire::route::rtf;
     let (stack, ifp, sink) = setup(true);
     let gw = Ipv4Addr::new(10, 0, 0, 3);
     let a = ether([0xff; 6], 0x0806, &arp(1, gw, ME, [2, 0, 0, 0, 0, 3]));

@@ -9,19 +9,17 @@ use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, tcp4_segment, tcp_hdrs};
 use crate::inet::{icmp, raw, reass};
 use crate::net::ifnet::{inc, Dst, Ifnet};
-use crate::net::route::{rtf, Gateway};
+use crate::net::route::Gateway;
 use crate::sys::domain::{protox, PrInput};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
 use crate::wire::checksum::{cksum, update};
+use crate::wire::route::rtf;
 
-pub use crate::net::if_loop::{loopback_drain, looutput, LOOPQ_MAX};
-
-// The header's constants and protocol numbers live in `wire::ipv4`; re-exported here for
-// the layers that name them through `inet::ip`.
-use crate::wire::ipv4::{Ipv4Options, Ipv4Packet, Ipv4Repr, IPOPT_LSRR, IPOPT_SSRR};
-pub use crate::wire::ipv4::{
-    IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPVERSION, IP_DF, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK,
+use crate::wire::icmp::{
+    ICMP_TIMXCEED, ICMP_UNREACH, TIMXCEED_INTRANS, UNREACH_HOST, UNREACH_NEEDFRAG, UNREACH_NET, UNREACH_PROTOCOL,
 };
+use crate::wire::ipv4::{Ipv4Options, Ipv4Packet, Ipv4Repr, IPOPT_LSRR, IPOPT_SSRR};
+use crate::wire::ipv4::{IPPROTO_ICMP, IPPROTO_TCP, IPVERSION, IP_DF, IP_HDR_LEN, IP_MAXPACKET, IP_MF, IP_OFFMASK};
 
 /// IP ids: a keyed permutation of a counter (sys/random.rs).
 pub type IpId = crate::sys::random::IdPerm;
@@ -178,15 +176,7 @@ fn deliver(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], bcast: bool, csum_ok: bo
         None => {
             ctx.inet.stat.noproto += 1;
             if !bcast {
-                icmp::icmp_error(
-                    ctx,
-                    Some(ifp),
-                    pkt,
-                    icmp::ICMP_UNREACH,
-                    icmp::UNREACH_PROTOCOL,
-                    0,
-                    bcast,
-                );
+                icmp::icmp_error(ctx, Some(ifp), pkt, ICMP_UNREACH, UNREACH_PROTOCOL, 0, bcast);
             }
         }
     }
@@ -251,8 +241,8 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
             ctx,
             Some(ifp_in),
             m.as_slice(),
-            icmp::ICMP_TIMXCEED,
-            icmp::TIMXCEED_INTRANS,
+            ICMP_TIMXCEED,
+            TIMXCEED_INTRANS,
             0,
             false,
         );
@@ -261,15 +251,7 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     let Some(rt) = in_rtlookup(ctx, dst) else {
         ctx.inet.stat.noroute += 1;
         ctx.inet.stat.cantforward += 1;
-        icmp::icmp_error(
-            ctx,
-            Some(ifp_in),
-            m.as_slice(),
-            icmp::ICMP_UNREACH,
-            icmp::UNREACH_NET,
-            0,
-            false,
-        );
+        icmp::icmp_error(ctx, Some(ifp_in), m.as_slice(), ICMP_UNREACH, UNREACH_NET, 0, false);
         return;
     };
     if rt.flags & rtf::BLACKHOLE != 0 {
@@ -277,15 +259,7 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     }
     if rt.flags & rtf::REJECT != 0 {
         ctx.inet.stat.cantforward += 1;
-        icmp::icmp_error(
-            ctx,
-            Some(ifp_in),
-            m.as_slice(),
-            icmp::ICMP_UNREACH,
-            icmp::UNREACH_HOST,
-            0,
-            false,
-        );
+        icmp::icmp_error(ctx, Some(ifp_in), m.as_slice(), ICMP_UNREACH, UNREACH_HOST, 0, false);
         return;
     }
     let Some(ifp) = ctx.ifnet_by_index(rt.ifindex).cloned() else {
@@ -313,14 +287,13 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
     let mtu = path_mtu(&ifp, rt.mtu);
     // What an ICMP error about the datagram would quote (the header and 8 bytes), kept
     // in case it cannot go on for its size (NetBSD's `mcopy`, on the stack here).
-    let mut quote = [0u8; 60 + icmp::RETURNDATABYTES];
-    let qlen = if m.len() > mtu {
+    // Only a datagram above the MTU can need it: nothing is copied (nor zeroed) otherwise.
+    let quote = (m.len() > mtu).then(|| {
+        let mut q = [0u8; 60 + icmp::RETURNDATABYTES];
         let n = (Ipv4Packet::new_unchecked(m.as_slice()).hlen() + icmp::RETURNDATABYTES).min(m.len());
-        quote[..n].copy_from_slice(&m.as_slice()[..n]);
-        n
-    } else {
-        0
-    };
+        q[..n].copy_from_slice(&m.as_slice()[..n]);
+        (q, n)
+    });
     let nh = NextHop {
         ifp,
         nexthop: rt.nexthop,
@@ -330,13 +303,16 @@ fn ip_forward(ctx: &mut Ctx, ifp_in: &Arc<Ifnet>, mut m: Mbuf) {
         Ok(()) => ctx.inet.stat.forward += 1,
         Err(e) => {
             ctx.inet.stat.cantforward += 1;
-            if e == libc::EMSGSIZE && qlen > 0 && Ipv4Packet::new_unchecked(&quote[..qlen]).off() & IP_DF != 0 {
+            let quote = quote.as_ref().map(|(q, n)| &q[..*n]);
+            if let Some(quote) =
+                quote.filter(|q| e == libc::EMSGSIZE && Ipv4Packet::new_unchecked(*q).off() & IP_DF != 0)
+            {
                 icmp::icmp_error(
                     ctx,
                     Some(ifp_in),
-                    &quote[..qlen],
-                    icmp::ICMP_UNREACH,
-                    icmp::UNREACH_NEEDFRAG,
+                    quote,
+                    ICMP_UNREACH,
+                    UNREACH_NEEDFRAG,
                     mtu as u16,
                     false,
                 );

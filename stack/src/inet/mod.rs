@@ -1,6 +1,7 @@
 //! IPv4: interface addresses (`in_control`), the IP state of the stack context, and the
 //! protocols: ip (input, output, forwarding), reassembly, icmp, raw sockets.
 
+pub mod ctlinput;
 pub mod icmp;
 pub mod in_offload;
 pub mod inpcb;
@@ -21,9 +22,13 @@ use crate::conf::Ctx;
 use crate::msg::{iff, AddrReq, IcmpStats, IfAddr, IfaMsg, IpStats, Msg, UdpStats};
 use crate::net::arp;
 use crate::net::if_control::{announce_ifinfo, Fail};
+use crate::net::if_loop::loopback_drain;
 use crate::net::route::control as route_control;
 use crate::sys::callout::{Timer, SLOW};
 use crate::sys::domain::{always, Domain, Protosw};
+use crate::wire::icmp::ICMP_MAXTYPE;
+use crate::wire::ipv4::len_mask;
+use crate::wire::ipv4::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 
 /// The inet domain (`inetdomain`, NetBSD's in_proto.c): IP and the protocols above it.
 /// Their input routines, by protocol number, make `ip::IP_PROTOX`.
@@ -63,31 +68,31 @@ pub const INETSW: &[Protosw] = &[
         sysctl: &[sysctl::IP, sysctl::ARP],
         stats: Some(|c, s| s.ip = c.inet.stat),
         // Datagrams the work just done sent to our own addresses go round through lo0.
-        release: Some(|c, _| ip::loopback_drain(c)),
+        release: Some(|c, _| loopback_drain(c)),
         ..Protosw::EMPTY
     },
     Protosw {
         name: "icmp",
-        protocol: ip::IPPROTO_ICMP,
+        protocol: IPPROTO_ICMP,
         input: Some(|c, ifp, pkt, bcast, _| icmp::icmp_input(c, ifp, pkt, bcast)),
         sysctl: &[sysctl::ICMP],
         stats: Some(|c, s| {
             s.icmp = c.inet.icmpstat.clone();
-            s.icmp.inhist.resize(icmp::ICMP_MAXTYPE + 1, 0);
-            s.icmp.outhist.resize(icmp::ICMP_MAXTYPE + 1, 0);
+            s.icmp.inhist.resize(ICMP_MAXTYPE + 1, 0);
+            s.icmp.outhist.resize(ICMP_MAXTYPE + 1, 0);
         }),
         ..Protosw::EMPTY
     },
     Protosw {
         name: "udp",
-        protocol: ip::IPPROTO_UDP,
+        protocol: IPPROTO_UDP,
         input: Some(udp::udp_input),
         stats: Some(|c, s| s.udp = c.inet.udpstat),
         ..Protosw::EMPTY
     },
     Protosw {
         name: "tcp",
-        protocol: ip::IPPROTO_TCP,
+        protocol: IPPROTO_TCP,
         input: Some(tcp::input::tcp_input),
         timers: &[Timer {
             name: "tcp",
@@ -194,8 +199,6 @@ pub fn mask_len(m: Ipv4Addr) -> Option<u8> {
     let len = v.leading_ones();
     (v.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
 }
-
-pub use crate::wire::ipv4::len_mask;
 
 fn v4(a: Option<IpAddr>, what: &str) -> Result<Option<Ipv4Addr>, Fail> {
     match a {

@@ -95,6 +95,25 @@ fn ip6_transport_output(ctx: &mut Ctx, p: &TransOut<'_>) -> Result<(), i32> {
     )
 }
 
+/// The capabilities enabled on the interface a datagram to `dst` leaves by (IPv6: the one
+/// its output takes; a link-local peer without its zone has none), for the transports
+/// to decide what they leave to it. None for our own addresses, loopback and multicast.
+pub fn out_ifcaps(ctx: &Ctx, dst: IpAddr) -> Option<u32> {
+    if is_local(ctx, dst) || dst.is_loopback() || dst.is_multicast() {
+        return None;
+    }
+    match dst {
+        IpAddr::V4(d) => ctx
+            .rt
+            .inet
+            .lookup(d)
+            .and_then(|r| ctx.ifnet_by_index(r.ifindex))
+            .map(|i| i.capenable()),
+        IpAddr::V6(d) if ctx.inet6.enabled => crate::inet6::nd6::nd6_nexthop(ctx, &d, None).map(|(i, _)| i.capenable()),
+        IpAddr::V6(_) => None,
+    }
+}
+
 /// The source address for a datagram to `dst`, in dst's family.
 pub fn source_for(ctx: &Ctx, dst: IpAddr) -> Option<IpAddr> {
     match dst {

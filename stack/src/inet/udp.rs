@@ -9,14 +9,15 @@ use std::sync::Arc;
 use crate::conf::Ctx;
 use crate::inet::icmp;
 use crate::inet::inpcb::{laddr_overlap, Af, TransIn};
-use crate::inet::ip::IPPROTO_UDP;
 use crate::inet::out::{transport_output, TransOut};
 use crate::msg::wire::SeqPacket;
 use crate::msg::{encode, DataMsg, Msg, MSGF_DATA};
 use crate::net::ifnet::Ifnet;
 use crate::wire::checksum::transport_cksum;
+use crate::wire::ipv4::IPPROTO_UDP;
 
-pub use crate::wire::udp::UDP_HDR_LEN;
+use crate::wire::icmp::{ICMP_UNREACH, UNREACH_PORT};
+use crate::wire::udp::UDP_HDR_LEN;
 use crate::wire::udp::{UdpPacket, UdpRepr};
 use crate::wire::Error as WireError;
 
@@ -148,7 +149,7 @@ pub fn udp_input_af(ctx: &mut Ctx, ifp: &Arc<Ifnet>, tin: &TransIn<'_>, bcast: b
                 use crate::wire::icmpv6 as ic;
                 crate::inet6::icmp6::icmp6_error(ctx, ifp, &pkt, ic::DST_UNREACH, ic::UNREACH_NOPORT, 0);
             } else {
-                icmp::icmp_error(ctx, Some(ifp), &pkt, icmp::ICMP_UNREACH, icmp::UNREACH_PORT, 0, bcast);
+                icmp::icmp_error(ctx, Some(ifp), &pkt, ICMP_UNREACH, UNREACH_PORT, 0, bcast);
             }
         }
         return;
@@ -317,7 +318,21 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddr>, data: &[u8], r
         src_port: lport,
         dst_port: dst.port(),
     };
-    hdr.emit(&mut u, data, src, dst.ip()).map_err(|_| libc::EMSGSIZE)?;
+    // Checksum offload (UDP4CSUM_Tx / UDP6CSUM_Tx on the way out): only the
+    // pseudo-header's sum here; the interface, or ip_output when it cannot after all
+    // (the datagram is to be fragmented), finishes it.
+    let tx_bit = if dst.is_ipv4() {
+        pktbox_drivers::ifcap::CSUM_UDPV4_TX
+    } else {
+        pktbox_drivers::ifcap::CSUM_UDPV6_TX
+    };
+    let csum_off = crate::inet::out::out_ifcaps(ctx, dst.ip()).is_some_and(|c| c & tx_bit != 0);
+    if csum_off {
+        hdr.emit_partial(&mut u, data, src, dst.ip())
+    } else {
+        hdr.emit(&mut u, data, src, dst.ip())
+    }
+    .map_err(|_| libc::EMSGSIZE)?;
     ctx.inet.udpstat.opackets += 1;
     transport_output(
         ctx,
@@ -329,7 +344,10 @@ pub fn udp_output(ctx: &mut Ctx, id: u64, to: Option<SocketAddr>, data: &[u8], r
             tos,
             df: false,
             payload: &u,
-            offload: Default::default(),
+            offload: crate::inet::ip::OutOffload {
+                csum_at: csum_off.then_some(6),
+                tso: 0,
+            },
         },
     )
 }

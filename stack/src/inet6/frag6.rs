@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::conf::Ctx;
 use crate::inet6::icmp6;
 use crate::net::ifnet::Ifnet;
+use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{FragRepr, FRAG_HDR_LEN};
 use crate::wire::ipv6::{HEADER_LEN, MIN_MTU};
@@ -74,7 +75,8 @@ impl Reass6 {
 }
 
 /// Takes one fragment (`pkt` whole; its fragment header at `frag_at`, the field naming
-/// that header at `nh_field`). Returns the reassembled packet once the last piece came.
+/// that header at `nh_field`). Returns the reassembled packet once the last piece came,
+/// built straight into the packet buffer IPv6 input goes on with (no copy after).
 pub fn frag6_input(
     ctx: &mut Ctx,
     ifp: &Arc<Ifnet>,
@@ -82,7 +84,7 @@ pub fn frag6_input(
     nh_field: usize,
     frag_at: usize,
     f: &FragRepr,
-) -> Option<Vec<u8>> {
+) -> Option<Mbuf> {
     let (src, dst) = {
         let mut s = [0u8; 16];
         let mut d = [0u8; 16];
@@ -178,16 +180,19 @@ pub fn frag6_input(
     }
     let q = r.q.remove(&key)?;
     r.mem -= q.bytes;
-    let mut whole = q.unfrag?;
-    if whole.len() - HEADER_LEN + total > crate::inet6::ip6::IPV6_MAXPACKET {
+    let unfrag = q.unfrag?;
+    if unfrag.len() - HEADER_LEN + total > crate::inet6::ip6::IPV6_MAXPACKET {
         st.fragdropped += q.frags.len() as u64;
         return None;
     }
+    let mut whole = Mbuf::with_capacity(unfrag.len() + total);
+    whole.append(&unfrag);
     for (_, d) in &q.frags {
-        whole.extend_from_slice(d);
+        whole.append(d);
     }
     let plen = (whole.len() - HEADER_LEN) as u16;
-    whole[4..6].copy_from_slice(&plen.to_be_bytes());
+    whole.as_mut_slice()[4..6].copy_from_slice(&plen.to_be_bytes());
+    whole.set_network_header();
     Some(whole)
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::conf::Ctx;
+use crate::inet::ctlinput::{self, Ctl};
 use crate::inet6::ip6::{ip6_output, Out6};
 use crate::inet6::{mld6, nd6};
 use crate::net::ifnet::Ifnet;
@@ -111,6 +112,10 @@ pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, of
                 ctx.inet6.pmtu.insert(dst, (mtu, now));
                 ctx.inet6.icmp6stat.pmtuchg += 1;
             }
+            // A TCP connection's segment size follows (the quote was checked above).
+            if let Some(q) = ctlinput::quote6(inv) {
+                ctlinput::ctlinput(ctx, &q, Ctl::MsgSize(mtu.min(cur)));
+            }
         }
         ic::DST_UNREACH | ic::TIME_EXCEEDED | ic::PARAM_PROB => {
             let max_code = match t {
@@ -122,8 +127,15 @@ pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, of
                 st.badcode += 1;
             } else if p.body().len() < HEADER_LEN {
                 st.badlen += 1;
+            } else if let Some(e) = ctlinput::icmp6_errno(t, p.code()) {
+                // The transport that sent the quoted packet hears of it (RFC 4443 3).
+                let ours = ctlinput::quote6(p.body())
+                    .filter(|q| ctlinput::from_us(ctx, q.src))
+                    .is_some_and(|q| ctlinput::ctlinput(ctx, &q, Ctl::Error(e)));
+                if !ours {
+                    ctx.inet6.icmp6stat.badquote += 1;
+                }
             }
-            // Transport notification joins here once TCP and UDP take IPv6.
         }
         ic::ND_ROUTER_SOLICIT..=ic::ND_REDIRECT => nd6::nd6_input(ctx, ifp, h, m),
         ic::MLD_LISTENER_QUERY => mld6::mld_query(ctx, ifp, h, m),

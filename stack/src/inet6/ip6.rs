@@ -11,7 +11,7 @@ use pktbox_drivers::{FrameMeta, Gso};
 use crate::conf::Ctx;
 use crate::inet::in_offload::{in_undefer_cksum, offload_fits, out_meta, rx_meta_ok6, tcp6_segment, tcp_hdrs};
 use crate::inet::inpcb::TransIn;
-use crate::inet::ip::{OutOffload, IPPROTO_TCP};
+use crate::inet::ip::OutOffload;
 use crate::inet::raw::rip6_input;
 use crate::inet::tcp::input::tcp_input_af;
 use crate::inet::udp::udp_input_af;
@@ -21,6 +21,7 @@ use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::Mbuf;
 use crate::wire::icmpv6 as ic;
 use crate::wire::ip6ext::{self, Chain, FragRepr, RoutingRepr, Step};
+use crate::wire::ipv4::IPPROTO_TCP;
 use crate::wire::ipv6::{addr as a6, Ipv6Packet, Ipv6Repr, HEADER_LEN, MIN_MTU};
 
 /// Packets waiting on lo0 at most.
@@ -181,7 +182,7 @@ fn ip6_input1(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf, reassembled: bool, c
                 if let Some(whole) = frag6::frag6_input(ctx, ifp, pkt, nh_field, HEADER_LEN + x.offset, &f) {
                     ctx.inet6.stat.reassembled += 1;
                     // The pieces were vouched for one by one, not the whole.
-                    ip6_input1(ctx, ifp, Mbuf::from_slice(&whole), true, false);
+                    ip6_input1(ctx, ifp, whole, true, false);
                 }
                 return;
             }
@@ -325,6 +326,11 @@ fn ip6_forward(ctx: &mut Ctx, ifp: &Arc<Ifnet>, mut m: Mbuf) {
         ctx.inet6.stat.cantfrag += 1;
         icmp6::icmp6_error(ctx, ifp, pkt, ic::PACKET_TOO_BIG, 0, mtu as u32);
         return;
+    }
+    // Back out the link it came in on, from a neighbor on that link: the sender can
+    // reach the next hop itself (RFC 4861 8.2). The packet is still forwarded.
+    if out.index == ifp.index && ctx.inet6.redirect {
+        nd6::redirect_output(ctx, ifp, m.as_slice(), &nexthop);
     }
     Ipv6Packet::new_unchecked(m.as_mut_slice()).set_hop_limit(hlim - 1);
     m.set_meta(FrameMeta::PLAIN);

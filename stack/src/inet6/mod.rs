@@ -112,6 +112,9 @@ pub struct In6State {
     pub maxfragpackets: usize,
     /// net.inet6.icmp6.rediraccept
     pub rediraccept: bool,
+    /// net.inet6.ip6.redirect: send redirects when forwarding back out the arrival
+    /// interface (RFC 4861 8.2; NetBSD's default 1).
+    pub redirect: bool,
     pub stat: Ip6Stats,
     pub icmp6stat: Icmp6Stats,
     pub icmp_limit: crate::inet::icmp::PpsLimit,
@@ -121,6 +124,12 @@ pub struct In6State {
     pub pmtu: HashMap<Ipv6Addr, (u32, Instant)>,
     /// Multicast groups joined, per interface, with a reference count.
     pub groups: Vec<(u16, Ipv6Addr, u32)>,
+    /// MLD state-change reports still to be sent again.
+    pub mld_pending: Vec<mld6::Pending>,
+    /// MLD answers to queries, at most one per interface, not yet due.
+    pub mld_answers: Vec<mld6::Answer>,
+    /// Wakes the callout thread for a deadline sooner than its planned wake-up.
+    pub callout: Arc<crate::sys::callout::Kick>,
     /// Packets to our own addresses, delivered once the sender is done.
     pub loopq: VecDeque<crate::sys::mbuf::Mbuf>,
     /// Fragment identifications.
@@ -145,6 +154,7 @@ impl Default for In6State {
             dad_count: 1,
             maxfragpackets: frag6::MAXFRAGPACKETS,
             rediraccept: true,
+            redirect: true,
             stat: Ip6Stats::default(),
             icmp6stat: Icmp6Stats {
                 inhist: vec![0; 256],
@@ -156,6 +166,9 @@ impl Default for In6State {
             reass: frag6::Reass6::default(),
             pmtu: HashMap::new(),
             groups: Vec::new(),
+            mld_pending: Vec::new(),
+            mld_answers: Vec::new(),
+            callout: Default::default(),
             loopq: VecDeque::new(),
             frag_id: crate::sys::random::os_u64() as u32,
             icmp6_ok: false,
@@ -443,6 +456,8 @@ pub fn purge_if(ctx: &mut Ctx, index: u16, ifname: &str) {
         ctx.rtsock.broadcast(&Msg::DelAddr(ia.msg(ifname)));
     }
     ctx.inet6.groups.retain(|g| g.0 != index);
+    ctx.inet6.mld_pending.retain(|p| p.ifindex != index);
+    ctx.inet6.mld_answers.retain(|a| a.ifindex != index);
     nd6::purge_if(ctx, index);
 }
 
@@ -532,7 +547,10 @@ pub static INET6: Domain = Domain {
     name: "inet6",
     family: libc::AF_INET6,
     present: Variant::has_inet6,
-    init: Some(|c, _| c.inet6.enabled = true),
+    init: Some(|c, stack| {
+        c.inet6.enabled = true;
+        c.inet6.callout = stack.callout.clone();
+    }),
     // ::1 and fe80::1 on lo0.
     loopback: Some(|c, lo| {
         if_up(c, lo);
@@ -574,6 +592,12 @@ pub const INET6SW: &[Protosw] = &[
                 planned: None,
             },
             Timer {
+                name: "mld6",
+                period: None,
+                run: mld6::mld_timer,
+                planned: None,
+            },
+            Timer {
                 name: "pmtu6",
                 period: Some(SLOW),
                 run: |c| {
@@ -612,6 +636,20 @@ pub static SYSCTL_NODES: &[crate::sys::sysctl::Node] = {
             kind: Kind::Int { min: 1, max: 255 },
             get: |c| V::Int(i64::from(c.inet6.hlim)),
             set: Some(|c, v| c.inet6.hlim = int(v) as u8),
+        },
+        Node {
+            name: "net.inet6.ip6.v6only",
+            desc: "Disallow PF_INET6 sockets from connecting to PF_INET sockets",
+            kind: Kind::Int { min: 0, max: 1 },
+            get: |c| V::Int(i64::from(c.inet.v6only)),
+            set: Some(|c, v| c.inet.v6only = int(v) != 0),
+        },
+        Node {
+            name: "net.inet6.ip6.redirect",
+            desc: "Enable sending of ICMPv6 redirect messages",
+            kind: Kind::Int { min: 0, max: 1 },
+            get: |c| V::Int(i64::from(c.inet6.redirect)),
+            set: Some(|c, v| c.inet6.redirect = int(v) != 0),
         },
         Node {
             name: "net.inet6.ip6.dad_count",

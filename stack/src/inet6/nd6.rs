@@ -816,6 +816,74 @@ fn redirect_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>,
     }
 }
 
+/// The most of the offending packet a redirect carries: the redirect, with its IPv6
+/// header, target link-layer option and the redirected header option's own 8 bytes, fits
+/// the minimum MTU (RFC 4861 4.5 and 8.2), in whole 8-byte units.
+pub const REDIRECT_QUOTE_MAX: usize = (MIN_MTU - 40 - 40 - 8 - 8) & !7;
+
+/// Whether `a` is a neighbor on `ifp`'s link: link-local (the packet came in there), or
+/// on a prefix that is on-link through `ifp` (NetBSD's `nd6_is_addr_neighbor`).
+fn is_neighbor(ctx: &Ctx, ifp: &Ifnet, a: &Ipv6Addr) -> bool {
+    if a6::is_link_local(a) {
+        return true;
+    }
+    nd6_nexthop(ctx, a, Some(ifp.index)).is_some_and(|(i, n)| i.index == ifp.index && n == *a)
+}
+
+/// Sends a redirect (RFC 4861 8.2) to the sender of `pkt`, which came in on `ifp` and
+/// leaves through it again towards `nexthop`: the target is the next hop when it is a
+/// router named by its link-local address, or the destination itself when that is
+/// on-link; a router known only by a global address cannot be named (RFC 4861 8.2, as
+/// NetBSD's `icmp6_redirect_output`). The target's link-layer address goes with it when
+/// the neighbor cache has it, and as much of `pkt` as fits 1280 bytes. Rate limited as
+/// errors are; counted in the output histogram.
+pub fn redirect_output(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], nexthop: &Ipv6Addr) {
+    if pkt.len() < 40 {
+        return;
+    }
+    let ip = crate::wire::ipv6::Ipv6Packet::new_unchecked(pkt);
+    let (src, dst) = (ip.src(), ip.dst());
+    if dst.is_multicast() || src.is_unspecified() || src.is_multicast() || !is_neighbor(ctx, ifp, &src) {
+        return;
+    }
+    let target = if *nexthop == dst {
+        dst
+    } else if a6::is_link_local(nexthop) {
+        *nexthop
+    } else {
+        return;
+    };
+    // Redirects go from our link-local address on that link (RFC 4861 4.5).
+    let Some(from) = linklocal(ctx, ifp.index) else {
+        return;
+    };
+    if !ctx.inet6.icmp_limit.check() {
+        ctx.inet6.icmp6stat.toofreq += 1;
+        return;
+    }
+    let mut opts = Vec::with_capacity(2);
+    if let Some(ll) = ctx
+        .inet6
+        .nd
+        .cache
+        .get(&(ifp.index, target))
+        .filter(|e| e.state != Nud::Incomplete)
+        .and_then(|e| e.lladdr)
+    {
+        opts.push(NdOpt::TargetLla(ll));
+    }
+    let quote = &pkt[..pkt.len().min(REDIRECT_QUOTE_MAX)];
+    opts.push(NdOpt::Redirected(quote));
+    let m = NdRepr::Redirect {
+        target,
+        dest: dst,
+        opts: &[],
+    }
+    .build(&opts, &from, &src);
+    ctx.inet6.stat.redirectsent += 1;
+    nd_output(ctx, ifp, from, src, &m);
+}
+
 /// DAD found `addr` in use by another node (RFC 4862 5.4.5).
 pub fn dad_duplicated(ctx: &mut Ctx, ifp: &Arc<Ifnet>, addr: &Ipv6Addr, by: &str) {
     let Some(ia) = ctx

@@ -135,7 +135,7 @@ pub fn nd6_set(ctx: &mut Ctx, req: &NdSetReq) -> Result<(), Fail> {
     // Packets that waited for this neighbor go now.
     let held: Vec<_> = e.hold.drain(..).collect();
     for m in held {
-        let _ = crate::net::ether::ether_frame_out(&ifp, m, req.lladdr, crate::net::ether::ETHERTYPE_IPV6);
+        let _ = crate::net::ether::ether_frame_out(&ifp, m, req.lladdr, crate::wire::ethernet::ETHERTYPE_IPV6);
     }
     Ok(())
 }

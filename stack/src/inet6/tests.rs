@@ -700,12 +700,25 @@ fn mld_query_is_answered_with_the_joined_groups() {
     ic::fill_checksum(&mut q, &peer(), &nd6::ALL_NODES);
     let mut hbh = vec![NH_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
     hbh.extend_from_slice(&q);
+    let before = Instant::now();
     input(
         &stack,
         &ifp,
         a6::multicast_mac(&nd6::ALL_NODES),
         &pkt6(peer(), nd6::ALL_NODES, 0, 1, &hbh),
     );
+    // Not at once: within the query's Maximum Response Delay (0x3e8: 1000 ms).
+    assert!(with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT).is_empty());
+    {
+        let mut ctx = stack.ctx();
+        assert_eq!(ctx.inet6.mld_answers.len(), 1);
+        let a = &mut ctx.inet6.mld_answers[0];
+        assert!(a.groups.is_none() && a.at >= before && a.at <= Instant::now() + std::time::Duration::from_secs(1));
+        a.at = Instant::now();
+        ctx.inet6.mld_pending.clear();
+        mld6::mld_timer(&mut ctx);
+        assert!(ctx.inet6.mld_answers.is_empty());
+    }
     let rep = with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT);
     assert_eq!(rep.len(), 1);
     let (_, h, m) = &rep[0];
@@ -776,4 +789,481 @@ fn tcp_syn_leaves_over_v6() {
         ctx.inet6.stat,
         ctx.inet.tcp.stat
     );
+}
+
+/// A router that forwards a packet back out the link it came in on tells the sender
+/// (RFC 4861 8.2): towards a router named by its link-local address, and towards an
+/// on-link destination itself; the packet is still forwarded; the target's link-layer
+/// address goes along when known; and nothing is sent with net.inet6.ip6.redirect=0.
+#[test]
+fn forwarding_back_out_the_same_link_sends_a_redirect() {
+    use crate::net::route::{control as route_control, Gateway, Rtentry};
+    use crate::wire::route::rtf;
+    let (stack, ifp, sink) = v6_stack();
+    reachable_peer(&stack, &ifp);
+    let router2 = ll(&[2, 0, 0, 0, 0, 0x22]);
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet6.forwarding = true;
+        let req = AddrReq {
+            name: "en0".into(),
+            addr: Some("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()),
+            netmask: None,
+            brd: None,
+        };
+        add_addr(&mut ctx, &req).unwrap();
+        finish_dad(&mut ctx);
+        let r = Rtentry::new(
+            "2001:db8:7::".parse().unwrap(),
+            64,
+            Gateway::Inet(router2),
+            ifp.index,
+            Ipv6Addr::UNSPECIFIED,
+            rtf::UP | rtf::GATEWAY,
+        );
+        route_control::rt_add_entry(&mut ctx, r).unwrap();
+        let mut e = nd6_entry();
+        e.lladdr = Some([2, 0, 0, 0, 0, 0x22]);
+        ctx.inet6.nd.cache.insert((ifp.index, router2), e);
+    }
+    take(&sink);
+    // A big packet: the redirected header is cut to fit 1280.
+    let far: Ipv6Addr = "2001:db8:7::5".parse().unwrap();
+    let p = echo(peer(), far, 1, &[0x5a; 1400]);
+    input(&stack, &ifp, MAC, &p);
+    let out = take(&sink);
+    let rd = with_types(&out, ic::ND_REDIRECT);
+    assert_eq!(rd.len(), 1, "one redirect");
+    let (mac, h, m) = &rd[0];
+    assert_eq!((*mac, h.src, h.dst, h.hop_limit), (PEER_MAC, me(), peer(), 255));
+    assert!(40 + m.len() <= 1280, "{} bytes", 40 + m.len());
+    match NdRepr::parse(m).unwrap() {
+        r @ NdRepr::Redirect { target, dest, .. } => {
+            assert_eq!((target, dest), (router2, far));
+            assert_eq!(r.target_lla(), Some([2, 0, 0, 0, 0, 0x22]));
+            let q = ndisc::options(r.opts())
+                .find_map(|o| match o.unwrap() {
+                    NdOpt::Redirected(q) => Some(q.to_vec()),
+                    _ => None,
+                })
+                .expect("a redirected header");
+            // The packet as it came in, hop limit not yet decremented.
+            assert_eq!(q[..40], p[..40]);
+            assert_eq!(q.len(), nd6::REDIRECT_QUOTE_MAX);
+        }
+        r => panic!("{r:?}"),
+    }
+    // The packet went on to the better router too.
+    let fwd: Vec<&Vec<u8>> = out
+        .iter()
+        .filter(|f| f[..6] == [2, 0, 0, 0, 0, 0x22] && f[12..14] == [0x86, 0xdd])
+        .collect();
+    assert_eq!(fwd.len(), 1);
+    assert_eq!(fwd[0][14 + 7], 63);
+    assert_eq!(stack.ctx().inet6.icmp6stat.outhist[usize::from(ic::ND_REDIRECT)], 1);
+    assert_eq!(stack.ctx().inet6.stat.redirectsent, 1);
+
+    // An on-link destination: the target is the destination itself.
+    let onlink: Ipv6Addr = "2001:db8::77".parse().unwrap();
+    input(&stack, &ifp, MAC, &echo(peer(), onlink, 2, b"x"));
+    let rd = with_types(&take(&sink), ic::ND_REDIRECT);
+    assert_eq!(rd.len(), 1);
+    match NdRepr::parse(&rd[0].2).unwrap() {
+        r @ NdRepr::Redirect { target, dest, .. } => {
+            assert_eq!((target, dest), (onlink, onlink));
+            assert_eq!(r.target_lla(), None, "the destination's address is not known yet");
+        }
+        r => panic!("{r:?}"),
+    }
+
+    // Switched off: forwarded, no redirect.
+    stack.ctx().inet6.redirect = false;
+    input(&stack, &ifp, MAC, &echo(peer(), far, 3, b"x"));
+    let out = take(&sink);
+    assert!(with_types(&out, ic::ND_REDIRECT).is_empty());
+    assert!(out.iter().any(|f| f[..6] == [2, 0, 0, 0, 0, 0x22]));
+    assert_eq!(stack.ctx().inet6.icmp6stat.outhist[usize::from(ic::ND_REDIRECT)], 2);
+}
+
+#[test]
+fn v6only_and_redirect_are_sysctl_nodes() {
+    let (stack, _ifp, _sink) = v6_stack();
+    let t = &stack.registry.sysctl;
+    let mut c = stack.ctx();
+    assert_eq!(
+        t.get(&c, "net.inet6.ip6.v6only").unwrap()[0].value,
+        crate::msg::SysctlValue::Int(1)
+    );
+    t.set(&mut c, "net.inet6.ip6.v6only", "0").unwrap();
+    assert!(!c.inet.v6only);
+    assert_eq!(
+        t.get(&c, "net.inet6.ip6.redirect").unwrap()[0].value,
+        crate::msg::SysctlValue::Int(1)
+    );
+    t.set(&mut c, "net.inet6.ip6.redirect", "0").unwrap();
+    assert!(!c.inet6.redirect);
+    assert_eq!(
+        t.set(&mut c, "net.inet6.ip6.v6only", "2").unwrap_err().errno,
+        libc::EINVAL
+    );
+}
+
+/// A v6 stack with 2001:db8::2 on en0, the peer 2001:db8::1 resolved, and a TCP
+/// connection 2001:db8::2:4000 -> [2001:db8::1]:80 in `state` with 3000 bytes in flight
+/// from `ISS`, in segments of 1440.
+fn v6_conn(state: crate::inet::tcp::State) -> (Arc<Stack>, Arc<Ifnet>, Arc<Sink>) {
+    use crate::inet::tcp::Tcb;
+    let (stack, ifp, sink) = v6_stack();
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet6.dad_count = 0;
+        let req = AddrReq {
+            name: "en0".into(),
+            addr: Some(ME6.into()),
+            netmask: None,
+            brd: None,
+        };
+        add_addr(&mut ctx, &req).unwrap();
+        let mut e = nd6_entry();
+        e.lladdr = Some(PEER_MAC);
+        ctx.inet6.nd.cache.insert((ifp.index, HIM6), e);
+        let key = (ME6.into(), 4000, HIM6.into(), 80);
+        let mut t = Tcb::new(9, key, state, ISS, 1 << 20, 1 << 20, 1440);
+        if state.synchronized() {
+            t.snd_una = ISS;
+            t.snd_nxt = ISS.wrapping_add(3000);
+            t.snd_max = ISS.wrapping_add(3000);
+            t.snd_buf.extend((0..3000).map(|i| i as u8));
+            t.snd_wnd = 1 << 20;
+            t.cwnd = 1 << 20;
+        } else {
+            t.snd_una = ISS;
+            t.snd_nxt = ISS.wrapping_add(1);
+            t.snd_max = ISS.wrapping_add(1);
+        }
+        ctx.inet.tcp.by_key.insert(key, 9);
+        ctx.inet.tcp.insert_tcb(9, t);
+    }
+    take(&sink);
+    (stack, ifp, sink)
+}
+
+const ME6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+const HIM6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xfe);
+const ISS: u32 = 0xffff_fc00;
+
+/// An ICMPv6 error from ROUTER6 to ME6 quoting a packet ME6 -> HIM6 of next header `nh`
+/// whose transport header starts with the ports and `seq`.
+fn error6(t: u8, code: u8, word: u32, nh: u8, sport: u16, dport: u16, seq: u32) -> Vec<u8> {
+    let mut l4 = vec![0u8; 20];
+    l4[0..2].copy_from_slice(&sport.to_be_bytes());
+    l4[2..4].copy_from_slice(&dport.to_be_bytes());
+    l4[4..8].copy_from_slice(&seq.to_be_bytes());
+    let quoted = pkt6(ME6, HIM6, nh, 64, &l4);
+    let mut m = vec![t, code, 0, 0];
+    m.extend_from_slice(&word.to_be_bytes());
+    m.extend_from_slice(&quoted);
+    ic::fill_checksum(&mut m, &ROUTER6, &ME6);
+    pkt6(ROUTER6, ME6, NH_ICMPV6, 64, &m)
+}
+
+/// TCP segments sent: (seq, payload length, whether the packet was a fragment).
+fn tcp_segs(frames: &[Vec<u8>]) -> Vec<(u32, usize, bool)> {
+    frames
+        .iter()
+        .filter(|f| f.len() > 54 && f[12..14] == [0x86, 0xdd])
+        .filter_map(|f| {
+            let p = Ipv6Packet::new_checked(&f[14..]).ok()?;
+            match p.next_header() {
+                6 => {
+                    let t = p.payload();
+                    let off = usize::from(t[12] >> 4) * 4;
+                    Some((u32::from_be_bytes([t[4], t[5], t[6], t[7]]), t.len() - off, false))
+                }
+                NH_FRAGMENT => Some((0, 0, true)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Packet too big about data in flight: t_maxseg follows the new path MTU and what is
+/// unacknowledged goes again at once, in segments that fit, none fragmented (NetBSD's
+/// tcp_mtudisc); the same figure again changes nothing; a quote whose sequence number
+/// is outside snd_una..snd_max changes nothing.
+#[test]
+fn packet_too_big_lowers_tcp_maxseg_and_retransmits_cut_to_it() {
+    use crate::inet::tcp::State;
+    let (stack, ifp, sink) = v6_conn(State::Established);
+    // A forged one first: the sequence number is past snd_max.
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::PACKET_TOO_BIG, 0, 1280, 6, 4000, 80, ISS.wrapping_add(5000)),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_maxseg, 1440);
+    assert_eq!(stack.ctx().inet6.icmp6stat.pmtuignored, 1);
+    assert!(tcp_segs(&take(&sink)).is_empty());
+
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::PACKET_TOO_BIG, 0, 1280, 6, 4000, 80, ISS.wrapping_add(1440)),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_maxseg, 1280 - 40 - 20);
+    let segs = tcp_segs(&take(&sink));
+    assert!(!segs.is_empty());
+    assert!(segs.iter().all(|s| !s.2), "fragmented: {segs:?}");
+    assert!(segs.iter().all(|s| s.1 <= 1220), "{segs:?}");
+    assert_eq!(segs[0].0, ISS, "from snd_una: {segs:?}");
+    let sent: usize = segs.iter().map(|s| s.1).sum();
+    assert_eq!(sent, 3000, "{segs:?}");
+    // The same news again: nothing more is sent.
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::PACKET_TOO_BIG, 0, 1280, 6, 4000, 80, ISS.wrapping_add(100)),
+    );
+    assert!(tcp_segs(&take(&sink)).is_empty());
+}
+
+/// An unreachable about a connection still in SYN_SENT is a soft error: the connect
+/// goes on, and if it then times out, that error is what the user hears, not
+/// ETIMEDOUT. A quote of a sequence number not in flight is counted and dropped.
+#[test]
+fn unreachable_in_syn_sent_is_reported_when_the_connect_times_out() {
+    use crate::inet::tcp::State;
+    let (stack, ifp, _sink) = v6_conn(State::SynSent);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 6, 4000, 80, ISS.wrapping_add(7)),
+    );
+    assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 1);
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_softerror, None);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_ADDR, 0, 6, 4000, 80, ISS),
+    );
+    {
+        let ctx = stack.ctx();
+        let t = &ctx.inet.tcp.tcbs[&9];
+        assert_eq!(
+            (t.state, t.so_error, t.t_softerror),
+            (State::SynSent, None, Some(libc::EHOSTDOWN))
+        );
+    }
+    // The connection-establishment timer runs out.
+    {
+        let mut ctx = stack.ctx();
+        if let Some(t) = ctx.inet.tcp.tcbs.get_mut(&9) {
+            t.t_keep = Some(Instant::now() - std::time::Duration::from_secs(1));
+        }
+        crate::inet::tcp::timer::run_one(&mut ctx, 9, Instant::now());
+    }
+    let ctx = stack.ctx();
+    let t = &ctx.inet.tcp.tcbs[&9];
+    assert_eq!((t.state, t.so_error), (State::Closed, Some(libc::EHOSTDOWN)));
+}
+
+/// An established connection shrugs off "host unreachable" but keeps a port
+/// unreachable as its soft error; an ACK of new data forgets it.
+#[test]
+fn an_established_connection_ignores_host_unreachable() {
+    use crate::inet::tcp::State;
+    let (stack, ifp, _sink) = v6_conn(State::Established);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOROUTE, 0, 6, 4000, 80, ISS),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_softerror, None);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 6, 4000, 80, ISS),
+    );
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].t_softerror, Some(libc::ECONNREFUSED));
+    assert_eq!(stack.ctx().inet.tcp.tcbs[&9].state, State::Established);
+}
+
+/// A port unreachable about a datagram of a connected UDP socket reaches its user as
+/// ECONNREFUSED (a pushed frame carrying the errno); an unconnected socket hears nothing;
+/// a quote of another port is counted and dropped.
+#[test]
+fn port_unreachable_reaches_a_connected_udp_socket() {
+    use crate::inet::inpcb::Af;
+    use crate::inet::udp::{self, UdpPcb};
+    use crate::msg::wire::{Received, SeqPacket};
+    let (stack, ifp, _sink) = v6_conn(crate::inet::tcp::State::SynSent);
+    let (ours, theirs) = SeqPacket::pair().unwrap();
+    let (ours2, theirs2) = SeqPacket::pair().unwrap();
+    {
+        let mut ctx = stack.ctx();
+        ctx.inet.udp.push(UdpPcb {
+            af: Af { v6: true, v6only: true },
+            ..UdpPcb::new(21, ours, 1 << 16)
+        });
+        udp::udp_bind(&mut ctx, 21, "[::]:5300".parse().unwrap(), true).unwrap();
+        udp::udp_connect(&mut ctx, 21, "[2001:db8::1]:53".parse().unwrap(), true).unwrap();
+        ctx.inet.udp.push(UdpPcb {
+            af: Af { v6: true, v6only: true },
+            ..UdpPcb::new(22, ours2, 1 << 16)
+        });
+        udp::udp_bind(&mut ctx, 22, "[::]:5301".parse().unwrap(), true).unwrap();
+    }
+    let mut buf = vec![0u8; 4096];
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 17, 5300, 53, 0),
+    );
+    match theirs.recv_nowait(&mut buf) {
+        Ok(Received::Msg(n)) => {
+            let f = crate::msg::decode(&buf[..n]).unwrap();
+            assert_eq!(f.hdr.errno, libc::ECONNREFUSED);
+            assert_ne!(f.hdr.flags & crate::msg::MSGF_DATA, 0);
+        }
+        r => panic!("nothing pushed: {r:?}"),
+    }
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 17, 5301, 53, 0),
+    );
+    assert!(
+        !matches!(theirs2.recv_nowait(&mut buf), Ok(Received::Msg(_))),
+        "an unconnected socket hears nothing"
+    );
+    assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 0);
+    input(
+        &stack,
+        &ifp,
+        MAC,
+        &error6(ic::DST_UNREACH, ic::UNREACH_NOPORT, 0, 17, 5399, 53, 0),
+    );
+    assert_eq!(stack.ctx().inet6.icmp6stat.badquote, 1);
+}
+
+/// A join is reported, then reported once more (RFC 3810 6.1: Robustness Variable 2) at
+/// a random time within the Unsolicited Report Interval; a leave before that replaces the
+/// pending join; nothing is left to send after.
+#[test]
+fn mld_state_changes_are_reported_robustness_times() {
+    use crate::wire::mld;
+    let (stack, ifp, sink) = v6_stack();
+    let group: Ipv6Addr = "ff05::1:3".parse().unwrap();
+    let reports = |frames: &[Vec<u8>]| -> Vec<(u8, Ipv6Addr)> {
+        with_types(frames, ic::MLDV2_LISTENER_REPORT)
+            .iter()
+            .flat_map(|(_, _, m)| {
+                mld::records(m)
+                    .map(|r| r.unwrap())
+                    .map(|r| (r.rtype, r.group))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let due_now = |ctx: &mut Ctx| {
+        for p in ctx.inet6.mld_pending.iter_mut() {
+            p.at = Instant::now() - std::time::Duration::from_millis(1);
+        }
+    };
+    {
+        let mut ctx = stack.ctx();
+        // The solicited-node groups joined at up have their own second reports pending.
+        assert!(ctx.inet6.mld_pending.iter().all(|p| p.join && p.left == 1));
+        ctx.inet6.mld_pending.clear();
+        let before = Instant::now();
+        in6_joingroup(&mut ctx, &ifp, group);
+        assert_eq!(ctx.inet6.mld_pending.len(), 1);
+        let p = &ctx.inet6.mld_pending[0];
+        assert!(
+            p.at >= before && p.at <= Instant::now() + mld6::UNSOLICITED_REPORT_INTERVAL,
+            "{p:?}"
+        );
+    }
+    assert_eq!(reports(&take(&sink)), vec![(mld::CHANGE_TO_EXCLUDE, group)]);
+    // Not due yet: nothing; due: the second report, and nothing pending after.
+    {
+        let mut ctx = stack.ctx();
+        let next = mld6::mld_timer(&mut ctx);
+        assert!(next.is_some());
+    }
+    assert!(reports(&take(&sink)).is_empty());
+    {
+        let mut ctx = stack.ctx();
+        due_now(&mut ctx);
+        assert_eq!(mld6::mld_timer(&mut ctx), None);
+        assert!(ctx.inet6.mld_pending.is_empty());
+    }
+    assert_eq!(reports(&take(&sink)), vec![(mld::CHANGE_TO_EXCLUDE, group)]);
+
+    // Join then leave at once: the leave's retransmission replaces the join's.
+    let g2: Ipv6Addr = "ff05::1:4".parse().unwrap();
+    {
+        let mut ctx = stack.ctx();
+        in6_joingroup(&mut ctx, &ifp, g2);
+        in6_leavegroup(&mut ctx, &ifp, g2);
+        assert_eq!(ctx.inet6.mld_pending.len(), 1);
+        due_now(&mut ctx);
+        mld6::mld_timer(&mut ctx);
+    }
+    assert_eq!(
+        reports(&take(&sink)),
+        vec![
+            (mld::CHANGE_TO_EXCLUDE, g2),
+            (mld::CHANGE_TO_INCLUDE, g2),
+            (mld::CHANGE_TO_INCLUDE, g2)
+        ]
+    );
+}
+
+/// Queries (RFC 3810 6.2): a group-specific one for a group we are in is answered for
+/// that group alone; a general one then takes it over; one for a group we are not in is
+/// not answered.
+#[test]
+fn mld_group_queries_are_answered_for_their_group_and_general_ones_take_over() {
+    let (stack, ifp, sink) = v6_stack();
+    let query = |group: Ipv6Addr, code: u16| {
+        let mut q = vec![ic::MLD_LISTENER_QUERY, 0, 0, 0];
+        q.extend_from_slice(&code.to_be_bytes());
+        q.extend_from_slice(&[0, 0]);
+        q.extend_from_slice(&group.octets());
+        q.extend_from_slice(&[0, 0, 0, 0]);
+        let dst = if group.is_unspecified() { nd6::ALL_NODES } else { group };
+        ic::fill_checksum(&mut q, &peer(), &dst);
+        let mut hbh = vec![NH_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+        hbh.extend_from_slice(&q);
+        input(&stack, &ifp, a6::multicast_mac(&dst), &pkt6(peer(), dst, 0, 1, &hbh));
+    };
+    let sn = a6::solicited_node(&me());
+    stack.ctx().inet6.mld_pending.clear();
+    query("ff05::99".parse().unwrap(), 0);
+    assert!(stack.ctx().inet6.mld_answers.is_empty(), "not a group of ours");
+    query(sn, 500);
+    assert_eq!(stack.ctx().inet6.mld_answers[0].groups, Some(vec![sn]));
+    query(Ipv6Addr::UNSPECIFIED, 0);
+    {
+        let mut ctx = stack.ctx();
+        assert_eq!(ctx.inet6.mld_answers.len(), 1);
+        assert_eq!(ctx.inet6.mld_answers[0].groups, None);
+        ctx.inet6.mld_answers[0].at = Instant::now();
+        mld6::mld_timer(&mut ctx);
+    }
+    let rep = with_types(&take(&sink), ic::MLDV2_LISTENER_REPORT);
+    assert_eq!(rep.len(), 1);
+    let groups: Vec<Ipv6Addr> = crate::wire::mld::records(&rep[0].2).map(|r| r.unwrap().group).collect();
+    assert!(groups.contains(&sn), "{groups:?}");
 }

@@ -426,6 +426,9 @@ pub struct IcmpStats {
     pub pmtuignored: u64,
     /// Errors not sent because of the rate limit (icmperrppslim).
     pub toofreq: u64,
+    /// Errors dropped for quoting nothing a socket of ours sent (RFC 5927): no such
+    /// connection, or a TCP sequence number outside what is unacknowledged.
+    pub badquote: u64,
 }
 
 /// NetBSD's `arpstat`.

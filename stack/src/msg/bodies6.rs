@@ -94,6 +94,9 @@ pub struct Icmp6Stats {
     pub dad_duplicated: u64,
     /// Packets dropped from a full or expired hold queue.
     pub nd_holddropped: u64,
+    /// Errors dropped for quoting nothing a socket of ours sent (RFC 5927): no such
+    /// connection, or a TCP sequence number outside what is unacknowledged.
+    pub badquote: u64,
     /// Node Information (RFC 4620): replies sent; queries dropped as malformed (a bad
     /// subject, a short message); refused by net.inet6.icmp6.nodeinfo (off, the qtype not
     /// allowed, a global source without GLOBALOK); dropped by the rate limit.

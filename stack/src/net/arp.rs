@@ -18,7 +18,7 @@ use crate::net::ifnet::{Dst, Ifnet};
 use crate::sys::callout::{Timer, SLOW};
 use crate::sys::domain::{always, Domain, Protosw};
 use crate::sys::mbuf::Mbuf;
-pub use crate::wire::arp::ARP_LEN;
+use crate::wire::arp::ARP_LEN;
 use crate::wire::arp::{ArpRepr, ARPOP_REPLY, ARPOP_REQUEST};
 use crate::wire::ethernet::{ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP};
 use crate::wire::Error as WireError;
@@ -252,8 +252,10 @@ fn learn(ctx: &mut Ctx, ifp: &Ifnet, spa: Ipv4Addr, sha: [u8; 6], create: bool) 
 
 /// The link-level address of `dst` on `ifp` when the cache holds a live one; never asks
 /// nor holds (for frames that must not wait in the hold queue).
+/// Reads the coarse clock: this runs for every packet sent.
+#[inline]
 pub fn arplookup(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr) -> Option<[u8; 6]> {
-    let now = Instant::now();
+    let now = crate::sys::clock::now();
     let e = ctx.arp.entries.get_mut(&(ifp.index, dst))?;
     let l = e.lladdr?;
     if e.permanent || e.expire > now {
@@ -267,7 +269,7 @@ pub fn arplookup(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr) -> Option<[u8; 6]> {
 /// asking when it is not known.
 pub fn arpresolve(ctx: &mut Ctx, ifp: &Ifnet, dst: Ipv4Addr, mut m: Mbuf) -> Resolved {
     let down = ctx.arp.down;
-    let now = Instant::now();
+    let now = crate::sys::clock::now();
     let key = (ifp.index, dst);
     if let Some(e) = ctx.arp.entries.get_mut(&key) {
         if let Some(l) = e.lladdr {

@@ -16,8 +16,8 @@ use crate::net::ifnet::{inc, Dst, Ifnet};
 use crate::sys::mbuf::{Mbuf, M_BCAST, M_MCAST};
 use crate::sys::Stack;
 
-pub use crate::wire::ethernet::{
-    ether_ntoa, BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_ADDR_LEN, ETHER_HDR_LEN, ETHER_MIN_LEN,
+use crate::wire::ethernet::{
+    BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_ADDR_LEN, ETHER_HDR_LEN, ETHER_MIN_LEN,
     ETHER_VLAN_ENCAP_LEN,
 };
 
@@ -46,7 +46,7 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, m: Mbuf) {
         Gso::None => ifp.mtu() as usize,
         _ => {
             inc(&ifp.stats.ilro);
-            crate::inet::ip::IP_MAXPACKET
+            crate::wire::ipv4::IP_MAXPACKET
         }
     } + ETHER_HDR_LEN
         + ETHER_VLAN_ENCAP_LEN;
@@ -147,57 +147,54 @@ pub fn ether_output(ctx: &mut Ctx, ifp: &Ifnet, m: Mbuf, dst: Dst) -> Result<(),
     if !ifp.is_up() {
         return Err(libc::ENETDOWN);
     }
-    let (mac, ethertype, m) = match dst {
-        Dst::Link(mac, t) => (mac, t, m),
-        Dst::Ip(IpAddr::V4(nh)) => match ether_resolve(ctx, ifp, nh, m)? {
-            Some((mac, m)) => (mac, ETHERTYPE_IP, m),
-            None => return Ok(()),
-        },
-        Dst::Ip(IpAddr::V6(nh)) => match nd6_resolve(ctx, ifp, nh, m)? {
-            Some((mac, m)) => (mac, ETHERTYPE_IPV6, m),
-            None => return Ok(()),
-        },
-    };
-    ether_frame_out(ifp, m, mac, ethertype)
+    match dst {
+        Dst::Link(mac, t) => ether_frame_out(ifp, m, mac, t),
+        Dst::Ip(IpAddr::V4(nh)) => ether_output_v4(ctx, ifp, nh, m),
+        Dst::Ip(IpAddr::V6(nh)) => ether_output_v6(ctx, ifp, nh, m),
+    }
 }
 
-/// The link-level address for an IPv4 packet to `nexthop` on `ifp`: broadcast for a
-/// broadcast address, the mapped group address for a multicast one, otherwise by ARP,
-/// which may keep the packet (None: held, or dropped on an IFF_NOARP interface).
-fn ether_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, m: Mbuf) -> Result<Option<([u8; 6], Mbuf)>, i32> {
+/// An IPv4 packet to `nexthop` on `ifp`, to the link-level address: broadcast for a
+/// broadcast address, the mapped group address for a multicast one, otherwise by ARP.
+/// ARP may hold the packet while it asks; nothing goes out on an IFF_NOARP interface.
+/// The mbuf moves straight on to the driver once the address is known.
+fn ether_output_v4(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv4Addr, m: Mbuf) -> Result<(), i32> {
     let bcast = nexthop.is_broadcast()
         || ctx
             .inet
             .addrs
             .iter()
             .any(|ia| ia.ifindex == ifp.index && ia.broadcast == Some(nexthop));
-    if bcast {
-        return Ok(Some((BROADCAST, m)));
-    }
-    if nexthop.is_multicast() {
+    let mac = if bcast {
+        BROADCAST
+    } else if nexthop.is_multicast() {
         let o = nexthop.octets();
-        return Ok(Some(([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]], m)));
-    }
-    if ifp.flags() & iff::NOARP != 0 {
-        return Ok(None);
-    }
-    match arpresolve(ctx, ifp, nexthop, m) {
-        Resolved::Now(mac, m) => Ok(Some((mac, m))),
-        Resolved::Held => Ok(None),
-        Resolved::Down => Err(libc::EHOSTDOWN),
-    }
+        [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+    } else if ifp.flags() & iff::NOARP != 0 {
+        return Ok(());
+    } else if let Some(mac) = arp::arplookup(ctx, ifp, nexthop) {
+        mac
+    } else {
+        return match arpresolve(ctx, ifp, nexthop, m) {
+            Resolved::Now(mac, m) => ether_frame_out(ifp, m, mac, ETHERTYPE_IP),
+            Resolved::Held => Ok(()),
+            Resolved::Down => Err(libc::EHOSTDOWN),
+        };
+    };
+    ether_frame_out(ifp, m, mac, ETHERTYPE_IP)
 }
 
-/// The link-level address for an IPv6 packet to `nexthop` on `ifp`: the mapped group
+/// An IPv6 packet to `nexthop` on `ifp`, to the link-level address: the mapped group
 /// address for a multicast one (RFC 2464 7), otherwise neighbor discovery (RFC 4861 7.2),
 /// which may hold the packet while it asks, as `arpresolve` does for IPv4.
-fn nd6_resolve(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv6Addr, m: Mbuf) -> Result<Option<([u8; 6], Mbuf)>, i32> {
+fn ether_output_v6(ctx: &mut Ctx, ifp: &Ifnet, nexthop: Ipv6Addr, m: Mbuf) -> Result<(), i32> {
     if nexthop.is_multicast() {
-        return Ok(Some((crate::wire::ipv6::addr::multicast_mac(&nexthop), m)));
+        let mac = crate::wire::ipv6::addr::multicast_mac(&nexthop);
+        return ether_frame_out(ifp, m, mac, ETHERTYPE_IPV6);
     }
     match crate::inet6::nd6::nd6_resolve(ctx, ifp, &nexthop, m) {
-        crate::inet6::nd6::Resolved::Now(mac, m) => Ok(Some((mac, m))),
-        crate::inet6::nd6::Resolved::Held => Ok(None),
+        crate::inet6::nd6::Resolved::Now(mac, m) => ether_frame_out(ifp, m, mac, ETHERTYPE_IPV6),
+        crate::inet6::nd6::Resolved::Held => Ok(()),
         crate::inet6::nd6::Resolved::Down => Err(libc::EHOSTDOWN),
     }
 }

@@ -232,7 +232,7 @@ impl Ifnet {
             cloned,
             bpf: BpfIf::default(),
             pcount: AtomicU32::new(0),
-            if_output: crate::inet::ip::looutput,
+            if_output: crate::net::if_loop::looutput,
             if_input: None,
             bridge: RwLock::new(None),
             bridge_sc: None,

@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use crate::msg::RtMetrics;
 
-pub use crate::wire::route::rtf;
+use crate::wire::route::rtf;
 
 /// Where a route sends packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

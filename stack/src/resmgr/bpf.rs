@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::msg::{BpfAttachReq, BpfAttached, BpfConf, Empty, Header, Msg, IFT_LOOP};
-use crate::net::bpf::dev::{BpfD, BPF_DFLTBUFSIZE, BPF_D_OUT, DLT_EN10MB, DLT_NULL};
-use crate::net::ether::ETHER_HDR_LEN;
+use crate::net::bpf::dev::{BpfD, BPF_DFLTBUFSIZE};
 use crate::net::if_control::{announce_ifinfo, Fail};
 use crate::net::ifnet::Ifnet;
 use crate::resmgr::Conn;
 use crate::sys::Stack;
 use crate::wire::bpf::BpfProgram;
+use crate::wire::bpf::{BPF_D_OUT, DLT_EN10MB, DLT_NULL};
+use crate::wire::ethernet::ETHER_HDR_LEN;
 
 /// One connection's capture.
 pub(crate) struct Capture {
@@ -196,7 +197,7 @@ fn write(stack: &Stack, conn: &Conn, cap: &Capture, frame: &[u8]) -> Result<Msg,
     if frame.len() < ETHER_HDR_LEN {
         return Err(Fail::new(libc::EINVAL));
     }
-    if frame.len() > ifp.mtu() as usize + ETHER_HDR_LEN + crate::net::ether::ETHER_VLAN_ENCAP_LEN {
+    if frame.len() > ifp.mtu() as usize + ETHER_HDR_LEN + crate::wire::ethernet::ETHER_VLAN_ENCAP_LEN {
         return Err(Fail::new(libc::EMSGSIZE));
     }
     ifp.transmit(frame, &pktbox_drivers::FrameMeta::PLAIN)

@@ -28,6 +28,10 @@ pub use bpf::Bpf;
 /// The prefix used when `SOCK` is not set.
 pub const DEFAULT_PREFIX: &str = "/run/io-pkt";
 
+/// Datagrams a UDP socket reads ahead, before a send, looking for an error the stack
+/// pushed behind them.
+const PUSHED_READ_AHEAD: usize = 256;
+
 /// The stack prefix this process should talk to: `$SOCK`, else `/run/io-pkt`.
 pub fn prefix_from_env() -> PathBuf {
     match std::env::var_os("SOCK") {
@@ -487,6 +491,9 @@ struct SockConn {
     last_fd: Option<std::os::fd::OwnedFd>,
     /// AF_INET6 (else AF_INET): IPv4 addresses given to such a socket go as v4-mapped.
     v6: bool,
+    /// An error the stack pushed (an ICMP error about what a connected UDP socket sent),
+    /// reported once, by the next send or receive (BSD's `so_error`).
+    so_error: Option<i32>,
 }
 
 impl SockConn {
@@ -502,6 +509,42 @@ impl SockConn {
             nonblocking: false,
             last_fd: None,
             v6: false,
+            so_error: None,
+        }
+    }
+
+    /// A frame the stack pushed: a datagram to queue, or an error to report.
+    fn pushed(&mut self, f: Frame) {
+        if f.hdr.errno != 0 {
+            self.so_error = Some(f.hdr.errno);
+        } else if let Msg::SockData(d) = f.msg {
+            self.queued.push_back(d);
+        }
+    }
+
+    /// The error the stack pushed, if any, taken (reported once). What the stack has
+    /// already pushed is read first without waiting, while few datagrams are queued (a
+    /// sender that never reads does not buffer without bound here; the stack drops
+    /// beyond its socket buffer as for any socket).
+    fn take_error(&mut self) -> Result<(), Error> {
+        while self.so_error.is_none() && self.queued.len() < PUSHED_READ_AHEAD {
+            let mut pfd = libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&self.conn),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
+                break;
+            }
+            let f = self.recv_frame()?;
+            if f.hdr.flags & MSGF_DATA != 0 {
+                self.pushed(f);
+            }
+        }
+        match self.so_error.take() {
+            Some(errno) => Err(Error::Errno { errno, text: None }),
+            None => Ok(()),
         }
     }
 
@@ -572,9 +615,7 @@ impl SockConn {
         loop {
             let f = self.recv_frame()?;
             if f.hdr.flags & MSGF_DATA != 0 {
-                if let Msg::SockData(d) = f.msg {
-                    self.queued.push_back(d);
-                }
+                self.pushed(f);
                 continue;
             }
             if f.hdr.seq != seq {
@@ -593,6 +634,9 @@ impl SockConn {
         if let Some(d) = self.queued.pop_front() {
             return Ok(Some(d));
         }
+        if let Some(errno) = self.so_error.take() {
+            return Err(Error::Errno { errno, text: None });
+        }
         if timeout == Some(Duration::ZERO) {
             let mut pfd = libc::pollfd {
                 fd: std::os::fd::AsRawFd::as_raw_fd(&self.conn),
@@ -607,6 +651,12 @@ impl SockConn {
         self.conn.set_read_timeout(timeout.filter(|t| !t.is_zero()))?;
         let r = loop {
             match self.recv_frame() {
+                Ok(f) if f.hdr.flags & MSGF_DATA != 0 && f.hdr.errno != 0 => {
+                    break Err(Error::Errno {
+                        errno: f.hdr.errno,
+                        text: None,
+                    })
+                }
                 Ok(f) if f.hdr.flags & MSGF_DATA != 0 => {
                     if let Msg::SockData(d) = f.msg {
                         break Ok(Some(d));
@@ -910,6 +960,7 @@ impl UdpSocket {
     /// sendto(2).
     pub fn send_to(&mut self, buf: &[u8], addr: impl std::net::ToSocketAddrs) -> io::Result<usize> {
         let a = self.c.fit(first(addr)?);
+        self.c.take_error()?;
         self.c.done(Msg::SockSend(SendReq {
             to: Some(a),
             data: buf.to_vec(),
@@ -918,8 +969,10 @@ impl UdpSocket {
         Ok(buf.len())
     }
 
-    /// send(2) on a connected socket.
+    /// send(2) on a connected socket; an error the stack reported about what was sent
+    /// before (ECONNREFUSED after a port unreachable) comes back here, once.
     pub fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.c.take_error()?;
         self.c.done(Msg::SockSend(SendReq {
             to: None,
             data: buf.to_vec(),

@@ -221,9 +221,9 @@ mod tests {
         for p in inet.protosw {
             assert_eq!(t[p.protocol as usize].is_some(), p.input.is_some(), "{}", p.name);
         }
-        assert!(t[crate::inet::ip::IPPROTO_TCP as usize].is_some());
-        assert!(t[crate::inet::ip::IPPROTO_UDP as usize].is_some());
-        assert!(t[crate::inet::ip::IPPROTO_ICMP as usize].is_some());
+        assert!(t[crate::wire::ipv4::IPPROTO_TCP as usize].is_some());
+        assert!(t[crate::wire::ipv4::IPPROTO_UDP as usize].is_some());
+        assert!(t[crate::wire::ipv4::IPPROTO_ICMP as usize].is_some());
         assert_eq!(t.iter().filter(|f| f.is_some()).count(), 3);
     }
 

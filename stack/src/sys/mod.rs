@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 pub mod callout;
+pub mod clock;
 pub mod domain;
 pub mod log;
 pub mod mbuf;

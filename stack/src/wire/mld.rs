@@ -73,6 +73,23 @@ pub fn records(m: &[u8]) -> impl Iterator<Item = Result<Record>> + '_ {
     })
 }
 
+/// A query's Maximum Response Delay (RFC 3810 5.1.3: the Maximum Response Code, below
+/// 32768 in milliseconds as it is, above in its floating-point form; MLDv1's field is
+/// plain milliseconds and always below 32768 in practice).
+pub fn query_max_delay(m: &[u8]) -> Result<std::time::Duration> {
+    if m.len() < 24 {
+        return Err(Error::Truncated);
+    }
+    let code = u32::from(be16(m, 4));
+    let ms = if code < 0x8000 {
+        code
+    } else {
+        let (exp, mant) = ((code >> 12) & 7, code & 0xfff);
+        (mant | 0x1000) << (exp + 3)
+    };
+    Ok(std::time::Duration::from_millis(u64::from(ms)))
+}
+
 /// The group a query asks about (unspecified: a general query).
 pub fn query_group(m: &[u8]) -> Result<Ipv6Addr> {
     if m.len() < 24 {
@@ -85,6 +102,23 @@ pub fn query_group(m: &[u8]) -> Result<Ipv6Addr> {
 mod tests {
     use super::*;
     use crate::wire::icmpv6::Icmpv6Packet;
+
+    #[test]
+    fn max_response_codes_in_both_forms() {
+        let q = |code: u16| {
+            let mut m = vec![130u8, 0, 0, 0];
+            m.extend_from_slice(&code.to_be_bytes());
+            m.resize(24, 0);
+            query_max_delay(&m).unwrap().as_millis()
+        };
+        assert_eq!(q(0), 0);
+        assert_eq!(q(10_000), 10_000);
+        assert_eq!(q(0x7fff), 32767);
+        // Floating point: (mant | 0x1000) << (exp + 3).
+        assert_eq!(q(0x8000), 32768);
+        assert_eq!(q(0xffff), 0x1fff << 10);
+        assert_eq!(query_max_delay(&[130, 0, 0, 0]), Err(Error::Truncated));
+    }
 
     #[test]
     fn report_round_trip() {

@@ -144,6 +144,23 @@ pub enum TcpOption<'a> {
     },
 }
 
+impl<'a> TcpOption<'a> {
+    /// One option from its kind and the bytes after kind and length.
+    pub fn decode(kind: u8, d: &'a [u8]) -> TcpOption<'a> {
+        match (kind, d.len()) {
+            (TCPOPT_MAXSEG, 2) => TcpOption::MaxSeg(be16(d, 0)),
+            (TCPOPT_WINDOW, 1) => TcpOption::WindowScale(d[0]),
+            (TCPOPT_SACK_PERMITTED, 0) => TcpOption::SackPermitted,
+            (TCPOPT_SACK, n) if n % 8 == 0 => TcpOption::Sack(d),
+            (TCPOPT_TIMESTAMP, 8) => TcpOption::Timestamp {
+                val: be32(d, 0),
+                ecr: be32(d, 4),
+            },
+            _ => TcpOption::Other { kind, data: d },
+        }
+    }
+}
+
 /// The (left, right) edges of a SACK option's blocks.
 pub fn sack_blocks(b: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
     b.chunks_exact(8).map(|c| (be32(c, 0), be32(c, 4)))
@@ -183,17 +200,7 @@ impl<'a> Iterator for TcpOptions<'a> {
                     };
                     let d = &self.rest[2..len];
                     self.rest = &self.rest[len..];
-                    return Some(Ok(match (kind, d.len()) {
-                        (TCPOPT_MAXSEG, 2) => TcpOption::MaxSeg(be16(d, 0)),
-                        (TCPOPT_WINDOW, 1) => TcpOption::WindowScale(d[0]),
-                        (TCPOPT_SACK_PERMITTED, 0) => TcpOption::SackPermitted,
-                        (TCPOPT_SACK, n) if n % 8 == 0 => TcpOption::Sack(d),
-                        (TCPOPT_TIMESTAMP, 8) => TcpOption::Timestamp {
-                            val: be32(d, 0),
-                            ecr: be32(d, 4),
-                        },
-                        _ => TcpOption::Other { kind, data: d },
-                    }));
+                    return Some(Ok(TcpOption::decode(kind, d)));
                 }
             }
         }

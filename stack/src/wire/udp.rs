@@ -110,6 +110,27 @@ impl UdpRepr {
         ))
     }
 
+    /// Writes header and `payload` into `buf[..8 + payload.len()]` with only the
+    /// pseudo-header's sum in the checksum field, for the interface to finish (checksum
+    /// offload: the sum over the datagram from the UDP header on, complemented, goes
+    /// there).
+    pub fn emit_partial(&self, buf: &mut [u8], payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<()> {
+        let n = UDP_HDR_LEN + payload.len();
+        if n > usize::from(u16::MAX) {
+            return Err(Error::Malformed);
+        }
+        let Some(b) = buf.get_mut(..n) else {
+            return Err(Error::Truncated);
+        };
+        b[0..2].copy_from_slice(&self.src_port.to_be_bytes());
+        b[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
+        b[4..6].copy_from_slice(&(n as u16).to_be_bytes());
+        let c = !crate::wire::checksum::fold(crate::wire::checksum::pseudo_sum(src, dst, 17, n));
+        b[6..8].copy_from_slice(&c.to_be_bytes());
+        b[8..].copy_from_slice(payload);
+        Ok(())
+    }
+
     /// Writes header, `payload` and checksum into `buf[..8 + payload.len()]`.
     pub fn emit(&self, buf: &mut [u8], payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<()> {
         let n = UDP_HDR_LEN + payload.len();

@@ -10,8 +10,6 @@ use pktbox_stack::socket::{Bpf, Error, Stack};
 use pktbox_stack::wire::bpf::BpfInsn;
 use pktbox_stack::wire::bpf::{DLT_EN10MB, DLT_NULL};
 
-pub use pktbox_stack::wire::bpf::{BPF_D_IN, BPF_D_INOUT, BPF_D_OUT};
-
 /// How long a read waits before it returns what there is, as libpcap's `to_ms` for
 /// tcpdump; also how soon a SIGINT is noticed.
 const READ_TIMEOUT_MS: u32 = 200;

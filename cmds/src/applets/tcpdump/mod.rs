@@ -18,7 +18,7 @@ use clap::{Arg, ArgAction, Command};
 
 use pktbox_stack::msg::IFT_LOOP;
 use pktbox_stack::socket::prefix_from_env;
-use pktbox_stack::wire::bpf::{records, BpfInsn, BpfProgram, BPF_K, BPF_RET};
+use pktbox_stack::wire::bpf::{records, BpfInsn, BpfProgram, BPF_D_IN, BPF_D_INOUT, BPF_D_OUT, BPF_K, BPF_RET};
 
 use crate::common::{fail, parse};
 
@@ -424,9 +424,9 @@ fn capture(m: &clap::ArgMatches, expr: &str, snap: u32, dump: u8) -> Result<(), 
             .map_or(live::DEFAULT_BUFFER, |k| k.saturating_mul(1024)),
         promisc: !m.get_flag("no_promisc"),
         direction: match m.get_one::<String>("direction").map(String::as_str) {
-            Some("in") => live::BPF_D_IN,
-            Some("out") => live::BPF_D_OUT,
-            _ => live::BPF_D_INOUT,
+            Some("in") => BPF_D_IN,
+            Some("out") => BPF_D_OUT,
+            _ => BPF_D_INOUT,
         },
         immediate: !writing || m.get_flag("packet_buffered") || m.get_flag("line_buffered"),
         filter: prog,

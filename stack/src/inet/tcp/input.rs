@@ -16,7 +16,7 @@ use crate::wire::tcp::{TcpPacket, TCPOPT_MAXSEG, TCP_HDR_LEN, TH_ACK, TH_FIN, TH
 use crate::wire::{self};
 
 /// The options of a segment that matter here.
-pub use crate::wire::tcp::TcpOpts as Opts;
+use crate::wire::tcp::TcpOpts as Opts;
 
 /// Parses TCP options; a malformed list ends the parse (what came before stands). A
 /// window shift above 14 counts as 14 (RFC 7323 2.3).
@@ -301,6 +301,7 @@ fn syn_sent(ctx: &mut Ctx, id: u64, s: &SegIn<'_>) {
         t.snd_wl2 = s.ack;
         t.t_rexmt = None;
         t.rxtshift = 0;
+        t.t_softerror = None;
         if let Some((tseq, sent)) = t.rtseq.take() {
             if gt(s.ack, tseq) {
                 t.rtt_update(now.duration_since(sent));
@@ -548,6 +549,7 @@ fn ack_processing(ctx: &mut Ctx, id: u64, s: &SegIn<'_>, now: Instant) {
         };
         t.dupacks = 0;
         t.rxtshift = 0;
+        t.t_softerror = None;
         t.t_rexmt = if t.snd_una == t.snd_max {
             None
         } else {

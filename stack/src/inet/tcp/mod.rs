@@ -222,6 +222,9 @@ pub struct Tcb {
     pub orphan: bool,
     /// An error for the user (ECONNREFUSED, ECONNRESET, ETIMEDOUT).
     pub so_error: Option<i32>,
+    /// The last ICMP error about this connection (NetBSD's `t_softerror`): reported
+    /// instead of ETIMEDOUT if the connection times out; forgotten once an ACK comes.
+    pub t_softerror: Option<i32>,
     /// The listener whose accept queue this connection is for.
     pub listener: Option<u64>,
     /// A request of the socket's user is parked until this connection changes.
@@ -799,6 +802,7 @@ impl Tcb {
             unacked_segs: 0,
             orphan: false,
             so_error: None,
+            t_softerror: None,
             listener: None,
             waiting: false,
             ttl: 64,

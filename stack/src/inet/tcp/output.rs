@@ -8,15 +8,16 @@ use std::time::Instant;
 use pktbox_drivers::ifcap;
 
 use crate::conf::Ctx;
-use crate::inet::ip::{OutOffload, IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
+use crate::inet::ip::OutOffload;
 use crate::inet::out::{net_hdr_len, path_mtu, transport_output, TransOut, IPV6_MMTU};
 use crate::inet::tcp::seq::{gt, lt};
 use crate::inet::tcp::{Key, State, Tcb, TCPTV_PERSMAX, TCPTV_PERSMIN};
 use crate::wire::checksum::{fold, pseudo_sum, transport_cksum};
+use crate::wire::ipv4::{IPPROTO_TCP, IP_HDR_LEN, IP_MAXPACKET};
 
-pub use crate::wire::tcp::{
-    TCPOPT_EOL, TCPOPT_MAXSEG, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK,
-    TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG,
+use crate::wire::tcp::{
+    TCPOPT_MAXSEG, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERMITTED, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, TH_ACK, TH_FIN,
+    TH_PUSH, TH_RST, TH_SYN,
 };
 
 /// Our timestamp clock: milliseconds since the stack started (RFC 7323 5.4).
@@ -52,28 +53,11 @@ pub fn send_seg(ctx: &mut Ctx, s: &Seg<'_>) -> Result<(), i32> {
 /// The offloads the interface towards `dst` has for TCP: checksum, and segmentation.
 /// None for our own addresses (they go around through lo0).
 pub fn tx_offload(ctx: &Ctx, dst: IpAddr) -> (bool, bool) {
-    if crate::inet::out::is_local(ctx, dst) || dst.is_loopback() {
-        return (false, false);
-    }
-    let (caps, csum_bit, tso_bit) = match dst {
-        IpAddr::V4(d) => (
-            ctx.rt
-                .inet
-                .lookup(d)
-                .and_then(|r| ctx.ifnet_by_index(r.ifindex))
-                .map(|i| i.capenable()),
-            ifcap::CSUM_TCPV4_TX,
-            ifcap::TSOV4,
-        ),
-        // The interface IPv6 output takes (a link-local peer without its zone has none).
-        IpAddr::V6(d) if ctx.inet6.enabled && !d.is_multicast() => (
-            crate::inet6::nd6::nd6_nexthop(ctx, &d, None).map(|(i, _)| i.capenable()),
-            ifcap::CSUM_TCPV6_TX,
-            ifcap::TSOV6,
-        ),
-        IpAddr::V6(_) => return (false, false),
+    let (csum_bit, tso_bit) = match dst {
+        IpAddr::V4(_) => (ifcap::CSUM_TCPV4_TX, ifcap::TSOV4),
+        IpAddr::V6(_) => (ifcap::CSUM_TCPV6_TX, ifcap::TSOV6),
     };
-    let Some(caps) = caps else {
+    let Some(caps) = crate::inet::out::out_ifcaps(ctx, dst) else {
         return (false, false);
     };
     let csum = caps & csum_bit != 0;
@@ -379,8 +363,16 @@ pub fn tcp_output(ctx: &mut Ctx, id: u64) -> Result<(), i32> {
         // TIME_WAIT send ACKs only).
         let fin_now =
             t.fin_queued && t.state.synchronized() && !t.fin_acked() && off <= buffered && data_off + len == buffered;
-        // Nagle (RFC 9293 3.7.4): hold a small segment while data is in flight.
-        if len > 0 && len < seg_max && !t.nodelay && t.in_flight() > 0 && data_off + len == buffered && !fin_now {
+        // Nagle (RFC 9293 3.7.4): hold a small segment of new data while data is in
+        // flight; a retransmission (below snd_max) is never held (NetBSD's tcp_output).
+        if len > 0
+            && len < seg_max
+            && !t.nodelay
+            && t.in_flight() > 0
+            && data_off + len == buffered
+            && !fin_now
+            && !lt(t.snd_nxt, t.snd_max)
+        {
             len = 0;
         }
         let (win, win_bytes) = window(t);

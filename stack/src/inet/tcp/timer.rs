@@ -66,7 +66,7 @@ pub fn tcp_sched_touched(ctx: &mut Ctx) {
     }
 }
 
-fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
+pub(crate) fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
     let Some(t) = ctx.inet.tcp.tcbs.get_mut(&id) else {
         return;
     };
@@ -99,7 +99,9 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
         t.rxtshift += 1;
         if t.rxtshift > TCP_MAXRXTSHIFT {
             ctx.inet.tcp.stat.timeoutdrop += 1;
-            tcp_drop(ctx, id, libc::ETIMEDOUT, true);
+            // What an ICMP error said, if one came, rather than just "timed out".
+            let e = t.t_softerror.unwrap_or(libc::ETIMEDOUT);
+            tcp_drop(ctx, id, e, true);
             return;
         }
         ctx.inet.tcp.stat.rexmttimeo += 1;
@@ -144,7 +146,8 @@ fn run_one(ctx: &mut Ctx, id: u64, now: Instant) {
         if !t.state.synchronized() {
             // The connection was not established in time.
             ctx.inet.tcp.stat.conndrops += 1;
-            tcp_drop(ctx, id, libc::ETIMEDOUT, false);
+            let e = t.t_softerror.unwrap_or(libc::ETIMEDOUT);
+            tcp_drop(ctx, id, e, false);
             return;
         }
         if t.keepalive && matches!(t.state, State::Established | State::CloseWait) {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::msg::{BpfConf, BpfStat};
-pub use crate::wire::bpf::hdr::*;
+use crate::wire::bpf::hdr::*;
 use crate::wire::bpf::BpfProgram;
 
 /// A capture's buffer size unless BIOCSBLEN says otherwise (NetBSD's `bpf_bufsize`).

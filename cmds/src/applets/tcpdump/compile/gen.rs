@@ -3,22 +3,33 @@
 //! a verdict, and hence what a short packet does, are libpcap's.
 
 use pktbox_stack::wire::bpf::*;
+use pktbox_stack::wire::{arp, ethernet, ipv4};
 
 use super::ir::{Cond, Graph, Val};
 use super::lex::Kw;
 use super::names::PortProto;
 use super::Error;
 
-pub const ETHERTYPE_IP: u32 = 0x0800;
-pub const ETHERTYPE_IPV6: u32 = 0x86dd;
-pub const ETHERTYPE_ARP: u32 = 0x0806;
-pub const ETHERTYPE_REVARP: u32 = 0x8035;
-const ETHERMTU: u32 = 1500;
-const IPPROTO_FRAGMENT: u32 = 44;
-const IPPROTO_ICMPV6: u32 = 58;
-const IPPROTO_TCP: u32 = 6;
-const IPPROTO_UDP: u32 = 17;
-const IPPROTO_SCTP: u32 = 132;
+// The numbers of the headers, as the BPF code compares them (32-bit operands).
+pub const ETHERTYPE_IP: u32 = ethernet::ETHERTYPE_IP as u32;
+pub const ETHERTYPE_IPV6: u32 = ethernet::ETHERTYPE_IPV6 as u32;
+pub const ETHERTYPE_ARP: u32 = ethernet::ETHERTYPE_ARP as u32;
+pub const ETHERTYPE_REVARP: u32 = ethernet::ETHERTYPE_REVARP as u32;
+const ETHERTYPE_VLAN: u32 = ethernet::ETHERTYPE_VLAN as u32;
+const ETHERMTU: u32 = ethernet::ETHERMTU as u32;
+const IPPROTO_FRAGMENT: u32 = ipv4::IPPROTO_FRAGMENT as u32;
+const IPPROTO_ICMPV6: u32 = ipv4::IPPROTO_ICMPV6 as u32;
+const IPPROTO_TCP: u32 = ipv4::IPPROTO_TCP as u32;
+const IPPROTO_UDP: u32 = ipv4::IPPROTO_UDP as u32;
+const IPPROTO_SCTP: u32 = ipv4::IPPROTO_SCTP as u32;
+const IP_OFFMASK: u32 = ipv4::IP_OFFMASK as u32;
+/// Where the addresses are in an IPv4 header and in an Ethernet/IPv4 ARP packet.
+const IP_SRC: u32 = 12;
+const IP_DST: u32 = 16;
+const ARP_SPA: u32 = 14;
+const ARP_TPA: u32 = 24;
+// An ARP packet of the one kind the address primitives look into is this long.
+const _: () = assert!(arp::ARP_LEN as u32 == ARP_TPA + 4);
 /// How deeply arithmetic may nest (the compiler recurses over it).
 pub const MAX_VAL_DEPTH: usize = 200;
 
@@ -352,15 +363,15 @@ impl Gen {
         let kind = if q.addr == Addr::Net { "net" } else { "host" };
         Ok(match q.proto {
             None => {
-                let ip = self.hostop(ETHERTYPE_IP, 12, 16, addr, mask, q.dir);
-                let arp = self.hostop(ETHERTYPE_ARP, 14, 24, addr, mask, q.dir);
-                let rarp = self.hostop(ETHERTYPE_REVARP, 14, 24, addr, mask, q.dir);
+                let ip = self.hostop(ETHERTYPE_IP, IP_SRC, IP_DST, addr, mask, q.dir);
+                let arp = self.hostop(ETHERTYPE_ARP, ARP_SPA, ARP_TPA, addr, mask, q.dir);
+                let rarp = self.hostop(ETHERTYPE_REVARP, ARP_SPA, ARP_TPA, addr, mask, q.dir);
                 let c = self.or(ip, arp);
                 self.or(c, rarp)
             }
-            Some(Kw::Ip) => self.hostop(ETHERTYPE_IP, 12, 16, addr, mask, q.dir),
-            Some(Kw::Arp) => self.hostop(ETHERTYPE_ARP, 14, 24, addr, mask, q.dir),
-            Some(Kw::Rarp) => self.hostop(ETHERTYPE_REVARP, 14, 24, addr, mask, q.dir),
+            Some(Kw::Ip) => self.hostop(ETHERTYPE_IP, IP_SRC, IP_DST, addr, mask, q.dir),
+            Some(Kw::Arp) => self.hostop(ETHERTYPE_ARP, ARP_SPA, ARP_TPA, addr, mask, q.dir),
+            Some(Kw::Rarp) => self.hostop(ETHERTYPE_REVARP, ARP_SPA, ARP_TPA, addr, mask, q.dir),
             Some(Kw::Link) => return Err(bad("illegal link layer address")),
             Some(Kw::Ip6) => return Err(bad("'ip6' modifier applied to ip host")),
             p => return Err(bad(format!("'{}' modifier applied to {kind}", proto_name(p)))),
@@ -433,7 +444,7 @@ impl Gen {
     fn first_fragment(&mut self) -> Cond {
         let t = self
             .g
-            .test(Val::load(BPF_H, self.off_nl + 6), BPF_JSET, Val::Const(0x1fff));
+            .test(Val::load(BPF_H, self.off_nl + 6), BPF_JSET, Val::Const(IP_OFFMASK));
         self.not(t)
     }
 
@@ -586,7 +597,7 @@ impl Gen {
             }
         }
         self.ether_only("no VLAN support for data link type NULL")?;
-        let mut c = self.cmp(BPF_H, self.off_linktype, 0x8100);
+        let mut c = self.cmp(BPF_H, self.off_linktype, ETHERTYPE_VLAN);
         for tpid in [0x88a8, 0x9100] {
             let t = self.cmp(BPF_H, self.off_linktype, tpid);
             c = self.or(c, t);

@@ -2,28 +2,26 @@
 //! headers), ICMP (with the packet an error quotes), ICMPv6 (echo and neighbour discovery),
 //! TCP (flags, relative sequence numbers, options) and UDP, with `-v` checksum checks.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use pktbox_stack::wire::checksum::{cksum, fold, pseudo_sum, sum as add};
+use pktbox_stack::wire::icmp::IcmpPacket;
+use pktbox_stack::wire::icmpv6::Icmpv6Packet;
+use pktbox_stack::wire::ip6ext::{self, FragRepr, FRAG_HDR_LEN};
+use pktbox_stack::wire::ipv4::{Ipv4Options, Ipv4Packet, IP_HDR_LEN};
+use pktbox_stack::wire::ipv6::Ipv6Packet;
+use pktbox_stack::wire::tcp::{sack_blocks, TcpOption, TcpPacket, TCP_HDR_LEN};
+use pktbox_stack::wire::udp::{UdpPacket, UDP_HDR_LEN};
+
 use super::names;
 use super::{hexdump, Ctx, Cur, Trunc};
 
-/// The Internet checksum over `parts`, folded and complemented.
-fn cksum(parts: &[&[u8]]) -> u16 {
-    let mut s: u64 = 0;
-    let mut odd: Option<u8> = None;
-    for p in parts {
-        for &b in *p {
-            match odd.take() {
-                Some(h) => s += u64::from(u16::from_be_bytes([h, b])),
-                None => odd = Some(b),
-            }
-        }
-    }
-    if let Some(h) = odd {
-        s += u64::from(u16::from_be_bytes([h, 0]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
+/// The checksum a message should carry: its sum from `acc` on (a pseudo-header's), with the
+/// checksum field at `at` left out (a message too short to hold it is summed as it is).
+fn cksum_should_be(acc: u32, m: &[u8], at: usize) -> u16 {
+    let before = m.get(..at).unwrap_or(m);
+    let after = m.get(at + 2..).unwrap_or(&[]);
+    fold(add(add(acc, before), after))
 }
 
 /// The network-layer addresses a transport header belongs to.
@@ -59,19 +57,30 @@ impl Addrs {
     fn dst_name(&self, c: &mut Ctx) -> String {
         self.name(c, &self.dst.clone())
     }
-    /// The pseudo header of the transport checksum.
-    fn pseudo(&self, proto: u8, len: usize) -> Vec<u8> {
-        let mut p = Vec::new();
-        p.extend(&self.src);
-        p.extend(&self.dst);
-        if self.v6() {
-            p.extend((len as u32).to_be_bytes());
-            p.extend([0, 0, 0, proto]);
-        } else {
-            p.extend([0, proto]);
-            p.extend((len as u16).to_be_bytes());
+    fn addr(a: &[u8]) -> IpAddr {
+        match <[u8; 16]>::try_from(a) {
+            Ok(b) => IpAddr::V6(Ipv6Addr::from(b)),
+            Err(_) => {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(a.get(..4).unwrap_or(&[0; 4]));
+                IpAddr::V4(Ipv4Addr::from(b))
+            }
         }
-        p
+    }
+    /// The running sum of the transport checksum's pseudo-header.
+    fn pseudo(&self, proto: u8, len: usize) -> u32 {
+        pseudo_sum(Addrs::addr(&self.src), Addrs::addr(&self.dst), proto, len)
+    }
+}
+
+/// The names of the flags set in `v`, comma-separated, `none` for none (tcpdump's
+/// `bittok2str`).
+fn flag_words(v: u32, names: &[(u32, &str)]) -> String {
+    let set: Vec<&str> = names.iter().filter(|(bit, _)| v & bit != 0).map(|(_, n)| *n).collect();
+    if set.is_empty() {
+        "none".to_string()
+    } else {
+        set.join(", ")
     }
 }
 
@@ -86,34 +95,39 @@ fn tos_words(tos: u8) -> String {
     s
 }
 
-/// IPv4 options as `-v` shows them.
+/// IPv4 options as `-v` shows them, read with the stack's walker: a malformed option ends
+/// the list with tcpdump's words for it.
 fn ip_options(c: &mut Ctx, opts: &[u8]) -> String {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < opts.len() {
-        let t = opts[i];
-        match t {
-            0 => {
-                out.push("EOL".to_string());
+    let mut walk = Ipv4Options::new(opts);
+    // Where the walker is: the option it yields next, or the one it fails on.
+    let mut at = 0;
+    loop {
+        let o = match walk.next() {
+            None => {
+                // The end, or an end-of-list option.
+                if opts.get(at) == Some(&0) {
+                    out.push("EOL".to_string());
+                }
                 break;
             }
-            1 => {
-                out.push("NOP".to_string());
-                i += 1;
-                continue;
+            Some(Err(_)) => {
+                let t = opts.get(at).copied().unwrap_or(0);
+                match opts.get(at + 1) {
+                    None => out.push(format!("{} [bad length]", opt_name(t))),
+                    Some(len) => out.push(format!("{} [bad length {len}]", opt_name(t))),
+                }
+                break;
             }
-            _ => {}
-        }
-        let Some(&len) = opts.get(i + 1) else {
-            out.push(format!("{} [bad length]", opt_name(t)));
-            break;
+            Some(Ok(o)) => o,
         };
-        let len = usize::from(len);
-        if len < 2 || i + len > opts.len() {
-            out.push(format!("{} [bad length {len}]", opt_name(t)));
-            break;
+        let (t, body) = (o.kind, o.data);
+        if t == 1 {
+            out.push("NOP".to_string());
+            at += 1;
+            continue;
         }
-        let body = &opts[i + 2..i + len];
+        let len = body.len() + 2;
         let s = match t {
             7 | 131 | 137 => {
                 // Record route and source routes: the pointer, then addresses.
@@ -158,7 +172,7 @@ fn ip_options(c: &mut Ctx, opts: &[u8]) -> String {
             }
         };
         out.push(s);
-        i += len;
+        at += len;
     }
     out.join(",")
 }
@@ -192,15 +206,10 @@ pub fn ip(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
         c.p(&format!("bad-hlen {hlen}"));
         return Ok(());
     }
-    let tos = cur.u8(1, "ip")?;
-    let total = usize::from(cur.u16(2, "ip")?);
-    let id = cur.u16(4, "ip")?;
-    let frag = cur.u16(6, "ip")?;
-    let ttl = cur.u8(8, "ip")?;
-    let proto = cur.u8(9, "ip")?;
-    let sum = cur.u16(10, "ip")?;
-    let src = cur.bytes(12, 4, "ip")?;
-    let dst = cur.bytes(16, 4, "ip")?;
+    let ip = Ipv4Packet::new_unchecked(cur.bytes(0, IP_HDR_LEN, "ip")?);
+    let (tos, total, id, frag) = (ip.tos(), ip.total_len(), ip.id(), ip.off());
+    let (ttl, proto, sum) = (ip.ttl(), ip.proto(), ip.checksum());
+    let (src, dst) = (ip.src().octets(), ip.dst().octets());
     if total < hlen {
         c.p(&format!("bad-len {total}"));
         return Ok(());
@@ -208,21 +217,7 @@ pub fn ip(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
     let off = usize::from(frag & 0x1fff) * 8;
     let payload_len = total - hlen;
     if c.vflag() > 0 {
-        let mut flags = Vec::new();
-        if frag & 0x2000 != 0 {
-            flags.push("+");
-        }
-        if frag & 0x4000 != 0 {
-            flags.push("DF");
-        }
-        if frag & 0x8000 != 0 {
-            flags.push("rsvd");
-        }
-        let flags = if flags.is_empty() {
-            "none".to_string()
-        } else {
-            flags.join(", ")
-        };
+        let flags = flag_words(u32::from(frag), &[(0x2000, "+"), (0x4000, "DF"), (0x8000, "rsvd")]);
         let pname = names::ip_proto(proto).unwrap_or("unknown");
         let mut s = format!(
             "({}, ttl {ttl}, id {id}, offset {off}, flags [{flags}], proto {pname} ({proto}), length {total}",
@@ -234,8 +229,8 @@ pub fn ip(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
             s.push_str(&format!(", options ({words})"));
         }
         if let Ok(h) = cur.bytes(0, hlen, "ip") {
-            if cksum(&[h]) != 0 {
-                let want = cksum(&[&h[..10], &h[12..]]);
+            if cksum(h) != 0 {
+                let want = cksum_should_be(0, h, 10);
                 s.push_str(&format!(", bad cksum {sum:x} (->{want:x})!"));
             }
         }
@@ -325,19 +320,19 @@ pub fn ip6(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
     if !c.opts.ether {
         c.p("IP6 ");
     }
-    let w = cur.u32(0, "ip6")?;
-    if w >> 28 != 6 {
-        c.p(&format!("IP6 bad version {}", w >> 28));
+    let version = cur.bytes(0, 4, "ip6")?[0] >> 4;
+    if version != 6 {
+        c.p(&format!("IP6 bad version {version}"));
         return Ok(());
     }
-    let plen = usize::from(cur.u16(4, "ip6")?);
-    let mut next = cur.u8(6, "ip6")?;
-    let hlim = cur.u8(7, "ip6")?;
-    let src = cur.bytes(8, 16, "ip6")?;
-    let dst = cur.bytes(24, 16, "ip6")?;
+    let ip6 = Ipv6Packet::new_unchecked(cur.bytes(0, 40, "ip6")?);
+    let plen = usize::from(ip6.payload_len());
+    let mut next = ip6.next_header();
+    let hlim = ip6.hop_limit();
+    let (src, dst) = (ip6.src().octets(), ip6.dst().octets());
     if c.vflag() > 0 {
-        let class = (w >> 20) as u8;
-        let flow = w & 0xfffff;
+        let class = ip6.traffic_class();
+        let flow = ip6.flow_label();
         let mut s = String::from("(");
         if class != 0 {
             s.push_str(&format!("class 0x{class:x}, "));
@@ -373,32 +368,30 @@ pub fn ip6(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
                 // Hop-by-hop or destination options.
                 let nh = p.u8(0, "ip6")?;
                 let hl = (usize::from(p.u8(1, "ip6")?) + 1) * 8;
-                let opts = p.bytes(2, hl - 2, "ip6")?;
+                let hdr = p.bytes(0, hl, "ip6")?;
                 let name = if next == 0 { "HBH" } else { "DSTOPT" };
                 let mut s = format!("{name} ");
                 let verbose = c.vflag() > 0;
-                let mut i = 0;
-                while i < opts.len() {
-                    let t = opts[i];
-                    if t == 0 {
-                        s.push_str("(pad1)");
-                        i += 1;
-                        continue;
-                    }
-                    let Some(&l) = opts.get(i + 1) else { break };
-                    let l = usize::from(l);
-                    match t {
-                        1 => s.push_str("(padn)"),
-                        5 if l == 2 => {
-                            let v = u16::from_be_bytes([
-                                opts.get(i + 2).copied().unwrap_or(0),
-                                opts.get(i + 3).copied().unwrap_or(0),
-                            ]);
-                            s.push_str(&format!("(rtalert: 0x{v:04x}) "));
+                // The stack's option walker; where it stops at an option that runs past
+                // the header, tcpdump still names that option (with what is there).
+                let mut at = 2;
+                for o in ip6ext::options(hdr) {
+                    match o {
+                        Ok(o) => {
+                            s.push_str(&ip6_opt_words(o.kind, o.data.len(), o.data));
+                            at = o.offset
+                                + if o.kind == ip6ext::OPT_PAD1 {
+                                    1
+                                } else {
+                                    2 + o.data.len()
+                                };
                         }
-                        _ => s.push_str(&format!("(opt_type 0x{t:02x}: len={l})")),
+                        Err(e) if e.at == at + 1 => {
+                            let l = usize::from(hdr[at + 1]);
+                            s.push_str(&ip6_opt_words(hdr[at], l, hdr.get(at + 2..).unwrap_or(&[])));
+                        }
+                        Err(_) => {}
                     }
-                    i += 2 + l;
                 }
                 if verbose {
                     s.push(' ');
@@ -411,23 +404,18 @@ pub fn ip6(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
                 len = len.saturating_sub(hl);
             }
             44 => {
-                let nh = p.u8(0, "frag")?;
-                let off = p.u16(2, "frag")?;
-                let id = p.u32(4, "frag")?;
+                let f = FragRepr::parse(p.bytes(0, FRAG_HDR_LEN, "frag")?).map_err(|_| Trunc("frag"))?;
+                let (nh, off, id) = (f.next, f.offset, f.ident);
                 if c.vflag() > 0 {
-                    c.p(&format!(
-                        "frag (0x{id:08x}:{}|{}) ",
-                        off & 0xfff8,
-                        len.saturating_sub(8)
-                    ));
+                    c.p(&format!("frag (0x{id:08x}:{}|{}) ", off, len.saturating_sub(8)));
                 } else {
-                    c.p(&format!("frag ({}|{}) ", off & 0xfff8, len.saturating_sub(8)));
+                    c.p(&format!("frag ({}|{}) ", off, len.saturating_sub(8)));
                 }
                 next = nh;
-                p = p.sub(8);
+                p = p.sub(FRAG_HDR_LEN);
                 len = len.saturating_sub(8);
                 a.fragment = true;
-                if off & 0xfff8 != 0 {
+                if off != 0 {
                     c.o.truncate(c.o.trim_end().len());
                     return Ok(());
                 }
@@ -436,6 +424,20 @@ pub fn ip6(c: &mut Ctx, cur: Cur, _len: u32) -> Result<(), Trunc> {
         }
     }
     transport(c, p, next, len, &a)
+}
+
+/// An option of a hop-by-hop or destination options header as tcpdump words it: `l` is
+/// its length byte, `data` what of it there is.
+fn ip6_opt_words(t: u8, l: usize, data: &[u8]) -> String {
+    match t {
+        ip6ext::OPT_PAD1 => "(pad1)".to_string(),
+        ip6ext::OPT_PADN => "(padn)".to_string(),
+        ip6ext::OPT_ROUTER_ALERT if l == 2 => {
+            let v = u16::from_be_bytes([data.first().copied().unwrap_or(0), data.get(1).copied().unwrap_or(0)]);
+            format!("(rtalert: 0x{v:04x}) ")
+        }
+        _ => format!("(opt_type 0x{t:02x}: len={l})"),
+    }
 }
 
 /// `[|tcp]`-style checks for the transport printers: print the addresses first.
@@ -459,13 +461,9 @@ fn tcp(c: &mut Ctx, cur: Cur, len: usize, a: &Addrs) -> Result<(), Trunc> {
         return Err(Trunc("tcp"));
     };
     ports(c, a, "tcp", sp, dp);
-    let mut seq = cur.u32(4, "tcp")?;
-    let mut ack = cur.u32(8, "tcp")?;
-    let hl = usize::from(cur.u8(12, "tcp")? >> 4) * 4;
-    let flags = cur.u8(13, "tcp")?;
-    let win = cur.u16(14, "tcp")?;
-    let sum = cur.u16(16, "tcp")?;
-    let urp = cur.u16(18, "tcp")?;
+    let th = TcpPacket::new_unchecked(cur.bytes(0, TCP_HDR_LEN, "tcp")?);
+    let (mut seq, mut ack, hl, flags) = (th.seq(), th.ack(), th.header_len(), th.flags());
+    let (win, sum, urp) = (th.window(), th.checksum(), th.urgent());
     if hl < 20 {
         c.p(&format!("tcp {len} [bad hdr length {hl} - too short, < 20]"));
         return Ok(());
@@ -511,10 +509,10 @@ fn tcp(c: &mut Ctx, cur: Cur, len: usize, a: &Addrs) -> Result<(), Trunc> {
     if c.vflag() > 0 && !a.fragment {
         if let Ok(seg) = cur.bytes(0, len, "tcp") {
             let p = a.pseudo(6, len);
-            if cksum(&[&p, seg]) == 0 {
+            if fold(add(p, seg)) == 0 {
                 c.p(&format!(", cksum 0x{sum:04x} (correct)"));
             } else {
-                let want = cksum(&[&p, &seg[..16], &seg[18..]]);
+                let want = cksum_should_be(p, seg, 16);
                 c.p(&format!(", cksum 0x{sum:04x} (incorrect -> 0x{want:04x})"));
             }
         }
@@ -585,15 +583,19 @@ fn tcp_options(c: &mut Ctx, o: Cur, mut i: usize, end: usize, ack_base: u32) -> 
             Ok(b) => b,
             Err(_) => return Err(Trunc("")),
         };
-        let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        match (k, l) {
-            (2, 4) => c.p(&format!(" {}", u16::from_be_bytes([body[0], body[1]]))),
-            (3, 3) => c.p(&format!(" {}", body[0])),
-            (4, 2) => {}
-            (8, 10) => c.p(&format!(" val {} ecr {}", be32(&body[..4]), be32(&body[4..8]))),
-            (5, _) if l >= 2 && (l - 2) % 8 == 0 => {
-                for b in body.chunks(8) {
-                    let (st, en) = (be32(&b[..4]), be32(&b[4..8]));
+        // A length below 2 is no option the stack's decoder reads: its bytes as they are.
+        let opt = if l >= 2 {
+            TcpOption::decode(k, body)
+        } else {
+            TcpOption::Other { kind: k, data: body }
+        };
+        match opt {
+            TcpOption::MaxSeg(v) => c.p(&format!(" {v}")),
+            TcpOption::WindowScale(v) => c.p(&format!(" {v}")),
+            TcpOption::SackPermitted => {}
+            TcpOption::Timestamp { val, ecr } => c.p(&format!(" val {val} ecr {ecr}")),
+            TcpOption::Sack(blocks) => {
+                for (st, en) in sack_blocks(blocks) {
                     c.p(&format!(
                         "{{{}:{}}}",
                         st.wrapping_sub(ack_base),
@@ -601,7 +603,7 @@ fn tcp_options(c: &mut Ctx, o: Cur, mut i: usize, end: usize, ack_base: u32) -> 
                     ));
                 }
             }
-            _ => {
+            TcpOption::Other { .. } => {
                 let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
                 c.p(&format!(" {hex}"));
             }
@@ -616,27 +618,27 @@ fn tcp_options(c: &mut Ctx, o: Cur, mut i: usize, end: usize, ack_base: u32) -> 
 
 /// A UDP datagram of `len` bytes by the network header.
 fn udp(c: &mut Ctx, cur: Cur, len: usize, a: &Addrs) -> Result<(), Trunc> {
-    let (Ok(sp), Ok(_)) = (cur.u16(0, "udp"), cur.bytes(0, 8, "udp")) else {
+    let (Ok(sp), Ok(h)) = (cur.u16(0, "udp"), cur.bytes(0, UDP_HDR_LEN, "udp")) else {
         if !a.shown {
             let (s, d) = (a.src_name(c), a.dst_name(c));
             c.p(&format!("{s} > {d}: "));
         }
         return Err(Trunc("udp"));
     };
-    let dp = cur.u16(2, "udp")?;
-    let ulen = usize::from(cur.u16(4, "udp")?);
-    let sum = cur.u16(6, "udp")?;
+    let uh = UdpPacket::new_unchecked(h);
+    debug_assert_eq!(uh.src_port(), sp);
+    let (dp, ulen, sum) = (uh.dst_port(), uh.len(), uh.checksum());
     ports(c, a, "udp", sp, dp);
     let check = c.vflag() > 1 || (a.v6() && c.vflag() > 0);
     if check && !a.fragment && sum == 0 && !a.v6() {
         c.p("[no cksum] ");
     } else if check && !a.fragment && ulen <= len {
         if let Ok(seg) = cur.bytes(0, ulen, "udp") {
-            let got = cksum(&[&a.pseudo(17, ulen), seg]);
+            let got = fold(add(a.pseudo(17, ulen), seg));
             if got == 0 {
                 c.p("[udp sum ok] ");
             } else {
-                let want = cksum(&[&a.pseudo(17, ulen), &seg[..6], &seg[8..]]);
+                let want = cksum_should_be(a.pseudo(17, ulen), seg, 6);
                 c.p(&format!("[bad udp cksum 0x{sum:04x} -> 0x{want:04x}!] "));
             }
         }
@@ -649,15 +651,16 @@ fn udp(c: &mut Ctx, cur: Cur, len: usize, a: &Addrs) -> Result<(), Trunc> {
 fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
     let t = cur.u8(0, "icmp")?;
     let code = cur.u8(1, "icmp")?;
-    let quoted_dst = |c: &mut Ctx| -> Result<String, Trunc> {
-        let d = cur.bytes(24, 4, "icmp")?;
-        Ok(c.ip4([d[0], d[1], d[2], d[3]]))
-    };
+    // The 8-byte header, for the messages that read past type and code.
+    let hdr = || IcmpPacket::new_checked(cur.data).map_err(|_| Trunc("icmp"));
+    // The header of the datagram an error quotes.
+    let quoted = || cur.bytes(8, IP_HDR_LEN, "icmp").map(Ipv4Packet::new_unchecked);
+    let quoted_dst = |c: &mut Ctx| -> Result<String, Trunc> { Ok(c.ip4(quoted()?.dst().octets())) };
     let mut quotes = false;
     let s = match t {
         0 | 8 => {
-            let id = cur.u16(4, "icmp")?;
-            let seq = cur.u16(6, "icmp")?;
+            let h = hdr()?;
+            let (id, seq) = (h.ident(), h.seq());
             format!("echo {}, id {id}, seq {seq}", if t == 0 { "reply" } else { "request" })
         }
         3 => {
@@ -667,12 +670,12 @@ fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
                 0 => format!("net {d} unreachable"),
                 1 => format!("host {d} unreachable"),
                 2 => {
-                    let p = cur.u8(17, "icmp")?;
+                    let p = quoted()?.proto();
                     format!("{d} protocol {p} unreachable")
                 }
                 3 => {
-                    let p = cur.u8(17, "icmp")?;
-                    let hl = usize::from(cur.u8(8, "icmp")? & 0xf) * 4;
+                    let q = quoted()?;
+                    let (p, hl) = (q.proto(), q.hlen());
                     let port = cur.u16(8 + hl + 2, "icmp")?;
                     let (pn, name) = match p {
                         6 => ("tcp", c.port("tcp", port)),
@@ -686,7 +689,7 @@ fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
                     }
                 }
                 4 => {
-                    let mtu = cur.u16(6, "icmp")?;
+                    let mtu = hdr()?.next_mtu();
                     format!("{d} unreachable - need to frag (mtu {mtu})")
                 }
                 5 => format!("{d} unreachable - source route failed"),
@@ -701,8 +704,8 @@ fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
         5 => {
             quotes = true;
             let d = quoted_dst(c)?;
-            let g = cur.bytes(4, 4, "icmp")?;
-            let g = c.ip4([g[0], g[1], g[2], g[3]]);
+            let g = hdr()?.gateway().octets();
+            let g = c.ip4(g);
             match code {
                 0 => format!("redirect {d} to net {g}"),
                 1 => format!("redirect {d} to host {g}"),
@@ -721,6 +724,7 @@ fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
         }
         12 => {
             quotes = true;
+            // Only the pointer's octet need be there (not the whole header).
             let ptr = cur.u8(4, "icmp")?;
             if code == 0 {
                 format!("parameter problem - octet {ptr}")
@@ -729,8 +733,8 @@ fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
             }
         }
         13 | 14 => {
-            let id = cur.u16(4, "icmp")?;
-            let seq = cur.u16(6, "icmp")?;
+            let h = hdr()?;
+            let (id, seq) = (h.ident(), h.seq());
             if t == 13 {
                 format!("time stamp query id {id} seq {seq}")
             } else {
@@ -749,10 +753,9 @@ fn icmp(c: &mut Ctx, cur: Cur, len: usize) -> Result<(), Trunc> {
     c.p(&format!("ICMP {s}, length {len}"));
     if c.vflag() > 0 {
         if let Ok(m) = cur.bytes(0, len, "icmp") {
-            let got = cksum(&[m]);
-            if got != 0 {
-                let sum = u16::from_be_bytes([m[2], m[3]]);
-                let want = cksum(&[&m[..2], &m[4..]]);
+            if cksum(m) != 0 {
+                let sum = m.get(2..4).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                let want = cksum_should_be(0, m, 2);
                 c.p(&format!(" (wrong icmp cksum {sum:x} (->{want:x})!)"));
             }
         }
@@ -807,17 +810,7 @@ fn nd_options(c: &mut Ctx, o: &[u8]) -> Result<(), Trunc> {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&body[14..30]);
                 let p = c.ip6(a);
-                let mut f = Vec::new();
-                if fl & 0x80 != 0 {
-                    f.push("onlink");
-                }
-                if fl & 0x40 != 0 {
-                    f.push("auto");
-                }
-                if fl & 0x20 != 0 {
-                    f.push("router");
-                }
-                let f = if f.is_empty() { "none".to_string() } else { f.join(", ") };
+                let f = flag_words(u32::from(fl), &[(0x80, "onlink"), (0x40, "auto"), (0x20, "router")]);
                 let time = |v: u32| {
                     if v == u32::MAX {
                         "infinity".to_string()
@@ -852,11 +845,11 @@ fn icmp6(c: &mut Ctx, cur: Cur, len: usize, a: &Addrs) -> Result<(), Trunc> {
     let v = c.vflag();
     if v > 0 && !a.fragment {
         if let Ok(m) = cur.bytes(0, len, "icmp6") {
-            let sum = u16::from_be_bytes([m[2], m[3]]);
-            if cksum(&[&a.pseudo(58, len), m]) == 0 {
+            let sum = m.get(2..4).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+            if fold(add(a.pseudo(58, len), m)) == 0 {
                 c.p("[icmp6 sum ok] ");
             } else {
-                let want = cksum(&[&a.pseudo(58, len), &m[..2], &m[4..]]);
+                let want = cksum_should_be(a.pseudo(58, len), m, 2);
                 c.p(&format!("[bad icmp6 cksum 0x{sum:04x} -> 0x{want:04x}!] "));
             }
         }
@@ -911,6 +904,8 @@ fn icmp6(c: &mut Ctx, cur: Cur, len: usize, a: &Addrs) -> Result<(), Trunc> {
 
 fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), Trunc> {
     let v = c.vflag();
+    // The 8-byte header (there for every type that reads it: see `icmp6`).
+    let hdr = || Icmpv6Packet::new_checked(cur.data).map_err(|_| Trunc("icmp6"));
     let target = |c: &mut Ctx, at: usize| -> Result<String, Trunc> {
         let b = cur.bytes(at, 16, "icmp6")?;
         let mut x = [0u8; 16];
@@ -919,8 +914,8 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
     };
     match t {
         128 | 129 => {
-            let id = cur.u16(4, "icmp6")?;
-            let seq = cur.u16(6, "icmp6")?;
+            let h = hdr()?;
+            let (id, seq) = (h.echo_ident(), h.echo_seq());
             let what = if t == 128 { "echo request" } else { "echo reply" };
             if v > 0 {
                 c.p(&format!("{what}, id {id}, seq {seq}"));
@@ -937,25 +932,19 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
         134 => {
             c.p(&format!("router advertisement, length {len}"));
             if v > 0 {
-                let hl = cur.u8(4, "icmp6")?;
-                let fl = cur.u8(5, "icmp6")?;
-                let life = cur.u16(6, "icmp6")?;
+                let w = hdr()?.word();
+                let (hl, fl, life) = ((w >> 24) as u8, (w >> 16) as u8, w as u16);
                 let reach = cur.u32(8, "icmp6")?;
                 let retrans = cur.u32(12, "icmp6")?;
-                let mut f = Vec::new();
-                if fl & 0x80 != 0 {
-                    f.push("managed");
-                }
-                if fl & 0x40 != 0 {
-                    f.push("other stateful");
-                }
-                if fl & 0x20 != 0 {
-                    f.push("home agent");
-                }
-                if fl & 0x04 != 0 {
-                    f.push("proxy");
-                }
-                let f = if f.is_empty() { "none".to_string() } else { f.join(", ") };
+                let f = flag_words(
+                    u32::from(fl),
+                    &[
+                        (0x80, "managed"),
+                        (0x40, "other stateful"),
+                        (0x20, "home agent"),
+                        (0x04, "proxy"),
+                    ],
+                );
                 let pref = match (fl >> 3) & 3 {
                     0 => "medium",
                     1 => "high",
@@ -980,18 +969,11 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
         136 => {
             let tg = target(c, 8)?;
             if v > 0 {
-                let fl = cur.u8(4, "icmp6")?;
-                let mut f = Vec::new();
-                if fl & 0x80 != 0 {
-                    f.push("router");
-                }
-                if fl & 0x40 != 0 {
-                    f.push("solicited");
-                }
-                if fl & 0x20 != 0 {
-                    f.push("override");
-                }
-                let f = if f.is_empty() { "none".to_string() } else { f.join(", ") };
+                let fl = (hdr()?.word() >> 24) as u8;
+                let f = flag_words(
+                    u32::from(fl),
+                    &[(0x80, "router"), (0x40, "solicited"), (0x20, "override")],
+                );
                 c.p(&format!(
                     "neighbor advertisement, length {len}, tgt is {tg}, Flags [{f}]"
                 ));
@@ -1024,7 +1006,7 @@ fn icmp6_body(c: &mut Ctx, cur: Cur, len: usize, t: u8, code: u8) -> Result<(), 
             }
         }
         2 => {
-            let mtu = cur.u32(4, "icmp6")?;
+            let mtu = hdr()?.word();
             c.p(&format!("packet too big, mtu {mtu}"));
             if v == 0 {
                 c.p(&format!(", length {len}"));

@@ -1,6 +1,11 @@
 //! The link layer: Ethernet (`-e` prints its header), 802.1Q tags, ARP, 802.3 frames, and
 //! the loopback and raw-IP link types.
 
+use pktbox_stack::wire::arp::{ArpPacket, ARPHRD_ETHER, ARP_LEN};
+use pktbox_stack::wire::ethernet::{
+    EthernetPacket, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHERTYPE_REVARP, ETHERTYPE_VLAN, ETHER_HDR_LEN,
+};
+
 use super::{hexdump, inet, Ctx, Cur, Trunc};
 
 /// tcpdump's names of ethertypes.
@@ -32,25 +37,26 @@ fn ethertype_words(c: &Ctx, t: u16) -> String {
 
 /// An Ethernet frame.
 pub fn ether(c: &mut Ctx, cur: Cur, wirelen: u32) -> Result<(), Trunc> {
-    if cur.data.len() < 14 {
+    let Some(eh) = EthernetPacket::new(cur.data) else {
         c.net_off = cur.data.len();
         c.p("[|ether]");
         return Ok(());
-    }
-    let (dst, src) = (&cur.data[0..6], &cur.data[6..12]);
-    let mut t = cur.u16(12, "ether")?;
+    };
+    let (dst, src) = (eh.get_destination().octets(), eh.get_source().octets());
+    let (dst, src) = (&dst[..], &src[..]);
+    let mut t = eh.get_ethertype().0;
     let header = |c: &mut Ctx| {
         let (s, d) = (c.mac(src), c.mac(dst));
         format!("{s} > {d}, ")
     };
-    c.net_off = 14;
-    if t <= 1500 {
+    c.net_off = ETHER_HDR_LEN;
+    if usize::from(t) <= pktbox_stack::wire::ethernet::ETHERMTU {
         // 802.3: the length, then LLC.
         if c.opts.ether {
             let h = header(c);
             c.p(&format!("{h}802.3, length {t}: "));
         }
-        return llc(c, cur.sub(14), u32::from(t));
+        return llc(c, cur.sub(ETHER_HDR_LEN), u32::from(t));
     }
     let known = matches!(t, 0x0800 | 0x0806 | 0x8035 | 0x86dd | 0x8100 | 0x88a8 | 0x9100);
     if c.opts.ether || !known {
@@ -58,8 +64,8 @@ pub fn ether(c: &mut Ctx, cur: Cur, wirelen: u32) -> Result<(), Trunc> {
         let w = ethertype_words(c, t);
         c.p(&format!("{h}{w}length {wirelen}: "));
     }
-    let mut off = 14;
-    while matches!(t, 0x8100 | 0x88a8 | 0x9100) {
+    let mut off = ETHER_HDR_LEN;
+    while matches!(t, ETHERTYPE_VLAN | 0x88a8 | 0x9100) {
         let tci = cur.u16(off, "vlan")?;
         let inner = cur.u16(off + 2, "vlan")?;
         if c.opts.ether {
@@ -79,9 +85,9 @@ pub fn ether(c: &mut Ctx, cur: Cur, wirelen: u32) -> Result<(), Trunc> {
     let payload = cur.sub(off);
     let len = wirelen.saturating_sub(off as u32);
     match t {
-        0x0800 => inet::ip(c, payload, len),
-        0x86dd => inet::ip6(c, payload, len),
-        0x0806 | 0x8035 => arp(c, payload, len),
+        ETHERTYPE_IP => inet::ip(c, payload, len),
+        ETHERTYPE_IPV6 => inet::ip6(c, payload, len),
+        ETHERTYPE_ARP | ETHERTYPE_REVARP => arp(c, payload, len),
         _ => {
             if !c.opts.ether && known {
                 let h = header(c);
@@ -117,22 +123,31 @@ pub fn arp(c: &mut Ctx, cur: Cur, len: u32) -> Result<(), Trunc> {
     if !c.opts.ether {
         c.p("ARP, ");
     }
-    let hrd = cur.u16(0, "arp")?;
-    let pro = cur.u16(2, "arp")?;
-    let hln = usize::from(cur.u8(4, "arp")?);
-    let pln = usize::from(cur.u8(5, "arp")?);
-    let op = cur.u16(6, "arp")?;
-    if hrd != 1 || pro != 0x0800 || hln != 6 || pln != 4 {
+    // The fixed part (8 bytes) must be there; the view wants the addresses' 20 bytes
+    // as well, which a short capture may lack: it reads a zero-padded copy, and the
+    // addresses are taken only when they were captured.
+    cur.bytes(0, 8, "arp")?;
+    let mut whole = [0u8; ARP_LEN];
+    let n = cur.data.len().min(ARP_LEN);
+    whole[..n].copy_from_slice(&cur.data[..n]);
+    let Some(ah) = ArpPacket::new(&whole) else {
+        return Err(Trunc("arp"));
+    };
+    let (hrd, pro, op) = (ah.get_hardware_type().0, ah.get_protocol_type().0, ah.get_operation().0);
+    let (hln, pln) = (usize::from(ah.get_hw_addr_len()), usize::from(ah.get_proto_addr_len()));
+    if hrd != ARPHRD_ETHER || pro != ETHERTYPE_IP || hln != 6 || pln != 4 {
         c.p(&format!("arp-#{op} for proto #{pro} ({pln}) hardware #{hrd} ({hln})"));
         return Ok(());
     }
     if c.vflag() > 0 {
         c.p("Ethernet (len 6), IPv4 (len 4), ");
     }
-    let sha = cur.bytes(8, 6, "arp")?;
-    let spa = ipv4(cur.bytes(14, 4, "arp")?);
-    let tha = cur.bytes(18, 6, "arp")?;
-    let tpa = ipv4(cur.bytes(24, 4, "arp")?);
+    if cur.data.len() < ARP_LEN {
+        return Err(Trunc("arp"));
+    }
+    let (sha, spa) = (ah.get_sender_hw_addr().octets(), ah.get_sender_proto_addr().octets());
+    let (tha, tpa) = (ah.get_target_hw_addr().octets(), ah.get_target_proto_addr().octets());
+    let (sha, tha) = (&sha[..], &tha[..]);
     let s = match op {
         1 => {
             let t = c.ip4(tpa);
@@ -169,12 +184,6 @@ pub fn arp(c: &mut Ctx, cur: Cur, len: u32) -> Result<(), Trunc> {
     };
     c.p(&format!("{s}, length {len}"));
     Ok(())
-}
-
-fn ipv4(b: &[u8]) -> [u8; 4] {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b.get(..4).unwrap_or(&[0; 4]));
-    a
 }
 
 /// LINKTYPE_RAW: the packet starts with an IPv4 or IPv6 header.

@@ -380,6 +380,75 @@ mod tests {
         );
     }
 
+    fn print_one(verbose: u8, frame: &[u8]) -> String {
+        let mut p = Printer::new(
+            Options {
+                numeric: 2,
+                verbose,
+                ..Default::default()
+            },
+            1,
+        );
+        p.format(1, 2, frame, frame.len() as u32)
+    }
+
+    const M1: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const M2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    /// Hop-by-hop options whose last one runs past the header: tcpdump still names it
+    /// (the corpus has only well-formed option lists).
+    #[test]
+    fn an_ipv6_option_past_its_header_is_named() {
+        let (a, b) = (
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        );
+        // Six bytes of options after next header and length; the last option runs past
+        // the header (a length and no data, or no length at all).
+        for (opts, words) in [
+            ([5, 2, 0x12, 0x34, 1, 7], "HBH (rtalert: 0x1234) (padn) "),
+            ([0, 0, 0x3e, 9, 0, 0], "HBH (pad1)(pad1)(opt_type 0x3e: len=9) "),
+            ([5, 2, 0, 0, 0, 5], "HBH (rtalert: 0x0000) (pad1) "),
+            ([0, 0, 0, 0, 5, 2], "HBH (pad1)(pad1)(pad1)(pad1)(rtalert: 0x0000)  "),
+        ] {
+            let mut hbh = vec![59, 0];
+            hbh.extend(opts);
+            let f = corpus::ether(M1, M2, 0x86dd, &corpus::ipv6(a, b, 0, &hbh, 64, 0));
+            let out = print_one(1, &f);
+            assert!(out.contains(words), "{words:?} not in {out:?}");
+        }
+    }
+
+    /// Messages too short for their checksum field, checked with -v: printed, no panic.
+    #[test]
+    fn short_icmp_and_udp_are_printed_with_their_checksums() {
+        let icmp = corpus::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 1, &[15, 0], &[], 0, 1, 64, 0, false);
+        let out = print_one(1, &corpus::ether(M1, M2, 0x0800, &icmp));
+        assert!(
+            out.contains("ICMP information request, length 2 (wrong icmp cksum 0 (->f0ff)!)"),
+            "{out:?}"
+        );
+        // A UDP length (4) below the header's size.
+        let udp = corpus::ipv4(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            &[0, 7, 0, 9, 0, 4, 0x12, 0x34],
+            &[],
+            0,
+            1,
+            64,
+            0,
+            false,
+        );
+        let out = print_one(2, &corpus::ether(M1, M2, 0x0800, &udp));
+        assert!(
+            out.contains("10.0.0.1.7 > 10.0.0.2.9: [bad udp cksum 0x1234 -> "),
+            "{out:?}"
+        );
+        assert!(out.contains("UDP, length 0"), "{out:?}");
+    }
+
     #[test]
     fn garbage_never_panics() {
         let mut r = corpus::Rng(99);
