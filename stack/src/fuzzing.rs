@@ -702,6 +702,10 @@ pub fn ip6(data: &[u8]) {
         ctx.inet6.nd.max_entries = 32;
         ctx.inet6.maxfragpackets = 8;
         ctx.inet6.icmp_limit.limit = 0;
+        // Node Information queries reach every answer.
+        ctx.hostname = "fuzz.example.org".into();
+        ctx.inet6.nodeinfo = 0xf;
+        ctx.inet6.ni_limit.limit = 0;
         if let Some(lo) = ctx.ifnet_by_name("lo0").cloned() {
             crate::inet6::if_up(&mut ctx, &lo);
         }

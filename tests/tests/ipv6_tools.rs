@@ -388,14 +388,30 @@ fn ndp_shows_deletes_and_clears_linux_as_a_neighbor() {
         (r.code, r.stderr.as_str()),
         (Some(1), "ndp: set: 2001:db8:99::9: not on a connected link\n")
     );
-    let r = st.run("ndp", &["-s", &g, "02:00:00:00:00:01", "proxy"]);
+    // A proxy entry: the stack answers Linux's solicitations for 2001:db8:92::77 with the
+    // MAC given (here a made-up one), and lists it with the p flag.
+    st.ok("ndp", &["-s", "2001:db8:92::77", "02:00:00:00:77:77", "proxy"]);
+    let row = st.ok("ndp", &["-n", "2001:db8:92::77"]);
+    let f: Vec<&str> = row.lines().nth(1).unwrap_or_default().split_whitespace().collect();
     assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (
-            Some(1),
-            "ndp: proxy: proxy neighbor advertisements are not supported by this stack\n"
-        )
+        f,
+        ["2001:db8:92::77", "02:00:00:00:77:77", "en0", "permanent", "R", "p"],
+        "{row}"
     );
+    let _ = lab.linux(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:92::77"]);
+    let n = wait_for("Linux to learn the proxied address", || {
+        let r = lab.linux(&["ip", "-6", "neigh", "show", "2001:db8:92::77", "dev", "tap0"]);
+        r.stdout.contains("lladdr").then_some(r.stdout)
+    });
+    assert!(n.contains("lladdr 02:00:00:00:77:77"), "{n}");
+    // Not a router, and without the override flag (Linux shows no "router").
+    assert!(!n.contains("router"), "{n}");
+    st.ok("ndp", &["-d", "2001:db8:92::77"]);
+    assert_eq!(st.run("ndp", &["-n", "2001:db8:92::77"]).code, Some(1));
+    lab.linux(&["ip", "-6", "neigh", "flush", "dev", "tap0"]).ok();
+    let _ = lab.linux(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:92::77"]);
+    let n = lab.linux(&["ip", "-6", "neigh", "show", "2001:db8:92::77", "dev", "tap0"]);
+    assert!(!n.stdout.contains("lladdr"), "answered after ndp -d: {n:#?}");
     let r = st.run("ndp", &["-s", &g, "zz"]);
     assert_eq!(
         (r.code, r.stderr.as_str()),
@@ -509,6 +525,321 @@ fn three_stacks_route_v6_and_ping6_reports_hop_limit_expiry() {
     assert!(s.contains("\t\ttime exceed: "), "{s}");
 }
 
+/// ICMPv6 Node Information (RFC 4620) between two stacks on a hub: ping6 -w -t -a
+/// against the stack's responder (Linux has none, so a second stack answers), gated by
+/// net.inet6.icmp6.nodeinfo; tshark decodes what went over the wire.
+#[test]
+fn ping6_node_information_queries_between_two_stacks() {
+    let hubs = TempDir::new();
+    let h = format!("path={}", hubs.join("hub").display());
+    let a = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    let b = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    a.ok("ifconfig", &["en0", "inet6", "2001:db8:e::1/64"]);
+    b.ok("ifconfig", &["en0", "inet6", "2001:db8:e::2/64"]);
+    wait_usable(&a, "en0", "2001:db8:e::1");
+    wait_usable(&b, "en0", "2001:db8:e::2");
+    let (la, lb) = (link_local(&a, "en0"), link_local(&b, "en0"));
+    let bll = format!("{lb}%en0");
+    b.ok("sysctl", &["-w", "kern.hostname=nodeb"]);
+    assert_eq!(
+        b.ok("sysctl", &["net.inet6.icmp6.nodeinfo"]),
+        "net.inet6.icmp6.nodeinfo = 1\n"
+    );
+
+    let cap = TempDir::new();
+    let file = cap.join("ni.pcap");
+    let file = file.to_str().expect("utf-8 path");
+    let dump = Capture::start(&b, &["-i", "en0", "-w", file, "icmp6"]);
+
+    // Node Name: a single-label name (two zero bytes, printed without a dot).
+    let r = a.run("ping6", &["-w", "-c", "2", "-i", "0.2", "-X", "10", &bll]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout
+            .starts_with(&format!("PING6(72=40+8+24 bytes) {la}%en0 --> {bll}\n")),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains(&format!("\n28 bytes from {bll}: nodeb\n")), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains("2 packets transmitted, 2 packets received, 0.0% packet loss\n"),
+        "{r:#?}"
+    );
+    assert!(!r.stdout.contains("round-trip"), "{r:#?}");
+    let r = a.run("ping6", &["-v", "-w", "-c", "1", "-X", "10", &bll]);
+    assert!(r.stdout.contains(": nodeb (TTL=0:meaningless)\n"), "{r:#?}");
+    // A fully qualified name keeps its final dot, as KAME's ping6 prints it.
+    b.ok("sysctl", &["-w", "kern.hostname=nodeb.example.org"]);
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "10", &bll]);
+    assert!(r.stdout.contains(": nodeb.example.org.\n"), "{r:#?}");
+    // To all nodes: B answers (with its link-local).
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "3", "ff02::1%en0"]);
+    assert!(
+        r.stdout.contains(&format!(" bytes from {bll}: nodeb.example.org.\n")),
+        "{r:#?}"
+    );
+
+    // Supported qtypes.
+    let r = a.run("ping6", &["-t", "-c", "1", "-X", "10", &bll]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(r.stdout.starts_with("PING6(56=40+8+8 bytes) "), "{r:#?}");
+    assert!(
+        r.stdout
+            .contains(&format!("20 bytes from {bll}: NodeInfo Supported Qtypes 0-3\n")),
+        "{r:#?}"
+    );
+
+    // Node addresses: refused by NetBSD's default (1), answered with 3.
+    let r = a.run("ping6", &["-a", "agl", "-c", "1", "-X", "2", &bll]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    b.ok("sysctl", &["-w", "net.inet6.icmp6.nodeinfo=3"]);
+    // The interface's own (link-local and global), then every interface's (lo0's fe80::1
+    // too; ::1 never).
+    let r = a.run("ping6", &["-a", "gl", "-c", "1", "-X", "10", &bll]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "\n56 bytes from {bll}: \n  {lb}(TTL=2147483647)\n  2001:db8:e::2(TTL=2147483647)\n\n"
+        )),
+        "{r:#?}"
+    );
+    let r = a.run("ping6", &["-a", "agl", "-c", "1", "-X", "10", &bll]);
+    assert!(r.stdout.contains(&format!("\n76 bytes from {bll}: \n")), "{r:#?}");
+    assert!(r.stdout.contains("\n  fe80::1(TTL=2147483647)\n"), "{r:#?}");
+
+    // From a global address: refused unless GLOBALOK (8).
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "2", "2001:db8:e::2"]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    b.ok("sysctl", &["-w", "net.inet6.icmp6.nodeinfo=9"]);
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "10", "2001:db8:e::2"]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout.contains("bytes from 2001:db8:e::2: nodeb.example.org.\n"),
+        "{r:#?}"
+    );
+    b.ok("sysctl", &["-w", "net.inet6.icmp6.nodeinfo=0"]);
+    let r = a.run("ping6", &["-w", "-c", "1", "-X", "2", &bll]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+
+    let s = b.ok("netstat", &["-s", "-p", "icmp6"]);
+    assert!(s.contains("\t9 node information answers sent\n"), "{s}");
+    assert!(s.contains("\t3 node information requests refused by policy\n"), "{s}");
+    assert!(s.contains("\t\tnode information reply: 9\n"), "{s}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    dump.stop();
+
+    // The wire format as tshark decodes it.
+    if !have("tshark") {
+        return skip(
+            "ping6_node_information_queries_between_two_stacks",
+            "tshark is not installed",
+        );
+    }
+    let out = run(
+        "tshark",
+        [
+            "-n",
+            "-r",
+            file,
+            "-Y",
+            "icmpv6.type == 140 && icmpv6.ni.qtype == 2",
+            "-T",
+            "fields",
+            "-e",
+            "icmpv6.code",
+            "-e",
+            "icmpv6.ni.nonce",
+            "-e",
+            "icmpv6.ni.reply.node_name",
+        ],
+    )
+    .ok();
+    let text = out.stdout;
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no node name reply decoded: {text}"));
+    let f: Vec<&str> = first.split('\t').collect();
+    assert_eq!(f[0], "0", "{text}");
+    let hex = |n: &str| n.trim_start_matches("0x").replace(':', "");
+    assert_eq!(hex(f[1]).len(), 16, "an 8-byte nonce in {text}");
+    assert!(f[2].contains("nodeb"), "{text}");
+    let q = run(
+        "tshark",
+        [
+            "-n",
+            "-r",
+            file,
+            "-Y",
+            "icmpv6.type == 139",
+            "-T",
+            "fields",
+            "-e",
+            "icmpv6.ni.nonce",
+            "-e",
+            "icmpv6.ni.query.subject_ipv6",
+        ],
+    )
+    .ok();
+    assert!(
+        q.stdout.lines().any(|l| l.split('\t').next() == Some(f[1])),
+        "the reply's nonce is a query's: {} / {text}",
+        q.stdout
+    );
+    assert!(
+        q.stdout.lines().any(|l| l.split('\t').nth(1) == Some(lb.as_str())),
+        "a query with B's address as subject: {}",
+        q.stdout
+    );
+}
+
+/// `route get -inet6` to a global destination through a link-local gateway shows, as
+/// `local addr`, the source the stack really sends from (RFC 6724: the global address),
+/// not the link-local the route was added with.
+#[test]
+fn route_get_shows_the_source_ip6_output_picks() {
+    let hubs = TempDir::new();
+    let h = format!("path={}", hubs.join("hub").display());
+    let a = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    let b = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    a.ok("ifconfig", &["en0", "inet6", "2001:db8:e::1/64"]);
+    b.ok("ifconfig", &["en0", "inet6", "2001:db8:e::2/64"]);
+    wait_usable(&a, "en0", "2001:db8:e::1");
+    wait_usable(&b, "en0", "2001:db8:e::2");
+    let lb = link_local(&b, "en0");
+    a.ok("route", &["add", "-inet6", "default", &format!("{lb}%en0")]);
+    let g = a.ok("route", &["-n", "get", "-inet6", "2001:db8:77::1"]);
+    assert!(g.contains(&format!("    gateway: {lb}%en0\n")), "{g}");
+    assert!(g.contains(" local addr: 2001:db8:e::1\n"), "{g}");
+    // What goes over the wire: B sees the echo request from A's global address.
+    let dump = Capture::start(&b, &["-i", "en0", "-nn", "-l", "icmp6 and ip6[40] == 128"]);
+    let r = a.run("ping6", &["-c", "1", "-X", "2", "2001:db8:77::1"]);
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let printed = dump.stop();
+    assert!(
+        printed.contains(" IP6 2001:db8:e::1 > 2001:db8:77::1: ICMP6, echo request"),
+        "{printed}"
+    );
+    // A link-local destination keeps the link-local source.
+    let g = a.ok("route", &["-n", "get", "-inet6", &format!("{lb}%en0")]);
+    assert!(g.contains(" local addr: fe80::"), "{g}");
+
+    // ping6 fragments at the minimum MTU (1280) as KAME's does, at the path MTU (1500)
+    // with -m: 2608 bytes of ICMPv6 are 3 fragments of at most 1232, or 2 of 1448.
+    let created = || -> u64 {
+        let s = a.ok("netstat", &["-s", "-p", "ip6"]);
+        s.lines()
+            .find_map(|l| {
+                let l = l.trim();
+                l.strip_suffix(" fragments created")
+                    .or_else(|| l.strip_suffix(" fragment created"))
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let before = created();
+    a.ok("ping6", &["-c", "1", "-s", "2600", "-X", "10", "2001:db8:e::2"]);
+    let mid = created();
+    assert_eq!(mid - before, 3);
+    a.ok("ping6", &["-m", "-c", "1", "-s", "2600", "-X", "10", "2001:db8:e::2"]);
+    assert_eq!(created() - mid, 2);
+    // -b: the socket buffers; a datagram larger than the send buffer is refused.
+    a.ok("ping6", &["-b", "65536", "-c", "1", "-X", "10", "2001:db8:e::2"]);
+    let r = a.run(
+        "ping6",
+        &["-b", "4096", "-s", "5000", "-c", "1", "-X", "2", "2001:db8:e::2"],
+    );
+    assert!(
+        r.stderr
+            .starts_with("ping6: you need -b to increase socket buffer size\n"),
+        "{r:#?}"
+    );
+    assert_eq!(r.code, Some(2), "{r:#?}");
+    let r = a.run("ping6", &["-b", "x", "::1"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ping6: invalid socket buffer size\n")
+    );
+}
+
+/// ifconfig inet6 `eui64`, `pltime`, `vltime`, `anycast` (NetBSD's af_inet6.c), and
+/// `-L` showing the lifetimes; a preferred lifetime that runs out deprecates the address,
+/// a valid one removes it.
+#[test]
+fn ifconfig_inet6_eui64_lifetimes_and_anycast() {
+    let hubs = TempDir::new();
+    let h = format!("path={}", hubs.join("hub").display());
+    let st = StackProc::start_variant("io-pkt-v6-hc", &["-d", "hub", &h]);
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:f::1/64"]);
+    let ll = link_local(&st, "en0");
+    let ll: std::net::Ipv6Addr = ll.parse().expect("an address");
+    let eui = std::net::Ipv6Addr::from(
+        u128::from("2001:db8:f::".parse::<std::net::Ipv6Addr>().unwrap()) | (u128::from(ll) & u128::from(u64::MAX)),
+    )
+    .to_string();
+    // eui64: the identifier of the link-local address.
+    st.ok(
+        "ifconfig",
+        &["en0", "inet6", "2001:db8:f::", "prefixlen", "64", "eui64", "alias"],
+    );
+    wait_usable(&st, "en0", &eui);
+    let r = st.run("ifconfig", &["en0", "inet6", "2001:db8:f::1", "eui64", "alias"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (Some(1), "ifconfig: interface index is already filled\n")
+    );
+    // Lifetimes: shown with -L (infinite ones are not), the address deprecated when the
+    // preferred lifetime runs out and gone when the valid one does.
+    st.ok(
+        "ifconfig",
+        &["en0", "inet6", "2001:db8:f::5", "pltime", "1", "vltime", "3", "alias"],
+    );
+    let l = st.ok("ifconfig", &["-L", "en0"]);
+    let line = l
+        .lines()
+        .find(|x| x.contains("inet6 2001:db8:f::5 "))
+        .unwrap_or_else(|| panic!("{l}"));
+    assert!(line.contains(" pltime ") && line.contains(" vltime "), "{l}");
+    let v: u32 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(99);
+    assert!(v <= 3, "{line}");
+    assert!(
+        l.lines().any(|x| x == format!("\tinet6 {eui} prefixlen 64")),
+        "an infinite lifetime prints nothing: {l}"
+    );
+    assert!(!st.ok("ifconfig", &["en0"]).contains(" pltime "));
+    wait_for("2001:db8:f::5 to be deprecated", || {
+        inet6_lines(&st, "en0")
+            .into_iter()
+            .find(|x| x.starts_with("inet6 2001:db8:f::5 ") && x.contains(" deprecated"))
+    });
+    wait_for("2001:db8:f::5 to go", || {
+        (!inet6_lines(&st, "en0")
+            .iter()
+            .any(|x| x.starts_with("inet6 2001:db8:f::5 ")))
+        .then_some(())
+    });
+    let r = st.run(
+        "ifconfig",
+        &["en0", "inet6", "2001:db8:f::6", "pltime", "9", "vltime", "3", "alias"],
+    );
+    assert_eq!(r.code, Some(1), "{r:#?}");
+    assert!(r.stderr.starts_with("ifconfig: SIOCAIFADDR_IN6: "), "{r:#?}");
+    let r = st.run("ifconfig", &["en0", "inet6", "2001:db8:f::6", "vltime", "x"]);
+    assert_eq!((r.code, r.stderr.as_str()), (Some(1), "ifconfig: invalid vltime\n"));
+    // Anycast: no DAD, never a source.
+    st.ok("ifconfig", &["en0", "inet6", "2001:db8:f::a", "anycast", "alias"]);
+    assert!(
+        inet6_lines(&st, "en0")
+            .iter()
+            .any(|x| x == "inet6 2001:db8:f::a prefixlen 64 anycast"),
+        "{:?}",
+        inet6_lines(&st, "en0")
+    );
+    let g = st.ok("route", &["-n", "get", "-inet6", "2001:db8:f::99"]);
+    assert!(!g.contains(" local addr: 2001:db8:f::a\n"), "{g}");
+}
+
 #[test]
 fn ping6_on_loopback_and_its_errors() {
     let st = StackProc::start_variant("io-pkt-v6-hc", &[]);
@@ -534,9 +865,10 @@ fn ping6_on_loopback_and_its_errors() {
             "ping6: datalen value too large, maximum is 65487\n",
         ),
         (
-            &["-w", "::1"][..],
-            "ping6: -w: ICMPv6 Node Information queries are not supported (for a time limit use -X deadline)\n",
+            &["-N", "::1"][..],
+            "ping6: -N: the node information multicast group (ff02::2:xxxx:xxxx) is not supported\n",
         ),
+        (&["-d", "::1"][..], "ping6: -d: SO_DEBUG is not supported\n"),
         (
             &["nosuch.invalid"][..],
             "ping6: nosuch.invalid: hostname nor servname provided, or not known\n",

@@ -18,8 +18,8 @@ pub fn command() -> Command {
     Command::new(PROG)
         .about("Configure network interface parameters")
         .override_usage(
-            "ifconfig [-v] interface [inet] [address[/len]] [parameters]\n       \
-             ifconfig -a [-d] [-u] [-v]\n       ifconfig -l [-d] [-u]\n       \
+            "ifconfig [-Lv] interface [inet] [address[/len]] [parameters]\n       \
+             ifconfig -a [-d] [-L] [-u] [-v]\n       ifconfig -l [-d] [-u]\n       \
              ifconfig -s interface\n       ifconfig -C\n       ifconfig -w N\n       \
              ifconfig interface create | destroy",
         )
@@ -27,6 +27,9 @@ pub fn command() -> Command {
             "Parameters: inet, alias, -alias, delete, netmask MASK (0xHEX, dotted quad or /LEN), \
              broadcast ADDR, mtu N, up, down, arp, -arp, debug, -debug, link0..link2, \
              -link0..-link2, create, destroy, linkstr STR.\n\
+             inet6 ADDR[/LEN]: prefixlen N, alias, -alias, delete, eui64 (the interface \
+             identifier of the interface's link-local address), pltime N, vltime N (seconds; \
+             deprecated, then removed, when they run out), anycast.\n\
              Cloned interfaces (ifconfig -C lists the cloners): bridge0 (see brconfig), lo1, and \
              tap1, hub0 (rump's name shmif0 too), whose driver `linkstr` opens with the -d options \
              of io-pkt: `ifconfig tap1 linkstr tap=NAME,host=ADDR/LEN`, `ifconfig hub0 linkstr DIR` \
@@ -57,6 +60,12 @@ pub fn command() -> Command {
                 .short('d')
                 .action(ArgAction::SetTrue)
                 .help("With -a or -l: only interfaces that are down"),
+        )
+        .arg(
+            Arg::new("lifetimes")
+                .short('L')
+                .action(ArgAction::SetTrue)
+                .help("Show the preferred and valid lifetimes of IPv6 addresses"),
         )
         .arg(
             Arg::new("verbose")
@@ -104,6 +113,9 @@ pub fn command() -> Command {
         )
 }
 
+/// `-L`: the inet6 lines end with the addresses' lifetimes (NetBSD's Lflag).
+static LIFETIMES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What the parameters ask for, applied in a fixed order after parsing.
 #[derive(Default, Debug)]
 struct Plan {
@@ -119,6 +131,12 @@ struct Plan {
     prefixlen: Option<u8>,
     /// `inet6` came first: the address words are IPv6.
     inet6: bool,
+    /// `eui64`: the address's last 64 bits come from the interface's link-local address.
+    eui64: bool,
+    /// `pltime N`, `vltime N` (seconds), `anycast`.
+    pltime: Option<u32>,
+    vltime: Option<u32>,
+    anycast: bool,
     netmask: Option<Ipv4Addr>,
     broadcast: Option<Ipv4Addr>,
     alias: bool,
@@ -217,6 +235,20 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
             }
             "alias" => p.alias = true,
             "-alias" | "delete" => p.delete = true,
+            "eui64" => p.eui64 = true,
+            "anycast" => p.anycast = true,
+            "pltime" | "vltime" => {
+                let v = value(w)?;
+                let t: u32 = v.parse().map_err(|_| format!("invalid {w}"))?;
+                if w == "pltime" {
+                    p.pltime = Some(t);
+                } else {
+                    p.vltime = Some(t);
+                }
+            }
+            "tentative" | "-tentative" | "deprecated" | "-deprecated" | "-anycast" => {
+                return Err(format!("{w}: setting this address flag is not supported"));
+            }
             "create" => p.create = true,
             "destroy" => p.destroy = true,
             "linkstr" => p.linkstr = Some(value("linkstr")?),
@@ -281,6 +313,16 @@ fn parse_params(params: &[String]) -> Result<Plan, String> {
     }
     if p.prefixlen.is_some() && p.addr6.is_none() {
         return Err("prefixlen: an inet6 parameter without an inet6 address".into());
+    }
+    for (given, what) in [
+        (p.eui64, "eui64"),
+        (p.pltime.is_some(), "pltime"),
+        (p.vltime.is_some(), "vltime"),
+        (p.anycast, "anycast"),
+    ] {
+        if given && p.addr6.is_none() {
+            return Err(format!("{what} not allowed for the AF"));
+        }
     }
     if p.netmask.is_some() && p.addr.as_ref().is_some_and(|(_, l)| l.is_some()) {
         return Err("netmask given twice (as /len and netmask)".into());
@@ -408,6 +450,10 @@ fn inet6_line(ifname: &str, a: &pktbox_stack::msg::IfAddr) -> String {
     if a.scopeid != 0 {
         line += &format!(" scopeid 0x{:x}", a.scopeid);
     }
+    if LIFETIMES.load(std::sync::atomic::Ordering::Relaxed) && (a.pltime.is_some() || a.vltime.is_some()) {
+        let t = |v: Option<u32>| v.map_or("infty".to_string(), |s| s.to_string());
+        line += &format!(" pltime {} vltime {}", t(a.pltime), t(a.vltime));
+    }
     line
 }
 
@@ -437,6 +483,8 @@ fn if_json(i: &IfInfo) -> serde_json::Value {
             "flags": pktbox_stack::msg::in6f::NAMES.iter().filter(|(b, _)| a.flags & b != 0).map(|(_, n)| *n).collect::<Vec<_>>(),
             "scopeid": a.scopeid,
             "tentative": a.tentative,
+            "pltime": a.pltime,
+            "vltime": a.vltime,
         })).collect::<Vec<_>>(),
         "inet": i.addrs.iter().filter(|a| a.addr.is_ipv4()).map(|a| json!({
             "address": a.addr.to_string(),
@@ -513,6 +561,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         m.get_flag("down"),
     );
     let (verbose, json) = (m.get_flag("verbose"), m.get_flag("json"));
+    LIFETIMES.store(m.get_flag("lifetimes"), std::sync::atomic::Ordering::Relaxed);
     let iface = m.get_one::<String>("interface").cloned();
 
     if let Some(&secs) = m.get_one::<u32>("wait") {
@@ -610,7 +659,22 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
         };
         s.addr_del(req).map_err(|e| err("SIOCDIFADDR", e))?;
     }
-    if let Some(a6) = p.addr6 {
+    if let Some(mut a6) = p.addr6 {
+        if p.eui64 {
+            // NetBSD's setia6eui64: the identifier must still be zero; it comes from the
+            // interface's link-local address.
+            if u128::from(a6) & u128::from(u64::MAX) != 0 {
+                return Err(fail(PROG, "interface index is already filled"));
+            }
+            let ll = info.addrs.iter().find_map(|a| match a.addr {
+                IpAddr::V6(l) if l.segments()[0] & 0xffc0 == 0xfe80 => Some(l),
+                _ => None,
+            });
+            let Some(ll) = ll else {
+                return Err(fail(PROG, "could not determine link local address"));
+            };
+            a6 = std::net::Ipv6Addr::from(u128::from(a6) | (u128::from(ll) & u128::from(u64::MAX)));
+        }
         let mask = p.prefixlen.map(|l| {
             IpAddr::V6(std::net::Ipv6Addr::from(
                 u128::MAX.checked_shl(128 - u32::from(l)).unwrap_or(0),
@@ -622,7 +686,19 @@ fn apply(s: &mut Stack, name: &str, p: &Plan) -> Result<(), ExitCode> {
             netmask: if p.delete { None } else { mask },
             brd: None,
         };
-        let r = if p.delete { s.addr_del(req) } else { s.addr_add(req) };
+        let extras = p.anycast || p.pltime.is_some() || p.vltime.is_some();
+        let r = if p.delete {
+            s.addr_del(req)
+        } else if extras {
+            s.addr_add6(pktbox_stack::msg::In6AliasReq {
+                req,
+                flags: if p.anycast { pktbox_stack::msg::in6f::ANYCAST } else { 0 },
+                pltime: p.pltime,
+                vltime: p.vltime,
+            })
+        } else {
+            s.addr_add(req)
+        };
         r.map_err(|e| {
             if e.errno() == Some(libc::EAFNOSUPPORT) {
                 fail(PROG, "inet6: address family not supported by this stack")
@@ -729,6 +805,8 @@ mod tests {
             tentative: flags & pktbox_stack::msg::in6f::TENTATIVE != 0,
             flags,
             scopeid,
+            pltime: None,
+            vltime: None,
         };
         use pktbox_stack::msg::in6f;
         assert_eq!(
@@ -789,6 +867,14 @@ mod tests {
         assert!(p("inet6 2001:db8::2/64 prefixlen 64").is_err());
         assert!(p("inet6 2001:db8::2/129").is_err());
         assert!(p("prefixlen 64").is_err());
+        let x = p("inet6 2001:db8:: prefixlen 64 eui64 pltime 30 vltime 60 anycast alias").unwrap();
+        assert_eq!(
+            (x.eui64, x.pltime, x.vltime, x.anycast),
+            (true, Some(30), Some(60), true)
+        );
+        assert_eq!(p("inet6 2001:db8::1 pltime x").unwrap_err(), "invalid pltime");
+        assert_eq!(p("10.0.0.1 anycast").unwrap_err(), "anycast not allowed for the AF");
+        assert!(p("inet6 2001:db8::1 tentative").is_err());
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! ndp: show and change the IPv6 neighbor cache and the ND lists, NetBSD's ndp(8):
-//! `ndp hostname`, `-a`, `-c`, `-d hostname`, `-s hostname ether_addr [temp]`, `-i
+//! `ndp hostname`, `-a`, `-c`, `-d hostname`, `-s hostname ether_addr [temp] [proxy]`, `-i
 //! interface`, `-p` (prefix list), `-r` (default router list), `-n`, with NetBSD's
 //! columns, messages and exit codes.
 //!
 //! Addresses are always printed numerically (no names are looked up, so `-n` is
-//! accepted and always in effect). Proxy entries, `-f`, `-A`, `-t`, `-H`, `-P`, `-R`,
+//! accepted and always in effect). `-f`, `-A`, `-t`, `-H`, `-P`, `-R`,
 //! `-I` and changing an interface's ND flags are refused with a message.
 
 use std::ffi::OsString;
@@ -53,15 +53,16 @@ pub fn command() -> Command {
         )
         .override_usage(
             "ndp [-n] hostname\n       ndp [-n] -a | -c\n       ndp [-n] -d hostname\n       \
-             ndp -s hostname ether_addr [temp]\n       ndp -i interface\n       ndp -p\n       ndp -r",
+             ndp -s hostname ether_addr [temp] [proxy]\n       ndp -i interface\n       ndp -p\n       ndp -r",
         )
         .after_help(
             "-a lists `Neighbor Linklayer-Address Netif Expire S Fl`: the state letters are \
              N (nostate), I (incomplete), R (reachable), S (stale), D (delay), P (probe); the \
-             flag R marks a router. Expire is the time the entry keeps its state \
+             flag R marks a router, p a proxy entry. Expire is the time the entry keeps its state \
              (`23h59m58s`), `permanent` or `expired`. A link-local address carries its scope \
              (`fe80::1%en0`). -s adds a static entry (`permanent`), or with temp an ordinary \
-             one that ages; proxy entries, -f, -A, -t, -H, -P, -R and -I are refused.",
+             one that ages, or with proxy an entry the stack answers neighbor solicitations \
+             for with ether_addr (proxy ND); -f, -A, -t, -H, -P, -R and -I are refused.",
         )
         .arg(flag("all", 'a', "Show every neighbor cache entry"))
         .arg(flag("clear", 'c', "Delete every neighbor cache entry"))
@@ -77,7 +78,7 @@ pub fn command() -> Command {
         .arg(flag(
             "set",
             's',
-            "Add an entry: hostname ether_addr [temp] (static unless temp; proxy is refused)",
+            "Add an entry: hostname ether_addr [temp] [proxy] (static unless temp; proxy: answered for)",
         ))
         .arg(flag("file", 'f', "Not supported: entries from a file"))
         .arg(flag("repeat", 'A', "Not supported"))
@@ -301,16 +302,11 @@ fn set(s: &mut Stack, words: &[String]) -> Result<ExitCode, Error> {
     let Some(lladdr) = parse_ether(&words[1]) else {
         return Ok(fail(PROG, format!("{}: invalid link-layer address", words[1])));
     };
-    let mut temp = false;
+    let (mut temp, mut proxy) = (false, false);
     for w in &words[2..] {
         match w.as_str() {
             "temp" => temp = true,
-            "proxy" => {
-                return Ok(fail(
-                    PROG,
-                    "proxy: proxy neighbor advertisements are not supported by this stack",
-                ))
-            }
+            "proxy" => proxy = true,
             _ => return Ok(usage(&command())),
         }
     }
@@ -319,6 +315,7 @@ fn set(s: &mut Stack, words: &[String]) -> Result<ExitCode, Error> {
         ifname,
         lladdr,
         temp,
+        proxy,
     }) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.errno() == Some(libc::EHOSTUNREACH) => {
@@ -400,6 +397,9 @@ fn entry_line(e: &NdEntryInfo) -> String {
     if e.is_router {
         flags.push('R');
     }
+    if e.proxy {
+        flags.push('p');
+    }
     let mut line = format!(
         "{:<aw$} {:<lw$} {:>iw$} {:<9} {:1} {}",
         addr,
@@ -436,6 +436,7 @@ fn print_entries(list: &[NdEntryInfo], json: bool) {
                     "lladdr": e.lladdr.map(|_| ether(&e.lladdr)),
                     "state": e.state,
                     "router": e.is_router,
+                    "proxy": e.proxy,
                     "expire": e.expire,
                     "probes": e.asked,
                 })
@@ -612,6 +613,7 @@ mod tests {
             is_router: true,
             expire,
             asked: 0,
+            proxy: false,
         }
     }
 
@@ -632,6 +634,12 @@ mod tests {
         assert_eq!(
             entry_line(&e),
             "2001:db8::1                             (incomplete)         en0 1s        I  2"
+        );
+        let mut p = entry("2001:db8::5", "REACHABLE", None);
+        (p.is_router, p.proxy) = (false, true);
+        assert_eq!(
+            entry_line(&p),
+            "2001:db8::5                             02:00:00:00:ab:01    en0 permanent R p"
         );
         assert_eq!(sec2str(86399), "23h59m59s");
         assert_eq!(sec2str(90061), "1d1h1m1s");

@@ -1106,8 +1106,9 @@ fn format_ip6(st: &Ip6Stats, sflag: u8) -> String {
     s.out
 }
 
-/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the last four lines
-/// are this stack's own counters.
+/// `netstat -s -p icmp6`: NetBSD's icmp6_stats lines, in its order; the lines from the
+/// ND evictions on are this stack's own counters (ND, DAD, quoted errors, Node
+/// Information).
 fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     let mut s = Section::new("icmp6", sflag);
     s.p(st.error, "\t{} call{s} to icmp6_error");
@@ -1140,6 +1141,13 @@ fn format_icmp6(st: &Icmp6Stats, sflag: u8) -> String {
     s.p(
         st.badquote,
         "\t{} error{s} ignored (quoting no connection or socket of ours)",
+    );
+    s.p(st.ni_reply, "\t{} node information answer{s} sent");
+    s.p(st.ni_bad, "\t{} bad node information request{s}");
+    s.p(st.ni_refused, "\t{} node information request{s} refused by policy");
+    s.p(
+        st.ni_toofreq,
+        "\t{} node information request{s} dropped because of rate limitation",
     );
     s.out
 }
@@ -1222,6 +1230,8 @@ mod tests {
                     tentative: false,
                     flags: 0,
                     scopeid: 0,
+                    pltime: None,
+                    vltime: None,
                 })
                 .collect(),
             driver: None,

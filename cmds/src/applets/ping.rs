@@ -193,6 +193,15 @@ pub(super) struct Opts {
     pub(super) quiet: bool,
     pub(super) semiquiet: bool,
     pub(super) verbose: bool,
+    /// ping6's Node Information query (-w -W -t -a) instead of echo requests.
+    pub(super) ni: Option<super::ping6::NiQuery>,
+    /// ping6's -H: reverse lookups of the addresses printed.
+    pub(super) hostnames: bool,
+    /// ping6's -m, counted: 0 fragment at the minimum MTU, 1 the socket's default
+    /// (minimum MTU for multicast only), 2 or more never.
+    pub(super) nofrag: u8,
+    /// ping6's -b: SO_SNDBUF and SO_RCVBUF.
+    pub(super) sockbufsize: Option<u32>,
 }
 
 /// `strtol(s, &end, 0)` with nothing left over: decimal, 0x hex or 0 octal.
@@ -523,6 +532,9 @@ impl Ping {
         if !v6 {
             let c = cksum(p);
             p[2..4].copy_from_slice(&c.to_be_bytes());
+        }
+        if let (Some(q), Dst::V6(a)) = (self.o.ni, self.dst) {
+            self.opack = q.compose(seq, a.ip());
         }
         let sent = match self.dst {
             Dst::V4(a) => self.sock.send_to(&self.opack, a),

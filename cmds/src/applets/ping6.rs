@@ -1,7 +1,8 @@
 //! ping6: send ICMPv6 ECHO_REQUEST packets to network hosts, as NetBSD's (KAME's) ping6(8)
 //! does, on the engine ping.rs keeps for both families (timing, statistics, flood output,
 //! SIGINT/SIGQUIT handling); this file has what is IPv6's own: the options, the ICMPv6
-//! packet and its messages, scope ids (`fe80::1%en0`, `-I en0`).
+//! packet and its messages, scope ids (`fe80::1%en0`, `-I en0`), and the Node Information
+//! queries (RFC 4620).
 //!
 //! Output as KAME's: `PING6(56=40+8+8 bytes) SRC --> DST`, `16 bytes from ADDR,
 //! icmp_seq=0 hlim=64 time=0.345 ms` (` (DUP!)` for a duplicate; `-v` adds ` dst=` our
@@ -12,18 +13,31 @@
 //! `-v`, as ping6's ICMPv6 filter passes them only then. Exit status: 0 if any reply
 //! came, 2 if none, 1 for bad arguments and failures.
 //!
-//! NetBSD's `-w` asks for an ICMPv6 Node Information query (RFC 4620), which this stack
-//! does not answer or send: it is refused, as are the other options this stack cannot
-//! honour (`-a -b -d -g -H -m -N -P -t -W -x` and intermediate hops). A time limit for
-//! the whole run is NetBSD's `-X deadline`.
+//! Node Information: `-w` asks for the target's name (qtype 2 with the target address as
+//! subject), `-W` the same in the 03 draft's form (no subject), `-t` for the qtypes it
+//! supports, `-a addrtype` for its addresses; replies print as KAME's pr_pack does
+//! (`24 bytes from fe80::1%en0: node1`, `NodeInfo Supported Qtypes 0-3`, the address list
+//! with TTLs). The nonce is 8 bytes: the sequence number, then 6 random bytes a reply must
+//! echo. `-H` looks up names for the addresses printed.
+//!
+//! As KAME's, ping6 sets IPV6_USE_MIN_MTU so that the stack fragments at 1280 bytes;
+//! `-m` leaves the socket's default (the path MTU for unicast), `-mm` turns it off for
+//! multicast too. `-b N` sets SO_SNDBUF and SO_RCVBUF.
+//!
+//! Refused, with a message: `-d` (no SO_DEBUG), `-g` (no IPV6_NEXTHOP),
+//! `-N` (the NI group address needs the MD5 of the name; not done), `-P` (no IPsec),
+//! `-x`, and intermediate hops (routing header type 0, RFC 5095). A time limit for the
+//! whole run is NetBSD's `-X deadline`.
 
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
+use pktbox_stack::msg::SockOpt;
 use pktbox_stack::socket::{prefix_from_env, Error, RawSocket, Stack};
 use pktbox_stack::wire::icmpv6 as ic;
+use pktbox_stack::wire::nodeinfo as ni;
 
 use super::ping::{flush, install_signals, Dst, Opts, Ping, ICMP_MINLEN};
 
@@ -43,28 +57,93 @@ const USAGE: &str = "ping6 [-dfHmnNoqtvwW] [-a addrtype] [-b bufsiz] [-c count] 
 
 /// Options NetBSD's ping6 has and this one refuses, with why.
 const REFUSED: &[(&str, &str)] = &[
-    ("addrtype", "-a: ICMPv6 Node Information queries are not supported"),
-    ("bufsiz", "-b: the socket buffer size is fixed by the stack"),
     ("debug", "-d: SO_DEBUG is not supported"),
-    ("gateway", "-g: routing headers (type 0) are not supported (RFC 5095)"),
+    ("gateway", "-g: IPV6_NEXTHOP is not supported by this stack"),
     (
-        "hostname",
-        "-H: reverse name lookups are not done (addresses are always numeric)",
+        "nodeaddr",
+        "-N: the node information multicast group (ff02::2:xxxx:xxxx) is not supported",
     ),
-    ("nofrag", "-m: IPV6_USE_MIN_MTU is not supported on raw sockets"),
-    ("nodeaddr", "-N: ICMPv6 Node Information queries are not supported"),
     ("policy", "-P: IPsec policies are not supported"),
-    ("supported", "-t: ICMPv6 Node Information queries are not supported"),
-    (
-        "who",
-        "-w: ICMPv6 Node Information queries are not supported (for a time limit use -X deadline)",
-    ),
-    ("whoold", "-W: ICMPv6 Node Information queries are not supported"),
     (
         "maxwait",
         "-x: a per-packet reply timeout is not supported (use -X deadline)",
     ),
 ];
+
+/// A Node Information query ping6 sends instead of echo requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NiQuery {
+    pub(super) qtype: u16,
+    pub(super) code: u8,
+    pub(super) flags: u16,
+    /// The destination address is the subject (-w, -a); otherwise there is none.
+    pub(super) subject: bool,
+    /// The nonce's last 6 bytes; the first 2 are the sequence number.
+    pub(super) nonce: [u8; 8],
+}
+
+impl NiQuery {
+    fn new(qtype: u16, code: u8, flags: u16, subject: bool) -> NiQuery {
+        let mut nonce = [0u8; 8];
+        let got = std::fs::File::open("/dev/urandom").and_then(|mut f| {
+            use std::io::Read;
+            f.read_exact(&mut nonce)
+        });
+        if got.is_err() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nonce = (t ^ u64::from(std::process::id()) << 32).to_be_bytes();
+        }
+        NiQuery {
+            qtype,
+            code,
+            flags,
+            subject,
+            nonce,
+        }
+    }
+
+    /// The query for sequence number `seq` (pinger's NI branches).
+    pub(super) fn compose(&self, seq: u16, dst: &Ipv6Addr) -> Vec<u8> {
+        let mut nonce = self.nonce;
+        nonce[..2].copy_from_slice(&seq.to_be_bytes());
+        let mut m = vec![0u8; ni::HEADER_LEN];
+        ni::emit_header(&mut m, ni::NI_QUERY, self.code, self.qtype, self.flags, &nonce);
+        if self.subject {
+            m.extend_from_slice(&dst.octets());
+        }
+        m
+    }
+
+    /// The length of a query (pingerlen).
+    fn len(&self) -> usize {
+        ni::HEADER_LEN + if self.subject { 16 } else { 0 }
+    }
+
+    /// Whether a reply's nonce is ours (mynireply); the sequence number if so.
+    fn mine(&self, r: &ni::NiPacket) -> Option<u16> {
+        let n = r.nonce();
+        (n[2..] == self.nonce[2..]).then(|| u16::from_be_bytes([n[0], n[1]]))
+    }
+}
+
+/// `-a addrtype`: the Node Addresses flags (usage error for another letter).
+fn addrtype(s: &str) -> Result<u16, String> {
+    let mut f = 0;
+    for c in s.chars() {
+        f |= match c {
+            'a' => ni::NODEADDR_FLAG_ALL,
+            'c' | 'C' => ni::NODEADDR_FLAG_COMPAT,
+            'l' | 'L' => ni::NODEADDR_FLAG_LINKLOCAL,
+            's' | 'S' => ni::NODEADDR_FLAG_SITELOCAL,
+            'g' | 'G' => ni::NODEADDR_FLAG_GLOBAL,
+            'A' => ni::NODEADDR_FLAG_ANYCAST,
+            _ => return Err(String::new()),
+        };
+    }
+    Ok(f)
+}
 
 pub fn command() -> Command {
     let val = |name: &'static str, short: char, value: &'static str, help: &'static str| {
@@ -85,6 +164,12 @@ pub fn command() -> Command {
              address carries its scope (`fe80::1%en0`). Other ICMPv6 messages (time exceeded, \
              unreachable, packet too big) print with -v. The summary comes when the count is \
              reached, at the deadline, or on SIGINT; SIGQUIT prints the statistics so far.\n\
+             Node Information queries (RFC 4620) instead of echo requests: -w asks for the \
+             target's name (`28 bytes from fe80::1%en0: node1`; -v adds the TTL), -W the same \
+             in the 03 draft's form, -t for the qtypes it answers (`NodeInfo Supported Qtypes \
+             0-3`), -a for its addresses, one per line with their TTL. A pktbox stack answers \
+             them as net.inet6.icmp6.nodeinfo allows (sysctl(8)). Not supported: -d, -g, -N, \
+             -P, -x and intermediate hops. Packets are fragmented at 1280 bytes unless -m.\n\
              Exit status: 0 if any reply came, 2 if none, 1 for bad arguments and failures.",
         )
         .disable_help_flag(true)
@@ -137,23 +222,34 @@ pub fn command() -> Command {
             "deadline",
             "Stop after deadline seconds, whatever has been sent or received",
         ))
-        // Refused (see REFUSED).
         .arg(val(
             "addrtype",
             'a',
             "addrtype",
-            "Not supported: Node Information queries",
+            "Node Information Node Addresses query: a all interfaces, l link-local, s \
+             site-local, g global, c IPv4-compatible, A anycast",
         ))
-        .arg(val("bufsiz", 'b', "bufsiz", "Not supported"))
+        .arg(flag("hostname", 'H', "Look up names for the addresses printed"))
+        .arg(flag("supported", 't', "Node Information Supported Qtypes query"))
+        .arg(flag("who", 'w', "Node Information Node Name query"))
+        .arg(flag("whoold", 'W', "As -w, in the 03 draft's form (no subject)"))
+        .arg(val(
+            "bufsiz",
+            'b',
+            "bufsiz",
+            "Socket buffer size (SO_SNDBUF and SO_RCVBUF)",
+        ))
+        .arg(
+            Arg::new("nofrag")
+                .short('m')
+                .action(ArgAction::Count)
+                .help("Do not fragment at the minimum MTU: once for unicast, twice for multicast too"),
+        )
+        // Refused (see REFUSED).
         .arg(flag("debug", 'd', "Not supported"))
-        .arg(val("gateway", 'g', "gateway", "Not supported: routing headers"))
-        .arg(flag("hostname", 'H', "Not supported"))
-        .arg(flag("nofrag", 'm', "Not supported"))
-        .arg(flag("nodeaddr", 'N', "Not supported: Node Information queries"))
+        .arg(val("gateway", 'g', "gateway", "Not supported: IPV6_NEXTHOP"))
+        .arg(flag("nodeaddr", 'N', "Not supported: the NI multicast group"))
         .arg(val("policy", 'P', "policy", "Not supported: IPsec"))
-        .arg(flag("supported", 't', "Not supported: Node Information queries"))
-        .arg(flag("who", 'w', "Not supported: Node Information queries (see -X)"))
-        .arg(flag("whoold", 'W', "Not supported: Node Information queries"))
         .arg(val("maxwait", 'x', "maxwait", "Not supported (see -X)"))
         .arg(
             Arg::new("host")
@@ -259,6 +355,36 @@ fn parse_opts(m: &clap::ArgMatches) -> Result<Opts, String> {
                 .ok_or_else(|| format!("{v}: invalid source address"))?,
         );
     }
+    // The last of -w -W -t -a wins, as in ping6's getopt loop; clap keeps no order, so
+    // the precedence here is fixed: -a, -t, -W, -w.
+    o.hostnames = m.get_flag("hostname");
+    o.nofrag = m.get_count("nofrag");
+    if let Some(v) = s("bufsiz") {
+        o.sockbufsize = Some(
+            v.parse()
+                .ok()
+                .filter(|n: &u32| *n > 0)
+                .ok_or_else(|| "invalid socket buffer size".to_string())?,
+        );
+    }
+    if m.get_flag("who") {
+        o.ni = Some(NiQuery::new(ni::QTYPE_FQDN, ni::SUBJ_IPV6, 0, true));
+    }
+    if m.get_flag("whoold") {
+        o.ni = Some(NiQuery::new(ni::QTYPE_FQDN, 0, 0, false));
+    }
+    if m.get_flag("supported") {
+        o.ni = Some(NiQuery::new(
+            ni::QTYPE_SUPTYPES,
+            ni::SUBJ_FQDN,
+            ni::SUPTYPE_FLAG_COMPRESS,
+            false,
+        ));
+    }
+    if let Some(a) = s("addrtype") {
+        let f = addrtype(a)?;
+        o.ni = Some(NiQuery::new(ni::QTYPE_NODEADDR, ni::SUBJ_IPV6, f, true));
+    }
     o.ifname = s("interface").map(str::to_string);
     let hosts: Vec<&String> = m.get_many::<String>("host").map(|v| v.collect()).unwrap_or_default();
     match hosts.as_slice() {
@@ -322,6 +448,43 @@ fn pr_addr(a: &Ipv6Addr, scope: u32, ifs: &[(u16, String)]) -> String {
     }
 }
 
+/// The name the host's resolver gives an address (getnameinfo with NI_NAMEREQD), for -H.
+fn lookup_name(a: &Ipv6Addr) -> Option<String> {
+    // SAFETY: a zeroed sockaddr_in6 is a valid value; we fill in the family and address.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_addr.s6_addr = a.octets();
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: the sockaddr and the buffer live across the call, with their true lengths.
+    let r = unsafe {
+        libc::getnameinfo(
+            (&sa as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo wrote a NUL-terminated string into the buffer.
+    let c = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    Some(c.to_string_lossy().into_owned())
+}
+
+/// pr_addr: with -H a name when the resolver has one, else the numeric form.
+fn pr_addr_h(a: &Ipv6Addr, scope: u32, ifs: &[(u16, String)], names: bool) -> String {
+    if names {
+        if let Some(n) = lookup_name(a) {
+            return n;
+        }
+    }
+    pr_addr(a, scope, ifs)
+}
+
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let m = match crate::common::parse(command(), args) {
         Ok(m) => m,
@@ -363,6 +526,28 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
         Err(e @ Error::NoStack(_)) => return crate::common::fail(prog, e),
         Err(e) => return crate::common::fail(prog, format!("socket: {}", e.strerror())),
     };
+    // KAME's ping6 has the stack fragment at the minimum MTU unless -m says otherwise.
+    if o.nofrag != 1 {
+        let v = if o.nofrag > 1 { 0 } else { 1 };
+        if let Err(e) = sock.set_option(SockOpt::Ipv6UseMinMtu(v)) {
+            return crate::common::fail(prog, format!("setsockopt(IPV6_USE_MIN_MTU): {}", e.strerror()));
+        }
+    }
+    let datalen_wanted = if o.ni.is_some() {
+        0
+    } else {
+        o.datalen.unwrap_or(DEFDATALEN)
+    };
+    if let Some(n) = o.sockbufsize {
+        if datalen_wanted > n as usize {
+            eprintln!("{prog}: you need -b to increase socket buffer size");
+        }
+        for (opt, name) in [(SockOpt::SndBuf(n), "SO_SNDBUF"), (SockOpt::RcvBuf(n), "SO_RCVBUF")] {
+            if let Err(e) = sock.set_option(opt) {
+                return crate::common::fail(prog, format!("setsockopt({name}): {}", e.strerror()));
+            }
+        }
+    }
     if let Some(h) = o.ttl {
         if let Err(e) = sock.set_hop_limit(h) {
             return crate::common::fail(prog, format!("IPV6_UNICAST_HOPS: {}", e.strerror()));
@@ -390,23 +575,30 @@ pub(super) fn run_opts(prog: &str, mut o: Opts, interval: f64) -> ExitCode {
             }
         }
     };
-    let datalen = o.datalen.unwrap_or(DEFDATALEN);
+    // A Node Information query carries no timestamp and ignores -s.
+    let datalen = if o.ni.is_some() {
+        0
+    } else {
+        o.datalen.unwrap_or(DEFDATALEN)
+    };
     o.compat = true;
+    let names = o.hostnames;
     let mut p = Ping::new(o, sock, Dst::V6(dst), datalen, interval);
     p.ifnames = ifs;
-    p.local = pr_addr(&src, dst.scope_id(), &p.ifnames);
+    p.local = pr_addr_h(&src, dst.scope_id(), &p.ifnames, names);
     if let Some(pat) = p.o.pattern.clone() {
         for (k, j) in (p.phdrlen..p.datalen).zip((0..pat.len()).cycle()) {
             p.opack[ICMP_MINLEN + k] = pat[j];
         }
     }
     install_signals();
+    let len = p.o.ni.map_or(ICMP_MINLEN + p.datalen, |q| q.len());
     println!(
         "PING6({}=40+8+{} bytes) {} --> {}",
-        IP6_HDRLEN + ICMP_MINLEN + p.datalen,
-        p.datalen,
+        IP6_HDRLEN + len,
+        len - ICMP_MINLEN,
         p.local,
-        pr_addr(dst.ip(), dst.scope_id(), &p.ifnames)
+        pr_addr_h(dst.ip(), dst.scope_id(), &p.ifnames, names)
     );
     flush();
     for _ in 0..p.o.preload {
@@ -421,13 +613,27 @@ impl Ping {
     /// it; `hlim` its hop limit) and prints it if it is ours (KAME's pr_pack).
     pub(super) fn pr_pack6(&mut self, icp: &[u8], from: SocketAddrV6, hlim: Option<u8>) {
         let cc = icp.len();
-        let who = pr_addr(from.ip(), from.scope_id(), &self.ifnames);
+        let who = pr_addr_h(from.ip(), from.scope_id(), &self.ifnames, self.o.hostnames);
         if cc < ICMP_MINLEN {
             if self.o.verbose {
                 self.jiggle_flush(true);
                 println!("packet too short ({cc} bytes) from {who}");
             }
             return;
+        }
+        if let (Some(q), Some(r)) = (self.o.ni, ni::NiPacket::new_checked(icp)) {
+            if r.msg_type() == ni::NI_REPLY {
+                if let Some(seq) = q.mine(&r) {
+                    self.account_reply(seq, icp);
+                    if self.o.quiet {
+                        return;
+                    }
+                    self.jiggle_flush(true);
+                    println!("{cc} bytes from {who}: {}", pr_nireply(&r, self.o.verbose));
+                    flush();
+                    return;
+                }
+            }
         }
         let id = u16::from_be_bytes([icp[4], icp[5]]);
         let seq = u16::from_be_bytes([icp[6], icp[7]]);
@@ -481,6 +687,177 @@ impl Ping {
         println!("{cc} bytes from {who}: {}", pr_icmph6(icp));
         flush();
     }
+}
+
+/// What a Node Information reply says (pr_pack's NI branch, pr_suptypes, pr_nodeaddr);
+/// the caller prints it after `N bytes from ADDR: ` and ends the line.
+fn pr_nireply(r: &ni::NiPacket, verbose: bool) -> String {
+    match r.code() {
+        ni::SUCCESS => {}
+        ni::REFUSED => return format!("refused, type 0x{:x}", r.msg_type()),
+        ni::UNKNOWN => return format!("unknown, type 0x{:x}", r.msg_type()),
+        c => return format!("unknown code 0x{c:x}, type 0x{:x}", r.msg_type()),
+    }
+    let d = r.data();
+    match r.qtype() {
+        ni::QTYPE_NOOP => "NodeInfo NOOP".to_string(),
+        ni::QTYPE_SUPTYPES => pr_suptypes(r, verbose),
+        ni::QTYPE_NODEADDR => pr_nodeaddr(r, verbose),
+        // Node Name, and anything else as KAME prints it.
+        _ => {
+            let mut s = String::new();
+            let names = d.get(4..).unwrap_or(&[]);
+            // The 03 draft's form: one length byte, then the name.
+            let oldfqdn = names.first().is_some_and(|&l| usize::from(l) + 1 == names.len());
+            if oldfqdn {
+                for &c in &names[1..] {
+                    if c.is_ascii_graphic() || c == b' ' {
+                        s.push(char::from(c));
+                    } else {
+                        s.push_str(&format!("\\{c:03o}"));
+                    }
+                }
+            } else {
+                let mut at = 0;
+                let mut first = true;
+                while at < names.len() {
+                    let Some((mut name, used)) = ni::dns_decode(&names[at..]) else {
+                        s.push_str("???");
+                        break;
+                    };
+                    at += used;
+                    // A truncated (single) name ends in a second zero byte.
+                    if names.get(at) == Some(&0) && !name.is_empty() {
+                        name.pop();
+                        at += 1;
+                    }
+                    if !first {
+                        s.push(',');
+                    }
+                    s.push_str(&name);
+                    first = false;
+                }
+            }
+            if verbose {
+                let mut parts = Vec::new();
+                if d.len() >= 4 {
+                    let ttl = i32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+                    if r.flags() & ni::FQDN_FLAG_VALIDTTL == 0 {
+                        parts.push(format!("TTL={ttl}:meaningless"));
+                    } else if ttl < 0 {
+                        parts.push(format!("TTL={ttl}:invalid"));
+                    } else {
+                        parts.push(format!("TTL={ttl}"));
+                    }
+                    if oldfqdn {
+                        parts.push("03 draft".to_string());
+                    } else if names.is_empty() {
+                        parts.push("no name".to_string());
+                    }
+                }
+                s.push_str(&format!(" ({})", parts.join(",")));
+            }
+            s
+        }
+    }
+}
+
+/// The qtypes set in a Supported Qtypes bitmap, as ranges (pr_suptypes, pr_bitrange):
+/// ` 0-3`. Bit n of each 32-bit word, from its least significant, is qtype 32k + n.
+fn pr_suptypes(r: &ni::NiPacket, verbose: bool) -> String {
+    let mut s = "NodeInfo Supported Qtypes".to_string();
+    if verbose {
+        s.push_str(if r.flags() & ni::SUPTYPE_FLAG_COMPRESS != 0 {
+            ", compressed bitmap"
+        } else {
+            ", raw bitmap"
+        });
+    }
+    let mut d = r.data();
+    let mut cur = 0u32;
+    let mut run: Option<(u32, u32)> = None;
+    let flush_run = |s: &mut String, run: &mut Option<(u32, u32)>| {
+        if let Some((a, b)) = run.take() {
+            if a == b {
+                s.push_str(&format!(" {a}"));
+            } else {
+                s.push_str(&format!(" {a}-{b}"));
+            }
+        }
+    };
+    while !d.is_empty() {
+        let (words, skip) = if r.flags() & ni::SUPTYPE_FLAG_COMPRESS == 0 {
+            if !d.len().is_multiple_of(4) || d.len() > 8192 {
+                s.push_str("???");
+                return s;
+            }
+            (d.len() / 4, 0)
+        } else {
+            if d.len() < 4 || !d.len().is_multiple_of(4) {
+                return s;
+            }
+            let w = usize::from(u16::from_be_bytes([d[0], d[1]]));
+            let k = u32::from(u16::from_be_bytes([d[2], d[3]]));
+            if 4 + w * 4 > d.len() {
+                return s;
+            }
+            d = &d[4..];
+            (w, k)
+        };
+        for w in 0..words {
+            let v = u32::from_be_bytes([d[4 * w], d[4 * w + 1], d[4 * w + 2], d[4 * w + 3]]);
+            for bit in 0..32 {
+                let q = cur + 32 * w as u32 + bit;
+                if v & (1 << bit) != 0 {
+                    run = Some(run.map_or((q, q), |(a, _)| (a, q)));
+                } else {
+                    flush_run(&mut s, &mut run);
+                }
+            }
+        }
+        flush_run(&mut s, &mut run);
+        d = &d[words * 4..];
+        cur += 32 * words as u32 + 32 * skip;
+        if cur > 1 << 16 {
+            break;
+        }
+    }
+    s
+}
+
+/// A Node Addresses reply: a line per address with its TTL (pr_nodeaddr); the caller's
+/// newline ends the block with an empty line, as KAME's does.
+fn pr_nodeaddr(r: &ni::NiPacket, verbose: bool) -> String {
+    let mut s = String::new();
+    if verbose && r.flags() & ni::NODEADDR_FLAG_TRUNCATE != 0 {
+        s.push_str(" truncated");
+    }
+    s.push('\n');
+    let d = r.data();
+    if d.is_empty() {
+        s.push_str("  no address\n");
+    }
+    let withttl = d.len().is_multiple_of(20);
+    let step = if withttl { 20 } else { 16 };
+    for c in d.chunks(step) {
+        let (ttl, a) = if withttl { (Some(&c[..4]), &c[4..]) } else { (None, c) };
+        if a.len() < 16 {
+            break;
+        }
+        let mut o = [0u8; 16];
+        o.copy_from_slice(&a[..16]);
+        s.push_str(&format!("  {}", Ipv6Addr::from(o)));
+        if let Some(t) = ttl {
+            let t = u32::from_be_bytes([t[0], t[1], t[2], t[3]]);
+            if t == 0xffff_ffff {
+                s.push_str("(TTL=infty)");
+            } else {
+                s.push_str(&format!("(TTL={t})"));
+            }
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// What an ICMPv6 message other than an echo reply says (KAME's pr_icmph), with the
@@ -594,12 +971,27 @@ mod tests {
             opts(&["-s", "65488", "h"]).unwrap_err(),
             "datalen value too large, maximum is 65487"
         );
-        assert!(opts(&["-w", "h"])
+        assert!(opts(&["-N", "h"])
             .unwrap_err()
-            .starts_with("-w: ICMPv6 Node Information"));
+            .starts_with("-N: the node information multicast"));
         assert!(opts(&["-g", "fe80::1", "h"])
             .unwrap_err()
-            .starts_with("-g: routing headers"));
+            .starts_with("-g: IPV6_NEXTHOP"));
+        assert!(opts(&["-d", "h"]).unwrap_err().starts_with("-d: SO_DEBUG"));
+        assert_eq!(opts(&["-a", "lq", "h"]).unwrap_err(), "");
+        let w = opts(&["-w", "h"]).unwrap().ni.unwrap();
+        assert_eq!(
+            (w.qtype, w.code, w.flags, w.subject),
+            (ni::QTYPE_FQDN, ni::SUBJ_IPV6, 0, true)
+        );
+        let a = opts(&["-a", "agl", "h"]).unwrap().ni.unwrap();
+        assert_eq!(
+            a.flags,
+            ni::NODEADDR_FLAG_ALL | ni::NODEADDR_FLAG_GLOBAL | ni::NODEADDR_FLAG_LINKLOCAL
+        );
+        let t = opts(&["-t", "h"]).unwrap().ni.unwrap();
+        assert_eq!((t.qtype, t.code, t.subject), (ni::QTYPE_SUPTYPES, ni::SUBJ_FQDN, false));
+        assert!(opts(&["-H", "h"]).unwrap().hostnames);
         assert!(opts(&["hop", "h"]).unwrap_err().starts_with("intermediate hops"));
         assert_eq!(opts(&[]).unwrap_err(), "");
         let o = opts(&["-c", "3", "-h", "1", "-s", "4000", "-I", "en0", "-X", "2", "fe80::1"]).unwrap();
@@ -609,6 +1001,62 @@ mod tests {
         assert_eq!(o.ifname.as_deref(), Some("en0"));
         assert_eq!(o.maxwait, 2.0);
         assert!(o.compat);
+    }
+
+    #[test]
+    fn node_information_queries_and_replies() {
+        let q = NiQuery::new(ni::QTYPE_FQDN, ni::SUBJ_IPV6, 0, true);
+        let dst: Ipv6Addr = "fe80::1".parse().unwrap();
+        let m = q.compose(5, &dst);
+        assert_eq!(m.len(), q.len());
+        assert_eq!(q.len(), 32);
+        assert_eq!(&m[..8], &[ni::NI_QUERY, 0, 0, 0, 0, 2, 0, 0]);
+        assert_eq!(&m[8..10], &[0, 5]);
+        assert_eq!(&m[16..], &dst.octets());
+        // A reply echoing the nonce is ours, with the sequence number.
+        let mut r = m.clone();
+        r[0] = ni::NI_REPLY;
+        r.truncate(16);
+        r.extend_from_slice(&[0, 0, 0, 0]);
+        r.extend_from_slice(b"\x05node1\0\0");
+        let p = ni::NiPacket::new_checked(&r).unwrap();
+        assert_eq!(q.mine(&p), Some(5));
+        assert_eq!(pr_nireply(&p, false), "node1");
+        assert_eq!(pr_nireply(&p, true), "node1 (TTL=0:meaningless)");
+        let mut other = r.clone();
+        other[12] ^= 1;
+        assert_eq!(q.mine(&ni::NiPacket::new_checked(&other).unwrap()), None);
+        // A fully qualified name keeps its dot; two names are comma-separated.
+        r.truncate(20);
+        r.extend_from_slice(b"\x01a\x01b\x01c\0\x01d\0\0");
+        assert_eq!(pr_nireply(&ni::NiPacket::new_checked(&r).unwrap(), false), "a.b.c.,d");
+        // Supported qtypes 0-3 and 7.
+        r.truncate(16);
+        r[5] = 1;
+        r.extend_from_slice(&0x8fu32.to_be_bytes());
+        assert_eq!(
+            pr_nireply(&ni::NiPacket::new_checked(&r).unwrap(), false),
+            "NodeInfo Supported Qtypes 0-3 7"
+        );
+        // Node addresses.
+        r.truncate(16);
+        r[5] = 3;
+        r.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        r.extend_from_slice(&dst.octets());
+        assert_eq!(
+            pr_nireply(&ni::NiPacket::new_checked(&r).unwrap(), false),
+            "\n  fe80::1(TTL=2147483647)\n"
+        );
+        r.truncate(16);
+        assert_eq!(
+            pr_nireply(&ni::NiPacket::new_checked(&r).unwrap(), false),
+            "\n  no address\n"
+        );
+        r[1] = ni::UNKNOWN;
+        assert_eq!(
+            pr_nireply(&ni::NiPacket::new_checked(&r).unwrap(), false),
+            "unknown, type 0x8c"
+        );
     }
 
     #[test]

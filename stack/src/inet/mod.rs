@@ -249,6 +249,8 @@ impl InIfaddr {
             tentative: false,
             flags: 0,
             scopeid: 0,
+            pltime: None,
+            vltime: None,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct RawPcb {
     pub conn: SeqPacket,
     /// Datagrams lost because the client's buffer was full.
     pub drops: u64,
+    /// IPV6_USE_MIN_MTU: -1, 0 or 1 (RFC 3542 11.1).
+    pub use_min_mtu: i8,
 }
 
 impl RawPcb {
@@ -45,6 +47,7 @@ impl RawPcb {
             sndbuf: None,
             conn,
             drops: 0,
+            use_min_mtu: -1,
         }
     }
 }
@@ -139,12 +142,25 @@ pub fn rip_output(ctx: &mut Ctx, id: u64, to: Option<IpAddr>, scope: u32, data: 
     }
     if let IpAddr::V6(d) = dst {
         let (proto, src, hlim) = (pcb.proto, pcb.laddr, pcb.ttl);
+        let min_mtu = match pcb.use_min_mtu {
+            1 => true,
+            0 => false,
+            _ => d.is_multicast(),
+        };
         let src = match src {
             Some(IpAddr::V6(s)) => Some(s),
             _ => None,
         };
         let ifindex = u16::try_from(scope).map_err(|_| libc::ENXIO)?;
-        return rip6_output(ctx, proto, src, d, (ifindex != 0).then_some(ifindex), hlim, data);
+        let o = Rip6Out {
+            proto,
+            src,
+            dst: d,
+            ifindex: (ifindex != 0).then_some(ifindex),
+            hlim,
+            min_mtu,
+        };
+        return rip6_output(ctx, &o, data);
     }
     let out = TransOut {
         src: pcb.laddr,
@@ -182,16 +198,26 @@ pub fn rip6_selectsrc(ctx: &mut Ctx, dst: &Ipv6Addr, ifindex: Option<u16>) -> Re
 /// `ifindex` when the destination's scope (or the caller) names one, with the socket's
 /// hop limit (IPV6_UNICAST_HOPS) if set. An ICMPv6 socket's checksum is always computed
 /// here, over the pseudo-header with the source the stack chooses (RFC 3542 3.1).
-fn rip6_output(
-    ctx: &mut Ctx,
+struct Rip6Out {
     proto: u8,
     src: Option<Ipv6Addr>,
     dst: Ipv6Addr,
     ifindex: Option<u16>,
     hlim: Option<u8>,
-    data: &[u8],
-) -> Result<(), i32> {
+    /// IPV6_USE_MIN_MTU in effect for this destination.
+    min_mtu: bool,
+}
+
+fn rip6_output(ctx: &mut Ctx, o: &Rip6Out, data: &[u8]) -> Result<(), i32> {
     use crate::wire::ip6ext::NH_ICMPV6;
+    let Rip6Out {
+        proto,
+        src,
+        dst,
+        ifindex,
+        hlim,
+        min_mtu,
+    } = *o;
     if !ctx.inet6.enabled {
         return Err(libc::EAFNOSUPPORT);
     }
@@ -232,7 +258,7 @@ fn rip6_output(
             hlim,
             hbh: None,
             payload,
-            min_mtu: false,
+            min_mtu,
         },
     )
 }

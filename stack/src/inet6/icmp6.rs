@@ -139,6 +139,7 @@ pub fn icmp6_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, pkt: &[u8], h: &Ipv6Repr, of
         }
         ic::ND_ROUTER_SOLICIT..=ic::ND_REDIRECT => nd6::nd6_input(ctx, ifp, h, m),
         ic::MLD_LISTENER_QUERY => mld6::mld_query(ctx, ifp, h, m),
+        crate::wire::nodeinfo::NI_QUERY => super::ni6::ni6_input(ctx, ifp, h, m),
         _ => {}
     }
 }

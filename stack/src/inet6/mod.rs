@@ -9,6 +9,7 @@ pub mod ip6;
 pub mod mld6;
 pub mod nd6;
 pub mod ndctl;
+pub mod ni6;
 
 #[cfg(test)]
 mod tests;
@@ -79,8 +80,19 @@ impl In6Ifaddr {
             } else {
                 0
             },
+            pltime: left(self.preferred_until),
+            vltime: left(self.valid_until),
         }
     }
+}
+
+/// Seconds left until `t` (None: forever).
+fn left(t: Option<Instant>) -> Option<u32> {
+    t.map(|t| {
+        t.saturating_duration_since(Instant::now())
+            .as_secs()
+            .min(u64::from(u32::MAX)) as u32
+    })
 }
 
 /// The IPv6 state of the stack context.
@@ -125,6 +137,10 @@ pub struct In6State {
     /// Whether the ICMPv6 message just taken had a good checksum and length (for the raw
     /// sockets that get a copy after it).
     pub icmp6_ok: bool,
+    /// net.inet6.icmp6.nodeinfo (the NODEINFO_* bits of ni6.rs) and the rate limit of
+    /// Node Information replies.
+    pub nodeinfo: u32,
+    pub ni_limit: crate::inet::icmp::PpsLimit,
 }
 
 impl Default for In6State {
@@ -156,6 +172,8 @@ impl Default for In6State {
             loopq: VecDeque::new(),
             frag_id: crate::sys::random::os_u64() as u32,
             icmp6_ok: false,
+            nodeinfo: ni6::NODEINFO_DEFAULT,
+            ni_limit: crate::inet::icmp::PpsLimit::new(icmp6::ERRPPSLIMIT),
         }
     }
 }
@@ -230,7 +248,7 @@ pub fn in6_addaddr(ctx: &mut Ctx, ifp: &Arc<Ifnet>, ia: In6Ifaddr) -> Result<(),
     }
     let mut ia = ia;
     let loopback = ifp.if_type == crate::msg::IFT_LOOP;
-    if loopback || ia.flags & in6f::NODAD != 0 || ctx.inet6.dad_count == 0 {
+    if loopback || ia.flags & (in6f::NODAD | in6f::ANYCAST) != 0 || ctx.inet6.dad_count == 0 {
         ia.flags &= !in6f::TENTATIVE;
     } else {
         ia.flags |= in6f::TENTATIVE;
@@ -270,6 +288,35 @@ pub fn in6_deladdr(ctx: &mut Ctx, ifp: &Arc<Ifnet>, addr: Ipv6Addr) -> Result<()
 
 /// SIOCAIFADDR_IN6: `ifconfig IF inet6 ADDR [prefixlen N]`.
 pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
+    add_addr_with(ctx, req, 0, None, None)
+}
+
+/// SIOCAIFADDR_IN6 with in6_aliasreq's flags (`anycast`) and lifetimes in seconds (None:
+/// infinite), as NetBSD's in6_update_ifa takes them: a preferred lifetime longer than the
+/// valid one is EINVAL; a valid lifetime of 0 adds nothing; a preferred lifetime of 0
+/// makes the address deprecated at once. The ND timer deprecates it when the preferred
+/// lifetime runs out and removes it when the valid one does. An anycast address skips DAD
+/// (KAME's nd6_dad_start), is never chosen as a source, and is advertised without the
+/// override flag.
+pub fn add_addr_with(
+    ctx: &mut Ctx,
+    req: &AddrReq,
+    flags: u32,
+    pltime: Option<u32>,
+    vltime: Option<u32>,
+) -> Result<(), Fail> {
+    if flags & !in6f::ANYCAST != 0 {
+        return Err(Fail::with(libc::EINVAL, "only the anycast flag can be set".into()));
+    }
+    if pltime.unwrap_or(u32::MAX) > vltime.unwrap_or(u32::MAX) {
+        return Err(Fail::with(
+            libc::EINVAL,
+            "the preferred lifetime is longer than the valid lifetime".into(),
+        ));
+    }
+    if vltime == Some(0) {
+        return Ok(());
+    }
     if !ctx.inet6.enabled {
         return Err(Fail::new(libc::EAFNOSUPPORT));
     }
@@ -296,13 +343,19 @@ pub fn add_addr(ctx: &mut Ctx, req: &AddrReq) -> Result<(), Fail> {
         s[1] = 0;
         addr = Ipv6Addr::from(s);
     }
+    let now = Instant::now();
+    let until = |s: Option<u32>| s.map(|s| now + std::time::Duration::from_secs(u64::from(s)));
+    let mut flags = flags;
+    if pltime == Some(0) {
+        flags |= in6f::DEPRECATED;
+    }
     let ia = In6Ifaddr {
         ifindex: ifp.index,
         addr,
         prefixlen,
-        flags: 0,
-        valid_until: None,
-        preferred_until: None,
+        flags,
+        valid_until: until(vltime),
+        preferred_until: until(pltime),
         dad_left: 0,
         dad_next: None,
     };
@@ -436,6 +489,10 @@ pub fn in6_selectsrc(ctx: &Ctx, dst: &Ipv6Addr, out_if: Option<u16>) -> Option<I
             continue;
         }
         if ia.addr.is_loopback() && !dst.is_loopback() {
+            continue;
+        }
+        // Never from an anycast address (KAME skips them too).
+        if ia.flags & in6f::ANYCAST != 0 {
             continue;
         }
         if ia.addr == *dst {
@@ -621,6 +678,13 @@ pub static SYSCTL_NODES: &[crate::sys::sysctl::Node] = {
             kind: Kind::Int { min: 0, max: 1 },
             get: |c| V::Int(i64::from(c.inet6.rediraccept)),
             set: Some(|c, v| c.inet6.rediraccept = int(v) != 0),
+        },
+        Node {
+            name: "net.inet6.icmp6.nodeinfo",
+            desc: "Respond to node information requests (1 names, 2 addresses, 4 temporary addresses, 8 global askers)",
+            kind: Kind::Int { min: 0, max: 15 },
+            get: |c| V::Int(i64::from(c.inet6.nodeinfo)),
+            set: Some(|c, v| c.inet6.nodeinfo = int(v) as u32),
         },
         Node {
             name: "net.inet6.icmp6.nd6_maxentries",

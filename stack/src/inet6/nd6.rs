@@ -135,6 +135,9 @@ pub struct NdState {
     pub installed_default: Option<(u16, Ipv6Addr)>,
     /// Entries most allowed (tests lower it).
     pub max_entries: usize,
+    /// Proxy entries (`ndp -s ADDR MAC proxy`): solicitations for ADDR on the interface
+    /// are answered with MAC.
+    pub proxies: HashMap<(u16, Ipv6Addr), [u8; 6]>,
 }
 
 impl Default for NdState {
@@ -150,6 +153,7 @@ impl Default for NdState {
             retrans: RETRANS_TIMER,
             installed_default: None,
             max_entries: ND_MAXENTRIES,
+            proxies: HashMap::new(),
         }
     }
 }
@@ -402,8 +406,10 @@ fn nd_output(ctx: &mut Ctx, ifp: &Arc<Ifnet>, src: Ipv6Addr, dst: Ipv6Addr, m: &
     );
 }
 
-fn na_send(ctx: &mut Ctx, ifp: &Arc<Ifnet>, target: &Ipv6Addr, dst: Ipv6Addr, solicited: bool) {
-    let mut flags = ndisc::NA_OVERRIDE;
+/// An advertisement for an address of ours; `over`: the override flag (not for an anycast
+/// address, RFC 4861 7.2.7).
+fn na_send(ctx: &mut Ctx, ifp: &Arc<Ifnet>, target: &Ipv6Addr, dst: Ipv6Addr, solicited: bool, over: bool) {
+    let mut flags = if over { ndisc::NA_OVERRIDE } else { 0 };
     if solicited {
         flags |= ndisc::NA_SOLICITED;
     }
@@ -496,6 +502,9 @@ fn ns_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>, targe
         .find(|x| x.ifindex == ifp.index && x.addr == target)
         .cloned()
     else {
+        if let Some(mac) = ctx.inet6.nd.proxies.get(&(ifp.index, target)).copied() {
+            proxy_na(ctx, ifp, h, slla, target, mac);
+        }
         return;
     };
     if ia.flags & in6f::TENTATIVE != 0 {
@@ -514,7 +523,32 @@ fn ns_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>, targe
         }
     }
     let (dst, solicited) = if dad { (ALL_NODES, false) } else { (h.src, true) };
-    na_send(ctx, ifp, &target, dst, solicited);
+    na_send(ctx, ifp, &target, dst, solicited, ia.flags & in6f::ANYCAST == 0);
+}
+
+/// The answer for a proxied address (NetBSD's nd6_ns_input with RTF_ANNOUNCE): the
+/// entry's MAC as target link-layer address, the override flag off (RFC 4861 7.2.8), from
+/// an address of ours on the link; to all nodes for a DAD probe, which it defends.
+fn proxy_na(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, slla: Option<[u8; 6]>, target: Ipv6Addr, mac: [u8; 6]) {
+    let dad = h.src.is_unspecified();
+    if let (Some(ll), false) = (slla, dad) {
+        cache_lladdr(ctx, ifp, h.src, ll, false);
+    }
+    let dst = if dad { ALL_NODES } else { h.src };
+    let Some(src) = crate::inet6::in6_selectsrc(ctx, &dst, Some(ifp.index)) else {
+        return;
+    };
+    let mut flags = if dad { 0 } else { ndisc::NA_SOLICITED };
+    if ctx.inet6.forwarding {
+        flags |= ndisc::NA_ROUTER;
+    }
+    let m = NdRepr::NeighborAdvert {
+        flags,
+        target,
+        opts: &[],
+    }
+    .build(&[NdOpt::TargetLla(mac)], &src, &dst);
+    nd_output(ctx, ifp, src, dst, &m);
 }
 
 fn na_input(ctx: &mut Ctx, ifp: &Arc<Ifnet>, h: &Ipv6Repr, r: &NdRepr<'_>, flags: u32, target: Ipv6Addr) {
@@ -1030,6 +1064,7 @@ pub fn nd6_timer(ctx: &mut Ctx) {
 pub fn purge_if(ctx: &mut Ctx, index: u16) {
     let nd = &mut ctx.inet6.nd;
     nd.cache.retain(|(i, _), _| *i != index);
+    nd.proxies.retain(|(i, _), _| *i != index);
     nd.routers.retain(|r| r.ifindex != index);
     nd.prefixes.retain(|p| p.ifindex != index);
     nd.redirects.retain(|_, v| v.0 != index);
@@ -1070,8 +1105,19 @@ pub fn nd6_dump(ctx: &Ctx) -> Vec<NdEntryInfo> {
             } else {
                 0
             },
+            proxy: false,
         })
         .collect();
+    v.extend(ctx.inet6.nd.proxies.iter().map(|((i, a), mac)| NdEntryInfo {
+        addr: *a,
+        ifname: ctx.ifnet_by_index(*i).map(|f| f.name.clone()).unwrap_or_default(),
+        lladdr: Some(*mac),
+        state: Nud::Reachable.name().into(),
+        is_router: false,
+        expire: None,
+        asked: 0,
+        proxy: true,
+    }));
     v.sort_by(|a, b| (a.addr, &a.ifname).cmp(&(b.addr, &b.ifname)));
     v
 }

@@ -22,6 +22,21 @@ pub fn nd6_delete(ctx: &mut Ctx, req: &NdDelReq) -> Result<(), Fail> {
         ),
         None => None,
     };
+    // A proxy entry goes with it (and its solicited-node group).
+    let proxied: Vec<(u16, std::net::Ipv6Addr)> = ctx
+        .inet6
+        .nd
+        .proxies
+        .keys()
+        .filter(|(i, a)| *a == req.addr && index.is_none_or(|x| x == *i))
+        .copied()
+        .collect();
+    for k in &proxied {
+        ctx.inet6.nd.proxies.remove(k);
+        if let Some(ifp) = ctx.ifnet_by_index(k.0).cloned() {
+            crate::inet6::in6_leavegroup(ctx, &ifp, crate::wire::ipv6::addr::solicited_node(&k.1));
+        }
+    }
     let keys: Vec<(u16, std::net::Ipv6Addr)> = ctx
         .inet6
         .nd
@@ -31,6 +46,7 @@ pub fn nd6_delete(ctx: &mut Ctx, req: &NdDelReq) -> Result<(), Fail> {
         .copied()
         .collect();
     match keys.as_slice() {
+        [] if !proxied.is_empty() => Ok(()),
         [] => Err(Fail::new(libc::ESRCH)),
         [k] => {
             ctx.inet6.nd.cache.remove(k);
@@ -43,7 +59,8 @@ pub fn nd6_delete(ctx: &mut Ctx, req: &NdDelReq) -> Result<(), Fail> {
     }
 }
 
-/// `ndp -s ADDR LLADDR [temp]`: a static entry (or with `temp` an ordinary STALE one,
+/// `ndp -s ADDR LLADDR [temp] [proxy]`: with `proxy` a proxy entry (solicitations for
+/// ADDR answered with LLADDR, see nd6's proxy_na); otherwise a static entry (or with `temp` an ordinary STALE one,
 /// which ND confirms and ages as any other) for a neighbor on a connected link.
 pub fn nd6_set(ctx: &mut Ctx, req: &NdSetReq) -> Result<(), Fail> {
     let scope = match &req.ifname {
@@ -68,6 +85,19 @@ pub fn nd6_set(ctx: &mut Ctx, req: &NdSetReq) -> Result<(), Fail> {
         ));
     };
     let key = (ifp.index, a);
+    if req.proxy {
+        if req.lladdr[0] & 1 != 0 {
+            return Err(Fail::with(
+                libc::EINVAL,
+                "a proxy entry needs a unicast link-layer address".into(),
+            ));
+        }
+        // Solicitations for it go to its solicited-node group: listen there once.
+        if ctx.inet6.nd.proxies.insert(key, req.lladdr).is_none() {
+            crate::inet6::in6_joingroup(ctx, &ifp, crate::wire::ipv6::addr::solicited_node(&a));
+        }
+        return Ok(());
+    }
     let nd = &mut ctx.inet6.nd;
     if !nd.cache.contains_key(&key) && nd.cache.len() >= nd.max_entries {
         // Room as any new entry gets it: the stalest ordinary entry goes.

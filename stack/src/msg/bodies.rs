@@ -172,6 +172,10 @@ pub struct IfAddr {
     pub flags: u32,
     /// The scope id of a link-local IPv6 address (its interface index), else 0.
     pub scopeid: u32,
+    /// An IPv6 address's remaining preferred and valid lifetimes in seconds (`ifconfig
+    /// -L`); None: infinite.
+    pub pltime: Option<u32>,
+    pub vltime: Option<u32>,
 }
 
 /// Everything ifconfig shows of one interface.
@@ -637,6 +641,10 @@ pub enum SockOpt {
     V6Only(bool),
     /// IPV6_UNICAST_HOPS: the hop limit of what an AF_INET6 socket sends.
     Ipv6UnicastHops(u8),
+    /// IPV6_USE_MIN_MTU (RFC 3542 11.1) on an AF_INET6 raw socket: 1 fragment to the
+    /// minimum MTU (1280), 0 to the path MTU, -1 (the default) the minimum MTU for
+    /// multicast destinations only.
+    Ipv6UseMinMtu(i8),
 }
 
 /// How a blocking request may wait: not at all, up to a time, or until done.

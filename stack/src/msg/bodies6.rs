@@ -97,6 +97,13 @@ pub struct Icmp6Stats {
     /// Errors dropped for quoting nothing a socket of ours sent (RFC 5927): no such
     /// connection, or a TCP sequence number outside what is unacknowledged.
     pub badquote: u64,
+    /// Node Information (RFC 4620): replies sent; queries dropped as malformed (a bad
+    /// subject, a short message); refused by net.inet6.icmp6.nodeinfo (off, the qtype not
+    /// allowed, a global source without GLOBALOK); dropped by the rate limit.
+    pub ni_reply: u64,
+    pub ni_bad: u64,
+    pub ni_refused: u64,
+    pub ni_toofreq: u64,
 }
 
 /// The IPv6 counters (`netstat -s -p ip6|icmp6`).
@@ -119,6 +126,8 @@ pub struct NdEntryInfo {
     pub expire: Option<u64>,
     /// Solicitations sent in this state (ndp prints them after the flags).
     pub asked: u32,
+    /// A proxy entry (`ndp -s ADDR MAC proxy`): answered for, not a neighbor.
+    pub proxy: bool,
 }
 
 /// `ndp -d`: the neighbor cache entry of `addr` (on `ifname`, or on whichever interface
@@ -137,6 +146,20 @@ pub struct NdSetReq {
     pub ifname: Option<String>,
     pub lladdr: [u8; 6],
     pub temp: bool,
+    /// `proxy`: answer neighbor solicitations for `addr` with `lladdr` (proxy ND, NetBSD's
+    /// RTF_ANNOUNCE); no neighbor cache entry is made.
+    pub proxy: bool,
+}
+
+/// SIOCAIFADDR_IN6 with what `struct in6_aliasreq` adds to an address: its flags (only
+/// `in6f::ANYCAST` is taken) and lifetimes in seconds (None: infinite), from ifconfig's
+/// `anycast`, `pltime N`, `vltime N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct In6AliasReq {
+    pub req: crate::msg::AddrReq,
+    pub flags: u32,
+    pub pltime: Option<u32>,
+    pub vltime: Option<u32>,
 }
 
 /// One entry of the prefix list (`ndp -p`).

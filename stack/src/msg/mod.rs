@@ -216,6 +216,8 @@ messages! {
     0x4f => SockList(Empty),
     /// IPv6 protocol counters (ip6stat, icmp6stat).
     0x6e => Stats6Get(Empty),
+    /// SIOCAIFADDR_IN6 with flags and lifetimes (in6_aliasreq).
+    0x6d => AddrAdd6(In6AliasReq),
     /// The neighbor cache (`ndp -a`).
     0x6f => NdDump(Empty),
     /// `ndp -d`: delete one neighbor cache entry.

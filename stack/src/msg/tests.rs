@@ -13,6 +13,17 @@ fn sample() -> Vec<Msg> {
             netmask: Some("255.255.255.0".parse().unwrap()),
             brd: None,
         }),
+        Msg::AddrAdd6(In6AliasReq {
+            req: AddrReq {
+                name: "en0".into(),
+                addr: Some("2001:db8::2".parse().unwrap()),
+                netmask: None,
+                brd: None,
+            },
+            flags: crate::msg::in6f::ANYCAST,
+            pltime: Some(30),
+            vltime: None,
+        }),
         Msg::SysctlValues(vec![SysctlEntry {
             name: "net.inet.ip.ttl".into(),
             value: SysctlValue::Int(64),
@@ -32,6 +43,7 @@ fn sample() -> Vec<Msg> {
             ifname: None,
             lladdr: [2, 0, 0, 0, 0, 9],
             temp: true,
+            proxy: true,
         }),
         Msg::NdRouters(Empty),
         Msg::NdIfInfoGet(IfNameReq { name: "en0".into() }),
@@ -43,6 +55,7 @@ fn sample() -> Vec<Msg> {
             is_router: true,
             expire: Some(29),
             asked: 0,
+            proxy: false,
         }]),
         Msg::NdPrefixList(vec![NdPrefixInfo {
             prefix: "2001:db8::".parse().unwrap(),

@@ -1017,6 +1017,15 @@ pub mod control {
                             r.mtu = *mtu;
                         }
                     }
+                    // The source ip6_output picks for this destination (RFC 6724 on the
+                    // route's interface), not the address the route was added with: a
+                    // default route through a link-local gateway carries the link-local,
+                    // but a global destination is sent from a global address.
+                    if r.rtm_flags & rtf::LOCAL == 0 {
+                        if let Some(src) = crate::inet6::in6_selectsrc(ctx, &in6_clear_scope(d).0, Some(r.rtm_index)) {
+                            r.ifa = Some(IpAddr::V6(src));
+                        }
+                    }
                 }
                 Ok(r)
             }

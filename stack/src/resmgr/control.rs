@@ -19,6 +19,7 @@ fn changes_state(msg: &Msg) -> bool {
             | Msg::BrSet(_)
             | Msg::IfSet(_)
             | Msg::AddrAdd(_)
+            | Msg::AddrAdd6(_)
             | Msg::AddrDel(_)
             | Msg::SysctlSet(_)
             | Msg::RtAdd(_)
@@ -98,6 +99,15 @@ pub(crate) fn dispatch(stack: &Arc<Stack>, conn: &Conn, hdr: &Header, msg: &Msg)
         Msg::AddrAdd(q) => check_family(stack, q.addr).and_then(|()| match q.addr {
             Some(std::net::IpAddr::V6(_)) => done(crate::inet6::add_addr(&mut stack.ctx(), q)),
             _ => done(inet::add_addr(&mut stack.ctx(), q)),
+        }),
+        Msg::AddrAdd6(q) => check_family(stack, q.req.addr).and_then(|()| {
+            done(crate::inet6::add_addr_with(
+                &mut stack.ctx(),
+                &q.req,
+                q.flags,
+                q.pltime,
+                q.vltime,
+            ))
         }),
         Msg::AddrDel(q) => check_family(stack, q.addr).and_then(|()| match q.addr {
             Some(std::net::IpAddr::V6(_)) => done(crate::inet6::del_addr(&mut stack.ctx(), q)),

@@ -179,6 +179,17 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
             Ok(())
         }
         (k, SockOpt::Ipv6UnicastHops(h)) => setopt(ctx, k, id, SockOpt::IpTtl(h)),
+        (Kind::Raw, SockOpt::Ipv6UseMinMtu(v)) => {
+            let p = raw_pcb(ctx, id)?;
+            if !p.af.v6 {
+                return Err(Fail::new(libc::ENOPROTOOPT));
+            }
+            if !(-1..=1).contains(&v) {
+                return Err(Fail::new(libc::EINVAL));
+            }
+            p.use_min_mtu = v;
+            Ok(())
+        }
         (_, SockOpt::IpTtl(0)) => Err(Fail::new(libc::EINVAL)),
         (_, SockOpt::SndBuf(0) | SockOpt::RcvBuf(0)) => Err(Fail::new(libc::EINVAL)),
         (Kind::Raw, SockOpt::IpTtl(t)) => raw_pcb(ctx, id).map(|p| p.ttl = Some(t)),
@@ -219,12 +230,14 @@ fn setopt(ctx: &mut Ctx, kind: Kind, id: u64, o: SockOpt) -> Result<(), Fail> {
                 SockOpt::RcvBuf(n) => tcp::Opt::RcvBuf(n as usize),
                 SockOpt::V6Only(v) => tcp::Opt::V6Only(v),
                 SockOpt::Ipv6UnicastHops(v) => tcp::Opt::Ttl(v),
-                SockOpt::Broadcast(_) => return Err(Fail::new(libc::ENOPROTOOPT)),
+                SockOpt::Broadcast(_) | SockOpt::Ipv6UseMinMtu(_) => return Err(Fail::new(libc::ENOPROTOOPT)),
             };
             tcp::setopt(ctx, id, s, t).map_err(Fail::new)
         }
         (Kind::Raw | Kind::Udp, SockOpt::NoDelay(_) | SockOpt::KeepAlive(_) | SockOpt::Linger(_))
-        | (Kind::Raw, SockOpt::ReuseAddr(_) | SockOpt::ReusePort(_)) => Err(Fail::new(libc::ENOPROTOOPT)),
+        | (Kind::Raw, SockOpt::ReuseAddr(_) | SockOpt::ReusePort(_))
+        // IPV6_USE_MIN_MTU is a raw socket's only (ping6 -m); UDP does not take it yet.
+        | (Kind::Udp, SockOpt::Ipv6UseMinMtu(_)) => Err(Fail::new(libc::ENOPROTOOPT)),
     }
 }
 

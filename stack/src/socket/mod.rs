@@ -271,6 +271,11 @@ impl Stack {
         self.expect_done(Msg::AddrAdd(req))
     }
 
+    /// SIOCAIFADDR_IN6 with flags and lifetimes.
+    pub fn addr_add6(&mut self, req: crate::msg::In6AliasReq) -> Result<(), Error> {
+        self.expect_done(Msg::AddrAdd6(req))
+    }
+
     /// SIOCDIFADDR.
     pub fn addr_del(&mut self, req: AddrReq) -> Result<(), Error> {
         self.expect_done(Msg::AddrDel(req))
@@ -793,6 +798,11 @@ impl RawSocket {
     /// IP_TOS.
     pub fn set_tos(&mut self, tos: u8) -> Result<(), Error> {
         self.c.done(Msg::SockSetOpt(SockOpt::IpTos(tos)))
+    }
+
+    /// setsockopt(2) with any option (SO_SNDBUF, SO_RCVBUF, IPV6_USE_MIN_MTU, ...).
+    pub fn set_option(&mut self, o: SockOpt) -> Result<(), Error> {
+        self.c.done(Msg::SockSetOpt(o))
     }
 
     /// IPV6_UNICAST_HOPS (an AF_INET6 socket): the hop limit of what it sends.

@@ -38,6 +38,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod mld;
 pub mod ndisc;
+pub mod nodeinfo;
 pub mod pflog;
 pub mod route;
 pub mod tcp;
