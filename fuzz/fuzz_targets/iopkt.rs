@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
         threads_min: 15,
         threads_max: 200,
         verbose: 0,
+        modules: Vec::new(),
     };
     if cfg.tcpip_options(&pword).is_ok() {
         assert!(cfg.threads_min <= cfg.threads_max && cfg.threads_min >= 1);

@@ -87,6 +87,43 @@ pub enum PfReq {
     /// (all or nothing); the transaction ends either way. EBUSY for a stale ticket.
     /// Answer: Done.
     LoadCommit { ticket: u32 },
+    /// `GetRules` a page at a time (a reply is one datagram): at most `max` rules from
+    /// position `offset` of the anchor's scrub, then translation, then filter rules, in
+    /// that order (options, tables and queues empty). Answer: `PfReply::Ruleset`; fewer
+    /// than `max` rules means the end.
+    GetRulesPage { anchor: String, offset: u32, max: u32 },
+    /// `GetStates` a page at a time: at most `max` states from position `offset` of the
+    /// stack's listing. Answer: `PfReply::States`; fewer than `max` means the end.
+    GetStatesPage {
+        ifname: Option<String>,
+        offset: u32,
+        max: u32,
+    },
+}
+
+impl Ruleset {
+    /// The page of `GetRulesPage`: rules `offset..offset + max` of scrub, nat, filter.
+    pub fn page(&self, offset: u32, max: u32) -> Ruleset {
+        let (mut skip, mut left) = (offset as usize, max as usize);
+        fn take<T: Clone>(v: &[T], skip: &mut usize, left: &mut usize) -> Vec<T> {
+            let from = (*skip).min(v.len());
+            *skip -= from;
+            let n = (*left).min(v.len() - from);
+            *left -= n;
+            v[from..from + n].to_vec()
+        }
+        Ruleset {
+            scrub: take(&self.scrub, &mut skip, &mut left),
+            nat: take(&self.nat, &mut skip, &mut left),
+            filter: take(&self.filter, &mut skip, &mut left),
+            ..Ruleset::default()
+        }
+    }
+
+    /// How many rules a page counts.
+    pub fn rule_count(&self) -> usize {
+        self.scrub.len() + self.nat.len() + self.filter.len()
+    }
 }
 
 /// A reply from PF.
@@ -1501,6 +1538,20 @@ mod tests {
         );
         assert_eq!(nested.len(), 2);
         assert_eq!(nested[0].1.filter, whole.filter);
+    }
+
+    #[test]
+    fn pages_cover_the_rules_once() {
+        let rs = sample_ruleset();
+        let n = rs.rule_count() as u32;
+        let mut back = Ruleset::default();
+        for off in (0..n + 2).step_by(2) {
+            let p = rs.page(off, 2);
+            assert!(p.rule_count() <= 2);
+            back.append(p);
+        }
+        assert_eq!(rs.page(n, 5).rule_count(), 0);
+        assert_eq!((back.scrub, back.nat, back.filter), (rs.scrub, rs.nat, rs.filter));
     }
 
     #[test]

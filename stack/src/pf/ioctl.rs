@@ -27,6 +27,8 @@ pub fn changes_state(q: &PfReq) -> bool {
     match q {
         PfReq::Open
         | PfReq::GetRules { .. }
+        | PfReq::GetRulesPage { .. }
+        | PfReq::GetStatesPage { .. }
         | PfReq::GetAnchors { .. }
         | PfReq::GetStates { .. }
         | PfReq::GetSources
@@ -83,6 +85,31 @@ pub fn pf_ioctl(ctx: &mut Ctx, q: &PfReq) -> Result<PfReply, Fail> {
             }
         },
         PfReq::GetRules { anchor } => get_rules(&ctx.pf, anchor).map(PfReply::Ruleset),
+        PfReq::GetRulesPage { anchor, offset, max } => {
+            // Only the page is copied out (the same slice as `Ruleset::page`).
+            let rs = rs_ref(&ctx.pf.rules, anchor).ok_or_else(|| Fail::new(libc::EINVAL))?;
+            let (ns, nn) = (rs.scrub.len(), rs.nat_order.len());
+            let total = ns + nn + rs.filter.len();
+            let from = (*offset as usize).min(total);
+            let mut page = m::Ruleset::default();
+            for i in from..from.saturating_add(*max as usize).min(total) {
+                if i < ns {
+                    page.scrub.push(rs.scrub[i].def.clone());
+                } else if i < ns + nn {
+                    page.nat.push(rs.nat_order[i - ns].clone());
+                } else {
+                    page.filter.push(rs.filter[i - ns - nn].def.clone());
+                }
+            }
+            Ok(PfReply::Ruleset(page))
+        }
+        PfReq::GetStatesPage { ifname, offset, max } => Ok(PfReply::States(
+            states(ctx, ifname.as_deref())
+                .into_iter()
+                .skip(*offset as usize)
+                .take(*max as usize)
+                .collect(),
+        )),
         PfReq::GetAnchors { parent } => Ok(PfReply::Anchors(anchors(&ctx.pf.rules, parent))),
         PfReq::GetStates { ifname } => Ok(PfReply::States(states(ctx, ifname.as_deref()))),
         PfReq::GetSources => Ok(PfReply::Sources(Vec::new())),

@@ -2,6 +2,7 @@
 //! ICMP and ICMPv6 types and codes (pfctl's tables), with a built-in fallback for the
 //! common names when the databases are missing. std only (the fuzz target builds it).
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 fn database(path: &str) -> &'static str {
@@ -71,13 +72,22 @@ pub fn proto_by_name(name: &str) -> Option<u8> {
     BUILTIN_PROTOS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
-/// getprotobynumber's name, as pfctl prints `proto NAME`.
+/// getprotobynumber's name, as pfctl prints `proto NAME` (the database read once).
 pub fn proto_name(p: u8) -> Option<String> {
-    let db = database("/etc/protocols");
-    if let Some(n) = entries(db).find_map(|(names, num)| (num.parse::<u8>().ok() == Some(p)).then(|| names[0])) {
-        return Some(n.to_string());
-    }
-    BUILTIN_PROTOS.iter().find(|(_, v)| *v == p).map(|(n, _)| n.to_string())
+    static BY_NUMBER: OnceLock<HashMap<u8, &'static str>> = OnceLock::new();
+    let map = BY_NUMBER.get_or_init(|| {
+        let mut m = HashMap::new();
+        for (names, num) in entries(database("/etc/protocols")) {
+            if let Ok(n) = num.parse::<u8>() {
+                m.entry(n).or_insert(names[0]);
+            }
+        }
+        for (n, v) in BUILTIN_PROTOS {
+            m.entry(*v).or_insert(*n);
+        }
+        m
+    });
+    map.get(&p).map(|n| n.to_string())
 }
 
 const BUILTIN_SERVICES: &[(&str, u16)] = &[
@@ -124,19 +134,29 @@ pub fn port_by_name(s: &str) -> Option<u16> {
     service(s, "tcp").or_else(|| service(s, "udp"))
 }
 
-/// getservbyport(port, proto)'s name, as pfctl prints `port = ssh`.
+/// getservbyport(port, proto)'s name, as pfctl prints `port = ssh` (the database read
+/// once).
 pub fn service_name(port: u16, proto: &str) -> Option<String> {
-    let db = database("/etc/services");
-    if db.is_empty() {
-        return BUILTIN_SERVICES
-            .iter()
-            .find(|(_, v)| *v == port)
-            .map(|(n, _)| n.to_string());
-    }
-    entries(db).find_map(|(names, num)| {
-        let (p, pr) = num.split_once('/')?;
-        (pr == proto && p.parse::<u16>().ok() == Some(port)).then(|| names[0].to_string())
-    })
+    static BY_PORT: OnceLock<HashMap<(u16, &'static str), &'static str>> = OnceLock::new();
+    let map = BY_PORT.get_or_init(|| {
+        let db = database("/etc/services");
+        let mut m = HashMap::new();
+        if db.is_empty() {
+            for (n, v) in BUILTIN_SERVICES {
+                m.insert((*v, "tcp"), *n);
+                m.insert((*v, "udp"), *n);
+            }
+        }
+        for (names, num) in entries(db) {
+            if let Some((p, pr)) = num.split_once('/') {
+                if let Ok(p) = p.parse::<u16>() {
+                    m.entry((p, pr)).or_insert(names[0]);
+                }
+            }
+        }
+        m
+    });
+    map.get(&(port, proto)).map(|n| n.to_string())
 }
 
 /// ICMP type names (pfctl's icmp_type table).

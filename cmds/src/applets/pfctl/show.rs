@@ -110,16 +110,57 @@ pub fn show(s: &mut Stack, mode: &str, opts: &Opts) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// Rules and states per request: a page must fit one datagram.
+const PAGE_RULES: u32 = 200;
+const PAGE_STATES: u32 = 500;
+
+/// The anchor's rules, a page at a time (DIOCGETRULES / DIOCGETRULE).
 fn ruleset(s: &mut Stack, opts: &Opts) -> Result<Ruleset, ExitCode> {
-    match get(
-        s,
-        PfReq::GetRules {
-            anchor: opts.anchor.clone(),
-        },
-        "DIOCGETRULES",
-    )? {
-        PfReply::Ruleset(r) => Ok(r),
-        _ => Ok(Ruleset::default()),
+    let mut all = Ruleset::default();
+    let mut offset = 0;
+    loop {
+        let page = match get(
+            s,
+            PfReq::GetRulesPage {
+                anchor: opts.anchor.clone(),
+                offset,
+                max: PAGE_RULES,
+            },
+            "DIOCGETRULES",
+        )? {
+            PfReply::Ruleset(r) => r,
+            _ => Ruleset::default(),
+        };
+        let n = page.rule_count() as u32;
+        all.append(page);
+        if n < PAGE_RULES {
+            return Ok(all);
+        }
+        offset += n;
+    }
+}
+
+/// Every state (of one interface with -i), a page at a time (DIOCGETSTATES).
+fn all_states(s: &mut Stack, opts: &Opts) -> Result<Vec<StateEntry>, ExitCode> {
+    let mut all = Vec::new();
+    loop {
+        let page = match get(
+            s,
+            PfReq::GetStatesPage {
+                ifname: opts.ifname.clone(),
+                offset: all.len() as u32,
+                max: PAGE_STATES,
+            },
+            "DIOCGETSTATES",
+        )? {
+            PfReply::States(v) => v,
+            _ => Vec::new(),
+        };
+        let n = page.len() as u32;
+        all.extend(page);
+        if n < PAGE_STATES {
+            return Ok(all);
+        }
     }
 }
 
@@ -135,13 +176,7 @@ fn show_json(s: &mut Stack, mode: &str, opts: &Opts) -> Result<(), ExitCode> {
         }
         "all" => {
             let r = ruleset(s, opts)?;
-            let states = get(
-                s,
-                PfReq::GetStates {
-                    ifname: opts.ifname.clone(),
-                },
-                "DIOCGETSTATES",
-            )?;
+            let states = PfReply::States(all_states(s, opts)?);
             let info = get(s, PfReq::GetInfo, "DIOCGETSTATUS")?;
             let o = get(s, PfReq::GetOptions, "DIOCGETTIMEOUT")?;
             let tables = get(s, PfReq::GetTables { anchor: None }, "DIOCRGETTABLES")?;
@@ -171,13 +206,7 @@ fn show_json(s: &mut Stack, mode: &str, opts: &Opts) -> Result<(), ExitCode> {
             "DIOCGETRULESETS",
         )?),
         "Sources" => json(&get(s, PfReq::GetSources, "DIOCGETSRCNODES")?),
-        "states" => json(&get(
-            s,
-            PfReq::GetStates {
-                ifname: opts.ifname.clone(),
-            },
-            "DIOCGETSTATES",
-        )?),
+        "states" => json(&PfReply::States(all_states(s, opts)?)),
         "info" => json(&get(s, PfReq::GetInfo, "DIOCGETSTATUS")?),
         "timeouts" | "memory" => json(&get(s, PfReq::GetOptions, "DIOCGETTIMEOUT")?),
         "Tables" => json(&get(
@@ -300,14 +329,8 @@ fn show_anchors(s: &mut Stack, opts: &Opts) -> Result<(), ExitCode> {
 }
 
 fn show_states(s: &mut Stack, opts: &Opts) -> Result<(), ExitCode> {
-    if let PfReply::States(v) = get(
-        s,
-        PfReq::GetStates {
-            ifname: opts.ifname.clone(),
-        },
-        "DIOCGETSTATES",
-    )? {
-        for st in &v {
+    {
+        for st in &all_states(s, opts)? {
             println!("{}", print::state_text(st, opts.verbose));
         }
     }
