@@ -292,6 +292,12 @@ pub fn pf_test(ctx: &mut Ctx, af: Af, dir: Dir, ifp: &Ifnet, mut m: Mbuf) -> Ver
     }
     let found = pf_test_state(pf, &pd, dir, &mut m);
     let pass = match found {
+        Found::Pass(id) if has_ip_options(&pd) && !pf.states.get(id).is_some_and(|s| s.allow_opts) => {
+            let rn = pf.states.get(id).and_then(|s| s.rule).unwrap_or(u32::MAX);
+            pf.count(Reason::IpOption);
+            pflog_packet(ctx, ifp, &m, af, dir, crate::wire::pflog::PF_DROP, Reason::IpOption, rn);
+            false
+        }
         Found::Pass(id) => {
             let logged = pf.states.get(id).filter(|s| s.log).map(|s| s.rule.unwrap_or(u32::MAX));
             if let Some(qid) = pf.states.get(id).map(|s| s.qid) {
@@ -531,6 +537,7 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
     let modulate = r
         .as_ref()
         .is_some_and(|r| r.def.state == crate::msg::pf::StateKind::Modulate);
+    let allow_opts = r.as_ref().is_some_and(|r| r.def.allow_opts);
     let (action, keep, log, how, qid, rnr, rtag, max_states) = match r {
         Some(r) => {
             r.def.counters.evaluations += 1;
@@ -566,6 +573,22 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
             pflog_packet(ctx, ifp, m, pd.af, dir, crate::wire::pflog::PF_DROP, Reason::Match, rnr);
         }
         block_return(ctx, pd, dir, ifp, m, how);
+        return Err(());
+    }
+    // pf drops an IPv4 packet with options that a rule without `allow-opts` (the default
+    // rule included) would pass, and always logs it.
+    if has_ip_options(pd) && !allow_opts {
+        ctx.pf.count(Reason::IpOption);
+        pflog_packet(
+            ctx,
+            ifp,
+            m,
+            pd.af,
+            dir,
+            crate::wire::pflog::PF_DROP,
+            Reason::IpOption,
+            rnr,
+        );
         return Err(());
     }
     // Pass: apply the translation to the packet.
@@ -617,6 +640,7 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
                     s.rule_gen = if main_rule.is_some() { gen } else { u32::MAX };
                     s.nat_rule = tr.as_ref().map(|t| t.rule.1 as u32);
                     s.log = log.as_ref().is_some_and(|l| l.all);
+                    s.allow_opts = allow_opts;
                     s.tag = tag;
                     s.qid = qid;
                 }
@@ -649,6 +673,11 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
         pflog_packet(ctx, ifp, m, pd.af, dir, crate::wire::pflog::PF_PASS, Reason::Match, rnr);
     }
     Ok(())
+}
+
+/// An IPv4 header longer than 20 bytes carries options (pf checks only IPv4's).
+fn has_ip_options(pd: &Pd) -> bool {
+    pd.af == Af::Inet && pd.off > 20
 }
 
 /// The rule at `i` of the ruleset `anchor` ("" the main one).

@@ -317,6 +317,12 @@ impl Rules {
         self.altq.extend(rs.altq.iter().cloned());
         self.queue_defs.extend(rs.queues.iter().cloned());
         for (i, s) in rs.scrub.iter().enumerate() {
+            if !s.no && s.frag != m::FragMode::Reassemble {
+                return Err((
+                    libc::EOPNOTSUPP,
+                    format!("scrub rule {i}: fragment crop and drop-ovl are not supported by this stack's pf yet"),
+                ));
+            }
             let mut def = s.clone();
             def.nr = i as u32;
             out.scrub.push(CScrub {
@@ -330,6 +336,12 @@ impl Rules {
             let mut def = n.clone();
             def.nr = i as u32;
             let pool = match &n.pool {
+                Some(p) if p.sticky => {
+                    return Err((
+                        libc::EOPNOTSUPP,
+                        format!("rule {i}: sticky-address is not supported by this stack's pf yet"),
+                    ))
+                }
                 Some(p) => {
                     if p.addrs.is_empty() && !n.no {
                         return Err(einval(format!("rule {i}: translation rule requires '-> address'")));
@@ -406,6 +418,15 @@ fn refuse_unsupported(i: usize, r: &Rule) -> Result<(), LoadErr> {
         || r.state_opts.overload.is_some()
     {
         Some("source tracking (source-track, max-src-*, overload)")
+    } else if !r.state_opts.timeouts.is_empty() {
+        Some("a timeout on a rule (use `set timeout`)")
+    } else if matches!(
+        r.state_opts.lock,
+        Some(crate::msg::pf::StateLock::IfBound | crate::msg::pf::StateLock::GroupBound)
+    ) {
+        Some("if-bound and group-bound states (states float)")
+    } else if matches!(r.block, crate::msg::pf::BlockHow::ReturnRst { ttl: Some(_) }) {
+        Some("return-rst (ttl N)")
     } else {
         None
     };

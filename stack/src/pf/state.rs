@@ -164,6 +164,8 @@ pub struct State {
     pub bytes: [u64; 2],
     /// Log every packet of the state (`log (all)`).
     pub log: bool,
+    /// The rule said `allow-opts`: IPv4 packets with options pass on this state.
+    pub allow_opts: bool,
     /// Tag given by the rule.
     pub tag: u16,
     /// The source node it counts against (`source-track`, `max-src-*`), when tracked.
@@ -216,6 +218,7 @@ impl State {
             packets: [0; 2],
             bytes: [0; 2],
             log: false,
+            allow_opts: false,
             tag: 0,
             src_node: None,
         }

@@ -545,3 +545,94 @@ fn inet6_nat_and_filter_keep_the_icmpv6_checksum_right() {
     // Unsolicited, it is blocked.
     assert!(t6(Dir::In, &r.en1, &echo6(server, gw, 5)).is_none());
 }
+
+/// `p` with four bytes of IPv4 options (three NOPs and an EOL) after its header.
+fn with_ip_options(p: &[u8]) -> Vec<u8> {
+    let mut q = p[..20].to_vec();
+    q.extend_from_slice(&[1, 1, 1, 0]);
+    q.extend_from_slice(&p[20..]);
+    q[0] = 0x46;
+    let len = q.len() as u16;
+    q[2..4].copy_from_slice(&len.to_be_bytes());
+    q[10..12].copy_from_slice(&[0, 0]);
+    let c = cksum(&q[..24]);
+    q[10..12].copy_from_slice(&c.to_be_bytes());
+    q
+}
+
+#[test]
+fn ipv4_options_are_dropped_unless_the_rule_says_allow_opts() {
+    let r = router();
+    let syn = with_ip_options(&tcp(INSIDE, 40000, SERVER, 80, 1, 0, TH_SYN));
+    assert!(r.test(Dir::In, &r.en0, &syn).is_none());
+    assert_eq!(r.counter(Reason::IpOption), 1);
+    // Without options the same SYN passes (and makes a state).
+    assert!(r
+        .test(Dir::In, &r.en0, &tcp(INSIDE, 40001, SERVER, 80, 1, 0, TH_SYN))
+        .is_some());
+    // A state made by a rule without allow-opts does not pass options either.
+    let ack = with_ip_options(&tcp(INSIDE, 40001, SERVER, 80, 2, 1, TH_ACK));
+    assert!(r.test(Dir::In, &r.en0, &ack).is_none());
+    assert_eq!(r.counter(Reason::IpOption), 2);
+    let mut pass = Rule::new(Action::Pass);
+    pass.allow_opts = true;
+    pass.state = StateKind::Keep;
+    load_rs(
+        &r,
+        m::Ruleset {
+            filter: vec![pass],
+            ..m::Ruleset::default()
+        },
+    );
+    let syn = with_ip_options(&tcp(INSIDE, 40002, SERVER, 80, 1, 0, TH_SYN));
+    assert!(r.test(Dir::In, &r.en0, &syn).is_some());
+    let ack = with_ip_options(&tcp(INSIDE, 40002, SERVER, 80, 2, 1, TH_ACK));
+    assert!(r.test(Dir::In, &r.en0, &ack).is_some());
+    assert_eq!(r.counter(Reason::IpOption), 2);
+}
+
+#[test]
+fn options_the_engine_lacks_are_refused_at_load_and_change_nothing() {
+    let r = router();
+    let load = |filter: Vec<Rule>, nat: Vec<m::NatRule>| {
+        r.req(PfReq::Load(LoadReq {
+            anchor: String::new(),
+            parts: LoadParts::ALL,
+            ruleset: m::Ruleset {
+                filter,
+                nat,
+                ..m::Ruleset::default()
+            },
+            nested: Vec::new(),
+        }))
+    };
+    let mut t = Rule::new(Action::Pass);
+    t.state = StateKind::Keep;
+    t.state_opts.timeouts = vec![(m::Timeout::TcpEstablished, 60)];
+    assert_eq!(load(vec![t], Vec::new()), Err(libc::EOPNOTSUPP));
+    let mut b = Rule::new(Action::Pass);
+    b.state = StateKind::Keep;
+    b.state_opts.lock = Some(m::StateLock::IfBound);
+    assert_eq!(load(vec![b], Vec::new()), Err(libc::EOPNOTSUPP));
+    let mut rst = Rule::new(Action::Block);
+    rst.block = m::BlockHow::ReturnRst { ttl: Some(9) };
+    assert_eq!(load(vec![rst], Vec::new()), Err(libc::EOPNOTSUPP));
+    let mut n = m::NatRule::new(NatKind::Nat);
+    n.pool = Some(Pool {
+        addrs: vec![m::Addr::Net(m::Net {
+            addr: "198.51.100.1".parse().unwrap(),
+            prefix: 32,
+        })],
+        port: None,
+        port_star: false,
+        kind: m::PoolType::None,
+        sticky: true,
+        static_port: false,
+    });
+    assert_eq!(load(Vec::new(), vec![n]), Err(libc::EOPNOTSUPP));
+    // The router's rules are still the ones in force.
+    let Ok(m::PfReply::Ruleset(rs)) = r.req(PfReq::GetRules { anchor: String::new() }) else {
+        panic!("rules");
+    };
+    assert_eq!(rs.filter.len(), 3);
+}
