@@ -62,7 +62,7 @@ pub fn ether_input(stack: &Stack, ifp: &Arc<Ifnet>, m: Mbuf) {
     // A bridge member: the bridge forwards the frame, or hands it back for the stack
     // through the member it is addressed to.
     if let Some(br) = ifp.bridge() {
-        match crate::net::if_bridge::bridge_input(&br, ifp, m) {
+        match crate::net::if_bridge::bridge_input(stack, &br, ifp, m) {
             crate::net::if_bridge::BridgeIn::Local(m, to) => ether_demux(stack, &to, m),
             crate::net::if_bridge::BridgeIn::Done => {}
         }

@@ -15,6 +15,16 @@
 //! from the receive thread that read it, so the members' driver queues bound the flood
 //! (a full one drops the frame and counts it), and the channel is served by other threads.
 //!
+//! `brconfig bridge0 ipf` passes bridged IPv4 and IPv6 through the pfil hooks (NetBSD's
+//! `bridge_ipf`): a frame forwarded between members meets the input hook as received on
+//! its member and the output hook as sent on each member it leaves by; a drop drops it
+//! (counted with the bridge's drops), and a hook may rewrite it. The hooks need the stack
+//! context, so such a frame takes it, and only such a frame: `ipf` set, an IPv4/IPv6
+//! ethertype, and a hook registered for the family (looked up without the context). That
+//! is one lock of the context per filtered frame, taken after the bridge's lock is let go
+//! (the context is always taken before a bridge's lock, never after), and a copy of the
+//! frame per member it leaves by. With `ipf` off nothing changes: no context, no copy.
+//!
 //! 802.1D spanning tree is in `bridgestp.rs`; its timers run from the registered callout
 //! (`BRIDGE` below, once a second as NetBSD's `bstp_tick`).
 
@@ -29,9 +39,12 @@ use crate::msg::{ifbaf, ifbif, BrAddrInfo, BrMemberInfo, BrOp, BrStats, BrStatus
 use crate::net::bridgestp::{self, Bstp, Port};
 use crate::net::if_control::Fail;
 use crate::net::ifnet::{Dst, Ifnet};
+use crate::net::pfil::{self, pfil_run_hooks, Dir, Family, Verdict};
 use crate::sys::callout::Timer;
 use crate::sys::domain::{Domain, Protosw};
 use crate::sys::mbuf::Mbuf;
+use crate::sys::Stack;
+use crate::wire::ethernet::{ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_HDR_LEN, ETHER_MIN_LEN};
 
 /// Default size of the address cache (BRIDGE_RTABLE_MAX).
 pub const BRIDGE_RTABLE_MAX: u32 = 100;
@@ -208,6 +221,16 @@ impl Softc {
         self.members.iter().position(|m| m.ifp.lladdr == *a)
     }
 
+    /// The members `flood` sends on.
+    fn flood_targets(&self, except: Option<u16>, unknown_unicast: bool) -> Vec<Arc<Ifnet>> {
+        self.members
+            .iter()
+            .filter(|m| Some(m.ifp.index) != except && m.ifp.is_up() && m.forwarding())
+            .filter(|m| !unknown_unicast || m.flags & ifbif::DISCOVER != 0)
+            .map(|m| m.ifp.clone())
+            .collect()
+    }
+
     /// Sends one frame on every usable member but `except` (`bridge_broadcast`); unknown
     /// unicast goes only to members with DISCOVER.
     fn flood(&mut self, frame: &[u8], meta: &FrameMeta, except: Option<u16>, unknown_unicast: bool) {
@@ -260,7 +283,7 @@ fn running(br: &Bridge, sc: &Softc) -> bool {
 /// A frame from member `ifp` (`bridge_input`): on the receive thread, whole, at least an
 /// Ethernet header long. Learns its source, then forwards, floods or drops it, or hands
 /// it up when it is for the stack.
-pub fn bridge_input(br: &Arc<Bridge>, ifp: &Arc<Ifnet>, mut m: Mbuf) -> BridgeIn {
+pub fn bridge_input(stack: &Stack, br: &Arc<Bridge>, ifp: &Arc<Ifnet>, mut m: Mbuf) -> BridgeIn {
     let now = Instant::now();
     let mut sc = br.lock();
     if !running(br, &sc) {
@@ -302,8 +325,23 @@ pub fn bridge_input(br: &Arc<Bridge>, ifp: &Arc<Ifnet>, mut m: Mbuf) -> BridgeIn
         // The learning state: learn, pass nothing on.
         return BridgeIn::Local(m, ifp.clone());
     }
+    // With `ipf`, an IP frame that is forwarded goes through the hooks (see above).
+    let fam = if sc.ipf { ipf_family(stack, m.as_slice()) } else { None };
     if dst[0] & 1 != 0 {
         // Broadcast and multicast: a copy to every other member, and up.
+        if let Some(fam) = fam {
+            match outgoing(&mut m) {
+                Some(_) => {
+                    let to = sc.flood_targets(Some(ifp.index), false);
+                    drop(sc);
+                    ipf_forward(stack, br, fam, ifp, m.as_slice(), to, true);
+                    sc = br.lock();
+                }
+                None => sc.stats.dropped += 1,
+            }
+            sc.stats.local += 1;
+            return BridgeIn::Local(m, ifp.clone());
+        }
         match outgoing(&mut m) {
             Some(meta) => sc.flood(m.as_slice(), &meta, Some(ifp.index), false),
             None => sc.stats.dropped += 1,
@@ -320,6 +358,25 @@ pub fn bridge_input(br: &Arc<Bridge>, ifp: &Arc<Ifnet>, mut m: Mbuf) -> BridgeIn
         sc.stats.dropped += 1;
         return BridgeIn::Done;
     };
+    if let Some(fam) = fam {
+        let (to, flood) = match sc.lookup(&dst, now) {
+            Some(out) if out == ifp.index => (Vec::new(), false),
+            Some(out) => match sc.member(out) {
+                Some(j) if sc.members[j].ifp.is_up() && sc.members[j].forwarding() => {
+                    (vec![sc.members[j].ifp.clone()], false)
+                }
+                _ => (Vec::new(), false),
+            },
+            None => (sc.flood_targets(Some(ifp.index), true), true),
+        };
+        if to.is_empty() {
+            sc.stats.dropped += u64::from(!flood);
+            return BridgeIn::Done;
+        }
+        drop(sc);
+        ipf_forward(stack, br, fam, ifp, m.as_slice(), to, flood);
+        return BridgeIn::Done;
+    }
     match sc.lookup(&dst, now) {
         Some(out) if out == ifp.index => {
             // The destination is on the segment it came from.
@@ -338,6 +395,102 @@ pub fn bridge_input(br: &Arc<Bridge>, ifp: &Arc<Ifnet>, mut m: Mbuf) -> BridgeIn
         None => sc.flood(m.as_slice(), &meta, Some(ifp.index), true),
     }
     BridgeIn::Done
+}
+
+/// The family whose pfil hooks see a bridged frame with `ipf` on: IPv4 and IPv6 frames
+/// (untagged), when a hook is registered for the family. Everything else passes.
+fn ipf_family(stack: &Stack, f: &[u8]) -> Option<Family> {
+    let fam = match u16::from_be_bytes([f[12], f[13]]) {
+        ETHERTYPE_IP => Family::Inet,
+        ETHERTYPE_IPV6 => Family::Inet6,
+        _ => return None,
+    };
+    pfil::armed(&stack.pfil_armed, fam).then_some(fam)
+}
+
+/// The IP packet of a bridged frame, cut to its own length, when its header is sound
+/// enough for a filter to read (NetBSD's `bridge_ip_checkbasic` / `bridge_ip6_checkbasic`).
+fn ipf_packet(fam: Family, f: &[u8]) -> Option<Mbuf> {
+    let p = f.get(ETHER_HDR_LEN..)?;
+    let len = match fam {
+        Family::Inet => {
+            let hl = usize::from(p.first()? & 0x0f) * 4;
+            let tot = usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]));
+            if p[0] >> 4 != 4 || hl < 20 || tot < hl || tot > p.len() {
+                return None;
+            }
+            tot
+        }
+        Family::Inet6 => {
+            let plen = usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?]));
+            if p.len() < 40 || p[0] >> 4 != 6 || 40 + plen > p.len() {
+                return None;
+            }
+            40 + plen
+        }
+    };
+    let mut m = Mbuf::from_slice(&p[..len]);
+    m.set_network_header();
+    Some(m)
+}
+
+/// `bridge_ipf` for a frame from member `src` forwarded to the members `to`: the input
+/// hook once, then the output hook per member, with the stack context taken for this frame
+/// only (the bridge's lock is not held). What passes is sent, what is dropped is counted.
+fn ipf_forward(
+    stack: &Stack,
+    br: &Bridge,
+    fam: Family,
+    src: &Arc<Ifnet>,
+    frame: &[u8],
+    to: Vec<Arc<Ifnet>>,
+    flood: bool,
+) {
+    let mut hdr = [0u8; ETHER_HDR_LEN];
+    hdr.copy_from_slice(&frame[..ETHER_HDR_LEN]);
+    let mut out: Vec<(Arc<Ifnet>, Mbuf)> = Vec::with_capacity(to.len());
+    let mut dropped = 0u64;
+    match ipf_packet(fam, frame) {
+        None => dropped += 1,
+        Some(m) => {
+            let mut ctx = stack.ctx();
+            match pfil_run_hooks(&mut ctx, fam, Dir::In, src, m) {
+                Verdict::Pass(m) => {
+                    for ifp in to {
+                        let mut c = Mbuf::from_slice(m.as_slice());
+                        c.set_network_header();
+                        match pfil_run_hooks(&mut ctx, fam, Dir::Out, &ifp, c) {
+                            Verdict::Pass(c) => out.push((ifp, c)),
+                            Verdict::Drop(_) => dropped += 1,
+                            Verdict::Consumed => {}
+                        }
+                    }
+                }
+                Verdict::Drop(_) => dropped += 1,
+                Verdict::Consumed => {}
+            }
+        }
+    }
+    let mut sent = 0u64;
+    for (ifp, mut c) in out {
+        c.prepend(ETHER_HDR_LEN).copy_from_slice(&hdr);
+        if c.len() < ETHER_MIN_LEN {
+            c.extend(ETHER_MIN_LEN - c.len());
+        }
+        match ifp.transmit(c.as_slice(), &FrameMeta::PLAIN) {
+            Ok(()) => sent += 1,
+            Err(_) => dropped += 1,
+        }
+    }
+    let mut sc = br.lock();
+    sc.stats.dropped += dropped;
+    if sent > 0 {
+        if flood {
+            sc.stats.flooded += 1;
+        } else {
+            sc.stats.forwarded += 1;
+        }
+    }
 }
 
 /// A frame the stack sends on member `ifp` (`bridge_output`): to the member its
@@ -714,6 +867,34 @@ pub static BRIDGE: Domain = Domain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipf_takes_sound_ip_packets_cut_to_their_length() {
+        // An IPv4 header, 20 bytes in all, behind an Ethernet header and padded to 60.
+        let mut f = vec![0u8; ETHER_MIN_LEN];
+        f[12..14].copy_from_slice(&ETHERTYPE_IP.to_be_bytes());
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&20u16.to_be_bytes());
+        let m = ipf_packet(Family::Inet, &f).expect("sound");
+        assert_eq!(m.len(), 20);
+        // Longer than the frame, a header length under 20, the wrong version: refused.
+        f[16..18].copy_from_slice(&100u16.to_be_bytes());
+        assert!(ipf_packet(Family::Inet, &f).is_none());
+        f[16..18].copy_from_slice(&20u16.to_be_bytes());
+        f[14] = 0x44;
+        assert!(ipf_packet(Family::Inet, &f).is_none());
+        f[14] = 0x65;
+        assert!(ipf_packet(Family::Inet, &f).is_none());
+        assert!(ipf_packet(Family::Inet, &f[..20]).is_none());
+        // IPv6: 40 bytes of header plus the payload length.
+        let mut f = vec![0u8; ETHER_HDR_LEN + 48];
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&8u16.to_be_bytes());
+        assert_eq!(ipf_packet(Family::Inet6, &f).map(|m| m.len()), Some(48));
+        f[18..20].copy_from_slice(&9u16.to_be_bytes());
+        assert!(ipf_packet(Family::Inet6, &f).is_none());
+        assert!(ipf_packet(Family::Inet6, &f[..30]).is_none());
+    }
 
     fn mac(n: u8) -> [u8; 6] {
         [2, 0, 0, 0, 0, n]

@@ -12,6 +12,9 @@
 //! filter by name: PF registers its functions here when it is attached, and nothing else
 //! in the stack refers to it. With no hook registered a call is one load and a branch.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
 use crate::conf::Ctx;
 use crate::net::ifnet::Ifnet;
 use crate::sys::mbuf::Mbuf;
@@ -80,15 +83,43 @@ impl PfilHead {
 
 /// The hook points of the stack: one per family, each with its in and out hooks (a hook
 /// is called for both directions and told which, as `pfil_add_hook(.., PFIL_IN|PFIL_OUT)`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Pfil {
     pub inet: PfilHead,
     pub inet6: PfilHead,
     /// Packets the hooks dropped, per direction (input, output).
     pub dropped: [u64; 2],
+    /// Which families have a hook (bit per `Family`), readable without the context: the
+    /// bridge's receive threads look here before they take the context for `ipf`.
+    pub armed: Arc<AtomicU8>,
+}
+
+impl Family {
+    fn bit(self) -> u8 {
+        match self {
+            Family::Inet => 1,
+            Family::Inet6 => 2,
+        }
+    }
+}
+
+/// Whether `fam` has a hook, from the flags `Pfil::armed` shares (no context needed).
+pub fn armed(flags: &AtomicU8, fam: Family) -> bool {
+    flags.load(Ordering::Acquire) & fam.bit() != 0
 }
 
 impl Pfil {
+    fn rearm(&self) {
+        let mut b = 0;
+        if !self.inet.is_empty() {
+            b |= Family::Inet.bit();
+        }
+        if !self.inet6.is_empty() {
+            b |= Family::Inet6.bit();
+        }
+        self.armed.store(b, Ordering::Release);
+    }
+
     fn head(&mut self, fam: Family) -> &mut PfilHead {
         match fam {
             Family::Inet => &mut self.inet,
@@ -109,6 +140,7 @@ pub fn pfil_add_hook(ctx: &mut Ctx, fam: Family, name: &'static str, hook: Hook)
     }
     h.hooks[h.n] = Some((name, hook));
     h.n += 1;
+    ctx.pfil.rearm();
     Ok(())
 }
 
@@ -122,6 +154,7 @@ pub fn pfil_remove_hook(ctx: &mut Ctx, fam: Family, name: &'static str) -> Resul
     h.hooks.copy_within(at + 1..h.n, at);
     h.n -= 1;
     h.hooks[h.n] = None;
+    ctx.pfil.rearm();
     Ok(())
 }
 
@@ -189,7 +222,9 @@ mod tests {
             panic!("no hook passes");
         };
         assert_eq!(m.as_slice(), &[2, 0]);
+        assert!(!armed(&ctx.pfil.armed, Family::Inet));
         pfil_add_hook(&mut ctx, Family::Inet, "odd", drop_odd).unwrap();
+        assert!(armed(&ctx.pfil.armed, Family::Inet) && !armed(&ctx.pfil.armed, Family::Inet6));
         pfil_add_hook(&mut ctx, Family::Inet, "mark", mark).unwrap();
         assert_eq!(pfil_add_hook(&mut ctx, Family::Inet, "mark", mark), Err(libc::EEXIST));
         let Verdict::Pass(m) = pfil_run_hooks(&mut ctx, Family::Inet, Dir::Out, &ifp, Mbuf::from_slice(&[2, 0])) else {

@@ -152,6 +152,9 @@ pub struct Stack {
     pub waker: OnceLock<Waker>,
     /// The interfaces the receive threads serve.
     pub rx: rxthread::RxSet,
+    /// Which families have pfil hooks (`Pfil::armed`, shared), for threads without the
+    /// context.
+    pub pfil_armed: Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl Stack {
@@ -179,15 +182,18 @@ impl Stack {
     /// A stack of the domains `conf::DOMAINS` has for its variant, set up by their
     /// `init`.
     pub fn new(config: Config) -> Arc<Stack> {
+        let ctx = Ctx::new();
+        let pfil_armed = ctx.pfil.armed.clone();
         let stack = Arc::new(Stack {
             variant: config.variant,
             registry: domain::Registry::new(crate::conf::DOMAINS, config.variant),
             config,
-            ctx: Mutex::new(Ctx::new()),
+            ctx: Mutex::new(ctx),
             shutdown: AtomicBool::new(false),
             callout: Arc::new(callout::Kick::default()),
             waker: OnceLock::new(),
             rx: rxthread::RxSet::default(),
+            pfil_armed,
         });
         stack.registry.init(&mut stack.ctx(), &stack);
         stack
