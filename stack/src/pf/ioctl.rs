@@ -98,7 +98,7 @@ pub fn pf_ioctl(ctx: &mut Ctx, q: &PfReq) -> Result<PfReply, Fail> {
                 } else if i < ns + nn {
                     page.nat.push(rs.nat_order[i - ns].clone());
                 } else {
-                    page.filter.push(rs.filter[i - ns - nn].def.clone());
+                    page.filter.push(rs.filter[i - ns - nn].shown());
                 }
             }
             Ok(PfReply::Ruleset(page))
@@ -130,6 +130,7 @@ pub fn pf_ioctl(ctx: &mut Ctx, q: &PfReq) -> Result<PfReply, Fail> {
         PfReq::ClearRuleCounters { anchor } => {
             let rs = rs_mut(&mut ctx.pf.rules, anchor).ok_or_else(|| Fail::new(libc::EINVAL))?;
             for r in &mut rs.filter {
+                r.evals.set(0);
                 r.def.counters = m::RuleCounters {
                     states: r.def.counters.states,
                     ..Default::default()
@@ -288,7 +289,7 @@ fn get_rules(pf: &Pf, anchor: &str) -> Result<m::Ruleset, Fail> {
         tables: Vec::new(),
         scrub: rs.scrub.iter().map(|s| s.def.clone()).collect(),
         nat: rs.nat_order.clone(),
-        filter: rs.filter.iter().map(|r| r.def.clone()).collect(),
+        filter: rs.filter.iter().map(|r| r.shown()).collect(),
         altq: if anchor.is_empty() {
             pf.rules.altq.clone()
         } else {

@@ -540,7 +540,6 @@ fn pf_test_rule(ctx: &mut Ctx, pd: &Pd, dir: Dir, ifp: &Ifnet, m: &mut Mbuf) -> 
     let allow_opts = r.as_ref().is_some_and(|r| r.def.allow_opts);
     let (action, keep, log, how, qid, rnr, rtag, max_states) = match r {
         Some(r) => {
-            r.def.counters.evaluations += 1;
             r.def.counters.packets[usize::from(dir == Dir::Out)] += 1;
             r.def.counters.bytes[usize::from(dir == Dir::Out)] += pd.tot_len as u64;
             (

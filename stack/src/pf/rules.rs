@@ -165,6 +165,18 @@ pub struct CRule {
     pub tag: u16,
     pub tagged: Option<(bool, u16)>,
     pub qid: u32,
+    /// pf's `evaluations`: how many packets reached this rule (not skipped past it).
+    /// A Cell because evaluation walks the ruleset through a shared reference.
+    pub evals: std::cell::Cell<u64>,
+}
+
+impl CRule {
+    /// The rule as pfctl shows it, with its evaluation count.
+    pub fn shown(&self) -> Rule {
+        let mut d = self.def.clone();
+        d.counters.evaluations = self.evals.get();
+        d
+    }
 }
 
 /// A translation rule, compiled.
@@ -395,6 +407,7 @@ impl Rules {
                 tag,
                 tagged,
                 qid,
+                evals: std::cell::Cell::new(0),
             });
         }
         skip_steps(&mut out.filter);
@@ -518,6 +531,7 @@ fn eval_rs(
     let mut i = 0usize;
     while i < n && !*quick {
         let r = &rs.filter[i];
+        r.evals.set(r.evals.get() + 1);
         let env = Env {
             tables: &rules.tables,
             ifa,

@@ -636,3 +636,23 @@ fn options_the_engine_lacks_are_refused_at_load_and_change_nothing() {
     };
     assert_eq!(rs.filter.len(), 3);
 }
+
+#[test]
+fn evaluations_count_every_rule_reached_and_none_skipped_past() {
+    let r = router();
+    // In on en0: rule 0 (`block in on en1`) is reached and fails on the interface; its
+    // skip step jumps over rule 1 (also `on en1`) to rule 2, which passes the SYN.
+    assert!(r
+        .test(Dir::In, &r.en0, &tcp(INSIDE, 40100, SERVER, 80, 1, 0, TH_SYN))
+        .is_some());
+    let Ok(m::PfReply::Ruleset(rs)) = r.req(PfReq::GetRules { anchor: String::new() }) else {
+        panic!("rules");
+    };
+    let evals: Vec<u64> = rs.filter.iter().map(|f| f.counters.evaluations).collect();
+    assert_eq!(evals, vec![1, 0, 1]);
+    r.req(PfReq::ClearRuleCounters { anchor: String::new() }).unwrap();
+    let Ok(m::PfReply::Ruleset(rs)) = r.req(PfReq::GetRules { anchor: String::new() }) else {
+        panic!("rules");
+    };
+    assert!(rs.filter.iter().all(|f| f.counters.evaluations == 0));
+}
