@@ -1283,8 +1283,7 @@ impl<'a> Parser<'a> {
                             return Err(c.err_here("binat does not take a port"));
                         }
                         let p = c.word_any()?;
-                        let (lo, hi, star) =
-                            parse_port_range(&p).ok_or_else(|| c.err_here(format!("unknown port {p}")))?;
+                        let (lo, hi, star) = parse_port_range(&p).ok_or_else(|| c.err_here(port_error(&p)))?;
                         pool.port = Some((lo, hi));
                         pool.port_star = star;
                     }
@@ -2248,19 +2247,19 @@ fn port_item(c: &mut Cur) -> R<PortOp> {
     let op = unary_op(c);
     let w = c.word_any()?;
     if let Some(op) = op {
-        let p = port_value(&w).ok_or_else(|| c.err_here(format!("unknown port {w}")))?;
+        let p = port_value(&w).ok_or_else(|| c.err_here(port_error(&w)))?;
         return Ok(PortOp { op, a: p, b: 0 });
     }
     if let Some((a, b)) = w.split_once(':') {
-        let a = port_value(a).ok_or_else(|| c.err_here(format!("unknown port {a}")))?;
-        let b = port_value(b).ok_or_else(|| c.err_here(format!("unknown port {b}")))?;
+        let a = port_value(a).ok_or_else(|| c.err_here(port_error(a)))?;
+        let b = port_value(b).ok_or_else(|| c.err_here(port_error(b)))?;
         return Ok(PortOp { op: Op::Range, a, b });
     }
-    let a = port_value(&w).ok_or_else(|| c.err_here(format!("unknown port {w}")))?;
+    let a = port_value(&w).ok_or_else(|| c.err_here(port_error(&w)))?;
     for (p, op) in [("><", Op::Between), ("<>", Op::Outside)] {
         if c.eat_p(p) {
             let b = c.word_any()?;
-            let b = port_value(&b).ok_or_else(|| c.err_here(format!("unknown port {b}")))?;
+            let b = port_value(&b).ok_or_else(|| c.err_here(port_error(&b)))?;
             return Ok(PortOp { op, a, b });
         }
     }
@@ -2406,4 +2405,14 @@ fn expand_label(l: &str, r: &Rule, nr: u32) -> String {
                 .unwrap_or_default(),
         )
         .replace("$nr", &nr.to_string())
+}
+
+/// pfctl's words for a port it cannot use: a number out of range is an "illegal port
+/// value", anything else an "unknown port" (not in services).
+fn port_error(w: &str) -> String {
+    if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) {
+        format!("illegal port value {w}")
+    } else {
+        format!("unknown port {w}")
+    }
 }
