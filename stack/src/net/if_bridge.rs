@@ -45,6 +45,8 @@ use crate::sys::domain::{Domain, Protosw};
 use crate::sys::mbuf::Mbuf;
 use crate::sys::Stack;
 use crate::wire::ethernet::{ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_HDR_LEN, ETHER_MIN_LEN};
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::{Ipv6Packet, HEADER_LEN as IPV6_HEADER_LEN};
 
 /// Default size of the address cache (BRIDGE_RTABLE_MAX).
 pub const BRIDGE_RTABLE_MAX: u32 = 100;
@@ -413,21 +415,8 @@ fn ipf_family(stack: &Stack, f: &[u8]) -> Option<Family> {
 fn ipf_packet(fam: Family, f: &[u8]) -> Option<Mbuf> {
     let p = f.get(ETHER_HDR_LEN..)?;
     let len = match fam {
-        Family::Inet => {
-            let hl = usize::from(p.first()? & 0x0f) * 4;
-            let tot = usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]));
-            if p[0] >> 4 != 4 || hl < 20 || tot < hl || tot > p.len() {
-                return None;
-            }
-            tot
-        }
-        Family::Inet6 => {
-            let plen = usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?]));
-            if p.len() < 40 || p[0] >> 4 != 6 || 40 + plen > p.len() {
-                return None;
-            }
-            40 + plen
-        }
+        Family::Inet => Ipv4Packet::new_checked(p).ok()?.total_len(),
+        Family::Inet6 => IPV6_HEADER_LEN + usize::from(Ipv6Packet::new_checked(p).ok()?.payload_len()),
     };
     let mut m = Mbuf::from_slice(&p[..len]);
     m.set_network_header();
